@@ -1,0 +1,3 @@
+// Public surface of @iocpscope/protocol. Imports nothing internal, no node:*, no DOM.
+export * from './events.ts';
+export * from './record.ts';

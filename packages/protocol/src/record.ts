@@ -1,0 +1,316 @@
+// One event = 8 little-endian u32 words (see events.ts for the layout).
+// Word view:  w0 = kind | a<<8 | tid<<16,  w1 = x,  w2/w3 = tsNs lo/hi,
+//             w4/w5 = session lo/hi,  w6 = y,  w7 = z.
+// Hot paths read and write the words directly through these accessors; the
+// object form (encodeEvent/decodeEvent) is for tests, exporters and reports.
+//
+// Uint32Array uses the platform's byte order. Every platform iocpscope runs on
+// (x64, arm64, browsers) is little-endian; isLittleEndian() guards the codec.
+
+import { EventKind, RECORD_WORDS, type TraceEvent, type Op } from './events.ts';
+
+const TWO_32 = 4294967296;
+
+export function isLittleEndian(): boolean {
+  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+}
+
+// ---- readers -------------------------------------------------------------
+export const kindAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS]! & 0xff;
+export const aAt = (w: Uint32Array, i: number): number => (w[i * RECORD_WORDS]! >>> 8) & 0xff;
+export const tidAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS]! >>> 16;
+export const xAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 1]!;
+export const tsAt = (w: Uint32Array, i: number): number =>
+  w[i * RECORD_WORDS + 2]! + w[i * RECORD_WORDS + 3]! * TWO_32;
+export const sessLoAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 4]!;
+export const sessHiAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 5]!;
+export const yAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 6]!;
+export const zAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 7]!;
+/** The 64-bit session/key, exact. */
+export const sessionAt = (w: Uint32Array, i: number): bigint =>
+  (BigInt(w[i * RECORD_WORDS + 5]!) << 32n) | BigInt(w[i * RECORD_WORDS + 4]!);
+/** Op of GqcsReturn, PacketQueued, Pqcs and IoPosted (low nibble of a). */
+export const opAt = (w: Uint32Array, i: number): Op => (aAt(w, i) & 0x0f) as Op;
+
+// ---- writer --------------------------------------------------------------
+/**
+ * Write one record at index i. `tsNs` must be an integer in [0, 2^53).
+ * sessLo/sessHi are the two halves of the 64-bit session (or key).
+ */
+export function writeRecord(
+  w: Uint32Array,
+  i: number,
+  kind: number,
+  a: number,
+  tid: number,
+  x: number,
+  tsNs: number,
+  sessLo: number,
+  sessHi: number,
+  y: number,
+  z: number,
+): void {
+  const o = i * RECORD_WORDS;
+  w[o] = (kind & 0xff) | ((a & 0xff) << 8) | ((tid & 0xffff) << 16);
+  w[o + 1] = x;
+  w[o + 2] = tsNs % TWO_32;
+  w[o + 3] = Math.floor(tsNs / TWO_32);
+  w[o + 4] = sessLo;
+  w[o + 5] = sessHi;
+  w[o + 6] = y;
+  w[o + 7] = z;
+}
+
+const lo = (v: bigint): number => Number(v & 0xffffffffn);
+const hi = (v: bigint): number => Number((v >> 32n) & 0xffffffffn);
+const b = (v: boolean): number => (v ? 1 : 0);
+
+/** Encode the object form into record i of `w`. */
+export function encodeEvent(w: Uint32Array, i: number, e: TraceEvent): void {
+  const t = e.tsNs;
+  const d = e.tid;
+  switch (e.kind) {
+    case EventKind.ThreadStart:
+      return writeRecord(w, i, e.kind, e.role, d, e.nameStr, t, 0, 0, e.osThreadId, 0);
+    case EventKind.ThreadExit:
+      return writeRecord(w, i, e.kind, 0, d, e.exitCode, t, 0, 0, 0, 0);
+    case EventKind.ThreadState:
+      return writeRecord(w, i, e.kind, e.state, d, e.reason, t, 0, 0, e.detail, 0);
+    case EventKind.PortCreated:
+      return writeRecord(w, i, e.kind, e.backend, d, e.concurrency, t, 0, 0, e.workerCount, 0);
+    case EventKind.GqcsEnter:
+      return writeRecord(w, i, e.kind, 0, d, e.timeoutMs, t, 0, 0, e.maxEntries, 0);
+    case EventKind.GqcsReturn:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.op | (b(e.ok) << 4) | (b(e.hasOverlapped) << 5),
+        d,
+        e.bytes,
+        t,
+        lo(e.key),
+        hi(e.key),
+        e.error,
+        e.ioId,
+      );
+    case EventKind.PacketQueued:
+      return writeRecord(w, i, e.kind, e.op, d, e.bytes, t, lo(e.key), hi(e.key), e.status, e.ioId);
+    case EventKind.Pqcs:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.op | (b(e.hasOverlapped) << 5),
+        d,
+        e.bytes,
+        t,
+        lo(e.key),
+        hi(e.key),
+        0,
+        e.ioId,
+      );
+    case EventKind.IoPosted:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.op | (e.bufCount << 4),
+        d,
+        e.requestedBytes,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.result,
+        e.ioId,
+      );
+    case EventKind.IoCount:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.cause,
+        d,
+        e.value >>> 0,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.delta >>> 0,
+        e.ioId,
+      );
+    case EventKind.SessionCreated:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        0,
+        d,
+        e.peerStr,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.socket,
+        e.slot,
+      );
+    case EventKind.SessionReleased:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        0,
+        d,
+        e.ioCount >>> 0,
+        t,
+        lo(e.session),
+        hi(e.session),
+        0,
+        0,
+      );
+    case EventKind.Accept:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        0,
+        d,
+        e.peerStr,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.socket,
+        0,
+      );
+    case EventKind.Disconnect:
+      return writeRecord(w, i, e.kind, e.reason, d, 0, t, lo(e.session), hi(e.session), e.error, 0);
+    case EventKind.SocketClosed:
+      return writeRecord(w, i, e.kind, 0, d, 0, t, lo(e.session), hi(e.session), e.socket, 0);
+    case EventKind.LockWait:
+    case EventKind.LockAcquire:
+    case EventKind.LockRelease:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        0,
+        d,
+        e.lockId,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.nameStr,
+        0,
+      );
+    case EventKind.Marker:
+      return writeRecord(w, i, e.kind, 0, d, e.labelStr, t, lo(e.session), hi(e.session), 0, 0);
+    case EventKind.Gap:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.source,
+        d,
+        e.lost % TWO_32,
+        t,
+        0,
+        0,
+        Math.floor(e.lost / TWO_32),
+        0,
+      );
+  }
+}
+
+/**
+ * Decode record i into the object form. Returns undefined for an unknown kind
+ * (callers that validate input report it with a coded error).
+ */
+export function decodeEvent(w: Uint32Array, i: number): TraceEvent | undefined {
+  const kind = kindAt(w, i);
+  const a = aAt(w, i);
+  const tid = tidAt(w, i);
+  const tsNs = tsAt(w, i);
+  const x = xAt(w, i);
+  const y = yAt(w, i);
+  const z = zAt(w, i);
+  const s = (): bigint => sessionAt(w, i);
+  switch (kind) {
+    case EventKind.ThreadStart:
+      return { kind, tsNs, tid, role: a as never, nameStr: x, osThreadId: y };
+    case EventKind.ThreadExit:
+      return { kind, tsNs, tid, exitCode: x };
+    case EventKind.ThreadState:
+      return { kind, tsNs, tid, state: a as never, reason: x as never, detail: y };
+    case EventKind.PortCreated:
+      return { kind, tsNs, tid, backend: a as never, concurrency: x, workerCount: y };
+    case EventKind.GqcsEnter:
+      return { kind, tsNs, tid, timeoutMs: x, maxEntries: y };
+    case EventKind.GqcsReturn:
+      return {
+        kind,
+        tsNs,
+        tid,
+        op: (a & 0x0f) as Op,
+        ok: (a & 0x10) !== 0,
+        hasOverlapped: (a & 0x20) !== 0,
+        bytes: x,
+        key: s(),
+        error: y,
+        ioId: z,
+      };
+    case EventKind.PacketQueued:
+      return { kind, tsNs, tid, op: (a & 0x0f) as Op, bytes: x, key: s(), status: y, ioId: z };
+    case EventKind.Pqcs:
+      return {
+        kind,
+        tsNs,
+        tid,
+        op: (a & 0x0f) as Op,
+        hasOverlapped: (a & 0x20) !== 0,
+        bytes: x,
+        key: s(),
+        ioId: z,
+      };
+    case EventKind.IoPosted:
+      return {
+        kind,
+        tsNs,
+        tid,
+        op: (a & 0x0f) as Op,
+        bufCount: a >>> 4,
+        requestedBytes: x,
+        session: s(),
+        result: y,
+        ioId: z,
+      };
+    case EventKind.IoCount:
+      return {
+        kind,
+        tsNs,
+        tid,
+        cause: a as never,
+        session: s(),
+        value: x | 0,
+        delta: y | 0,
+        ioId: z,
+      };
+    case EventKind.SessionCreated:
+      return { kind, tsNs, tid, session: s(), peerStr: x, socket: y, slot: z };
+    case EventKind.SessionReleased:
+      return { kind, tsNs, tid, session: s(), ioCount: x | 0 };
+    case EventKind.Accept:
+      return { kind, tsNs, tid, session: s(), peerStr: x, socket: y };
+    case EventKind.Disconnect:
+      return { kind, tsNs, tid, session: s(), reason: a as never, error: y };
+    case EventKind.SocketClosed:
+      return { kind, tsNs, tid, session: s(), socket: y };
+    case EventKind.LockWait:
+    case EventKind.LockAcquire:
+    case EventKind.LockRelease:
+      return { kind, tsNs, tid, lockId: x, nameStr: y, session: s() };
+    case EventKind.Marker:
+      return { kind, tsNs, tid, labelStr: x, session: s() };
+    case EventKind.Gap:
+      return { kind, tsNs, tid, source: a as never, lost: x + y * TWO_32 };
+    default:
+      return undefined;
+  }
+}
