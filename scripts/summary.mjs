@@ -1,0 +1,32 @@
+// Prints one plain closing line for the whole run from the runners' JSON reports:
+//   tests: N passed, N failed, N skipped
+// Vitest writes .reports/vitest.json, Playwright .reports/playwright.json.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2] ?? '.reports';
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const missing = [];
+
+const vitestFile = join(dir, 'vitest.json');
+if (existsSync(vitestFile)) {
+  const v = JSON.parse(readFileSync(vitestFile, 'utf8'));
+  passed += v.numPassedTests ?? 0;
+  failed += (v.numFailedTests ?? 0) + (v.numFailedTestSuites ?? 0);
+  skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
+} else missing.push('vitest');
+
+const pwFile = join(dir, 'playwright.json');
+if (existsSync(pwFile)) {
+  const p = JSON.parse(readFileSync(pwFile, 'utf8'));
+  const s = p.stats ?? {};
+  passed += (s.expected ?? 0) + (s.flaky ?? 0);
+  failed += s.unexpected ?? 0;
+  skipped += s.skipped ?? 0;
+} else missing.push('playwright');
+
+if (missing.length) console.log(`(no report from: ${missing.join(', ')} — that stage did not run)`);
+console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 || missing.length > 0 ? 1 : 0);
