@@ -1,0 +1,67 @@
+// The timeline's view of the app state: the one interface through which the
+// canvas reads and writes. The app's zustand store satisfies it (timeline/
+// never imports zustand); tests satisfy it with a plain object.
+//
+// Contract
+// - `getState()` is cheap and returns the current snapshot; the renderer calls
+//   it once per frame, never per item.
+// - `subscribe(listener)` calls `listener` after any change to the snapshot
+//   (including "the trace grew": after `trace.append`, the store must notify,
+//   e.g. by bumping a counter). The renderer compares fields and `trace.version`
+//   to decide what to redraw, so spurious notifications are harmless.
+// - The setters are the canvas's only writes: a view change from zoom/pan or
+//   the overview strip, a click (cursor), a hover. The store may clamp or
+//   ignore them; the canvas always draws what `getState()` says.
+
+import type { WebTrace } from '../trace/index.ts';
+
+/** A finding (from the analysis detectors) to mark on the timeline. */
+export interface TimelineFinding {
+  /** Event indices that prove it (ascending); the first one anchors the marker. */
+  readonly events: ArrayLike<number>;
+  /** Short rule name shown next to the marker, e.g. "IOCount below zero". */
+  readonly label: string;
+}
+
+export interface TimelineState {
+  /** The trace being shown, or null before one is loaded. */
+  readonly trace: WebTrace | null;
+  /** Visible time window, ns since trace start, viewStartNs < viewEndNs. */
+  readonly viewStartNs: number;
+  readonly viewEndNs: number;
+  /** Event index the cursor sits on, or -1. */
+  readonly cursor: number;
+  /** Event index under the mouse (as last reported by setHover), or -1. */
+  readonly hoverIndex: number;
+  /** Selected session (exact 64-bit id): its events are highlighted and its flows drawn. */
+  readonly selectedSession: bigint | null;
+  /** Findings to mark, if the detectors have run. */
+  readonly findings?: readonly TimelineFinding[];
+}
+
+export interface TimelineModel {
+  getState(): TimelineState;
+  /** Returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
+  /** Requested visible window (ns); the canvas keeps it inside the trace and above 100 ns wide. */
+  setView(startNs: number, endNs: number): void;
+  /** Move the cursor to an event (a click on the timeline). */
+  setCursor(index: number): void;
+  /** The event under the mouse, or null when there is none. */
+  setHover(index: number | null): void;
+}
+
+/** The smallest window the canvas will zoom to. */
+export const MIN_VIEW_NS = 100;
+
+/** A view spanning the whole trace, with a little margin (a good initial view). */
+export function fullView(trace: WebTrace): { startNs: number; endNs: number } {
+  const span = Math.max(trace.endNs - trace.startNs, MIN_VIEW_NS);
+  return { startNs: trace.startNs - span * 0.01, endNs: trace.endNs + span * 0.01 };
+}
+
+/** Props of <TimelineCanvas>: it fills its parent box (give the parent a size). */
+export interface TimelineCanvasProps {
+  readonly model: TimelineModel;
+  readonly className?: string;
+}

@@ -1,0 +1,91 @@
+// Small per-event classifications shared by the indexes and the draw code,
+// read straight from the record words (no decoded objects).
+
+import { EventKind, RECORD_WORDS, ThreadStateValue, WinError } from '@iocpscope/protocol';
+
+/** Bits describing a mark (a completion, a queued packet, a post). OR-able per pixel column. */
+export const MarkFlag = {
+  Recv: 1,
+  Send: 2,
+  Post: 4,
+  /** A failed completion, a failed post, or a packet queued with an error status. */
+  Fail: 8,
+  /** A GQCS return that dequeued nothing (timeout, port closed). */
+  Empty: 16,
+} as const;
+
+const OP_FLAG = [0, MarkFlag.Recv, MarkFlag.Send, MarkFlag.Post];
+
+/** MarkFlag bits of event i (0 for kinds that are not marks). */
+export function markFlagsAt(words: Uint32Array, i: number): number {
+  const o = i * RECORD_WORDS;
+  const w0 = words[o]!;
+  const kind = w0 & 0xff;
+  const a = (w0 >>> 8) & 0xff;
+  const op = OP_FLAG[a & 0x03]!;
+  switch (kind) {
+    case EventKind.GqcsReturn: {
+      const ok = (a & 0x10) !== 0;
+      const hasOverlapped = (a & 0x20) !== 0;
+      if (!ok && !hasOverlapped) return MarkFlag.Empty;
+      // An exit packet (TRUE, NULL overlapped) is a posted packet.
+      const base = hasOverlapped ? op : MarkFlag.Post;
+      return ok ? base : base | MarkFlag.Fail;
+    }
+    case EventKind.PacketQueued:
+      return words[o + 6]! !== 0 ? op | MarkFlag.Fail : op;
+    case EventKind.Pqcs:
+      return MarkFlag.Post;
+    case EventKind.IoPosted: {
+      const result = words[o + 6]!;
+      return result === 0 || result === WinError.IoPending ? op : op | MarkFlag.Fail;
+    }
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Thread state introduced by a state-list entry (a ThreadState or ThreadExit
+ * event): ThreadStateValue.Waiting/Running/Blocked/Exited.
+ */
+export function stateAt(words: Uint32Array, i: number): number {
+  const w0 = words[i * RECORD_WORDS]!;
+  if ((w0 & 0xff) === EventKind.ThreadExit) return ThreadStateValue.Exited;
+  const s = (w0 >>> 8) & 0xff;
+  return s <= ThreadStateValue.Exited ? s : ThreadStateValue.Exited;
+}
+
+/** BlockReason of a state-list entry (meaningful when the state is Blocked). */
+export function blockReasonAt(words: Uint32Array, i: number): number {
+  return words[i * RECORD_WORDS + 1]!;
+}
+
+/** Whether event i carries a session/completion key in words 4-5 (0 = none). */
+export function hasSessionAt(words: Uint32Array, i: number): boolean {
+  const o = i * RECORD_WORDS;
+  return (words[o + 4]! | words[o + 5]!) !== 0 && SESSION_KINDS[words[o]! & 0xff] === 1;
+}
+
+/** Kinds whose words 4-5 hold a SessionID or completion key. */
+export const SESSION_KINDS: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (const k of [
+    EventKind.GqcsReturn,
+    EventKind.PacketQueued,
+    EventKind.Pqcs,
+    EventKind.IoPosted,
+    EventKind.IoCount,
+    EventKind.SessionCreated,
+    EventKind.SessionReleased,
+    EventKind.Accept,
+    EventKind.Disconnect,
+    EventKind.SocketClosed,
+    EventKind.LockWait,
+    EventKind.LockAcquire,
+    EventKind.LockRelease,
+    EventKind.Marker,
+  ])
+    t[k] = 1;
+  return t;
+})();

@@ -1,0 +1,113 @@
+// Thread lanes: one per thread in the trace's thread table (plus a synthetic
+// kernel lane for events recorded with tid NO_THREAD). Each lane owns the list
+// of its state changes (ThreadState and ThreadExit event indices, ascending)
+// and, every STATE_BLOCK entries, the time already spent in each state, so the
+// time spent waiting/running/blocked before any instant costs one binary
+// search plus at most STATE_BLOCK steps.
+
+import { NO_THREAD, ThreadRole, ThreadStateValue } from '@iocpscope/protocol';
+import { F64Column, U32Column } from './column.ts';
+
+export const STATE_BLOCK = 32;
+export const STATE_BLOCK_SHIFT = 5;
+/** Marker for "no event" in index columns. */
+export const NONE = 0xffffffff;
+
+export interface StringLookup {
+  get(id: number): string | undefined;
+}
+
+/** Where a lane finds its name string; the trace swaps `strings` as tables arrive. */
+export interface StringsHolder {
+  strings: StringLookup;
+}
+
+export class Lane {
+  /** Creation order, stable for the life of the trace (bit position in lane masks). */
+  readonly id: number;
+  /** Thread table index (NO_THREAD for the synthetic kernel lane). */
+  readonly tid: number;
+  role: ThreadRole;
+  nameStr = 0;
+  osThreadId = 0;
+  startIdx = NONE;
+  exitIdx = NONE;
+  /** True once the thread called GQCS or was declared a worker: counts toward "running". */
+  isPortThread = false;
+  /** ThreadState / ThreadExit event indices, ascending. */
+  readonly states = new U32Column();
+  /** Per STATE_BLOCK entries: ns spent [waiting, running, blocked] before the block's first entry. */
+  readonly stateCum = new F64Column();
+  /** State of the last entry (-1 before the first) and its time. */
+  lastState = -1;
+  lastStateNs = 0;
+  /** Accumulated ns per state up to lastStateNs. */
+  readonly acc = new Float64Array(3);
+  private readonly holder: StringsHolder;
+
+  constructor(id: number, tid: number, role: ThreadRole, holder: StringsHolder) {
+    this.id = id;
+    this.tid = tid;
+    this.role = role;
+    this.holder = holder;
+  }
+
+  /** Display name: the thread's name string, else a name derived from role and tid. */
+  get name(): string {
+    const s = this.nameStr !== 0 ? this.holder.strings.get(this.nameStr) : undefined;
+    if (s) return s;
+    if (this.tid === NO_THREAD) return 'kernel';
+    return `${ROLE_NAMES[this.role] ?? 'thread'} ${this.tid}`;
+  }
+
+  /** Append a state entry (event index `i` at `ns`, introducing `state`). */
+  pushState(i: number, ns: number, state: number): void {
+    const n = this.states.length;
+    if (n > 0 && this.lastState < ThreadStateValue.Exited) {
+      this.acc[this.lastState]! += ns - this.lastStateNs;
+    }
+    if ((n & (STATE_BLOCK - 1)) === 0) {
+      this.stateCum.push(this.acc[0]!);
+      this.stateCum.push(this.acc[1]!);
+      this.stateCum.push(this.acc[2]!);
+    }
+    this.states.push(i);
+    this.lastState = state;
+    this.lastStateNs = ns;
+  }
+
+  trim(): void {
+    this.states.trim();
+    this.stateCum.trim();
+  }
+
+  get bytes(): number {
+    return this.states.bytes + this.stateCum.bytes;
+  }
+}
+
+export const ROLE_NAMES: Record<number, string> = {
+  [ThreadRole.Main]: 'main',
+  [ThreadRole.Worker]: 'worker',
+  [ThreadRole.Accept]: 'accept',
+  [ThreadRole.Kernel]: 'kernel',
+  [ThreadRole.Other]: 'thread',
+};
+
+/** Display rank: accept, kernel, workers, other, main (kernel sits between posters and workers). */
+const ROLE_RANK: Record<number, number> = {
+  [ThreadRole.Accept]: 0,
+  [ThreadRole.Kernel]: 1,
+  [ThreadRole.Worker]: 2,
+  [ThreadRole.Other]: 3,
+  [ThreadRole.Main]: 4,
+};
+
+/** Lanes in display order (a new array; `lanes` is not modified). */
+export function sortLanes(lanes: readonly Lane[]): Lane[] {
+  return lanes.slice().sort((a, b) => {
+    const ra = ROLE_RANK[a.role] ?? 3;
+    const rb = ROLE_RANK[b.role] ?? 3;
+    return ra !== rb ? ra - rb : a.tid - b.tid;
+  });
+}
