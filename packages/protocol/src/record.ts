@@ -7,7 +7,7 @@
 // Uint32Array uses the platform's byte order. Every platform iocpscope runs on
 // (x64, arm64, browsers) is little-endian; isLittleEndian() guards the codec.
 
-import { EventKind, RECORD_WORDS, type TraceEvent, type Op } from './events.ts';
+import { EVENT_KIND_MAX, EventKind, RECORD_WORDS, type TraceEvent, type Op } from './events.ts';
 
 const TWO_32 = 4294967296;
 
@@ -313,4 +313,30 @@ export function decodeEvent(w: Uint32Array, i: number): TraceEvent | undefined {
     default:
       return undefined;
   }
+}
+
+// ---- validation ------------------------------------------------------------
+/** Largest valid high word of tsNs: timestamps stay below 2^53 so they are exact numbers. */
+export const TS_HI_MAX = 0x1fffff;
+
+/**
+ * Index of the first invalid record in records [from, to) of `w`, or -1.
+ * A record is valid when its kind is 1..EVENT_KIND_MAX and tsNs < 2^53.
+ * Only these are checked: per-kind fields are opaque to the codec.
+ */
+export function findInvalidRecord(w: Uint32Array, from: number, to: number): number {
+  const end = to * RECORD_WORDS;
+  for (let o = from * RECORD_WORDS; o < end; o += RECORD_WORDS) {
+    const k = w[o]! & 0xff;
+    if (k === 0 || k > EVENT_KIND_MAX || w[o + 3]! > TS_HI_MAX) return o / RECORD_WORDS;
+  }
+  return -1;
+}
+
+/** Why record i is invalid, for error messages. */
+export function describeInvalidRecord(w: Uint32Array, i: number): string {
+  const k = kindAt(w, i);
+  return k === 0 || k > EVENT_KIND_MAX
+    ? `record ${i}: unknown event kind ${k}`
+    : `record ${i}: timestamp above 2^53 ns`;
 }

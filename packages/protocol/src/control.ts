@@ -1,0 +1,233 @@
+// Control messages between the dashboard and the server: JSON in WebSocket
+// text frames (binary frames carry event frames, see frames.ts). Every shape
+// is a zod schema; the TS types are inferred from them. Client messages are
+// strict (unknown keys rejected: the server is safe by default); server
+// messages ignore unknown keys so an older dashboard still reads a newer
+// server. Every client message may carry a numeric `id`, echoed in the reply
+// (ack, error or the specific answer) so the client can match them.
+
+import { z } from 'zod';
+import { ProtocolError } from './errors.ts';
+
+/** Largest control message, in UTF-16 code units of its JSON text. */
+export const MAX_CONTROL_MESSAGE_CHARS = 64 * 1024;
+
+/** Fault switches of the reference server: one classic bug each (iocp-model.md §3). */
+export const FAULT_NAMES = [
+  'iocount-double-decrement',
+  'release-with-io-pending',
+  'recv-not-reposted',
+  'two-sends-in-flight',
+  'no-decrement-on-failure',
+  'too-few-exit-packets',
+  'no-accept-hold',
+  'zero-byte-recv-reposted',
+  'lock-across-send',
+  'release-without-atomic-flag',
+] as const;
+export const FaultNameSchema = z.enum(FAULT_NAMES);
+export type FaultName = z.infer<typeof FaultNameSchema>;
+
+export const BackendNameSchema = z.enum(['emulated', 'native']);
+export type BackendName = z.infer<typeof BackendNameSchema>;
+
+/** Completion port configuration: worker threads and the concurrency value (0 = CPUs). */
+export const PortConfigSchema = z.strictObject({
+  workers: z.number().int().min(1).max(256),
+  concurrency: z.number().int().min(0).max(256),
+});
+export type PortConfig = z.infer<typeof PortConfigSchema>;
+
+const MessageId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const UnixMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** Recording names become file names: no path separators, no leading dot. */
+export const RecordingNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-][A-Za-z0-9 _.-]{0,63}$/, 'letters, digits, space, _ . - (max 64)');
+export const RecordingIdSchema = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/);
+
+/** Dummy-client load. Without durationMs and messages it runs until stop-load. */
+export const LoadOptionsSchema = z.strictObject({
+  /** Client connections to open. */
+  connections: z.number().int().min(1).max(10_000).default(100),
+  /** Bytes per echo message, header included. */
+  messageSize: z.number().int().min(4).max(65_536).default(64),
+  /** Messages each connection keeps in flight (sent, echo not yet received). */
+  inFlight: z.number().int().min(1).max(1024).default(1),
+  /** Stop after this long. */
+  durationMs: z.number().int().min(1).max(3_600_000).optional(),
+  /** Stop after this many echoed messages in total. */
+  messages: z.number().int().min(1).max(1e12).optional(),
+  /** Open the connections evenly over this time. */
+  rampMs: z.number().int().min(0).max(600_000).default(0),
+  /** Abortive resets (RST) per second across the load; each reset connection reconnects. */
+  resetRate: z.number().min(0).max(10_000).default(0),
+});
+export type LoadOptions = z.output<typeof LoadOptionsSchema>;
+export type LoadOptionsInput = z.input<typeof LoadOptionsSchema>;
+
+// ---- client -> server ---------------------------------------------------------
+
+const c = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.strictObject({ type: z.literal(type), id: MessageId.optional(), ...shape });
+
+export const ClientMessageSchema = z.discriminatedUnion('type', [
+  c('start-load', { options: LoadOptionsSchema }),
+  c('stop-load', {}),
+  c('set-port-config', { config: PortConfigSchema }),
+  /** The complete set of active faults (not a delta); [] turns all off. */
+  c('set-faults', { faults: z.array(FaultNameSchema).max(FAULT_NAMES.length) }),
+  c('start-recording', { name: RecordingNameSchema.optional() }),
+  c('stop-recording', {}),
+  c('list-recordings', {}),
+  c('get-status', {}),
+  /** Stop/restart sending event frames to this client (it keeps its control channel). */
+  c('pause-stream', {}),
+  c('resume-stream', {}),
+]);
+export type ClientMessage = z.output<typeof ClientMessageSchema>;
+export type ClientMessageInput = z.input<typeof ClientMessageSchema>;
+export type ClientMessageType = ClientMessage['type'];
+export const CLIENT_MESSAGE_TYPES = ClientMessageSchema.options.map(
+  (o) => o.shape.type.value,
+) as ClientMessageType[];
+
+// ---- server -> client ---------------------------------------------------------
+
+export const RecordingInfoSchema = z.object({
+  id: RecordingIdSchema,
+  name: z.string().max(256),
+  bytes: Count,
+  createdAt: UnixMs,
+  events: Count.optional(),
+});
+export type RecordingInfo = z.infer<typeof RecordingInfoSchema>;
+
+export const RecordingStatusSchema = z.object({
+  active: z.boolean(),
+  id: RecordingIdSchema.optional(),
+  name: z.string().max(256).optional(),
+  startedAt: UnixMs.optional(),
+  bytes: Count.optional(),
+  events: Count.optional(),
+});
+export type RecordingStatus = z.infer<typeof RecordingStatusSchema>;
+
+export const LoadStatsSchema = z.object({
+  elapsedMs: Count,
+  /** Connections open now. */
+  connected: Count,
+  sent: Count,
+  received: Count,
+  bytesSent: Count,
+  bytesReceived: Count,
+  errors: Count,
+  resets: Count,
+  /** Round-trip latency percentiles, microseconds (absent before the first echo). */
+  latencyP50Us: z.number().min(0).optional(),
+  latencyP99Us: z.number().min(0).optional(),
+});
+export type LoadStats = z.infer<typeof LoadStatsSchema>;
+
+export const LoadStatusSchema = z.object({
+  running: z.boolean(),
+  options: LoadOptionsSchema.optional(),
+  startedAt: UnixMs.optional(),
+});
+export type LoadStatus = z.infer<typeof LoadStatusSchema>;
+
+const s = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
+  z.object({ type: z.literal(type), ...shape });
+
+export const ServerMessageSchema = z.discriminatedUnion('type', [
+  /** First message on every connection. */
+  s('hello', {
+    protocolVersion: z.number().int().min(1),
+    serverVersion: z.string().max(64),
+    backend: BackendNameSchema,
+    portConfig: PortConfigSchema,
+    faults: z.array(FaultNameSchema),
+  }),
+  /** Sent on connect, in reply to get-status (with its id) and whenever it changes. */
+  s('status', {
+    id: MessageId.optional(),
+    load: LoadStatusSchema,
+    recording: RecordingStatusSchema,
+    faults: z.array(FaultNameSchema),
+    portConfig: PortConfigSchema,
+    backend: BackendNameSchema,
+    /** Dashboards connected. */
+    clients: Count,
+    streamPaused: z.boolean(),
+  }),
+  s('ack', { id: MessageId.optional(), of: z.string().max(64) }),
+  /** `code` is stable: BAD_MESSAGE, or a server code documented by the server. */
+  s('error', { id: MessageId.optional(), code: z.string().max(64), message: z.string().max(4096) }),
+  s('recordings', { id: MessageId.optional(), recordings: z.array(RecordingInfoSchema) }),
+  /** Reply to stop-recording once the file is closed. */
+  s('recording-saved', { id: MessageId.optional(), recording: RecordingInfoSchema }),
+  s('load-progress', { stats: LoadStatsSchema }),
+  s('load-result', {
+    stats: LoadStatsSchema,
+    outcome: z.enum(['completed', 'stopped', 'failed']),
+    error: z.string().max(4096).optional(),
+  }),
+]);
+export type ServerMessage = z.output<typeof ServerMessageSchema>;
+export type ServerMessageType = ServerMessage['type'];
+
+// ---- parsing ------------------------------------------------------------------
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown): ParseResult<T> {
+  const r = schema.safeParse(value);
+  return r.success
+    ? { ok: true, value: r.data }
+    : { ok: false, error: new ProtocolError('BAD_MESSAGE', describe(r.error)) };
+}
+
+function parseText<T>(schema: z.ZodType<T>, text: string): ParseResult<T> {
+  if (text.length > MAX_CONTROL_MESSAGE_CHARS) {
+    return {
+      ok: false,
+      error: new ProtocolError('BAD_MESSAGE', `message longer than ${MAX_CONTROL_MESSAGE_CHARS}`),
+    };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, error: new ProtocolError('BAD_MESSAGE', `not JSON: ${String(e)}`) };
+  }
+  return parseWith(schema, value);
+}
+
+/** Validate an already JSON-parsed client message. */
+export const parseClientMessage = (json: unknown): ParseResult<ClientMessage> =>
+  parseWith(ClientMessageSchema, json);
+/** Validate an already JSON-parsed server message. */
+export const parseServerMessage = (json: unknown): ParseResult<ServerMessage> =>
+  parseWith(ServerMessageSchema, json);
+/** Parse and validate the JSON text of a client message (size-limited). */
+export const parseClientMessageText = (text: string): ParseResult<ClientMessage> =>
+  parseText(ClientMessageSchema, text);
+/** Parse and validate the JSON text of a server message (size-limited). */
+export const parseServerMessageText = (text: string): ParseResult<ServerMessage> =>
+  parseText(ServerMessageSchema, text);
+
+/** The id of a client message, if it has a usable one, even when the message is invalid. */
+export function messageIdOf(json: unknown): number | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const id = (json as { id?: unknown }).id;
+  return MessageId.safeParse(id).success ? (id as number) : undefined;
+}
