@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { EventKind, RECORD_WORDS, kindAt, tidAt, tsAt, xAt, yAt } from '@iocpscope/protocol';
+import { DrainerThread } from './drainer-thread.ts';
+import { TraceShared } from './shared.ts';
+import { spawnTsWorker, waitExit } from './spawn.ts';
+
+describe('DrainerThread', () => {
+  it('merges concurrent producers in real threads in timestamp order and accounts for every lost record', async () => {
+    const shared = TraceShared.create({ maxThreads: 4, ringRecords: 1024, stringSlots: 16 });
+    const feed = new DrainerThread(shared, { intervalMs: 1, windowNs: 2_000_000 });
+    const perTid = new Map<
+      number,
+      { seen: number; lost: number; lastX: number; exited: boolean }
+    >();
+    let lastTs = 0;
+    let ordered = true;
+    const names = new Map<number, string>();
+    feed.subscribe((records, strings) => {
+      for (const [id, s] of strings) names.set(id, s);
+      for (let i = 0; i < records.length / RECORD_WORDS; i++) {
+        const ts = tsAt(records, i);
+        if (ts < lastTs) ordered = false;
+        lastTs = ts;
+        const tid = tidAt(records, i);
+        const st = perTid.get(tid) ?? { seen: 0, lost: 0, lastX: -1, exited: false };
+        perTid.set(tid, st);
+        const k = kindAt(records, i);
+        if (k === EventKind.Marker) {
+          expect(xAt(records, i)).toBeGreaterThan(st.lastX);
+          st.lastX = xAt(records, i);
+          st.seen++;
+        } else if (k === EventKind.Gap) st.lost += xAt(records, i) + yAt(records, i) * 2 ** 32;
+        else if (k === EventKind.ThreadExit) st.exited = true;
+      }
+    });
+    await feed.start();
+    const count = 100_000;
+    const workers = [0, 1, 2].map((i) =>
+      spawnTsWorker(new URL('./fixtures/producer.ts', import.meta.url), {
+        trace: shared.descriptor,
+        count,
+        name: `producer-${i}`,
+      }),
+    );
+    await Promise.all(workers.map((w) => waitExit(w, 20_000)));
+    const { stats } = await feed.stop();
+    expect(ordered).toBe(true);
+    expect(perTid.size).toBe(3);
+    let lostTotal = 0;
+    for (const st of perTid.values()) {
+      // Every marker and the ThreadExit either arrived or was counted in a gap.
+      expect(st.seen + (st.exited ? 1 : 0) + st.lost).toBe(count + 1);
+      lostTotal += st.lost;
+    }
+    expect(stats.lostRecords).toBe(lostTotal);
+    expect([...names.values()].sort()).toEqual(['producer-0', 'producer-1', 'producer-2']);
+  }, 30_000);
+
+  it('rejects start() with a coded error when the record file cannot be created', async () => {
+    const shared = TraceShared.create({ maxThreads: 1, ringRecords: 16, stringSlots: 4 });
+    const feed = new DrainerThread(shared, {
+      file: {
+        path: '/nonexistent-dir/x.iocptrace',
+        header: {
+          clock: 'monotonic-ns',
+          host: 'test',
+          backend: 'emulated',
+          portConfig: { workers: 1, concurrency: 1 },
+          startWallMs: 0,
+        },
+      },
+    });
+    await expect(feed.start()).rejects.toMatchObject({ code: 'ERR_RECORD_FILE' });
+  });
+});

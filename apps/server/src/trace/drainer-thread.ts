@@ -1,0 +1,158 @@
+// Runs the Drainer on its own worker thread, so that merging (and writing a
+// --record file) costs the busy main thread nothing but one message per batch.
+// Batches arrive on the owning thread as transferred buffers and fan out to
+// subscribers there.
+//
+// Lifecycle: start() -> batches flow -> stop() after every producer thread has
+// exited: the worker pumps with final=true (reports residual loss), closes the
+// file sink, posts 'done' and exits.
+
+import type { Worker } from 'node:worker_threads';
+import type { DrainStats, StringEntry } from './drainer.ts';
+import { FeedFanout, type BatchListener, type TraceFeed, type TraceSnapshot } from './feed.ts';
+import type { TraceShared } from './shared.ts';
+import { spawnTsWorker, waitExit } from './spawn.ts';
+import type { FileSinkOptions } from './file-sink.ts';
+
+export const DT_STOP = 0;
+export const DT_CONTROL_WORDS = 4;
+
+export interface DrainerThreadInput {
+  sab: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  windowNs: number;
+  intervalMs: number;
+  maxBatchRecords: number;
+  file: FileSinkOptions | null;
+}
+
+export type DrainerThreadMessage =
+  | { type: 'batch'; records: Uint32Array; strings: StringEntry[]; stats: DrainStats }
+  | { type: 'done'; stats: DrainStats; fileBytes: number }
+  | { type: 'error'; message: string; code: string };
+
+export interface DrainerThreadOptions {
+  windowNs?: number;
+  intervalMs?: number;
+  maxBatchRecords?: number;
+  /** Write a .iocptrace file from the drainer thread. */
+  file?: FileSinkOptions;
+}
+
+export class DrainerThreadError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export class DrainerThread implements TraceFeed {
+  private readonly fan = new FeedFanout();
+  private readonly control = new Int32Array(new SharedArrayBuffer(DT_CONTROL_WORDS * 4));
+  private worker: Worker | null = null;
+  private lastStats: DrainStats = {
+    batches: 0,
+    records: 0,
+    lateRecords: 0,
+    lostRecords: 0,
+    threads: 0,
+  };
+  private done: Promise<{ stats: DrainStats; fileBytes: number }> | null = null;
+  private failure: DrainerThreadError | null = null;
+
+  constructor(
+    private readonly shared: TraceShared,
+    private readonly opts: DrainerThreadOptions = {},
+  ) {}
+
+  get descriptor(): TraceShared['descriptor'] {
+    return this.shared.descriptor;
+  }
+
+  /** Start the worker; resolves once it runs (a bad --record path rejects here). */
+  async start(): Promise<void> {
+    if (this.worker) throw new Error('drainer thread already started');
+    const input: DrainerThreadInput = {
+      sab: this.shared.sab,
+      control: this.control.buffer as SharedArrayBuffer,
+      windowNs: this.opts.windowNs ?? 20_000_000,
+      intervalMs: this.opts.intervalMs ?? 5,
+      maxBatchRecords: this.opts.maxBatchRecords ?? 65536,
+      file: this.opts.file ?? null,
+    };
+    const w = spawnTsWorker(new URL('./drainer-worker.ts', import.meta.url), input, {
+      name: 'iocpscope drainer',
+    });
+    this.worker = w;
+    let started!: () => void;
+    let failedToStart!: (e: Error) => void;
+    const ready = new Promise<void>((res, rej) => {
+      started = res;
+      failedToStart = rej;
+    });
+    this.done = new Promise((resolve, reject) => {
+      w.on('message', (m: DrainerThreadMessage | { type: 'ready' }) => {
+        if (m.type === 'ready') started();
+        else if (m.type === 'batch') {
+          this.lastStats = m.stats;
+          this.fan.deliver(m.records, m.strings);
+        } else if (m.type === 'done') {
+          this.lastStats = m.stats;
+          resolve({ stats: m.stats, fileBytes: m.fileBytes });
+        } else if (m.type === 'error') {
+          this.failure = new DrainerThreadError(m.message, m.code);
+          failedToStart(this.failure);
+          reject(this.failure);
+        }
+      });
+      w.on('error', (e) => {
+        this.failure = new DrainerThreadError(String(e), 'ERR_DRAINER_THREAD');
+        failedToStart(this.failure);
+        reject(this.failure);
+      });
+      w.on('exit', (code) => {
+        const e = new DrainerThreadError(
+          `drainer thread exited early (${code})`,
+          'ERR_DRAINER_THREAD',
+        );
+        failedToStart(e);
+        reject(e);
+      });
+    });
+    // Keep an unhandled-rejection-free chain; stop() reports the failure.
+    this.done.catch(() => undefined);
+    await ready;
+  }
+
+  subscribe(listener: BatchListener): () => void {
+    return this.fan.subscribe(listener);
+  }
+
+  snapshot(): TraceSnapshot {
+    return this.fan.snapshot();
+  }
+
+  stats(): DrainStats {
+    return { ...this.lastStats };
+  }
+
+  /**
+   * Final drain. Call after every recording thread has exited. Resolves with the
+   * final stats once the last batch was delivered and the file (if any) closed.
+   */
+  async stop(timeoutMs = 10_000): Promise<{ stats: DrainStats; fileBytes: number }> {
+    const w = this.worker;
+    if (!w || !this.done) throw new Error('drainer thread not started');
+    Atomics.store(this.control, DT_STOP, 1);
+    Atomics.notify(this.control, DT_STOP);
+    const result = await this.done;
+    await waitExit(w, timeoutMs);
+    return result;
+  }
+
+  get error(): DrainerThreadError | null {
+    return this.failure;
+  }
+}

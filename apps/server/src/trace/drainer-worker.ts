@@ -1,0 +1,56 @@
+// Entry of the drainer thread (see drainer-thread.ts): pump, post, sleep on the
+// stop word for intervalMs, repeat; on stop, pump with final=true until empty.
+
+import { parentPort } from 'node:worker_threads';
+import { Drainer, type DrainBatch } from './drainer.ts';
+import { DT_STOP, type DrainerThreadInput, type DrainerThreadMessage } from './drainer-thread.ts';
+import { FileSink } from './file-sink.ts';
+import { TraceShared } from './shared.ts';
+import { threadData } from './spawn.ts';
+
+const input = threadData<DrainerThreadInput>();
+const port = parentPort!;
+const control = new Int32Array(input.control);
+const shared = TraceShared.attach({ sab: input.sab });
+const drainer = new Drainer(shared, {
+  windowNs: input.windowNs,
+  maxBatchRecords: input.maxBatchRecords,
+});
+
+function post(m: DrainerThreadMessage, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
+}
+
+let sink: FileSink | null = null;
+try {
+  if (input.file) sink = new FileSink(input.file);
+} catch (e) {
+  const err = e as Error & { code?: string };
+  post({ type: 'error', message: err.message, code: err.code ?? 'ERR_RECORD_FILE' });
+  process.exit(1);
+}
+
+function deliver(b: DrainBatch): void {
+  sink?.append(b.records, b.strings);
+  const buf = b.records.buffer as ArrayBuffer;
+  post({ type: 'batch', records: b.records, strings: b.strings, stats: drainer.stats() }, [buf]);
+}
+
+port.postMessage({ type: 'ready' });
+try {
+  while (Atomics.load(control, DT_STOP) === 0) {
+    const b = drainer.pump(false);
+    if (b) deliver(b);
+    sink?.tick();
+    if (!b || b.records.length / 8 < input.maxBatchRecords) {
+      Atomics.wait(control, DT_STOP, 0, input.intervalMs);
+    }
+  }
+  for (let b = drainer.pump(true); b; b = drainer.pump(true)) deliver(b);
+  sink?.close();
+  post({ type: 'done', stats: drainer.stats(), fileBytes: sink?.bytes ?? 0 });
+} catch (e) {
+  const err = e as Error & { code?: string };
+  post({ type: 'error', message: err.message, code: err.code ?? 'ERR_DRAINER' });
+  process.exitCode = 1;
+}

@@ -1,0 +1,278 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EventKind,
+  GapSource,
+  RECORD_WORDS,
+  ThreadRole,
+  ThreadStateValue,
+  kindAt,
+  tidAt,
+  tsAt,
+  xAt,
+  yAt,
+} from '@iocpscope/protocol';
+import { ManualClock } from './clock.ts';
+import { Drainer, type DrainBatch, type StringEntry } from './drainer.ts';
+import { attachRecorder, type TraceRecorder } from './recorder.ts';
+import { TraceShared } from './shared.ts';
+import { randInt, seededRandom } from './testing.ts';
+
+interface Rec {
+  kind: number;
+  tid: number;
+  ts: number;
+  x: number;
+  y: number;
+}
+
+function collect(batches: (DrainBatch | null)[]): { recs: Rec[]; strings: StringEntry[] } {
+  const recs: Rec[] = [];
+  const strings: StringEntry[] = [];
+  for (const b of batches) {
+    if (!b) continue;
+    strings.push(...b.strings);
+    for (let i = 0; i < b.records.length / RECORD_WORDS; i++) {
+      recs.push({
+        kind: kindAt(b.records, i),
+        tid: tidAt(b.records, i),
+        ts: tsAt(b.records, i),
+        x: xAt(b.records, i),
+        y: yAt(b.records, i),
+      });
+    }
+  }
+  return { recs, strings };
+}
+
+/** The naive model of one ring: a bounded queue that counts drops and reports them before the next record. */
+class ModelRing {
+  queue: Rec[] = [];
+  pending = 0;
+  constructor(
+    readonly tid: number,
+    readonly cap: number,
+  ) {}
+  record(r: Rec): void {
+    const need = this.pending > 0 ? 2 : 1;
+    if (this.cap - this.queue.length < need) {
+      this.pending++;
+      return;
+    }
+    if (this.pending > 0) {
+      this.queue.push({ kind: EventKind.Gap, tid: this.tid, ts: r.ts, x: this.pending, y: 0 });
+      this.pending = 0;
+    }
+    this.queue.push(r);
+  }
+}
+
+describe('Drainer', () => {
+  it('merges randomly interleaved producers exactly like a naive bounded-queue model', () => {
+    for (const seed of [1, 2, 3, 42, 1234]) {
+      const rand = seededRandom(seed);
+      const cap = 8;
+      const shared = TraceShared.create({ maxThreads: 4, ringRecords: cap, stringSlots: 4 });
+      const clock = new ManualClock(1);
+      const producers: TraceRecorder[] = [];
+      const models: ModelRing[] = [];
+      const expected: Rec[] = [];
+      for (let t = 0; t < 3; t++) {
+        clock.advance(1);
+        const p = attachRecorder(shared, { role: ThreadRole.Worker, name: `w${t}`, clock });
+        producers.push(p);
+        const m = new ModelRing(p.tid, cap);
+        m.record({ kind: EventKind.ThreadStart, tid: p.tid, ts: clock.ns, x: t + 1, y: 0 });
+        models.push(m);
+      }
+      // Window 0 and a strictly advancing clock: each pump takes everything published.
+      const drainer = new Drainer(shared, { windowNs: 0, clock });
+      const batches: (DrainBatch | null)[] = [];
+      const drainModel = (): void => {
+        const all = models.flatMap((m) => m.queue.splice(0));
+        all.sort((a, b) => a.ts - b.ts || a.tid - b.tid);
+        expected.push(...all);
+      };
+      for (let step = 0; step < 2000; step++) {
+        clock.advance(1);
+        if (rand() < 0.08) {
+          batches.push(drainer.pump());
+          drainModel();
+          continue;
+        }
+        const t = randInt(rand, 0, 2);
+        const x = step;
+        producers[t]!.record(EventKind.Marker, 0, x, 0, 0, 7, 0);
+        models[t]!.record({
+          kind: EventKind.Marker,
+          tid: producers[t]!.tid,
+          ts: clock.ns,
+          x,
+          y: 7,
+        });
+      }
+      clock.advance(1);
+      batches.push(drainer.pump());
+      drainModel();
+      const got = collect(batches).recs;
+      expect(got).toEqual(expected);
+      const lostModel = expected
+        .filter((r) => r.kind === EventKind.Gap)
+        .reduce((s, r) => s + r.x, 0);
+      expect(drainer.stats().lostRecords).toBe(lostModel);
+      expect(drainer.stats().lateRecords).toBe(0);
+    }
+  });
+
+  it('reports ring overflow as a gap with the exact count before the next record', () => {
+    const shared = TraceShared.create({ maxThreads: 1, ringRecords: 8, stringSlots: 4 });
+    const clock = new ManualClock(10);
+    const p = attachRecorder(shared, { role: ThreadRole.Worker, name: 'w', clock });
+    for (let i = 0; i < 19; i++) {
+      clock.advance(1);
+      p.record(EventKind.Marker, 0, i, 0, 0, 0, 0);
+    }
+    // ThreadStart + 7 markers fit; 12 markers are lost.
+    const d = new Drainer(shared, { windowNs: 0, clock });
+    clock.advance(1);
+    const first = collect([d.pump()]).recs;
+    expect(first.map((r) => r.kind)).toEqual([
+      EventKind.ThreadStart,
+      ...Array(7).fill(EventKind.Marker),
+    ]);
+    clock.advance(1);
+    p.record(EventKind.Marker, 0, 100, 0, 0, 0, 0);
+    clock.advance(1);
+    const second = collect([d.pump()]).recs;
+    expect(second).toEqual([
+      { kind: EventKind.Gap, tid: p.tid, ts: second[0]!.ts, x: 12, y: 0 },
+      { kind: EventKind.Marker, tid: p.tid, ts: second[0]!.ts, x: 100, y: 0 },
+    ]);
+    expect(d.stats().lostRecords).toBe(12);
+  });
+
+  it('reports loss the producer could not report itself once the thread has exited', () => {
+    const shared = TraceShared.create({ maxThreads: 1, ringRecords: 4, stringSlots: 4 });
+    const clock = new ManualClock(10);
+    const p = attachRecorder(shared, { role: ThreadRole.Worker, name: 'w', clock });
+    for (let i = 0; i < 10; i++) p.record(EventKind.Marker, 0, i, 0, 0, 0, 0);
+    p.exit(0); // lost too: the ring is full
+    clock.advance(1);
+    const d = new Drainer(shared, { windowNs: 0, clock });
+    const { recs } = collect([d.pump(), d.pump()]);
+    expect(recs.length).toBe(5);
+    expect(recs[4]).toMatchObject({ kind: EventKind.Gap, tid: p.tid, x: 8 });
+    expect(d.stats().lostRecords).toBe(8);
+    expect(d.pump()).toBeNull();
+  });
+
+  it('breaks timestamp ties by thread index', () => {
+    const shared = TraceShared.create({ maxThreads: 3, ringRecords: 16, stringSlots: 4 });
+    const clock = new ManualClock(5);
+    const ps = [0, 1, 2].map((i) =>
+      attachRecorder(shared, { role: ThreadRole.Worker, name: `w${i}`, clock }),
+    );
+    for (const p of [ps[2]!, ps[0]!, ps[1]!]) p.record(EventKind.Marker, 0, p.tid, 0, 0, 0, 0);
+    clock.advance(1);
+    const { recs } = collect([new Drainer(shared, { windowNs: 0, clock }).pump()]);
+    // Equal timestamps: thread 0's records first (in its own order), then 1, then 2.
+    expect(recs.map((r) => [r.kind, r.tid])).toEqual([
+      [EventKind.ThreadStart, 0],
+      [EventKind.Marker, 0],
+      [EventKind.ThreadStart, 1],
+      [EventKind.Marker, 1],
+      [EventKind.ThreadStart, 2],
+      [EventKind.Marker, 2],
+    ]);
+  });
+
+  it('holds back records until a silent busy thread is past them or the window passes', () => {
+    const shared = TraceShared.create({ maxThreads: 2, ringRecords: 16, stringSlots: 4 });
+    const clock = new ManualClock(100);
+    const a = attachRecorder(shared, { role: ThreadRole.Worker, name: 'a', clock });
+    attachRecorder(shared, { role: ThreadRole.Worker, name: 'b', clock });
+    const d = new Drainer(shared, { windowNs: 1000, clock });
+    clock.advance(10);
+    a.record(EventKind.Marker, 0, 1, 0, 0, 0, 0); // ts 110; b's newest is its ThreadStart at 100
+    clock.advance(10);
+    expect(collect([d.pump()]).recs.map((r) => r.tid)).toEqual([0, 1]); // both starts only
+    clock.advance(2000);
+    expect(collect([d.pump()]).recs.map((r) => r.x)).toEqual([1]);
+  });
+
+  it('merges past an idle thread at once', () => {
+    const shared = TraceShared.create({ maxThreads: 2, ringRecords: 16, stringSlots: 4 });
+    const clock = new ManualClock(100);
+    const a = attachRecorder(shared, { role: ThreadRole.Worker, name: 'a', clock });
+    const b = attachRecorder(shared, { role: ThreadRole.Worker, name: 'b', clock });
+    b.record(EventKind.ThreadState, ThreadStateValue.Waiting, 0, 0, 0, 0, 0);
+    const d = new Drainer(shared, { windowNs: 1e12, clock });
+    clock.advance(10);
+    a.record(EventKind.Marker, 0, 1, 0, 0, 0, 0);
+    clock.advance(10);
+    // a's own newest record bounds a; b is idle: the marker goes out now.
+    const kinds = collect([d.pump()]).recs.map((r) => r.kind);
+    expect(kinds).toEqual([
+      EventKind.ThreadStart,
+      EventKind.ThreadStart,
+      EventKind.ThreadState,
+      EventKind.Marker,
+    ]);
+  });
+
+  it('clamps a record published later than the window allowed and counts it as late', () => {
+    const shared = TraceShared.create({ maxThreads: 2, ringRecords: 16, stringSlots: 4 });
+    const clock = new ManualClock(100);
+    const a = attachRecorder(shared, { role: ThreadRole.Worker, name: 'a', clock });
+    const late = new ManualClock(150);
+    const b = attachRecorder(shared, { role: ThreadRole.Worker, name: 'b', clock: late });
+    const d = new Drainer(shared, { windowNs: 10, clock });
+    clock.ns = 300;
+    a.record(EventKind.Marker, 0, 1, 0, 0, 0, 0);
+    clock.ns = 400;
+    d.pump();
+    b.record(EventKind.Marker, 0, 2, 0, 0, 0, 0); // stamped 150, published after 300 went out
+    clock.ns = 500;
+    const { recs } = collect([d.pump()]);
+    expect(recs).toEqual([{ kind: EventKind.Marker, tid: 1, ts: 300, x: 2, y: 0 }]);
+    expect(d.stats().lateRecords).toBe(1);
+  });
+
+  it('delivers each interned string once, before the records that use it', () => {
+    const shared = TraceShared.create({ maxThreads: 1, ringRecords: 16, stringSlots: 4 });
+    const clock = new ManualClock(1);
+    const p = attachRecorder(shared, { role: ThreadRole.Accept, name: 'accept', clock });
+    const peer = p.internOnce('127.0.0.1:5000');
+    expect(p.intern('accept')).toBe(1);
+    const long = p.internOnce('é'.repeat(200));
+    p.record(EventKind.Marker, 0, peer, 0, 0, 0, 0);
+    clock.advance(1);
+    const d = new Drainer(shared, { windowNs: 0, clock });
+    const { strings, recs } = collect([d.pump()]);
+    expect(strings).toEqual([
+      [1, 'accept'],
+      [peer, '127.0.0.1:5000'],
+      [long, 'é'.repeat(60)],
+    ]);
+    expect(recs[0]).toMatchObject({ kind: EventKind.ThreadStart, x: 1, y: 0 });
+    // The string ring holds 4: with 4 unread strings, interning reports "none".
+    for (const s of ['a', 'b', 'c', 'd']) expect(p.internOnce(s)).not.toBe(0);
+    expect(p.internOnce('e')).toBe(0);
+    expect(d.pump()!.strings.map((s) => s[1])).toEqual(['a', 'b', 'c', 'd']);
+    expect(p.internOnce('f')).not.toBe(0);
+  });
+
+  it('gives every gap the source ring-overflow', () => {
+    const shared = TraceShared.create({ maxThreads: 1, ringRecords: 4, stringSlots: 4 });
+    const clock = new ManualClock(1);
+    const p = attachRecorder(shared, { role: ThreadRole.Worker, name: 'w', clock });
+    for (let i = 0; i < 6; i++) p.record(EventKind.Marker, 0, i, 0, 0, 0, 0);
+    const d = new Drainer(shared, { windowNs: 0, clock });
+    clock.advance(1);
+    d.pump();
+    p.record(EventKind.Marker, 0, 9, 0, 0, 0, 0);
+    clock.advance(1);
+    const b = d.pump()!;
+    expect(kindAt(b.records, 0)).toBe(EventKind.Gap);
+    expect((b.records[0]! >>> 8) & 0xff).toBe(GapSource.RingOverflow);
+  });
+});

@@ -1,0 +1,275 @@
+// The drainer: the single consumer of every ring in a trace area. Each pump()
+// reads what the producers published, merges it into one stream in timestamp
+// order, and returns it as one batch with the strings first seen since the
+// previous batch.
+//
+// Merge rule (a k-way merge with a bounded reorder window): a record with
+// timestamp t is emitted only when no ring can still publish a record older
+// than t. Per ring that bound is
+//   - the drainer's clock reading, if the ring was marked idle before HEAD was
+//     read (see recorder.ts for why that is safe),
+//   - otherwise max(newest published timestamp, now - windowNs).
+// A producer preempted between reading its clock and publishing for longer
+// than the window can still publish a record older than what was emitted; such
+// a record is emitted at once with its timestamp raised to the last emitted one
+// and counted in stats.lateRecords, so the stream stays ordered.
+// Ties are broken by ring index, so the merge is deterministic.
+//
+// Loss: producers report their own overflow with Gap records; loss a producer
+// could not report before it exited (or before the final pump) is reported by
+// the drainer as a Gap on that thread's tid.
+
+import { EventKind, GapSource, RECORD_WORDS, ThreadRole, writeRecord } from '@iocpscope/protocol';
+import { PerfClock, type TraceClock } from './clock.ts';
+import {
+  C_EXITED,
+  C_HEAD,
+  C_IDLE,
+  C_REPORTED_BY_DRAINER,
+  C_REPORTED_LOST,
+  C_STR_HEAD,
+  C_STR_TAIL,
+  C_TAIL,
+  C_TOTAL_LOST,
+  STRING_SLOT_BYTES,
+  type TraceShared,
+} from './shared.ts';
+
+const TWO_32 = 4294967296;
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+export type StringEntry = readonly [id: number, value: string];
+
+export interface DrainBatch {
+  /** Whole 8-word records, timestamps non-decreasing. */
+  records: Uint32Array;
+  /** Strings first published since the previous batch. */
+  strings: StringEntry[];
+}
+
+export interface DrainStats {
+  batches: number;
+  records: number;
+  /** Records emitted after a later timestamp had already been emitted (clamped). */
+  lateRecords: number;
+  /** Sum of the counts of every Gap record emitted (ring overflow). */
+  lostRecords: number;
+  threads: number;
+}
+
+export interface DrainerOptions {
+  /** Reorder window for rings that are busy but silent. Default 20 ms. */
+  windowNs?: number;
+  /** Most records per batch. Default 65536. */
+  maxBatchRecords?: number;
+  clock?: TraceClock;
+}
+
+interface RingState {
+  ctrl: Int32Array;
+  words: Uint32Array;
+  strBytes: Uint8Array;
+  mask: number;
+  tail: number;
+  head: number;
+  strTail: number;
+  /** Newest timestamp seen in this ring, -1 before the first. */
+  lastTs: number;
+}
+
+export class Drainer {
+  readonly windowNs: number;
+  readonly maxBatchRecords: number;
+  private readonly clock: TraceClock;
+  private readonly rings: RingState[] = [];
+  private out: Uint32Array;
+  private lastEmittedTs = 0;
+  private readonly s: DrainStats = {
+    batches: 0,
+    records: 0,
+    lateRecords: 0,
+    lostRecords: 0,
+    threads: 0,
+  };
+
+  constructor(
+    private readonly shared: TraceShared,
+    opts: DrainerOptions = {},
+  ) {
+    this.windowNs = opts.windowNs ?? 20_000_000;
+    this.maxBatchRecords = Math.max(16, opts.maxBatchRecords ?? 65536);
+    this.clock = opts.clock ?? new PerfClock(shared.clockBase);
+    this.out = new Uint32Array(Math.min(this.maxBatchRecords, 4096) * RECORD_WORDS);
+  }
+
+  stats(): DrainStats {
+    return { ...this.s, threads: this.rings.length };
+  }
+
+  /**
+   * Collect and merge. `final` = every producer has stopped: emit everything and
+   * report unreported loss. Returns null when there is nothing new.
+   */
+  pump(final = false): DrainBatch | null {
+    // Clock first, then thread count, then per ring IDLE before HEAD (see header).
+    const now = this.clock.nowNs();
+    const n = this.shared.threadCount();
+    while (this.rings.length < n) this.addRing(this.rings.length);
+    const strings: StringEntry[] = [];
+    let frontier = Infinity;
+    for (let r = 0; r < n; r++) {
+      const ring = this.rings[r]!;
+      const idle = Atomics.load(ring.ctrl, C_IDLE);
+      const head = Atomics.load(ring.ctrl, C_HEAD);
+      ring.head = head;
+      this.readStrings(ring, strings);
+      if (((head - ring.tail) | 0) > 0) ring.lastTs = this.tsOf(ring, (head - 1) | 0);
+      if (!final) {
+        const limit = idle === 1 ? now : Math.max(ring.lastTs, now - this.windowNs);
+        if (limit < frontier) frontier = limit;
+      }
+    }
+    let count = this.merge(frontier);
+    for (let r = 0; r < n; r++) {
+      const ring = this.rings[r]!;
+      Atomics.store(ring.ctrl, C_TAIL, ring.tail);
+      if (final || (Atomics.load(ring.ctrl, C_EXITED) === 1 && ring.tail === ring.head)) {
+        count = this.reportResidualLoss(r, ring, count, now);
+      }
+    }
+    if (count === 0 && strings.length === 0) return null;
+    this.s.batches++;
+    this.s.records += count;
+    return { records: this.out.slice(0, count * RECORD_WORDS), strings };
+  }
+
+  private addRing(r: number): void {
+    const words = this.shared.records(r);
+    this.rings.push({
+      ctrl: this.shared.ctrl(r),
+      words,
+      strBytes: this.shared.strings(r),
+      mask: this.shared.ringRecords - 1,
+      tail: 0,
+      head: 0,
+      strTail: 0,
+      lastTs: -1,
+    });
+  }
+
+  private tsOf(ring: RingState, seq: number): number {
+    const o = (seq & ring.mask) * RECORD_WORDS;
+    return ring.words[o + 2]! + ring.words[o + 3]! * TWO_32;
+  }
+
+  /** Emit every record with ts <= frontier from all rings in (ts, ring) order. */
+  private merge(frontier: number): number {
+    const rings = this.rings;
+    const max = this.maxBatchRecords;
+    let count = 0;
+    while (count < max) {
+      let m = -1;
+      let mTs = Infinity;
+      let m2 = -1;
+      let m2Ts = Infinity;
+      for (let r = 0; r < rings.length; r++) {
+        const ring = rings[r]!;
+        if (ring.tail === ring.head) continue;
+        const t = this.tsOf(ring, ring.tail);
+        if (t < mTs) {
+          m2 = m;
+          m2Ts = mTs;
+          m = r;
+          mTs = t;
+        } else if (t < m2Ts) {
+          m2 = r;
+          m2Ts = t;
+        }
+      }
+      if (m < 0 || mTs > frontier) break;
+      const ring = rings[m]!;
+      const bound = Math.min(frontier, m2Ts);
+      // Equal timestamps go to the lower ring index first.
+      const inclusive = m2 < 0 || m < m2;
+      let more = true;
+      while (more) {
+        count = this.emit(ring, count);
+        if (ring.tail === ring.head || count >= max) break;
+        const t = this.tsOf(ring, ring.tail);
+        more = t < bound || (t === bound && (inclusive || bound !== m2Ts));
+      }
+    }
+    return count;
+  }
+
+  private emit(ring: RingState, count: number): number {
+    this.ensure(count + 1);
+    const src = (ring.tail & ring.mask) * RECORD_WORDS;
+    const dst = count * RECORD_WORDS;
+    const out = this.out;
+    const w = ring.words;
+    for (let k = 0; k < RECORD_WORDS; k++) out[dst + k] = w[src + k]!;
+    const ts = out[dst + 2]! + out[dst + 3]! * TWO_32;
+    if (ts < this.lastEmittedTs) {
+      out[dst + 2] = this.lastEmittedTs % TWO_32;
+      out[dst + 3] = Math.floor(this.lastEmittedTs / TWO_32);
+      this.s.lateRecords++;
+    } else {
+      this.lastEmittedTs = ts;
+    }
+    if ((out[dst]! & 0xff) === EventKind.Gap) {
+      this.s.lostRecords += out[dst + 1]! + out[dst + 6]! * TWO_32;
+    }
+    ring.tail = (ring.tail + 1) | 0;
+    return count + 1;
+  }
+
+  private reportResidualLoss(r: number, ring: RingState, count: number, now: number): number {
+    const total = Atomics.load(ring.ctrl, C_TOTAL_LOST);
+    const reported =
+      Atomics.load(ring.ctrl, C_REPORTED_LOST) + Atomics.load(ring.ctrl, C_REPORTED_BY_DRAINER);
+    const lost = total - reported;
+    if (lost <= 0) return count;
+    Atomics.add(ring.ctrl, C_REPORTED_BY_DRAINER, lost);
+    this.ensure(count + 1);
+    const ts = Math.max(this.lastEmittedTs, Math.min(now, Math.max(ring.lastTs, 0)));
+    writeRecord(this.out, count, EventKind.Gap, GapSource.RingOverflow, r, lost, ts, 0, 0, 0, 0);
+    this.lastEmittedTs = ts;
+    this.s.lostRecords += lost;
+    return count + 1;
+  }
+
+  private readStrings(ring: RingState, into: StringEntry[]): void {
+    const strHead = Atomics.load(ring.ctrl, C_STR_HEAD);
+    if (strHead === ring.strTail) return;
+    const slots = ring.strBytes.length / STRING_SLOT_BYTES;
+    const b = ring.strBytes;
+    while (ring.strTail !== strHead) {
+      const base = ((ring.strTail & (slots - 1)) >>> 0) * STRING_SLOT_BYTES;
+      const id =
+        (b[base]! | (b[base + 1]! << 8) | (b[base + 2]! << 16) | (b[base + 3]! << 24)) >>> 0;
+      const len = b[base + 4]! | (b[base + 5]! << 8);
+      into.push([id, decoder.decode(b.slice(base + 8, base + 8 + len))]);
+      ring.strTail = (ring.strTail + 1) | 0;
+    }
+    Atomics.store(ring.ctrl, C_STR_TAIL, ring.strTail);
+  }
+
+  private ensure(records: number): void {
+    if (records * RECORD_WORDS <= this.out.length) return;
+    const next = new Uint32Array(
+      Math.max(records, (this.out.length / RECORD_WORDS) * 2) * RECORD_WORDS,
+    );
+    next.set(this.out);
+    this.out = next;
+  }
+}
+
+/** Role names for thread tables and logs. */
+export const ROLE_NAMES: Record<number, string> = {
+  [ThreadRole.Main]: 'main',
+  [ThreadRole.Worker]: 'worker',
+  [ThreadRole.Accept]: 'accept',
+  [ThreadRole.Kernel]: 'kernel',
+  [ThreadRole.Other]: 'other',
+};

@@ -1,0 +1,281 @@
+// Per-thread recorder: the single producer of one ring in the trace area.
+//
+// record() never blocks and never allocates: it takes a timestamp, writes one
+// 32-byte record at HEAD and publishes HEAD with a release store. When the
+// ring is full the record is dropped and counted; the first record that finds
+// room again is preceded by a Gap record (GapSource.RingOverflow, tid, count)
+// timestamped at the moment the loss is reported, so loss is never silent and
+// timestamps in a ring never decrease. A Gap needs two free slots (gap + the
+// record itself); with one free slot the record is dropped too.
+//
+// Idle marking (lets the drainer merge past a sleeping thread without waiting
+// for its window): after recording a kind that precedes a block (GqcsEnter,
+// ThreadState Waiting/Blocked, ThreadExit) the producer stores C_IDLE = 1; its
+// next record first stores C_IDLE = 0 (seq-cst) and only then reads the clock.
+// So a drainer that reads its clock, then sees C_IDLE = 1, then reads HEAD,
+// knows every later record of this ring has a timestamp >= its clock reading.
+//
+// Strings (thread names, peer addresses, lock names, marker labels) go into the
+// thread's own string ring before any record that refers to them is published,
+// so the drainer, reading HEAD before STR_HEAD, always has the string first.
+
+import {
+  EventKind,
+  GapSource,
+  NO_THREAD,
+  ThreadStateValue,
+  type ThreadRole,
+  writeRecord,
+} from '@iocpscope/protocol';
+import type { ThreadRecorder } from '../port/types.ts';
+import { PerfClock, type TraceClock } from './clock.ts';
+import {
+  C_EXITED,
+  C_HEAD,
+  C_IDLE,
+  C_REPORTED_LOST,
+  C_ROLE,
+  C_STR_HEAD,
+  C_STR_LOST,
+  C_STR_TAIL,
+  C_TAIL,
+  C_TOTAL_LOST,
+  H_ENABLED,
+  STRING_MAX_BYTES,
+  STRING_SLOT_BYTES,
+  TraceShared,
+  type TraceDescriptor,
+} from './shared.ts';
+
+const TWO_32 = 4294967296;
+const STRING_CACHE_MAX = 1024;
+const encoder = new TextEncoder();
+
+/** A recorder the server can hold whether or not tracing is on. */
+export interface TraceRecorder extends ThreadRecorder {
+  /** This thread's index in the trace's thread table (NO_THREAD when tracing is off). */
+  readonly tid: number;
+  /** Id of `s` in the trace's string table (0 = none/unavailable). Cached per thread. */
+  intern(s: string): number;
+  /** Intern without caching: for strings seen once (peer addresses). */
+  internOnce(s: string): number;
+  /** Mark this thread as about to block outside the port (sleep, join, accept). */
+  idle(): void;
+  /** Record ThreadExit and mark the ring finished. */
+  exit(code?: number): void;
+  readonly enabled: boolean;
+}
+
+export class TraceFullError extends Error {
+  readonly code = 'ERR_TRACE_FULL';
+}
+
+export class RingRecorder implements TraceRecorder {
+  readonly tid: number;
+  readonly enabled = true;
+  private readonly ctrl: Int32Array;
+  private readonly words: Uint32Array;
+  private readonly strBytes: Uint8Array;
+  private readonly strView: DataView;
+  private readonly mask: number;
+  private readonly cap: number;
+  private readonly strMask: number;
+  private readonly strCap: number;
+  private head = 0;
+  private cachedTail = 0;
+  private strHead = 0;
+  private strCachedTail = 0;
+  private pendingLost = 0;
+  private totalLost = 0;
+  private isIdle = false;
+  private readonly cache = new Map<string, number>();
+
+  constructor(
+    private readonly shared: TraceShared,
+    slot: number,
+    private readonly clock: TraceClock,
+  ) {
+    this.tid = slot;
+    this.ctrl = shared.ctrl(slot);
+    this.words = shared.records(slot);
+    this.strBytes = shared.strings(slot);
+    this.strView = new DataView(
+      this.strBytes.buffer,
+      this.strBytes.byteOffset,
+      this.strBytes.byteLength,
+    );
+    this.cap = shared.ringRecords;
+    this.mask = this.cap - 1;
+    this.strCap = shared.stringSlots;
+    this.strMask = this.strCap - 1;
+  }
+
+  record(
+    kind: number,
+    a: number,
+    x: number,
+    sessLo: number,
+    sessHi: number,
+    y: number,
+    z: number,
+  ): void {
+    if (this.isIdle) {
+      this.isIdle = false;
+      Atomics.store(this.ctrl, C_IDLE, 0);
+    }
+    const ts = this.clock.nowNs();
+    let h = this.head;
+    let free = this.cap - ((h - this.cachedTail) | 0);
+    const need = this.pendingLost > 0 ? 2 : 1;
+    if (free < need) {
+      this.cachedTail = Atomics.load(this.ctrl, C_TAIL);
+      free = this.cap - ((h - this.cachedTail) | 0);
+      if (free < need) {
+        this.pendingLost++;
+        this.totalLost++;
+        Atomics.store(this.ctrl, C_TOTAL_LOST, this.totalLost);
+        this.afterRecord(kind, a);
+        return;
+      }
+    }
+    const w = this.words;
+    if (this.pendingLost > 0) {
+      const lost = this.pendingLost;
+      writeRecord(
+        w,
+        h & this.mask,
+        EventKind.Gap,
+        GapSource.RingOverflow,
+        this.tid,
+        lost % TWO_32,
+        ts,
+        0,
+        0,
+        Math.floor(lost / TWO_32),
+        0,
+      );
+      h = (h + 1) | 0;
+      this.pendingLost = 0;
+      Atomics.store(this.ctrl, C_REPORTED_LOST, this.totalLost);
+    }
+    writeRecord(w, h & this.mask, kind, a, this.tid, x, ts, sessLo, sessHi, y, z);
+    h = (h + 1) | 0;
+    this.head = h;
+    Atomics.store(this.ctrl, C_HEAD, h);
+    this.afterRecord(kind, a);
+  }
+
+  private afterRecord(kind: number, a: number): void {
+    if (
+      kind === EventKind.GqcsEnter ||
+      kind === EventKind.ThreadExit ||
+      (kind === EventKind.ThreadState &&
+        (a === ThreadStateValue.Waiting || a === ThreadStateValue.Blocked))
+    ) {
+      this.idle();
+    }
+  }
+
+  idle(): void {
+    if (!this.isIdle) {
+      this.isIdle = true;
+      Atomics.store(this.ctrl, C_IDLE, 1);
+    }
+  }
+
+  intern(s: string): number {
+    const hit = this.cache.get(s);
+    if (hit !== undefined) return hit;
+    const id = this.internOnce(s);
+    if (id !== 0) {
+      if (this.cache.size >= STRING_CACHE_MAX) this.cache.clear();
+      this.cache.set(s, id);
+    }
+    return id;
+  }
+
+  internOnce(s: string): number {
+    if (s === '') return 0;
+    if (((this.strHead - this.strCachedTail) | 0) >= this.strCap) {
+      this.strCachedTail = Atomics.load(this.ctrl, C_STR_TAIL);
+    }
+    if (((this.strHead - this.strCachedTail) | 0) >= this.strCap) {
+      Atomics.add(this.ctrl, C_STR_LOST, 1);
+      return 0;
+    }
+    const id = this.shared.nextStringId();
+    const base = (this.strHead & this.strMask) * STRING_SLOT_BYTES;
+    const bytes = encoder.encode(s);
+    let n = Math.min(bytes.length, STRING_MAX_BYTES);
+    // Never cut a UTF-8 sequence in half.
+    while (n > 0 && n < bytes.length && (bytes[n]! & 0xc0) === 0x80) n--;
+    this.strView.setUint32(base, id, true);
+    this.strView.setUint32(base + 4, n, true);
+    this.strBytes.set(bytes.subarray(0, n), base + 8);
+    this.strHead = (this.strHead + 1) | 0;
+    Atomics.store(this.ctrl, C_STR_HEAD, this.strHead);
+    return id;
+  }
+
+  exit(code = 0): void {
+    this.record(EventKind.ThreadExit, 0, code >>> 0, 0, 0, 0, 0);
+    Atomics.store(this.ctrl, C_EXITED, 1);
+  }
+
+  /** Records dropped so far because the ring was full. */
+  get lost(): number {
+    return this.totalLost;
+  }
+}
+
+/** Tracing off: same surface, records nothing. */
+export class NullRecorder implements TraceRecorder {
+  readonly tid = NO_THREAD;
+  readonly enabled = false;
+  record(
+    _k: number,
+    _a: number,
+    _x: number,
+    _l: number,
+    _h: number,
+    _y: number,
+    _z: number,
+  ): void {}
+  intern(_s: string): number {
+    return 0;
+  }
+  internOnce(_s: string): number {
+    return 0;
+  }
+  idle(): void {}
+  exit(_code?: number): void {}
+}
+
+export interface AttachOptions {
+  role: ThreadRole;
+  name: string;
+  /** worker_threads threadId or another OS-level id, for the ThreadStart record. */
+  osThreadId?: number;
+  clock?: TraceClock;
+}
+
+/**
+ * Take a thread slot in the trace area and record ThreadStart (role, name).
+ * Returns a NullRecorder when tracing is disabled in this area.
+ */
+export function attachRecorder(
+  d: TraceDescriptor | TraceShared | null,
+  opts: AttachOptions,
+): TraceRecorder {
+  if (d === null) return new NullRecorder();
+  const shared = d instanceof TraceShared ? d : TraceShared.attach(d);
+  if (Atomics.load(shared.header, H_ENABLED) === 0) return new NullRecorder();
+  const slot = shared.allocateSlot();
+  if (slot < 0) throw new TraceFullError(`all ${shared.maxThreads} trace thread slots are in use`);
+  const clock = opts.clock ?? new PerfClock(shared.clockBase);
+  const r = new RingRecorder(shared, slot, clock);
+  Atomics.store(shared.ctrl(slot), C_ROLE, opts.role);
+  const nameStr = r.intern(opts.name);
+  r.record(EventKind.ThreadStart, opts.role, nameStr, 0, 0, (opts.osThreadId ?? 0) >>> 0, 0);
+  return r;
+}
