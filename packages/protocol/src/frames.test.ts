@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { BIG_SESSION, STRINGS, SAMPLE_EVENTS, encodeAll } from '../test/samples.ts';
+import {
+  BIG_SESSION,
+  STRINGS,
+  SAMPLE_EVENTS,
+  concat,
+  encodeAll,
+  randomRecords,
+  rng,
+  sameWords,
+} from '../test/samples.ts';
 import { EventKind, GapSource, RECORD_WORDS } from './events.ts';
 import { ProtocolError } from './errors.ts';
 import {
@@ -136,7 +145,8 @@ describe('FrameStreamDecoder', () => {
       const d = new FrameStreamDecoder();
       const frames = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))];
       expect(frames.map((f) => f.seq)).toEqual([1, 2]);
-      expect(frames[0]!.records).toEqual(records);
+      expect(sameWords(frames[0]!.records, records)).toBe(true);
+      expect(frames[0]!.strings).toHaveLength(STRINGS.length);
       expect(frames[1]!.strings).toEqual([]);
       d.finish();
     }
@@ -153,5 +163,61 @@ describe('FrameStreamDecoder', () => {
     const f = encodeFrame({ seq: 0, records });
     d.push(f.subarray(0, 40));
     expect(codeOf(() => d.finish())).toBe('TRUNCATED');
+  });
+
+  for (const seed of [1, 2, 3, 4, 5]) {
+    it(`decodes 200 frames cut into random-size pieces (seed ${seed})`, () => {
+      const next = rng(seed);
+      const sent: Array<{ seq: number; records: Uint32Array; strings: Array<[number, string]> }> =
+        [];
+      let id = 1;
+      for (let seq = 0; seq < 200; seq++) {
+        const strings: Array<[number, string]> = [];
+        if (next() < 0.3) strings.push([id++, `peer-${seq}:${Math.floor(next() * 65536)}`]);
+        sent.push({ seq, records: randomRecords(next, Math.floor(next() * 40)), strings });
+      }
+      const stream = concat(sent.map(encodeFrame));
+      // Pieces from 0 bytes (an empty push) to several frames long, so frames are
+      // both split across pushes and merged several to a push.
+      const d = new FrameStreamDecoder();
+      const got = [];
+      for (let off = 0; off < stream.length;) {
+        const r = next();
+        const size =
+          r < 0.1 ? 0 : r < 0.5 ? 1 + Math.floor(next() * 16) : Math.floor(next() * 6000);
+        got.push(...d.push(stream.subarray(off, off + size)));
+        off += size;
+      }
+      d.finish();
+      expect(d.pendingBytes).toBe(0);
+      expect(got.map((f) => f.seq)).toEqual(sent.map((f) => f.seq));
+      for (let i = 0; i < sent.length; i++) {
+        expect(sameWords(got[i]!.records, sent[i]!.records)).toBe(true);
+        expect(got[i]!.strings).toEqual(sent[i]!.strings);
+      }
+    });
+  }
+
+  it('reports a bad record with its offset in the stream', () => {
+    const a = encodeFrame({ seq: 0, records });
+    const bad = records.slice();
+    bad[RECORD_WORDS] = 0;
+    const b = encodeFrame({ seq: 1, records: bad });
+    const d = new FrameStreamDecoder();
+    let err: ProtocolError | undefined;
+    try {
+      d.push(concat([a, b]));
+    } catch (e) {
+      err = e as ProtocolError;
+    }
+    expect(err?.code).toBe('BAD_RECORD');
+    expect(err?.offset).toBe(a.length + FRAME_HEADER_BYTES + 8 + 32);
+  });
+
+  it('rejects a declared frame length above the limit as soon as the header arrives', () => {
+    const f = encodeFrame({ seq: 0, records });
+    new DataView(f.buffer).setUint32(8, 1 << 30, true);
+    const d = new FrameStreamDecoder({ maxFrameBytes: 1 << 20 });
+    expect(codeOf(() => d.push(f.subarray(0, FRAME_HEADER_BYTES)))).toBe('OVERSIZED');
   });
 });

@@ -259,3 +259,21 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** Word-for-word equality, cheaper than a deep equal in tight test loops. */
+export function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** `n` random valid records (random kinds and fields, tsNs < 2^53). */
+export function randomRecords(next: () => number, n: number): Uint32Array {
+  const w = new Uint32Array(n * 8);
+  for (let i = 0; i < w.length; i++) w[i] = Math.floor(next() * 4294967296);
+  for (let i = 0; i < n; i++) {
+    w[i * 8] = (w[i * 8]! & 0xffffff00) | (1 + Math.floor(next() * 20));
+    w[i * 8 + 3] = w[i * 8 + 3]! & 0x1fffff;
+  }
+  return w;
+}
