@@ -3,10 +3,12 @@
 // of its state changes (ThreadState and ThreadExit event indices, ascending)
 // and, every STATE_BLOCK entries, the time already spent in each state, so the
 // time spent waiting/running/blocked before any instant costs one binary
-// search plus at most STATE_BLOCK steps.
+// search plus at most STATE_BLOCK steps. It also owns its marks (completions
+// dequeued, packets queued) for per-lane drawing.
 
 import { NO_THREAD, ThreadRole, ThreadStateValue } from '@iocpscope/protocol';
 import { F64Column, U32Column } from './column.ts';
+import { EventSeries } from './series.ts';
 
 export const STATE_BLOCK = 32;
 export const STATE_BLOCK_SHIFT = 5;
@@ -36,6 +38,8 @@ export class Lane {
   isPortThread = false;
   /** ThreadState / ThreadExit event indices, ascending. */
   readonly states = new U32Column();
+  /** Marks drawn on this lane: its GqcsReturn, PacketQueued and Pqcs events (MarkFlag summaries). */
+  readonly marks = new EventSeries(false);
   /** Per STATE_BLOCK entries: ns spent [waiting, running, blocked] before the block's first entry. */
   readonly stateCum = new F64Column();
   /** State of the last entry (-1 before the first) and its time. */
@@ -79,10 +83,11 @@ export class Lane {
   trim(): void {
     this.states.trim();
     this.stateCum.trim();
+    this.marks.trim();
   }
 
   get bytes(): number {
-    return this.states.bytes + this.stateCum.bytes;
+    return this.states.bytes + this.stateCum.bytes + this.marks.bytes;
   }
 }
 

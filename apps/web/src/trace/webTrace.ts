@@ -20,7 +20,7 @@
 //   changes and per-block time-in-state prefix sums (lanes.ts);
 // - returns: every GqcsReturn (the completion marks), with the matched
 //   IoPosted/Pqcs and PacketQueued of its flow in `retPosted`/`retQueued`;
-// - queued: every PacketQueued and Pqcs (the kernel lane's marks);
+// - per lane marks: its GqcsReturn, PacketQueued and Pqcs events;
 // - queueDepth and running: step-function port counters;
 // - sessions: the session table; per-session and per-thread event lists are
 //   built lazily on request and cached (few are ever asked for at once).
@@ -37,7 +37,7 @@ import {
 } from '@iocpscope/protocol';
 import { lowerBound, upperBound } from '../lib/binarySearch.ts';
 import { U32Column } from './column.ts';
-import { markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
+import { MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
 import { IoMatcher } from './ioMatch.ts';
 import {
   Lane,
@@ -93,8 +93,6 @@ export class WebTrace implements StringsHolder {
   readonly returns = new EventSeries(false);
   readonly retPosted = new U32Column();
   readonly retQueued = new U32Column();
-  /** PacketQueued and Pqcs events (flags only). */
-  readonly queued = new EventSeries(false);
   /** Packets in the port's queue after each change. */
   readonly queueDepth = new EventSeries(true);
   /** Port threads in the Running state after each change (compare with `concurrency`). */
@@ -174,7 +172,6 @@ export class WebTrace implements StringsHolder {
     this.returns.trim();
     this.retPosted.trim();
     this.retQueued.trim();
-    this.queued.trim();
     this.queueDepth.trim();
     this.running.trim();
     this.gaps.trim();
@@ -187,7 +184,7 @@ export class WebTrace implements StringsHolder {
   get bytes(): number {
     let b = this.words.byteLength + this.laneByTid.byteLength;
     for (const l of this.lanesById) b += l.bytes;
-    b += this.returns.bytes + this.retPosted.bytes + this.retQueued.bytes + this.queued.bytes;
+    b += this.returns.bytes + this.retPosted.bytes + this.retQueued.bytes;
     b += this.queueDepth.bytes + this.running.bytes + this.gaps.bytes + this.markers.bytes;
     b += this.sessions.bytes + this.laneMask.bytes;
     for (const s of this.sessionCache) b += s.list.bytes;
@@ -513,7 +510,9 @@ export class WebTrace implements StringsHolder {
       case EventKind.GqcsReturn: {
         const ok = (a & 0x10) !== 0;
         const hasOverlapped = (a & 0x20) !== 0;
-        this.returns.push(i, 0, markFlagsAt(w, i));
+        const flags = markFlagsAt(w, i);
+        this.returns.push(i, 0, flags);
+        lane.marks.push(i, 0, flags);
         if (hasOverlapped) {
           const ioId = w[o + 7]!;
           this.retPosted.push(this.posted.take(w, ioId, i));
@@ -534,7 +533,7 @@ export class WebTrace implements StringsHolder {
       }
       case EventKind.PacketQueued: {
         const flags = markFlagsAt(w, i);
-        this.queued.push(i, 0, flags);
+        lane.marks.push(i, 0, flags);
         this.queuedIo.put(w, w[o + 7]!, i);
         // A Post packet was already counted by its Pqcs (PQCS queues its own packet).
         if ((a & 0x0f) !== Op.Post) {
@@ -544,7 +543,7 @@ export class WebTrace implements StringsHolder {
         break;
       }
       case EventKind.Pqcs:
-        this.queued.push(i, 0, markFlagsAt(w, i));
+        lane.marks.push(i, 0, MarkFlag.Post);
         if ((a & 0x20) !== 0) this.posted.put(w, w[o + 7]!, i);
         this.depth++;
         this.queueDepth.push(i, this.depth, 0);

@@ -1,0 +1,95 @@
+// Time-axis ticks and labels. Steps are 1-2-5 x 10^k ns so labels stay round
+// in every unit; the unit (ns, µs, ms, s) follows the step. Deep in a long
+// trace (a 100 ns step at 3.2 s) absolute labels would be unreadable, so the
+// axis switches to a base label ("3.200 012 s") plus short offsets ("+200 ns").
+
+export interface Ticks {
+  /** Distance between ticks, ns. */
+  readonly stepNs: number;
+  /** Time of the first tick at or after the window start. */
+  readonly firstNs: number;
+  readonly count: number;
+  /** When set, labels are offsets from this time (shown once). */
+  readonly baseNs: number | null;
+}
+
+const UNITS = [
+  { ns: 1e9, name: 's' },
+  { ns: 1e6, name: 'ms' },
+  { ns: 1e3, name: 'µs' },
+  { ns: 1, name: 'ns' },
+] as const;
+
+/** A 1-2-5 step (ns, >= 1) giving ticks at least `minSpacingPx` apart. */
+export function niceStep(spanNs: number, widthPx: number, minSpacingPx: number): number {
+  const raw = (spanNs * minSpacingPx) / Math.max(1, widthPx);
+  if (!(raw > 1)) return 1;
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const f = raw / mag;
+  const m = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
+  return m * mag;
+}
+
+export function computeTicks(
+  startNs: number,
+  endNs: number,
+  widthPx: number,
+  minSpacingPx = 96,
+): Ticks {
+  const stepNs = niceStep(endNs - startNs, widthPx, minSpacingPx);
+  const firstNs = Math.ceil(startNs / stepNs) * stepNs;
+  const count = firstNs > endNs ? 0 : Math.floor((endNs - firstNs) / stepNs) + 1;
+  // Offsets once an absolute label would need more than ~6 significant digits.
+  const baseNs =
+    Math.abs(firstNs) / stepNs > 1e4 ? Math.floor(startNs / (stepNs * 1000)) * stepNs * 1000 : null;
+  return { stepNs, firstNs, count, baseNs };
+}
+
+/** The unit a step is labelled in: the largest unit not bigger than the step. */
+export function unitFor(stepNs: number): { ns: number; name: string } {
+  for (const u of UNITS) if (stepNs >= u.ns) return u;
+  return UNITS[3];
+}
+
+/** Digits after the point so that multiples of `stepNs` print exactly in `unitNs`. */
+function decimalsFor(stepNs: number, unitNs: number): number {
+  let d = 0;
+  let v = stepNs / unitNs;
+  while (d < 9 && Math.abs(v - Math.round(v)) > 1e-9 * Math.max(1, Math.abs(v))) {
+    v *= 10;
+    d++;
+  }
+  return d;
+}
+
+/** Label of a tick at `ns` for a tick step (absolute, or "+offset" when the axis has a base). */
+export function formatTick(ns: number, ticks: Ticks): string {
+  const u = unitFor(ticks.stepNs);
+  const d = decimalsFor(ticks.stepNs, u.ns);
+  if (ticks.baseNs !== null) return `+${((ns - ticks.baseNs) / u.ns).toFixed(d)} ${u.name}`;
+  if (ns === 0) return '0';
+  return `${(ns / u.ns).toFixed(d)} ${u.name}`;
+}
+
+/** A duration or time for humans: 3 significant digits in the best unit ("12.5 µs"). */
+export function formatDuration(ns: number): string {
+  const a = Math.abs(ns);
+  if (a === 0) return '0 ns';
+  for (const u of UNITS) {
+    if (a >= u.ns) {
+      const v = ns / u.ns;
+      const d = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
+      return `${v.toFixed(u.ns === 1 ? 0 : d)} ${u.name}`;
+    }
+  }
+  return `${ns.toFixed(0)} ns`;
+}
+
+/** An absolute time with ns precision ("1.234 567 890 s"), for the base label and tooltips. */
+export function formatTimePrecise(ns: number): string {
+  const neg = ns < 0;
+  const a = Math.round(Math.abs(ns));
+  const s = Math.floor(a / 1e9);
+  const frac = String(a % 1e9).padStart(9, '0');
+  return `${neg ? '-' : ''}${s}.${frac.slice(0, 3)} ${frac.slice(3, 6)} ${frac.slice(6)} s`;
+}

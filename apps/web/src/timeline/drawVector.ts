@@ -1,0 +1,586 @@
+// Vector draw functions: everything that is sparse or textual and drawn with
+// the 2D API on top of the raster layer: lane labels, the time axis and grid,
+// mark glyphs when zoomed in, flows, the selected session, findings, gaps,
+// the cursor, the hover ring and its tooltip. Each function batches its items
+// into as few paths as possible (one beginPath/fill per colour).
+
+import {
+  EVENT_KIND_NAMES,
+  EventKind,
+  OP_NAMES,
+  RECORD_WORDS,
+  ThreadRole,
+} from '@iocpscope/protocol';
+import type { EventKind as EventKindT, Op } from '@iocpscope/protocol';
+import type { Lane, WebTrace } from '../trace/index.ts';
+import { MarkFlag, markFlagsAt, NONE, ROLE_NAMES } from '../trace/index.ts';
+import { computeTicks, formatDuration, formatTick, formatTimePrecise } from './axis.ts';
+import { laneParts, laneTop, type Layout } from './layout.ts';
+import type { Pen } from './pen.ts';
+import { COLORS, FONT, FONT_BOLD, FONT_MONO } from './theme.ts';
+import type { TimelineFinding } from './model.ts';
+
+const TWO_32 = 4294967296;
+
+/** Geometry of one frame, CSS px. */
+export interface Geom {
+  readonly layout: Layout;
+  readonly t0: number;
+  readonly t1: number;
+  readonly nsPerPx: number;
+  /** Display row of each lane id, -1 if the lane is not shown. */
+  readonly rowOfLane: Int32Array;
+  readonly lanes: readonly Lane[];
+}
+
+export function xOf(g: Geom, ns: number): number {
+  return g.layout.plotX0 + (ns - g.t0) / g.nsPerPx;
+}
+
+function tsOf(w: Uint32Array, i: number): number {
+  const o = i * RECORD_WORDS;
+  return w[o + 2]! + w[o + 3]! * TWO_32;
+}
+
+/** Vertical centre of an event's lane bar, or NaN if its lane is not shown. */
+export function eventY(trace: WebTrace, g: Geom, i: number): number {
+  const lane = trace.laneOfTid(trace.words[i * RECORD_WORDS]! >>> 16);
+  if (!lane) return NaN;
+  const row = g.rowOfLane[lane.id]!;
+  if (row < 0) return NaN;
+  const p = laneParts(g.layout.laneH);
+  return laneTop(g.layout, row) + p.barY + p.barH / 2;
+}
+
+function markColorCss(flags: number): string {
+  if (flags & MarkFlag.Fail) return COLORS.fail;
+  if (flags & MarkFlag.Send) return COLORS.send;
+  if (flags & MarkFlag.Recv) return COLORS.recv;
+  if (flags & MarkFlag.Post) return COLORS.post;
+  return COLORS.empty;
+}
+
+const MARK_COLORS = [COLORS.fail, COLORS.send, COLORS.recv, COLORS.post, COLORS.empty] as const;
+
+/**
+ * Mark glyphs (small upward triangles under the bar, failures larger) for a
+ * lane whose visible marks are few. One path per colour.
+ */
+export function drawLaneMarksSparse(
+  pen: Pen,
+  trace: WebTrace,
+  g: Geom,
+  lane: Lane,
+  row: number,
+): void {
+  const m = lane.marks;
+  const idx = m.idx.data;
+  const k0 = trace.lowerBoundColumnTime(idx, g.t0, 0, m.length);
+  const k1 = trace.upperBoundColumnTime(idx, g.t1, k0, m.length);
+  if (k1 <= k0) return;
+  const top = laneTop(g.layout, row);
+  const p = laneParts(g.layout.laneH);
+  const kernel = lane.role === ThreadRole.Kernel && lane.states.length === 0;
+  const yBase = kernel ? top + g.layout.laneH - 3 : top + p.markY + p.markH;
+  const h = kernel ? g.layout.laneH - 6 : p.markH + 1;
+  const ctx = pen.ctx;
+  const w = trace.words;
+  for (let ci = 0; ci < MARK_COLORS.length; ci++) {
+    const color = MARK_COLORS[ci]!;
+    let any = false;
+    ctx.beginPath();
+    for (let k = k0; k < k1; k++) {
+      const e = idx[k]!;
+      const f = markFlagsAt(w, e);
+      if (markColorCss(f) !== color) continue;
+      const x = xOf(g, tsOf(w, e));
+      const hw = f & MarkFlag.Fail ? 4 : 3;
+      const hh = f & MarkFlag.Fail ? h + 1 : h;
+      ctx.moveTo(x, yBase - hh);
+      ctx.lineTo(x + hw, yBase);
+      ctx.lineTo(x - hw, yBase);
+      ctx.closePath();
+      any = true;
+    }
+    if (any) {
+      pen.fillStyle(color);
+      ctx.fill();
+    }
+  }
+}
+
+/** Vertical grid lines at the axis ticks, over the tracks and lanes. */
+export function drawGrid(pen: Pen, g: Geom): void {
+  const l = g.layout;
+  const ticks = computeTicks(g.t0, g.t1, l.plotX1 - l.plotX0);
+  const ctx = pen.ctx;
+  ctx.beginPath();
+  for (let i = 0; i < ticks.count; i++) {
+    const x = Math.round(xOf(g, ticks.firstNs + i * ticks.stepNs)) + 0.5;
+    ctx.moveTo(x, l.queueY0);
+    ctx.lineTo(x, l.lanesY1);
+  }
+  pen.strokeStyle(COLORS.grid);
+  pen.lineWidth(1);
+  pen.lineDash('');
+  ctx.stroke();
+}
+
+/** The time axis: ticks, labels with units, and the base label when labels are offsets. */
+export function drawAxis(pen: Pen, g: Geom): void {
+  const l = g.layout;
+  const ctx = pen.ctx;
+  pen.fillStyle(COLORS.panel);
+  ctx.fillRect(l.plotX0, l.axisY0, l.plotX1 - l.plotX0, l.axisY1 - l.axisY0);
+  const ticks = computeTicks(g.t0, g.t1, l.plotX1 - l.plotX0);
+  ctx.beginPath();
+  for (let i = 0; i < ticks.count; i++) {
+    const x = Math.round(xOf(g, ticks.firstNs + i * ticks.stepNs)) + 0.5;
+    ctx.moveTo(x, l.axisY1 - 6);
+    ctx.lineTo(x, l.axisY1);
+  }
+  pen.strokeStyle(COLORS.textFaint);
+  pen.lineWidth(1);
+  pen.lineDash('');
+  ctx.stroke();
+  pen.font(FONT_MONO);
+  pen.fillStyle(COLORS.textDim);
+  pen.textAlign('left');
+  pen.textBaseline('middle');
+  const y = l.axisY0 + (l.axisY1 - l.axisY0) / 2 - 2;
+  for (let i = 0; i < ticks.count; i++) {
+    const t = ticks.firstNs + i * ticks.stepNs;
+    const x = xOf(g, t);
+    if (x + 4 > l.plotX1 - 30) break;
+    ctx.fillText(formatTick(t, ticks), x + 4, y);
+  }
+  // Gutter: the window span, or the base the offsets count from.
+  pen.fillStyle(COLORS.gutter);
+  ctx.fillRect(0, l.axisY0, l.plotX0, l.axisY1 - l.axisY0);
+  pen.fillStyle(COLORS.textDim);
+  pen.font(FONT_MONO);
+  const label =
+    ticks.baseNs !== null
+      ? `@ ${formatTimePrecise(ticks.baseNs)}`
+      : `view ${formatDuration(g.t1 - g.t0)}`;
+  ctx.fillText(label, 10, y);
+  pen.strokeStyle(COLORS.divider);
+  ctx.beginPath();
+  ctx.moveTo(0, l.axisY1 - 0.5);
+  ctx.lineTo(l.plotX1, l.axisY1 - 0.5);
+  ctx.stroke();
+}
+
+const ROLE_COLORS: Record<number, string> = {
+  [ThreadRole.Main]: '#9aa5b1',
+  [ThreadRole.Worker]: COLORS.running,
+  [ThreadRole.Accept]: '#f59e0b',
+  [ThreadRole.Kernel]: COLORS.recv,
+  [ThreadRole.Other]: '#9aa5b1',
+};
+
+/** Left gutter: track titles and one label per visible lane (role dot, name, role). */
+export function drawGutter(
+  pen: Pen,
+  trace: WebTrace,
+  g: Geom,
+  queueMax: number,
+  runMax: number,
+): void {
+  const l = g.layout;
+  const ctx = pen.ctx;
+  pen.fillStyle(COLORS.gutter);
+  ctx.fillRect(0, l.queueY0 - 4, l.plotX0, l.lanesY1 - l.queueY0 + 4);
+  pen.textBaseline('middle');
+  // Track titles.
+  pen.textAlign('left');
+  pen.font(FONT_BOLD);
+  pen.fillStyle(COLORS.text);
+  ctx.fillText('Queue depth', 10, l.queueY0 + 12);
+  ctx.fillText('Running', 10, l.runY0 + 12);
+  pen.font(FONT_MONO);
+  pen.fillStyle(COLORS.textDim);
+  ctx.fillText(`0 – ${queueMax}`, 10, l.queueY0 + 27);
+  ctx.fillText(
+    trace.concurrency > 0 ? `concurrency ${trace.concurrency}` : `0 – ${runMax}`,
+    10,
+    l.runY0 + 27,
+  );
+  // Lanes.
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(0, l.lanesY0, l.plotX0, l.lanesY1 - l.lanesY0);
+  ctx.clip();
+  pen.invalidate();
+  pen.textBaseline('middle');
+  const parts = laneParts(l.laneH);
+  for (let row = 0; row < g.lanes.length; row++) {
+    const top = laneTop(l, row);
+    if (top + l.laneH < l.lanesY0 || top > l.lanesY1) continue;
+    const lane = g.lanes[row]!;
+    const cy = top + parts.barY + parts.barH / 2;
+    pen.fillStyle(ROLE_COLORS[lane.role] ?? COLORS.textDim);
+    ctx.beginPath();
+    ctx.arc(14, cy, 3, 0, Math.PI * 2);
+    ctx.fill();
+    pen.font(FONT);
+    pen.textAlign('left');
+    pen.fillStyle(COLORS.text);
+    ctx.fillText(truncate(lane.name, 18), 24, cy);
+    pen.textAlign('right');
+    pen.font(FONT_MONO);
+    pen.fillStyle(COLORS.textFaint);
+    const tag = lane.role === ThreadRole.Kernel ? 'packets' : (ROLE_NAMES[lane.role] ?? '');
+    if (l.plotX0 > 140) ctx.fillText(tag, l.plotX0 - 8, cy);
+  }
+  ctx.restore();
+  pen.invalidate();
+  // Divider between gutter and plot.
+  pen.strokeStyle(COLORS.divider);
+  pen.lineWidth(1);
+  ctx.beginPath();
+  ctx.moveTo(l.plotX0 - 0.5, l.axisY0);
+  ctx.lineTo(l.plotX0 - 0.5, l.lanesY1);
+  ctx.stroke();
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+/** The concurrency line over the running track (dashed). */
+export function drawConcurrencyLine(pen: Pen, trace: WebTrace, g: Geom, runMax: number): void {
+  if (trace.concurrency <= 0 || runMax <= 0) return;
+  const l = g.layout;
+  const y =
+    Math.round(l.runY1 - (Math.min(trace.concurrency, runMax) / runMax) * (l.runY1 - l.runY0)) +
+    0.5;
+  const ctx = pen.ctx;
+  pen.strokeStyle(COLORS.concurrency);
+  pen.globalAlpha(0.55);
+  pen.lineWidth(1);
+  pen.lineDash('4,3');
+  ctx.beginPath();
+  ctx.moveTo(l.plotX0, y);
+  ctx.lineTo(l.plotX1, y);
+  ctx.stroke();
+  pen.lineDash('');
+  pen.globalAlpha(1);
+}
+
+/**
+ * Flow curves: posted (thread) -> queued (kernel) -> dequeued (worker), for
+ * the first `count` positions (into `trace.returns`) in `positions`. Returns
+ * how many had a flow and were drawn.
+ */
+export function drawFlows(
+  pen: Pen,
+  trace: WebTrace,
+  g: Geom,
+  positions: ArrayLike<number>,
+  count: number,
+  color: string,
+  width: number,
+): number {
+  const ctx = pen.ctx;
+  const w = trace.words;
+  const ret = trace.returns.idx.data;
+  const posted = trace.retPosted.data;
+  const queued = trace.retQueued.data;
+  let drawn = 0;
+  ctx.beginPath();
+  for (let n = 0; n < count; n++) {
+    const k = positions[n]!;
+    const deq = ret[k]!;
+    const a = posted[k]!;
+    const q = queued[k]!;
+    if (a === NONE && q === NONE) continue;
+    let px = NaN;
+    let py = NaN;
+    for (let s = 0; s < 3; s++) {
+      const e = s === 0 ? a : s === 1 ? q : deq;
+      if (e === NONE) continue;
+      const x = xOf(g, tsOf(w, e));
+      const y = eventY(trace, g, e);
+      if (Number.isNaN(y)) continue;
+      if (Number.isNaN(px)) ctx.moveTo(x, y);
+      else {
+        const dx = Math.max(6, Math.abs(x - px) * 0.5);
+        ctx.bezierCurveTo(px + dx, py, x - dx, y, x, y);
+      }
+      px = x;
+      py = y;
+    }
+    drawn++;
+  }
+  pen.strokeStyle(color);
+  pen.lineWidth(width);
+  pen.lineDash('');
+  ctx.stroke();
+  return drawn;
+}
+
+/** Rings around events (the selected session's), deduplicated per pixel column per lane. */
+export function drawEventRings(
+  pen: Pen,
+  trace: WebTrace,
+  g: Geom,
+  list: Uint32Array,
+  color: string,
+  lastX: Float64Array,
+): void {
+  const idx = list;
+  const k0 = trace.lowerBoundColumnTime(idx, g.t0, 0, idx.length);
+  const k1 = trace.upperBoundColumnTime(idx, g.t1, k0, idx.length);
+  if (k1 <= k0) return;
+  lastX.fill(-1e9);
+  const ctx = pen.ctx;
+  const w = trace.words;
+  ctx.beginPath();
+  for (let k = k0; k < k1; k++) {
+    const e = idx[k]!;
+    const lane = trace.laneOfTid(w[e * RECORD_WORDS]! >>> 16);
+    if (!lane) continue;
+    const row = g.rowOfLane[lane.id]!;
+    if (row < 0) continue;
+    const x = Math.round(xOf(g, tsOf(w, e)));
+    if (x - lastX[row]! < 3) continue;
+    lastX[row] = x;
+    const y = eventY(trace, g, e);
+    ctx.rect(x - 3.5, y - 3.5, 7, 7);
+  }
+  pen.strokeStyle(color);
+  pen.lineWidth(1.5);
+  pen.lineDash('');
+  ctx.stroke();
+}
+
+/** A vertical line through tracks and lanes at an event, with a label on the axis. */
+export function drawCursor(pen: Pen, trace: WebTrace, g: Geom, i: number): void {
+  if (i < 0 || i >= trace.count) return;
+  const l = g.layout;
+  const t = trace.timeAt(i);
+  if (t < g.t0 || t > g.t1) return;
+  const x = Math.round(xOf(g, t)) + 0.5;
+  const ctx = pen.ctx;
+  pen.strokeStyle(COLORS.cursor);
+  pen.lineWidth(1);
+  pen.lineDash('');
+  ctx.beginPath();
+  ctx.moveTo(x, l.axisY0 + 2);
+  ctx.lineTo(x, l.lanesY1);
+  ctx.stroke();
+  const y = eventY(trace, g, i);
+  if (!Number.isNaN(y)) {
+    pen.lineWidth(2);
+    ctx.strokeRect(x - 5, y - 5, 10, 10);
+  }
+  // Time flag on the axis.
+  const label = formatTimePrecise(t);
+  pen.font(FONT_MONO);
+  const tw = ctx.measureText(label).width + 10;
+  const fx = Math.min(Math.max(x - tw / 2, l.plotX0), l.plotX1 - tw);
+  pen.fillStyle(COLORS.cursor);
+  ctx.fillRect(fx, l.axisY1 - 13, tw, 13);
+  pen.fillStyle('#1a1400');
+  pen.textAlign('left');
+  pen.textBaseline('middle');
+  ctx.fillText(label, fx + 5, l.axisY1 - 6.5);
+}
+
+/** Findings: a red diamond on the axis and a faint line down the lanes at each first event. */
+export function drawFindings(
+  pen: Pen,
+  trace: WebTrace,
+  g: Geom,
+  findings: readonly TimelineFinding[],
+): void {
+  const l = g.layout;
+  const ctx = pen.ctx;
+  ctx.beginPath();
+  const diamonds = new Path2D();
+  let labels = 0;
+  for (const f of findings) {
+    if (f.events.length === 0) continue;
+    const i = f.events[0]!;
+    if (i < 0 || i >= trace.count) continue;
+    const t = trace.timeAt(i);
+    if (t < g.t0 || t > g.t1) continue;
+    const x = Math.round(xOf(g, t)) + 0.5;
+    ctx.moveTo(x, l.queueY0);
+    ctx.lineTo(x, l.lanesY1);
+    const y = l.axisY1 - 5;
+    diamonds.moveTo(x, y - 5);
+    diamonds.lineTo(x + 5, y);
+    diamonds.lineTo(x, y + 5);
+    diamonds.lineTo(x - 5, y);
+    diamonds.closePath();
+    labels++;
+  }
+  if (labels === 0) return;
+  pen.strokeStyle(COLORS.finding);
+  pen.globalAlpha(0.35);
+  pen.lineWidth(1);
+  pen.lineDash('3,3');
+  ctx.stroke();
+  pen.globalAlpha(1);
+  pen.lineDash('');
+  pen.fillStyle(COLORS.finding);
+  ctx.fill(diamonds);
+}
+
+/** Gaps (lost events) as red dashed lines with the loss count on the axis. */
+export function drawGaps(pen: Pen, trace: WebTrace, g: Geom): void {
+  const gaps = trace.gaps;
+  if (gaps.length === 0) return;
+  const l = g.layout;
+  const ctx = pen.ctx;
+  const w = trace.words;
+  const k0 = trace.lowerBoundColumnTime(gaps.data, g.t0, 0, gaps.length);
+  const k1 = trace.upperBoundColumnTime(gaps.data, g.t1, k0, gaps.length);
+  pen.strokeStyle(COLORS.gap);
+  pen.lineWidth(1);
+  pen.lineDash('2,2');
+  ctx.beginPath();
+  for (let k = k0; k < k1; k++) {
+    const x = Math.round(xOf(g, tsOf(w, gaps.data[k]!))) + 0.5;
+    ctx.moveTo(x, l.axisY0);
+    ctx.lineTo(x, l.lanesY1);
+  }
+  ctx.stroke();
+  pen.lineDash('');
+  if (k1 - k0 > 40) return;
+  pen.font(FONT_MONO);
+  pen.fillStyle(COLORS.gap);
+  pen.textAlign('left');
+  pen.textBaseline('middle');
+  for (let k = k0; k < k1; k++) {
+    const e = gaps.data[k]!;
+    const lost = w[e * RECORD_WORDS + 1]! + w[e * RECORD_WORDS + 6]! * TWO_32;
+    const x = xOf(g, tsOf(w, e));
+    ctx.fillText(`${lost} lost`, x + 3, l.axisY0 + 7);
+  }
+}
+
+/** One line describing an event, for the hover tooltip. */
+export function describeEvent(trace: WebTrace, i: number): string {
+  const w = trace.words;
+  const o = i * RECORD_WORDS;
+  const kind = (w[o]! & 0xff) as EventKindT;
+  const a = (w[o]! >>> 8) & 0xff;
+  const name = EVENT_KIND_NAMES[kind] ?? `kind ${kind}`;
+  const sess = w[o + 4]! + w[o + 5]! * TWO_32;
+  const parts: string[] = [name];
+  if (
+    kind === EventKind.GqcsReturn ||
+    kind === EventKind.PacketQueued ||
+    kind === EventKind.IoPosted ||
+    kind === EventKind.Pqcs
+  ) {
+    parts.push(OP_NAMES[(a & 0x0f) as Op] ?? '');
+    if (kind !== EventKind.Pqcs) parts.push(`${w[o + 1]!} B`);
+    const f = markFlagsAt(w, i);
+    if (f & MarkFlag.Fail)
+      parts.push(kind === EventKind.GqcsReturn ? `FAILED ${w[o + 6]!}` : `error ${w[o + 6]!}`);
+    if (f & MarkFlag.Empty) parts.push(`nothing dequeued (${w[o + 6]!})`);
+  } else if (kind === EventKind.ThreadState) {
+    parts.push(['waiting', 'running', 'blocked', 'exited'][a] ?? `state ${a}`);
+  } else if (kind === EventKind.IoCount) {
+    const delta = w[o + 6]! | 0;
+    parts.push(`${delta >= 0 ? '+' : ''}${delta} → ${w[o + 1]! | 0}`);
+  }
+  if (sess !== 0)
+    parts.push(`session ${((BigInt(w[o + 5]!) << 32n) | BigInt(w[o + 4]!)).toString()}`);
+  return parts.filter((p) => p !== '').join(' · ');
+}
+
+/** Hover: a white ring on the event and a small tooltip next to it. */
+export function drawHover(pen: Pen, trace: WebTrace, g: Geom, i: number): void {
+  if (i < 0 || i >= trace.count) return;
+  const l = g.layout;
+  const t = trace.timeAt(i);
+  if (t < g.t0 || t > g.t1) return;
+  const x = xOf(g, t);
+  let y = eventY(trace, g, i);
+  const ctx = pen.ctx;
+  if (Number.isNaN(y)) y = l.queueY0 + 10;
+  else {
+    pen.strokeStyle(COLORS.hover);
+    pen.lineWidth(1.5);
+    pen.lineDash('');
+    ctx.strokeRect(Math.round(x) - 4.5, y - 4.5, 9, 9);
+  }
+  const line1 = describeEvent(trace, i);
+  const line2 = `#${i} · ${formatTimePrecise(t)}`;
+  pen.font(FONT);
+  const w1 = Math.max(ctx.measureText(line1).width, ctx.measureText(line2).width) + 16;
+  const h = 36;
+  let bx = x + 12;
+  if (bx + w1 > l.plotX1 - 4) bx = x - 12 - w1;
+  let by = y + 10;
+  if (by + h > l.lanesY1 - 2) by = y - 10 - h;
+  pen.fillStyle('rgba(22,26,33,0.96)');
+  ctx.fillRect(bx, by, w1, h);
+  pen.strokeStyle(COLORS.divider);
+  pen.lineWidth(1);
+  ctx.strokeRect(bx + 0.5, by + 0.5, w1 - 1, h - 1);
+  pen.textAlign('left');
+  pen.textBaseline('middle');
+  pen.fillStyle(COLORS.text);
+  ctx.fillText(line1, bx + 8, by + 11);
+  pen.font(FONT_MONO);
+  pen.fillStyle(COLORS.textDim);
+  ctx.fillText(line2, bx + 8, by + 26);
+}
+
+/** The placeholder when there is no trace yet. */
+export function drawEmpty(pen: Pen, l: Layout, message: string): void {
+  const ctx = pen.ctx;
+  pen.font(FONT);
+  pen.fillStyle(COLORS.textDim);
+  pen.textAlign('center');
+  pen.textBaseline('middle');
+  ctx.fillText(message, (l.plotX0 + l.plotX1) / 2, (l.lanesY0 + l.lanesY1) / 2);
+}
+
+/** The legend in the gutter of the overview row. */
+export function drawLegend(pen: Pen, l: Layout): void {
+  const ctx = pen.ctx;
+  pen.fillStyle(COLORS.gutter);
+  ctx.fillRect(0, l.overviewY0, l.plotX0, l.overviewY1 - l.overviewY0);
+  pen.font(FONT_MONO);
+  pen.textAlign('left');
+  pen.textBaseline('middle');
+  const items1: [string, string][] = [
+    [COLORS.waiting, 'wait'],
+    [COLORS.running, 'run'],
+    [COLORS.blocked, 'blocked'],
+  ];
+  const items2: [string, string][] = [
+    [COLORS.recv, 'recv'],
+    [COLORS.send, 'send'],
+    [COLORS.post, 'post'],
+    [COLORS.fail, 'fail'],
+  ];
+  let x = 10;
+  for (const [c, t] of items1) {
+    pen.fillStyle(c);
+    ctx.fillRect(x, 9, 9, 9);
+    pen.fillStyle(COLORS.textDim);
+    ctx.fillText(t, x + 12, 14);
+    x += 16 + ctx.measureText(t).width;
+  }
+  x = 10;
+  for (const [c, t] of items2) {
+    pen.fillStyle(c);
+    ctx.beginPath();
+    ctx.moveTo(x + 4.5, 24);
+    ctx.lineTo(x + 9, 33);
+    ctx.lineTo(x, 33);
+    ctx.closePath();
+    ctx.fill();
+    pen.fillStyle(COLORS.textDim);
+    ctx.fillText(t, x + 12, 29);
+    x += 16 + ctx.measureText(t).width;
+  }
+}

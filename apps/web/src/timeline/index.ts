@@ -1,0 +1,10 @@
+// Public surface of web/timeline.
+export { TimelineCanvas } from './TimelineCanvas.tsx';
+export {
+  fullView,
+  MIN_VIEW_NS,
+  type TimelineCanvasProps,
+  type TimelineFinding,
+  type TimelineModel,
+  type TimelineState,
+} from './model.ts';

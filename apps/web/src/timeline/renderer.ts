@@ -1,0 +1,557 @@
+// TimelineRenderer: owns the canvas outside React. It reads the model with
+// getState() once per frame, draws in one RafScheduler frame (raster layer for
+// the dense parts, then vector overlays), and turns DOM input into model
+// writes: zoom/pan through the d3-zoom wrapper, overview clicks and drags,
+// hover, click-to-cursor, and wheel-scrolling of the lanes over the gutter.
+//
+// Instrumentation (read by bench/web.ts, cheap enough to stay on): each drawn
+// frame emits a user-timing measure 'iocpscope.frame' whose detail carries the
+// input-handling ms since the previous frame and the draw ms; the first draw
+// of each trace version emits the mark 'iocpscope.paint' with {events}.
+// Old entries are cleared so the performance buffer never grows.
+
+import { RafScheduler } from '../lib/raf.ts';
+import type { Lane, WebTrace } from '../trace/index.ts';
+import { lowerBound } from '../lib/binarySearch.ts';
+import { EventKind, RECORD_WORDS, ThreadRole } from '@iocpscope/protocol';
+import {
+  drawCounterTrack,
+  drawLaneMarksDense,
+  drawLaneStates,
+  Scratch,
+  type Columns,
+} from './drawRaster.ts';
+import {
+  drawAxis,
+  drawConcurrencyLine,
+  drawCursor,
+  drawEmpty,
+  drawEventRings,
+  drawFindings,
+  drawFlows,
+  drawGaps,
+  drawGrid,
+  drawGutter,
+  drawHover,
+  drawLaneMarksSparse,
+  drawLegend,
+  xOf,
+  type Geom,
+} from './drawVector.ts';
+import { hitTest } from './hitTest.ts';
+import { computeLayout, laneParts, laneTop, type Layout } from './layout.ts';
+import { fullView, MIN_VIEW_NS, type TimelineModel, type TimelineState } from './model.ts';
+import { OVERVIEW_REFRESH_MS, OverviewCache } from './overview.ts';
+import { clampView, createPanZoom, type PanZoom } from './panZoom.ts';
+import { Pen } from './pen.ts';
+import { Raster } from './raster.ts';
+import { COLORS, packRgb, RGB } from './theme.ts';
+
+/** Flows are drawn for every visible completion when there are at most this many. */
+const ALL_FLOWS_LIMIT = 250;
+/** Flows drawn for the selected session per frame, at most. */
+const SESSION_FLOWS_LIMIT = 2000;
+const MEASURE_CLEAR_EVERY = 500;
+
+export class TimelineRenderer {
+  private readonly host: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly model: TimelineModel;
+  private readonly ctx: CanvasRenderingContext2D;
+  private readonly pen: Pen;
+  private readonly raster = new Raster();
+  private readonly scratch = new Scratch();
+  private readonly overview = new OverviewCache();
+  private readonly scheduler = new RafScheduler();
+  private readonly panZoom: PanZoom;
+  private readonly resizeObserver: ResizeObserver;
+  private readonly cleanups: (() => void)[] = [];
+  private positions = new Uint32Array(4096);
+  private ringLastX = new Float64Array(64);
+  private rowOfLane = new Int32Array(64);
+
+  private cssW = 0;
+  private cssH = 0;
+  private dpr = 1;
+  private scrollY = 0;
+  private geom: Geom | null = null;
+  private fullStartNs = 0;
+  private fullEndNs = 1;
+  private overviewDrag = false;
+  private lastHover = -2;
+  private inputT0 = 0;
+  private pendingInputMs = 0;
+  private paintedVersion = -1;
+  private paintedTrace: WebTrace | null = null;
+  private measures = 0;
+  private overviewTimer = 0;
+
+  constructor(host: HTMLElement, canvas: HTMLCanvasElement, model: TimelineModel) {
+    this.host = host;
+    this.canvas = canvas;
+    this.model = model;
+    const ctx = canvas.getContext('2d', { alpha: false });
+    if (!ctx) throw new Error('TimelineCanvas: 2D canvas context unavailable');
+    this.ctx = ctx;
+    this.pen = new Pen(ctx);
+
+    this.panZoom = createPanZoom({
+      element: canvas,
+      minSpanNs: MIN_VIEW_NS,
+      accepts: (e) => this.acceptsGesture(e),
+      onView: (s, e) => this.requestView(s, e),
+      onGesture: () => this.endInput(),
+    });
+
+    this.cleanups.push(model.subscribe(() => this.scheduler.schedule()));
+    this.cleanups.push(this.scheduler.add(() => this.frame()));
+    this.resizeObserver = new ResizeObserver(() => this.scheduler.schedule());
+    this.resizeObserver.observe(host);
+
+    this.listen(window, 'wheel', this.onInputStart, { capture: true, passive: true });
+    this.listen(window, 'pointermove', this.onInputStart, { capture: true, passive: true });
+    this.listen(window, 'pointerdown', this.onInputStart, { capture: true, passive: true });
+    this.listen(window, 'mousemove', this.onInputStart, { capture: true, passive: true });
+    this.listen(canvas, 'wheel', this.onWheel as EventListener, { passive: false });
+    this.listen(canvas, 'pointerdown', this.onPointerDown as EventListener);
+    this.listen(canvas, 'pointermove', this.onPointerMove as EventListener);
+    this.listen(canvas, 'pointerup', this.onPointerUp as EventListener);
+    this.listen(canvas, 'pointerleave', this.onPointerLeave as EventListener);
+    this.listen(canvas, 'click', this.onClick as EventListener);
+    this.scheduler.schedule();
+  }
+
+  destroy(): void {
+    this.resizeObserver.disconnect();
+    for (const c of this.cleanups) c();
+    this.cleanups.length = 0;
+    this.panZoom.destroy();
+    this.scheduler.dispose();
+    if (this.overviewTimer) clearTimeout(this.overviewTimer);
+  }
+
+  private listen(
+    target: EventTarget,
+    type: string,
+    fn: EventListener,
+    opts?: AddEventListenerOptions,
+  ): void {
+    target.addEventListener(type, fn, opts);
+    this.cleanups.push(() => target.removeEventListener(type, fn, opts));
+  }
+
+  // ---- input --------------------------------------------------------------------
+
+  private readonly onInputStart = (): void => {
+    if (this.inputT0 === 0) this.inputT0 = performance.now();
+  };
+
+  /** Account the time since the DOM event started being dispatched to this frame. */
+  private endInput(): void {
+    if (this.inputT0 !== 0) {
+      this.pendingInputMs += performance.now() - this.inputT0;
+      this.inputT0 = 0;
+    }
+  }
+
+  private localXY(e: MouseEvent): { x: number; y: number } {
+    const r = this.canvas.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  }
+
+  private acceptsGesture(e: Event): boolean {
+    const g = this.geom;
+    if (!g) return false;
+    const { x, y } = this.localXY(e as MouseEvent);
+    return x >= g.layout.plotX0 && y >= g.layout.axisY0;
+  }
+
+  private requestView(startNs: number, endNs: number): void {
+    const v = clampView(startNs, endNs, this.fullStartNs, this.fullEndNs, MIN_VIEW_NS);
+    this.model.setView(v.startNs, v.endNs);
+  }
+
+  private readonly onWheel = (e: WheelEvent): void => {
+    const g = this.geom;
+    if (!g) return;
+    const { x, y } = this.localXY(e);
+    if (x < g.layout.plotX0 && y >= g.layout.lanesY0 && g.layout.maxScrollY > 0) {
+      e.preventDefault();
+      this.scrollY = Math.max(0, Math.min(g.layout.maxScrollY, this.scrollY + e.deltaY));
+      this.scheduler.schedule();
+      this.endInput();
+    }
+  };
+
+  private overviewCenter(x: number): void {
+    const g = this.geom;
+    const s = this.model.getState();
+    if (!g || !s.trace) return;
+    const l = g.layout;
+    const f = (x - l.plotX0) / (l.plotX1 - l.plotX0);
+    const t = this.fullStartNs + f * (this.fullEndNs - this.fullStartNs);
+    const span = g.t1 - g.t0;
+    this.requestView(t - span / 2, t + span / 2);
+  }
+
+  private readonly onPointerDown = (e: PointerEvent): void => {
+    const g = this.geom;
+    if (!g) return;
+    const { x, y } = this.localXY(e);
+    if (y < g.layout.overviewY1 && x >= g.layout.plotX0 && e.button === 0) {
+      this.overviewDrag = true;
+      this.canvas.setPointerCapture(e.pointerId);
+      this.overviewCenter(x);
+      this.endInput();
+    }
+  };
+
+  private readonly onPointerMove = (e: PointerEvent): void => {
+    const g = this.geom;
+    const s = this.model.getState();
+    if (!g || !s.trace) return;
+    const { x, y } = this.localXY(e);
+    if (this.overviewDrag) {
+      this.overviewCenter(x);
+      this.endInput();
+      return;
+    }
+    if (e.buttons !== 0) return; // panning: no hover churn
+    const hit = hitTest(s.trace, g, x, y);
+    if (hit !== this.lastHover) {
+      this.lastHover = hit;
+      this.model.setHover(hit < 0 ? null : hit);
+    }
+    this.endInput();
+  };
+
+  private readonly onPointerUp = (e: PointerEvent): void => {
+    if (this.overviewDrag) {
+      this.overviewDrag = false;
+      this.canvas.releasePointerCapture(e.pointerId);
+    }
+  };
+
+  private readonly onPointerLeave = (): void => {
+    if (this.lastHover !== -1) {
+      this.lastHover = -1;
+      this.model.setHover(null);
+    }
+  };
+
+  private readonly onClick = (e: MouseEvent): void => {
+    const g = this.geom;
+    const s = this.model.getState();
+    if (!g || !s.trace || s.trace.count === 0) return;
+    const { x, y } = this.localXY(e);
+    if (x < g.layout.plotX0 || y < g.layout.queueY0) return;
+    let hit = hitTest(s.trace, g, x, y);
+    if (hit < 0) hit = s.trace.eventIndexAtTime(g.t0 + (x - g.layout.plotX0) * g.nsPerPx);
+    if (hit >= 0) this.model.setCursor(hit);
+  };
+
+  // ---- frame --------------------------------------------------------------------
+
+  private resize(): boolean {
+    const w = this.host.clientWidth;
+    const h = this.host.clientHeight;
+    const dpr = window.devicePixelRatio || 1;
+    if (w === this.cssW && h === this.cssH && dpr === this.dpr) return false;
+    this.cssW = w;
+    this.cssH = h;
+    this.dpr = dpr;
+    this.canvas.width = Math.max(1, Math.round(w * dpr));
+    this.canvas.height = Math.max(1, Math.round(h * dpr));
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
+    this.pen.invalidate();
+    return true;
+  }
+
+  private frame(): void {
+    const t0 = performance.now();
+    this.resize();
+    if (this.cssW === 0 || this.cssH === 0) return;
+    const state = this.model.getState();
+    this.draw(state);
+    const t1 = performance.now();
+    const trace = state.trace;
+    if (
+      trace &&
+      trace.count > 0 &&
+      (trace !== this.paintedTrace || trace.version !== this.paintedVersion)
+    ) {
+      this.paintedTrace = trace;
+      this.paintedVersion = trace.version;
+      performance.clearMarks('iocpscope.paint');
+      performance.mark('iocpscope.paint', { detail: { events: trace.count } });
+    }
+    const inputMs = this.pendingInputMs;
+    this.pendingInputMs = 0;
+    performance.measure('iocpscope.frame', {
+      start: t0,
+      end: t1,
+      detail: { inputMs, drawMs: t1 - t0 },
+    });
+    if (++this.measures % MEASURE_CLEAR_EVERY === 0) performance.clearMeasures('iocpscope.frame');
+  }
+
+  private draw(state: TimelineState): void {
+    const ctx = this.ctx;
+    const pen = this.pen;
+    const dpr = this.dpr;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    pen.fillStyle(COLORS.bg);
+    ctx.fillRect(0, 0, this.cssW, this.cssH);
+    const trace = state.trace;
+    const lanes: readonly Lane[] = trace ? trace.lanes : [];
+    const layout = computeLayout(this.cssW, this.cssH, lanes.length, this.scrollY);
+    this.scrollY = layout.scrollY;
+    drawLegend(pen, layout);
+    if (!trace || trace.count === 0) {
+      this.geom = null;
+      drawEmpty(pen, layout, trace ? 'Waiting for events…' : 'No trace loaded');
+      return;
+    }
+
+    // The window: the model's, clamped into the trace (or the whole trace if unset).
+    const full = fullView(trace);
+    this.fullStartNs = full.startNs;
+    this.fullEndNs = full.endNs;
+    let vs = state.viewStartNs;
+    let ve = state.viewEndNs;
+    if (!(ve > vs)) {
+      vs = full.startNs;
+      ve = full.endNs;
+    }
+    const v = clampView(vs, ve, full.startNs, full.endNs, MIN_VIEW_NS);
+    const plotW = layout.plotX1 - layout.plotX0;
+    if (this.rowOfLane.length < trace.lanesById.length) {
+      this.rowOfLane = new Int32Array(trace.lanesById.length * 2);
+    }
+    this.rowOfLane.fill(-1);
+    for (let r = 0; r < lanes.length; r++) this.rowOfLane[lanes[r]!.id] = r;
+    const g: Geom = {
+      layout,
+      t0: v.startNs,
+      t1: v.endNs,
+      nsPerPx: (v.endNs - v.startNs) / plotW,
+      rowOfLane: this.rowOfLane,
+      lanes,
+    };
+    this.geom = g;
+    this.panZoom.update(
+      v.startNs,
+      v.endNs,
+      {
+        fullStartNs: full.startNs,
+        fullEndNs: full.endNs,
+        x0Px: layout.plotX0,
+        x1Px: layout.plotX1,
+      },
+      this.cssH,
+    );
+
+    // ---- raster: tracks and lanes -------------------------------------------------
+    const cols = Math.max(1, Math.round(plotW * dpr));
+    const rasterY0 = layout.queueY0;
+    const rows = Math.max(1, Math.round((layout.lanesY1 - rasterY0) * dpr));
+    const r = this.raster;
+    r.resize(cols, rows);
+    r.clear(packRgb(RGB.bg));
+    this.scratch.ensure(cols);
+    const cg: Columns = { t0: v.startNs, nsPerCol: (v.endNs - v.startNs) / cols, cols };
+    const dy = (y: number): number => Math.round((y - rasterY0) * dpr);
+    const queueMax = niceMax(trace.queueDepth.maxValue);
+    const runMax = Math.max(trace.running.maxValue, trace.concurrency, trace.workerCount, 1);
+    r.fillRect(0, dy(layout.queueY0), cols, dy(layout.queueY1), packRgb(RGB.laneOdd));
+    r.fillRect(0, dy(layout.runY0), cols, dy(layout.runY1), packRgb(RGB.laneOdd));
+    drawCounterTrack(
+      r,
+      trace,
+      'queue',
+      cg,
+      dy(layout.queueY0) + 2,
+      dy(layout.queueY1),
+      queueMax,
+      0,
+      this.scratch,
+    );
+    drawCounterTrack(
+      r,
+      trace,
+      'running',
+      cg,
+      dy(layout.runY0) + 2,
+      dy(layout.runY1),
+      runMax,
+      trace.concurrency,
+      this.scratch,
+    );
+
+    const parts = laneParts(layout.laneH);
+    const clipTop = dy(layout.lanesY0);
+    const sparse = new Uint8Array(lanes.length);
+    for (let row = 0; row < lanes.length; row++) {
+      const top = laneTop(layout, row);
+      if (top + layout.laneH <= layout.lanesY0 || top >= layout.lanesY1) continue;
+      const lane = lanes[row]!;
+      const bg = row & 1 ? RGB.laneOdd : RGB.laneEven;
+      r.fillRect(0, Math.max(clipTop, dy(top)), cols, dy(top + layout.laneH), packRgb(bg));
+      const marksOnly = lane.role === ThreadRole.Kernel && lane.states.length === 0;
+      if (!marksOnly) {
+        const y0 = Math.max(clipTop, dy(top + parts.barY));
+        drawLaneStates(r, trace, lane, cg, y0, dy(top + parts.barY + parts.barH), bg, this.scratch);
+      }
+      const my0 = marksOnly ? dy(top + 3) : dy(top + parts.markY);
+      const my1 = marksOnly ? dy(top + layout.laneH - 3) : dy(top + parts.markY + parts.markH);
+      const dense = drawLaneMarksDense(
+        r,
+        trace,
+        lane,
+        cg,
+        Math.max(clipTop, my0),
+        my1,
+        cols / 4,
+        this.scratch,
+      );
+      sparse[row] = dense ? 0 : 1;
+    }
+    ctx.putImageData(r.imageData(), Math.round(layout.plotX0 * dpr), Math.round(rasterY0 * dpr));
+    pen.invalidate();
+
+    // ---- vector overlays ---------------------------------------------------------
+    drawGrid(pen, g);
+    drawConcurrencyLine(pen, trace, g, runMax);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(layout.plotX0, layout.lanesY0, plotW, layout.lanesY1 - layout.lanesY0);
+    ctx.clip();
+    pen.invalidate();
+    for (let row = 0; row < lanes.length; row++) {
+      if (sparse[row] === 1) drawLaneMarksSparse(pen, trace, g, lanes[row]!, row);
+    }
+    this.drawFlowsAndSession(state, trace, g);
+    ctx.restore();
+    pen.invalidate();
+    drawGaps(pen, trace, g);
+    if (state.findings && state.findings.length > 0) drawFindings(pen, trace, g, state.findings);
+    drawAxis(pen, g);
+    drawGutter(pen, trace, g, queueMax, runMax);
+    this.drawOverview(state, trace, layout);
+    drawCursor(pen, trace, g, state.cursor);
+    if (state.hoverIndex >= 0) drawHover(pen, trace, g, state.hoverIndex);
+  }
+
+  private drawFlowsAndSession(state: TimelineState, trace: WebTrace, g: Geom): void {
+    const ret = trace.returns.idx;
+    const k0 = trace.lowerBoundColumnTime(ret.data, g.t0, 0, ret.length);
+    const k1 = trace.upperBoundColumnTime(ret.data, g.t1, k0, ret.length);
+    if (k1 - k0 <= ALL_FLOWS_LIMIT) {
+      let n = 0;
+      for (let k = k0; k < k1; k++) this.positions[n++] = k;
+      drawFlows(this.pen, trace, g, this.positions, n, COLORS.flow, 1);
+    }
+    const sel = state.selectedSession;
+    if (sel !== null) {
+      const list = trace.sessionEvents(sel);
+      if (this.ringLastX.length < g.lanes.length)
+        this.ringLastX = new Float64Array(g.lanes.length * 2);
+      drawEventRings(this.pen, trace, g, list, COLORS.session, this.ringLastX);
+      const j0 = trace.lowerBoundColumnTime(list, g.t0, 0, list.length);
+      const j1 = trace.upperBoundColumnTime(list, g.t1, j0, list.length);
+      let n = 0;
+      const w = trace.words;
+      for (let j = j0; j < j1 && n < SESSION_FLOWS_LIMIT; j++) {
+        const e = list[j]!;
+        if ((w[e * RECORD_WORDS]! & 0xff) !== EventKind.GqcsReturn) continue;
+        const k = lowerBound(ret.data, e, 0, ret.length);
+        if (k < ret.length && ret.data[k] === e) this.positions[n++] = k;
+      }
+      drawFlows(this.pen, trace, g, this.positions, n, COLORS.flowSelected, 1.5);
+    }
+    // The cursor's and the hovered event's own flows, on top.
+    let n = 0;
+    for (const i of [state.cursor, state.hoverIndex]) {
+      if (i < 0 || i >= trace.count) continue;
+      const k = trace.flowOfEvent(i);
+      if (k >= 0) this.positions[n++] = k;
+    }
+    if (n > 0) drawFlows(this.pen, trace, g, this.positions, n, COLORS.cursor, 2);
+  }
+
+  private drawOverview(state: TimelineState, trace: WebTrace, l: Layout): void {
+    const ctx = this.ctx;
+    const pen = this.pen;
+    const dpr = this.dpr;
+    const x0 = l.plotX0;
+    const w = l.plotX1 - l.plotX0;
+    const y0 = l.overviewY0 + 4;
+    const h = l.overviewY1 - l.overviewY0 - 8;
+    const wDev = Math.max(1, Math.round(w * dpr));
+    const hDev = Math.max(1, Math.round(h * dpr));
+    if (this.overview.stale(trace, wDev, hDev)) {
+      const now = performance.now();
+      const sizeChanged = this.overview.image() === null || wDev !== this.overview.image()!.width;
+      if (sizeChanged || now - this.overview.lastRenderMs >= OVERVIEW_REFRESH_MS) {
+        this.overview.render(
+          trace,
+          this.fullStartNs,
+          this.fullEndNs,
+          wDev,
+          hDev,
+          this.scratch,
+          now,
+        );
+      } else if (!this.overviewTimer) {
+        this.overviewTimer = window.setTimeout(() => {
+          this.overviewTimer = 0;
+          this.scheduler.schedule();
+        }, OVERVIEW_REFRESH_MS);
+      }
+    }
+    const img = this.overview.image();
+    pen.fillStyle(COLORS.bg);
+    ctx.fillRect(x0, l.overviewY0, w, l.overviewY1 - l.overviewY0);
+    if (img) ctx.drawImage(img, x0, y0, w, h);
+    // Viewport window.
+    const span = this.fullEndNs - this.fullStartNs;
+    const g = this.geom!;
+    const vx0 = x0 + ((g.t0 - this.fullStartNs) / span) * w;
+    const vx1 = x0 + ((g.t1 - this.fullStartNs) / span) * w;
+    pen.fillStyle(COLORS.viewportShade);
+    ctx.fillRect(x0, y0, Math.max(0, vx0 - x0), h);
+    ctx.fillRect(vx1, y0, Math.max(0, x0 + w - vx1), h);
+    pen.strokeStyle(COLORS.viewport);
+    pen.lineWidth(1);
+    pen.lineDash('');
+    ctx.strokeRect(Math.round(vx0) + 0.5, y0 + 0.5, Math.max(2, Math.round(vx1 - vx0) - 1), h - 1);
+    if (state.cursor >= 0 && state.cursor < trace.count) {
+      const cx =
+        Math.round(x0 + ((trace.timeAt(state.cursor) - this.fullStartNs) / span) * w) + 0.5;
+      pen.strokeStyle(COLORS.cursor);
+      ctx.beginPath();
+      ctx.moveTo(cx, y0);
+      ctx.lineTo(cx, y0 + h);
+      ctx.stroke();
+    }
+    pen.strokeStyle(COLORS.divider);
+    ctx.beginPath();
+    ctx.moveTo(0, l.overviewY1 - 0.5);
+    ctx.lineTo(l.plotX1, l.overviewY1 - 0.5);
+    ctx.stroke();
+  }
+
+  /** Pixel x of a time in the current frame (for tests and the app's overlays). */
+  xOfTime(ns: number): number {
+    return this.geom ? xOf(this.geom, ns) : NaN;
+  }
+}
+
+/** A round upper bound for a counter scale (1, 2, 5 x 10^k). */
+export function niceMax(v: number): number {
+  if (v <= 1) return 1;
+  const mag = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 5, 10]) if (m * mag >= v) return m * mag;
+  return 10 * mag;
+}
