@@ -23,8 +23,8 @@ describe('format', () => {
   });
 
   it('writes 64-bit session ids exactly, in hex', () => {
-    expect(formatSessionId(0x0001_0000_0000_002an)).toBe('0x0001_0000_0000_002a');
-    expect(formatSessionId(0xffff_ffff_ffff_ffffn)).toBe('0xffff_ffff_ffff_ffff');
+    expect(formatSessionId(0x0001_0000_0000_002an)).toBe('0x100000000002a');
+    expect(formatSessionId(0xffff_ffff_ffff_ffffn)).toBe('0xffffffffffffffff');
     expect(formatSessionShort(0x0000_0003_0000_002an)).toBe('3:002a');
   });
 

@@ -31,10 +31,12 @@ export function formatDurationNs(ns: number): string {
   return `${ns < 0 ? '-' : ''}${v.toFixed(unit === 'ns' ? 0 : digits)} ${unit}`;
 }
 
-/** A 64-bit SessionID in hex, zero-padded to 16 digits with a separator: 0x0001_0000_0000_002a. */
+/**
+ * A 64-bit SessionID as `0x` + lowercase hex, exactly: the same form the
+ * analysis package uses in its findings, so a student can match them by eye.
+ */
 export function formatSessionId(id: bigint): string {
-  const h = id.toString(16).padStart(16, '0');
-  return `0x${h.slice(0, 4)}_${h.slice(4, 8)}_${h.slice(8, 12)}_${h.slice(12)}`;
+  return `0x${id.toString(16)}`;
 }
 
 /** Short form for lists: the reuse counter (high 32 bits) and slot (low 32 bits). */
