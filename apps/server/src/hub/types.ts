@@ -1,0 +1,28 @@
+// What the streaming side consumes from the rest of the server, as small
+// interfaces so that hub/, record/ and transport/ can be fed by the live
+// drainer (trace/), by a replay of a recording, or by synthetic records in
+// tests, without knowing which.
+
+/** (id, string) pairs: strings first used by a batch of records. */
+export type StringEntries = ReadonlyArray<readonly [number, string]>;
+
+/**
+ * One timestamp-ordered batch. `records` is whole 32-byte records (8 u32
+ * words each) and is only valid during the call: the producer may reuse its
+ * buffer afterwards, so listeners copy what they keep.
+ */
+export type EventBatchListener = (records: Uint32Array, strings: StringEntries) => void;
+
+/** A producer of event batches: the drainer, a replay, a test source. */
+export interface EventSource {
+  /** Start receiving batches; returns the unsubscribe function. */
+  subscribe(listener: EventBatchListener): () => void;
+}
+
+/** The state a late subscriber needs before live batches make sense. */
+export interface TraceSnapshot {
+  /** ThreadStart and latest ThreadState of live threads and the latest PortCreated, in stream order. */
+  records: Uint32Array;
+  /** Every string defined so far. */
+  strings: Array<[number, string]>;
+}
