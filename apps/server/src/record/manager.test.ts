@@ -1,0 +1,124 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RECORD_WORDS, readTraceFile, type TraceFileHeader } from '@iocpscope/protocol';
+import { Hub } from '../hub/hub.ts';
+import { syntheticTrace } from '../hub/synthetic.ts';
+import type { EventBatchListener, EventSource, StringEntries } from '../hub/types.ts';
+import { RecordingCatalogue } from './catalogue.ts';
+import { RecordingManager } from './manager.ts';
+
+const W = RECORD_WORDS;
+const header = (): TraceFileHeader => ({
+  clock: 'monotonic-ns',
+  host: 'test',
+  backend: 'emulated',
+  portConfig: { workers: 2, concurrency: 0 },
+  startWallMs: 0,
+});
+
+/** A source driven by hand, like the drainer's feed. */
+class ManualSource implements EventSource {
+  readonly listeners = new Set<EventBatchListener>();
+  subscribe(l: EventBatchListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  emit(records: Uint32Array, strings: StringEntries = []): void {
+    for (const l of this.listeners) l(records, strings);
+  }
+}
+
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'iocpscope-mgr-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function setup(): { source: ManualSource; hub: Hub; mgr: RecordingManager; changes: number[] } {
+  const source = new ManualSource();
+  const hub = new Hub();
+  hub.attach(source);
+  const changes: number[] = [];
+  const catalogue = new RecordingCatalogue({ dir, examplesDir: path.join(dir, 'none') });
+  const mgr = new RecordingManager({
+    dir,
+    source,
+    snapshot: () => hub.snapshot(),
+    header,
+    catalogue,
+    onChange: () => changes.push(Date.now()),
+  });
+  return { source, hub, mgr, changes };
+}
+
+describe('RecordingManager', () => {
+  it('records from mid-run a file that starts with the snapshot and has every later event', async () => {
+    const { source, hub, mgr, changes } = setup();
+    const t = syntheticTrace({ events: 5000, workers: 2 });
+    const n = t.records.length / W;
+    source.emit(t.records.subarray(0, 2000 * W), t.strings);
+    const snapshot = hub.snapshot();
+    const status = await mgr.start({ name: 'mid run' });
+    expect(status).toMatchObject({ active: true, name: 'mid run', id: 'mid_run' });
+    source.emit(t.records.subarray(2000 * W));
+    const { summary, saved } = await mgr.stop();
+    expect(summary.events).toBe(n - 2000);
+    expect(saved[0]).toMatchObject({
+      id: 'mid_run',
+      name: 'mid run',
+      events: snapshot.records.length / W + n - 2000,
+    });
+    const r = readTraceFile(await readFile(path.join(dir, 'mid run.iocptrace')));
+    expect(r.error).toBeUndefined();
+    expect(sameWords(r.records.subarray(0, snapshot.records.length), snapshot.records)).toBe(true);
+    expect(
+      sameWords(r.records.subarray(snapshot.records.length), t.records.subarray(2000 * W)),
+    ).toBe(true);
+    expect(r.strings.get(2)).toBe('worker-1');
+    expect(mgr.status()).toEqual({ active: false });
+    expect(changes.length).toBe(2);
+  });
+
+  it('refuses a second start, a stop without a recording, and bad names, with codes', async () => {
+    const { mgr } = setup();
+    await expect(mgr.stop()).rejects.toMatchObject({ code: 'NOT_RECORDING' });
+    await expect(mgr.start({ name: '../escape' })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    await mgr.start({ name: 'one' });
+    await expect(mgr.start({ name: 'two' })).rejects.toMatchObject({ code: 'ALREADY_RECORDING' });
+    await mgr.stop();
+  });
+
+  it('never overwrites a named recording: a taken name gets a suffix', async () => {
+    const { mgr } = setup();
+    await writeFile(path.join(dir, 'run.iocptrace'), 'old');
+    const s = await mgr.start({ name: 'run' });
+    expect(s.name).toBe('run-2');
+    await mgr.stop();
+    expect(await readFile(path.join(dir, 'run.iocptrace'), 'utf8')).toBe('old');
+  });
+
+  it('records to an explicit file for --record, replacing it', async () => {
+    const { source, mgr } = setup();
+    const file = path.join(dir, 'sub', 'cli.iocptrace');
+    await mgr.start({ file });
+    const t = syntheticTrace({ events: 100 });
+    source.emit(t.records, t.strings);
+    const { saved, summary } = await mgr.stop();
+    expect(saved).toEqual([]); // outside the recordings directory listing
+    expect(summary.files[0]!.path).toBe(file);
+    expect(readTraceFile(await readFile(file)).records.length / W).toBe(t.records.length / W);
+  });
+});

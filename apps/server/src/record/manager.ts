@@ -1,0 +1,233 @@
+// Starts and stops the one recording a server runs at a time, for the CLI
+// (--record FILE) and the control channel (start/stop-recording with an
+// optional name, saved in the recordings directory).
+//
+// Recording subscribes to the event source (the drainer) directly, never
+// through a client queue, and takes the snapshot (strings, live threads, the
+// port) in the same synchronous step as the subscription, so the file misses
+// nothing between the two. Status changes are reported through onChange.
+
+import { access, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  FILE_EXTENSION,
+  RecordingNameSchema,
+  type RecordingInfo,
+  type RecordingStatus,
+  type TraceFileHeader,
+} from '@iocpscope/protocol';
+import { StreamError } from '../hub/errors.ts';
+import type { EventSource, TraceSnapshot } from '../hub/types.ts';
+import type { RecordingCatalogue } from './catalogue.ts';
+import { RecordingSink, type RecordingSinkOptions, type RecordingSummary } from './sink.ts';
+
+export interface RecordingManagerOptions {
+  /** Where named recordings go (created on first use). */
+  dir: string;
+  /** The drainer (or any source of every event). */
+  source: EventSource;
+  /** State at the start of a recording; usually `() => hub.snapshot()`. */
+  snapshot?: () => TraceSnapshot;
+  /** File header metadata at the start of a recording (name is filled in). */
+  header: () => TraceFileHeader;
+  /** For status ids and recording-saved infos. */
+  catalogue?: RecordingCatalogue;
+  /** Sink tuning (flushMs, chunkRecords, maxFileBytes, maxQueuedBytes, onChunk). */
+  sink?: Pick<
+    RecordingSinkOptions,
+    'flushMs' | 'chunkRecords' | 'maxFileBytes' | 'maxQueuedBytes' | 'onChunk'
+  >;
+  /** Called after every status change (start, stop, failure). */
+  onChange?: () => void;
+}
+
+export interface StartRecording {
+  /** Name in the recordings directory (RecordingNameSchema). Default rec-YYYYMMDD-HHMMSS. */
+  name?: string;
+  /** An explicit file (CLI --record); overwritten if it exists. Excludes `name`. */
+  file?: string;
+}
+
+export interface StoppedRecording {
+  summary: RecordingSummary;
+  /** Catalogue entries of the files written (for files in the recordings directory). */
+  saved: RecordingInfo[];
+}
+
+interface Active {
+  sink: RecordingSink;
+  unsubscribe: () => void;
+  name: string;
+  file: string;
+  startedAt: number;
+  id: string | undefined;
+}
+
+export function defaultRecordingName(now: Date = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return (
+    `rec-${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}` +
+    `-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`
+  );
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+export class RecordingManager {
+  readonly dir: string;
+  readonly #opts: RecordingManagerOptions;
+  #active: Active | undefined;
+  #starting = false;
+  #stopping: Promise<StoppedRecording> | undefined;
+  #lastError: StreamError | undefined;
+
+  constructor(options: RecordingManagerOptions) {
+    this.#opts = options;
+    this.dir = path.resolve(options.dir);
+  }
+
+  get recording(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** The last I/O failure that stopped a recording, if any. */
+  get lastError(): StreamError | undefined {
+    return this.#lastError;
+  }
+
+  /** Files being written now (for the catalogue's `active` flag). */
+  isActive(file: string): boolean {
+    const a = this.#active;
+    if (a === undefined) return false;
+    const abs = path.resolve(file);
+    return a.sink.files.some((f) => f.path === abs) || a.file === abs;
+  }
+
+  status(): RecordingStatus {
+    const a = this.#active;
+    if (a === undefined) return { active: false };
+    const s: RecordingStatus = {
+      active: true,
+      name: a.name,
+      startedAt: a.startedAt,
+      bytes: a.sink.bytesWritten,
+      events: a.sink.events,
+    };
+    if (a.id !== undefined) s.id = a.id;
+    return s;
+  }
+
+  async start(req: StartRecording = {}): Promise<RecordingStatus> {
+    if (this.#active !== undefined || this.#starting || this.#stopping !== undefined) {
+      throw new StreamError('ALREADY_RECORDING', 'a recording is already running');
+    }
+    this.#starting = true;
+    try {
+      return await this.#start(req);
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  async #start(req: StartRecording): Promise<RecordingStatus> {
+    let file: string;
+    let name: string;
+    let exclusive: boolean;
+    if (req.file !== undefined) {
+      if (req.name !== undefined)
+        throw new StreamError('BAD_OPTIONS', 'give a name or a file, not both');
+      file = path.resolve(req.file);
+      name = path.basename(file).replace(/\.iocptrace$/i, '');
+      exclusive = false;
+      await mkdir(path.dirname(file), { recursive: true }).catch(() => undefined);
+    } else {
+      const base = req.name ?? defaultRecordingName();
+      if (!RecordingNameSchema.safeParse(base).success) {
+        throw new StreamError('BAD_OPTIONS', `bad recording name ${JSON.stringify(base)}`);
+      }
+      try {
+        await mkdir(this.dir, { recursive: true });
+      } catch (e) {
+        throw new StreamError('RECORD_IO', `cannot create ${this.dir}: ${String(e)}`, { cause: e });
+      }
+      name = base;
+      file = path.join(this.dir, name + FILE_EXTENSION);
+      for (let n = 2; await exists(file); n++) {
+        if (n > 1000) throw new StreamError('RECORD_IO', `too many recordings named ${base}`);
+        name = `${base}-${n}`;
+        file = path.join(this.dir, name + FILE_EXTENSION);
+      }
+      exclusive = true;
+    }
+    // Snapshot, sink and subscription in one synchronous step: nothing is missed.
+    const sink = new RecordingSink({
+      ...this.#opts.sink,
+      path: file,
+      exclusive,
+      header: { ...this.#opts.header(), name },
+      snapshot: this.#opts.snapshot?.(),
+      onError: (err) => this.#failed(sink, err),
+    });
+    const unsubscribe = this.#opts.source.subscribe(sink.write);
+    const active: Active = { sink, unsubscribe, name, file, startedAt: Date.now(), id: undefined };
+    this.#active = active;
+    this.#lastError = undefined;
+    try {
+      await sink.opened();
+    } catch (e) {
+      unsubscribe();
+      if (this.#active === active) this.#active = undefined;
+      await sink.close();
+      throw e instanceof StreamError ? e : new StreamError('RECORD_IO', String(e), { cause: e });
+    }
+    active.id = await this.#opts.catalogue?.idOf(file);
+    this.#opts.onChange?.();
+    return this.status();
+  }
+
+  /** Stop the running recording; resolves once every byte is on disk and the file closed. */
+  stop(): Promise<StoppedRecording> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    const a = this.#active;
+    if (a === undefined) {
+      return Promise.reject(new StreamError('NOT_RECORDING', 'no recording is running'));
+    }
+    a.unsubscribe();
+    this.#stopping = (async () => {
+      try {
+        const summary = await a.sink.close();
+        const saved: RecordingInfo[] = [];
+        const cat = this.#opts.catalogue;
+        if (cat !== undefined) {
+          for (const f of summary.files) {
+            const id = await cat.idOf(f.path);
+            if (id === undefined) continue;
+            const { entry } = await cat.resolve(id);
+            saved.push({ ...entry, events: f.records });
+          }
+        }
+        return { summary, saved };
+      } finally {
+        this.#active = undefined;
+        this.#stopping = undefined;
+        this.#opts.onChange?.();
+      }
+    })();
+    return this.#stopping;
+  }
+
+  #failed(sink: RecordingSink, err: StreamError): void {
+    const a = this.#active;
+    if (a === undefined || a.sink !== sink) return;
+    this.#lastError = err;
+    a.unsubscribe();
+    void sink.close();
+    this.#active = undefined;
+    this.#opts.onChange?.();
+  }
+}

@@ -1,0 +1,391 @@
+// The recording file sink: every batch it is given goes to disk as the
+// protocol's append-only chunks (header, then CRC-checked chunks), so that a
+// crash at any moment leaves a file whose every completed chunk reads back.
+//
+// Model:
+// - Batches are copied into a pending buffer; a chunk is cut when the buffer
+//   holds chunkRecords records and at least every flushMs (timer), so data
+//   reaches the OS within flushMs plus one write.
+// - Each file starts with a header and a snapshot chunk (every string, the
+//   live threads' ThreadStart/ThreadState, the PortCreated): any file, first
+//   or rotated, opens on its own with labelled lanes.
+// - Rotation happens between chunks, once the file is within one chunk of
+//   maxFileBytes; the next file's snapshot is exact because nothing is
+//   pending at that point.
+// - Writes are queued and done one at a time, each chunk in one write call;
+//   onChunk reports a chunk once its write has completed.
+// - The queue is bounded (maxQueuedBytes). Only when the disk cannot keep up
+//   beyond that are records dropped, and the loss is written as a Gap record
+//   (GapSource.File) in the next chunk: loss is never silent.
+// - An I/O error stops the sink; `failed` holds a RECORD_IO error.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import {
+  EventKind,
+  GapSource,
+  NO_THREAD,
+  RECORD_BYTES,
+  RECORD_WORDS,
+  encodeChunk,
+  encodeFileHeader,
+  tsAt,
+  writeRecord,
+  type TraceFileHeader,
+} from '@iocpscope/protocol';
+import { StreamError } from '../hub/errors.ts';
+import { LiveState } from '../hub/live-state.ts';
+import type { StringEntries, TraceSnapshot } from '../hub/types.ts';
+
+export interface RecordingSinkOptions {
+  /** The first file. Rotated files are named by `partPath`. */
+  path: string;
+  /** File header metadata (`name` gets " (part N)" in rotated files). */
+  header: TraceFileHeader;
+  /** State at the moment recording starts (from Hub.snapshot()). */
+  snapshot?: TraceSnapshot;
+  /** Cut a chunk at least this often, ms. Default 100, at most 250. */
+  flushMs?: number;
+  /** Records per chunk at most. Default 32768 (1 MiB). */
+  chunkRecords?: number;
+  /** Rotate before a file would pass this size. Default 256 MiB. */
+  maxFileBytes?: number;
+  /** Bytes of chunks waiting for the disk before records are dropped. Default 256 MiB. */
+  maxQueuedBytes?: number;
+  /** Create files with O_EXCL (never overwrite). Default true. */
+  exclusive?: boolean;
+  /** Name of part n >= 2. Default: "x.iocptrace" → "x.part2.iocptrace". */
+  partPath?: (first: string, n: number) => string;
+  /** A chunk's write completed. */
+  onChunk?: (info: ChunkWritten) => void;
+  /** The sink stopped on an I/O error. */
+  onError?: (err: StreamError) => void;
+}
+
+export interface ChunkWritten {
+  file: string;
+  /** Chunk index within its file (0 = the snapshot chunk). */
+  index: number;
+  records: number;
+  bytes: number;
+  /** File size after this chunk. */
+  fileBytes: number;
+}
+
+export interface RecordedFile {
+  path: string;
+  bytes: number;
+  /** Records written, snapshot chunk included. */
+  records: number;
+  chunks: number;
+}
+
+export interface RecordingSummary {
+  files: RecordedFile[];
+  /** Events received by the sink (snapshot records not counted). */
+  events: number;
+  /** Events dropped because the disk could not keep up (reported as Gap records). */
+  dropped: number;
+  error?: StreamError;
+}
+
+type Op =
+  | { kind: 'open'; path: string; header: Uint8Array }
+  | { kind: 'chunk'; bytes: Uint8Array; records: number };
+
+export function defaultPartPath(first: string, n: number): string {
+  const m = /^(.*?)(\.iocptrace)?$/i.exec(first)!;
+  return `${m[1]}.part${n}${m[2] ?? '.iocptrace'}`;
+}
+
+const MAX_FLUSH_MS = 250;
+
+export class RecordingSink {
+  readonly #opts: Required<Omit<RecordingSinkOptions, 'snapshot' | 'onChunk' | 'onError'>> &
+    Pick<RecordingSinkOptions, 'onChunk' | 'onError'>;
+  readonly #state = new LiveState();
+  readonly #pending: Uint32Array;
+  #pendingLen = 0;
+  /** String table position written to the current file. */
+  #fileStringMark = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #queue: Op[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #idle: Array<() => void> = [];
+  #fh: FileHandle | undefined;
+  readonly #files: RecordedFile[] = [];
+  /** Bytes the current file will have once its queued ops are written. */
+  #plannedFileBytes = 0;
+  #part = 1;
+  #events = 0;
+  #dropped = 0;
+  #unreportedDrop = 0;
+  #lastTs = 0;
+  /** Timestamp of the last dropped record (where the Gap record goes). */
+  #dropTs = 0;
+  #closed = false;
+  #opened: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
+  #error: StreamError | undefined;
+
+  constructor(options: RecordingSinkOptions) {
+    const flushMs = options.flushMs ?? 100;
+    if (!Number.isInteger(flushMs) || flushMs < 1 || flushMs > MAX_FLUSH_MS) {
+      throw new StreamError('BAD_OPTIONS', `flushMs must be an integer in [1, ${MAX_FLUSH_MS}]`);
+    }
+    const maxFileBytes = options.maxFileBytes ?? 256 * 1024 * 1024;
+    if (!Number.isInteger(maxFileBytes) || maxFileBytes < 64 * 1024) {
+      throw new StreamError('BAD_OPTIONS', 'maxFileBytes must be an integer >= 64 KiB');
+    }
+    const chunkRecords = Math.min(
+      options.chunkRecords ?? 32768,
+      Math.floor(maxFileBytes / 4 / RECORD_BYTES),
+    );
+    if (!Number.isInteger(chunkRecords) || chunkRecords < 1) {
+      throw new StreamError('BAD_OPTIONS', 'chunkRecords must be a positive integer');
+    }
+    const maxQueuedBytes = options.maxQueuedBytes ?? 256 * 1024 * 1024;
+    if (!Number.isInteger(maxQueuedBytes) || maxQueuedBytes < 1024 * 1024) {
+      throw new StreamError('BAD_OPTIONS', 'maxQueuedBytes must be an integer >= 1 MiB');
+    }
+    this.#opts = {
+      path: options.path,
+      header: options.header,
+      flushMs,
+      chunkRecords,
+      maxFileBytes,
+      maxQueuedBytes,
+      exclusive: options.exclusive ?? true,
+      partPath: options.partPath ?? defaultPartPath,
+      onChunk: options.onChunk,
+      onError: options.onError,
+    };
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined); // observed through opened()
+    this.#opened = { promise, resolve, reject };
+    // Fail fast on bad metadata, before anything is on disk.
+    encodeFileHeader(options.header);
+    this.#pending = new Uint32Array(chunkRecords * RECORD_WORDS);
+    if (options.snapshot !== undefined) {
+      this.#state.observeStrings(options.snapshot.strings);
+      this.#state.observeRecords(options.snapshot.records);
+      const n = options.snapshot.records.length / RECORD_WORDS;
+      if (n > 0) this.#lastTs = tsAt(options.snapshot.records, n - 1);
+    }
+    this.#startFile(options.path);
+    this.#timer = setInterval(() => this.flush(), flushMs);
+    this.#timer.unref();
+  }
+
+  /** The batch listener: subscribe it to the drainer. */
+  readonly write = (records: Uint32Array, strings: StringEntries): void => {
+    if (this.#closed) return;
+    if (strings.length > 0) this.#state.observeStrings(strings);
+    this.#state.observeRecords(records);
+    const total = records.length / RECORD_WORDS;
+    this.#events += total;
+    if (total > 0) this.#lastTs = tsAt(records, total - 1);
+    const cap = this.#opts.chunkRecords;
+    let off = 0;
+    while (off < total) {
+      const take = Math.min(cap - this.#pendingLen, total - off);
+      this.#pending.set(
+        records.subarray(off * RECORD_WORDS, (off + take) * RECORD_WORDS),
+        this.#pendingLen * RECORD_WORDS,
+      );
+      this.#pendingLen += take;
+      off += take;
+      if (this.#pendingLen === cap) this.flush();
+    }
+  };
+
+  /** Resolves once the first file is created with its header; rejects with RECORD_IO. */
+  opened(): Promise<void> {
+    return this.#opened.promise;
+  }
+
+  get events(): number {
+    return this.#events;
+  }
+  get failed(): StreamError | undefined {
+    return this.#error;
+  }
+  /** Files so far, with the bytes written to each. */
+  get files(): readonly RecordedFile[] {
+    return this.#files;
+  }
+  get bytesWritten(): number {
+    return this.#files.reduce((n, f) => n + f.bytes, 0);
+  }
+
+  /** Cut a chunk of what is pending (and rotate if the file is full). */
+  flush(): void {
+    if (this.#closed && this.#pendingLen === 0) return;
+    const newStrings = this.#state.strings.size > this.#fileStringMark;
+    if (this.#pendingLen === 0 && !newStrings && this.#unreportedDrop === 0) return;
+    if (this.#error !== undefined) {
+      this.#pendingLen = 0;
+      return;
+    }
+    let records = this.#pending.subarray(0, this.#pendingLen * RECORD_WORDS);
+    if (this.#unreportedDrop > 0) {
+      const withGap = new Uint32Array(records.length + RECORD_WORDS);
+      writeGap(withGap, 0, this.#dropTs, this.#unreportedDrop);
+      withGap.set(records, RECORD_WORDS);
+      records = withGap;
+    }
+    const n = records.length / RECORD_WORDS;
+    if (this.#queuedBytes + records.byteLength > this.#opts.maxQueuedBytes) {
+      // The disk is not keeping up: drop, and say so in the next chunk.
+      this.#dropped += this.#pendingLen;
+      this.#unreportedDrop += this.#pendingLen;
+      this.#dropTs = this.#lastTs;
+      this.#pendingLen = 0;
+      return;
+    }
+    this.#unreportedDrop = 0;
+    const strings = this.#state.strings.entriesFrom(this.#fileStringMark);
+    this.#fileStringMark = this.#state.strings.size;
+    this.#pendingLen = 0;
+    this.#enqueue({ kind: 'chunk', bytes: encodeChunk(records, strings), records: n });
+    const chunkBound = this.#opts.chunkRecords * RECORD_BYTES + 64 * 1024;
+    if (!this.#closed && this.#plannedFileBytes + chunkBound > this.#opts.maxFileBytes) {
+      this.#part++;
+      this.#startFile(this.#opts.partPath(this.#opts.path, this.#part));
+    }
+  }
+
+  /** Stop: write what is pending, wait for the disk, close the file. */
+  async close(): Promise<RecordingSummary> {
+    if (!this.#closed) {
+      this.flush();
+      this.#closed = true;
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+    await this.#whenIdle();
+    if (this.#fh !== undefined) {
+      const fh = this.#fh;
+      this.#fh = undefined;
+      await fh.close().catch((e: unknown) => this.#fail(e));
+    }
+    const summary: RecordingSummary = {
+      files: this.#files.map((f) => ({ ...f })),
+      events: this.#events,
+      dropped: this.#dropped,
+    };
+    if (this.#error !== undefined) summary.error = this.#error;
+    return summary;
+  }
+
+  #startFile(path: string): void {
+    const h = this.#opts.header;
+    const header = encodeFileHeader(
+      this.#part === 1 ? h : { ...h, name: `${h.name ?? 'recording'} (part ${this.#part})` },
+    );
+    this.#enqueue({ kind: 'open', path, header });
+    this.#plannedFileBytes = header.length;
+    const snap = this.#state.recordsBetween(0, this.#state.eventCount, false);
+    const strings = this.#state.strings.entriesFrom(0);
+    this.#fileStringMark = this.#state.strings.size;
+    this.#enqueue({
+      kind: 'chunk',
+      bytes: encodeChunk(snap, strings),
+      records: snap.length / RECORD_WORDS,
+    });
+  }
+
+  #enqueue(op: Op): void {
+    const bytes = op.kind === 'chunk' ? op.bytes.length : op.header.length;
+    this.#queue.push(op);
+    this.#queuedBytes += bytes;
+    this.#plannedFileBytes += op.kind === 'chunk' ? bytes : 0;
+    if (!this.#writing) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    while (this.#queue.length > 0) {
+      const op = this.#queue.shift()!;
+      const bytes = op.kind === 'chunk' ? op.bytes.length : op.header.length;
+      if (this.#error === undefined) {
+        try {
+          await this.#apply(op);
+        } catch (e) {
+          this.#fail(e);
+        }
+      }
+      this.#queuedBytes -= bytes;
+    }
+    this.#writing = false;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  async #apply(op: Op): Promise<void> {
+    if (op.kind === 'open') {
+      if (this.#fh !== undefined) await this.#fh.close();
+      this.#fh = undefined;
+      this.#fh = await open(op.path, this.#opts.exclusive ? 'wx' : 'w');
+      await writeAll(this.#fh, op.header);
+      this.#files.push({ path: op.path, bytes: op.header.length, records: 0, chunks: 0 });
+      this.#opened.resolve();
+      return;
+    }
+    await writeAll(this.#fh!, op.bytes);
+    const f = this.#files[this.#files.length - 1]!;
+    f.bytes += op.bytes.length;
+    f.records += op.records;
+    f.chunks++;
+    this.#opts.onChunk?.({
+      file: f.path,
+      index: f.chunks - 1,
+      records: op.records,
+      bytes: op.bytes.length,
+      fileBytes: f.bytes,
+    });
+  }
+
+  #fail(e: unknown): void {
+    if (this.#error !== undefined) return;
+    this.#error = new StreamError('RECORD_IO', `recording stopped: ${String(e)}`, { cause: e });
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#opened.reject(this.#error);
+    this.#opts.onError?.(this.#error);
+  }
+
+  #whenIdle(): Promise<void> {
+    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
+    off += bytesWritten;
+  }
+}
+
+function writeGap(w: Uint32Array, i: number, tsNs: number, lost: number): void {
+  const TWO_32 = 4294967296;
+  writeRecord(
+    w,
+    i,
+    EventKind.Gap,
+    GapSource.File,
+    NO_THREAD,
+    lost % TWO_32,
+    tsNs,
+    0,
+    0,
+    Math.floor(lost / TWO_32),
+    0,
+  );
+}
