@@ -73,6 +73,7 @@ export class TraceFullError extends Error {
 export class RingRecorder implements TraceRecorder {
   readonly tid: number;
   readonly enabled = true;
+  private readonly tidBits: number;
   private readonly ctrl: Int32Array;
   private readonly words: Uint32Array;
   private readonly strBytes: Uint8Array;
@@ -96,6 +97,7 @@ export class RingRecorder implements TraceRecorder {
     private readonly clock: TraceClock,
   ) {
     this.tid = slot;
+    this.tidBits = (slot & 0xffff) << 16;
     this.ctrl = shared.ctrl(slot);
     this.words = shared.records(slot);
     this.strBytes = shared.strings(slot);
@@ -158,7 +160,16 @@ export class RingRecorder implements TraceRecorder {
       this.pendingLost = 0;
       Atomics.store(this.ctrl, C_REPORTED_LOST, this.totalLost);
     }
-    writeRecord(w, h & this.mask, kind, a, this.tid, x, ts, sessLo, sessHi, y, z);
+    // writeRecord() inlined (hot path); ToUint32 (>>> 0) is exact modulo 2^32 for ts < 2^53.
+    const o = (h & this.mask) << 3;
+    w[o] = (kind & 0xff) | ((a & 0xff) << 8) | this.tidBits;
+    w[o + 1] = x;
+    w[o + 2] = ts >>> 0;
+    w[o + 3] = (ts / TWO_32) >>> 0;
+    w[o + 4] = sessLo;
+    w[o + 5] = sessHi;
+    w[o + 6] = y;
+    w[o + 7] = z;
     h = (h + 1) | 0;
     this.head = h;
     Atomics.store(this.ctrl, C_HEAD, h);

@@ -1,0 +1,141 @@
+// Options of the reference server, their defaults and validation. Bad options
+// are a ServerOptionsError with code ERR_SERVER_OPTIONS and a message naming
+// the option, never a crash deeper in.
+
+import type { FaultName } from '@iocpscope/protocol';
+import type { BackendName } from '../port/index.ts';
+import { isFaultName } from './faults.ts';
+import { MAX_SESSIONS } from './session-table.ts';
+
+export interface ServerOptions {
+  /** Address the echo listener binds. Default 127.0.0.1. */
+  host?: string;
+  /** Echo TCP port; 0 picks a free one. Default 7701. */
+  echoPort?: number;
+  /** Worker threads looping on GQCS. Default 2. */
+  workers?: number;
+  /** The port's concurrency value; 0 = number of processors. Default 0. */
+  concurrency?: number;
+  /** Session slots. Default 4096. */
+  maxSessions?: number;
+  /** RecvQ bytes per session (power of two >= 16384). Default 16384. */
+  recvBufferBytes?: number;
+  /** SendQ bytes per session (power of two >= 16384). Default 32768. */
+  sendBufferBytes?: number;
+  /** Packets per dequeue: 1 = GetQueuedCompletionStatus, more = GQCS-Ex. Default 16. */
+  gqcsBatch?: number;
+  /** Instrumentation on (default) or off (--no-trace). */
+  trace?: boolean;
+  /** Write the trace to this .iocptrace file. Needs trace. */
+  recordFile?: string;
+  /** Optional name in the file header. */
+  recordName?: string;
+  /** Fault switches on at start. */
+  faults?: readonly FaultName[];
+  backend?: BackendName;
+  /** Records per thread ring. Default 65536. */
+  ringRecords?: number;
+  /** Drainer reorder window. Default 20 ms. */
+  traceWindowMs?: number;
+  /** How long stop() waits for sessions to be released, then for workers. Default 3000 ms each. */
+  shutdownTimeoutMs?: number;
+}
+
+export type ServerConfig = Required<Omit<ServerOptions, 'recordFile' | 'recordName' | 'faults'>> & {
+  recordFile: string | null;
+  recordName: string | null;
+  faults: FaultName[];
+};
+
+export class ServerOptionsError extends Error {
+  readonly code = 'ERR_SERVER_OPTIONS';
+}
+
+const DEFAULTS = {
+  host: '127.0.0.1',
+  echoPort: 7701,
+  workers: 2,
+  concurrency: 0,
+  maxSessions: 4096,
+  recvBufferBytes: 16384,
+  sendBufferBytes: 32768,
+  gqcsBatch: 16,
+  trace: true,
+  backend: 'emulated' as BackendName,
+  ringRecords: 1 << 16,
+  traceWindowMs: 20,
+  shutdownTimeoutMs: 3000,
+};
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ServerOptionsError(`${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function pow2(name: string, v: unknown, min: number, max: number): number {
+  const n = int(name, v, min, max);
+  if ((n & (n - 1)) !== 0) throw new ServerOptionsError(`${name} must be a power of two, got ${n}`);
+  return n;
+}
+
+export function resolveServerOptions(o: ServerOptions = {}): ServerConfig {
+  const host = o.host ?? DEFAULTS.host;
+  if (typeof host !== 'string' || host.length === 0 || host.length > 255) {
+    throw new ServerOptionsError(`host must be a non-empty address, got ${String(host)}`);
+  }
+  const backend = o.backend ?? DEFAULTS.backend;
+  if (backend !== 'emulated' && backend !== 'native') {
+    throw new ServerOptionsError(`backend must be emulated or native, got ${String(backend)}`);
+  }
+  const trace = o.trace ?? DEFAULTS.trace;
+  const recordFile = o.recordFile ?? null;
+  if (recordFile !== null && (typeof recordFile !== 'string' || recordFile.length === 0)) {
+    throw new ServerOptionsError('recordFile must be a file path');
+  }
+  if (recordFile !== null && !trace) {
+    throw new ServerOptionsError(
+      'recording needs tracing: --record cannot be used with --no-trace',
+    );
+  }
+  const faults = [...(o.faults ?? [])];
+  for (const f of faults) {
+    if (typeof f !== 'string' || !isFaultName(f)) {
+      throw new ServerOptionsError(`unknown fault '${String(f)}'`);
+    }
+  }
+  return {
+    host,
+    echoPort: int('echoPort', o.echoPort ?? DEFAULTS.echoPort, 0, 65535),
+    workers: int('workers', o.workers ?? DEFAULTS.workers, 1, 64),
+    concurrency: int('concurrency', o.concurrency ?? DEFAULTS.concurrency, 0, 64),
+    maxSessions: int('maxSessions', o.maxSessions ?? DEFAULTS.maxSessions, 1, MAX_SESSIONS),
+    recvBufferBytes: pow2(
+      'recvBufferBytes',
+      o.recvBufferBytes ?? DEFAULTS.recvBufferBytes,
+      16384,
+      1 << 24,
+    ),
+    sendBufferBytes: pow2(
+      'sendBufferBytes',
+      o.sendBufferBytes ?? DEFAULTS.sendBufferBytes,
+      16384,
+      1 << 24,
+    ),
+    gqcsBatch: int('gqcsBatch', o.gqcsBatch ?? DEFAULTS.gqcsBatch, 1, 256),
+    trace,
+    recordFile,
+    recordName: o.recordName ?? null,
+    faults,
+    backend,
+    ringRecords: pow2('ringRecords', o.ringRecords ?? DEFAULTS.ringRecords, 1024, 1 << 22),
+    traceWindowMs: int('traceWindowMs', o.traceWindowMs ?? DEFAULTS.traceWindowMs, 1, 10_000),
+    shutdownTimeoutMs: int(
+      'shutdownTimeoutMs',
+      o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+      100,
+      600_000,
+    ),
+  };
+}

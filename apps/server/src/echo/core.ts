@@ -1,0 +1,440 @@
+// The reference server's session logic, written the way the course writes it
+// (iocp-model.md §2): RecvPost / SendPost / the completion handler / disconnect /
+// release, over the shared session table and the port's arena. Every thread
+// (accept, workers, and the main thread at shutdown) owns one EchoCore bound to
+// its own port handle and recorder; all shared state is in the table.
+//
+// Invariants (correct mode):
+// - IOCount = posted-and-not-dequeued I/O + holds. It is incremented *before*
+//   each WSARecv/WSASend (the completion may be dequeued on another thread
+//   before the call returns) and decremented once per dequeued completion, or
+//   at once when a post fails without pending.
+// - The thread whose decrement reaches 0 releases, through the combined CAS in
+//   SessionTable.tryMarkReleased, so release happens exactly once.
+// - One recv is outstanding per live session (reposted after each completion
+//   with data); at most one send (the SEND_FLAG exchange); after a disconnect
+//   starts, no new post is made.
+// - Every fault switch (faults.ts) breaks exactly one of these, for real.
+//
+// The hot path allocates nothing: WSABUFs go through a reused TwoBufs, records
+// are numbers.
+
+import { DisconnectReason, EventKind, IoCountCause } from '@iocpscope/protocol';
+import { ERROR_IO_PENDING, type CompletionEntry, type CompletionPort } from '../port/index.ts';
+import type { TraceRecorder } from '../trace/recorder.ts';
+import {
+  F_IOCOUNT_DOUBLE_DECREMENT,
+  F_LOCK_ACROSS_SEND,
+  F_NO_ACCEPT_HOLD,
+  F_NO_DECREMENT_ON_FAILURE,
+  F_RECV_NOT_REPOSTED,
+  F_RELEASE_WITH_IO_PENDING,
+  F_RELEASE_WITHOUT_ATOMIC_FLAG,
+  F_TWO_SENDS_IN_FLIGHT,
+  F_ZERO_BYTE_RECV_REPOSTED,
+} from './faults.ts';
+import { SharedLock } from './lock.ts';
+import { HEADER_BYTES, MAX_PAYLOAD_BYTES, isValidPacketType } from './packet.ts';
+import { copyBetween, freeBufs, newTwoBufs, usedBufs } from './ring-buffer.ts';
+import {
+  HEADER_WORDS,
+  SLOT_MASK,
+  SLOT_WORDS,
+  S_DISCONNECTED,
+  S_IO_COUNT,
+  S_RECV_R,
+  S_RECV_W,
+  S_RELEASED,
+  S_SEND_FLAG,
+  S_SEND_LEN,
+  S_SEND_R,
+  S_SEND_W,
+  S_SOCKET,
+  S_SOCK_CLOSED,
+  T_SEND_LOCK,
+  type SessionTable,
+} from './session-table.ts';
+
+/** Overlapped ids: like &session->recvOverlapped / &session->sendOverlapped, unique per session slot. */
+export const ovRecv = (slot: number): number => ((slot << 2) | 1) >>> 0;
+export const ovSend = (slot: number): number => ((slot << 2) | 2) >>> 0;
+export const isSendOverlapped = (ov: number): boolean => (ov & 3) === 2;
+
+const DELTA_MINUS_1 = 0xffffffff;
+export const SEND_LOCK_ID = 1;
+
+/** What the main thread can do (it is the kernel and holds no CompletionPort). */
+export interface HostIo {
+  closesocket(socket: number): number;
+}
+
+export class EchoCore {
+  private readonly i32: Int32Array;
+  private readonly bufs = newTwoBufs();
+  private readonly recvCap: number;
+  private readonly sendCap: number;
+  private readonly sendLock: SharedLock | null;
+
+  constructor(
+    private readonly table: SessionTable,
+    private readonly arena: Uint8Array,
+    private readonly rec: TraceRecorder,
+    /** Null on the main thread: it may only disconnect and release. */
+    private readonly port: CompletionPort | null,
+    private readonly host: HostIo,
+  ) {
+    this.i32 = table.i32;
+    this.recvCap = table.recvBytes;
+    this.sendCap = table.sendBytes;
+    this.sendLock = port
+      ? new SharedLock(this.i32, T_SEND_LOCK, SEND_LOCK_ID, 'send-lock', rec, port)
+      : null;
+  }
+
+  private base(slot: number): number {
+    return HEADER_WORDS + slot * SLOT_WORDS;
+  }
+
+  private fault(word: number): boolean {
+    return Atomics.load(this.i32, word) !== 0;
+  }
+
+  // ---- accept ----------------------------------------------------------------
+
+  /**
+   * The accept thread's part: take a slot, create the session, associate the
+   * socket, hold one IOCount across the first RecvPost, hand it over (Accept),
+   * drop the hold. Returns the slot, or -1 when the pool is full (socket closed).
+   */
+  accepted(socket: number, peer: string): number {
+    const port = this.port!;
+    const t = this.table;
+    const slot = t.allocate();
+    if (slot < 0) {
+      port.closesocket(socket);
+      this.rec.record(
+        EventKind.Marker,
+        0,
+        this.rec.intern('session pool full: connection refused'),
+        0,
+        0,
+        0,
+        0,
+      );
+      return -1;
+    }
+    const b = this.base(slot);
+    this.i32[b + S_SOCKET] = socket;
+    const lo = t.idLo(slot);
+    const hi = t.idHi(slot);
+    const peerStr = this.rec.internOnce(peer);
+    this.rec.record(EventKind.SessionCreated, 0, peerStr, lo, hi, socket, slot);
+    const hold = !this.fault(F_NO_ACCEPT_HOLD);
+    if (hold) this.inc(slot, IoCountCause.AcceptHold, 0);
+    if (!port.associate(socket, lo, hi)) {
+      this.disconnect(slot, DisconnectReason.IoError, port.lastError);
+      if (hold) this.dec(slot, IoCountCause.AcceptRelease, 0);
+      else if (this.table.tryMarkReleased(slot)) this.releaseBody(slot);
+      return slot;
+    }
+    this.recvPost(slot);
+    // OnClientJoin: the acceptor is done with the session only after this record.
+    this.rec.record(EventKind.Accept, 0, peerStr, lo, hi, socket, 0);
+    if (hold) this.dec(slot, IoCountCause.AcceptRelease, 0);
+    return slot;
+  }
+
+  // ---- completions -------------------------------------------------------------
+
+  /** Handle one dequeued completion with a non-NULL overlapped (GQCS cases 1 and 2). */
+  onCompletion(e: CompletionEntry): void {
+    const slot = e.keyLo & SLOT_MASK;
+    if (e.error !== 0) {
+      // FALSE with an overlapped: the I/O failed (64 reset, 995 after our close...): the session is gone.
+      this.disconnect(slot, DisconnectReason.IoError, e.error);
+      if (!this.fault(F_NO_DECREMENT_ON_FAILURE)) this.dec(slot, IoCountCause.Completion, e.ioId);
+      return;
+    }
+    if (isSendOverlapped(e.overlapped)) this.onSend(slot, e.bytes, e.ioId);
+    else this.onRecv(slot, e.bytes, e.ioId);
+  }
+
+  private onRecv(slot: number, bytes: number, ioId: number): void {
+    const b = this.base(slot);
+    if (bytes === 0) {
+      if (this.fault(F_ZERO_BYTE_RECV_REPOSTED)) this.recvPost(slot);
+      else this.disconnect(slot, DisconnectReason.PeerClosed, 0);
+      this.dec(slot, IoCountCause.Completion, ioId);
+      return;
+    }
+    this.i32[b + S_RECV_W] = (this.i32[b + S_RECV_W]! + bytes) | 0;
+    if (this.cutPackets(slot)) this.sendPost(slot);
+    if (!this.fault(F_RECV_NOT_REPOSTED)) this.recvPost(slot);
+    this.dec(slot, IoCountCause.Completion, ioId);
+    if (this.fault(F_IOCOUNT_DOUBLE_DECREMENT)) this.dec(slot, IoCountCause.Completion, ioId);
+  }
+
+  private onSend(slot: number, bytes: number, ioId: number): void {
+    const b = this.base(slot);
+    const i = this.i32;
+    const twoSends = this.fault(F_TWO_SENDS_IN_FLIGHT);
+    if (!twoSends && bytes !== Atomics.load(i, b + S_SEND_LEN)) {
+      // An overlapped send completes with all its bytes or fails: anything else is a broken kernel.
+      this.disconnect(slot, DisconnectReason.IoError, 0);
+    } else {
+      Atomics.store(i, b + S_SEND_R, (Atomics.load(i, b + S_SEND_R) + bytes) | 0);
+      if (!twoSends) Atomics.store(i, b + S_SEND_FLAG, 0);
+      if (((Atomics.load(i, b + S_SEND_W) - Atomics.load(i, b + S_SEND_R)) | 0) > 0)
+        this.sendPost(slot);
+    }
+    this.dec(slot, IoCountCause.Completion, ioId);
+  }
+
+  /**
+   * Cut the complete packets out of RecvQ and copy them, unchanged, to SendQ.
+   * Returns false when the session was kicked (bad length, bad type, SendQ full).
+   */
+  private cutPackets(slot: number): boolean {
+    const i = this.i32;
+    const b = this.base(slot);
+    const a = this.arena;
+    const rBase = this.table.recvBase(slot);
+    const rCap = this.recvCap;
+    const rMask = rCap - 1;
+    const start = i[b + S_RECV_R]!;
+    const w = i[b + S_RECV_W]!;
+    let r = start;
+    let used = (w - r) | 0;
+    while (used >= HEADER_BYTES) {
+      const len = a[rBase + (r & rMask)]! | (a[rBase + ((r + 1) & rMask)]! << 8);
+      const type = a[rBase + ((r + 2) & rMask)]! | (a[rBase + ((r + 3) & rMask)]! << 8);
+      if (len > MAX_PAYLOAD_BYTES) {
+        this.disconnect(slot, DisconnectReason.BadLength, 0);
+        return false;
+      }
+      if (!isValidPacketType(type)) {
+        this.disconnect(slot, DisconnectReason.BadType, 0);
+        return false;
+      }
+      const n = HEADER_BYTES + len;
+      if (used < n) break;
+      r = (r + n) | 0;
+      used -= n;
+    }
+    const n = (r - start) | 0;
+    if (n === 0) return true;
+    const sW = Atomics.load(i, b + S_SEND_W);
+    const sR = Atomics.load(i, b + S_SEND_R);
+    if (n > this.sendCap - ((sW - sR) | 0)) {
+      this.disconnect(slot, DisconnectReason.SendOverflow, 0);
+      return false;
+    }
+    copyBetween(a, rBase, rCap, start, this.table.sendBase(slot), this.sendCap, sW, n);
+    i[b + S_RECV_R] = r;
+    Atomics.store(i, b + S_SEND_W, (sW + n) | 0);
+    return true;
+  }
+
+  // ---- posts -------------------------------------------------------------------
+
+  recvPost(slot: number): void {
+    const i = this.i32;
+    const b = this.base(slot);
+    if (Atomics.load(i, b + S_DISCONNECTED) !== 0) return;
+    const port = this.port!;
+    const bufs = this.bufs;
+    freeBufs(bufs, this.table.recvBase(slot), this.recvCap, i[b + S_RECV_R]!, i[b + S_RECV_W]!);
+    const ioId = port.allocIoId();
+    this.inc(slot, IoCountCause.RecvPost, ioId);
+    const ret = port.wsaRecv(
+      i[b + S_SOCKET]!,
+      ovRecv(slot),
+      bufs.off0,
+      bufs.len0,
+      bufs.off1,
+      bufs.len1,
+      ioId,
+    );
+    if (ret !== 0 && ret !== ERROR_IO_PENDING) {
+      // No packet will ever come for this call: undo its IOCount now.
+      this.disconnect(slot, DisconnectReason.IoError, ret);
+      this.dec(slot, IoCountCause.PostFailed, ioId);
+    }
+  }
+
+  sendPost(slot: number): void {
+    const i = this.i32;
+    const b = this.base(slot);
+    const port = this.port!;
+    for (;;) {
+      if (Atomics.load(i, b + S_DISCONNECTED) !== 0) return;
+      const twoSends = this.fault(F_TWO_SENDS_IN_FLIGHT);
+      if (!twoSends && Atomics.exchange(i, b + S_SEND_FLAG, 1) === 1) return;
+      const sR = Atomics.load(i, b + S_SEND_R);
+      const n = usedBufs(
+        this.bufs,
+        this.table.sendBase(slot),
+        this.sendCap,
+        sR,
+        Atomics.load(i, b + S_SEND_W),
+        this.sendCap,
+      );
+      if (n > 0) {
+        const lock = this.fault(F_LOCK_ACROSS_SEND) ? this.sendLock : null;
+        const lo = this.table.idLo(slot);
+        const hi = this.table.idHi(slot);
+        lock?.acquire(lo, hi);
+        Atomics.store(i, b + S_SEND_LEN, n);
+        const ioId = port.allocIoId();
+        this.inc(slot, IoCountCause.SendPost, ioId);
+        const bufs = this.bufs;
+        const ret = port.wsaSend(
+          i[b + S_SOCKET]!,
+          ovSend(slot),
+          bufs.off0,
+          bufs.len0,
+          bufs.off1,
+          bufs.len1,
+          ioId,
+        );
+        lock?.release(lo, hi);
+        if (ret !== 0 && ret !== ERROR_IO_PENDING) {
+          Atomics.store(i, b + S_SEND_FLAG, 0);
+          this.disconnect(slot, DisconnectReason.IoError, ret);
+          this.dec(slot, IoCountCause.PostFailed, ioId);
+        }
+        return;
+      }
+      if (twoSends) return;
+      Atomics.store(i, b + S_SEND_FLAG, 0);
+      // Lost wake-up guard: data queued after we looked but while the flag was still ours.
+      if (((Atomics.load(i, b + S_SEND_W) - sR) | 0) === 0) return;
+    }
+  }
+
+  // ---- IOCount, disconnect, release ----------------------------------------------
+
+  private inc(slot: number, cause: number, ioId: number): void {
+    const v = this.table.addIoCount(slot, 1);
+    this.rec.record(
+      EventKind.IoCount,
+      cause,
+      v >>> 0,
+      this.table.idLo(slot),
+      this.table.idHi(slot),
+      1,
+      ioId,
+    );
+  }
+
+  private dec(slot: number, cause: number, ioId: number): void {
+    const t = this.table;
+    const v = t.addIoCount(slot, -1);
+    this.rec.record(
+      EventKind.IoCount,
+      cause,
+      v >>> 0,
+      t.idLo(slot),
+      t.idHi(slot),
+      DELTA_MINUS_1,
+      ioId,
+    );
+    if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) {
+      // BUG (on purpose): re-read the count instead of using what the decrement
+      // returned, and mark released with plain reads and writes. Two threads that
+      // decrement together can both see 0 here, and both release.
+      const b = this.base(slot);
+      if (this.i32[b + S_IO_COUNT] === 0 && this.i32[b + S_RELEASED] === 0) {
+        this.i32[b + S_RELEASED] = 1;
+        this.releaseBody(slot);
+      }
+      return;
+    }
+    if (v === 0 && t.tryMarkReleased(slot)) this.releaseBody(slot);
+  }
+
+  /**
+   * Start disconnecting: once per session. Closes the socket, which makes every
+   * pending I/O complete FALSE/995; the last completion releases the session.
+   */
+  disconnect(slot: number, reason: number, error: number): boolean {
+    const i = this.i32;
+    const b = this.base(slot);
+    if (Atomics.compareExchange(i, b + S_DISCONNECTED, 0, 1) !== 0) return false;
+    this.rec.record(
+      EventKind.Disconnect,
+      reason,
+      0,
+      this.table.idLo(slot),
+      this.table.idHi(slot),
+      error >>> 0,
+      0,
+    );
+    this.closeSocketOnce(slot);
+    if (this.fault(F_RELEASE_WITH_IO_PENDING)) {
+      // BUG (on purpose): free the session now instead of when IOCount reaches 0.
+      Atomics.store(i, b + S_RELEASED, 1);
+      this.releaseBody(slot);
+    }
+    return true;
+  }
+
+  /**
+   * Main thread at shutdown: take a hold on the slot's current session (unless
+   * it is already released), disconnect it, drop the hold.
+   */
+  holdAndDisconnect(slot: number, reason: number): boolean {
+    const t = this.table;
+    const v = t.addIoCount(slot, 1);
+    if (t.isReleased(slot)) {
+      t.addIoCount(slot, -1);
+      return false;
+    }
+    this.rec.record(
+      EventKind.IoCount,
+      IoCountCause.HoldAcquire,
+      v >>> 0,
+      t.idLo(slot),
+      t.idHi(slot),
+      1,
+      0,
+    );
+    this.disconnect(slot, reason, 0);
+    this.dec(slot, IoCountCause.HoldRelease, 0);
+    return true;
+  }
+
+  private closeSocketOnce(slot: number): void {
+    const i = this.i32;
+    const b = this.base(slot);
+    if (Atomics.compareExchange(i, b + S_SOCK_CLOSED, 0, 1) !== 0) return;
+    const socket = i[b + S_SOCKET]!;
+    if (this.port) this.port.closesocket(socket);
+    else this.host.closesocket(socket);
+    this.rec.record(
+      EventKind.SocketClosed,
+      0,
+      0,
+      this.table.idLo(slot),
+      this.table.idHi(slot),
+      socket >>> 0,
+      0,
+    );
+  }
+
+  private releaseBody(slot: number): void {
+    const t = this.table;
+    this.rec.record(
+      EventKind.SessionReleased,
+      0,
+      t.ioCount(slot) >>> 0,
+      t.idLo(slot),
+      t.idHi(slot),
+      0,
+      0,
+    );
+    this.closeSocketOnce(slot);
+    t.countRelease();
+    t.freeSlot(slot);
+  }
+}

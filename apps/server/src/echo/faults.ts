@@ -1,0 +1,87 @@
+// Fault switches (issue 7 §3): each turns on one classic bug of iocp-model.md §3
+// in the real code path of the echo server. They live in the session table's
+// shared memory, so they can be flipped at runtime from the main thread
+// (control channel) and every worker sees the change on its next completion.
+
+import { FAULT_NAMES, type FaultName } from '@iocpscope/protocol';
+import { T_FAULTS, type SessionTable } from './session-table.ts';
+
+export { FAULT_NAMES, type FaultName };
+
+/** One line each for `serve --help` and the dashboard. */
+export const FAULT_DESCRIPTIONS: Record<FaultName, string> = {
+  'iocount-double-decrement':
+    'a recv completion decrements IOCount twice: the session is released while I/O is pending, then IOCount goes below 0 (bug 1)',
+  'release-with-io-pending':
+    'a disconnect releases the session at once instead of waiting for IOCount 0: completions then arrive for a released session (bug 2)',
+  'recv-not-reposted':
+    'after a recv completion with data the worker forgets RecvPost: the session goes deaf (bug 5)',
+  'two-sends-in-flight':
+    'SendPost ignores the send-in-flight flag: two WSASends overlap on one session and echo bytes twice (bug 4)',
+  'no-decrement-on-failure':
+    'a failed completion (FALSE with an overlapped) skips IOCount-1: the session never reaches 0 and is never released (zombie, bug 8)',
+  'too-few-exit-packets':
+    'shutdown posts one PQCS(0,0,NULL) fewer than there are workers: one worker never exits (bug 10)',
+  'no-accept-hold':
+    'the accept thread does not hold an IOCount across the first RecvPost: a fast failure releases the session before the acceptor is done with it (bug 11)',
+  'zero-byte-recv-reposted':
+    'a 0-byte recv (peer closed) is treated as data and the recv is posted again: it completes at once, forever (bug 9)',
+  'lock-across-send':
+    'SendPost takes a global lock and holds it across WSASend: other workers block on it (bug 16)',
+  'release-without-atomic-flag':
+    'release checks IOCount with a plain read after the decrement instead of the combined CAS: two threads can both release (bug 13)',
+};
+
+export const FAULT_INDEX: Record<FaultName, number> = Object.fromEntries(
+  FAULT_NAMES.map((n, i) => [n, i]),
+) as Record<FaultName, number>;
+
+export const F_IOCOUNT_DOUBLE_DECREMENT = T_FAULTS + FAULT_INDEX['iocount-double-decrement'];
+export const F_RELEASE_WITH_IO_PENDING = T_FAULTS + FAULT_INDEX['release-with-io-pending'];
+export const F_RECV_NOT_REPOSTED = T_FAULTS + FAULT_INDEX['recv-not-reposted'];
+export const F_TWO_SENDS_IN_FLIGHT = T_FAULTS + FAULT_INDEX['two-sends-in-flight'];
+export const F_NO_DECREMENT_ON_FAILURE = T_FAULTS + FAULT_INDEX['no-decrement-on-failure'];
+export const F_TOO_FEW_EXIT_PACKETS = T_FAULTS + FAULT_INDEX['too-few-exit-packets'];
+export const F_NO_ACCEPT_HOLD = T_FAULTS + FAULT_INDEX['no-accept-hold'];
+export const F_ZERO_BYTE_RECV_REPOSTED = T_FAULTS + FAULT_INDEX['zero-byte-recv-reposted'];
+export const F_LOCK_ACROSS_SEND = T_FAULTS + FAULT_INDEX['lock-across-send'];
+export const F_RELEASE_WITHOUT_ATOMIC_FLAG = T_FAULTS + FAULT_INDEX['release-without-atomic-flag'];
+
+export class FaultError extends Error {
+  readonly code = 'ERR_UNKNOWN_FAULT';
+}
+
+export function isFaultName(s: string): s is FaultName {
+  return (FAULT_NAMES as readonly string[]).includes(s);
+}
+
+export function parseFaultName(s: string): FaultName {
+  if (!isFaultName(s)) {
+    throw new FaultError(`unknown fault '${s}' (known: ${FAULT_NAMES.join(', ')})`);
+  }
+  return s;
+}
+
+/** Runtime view of the switches (any thread). */
+export class FaultSwitches {
+  constructor(private readonly table: SessionTable) {}
+
+  /** Replace the whole set (the control message `set-faults` semantics). */
+  set(faults: readonly FaultName[]): void {
+    const on = new Set(faults.map(parseFaultName));
+    for (const n of FAULT_NAMES)
+      Atomics.store(this.table.i32, T_FAULTS + FAULT_INDEX[n], on.has(n) ? 1 : 0);
+  }
+
+  enable(name: FaultName, on = true): void {
+    Atomics.store(this.table.i32, T_FAULTS + FAULT_INDEX[parseFaultName(name)], on ? 1 : 0);
+  }
+
+  isOn(name: FaultName): boolean {
+    return Atomics.load(this.table.i32, T_FAULTS + FAULT_INDEX[name]) !== 0;
+  }
+
+  active(): FaultName[] {
+    return FAULT_NAMES.filter((n) => this.isOn(n));
+  }
+}

@@ -1,0 +1,155 @@
+// Folds a live event stream into per-session and per-thread facts, and lists
+// every violation of the lifetime invariants the integration tests demand
+// (iocp-model.md §3, bugs 1, 2, 10): one SessionCreated and exactly one
+// SessionReleased per SessionID, IOCount never below 0 and back at 0 when
+// released, each IoCount value equal to the running sum of its deltas, no event
+// for a session after its release, every worker and the accept thread exited.
+
+import {
+  EventKind,
+  RECORD_WORDS,
+  ThreadRole,
+  aAt,
+  kindAt,
+  sessionAt,
+  tidAt,
+  tsAt,
+  xAt,
+  yAt,
+} from '@iocpscope/protocol';
+
+interface SessionFacts {
+  created: number;
+  released: number;
+  ioCount: number;
+  minIoCount: number;
+  eventsAfterRelease: number;
+  disconnects: number;
+  disconnectReasons: number[];
+}
+
+export class TraceChecker {
+  readonly sessions = new Map<bigint, SessionFacts>();
+  readonly threads = new Map<
+    number,
+    { role: number; name: number; exited: boolean; exitCode: number }
+  >();
+  records = 0;
+  gaps = 0;
+  lastTs = 0;
+  outOfOrder = 0;
+  readonly ledgerErrors: string[] = [];
+
+  readonly onBatch = (w: Uint32Array): void => {
+    const n = w.length / RECORD_WORDS;
+    for (let i = 0; i < n; i++) this.add(w, i);
+  };
+
+  private session(id: bigint): SessionFacts {
+    let s = this.sessions.get(id);
+    if (!s) {
+      s = {
+        created: 0,
+        released: 0,
+        ioCount: 0,
+        minIoCount: 0,
+        eventsAfterRelease: 0,
+        disconnects: 0,
+        disconnectReasons: [],
+      };
+      this.sessions.set(id, s);
+    }
+    return s;
+  }
+
+  private add(w: Uint32Array, i: number): void {
+    this.records++;
+    const ts = tsAt(w, i);
+    if (ts < this.lastTs) this.outOfOrder++;
+    this.lastTs = ts;
+    const k = kindAt(w, i);
+    switch (k) {
+      case EventKind.ThreadStart:
+        this.threads.set(tidAt(w, i), {
+          role: aAt(w, i),
+          name: xAt(w, i),
+          exited: false,
+          exitCode: -1,
+        });
+        return;
+      case EventKind.ThreadExit: {
+        const t = this.threads.get(tidAt(w, i));
+        if (t) {
+          t.exited = true;
+          t.exitCode = xAt(w, i);
+        }
+        return;
+      }
+      case EventKind.Gap:
+        this.gaps += xAt(w, i) + yAt(w, i) * 2 ** 32;
+        return;
+      case EventKind.SessionCreated:
+        this.session(sessionAt(w, i)).created++;
+        return;
+      case EventKind.IoCount:
+      case EventKind.Disconnect:
+      case EventKind.SocketClosed:
+      case EventKind.SessionReleased:
+      case EventKind.Accept:
+      case EventKind.IoPosted:
+        break;
+      default:
+        return;
+    }
+    const id = sessionAt(w, i);
+    const s = this.session(id);
+    if (s.released > 0 && k !== EventKind.SessionReleased) s.eventsAfterRelease++;
+    if (k === EventKind.IoCount) {
+      const value = xAt(w, i) | 0;
+      const delta = yAt(w, i) | 0;
+      s.ioCount += delta;
+      if (value !== s.ioCount && this.ledgerErrors.length < 20) {
+        this.ledgerErrors.push(
+          `session ${id.toString(16)}: IoCount says ${value}, deltas sum to ${s.ioCount}`,
+        );
+      }
+      s.minIoCount = Math.min(s.minIoCount, value);
+    } else if (k === EventKind.SessionReleased) {
+      s.released++;
+      if ((xAt(w, i) | 0) !== 0 && this.ledgerErrors.length < 20) {
+        this.ledgerErrors.push(`session ${id.toString(16)} released with IOCount ${xAt(w, i) | 0}`);
+      }
+    } else if (k === EventKind.Disconnect) {
+      s.disconnects++;
+      s.disconnectReasons.push(aAt(w, i));
+    }
+  }
+
+  /** Every violation of the clean-run invariants, in words. */
+  violations(): string[] {
+    const out: string[] = [...this.ledgerErrors];
+    if (this.gaps > 0)
+      out.push(`${this.gaps} records lost (ring overflow): the ledger cannot be checked`);
+    if (this.outOfOrder > 0) out.push(`${this.outOfOrder} records out of timestamp order`);
+    for (const [id, s] of this.sessions) {
+      const name = id.toString(16);
+      if (s.created !== 1) out.push(`session ${name} created ${s.created} times`);
+      if (s.released !== 1) out.push(`session ${name} released ${s.released} times`);
+      if (s.ioCount !== 0) out.push(`session ${name} ends with IOCount ${s.ioCount}`);
+      if (s.minIoCount < 0) out.push(`session ${name} IOCount went to ${s.minIoCount}`);
+      if (s.eventsAfterRelease > 0)
+        out.push(`session ${name} has ${s.eventsAfterRelease} events after its release`);
+      if (s.disconnects > 1) out.push(`session ${name} disconnected ${s.disconnects} times`);
+    }
+    for (const [tid, t] of this.threads) {
+      if (!t.exited) out.push(`thread ${tid} (role ${t.role}) never exited`);
+      else if (t.role === ThreadRole.Worker && t.exitCode !== 0)
+        out.push(`worker ${tid} exited with ${t.exitCode}`);
+    }
+    return out.slice(0, 50);
+  }
+
+  count(role: number): number {
+    return [...this.threads.values()].filter((t) => t.role === role).length;
+  }
+}
