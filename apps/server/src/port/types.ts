@@ -68,9 +68,11 @@ export const ERROR_OPERATION_ABORTED = 995;
 export const ERROR_IO_PENDING = 997;
 export const ERROR_NO_SYSTEM_RESOURCES = 1450;
 export const WSAEINTR = 10004;
+export const WSAEFAULT = 10014;
 export const WSAEINVAL = 10022;
 export const WSAENOTSOCK = 10038;
 export const WSAECONNRESET = 10054;
+export const WSAENOTCONN = 10057;
 export const WSAETIMEDOUT = 10060;
 export const INFINITE = 0xffffffff;
 
