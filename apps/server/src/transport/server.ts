@@ -1,0 +1,331 @@
+// The one-port server: the dashboard's static files, the WebSocket endpoint
+// /ws (binary = event frames from the hub, text = control messages) and the
+// recordings API, on one HTTP listener (default 127.0.0.1:7700).
+//
+// Every request passes the guard (Host/token) first; upgrades and /api also
+// pass the Origin check. Upgrades beyond the hub's client limit get 503.
+// ws runs with noServer, no compression (frames are already dense and the
+// CPU is better spent elsewhere), maxPayload for every client message, and a
+// heartbeat: a client that has not answered the previous ping (and sent
+// nothing) is terminated.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { TraceFileHeader } from '@iocpscope/protocol';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { StreamError } from '../hub/errors.ts';
+import { Hub, type ClientSink, type HubOptions } from '../hub/hub.ts';
+import type { EventSource, StringEntries } from '../hub/types.ts';
+import { RecordingCatalogue } from '../record/catalogue.ts';
+import { RecordingManager, type RecordingManagerOptions } from '../record/manager.ts';
+import { serveApi } from './api.ts';
+import { ControlChannel, type ControlTarget } from './control.ts';
+import { RequestGuard } from './guard.ts';
+import { resolveTransportOptions, type TransportOptions } from './options.ts';
+import { serveStatic } from './static.ts';
+
+export interface StreamServerOptions extends TransportOptions {
+  /** Every event of the trace (the drainer's feed, or a replay). */
+  source?: EventSource;
+  /** State of `source` before the hub subscribed (the feed's snapshot). */
+  seed?: { records: Uint32Array; strings: StringEntries };
+  /** Load, port and fault control. Without it those requests answer UNSUPPORTED. */
+  control?: ControlTarget;
+  /** Where named recordings go and are listed from. Default ./recordings. */
+  recordingsDir?: string;
+  /** Example traces to list. Default examples/ at the repository root. */
+  examplesDir?: string;
+  /** Wall-clock ms of trace time 0, for recording headers. Default: when the server started. */
+  startWallMs?: number;
+  hub?: HubOptions;
+  /** Recording file tuning (flushMs, maxFileBytes, ...). */
+  recording?: RecordingManagerOptions['sink'];
+  /** One line per refused request or connection error. Default: silent. */
+  log?: (line: string) => void;
+}
+
+export interface StreamServer {
+  /** http://host:port/ */
+  readonly url: string;
+  /** ws://host:port/ws */
+  readonly wsUrl: string;
+  readonly host: string;
+  readonly port: number;
+  readonly hub: Hub;
+  readonly control: ControlChannel;
+  /** Present when the server has a source to record. */
+  readonly recordings: RecordingManager | undefined;
+  readonly catalogue: RecordingCatalogue;
+  /** Stop a running recording (file closed), close every client, stop listening. */
+  close(): Promise<void>;
+}
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+function refuseUpgrade(socket: Duplex, r: { status: number; reason: string }): void {
+  const text: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    421: 'Misdirected Request',
+    503: 'Service Unavailable',
+  };
+  const body = `${r.reason}\n`;
+  socket.end(
+    `HTTP/1.1 ${r.status} ${text[r.status] ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+function parseUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+export async function startStreamServer(options: StreamServerOptions = {}): Promise<StreamServer> {
+  const opts = resolveTransportOptions(options);
+  const log = options.log ?? (() => undefined);
+  const guard = new RequestGuard(opts);
+  const hub = new Hub(options.hub);
+  const serverStartMs = Date.now();
+  const target = options.control;
+
+  // The catalogue asks the manager which file is being written, the manager
+  // reports changes to the control channel: closures, called only after setup.
+  const catalogue: RecordingCatalogue = new RecordingCatalogue({
+    dir: options.recordingsDir ?? path.resolve('recordings'),
+    ...(options.examplesDir !== undefined ? { examplesDir: options.examplesDir } : {}),
+    isActive: (file: string): boolean => recordings?.isActive(file) ?? false,
+  });
+  const header = (): TraceFileHeader => ({
+    clock: 'monotonic-ns',
+    host: hostname().slice(0, 256),
+    backend: target?.backend ?? 'emulated',
+    portConfig: target?.portConfig() ?? { workers: 1, concurrency: 0 },
+    startWallMs: Math.round(options.startWallMs ?? serverStartMs),
+    ...(target !== undefined ? { serverVersion: target.serverVersion } : {}),
+  });
+  const recordings: RecordingManager | undefined =
+    options.source === undefined
+      ? undefined
+      : new RecordingManager({
+          dir: catalogue.dir,
+          source: options.source,
+          snapshot: () => hub.snapshot(),
+          header,
+          catalogue,
+          ...(options.recording !== undefined ? { sink: options.recording } : {}),
+          onChange: () => ctl.broadcastStatus(),
+        });
+  const ctl = new ControlChannel({
+    hub,
+    ...(target !== undefined ? { target } : {}),
+    ...(recordings !== undefined ? { recordings } : {}),
+    catalogue,
+  });
+  if (options.seed !== undefined) hub.seed(options.seed);
+  if (options.source !== undefined) hub.attach(options.source);
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxPayload,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  const sockets = new Map<WebSocket, { alive: boolean }>();
+
+  const onConnection = (ws: WebSocket): void => {
+    const life = { alive: true };
+    sockets.set(ws, life);
+    const sink: ClientSink = {
+      sendBinary: (data, done) => ws.send(data, { binary: true }, done),
+      sendText: (text, done) => ws.send(text, { binary: false }, done),
+      close: (code, reason) => {
+        if (code === 1008)
+          ws.terminate(); // not reading: a closing handshake would wait for it
+        else ws.close(code, reason);
+      },
+    };
+    const client = hub.addClient(sink, (c) => ctl.connected(c));
+    ctl.broadcastStatus();
+    ws.on('pong', () => {
+      life.alive = true;
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      life.alive = true;
+      if (isBinary) ctl.handleBinary(client);
+      else ctl.handleText(client, rawToString(data));
+    });
+    ws.on('error', (err) => log(`ws client error: ${err.message}`));
+    ws.on('close', () => {
+      sockets.delete(ws);
+      if (!client.closed) {
+        client.close(1000, 'closed');
+        ctl.broadcastStatus();
+      }
+    });
+  };
+
+  const heartbeat = setInterval(() => {
+    for (const [ws, life] of sockets) {
+      if (!life.alive) {
+        log('terminating a client that missed a heartbeat');
+        ws.terminate();
+        continue;
+      }
+      life.alive = false;
+      ws.ping();
+    }
+  }, opts.heartbeatMs);
+  heartbeat.unref();
+
+  const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    const url = parseUrl(req);
+    if (url === undefined) {
+      res.writeHead(400).end();
+      return;
+    }
+    const refused = guard.checkAccess(req, url);
+    if (refused !== null) {
+      log(`refused ${req.method} ${url.pathname}: ${refused.reason}`);
+      res.writeHead(refused.status, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`${refused.reason}\n`);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const cookie = guard.sessionCookie(url);
+    if (cookie !== undefined) res.setHeader('set-cookie', cookie);
+    const p = url.pathname;
+    if (p === '/api' || p.startsWith('/api/')) {
+      const bad = guard.checkOrigin(req);
+      if (bad !== null) {
+        res.writeHead(bad.status, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`${bad.reason}\n`);
+        return;
+      }
+      await serveApi(req, res, p, { catalogue, control: ctl });
+      return;
+    }
+    if (p === '/ws') {
+      res
+        .writeHead(426, { upgrade: 'websocket', 'content-type': 'text/plain' })
+        .end('use WebSocket\n');
+      return;
+    }
+    await serveStatic(req, res, opts.webRoot, p);
+  };
+
+  const server = createServer((req, res) => {
+    onRequest(req, res).catch((e: unknown) => {
+      log(`request failed: ${String(e)}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A reset during the handshake must not become an uncaught 'error'.
+    socket.on('error', (err) => log(`upgrade socket error: ${err.message}`));
+    const url = parseUrl(req);
+    if (url === undefined) return refuseUpgrade(socket, { status: 400, reason: 'bad URL' });
+    if (url.pathname !== '/ws') {
+      return refuseUpgrade(socket, { status: 404, reason: 'no WebSocket here; use /ws' });
+    }
+    const refused = guard.checkAccess(req, url) ?? guard.checkOrigin(req);
+    if (refused !== null) {
+      log(`refused upgrade: ${refused.reason}`);
+      return refuseUpgrade(socket, refused);
+    }
+    if (!hub.canAcceptClient) {
+      return refuseUpgrade(socket, { status: 503, reason: 'too many clients' });
+    }
+    wss.handleUpgrade(req, socket, head, onConnection);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error): void => {
+      reject(
+        new StreamError(
+          'LISTEN_FAILED',
+          `cannot listen on ${opts.host}:${opts.port}: ${e.message}`,
+          { cause: e },
+        ),
+      );
+    };
+    server.once('error', onError);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  }).catch((e: unknown) => {
+    clearInterval(heartbeat);
+    hub.close();
+    throw e;
+  });
+  server.on('error', (e) => log(`server error: ${e.message}`));
+
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port;
+  const hostForUrl = formatHost(
+    opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host,
+  );
+  let closing: Promise<void> | undefined;
+
+  return {
+    url: `http://${hostForUrl}:${port}/`,
+    wsUrl: `ws://${hostForUrl}:${port}/ws`,
+    host: opts.host,
+    port,
+    hub,
+    control: ctl,
+    recordings,
+    catalogue,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        clearInterval(heartbeat);
+        ctl.close();
+        if (recordings?.recording) {
+          await recordings.stop().catch((e: unknown) => log(`recording stop failed: ${String(e)}`));
+        }
+        hub.close();
+        for (const ws of sockets.keys()) ws.terminate();
+        sockets.clear();
+        wss.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}
+
+function rawToString(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
