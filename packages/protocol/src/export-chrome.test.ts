@@ -179,6 +179,21 @@ describe('Chrome trace export', () => {
     expect(exit.bind_id).toBe(pqcs.bind_id);
   });
 
+  it('links a completion dequeued before its post was recorded', () => {
+    const w = new Uint32Array(4 * RECORD_WORDS);
+    writeRecord(w, 0, EventKind.GqcsEnter, 0, 1, 0xffffffff, 10, 0, 0, 1, 0);
+    // Worker 1 dequeues ioId 50 at t=20; the accept thread records the post at t=25.
+    writeRecord(w, 1, EventKind.GqcsReturn, 1 | 0x30, 1, 64, 20, 9, 0, 0, 50);
+    writeRecord(w, 2, EventKind.IoPosted, 1 | 0x10, 2, 4096, 25, 9, 0, WinError.IoPending, 50);
+    writeRecord(w, 3, EventKind.GqcsEnter, 0, 1, 0xffffffff, 30, 0, 0, 1, 0);
+    const { events } = exportToJson(w, new StringTable());
+    const handler = events.find((e) => e.name === 'recv completion')!;
+    const post = events.find((e) => e.name === 'WSARecv')!;
+    expect(handler.flow_in).toBe(true);
+    expect(post.flow_out).toBe(true);
+    expect(handler.bind_id).toBe(post.bind_id);
+  });
+
   it('emits IOCount counters named by the exact 64-bit session, and the port queue depth', () => {
     const { events } = exportToJson(encodeAll(SAMPLE_EVENTS));
     const c = events.filter((e) => e.ph === 'C' && e.name === `IOCount session ${BIG_SESSION}`);

@@ -7,7 +7,9 @@
 //       slices where I/O is posted;
 //  - flows (v2: bind_id + flow_out/flow_in on X events, numeric ids) from each
 //       post slice to the handler slice that dequeued its packet, matched by
-//       (key/session, ioId), first posted first matched;
+//       (key/session, ioId), first posted first matched; also when the
+//       dequeue was recorded before the post (a completion can be dequeued
+//       before WSARecv returns), as long as the handler slice is still open;
 //  - C  counters "IOCount session <id>" and "port queue depth";
 //  - i  instants for disconnects, failed completions, failed posts, gaps,
 //       session releases and markers.
@@ -77,6 +79,8 @@ interface Slice {
   bindId: number;
   flowIn: boolean;
   truncated: boolean;
+  /** Set on a handler whose packet's post has not been seen yet (key in `early`). */
+  earlyKey: string;
 }
 
 interface ThreadSlices {
@@ -139,6 +143,12 @@ export function exportChromeTrace(
   const named = new Set<number>();
   /** (key, ioId) -> bind ids of posts whose packet has not been dequeued, oldest first. */
   const pending = new Map<string, number[]>();
+  /**
+   * (key, ioId) -> handler slices, still unwritten, that dequeued a packet
+   * before its post was recorded: a completion can be dequeued on another
+   * thread before WSARecv returns and records IoPosted.
+   */
+  const early = new Map<string, Slice>();
   let nextBind = 1;
   let queueDepth = 0;
 
@@ -186,7 +196,10 @@ export function exportChromeTrace(
   };
 
   const flushThread = (tid: number, t: ThreadSlices): void => {
-    for (const s of t.buffered) emitSlice(tid, s);
+    for (const s of t.buffered) {
+      if (s.earlyKey !== '' && early.get(s.earlyKey) === s) early.delete(s.earlyKey);
+      emitSlice(tid, s);
+    }
     t.buffered = [];
   };
 
@@ -226,6 +239,7 @@ export function exportChromeTrace(
       bindId: 0,
       flowIn: false,
       truncated: false,
+      earlyKey: '',
     };
     t.stack.push(s);
     t.buffered.push(s);
@@ -305,11 +319,15 @@ export function exportChromeTrace(
         const args = `"key":"${session}","bytes":${x},"ok":${ok},"error":${y},"ioId":${z}`;
         closeTo(tid, t, 0, ns);
         const s = open(tid, t, ns, SliceKind.Handler, name, 'handler', args);
-        const q = pending.get(`${session}:${z}`);
+        const k = `${session}:${z}`;
+        const q = pending.get(k);
         if (q !== undefined && q.length > 0) {
           s.bindId = q.shift()!;
           s.flowIn = true;
-          if (q.length === 0) pending.delete(`${session}:${z}`);
+          if (q.length === 0) pending.delete(k);
+        } else if (z !== 0) {
+          s.earlyKey = k;
+          early.set(k, s);
         }
         if (!ok) instant(tid, ns, `failed ${label} completion`, 'error', args);
         break;
@@ -331,9 +349,16 @@ export function exportChromeTrace(
         if (queued) {
           s.bindId = nextBind++;
           const k = `${session}:${z}`;
-          const q = pending.get(k);
-          if (q === undefined) pending.set(k, [s.bindId]);
-          else q.push(s.bindId);
+          const handler = early.get(k);
+          if (handler !== undefined) {
+            early.delete(k);
+            handler.bindId = s.bindId;
+            handler.flowIn = true;
+          } else {
+            const q = pending.get(k);
+            if (q === undefined) pending.set(k, [s.bindId]);
+            else q.push(s.bindId);
+          }
         }
         closeTo(tid, t, t.stack.length - 1, ns);
         if (!queued) instant(tid, ns, `${name} failed`, 'error', args);

@@ -129,4 +129,18 @@ describe('golden fixtures', () => {
     expect(r.records).toEqual(records);
     expect([...r.strings.entries()]).toEqual(STRINGS);
   });
+
+  it('matches the worked examples in FORMAT.md', () => {
+    const hex = (b: Uint8Array): string =>
+      Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+    expect(hex(committed('records.bin').subarray(32, 64))).toBe(
+      '01 01 01 00 01 00 00 00 0a 00 00 00 00 00 00 00 ' +
+        '00 00 00 00 00 00 00 00 92 10 00 00 00 00 00 00',
+    );
+    expect(hex(committed('frame.bin').subarray(0, 16))).toBe(
+      '49 4f 43 46 01 00 10 00 ac 04 00 00 07 00 00 00',
+    );
+    expect(hex(committed('trace.bin').subarray(0, 8))).toBe('89 49 4f 43 50 54 52 0a');
+    expect(hex(encodeChunk(new Uint32Array(0)))).toBe('49 4f 43 4b 00 00 00 00 a5 12 5c 47');
+  });
 });
