@@ -116,7 +116,6 @@ export async function startServer(
       ...(config.recordFile !== null ? { file: { path: config.recordFile, header } } : {}),
     });
     if (hooks.onBatch) drainer.subscribe(hooks.onBatch);
-    await drainer.start();
   }
 
   let host: PortHost | null = null;
@@ -140,14 +139,21 @@ export async function startServer(
       gqcsBatch: config.gqcsBatch,
       listenSocket: listen.socket,
     });
-    const workers = await Promise.all(
-      Array.from({ length: config.workers }, (_, i) =>
+    // Threads load in parallel (each compiles its TypeScript on start). Records
+    // made before the drainer runs wait in their rings.
+    const starting = [
+      ...Array.from({ length: config.workers }, (_, i) =>
         startThread(ENTRY_WORKER, `worker-${i}`, input(i)),
       ),
-    );
-    threads.push(...workers);
-    const accept = await startThread(ENTRY_ACCEPT, 'accept', input(0));
-    threads.push(accept);
+      startThread(ENTRY_ACCEPT, 'accept', input(0)),
+    ];
+    const settled = await Promise.allSettled([drainer?.start(), ...starting]);
+    for (const r of settled.slice(1))
+      if (r.status === 'fulfilled') threads.push(r.value as ServerThread);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const workers = threads.slice(0, config.workers);
+    const accept = threads[config.workers]!;
     return new EchoServer(
       config,
       listen.port,
