@@ -48,6 +48,8 @@ describe('control messages', () => {
       { type: 'start-load', options: { connections: 0 } },
       { type: 'set-port-config', config: { workers: 1e9, concurrency: 1 } },
       { type: 'get-status', id: -1 },
+      { type: 'start-load', options: { connections: 1, typo: 1 } },
+      { type: 'set-port-config', config: { workers: 2, concurrency: 1, extra: true } },
     ];
     for (const m of bad) {
       const r = parseClientMessage(m);
@@ -77,7 +79,11 @@ describe('control messages', () => {
       portConfig: { workers: 4, concurrency: 0 },
       faults: [],
     };
-    const r = parseServerMessage({ ...hello, futureField: true });
+    const r = parseServerMessage({
+      ...hello,
+      futureField: true,
+      portConfig: { ...hello.portConfig, futureNested: 1 },
+    });
     expect(r.ok && r.value).toEqual(hello);
     expect(parseServerMessage({ type: 'error', code: 'BAD_MESSAGE', message: 'x', id: 3 }).ok).toBe(
       true,

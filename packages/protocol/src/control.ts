@@ -1,10 +1,11 @@
 // Control messages between the dashboard and the server: JSON in WebSocket
 // text frames (binary frames carry event frames, see frames.ts). Every shape
 // is a zod schema; the TS types are inferred from them. Client messages are
-// strict (unknown keys rejected: the server is safe by default); server
-// messages ignore unknown keys so an older dashboard still reads a newer
-// server. Every client message may carry a numeric `id`, echoed in the reply
-// (ack, error or the specific answer) so the client can match them.
+// strict (unknown keys rejected, nested objects included: the server is safe
+// by default); server messages and the shared shapes strip unknown keys, so an
+// older dashboard still reads a newer server. Every client message may carry a
+// numeric `id`, echoed in the reply (ack, error or the specific answer) so the
+// client can match them.
 
 import { z } from 'zod';
 import { ProtocolError } from './errors.ts';
@@ -32,7 +33,7 @@ export const BackendNameSchema = z.enum(['emulated', 'native']);
 export type BackendName = z.infer<typeof BackendNameSchema>;
 
 /** Completion port configuration: worker threads and the concurrency value (0 = CPUs). */
-export const PortConfigSchema = z.strictObject({
+export const PortConfigSchema = z.object({
   workers: z.number().int().min(1).max(256),
   concurrency: z.number().int().min(0).max(256),
 });
@@ -49,7 +50,7 @@ export const RecordingNameSchema = z
 export const RecordingIdSchema = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/);
 
 /** Dummy-client load. Without durationMs and messages it runs until stop-load. */
-export const LoadOptionsSchema = z.strictObject({
+export const LoadOptionsSchema = z.object({
   /** Client connections to open. */
   connections: z.number().int().min(1).max(10_000).default(100),
   /** Bytes per echo message, header included. */
@@ -74,9 +75,9 @@ const c = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.strictObject({ type: z.literal(type), id: MessageId.optional(), ...shape });
 
 export const ClientMessageSchema = z.discriminatedUnion('type', [
-  c('start-load', { options: LoadOptionsSchema }),
+  c('start-load', { options: z.strictObject(LoadOptionsSchema.shape) }),
   c('stop-load', {}),
-  c('set-port-config', { config: PortConfigSchema }),
+  c('set-port-config', { config: z.strictObject(PortConfigSchema.shape) }),
   /** The complete set of active faults (not a delta); [] turns all off. */
   c('set-faults', { faults: z.array(FaultNameSchema).max(FAULT_NAMES.length) }),
   c('start-recording', { name: RecordingNameSchema.optional() }),

@@ -48,6 +48,24 @@ describe('.iocptrace files', () => {
     expect(r.validBytes).toBe(file.length);
   });
 
+  it('ignore metadata keys from a later writer, nested ones included', () => {
+    const meta = encodeUtf8(
+      JSON.stringify({
+        ...HEADER,
+        portConfig: { workers: 300, concurrency: 8, numa: 2 },
+        gpu: 'x',
+      }),
+    );
+    const h = new Uint8Array(16 + ((meta.length + 3) & ~3) + 4);
+    h.set(encodeFileHeader(HEADER).subarray(0, 12));
+    new DataView(h.buffer).setUint32(12, meta.length, true);
+    h.set(meta, 16);
+    new DataView(h.buffer).setUint32(h.length - 4, crc32(h, 0, h.length - 4), true);
+    const r = readTraceFile(h);
+    expect(r.error).toBeUndefined();
+    expect(r.header).toEqual({ ...HEADER, portConfig: { workers: 300, concurrency: 8 } });
+  });
+
   it('read a header-only file as an empty trace', () => {
     const r = readTraceFile(encodeFileHeader(HEADER));
     expect(r.error).toBeUndefined();

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { PROTOCOL_VERSION, RECORD_BYTES } from './events.ts';
 import { ProtocolError } from './errors.ts';
-import { BackendNameSchema, PortConfigSchema } from './control.ts';
+import { BackendNameSchema } from './control.ts';
 import { crc32 } from './crc32.ts';
 import { describeInvalidRecord, findInvalidRecord } from './record.ts';
 import {
@@ -45,7 +45,11 @@ export const TraceFileHeaderSchema = z.object({
   clock: z.literal('monotonic-ns'),
   host: z.string().max(256),
   backend: BackendNameSchema,
-  portConfig: PortConfigSchema,
+  /** Wider ranges than the control messages: a reader accepts any real server's port. */
+  portConfig: z.object({
+    workers: z.number().int().min(0).max(65_535),
+    concurrency: z.number().int().min(0).max(65_535),
+  }),
   /** Wall-clock time of tsNs = 0, Unix milliseconds. */
   startWallMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   name: z.string().max(256).optional(),
