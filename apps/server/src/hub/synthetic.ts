@@ -27,6 +27,8 @@ export interface SyntheticOptions {
   /** Timestamp of the first record. Default 1000. */
   startTs?: number;
   stepNs?: number;
+  /** Word z of body record b is zBase + b. Default 0. */
+  zBase?: number;
 }
 
 export interface SyntheticTrace {
@@ -50,6 +52,7 @@ export function syntheticTrace(o: SyntheticOptions): SyntheticTrace {
   const workers = o.workers ?? 4;
   const sessions = o.sessions ?? 64;
   const step = o.stepNs ?? 100;
+  const zBase = o.zBase ?? 0;
   let ts = o.startTs ?? 1000;
   const strings: Array<[number, string]> = [[1, 'kernel']];
   for (let w = 1; w <= workers; w++) strings.push([1 + w, `worker-${w}`]);
@@ -103,30 +106,31 @@ export function syntheticTrace(o: SyntheticOptions): SyntheticTrace {
   for (let b = 0; b < o.events; b++) {
     const round = Math.floor(b / CYCLE.length);
     const kind = CYCLE[b % CYCLE.length]!;
+    const z = zBase + b;
     const tid = 1 + (round % workers);
     const sess = 1 + (round % sessions);
     ts += step;
     switch (kind) {
       case EventKind.PacketQueued:
-        writeRecord(w, i++, kind, Op.Recv, 0, 64, ts, sess, 0, 0, b);
+        writeRecord(w, i++, kind, Op.Recv, 0, 64, ts, sess, 0, 0, z);
         break;
       case EventKind.GqcsReturn:
-        writeRecord(w, i++, kind, Op.Recv | 0x30, tid, 64, ts, sess, 0, 0, b);
+        writeRecord(w, i++, kind, Op.Recv | 0x30, tid, 64, ts, sess, 0, 0, z);
         break;
       case EventKind.ThreadState: {
         const running = b % CYCLE.length === 2;
         const state = running ? ThreadStateValue.Running : ThreadStateValue.Waiting;
-        writeRecord(w, i++, kind, state, tid, 0, ts, 0, 0, 0, b);
+        writeRecord(w, i++, kind, state, tid, 0, ts, 0, 0, 0, z);
         break;
       }
       case EventKind.IoCount:
-        writeRecord(w, i++, kind, IoCountCause.Completion, tid, 1, ts, sess, 0, 0xffffffff, b);
+        writeRecord(w, i++, kind, IoCountCause.Completion, tid, 1, ts, sess, 0, 0xffffffff, z);
         break;
       case EventKind.IoPosted:
-        writeRecord(w, i++, kind, Op.Recv | (1 << 4), tid, 8192, ts, sess, 0, 997, b);
+        writeRecord(w, i++, kind, Op.Recv | (1 << 4), tid, 8192, ts, sess, 0, 997, z);
         break;
       case EventKind.GqcsEnter:
-        writeRecord(w, i++, kind, 0, tid, 0xffffffff, ts, 0, 0, 16, b);
+        writeRecord(w, i++, kind, 0, tid, 0xffffffff, ts, 0, 0, 16, z);
         break;
     }
   }
