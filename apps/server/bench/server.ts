@@ -16,7 +16,9 @@
 //     [--serve "<argv template>"]
 //
 // The emulated server's command is a template split on spaces, with {node},
-// {echoPort} and {dashPort} substituted; untraced appends --no-trace.
+// {echoPort}, {dashPort} and {maxSessions} (idle count + 1024) substituted;
+// untraced appends --no-trace. Default: `iocpscope serve` via src/cli/main.ts,
+// or bench/echo-server.ts (startServer directly) while main.ts does not exist.
 
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -40,6 +42,9 @@ import type { ServerProcess } from './procs.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN_TS = 'apps/server/src/cli/main.ts';
 const DEFAULT_SERVE = `{node} --import tsx ${MAIN_TS} serve --host 127.0.0.1 --port {dashPort} --echo-port {echoPort}`;
+/** Until `serve` exists: the reference server started directly, without dashboard or hub. */
+const DIRECT_SERVE =
+  '{node} --import tsx apps/server/bench/echo-server.ts --echo-port {echoPort} --max-sessions {maxSessions}';
 
 type ServerName = 'plain' | 'traced' | 'untraced';
 type LoadName = 'pipelined' | 'pingpong';
@@ -69,6 +74,8 @@ interface Sample {
   clientCpu: number;
   steal: number;
   busy: number;
+  /** CPU cores used by processes other than this server and the load during the sample. */
+  others: number;
 }
 
 const { values } = parseArgs({
@@ -79,7 +86,7 @@ const { values } = parseArgs({
     servers: { type: 'string', default: 'plain,traced,untraced' },
     loads: { type: 'string', default: 'pipelined,pingpong' },
     idle: { type: 'string', default: '10000' },
-    serve: { type: 'string', default: DEFAULT_SERVE },
+    serve: { type: 'string' },
   },
 });
 
@@ -96,7 +103,8 @@ const rounds = Number(values.rounds);
 const durationMs = parseDuration('duration', values.duration);
 const warmupMs = parseDuration('warmup', values.warmup);
 let idleCount = Number(values.idle);
-let serverNames = list(values.servers, ['plain', 'traced', 'untraced'] as const, 'server');
+let serveTemplate = values.serve ?? DEFAULT_SERVE;
+const serverNames = list(values.servers, ['plain', 'traced', 'untraced'] as const, 'server');
 const loadNames = list(values.loads, ['pipelined', 'pingpong'] as const, 'load');
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
 if (!Number.isInteger(idleCount) || idleCount < 0)
@@ -122,14 +130,15 @@ async function argvFor(name: ServerName, echoPort: number): Promise<string[]> {
     ];
   }
   const dashPort = await freePort();
-  const argv = values.serve
+  const argv = serveTemplate
     .split(/\s+/)
     .filter(Boolean)
     .map((a) =>
       a
         .replaceAll('{node}', process.execPath)
         .replaceAll('{echoPort}', String(echoPort))
-        .replaceAll('{dashPort}', String(dashPort)),
+        .replaceAll('{dashPort}', String(dashPort))
+        .replaceAll('{maxSessions}', String(idleCount + 1024)),
     );
   return name === 'untraced' ? [...argv, '--no-trace'] : argv;
 }
@@ -156,12 +165,16 @@ async function measure(server: ServerProcess, load: LoadName): Promise<Sample> {
   const client = process.cpuUsage(client0);
   const box1 = machineCpu();
   const dTotal = box1.total - box0.total || 1;
+  const busy = 1 - (box1.idle - box0.idle) / dTotal;
+  const serverCpu = (cpuSeconds(server.pid) - cpu0) / seconds;
+  const clientCpu = (client.user + client.system) / 1e6 / seconds;
   return {
     report,
-    serverCpu: (cpuSeconds(server.pid) - cpu0) / seconds,
-    clientCpu: (client.user + client.system) / 1e6 / seconds,
+    serverCpu,
+    clientCpu,
     steal: (box1.steal - box0.steal) / dTotal,
-    busy: 1 - (box1.idle - box0.idle) / dTotal,
+    busy,
+    others: Math.max(0, busy * os.cpus().length - serverCpu - clientCpu),
   };
 }
 
@@ -169,7 +182,8 @@ function describe(s: Sample): string {
   const r = s.report;
   return (
     `${formatCount(r.messagesPerSec).padStart(7)} msg/s  p50 ${formatMicros(r.latencyUs.p50)}` +
-    `  p99 ${formatMicros(r.latencyUs.p99)}  cpu server ${pct(s.serverCpu)} client ${pct(s.clientCpu)}`
+    `  p99 ${formatMicros(r.latencyUs.p99)}  cpu server ${pct(s.serverCpu)} client ${pct(s.clientCpu)}` +
+    `  others ${s.others.toFixed(2)} cores  steal ${pct(s.steal)}`
   );
 }
 
@@ -202,15 +216,15 @@ async function main(): Promise<number> {
     `bench:server  node ${process.version}, ${os.cpus().length} CPUs, ${rounds} interleaved rounds x ` +
       `${durationMs / 1000} s (+${warmupMs / 1000} s warmup), open-file limit ${fdLimit}`,
   );
-  if (
-    serverNames.some((s) => s !== 'plain') &&
-    values.serve === DEFAULT_SERVE &&
-    !existsSync(path.join(ROOT, MAIN_TS))
-  ) {
-    log(
-      `note: ${MAIN_TS} does not exist yet: measuring the plain server only (use --serve to point elsewhere)`,
-    );
-    serverNames = serverNames.filter((s) => s === 'plain');
+  if (serverNames.some((s) => s !== 'plain')) {
+    if (values.serve === undefined && !existsSync(path.join(ROOT, MAIN_TS))) {
+      serveTemplate = DIRECT_SERVE;
+      log(
+        `note: ${MAIN_TS} does not exist yet: the emulated server runs from bench/echo-server.ts`,
+      );
+      log('      (startServer directly: no dashboard, no hub; tracing still drains every event)');
+    }
+    log(`emulated server: ${serveTemplate}`);
   }
   // The bench process holds every client socket and each server one accepted socket per
   // connection; both inherit this limit.
@@ -231,6 +245,7 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
   let failed = false;
+  const samples = new Map<string, Sample[]>();
   try {
     for (const name of serverNames) {
       const s = await start(name);
@@ -244,7 +259,6 @@ async function main(): Promise<number> {
       for (const name of serverNames) log(`  ${await idleMemory(servers.get(name)!, idleCount)}`);
     }
 
-    const samples = new Map<string, Sample[]>();
     for (let round = 0; round < rounds; round++) {
       for (const load of loadNames) {
         const order = serverNames.map((_, i) => serverNames[(i + round) % serverNames.length]!);
@@ -263,7 +277,7 @@ async function main(): Promise<number> {
       log(`round ${round + 1}/${rounds}`);
       for (const load of loadNames) {
         const row = serverNames.map((name) => samples.get(`${load}/${name}`)![round]!);
-        log(`  ${LOADS[load].label}  (box busy ${pct(row[0]!.busy)}, steal ${pct(row[0]!.steal)})`);
+        log(`  ${LOADS[load].label}`);
         serverNames.forEach((name, i) => log(`    ${name.padEnd(9)} ${describe(row[i]!)}`));
       }
     }
@@ -296,6 +310,14 @@ async function main(): Promise<number> {
     }
   } finally {
     await cleanup();
+  }
+  const others = median([...samples.values()].flat().map((x) => x.others));
+  if (samples.size > 0 && others > 0.25) {
+    log(
+      `\nwarning: other processes used a median ${others.toFixed(2)} of ${os.cpus().length} cores during the ` +
+        'samples; a multi-threaded server gets a larger share of a contended box than the ' +
+        'one-threaded plain server, so these ratios flatter it. Re-run on a quiet machine.',
+    );
   }
   if (failed) log('\nFAILED: some runs did not verify (see above); their figures are not valid.');
   return failed ? 1 : 0;
