@@ -8,7 +8,7 @@
 
 import { RECORD_WORDS, ThreadStateValue } from '@iocpscope/protocol';
 import type { EventSeries, Lane, WebTrace } from '../trace/index.ts';
-import { markFlagsAt, SERIES_BLOCK, STATE_BLOCK, stateAt } from '../trace/index.ts';
+import { markFlagsAt, SERIES_BLOCK, STATE_BLOCK, stateAt, stepAt } from '../trace/index.ts';
 
 const TWO_32 = 4294967296;
 
@@ -33,7 +33,7 @@ export function aggregateStates(
   outBlock: Float32Array,
 ): void {
   const w = trace.words;
-  const col = lane.states.data;
+  const col = lane.states.idx.data;
   const n = lane.states.length;
   const cum = lane.stateCum.data;
   const endNs = trace.endNs;
@@ -155,9 +155,9 @@ export function aggregateFlags(
 }
 
 /**
- * Min and max of a valued series (a step function) per column: the value in
- * force at the column's left edge and every value set inside the column.
- * Columns before the first entry get 0 (the counters start at 0).
+ * Min and max of a step series (queue depth, running threads) per column: the
+ * value in force at the column's left edge and every value set inside it.
+ * Before the first entry the counter is 0.
  */
 export function aggregateMinMax(
   trace: WebTrace,
@@ -170,12 +170,14 @@ export function aggregateMinMax(
 ): void {
   const w = trace.words;
   const idx = series.idx.data;
-  const val = series.value!.data;
   const n = series.idx.length;
+  const kind = series.kind;
   const bmin = series.blockMin.data;
   const bmax = series.blockMax.data;
+  const bfirst = series.blockFirst.data;
+  const blocks = series.blockFirst.length;
   let k = trace.upperBoundColumnTime(idx, t0, 0, n);
-  let cur = k > 0 ? val[k - 1]! : 0;
+  let cur = series.valueAfter(w, k - 1);
   for (let c = 0; c < cols; c++) {
     const right = t0 + (c + 1) * nsPerCol;
     let mn = cur;
@@ -188,12 +190,13 @@ export function aggregateMinMax(
           if (bmin[b]! < mn) mn = bmin[b]!;
           if (bmax[b]! > mx) mx = bmax[b]!;
           k += SERIES_BLOCK;
-          cur = val[k - 1]!;
+          cur = b + 1 < blocks ? bfirst[b + 1]! : series.value;
           continue;
         }
       }
-      if (tsOf(w, idx[k]!) >= right) break;
-      cur = val[k]!;
+      const e = idx[k]!;
+      if (tsOf(w, e) >= right) break;
+      cur += stepAt(kind, w, e);
       if (cur < mn) mn = cur;
       if (cur > mx) mx = cur;
       k++;

@@ -45,9 +45,9 @@ export function computeTicks(
   return { stepNs, firstNs, count, baseNs };
 }
 
-/** The unit a step is labelled in: the largest unit not bigger than the step. */
+/** The unit a step is labelled in: the largest unit at most twice the step (0.5 ms steps read "1.5 ms"). */
 export function unitFor(stepNs: number): { ns: number; name: string } {
-  for (const u of UNITS) if (stepNs >= u.ns) return u;
+  for (const u of UNITS) if (stepNs * 2 >= u.ns) return u;
   return UNITS[3];
 }
 

@@ -4,8 +4,7 @@
 // the plot's top-left at device resolution. No objects per item; scratch
 // arrays come from the caller and are reused across frames.
 
-import { ThreadRole } from '@iocpscope/protocol';
-import type { Lane, WebTrace } from '../trace/index.ts';
+import type { EventSeries, Lane, WebTrace } from '../trace/index.ts';
 import { MarkFlag } from '../trace/index.ts';
 import { aggregateFlags, aggregateMinMax, aggregateStates } from './aggregate.ts';
 import type { Raster } from './raster.ts';
@@ -117,21 +116,22 @@ export function drawLaneStates(
 }
 
 /**
- * Dense marks as one tick per column over [y0, y1), coloured by the OR of the
- * column's mark flags. Returns false (drawing nothing) when the lane has few
- * enough marks in view that the vector glyphs should be drawn instead.
+ * Dense marks of one flag series (a lane's state entries, whose GqcsReturns
+ * are the completion marks, or its queued packets) as one tick per column over
+ * [y0, y1), coloured by the OR of the column's mark flags. Returns false
+ * (drawing nothing) when the series has at most `sparseLimit` entries in view:
+ * then the vector glyphs are drawn instead.
  */
-export function drawLaneMarksDense(
+export function drawMarksDense(
   r: Raster,
   trace: WebTrace,
-  lane: Lane,
+  m: EventSeries,
   g: Columns,
   y0: number,
   y1: number,
   sparseLimit: number,
   s: Scratch,
 ): boolean {
-  const m = lane.marks;
   if (m.length === 0) return true;
   const k0 = trace.lowerBoundColumnTime(m.idx.data, g.t0, 0, m.length);
   const k1 = trace.lowerBoundColumnTime(m.idx.data, g.t0 + g.cols * g.nsPerCol, k0, m.length);
@@ -186,9 +186,4 @@ export function drawCounterTrack(
     // The min..max span (at least 1 px) is the bright edge, so sub-pixel spikes stay visible.
     r.fillColumn(c, yMax, Math.max(yMin, yMax + 1), over ? P.over : line);
   }
-}
-
-/** Whether a lane has a state bar (threads) or only marks (the kernel). */
-export function laneHasStates(lane: Lane): boolean {
-  return lane.role !== ThreadRole.Kernel || lane.states.length > 0;
 }

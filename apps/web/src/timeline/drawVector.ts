@@ -12,7 +12,7 @@ import {
   ThreadRole,
 } from '@iocpscope/protocol';
 import type { EventKind as EventKindT, Op } from '@iocpscope/protocol';
-import type { Lane, WebTrace } from '../trace/index.ts';
+import type { EventSeries, Lane, WebTrace } from '../trace/index.ts';
 import { MarkFlag, markFlagsAt, NONE, ROLE_NAMES } from '../trace/index.ts';
 import { computeTicks, formatDuration, formatTick, formatTimePrecise } from './axis.ts';
 import { laneParts, laneTop, type Layout } from './layout.ts';
@@ -64,25 +64,25 @@ const MARK_COLORS = [COLORS.fail, COLORS.send, COLORS.recv, COLORS.post, COLORS.
 
 /**
  * Mark glyphs (small upward triangles under the bar, failures larger) for a
- * lane whose visible marks are few. One path per colour.
+ * flag series with few entries in view. One path per colour; entries that are
+ * not marks (plain state changes) are skipped.
  */
-export function drawLaneMarksSparse(
+export function drawMarksSparse(
   pen: Pen,
   trace: WebTrace,
   g: Geom,
-  lane: Lane,
+  m: EventSeries,
   row: number,
+  marksOnly: boolean,
 ): void {
-  const m = lane.marks;
   const idx = m.idx.data;
   const k0 = trace.lowerBoundColumnTime(idx, g.t0, 0, m.length);
   const k1 = trace.upperBoundColumnTime(idx, g.t1, k0, m.length);
   if (k1 <= k0) return;
   const top = laneTop(g.layout, row);
   const p = laneParts(g.layout.laneH);
-  const kernel = lane.role === ThreadRole.Kernel && lane.states.length === 0;
-  const yBase = kernel ? top + g.layout.laneH - 3 : top + p.markY + p.markH;
-  const h = kernel ? g.layout.laneH - 6 : p.markH + 1;
+  const yBase = marksOnly ? top + g.layout.laneH - 3 : top + p.markY + p.markH;
+  const h = marksOnly ? g.layout.laneH - 6 : p.markH + 1;
   const ctx = pen.ctx;
   const w = trace.words;
   for (let ci = 0; ci < MARK_COLORS.length; ci++) {
@@ -92,7 +92,7 @@ export function drawLaneMarksSparse(
     for (let k = k0; k < k1; k++) {
       const e = idx[k]!;
       const f = markFlagsAt(w, e);
-      if (markColorCss(f) !== color) continue;
+      if (f === 0 || markColorCss(f) !== color) continue;
       const x = xOf(g, tsOf(w, e));
       const hw = f & MarkFlag.Fail ? 4 : 3;
       const hh = f & MarkFlag.Fail ? h + 1 : h;
@@ -219,7 +219,7 @@ export function drawGutter(
     if (top + l.laneH < l.lanesY0 || top > l.lanesY1) continue;
     const lane = g.lanes[row]!;
     const cy = top + parts.barY + parts.barH / 2;
-    pen.fillStyle(ROLE_COLORS[lane.role] ?? COLORS.textDim);
+    pen.fillStyle(lane.isKernel ? COLORS.recv : (ROLE_COLORS[lane.role] ?? COLORS.textDim));
     ctx.beginPath();
     ctx.arc(14, cy, 3, 0, Math.PI * 2);
     ctx.fill();
@@ -230,7 +230,7 @@ export function drawGutter(
     pen.textAlign('right');
     pen.font(FONT_MONO);
     pen.fillStyle(COLORS.textFaint);
-    const tag = lane.role === ThreadRole.Kernel ? 'packets' : (ROLE_NAMES[lane.role] ?? '');
+    const tag = lane.isKernel ? 'kernel' : (ROLE_NAMES[lane.role] ?? '');
     if (l.plotX0 > 140) ctx.fillText(tag, l.plotX0 - 8, cy);
   }
   ctx.restore();

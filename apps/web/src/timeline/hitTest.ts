@@ -79,5 +79,5 @@ export function hitTest(trace: WebTrace, g: Geom, x: number, y: number): number 
     const m = nearestInColumn(trace, lane.marks.idx.data, lane.marks.length, t, tol);
     if (m >= 0) return m;
   }
-  return inForce(trace, lane.states.data, lane.states.length, t);
+  return inForce(trace, lane.states.idx.data, lane.states.length, t);
 }

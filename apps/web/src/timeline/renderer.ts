@@ -13,10 +13,10 @@
 import { RafScheduler } from '../lib/raf.ts';
 import type { Lane, WebTrace } from '../trace/index.ts';
 import { lowerBound } from '../lib/binarySearch.ts';
-import { EventKind, RECORD_WORDS, ThreadRole } from '@iocpscope/protocol';
+import { EventKind, RECORD_WORDS } from '@iocpscope/protocol';
 import {
   drawCounterTrack,
-  drawLaneMarksDense,
+  drawMarksDense,
   drawLaneStates,
   Scratch,
   type Columns,
@@ -33,7 +33,7 @@ import {
   drawGrid,
   drawGutter,
   drawHover,
-  drawLaneMarksSparse,
+  drawMarksSparse,
   drawLegend,
   xOf,
   type Geom,
@@ -398,24 +398,18 @@ export class TimelineRenderer {
       const lane = lanes[row]!;
       const bg = row & 1 ? RGB.laneOdd : RGB.laneEven;
       r.fillRect(0, Math.max(clipTop, dy(top)), cols, dy(top + layout.laneH), packRgb(bg));
-      const marksOnly = lane.role === ThreadRole.Kernel && lane.states.length === 0;
+      const marksOnly = lane.states.length === 0;
       if (!marksOnly) {
         const y0 = Math.max(clipTop, dy(top + parts.barY));
         drawLaneStates(r, trace, lane, cg, y0, dy(top + parts.barY + parts.barH), bg, this.scratch);
       }
-      const my0 = marksOnly ? dy(top + 3) : dy(top + parts.markY);
+      const my0 = Math.max(clipTop, marksOnly ? dy(top + 3) : dy(top + parts.markY));
       const my1 = marksOnly ? dy(top + layout.laneH - 3) : dy(top + parts.markY + parts.markH);
-      const dense = drawLaneMarksDense(
-        r,
-        trace,
-        lane,
-        cg,
-        Math.max(clipTop, my0),
-        my1,
-        cols / 4,
-        this.scratch,
-      );
-      sparse[row] = dense ? 0 : 1;
+      const limit = cols / 4;
+      let bits = 0;
+      if (!drawMarksDense(r, trace, lane.states, cg, my0, my1, limit, this.scratch)) bits |= 1;
+      if (!drawMarksDense(r, trace, lane.marks, cg, my0, my1, limit, this.scratch)) bits |= 2;
+      sparse[row] = bits;
     }
     ctx.putImageData(r.imageData(), Math.round(layout.plotX0 * dpr), Math.round(rasterY0 * dpr));
     pen.invalidate();
@@ -429,7 +423,10 @@ export class TimelineRenderer {
     ctx.clip();
     pen.invalidate();
     for (let row = 0; row < lanes.length; row++) {
-      if (sparse[row] === 1) drawLaneMarksSparse(pen, trace, g, lanes[row]!, row);
+      const lane = lanes[row]!;
+      const marksOnly = lane.states.length === 0;
+      if (sparse[row]! & 1) drawMarksSparse(pen, trace, g, lane.states, row, marksOnly);
+      if (sparse[row]! & 2) drawMarksSparse(pen, trace, g, lane.marks, row, marksOnly);
     }
     this.drawFlowsAndSession(state, trace, g);
     ctx.restore();

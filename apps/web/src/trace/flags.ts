@@ -1,7 +1,13 @@
 // Small per-event classifications shared by the indexes and the draw code,
 // read straight from the record words (no decoded objects).
 
-import { EventKind, RECORD_WORDS, ThreadStateValue, WinError } from '@iocpscope/protocol';
+import {
+  BlockReason,
+  EventKind,
+  RECORD_WORDS,
+  ThreadStateValue,
+  WinError,
+} from '@iocpscope/protocol';
 
 /** Bits describing a mark (a completion, a queued packet, a post). OR-able per pixel column. */
 export const MarkFlag = {
@@ -46,19 +52,39 @@ export function markFlagsAt(words: Uint32Array, i: number): number {
 }
 
 /**
- * Thread state introduced by a state-list entry (a ThreadState or ThreadExit
- * event): ThreadStateValue.Waiting/Running/Blocked/Exited.
+ * Thread state introduced by a lane's state entry, with the replay reducer's
+ * rules (packages/analysis replay.ts): ThreadStart -> running, ThreadExit ->
+ * exited, ThreadState -> its state, GqcsEnter -> waiting, GqcsReturn ->
+ * running, LockWait -> blocked (lock), LockAcquire -> running.
  */
 export function stateAt(words: Uint32Array, i: number): number {
   const w0 = words[i * RECORD_WORDS]!;
-  if ((w0 & 0xff) === EventKind.ThreadExit) return ThreadStateValue.Exited;
-  const s = (w0 >>> 8) & 0xff;
-  return s <= ThreadStateValue.Exited ? s : ThreadStateValue.Exited;
+  switch (w0 & 0xff) {
+    case EventKind.ThreadState: {
+      const s = (w0 >>> 8) & 0xff;
+      return s <= ThreadStateValue.Exited ? s : ThreadStateValue.Exited;
+    }
+    case EventKind.GqcsEnter:
+      return ThreadStateValue.Waiting;
+    case EventKind.LockWait:
+      return ThreadStateValue.Blocked;
+    case EventKind.ThreadExit:
+      return ThreadStateValue.Exited;
+    default:
+      return ThreadStateValue.Running;
+  }
 }
 
-/** BlockReason of a state-list entry (meaningful when the state is Blocked). */
+/** BlockReason of a state entry (None unless the state is blocked). */
 export function blockReasonAt(words: Uint32Array, i: number): number {
-  return words[i * RECORD_WORDS + 1]!;
+  const o = i * RECORD_WORDS;
+  const w0 = words[o]!;
+  const kind = w0 & 0xff;
+  if (kind === EventKind.LockWait) return BlockReason.Lock;
+  if (kind === EventKind.ThreadState && ((w0 >>> 8) & 0xff) === ThreadStateValue.Blocked) {
+    return words[o + 1]!;
+  }
+  return BlockReason.None;
 }
 
 /** Whether event i carries a session/completion key in words 4-5 (0 = none). */

@@ -1,7 +1,7 @@
 // Public surface of web/trace: the columnar trace model and its indexes.
 export { WebTrace, TraceError, LANE_BLOCK, laneBit } from './webTrace.ts';
 export { Lane, NONE, STATE_BLOCK, ROLE_NAMES, type StringLookup } from './lanes.ts';
-export { EventSeries, SERIES_BLOCK } from './series.ts';
+export { EventSeries, SERIES_BLOCK, SeriesKind, stepAt } from './series.ts';
 export { SessionTable } from './sessions.ts';
 export { MarkFlag, markFlagsAt, stateAt, blockReasonAt, hasSessionAt } from './flags.ts';
 export { U32Column, I32Column, U8Column, F64Column } from './column.ts';

@@ -1,14 +1,18 @@
 // Thread lanes: one per thread in the trace's thread table (plus a synthetic
-// kernel lane for events recorded with tid NO_THREAD). Each lane owns the list
-// of its state changes (ThreadState and ThreadExit event indices, ascending)
-// and, every STATE_BLOCK entries, the time already spent in each state, so the
-// time spent waiting/running/blocked before any instant costs one binary
-// search plus at most STATE_BLOCK steps. It also owns its marks (completions
-// dequeued, packets queued) for per-lane drawing.
+// kernel lane for events recorded with tid NO_THREAD). Each lane owns
+// - `states`: its state entries (event indices, ascending; the state each one
+//   introduces is stateAt(event)), one per state change plus one per
+//   GqcsReturn, so the completion marks are the GqcsReturn entries and the
+//   series' per-block OR of MarkFlags serves the dense mark drawing;
+// - `stateCum`: every STATE_BLOCK entries, the time already spent in each
+//   state, so the time waiting/running/blocked before any instant costs one
+//   binary search plus at most STATE_BLOCK steps;
+// - `marks`: the packets queued on this lane (PacketQueued, Pqcs): the kernel's
+//   marks (the emulated backend's main thread plays the kernel).
 
 import { NO_THREAD, ThreadRole, ThreadStateValue } from '@iocpscope/protocol';
-import { F64Column, U32Column } from './column.ts';
-import { EventSeries } from './series.ts';
+import { F64Column } from './column.ts';
+import { EventSeries, SeriesKind } from './series.ts';
 
 export const STATE_BLOCK = 32;
 export const STATE_BLOCK_SHIFT = 5;
@@ -36,14 +40,15 @@ export class Lane {
   exitIdx = NONE;
   /** True once the thread called GQCS or was declared a worker: counts toward "running". */
   isPortThread = false;
-  /** ThreadState / ThreadExit event indices, ascending. */
-  readonly states = new U32Column();
-  /** Marks drawn on this lane: its GqcsReturn, PacketQueued and Pqcs events (MarkFlag summaries). */
-  readonly marks = new EventSeries(false);
+  /** State entries (see the header), with MarkFlag block summaries. */
+  readonly states = new EventSeries(SeriesKind.Flags);
+  /** Packets queued by this thread (PacketQueued, Pqcs), with MarkFlag block summaries. */
+  readonly marks = new EventSeries(SeriesKind.Flags);
   /** Per STATE_BLOCK entries: ns spent [waiting, running, blocked] before the block's first entry. */
   readonly stateCum = new F64Column();
-  /** State of the last entry (-1 before the first) and its time. */
+  /** State of the last entry (-1 before the first), its block reason, and its time. */
   lastState = -1;
+  lastReason = 0;
   lastStateNs = 0;
   /** Accumulated ns per state up to lastStateNs. */
   readonly acc = new Float64Array(3);
@@ -56,6 +61,11 @@ export class Lane {
     this.holder = holder;
   }
 
+  /** Whether this lane queues packets (it plays the kernel). */
+  get isKernel(): boolean {
+    return this.role === ThreadRole.Kernel || this.marks.length > 0;
+  }
+
   /** Display name: the thread's name string, else a name derived from role and tid. */
   get name(): string {
     const s = this.nameStr !== 0 ? this.holder.strings.get(this.nameStr) : undefined;
@@ -64,8 +74,8 @@ export class Lane {
     return `${ROLE_NAMES[this.role] ?? 'thread'} ${this.tid}`;
   }
 
-  /** Append a state entry (event index `i` at `ns`, introducing `state`). */
-  pushState(i: number, ns: number, state: number): void {
+  /** Append a state entry (event `i` at `ns`, introducing `state`; `flags` = its MarkFlags). */
+  pushState(i: number, ns: number, state: number, reason: number, flags: number): void {
     const n = this.states.length;
     if (n > 0 && this.lastState < ThreadStateValue.Exited) {
       this.acc[this.lastState]! += ns - this.lastStateNs;
@@ -75,8 +85,9 @@ export class Lane {
       this.stateCum.push(this.acc[1]!);
       this.stateCum.push(this.acc[2]!);
     }
-    this.states.push(i);
+    this.states.pushFlags(i, flags);
     this.lastState = state;
+    this.lastReason = reason;
     this.lastStateNs = ns;
   }
 
@@ -111,8 +122,8 @@ const ROLE_RANK: Record<number, number> = {
 /** Lanes in display order (a new array; `lanes` is not modified). */
 export function sortLanes(lanes: readonly Lane[]): Lane[] {
   return lanes.slice().sort((a, b) => {
-    const ra = ROLE_RANK[a.role] ?? 3;
-    const rb = ROLE_RANK[b.role] ?? 3;
+    const ra = a.isKernel ? ROLE_RANK[ThreadRole.Kernel]! : (ROLE_RANK[a.role] ?? 3);
+    const rb = b.isKernel ? ROLE_RANK[ThreadRole.Kernel]! : (ROLE_RANK[b.role] ?? 3);
     return ra !== rb ? ra - rb : a.tid - b.tid;
   });
 }

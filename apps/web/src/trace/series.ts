@@ -1,67 +1,109 @@
-// An event series: ascending event indices into the trace, an optional value
-// per entry (a step function: the value holds from its event until the next
-// entry), and per-block summaries (min, max, OR of mark flags) over every
-// SERIES_BLOCK entries so per-pixel aggregation can skip whole blocks when a
-// pixel column covers many entries. Blocks are complete-or-open: the last one
-// is updated in place as entries arrive.
+// Event series: ascending event indices into the trace plus per-block
+// summaries over every SERIES_BLOCK entries, so per-pixel aggregation can skip
+// whole blocks when a pixel column covers many entries.
+//
+// A flag series (thread states with their completion marks, queued packets)
+// keeps the OR of the entries' MarkFlag bits per block.
+//
+// A step series (queue depth, running threads) is a counter that moves by
+// exactly +1 or -1 at each entry; the direction is read back from the event
+// itself (stepAt), so no value is stored per entry. Per block it keeps the
+// value before the block's first entry and the min/max of the values after
+// each entry. Entries are only pushed when the counter really moves.
 
+import { EventKind, RECORD_WORDS } from '@iocpscope/protocol';
 import { I32Column, U32Column, U8Column } from './column.ts';
+import { stateAt } from './flags.ts';
 
 export const SERIES_BLOCK = 32;
 export const SERIES_BLOCK_SHIFT = 5;
 
+export const SeriesKind = { Flags: 0, Queue: 1, Running: 2 } as const;
+export type SeriesKind = (typeof SeriesKind)[keyof typeof SeriesKind];
+
+/** +1 or -1: how a step series moves at its entry for event e. */
+export function stepAt(kind: SeriesKind, words: Uint32Array, e: number): number {
+  if (kind === SeriesKind.Queue) {
+    return (words[e * RECORD_WORDS]! & 0xff) === EventKind.GqcsReturn ? -1 : 1;
+  }
+  return stateAt(words, e) === 1 /* Running */ ? 1 : -1;
+}
+
 export class EventSeries {
+  readonly kind: SeriesKind;
   /** Event index of each entry, ascending. */
   readonly idx = new U32Column();
-  /** Value after each entry (only when the series has values). */
-  readonly value: I32Column | null;
-  /** Per block: min and max value, OR of flags. */
+  /** Per block, flag series: OR of MarkFlag bits. */
+  readonly blockOr = new U8Column();
+  /** Per block, step series: value before the first entry, and min/max after each entry. */
+  readonly blockFirst = new I32Column();
   readonly blockMin = new I32Column();
   readonly blockMax = new I32Column();
-  readonly blockOr = new U8Column();
-  /** Largest value ever pushed (0 for flag-only series). */
+  /** Step series: current value (after the last entry) and the largest ever. */
+  value = 0;
   maxValue = 0;
 
-  constructor(withValues: boolean) {
-    this.value = withValues ? new I32Column() : null;
+  constructor(kind: SeriesKind) {
+    this.kind = kind;
   }
 
   get length(): number {
     return this.idx.length;
   }
 
-  push(eventIndex: number, value: number, flags: number): void {
+  /** Flag series: append event i with its MarkFlag bits. */
+  pushFlags(i: number, flags: number): void {
     const n = this.idx.length;
-    this.idx.push(eventIndex);
-    if (this.value) this.value.push(value);
-    if (value > this.maxValue) this.maxValue = value;
+    this.idx.push(i);
     const b = n >>> SERIES_BLOCK_SHIFT;
-    if (b === this.blockOr.length) {
-      this.blockMin.push(value);
-      this.blockMax.push(value);
-      this.blockOr.push(flags);
+    if (b === this.blockOr.length) this.blockOr.push(flags);
+    else this.blockOr.data[b]! |= flags;
+  }
+
+  /** Step series: append event i, moving the value by `delta` (+1 or -1). */
+  pushStep(i: number, delta: number): void {
+    const n = this.idx.length;
+    const before = this.value;
+    const v = before + delta;
+    this.idx.push(i);
+    this.value = v;
+    if (v > this.maxValue) this.maxValue = v;
+    const b = n >>> SERIES_BLOCK_SHIFT;
+    if (b === this.blockFirst.length) {
+      this.blockFirst.push(before);
+      this.blockMin.push(v);
+      this.blockMax.push(v);
     } else {
-      if (value < this.blockMin.data[b]!) this.blockMin.data[b] = value;
-      if (value > this.blockMax.data[b]!) this.blockMax.data[b] = value;
-      this.blockOr.data[b]! |= flags;
+      if (v < this.blockMin.data[b]!) this.blockMin.data[b] = v;
+      if (v > this.blockMax.data[b]!) this.blockMax.data[b] = v;
     }
+  }
+
+  /** Step series: the value after entry k (k = -1: before the first entry, 0). */
+  valueAfter(words: Uint32Array, k: number): number {
+    if (k < 0) return 0;
+    const b = k >>> SERIES_BLOCK_SHIFT;
+    let v = this.blockFirst.data[b]!;
+    const idx = this.idx.data;
+    for (let j = b << SERIES_BLOCK_SHIFT; j <= k; j++) v += stepAt(this.kind, words, idx[j]!);
+    return v;
   }
 
   trim(): void {
     this.idx.trim();
-    this.value?.trim();
+    this.blockOr.trim();
+    this.blockFirst.trim();
     this.blockMin.trim();
     this.blockMax.trim();
-    this.blockOr.trim();
   }
 
   get bytes(): number {
     return (
       this.idx.bytes +
-      (this.value?.bytes ?? 0) +
+      this.blockOr.bytes +
+      this.blockFirst.bytes +
       this.blockMin.bytes +
-      this.blockMax.bytes +
-      this.blockOr.bytes
+      this.blockMax.bytes
     );
   }
 }

@@ -9,6 +9,7 @@ import { NONE } from './lanes.ts';
 
 const TWO_32 = 4294967296;
 const EXACT_HI = 0x200000; // hi < 2^21 keeps lo + hi * 2^32 below 2^53
+const RECENT = 4096;
 
 export class SessionTable {
   readonly lo = new U32Column();
@@ -29,6 +30,8 @@ export class SessionTable {
   readonly ioCount = new I32Column();
   private readonly small = new Map<number, number>();
   private readonly big = new Map<bigint, number>();
+  /** Direct-mapped cache of recent rows by the id's low bits (the slot index of a SessionID). */
+  private readonly recent = new Int32Array(RECENT).fill(-1);
 
   get count(): number {
     return this.lo.length;
@@ -36,6 +39,14 @@ export class SessionTable {
 
   /** Row of the session, or -1. */
   find(lo: number, hi: number): number {
+    const c = this.recent[lo & (RECENT - 1)]!;
+    if (c >= 0 && this.lo.data[c] === lo && this.hi.data[c] === hi) return c;
+    const row = this.findSlow(lo, hi);
+    if (row >= 0) this.recent[lo & (RECENT - 1)] = row;
+    return row;
+  }
+
+  private findSlow(lo: number, hi: number): number {
     if (hi < EXACT_HI) return this.small.get(lo + hi * TWO_32) ?? -1;
     return this.big.get((BigInt(hi) << 32n) | BigInt(lo)) ?? -1;
   }
@@ -49,6 +60,7 @@ export class SessionTable {
       else this.big.set((BigInt(hi) << 32n) | BigInt(lo), row);
       this.lo.push(lo);
       this.hi.push(hi);
+      this.recent[lo & (RECENT - 1)] = row;
       this.firstIdx.push(i);
       this.lastIdx.push(i);
       this.createdIdx.push(NONE);
@@ -95,6 +107,6 @@ export class SessionTable {
     let b = 0;
     for (const c of this.columns()) b += c.bytes;
     // Map entries: roughly 3 words each in V8's ordered hash tables.
-    return b + (this.small.size + this.big.size) * 24;
+    return b + this.recent.byteLength + (this.small.size + this.big.size) * 24;
   }
 }

@@ -38,6 +38,7 @@ import {
 import { lowerBound, upperBound } from '../lib/binarySearch.ts';
 import { U32Column } from './column.ts';
 import { MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
+import { BlockReason } from '@iocpscope/protocol';
 import { IoMatcher } from './ioMatch.ts';
 import {
   Lane,
@@ -47,7 +48,7 @@ import {
   type StringLookup,
   type StringsHolder,
 } from './lanes.ts';
-import { EventSeries } from './series.ts';
+import { EventSeries, SeriesKind } from './series.ts';
 import { SessionTable } from './sessions.ts';
 
 export const LANE_BLOCK = 256;
@@ -69,6 +70,11 @@ export class WebTrace implements StringsHolder {
   /** Raw records, `count * 8` valid words (spare capacity after). */
   words: Uint32Array = new Uint32Array(0);
   count = 0;
+  /** Number of events (the analysis package's TraceRecords shape: `words` + `length`). */
+  get length(): number {
+    return this.count;
+  }
+
   /** Bumps on every append: the cheap change check for renderers and stores. */
   version = 0;
   /** First and last event time (ns since trace start); 0..0 when empty. */
@@ -87,16 +93,16 @@ export class WebTrace implements StringsHolder {
   lanes: readonly Lane[] = [];
   /** Lanes by creation order (`lane.id`). */
   readonly lanesById: Lane[] = [];
-  private readonly laneByTid = new Int32Array(65536).fill(-1);
+  private readonly laneByTid = new Int16Array(65536).fill(-1);
 
   /** GqcsReturn events; `retPosted`/`retQueued` hold the flow's other ends (NONE if unmatched). */
-  readonly returns = new EventSeries(false);
+  readonly returns = new EventSeries(SeriesKind.Flags);
   readonly retPosted = new U32Column();
   readonly retQueued = new U32Column();
-  /** Packets in the port's queue after each change. */
-  readonly queueDepth = new EventSeries(true);
-  /** Port threads in the Running state after each change (compare with `concurrency`). */
-  readonly running = new EventSeries(true);
+  /** Packets in the port's queue: +1 per PacketQueued (not Post) and Pqcs, -1 per dequeue. */
+  readonly queueDepth = new EventSeries(SeriesKind.Queue);
+  /** Port threads in the Running state (compare with `concurrency`). */
+  readonly running = new EventSeries(SeriesKind.Running);
   readonly gaps = new U32Column();
   readonly markers = new U32Column();
   readonly sessions = new SessionTable();
@@ -105,8 +111,6 @@ export class WebTrace implements StringsHolder {
 
   private readonly posted = new IoMatcher();
   private readonly queuedIo = new IoMatcher();
-  private depth = 0;
-  private runningNow = 0;
   private lastNs = 0;
   private lanesDirty = false;
   private readonly sessionCache: SessionEvents[] = [];
@@ -117,6 +121,23 @@ export class WebTrace implements StringsHolder {
     const t = new WebTrace();
     t.reserve(records.length / RECORD_WORDS);
     t.append(records, strings);
+    t.trim();
+    return t;
+  }
+
+  /**
+   * Build a trace that takes ownership of `words` (no copy: the caller must not
+   * use or modify the array afterwards). `words` may be longer than `count`
+   * records (an EventStore's backing array); the spare capacity is dropped.
+   */
+  static fromOwned(words: Uint32Array, count: number, strings?: StringLookup): WebTrace {
+    if (!Number.isInteger(count) || count < 0 || count * RECORD_WORDS > words.length) {
+      throw new TraceError('BAD_RECORDS', `${count} records do not fit in ${words.length} words`);
+    }
+    const t = new WebTrace();
+    if (strings) t.strings = strings;
+    t.words = words.length === count * RECORD_WORDS ? words : words.slice(0, count * RECORD_WORDS);
+    t.indexRange(0, count);
     t.trim();
     return t;
   }
@@ -150,7 +171,12 @@ export class WebTrace implements StringsHolder {
       this.reserve(Math.max(this.count + n, Math.ceil((this.words.length / RECORD_WORDS) * 1.5)));
     }
     this.words.set(records, this.count * RECORD_WORDS);
-    const first = this.count;
+    this.indexRange(this.count, n);
+  }
+
+  /** Index records [first, first + n) already in `words`, then publish them. */
+  private indexRange(first: number, n: number): void {
+    if (n === 0) return;
     if (first === 0) this.lastNs = tsOf(this.words, 0);
     for (let i = first; i < first + n; i++) this.indexEvent(i);
     this.count = first + n;
@@ -284,7 +310,7 @@ export class WebTrace implements StringsHolder {
 
   /** Position in `lane.states` of the state in force at `ns`, or -1 before the first. */
   stateEntryAt(lane: Lane, ns: number): number {
-    return this.upperBoundColumnTime(lane.states.data, ns, 0, lane.states.length) - 1;
+    return this.upperBoundColumnTime(lane.states.idx.data, ns, 0, lane.states.length) - 1;
   }
 
   /**
@@ -296,7 +322,7 @@ export class WebTrace implements StringsHolder {
     out[0] = 0;
     out[1] = 0;
     out[2] = 0;
-    const col = lane.states.data;
+    const col = lane.states.idx.data;
     const n = lane.states.length;
     const t = ns < this.endNs ? ns : this.endNs;
     const j = this.upperBoundColumnTime(col, t, 0, n) - 1;
@@ -489,30 +515,34 @@ export class WebTrace implements StringsHolder {
         lane.nameStr = w[o + 1]!;
         lane.osThreadId = w[o + 6]!;
         lane.startIdx = i;
-        if (lane.role === ThreadRole.Worker) this.makePortThread(lane, i);
+        this.setState(lane, i, ns, ThreadStateValue.Running, BlockReason.None, false);
         this.lanesDirty = true;
         break;
       case EventKind.ThreadExit:
         lane.exitIdx = i;
-        this.pushState(lane, i, ns, ThreadStateValue.Exited);
+        this.setState(lane, i, ns, ThreadStateValue.Exited, BlockReason.None, false);
         break;
-      case EventKind.ThreadState:
-        this.pushState(lane, i, ns, a <= ThreadStateValue.Exited ? a : ThreadStateValue.Exited);
+      case EventKind.ThreadState: {
+        const st = a <= ThreadStateValue.Exited ? a : ThreadStateValue.Exited;
+        const reason = st === ThreadStateValue.Blocked ? w[o + 1]! : BlockReason.None;
+        if (st === ThreadStateValue.Exited) lane.exitIdx = i;
+        this.setState(lane, i, ns, st, reason, false);
         break;
+      }
       case EventKind.PortCreated:
         this.concurrency = w[o + 1]!;
         this.workerCount = w[o + 6]!;
         this.portIdx = i;
         break;
       case EventKind.GqcsEnter:
-        if (!lane.isPortThread) this.makePortThread(lane, i);
+        this.setState(lane, i, ns, ThreadStateValue.Waiting, BlockReason.None, true);
         break;
       case EventKind.GqcsReturn: {
         const ok = (a & 0x10) !== 0;
         const hasOverlapped = (a & 0x20) !== 0;
         const flags = markFlagsAt(w, i);
-        this.returns.push(i, 0, flags);
-        lane.marks.push(i, 0, flags);
+        this.returns.pushFlags(i, flags);
+        this.setState(lane, i, ns, ThreadStateValue.Running, BlockReason.None, true, flags);
         if (hasOverlapped) {
           const ioId = w[o + 7]!;
           this.retPosted.push(this.posted.take(w, ioId, i));
@@ -525,28 +555,23 @@ export class WebTrace implements StringsHolder {
           this.retPosted.push(NONE);
           this.retQueued.push(NONE);
         }
-        if (ok || hasOverlapped) {
-          if (this.depth > 0) this.depth--;
-          this.queueDepth.push(i, this.depth, 0);
-        }
+        // Something was dequeued unless FALSE with a NULL overlapped; a dequeue
+        // with an empty queue means the trace started mid-stream: no step.
+        if ((ok || hasOverlapped) && this.queueDepth.value > 0) this.queueDepth.pushStep(i, -1);
         break;
       }
-      case EventKind.PacketQueued: {
-        const flags = markFlagsAt(w, i);
-        lane.marks.push(i, 0, flags);
+      case EventKind.PacketQueued:
+        if (lane.marks.length === 0) this.lanesDirty = true;
+        lane.marks.pushFlags(i, markFlagsAt(w, i));
         this.queuedIo.put(w, w[o + 7]!, i);
         // A Post packet was already counted by its Pqcs (PQCS queues its own packet).
-        if ((a & 0x0f) !== Op.Post) {
-          this.depth++;
-          this.queueDepth.push(i, this.depth, flags);
-        }
+        if ((a & 0x0f) !== Op.Post) this.queueDepth.pushStep(i, 1);
         break;
-      }
       case EventKind.Pqcs:
-        lane.marks.push(i, 0, MarkFlag.Post);
+        if (lane.marks.length === 0) this.lanesDirty = true;
+        lane.marks.pushFlags(i, MarkFlag.Post);
         if ((a & 0x20) !== 0) this.posted.put(w, w[o + 7]!, i);
-        this.depth++;
-        this.queueDepth.push(i, this.depth, 0);
+        this.queueDepth.pushStep(i, 1);
         break;
       case EventKind.IoPosted: {
         const result = w[o + 6]!;
@@ -575,6 +600,14 @@ export class WebTrace implements StringsHolder {
           this.sessions.disconnectIdx.data[row] = i;
         }
         break;
+      case EventKind.LockWait:
+        this.setState(lane, i, ns, ThreadStateValue.Blocked, BlockReason.Lock, false);
+        break;
+      case EventKind.LockAcquire:
+        if (lane.lastState === ThreadStateValue.Blocked && lane.lastReason === BlockReason.Lock) {
+          this.setState(lane, i, ns, ThreadStateValue.Running, BlockReason.None, false);
+        }
+        break;
       case EventKind.Gap:
         this.gaps.push(i);
         break;
@@ -586,26 +619,29 @@ export class WebTrace implements StringsHolder {
     }
   }
 
-  private makePortThread(lane: Lane, i: number): void {
-    if (lane.isPortThread) return;
-    lane.isPortThread = true;
-    if (lane.lastState === ThreadStateValue.Running) {
-      this.runningNow++;
-      this.running.push(i, this.runningNow, 0);
+  /**
+   * Apply a state change with the replay reducer's rules: a GQCS call makes
+   * the thread a port thread; the running counter moves when a port thread
+   * enters or leaves Running. A GqcsReturn always gets an entry (it is a mark).
+   */
+  private setState(
+    lane: Lane,
+    i: number,
+    ns: number,
+    state: number,
+    reason: number,
+    gqcs: boolean,
+    flags = 0,
+  ): void {
+    const wasCounted = lane.isPortThread && lane.lastState === ThreadStateValue.Running;
+    if (gqcs) lane.isPortThread = true;
+    if (flags !== 0 || state !== lane.lastState || reason !== lane.lastReason) {
+      lane.pushState(i, ns, state, reason, flags);
     }
-  }
-
-  private pushState(lane: Lane, i: number, ns: number, state: number): void {
-    const was = lane.lastState === ThreadStateValue.Running;
-    lane.pushState(i, ns, state);
-    const is = state === ThreadStateValue.Running;
-    if (lane.isPortThread && was !== is) {
-      this.runningNow += is ? 1 : -1;
-      this.running.push(i, this.runningNow, 0);
-    }
+    const isCounted = lane.isPortThread && state === ThreadStateValue.Running;
+    if (isCounted !== wasCounted) this.running.pushStep(i, isCounted ? 1 : -1);
   }
 }
-
 interface SessionEvents {
   lo: number;
   hi: number;
