@@ -15,6 +15,7 @@ import {
   FrameStreamDecoder,
   RECORD_WORDS,
   StringTable,
+  crc32,
   decodeEvent,
   decodeFrame,
   decodeFrameInto,
@@ -214,6 +215,11 @@ const allocCopyS = time(() => {
   check += fresh[fresh.length - 1]!;
 });
 report('baseline: memcpy into fresh memory', EVENTS, allocCopyS, fileBytes);
+
+const crcS = time(() => {
+  check += crc32(file);
+});
+report('component: crc32 of the file bytes', EVENTS, crcS, fileBytes);
 
 const sample = records.subarray(0, JSON_SAMPLE * RECORD_WORDS);
 const objects = Array.from({ length: JSON_SAMPLE }, (_, i) => decodeEvent(sample, i)!);
