@@ -38,13 +38,14 @@ export const HOST_TID = 0;
 export interface TestPort {
   host: PortHost;
   /** The kernel's (main thread's) events. */
-  hostEvents: SeqEvent[];
+  hostLog: EventLog;
 }
 
 export async function createTestPort(
   options: Partial<PortOptions> & { concurrency: number },
 ): Promise<TestPort> {
-  const recorder = new SeqRecorder(seqBuffer, HOST_TID);
+  const hostLog = new EventLog();
+  const recorder = new SeqRecorder(seqBuffer, HOST_TID, (e) => hostLog.add(e));
   const host = await createPort({
     arenaBytes: 64 * 1024,
     maxThreads: 16,
@@ -53,7 +54,46 @@ export async function createTestPort(
     recorder,
     backend: BACKEND,
   });
-  return { host, hostEvents: recorder.events };
+  return { host, hostLog };
+}
+
+/**
+ * Resolves once the packet of the post `ioId` is in the queue. The emulated
+ * kernel records PacketQueued before it makes a packet visible; a native port
+ * cannot see the Windows kernel queue it, so there the harness settles instead.
+ */
+export async function packetQueued(tp: TestPort, ioId: number): Promise<void> {
+  if (BACKEND === 'native') {
+    await new Promise((r) => setTimeout(r, 50));
+    return;
+  }
+  await tp.hostLog.next((e) => e.kind === EventKind.PacketQueued && e.ioId === ioId, 0);
+}
+
+/** Events of one thread, with promise-based waiting for a matching event. */
+export class EventLog {
+  readonly events: SeqEvent[] = [];
+  private waiters: Waiter[] = [];
+
+  add(e: SeqEvent): void {
+    this.events.push(e);
+    const idx = this.events.length - 1;
+    this.waiters = this.waiters.filter((w) => {
+      if (idx >= w.from && w.pred(e)) {
+        w.resolve(e);
+        return false;
+      }
+      return true;
+    });
+  }
+
+  /** Resolves with the first event from index `from` on that matches. */
+  next(pred: (e: SeqEvent) => boolean, from = this.events.length): Promise<SeqEvent> {
+    for (let i = from; i < this.events.length; i++) {
+      if (pred(this.events[i]!)) return Promise.resolve(this.events[i]!);
+    }
+    return new Promise((resolve) => this.waiters.push({ pred, from, resolve }));
+  }
 }
 
 interface Waiter {
@@ -64,14 +104,12 @@ interface Waiter {
 
 /** A worker thread attached to a port, driven one command at a time. */
 export class PortThread {
-  readonly events: SeqEvent[] = [];
+  readonly log = new EventLog();
   private nextId = 1;
   private readonly pending = new Map<
     number,
     { resolve: (r: Reply) => void; reject: (e: Error) => void }
   >();
-  private waiters: Waiter[] = [];
-
   private constructor(
     readonly name: string,
     readonly tid: number,
@@ -104,15 +142,7 @@ export class PortThread {
 
   private onMessage(m: ToParent): void {
     if (m.type === 'event') {
-      this.events.push(m.event);
-      const idx = this.events.length - 1;
-      this.waiters = this.waiters.filter((w) => {
-        if (idx >= w.from && w.pred(m.event)) {
-          w.resolve(m.event);
-          return false;
-        }
-        return true;
-      });
+      this.log.add(m.event);
     } else if (m.type === 'reply' || m.type === 'error') {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -131,12 +161,12 @@ export class PortThread {
     });
   }
 
-  /** Resolves with the first event from index `from` on that matches. */
+  get events(): SeqEvent[] {
+    return this.log.events;
+  }
+
   next(pred: (e: SeqEvent) => boolean, from = this.events.length): Promise<SeqEvent> {
-    for (let i = from; i < this.events.length; i++) {
-      if (pred(this.events[i]!)) return Promise.resolve(this.events[i]!);
-    }
-    return new Promise((resolve) => this.waiters.push({ pred, from, resolve }));
+    return this.log.next(pred, from);
   }
 
   /**
@@ -144,15 +174,29 @@ export class PortThread {
    * ThreadState Waiting). The returned `result` settles when GQCS returns.
    */
   async gqcsWaiting(timeoutMs = INFINITE_MS): Promise<{ result: Promise<Reply> }> {
+    return this.waitingIn({ op: 'gqcs', timeoutMs });
+  }
+
+  /** Like gqcsWaiting for any blocking command (GQCS-Ex). */
+  async waitingIn(command: Command): Promise<{ result: Promise<Reply> }> {
     const from = this.events.length;
-    const result = this.call({ op: 'gqcs', timeoutMs });
+    const result = this.call(command);
     const returned = result.then((r) => {
-      throw new Error(`${this.name}: GQCS returned without waiting (error ${r.lastError})`);
+      throw new Error(
+        `${this.name}: ${command.op} returned without waiting (error ${r.lastError})`,
+      );
     });
     await Promise.race([this.next(isWaiting, from), returned]);
     returned.catch(() => {});
     if (WAIT_SETTLE_MS > 0) await new Promise((r) => setTimeout(r, WAIT_SETTLE_MS));
     return { result };
+  }
+
+  /** Run a command and return its reply with the events it recorded. */
+  async traced(command: Command): Promise<{ reply: Reply; events: SeqEvent[] }> {
+    const from = this.events.length;
+    const reply = await this.call(command);
+    return { reply, events: this.events.slice(from) };
   }
 
   attach(host: PortHost): Promise<Reply> {
