@@ -56,6 +56,8 @@ export interface ShutdownReport {
   /** Uncaught errors in server threads. */
   threadErrors: string[];
   trace: DrainStats | null;
+  /** Why tracing or recording failed during the run, if it did. */
+  traceError: string | null;
   fileBytes: number;
   durationMs: number;
 }
@@ -268,10 +270,12 @@ class EchoServer implements RunningServer {
     // 7. Final drain (every recording thread has ended).
     let trace: DrainStats | null = null;
     let fileBytes = 0;
+    let traceError: string | null = null;
     if (this.feed) {
       const r = await this.feed.stop();
       trace = r.stats;
       fileBytes = r.fileBytes;
+      if (r.error) traceError = `${r.error.message} (${r.error.code})`;
     }
     const threadErrors = [...this.workers, this.accept]
       .filter((t) => t.error)
@@ -288,6 +292,7 @@ class EchoServer implements RunningServer {
       acceptJoined,
       threadErrors,
       trace,
+      traceError,
       fileBytes,
       durationMs: performance.now() - t0,
     };

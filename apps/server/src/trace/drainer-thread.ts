@@ -39,6 +39,13 @@ export interface DrainerThreadOptions {
   file?: FileSinkOptions;
 }
 
+export interface DrainerStopResult {
+  stats: DrainStats;
+  fileBytes: number;
+  /** Why draining or recording failed, if it did. */
+  error: DrainerThreadError | null;
+}
+
 export class DrainerThreadError extends Error {
   constructor(
     message: string,
@@ -142,13 +149,26 @@ export class DrainerThread implements TraceFeed {
    * Final drain. Call after every recording thread has exited. Resolves with the
    * final stats once the last batch was delivered and the file (if any) closed.
    */
-  async stop(timeoutMs = 10_000): Promise<{ stats: DrainStats; fileBytes: number }> {
+  async stop(timeoutMs = 10_000): Promise<DrainerStopResult> {
     const w = this.worker;
     if (!w || !this.done) throw new Error('drainer thread not started');
     Atomics.store(this.control, DT_STOP, 1);
     Atomics.notify(this.control, DT_STOP);
-    const result = await this.done;
-    await waitExit(w, timeoutMs);
+    let result: DrainerStopResult;
+    try {
+      const r = await this.done;
+      result = { ...r, error: null };
+    } catch (e) {
+      // The stream already delivered stays delivered; report why the rest is missing.
+      result = { stats: this.stats(), fileBytes: 0, error: e as DrainerThreadError };
+    }
+    if (
+      !(await waitExit(w, timeoutMs).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await w.terminate();
     return result;
   }
 

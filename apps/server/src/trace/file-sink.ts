@@ -55,9 +55,10 @@ export class FileSink {
     this.write(header);
   }
 
+  /** Queue a batch (copied: the caller may reuse or transfer its buffer). */
   append(records: Uint32Array, strings: readonly StringEntry[]): void {
     if (records.length > 0) {
-      this.pending.push(records);
+      this.pending.push(records.slice());
       this.pendingRecords += records.length / RECORD_WORDS;
     }
     for (const s of strings) this.pendingStrings.push(s);

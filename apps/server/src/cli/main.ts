@@ -1,0 +1,24 @@
+// The iocpscope command line: one file per command under cli/ registers itself
+// on the program built here. Run as `pnpm iocpscope ...` (tsx) or through
+// bin/iocpscope.mjs.
+
+import { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { registerLoadCommand } from './load.ts';
+import { registerServeCommand } from './serve.ts';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('iocpscope')
+    .description('a visual debugger for IOCP (Windows I/O completion port) servers')
+    .showHelpAfterError();
+  registerServeCommand(program);
+  registerLoadCommand(program);
+  return program;
+}
+
+const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+if (isEntry) {
+  await buildProgram().parseAsync(process.argv);
+}

@@ -1,0 +1,279 @@
+// `iocpscope serve`: the reference echo server on the (emulated) completion
+// port, with tracing on by default. Flags are validated into ServerOptions
+// (bad flags: a ServeOptionError with code ERR_SERVE_OPTIONS, exit 2). The
+// server runs until SIGINT/SIGTERM or --duration, then shuts down gracefully
+// and prints what the shutdown found (zombie sessions, workers that never got
+// an exit packet). The dashboard (HTTP + WebSocket on --port) is attached
+// through the `attachDashboard` seam by whoever provides it.
+
+import { Option, type Command } from 'commander';
+import { FAULT_DESCRIPTIONS, FAULT_NAMES, isFaultName } from '../echo/faults.ts';
+import type { ServerOptions } from '../echo/config.ts';
+import { startServer, type RunningServer, type ShutdownReport } from '../echo/server.ts';
+
+export const SERVE_EXIT = { ok: 0, failed: 1, badOptions: 2 } as const;
+
+export interface ServeCliFlags {
+  host?: string;
+  port?: string;
+  echoPort?: string;
+  workers?: string;
+  concurrency?: string;
+  maxSessions?: string;
+  gqcsBatch?: string;
+  record?: string;
+  trace?: boolean;
+  fault?: string[];
+  backend?: string;
+  duration?: string;
+}
+
+export interface ServeConfig {
+  server: ServerOptions;
+  /** Dashboard HTTP/WebSocket address. */
+  dashboard: { host: string; port: number };
+  /** Stop after this long; null = until a signal. */
+  durationMs: number | null;
+}
+
+/** Starts the dashboard for a running server; returns how to reach and stop it. */
+export type DashboardAttach = (
+  server: RunningServer,
+  where: { host: string; port: number },
+) => Promise<{ url: string; close(): Promise<void> }>;
+
+export interface ServeCliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  /** Aborting stops the server (the CLI wires SIGINT/SIGTERM to it). */
+  signal?: AbortSignal;
+  attachDashboard?: DashboardAttach;
+}
+
+export class ServeOptionError extends Error {
+  readonly code = 'ERR_SERVE_OPTIONS';
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`--${option}: ${message}`);
+  }
+}
+
+function int(
+  option: string,
+  text: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text.trim()))
+    throw new ServeOptionError(option, `expected an integer, got ${JSON.stringify(text)}`);
+  const n = Number(text.trim());
+  if (n < min || n > max) throw new ServeOptionError(option, `must be in ${min}..${max}, got ${n}`);
+  return n;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseServeDuration(option: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m)
+    throw new ServeOptionError(
+      option,
+      `expected a time like 500ms, 10s, 2m; got ${JSON.stringify(text)}`,
+    );
+  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+  if (ms < 1 || ms > 7 * 24 * 3_600_000)
+    throw new ServeOptionError(option, 'must be between 1ms and 7 days');
+  return ms;
+}
+
+/** Flags -> validated configuration. Throws ServeOptionError. */
+export function parseServeFlags(f: ServeCliFlags): ServeConfig {
+  const host = (f.host ?? '127.0.0.1').trim();
+  if (host.length === 0) throw new ServeOptionError('host', 'must not be empty');
+  const faults = f.fault ?? [];
+  for (const name of faults) {
+    if (!isFaultName(name)) {
+      throw new ServeOptionError(
+        'fault',
+        `unknown fault ${JSON.stringify(name)} (see --help for the list)`,
+      );
+    }
+  }
+  const backend = f.backend ?? 'emulated';
+  if (backend !== 'emulated' && backend !== 'native') {
+    throw new ServeOptionError(
+      'backend',
+      `must be emulated or native, got ${JSON.stringify(backend)}`,
+    );
+  }
+  const trace = f.trace !== false;
+  if (f.record !== undefined && !trace) {
+    throw new ServeOptionError('record', 'needs tracing: do not combine with --no-trace');
+  }
+  if (f.record !== undefined && f.record.trim() === '')
+    throw new ServeOptionError('record', 'needs a file name');
+  const dashPort = int('port', f.port, 1, 65535) ?? 7700;
+  const echoPort = int('echo-port', f.echoPort, 0, 65535) ?? 7701;
+  if (echoPort === dashPort)
+    throw new ServeOptionError('echo-port', `must differ from --port (${dashPort})`);
+  const server: ServerOptions = {
+    host,
+    echoPort,
+    trace,
+    faults: faults as ServerOptions['faults'],
+    backend,
+  };
+  const workers = int('workers', f.workers, 1, 64);
+  if (workers !== undefined) server.workers = workers;
+  const concurrency = int('concurrency', f.concurrency, 0, 64);
+  if (concurrency !== undefined) server.concurrency = concurrency;
+  const maxSessions = int('max-sessions', f.maxSessions, 1, 65535);
+  if (maxSessions !== undefined) server.maxSessions = maxSessions;
+  const gqcsBatch = int('gqcs-batch', f.gqcsBatch, 1, 256);
+  if (gqcsBatch !== undefined) server.gqcsBatch = gqcsBatch;
+  if (f.record !== undefined) server.recordFile = f.record;
+  return {
+    server,
+    dashboard: { host, port: dashPort },
+    durationMs: f.duration === undefined ? null : parseServeDuration('duration', f.duration),
+  };
+}
+
+export function formatShutdown(r: ShutdownReport): string {
+  const lines = [
+    `sessions: ${r.acceptedSessions} accepted, ${r.releasedSessions} released, ${r.stuckSessions} never released`,
+    `workers: ${r.workersJoined} joined after their exit packet (${r.exitPacketsPosted} posted)` +
+      (r.workersWokenByPortClose
+        ? `, ${r.workersWokenByPortClose} only woke when the port closed`
+        : '') +
+      (r.workersTerminated ? `, ${r.workersTerminated} terminated` : ''),
+  ];
+  for (const s of r.stuckIoCounts.slice(0, 10)) {
+    lines.push(
+      `  zombie session 0x${s.session.toString(16)} (slot ${s.slot}) IOCount ${s.ioCount}`,
+    );
+  }
+  if (r.trace) {
+    lines.push(
+      `trace: ${r.trace.records} events from ${r.trace.threads} threads, ${r.trace.lostRecords} lost` +
+        (r.fileBytes ? `, ${r.fileBytes} bytes written` : ''),
+    );
+  }
+  if (r.traceError) lines.push(`trace error: ${r.traceError}`);
+  for (const e of r.threadErrors) lines.push(`thread error: ${e}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Runs `serve` with parsed flags until the signal or --duration; resolves the exit code. */
+export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise<number> {
+  let cfg: ServeConfig;
+  try {
+    cfg = parseServeFlags(flags);
+  } catch (e) {
+    if (e instanceof ServeOptionError) {
+      io.stderr.write(`iocpscope serve: ${e.message}\n`);
+      return SERVE_EXIT.badOptions;
+    }
+    throw e;
+  }
+  let server: RunningServer;
+  try {
+    server = await startServer(cfg.server);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    io.stderr.write(
+      `iocpscope serve: cannot start: ${err.message}${err.code ? ` (${err.code})` : ''}\n`,
+    );
+    return err.code === 'ERR_SERVER_OPTIONS' ? SERVE_EXIT.badOptions : SERVE_EXIT.failed;
+  }
+  const c = server.config;
+  io.stdout.write(
+    `echo server on ${c.host}:${server.echoPort}: ${c.workers} workers, concurrency ${c.concurrency || 'CPUs'}, ` +
+      `${c.backend} port, tracing ${c.trace ? 'on' : 'off'}` +
+      (c.recordFile ? `, recording to ${c.recordFile}` : '') +
+      (c.faults.length ? `, faults: ${c.faults.join(', ')}` : '') +
+      '\n',
+  );
+  let dashboard: { url: string; close(): Promise<void> } | null = null;
+  if (io.attachDashboard) {
+    try {
+      dashboard = await io.attachDashboard(server, cfg.dashboard);
+      io.stdout.write(`dashboard: ${dashboard.url}\n`);
+    } catch (e) {
+      io.stderr.write(`iocpscope serve: dashboard failed to start: ${(e as Error).message}\n`);
+      await server.stop();
+      return SERVE_EXIT.failed;
+    }
+  }
+  await new Promise<void>((resolve) => {
+    const timer = cfg.durationMs === null ? null : setTimeout(resolve, cfg.durationMs);
+    if (io.signal?.aborted) resolve();
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
+    if (timer === null && !io.signal) resolve();
+  });
+  io.stdout.write('shutting down...\n');
+  if (dashboard) await dashboard.close();
+  const report = await server.stop();
+  io.stdout.write(formatShutdown(report));
+  return report.threadErrors.length > 0 || report.traceError ? SERVE_EXIT.failed : SERVE_EXIT.ok;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** Adds `serve` to the iocpscope program. */
+export function registerServeCommand(
+  program: Command,
+  io?: Omit<ServeCliIo, 'signal'> & { setExitCode?: (code: number) => void; signal?: AbortSignal },
+): void {
+  const faultHelp = FAULT_NAMES.map((n) => `  ${n.padEnd(28)} ${FAULT_DESCRIPTIONS[n]}`).join('\n');
+  program
+    .command('serve')
+    .description('run the instrumented reference echo server (IOCP model) and stream its trace')
+    .option('--host <address>', 'address for the echo server and the dashboard', '127.0.0.1')
+    .option('--port <n>', 'dashboard HTTP/WebSocket port', '7700')
+    .option('--echo-port <n>', 'echo server TCP port (0 = any free port)', '7701')
+    .option('--workers <n>', 'worker threads looping on GQCS, 1..64 (default 2)')
+    .option('--concurrency <n>', "the port's concurrency value, 0 = number of CPUs (default 0)")
+    .option('--max-sessions <n>', 'session slots, 1..65535 (default 4096)')
+    .option(
+      '--gqcs-batch <n>',
+      'packets per dequeue: 1 = GetQueuedCompletionStatus, more = GQCS-Ex (default 16)',
+    )
+    .option('--record <file>', 'write the trace to an .iocptrace file')
+    .option('--no-trace', 'turn instrumentation off (for comparison)')
+    .addOption(
+      new Option('--fault <name>', 'turn on a fault switch (repeatable; list below)').argParser(
+        collect,
+      ),
+    )
+    .option('--backend <name>', 'completion port backend: emulated or native', 'emulated')
+    .option('--duration <time>', 'stop after this long, e.g. 30s (default: until Ctrl-C)')
+    .addHelpText(
+      'after',
+      `\nFault switches (each reproduces one classic bug for real):\n${faultHelp}\n\nExit codes: 0 clean shutdown, 1 a server thread failed, 2 bad options.`,
+    )
+    .action(async (flags: ServeCliFlags) => {
+      if (io) {
+        const code = await runServeCli(flags, io);
+        io.setExitCode?.(code);
+        return;
+      }
+      const controller = new AbortController();
+      const onSignal = (): void => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        process.exitCode = await runServeCli(flags, {
+          stdout: process.stdout,
+          stderr: process.stderr,
+          signal: controller.signal,
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
