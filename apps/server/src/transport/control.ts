@@ -27,7 +27,11 @@ import type { Hub, HubClient } from '../hub/hub.ts';
 import type { RecordingCatalogue } from '../record/catalogue.ts';
 import type { RecordingManager } from '../record/manager.ts';
 
-/** Runs the built-in load generator once; resolves with the final stats. */
+/**
+ * Runs the built-in load generator once; resolves with the final stats.
+ * Throws synchronously (a StreamError) for options it refuses, so the
+ * request gets an error reply instead of an ack.
+ */
 export type LoadRunner = (
   options: LoadOptions,
   hooks: { onProgress: (stats: LoadStats) => void; signal: AbortSignal },
@@ -270,14 +274,22 @@ export class ControlChannel {
       this.#hub.forEachClient((c) => c.sendLatest('load-result', text));
       this.broadcastStatus();
     };
-    run(options, {
-      signal: load.abort.signal,
-      onProgress: (stats) => {
-        load.last = stats;
-        const text = JSON.stringify({ type: 'load-progress', stats } satisfies ServerMessage);
-        this.#hub.forEachClient((c) => c.sendLatest('load-progress', text));
-      },
-    }).then(
+    let running: Promise<LoadStats>;
+    try {
+      running = run(options, {
+        signal: load.abort.signal,
+        onProgress: (stats) => {
+          load.last = stats;
+          const text = JSON.stringify({ type: 'load-progress', stats } satisfies ServerMessage);
+          this.#hub.forEachClient((c) => c.sendLatest('load-progress', text));
+        },
+      });
+    } catch (e) {
+      // Refused before it started (bad options): nothing is running.
+      this.#load = undefined;
+      throw e;
+    }
+    running.then(
       (stats) => finish(load.abort.signal.aborted ? 'stopped' : 'completed', stats),
       (e: unknown) =>
         finish(

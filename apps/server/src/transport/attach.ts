@@ -1,0 +1,171 @@
+// The seam between `iocpscope serve` (echo/, cli/) and the dashboard side:
+// `dashboardAttach(options)` returns the function cli/serve.ts calls with the
+// running echo server and the dashboard address. It adapts the running server
+// to what the stream server consumes: the drainer's feed as the event source
+// (seeded with the feed's snapshot), fault switches, the built-in load
+// generator aimed at the echo port, and port restarts once the server offers
+// them.
+
+import type { LoadOptions, LoadStats, PortConfig } from '@iocpscope/protocol';
+import type { RunningServer } from '../echo/server.ts';
+import { StreamError } from '../hub/errors.ts';
+import { isLoadOptionError } from '../load/errors.ts';
+import { validateLoadOptions, type LoadOptions as GeneratorOptions } from '../load/options.ts';
+import { runLoad, type LoadProgress, type LoadReport } from '../load/run.ts';
+import { HEADER_BYTES } from '../load/stream.ts';
+import type { ControlTarget, LoadRunner } from './control.ts';
+import { startStreamServer, type StreamServer, type StreamServerOptions } from './server.ts';
+
+export const SERVER_VERSION = '0.1.0';
+
+export interface DashboardOptions extends Pick<
+  StreamServerOptions,
+  | 'token'
+  | 'webRoot'
+  | 'allowedOrigins'
+  | 'recordingsDir'
+  | 'examplesDir'
+  | 'maxPayload'
+  | 'heartbeatMs'
+  | 'hub'
+  | 'recording'
+  | 'log'
+> {
+  /**
+   * Record from the start into this file with the rotating recorder
+   * (instead of the drainer thread's own file sink).
+   */
+  recordFile?: string;
+}
+
+/** What cli/serve.ts receives: where to reach the dashboard and how to stop it. */
+export interface AttachedDashboard {
+  url: string;
+  server: StreamServer;
+  close(): Promise<void>;
+}
+
+/** A running server that can also restart its port (added by echo/ later). */
+interface Restartable {
+  restartPort?(config: PortConfig): Promise<void>;
+}
+
+/** Protocol load options → the generator's options, aimed at the echo port. */
+export function toGeneratorOptions(o: LoadOptions, host: string, port: number): GeneratorOptions {
+  const g: GeneratorOptions = {
+    target: { host, port },
+    connections: o.connections,
+    messageSize: Math.max(0, o.messageSize - HEADER_BYTES),
+    inFlight: o.inFlight,
+    rampMs: o.rampMs,
+    resetsPerSec: o.resetRate,
+  };
+  if (o.messages !== undefined) g.messages = Math.ceil(o.messages / o.connections);
+  // Without a limit the load runs until stop-load: the generator's longest run.
+  else g.durationMs = o.durationMs ?? 24 * 3_600_000;
+  return g;
+}
+
+function progressStats(p: LoadProgress, size: number): LoadStats {
+  return {
+    elapsedMs: Math.round(p.elapsedMs),
+    connected: p.connectionsOpen,
+    sent: p.messages,
+    received: p.messages,
+    bytesSent: p.messages * size,
+    bytesReceived: p.messages * size,
+    errors: p.mismatches + p.failures,
+    resets: p.resets,
+  };
+}
+
+function reportStats(r: LoadReport, size: number): LoadStats {
+  const s: LoadStats = {
+    elapsedMs: Math.round(r.elapsedMs),
+    connected: 0,
+    sent: r.messages,
+    received: r.messages,
+    bytesSent: r.messages * size,
+    bytesReceived: r.messages * size,
+    errors: r.mismatches.count + r.failures.count,
+    resets: r.connections.resets,
+  };
+  if (r.latencyUs.count > 0) {
+    s.latencyP50Us = r.latencyUs.p50;
+    s.latencyP99Us = r.latencyUs.p99;
+  }
+  return s;
+}
+
+/** The control target of a running echo server. */
+export function controlTargetOf(running: RunningServer): ControlTarget {
+  const c = running.config;
+  const loadHost = c.host === '0.0.0.0' ? '127.0.0.1' : c.host === '::' ? '::1' : c.host;
+  const runner: LoadRunner = (options, { onProgress, signal }) => {
+    const g = toGeneratorOptions(options, loadHost, running.echoPort);
+    try {
+      validateLoadOptions(g);
+    } catch (e) {
+      if (isLoadOptionError(e)) throw new StreamError('BAD_OPTIONS', e.message, { cause: e });
+      throw e;
+    }
+    const size = options.messageSize;
+    return runLoad(g, { signal, onProgress: (p) => onProgress(progressStats(p, size)) }).then(
+      (r) => {
+        if (!r.ok && !r.aborted) {
+          throw new Error(
+            r.stalled
+              ? 'load stalled: no echo arrived while messages were outstanding'
+              : `load failed: ${r.mismatches.count} mismatches, ${r.failures.count} connection failures`,
+          );
+        }
+        return reportStats(r, size);
+      },
+    );
+  };
+  const restartable = running as RunningServer & Restartable;
+  const target: ControlTarget = {
+    backend: c.backend,
+    serverVersion: SERVER_VERSION,
+    portConfig: () => ({ workers: c.workers, concurrency: c.concurrency }),
+    faults: () => running.faults.active(),
+    setFaults: (faults) => running.faults.set(faults),
+    runLoad: runner,
+  };
+  if (typeof restartable.restartPort === 'function') {
+    target.setPortConfig = (config) => restartable.restartPort!(config);
+  }
+  return target;
+}
+
+/**
+ * The attach function for cli/serve.ts:
+ *   attachDashboard: dashboardAttach({ token: flags.token, recordingsDir: flags.recordingsDir })
+ */
+export function dashboardAttach(
+  options: DashboardOptions = {},
+): (running: RunningServer, where: { host: string; port: number }) => Promise<AttachedDashboard> {
+  return async (running, where) => {
+    const feed = running.drainer;
+    const { recordFile, ...rest } = options;
+    const streamOptions: StreamServerOptions = {
+      ...rest,
+      host: where.host,
+      port: where.port,
+      control: controlTargetOf(running),
+    };
+    if (feed !== null) {
+      streamOptions.source = feed;
+      streamOptions.seed = feed.snapshot();
+    }
+    const server = await startStreamServer(streamOptions);
+    if (recordFile !== undefined) {
+      if (server.recordings === undefined) {
+        await server.close();
+        throw new StreamError('UNSUPPORTED', '--record needs tracing on');
+      }
+      await server.recordings.start({ file: recordFile });
+    }
+    return { url: server.url, server, close: () => server.close() };
+  };
+}
