@@ -86,6 +86,7 @@ export function registerLoadCommand(program: Command, io?: LoadCliIo): void {
     .option('-p, --in-flight <n>', 'messages in flight per connection, pipelined (default 1)')
     .option('-d, --duration <time>', 'how long to send, e.g. 500ms, 10s, 2m (default 10s)')
     .option('-n, --messages <n>', 'messages per connection, instead of --duration')
+    .option('-N, --total-messages <n>', 'messages over all connections, instead of --duration')
     .option('--ramp <time>', 'open the connections evenly over this time (default 0)')
     .option('--resets <per-second>', 'abrupt resets (RST) per second, each followed by a reconnect')
     .option('--seed <n>', 'seed for payloads, phases and resets, 0..4294967295 (default 1)')

@@ -33,7 +33,13 @@ function plural(n: number, one: string, many = `${one}s`): string {
 export function formatReport(r: LoadReport): string {
   const o = r.options;
   const end =
-    o.mode === 'duration' ? `${o.durationMs / 1000} s` : `${o.messages} messages/connection`;
+    o.mode === 'duration'
+      ? `${o.durationMs / 1000} s`
+      : o.mode === 'until-stopped'
+        ? 'until stopped'
+        : o.messages > 0
+          ? `${o.messages} messages/connection`
+          : `${o.totalMessages} messages in all`;
   const lines = [
     `target    ${o.host}:${o.port}  ${o.connections} conn x ${o.inFlight} in flight x ${o.messageSize} B` +
       `  (${end}${o.rampMs ? `, ramp ${o.rampMs / 1000} s` : ''}` +

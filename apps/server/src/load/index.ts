@@ -35,3 +35,11 @@ export {
   formatProgressLine,
   formatReport,
 } from './format.ts';
+export {
+  LoadFailedError,
+  controlLoadRunner,
+  fromControlOptions,
+  statsFromProgress,
+  statsFromReport,
+} from './control.ts';
+export type { ControlLoadRunner } from './control.ts';

@@ -70,6 +70,15 @@ describe('validateLoadOptions', () => {
     expect([o.mode, o.messages, o.durationMs]).toEqual(['messages', 50, 0]);
   });
 
+  it('spreads a total message count, or runs until stopped, when told so', () => {
+    const total = validateLoadOptions({ ...base, connections: 4, totalMessages: 10 });
+    expect([total.mode, total.messages, total.totalMessages]).toEqual(['messages', 0, 10]);
+    const perConn = validateLoadOptions({ ...base, connections: 4, messages: 10 });
+    expect([perConn.mode, perConn.messages, perConn.totalMessages]).toEqual(['messages', 10, 40]);
+    const open = validateLoadOptions({ ...base, untilStopped: true });
+    expect([open.mode, open.durationMs, open.totalMessages]).toEqual(['until-stopped', 0, 0]);
+  });
+
   it('accepts the edges of every range', () => {
     for (const extra of [
       { messageSize: 0 },
@@ -97,6 +106,9 @@ describe('validateLoadOptions', () => {
       [{ durationMs: 0 }, 'OUT_OF_RANGE', 'durationMs'],
       [{ messages: 0 }, 'OUT_OF_RANGE', 'messages'],
       [{ durationMs: 1000, messages: 10 }, 'CONFLICTING_OPTIONS', 'messages'],
+      [{ messages: 10, totalMessages: 10 }, 'CONFLICTING_OPTIONS', 'totalMessages'],
+      [{ durationMs: 1000, untilStopped: true }, 'CONFLICTING_OPTIONS', 'untilStopped'],
+      [{ totalMessages: 0 }, 'OUT_OF_RANGE', 'totalMessages'],
       [{ durationMs: 1000, warmupMs: 1000 }, 'CONFLICTING_OPTIONS', 'warmupMs'],
       [{ resetsPerSec: -1 }, 'OUT_OF_RANGE', 'resetsPerSec'],
       [{ resetsPerSec: Infinity }, 'BAD_NUMBER', 'resetsPerSec'],

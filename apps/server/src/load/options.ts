@@ -24,10 +24,15 @@ export interface LoadOptions {
   messageSize?: number;
   /** Messages in flight per connection (pipelined), 1..1024. Default 1. */
   inFlight?: number;
-  /** Stop sending after this long (ms, from the start, ramp included). Excludes `messages`. */
+  /** Stop sending after this long (ms, from the start, ramp included). */
   durationMs?: number;
-  /** Messages each connection must get back verified. Excludes `durationMs`. */
+  /** Messages each connection must get back verified. */
   messages?: number;
+  /** Messages all connections together must get back verified (spread evenly over the slots). */
+  totalMessages?: number;
+  /** Run until the signal aborts. durationMs, messages, totalMessages and untilStopped exclude
+   * each other; with none of them the run lasts DEFAULT_DURATION_MS. */
+  untilStopped?: boolean;
   /** Open the connections evenly over this many ms. Default 0 (as fast as possible). */
   rampMs?: number;
   /** Abrupt resets (RST) per second over the whole run, each followed by a reconnect. Default 0. */
@@ -54,10 +59,17 @@ export interface ResolvedLoadOptions {
   connections: number;
   messageSize: number;
   inFlight: number;
-  /** 'duration': durationMs is set; 'messages': messages is set. */
-  mode: 'duration' | 'messages';
+  /**
+   * 'duration': sending stops after durationMs; 'messages': after totalMessages verified echoes
+   * (messages per connection, or spread); 'until-stopped': when the signal aborts.
+   */
+  mode: 'duration' | 'messages' | 'until-stopped';
+  /** 0 unless mode is 'duration'. */
   durationMs: number;
+  /** Per connection when given so, else 0 (then totalMessages is spread over the slots). */
   messages: number;
+  /** 0 unless mode is 'messages'. */
+  totalMessages: number;
   rampMs: number;
   resetsPerSec: number;
   seed: number;
@@ -154,16 +166,31 @@ export function validateLoadOptions(options: LoadOptions): ResolvedLoadOptions {
         `connection; the limit is ${MAX_BYTES_IN_FLIGHT}`,
     );
   }
-  if (options.durationMs !== undefined && options.messages !== undefined) {
+  const ends = (['durationMs', 'messages', 'totalMessages', 'untilStopped'] as const).filter(
+    (k) => options[k] !== undefined && options[k] !== false,
+  );
+  if (ends.length > 1) {
     throw new LoadOptionError(
       'CONFLICTING_OPTIONS',
-      'messages',
-      'give a duration or a message count, not both',
+      ends[1]!,
+      `${ends.join(' and ')} each say when to stop: give one of them`,
     );
   }
-  const mode = options.messages !== undefined ? 'messages' : 'duration';
+  const mode =
+    options.messages !== undefined || options.totalMessages !== undefined
+      ? 'messages'
+      : options.untilStopped
+        ? 'until-stopped'
+        : 'duration';
   const durationMs = int('durationMs', options.durationMs, DEFAULT_DURATION_MS, 1, DAY_MS);
   const messages = int('messages', options.messages, 0, 1, 2 ** 40);
+  const totalMessages = int(
+    'totalMessages',
+    options.totalMessages,
+    messages * connections,
+    1,
+    2 ** 40,
+  );
   const rampMs = int('rampMs', options.rampMs, 0, 0, HOUR_MS);
   const resetsPerSec = real('resetsPerSec', options.resetsPerSec, 0, 0, 100_000);
   const seed = int('seed', options.seed, 1, 0, 0xffffffff);
@@ -184,7 +211,8 @@ export function validateLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     inFlight,
     mode,
     durationMs: mode === 'duration' ? durationMs : 0,
-    messages: mode === 'messages' ? messages : 0,
+    messages,
+    totalMessages,
     rampMs,
     resetsPerSec,
     seed,
@@ -208,6 +236,7 @@ export interface LoadArgs {
   inFlight?: string;
   duration?: string;
   messages?: string;
+  totalMessages?: string;
   ramp?: string;
   resets?: string;
   seed?: string;
@@ -262,6 +291,7 @@ export function parseLoadArgs(args: LoadArgs): LoadOptions {
   set('inFlight', n('inFlight', args.inFlight));
   set('durationMs', d('durationMs', args.duration));
   set('messages', n('messages', args.messages));
+  set('totalMessages', n('totalMessages', args.totalMessages));
   set('rampMs', d('rampMs', args.ramp));
   set('resetsPerSec', n('resetsPerSec', args.resets, false));
   set('seed', n('seed', args.seed));

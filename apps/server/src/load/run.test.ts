@@ -121,6 +121,15 @@ describe('runLoad against a correct echo server', () => {
     }
   });
 
+  it('spreads a total message count over the connections, leaving extra slots unopened', async () => {
+    const target = await plainTarget();
+    const r = await runLoad({ target, connections: 8, inFlight: 2, totalMessages: 5 });
+    expect(r.ok).toBe(true);
+    expect([r.messages, r.sentMessages, r.connections.opened]).toEqual([5, 5, 5]);
+    const spread = await runLoad({ target, connections: 3, totalMessages: 100 });
+    expect([spread.messages, spread.receivedBytes]).toEqual([100, 100 * 68]);
+  });
+
   it('reassembles echoes that arrive a few bytes at a time', async () => {
     const target = await faultyTarget('dribble');
     const r = await runLoad({ target, connections: 3, messageSize: 37, inFlight: 5, messages: 40 });

@@ -78,6 +78,11 @@ export interface LoadReport {
   measuredMs: number;
   /** Every verified echo of the run. */
   messages: number;
+  /** Messages written (including those lost to resets or never echoed). */
+  sentMessages: number;
+  sentBytes: number;
+  /** Bytes received and verified. */
+  receivedBytes: number;
   /** Verified echoes inside the measured window. */
   measuredMessages: number;
   messagesPerSec: number;
@@ -93,14 +98,22 @@ export interface LoadReport {
 
 export interface LoadProgress {
   elapsedMs: number;
-  /** 0..1, by time (duration mode) or by verified messages (message mode). */
+  /** 0..1, by time (duration mode) or by verified messages (message mode); 0 until stopped. */
   fraction: number;
   phase: 'running' | 'draining' | 'closing';
   connectionsOpen: number;
   connections: number;
+  /** Verified echoes so far. */
   messages: number;
+  sentMessages: number;
+  sentBytes: number;
+  receivedBytes: number;
   /** Over the last progress interval. */
   messagesPerSec: number;
+  /** Round trips so far (after warmup), microseconds; 0 while latencyCount is 0. */
+  latencyCount: number;
+  latencyP50Us: number;
+  latencyP99Us: number;
   mismatches: number;
   failures: number;
   resets: number;
@@ -147,7 +160,7 @@ class Connection {
     readonly run: LoadRun,
     readonly index: number,
   ) {
-    this.quota = run.opts.mode === 'messages' ? run.opts.messages : Infinity;
+    this.quota = run.quotaFor(index);
     this.sentAt = new Float64Array(run.opts.inFlight);
   }
 
@@ -158,6 +171,7 @@ class Connection {
   connect(now: number): void {
     const run = this.run;
     this.incarnation++;
+    if (this.incarnation === 0) run.opened++;
     this.phasePacket = run.image.phasePacket(this.index, this.incarnation);
     this.txOff = this.rxOff = this.phasePacket * run.image.packetBytes;
     this.txPackets = 0;
@@ -203,7 +217,7 @@ class Connection {
     run.lastEchoAt = performance.now();
     run.fillConnects();
     if (run.sending) this.fill(performance.now());
-    else this.finish();
+    if (this.outstanding === 0) this.finish();
   }
 
   /** Keeps the window full: sends min(room, quota) packets as one write. */
@@ -231,6 +245,7 @@ class Connection {
     }
     this.txPackets += k;
     this.quota -= k;
+    this.run.sentMessages += k;
   }
 
   private onRead(n: number): void {
@@ -271,6 +286,7 @@ class Connection {
     const pkt = run.image.packetBytes;
     const before = Math.floor(this.rxBytes / pkt);
     this.rxBytes += valid;
+    run.receivedBytes += valid;
     this.rxOff = (this.rxOff + valid) % run.image.bytes.length;
     const after = Math.floor(this.rxBytes / pkt);
     if (after === before) return;
@@ -501,6 +517,9 @@ class LoadRun {
   lostToResets = 0;
   echoes = 0;
   measured = 0;
+  opened = 0;
+  sentMessages = 0;
+  receivedBytes = 0;
   lastEchoAt: number;
   mismatchCount = 0;
   failureCount = 0;
@@ -574,11 +593,29 @@ class LoadRun {
       rampMs === 0
         ? connections
         : Math.min(connections, Math.ceil((connections * (now - this.startAt)) / rampMs));
-    while (this.conns.length < target && this.connecting.size < MAX_PENDING_CONNECTS) {
+    while (
+      this.sending &&
+      this.conns.length < target &&
+      this.connecting.size < MAX_PENDING_CONNECTS
+    ) {
       const c = new Connection(this, this.conns.length);
       this.conns.push(c);
-      c.connect(now);
+      if (c.quota > 0) {
+        c.connect(now);
+      } else {
+        // A total smaller than the connection count leaves some slots nothing to send.
+        c.state = State.Done;
+        this.slotEnded();
+      }
     }
+  }
+
+  /** Messages slot `index` must get back verified (Infinity unless in message mode). */
+  quotaFor(index: number): number {
+    const { mode, messages, totalMessages, connections } = this.opts;
+    if (mode !== 'messages') return Infinity;
+    if (messages > 0) return messages;
+    return Math.floor(totalMessages / connections) + (index < totalMessages % connections ? 1 : 0);
   }
 
   recordLatency(ms: number, now: number): void {
@@ -657,7 +694,7 @@ class LoadRun {
           this.stopSending(now);
           this.startClosing(now, `(no echo for ${this.opts.stallTimeoutMs} ms)`);
         } else if (
-          this.opts.mode === 'duration' &&
+          this.opts.mode !== 'messages' &&
           this.conns.length === this.opts.connections &&
           this.ended === this.opts.connections
         ) {
@@ -714,7 +751,9 @@ class LoadRun {
         ? 1
         : opts.mode === 'duration'
           ? Math.min(1, elapsedMs / opts.durationMs)
-          : Math.min(1, this.echoes / (opts.messages * opts.connections));
+          : opts.mode === 'messages'
+            ? Math.min(1, this.echoes / opts.totalMessages)
+            : 0;
     this.hooks.onProgress?.({
       elapsedMs,
       fraction,
@@ -722,7 +761,13 @@ class LoadRun {
       connectionsOpen: this.open,
       connections: opts.connections,
       messages: this.echoes,
+      sentMessages: this.sentMessages,
+      sentBytes: this.sentMessages * this.image.packetBytes,
+      receivedBytes: this.receivedBytes,
       messagesPerSec: rate,
+      latencyCount: this.hist.count,
+      latencyP50Us: this.hist.valueAtQuantile(0.5) / 1000,
+      latencyP99Us: this.hist.valueAtQuantile(0.99) / 1000,
       mismatches: this.mismatchCount,
       failures: this.failureCount,
       resets: this.resets,
@@ -744,6 +789,9 @@ class LoadRun {
       elapsedMs: end - this.startAt,
       measuredMs,
       messages: this.echoes,
+      sentMessages: this.sentMessages,
+      sentBytes: this.sentMessages * this.image.packetBytes,
+      receivedBytes: this.receivedBytes,
       measuredMessages: this.measured,
       messagesPerSec: this.measured * perSec,
       bytesPerSec: this.measured * this.image.packetBytes * perSec,
@@ -757,7 +805,7 @@ class LoadRun {
         max: us(h.max),
       },
       connections: {
-        opened: this.conns.length,
+        opened: this.opened,
         peakOpen: this.peakOpen,
         resets: this.resets,
         failed: this.failureCount,
