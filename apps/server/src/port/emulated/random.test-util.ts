@@ -1,0 +1,15 @@
+// Seeded pseudo-random numbers for model tests (mulberry32): a failing seed
+// reproduces exactly.
+
+export function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const intBelow = (rnd: () => number, n: number): number => Math.floor(rnd() * n);
