@@ -17,8 +17,9 @@
 //
 // The emulated server's command is a template split on spaces, with {node},
 // {echoPort}, {dashPort} and {maxSessions} (idle count + 1024) substituted;
-// untraced appends --no-trace. Default: `iocpscope serve` via src/cli/main.ts,
-// or bench/echo-server.ts (startServer directly) while main.ts does not exist.
+// untraced appends --no-trace. Default: `iocpscope serve` via src/cli/main.ts.
+// `--serve direct` runs bench/echo-server.ts instead (startServer without the
+// serve command's dashboard), which is also the fallback while main.ts is absent.
 
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -103,7 +104,7 @@ const rounds = Number(values.rounds);
 const durationMs = parseDuration('duration', values.duration);
 const warmupMs = parseDuration('warmup', values.warmup);
 let idleCount = Number(values.idle);
-let serveTemplate = values.serve ?? DEFAULT_SERVE;
+let serveTemplate = values.serve === 'direct' ? DIRECT_SERVE : (values.serve ?? DEFAULT_SERVE);
 const serverNames = list(values.servers, ['plain', 'traced', 'untraced'] as const, 'server');
 const loadNames = list(values.loads, ['pipelined', 'pingpong'] as const, 'load');
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
