@@ -10,6 +10,7 @@ import { Option, type Command } from 'commander';
 import { FAULT_DESCRIPTIONS, FAULT_NAMES, isFaultName } from '../echo/faults.ts';
 import type { ServerOptions } from '../echo/config.ts';
 import { startServer, type RunningServer, type ShutdownReport } from '../echo/server.ts';
+import { dashboardAttach } from '../transport/attach.ts';
 
 export const SERVE_EXIT = { ok: 0, failed: 1, badOptions: 2 } as const;
 
@@ -270,6 +271,7 @@ export function registerServeCommand(
           stdout: process.stdout,
           stderr: process.stderr,
           signal: controller.signal,
+          attachDashboard: dashboardAttach(),
         });
       } finally {
         process.off('SIGINT', onSignal);
