@@ -19,7 +19,7 @@
 // The hot path allocates nothing: WSABUFs go through a reused TwoBufs, records
 // are numbers.
 
-import { DisconnectReason, EventKind, IoCountCause } from '@iocpscope/protocol';
+import { BlockReason, DisconnectReason, EventKind, IoCountCause } from '@iocpscope/protocol';
 import { ERROR_IO_PENDING, type CompletionEntry, type CompletionPort } from '../port/index.ts';
 import type { TraceRecorder } from '../trace/recorder.ts';
 import {
@@ -61,6 +61,8 @@ export const ovSend = (slot: number): number => ((slot << 2) | 2) >>> 0;
 export const isSendOverlapped = (ov: number): boolean => (ov & 3) === 2;
 
 const DELTA_MINUS_1 = 0xffffffff;
+/** OnClientJoin's content work under the no-accept-hold fault (see accepted()). */
+const JOIN_WORK_MS = 2;
 export const SEND_LOCK_ID = 1;
 
 /** What the main thread can do (it is the kernel and holds no CompletionPort). */
@@ -74,6 +76,7 @@ export class EchoCore {
   private readonly recvCap: number;
   private readonly sendCap: number;
   private readonly sendLock: SharedLock | null;
+  private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     private readonly table: SessionTable,
@@ -138,7 +141,15 @@ export class EchoCore {
       return slot;
     }
     this.recvPost(slot);
-    // OnClientJoin: the acceptor is done with the session only after this record.
+    if (!hold) {
+      // OnClientJoin's content work (a game server loads the player here). With
+      // the hold missing, this is the window in which a worker can release the
+      // session under the acceptor's feet.
+      port.blockBegin(BlockReason.Sleep, JOIN_WORK_MS);
+      Atomics.wait(this.sleepCell, 0, 0, JOIN_WORK_MS);
+      port.blockEnd();
+    }
+    // OnClientJoin done: the acceptor has finished with the session only after this record.
     this.rec.record(EventKind.Accept, 0, peerStr, lo, hi, socket, 0);
     if (hold) this.dec(slot, IoCountCause.AcceptRelease, 0);
     return slot;
@@ -343,10 +354,11 @@ export class EchoCore {
       // BUG (on purpose): re-read the count instead of using what the decrement
       // returned, and mark released with plain reads and writes. Two threads that
       // decrement together can both see 0 here, and both release.
+      // Check, act, and only then set the flag: the window spans the whole release.
       const b = this.base(slot);
       if (this.i32[b + S_IO_COUNT] === 0 && this.i32[b + S_RELEASED] === 0) {
-        this.i32[b + S_RELEASED] = 1;
         this.releaseBody(slot);
+        this.i32[b + S_RELEASED] = 1;
       }
       return;
     }

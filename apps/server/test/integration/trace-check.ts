@@ -7,6 +7,7 @@
 
 import {
   EventKind,
+  Op,
   RECORD_WORDS,
   ThreadRole,
   aAt,
@@ -18,7 +19,16 @@ import {
   yAt,
 } from '@iocpscope/protocol';
 
-interface SessionFacts {
+export interface SessionFacts {
+  /** Sends posted and not yet dequeued, now and at most. */
+  sendsOutstanding: number;
+  maxSendsOutstanding: number;
+  recvPosts: number;
+  /** Recv completions dequeued with 0 bytes (graceful close). */
+  zeroByteRecvs: number;
+  /** Index (in records seen) of the Accept and SessionReleased events, -1 if none. */
+  acceptAt: number;
+  releasedAt: number;
   created: number;
   released: number;
   ioCount: number;
@@ -36,6 +46,11 @@ export class TraceChecker {
   >();
   records = 0;
   gaps = 0;
+  lockWaits = 0;
+  lockAcquires = 0;
+  /** Sends posted while the posting thread held a lock. */
+  sendsUnderLock = 0;
+  private readonly locksHeld = new Map<number, number>();
   lastTs = 0;
   outOfOrder = 0;
   readonly ledgerErrors: string[] = [];
@@ -49,6 +64,12 @@ export class TraceChecker {
     let s = this.sessions.get(id);
     if (!s) {
       s = {
+        sendsOutstanding: 0,
+        maxSendsOutstanding: 0,
+        recvPosts: 0,
+        zeroByteRecvs: 0,
+        acceptAt: -1,
+        releasedAt: -1,
         created: 0,
         released: 0,
         ioCount: 0,
@@ -91,6 +112,24 @@ export class TraceChecker {
       case EventKind.SessionCreated:
         this.session(sessionAt(w, i)).created++;
         return;
+      case EventKind.LockWait:
+        this.lockWaits++;
+        return;
+      case EventKind.LockAcquire:
+        this.lockAcquires++;
+        this.locksHeld.set(tidAt(w, i), (this.locksHeld.get(tidAt(w, i)) ?? 0) + 1);
+        return;
+      case EventKind.LockRelease:
+        this.locksHeld.set(tidAt(w, i), (this.locksHeld.get(tidAt(w, i)) ?? 1) - 1);
+        return;
+      case EventKind.GqcsReturn: {
+        if ((aAt(w, i) & 0x20) === 0) return; // no overlapped
+        const s = this.session(sessionAt(w, i));
+        const op = aAt(w, i) & 0x0f;
+        if (op === Op.Send) s.sendsOutstanding--;
+        else if (op === Op.Recv && (aAt(w, i) & 0x10) !== 0 && xAt(w, i) === 0) s.zeroByteRecvs++;
+        return;
+      }
       case EventKind.IoCount:
       case EventKind.Disconnect:
       case EventKind.SocketClosed:
@@ -104,7 +143,19 @@ export class TraceChecker {
     const id = sessionAt(w, i);
     const s = this.session(id);
     if (s.released > 0 && k !== EventKind.SessionReleased) s.eventsAfterRelease++;
-    if (k === EventKind.IoCount) {
+    if (k === EventKind.IoPosted) {
+      const op = aAt(w, i) & 0x0f;
+      const result = yAt(w, i);
+      const issued = result === 0 || result === 997;
+      if (op === Op.Recv) s.recvPosts++;
+      if (op === Op.Send && issued) {
+        s.sendsOutstanding++;
+        s.maxSendsOutstanding = Math.max(s.maxSendsOutstanding, s.sendsOutstanding);
+        if ((this.locksHeld.get(tidAt(w, i)) ?? 0) > 0) this.sendsUnderLock++;
+      }
+    } else if (k === EventKind.Accept) {
+      s.acceptAt = this.records;
+    } else if (k === EventKind.IoCount) {
       const value = xAt(w, i) | 0;
       const delta = yAt(w, i) | 0;
       s.ioCount += delta;
@@ -116,6 +167,7 @@ export class TraceChecker {
       s.minIoCount = Math.min(s.minIoCount, value);
     } else if (k === EventKind.SessionReleased) {
       s.released++;
+      if (s.releasedAt < 0) s.releasedAt = this.records;
       if ((xAt(w, i) | 0) !== 0 && this.ledgerErrors.length < 20) {
         this.ledgerErrors.push(`session ${id.toString(16)} released with IOCount ${xAt(w, i) | 0}`);
       }
@@ -147,6 +199,13 @@ export class TraceChecker {
         out.push(`worker ${tid} exited with ${t.exitCode}`);
     }
     return out.slice(0, 50);
+  }
+
+  /** Sessions matching a predicate. */
+  where(pred: (s: SessionFacts) => boolean): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (pred(s)) n++;
+    return n;
   }
 
   count(role: number): number {
