@@ -194,6 +194,12 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     }
   }, opts.heartbeatMs);
   heartbeat.unref();
+  // While recording, the status (bytes, events written) changes continuously:
+  // push it once a second (coalesced per client) so dashboards show progress.
+  const recordingProgress = setInterval(() => {
+    if (recordings?.recording) ctl.broadcastStatus();
+  }, 1000);
+  recordingProgress.unref();
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
@@ -282,6 +288,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     });
   }).catch((e: unknown) => {
     clearInterval(heartbeat);
+    clearInterval(recordingProgress);
     hub.close();
     throw e;
   });
@@ -306,6 +313,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     close(): Promise<void> {
       closing ??= (async () => {
         clearInterval(heartbeat);
+        clearInterval(recordingProgress);
         ctl.close();
         if (recordings?.recording) {
           await recordings.stop().catch((e: unknown) => log(`recording stop failed: ${String(e)}`));
