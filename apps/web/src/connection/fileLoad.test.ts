@@ -11,7 +11,8 @@ import { blobSource, bytesSource, fetchSource, loadTrace, recordingUrl } from '.
 
 function markers(first: number, n: number): Uint32Array {
   const w = new Uint32Array(n * RECORD_WORDS);
-  for (let i = 0; i < n; i++) writeRecord(w, i, EventKind.Marker, 0, 0, 1, (first + i) * 10, 0, 0, 0, 0);
+  for (let i = 0; i < n; i++)
+    writeRecord(w, i, EventKind.Marker, 0, 0, 1, (first + i) * 10, 0, 0, 0, 0);
   return w;
 }
 
@@ -115,7 +116,9 @@ describe('fetchSource', () => {
   it('streams a served recording into the reader', async () => {
     const { bytes } = makeFile(3, 30);
     const fake = (async () =>
-      new Response(bytes.slice().buffer, { headers: { 'content-length': String(bytes.length) } })) as typeof fetch;
+      new Response(bytes.slice().buffer, {
+        headers: { 'content-length': String(bytes.length) },
+      })) as typeof fetch;
     const src = await fetchSource('/api/recordings/r1', 'r1', undefined, fake);
     expect(src.size).toBe(bytes.length);
     const r = await loadTrace(src);

@@ -109,13 +109,15 @@ export async function fetchSource(
     throw new LoadError('NETWORK', `could not fetch ${name}: ${String(e)}`);
   }
   if (!res.ok) {
-    let detail = '';
-    try {
-      detail = (await res.text()).slice(0, 300);
-    } catch {
-      detail = '';
-    }
-    throw new LoadError('HTTP', `${res.status} ${res.statusText} for ${name}${detail ? `: ${detail}` : ''}`);
+    // The body is only a hint for the message; a body that fails to read adds nothing.
+    const detail = await res.text().then(
+      (t) => t.slice(0, 300),
+      () => '',
+    );
+    throw new LoadError(
+      'HTTP',
+      `${res.status} ${res.statusText} for ${name}${detail ? `: ${detail}` : ''}`,
+    );
   }
   const size = Number(res.headers.get('content-length') ?? 0) || 0;
   const body = res.body;

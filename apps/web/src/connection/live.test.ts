@@ -64,7 +64,13 @@ describe('LiveConnection', () => {
   it('surfaces a server gap record with its exact lost count and still delivers the records', () => {
     const t = setup();
     const w = new Uint32Array(2 * RECORD_WORDS);
-    encodeEvent(w, 0, { kind: EventKind.Gap, tsNs: 500, tid: 0xffff, source: GapSource.ClientQueue, lost: 5_000_000_123 });
+    encodeEvent(w, 0, {
+      kind: EventKind.Gap,
+      tsNs: 500,
+      tid: 0xffff,
+      source: GapSource.ClientQueue,
+      lost: 5_000_000_123,
+    });
     writeRecord(w, 1, EventKind.Marker, 0, 0, 0, 501, 0, 0, 0, 0);
     t.sockets[0]!.serverBinary(encodeFrame({ seq: 0, records: w }));
     expect(t.got.gaps).toEqual([

@@ -13,12 +13,12 @@
 
 import {
   EventKind,
-  GapSource,
   RECORD_WORDS,
   decodeFrame,
   isProtocolError,
   parseServerMessageText,
   type ClientMessageInput,
+  type GapSource,
   type ProtocolError,
   type ServerMessage,
 } from '@iocpscope/protocol';
@@ -39,8 +39,10 @@ export interface LiveCallbacks {
   onBadInput(error: ProtocolError, what: 'frame' | 'message'): void;
 }
 
-export interface LiveConnectionOptions
-  extends Pick<LiveSocketOptions, 'createSocket' | 'timers' | 'random' | 'backoff'> {
+export interface LiveConnectionOptions extends Pick<
+  LiveSocketOptions,
+  'createSocket' | 'timers' | 'random' | 'backoff'
+> {
   url: string;
 }
 

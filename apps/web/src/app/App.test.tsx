@@ -1,0 +1,178 @@
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
+import {
+  EventKind,
+  RECORD_WORDS,
+  encodeChunk,
+  encodeEvent,
+  encodeFileHeader,
+} from '@iocpscope/protocol';
+import { App } from './App.tsx';
+import { ErrorBoundary } from './ErrorBoundary.tsx';
+import { createAppStore } from '../state/store.ts';
+import { syntheticTraceFile } from '../state/synthetic.test-util.ts';
+
+// happy-dom has no 2D canvas: the timeline is tested on its own (timeline/); here it is a box.
+vi.mock('../timeline/index.ts', () => ({
+  TimelineCanvas: () => <div data-testid="timeline" />,
+}));
+
+// happy-dom does no layout: give every element a viewport so virtual lists render rows.
+beforeAll(() => {
+  Object.defineProperty(HTMLElement.prototype, 'clientHeight', {
+    configurable: true,
+    get: () => 480,
+  });
+});
+afterEach(() => cleanup());
+
+function testStore() {
+  return createAppStore({
+    schedule: (cb) => setTimeout(cb, 0),
+    location: { protocol: 'http:', host: 'test:1', search: '' },
+    fetch: (async () => new Response('{"recordings":[]}')) as typeof fetch,
+  });
+}
+
+/** A trace of `n` sessions, each just created (one event per session). */
+function manySessionsFile(n: number): Uint8Array {
+  const w = new Uint32Array(n * RECORD_WORDS);
+  const strings: Array<[number, string]> = [[1, '10.1.2.3:5000']];
+  for (let i = 0; i < n; i++) {
+    encodeEvent(w, i, {
+      kind: EventKind.SessionCreated,
+      tsNs: 1000 + i * 100,
+      tid: 0,
+      session: (1n << 32n) | BigInt(i + 1),
+      peerStr: 1,
+      socket: i,
+      slot: i,
+    });
+  }
+  const head = encodeFileHeader({
+    clock: 'monotonic-ns',
+    host: 't',
+    backend: 'emulated',
+    portConfig: { workers: 1, concurrency: 1 },
+    startWallMs: 0,
+  });
+  const chunk = encodeChunk(w, strings);
+  const out = new Uint8Array(head.length + chunk.length);
+  out.set(head);
+  out.set(chunk, head.length);
+  return out;
+}
+
+describe('<App>', () => {
+  it('shows the start screen with the ways to open something when nothing is loaded', () => {
+    render(<App store={testStore()} testHook={false} />);
+    expect(screen.getByTestId('start-screen')).toBeTruthy();
+    expect(screen.getByTestId('start-connect-live')).toBeTruthy();
+    expect(screen.getByTestId('start-open-file')).toBeTruthy();
+  });
+
+  it('shows the error code and the recovered event count for a corrupt file, and stays usable', async () => {
+    const store = testStore();
+    render(<App store={store} testHook={false} />);
+    const good = syntheticTraceFile({ sessions: 4, workers: 2, rounds: 1 }, 64);
+    await act(async () => {
+      await store
+        .getState()
+        .actions.loadBytes(new TextEncoder().encode('definitely not a trace'), 'notes.txt');
+    });
+    const card = screen.getByTestId('load-error');
+    expect(card.getAttribute('data-code')).toBe('BAD_MAGIC');
+    expect(screen.getByTestId('load-error-recovered').textContent).toContain('No events');
+    await act(async () => {
+      await store.getState().actions.loadBytes(good, 'good.iocptrace');
+    });
+    expect(screen.queryByTestId('start-screen')).toBeNull();
+    expect(screen.getByTestId('source-name').textContent).toBe('good.iocptrace');
+    expect(screen.getByTestId('step-controls')).toBeTruthy();
+  });
+
+  it('renders only the visible rows of a 10,000-session list', async () => {
+    const store = testStore();
+    render(<App store={store} testHook={false} />);
+    await act(async () => {
+      await store.getState().actions.loadBytes(manySessionsFile(10_000), 'many.iocptrace');
+    });
+    expect(screen.getByTestId('sessions-count').textContent).toBe('10,000');
+    const rows = screen.getAllByTestId('session-row');
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.length).toBeLessThan(60);
+    // Scrolling to the end renders the last sessions instead.
+    const list = screen.getByTestId('sessions-list');
+    act(() => {
+      list.scrollTop = 24 * 10_000;
+      fireEvent.scroll(list);
+    });
+    const last = screen.getAllByTestId('session-row').at(-1)!;
+    expect(last.getAttribute('data-session')).toBe('0x100002710');
+  });
+
+  it('selects a session from the list and shows its lifecycle in the inspector', async () => {
+    const store = testStore();
+    render(<App store={store} testHook={false} />);
+    await act(async () => {
+      await store
+        .getState()
+        .actions.loadBytes(syntheticTraceFile({ sessions: 3, workers: 2, rounds: 2 }, 64), 'r');
+    });
+    act(() => {
+      fireEvent.click(screen.getAllByTestId('session-row')[0]!);
+    });
+    expect(store.getState().selectedSession).toBe((1n << 32n) | 1n);
+    const ledger = screen.getAllByTestId('ledger-row');
+    expect(ledger.length).toBeGreaterThan(5);
+    act(() => {
+      fireEvent.click(ledger[3]!);
+    });
+    expect(store.getState().cursor).toBe(
+      store.getState().trace!.sessionEvents((1n << 32n) | 1n)[3],
+    );
+  });
+
+  it('opens the shortcut help with ? and steps with the arrow keys', async () => {
+    const store = testStore();
+    render(<App store={store} testHook={false} />);
+    await act(async () => {
+      await store
+        .getState()
+        .actions.loadBytes(syntheticTraceFile({ sessions: 2, workers: 2, rounds: 1 }, 64), 'r');
+    });
+    act(() => {
+      fireEvent.keyDown(window, { key: 'ArrowRight' });
+      fireEvent.keyDown(window, { key: 'ArrowRight' });
+    });
+    expect(store.getState().cursor).toBe(2);
+    act(() => {
+      fireEvent.keyDown(window, { key: '?' });
+    });
+    expect(screen.getByTestId('help-overlay').textContent).toContain('Next event on this thread');
+    act(() => {
+      fireEvent.keyDown(window, { key: 'Escape' });
+    });
+    expect(screen.queryByTestId('help-overlay')).toBeNull();
+  });
+});
+
+describe('<ErrorBoundary>', () => {
+  it('replaces a crashed area with a message instead of a blank page', () => {
+    const Boom = () => {
+      throw new Error('kaboom');
+    };
+    const err = console.error;
+    console.error = () => undefined;
+    try {
+      render(
+        <ErrorBoundary area="the test area">
+          <Boom />
+        </ErrorBoundary>,
+      );
+    } finally {
+      console.error = err;
+    }
+    expect(screen.getByTestId('error-boundary').textContent).toContain('kaboom');
+  });
+});

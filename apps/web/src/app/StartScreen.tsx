@@ -1,0 +1,216 @@
+// What a newcomer sees first: connect to the live server, open or drop a
+// file, or pick a recording (the server's examples first). Load progress and
+// the last load failure (with the protocol error code and what was recovered)
+// are shown here too, so a bad file never leaves a blank page.
+
+import { useEffect } from 'react';
+import { useActions, useAppStore } from '../state/hooks.tsx';
+import { selectLoadFailure, selectLoading, selectServer } from '../state/selectors.ts';
+import { displayName, formatWhen, splitRecordings } from './recordings.ts';
+import { formatBytes, formatCount } from '../panels/format.ts';
+import type { RecordingInfo } from '@iocpscope/protocol';
+
+export const ERROR_HELP: Record<string, string> = {
+  BAD_MAGIC: 'This is not an .iocptrace file (its first bytes are wrong).',
+  UNSUPPORTED_VERSION: 'The file was written by a newer iocpscope; update this dashboard.',
+  CHECKSUM_MISMATCH: 'A chunk of the file is damaged (its CRC32 does not match).',
+  TRUNCATED: 'The file ends in the middle of a chunk, as after a crash or an interrupted copy.',
+  OVERSIZED: 'The file declares a chunk larger than the reader accepts.',
+  BAD_RECORD: 'A record has an unknown event kind or an impossible timestamp.',
+  BAD_FRAME: 'A chunk has an inconsistent structure.',
+  BAD_STRING: 'The string table holds invalid UTF-8 or conflicting entries.',
+  BAD_HEADER: "The file header's metadata is missing fields or malformed.",
+  HTTP: 'The server could not send the recording.',
+  NETWORK: 'The server could not be reached.',
+  READ: 'The browser could not read the file.',
+  TOO_LARGE: 'The file is larger than this dashboard loads.',
+  EMPTY: 'The recording is valid but holds no events.',
+};
+
+function RecordingRows({
+  list,
+  onOpen,
+}: {
+  list: RecordingInfo[];
+  onOpen: (r: RecordingInfo) => void;
+}) {
+  return (
+    <>
+      {list.map((r) => (
+        <div
+          key={r.id}
+          className="rec-row"
+          onClick={() => onOpen(r)}
+          data-testid="start-recording"
+          data-id={r.id}
+          role="button"
+          tabIndex={0}
+          onKeyDown={(e) => e.key === 'Enter' && onOpen(r)}
+        >
+          <span className="name">{displayName(r)}</span>
+          <span className="meta">
+            {r.events !== undefined ? `${formatCount(r.events)} ev` : ''}
+          </span>
+          <span className="meta">{formatBytes(r.bytes)}</span>
+          <span className="meta">{formatWhen(r.createdAt)}</span>
+        </div>
+      ))}
+    </>
+  );
+}
+
+export function StartScreen({ onOpenFile }: { onOpenFile: () => void }) {
+  const loading = useAppStore(selectLoading);
+  const failure = useAppStore(selectLoadFailure);
+  const server = useAppStore(selectServer);
+  const a = useActions();
+  useEffect(() => {
+    void a.refreshRecordings();
+  }, [a]);
+  const { examples, recordings } = splitRecordings(server.recordings);
+
+  return (
+    <main className="start" data-testid="start-screen">
+      <div className="start-inner">
+        <h1>Debug your IOCP server, one completion at a time.</h1>
+        <p className="lede">
+          iocpscope shows every worker thread, completion packet and session IOCount of an
+          instrumented IOCP server on one timeline. Watch it live, record a run, then step through
+          it event by event while the detectors point at the classic session-lifetime bugs.
+        </p>
+
+        {loading ? (
+          <div className="loading-card" data-testid="loading">
+            <div className="row">
+              <span>
+                Opening <b>{loading.name}</b>
+              </span>
+              <span className="mono">
+                {formatBytes(loading.loadedBytes)}
+                {loading.totalBytes ? ` / ${formatBytes(loading.totalBytes)}` : ''} ·{' '}
+                {formatCount(loading.events)} events
+              </span>
+            </div>
+            <div className="progress">
+              <div
+                className="bar"
+                style={{
+                  width: loading.totalBytes
+                    ? `${(100 * loading.loadedBytes) / loading.totalBytes}%`
+                    : '30%',
+                }}
+              />
+            </div>
+            <div style={{ marginTop: 8, textAlign: 'right' }}>
+              <button className="btn small" onClick={a.cancelLoad}>
+                Cancel
+              </button>
+            </div>
+          </div>
+        ) : null}
+
+        {failure ? (
+          <div
+            className="error-card"
+            role="alert"
+            data-testid="load-error"
+            data-code={failure.code}
+          >
+            <h3>
+              Could not open {failure.name || 'the recording'}: <code>{failure.code}</code>
+            </h3>
+            <p>{ERROR_HELP[failure.code] ?? 'The recording could not be read.'}</p>
+            <p
+              className="mono"
+              style={{ color: 'var(--text-muted)' }}
+              data-testid="load-error-message"
+            >
+              {failure.message}
+            </p>
+            <p data-testid="load-error-recovered">
+              {failure.recoveredEvents > 0
+                ? `Recovered ${formatCount(failure.recoveredEvents)} events from the valid prefix.`
+                : 'No events could be recovered.'}
+            </p>
+            <button className="btn small" onClick={a.dismissLoadFailure}>
+              Dismiss
+            </button>
+          </div>
+        ) : null}
+
+        <div className="cards">
+          <section className="card">
+            <h2>Live server</h2>
+            <p>
+              Connect to the server this page came from. The timeline follows the newest events;
+              pause to step through them.
+            </p>
+            <div className="actions">
+              <button
+                className="btn primary"
+                onClick={() => a.connectLive()}
+                data-testid="start-connect-live"
+              >
+                Connect live
+              </button>
+            </div>
+          </section>
+          <section className="card dropzone" data-testid="start-dropzone">
+            <h2>Open a recording</h2>
+            <p>
+              Open a <span className="mono">.iocptrace</span> file, or drop one anywhere on this
+              page. Damaged files open up to the first bad chunk.
+            </p>
+            <div className="actions">
+              <button className="btn" onClick={onOpenFile} data-testid="start-open-file">
+                Choose a file…
+              </button>
+            </div>
+          </section>
+          <section className="card">
+            <h2>Keyboard first</h2>
+            <p>
+              <kbd>←</kbd> <kbd>→</kbd> step events, <kbd>Shift</kbd> by thread, <kbd>Alt</kbd> by
+              session, <kbd>[</kbd> <kbd>]</kbd> by anomaly, <kbd>P</kbd> plays. Press <kbd>?</kbd>{' '}
+              for all of them.
+            </p>
+          </section>
+        </div>
+
+        {examples.length > 0 ? (
+          <div className="rec-list" data-testid="examples">
+            <div className="rec-list-head">
+              <h3>Examples</h3>
+              <span style={{ color: 'var(--text-muted)' }}>
+                one clean run, and one run per fault switch: step through a real bug in a minute
+              </span>
+            </div>
+            <RecordingRows list={examples} onOpen={(r) => void a.openRecording(r)} />
+          </div>
+        ) : null}
+        <div className="rec-list" data-testid="recordings">
+          <div className="rec-list-head">
+            <h3>Recordings on the server</h3>
+            <div className="grow" style={{ flex: 1 }} />
+            <button className="btn small" onClick={() => void a.refreshRecordings()}>
+              Refresh
+            </button>
+          </div>
+          {server.recordings === null ? (
+            <div className="empty-note">
+              {server.recordingsError
+                ? `The server's list is not available (${server.recordingsError}).`
+                : 'Asking the server…'}
+            </div>
+          ) : recordings.length === 0 ? (
+            <div className="empty-note">
+              No recordings yet: connect live and press Record, or start the server with --record.
+            </div>
+          ) : (
+            <RecordingRows list={recordings} onOpen={(r) => void a.openRecording(r)} />
+          )}
+        </div>
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,273 @@
+// The top bar: what is open (live stream or file), the connection state and
+// gap counter, open-file and recordings, and the live server controls.
+
+import { useEffect, useState } from 'react';
+import { useActions, useAppStore } from '../state/hooks.tsx';
+import {
+  selectConnection,
+  selectEventCount,
+  selectHeader,
+  selectLoadFailure,
+  selectServer,
+  selectSource,
+} from '../state/selectors.ts';
+import type { ConnectionInfo } from '../state/store.ts';
+import { Logo } from './Logo.tsx';
+import { MenuButton } from './Menu.tsx';
+import { LiveControls } from './LiveControls.tsx';
+import { displayName, formatWhen, splitRecordings } from './recordings.ts';
+import { formatBytes, formatCount } from '../panels/format.ts';
+
+/** Re-render every `ms` while `on` (for countdowns). */
+function useTick(on: boolean, ms: number): void {
+  const [, setN] = useState(0);
+  useEffect(() => {
+    if (!on) return;
+    const h = setInterval(() => setN((n) => n + 1), ms);
+    return () => clearInterval(h);
+  }, [on, ms]);
+}
+
+function ConnectionBadge({ c, onRetry }: { c: ConnectionInfo; onRetry: () => void }) {
+  const s = c.status;
+  useTick(s.state === 'waiting', 500);
+  switch (s.state) {
+    case 'open':
+      return (
+        <span className="badge ok" data-testid="connection-state" data-state="open">
+          <span className="dot" /> Connected
+        </span>
+      );
+    case 'connecting':
+      return (
+        <span className="badge warn" data-testid="connection-state" data-state="connecting">
+          <span className="dot" /> Connecting{s.attempt > 0 ? ` (try ${s.attempt + 1})` : '…'}
+        </span>
+      );
+    case 'waiting': {
+      const secs = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
+      return (
+        <span
+          className="badge bad"
+          data-testid="connection-state"
+          data-state="waiting"
+          title={s.lastError}
+        >
+          <span className="dot" /> Disconnected · retry in {secs}s
+          <button className="btn small" style={{ height: 18, marginLeft: 4 }} onClick={onRetry}>
+            Retry now
+          </button>
+        </span>
+      );
+    }
+    case 'closed':
+      return (
+        <span className="badge" data-testid="connection-state" data-state="closed">
+          <span className="dot" /> Closed
+        </span>
+      );
+    default:
+      return null;
+  }
+}
+
+function GapBadge({ c }: { c: ConnectionInfo }) {
+  const title =
+    c.gaps === 0
+      ? 'No events were lost'
+      : `${c.gaps} gap${c.gaps === 1 ? '' : 's'}: ${formatCount(c.lostEvents)} events reported lost` +
+        (c.unknownGaps
+          ? `, plus ${c.unknownGaps} gap${c.unknownGaps === 1 ? '' : 's'} of unknown size (reconnects, missing frames)`
+          : '');
+  return (
+    <span
+      key={c.gaps}
+      className={`badge${c.gaps > 0 ? ' bad gap-flash' : ''}`}
+      title={title}
+      data-testid="gap-counter"
+      data-gaps={c.gaps}
+    >
+      Gaps {formatCount(c.gaps)}
+      {c.lostEvents > 0 ? ` · ${formatCount(c.lostEvents)} lost` : ''}
+    </span>
+  );
+}
+
+export function RecordingsMenu() {
+  const server = useAppStore(selectServer);
+  const { openRecording, refreshRecordings } = useActions();
+  const { examples, recordings } = splitRecordings(server.recordings);
+  return (
+    <MenuButton
+      label="Recordings"
+      title="Recordings on the server"
+      onOpen={() => void refreshRecordings()}
+      data-testid="recordings-menu"
+      align="right"
+    >
+      {(close) => (
+        <div style={{ width: 380 }} data-testid="recordings-list">
+          {server.recordings === null ? (
+            <div className="menu-empty">
+              {server.recordingsError
+                ? `Could not list recordings: ${server.recordingsError}`
+                : 'Loading the list…'}
+            </div>
+          ) : null}
+          {examples.length > 0 ? <h4>Examples</h4> : null}
+          {examples.map((r) => (
+            <button
+              key={r.id}
+              className="menu-item"
+              onClick={() => {
+                close();
+                void openRecording(r);
+              }}
+              data-testid="recording-item"
+              data-id={r.id}
+            >
+              <span>{displayName(r)}</span>
+              <span className="meta">{formatBytes(r.bytes)}</span>
+            </button>
+          ))}
+          {server.recordings !== null ? <h4>Recordings</h4> : null}
+          {server.recordings !== null && recordings.length === 0 ? (
+            <div className="menu-empty">No recordings yet. Connect live and press Record.</div>
+          ) : null}
+          {recordings.map((r) => (
+            <button
+              key={r.id}
+              className="menu-item"
+              onClick={() => {
+                close();
+                void openRecording(r);
+              }}
+              data-testid="recording-item"
+              data-id={r.id}
+            >
+              <span>{r.name}</span>
+              <span className="meta">
+                {formatWhen(r.createdAt)} · {formatBytes(r.bytes)}
+              </span>
+            </button>
+          ))}
+        </div>
+      )}
+    </MenuButton>
+  );
+}
+
+export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
+  const source = useAppStore(selectSource);
+  const conn = useAppStore(selectConnection);
+  const count = useAppStore(selectEventCount);
+  const header = useAppStore(selectHeader);
+  const failure = useAppStore(selectLoadFailure);
+  const a = useActions();
+
+  return (
+    <header className="topbar" data-testid="topbar">
+      <div className="brand">
+        <Logo />
+        iocpscope
+      </div>
+      {source.kind !== 'none' ? (
+        <>
+          <div className="sep" />
+          <div className="source" data-testid="source">
+            {source.kind === 'live' ? (
+              <>
+                <span className="badge live">LIVE</span>
+                <span className="source-name mono" title={source.url}>
+                  {source.url.replace(/^wss?:\/\//, '').replace(/\?.*$/, '')}
+                </span>
+              </>
+            ) : (
+              <>
+                <span className="badge">{source.kind === 'file' ? 'FILE' : 'SERVER'}</span>
+                <span className="source-name" title={source.name} data-testid="source-name">
+                  {source.name}
+                </span>
+                <span className="mono" style={{ fontSize: 12 }}>
+                  {formatBytes(source.bytes)}
+                </span>
+                {header ? (
+                  <span style={{ fontSize: 12 }} title="Recorded with">
+                    {header.backend} · {header.portConfig.workers} workers /{' '}
+                    {header.portConfig.concurrency || 'auto'}
+                  </span>
+                ) : null}
+              </>
+            )}
+            <span className="badge mono" data-testid="event-count">
+              {formatCount(count)} events
+            </span>
+            {failure && source.kind !== 'live' ? (
+              <span
+                className="badge bad"
+                data-testid="partial-badge"
+                data-code={failure.code}
+                title={`${failure.message}. Only the valid prefix is shown: ${formatCount(failure.recoveredEvents)} events (${formatBytes(failure.validBytes)} of ${formatBytes(failure.totalBytes)}).`}
+              >
+                <span className="dot" /> Damaged file · {failure.code} · showing{' '}
+                {formatCount(failure.recoveredEvents)} events
+              </span>
+            ) : null}
+          </div>
+          {source.kind === 'live' ? (
+            <>
+              <ConnectionBadge c={conn} onRetry={a.retryLive} />
+              <GapBadge c={conn} />
+            </>
+          ) : null}
+        </>
+      ) : null}
+      <div className="grow" />
+      {source.kind === 'live' ? (
+        <>
+          <LiveControls />
+          <div className="sep" />
+        </>
+      ) : null}
+      <button
+        className="btn"
+        onClick={onOpenFile}
+        title="Open a .iocptrace file (Ctrl+O)"
+        data-testid="open-file"
+      >
+        Open file
+      </button>
+      <RecordingsMenu />
+      {source.kind !== 'live' ? (
+        <button
+          className="btn"
+          onClick={() => a.connectLive()}
+          title="Connect to the live stream of this server"
+          data-testid="connect-live"
+        >
+          Connect live
+        </button>
+      ) : null}
+      {source.kind !== 'none' ? (
+        <button
+          className="icon-btn"
+          onClick={a.closeSource}
+          title="Close and go back to the start screen"
+          aria-label="Close"
+          data-testid="close-source"
+        >
+          ✕
+        </button>
+      ) : null}
+      <button
+        className="icon-btn"
+        onClick={() => a.setHelpOpen(true)}
+        title="Keyboard shortcuts (?)"
+        aria-label="Keyboard shortcuts"
+        data-testid="help-button"
+      >
+        ?
+      </button>
+    </header>
+  );
+}

@@ -1,0 +1,139 @@
+// window.__iocpscope: a small, stable handle for the e2e specs and the web
+// benchmark (documented in apps/web/README.md). It drives the same actions as
+// the UI and reports a plain-JSON summary of the state; it never exposes
+// internals that the specs would then depend on, except `store` for
+// benchmarks that must read the trace directly.
+
+import { formatSessionId } from '../panels/format.ts';
+import type { AppStore, StepKind } from '../state/store.ts';
+
+export interface StateSummary {
+  source: { kind: string; name: string | null };
+  events: number;
+  cursor: number;
+  cursorTsNs: number | null;
+  view: [number, number];
+  playing: boolean;
+  speed: number;
+  paused: boolean;
+  selectedSession: string | null;
+  sessions: number;
+  lanes: number;
+  findings: number;
+  findingRules: string[];
+  connection: string;
+  gaps: number;
+  lostEvents: number;
+  loading: boolean;
+  loadFailure: { code: string; message: string; recoveredEvents: number } | null;
+  traceBytes: number;
+}
+
+export interface IocpscopeTestHook {
+  readonly version: 1;
+  /** Open a trace from bytes (Uint8Array, ArrayBuffer, a plain number array or base64 text). */
+  loadBytes(
+    bytes: Uint8Array | ArrayBuffer | number[] | string,
+    name?: string,
+  ): Promise<StateSummary>;
+  /** Fetch a trace from a URL (same origin) and open it. */
+  loadUrl(url: string, name?: string): Promise<StateSummary>;
+  connectLive(url?: string): void;
+  getState(): StateSummary;
+  setCursor(index: number): void;
+  step(kind: StepKind, dir: 1 | -1): void;
+  /** Select by `0x…` hex id, or null to clear. */
+  selectSession(hex: string | null): void;
+  setView(startNs: number, endNs: number): void;
+  readonly store: AppStore;
+}
+
+declare global {
+  interface Window {
+    __iocpscope?: IocpscopeTestHook;
+  }
+}
+
+function toBytes(b: Uint8Array | ArrayBuffer | number[] | string): Uint8Array {
+  if (b instanceof Uint8Array) return b;
+  if (b instanceof ArrayBuffer) return new Uint8Array(b);
+  if (typeof b === 'string') {
+    const bin = atob(b);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+  return Uint8Array.from(b);
+}
+
+export function summarize(store: AppStore): StateSummary {
+  const s = store.getState();
+  const src = s.source;
+  return {
+    source: {
+      kind: src.kind,
+      name:
+        src.kind === 'file' || src.kind === 'recording'
+          ? src.name
+          : src.kind === 'live'
+            ? src.url
+            : null,
+    },
+    events: s.trace?.count ?? 0,
+    cursor: s.cursor,
+    cursorTsNs: s.trace && s.cursor >= 0 ? s.trace.timeAt(s.cursor) : null,
+    view: [s.viewStartNs, s.viewEndNs],
+    playing: s.playing,
+    speed: s.speed,
+    paused: s.paused,
+    selectedSession: s.selectedSession === null ? null : formatSessionId(s.selectedSession),
+    sessions: s.trace?.sessions.count ?? 0,
+    lanes: s.trace?.lanes.length ?? 0,
+    findings: s.findings.length,
+    findingRules: [...new Set(s.findings.map((f) => f.rule))],
+    connection: s.connection.status.state,
+    gaps: s.connection.gaps,
+    lostEvents: s.connection.lostEvents,
+    loading: s.loading !== null,
+    loadFailure: s.loadFailure
+      ? {
+          code: s.loadFailure.code,
+          message: s.loadFailure.message,
+          recoveredEvents: s.loadFailure.recoveredEvents,
+        }
+      : null,
+    traceBytes: s.trace?.bytes ?? 0,
+  };
+}
+
+/** Install the hook for this store; returns the uninstall function. */
+export function installTestHook(store: AppStore, target: Window = window): () => void {
+  const a = () => store.getState().actions;
+  const hook: IocpscopeTestHook = {
+    version: 1,
+    loadBytes: async (bytes, name) => {
+      await a().loadBytes(toBytes(bytes), name);
+      return summarize(store);
+    },
+    loadUrl: async (url, name) => {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`${res.status} ${res.statusText} for ${url}`);
+      await a().loadBytes(
+        new Uint8Array(await res.arrayBuffer()),
+        name ?? url.split('/').pop() ?? url,
+      );
+      return summarize(store);
+    },
+    connectLive: (url) => a().connectLive(url),
+    getState: () => summarize(store),
+    setCursor: (i) => a().setCursor(i),
+    step: (kind, dir) => a().step(kind, dir),
+    selectSession: (hex) => a().selectSession(hex === null ? null : BigInt(hex)),
+    setView: (s, e) => a().setView(s, e),
+    store,
+  };
+  target.__iocpscope = hook;
+  return () => {
+    if (target.__iocpscope === hook) delete target.__iocpscope;
+  };
+}

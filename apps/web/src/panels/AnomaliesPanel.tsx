@@ -1,0 +1,103 @@
+// Anomalies: the detectors' findings for the loaded trace, in trace order.
+// Clicking one moves the cursor to where the rule was broken and selects its
+// session; the finding at or before the cursor is highlighted, and the
+// previous/next buttons (also [ and ]) walk through them.
+
+import { useActions, useAppStore } from '../state/hooks.tsx';
+import { selectCursor, selectFindings, selectHasTrace } from '../state/selectors.ts';
+import type { Finding } from '../state/analysis.ts';
+import { formatCount, formatSessionId } from './format.ts';
+import { Icon } from './icons.tsx';
+
+/** Position of the last finding anchored at or before the cursor, or -1 (findings sorted by anchor). */
+export function currentFinding(findings: readonly Finding[], cursor: number): number {
+  let lo = 0;
+  let hi = findings.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (findings[mid]!.anchor <= cursor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+export function AnomaliesPanel() {
+  const findings = useAppStore(selectFindings);
+  const cursor = useAppStore(selectCursor);
+  const hasTrace = useAppStore(selectHasTrace);
+  const { setCursor, selectSession, step } = useActions();
+  const cur = currentFinding(findings, cursor);
+  const onCurrent = cur >= 0 && findings[cur]!.anchor === cursor;
+
+  const open = (f: Finding) => {
+    if (f.session !== null) selectSession(f.session);
+    setCursor(f.anchor);
+  };
+
+  return (
+    <section className="panel" data-testid="anomalies">
+      <header className="panel-head">
+        <span className="panel-title">Anomalies</span>
+        <span
+          className={`count${findings.length > 0 ? ' tone-bad' : ''}`}
+          data-testid="anomalies-count"
+        >
+          {formatCount(findings.length)}
+        </span>
+        <div className="tools">
+          <button
+            className="icon-btn"
+            onClick={() => step('anomaly', -1)}
+            disabled={findings.length === 0}
+            title="Previous anomaly ( [ )"
+            aria-label="Previous anomaly"
+            data-testid="prev-anomaly"
+          >
+            <Icon name="prev" />
+          </button>
+          <button
+            className="icon-btn"
+            onClick={() => step('anomaly', 1)}
+            disabled={findings.length === 0}
+            title="Next anomaly ( ] )"
+            aria-label="Next anomaly"
+            data-testid="next-anomaly"
+          >
+            <Icon name="next" />
+          </button>
+        </div>
+      </header>
+      <div className="panel-body" data-testid="anomalies-list">
+        {!hasTrace ? null : findings.length === 0 ? (
+          <div className="ok-banner" data-testid="anomalies-none">
+            <span>✓</span>
+            <span>No classic session-lifetime bugs found in this trace.</span>
+          </div>
+        ) : (
+          findings.map((f, k) => (
+            <div
+              key={`${f.rule}:${f.anchor}:${k}`}
+              className={`finding${k === cur ? ' current' : ''}`}
+              onClick={() => open(f)}
+              data-testid="finding"
+              data-rule={f.rule}
+              aria-current={k === cur && onCurrent ? 'true' : undefined}
+            >
+              <div className="rule">
+                <span>⚠</span>
+                <span>{f.label}</span>
+              </div>
+              <div className="msg">{f.message}</div>
+              <div className="where">
+                #{formatCount(f.anchor)}
+                {f.session !== null ? ` · session ${formatSessionId(f.session)}` : ''}
+                {f.tid !== null ? ` · thread ${f.tid}` : ''}
+                {f.events.length > 1 ? ` · ${f.events.length} events` : ''}
+              </div>
+            </div>
+          ))
+        )}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,227 @@
+// The session inspector: the selected session's lifecycle (created, posts,
+// completions, every IOCount change tied to its cause, release) as a
+// virtualized list, with its state at the cursor above. Entries after the
+// cursor are dimmed; the entry at the cursor is highlighted; clicking an entry
+// moves the cursor there.
+
+import { useMemo } from 'react';
+import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
+import {
+  selectCursor,
+  selectSelectedSession,
+  selectTrace,
+  selectTraceVersion,
+} from '../state/selectors.ts';
+import { NONE } from '../trace/index.ts';
+import { VirtualList } from './VirtualList.tsx';
+import { buildLedger, type LedgerEntry } from './ledger.ts';
+import { traceContext } from './context.ts';
+import { formatCount, formatSessionId, formatTimeNs } from './format.ts';
+
+const ROW_PX = 22;
+
+/** Position of the last entry at or before the cursor, or -1. */
+function entryAtCursor(entries: readonly LedgerEntry[], cursor: number): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]!.index <= cursor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+export function InspectorPanel() {
+  const trace = useAppStore(selectTrace);
+  const version = useAppStore(selectTraceVersion);
+  const session = useAppStore(selectSelectedSession);
+  const cursor = useAppStore(selectCursor);
+  const st = useCursorState();
+  const { setCursor, selectSession } = useActions();
+
+  const entries = useMemo(() => {
+    if (!trace || session === null) return [];
+    const list = trace.sessionEvents(session);
+    return buildLedger(trace.words, list, list.length, traceContext(trace));
+    // `version`: the live trace grew, so the session may have new events.
+  }, [trace, session, version]);
+
+  if (!trace || session === null) {
+    return (
+      <section className="panel" data-testid="inspector">
+        <header className="panel-head">
+          <span className="panel-title">Session inspector</span>
+        </header>
+        <div className="empty-note">
+          <p>
+            Select a session in the list (or press <kbd>S</kbd> on an event that has one) to see its
+            lifecycle:
+          </p>
+          <p style={{ color: 'var(--text-faint)' }}>
+            created → posts → completions → every IOCount ±1 and its cause → release.
+          </p>
+        </div>
+      </section>
+    );
+  }
+
+  const t = trace.sessions;
+  const row = t.find(Number(session & 0xffffffffn), Number(session >> 32n));
+  const s = st?.sessions.get(session);
+  const atCursor = entryAtCursor(entries, cursor);
+  const created = row >= 0 ? t.createdIdx.data[row]! : NONE;
+  const released = row >= 0 ? t.releasedIdx.data[row]! : NONE;
+  const peerStr = row >= 0 ? t.peerStr.data[row]! : 0;
+  const outstanding = s
+    ? s.ops.filter(
+        (o) =>
+          o.dequeueIndex < 0 && o.postResult !== -1 && (o.postResult === 0 || o.postResult === 997),
+      ).length
+    : 0;
+  const lifecycle = s
+    ? s.lifecycle === 'released'
+      ? 'released (not settled)'
+      : s.lifecycle
+    : released !== NONE && released <= cursor
+      ? 'released'
+      : created !== NONE && created > cursor
+        ? 'not created yet'
+        : 'live';
+
+  const items: Array<[string, string, string?]> = [
+    ['session', formatSessionId(session)],
+    ['peer', (peerStr && trace.string(peerStr)) || '—'],
+    [
+      'IOCount now',
+      s ? String(s.ioCount) : lifecycle === 'released' ? '0' : '—',
+      s && s.ioCount < 0 ? 'tone-bad' : undefined,
+    ],
+    ['state', lifecycle, s?.lifecycle === 'released' ? 'tone-bad' : undefined],
+    ['I/O pending', s ? String(outstanding) : '—'],
+    [
+      'completions',
+      s ? formatCount(s.completions) : row >= 0 ? formatCount(t.completions.data[row]!) : '—',
+    ],
+    ['events', formatCount(entries.length)],
+  ];
+
+  return (
+    <section className="panel" data-testid="inspector">
+      <header className="panel-head">
+        <span className="panel-title">Session inspector</span>
+        <span className="count mono">{formatSessionId(session)}</span>
+        <div className="tools">
+          {created !== NONE ? (
+            <button
+              className="btn small"
+              onClick={() => setCursor(created)}
+              title="Go to its creation"
+            >
+              created
+            </button>
+          ) : null}
+          {released !== NONE ? (
+            <button
+              className="btn small"
+              onClick={() => setCursor(released)}
+              title="Go to its release"
+            >
+              released
+            </button>
+          ) : null}
+          <button
+            className="icon-btn"
+            onClick={() => selectSession(null)}
+            title="Clear the selection"
+            aria-label="Clear the selection"
+          >
+            ✕
+          </button>
+        </div>
+      </header>
+      <div className="inspector-summary" data-testid="inspector-summary">
+        {items.map(([k, v, cls]) => (
+          <div className="item" key={k}>
+            <div className="k">{k}</div>
+            <div
+              className={`v ${cls ?? ''}`}
+              data-testid={`inspector-${k.replace(/\s+/g, '-').toLowerCase()}`}
+            >
+              {v}
+            </div>
+          </div>
+        ))}
+      </div>
+      <VirtualList
+        count={entries.length}
+        rowPx={ROW_PX}
+        revealIndex={atCursor}
+        data-testid="inspector-ledger"
+        ariaLabel="Session lifecycle"
+        renderRow={(k) => {
+          const e = entries[k]!;
+          const cls = `ledger-row${k === atCursor ? ' at-cursor' : ''}${e.index > cursor ? ' future' : ''}`;
+          return (
+            <div
+              key={e.index}
+              className={cls}
+              onClick={() => setCursor(e.index)}
+              data-testid="ledger-row"
+              title={`#${e.index}: ${e.text}`}
+            >
+              <span className="mono" style={{ color: 'var(--text-muted)' }}>
+                {formatTimeNs(e.tsNs)}
+              </span>
+              <span
+                className={`mono delta ${e.kind === 'count' ? (e.delta > 0 ? 'up' : 'down') : 'other'}`}
+              >
+                {e.kind === 'count' ? (e.delta > 0 ? `+${e.delta}` : e.delta) : kindGlyph(e.kind)}
+              </span>
+              <span
+                className={`mono ${e.tone === 'bad' ? 'tone-bad' : ''}`}
+                style={{ textAlign: 'right' }}
+              >
+                {e.kind === 'count' ? e.value : ''}
+              </span>
+              <span
+                style={{ overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}
+                className={e.tone === 'bad' ? 'tone-bad' : e.tone === 'warn' ? 'tone-warn' : ''}
+              >
+                {e.text}
+                {e.link >= 0 ? (
+                  <button
+                    className="btn small"
+                    style={{ height: 16, padding: '0 5px', marginLeft: 6, fontSize: 10 }}
+                    onClick={(ev) => {
+                      ev.stopPropagation();
+                      setCursor(e.link);
+                    }}
+                    title={`Go to the ${e.kind === 'count' ? 'cause' : 'matching event'} #${e.link}`}
+                  >
+                    #{e.link}
+                  </button>
+                ) : null}
+              </span>
+            </div>
+          );
+        }}
+      />
+    </section>
+  );
+}
+
+function kindGlyph(k: LedgerEntry['kind']): string {
+  switch (k) {
+    case 'lifecycle':
+      return '●';
+    case 'post':
+      return '↗';
+    case 'queue':
+      return '⇢';
+    case 'dequeue':
+      return '↘';
+    default:
+      return '·';
+  }
+}

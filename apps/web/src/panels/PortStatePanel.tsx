@@ -1,0 +1,172 @@
+// The completion port at the cursor: queued packets, running threads against
+// the concurrency value (overcommit shown), and every thread's state, all from
+// the replayed state after the cursor's event.
+
+import { ThreadRole, ThreadStateValue, OP_NAMES, type Op } from '@iocpscope/protocol';
+import type { ThreadState } from '../../../../packages/analysis/src/state.ts'; // TEMP-ANALYSIS
+import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
+import { selectCursor, selectTrace } from '../state/selectors.ts';
+import { BLOCK_REASON_NAMES } from './describe.ts';
+import { formatCount, formatSessionId, formatWinError } from './format.ts';
+
+const QUEUE_SHOWN = 12;
+
+const STATE_CLASS: Record<number, string> = {
+  [ThreadStateValue.Waiting]: 'waiting',
+  [ThreadStateValue.Running]: 'running',
+  [ThreadStateValue.Blocked]: 'blocked',
+  [ThreadStateValue.Exited]: 'exited',
+};
+
+function threadStateText(t: ThreadState): string {
+  switch (t.state) {
+    case ThreadStateValue.Waiting:
+      return t.inGqcs ? 'waiting in GQCS' : 'waiting';
+    case ThreadStateValue.Running: {
+      const h = t.handling.at(-1);
+      return h ? `running: ${OP_NAMES[h.op as Op]} ${formatSessionId(h.key)}` : 'running';
+    }
+    case ThreadStateValue.Blocked:
+      return `blocked ${BLOCK_REASON_NAMES[t.reason] ?? ''}`.trim();
+    case ThreadStateValue.Exited:
+      return 'exited';
+    default:
+      return `state ${t.state}`;
+  }
+}
+
+const ROLE_ORDER: Record<number, number> = {
+  [ThreadRole.Accept]: 0,
+  [ThreadRole.Kernel]: 1,
+  [ThreadRole.Worker]: 2,
+  [ThreadRole.Other]: 3,
+  [ThreadRole.Main]: 4,
+};
+
+export function PortStatePanel() {
+  const trace = useAppStore(selectTrace);
+  const cursor = useAppStore(selectCursor);
+  const st = useCursorState();
+  const { setCursor } = useActions();
+
+  if (!trace || !st) {
+    return (
+      <section className="panel" data-testid="port-state">
+        <header className="panel-head">
+          <span className="panel-title">Port at cursor</span>
+        </header>
+        <div className="empty-note">
+          <p>The port's state appears here once the cursor sits on an event.</p>
+        </div>
+      </section>
+    );
+  }
+  const p = st.port;
+  const queued = p.queue.size;
+  const conc = p.concurrency || trace.concurrency;
+  const over = conc > 0 && p.running > conc;
+  const scale = Math.max(conc, p.running, 1);
+  const waitingCount = p.waiting.length;
+  const threads = [...st.threads.values()]
+    .filter((t) => t.role !== ThreadRole.Kernel)
+    .sort((a, b) => (ROLE_ORDER[a.role] ?? 3) - (ROLE_ORDER[b.role] ?? 3) || a.tid - b.tid);
+  const nextWake = waitingCount > 0 ? p.waiting[waitingCount - 1] : -1;
+  const cursorTid = cursor >= 0 ? trace.tidAt(cursor) : -1;
+  const packets = [];
+  for (let k = 0; k < Math.min(queued, QUEUE_SHOWN); k++) packets.push(p.queue.at(k)!);
+
+  return (
+    <section className="panel" data-testid="port-state">
+      <header className="panel-head">
+        <span className="panel-title">Port at cursor</span>
+        <span className="count">after #{formatCount(cursor)}</span>
+      </header>
+      <div className="panel-body pad">
+        <div className="stat-grid">
+          <div className="stat" data-testid="port-queued">
+            <div className="v">{formatCount(queued)}</div>
+            <div className="k">packets queued</div>
+          </div>
+          <div className={`stat${over ? ' over' : ''}`} data-testid="port-running">
+            <div className="v">
+              {p.running}
+              <span style={{ color: 'var(--text-faint)', fontSize: 13 }}> / {conc || '?'}</span>
+            </div>
+            <div className="k">{over ? 'running — overcommit' : 'running / concurrency'}</div>
+          </div>
+          <div className="stat">
+            <div className="v">{waitingCount}</div>
+            <div className="k">waiting in GQCS</div>
+          </div>
+        </div>
+        <div className="meter" title={`${p.running} running, concurrency ${conc}`}>
+          <div
+            className={`fill${over ? ' over' : ''}`}
+            style={{ width: `${(100 * p.running) / scale}%` }}
+          />
+          {conc > 0 ? (
+            <div className="limit" style={{ left: `calc(${(100 * conc) / scale}% - 1px)` }} />
+          ) : null}
+        </div>
+
+        <div className="subhead">Threads</div>
+        <div data-testid="port-threads">
+          {threads.map((t) => (
+            <div
+              key={t.tid}
+              className={`thread-row${t.tid === cursorTid ? ' current' : ''}`}
+              onClick={() => t.sinceIndex >= 0 && setCursor(t.sinceIndex)}
+              title="Go to this thread's last state change"
+            >
+              <span className={`swatch ${STATE_CLASS[t.state] ?? ''}`} />
+              <span style={{ overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
+                <span style={{ color: 'var(--text-strong)' }}>
+                  {trace.laneOfTid(t.tid)?.name ?? `thread ${t.tid}`}
+                </span>{' '}
+                <span style={{ color: 'var(--text-muted)' }}>{threadStateText(t)}</span>
+              </span>
+              <span className="mono" style={{ color: 'var(--text-faint)', fontSize: 11 }}>
+                {t.tid === nextWake
+                  ? 'next to wake'
+                  : t.locksHeld.length > 0
+                    ? `holds ${t.locksHeld.length} lock`
+                    : ''}
+              </span>
+            </div>
+          ))}
+        </div>
+
+        <div className="subhead">
+          Queue {queued > QUEUE_SHOWN ? `(first ${QUEUE_SHOWN} of ${formatCount(queued)})` : ''}
+        </div>
+        {queued === 0 ? (
+          <div style={{ color: 'var(--text-muted)' }}>
+            Empty: every completion has been dequeued.
+          </div>
+        ) : (
+          <div data-testid="port-queue">
+            {packets.map((q) => (
+              <div
+                key={q.queuedIndex}
+                className="packet-row"
+                onClick={() => setCursor(q.queuedIndex)}
+                style={{ cursor: 'pointer' }}
+              >
+                <span className={`op ${OP_NAMES[q.op as Op]}`}>
+                  {q.posted ? 'pqcs' : OP_NAMES[q.op as Op]}
+                </span>
+                <span className="mono">{formatSessionId(q.key)}</span>
+                <span
+                  className="mono"
+                  style={{ color: q.status ? 'var(--warn)' : 'var(--text-muted)' }}
+                >
+                  {q.status ? formatWinError(q.status) : `${formatCount(q.bytes)} B`}
+                </span>
+              </div>
+            ))}
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}

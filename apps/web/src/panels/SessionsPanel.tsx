@@ -1,0 +1,173 @@
+// The sessions list: every session of the trace in order of first appearance,
+// virtualized (fixed row height, only visible rows in the DOM), with its state
+// at the cursor. Clicking a row selects the session (inspector, timeline
+// highlight); arrow keys move the selection.
+
+import { useMemo, useState } from 'react';
+import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
+import {
+  selectCursor,
+  selectSelectedSession,
+  selectTrace,
+  selectTraceVersion,
+} from '../state/selectors.ts';
+import { VirtualList } from './VirtualList.tsx';
+import { filterSessionRows, sessionRowAt, type RowPhase } from './sessionRows.ts';
+import { formatCount, formatSessionId } from './format.ts';
+
+const ROW_PX = 24;
+
+const PHASE_LABEL: Record<RowPhase, [string, string]> = {
+  future: ['not yet', 'muted'],
+  live: ['live', 'ok'],
+  disconnecting: ['closing', 'warn'],
+  released: ['released', 'muted'],
+  leaked: ['released!', 'bad'],
+};
+
+export function SessionsPanel() {
+  const trace = useAppStore(selectTrace);
+  const version = useAppStore(selectTraceVersion);
+  const cursor = useAppStore(selectCursor);
+  const selected = useAppStore(selectSelectedSession);
+  const state = useCursorState();
+  const { selectSession } = useActions();
+  const [query, setQuery] = useState('');
+  const [hideReleased, setHideReleased] = useState(false);
+
+  const rows = useMemo(
+    () => (trace ? filterSessionRows(trace, query, hideReleased) : new Uint32Array(0)),
+    [trace, version, query, hideReleased],
+  );
+  const selectedRow = useMemo(() => {
+    if (!trace || selected === null) return -1;
+    const r = trace.sessions.find(Number(selected & 0xffffffffn), Number(selected >> 32n));
+    if (r < 0) return -1;
+    // rows is ascending: binary search for its position in the filtered list.
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (rows[mid]! < r) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < rows.length && rows[lo] === r ? lo : -1;
+  }, [trace, selected, rows]);
+
+  const total = trace?.sessions.count ?? 0;
+
+  const onKeyDown = (e: React.KeyboardEvent<HTMLDivElement>) => {
+    if (!trace || rows.length === 0) return;
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    e.preventDefault();
+    e.stopPropagation();
+    const at =
+      selectedRow < 0
+        ? e.key === 'ArrowDown'
+          ? 0
+          : rows.length - 1
+        : selectedRow + (e.key === 'ArrowDown' ? 1 : -1);
+    const k = Math.max(0, Math.min(rows.length - 1, at));
+    selectSession(trace.sessions.id(rows[k]!));
+  };
+
+  return (
+    <section className="panel" data-testid="sessions-panel">
+      <header className="panel-head">
+        <span className="panel-title">Sessions</span>
+        <span className="count" data-testid="sessions-count">
+          {rows.length === total
+            ? formatCount(total)
+            : `${formatCount(rows.length)} / ${formatCount(total)}`}
+        </span>
+        <div className="tools">
+          <label
+            className="check"
+            style={{ padding: '0 4px', alignItems: 'center' }}
+            title="Hide sessions released by the end of the trace"
+          >
+            <input
+              type="checkbox"
+              checked={hideReleased}
+              onChange={(e) => setHideReleased(e.target.checked)}
+              style={{ accentColor: 'var(--accent)', margin: 0 }}
+            />
+            <span style={{ fontSize: 12, color: 'var(--text-muted)' }}>open only</span>
+          </label>
+          <input
+            className="input filter"
+            placeholder="Filter id or peer"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+            data-testid="sessions-filter"
+            aria-label="Filter sessions"
+          />
+        </div>
+      </header>
+      <div className="list-head sessions-grid">
+        <span>Session</span>
+        <span>Peer</span>
+        <span className="num">IOCount</span>
+        <span>State</span>
+        <span className="num">Packets</span>
+      </div>
+      {total === 0 ? (
+        <div className="empty-note">
+          <p>No sessions in this trace yet.</p>
+        </div>
+      ) : (
+        <VirtualList
+          count={rows.length}
+          rowPx={ROW_PX}
+          revealIndex={selectedRow}
+          data-testid="sessions-list"
+          ariaLabel="Sessions"
+          onKeyDown={onKeyDown}
+          renderRow={(k) => {
+            const v = sessionRowAt(trace!, rows[k]!, cursor, state);
+            const [label, tone] = PHASE_LABEL[v.phase];
+            const isSel = k === selectedRow;
+            return (
+              <div
+                key={v.row}
+                className={`list-row sessions-grid${isSel ? ' selected' : ''}`}
+                role="option"
+                aria-selected={isSel}
+                data-testid="session-row"
+                data-session={formatSessionId(v.id)}
+                onClick={() => selectSession(isSel ? null : v.id)}
+                style={v.phase === 'future' ? { opacity: 0.5 } : undefined}
+              >
+                <span
+                  className="mono"
+                  style={
+                    v.partial ? { color: 'var(--text-muted)', fontStyle: 'italic' } : undefined
+                  }
+                  title={
+                    v.partial
+                      ? `${formatSessionId(v.id)}: created before this view began (joined live or after a gap), so its early history is unknown`
+                      : formatSessionId(v.id)
+                  }
+                >
+                  {formatSessionId(v.id)}
+                </span>
+                <span className="mono" style={{ color: 'var(--text-muted)' }}>
+                  {v.peer || '—'}
+                </span>
+                <span
+                  className={`num${v.ioCount !== null && v.ioCount < 0 && !v.partial ? ' tone-bad' : ''}`}
+                >
+                  {v.ioCount === null ? '' : v.ioCount}
+                </span>
+                <span>
+                  <span className={`pill ${tone}`}>{label}</span>
+                </span>
+                <span className="num">{formatCount(v.packets)}</span>
+              </div>
+            );
+          }}
+        />
+      )}
+    </section>
+  );
+}

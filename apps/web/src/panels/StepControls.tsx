@@ -1,0 +1,227 @@
+// The step bar: move the cursor by event, thread, session or anomaly; play at a
+// chosen speed; scrub through the whole trace; in live mode pause/follow.
+// Every button has a keyboard shortcut (see app/shortcuts.ts and the '?' overlay).
+
+import { useActions, useAppStore } from '../state/hooks.tsx';
+import {
+  selectCursor,
+  selectEventCount,
+  selectEventsSincePause,
+  selectFindings,
+  selectIsLive,
+  selectPaused,
+  selectPlaying,
+  selectSelectedSession,
+  selectSpeed,
+  selectTrace,
+} from '../state/selectors.ts';
+import { SPEEDS, sessionOfEvent } from '../state/store.ts';
+import { formatCount, formatTimeNs } from './format.ts';
+import { Icon } from './icons.tsx';
+
+export function StepControls() {
+  const trace = useAppStore(selectTrace);
+  const count = useAppStore(selectEventCount);
+  const cursor = useAppStore(selectCursor);
+  const playing = useAppStore(selectPlaying);
+  const speed = useAppStore(selectSpeed);
+  const live = useAppStore(selectIsLive);
+  const paused = useAppStore(selectPaused);
+  const newEvents = useAppStore(selectEventsSincePause);
+  const selected = useAppStore(selectSelectedSession);
+  const findings = useAppStore(selectFindings);
+  const a = useActions();
+  const has = count > 0;
+  const hasSession =
+    selected !== null || (trace !== null && sessionOfEvent(trace, cursor) !== null);
+
+  return (
+    <div className="stepbar" data-testid="step-controls">
+      {live ? (
+        <div className="step-group">
+          {paused ? (
+            <button
+              className="btn small active"
+              onClick={() => a.setPaused(false)}
+              title="Follow the newest events again (L)"
+              data-testid="follow-live"
+            >
+              <Icon name="play" size={10} /> Follow live
+              {newEvents > 0 ? ` (+${formatCount(newEvents)})` : ''}
+            </button>
+          ) : (
+            <button
+              className="btn small"
+              onClick={() => a.setPaused(true)}
+              title="Freeze the view to step through it (Space)"
+              data-testid="pause-live"
+            >
+              <Icon name="pause" size={10} /> Pause
+            </button>
+          )}
+        </div>
+      ) : null}
+      <div className="step-group">
+        <span className="label">Event</span>
+        <button
+          className="icon-btn"
+          onClick={a.jumpToStart}
+          disabled={!has}
+          title="First event (Home)"
+          aria-label="First event"
+          data-testid="first-event"
+        >
+          <Icon name="first" />
+        </button>
+        <button
+          className="icon-btn"
+          onClick={() => a.step('event', -1)}
+          disabled={!has}
+          title="Previous event (←)"
+          aria-label="Previous event"
+          data-testid="prev-event"
+        >
+          <Icon name="prev" />
+        </button>
+        <button
+          className="icon-btn"
+          onClick={() => a.step('event', 1)}
+          disabled={!has}
+          title="Next event (→)"
+          aria-label="Next event"
+          data-testid="next-event"
+        >
+          <Icon name="next" />
+        </button>
+        <button
+          className="icon-btn"
+          onClick={a.jumpToEnd}
+          disabled={!has}
+          title="Last event (End)"
+          aria-label="Last event"
+          data-testid="last-event"
+        >
+          <Icon name="last" />
+        </button>
+      </div>
+      <div className="step-group">
+        <span className="label">Thread</span>
+        <button
+          className="icon-btn"
+          onClick={() => a.step('thread', -1)}
+          disabled={!has || cursor < 0}
+          title="Previous on this thread (Shift+←)"
+          aria-label="Previous on this thread"
+          data-testid="prev-thread"
+        >
+          <Icon name="prev" />
+        </button>
+        <button
+          className="icon-btn"
+          onClick={() => a.step('thread', 1)}
+          disabled={!has || cursor < 0}
+          title="Next on this thread (Shift+→)"
+          aria-label="Next on this thread"
+          data-testid="next-thread"
+        >
+          <Icon name="next" />
+        </button>
+      </div>
+      <div className="step-group">
+        <span className="label">Session</span>
+        <button
+          className="icon-btn"
+          onClick={() => a.step('session', -1)}
+          disabled={!hasSession}
+          title="Previous for this session (Alt+← or ,)"
+          aria-label="Previous for this session"
+          data-testid="prev-session"
+        >
+          <Icon name="prev" />
+        </button>
+        <button
+          className="icon-btn"
+          onClick={() => a.step('session', 1)}
+          disabled={!hasSession}
+          title="Next for this session (Alt+→ or .)"
+          aria-label="Next for this session"
+          data-testid="next-session"
+        >
+          <Icon name="next" />
+        </button>
+      </div>
+      <div className="step-group">
+        <span className="label">Anomaly</span>
+        <button
+          className="icon-btn"
+          onClick={() => a.step('anomaly', -1)}
+          disabled={findings.length === 0}
+          title="Previous anomaly ([)"
+          aria-label="Previous anomaly"
+          data-testid="step-prev-anomaly"
+        >
+          <Icon name="prev" />
+        </button>
+        <button
+          className="icon-btn"
+          onClick={() => a.step('anomaly', 1)}
+          disabled={findings.length === 0}
+          title="Next anomaly (])"
+          aria-label="Next anomaly"
+          data-testid="step-next-anomaly"
+        >
+          <Icon name="next" />
+        </button>
+      </div>
+      <div className="step-group">
+        <button
+          className={`icon-btn${playing ? ' active' : ''}`}
+          onClick={a.togglePlay}
+          disabled={!has}
+          title={playing ? 'Pause playback (P)' : 'Play from the cursor (P)'}
+          aria-label={playing ? 'Pause playback' : 'Play'}
+          data-testid="play"
+        >
+          <Icon name={playing ? 'pause' : 'play'} />
+        </button>
+        <select
+          className="input"
+          value={speed}
+          onChange={(e) => a.setSpeed(Number(e.target.value))}
+          title="Playback speed, events per second (+/-)"
+          aria-label="Playback speed"
+          data-testid="speed"
+          style={{ height: 24 }}
+        >
+          {SPEEDS.map((s) => (
+            <option key={s} value={s}>
+              {s} ev/s
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="scrub">
+        <input
+          type="range"
+          min={0}
+          max={Math.max(0, count - 1)}
+          value={Math.max(0, cursor)}
+          disabled={!has}
+          onChange={(e) => a.setCursor(Number(e.target.value))}
+          aria-label="Scrub through the trace"
+          data-testid="scrub"
+        />
+        <span className="cursor-readout" data-testid="cursor-readout">
+          {cursor >= 0 && trace ? (
+            <>
+              <b>#{formatCount(cursor)}</b> / {formatCount(count)} ·{' '}
+              <b>{formatTimeNs(trace.timeAt(cursor))}</b>
+            </>
+          ) : (
+            `${formatCount(count)} events`
+          )}
+        </span>
+      </div>
+    </div>
+  );
+}

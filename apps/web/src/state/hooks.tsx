@@ -1,0 +1,68 @@
+// React access to the app store: one store per <AppStoreProvider>, hooks that
+// throw outside it, selectors defined at module scope (stable identities, so
+// zustand's useStore does not re-subscribe or loop). Panels and the app read
+// the store only through this module; it is the only zustand importer besides
+// store.ts.
+
+import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import type { ReplayState } from '../../../../packages/analysis/src/state.ts'; // TEMP-ANALYSIS
+import { useStore } from 'zustand';
+import { selectAnalysis, selectCursor, selectTraceVersion } from './selectors.ts';
+import {
+  createAppStore,
+  type AppActions,
+  type AppState,
+  type AppStore,
+  type AppStoreOptions,
+} from './store.ts';
+
+const StoreContext = createContext<AppStore | null>(null);
+
+export interface AppStoreProviderProps {
+  children: ReactNode;
+  /** Use this store instead of creating one (tests, the test hook's owner). */
+  store?: AppStore;
+  options?: AppStoreOptions;
+}
+
+/** Creates the store once per mount (unless one is given) and disposes it on unmount. */
+export function AppStoreProvider({ children, store, options }: AppStoreProviderProps) {
+  const [own] = useState(() => store ?? createAppStore(options));
+  useEffect(() => {
+    if (store) return;
+    return () => own.getState().actions.dispose();
+  }, [own, store]);
+  return <StoreContext.Provider value={own}>{children}</StoreContext.Provider>;
+}
+
+/** The store itself (for imperative reads in event handlers and the canvas model). */
+export function useAppStoreApi(): AppStore {
+  const s = useContext(StoreContext);
+  if (!s) throw new Error('useAppStore* must be used inside <AppStoreProvider>');
+  return s;
+}
+
+/** Subscribe to a slice. Pass a selector defined at module scope, returning a stable value. */
+export function useAppStore<T>(selector: (s: AppState) => T): T {
+  return useStore(useAppStoreApi(), selector);
+}
+
+const selectActions = (s: AppState): AppActions => s.actions;
+export function useActions(): AppActions {
+  return useAppStore(selectActions);
+}
+
+/**
+ * The replayed state after the cursor's event (null when nothing is loaded).
+ * The analysis memoizes the last answer, so several panels share one replay.
+ */
+export function useCursorState(): ReplayState | null {
+  const analysis = useAppStore(selectAnalysis);
+  const cursor = useAppStore(selectCursor);
+  const version = useAppStore(selectTraceVersion);
+  return useMemo(
+    () => (analysis && cursor >= 0 ? analysis.stateAt(cursor) : null),
+    // `version` changes when a live trace grows and the head state moves on.
+    [analysis, cursor, version],
+  );
+}

@@ -1,0 +1,33 @@
+// Module-scope selectors for useAppStore. Each returns a primitive or a value
+// the store replaces (never a fresh object), so components re-render only when
+// that value changes.
+
+import type { AppState } from './store.ts';
+
+export const selectSource = (s: AppState) => s.source;
+export const selectTrace = (s: AppState) => s.trace;
+export const selectTraceVersion = (s: AppState) => s.traceVersion;
+export const selectHeader = (s: AppState) => s.header;
+export const selectAnalysis = (s: AppState) => s.analysis;
+export const selectLoading = (s: AppState) => s.loading;
+export const selectLoadFailure = (s: AppState) => s.loadFailure;
+export const selectCursor = (s: AppState) => s.cursor;
+export const selectHover = (s: AppState) => s.hoverIndex;
+export const selectViewStart = (s: AppState) => s.viewStartNs;
+export const selectViewEnd = (s: AppState) => s.viewEndNs;
+export const selectPlaying = (s: AppState) => s.playing;
+export const selectSpeed = (s: AppState) => s.speed;
+export const selectPaused = (s: AppState) => s.paused;
+export const selectEventsSincePause = (s: AppState) => s.eventsSincePause;
+export const selectSelectedSession = (s: AppState) => s.selectedSession;
+export const selectConnection = (s: AppState) => s.connection;
+export const selectServer = (s: AppState) => s.server;
+export const selectFindings = (s: AppState) => s.findings;
+export const selectFindingAnchors = (s: AppState) => s.findingAnchors;
+export const selectHelpOpen = (s: AppState) => s.helpOpen;
+export const selectToasts = (s: AppState) => s.toasts;
+export const selectIsLive = (s: AppState) => s.source.kind === 'live';
+export const selectHasTrace = (s: AppState) => s.trace !== null;
+export const selectEventCount = (s: AppState) => s.trace?.count ?? 0;
+/** The event the details panel shows: the hovered one, else the cursor's. */
+export const selectFocusEvent = (s: AppState) => (s.hoverIndex >= 0 ? s.hoverIndex : s.cursor);
