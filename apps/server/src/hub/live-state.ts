@@ -72,8 +72,10 @@ export class LiveState {
         if (t === undefined) continue;
         if (t.state === undefined) t.state = { idx: base + i, words: w.slice(o, o + RECORD_WORDS) };
         else {
+          // The hot structural case (every GQCS wait/run): copy in place, no allocation.
+          const dst = t.state.words;
+          for (let k = 0; k < RECORD_WORDS; k++) dst[k] = w[o + k]!;
           t.state.idx = base + i;
-          t.state.words.set(w.subarray(o, o + RECORD_WORDS));
         }
       } else if (kind === EventKind.ThreadStart) {
         const tid = w[o]! >>> 16;
