@@ -5,15 +5,20 @@
 import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { registerLoadCommand } from './load.ts';
-import { registerServeCommand } from './serve.ts';
+import { registerServeCommand, type DashboardAttach } from './serve.ts';
 
-export function buildProgram(): Command {
+export interface ProgramOptions {
+  /** Starts the dashboard (HTTP + WebSocket on --port) for `serve`; none yet in this build. */
+  attachDashboard?: DashboardAttach;
+}
+
+export function buildProgram(opts: ProgramOptions = {}): Command {
   const program = new Command();
   program
     .name('iocpscope')
     .description('a visual debugger for IOCP (Windows I/O completion port) servers')
     .showHelpAfterError();
-  registerServeCommand(program);
+  registerServeCommand(program, opts.attachDashboard);
   registerLoadCommand(program);
   return program;
 }

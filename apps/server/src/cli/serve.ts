@@ -199,7 +199,11 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
       '\n',
   );
   let dashboard: { url: string; close(): Promise<void> } | null = null;
-  if (io.attachDashboard) {
+  if (!io.attachDashboard) {
+    io.stdout.write(
+      `dashboard: not started (no dashboard transport in this build; --port ${cfg.dashboard.port} unused)\n`,
+    );
+  } else {
     try {
       dashboard = await io.attachDashboard(server, cfg.dashboard);
       io.stdout.write(`dashboard: ${dashboard.url}\n`);
@@ -224,10 +228,14 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
-/** Adds `serve` to the iocpscope program. */
+/**
+ * Adds `serve` to the iocpscope program. `attachDashboard` serves the dashboard
+ * on --port; `io` replaces the process's streams and signals (tests).
+ */
 export function registerServeCommand(
   program: Command,
-  io?: Omit<ServeCliIo, 'signal'> & { setExitCode?: (code: number) => void; signal?: AbortSignal },
+  attachDashboard?: DashboardAttach,
+  io?: ServeCliIo & { setExitCode?: (code: number) => void },
 ): void {
   const faultHelp = FAULT_NAMES.map((n) => `  ${n.padEnd(28)} ${FAULT_DESCRIPTIONS[n]}`).join('\n');
   program
@@ -258,7 +266,10 @@ export function registerServeCommand(
     )
     .action(async (flags: ServeCliFlags) => {
       if (io) {
-        const code = await runServeCli(flags, io);
+        const code = await runServeCli(flags, {
+          ...(attachDashboard ? { attachDashboard } : {}),
+          ...io,
+        });
         io.setExitCode?.(code);
         return;
       }
