@@ -15,6 +15,7 @@ import {
 } from './types.ts';
 
 import * as emulated from './emulated/index.ts';
+import * as native from './native/index.ts';
 
 export * from './types.ts';
 
@@ -23,32 +24,26 @@ export interface BackendModule {
   attach(descriptor: PortDescriptor, recorder: ThreadRecorder): CompletionPort;
 }
 
-// A variable specifier: the native module is optional and may not exist yet.
-// Once native/index.ts exists, import it statically like the emulated one: a
-// thread started from a bundle (threads.ts) cannot resolve a variable specifier.
-const NATIVE_MODULE = './native/index.ts';
-
+// Both backends are imported statically (a thread started from a bundle cannot
+// resolve a variable specifier); the native one loads its addon only when used
+// and throws ERR_PORT_BACKEND where it cannot be.
 async function loadBackend(name: BackendName): Promise<BackendModule> {
   if (name === 'emulated') return emulated;
-  if (name === 'native') {
-    try {
-      return (await import(NATIVE_MODULE)) as BackendModule;
-    } catch (e) {
-      throw new PortError(
-        'ERR_PORT_BACKEND',
-        `the native backend is unavailable: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-  }
+  if (name === 'native') return native;
   throw new PortError('ERR_PORT_BACKEND', `unknown backend ${String(name)}`);
 }
 
-/** CreateIoCompletionPort on the main thread. backend defaults to 'emulated'. */
+/** CreateIoCompletionPort on the main thread. backend defaults to defaultBackend(). */
 export async function createPort(
   options: PortOptions & { backend?: BackendName },
 ): Promise<PortHost> {
-  const backend = await loadBackend(options.backend ?? 'emulated');
+  const backend = await loadBackend(options.backend ?? defaultBackend());
   return backend.createHost(options);
+}
+
+/** On Windows with the addon built: the real completion port; elsewhere the emulation. */
+export function defaultBackend(): BackendName {
+  return native.nativeAddonPresent() ? 'native' : 'emulated';
 }
 
 /** Attach the calling (non-main) thread to a port created elsewhere. */
