@@ -13,6 +13,7 @@ import { isLoadOptionError } from '../load/errors.ts';
 import { validateLoadOptions, type LoadOptions as GeneratorOptions } from '../load/options.ts';
 import { runLoad, type LoadProgress, type LoadReport } from '../load/run.ts';
 import { HEADER_BYTES } from '../load/stream.ts';
+import { TraceShared } from '../trace/shared.ts';
 import type { ControlTarget, LoadRunner } from './control.ts';
 import { startStreamServer, type StreamServer, type StreamServerOptions } from './server.ts';
 
@@ -157,6 +158,9 @@ export function dashboardAttach(
     if (feed !== null) {
       streamOptions.source = feed;
       streamOptions.seed = feed.snapshot();
+      // Trace time 0 on the wall clock, for the headers of recordings made here.
+      const base = TraceShared.attach(feed.descriptor).clockBase;
+      streamOptions.startWallMs = base.creatorTimeOriginMs + base.startPerfMs;
     }
     const server = await startStreamServer(streamOptions);
     if (recordFile !== undefined) {

@@ -3,6 +3,9 @@
 // the control channel, and the events of that load arriving with labelled
 // lanes (the first frame names every live thread).
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   EventKind,
@@ -11,6 +14,7 @@ import {
   aAt,
   decodeFrame,
   kindAt,
+  readTraceFile,
   xAt,
 } from '@iocpscope/protocol';
 import { startServer, type RunningServer } from '../../src/echo/server.ts';
@@ -19,20 +23,27 @@ import { TestClient, waitFor } from './helpers.ts';
 
 let running: RunningServer | undefined;
 let dashboard: AttachedDashboard | undefined;
+let dir: string | undefined;
 afterEach(async () => {
   await dashboard?.close();
   await running?.stop();
   dashboard = undefined;
   running = undefined;
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
 describe('live streaming from the echo server', () => {
   it('streams the events of a load started from the control channel, with named threads', async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'iocpscope-live-'));
+    const startedMs = Date.now();
     running = await startServer({ echoPort: 0, workers: 2, shutdownTimeoutMs: 500 });
-    dashboard = await dashboardAttach({ examplesDir: '/nonexistent' })(running, {
-      host: '127.0.0.1',
-      port: 0,
-    });
+    dashboard = await dashboardAttach({ examplesDir: path.join(dir, 'none'), recordingsDir: dir })(
+      running,
+      {
+        host: '127.0.0.1',
+        port: 0,
+      },
+    );
     const client = await TestClient.open(dashboard.server.wsUrl);
     await waitFor(
       'hello and snapshot',
@@ -62,6 +73,8 @@ describe('live streaming from the echo server', () => {
     client.send({ type: 'set-faults', id: 2, faults: [] });
     await client.reply(2);
 
+    client.send({ type: 'start-recording', id: 10, name: 'live' });
+    expect(await client.reply(10)).toMatchObject({ type: 'ack' });
     const before = client.events;
     client.send({
       type: 'start-load',
@@ -78,6 +91,19 @@ describe('live streaming from the echo server', () => {
       outcome: 'completed',
     });
     await waitFor('events of the load', () => client.events - before > 400 * 4, 10_000);
+    client.send({ type: 'stop-recording', id: 11 });
+    expect(await client.reply(11)).toMatchObject({
+      type: 'recording-saved',
+      recording: { id: 'live' },
+    });
+    const file = readTraceFile(
+      new Uint8Array(await (await fetch(`${dashboard.url}api/recordings/live`)).arrayBuffer()),
+    );
+    expect(file.error).toBeUndefined();
+    expect(file.records.length / RECORD_WORDS).toBeGreaterThan(400 * 4);
+    // Trace time 0 is when the echo server created its trace, not when the dashboard attached.
+    expect(file.header!.startWallMs).toBeGreaterThanOrEqual(startedMs);
+    expect(file.header!.startWallMs).toBeLessThan(startedMs + 2000);
     const status = client.messages.filter((m) => m.type === 'status').at(-1);
     expect(status).toMatchObject({ load: { running: false }, clients: 1 });
     await client.close();
