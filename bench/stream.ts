@@ -55,6 +55,7 @@ async function hubRound(
   trace: { records: Uint32Array; strings: Array<[number, string]> },
   dir: string,
   paced: boolean,
+  stalledClients = 0,
 ): Promise<Round & { offeredPerSec: number }> {
   const replay = new ReplaySource(trace);
   const server: StreamServer = await startStreamServer({
@@ -64,7 +65,10 @@ async function hubRound(
     examplesDir: path.join(dir, 'none'),
   });
   const expect = replay.eventCount;
+  // The measured client connects first: it is perClient[0], the one the gate watches.
   const { done } = await client.connect(server.wsUrl, expect);
+  const stalled =
+    stalledClients > 0 ? await openStalledClients(server.wsUrl, stalledClients) : undefined;
   await new Promise((r) => setTimeout(r, 50));
   const queued = (): number => server.hub.stats().perClient[0]?.queuedBytes ?? 0;
   const t0 = performance.now();
@@ -81,6 +85,7 @@ async function hubRound(
   });
   const result = await done;
   const ms = performance.now() - t0;
+  stalled?.close();
   await server.close();
   return {
     evPerSec: (result.events / ms) * 1000,
@@ -255,6 +260,12 @@ async function main(): Promise<void> {
       `  target >= 1 M events/s with 0 gaps: ${hubMed >= 1e6 && gaps === 0 ? 'met' : 'NOT met'}`,
     );
 
+    const withStalled = await hubRound(client, trace, dir, true, 8);
+    console.log(
+      `with 8 stalled clients next to it, the client that keeps up got ${M(withStalled.evPerSec)} ` +
+        `events/s (${(withStalled.evPerSec / hubMed).toFixed(2)}x of the median above), ` +
+        `gaps ${withStalled.result.gaps}`,
+    );
     const unpaced = await hubRound(client, trace, dir, false);
     console.log(
       `unpaced replay (no backpressure): offered ${M(unpaced.offeredPerSec)} events/s, the client ` +
