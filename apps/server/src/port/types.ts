@@ -11,7 +11,8 @@
 //   postQueuedCompletionStatus, closesocket, close. Never attach on the main thread.
 // - Every other thread (workers, the accept thread) attaches once with
 //   `attachPort(host.descriptor, recorder)`; the descriptor is structured-cloneable
-//   (pass it in workerData or postMessage). The resulting `CompletionPort` belongs to
+//   (pass it in workerData or postMessage). port/threads.ts spawnThread() starts a
+//   worker whose entry is TypeScript. The resulting `CompletionPort` belongs to
 //   that thread alone: do not hand it to another thread. Its calls may block the
 //   calling OS thread exactly as Win32 does (GQCS, GQCS-Ex, accept).
 // - Any attached thread may issue I/O on any socket, associate, closesocket and
@@ -54,6 +55,19 @@
 //   carries it back in CompletionEntry.ioId. allocIoId() reserves one so the caller
 //   can record IOCount+1 with it *before* the post (the completion may be dequeued
 //   on another thread before wsaRecv returns).
+//
+// Shutdown with GQCS-Ex: one batch may hold several (0,0,NULL) exit packets. A
+// worker that stops on the first must post the extra ones again, or another
+// worker never gets its own.
+//
+// Where the emulation differs from Win32 (documented, not tested as rules)
+// - The packet of a post that returned 0 is queued by the kernel in its next
+//   event-loop turn, not before the call returns.
+// - I/O on a socket that was never associated fails with WSAEINVAL (Win32 would
+//   complete it without a packet).
+// - A post racing closesocket on the same socket may complete FALSE/995 even
+//   when it returned 0. A full packet queue fails PQCS with ERROR_NO_SYSTEM_RESOURCES.
+// - Only instrumented waits (blockBegin/blockEnd, accept) free a concurrency slot.
 
 import type { Op } from '@iocpscope/protocol';
 

@@ -15,12 +15,7 @@ import { Backend, EventKind } from '@iocpscope/protocol';
 import { loadAddon, type NativeAddon } from './addon.ts';
 import { CTL_CLOSED, CTL_WORDS, type NativeDescriptor } from './shared.ts';
 import { postPacket } from './thread-port.ts';
-import {
-  PortError,
-  type ListenResult,
-  type PortHost,
-  type ThreadRecorder,
-} from '../types.ts';
+import { PortError, type ListenResult, type PortHost, type ThreadRecorder } from '../types.ts';
 
 /** Accepted connections queued while no accept call waits (clamped to SOMAXCONN by Winsock). */
 const DEFAULT_BACKLOG = 4096;
@@ -116,7 +111,8 @@ export class NativeHost implements PortHost {
     const r = this.addon.listen(this.id, address, port, Math.min(backlog, 0x7fffffff));
     if (typeof r === 'number') {
       const errno = -r;
-      if (errno === 10055) return Promise.reject(new PortError('ERR_PORT_LIMIT', 'socket table full'));
+      if (errno === 10055)
+        return Promise.reject(new PortError('ERR_PORT_LIMIT', 'socket table full'));
       return Promise.reject(new NativeListenError(errno, address, port));
     }
     return Promise.resolve({ socket: r[0], port: r[1] });
