@@ -1,0 +1,110 @@
+// §3.9 0-byte completions.
+// - recv-after-close: a recv posted after a successful 0-byte recv completion
+//   (the peer closed): it completes with 0 bytes again at once, and the worker
+//   spins. A 0-byte recv followed by a disconnect is the correct handling.
+// - exit-ignored: a thread dequeued an exit packet (0,0,NULL) and called GQCS
+//   again instead of exiting; that packet is lost and shutdown waits forever.
+// - exit-as-completion: after an exit packet, the thread decremented an
+//   IOCount as if it had been an I/O completion.
+
+import { EventKind, IoCountCause, Op } from '@iocpscope/protocol';
+import { RULE_BY_ID } from '../findings.ts';
+import type { SessionId } from '../ids.ts';
+import { isExitPacketReturn, issuedOp, sessionSubject, threadSubject, type Ctx, type Detector } from './common.ts';
+
+const rule = RULE_BY_ID.get('zero-byte')!;
+
+export function zeroByte(): Detector {
+  /** Sessions whose peer closed: where the 0-byte recv was dequeued. */
+  const closedAt = new Map<SessionId, number>();
+  /** Threads that dequeued an exit packet in their current GQCS call. */
+  const exitAt = new Map<number, number>();
+  return {
+    rule,
+    kinds: [
+      EventKind.GqcsReturn,
+      EventKind.IoCount,
+      EventKind.IoPosted,
+      EventKind.GqcsEnter,
+      EventKind.ThreadExit,
+      EventKind.SessionReleased,
+    ],
+    onGap: () => {
+      closedAt.clear();
+      exitAt.clear();
+    },
+    onEvent(ctx: Ctx, i: number): void {
+      const step = ctx.step;
+      const s = step.session;
+      switch (step.kind) {
+        case EventKind.GqcsReturn: {
+          const h = step.handled;
+          if (h === null) return;
+          if (isExitPacketReturn(h.ok, h.hasOverlapped, h.key, h.bytes)) {
+            exitAt.set(step.tid, i);
+            return;
+          }
+          if (s !== null && s.complete && h.ok && h.op === Op.Recv && h.bytes === 0) closedAt.set(s.id, i);
+          return;
+        }
+        case EventKind.GqcsEnter: {
+          const d = exitAt.get(step.tid);
+          if (d === undefined) return;
+          exitAt.delete(step.tid);
+          ctx.report(rule, {
+            check: 'exit-ignored',
+            subject: threadSubject(step.tid),
+            evidence: [d, i],
+            message:
+              `${ctx.threadName(step.tid)} dequeued an exit packet (0, 0, NULL) at event ${d} and called GQCS ` +
+              `again at event ${i} instead of exiting. That packet is lost: one worker fewer will stop at shutdown, ` +
+              `and joining it hangs. Check for a NULL overlapped before treating a packet as I/O.`,
+          });
+          return;
+        }
+        case EventKind.ThreadExit:
+          exitAt.delete(step.tid);
+          return;
+        case EventKind.SessionReleased:
+          if (s !== null) closedAt.delete(s.id);
+          return;
+        case EventKind.IoCount:
+        case EventKind.IoPosted: {
+          if (s === null) return;
+          const d = exitAt.get(step.tid);
+          if (
+            d !== undefined &&
+            step.kind === EventKind.IoCount &&
+            (ctx.words[i * 8 + 6]! | 0) < 0 &&
+            ((ctx.words[i * 8]! >>> 8) & 0xff) === IoCountCause.Completion
+          ) {
+            ctx.report(rule, {
+              check: 'exit-as-completion',
+              subject: threadSubject(step.tid),
+              evidence: [d, i],
+              message:
+                `${ctx.threadName(step.tid)} dequeued an exit packet (0, 0, NULL) at event ${d}, then decremented ` +
+                `the IOCount of ${ctx.sessionName(s.id)} at event ${i} as if it were an I/O completion. An exit ` +
+                `packet has no overlapped: it only means "stop".`,
+            });
+          }
+          const op = issuedOp(step, i);
+          const z = closedAt.get(s.id);
+          if (op === null || op.op !== Op.Recv || z === undefined) return;
+          ctx.report(rule, {
+            check: 'recv-after-close',
+            subject: sessionSubject(s.id),
+            evidence: [z, i],
+            message:
+              `${ctx.sessionName(s.id)}: the peer closed the connection (0-byte recv completion at event ${z}), but a ` +
+              `new recv was posted at event ${i}. It completes with 0 bytes again at once, forever: the worker ` +
+              `spins. A 0-byte recv completion means disconnect.`,
+          });
+          return;
+        }
+        default:
+          return;
+      }
+    },
+  };
+}

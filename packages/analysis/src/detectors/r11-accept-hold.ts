@@ -1,0 +1,51 @@
+// §3.11 Accept without a hold.
+// The accept thread must hold one IOCount across the first RecvPost and drop
+// it afterwards: if that recv fails or completes at once, a worker can take
+// IOCount to 0 and release the session while the accept thread is still using
+// it (join after leave). Checked on the first I/O the creating thread issues
+// for a session it created: a hold (any open +1 that is not an I/O) must be
+// open at that moment. The race itself, when it happens, is rule 2's.
+
+import { EventKind } from '@iocpscope/protocol';
+import { RULE_BY_ID } from '../findings.ts';
+import type { SessionId } from '../ids.ts';
+import { issuedOp, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';
+
+const rule = RULE_BY_ID.get('accept-hold')!;
+
+export function acceptHold(): Detector {
+  /** Sessions whose first post by the creating thread has not been seen yet. */
+  const waiting = new Set<SessionId>();
+  return {
+    rule,
+    kinds: [EventKind.SessionCreated, EventKind.Accept, EventKind.IoCount, EventKind.IoPosted, EventKind.SessionReleased],
+    onEvent(ctx: Ctx, i: number): void {
+      const step = ctx.step;
+      const s = step.session;
+      if (s === null) return;
+      if (step.kind === EventKind.SessionCreated || step.kind === EventKind.Accept) {
+        if (s.complete && s.ops.length === 0 && s.recentOps.length === 0) waiting.add(s.id);
+        return;
+      }
+      if (step.kind === EventKind.SessionReleased) {
+        waiting.delete(s.id);
+        return;
+      }
+      if (!waiting.has(s.id)) return;
+      const op = issuedOp(step, i);
+      if (op === null) return;
+      waiting.delete(s.id);
+      if (step.tid !== s.creatorTid || !s.complete || s.holds.length > 0) return;
+      ctx.report(rule, {
+        check: 'no-hold',
+        subject: sessionSubject(s.id),
+        evidence: [s.createdIndex >= 0 ? s.createdIndex : s.acceptIndex, i],
+        message:
+          `${ctx.sessionName(s.id)}: ${ctx.threadName(step.tid)} accepted it and issued its first ${wsaName(op.op)} ` +
+          `(io #${op.ioId}) at event ${i} without holding an IOCount. If that I/O fails or completes at once, a ` +
+          `worker can drop IOCount to 0 and release the session while the accept thread still uses it. Take a ` +
+          `hold (IOCount+1) before the first RecvPost and drop it afterwards.`,
+      });
+    },
+  };
+}

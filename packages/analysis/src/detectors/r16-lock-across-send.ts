@@ -1,0 +1,92 @@
+// §3.16 A lock held across WSASend while other workers wait for it.
+// A WSASend issued (its IoPosted record, written when the call returned, so
+// the lock was held across the whole call) by a thread holding a lock that
+// another thread waits for — in either order: the wait began during a hold
+// that had already sent, or the send happened while someone was waiting.
+// A lock held across WSASend with nobody waiting costs nothing visible here.
+
+import { EventKind, Op } from '@iocpscope/protocol';
+import { RULE_BY_ID } from '../findings.ts';
+import { type Ctx, type Detector } from './common.ts';
+
+const rule = RULE_BY_ID.get('lock-across-send')!;
+
+interface Hold {
+  holder: number;
+  acquiredIndex: number;
+  sendIndex: number;
+  nameStr: number;
+  /** Waiting threads and where each began waiting. */
+  waiters: Map<number, number>;
+  reported: boolean;
+}
+
+export function lockAcrossSend(): Detector {
+  const locks = new Map<number, Hold>();
+
+  const check = (ctx: Ctx, lockId: number, h: Hold, i: number): void => {
+    if (h.reported || h.sendIndex < 0 || h.waiters.size === 0) return;
+    h.reported = true;
+    const [waiter, since] = h.waiters.entries().next().value!;
+    ctx.report(rule, {
+      check: 'held-across-send',
+      subject: { kind: 'lock', lockId, tid: h.holder },
+      evidence: [h.acquiredIndex, h.sendIndex, since, i],
+      dedupe: `l${lockId}/${h.holder}`,
+      message:
+        `${ctx.threadName(h.holder)} held ${ctx.lockName(lockId, h.nameStr)} (acquired at event ${h.acquiredIndex}) ` +
+        `across WSASend (event ${h.sendIndex}) while ${ctx.threadName(waiter)} waited for it (since event ${since}). ` +
+        `Copy into SendQ under the lock, release it, then call WSASend: every worker waiting on the lock is a ` +
+        `worker not serving the port.`,
+    });
+  };
+
+  return {
+    rule,
+    kinds: [EventKind.LockWait, EventKind.LockAcquire, EventKind.LockRelease, EventKind.IoPosted],
+    onGap: () => locks.clear(),
+    onEvent(ctx: Ctx, i: number): void {
+      const step = ctx.step;
+      const tid = step.tid;
+      const w = ctx.words;
+      if (step.kind === EventKind.IoPosted) {
+        if ((((w[i * 8]! >>> 8) & 0x0f) as number) !== Op.Send) return;
+        const t = step.thread;
+        if (t === null) return;
+        for (const lockId of t.locksHeld) {
+          const h = locks.get(lockId);
+          if (h === undefined || h.holder !== tid) continue;
+          if (h.sendIndex < 0) h.sendIndex = i;
+          check(ctx, lockId, h, i);
+        }
+        return;
+      }
+      const lockId = w[i * 8 + 1]!;
+      let h = locks.get(lockId);
+      if (step.kind === EventKind.LockAcquire) {
+        const waiters = h?.waiters ?? new Map<number, number>();
+        waiters.delete(tid);
+        h = { holder: tid, acquiredIndex: i, sendIndex: -1, nameStr: w[i * 8 + 6]!, waiters, reported: false };
+        locks.set(lockId, h);
+        return;
+      }
+      if (step.kind === EventKind.LockWait) {
+        if (h === undefined) {
+          h = { holder: -1, acquiredIndex: -1, sendIndex: -1, nameStr: w[i * 8 + 6]!, waiters: new Map(), reported: false };
+          locks.set(lockId, h);
+        }
+        if (!h.waiters.has(tid)) h.waiters.set(tid, i);
+        check(ctx, lockId, h, i);
+        return;
+      }
+      // LockRelease: the hold ends; forget the lock if nobody waits.
+      if (h === undefined || h.holder !== tid) return;
+      if (h.waiters.size === 0) locks.delete(lockId);
+      else {
+        h.holder = -1;
+        h.sendIndex = -1;
+        h.reported = false;
+      }
+    },
+  };
+}

@@ -1,0 +1,260 @@
+// Runs the reducer and every detector over a trace, incrementally: feed() any
+// number of new events (a live stream, or a whole file at once), get the new
+// findings back, and call finish() when the trace ends for the end-of-trace
+// checks. Findings are deduplicated per rule and subject and capped per rule
+// (the rest are counted in `suppressed`), so memory stays bounded.
+
+import { DisconnectReason, EventKind, IoCountCause, RECORD_WORDS, tsAt } from '@iocpscope/protocol';
+import { AnalysisError } from './errors.ts';
+import { RULE_BY_ID, type Finding, type RuleId, type RuleInfo } from './findings.ts';
+import { formatSessionId, type SessionId } from './ids.ts';
+import { Replayer } from './replay.ts';
+import { checkSource, type TraceRecords } from './source.ts';
+import {
+  evidenceList,
+  subjectKey,
+  type Ctx,
+  type Detector,
+  type DetectorOptions,
+  type Report,
+  type ResolvedOptions,
+} from './detectors/common.ts';
+import { createDetectors } from './detectors/index.ts';
+
+export type { DetectorOptions } from './detectors/common.ts';
+
+export interface RunnerOptions extends DetectorOptions {
+  /** Run only these rules (default: all). */
+  rules?: readonly RuleId[];
+}
+
+/** How many SessionIDs the runner remembers for "was this id created/released before". */
+const ID_MEMORY = 1 << 18;
+
+class IdMemory {
+  private readonly map = new Map<SessionId, number>();
+  get(id: SessionId): number {
+    return this.map.get(id) ?? -1;
+  }
+  set(id: SessionId, index: number): void {
+    this.map.delete(id);
+    this.map.set(id, index);
+    if (this.map.size > ID_MEMORY) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+function resolve(o: DetectorOptions): ResolvedOptions {
+  const num = (name: string, v: number | undefined, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (!Number.isFinite(v) || v < 0) {
+      throw new AnalysisError('ANALYSIS_BAD_OPTION', `${name} must be a finite number >= 0, got ${v}`);
+    }
+    return v;
+  };
+  return {
+    strings: o.strings ?? (() => undefined),
+    starvationNs: num('starvationNs', o.starvationNs, 10e6),
+    overcommitNs: num('overcommitNs', o.overcommitNs, 50e6),
+    uncancelledNs: num('uncancelledNs', o.uncancelledNs, 1e9),
+    maxFindingsPerRule: Math.floor(num('maxFindingsPerRule', o.maxFindingsPerRule, 200)),
+  };
+}
+
+export class DetectorRunner {
+  readonly replayer = new Replayer();
+  /** Every finding so far, in the order found. */
+  readonly findings: Finding[] = [];
+  /** Findings over the per-rule cap, counted but not kept. */
+  readonly suppressed = new Map<RuleId, number>();
+  private readonly detectors: Detector[];
+  private readonly byKind: Detector[][] = [];
+  private readonly all: Detector[] = [];
+  private readonly seen = new Set<string>();
+  private readonly perRule = new Map<RuleId, number>();
+  private readonly released = new IdMemory();
+  private readonly created = new IdMemory();
+  private readonly ctx: Ctx & {
+    words: Uint32Array;
+    taggedLedger: boolean;
+    fromStart: boolean;
+    shutdownIndex: number;
+  };
+  private fresh: Finding[] = [];
+  private finished = false;
+  private sessionSeen = false;
+
+  constructor(opts: RunnerOptions = {}) {
+    const options = resolve(opts);
+    const only = opts.rules === undefined ? null : new Set(opts.rules);
+    if (only !== null) {
+      for (const r of only) {
+        if (!RULE_BY_ID.has(r)) throw new AnalysisError('ANALYSIS_BAD_OPTION', `unknown rule ${JSON.stringify(r)}`);
+      }
+    }
+    this.detectors = createDetectors().filter((d) => only === null || only.has(d.rule.id));
+    for (const d of this.detectors) {
+      if (d.kinds.length === 0) this.all.push(d);
+      for (const k of d.kinds) (this.byKind[k] ??= []).push(d);
+    }
+    const r = this.replayer;
+    const strings = options.strings;
+    this.ctx = {
+      // The runner's replayer keeps one state object for its whole life.
+      state: r.state,
+      step: r.step,
+      words: new Uint32Array(0),
+      options,
+      taggedLedger: false,
+      fromStart: false,
+      shutdownIndex: -1,
+      releasedAt: (id) => this.released.get(id),
+      createdAt: (id) => this.created.get(id),
+      report: (rule, rep) => this.report(rule, rep),
+      sessionName: (id) => {
+        const s = r.state.sessions.get(id) ?? r.state.recentReleased.find((x) => x.id === id);
+        const slot = s !== undefined && s.slot >= 0 ? ` (slot ${s.slot})` : '';
+        return `Session ${formatSessionId(id)}${slot}`;
+      },
+      threadName: (tid) => {
+        const t = r.state.threads.get(tid);
+        const name = t !== undefined && t.nameStr >= 0 ? strings(t.nameStr) : undefined;
+        return name === undefined ? `thread ${tid}` : `${name} (thread ${tid})`;
+      },
+      lockName: (lockId, nameStr) => {
+        const name = nameStr >= 0 ? strings(nameStr) : undefined;
+        return name === undefined ? `lock #${lockId}` : `lock '${name}' (#${lockId})`;
+      },
+    };
+  }
+
+  /** Number of events processed. */
+  get count(): number {
+    return this.replayer.state.count;
+  }
+
+  /** Process events [count, upto) of `src`; returns the findings they produced. */
+  feed(src: TraceRecords, upto: number = src.length): Finding[] {
+    checkSource(src);
+    if (this.finished) throw new AnalysisError('ANALYSIS_BAD_INDEX', 'feed() after finish()');
+    if (!Number.isInteger(upto) || upto < this.count || upto > src.length) {
+      throw new AnalysisError('ANALYSIS_BAD_INDEX', `cannot feed up to ${upto}: ${this.count} processed, ${src.length} available`);
+    }
+    this.fresh = [];
+    const w = src.words;
+    const ctx = this.ctx;
+    ctx.words = w;
+    const r = this.replayer;
+    const step = r.step;
+    for (let i = this.count; i < upto; i++) {
+      r.apply(w, i);
+      const kind = step.kind;
+      this.facts(w, i, kind);
+      if (kind === EventKind.Gap) {
+        ctx.fromStart = false;
+        for (const d of this.detectors) d.onGap?.(ctx);
+      }
+      const list = this.byKind[kind];
+      if (list !== undefined) for (let k = 0; k < list.length; k++) list[k]!.onEvent(ctx, i);
+      for (let k = 0; k < this.all.length; k++) this.all[k]!.onEvent(ctx, i);
+      if (kind === EventKind.SessionReleased && step.session !== null) {
+        if (this.released.get(step.session.id) < 0 || step.lifecycleBefore !== 'released') {
+          this.released.set(step.session.id, i);
+        }
+      } else if (kind === EventKind.SessionCreated && step.session !== null) {
+        this.created.set(step.session.id, i);
+      }
+    }
+    return this.fresh;
+  }
+
+  /** End-of-trace checks (threads that never exited, posts never cancelled, ...). */
+  finish(): Finding[] {
+    if (this.finished) return [];
+    this.finished = true;
+    this.fresh = [];
+    for (const d of this.detectors) d.finish?.(this.ctx);
+    return this.fresh;
+  }
+
+  private facts(w: Uint32Array, i: number, kind: number): void {
+    const ctx = this.ctx;
+    const o = i * RECORD_WORDS;
+    switch (kind) {
+      case EventKind.PortCreated:
+        if (!this.sessionSeen && this.replayer.state.gaps === 0) ctx.fromStart = true;
+        return;
+      case EventKind.IoCount: {
+        this.sessionSeen = true;
+        const cause = (w[o]! >>> 8) & 0xff;
+        if (
+          (cause === IoCountCause.RecvPost || cause === IoCountCause.SendPost) &&
+          (w[o + 6]! | 0) > 0 &&
+          w[o + 7]! !== 0
+        ) {
+          ctx.taggedLedger = true;
+        }
+        return;
+      }
+      case EventKind.Pqcs:
+        if (ctx.shutdownIndex < 0 && this.replayer.state.port.exitPacketsPosted > 0) ctx.shutdownIndex = i;
+        return;
+      case EventKind.Disconnect:
+        this.sessionSeen = true;
+        if (ctx.shutdownIndex < 0 && ((w[o]! >>> 8) & 0xff) === DisconnectReason.Shutdown) ctx.shutdownIndex = i;
+        return;
+      case EventKind.SessionCreated:
+      case EventKind.Accept:
+      case EventKind.IoPosted:
+        this.sessionSeen = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private report(rule: RuleInfo, rep: Report): void {
+    const dedupe = rep.dedupe === undefined ? subjectKey(rep.subject) : rep.dedupe;
+    if (dedupe !== null) {
+      const key = rule.id + '|' + dedupe;
+      if (this.seen.has(key)) return;
+      this.seen.add(key);
+    }
+    const n = this.perRule.get(rule.id) ?? 0;
+    if (n >= this.ctx.options.maxFindingsPerRule) {
+      this.suppressed.set(rule.id, (this.suppressed.get(rule.id) ?? 0) + 1);
+      return;
+    }
+    this.perRule.set(rule.id, n + 1);
+    const step = this.replayer.step;
+    const index = rep.at ?? (this.finished ? Math.max(0, this.count - 1) : step.index);
+    const f: Finding = {
+      rule: rule.id,
+      ruleNumber: rule.number,
+      check: rep.check,
+      title: rule.title,
+      severity: rep.severity ?? 'error',
+      subject: rep.subject,
+      index,
+      tsNs: index < this.count ? tsAt(this.ctx.words, index) : this.replayer.state.tsNs,
+      evidence: evidenceList([...rep.evidence, index]),
+      message: rep.message,
+    };
+    this.findings.push(f);
+    this.fresh.push(f);
+  }
+}
+
+export interface CheckResult {
+  findings: Finding[];
+  /** Findings over the per-rule cap, by rule. */
+  suppressed: Map<RuleId, number>;
+  events: number;
+}
+
+/** Run every detector over a complete trace (the CLI's `check`). */
+export function checkTrace(src: TraceRecords, opts: RunnerOptions = {}): CheckResult {
+  const r = new DetectorRunner(opts);
+  r.feed(src);
+  r.finish();
+  return { findings: r.findings, suppressed: r.suppressed, events: src.length };
+}
