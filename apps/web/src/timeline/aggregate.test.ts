@@ -2,7 +2,14 @@ import { RECORD_WORDS, ThreadStateValue } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { randomRecords, rng } from '../trace/randomTrace.test-util.ts';
 import { markFlagsAt, stateAt, stepAt, WebTrace, type EventSeries } from '../trace/index.ts';
-import { aggregateFlags, aggregateMinMax, aggregateStates } from './aggregate.ts';
+import {
+  aggregateCounterBuckets,
+  aggregateFlags,
+  aggregateLaneBuckets,
+  aggregateMinMax,
+  aggregateStates,
+  useBuckets,
+} from './aggregate.ts';
 
 const trace = WebTrace.from(randomRecords(21, 6000));
 
@@ -11,7 +18,7 @@ function windows(seed: number): { t0: number; nsPerCol: number; cols: number }[]
   const r = rng(seed);
   const span = trace.endNs - trace.startNs;
   const out = [{ t0: trace.startNs - span * 0.05, nsPerCol: (span * 1.1) / 37, cols: 37 }];
-  for (let q = 0; q < 25; q++) {
+  for (let q = 0; q < 10; q++) {
     const w = span * Math.pow(10, -4 * r());
     out.push({ t0: trace.startNs - span * 0.02 + r() * span, nsPerCol: w / 50, cols: 50 });
   }
@@ -105,5 +112,96 @@ describe('per-column aggregation', () => {
       }
     }
     expect(RECORD_WORDS).toBe(8);
+  });
+});
+
+describe('per-column aggregation from time buckets', () => {
+  const bw = trace.grid.widthNs;
+
+  it('matches the exact state fractions up to the bucket grid at the column edges', () => {
+    const ex = [new Float32Array(64), new Float32Array(64), new Float32Array(64)];
+    const bk = [new Float32Array(64), new Float32Array(64), new Float32Array(64)];
+    const flags = new Uint8Array(64);
+    for (const lane of trace.lanesById) {
+      for (const per of [8, 32, 200]) {
+        const nsPerCol = bw * per;
+        const t0 = trace.startNs + bw * 3.3;
+        expect(useBuckets(trace, nsPerCol)).toBe(true);
+        aggregateStates(trace, lane, t0, nsPerCol, 60, ex[0]!, ex[1]!, ex[2]!);
+        aggregateLaneBuckets(trace, lane, t0, nsPerCol, 60, bk[0]!, bk[1]!, bk[2]!, flags);
+        for (let s = 0; s < 3; s++) {
+          for (let c = 0; c < 60; c++) {
+            expect(Math.abs(bk[s]![c]! - ex[s]![c]!)).toBeLessThanOrEqual(2 / per + 0.01);
+          }
+        }
+      }
+    }
+  });
+
+  it('puts every mark in its own column or a neighbour, and nothing else', () => {
+    const ex = new Uint8Array(64);
+    const bk = new Uint8Array(64);
+    const scratch = new Float32Array(64);
+    for (const lane of trace.lanesById) {
+      const nsPerCol = bw * 16;
+      const t0 = trace.startNs + bw * 7.5;
+      aggregateFlags(trace, lane.states, t0, nsPerCol, 60, ex);
+      const ex2 = new Uint8Array(64);
+      aggregateFlags(trace, lane.marks, t0, nsPerCol, 60, ex2);
+      aggregateLaneBuckets(trace, lane, t0, nsPerCol, 60, scratch, scratch, scratch, bk);
+      if (lane.states.length > 10) expect(bk.some((f) => f !== 0)).toBe(true);
+      for (let c = 1; c < 59; c++) {
+        const near = (a: Uint8Array): number => a[c - 1]! | a[c]! | a[c + 1]!;
+        expect((ex[c]! | ex2[c]!) & ~near(bk)).toBe(0);
+        expect(bk[c]! & ~(near(ex) | near(ex2))).toBe(0);
+      }
+    }
+  });
+
+  it('bounds each column by the exact min and max, within one column either side', () => {
+    const emn = new Int32Array(64);
+    const emx = new Int32Array(64);
+    const bmn = new Int32Array(64);
+    const bmx = new Int32Array(64);
+    for (const [series, buckets] of [
+      [trace.queueDepth, trace.queueBuckets],
+      [trace.running, trace.runningBuckets],
+    ] as const) {
+      for (const per of [4, 50]) {
+        const nsPerCol = bw * per;
+        const t0 = trace.startNs + bw * 1.7;
+        aggregateMinMax(trace, series, t0, nsPerCol, 60, emn, emx);
+        aggregateCounterBuckets(trace, series, buckets, t0, nsPerCol, 60, bmn, bmx);
+        for (let c = 1; c < 59; c++) {
+          expect(bmn[c]).toBeLessThanOrEqual(emn[c]!);
+          expect(bmx[c]).toBeGreaterThanOrEqual(emx[c]!);
+          expect(bmn[c]).toBeGreaterThanOrEqual(Math.min(emn[c - 1]!, emn[c]!, emn[c + 1]!));
+          expect(bmx[c]).toBeLessThanOrEqual(Math.max(emx[c - 1]!, emx[c]!, emx[c + 1]!));
+        }
+      }
+    }
+  });
+});
+
+describe('time buckets wider than a column', () => {
+  it('paints each bucket over every column it covers, so no mark is lost', () => {
+    const bw = trace.grid.widthNs;
+    const ex = new Uint8Array(64);
+    const ex2 = new Uint8Array(64);
+    const bk = new Uint8Array(64);
+    const scratch = new Float32Array(64);
+    for (const lane of trace.lanesById) {
+      const nsPerCol = bw / 3;
+      const t0 = trace.startNs + bw * 11.2;
+      aggregateFlags(trace, lane.states, t0, nsPerCol, 60, ex);
+      aggregateFlags(trace, lane.marks, t0, nsPerCol, 60, ex2);
+      aggregateLaneBuckets(trace, lane, t0, nsPerCol, 60, scratch, scratch, scratch, bk);
+      for (let c = 0; c < 60; c++) {
+        expect((ex[c]! | ex2[c]!) & ~bk[c]!).toBe(0);
+        let near = 0;
+        for (let d = Math.max(0, c - 3); d <= Math.min(59, c + 3); d++) near |= ex[d]! | ex2[d]!;
+        expect(bk[c]! & ~near).toBe(0);
+      }
+    }
   });
 });

@@ -3,11 +3,15 @@
 // the columns left to right once, starting from one binary search, and skips
 // whole SERIES_BLOCK / STATE_BLOCK blocks that fall inside a column through
 // their summaries, so the cost is O(columns + visible items / block) instead of
-// O(visible items). Outputs go into caller-owned typed arrays (no allocation
-// per frame).
+// O(visible items). When a column spans at least two time buckets
+// (useBuckets), the *Buckets variants read the trace's fixed-size time-bucket
+// summaries instead, in O(buckets in view), independent of the event count;
+// they are exact up to the bucket grid (a bucket's marks land in the column
+// holding its midpoint; a counter spike counts in every column its bucket
+// touches). Outputs go into caller-owned typed arrays (no allocation per frame).
 
 import { RECORD_WORDS, ThreadStateValue } from '@iocpscope/protocol';
-import type { EventSeries, Lane, WebTrace } from '../trace/index.ts';
+import type { CounterBuckets, EventSeries, Lane, WebTrace } from '../trace/index.ts';
 import { markFlagsAt, SERIES_BLOCK, STATE_BLOCK, stateAt, stepAt } from '../trace/index.ts';
 
 const TWO_32 = 4294967296;
@@ -20,7 +24,9 @@ function tsOf(w: Uint32Array, i: number): number {
 /**
  * Fraction of each column the lane spent waiting, running and blocked
  * (0..1 each; their sum is the part of the column covered by a known state).
- * Time after the trace end is unknown and stays uncovered.
+ * Time after the trace end is unknown and stays uncovered. With `outFlags`,
+ * the same pass ORs the MarkFlags of the state entries (the lane's GQCS
+ * returns) per column: entries in (left, right] of each column.
  */
 export function aggregateStates(
   trace: WebTrace,
@@ -31,8 +37,11 @@ export function aggregateStates(
   outWait: Float32Array,
   outRun: Float32Array,
   outBlock: Float32Array,
+  outFlags?: Uint8Array,
 ): void {
   const w = trace.words;
+  const bor = lane.states.blockOr.data;
+  let f = 0;
   const col = lane.states.idx.data;
   const n = lane.states.length;
   const cum = lane.stateCum.data;
@@ -74,6 +83,15 @@ export function aggregateStates(
     while (nb * STATE_BLOCK < n && tsOf(w, col[nb * STATE_BLOCK]!) <= t) nb++;
     const target = (nb - 1) * STATE_BLOCK;
     if (target > j) {
+      if (outFlags) {
+        // Entries skipped by the jump: the rest of j's block one by one, then whole blocks.
+        const firstFull = j < 0 ? 0 : Math.floor(j / SERIES_BLOCK) + 1;
+        for (let k = j + 1; k < firstFull * SERIES_BLOCK && k < target; k++) {
+          f |= markFlagsAt(w, col[k]!);
+        }
+        for (let b = firstFull; b < nb - 1; b++) f |= bor[b]!;
+        f |= markFlagsAt(w, col[target]!);
+      }
       j = target;
       accW = cum[(nb - 1) * 3]!;
       accR = cum[(nb - 1) * 3 + 1]!;
@@ -93,6 +111,7 @@ export function aggregateStates(
       j++;
       tj = te;
       sj = stateAt(w, e);
+      if (outFlags) f |= markFlagsAt(w, e);
     }
     let cw = accW;
     let cr = accR;
@@ -106,7 +125,9 @@ export function aggregateStates(
       outWait[c - 1] = (cw - prevW) / nsPerCol;
       outRun[c - 1] = (cr - prevR) / nsPerCol;
       outBlock[c - 1] = (cb - prevB) / nsPerCol;
+      if (outFlags) outFlags[c - 1] = f;
     }
+    f = 0;
     prevW = cw;
     prevR = cr;
     prevB = cb;
@@ -200,6 +221,169 @@ export function aggregateMinMax(
       if (cur < mn) mn = cur;
       if (cur > mx) mx = cur;
       k++;
+    }
+    outMin[c] = mn;
+    outMax[c] = mx;
+  }
+}
+
+/**
+ * Whether to aggregate from the time buckets: when a column spans at least
+ * one bucket, or when it spans a quarter bucket or more and the view is dense
+ * (`entriesInView` >= 4 per column), where a bucket's average over 2-4 columns
+ * is indistinguishable from the exact walk and an order of magnitude cheaper.
+ */
+export function useBuckets(
+  trace: WebTrace,
+  nsPerCol: number,
+  entriesInView = 0,
+  cols = 1,
+): boolean {
+  const bw = trace.grid.widthNs;
+  return nsPerCol >= bw || (nsPerCol * 4 >= bw && entriesInView >= 4 * cols);
+}
+
+/**
+ * Bucket path of aggregateStates plus the lane's mark flags per column: the
+ * OR of the buckets whose midpoint falls in the column, or, when buckets are
+ * wider than columns, of every bucket overlapping it.
+ */
+export function aggregateLaneBuckets(
+  trace: WebTrace,
+  lane: Lane,
+  t0: number,
+  nsPerCol: number,
+  cols: number,
+  outWait: Float32Array,
+  outRun: Float32Array,
+  outBlock: Float32Array,
+  outFlags: Uint8Array,
+): void {
+  const bw = trace.grid.widthNs;
+  const lb = lane.buckets;
+  const frac = lb.frac;
+  const flags = lb.flags;
+  const openB = lb.openB;
+  const endNs = trace.endNs;
+  const hasStates = lane.states.length > 0;
+  const tailFrom = lane.lastStateNs;
+  const tailState = lane.lastState;
+  outFlags.fill(0, 0, cols);
+  for (let c = 0; c < cols; c++) {
+    const l = t0 + c * nsPerCol;
+    let r = l + nsPerCol;
+    if (r > endNs) r = endNs;
+    let sw = 0;
+    let sr = 0;
+    let sb = 0;
+    if (hasStates && r > l && r > 0) {
+      const lo = l > 0 ? l : 0;
+      const b1 = Math.ceil(r / bw) - 1;
+      for (let b = Math.floor(lo / bw); b <= b1; b++) {
+        const bs = b * bw;
+        const be = bs + bw;
+        const ov = (be < r ? be : r) - (bs > lo ? bs : lo);
+        if (ov <= 0) continue;
+        let fw = 0;
+        let fr = 0;
+        let fb = 0;
+        if (b <= openB) {
+          fw = frac[b * 3]! / 255;
+          fr = frac[b * 3 + 1]! / 255;
+          fb = frac[b * 3 + 2]! / 255;
+          if (b === openB) {
+            fw += lb.acc[0]! / bw;
+            fr += lb.acc[1]! / bw;
+            fb += lb.acc[2]! / bw;
+          }
+        }
+        if (be > tailFrom && tailState >= 0 && tailState < ThreadStateValue.Exited) {
+          // The lane's current state, from its last change to the trace end.
+          const a = bs > tailFrom ? bs : tailFrom;
+          const z = be < endNs ? be : endNs;
+          if (z > a) {
+            const f = (z - a) / bw;
+            if (tailState === ThreadStateValue.Waiting) fw += f;
+            else if (tailState === ThreadStateValue.Running) fr += f;
+            else fb += f;
+          }
+        }
+        const k = ov / bw;
+        sw += fw * k;
+        sr += fr * k;
+        sb += fb * k;
+      }
+    }
+    // Bucket fractions are per bucket width; a column is nsPerCol wide.
+    const scale = bw / nsPerCol;
+    outWait[c] = sw * scale;
+    outRun[c] = sr * scale;
+    outBlock[c] = sb * scale;
+  }
+  const tEnd = t0 + cols * nsPerCol;
+  const bEnd = Math.min(flags.length - 1, Math.floor(tEnd / bw));
+  const spread = bw > nsPerCol;
+  for (let b = Math.max(0, Math.floor(t0 / bw)); b <= bEnd; b++) {
+    const f = flags[b]!;
+    if (f === 0) continue;
+    if (spread) {
+      // Wider than a column: the marks could be anywhere in it, paint all its columns.
+      const c0 = Math.max(0, Math.floor((b * bw - t0) / nsPerCol));
+      const c1 = Math.min(cols - 1, Math.ceil(((b + 1) * bw - t0) / nsPerCol) - 1);
+      for (let c = c0; c <= c1; c++) outFlags[c]! |= f;
+    } else {
+      const c = Math.floor(((b + 0.5) * bw - t0) / nsPerCol);
+      if (c >= 0 && c < cols) outFlags[c]! |= f;
+    }
+  }
+}
+
+/** Bucket path of aggregateMinMax for a counter with its bucket summaries. */
+export function aggregateCounterBuckets(
+  trace: WebTrace,
+  series: EventSeries,
+  buckets: CounterBuckets,
+  t0: number,
+  nsPerCol: number,
+  cols: number,
+  outMin: Int32Array,
+  outMax: Int32Array,
+): void {
+  const bw = trace.grid.widthNs;
+  const filledTo = buckets.filledTo;
+  const bmin = buckets.min;
+  const bmax = buckets.max;
+  const cur = series.value;
+  for (let c = 0; c < cols; c++) {
+    const l = t0 + c * nsPerCol;
+    const r = l + nsPerCol;
+    if (r <= 0) {
+      outMin[c] = 0;
+      outMax[c] = 0;
+      continue;
+    }
+    let mn = Infinity;
+    let mx = -Infinity;
+    const b0 = Math.max(0, Math.floor(l / bw));
+    const b1 = Math.ceil(r / bw) - 1;
+    for (let b = b0; b <= b1; b++) {
+      if (b <= filledTo) {
+        if (bmin[b]! < mn) mn = bmin[b]!;
+        if (bmax[b]! > mx) mx = bmax[b]!;
+      } else {
+        if (filledTo < 0 && cur === 0) {
+          if (0 < mn) mn = 0;
+          if (0 > mx) mx = 0;
+        } else {
+          if (cur < mn) mn = cur;
+          if (cur > mx) mx = cur;
+        }
+        break; // every later bucket holds the current value too
+      }
+    }
+    if (l < 0) {
+      if (0 < mn) mn = 0;
+      if (0 > mx) mx = 0;
     }
     outMin[c] = mn;
     outMax[c] = mx;

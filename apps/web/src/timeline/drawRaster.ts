@@ -6,7 +6,14 @@
 
 import type { EventSeries, Lane, WebTrace } from '../trace/index.ts';
 import { MarkFlag } from '../trace/index.ts';
-import { aggregateFlags, aggregateMinMax, aggregateStates } from './aggregate.ts';
+import {
+  aggregateCounterBuckets,
+  aggregateFlags,
+  aggregateLaneBuckets,
+  aggregateMinMax,
+  aggregateStates,
+  useBuckets,
+} from './aggregate.ts';
 import type { Raster } from './raster.ts';
 import { packRgb, RGB, type Rgb } from './theme.ts';
 
@@ -68,7 +75,10 @@ export function markColor(flags: number): number {
  * One lane's state bar over [y0, y1) (device px). A column's colour is the mix
  * of the state colours weighted by the time spent in each, faded into the
  * lane background by the part of the column that has any known state; columns
- * where blocked time dominates are hatched.
+ * where blocked time dominates are hatched. The same pass leaves the lane's
+ * mark flags per column in `s.flags`: zoomed out (time buckets) all of its
+ * marks, else those of its state entries (the GQCS returns). Returns which:
+ * 'all', 'states', or 'none' (a lane without states, zoomed in).
  */
 export function drawLaneStates(
   r: Raster,
@@ -79,15 +89,38 @@ export function drawLaneStates(
   y1: number,
   bg: Rgb,
   s: Scratch,
-): void {
-  if (lane.states.length === 0) return;
-  aggregateStates(trace, lane, g.t0, g.nsPerCol, g.cols, s.wait, s.run, s.block);
+): 'all' | 'states' | 'none' {
+  let flags: 'all' | 'states' | 'none';
+  const dense = lane.states.length + lane.marks.length > 4 * g.cols;
+  const inView = dense
+    ? visibleCount(trace, lane.states, g) + visibleCount(trace, lane.marks, g)
+    : 0;
+  if (useBuckets(trace, g.nsPerCol, inView, g.cols)) {
+    aggregateLaneBuckets(trace, lane, g.t0, g.nsPerCol, g.cols, s.wait, s.run, s.block, s.flags);
+    flags = 'all';
+  } else if (lane.states.length > 0) {
+    aggregateStates(trace, lane, g.t0, g.nsPerCol, g.cols, s.wait, s.run, s.block, s.flags);
+    flags = 'states';
+  } else {
+    return 'none';
+  }
+  if (lane.states.length > 0 && y1 > y0) paintStates(r, g.cols, y0, y1, bg, s);
+  return flags;
+}
+
+/** How many entries of a series fall in the window (two binary searches). */
+export function visibleCount(trace: WebTrace, m: EventSeries, g: Columns): number {
+  const k0 = trace.lowerBoundColumnTime(m.idx.data, g.t0, 0, m.length);
+  return trace.lowerBoundColumnTime(m.idx.data, g.t0 + g.cols * g.nsPerCol, k0, m.length) - k0;
+}
+
+function paintStates(r: Raster, cols: number, y0: number, y1: number, bg: Rgb, s: Scratch): void {
   const W = P.waiting;
   const R = P.running;
   const B = P.blocked;
   let lastKey = -1;
   let lastColor = 0;
-  for (let c = 0; c < g.cols; c++) {
+  for (let c = 0; c < cols; c++) {
     const fw = s.wait[c]!;
     const fr = s.run[c]!;
     const fb = s.block[c]!;
@@ -133,15 +166,24 @@ export function drawMarksDense(
   s: Scratch,
 ): boolean {
   if (m.length === 0) return true;
-  const k0 = trace.lowerBoundColumnTime(m.idx.data, g.t0, 0, m.length);
-  const k1 = trace.lowerBoundColumnTime(m.idx.data, g.t0 + g.cols * g.nsPerCol, k0, m.length);
-  if (k1 - k0 <= sparseLimit) return false;
+  if (visibleCount(trace, m, g) <= sparseLimit) return false;
   aggregateFlags(trace, m, g.t0, g.nsPerCol, g.cols, s.flags);
-  for (let c = 0; c < g.cols; c++) {
-    const f = s.flags[c]!;
+  paintMarks(r, g.cols, y0, y1, s.flags);
+  return true;
+}
+
+/** One tick per column with any mark, coloured by its flags. */
+export function paintMarks(
+  r: Raster,
+  cols: number,
+  y0: number,
+  y1: number,
+  flags: Uint8Array,
+): void {
+  for (let c = 0; c < cols; c++) {
+    const f = flags[c]!;
     if (f !== 0) r.fillColumn(c, y0, y1, markColor(f));
   }
-  return true;
 }
 
 /**
@@ -163,7 +205,13 @@ export function drawCounterTrack(
 ): void {
   const series = which === 'queue' ? trace.queueDepth : trace.running;
   if (series.length === 0 || scaleMax <= 0) return;
-  aggregateMinMax(trace, series, g.t0, g.nsPerCol, g.cols, s.min, s.max);
+  const buckets = which === 'queue' ? trace.queueBuckets : trace.runningBuckets;
+  const inView = series.length > 4 * g.cols ? visibleCount(trace, series, g) : 0;
+  if (useBuckets(trace, g.nsPerCol, inView, g.cols)) {
+    aggregateCounterBuckets(trace, series, buckets, g.t0, g.nsPerCol, g.cols, s.min, s.max);
+  } else {
+    aggregateMinMax(trace, series, g.t0, g.nsPerCol, g.cols, s.min, s.max);
+  }
   const h = y1 - y0;
   const fill = which === 'queue' ? P.queueFill : P.runFill;
   const line = which === 'queue' ? P.queue : P.runLine;

@@ -5,7 +5,7 @@
 // blits it and draws the viewport window on top.
 
 import type { WebTrace } from '../trace/index.ts';
-import { aggregateMinMax } from './aggregate.ts';
+import { aggregateCounterBuckets, aggregateMinMax, useBuckets } from './aggregate.ts';
 import { Raster } from './raster.ts';
 import type { Scratch } from './drawRaster.ts';
 import { packRgb, RGB } from './theme.ts';
@@ -55,7 +55,7 @@ export class OverviewCache {
     const h = r.height - 2;
     const runMax = Math.max(trace.running.maxValue, trace.concurrency, 1);
     if (trace.running.length > 0) {
-      aggregateMinMax(trace, trace.running, fullStartNs, nsPerCol, cols, s.min, s.max);
+      minMax(trace, 'running', fullStartNs, nsPerCol, cols, s);
       const fill = packRgb(RGB.runFill);
       const line = packRgb(RGB.runLine);
       const over = packRgb(RGB.overcommit);
@@ -69,7 +69,7 @@ export class OverviewCache {
     }
     if (trace.queueDepth.length > 0) {
       const qMax = Math.max(trace.queueDepth.maxValue, 1);
-      aggregateMinMax(trace, trace.queueDepth, fullStartNs, nsPerCol, cols, s.min, s.max);
+      minMax(trace, 'queue', fullStartNs, nsPerCol, cols, s);
       const q = packRgb(RGB.queue);
       for (let c = 0; c < cols; c++) {
         const mx = s.max[c]!;
@@ -94,5 +94,22 @@ export class OverviewCache {
   /** The rendered strip (null before the first render). */
   image(): HTMLCanvasElement | null {
     return this.canvas;
+  }
+}
+
+function minMax(
+  trace: WebTrace,
+  which: 'queue' | 'running',
+  t0: number,
+  nsPerCol: number,
+  cols: number,
+  s: Scratch,
+): void {
+  const series = which === 'queue' ? trace.queueDepth : trace.running;
+  const buckets = which === 'queue' ? trace.queueBuckets : trace.runningBuckets;
+  if (useBuckets(trace, nsPerCol)) {
+    aggregateCounterBuckets(trace, series, buckets, t0, nsPerCol, cols, s.min, s.max);
+  } else {
+    aggregateMinMax(trace, series, t0, nsPerCol, cols, s.min, s.max);
   }
 }

@@ -17,6 +17,8 @@ import { EventKind, RECORD_WORDS } from '@iocpscope/protocol';
 import {
   drawCounterTrack,
   drawMarksDense,
+  paintMarks,
+  visibleCount,
   drawLaneStates,
   Scratch,
   type Columns,
@@ -54,7 +56,6 @@ const SESSION_FLOWS_LIMIT = 2000;
 const MEASURE_CLEAR_EVERY = 500;
 
 export class TimelineRenderer {
-  private readonly host: HTMLElement;
   private readonly canvas: HTMLCanvasElement;
   private readonly model: TimelineModel;
   private readonly ctx: CanvasRenderingContext2D;
@@ -70,6 +71,8 @@ export class TimelineRenderer {
   private ringLastX = new Float64Array(64);
   private rowOfLane = new Int32Array(64);
 
+  private hostW = 0;
+  private hostH = 0;
   private cssW = 0;
   private cssH = 0;
   private dpr = 1;
@@ -87,7 +90,6 @@ export class TimelineRenderer {
   private overviewTimer = 0;
 
   constructor(host: HTMLElement, canvas: HTMLCanvasElement, model: TimelineModel) {
-    this.host = host;
     this.canvas = canvas;
     this.model = model;
     const ctx = canvas.getContext('2d', { alpha: false });
@@ -105,7 +107,13 @@ export class TimelineRenderer {
 
     this.cleanups.push(model.subscribe(() => this.scheduler.schedule()));
     this.cleanups.push(this.scheduler.add(() => this.frame()));
-    this.resizeObserver = new ResizeObserver(() => this.scheduler.schedule());
+    // Sizes come from the observer, so a frame never forces a layout by reading clientWidth.
+    this.resizeObserver = new ResizeObserver((entries) => {
+      const r = entries[entries.length - 1]!.contentRect;
+      this.hostW = Math.round(r.width);
+      this.hostH = Math.round(r.height);
+      this.scheduler.schedule();
+    });
     this.resizeObserver.observe(host);
 
     this.listen(window, 'wheel', this.onInputStart, { capture: true, passive: true });
@@ -142,8 +150,13 @@ export class TimelineRenderer {
 
   // ---- input --------------------------------------------------------------------
 
+  /**
+   * Capture-phase start of every input event: the event's handling (d3-zoom,
+   * our handlers, the store) is timed from here to endInput(). Overwriting
+   * keeps events that none of our handlers finish (and idle time) out.
+   */
   private readonly onInputStart = (): void => {
-    if (this.inputT0 === 0) this.inputT0 = performance.now();
+    this.inputT0 = performance.now();
   };
 
   /** Account the time since the DOM event started being dispatched to this frame. */
@@ -253,8 +266,8 @@ export class TimelineRenderer {
   // ---- frame --------------------------------------------------------------------
 
   private resize(): boolean {
-    const w = this.host.clientWidth;
-    const h = this.host.clientHeight;
+    const w = this.hostW;
+    const h = this.hostH;
     const dpr = window.devicePixelRatio || 1;
     if (w === this.cssW && h === this.cssH && dpr === this.dpr) return false;
     this.cssW = w;
@@ -270,6 +283,7 @@ export class TimelineRenderer {
 
   private frame(): void {
     const t0 = performance.now();
+    this.inputT0 = 0;
     this.resize();
     if (this.cssW === 0 || this.cssH === 0) return;
     const state = this.model.getState();
@@ -399,16 +413,21 @@ export class TimelineRenderer {
       const bg = row & 1 ? RGB.laneOdd : RGB.laneEven;
       r.fillRect(0, Math.max(clipTop, dy(top)), cols, dy(top + layout.laneH), packRgb(bg));
       const marksOnly = lane.states.length === 0;
-      if (!marksOnly) {
-        const y0 = Math.max(clipTop, dy(top + parts.barY));
-        drawLaneStates(r, trace, lane, cg, y0, dy(top + parts.barY + parts.barH), bg, this.scratch);
-      }
+      const y0 = Math.max(clipTop, dy(top + parts.barY));
+      const y1 = marksOnly ? y0 : dy(top + parts.barY + parts.barH);
+      const flagsOf = drawLaneStates(r, trace, lane, cg, y0, y1, bg, this.scratch);
       const my0 = Math.max(clipTop, marksOnly ? dy(top + 3) : dy(top + parts.markY));
       const my1 = marksOnly ? dy(top + layout.laneH - 3) : dy(top + parts.markY + parts.markH);
       const limit = cols / 4;
       let bits = 0;
-      if (!drawMarksDense(r, trace, lane.states, cg, my0, my1, limit, this.scratch)) bits |= 1;
-      if (!drawMarksDense(r, trace, lane.marks, cg, my0, my1, limit, this.scratch)) bits |= 2;
+      if (flagsOf === 'all') {
+        paintMarks(r, cols, my0, my1, this.scratch.flags);
+      } else {
+        if (flagsOf === 'states' && visibleCount(trace, lane.states, cg) > limit) {
+          paintMarks(r, cols, my0, my1, this.scratch.flags);
+        } else if (lane.states.length > 0) bits |= 1;
+        if (!drawMarksDense(r, trace, lane.marks, cg, my0, my1, limit, this.scratch)) bits |= 2;
+      }
       sparse[row] = bits;
     }
     ctx.putImageData(r.imageData(), Math.round(layout.plotX0 * dpr), Math.round(rasterY0 * dpr));

@@ -5,3 +5,4 @@ export { EventSeries, SERIES_BLOCK, SeriesKind, stepAt } from './series.ts';
 export { SessionTable } from './sessions.ts';
 export { MarkFlag, markFlagsAt, stateAt, blockReasonAt, hasSessionAt } from './flags.ts';
 export { U32Column, I32Column, U8Column, F64Column } from './column.ts';
+export { BUCKET_CAP, BucketGrid, CounterBuckets, LaneBuckets } from './buckets.ts';

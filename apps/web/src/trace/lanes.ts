@@ -8,14 +8,17 @@
 //   state, so the time waiting/running/blocked before any instant costs one
 //   binary search plus at most STATE_BLOCK steps;
 // - `marks`: the packets queued on this lane (PacketQueued, Pqcs): the kernel's
-//   marks (the emulated backend's main thread plays the kernel).
+//   marks (the emulated backend's main thread plays the kernel);
+// - `buckets`: the lane's time-bucket summaries (buckets.ts).
 
 import { NO_THREAD, ThreadRole, ThreadStateValue } from '@iocpscope/protocol';
+import { type BucketGrid, LaneBuckets } from './buckets.ts';
 import { F64Column } from './column.ts';
-import { EventSeries, SeriesKind } from './series.ts';
+import { EventSeries, SERIES_BLOCK, SERIES_BLOCK_SHIFT, SeriesKind } from './series.ts';
 
-export const STATE_BLOCK = 32;
-export const STATE_BLOCK_SHIFT = 5;
+// Equal to the series block so a lane's stateCum blocks and its states' blockOr align.
+export const STATE_BLOCK = SERIES_BLOCK;
+export const STATE_BLOCK_SHIFT = SERIES_BLOCK_SHIFT;
 /** Marker for "no event" in index columns. */
 export const NONE = 0xffffffff;
 
@@ -50,6 +53,8 @@ export class Lane {
   lastState = -1;
   lastReason = 0;
   lastStateNs = 0;
+  /** Time-bucket summaries of states and marks, for zoomed-out views. */
+  readonly buckets = new LaneBuckets();
   /** Accumulated ns per state up to lastStateNs. */
   readonly acc = new Float64Array(3);
   private readonly holder: StringsHolder;
@@ -75,11 +80,21 @@ export class Lane {
   }
 
   /** Append a state entry (event `i` at `ns`, introducing `state`; `flags` = its MarkFlags). */
-  pushState(i: number, ns: number, state: number, reason: number, flags: number): void {
+  pushState(
+    grid: BucketGrid,
+    i: number,
+    ns: number,
+    state: number,
+    reason: number,
+    flags: number,
+  ): void {
     const n = this.states.length;
-    if (n > 0 && this.lastState < ThreadStateValue.Exited) {
-      this.acc[this.lastState]! += ns - this.lastStateNs;
+    if (n > 0) {
+      if (this.lastState < ThreadStateValue.Exited)
+        this.acc[this.lastState]! += ns - this.lastStateNs;
+      this.buckets.addInterval(grid, this.lastStateNs, ns, this.lastState);
     }
+    if (flags !== 0) this.buckets.addFlags(grid, ns, flags);
     if ((n & (STATE_BLOCK - 1)) === 0) {
       this.stateCum.push(this.acc[0]!);
       this.stateCum.push(this.acc[1]!);
@@ -98,7 +113,7 @@ export class Lane {
   }
 
   get bytes(): number {
-    return this.states.bytes + this.stateCum.bytes + this.marks.bytes;
+    return this.states.bytes + this.stateCum.bytes + this.marks.bytes + this.buckets.bytes;
   }
 }
 

@@ -36,6 +36,7 @@ import {
   WinError,
 } from '@iocpscope/protocol';
 import { lowerBound, upperBound } from '../lib/binarySearch.ts';
+import { BUCKET_CAP, BucketGrid, CounterBuckets } from './buckets.ts';
 import { U32Column } from './column.ts';
 import { MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
 import { BlockReason } from '@iocpscope/protocol';
@@ -93,7 +94,7 @@ export class WebTrace implements StringsHolder {
   lanes: readonly Lane[] = [];
   /** Lanes by creation order (`lane.id`). */
   readonly lanesById: Lane[] = [];
-  private readonly laneByTid = new Int16Array(65536).fill(-1);
+  private readonly laneByTid = new Map<number, number>();
 
   /** GqcsReturn events; `retPosted`/`retQueued` hold the flow's other ends (NONE if unmatched). */
   readonly returns = new EventSeries(SeriesKind.Flags);
@@ -103,6 +104,10 @@ export class WebTrace implements StringsHolder {
   readonly queueDepth = new EventSeries(SeriesKind.Queue);
   /** Port threads in the Running state (compare with `concurrency`). */
   readonly running = new EventSeries(SeriesKind.Running);
+  /** The time-bucket grid shared by every lane's and counter's bucket summaries. */
+  readonly grid = new BucketGrid();
+  readonly queueBuckets = new CounterBuckets();
+  readonly runningBuckets = new CounterBuckets();
   readonly gaps = new U32Column();
   readonly markers = new U32Column();
   readonly sessions = new SessionTable();
@@ -112,6 +117,10 @@ export class WebTrace implements StringsHolder {
   private readonly posted = new IoMatcher();
   private readonly queuedIo = new IoMatcher();
   private lastNs = 0;
+  private lastTid = -1;
+  private lastLane: Lane | null = null;
+  /** First time outside the bucket grid (coarsen before indexing an event at or after it). */
+  private gridEndNs = BUCKET_CAP * 2 ** 6;
   private lanesDirty = false;
   private readonly sessionCache: SessionEvents[] = [];
   private threadCache: { lane: Lane; list: U32Column; scannedTo: number } | null = null;
@@ -120,6 +129,7 @@ export class WebTrace implements StringsHolder {
   static from(records: Uint32Array, strings?: StringLookup): WebTrace {
     const t = new WebTrace();
     t.reserve(records.length / RECORD_WORDS);
+    if (records.length > 0) t.presize(tsOf(records, records.length / RECORD_WORDS - 1));
     t.append(records, strings);
     t.trim();
     return t;
@@ -137,9 +147,27 @@ export class WebTrace implements StringsHolder {
     const t = new WebTrace();
     if (strings) t.strings = strings;
     t.words = words.length === count * RECORD_WORDS ? words : words.slice(0, count * RECORD_WORDS);
+    if (count > 0) t.presize(tsOf(t.words, count - 1));
     t.indexRange(0, count);
     t.trim();
     return t;
+  }
+
+  /** Choose the bucket grid for a trace known to end near `lastNs` (before any event). */
+  private presize(lastNs: number): void {
+    while (this.gridEndNs <= lastNs) {
+      this.grid.shift++;
+      this.gridEndNs *= 2;
+    }
+  }
+
+  /** Double the bucket width everywhere (the trace outgrew the grid). */
+  private coarsen(): void {
+    for (const l of this.lanesById) l.buckets.coarsen();
+    this.queueBuckets.coarsen();
+    this.runningBuckets.coarsen();
+    this.grid.shift++;
+    this.gridEndNs *= 2;
   }
 
   /** Make room for `events` events in total (avoids regrowth when the count is known). */
@@ -208,7 +236,8 @@ export class WebTrace implements StringsHolder {
 
   /** Bytes held by the records and every index (typed arrays and maps; estimates for maps). */
   get bytes(): number {
-    let b = this.words.byteLength + this.laneByTid.byteLength;
+    let b = this.words.byteLength + this.laneByTid.size * 24;
+    b += this.queueBuckets.bytes + this.runningBuckets.bytes;
     for (const l of this.lanesById) b += l.bytes;
     b += this.returns.bytes + this.retPosted.bytes + this.retQueued.bytes;
     b += this.queueDepth.bytes + this.running.bytes + this.gaps.bytes + this.markers.bytes;
@@ -234,8 +263,8 @@ export class WebTrace implements StringsHolder {
 
   /** The lane of a thread index, or undefined. */
   laneOfTid(tid: number): Lane | undefined {
-    const id = this.laneByTid[tid]!;
-    return id < 0 ? undefined : this.lanesById[id];
+    const id = this.laneByTid.get(tid);
+    return id === undefined ? undefined : this.lanesById[id];
   }
 
   laneOfEvent(i: number): Lane | undefined {
@@ -469,11 +498,16 @@ export class WebTrace implements StringsHolder {
   // ---- indexing -------------------------------------------------------------------
 
   private laneFor(tid: number): Lane {
-    const id = this.laneByTid[tid]!;
-    if (id >= 0) return this.lanesById[id]!;
+    if (tid === this.lastTid) return this.lastLane!;
+    const id = this.laneByTid.get(tid);
+    if (id !== undefined) {
+      this.lastTid = tid;
+      this.lastLane = this.lanesById[id]!;
+      return this.lastLane;
+    }
     const role = tid === NO_THREAD ? ThreadRole.Kernel : ThreadRole.Other;
     const lane = new Lane(this.lanesById.length, tid, role, this);
-    this.laneByTid[tid] = lane.id;
+    this.laneByTid.set(tid, lane.id);
     this.lanesById.push(lane);
     this.lanesDirty = true;
     return lane;
@@ -494,6 +528,7 @@ export class WebTrace implements StringsHolder {
       this.clampedTimestamps++;
     }
     this.lastNs = ns;
+    while (ns >= this.gridEndNs) this.coarsen();
 
     const lane = this.laneFor(tid);
     const block = i >>> LANE_BLOCK_SHIFT;
@@ -557,21 +592,27 @@ export class WebTrace implements StringsHolder {
         }
         // Something was dequeued unless FALSE with a NULL overlapped; a dequeue
         // with an empty queue means the trace started mid-stream: no step.
-        if ((ok || hasOverlapped) && this.queueDepth.value > 0) this.queueDepth.pushStep(i, -1);
+        if ((ok || hasOverlapped) && this.queueDepth.value > 0) {
+          this.step(this.queueDepth, this.queueBuckets, i, ns, -1);
+        }
         break;
       }
-      case EventKind.PacketQueued:
+      case EventKind.PacketQueued: {
         if (lane.marks.length === 0) this.lanesDirty = true;
-        lane.marks.pushFlags(i, markFlagsAt(w, i));
+        const flags = markFlagsAt(w, i);
+        lane.marks.pushFlags(i, flags);
+        lane.buckets.addFlags(this.grid, ns, flags);
         this.queuedIo.put(w, w[o + 7]!, i);
         // A Post packet was already counted by its Pqcs (PQCS queues its own packet).
-        if ((a & 0x0f) !== Op.Post) this.queueDepth.pushStep(i, 1);
+        if ((a & 0x0f) !== Op.Post) this.step(this.queueDepth, this.queueBuckets, i, ns, 1);
         break;
+      }
       case EventKind.Pqcs:
         if (lane.marks.length === 0) this.lanesDirty = true;
         lane.marks.pushFlags(i, MarkFlag.Post);
+        lane.buckets.addFlags(this.grid, ns, MarkFlag.Post);
         if ((a & 0x20) !== 0) this.posted.put(w, w[o + 7]!, i);
-        this.queueDepth.pushStep(i, 1);
+        this.step(this.queueDepth, this.queueBuckets, i, ns, 1);
         break;
       case EventKind.IoPosted: {
         const result = w[o + 6]!;
@@ -636,10 +677,18 @@ export class WebTrace implements StringsHolder {
     const wasCounted = lane.isPortThread && lane.lastState === ThreadStateValue.Running;
     if (gqcs) lane.isPortThread = true;
     if (flags !== 0 || state !== lane.lastState || reason !== lane.lastReason) {
-      lane.pushState(i, ns, state, reason, flags);
+      lane.pushState(this.grid, i, ns, state, reason, flags);
     }
     const isCounted = lane.isPortThread && state === ThreadStateValue.Running;
-    if (isCounted !== wasCounted) this.running.pushStep(i, isCounted ? 1 : -1);
+    if (isCounted !== wasCounted) {
+      this.step(this.running, this.runningBuckets, i, ns, isCounted ? 1 : -1);
+    }
+  }
+
+  private step(s: EventSeries, b: CounterBuckets, i: number, ns: number, delta: number): void {
+    const before = s.value;
+    s.pushStep(i, delta);
+    b.step(this.grid, ns, before, s.value);
   }
 }
 interface SessionEvents {

@@ -1,0 +1,146 @@
+// Time buckets: fixed-size summaries of the whole trace on a grid of
+// 2^shift-ns buckets, so a zoomed-out view (many events per pixel column)
+// reads a few contiguous bytes per column instead of walking every event.
+//
+// Model
+// - One grid per trace (`BucketGrid.shift`); at most BUCKET_CAP buckets cover
+//   [0, endNs]. When the trace outgrows it, every summary merges pairs of
+//   buckets and the width doubles, so memory is fixed (not per event) and a
+//   live trace of any length fits.
+// - Per lane: the share of each bucket spent waiting, running and blocked
+//   (u8, x/255 of the bucket width) and the OR of the marks inside it. Only
+//   the last ("open") bucket is still accumulating; it keeps exact ns in
+//   float64 until a later state change closes it. Time after the lane's last
+//   state change is not in the buckets: readers add it (see fillFractions).
+// - Per counter (queue depth, running threads): min and max of the value in
+//   force during each bucket, up to `filledTo`; later buckets hold the
+//   current value.
+
+import { ThreadStateValue } from '@iocpscope/protocol';
+
+export const BUCKET_CAP = 16384;
+const MIN_SHIFT = 6; // 64 ns: finer than any useful zoom for the bucket path
+
+export class BucketGrid {
+  shift = MIN_SHIFT;
+  get widthNs(): number {
+    return 2 ** this.shift;
+  }
+  /** Bucket index of a time (ns >= 0). */
+  bucketOf(ns: number): number {
+    return Math.floor(ns / 2 ** this.shift);
+  }
+}
+
+export class LaneBuckets {
+  /** [waiting, running, blocked] per bucket, x/255 of the width. */
+  frac = new Uint8Array(BUCKET_CAP * 3);
+  /** OR of MarkFlag bits per bucket. */
+  flags = new Uint8Array(BUCKET_CAP);
+  /** The bucket still accumulating (-1: none yet) and its ns per state. */
+  openB = -1;
+  readonly acc = new Float64Array(3);
+
+  /** Add [fromNs, toNs) spent in `state` (time order: fromNs >= every earlier toNs). */
+  addInterval(grid: BucketGrid, fromNs: number, toNs: number, state: number): void {
+    if (!(toNs > fromNs)) return;
+    const w = grid.widthNs;
+    let b = grid.bucketOf(fromNs);
+    const last = grid.bucketOf(toNs);
+    this.open(b, w);
+    if (b === last) {
+      if (state < ThreadStateValue.Exited) this.acc[state]! += toNs - fromNs;
+      return;
+    }
+    if (state < ThreadStateValue.Exited) this.acc[state]! += (b + 1) * w - fromNs;
+    // Whole buckets in between are entirely this state.
+    for (b = b + 1; b < last; b++) {
+      this.open(b, w);
+      if (state < ThreadStateValue.Exited) this.acc[state] = w;
+    }
+    this.open(last, w);
+    if (state < ThreadStateValue.Exited) this.acc[state]! += toNs - last * w;
+  }
+
+  /** Close the open bucket (writing its fractions) if `b` is a later one, then make `b` open. */
+  private open(b: number, w: number): void {
+    if (b === this.openB) return;
+    if (this.openB >= 0) this.close(w);
+    this.openB = b;
+    this.acc[0] = 0;
+    this.acc[1] = 0;
+    this.acc[2] = 0;
+  }
+
+  private close(w: number): void {
+    const o = this.openB * 3;
+    if (o + 2 >= this.frac.length) return;
+    for (let s = 0; s < 3; s++) {
+      const v = Math.round((this.frac[o + s]! / 255) * w + this.acc[s]!);
+      this.frac[o + s] = Math.min(255, Math.round((v / w) * 255));
+    }
+  }
+
+  addFlags(grid: BucketGrid, ns: number, flags: number): void {
+    const b = grid.bucketOf(ns);
+    if (b < BUCKET_CAP) this.flags[b]! |= flags;
+  }
+
+  /** Halve the resolution: bucket k becomes buckets 2k and 2k+1 merged. */
+  coarsen(): void {
+    const f = this.frac;
+    const g = this.flags;
+    for (let k = 0; k < BUCKET_CAP / 2; k++) {
+      for (let s = 0; s < 3; s++)
+        f[k * 3 + s] = (f[2 * k * 3 + s]! + f[(2 * k + 1) * 3 + s]! + 1) >> 1;
+      g[k] = g[2 * k]! | g[2 * k + 1]!;
+    }
+    f.fill(0, (BUCKET_CAP / 2) * 3);
+    g.fill(0, BUCKET_CAP / 2);
+    if (this.openB >= 0) {
+      // The open bucket's partner, if it came first, is closed already: both
+      // halves' closed fractions now sit (averaged) in the merged bucket, and
+      // the open ns keep accumulating on top of them.
+      this.openB >>= 1;
+    }
+  }
+
+  get bytes(): number {
+    return this.frac.byteLength + this.flags.byteLength + this.acc.byteLength;
+  }
+}
+
+export class CounterBuckets {
+  min = new Int32Array(BUCKET_CAP);
+  max = new Int32Array(BUCKET_CAP);
+  /** Last bucket holding summaries; later ones hold the current value. */
+  filledTo = -1;
+
+  /** The counter moved from `before` to `after` at `ns`. */
+  step(grid: BucketGrid, ns: number, before: number, after: number): void {
+    const b = Math.min(BUCKET_CAP - 1, grid.bucketOf(ns));
+    for (let k = this.filledTo + 1; k <= b; k++) {
+      this.min[k] = before;
+      this.max[k] = before;
+    }
+    if (b > this.filledTo) this.filledTo = b;
+    if (after < this.min[b]!) this.min[b] = after;
+    if (after > this.max[b]!) this.max[b] = after;
+  }
+
+  coarsen(): void {
+    const mn = this.min;
+    const mx = this.max;
+    for (let k = 0; k < BUCKET_CAP / 2; k++) {
+      const a = 2 * k;
+      const last = a + 1 <= this.filledTo ? a + 1 : a;
+      mn[k] = Math.min(mn[a]!, mn[last]!);
+      mx[k] = Math.max(mx[a]!, mx[last]!);
+    }
+    this.filledTo = this.filledTo >> 1;
+  }
+
+  get bytes(): number {
+    return this.min.byteLength + this.max.byteLength;
+  }
+}
