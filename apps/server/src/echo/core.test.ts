@@ -90,8 +90,13 @@ class MemoryRecorder implements TraceRecorder {
   readonly enabled = true;
   readonly records: Rec[] = [];
   readonly strings: string[] = [''];
+  /** Runs right after a record is taken: lets a test interleave another "thread" at that point. */
+  onRecord: ((r: Rec) => void) | null = null;
   record(kind: number, a: number, x: number, lo: number, hi: number, y: number, z: number): void {
-    this.records.push([kind, a, x, lo, hi, y, z]);
+    const r: Rec = [kind, a, x, lo, hi, y, z];
+    this.records.push(r);
+    const hook = this.onRecord;
+    if (hook) hook(r);
   }
   intern(s: string): number {
     const i = this.strings.indexOf(s);
@@ -385,13 +390,37 @@ describe('EchoCore fault switches', () => {
     ).toBe(true);
   });
 
-  it('release-without-atomic-flag: release goes through plain reads, not the CAS', () => {
+  it("release-without-atomic-flag: a hold that lands inside another thread's release releases the session again", () => {
     on('release-without-atomic-flag');
     const s = acceptOne();
-    completeRecv(s, new Uint8Array(0));
+    const main = new EchoCore(table, arena, rec, null, port);
+    let raced = false;
+    rec.onRecord = (r) => {
+      // The worker is inside releaseBody (SessionReleased recorded, flag not yet set):
+      // the main thread's shutdown sweep takes a hold on the same session now.
+      if (r[0] === EventKind.SessionReleased && !raced) {
+        raced = true;
+        main.holdAndDisconnect(s, DisconnectReason.Shutdown);
+      }
+    };
+    core.onCompletion(entry(s, lastPost('recv'), 0, 64)); // the recv fails: IOCount 1 -> 0
+    rec.onRecord = null;
+    expect(rec.of(EventKind.SessionReleased)).toHaveLength(2);
+  });
+
+  it('the combined CAS makes the same interleaving release once', () => {
+    const s = acceptOne();
+    const main = new EchoCore(table, arena, rec, null, port);
+    let raced = false;
+    rec.onRecord = (r) => {
+      if (r[0] === EventKind.SessionReleased && !raced) {
+        raced = true;
+        expect(main.holdAndDisconnect(s, DisconnectReason.Shutdown)).toBe(false);
+      }
+    };
+    core.onCompletion(entry(s, lastPost('recv'), 0, 64));
+    rec.onRecord = null;
     expect(rec.of(EventKind.SessionReleased)).toHaveLength(1);
-    // The CAS was bypassed: the flag was set by a plain write, so the CAS now fails too.
-    expect(table.tryMarkReleased(s)).toBe(false);
   });
 
   it('can be switched at runtime: set() replaces the whole set', () => {

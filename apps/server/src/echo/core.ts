@@ -162,6 +162,14 @@ export class EchoCore {
     const slot = e.keyLo & SLOT_MASK;
     if (e.error !== 0) {
       // FALSE with an overlapped: the I/O failed (64 reset, 995 after our close...): the session is gone.
+      if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) {
+        // The buggy variant decrements first and decides about release after the
+        // handler, from plain reads (see dec()).
+        this.decOnly(slot, IoCountCause.Completion, e.ioId);
+        this.disconnect(slot, DisconnectReason.IoError, e.error);
+        this.plainReleaseCheck(slot);
+        return;
+      }
       this.disconnect(slot, DisconnectReason.IoError, e.error);
       if (!this.fault(F_NO_DECREMENT_ON_FAILURE)) this.dec(slot, IoCountCause.Completion, e.ioId);
       return;
@@ -338,7 +346,7 @@ export class EchoCore {
     );
   }
 
-  private dec(slot: number, cause: number, ioId: number): void {
+  private decOnly(slot: number, cause: number, ioId: number): number {
     const t = this.table;
     const v = t.addIoCount(slot, -1);
     this.rec.record(
@@ -350,19 +358,28 @@ export class EchoCore {
       DELTA_MINUS_1,
       ioId,
     );
-    if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) {
-      // BUG (on purpose): re-read the count instead of using what the decrement
-      // returned, and mark released with plain reads and writes. Two threads that
-      // decrement together can both see 0 here, and both release.
-      // Check, act, and only then set the flag: the window spans the whole release.
-      const b = this.base(slot);
-      if (this.i32[b + S_IO_COUNT] === 0 && this.i32[b + S_RELEASED] === 0) {
-        this.releaseBody(slot);
-        this.i32[b + S_RELEASED] = 1;
-      }
-      return;
+    return v;
+  }
+
+  private dec(slot: number, cause: number, ioId: number): void {
+    const v = this.decOnly(slot, cause, ioId);
+    if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) this.plainReleaseCheck(slot);
+    else if (v === 0 && this.table.tryMarkReleased(slot)) this.releaseBody(slot);
+  }
+
+  /**
+   * BUG (on purpose, release-without-atomic-flag): decide about release from a
+   * plain re-read of IOCount instead of the value the decrement returned, check
+   * a plain flag, release, and only then set the flag. Two threads whose
+   * decrements both land before either check (two completions of one session
+   * failing together, as closesocket makes them) both release.
+   */
+  private plainReleaseCheck(slot: number): void {
+    const b = this.base(slot);
+    if (this.i32[b + S_IO_COUNT] === 0 && this.i32[b + S_RELEASED] === 0) {
+      this.releaseBody(slot);
+      this.i32[b + S_RELEASED] = 1;
     }
-    if (v === 0 && t.tryMarkReleased(slot)) this.releaseBody(slot);
   }
 
   /**

@@ -29,7 +29,7 @@ export const FAULT_DESCRIPTIONS: Record<FaultName, string> = {
   'lock-across-send':
     'SendPost takes a global lock and holds it across WSASend: other workers block on it (bug 16)',
   'release-without-atomic-flag':
-    'release re-reads IOCount and checks a plain flag it sets only after releasing, instead of the combined CAS: two threads can both release (bug 13)',
+    'release re-reads IOCount and tests a plain flag it sets only after releasing, instead of the combined CAS: a hold taken during a release (the shutdown sweep) releases the session again (bug 13)',
 };
 
 export const FAULT_INDEX: Record<FaultName, number> = Object.fromEntries(

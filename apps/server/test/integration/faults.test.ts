@@ -130,16 +130,20 @@ describe('fault switches reproduce their bug for real', () => {
     expect(checker.where((s) => s.releasedAt >= 0 && s.acceptAt > s.releasedAt)).toBeGreaterThan(0);
   }, 20_000);
 
-  it('release-without-atomic-flag releases without the CAS and, when two completions race, twice', async () => {
+  it('release-without-atomic-flag serves load through the plain-read release path and shuts down', async () => {
+    // The race itself needs a hold landing inside another thread's release; it is
+    // rare in echo traffic (measured: 0 double releases in ~330 sessions with 200
+    // resets/s), so core.test.ts forces that interleaving deterministically.
     const checker = await underFault('release-without-atomic-flag', (port) =>
-      load(port, { connections: 40, durationMs: 1500, inFlight: 16, resetsPerSec: 200 }),
+      load(port, { connections: 40, durationMs: 1000, inFlight: 16, resetsPerSec: 200 }),
     );
-    const released = checker.where((s) => s.released > 0);
+    const released = checker.where((s) => s.created === 1 && s.released > 0);
     const twice = checker.where((s) => s.released > 1);
     console.log(
       `release-without-atomic-flag: ${twice} of ${released} sessions released more than once`,
     );
-    expect(released).toBeGreaterThan(0);
+    expect(released).toBeGreaterThan(50);
+    expect(checker.where((s) => s.created === 1 && s.minIoCount < 0)).toBe(0);
   }, 20_000);
 
   it('iocount-double-decrement drives IOCount below 0 or releases a session that still has events', async () => {
