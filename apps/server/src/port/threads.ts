@@ -4,30 +4,31 @@
 // started with tsx nor from vitest), and registering tsx inside each worker
 // costs a loader thread per worker: measured here at 0.25 s per worker idle and
 // 1 s or more on a loaded machine, against 0.05 s for a plain JS worker. So a
-// .ts entry is bundled once per process with esbuild into one ES module (node
-// builtins stay external) and every thread of that entry starts from the
-// bundle. If esbuild cannot run (no binary for this platform), the entry starts
-// through thread-boot.mjs, which registers tsx in the new thread instead.
+// .ts entry is bundled with esbuild into one ES module (node builtins stay
+// external) and every thread of that entry starts from the bundle. If esbuild
+// cannot run (no binary for this platform), the entry starts through
+// thread-boot.mjs, which registers tsx in the new thread instead.
 //
 // Keep imports in thread code static: a dynamic import makes esbuild wrap
 // every module in lazy initialisers, which defeats the tree shaking that keeps a
 // bundle small (pure-protocol below). A variable specifier is not bundled at all.
 //
-// Bundles carry no source state between runs: each process builds its own, in
-// the OS temp directory, and removes them on exit. Inside a bundle,
-// import.meta.url is the bundle's URL; entry code must not resolve files
-// relative to itself.
+// Bundles live in a per-user directory under the OS temp directory and are
+// reused across processes while their input files are unchanged (size and
+// mtime). Inside a bundle, import.meta.url is the bundle's URL; entry code must
+// not resolve files relative to itself.
 
-import { build, type Plugin } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { build, version as esbuildVersion, type Plugin } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 const BOOT = new URL('./thread-boot.mjs', import.meta.url);
+const CACHE_DIR = join(tmpdir(), `iocpscope-threads-${process.getuid?.() ?? 'user'}`);
 const bundles = new Map<string, Promise<URL | null>>();
-const written: string[] = [];
 
 /** Start a worker on `entry` (.ts, .js or .mjs); resolves once the Worker exists. */
 export async function spawnThread(entry: URL, options: WorkerOptions = {}): Promise<Worker> {
@@ -42,28 +43,72 @@ export async function spawnThread(entry: URL, options: WorkerOptions = {}): Prom
   return new Worker(BOOT, { ...options, argv: [entry.href, ...(options.argv ?? [])] });
 }
 
+interface CacheMeta {
+  inputs: [path: string, mtimeMs: number, size: number][];
+}
+
+/**
+ * The bundle of `entry`: reused from the cache directory while every input
+ * file has the size and mtime recorded when it was built (so test files, each
+ * in its own process, do not rebuild it), else built afresh.
+ */
 async function bundleOf(entry: URL): Promise<URL | null> {
-  const outfile = join(tmpdir(), `iocpscope-thread-${process.pid}-${bundles.size}.mjs`);
+  const key = createHash('sha1')
+    .update(`${entry.href}\0${process.version}\0${esbuildVersion}`)
+    .digest('hex')
+    .slice(0, 16);
+  const outfile = join(CACHE_DIR, `${key}.mjs`);
+  const metafile = join(CACHE_DIR, `${key}.json`);
+  if (isFresh(metafile)) return pathToFileURL(outfile);
   try {
-    await build({
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const started = Date.now();
+    const tmp = `${outfile}.${process.pid}.tmp`;
+    const result = await build({
       entryPoints: [fileURLToPath(entry)],
-      outfile,
+      outfile: tmp,
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
       logLevel: 'silent',
+      metafile: true,
       plugins: [pureProtocol],
       // CommonJS dependencies bundled into an ES module still call require().
       banner: {
         js: "import { createRequire as __iocpscopeRequire } from 'node:module'; const require = __iocpscopeRequire(import.meta.url);",
       },
     });
-    if (written.length === 0) process.once('exit', removeBundles);
-    written.push(outfile);
+    renameSync(tmp, outfile);
+    const inputs: CacheMeta['inputs'] = [];
+    let stable = true;
+    for (const p of Object.keys(result.metafile.inputs)) {
+      const st = statSync(resolve(p));
+      if (st.mtimeMs >= started) stable = false; // edited while building: do not trust it
+      inputs.push([resolve(p), st.mtimeMs, st.size]);
+    }
+    if (stable) {
+      writeFileSync(
+        `${metafile}.${process.pid}.tmp`,
+        JSON.stringify({ inputs } satisfies CacheMeta),
+      );
+      renameSync(`${metafile}.${process.pid}.tmp`, metafile);
+    }
     return pathToFileURL(outfile);
   } catch {
     return null;
+  }
+}
+
+function isFresh(metafile: string): boolean {
+  try {
+    const meta = JSON.parse(readFileSync(metafile, 'utf8')) as CacheMeta;
+    return meta.inputs.every(([p, mtimeMs, size]) => {
+      const st = statSync(p);
+      return st.mtimeMs === mtimeMs && st.size === size;
+    });
+  } catch {
+    return false;
   }
 }
 
@@ -93,7 +138,3 @@ const pureProtocol: Plugin = {
 };
 const SKIP = Symbol('skip');
 const PROTOCOL_SRC = join('packages', 'protocol', 'src');
-
-function removeBundles(): void {
-  for (const f of written) rmSync(f, { force: true });
-}
