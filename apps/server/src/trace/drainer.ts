@@ -19,7 +19,7 @@
 // could not report before it exited (or before the final pump) is reported by
 // the drainer as a Gap on that thread's tid.
 
-import { EventKind, GapSource, RECORD_WORDS, ThreadRole, writeRecord } from '@iocpscope/protocol';
+import { EventKind, GapSource, RECORD_WORDS, writeRecord } from '@iocpscope/protocol';
 import { PerfClock, type TraceClock } from './clock.ts';
 import {
   C_EXITED,
@@ -264,12 +264,3 @@ export class Drainer {
     this.out = next;
   }
 }
-
-/** Role names for thread tables and logs. */
-export const ROLE_NAMES: Record<number, string> = {
-  [ThreadRole.Main]: 'main',
-  [ThreadRole.Worker]: 'worker',
-  [ThreadRole.Accept]: 'accept',
-  [ThreadRole.Kernel]: 'kernel',
-  [ThreadRole.Other]: 'other',
-};
