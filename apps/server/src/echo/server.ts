@@ -89,7 +89,10 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = resolveServerOptions(options);
   const startWallMs = Date.now();
-  const shared = config.trace ? TraceShared.create({ ringRecords: config.ringRecords }) : null;
+  // One ring per thread: the kernel (main), the accept thread and each worker.
+  const shared = config.trace
+    ? TraceShared.create({ ringRecords: config.ringRecords, maxThreads: config.workers + 4 })
+    : null;
   const kernelRec: TraceRecorder = attachRecorder(shared, {
     role: ThreadRole.Kernel,
     name: 'main (kernel)',
