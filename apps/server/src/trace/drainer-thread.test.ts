@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { EventKind, RECORD_WORDS, kindAt, tidAt, tsAt, xAt, yAt } from '@iocpscope/protocol';
+import {
+  EventKind,
+  RECORD_WORDS,
+  ThreadRole,
+  ThreadStateValue,
+  kindAt,
+  tidAt,
+  tsAt,
+  xAt,
+  yAt,
+} from '@iocpscope/protocol';
+import { attachRecorder } from './recorder.ts';
 import { DrainerThread } from './drainer-thread.ts';
 import { TraceShared } from './shared.ts';
 import { spawnTsWorker, waitExit } from './spawn.ts';
@@ -54,6 +65,33 @@ describe('DrainerThread', () => {
     }
     expect(stats.lostRecords).toBe(lostTotal);
     expect([...names.values()].sort()).toEqual(['producer-0', 'producer-1', 'producer-2']);
+  }, 30_000);
+
+  it('keeps the snapshot current without subscribers and streams whole batches once one subscribes', async () => {
+    const shared = TraceShared.create({ maxThreads: 2, ringRecords: 1024, stringSlots: 16 });
+    const feed = new DrainerThread(shared, { intervalMs: 1, windowNs: 1_000_000 });
+    await feed.start();
+    const rec = attachRecorder(shared, { role: ThreadRole.Main, name: 'main-test' });
+    rec.record(EventKind.ThreadState, ThreadStateValue.Waiting, 0, 0, 0, 0, 0);
+    const until = async (cond: () => boolean): Promise<void> => {
+      for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    };
+    await until(() => feed.snapshot().records.length === 2 * RECORD_WORDS);
+    const snap = feed.snapshot();
+    expect([kindAt(snap.records, 0), kindAt(snap.records, 1)]).toEqual([
+      EventKind.ThreadStart,
+      EventKind.ThreadState,
+    ]);
+    expect(snap.strings).toEqual([[1, 'main-test']]);
+    const got: number[] = [];
+    feed.subscribe((w) => {
+      for (let i = 0; i < w.length / RECORD_WORDS; i++) got.push(kindAt(w, i));
+    });
+    rec.record(EventKind.Marker, 0, 0, 0, 0, 0, 0);
+    rec.exit(0);
+    await until(() => got.length === 2);
+    await feed.stop();
+    expect(got).toEqual([EventKind.Marker, EventKind.ThreadExit]);
   }, 30_000);
 
   it('rejects start() with a coded error when the record file cannot be created', async () => {

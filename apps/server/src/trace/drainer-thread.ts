@@ -15,6 +15,8 @@ import { spawnTsWorker, waitExit } from './spawn.ts';
 import type { FileSinkOptions } from './file-sink.ts';
 
 export const DT_STOP = 0;
+/** 1 while the owning thread has subscribers: only then are whole batches posted to it. */
+export const DT_LISTENERS = 1;
 export const DT_CONTROL_WORDS = 4;
 
 export interface DrainerThreadInput {
@@ -27,7 +29,14 @@ export interface DrainerThreadInput {
 }
 
 export type DrainerThreadMessage =
-  | { type: 'batch'; records: Uint32Array; strings: StringEntry[]; stats: DrainStats }
+  | {
+      type: 'batch';
+      /** Null when nobody listened (the owner only needs threadRecords then). */
+      records: Uint32Array | null;
+      threadRecords: Uint32Array;
+      strings: StringEntry[];
+      stats: DrainStats;
+    }
   | { type: 'done'; stats: DrainStats; fileBytes: number }
   | { type: 'error'; message: string; code: string };
 
@@ -104,7 +113,7 @@ export class DrainerThread implements TraceFeed {
         if (m.type === 'ready') started();
         else if (m.type === 'batch') {
           this.lastStats = m.stats;
-          this.fan.deliver(m.records, m.strings);
+          this.fan.deliver(m.records, m.strings, m.threadRecords);
         } else if (m.type === 'done') {
           this.lastStats = m.stats;
           resolve({ stats: m.stats, fileBytes: m.fileBytes });
@@ -134,7 +143,12 @@ export class DrainerThread implements TraceFeed {
   }
 
   subscribe(listener: BatchListener): () => void {
-    return this.fan.subscribe(listener);
+    const off = this.fan.subscribe(listener);
+    Atomics.store(this.control, DT_LISTENERS, 1);
+    return () => {
+      off();
+      if (this.fan.listenerCount === 0) Atomics.store(this.control, DT_LISTENERS, 0);
+    };
   }
 
   snapshot(): TraceSnapshot {

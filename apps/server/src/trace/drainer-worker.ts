@@ -3,7 +3,13 @@
 
 import { parentPort } from 'node:worker_threads';
 import { Drainer, type DrainBatch } from './drainer.ts';
-import { DT_STOP, type DrainerThreadInput, type DrainerThreadMessage } from './drainer-thread.ts';
+import {
+  DT_LISTENERS,
+  DT_STOP,
+  type DrainerThreadInput,
+  type DrainerThreadMessage,
+} from './drainer-thread.ts';
+import { threadRecordsOf } from './feed.ts';
 import { FileSink } from './file-sink.ts';
 import { TraceShared } from './shared.ts';
 import { threadData } from './spawn.ts';
@@ -32,8 +38,15 @@ try {
 
 function deliver(b: DrainBatch): void {
   sink?.append(b.records, b.strings);
-  const buf = b.records.buffer as ArrayBuffer;
-  post({ type: 'batch', records: b.records, strings: b.strings, stats: drainer.stats() }, [buf]);
+  const threadRecords = threadRecordsOf(b.records);
+  const listening = Atomics.load(control, DT_LISTENERS) !== 0;
+  const records = listening ? b.records : null;
+  const transfer = [threadRecords.buffer as ArrayBuffer];
+  if (records) transfer.push(records.buffer as ArrayBuffer);
+  post(
+    { type: 'batch', records, threadRecords, strings: b.strings, stats: drainer.stats() },
+    transfer,
+  );
 }
 
 port.postMessage({ type: 'ready' });

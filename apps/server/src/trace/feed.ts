@@ -33,6 +33,27 @@ export interface TraceFeed {
 
 const MAX_SNAPSHOT_STRINGS = 1 << 20;
 
+/** Picks the records a snapshot needs out of a batch (run where the batch is made). */
+export function threadRecordsOf(records: Uint32Array): Uint32Array {
+  const n = records.length / RECORD_WORDS;
+  let m = 0;
+  for (let i = 0; i < n; i++) if (isThreadKind(kindAt(records, i))) m++;
+  const out = new Uint32Array(m * RECORD_WORDS);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    if (!isThreadKind(kindAt(records, i))) continue;
+    out.set(records.subarray(i * RECORD_WORDS, (i + 1) * RECORD_WORDS), j * RECORD_WORDS);
+    j++;
+  }
+  return out;
+}
+
+const isThreadKind = (k: number): boolean =>
+  k === EventKind.ThreadStart ||
+  k === EventKind.ThreadState ||
+  k === EventKind.ThreadExit ||
+  k === EventKind.PortCreated;
+
 /** Fan-out plus snapshot bookkeeping, shared by feed implementations. */
 export class FeedFanout {
   private readonly listeners = new Set<BatchListener>();
@@ -52,7 +73,17 @@ export class FeedFanout {
     return this.listeners.size;
   }
 
-  deliver(records: Uint32Array, strings: readonly StringEntry[]): void {
+  /**
+   * Fold a batch into the snapshot state and hand it to the listeners.
+   * `threadRecords` (ThreadStart/ThreadState/ThreadExit/PortCreated only), when the
+   * producer already picked them out, saves scanning `records` here; `records`
+   * is null when the producer skipped them because nobody listened.
+   */
+  deliver(
+    records: Uint32Array | null,
+    strings: readonly StringEntry[],
+    threadRecords?: Uint32Array,
+  ): void {
     for (const [id, s] of strings) {
       if (this.strings.size >= MAX_SNAPSHOT_STRINGS) {
         const oldest = this.strings.keys().next().value as number;
@@ -60,6 +91,20 @@ export class FeedFanout {
       }
       this.strings.set(id, s);
     }
+    const scan = threadRecords ?? records;
+    if (scan) this.noteThreads(scan);
+    if (!records) return;
+    for (const l of this.listeners) {
+      try {
+        l(records, strings);
+      } catch (e) {
+        // A broken subscriber must not starve the others; say so loudly.
+        console.error('iocpscope: trace subscriber threw:', e);
+      }
+    }
+  }
+
+  private noteThreads(records: Uint32Array): void {
     const n = records.length / RECORD_WORDS;
     for (let i = 0; i < n; i++) {
       const k = kindAt(records, i);
@@ -72,14 +117,6 @@ export class FeedFanout {
         this.threads.delete(tidAt(records, i));
       } else if (k === EventKind.PortCreated) {
         this.portCreated = copyRecord(records, i);
-      }
-    }
-    for (const l of this.listeners) {
-      try {
-        l(records, strings);
-      } catch (e) {
-        // A broken subscriber must not starve the others; say so loudly.
-        console.error('iocpscope: trace subscriber threw:', e);
       }
     }
   }
