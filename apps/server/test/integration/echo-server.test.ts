@@ -94,4 +94,28 @@ describe('the reference echo server on loopback', () => {
     const reasons = [...r.checker.sessions.values()].flatMap((s) => s.disconnectReasons);
     expect(reasons.filter((x) => x === DisconnectReason.IoError).length).toBeGreaterThan(0);
   }, 30_000);
+
+  it('runs the same way with tracing off (--no-trace): echoes, releases every session, joins every thread', async () => {
+    const server = await startServer({ echoPort: 0, workers: 2, trace: false, gqcsBatch: 1 });
+    expect(server.drainer).toBeNull();
+    let ok: boolean;
+    try {
+      const load = await runLoad({
+        target: { host: '127.0.0.1', port: server.echoPort },
+        connections: 50,
+        messages: 20,
+        inFlight: 4,
+        messageSize: 1000,
+      });
+      ok = load.ok && load.messages === 1000;
+    } finally {
+      await server.stop();
+    }
+    const report = await server.stop();
+    expect(ok).toBe(true);
+    expect(report.trace).toBeNull();
+    expect(server.table.accepted).toBe(50);
+    expect(server.table.released).toBe(50);
+    expect(report.workersJoined).toBe(2);
+  }, 30_000);
 });
