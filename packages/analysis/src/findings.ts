@@ -131,7 +131,7 @@ export const RULES: readonly RuleInfo[] = [
     number: 11,
     title: 'Accept without a hold',
     coverage:
-      'The accepting thread posted the first recv of a session without holding an IOCount across it.',
+      'The accepting thread posted the first recv of a session without holding an IOCount across it; the acceptor finishing (Accept record) after the session was released.',
   },
   {
     id: 'disconnect-race',

@@ -4,7 +4,7 @@
 // the records (from the session's creation, when known), so it costs no memory
 // while nobody looks; `limit` bounds what a very long-lived session returns.
 
-import { EventKind, IoCountCause, Op, RECORD_WORDS } from '@iocpscope/protocol';
+import { EventKind, IoCountCause, Op, RECORD_WORDS } from './proto.ts';
 import { AnalysisError } from './errors.ts';
 import { sessionHi, sessionLo, type SessionId } from './ids.ts';
 import { checkSource, type TraceRecords } from './source.ts';

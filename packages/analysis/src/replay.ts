@@ -23,7 +23,7 @@ import {
   Op,
   RECORD_WORDS,
   ThreadStateValue,
-} from '@iocpscope/protocol';
+} from './proto.ts';
 import { sessionIdOf } from './ids.ts';
 import type { TraceRecords } from './source.ts';
 import {
@@ -583,7 +583,11 @@ export class Replayer {
     if (s !== undefined) s = this.own(s);
     else s = this.revive(id);
     const isCreate = kind === EventKind.SessionCreated;
-    if (s !== undefined && s.lifecycle === 'released') {
+    if (s !== undefined && !isCreate) {
+      // Accept for a known session (the acceptor handing it over, possibly late:
+      // after its release, which rule 11 reports) never creates a new one.
+      fx.lifecycleBefore = s.lifecycle;
+    } else if (s !== undefined && s.lifecycle === 'released') {
       // The id comes back after its release: a new session replaces the old record.
       fx.replaced = s;
       fx.lifecycleBefore = s.lifecycle;

@@ -4,7 +4,7 @@
 // checks. Findings are deduplicated per rule and subject and capped per rule
 // (the rest are counted in `suppressed`), so memory stays bounded.
 
-import { DisconnectReason, EventKind, IoCountCause, RECORD_WORDS, tsAt } from '@iocpscope/protocol';
+import { DisconnectReason, EventKind, IoCountCause, RECORD_WORDS, tsAt } from './proto.ts';
 import { AnalysisError } from './errors.ts';
 import { RULE_BY_ID, type Finding, type RuleId, type RuleInfo } from './findings.ts';
 import { formatSessionId, type SessionId } from './ids.ts';

@@ -2,7 +2,7 @@
 // and how many of them are valid. The protocol package's EventStore has this
 // shape; so does a decoded trace file or a live buffer that keeps growing.
 
-import { RECORD_WORDS } from '@iocpscope/protocol';
+import { RECORD_WORDS } from './proto.ts';
 import { AnalysisError } from './errors.ts';
 
 export interface TraceRecords {

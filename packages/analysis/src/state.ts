@@ -17,7 +17,7 @@
 // - Objects held in `port.queue`, `holds`, `recentOps`, `handling` and
 //   `recentReleased` are never mutated after they are stored, so clones share them.
 
-import { BlockReason, ThreadRole, ThreadStateValue, type Op } from '@iocpscope/protocol';
+import { BlockReason, ThreadRole, ThreadStateValue, type Op } from './proto.ts';
 import { Fifo } from './fifo.ts';
 import type { SessionId } from './ids.ts';
 
@@ -212,7 +212,7 @@ export interface ReplayState {
   sessionsReleased: number;
 }
 
-export const RECENT_RELEASED_MAX = 16;
+export const RECENT_RELEASED_MAX = 256;
 export const RECENT_OPS_MAX = 2;
 
 export function createState(): ReplayState {

@@ -26,7 +26,7 @@ import {
   ThreadStateValue,
   WinError,
   writeRecord,
-} from '@iocpscope/protocol';
+} from './proto.ts';
 import { AnalysisError } from './errors.ts';
 import type { TraceRecords } from './source.ts';
 

@@ -5,7 +5,7 @@
 // Detectors keep no references to state objects between events (the reducer
 // copies sessions on write); they remember ids and event indices.
 
-import { EventKind, IoCountCause, Op, WinError, type EventKind as Kind } from '@iocpscope/protocol';
+import { EventKind, IoCountCause, Op, WinError, type EventKind as Kind } from '../proto.ts';
 import type { Finding, FindingSubject, RuleInfo } from '../findings.ts';
 import { formatSessionId, type SessionId } from '../ids.ts';
 import type { Step } from '../replay.ts';

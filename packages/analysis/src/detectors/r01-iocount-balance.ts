@@ -18,7 +18,7 @@
 // call had not returned yet) when its +1 came first.
 // One finding per session: the first check that fires explains the rest.
 
-import { EventKind, IoCountCause } from '@iocpscope/protocol';
+import { EventKind, IoCountCause } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { postFailed } from '../state.ts';
 import {

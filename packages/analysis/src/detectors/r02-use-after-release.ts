@@ -11,7 +11,7 @@
 // A second release is rule 13's; a socket closed right after the release is the
 // release itself closing it, so neither is reported here.
 
-import { EventKind, IoCountCause } from '@iocpscope/protocol';
+import { EventKind, IoCountCause } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { outstandingOps, type SessionState } from '../state.ts';
 import { opName, opStart, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';

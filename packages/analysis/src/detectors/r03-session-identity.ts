@@ -12,7 +12,7 @@
 //   the trace ends, whichever comes first.
 // A socket number reused by a new connection after closesocket is normal.
 
-import { EventKind } from '@iocpscope/protocol';
+import { EventKind } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
 import { opName, sessionSubject, type Ctx, type Detector } from './common.ts';

@@ -5,7 +5,7 @@
 // Not visible: the lost wake-up (SendQ not empty, no send in flight, nothing
 // scheduled) — the events do not carry the SendQ level.
 
-import { EventKind, Op } from '@iocpscope/protocol';
+import { EventKind, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { isOutstanding } from '../state.ts';
 import { issuedOp, opStart, sessionSubject, type Ctx, type Detector } from './common.ts';

@@ -5,7 +5,7 @@
 // was already disconnecting when the completion was dequeued (rule 12 says not
 // to post then). A 0-byte recv (peer closed) and a failed recv owe nothing.
 
-import { EventKind, Op } from '@iocpscope/protocol';
+import { EventKind, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
 import { issuedOp, sessionSubject, type Ctx, type Detector } from './common.ts';

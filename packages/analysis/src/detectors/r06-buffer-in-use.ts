@@ -7,7 +7,7 @@
 // - overlapped-reused: the same OVERLAPPED (ioId) posted again while its I/O
 //   is still in flight.
 
-import { EventKind, Op } from '@iocpscope/protocol';
+import { EventKind, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { isOutstanding } from '../state.ts';
 import { issuedOp, opName, opStart, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';

@@ -8,7 +8,7 @@
 //   exactly like a graceful close) or a send with nothing in it;
 // - overrun: a completion reporting more bytes than were posted.
 
-import { EventKind, Op } from '@iocpscope/protocol';
+import { EventKind, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { postFailed } from '../state.ts';
 import { opName, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';

@@ -10,7 +10,7 @@
 // FALSE/995 after a local close is the normal way pending I/O comes back and is
 // not a finding by itself.
 
-import { EventKind, IoCountCause, ThreadRole, WinError } from '@iocpscope/protocol';
+import { EventKind, IoCountCause, ThreadRole, WinError } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { CompletionTracker, errorName, opName, sessionSubject, threadSubject, type Ctx, type Detector } from './common.ts';
 

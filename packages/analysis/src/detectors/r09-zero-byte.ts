@@ -7,7 +7,7 @@
 // - exit-as-completion: after an exit packet, the thread decremented an
 //   IOCount as if it had been an I/O completion.
 
-import { EventKind, IoCountCause, Op } from '@iocpscope/protocol';
+import { EventKind, IoCountCause, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
 import { isExitPacketReturn, issuedOp, sessionSubject, threadSubject, type Ctx, type Detector } from './common.ts';

@@ -10,7 +10,7 @@
 // Not visible: waiting on a wrong handle count (WAIT_FAILED) or on more than
 // 64 handles — WaitForMultipleObjects is not instrumented.
 
-import { EventKind, ThreadRole, ThreadStateValue, WinError } from '@iocpscope/protocol';
+import { EventKind, ThreadRole, ThreadStateValue, WinError } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { ThreadState } from '../state.ts';
 import { isExitPacketReturn, sessionSubject, threadSubject, type Ctx, type Detector } from './common.ts';

@@ -4,9 +4,11 @@
 // IOCount to 0 and release the session while the accept thread is still using
 // it (join after leave). Checked on the first I/O the creating thread issues
 // for a session it created: a hold (any open +1 that is not an I/O) must be
-// open at that moment. The race itself, when it happens, is rule 2's.
+// open at that moment (check no-hold). When the race actually happens, the
+// acceptor's Accept record (written when it is done with the session) comes
+// after the release (check join-after-leave).
 
-import { EventKind } from '@iocpscope/protocol';
+import { EventKind } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
 import { issuedOp, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';
@@ -23,6 +25,19 @@ export function acceptHold(): Detector {
       const step = ctx.step;
       const s = step.session;
       if (s === null) return;
+      if (step.kind === EventKind.Accept && step.lifecycleBefore === 'released') {
+        ctx.report(rule, {
+          check: 'join-after-leave',
+          subject: sessionSubject(s.id),
+          evidence: [s.createdIndex, s.releasedIndex, i],
+          dedupe: 'j' + s.id.toString(16),
+          message:
+            `${ctx.sessionName(s.id)} was released at event ${s.releasedIndex}, before ${ctx.threadName(step.tid)} ` +
+            `finished accepting it (event ${i}): the acceptor was still using a freed session (join after leave). ` +
+            `Hold an IOCount from creation until the acceptor is done.`,
+        });
+        return;
+      }
       if (step.kind === EventKind.SessionCreated || step.kind === EventKind.Accept) {
         if (s.complete && s.ops.length === 0 && s.recentOps.length === 0) waiting.add(s.id);
         return;

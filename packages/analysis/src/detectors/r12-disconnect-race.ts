@@ -11,7 +11,7 @@
 //   closesocket after it. A post accepted just before closesocket and then
 //   aborted with 995 is the legal "cancelled"; so is one that completes.
 
-import { EventKind } from '@iocpscope/protocol';
+import { EventKind } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
 import { postFailed } from '../state.ts';

@@ -5,7 +5,7 @@
 // - released-twice: a second SessionReleased for the same session.
 // A release at a count other than 0 is rule 2's (something still uses it).
 
-import { EventKind } from '@iocpscope/protocol';
+import { EventKind } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { sessionSubject, type Ctx, type Detector } from './common.ts';
 

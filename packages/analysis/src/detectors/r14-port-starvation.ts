@@ -10,7 +10,7 @@
 // Busy workers with a growing queue (running = concurrency) are load, not a
 // bug; a LIFO hot thread doing most of the work at low load is normal.
 
-import { ThreadStateValue } from '@iocpscope/protocol';
+import { ThreadStateValue } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { ThreadState } from '../state.ts';
 import { fmtMs, type Ctx, type Detector } from './common.ts';

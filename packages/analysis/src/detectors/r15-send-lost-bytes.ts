@@ -7,7 +7,7 @@
 // Not visible: SendQ growing past its capacity — the events do not carry the
 // SendQ level. A disconnect with reason send-overflow is the correct outcome.
 
-import { EventKind, Op } from '@iocpscope/protocol';
+import { EventKind, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
 import { sessionSubject, type Ctx, type Detector } from './common.ts';

@@ -5,7 +5,7 @@
 // that had already sent, or the send happened while someone was waiting.
 // A lock held across WSASend with nobody waiting costs nothing visible here.
 
-import { EventKind, Op } from '@iocpscope/protocol';
+import { EventKind, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { type Ctx, type Detector } from './common.ts';
 

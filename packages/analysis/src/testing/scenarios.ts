@@ -2,7 +2,7 @@
 // legal steps it takes (accept with a hold, an echo round, a clean close), so a
 // test spells out only the part it is about.
 
-import { DisconnectReason, ThreadRole, WinError } from '@iocpscope/protocol';
+import { DisconnectReason, ThreadRole, WinError } from '../proto.ts';
 import { TraceBuilder, type Io, type ThreadHandle } from './trace-builder.ts';
 import type { Finding } from '../findings.ts';
 import type { SessionId } from '../ids.ts';

@@ -1,0 +1,38 @@
+import { IoCountCause } from '@iocpscope/protocol';
+import { describe, expect, it } from 'vitest';
+import { checksOf, findingsOf, openSession, server } from '../testing/scenarios.ts';
+
+describe('rule 13: a broken release', () => {
+  it('reports a session released twice by two threads that both saw IOCount 0', () => {
+    const sv = server();
+    const [w0, w1] = [sv.w[0]!, sv.w[1]!];
+    const { s, recv } = openSession(sv);
+    sv.b.complete(recv, { bytes: 0 });
+    w0.dequeue(recv);
+    w0.disconnect(s);
+    w0.closeSocket(s);
+    w1.inc(s, IoCountCause.HoldAcquire);
+    w0.completed(recv);
+    w1.dec(s, IoCountCause.HoldRelease);
+    const first = w1.release(s);
+    const second = w0.release(s);
+    const fs = findingsOf(sv.b, { rules: ['release-once'] });
+    expect(checksOf(fs)).toEqual(['release-once/released-twice']);
+    expect(fs[0]!.evidence).toEqual([first, second]);
+    expect(fs[0]!.message).toMatch(/released twice/);
+  });
+
+  it('accepts one release by the thread that took IOCount to 0', () => {
+    const sv = server();
+    const w = sv.w[0]!;
+    const { s, recv } = openSession(sv);
+    sv.b.complete(recv, { bytes: 0 });
+    w.dequeue(recv);
+    w.disconnect(s);
+    w.closeSocket(s);
+    w.completed(recv);
+    w.release(s);
+    w.gqcs();
+    expect(findingsOf(sv.b)).toEqual([]);
+  });
+});
