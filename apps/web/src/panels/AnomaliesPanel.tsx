@@ -3,8 +3,14 @@
 // session; the finding at or before the cursor is highlighted, and the
 // previous/next buttons (also [ and ]) walk through them.
 
+import { useEffect, useRef } from 'react';
 import { useActions, useAppStore } from '../state/hooks.tsx';
-import { selectCursor, selectFindings, selectHasTrace } from '../state/selectors.ts';
+import {
+  selectAnalysisProgress,
+  selectCursor,
+  selectFindings,
+  selectHasTrace,
+} from '../state/selectors.ts';
 import type { Finding } from '../state/analysis.ts';
 import { formatCount, formatSessionId } from './format.ts';
 import { Icon } from './icons.tsx';
@@ -25,8 +31,16 @@ export function AnomaliesPanel() {
   const findings = useAppStore(selectFindings);
   const cursor = useAppStore(selectCursor);
   const hasTrace = useAppStore(selectHasTrace);
+  const progress = useAppStore(selectAnalysisProgress);
+  const analysing = progress < 1;
   const { setCursor, selectSession, step } = useActions();
   const cur = currentFinding(findings, cursor);
+  const listRef = useRef<HTMLDivElement>(null);
+  // Keep the current finding in view as the cursor moves through the trace.
+  useEffect(() => {
+    const el = listRef.current?.querySelector<HTMLElement>(`[data-index="${cur}"]`);
+    el?.scrollIntoView?.({ block: 'nearest' });
+  }, [cur]);
   const onCurrent = cur >= 0 && findings[cur]!.anchor === cursor;
 
   const open = (f: Finding) => {
@@ -67,8 +81,16 @@ export function AnomaliesPanel() {
           </button>
         </div>
       </header>
-      <div className="panel-body" data-testid="anomalies-list">
-        {!hasTrace ? null : findings.length === 0 ? (
+      <div className="panel-body" data-testid="anomalies-list" ref={listRef}>
+        {analysing ? (
+          <div className="empty-note" data-testid="anomalies-progress">
+            <p>Checking the trace for the classic bugs… {Math.floor(progress * 100)}%</p>
+            <div className="progress">
+              <div className="bar" style={{ width: `${progress * 100}%` }} />
+            </div>
+          </div>
+        ) : null}
+        {!hasTrace ? null : findings.length === 0 && !analysing ? (
           <div className="ok-banner" data-testid="anomalies-none">
             <span>✓</span>
             <span>No classic session-lifetime bugs found in this trace.</span>
@@ -81,6 +103,7 @@ export function AnomaliesPanel() {
               onClick={() => open(f)}
               data-testid="finding"
               data-rule={f.rule}
+              data-index={k}
               aria-current={k === cur && onCurrent ? 'true' : undefined}
             >
               <div className="rule">

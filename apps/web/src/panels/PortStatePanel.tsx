@@ -3,7 +3,7 @@
 // the replayed state after the cursor's event.
 
 import { ThreadRole, ThreadStateValue, OP_NAMES, type Op } from '@iocpscope/protocol';
-import type { ThreadState } from '../../../../packages/analysis/src/state.ts'; // TEMP-ANALYSIS
+import type { ThreadState } from '@iocpscope/analysis';
 import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
 import { selectCursor, selectTrace } from '../state/selectors.ts';
 import { BLOCK_REASON_NAMES } from './describe.ts';

@@ -3,7 +3,7 @@
 // at the cursor (IOCount, lifecycle, completions so far). Pure, so the row
 // logic is tested without React.
 
-import type { ReplayState, SessionState } from '../../../../packages/analysis/src/state.ts'; // TEMP-ANALYSIS
+import type { ReplayState, SessionState } from '@iocpscope/analysis';
 import { NONE, type WebTrace } from '../trace/index.ts';
 
 export type RowPhase = 'future' | 'live' | 'disconnecting' | 'released' | 'leaked';

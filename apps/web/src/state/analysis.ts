@@ -1,20 +1,34 @@
 // The analysis of the loaded trace, as the store and panels use it: the
 // replayed state at any event (through @iocpscope/analysis' reducer, with
 // checkpoints) and the detectors' findings, mapped to the timeline's marker
-// shape. One instance per loaded trace; a live trace calls update() after
-// appending, so the head state and the findings follow the stream.
+// shape. One instance per loaded trace.
 //
-// Model: one DetectorRunner walks the trace once (its replayer is the head
-// state); every CHECKPOINT_EVERY events a clone of the state is kept, so
-// stateAt(i) costs one clone plus at most CHECKPOINT_EVERY applies.
-// stateAt() also remembers its last answer: several panels ask for the state
-// at the same cursor in one render, and the cursor mostly moves one event at a
-// time.
+// Model: one DetectorRunner walks the trace once, in order; its replayer is
+// the "head" state. Every CHECKPOINT_EVERY events a clone of the state is
+// kept, so stateAt(i) for i behind the head costs one clone plus at most
+// CHECKPOINT_EVERY applies. A recording is walked in the background in slices
+// (the timeline paints first; findings arrive as the walk proceeds); asking
+// for a state ahead of the walk advances it synchronously up to there. A live
+// trace calls update() after each publish and the walk keeps up with it.
+//
+// stateAt() remembers its last answer: several panels ask for the state at
+// the same cursor in one render, and the cursor mostly moves one event at a
+// time. Memory: one state clone per CHECKPOINT_EVERY events (a state holds the
+// live sessions and threads, not the history).
+//
+// Why not the package's Checkpoints class: it needs its own replay pass, and the
+// detectors need theirs (DetectorRunner owns its replayer). Cloning the runner's
+// state at the checkpoint boundaries does both in one pass. Measured on a
+// 1 M-event synthetic echo trace: one pass of 3.3 s instead of 1.3 s + 3.3 s,
+// and 3.0 instead of 4.3 bytes per event of checkpoint memory.
 
-import { DetectorRunner } from '../../../../packages/analysis/src/runner.ts'; // TEMP-ANALYSIS
-import { Replayer } from '../../../../packages/analysis/src/replay.ts'; // TEMP-ANALYSIS
-import { cloneState, type ReplayState } from '../../../../packages/analysis/src/state.ts'; // TEMP-ANALYSIS
-import type { Finding as AnalysisFinding } from '../../../../packages/analysis/src/findings.ts'; // TEMP-ANALYSIS
+import {
+  DetectorRunner,
+  Replayer,
+  cloneState,
+  type Finding as AnalysisFinding,
+  type ReplayState,
+} from '@iocpscope/analysis';
 import type { WebTrace } from '../trace/index.ts';
 
 export interface Finding {
@@ -36,18 +50,56 @@ export interface Finding {
 }
 
 export interface TraceAnalysis {
-  /** Consume events appended to the trace since the last call. */
+  /** Walk events appended to the trace since the last call, now (live). */
   update(): void;
-  /** Run the end-of-trace checks (a complete recording, not a live stream). */
-  finish(): void;
+  /**
+   * Walk the rest of the trace in background slices, then (when `finish`)
+   * run the end-of-trace checks. onChange fires after each slice.
+   */
+  runInBackground(finish: boolean): void;
   /** The state after event `index` (0 <= index < trace.count). */
   stateAt(index: number): ReplayState;
   /** Findings so far, sorted by anchor. The array is replaced when it changes. */
   findings(): readonly Finding[];
+  /** Fraction of the trace walked, 0..1. */
+  progress(): number;
+  /** The whole trace was walked (and finished, when asked). */
+  readonly done: boolean;
+  /** Stop background work. */
+  dispose(): void;
 }
 
-/** Events between two stored states: bounds a seek to this many applies. */
-export const CHECKPOINT_EVERY = 8192;
+export interface AnalysisOptions {
+  /** Runs a background slice later; default: a zero-delay macrotask. */
+  runTask?: (cb: () => void) => void;
+  /** Main-thread time per background slice, ms: short enough to keep frames smooth. */
+  sliceMs?: number;
+  /** Clock for sliceMs; default performance.now. */
+  now?: () => number;
+  /** Called after background progress (new findings or more of the trace walked). */
+  onChange?: () => void;
+}
+
+/** Events between two stored states: bounds a seek to this many applies (a few ms). */
+export const CHECKPOINT_EVERY = 65_536;
+const DEFAULT_SLICE_MS = 8;
+/** Events fed between two clock reads inside a slice. */
+const STEP_EVENTS = 2048;
+
+/**
+ * A zero-delay macrotask: MessageChannel avoids the 4 ms clamp of nested
+ * setTimeout, and still lets the browser render between slices.
+ */
+export function macrotask(): (cb: () => void) => void {
+  if (typeof MessageChannel === 'undefined') return (cb) => void setTimeout(cb, 0);
+  const ch = new MessageChannel();
+  const queue: Array<() => void> = [];
+  ch.port1.onmessage = () => queue.shift()?.();
+  return (cb) => {
+    queue.push(cb);
+    ch.port2.postMessage(0);
+  };
+}
 
 function toFinding(f: AnalysisFinding): Finding {
   const s = f.subject;
@@ -64,7 +116,10 @@ function toFinding(f: AnalysisFinding): Finding {
   };
 }
 
-export function createTraceAnalysis(trace: WebTrace): TraceAnalysis {
+export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): TraceAnalysis {
+  const runTask = o.runTask ?? macrotask();
+  const sliceMs = o.sliceMs ?? DEFAULT_SLICE_MS;
+  const now = o.now ?? (() => performance.now());
   const src = {
     get words() {
       return trace.words;
@@ -79,37 +134,63 @@ export function createTraceAnalysis(trace: WebTrace): TraceAnalysis {
   let findings: Finding[] = [];
   let last: { index: number; state: ReplayState } | null = null;
   let finished = false;
+  let wantFinish = false;
+  let running = false;
+  let disposed = false;
 
   const addFindings = (fs: readonly AnalysisFinding[]): void => {
     if (fs.length === 0) return;
     findings = [...findings, ...fs.map(toFinding)].sort((a, b) => a.anchor - b.anchor);
   };
 
-  const update = (): void => {
-    const to = trace.count;
+  /** Walk the head forward to `to` events, keeping checkpoints. */
+  const walkTo = (to: number): void => {
+    const end = Math.min(to, trace.count);
     // The head state is about to change under any cached answer that is it.
-    if (last && last.state === head.state && to > head.state.count) last = null;
-    while (head.state.count < to) {
-      const next = Math.min(to, checkpoints.length * CHECKPOINT_EVERY);
+    if (last && last.state === head.state && end > head.state.count) last = null;
+    while (head.state.count < end) {
+      const next = Math.min(end, checkpoints.length * CHECKPOINT_EVERY);
       addFindings(runner.feed(src, next));
       if (head.state.count === checkpoints.length * CHECKPOINT_EVERY) {
         checkpoints.push(cloneState(head.state));
       }
     }
   };
-  update();
+
+  const finishNow = (): void => {
+    if (finished) return;
+    finished = true;
+    if (last && last.state === head.state) last = null;
+    addFindings(runner.finish());
+  };
+
+  const step = (): void => {
+    running = false;
+    if (disposed) return;
+    const until = now() + sliceMs;
+    do walkTo(head.state.count + STEP_EVENTS);
+    while (head.state.count < trace.count && now() < until);
+    if (head.state.count >= trace.count && wantFinish) finishNow();
+    o.onChange?.();
+    if (head.state.count < trace.count) {
+      running = true;
+      runTask(step);
+    }
+  };
 
   return {
-    update,
-    finish() {
-      if (finished) return;
-      finished = true;
-      update();
-      addFindings(runner.finish());
+    update: () => walkTo(trace.count),
+    runInBackground(finish) {
+      wantFinish = finish;
+      if (running || disposed) return;
+      running = true;
+      runTask(step);
     },
     stateAt(index) {
       if (last && last.index === index) return last.state;
       const want = index + 1;
+      // Ahead of the walk: bring the walk there (it has to pass there anyway).
+      if (want > head.state.count && !finished) walkTo(want);
       let state: ReplayState;
       if (want === head.state.count) {
         state = head.state;
@@ -123,5 +204,12 @@ export function createTraceAnalysis(trace: WebTrace): TraceAnalysis {
       return state;
     },
     findings: () => findings,
+    progress: () => (trace.count === 0 ? 1 : Math.min(1, head.state.count / trace.count)),
+    get done() {
+      return head.state.count >= trace.count && (!wantFinish || finished);
+    },
+    dispose() {
+      disposed = true;
+    },
   };
 }

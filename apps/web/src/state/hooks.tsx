@@ -5,7 +5,7 @@
 // store.ts.
 
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import type { ReplayState } from '../../../../packages/analysis/src/state.ts'; // TEMP-ANALYSIS
+import type { ReplayState } from '@iocpscope/analysis';
 import { useStore } from 'zustand';
 import { selectAnalysis, selectCursor, selectTraceVersion } from './selectors.ts';
 import {

@@ -24,6 +24,7 @@ export const selectConnection = (s: AppState) => s.connection;
 export const selectServer = (s: AppState) => s.server;
 export const selectFindings = (s: AppState) => s.findings;
 export const selectFindingAnchors = (s: AppState) => s.findingAnchors;
+export const selectAnalysisProgress = (s: AppState) => s.analysisProgress;
 export const selectHelpOpen = (s: AppState) => s.helpOpen;
 export const selectToasts = (s: AppState) => s.toasts;
 export const selectIsLive = (s: AppState) => s.source.kind === 'live';

@@ -27,10 +27,12 @@ function mulberry32(seed: number): () => number {
 function harness() {
   const timers = new ManualTimers();
   const frames: Array<() => void> = [];
+  const tasks: Array<() => void> = [];
   const sockets: FakeSocket[] = [];
   const store = createAppStore({
     timers,
     schedule: (cb) => frames.push(cb),
+    runTask: (cb) => tasks.push(cb),
     location: { protocol: 'http:', host: 'test:1', search: '' },
     createSocket: (url) => {
       const s = new FakeSocket(url);
@@ -42,7 +44,19 @@ function harness() {
   const flush = (): void => {
     while (frames.length > 0) frames.shift()!();
   };
-  return { store, timers, frames, flush, sockets, a: () => store.getState().actions };
+  const runTasks = (): void => {
+    while (tasks.length > 0) tasks.shift()!();
+  };
+  return {
+    store,
+    timers,
+    frames,
+    flush,
+    tasks,
+    runTasks,
+    sockets,
+    a: () => store.getState().actions,
+  };
 }
 
 const FILE = syntheticTraceFile({ sessions: 12, workers: 3, rounds: 2, seed: 5 }, 256);
@@ -106,6 +120,37 @@ function sessionOf(w: Uint32Array, j: number): bigint | null {
   const s = sessionAt(w, j);
   return s === 0n ? null : s;
 }
+
+describe('analysis', () => {
+  it('paints first, finds the double decrement in the background, and steps to it', async () => {
+    const h = harness();
+    const file = syntheticTraceFile(
+      { sessions: 6, workers: 2, rounds: 2, seed: 9, doubleDecrement: [3] },
+      256,
+    );
+    await h.a().loadBytes(file);
+    expect(h.store.getState().trace!.count).toBeGreaterThan(0);
+    expect(h.store.getState().analysisProgress).toBeLessThan(1);
+    expect(h.store.getState().findings).toEqual([]);
+    h.runTasks();
+    const s = h.store.getState();
+    expect(s.analysisProgress).toBe(1);
+    const f = s.findings.find((x) => x.rule === 'iocount-balance');
+    expect(f?.session).toBe((1n << 32n) | 4n);
+    h.a().setCursor(0);
+    h.a().step('anomaly', 1);
+    expect(h.store.getState().cursor).toBe(s.findings[0]!.anchor);
+  });
+
+  it('gives the state at the cursor even before the background walk got there', async () => {
+    const h = harness();
+    await h.a().loadBytes(FILE);
+    const s = h.store.getState();
+    const st = s.analysis!.stateAt(s.trace!.count - 1);
+    expect(st.count).toBe(s.trace!.count);
+    expect(s.analysis!.stateAt(10).count).toBe(11);
+  });
+});
 
 describe('stepping', () => {
   it('agrees with a naive model for random event, thread and session steps', async () => {

@@ -52,7 +52,7 @@ import {
   type FileLoadResult,
 } from '../connection/fileLoad.ts';
 import { LoadError } from '../connection/errors.ts';
-import { createTraceAnalysis, type Finding, type TraceAnalysis } from './analysis.ts';
+import { createTraceAnalysis, macrotask, type Finding, type TraceAnalysis } from './analysis.ts';
 import { stepBy, nextAfter, prevBefore } from './stepping.ts';
 
 export type Source =
@@ -176,6 +176,8 @@ export interface AppState {
   findings: readonly Finding[];
   /** Event index that anchors each finding, ascending (for next/previous anomaly). */
   findingAnchors: Uint32Array;
+  /** How much of the trace the detectors have walked, 0..1 (1 when done or nothing loaded). */
+  analysisProgress: number;
 
   helpOpen: boolean;
   toasts: readonly Toast[];
@@ -193,6 +195,8 @@ export interface AppStoreOptions {
   /** Coalesces live publishes; default requestAnimationFrame (setTimeout 16 where absent). */
   schedule?: (cb: () => void) => void;
   fetch?: typeof fetch;
+  /** Runs background analysis slices; default a zero-delay macrotask (MessageChannel). */
+  runTask?: (cb: () => void) => void;
   /** Page location for the default live URL and the token. */
   location?: { protocol: string; host: string; search: string };
 }
@@ -249,6 +253,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       ? location
       : { protocol: 'http:', host: '127.0.0.1:7700', search: '' });
   const doFetch: typeof fetch = options.fetch ?? ((...a) => fetch(...a));
+  const runTask = options.runTask ?? macrotask();
 
   // ---- closure-held resources (one set per store) --------------------------------
   let live: LiveConnection | null = null;
@@ -284,6 +289,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
     const resetSource = (): void => {
       stopPlay();
       closeLive();
+      get().analysis?.dispose();
       loadAbort?.abort();
       loadAbort = null;
       set({
@@ -302,6 +308,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
         connection: initialConnection(),
         findings: [],
         findingAnchors: new Uint32Array(0),
+        analysisProgress: 1,
         viewStartNs: 0,
         viewEndNs: 1_000_000,
         // Messages about the previous source no longer apply.
@@ -309,10 +316,13 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       });
     };
 
+    /** The findings slice for `a`; unchanged (same objects) when its findings did not change. */
     const findingState = (
       a: TraceAnalysis | null,
     ): Pick<AppState, 'findings' | 'findingAnchors'> => {
       const findings = a ? a.findings() : [];
+      const s = get();
+      if (findings === s.findings) return { findings, findingAnchors: s.findingAnchors };
       const anchors = new Uint32Array(findings.length);
       for (let k = 0; k < findings.length; k++) anchors[k] = findings[k]!.anchor;
       anchors.sort();
@@ -331,10 +341,12 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
     };
 
     const openResult = (r: FileLoadResult, source: Source): void => {
-      const trace = WebTrace.from(r.store.words, r.strings);
-      const analysis = trace.count > 0 ? createTraceAnalysis(trace) : null;
-      // End-of-trace checks (a session never released...) only hold for a whole recording.
-      if (analysis && !r.error) analysis.finish();
+      // The reader's store is trimmed and not used again: the trace takes it without a copy.
+      const trace = WebTrace.fromOwned(r.store.buffer, r.store.length, r.strings);
+      const analysis =
+        trace.count > 0
+          ? createTraceAnalysis(trace, { runTask, onChange: () => onAnalysisProgress(analysis) })
+          : null;
       const v = wholeView(trace);
       const failure: LoadFailure | null = r.error
         ? {
@@ -374,8 +386,12 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
         cursor: 0,
         hoverIndex: -1,
         selectedSession: null,
+        analysisProgress: analysis ? analysis.progress() : 1,
         ...findingState(analysis),
       });
+      // The timeline paints first; the detectors walk the trace in the background.
+      // End-of-trace checks (a session never released...) only hold for a whole recording.
+      analysis?.runInBackground(!r.error);
       if (failure) {
         toast({
           tone: 'error',
@@ -429,6 +445,20 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       }
     };
 
+    const onAnalysisProgress = (a: TraceAnalysis | null): void => {
+      const s = get();
+      if (disposed || !a || s.analysis !== a) return;
+      const progress = a.done ? 1 : a.progress();
+      // Publish whole percents only: a slice every few ms must not re-render the panels each time.
+      if (
+        a.findings() === s.findings &&
+        Math.floor(progress * 100) === Math.floor(s.analysisProgress * 100)
+      ) {
+        return;
+      }
+      set({ ...findingState(a), analysisProgress: progress });
+    };
+
     // ---- live --------------------------------------------------------------------------
     let lastPublishedCount = 0;
     const publishLive = (): void => {
@@ -446,7 +476,8 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
         ...findingState(s.analysis),
       };
       if (s.analysis === null && trace.count > 0) {
-        const a = createTraceAnalysis(trace);
+        const a = createTraceAnalysis(trace, { runTask });
+        a.update();
         patch.analysis = a;
         Object.assign(patch, findingState(a));
       }
@@ -776,6 +807,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
         disposed = true;
         stopPlay();
         closeLive();
+        get().analysis?.dispose();
         loadAbort?.abort();
       },
     };
@@ -801,6 +833,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       server: initialServer(),
       findings: [],
       findingAnchors: new Uint32Array(0),
+      analysisProgress: 1,
       helpOpen: false,
       toasts: [],
       actions,
