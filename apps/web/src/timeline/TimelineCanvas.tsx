@@ -3,20 +3,22 @@
 // live in TimelineRenderer, created and destroyed in one effect, which reads
 // the model through getState()/subscribe() and draws in one rAF scheduler.
 
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { TimelineCanvasProps } from './model.ts';
 import { TimelineRenderer } from './renderer.ts';
 
 export function TimelineCanvas({ model, className }: TimelineCanvasProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
+  const [unsupported, setUnsupported] = useState(false);
 
   useEffect(() => {
     const host = hostRef.current;
     const canvas = canvasRef.current;
     if (!host || !canvas) return;
-    const renderer = new TimelineRenderer(host, canvas, model);
-    return () => renderer.destroy();
+    const renderer = TimelineRenderer.create(host, canvas, model);
+    setUnsupported(renderer === null);
+    return () => renderer?.destroy();
   }, [model]);
 
   return (
@@ -32,6 +34,11 @@ export function TimelineCanvas({ model, className }: TimelineCanvasProps) {
         aria-label="Timeline of threads, completion packets and port counters"
         role="img"
       />
+      {unsupported && (
+        <p style={{ position: 'absolute', inset: 0, margin: 0, padding: 16, color: '#7d8590' }}>
+          This browser cannot draw the timeline (no 2D canvas).
+        </p>
+      )}
     </div>
   );
 }

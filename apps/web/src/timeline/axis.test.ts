@@ -40,6 +40,8 @@ describe('time axis', () => {
     expect(formatTick(5_000, us)).toBe('5 µs');
     const half = { stepNs: 500_000, firstNs: 0, count: 3, baseNs: null };
     expect(formatTick(1_500_000, half)).toBe('1.5 ms');
+    const deep = computeTicks(386_200_000, 386_600_000, 1000);
+    expect(formatTick(386_250_000, deep)).toBe('386.25 ms');
   });
 
   it('switches to a base plus offsets deep inside a long trace', () => {

@@ -68,6 +68,12 @@ export function formatTick(ns: number, ticks: Ticks): string {
   const d = decimalsFor(ticks.stepNs, u.ns);
   if (ticks.baseNs !== null) return `+${((ns - ticks.baseNs) / u.ns).toFixed(d)} ${u.name}`;
   if (ns === 0) return '0';
+  // "386.20 ms" reads better than "386200 µs": move up a unit past 4 integer digits.
+  const k = UNITS.indexOf(u as (typeof UNITS)[number]);
+  if (k > 0 && Math.abs(ns) / u.ns >= 1000) {
+    const up = UNITS[k - 1]!;
+    return `${(ns / up.ns).toFixed(decimalsFor(ticks.stepNs, up.ns))} ${up.name}`;
+  }
   return `${(ns / u.ns).toFixed(d)} ${u.name}`;
 }
 

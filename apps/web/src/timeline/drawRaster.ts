@@ -190,7 +190,8 @@ export function paintMarks(
  * A counter track over [y0, y1): per column, an area up to the column's max
  * and a brighter span from its min to its max (so spikes narrower than a
  * pixel stay visible). `limit` > 0 paints the part above it in the overcommit
- * colour (running threads above the concurrency value).
+ * colour (running threads above the concurrency value). `scaleMax` <= 0 scales
+ * to the largest value in view. Returns the scale used.
  */
 export function drawCounterTrack(
   r: Raster,
@@ -202,15 +203,21 @@ export function drawCounterTrack(
   scaleMax: number,
   limit: number,
   s: Scratch,
-): void {
+): number {
   const series = which === 'queue' ? trace.queueDepth : trace.running;
-  if (series.length === 0 || scaleMax <= 0) return;
+  if (series.length === 0) return scaleMax > 0 ? scaleMax : 1;
   const buckets = which === 'queue' ? trace.queueBuckets : trace.runningBuckets;
   const inView = series.length > 4 * g.cols ? visibleCount(trace, series, g) : 0;
   if (useBuckets(trace, g.nsPerCol, inView, g.cols)) {
     aggregateCounterBuckets(trace, series, buckets, g.t0, g.nsPerCol, g.cols, s.min, s.max);
   } else {
     aggregateMinMax(trace, series, g.t0, g.nsPerCol, g.cols, s.min, s.max);
+  }
+  if (scaleMax <= 0) {
+    // Auto scale: the largest value in view, rounded up to 1-2-5.
+    let m = 1;
+    for (let c = 0; c < g.cols; c++) if (s.max[c]! > m) m = s.max[c]!;
+    scaleMax = niceMax(m);
   }
   const h = y1 - y0;
   const fill = which === 'queue' ? P.queueFill : P.runFill;
@@ -234,4 +241,13 @@ export function drawCounterTrack(
     // The min..max span (at least 1 px) is the bright edge, so sub-pixel spikes stay visible.
     r.fillColumn(c, yMax, Math.max(yMin, yMax + 1), over ? P.over : line);
   }
+  return scaleMax;
+}
+
+/** A round upper bound for a counter scale (1, 2, 5 x 10^k). */
+export function niceMax(v: number): number {
+  if (v <= 1) return 1;
+  const mag = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 5, 10]) if (m * mag >= v) return m * mag;
+  return 10 * mag;
 }

@@ -489,8 +489,10 @@ export function describeEvent(trace: WebTrace, i: number): string {
     const delta = w[o + 6]! | 0;
     parts.push(`${delta >= 0 ? '+' : ''}${delta} → ${w[o + 1]! | 0}`);
   }
-  if (sess !== 0)
-    parts.push(`session ${((BigInt(w[o + 5]!) << 32n) | BigInt(w[o + 4]!)).toString()}`);
+  if (sess !== 0) {
+    const id = (BigInt(w[o + 5]!) << 32n) | BigInt(w[o + 4]!);
+    parts.push(`session 0x${id.toString(16).padStart(16, '0')}`);
+  }
   return parts.filter((p) => p !== '').join(' · ');
 }
 

@@ -88,13 +88,59 @@ export class TimelineRenderer {
   private paintedTrace: WebTrace | null = null;
   private measures = 0;
   private overviewTimer = 0;
+  /** The overview was left out of date (live throttling); redraw when its timer fires. */
+  private overviewStale = false;
+  /** What the last drawn frame showed (see changed()). */
+  private readonly drawn: {
+    trace: WebTrace | null;
+    version: number;
+    viewStartNs: number;
+    viewEndNs: number;
+    cursor: number;
+    hover: number;
+    session: bigint | null;
+    findings: TimelineState['findings'];
+    w: number;
+    h: number;
+    dpr: number;
+    scrollY: number;
+  } = {
+    trace: null,
+    version: -2,
+    viewStartNs: NaN,
+    viewEndNs: NaN,
+    cursor: -2,
+    hover: -2,
+    session: null,
+    findings: undefined,
+    w: 0,
+    h: 0,
+    dpr: 0,
+    scrollY: -1,
+  };
 
-  constructor(host: HTMLElement, canvas: HTMLCanvasElement, model: TimelineModel) {
+  /** Null when the browser gives no 2D context (the component then shows a message). */
+  static create(
+    host: HTMLElement,
+    canvas: HTMLCanvasElement,
+    model: TimelineModel,
+  ): TimelineRenderer | null {
+    const ctx = canvas.getContext('2d', { alpha: false });
+    return ctx ? new TimelineRenderer(host, canvas, ctx, model) : null;
+  }
+
+  private constructor(
+    host: HTMLElement,
+    canvas: HTMLCanvasElement,
+    ctx: CanvasRenderingContext2D,
+    model: TimelineModel,
+  ) {
     this.canvas = canvas;
     this.model = model;
-    const ctx = canvas.getContext('2d', { alpha: false });
-    if (!ctx) throw new Error('TimelineCanvas: 2D canvas context unavailable');
     this.ctx = ctx;
+    // The observer reports sizes from now on; start from the current layout.
+    this.hostW = host.clientWidth;
+    this.hostH = host.clientHeight;
     this.pen = new Pen(ctx);
 
     this.panZoom = createPanZoom({
@@ -287,6 +333,7 @@ export class TimelineRenderer {
     this.resize();
     if (this.cssW === 0 || this.cssH === 0) return;
     const state = this.model.getState();
+    if (!this.changed(state)) return;
     this.draw(state);
     const t1 = performance.now();
     const trace = state.trace;
@@ -308,6 +355,48 @@ export class TimelineRenderer {
       detail: { inputMs, drawMs: t1 - t0 },
     });
     if (++this.measures % MEASURE_CLEAR_EVERY === 0) performance.clearMeasures('iocpscope.frame');
+  }
+
+  /**
+   * Whether anything the picture depends on changed since the last draw: the
+   * store notifies for every change (panels' state too), and most of those
+   * leave the timeline as it is.
+   */
+  private changed(s: TimelineState): boolean {
+    const d = this.drawn;
+    const t = s.trace;
+    const version = t ? t.version : -1;
+    const overviewDue = t !== null && this.overviewTimer === 0 && this.overviewStale;
+    if (
+      !overviewDue &&
+      d.trace === t &&
+      d.version === version &&
+      d.viewStartNs === s.viewStartNs &&
+      d.viewEndNs === s.viewEndNs &&
+      d.cursor === s.cursor &&
+      d.hover === s.hoverIndex &&
+      d.session === s.selectedSession &&
+      d.findings === s.findings &&
+      d.w === this.cssW &&
+      d.h === this.cssH &&
+      d.dpr === this.dpr &&
+      d.scrollY === this.scrollY
+    ) {
+      return false;
+    }
+    d.trace = t;
+    d.version = version;
+    d.viewStartNs = s.viewStartNs;
+    d.viewEndNs = s.viewEndNs;
+    d.cursor = s.cursor;
+    d.hover = s.hoverIndex;
+    d.session = s.selectedSession;
+    d.findings = s.findings;
+    d.w = this.cssW;
+    d.h = this.cssH;
+    d.dpr = this.dpr;
+    d.scrollY = this.scrollY;
+    return true;
   }
 
   private draw(state: TimelineState): void {
@@ -376,18 +465,18 @@ export class TimelineRenderer {
     this.scratch.ensure(cols);
     const cg: Columns = { t0: v.startNs, nsPerCol: (v.endNs - v.startNs) / cols, cols };
     const dy = (y: number): number => Math.round((y - rasterY0) * dpr);
-    const queueMax = niceMax(trace.queueDepth.maxValue);
+
     const runMax = Math.max(trace.running.maxValue, trace.concurrency, trace.workerCount, 1);
     r.fillRect(0, dy(layout.queueY0), cols, dy(layout.queueY1), packRgb(RGB.laneOdd));
     r.fillRect(0, dy(layout.runY0), cols, dy(layout.runY1), packRgb(RGB.laneOdd));
-    drawCounterTrack(
+    const queueMax = drawCounterTrack(
       r,
       trace,
       'queue',
       cg,
       dy(layout.queueY0) + 2,
       dy(layout.queueY1),
-      queueMax,
+      0,
       0,
       this.scratch,
     );
@@ -519,7 +608,9 @@ export class TimelineRenderer {
           this.scratch,
           now,
         );
+        this.overviewStale = false;
       } else if (!this.overviewTimer) {
+        this.overviewStale = true;
         this.overviewTimer = window.setTimeout(() => {
           this.overviewTimer = 0;
           this.scheduler.schedule();
@@ -562,12 +653,4 @@ export class TimelineRenderer {
   xOfTime(ns: number): number {
     return this.geom ? xOf(this.geom, ns) : NaN;
   }
-}
-
-/** A round upper bound for a counter scale (1, 2, 5 x 10^k). */
-export function niceMax(v: number): number {
-  if (v <= 1) return 1;
-  const mag = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 5, 10]) if (m * mag >= v) return m * mag;
-  return 10 * mag;
 }
