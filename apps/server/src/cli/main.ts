@@ -8,7 +8,7 @@ import { registerLoadCommand } from './load.ts';
 import { registerServeCommand, type DashboardAttach } from './serve.ts';
 
 export interface ProgramOptions {
-  /** Starts the dashboard (HTTP + WebSocket on --port) for `serve`; none yet in this build. */
+  /** Replaces the dashboard `serve` starts on --port (default: transport's dashboardAttach()). */
   attachDashboard?: DashboardAttach;
 }
 

@@ -282,7 +282,7 @@ export function registerServeCommand(
           stdout: process.stdout,
           stderr: process.stderr,
           signal: controller.signal,
-          attachDashboard: dashboardAttach(),
+          attachDashboard: attachDashboard ?? dashboardAttach(),
         });
       } finally {
         process.off('SIGINT', onSignal);
