@@ -221,6 +221,12 @@ async function run(browser: Browser, base: string, url: string, count: number, s
   await nextFrame(page);
   const before = await heapBytes(page);
 
+  const loadProfiler = PROFILE && shots !== undefined ? await page.context().newCDPSession(page) : null;
+  if (loadProfiler) {
+    await loadProfiler.send('Profiler.enable');
+    await loadProfiler.send('Profiler.setSamplingInterval', { interval: 200 });
+    await loadProfiler.send('Profiler.start');
+  }
   const t = await page.evaluate(
     async ({ url, count }) => {
       const w = window as unknown as { __bench: { paints: { at: number; events: number }[] } };
@@ -247,6 +253,11 @@ async function run(browser: Browser, base: string, url: string, count: number, s
     },
     { url, count },
   );
+  if (loadProfiler) {
+    const { profile } = await loadProfiler.send('Profiler.stop');
+    writeFileSync(PROFILE!.replace(/(\.cpuprofile)?$/, '.load.cpuprofile'), JSON.stringify(profile));
+    await loadProfiler.detach();
+  }
   const traceBytes = await page.evaluate(() => window.__iocpscope!.getState().traceBytes);
   // The timeline's share of the open: indexing the same records again in the page.
   const indexMs = await page.evaluate(() => {
@@ -325,6 +336,15 @@ async function run(browser: Browser, base: string, url: string, count: number, s
       window.__iocpscope!.setView(mid, mid + 400_000);
       const i = tr.eventIndexAtTime(mid + 200_000);
       window.__iocpscope!.setCursor(i);
+      // Select the session of the first completion after the cursor: its events light up.
+      const r = tr.returns.idx;
+      for (let k = 0; k < r.length; k++) {
+        const e = r.data[k]!;
+        if (e < i || tr.retPosted.data[k] === 0xffffffff) continue;
+        const id = (BigInt(tr.words[e * 8 + 5]!) << 32n) | BigInt(tr.words[e * 8 + 4]!);
+        window.__iocpscope!.selectSession(`0x${id.toString(16)}`);
+        break;
+      }
     });
     await nextFrame(page);
     await nextFrame(page);

@@ -22,13 +22,24 @@ export const BUCKET_CAP = 16384;
 const MIN_SHIFT = 6; // 64 ns: finer than any useful zoom for the bucket path
 
 export class BucketGrid {
-  shift = MIN_SHIFT;
-  get widthNs(): number {
-    return 2 ** this.shift;
+  private s = MIN_SHIFT;
+  /** Bucket width, ns (a power of two). */
+  widthNs = 2 ** MIN_SHIFT;
+  private inv = 1 / 2 ** MIN_SHIFT;
+
+  get shift(): number {
+    return this.s;
   }
-  /** Bucket index of a time (ns >= 0). */
+
+  set shift(v: number) {
+    this.s = v;
+    this.widthNs = 2 ** v;
+    this.inv = 1 / this.widthNs;
+  }
+
+  /** Bucket index of a time (ns >= 0). Exact: the width is a power of two. */
   bucketOf(ns: number): number {
-    return Math.floor(ns / 2 ** this.shift);
+    return Math.floor(ns * this.inv);
   }
 }
 

@@ -1,6 +1,7 @@
 // Pending-I/O matching for flows: IoPosted (or Pqcs) -> PacketQueued ->
 // GqcsReturn, matched by ioId and session/key. Holds only outstanding
 // operations, so its size is bounded by the I/O in flight, not by the trace.
+// Event indices are stored as int32: a trace holds fewer than 2^31 events.
 // A second post with the same (ioId, session) replaces the first: the older
 // one can no longer be told apart, and replacing keeps the map bounded when a
 // server reuses ioIds per session.
@@ -9,52 +10,86 @@ import { RECORD_WORDS } from '@iocpscope/protocol';
 import { NONE } from './lanes.ts';
 
 export class IoMatcher {
-  /** ioId -> event index, or a list of event indices when sessions share an ioId. */
-  private readonly byIo = new Map<number, number | number[]>();
+  // Open addressing on ioId with linear probing: slot k holds an event index
+  // (>= 0), EMPTY or DELETED. Entries with the same ioId (different sessions)
+  // sit in one probe chain; lookups verify the session from the records.
+  private slots = new Int32Array(1024).fill(EMPTY);
+  private keys = new Uint32Array(1024);
+  private used = 0; // live + deleted slots
+  private live = 0;
 
   get size(): number {
-    return this.byIo.size;
+    return this.live;
   }
 
   put(words: Uint32Array, ioId: number, i: number): void {
-    const cur = this.byIo.get(ioId);
-    if (cur === undefined) {
-      this.byIo.set(ioId, i);
-      return;
-    }
-    if (typeof cur === 'number') {
-      if (sameSession(words, cur, i)) this.byIo.set(ioId, i);
-      else this.byIo.set(ioId, [cur, i]);
-      return;
-    }
-    for (let k = 0; k < cur.length; k++) {
-      if (sameSession(words, cur[k]!, i)) {
-        cur[k] = i;
+    if ((this.used + 1) * 2 > this.slots.length) this.rehash();
+    const mask = this.slots.length - 1;
+    let free = -1;
+    for (let k = hash(ioId) & mask; ; k = (k + 1) & mask) {
+      const v = this.slots[k]!;
+      if (v === EMPTY) {
+        if (free < 0) {
+          free = k;
+          this.used++;
+        }
+        break;
+      }
+      if (v === DELETED) {
+        if (free < 0) free = k;
+        continue;
+      }
+      if (this.keys[k] === ioId && sameSession(words, v, i)) {
+        this.slots[k] = i; // a newer post of the same (ioId, session) replaces the old one
         return;
       }
     }
-    cur.push(i);
+    this.slots[free] = i;
+    this.keys[free] = ioId;
+    this.live++;
   }
 
   /** Remove and return the entry for (ioId, session of event i), or NONE. */
   take(words: Uint32Array, ioId: number, i: number): number {
-    const cur = this.byIo.get(ioId);
-    if (cur === undefined) return NONE;
-    if (typeof cur === 'number') {
-      if (!sameSession(words, cur, i)) return NONE;
-      this.byIo.delete(ioId);
-      return cur;
-    }
-    for (let k = 0; k < cur.length; k++) {
-      const e = cur[k]!;
-      if (sameSession(words, e, i)) {
-        cur.splice(k, 1);
-        if (cur.length === 1) this.byIo.set(ioId, cur[0]!);
-        return e;
+    const mask = this.slots.length - 1;
+    for (let k = hash(ioId) & mask; ; k = (k + 1) & mask) {
+      const v = this.slots[k]!;
+      if (v === EMPTY) return NONE;
+      if (v !== DELETED && this.keys[k] === ioId && sameSession(words, v, i)) {
+        this.slots[k] = DELETED;
+        this.live--;
+        return v;
       }
     }
-    return NONE;
   }
+
+  private rehash(): void {
+    const oldSlots = this.slots;
+    const oldKeys = this.keys;
+    // Grow only when mostly live; otherwise just sweep the tombstones out.
+    const cap = this.live * 4 > oldSlots.length ? oldSlots.length * 2 : oldSlots.length;
+    this.slots = new Int32Array(cap).fill(EMPTY);
+    this.keys = new Uint32Array(cap);
+    this.used = this.live;
+    const mask = cap - 1;
+    for (let j = 0; j < oldSlots.length; j++) {
+      const v = oldSlots[j]!;
+      if (v < 0) continue;
+      let k = hash(oldKeys[j]!) & mask;
+      while (this.slots[k] !== EMPTY) k = (k + 1) & mask;
+      this.slots[k] = v;
+      this.keys[k] = oldKeys[j]!;
+    }
+  }
+}
+
+const EMPTY = -1;
+const DELETED = -2;
+
+function hash(ioId: number): number {
+  let h = Math.imul(ioId ^ (ioId >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function sameSession(words: Uint32Array, a: number, b: number): boolean {
