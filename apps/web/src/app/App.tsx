@@ -127,7 +127,7 @@ function Shell({ testHook }: { testHook: boolean }) {
   }, [store]);
 
   const bottom = useSplitter(320, 140, () => window.innerHeight - 240, 'y');
-  const side = useSplitter(380, 260, () => window.innerWidth * 0.5, 'x');
+  const side = useSplitter(360, 260, () => window.innerWidth * 0.5, 'x');
 
   const input = (
     <input

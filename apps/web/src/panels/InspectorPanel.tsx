@@ -14,7 +14,8 @@ import {
 } from '../state/selectors.ts';
 import { NONE } from '../trace/index.ts';
 import { VirtualList } from './VirtualList.tsx';
-import { buildLedger, type LedgerEntry } from './ledger.ts';
+import { sessionHistory } from '@iocpscope/analysis';
+import { applyPairings, buildLedger, type LedgerEntry } from './ledger.ts';
 import { traceContext } from './context.ts';
 import { formatCount, formatSessionId, formatTimeNs } from './format.ts';
 
@@ -43,7 +44,15 @@ export function InspectorPanel() {
   const entries = useMemo(() => {
     if (!trace || session === null) return [];
     const list = trace.sessionEvents(session);
-    return buildLedger(trace.words, list, list.length, traceContext(trace));
+    const out = buildLedger(trace.words, list, list.length, traceContext(trace));
+    if (list.length > 0) {
+      // The analysis ledger pairs every +1 with the -1 that balances it.
+      const h = sessionHistory({ words: trace.words, length: trace.count }, session, {
+        from: list[0]!,
+      });
+      applyPairings(out, h.ledger);
+    }
+    return out;
     // `version`: the live trace grew, so the session may have new events.
   }, [trace, session, version]);
 
@@ -184,24 +193,25 @@ export function InspectorPanel() {
               >
                 {e.kind === 'count' ? e.value : ''}
               </span>
-              <span
-                style={{ overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}
-                className={e.tone === 'bad' ? 'tone-bad' : e.tone === 'warn' ? 'tone-warn' : ''}
-              >
-                {e.text}
+              <span className="ledger-text">
+                <span
+                  className={`t ${e.tone === 'bad' ? 'tone-bad' : e.tone === 'warn' ? 'tone-warn' : ''}`}
+                >
+                  {e.text}
+                </span>
                 {e.link >= 0 ? (
                   <button
-                    className="btn small"
-                    style={{ height: 16, padding: '0 5px', marginLeft: 6, fontSize: 10 }}
+                    className="link-chip"
                     onClick={(ev) => {
                       ev.stopPropagation();
                       setCursor(e.link);
                     }}
                     title={`Go to the ${e.kind === 'count' ? 'cause' : 'matching event'} #${e.link}`}
                   >
-                    #{e.link}
+                    →{e.link}
                   </button>
                 ) : null}
+                {e.kind === 'count' ? <PairBadge e={e} cursor={cursor} onGo={setCursor} /> : null}
               </span>
             </div>
           );
@@ -224,4 +234,55 @@ function kindGlyph(k: LedgerEntry['kind']): string {
     default:
       return '·';
   }
+}
+
+/** Whether a ±1 is balanced at the cursor, and by which event. */
+function PairBadge({
+  e,
+  cursor,
+  onGo,
+}: {
+  e: LedgerEntry;
+  cursor: number;
+  onGo: (i: number) => void;
+}) {
+  if (e.pair === -2) return null;
+  const style = { cursor: 'pointer' } as const;
+  if (e.pair >= 0 && e.pair <= cursor) {
+    return (
+      <span
+        className="pill muted"
+        style={style}
+        title={`balanced by the ${e.delta > 0 ? '-1' : '+1'} at #${e.pair}`}
+        onClick={(ev) => {
+          ev.stopPropagation();
+          onGo(e.pair);
+        }}
+      >
+        ⇄{e.pair}
+      </span>
+    );
+  }
+  if (e.delta > 0) {
+    return (
+      <span
+        className="pill warn"
+        style={{ marginLeft: 6 }}
+        title={
+          e.pair >= 0 ? `balanced later, at #${e.pair}` : 'never balanced by a -1 in this trace'
+        }
+      >
+        open
+      </span>
+    );
+  }
+  return (
+    <span
+      className="pill bad"
+      style={{ marginLeft: 6 }}
+      title="this -1 matches no open +1: IOCount was decremented twice or in the wrong place"
+    >
+      orphan
+    </span>
+  );
 }

@@ -338,9 +338,12 @@ function describeKind(
     case EventKind.Gap:
       return {
         title: 'Gap',
-        sentence: `${formatCount(e.lost)} events are missing here: ${GAP_NAMES[e.source] ?? 'unknown source'}.`,
+        sentence:
+          e.lost === 0
+            ? 'Events may be missing here: the live connection dropped or frames were lost, so how many is unknown.'
+            : `${formatCount(e.lost)} events are missing here: ${GAP_NAMES[e.source] ?? 'unknown source'}.`,
         fields: [
-          ['lost events', formatCount(e.lost)],
+          ['lost events', e.lost === 0 ? 'unknown' : formatCount(e.lost)],
           ['source', GAP_NAMES[e.source] ?? String(e.source)],
         ],
         tone: 'bad',

@@ -8,7 +8,8 @@ import {
   encodeEvent,
   type TraceEvent,
 } from '@iocpscope/protocol';
-import { buildLedger } from './ledger.ts';
+import { applyPairings, buildLedger } from './ledger.ts';
+import { sessionHistory } from '@iocpscope/analysis';
 
 const S = 0x1_0000_0007n;
 const ctx = {
@@ -228,5 +229,16 @@ describe('buildLedger', () => {
     expect(r[0]!.link).toBe(1);
     expect(r[3]!.link).toBe(4);
     expect(r[5]!.link).toBe(2);
+  });
+
+  it('takes the balancing ±1 of each count from the analysis ledger', () => {
+    const entries = buildLedger(w, idx, idx.length, ctx);
+    const h = sessionHistory({ words: w, length: LIFE.length }, S);
+    applyPairings(entries, h.ledger);
+    expect(entries[2]!.pair).toBe(5); // accept hold <-> hold dropped
+    expect(entries[5]!.pair).toBe(2);
+    expect(entries[3]!.pair).toBe(8); // recv +1 <-> completion -1
+    expect(entries[8]!.pair).toBe(3);
+    expect(entries[4]!.pair).toBe(-2); // not a count
   });
 });

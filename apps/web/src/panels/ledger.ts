@@ -33,6 +33,11 @@ export interface LedgerEntry {
   text: string;
   /** Event this entry is tied to (its cause or effect), or -1. */
   link: number;
+  /**
+   * Count entries: the opposite ±1 that balances this one (from the analysis
+   * ledger), -1 while it is open (or for an orphan -1), -2 when not analysed.
+   */
+  pair: number;
   tone: 'ok' | 'warn' | 'bad' | 'neutral';
 }
 
@@ -83,6 +88,7 @@ export function buildLedger(
       value: 0,
       text: '',
       link: -1,
+      pair: -2,
       tone: 'neutral',
     };
     switch (kind) {
@@ -200,6 +206,32 @@ export function buildLedger(
     out.push(e);
   }
   return out;
+}
+
+/** What the analysis ledger says about one IoCount event (see sessionHistory). */
+export interface CountPairing {
+  index: number;
+  delta: number;
+  postIndex: number;
+  dequeueIndex: number;
+  pairIndex: number;
+}
+
+/**
+ * Overlay the analysis package's IOCount ledger on the entries: each ±1 gets
+ * the ±1 that balances it, and its I/O's post (for a +1) or dequeue (for a -1)
+ * when the analysis matched one. Both lists are ascending by event index.
+ */
+export function applyPairings(entries: LedgerEntry[], pairings: readonly CountPairing[]): void {
+  let k = 0;
+  for (const p of pairings) {
+    while (k < entries.length && entries[k]!.index < p.index) k++;
+    const e = entries[k];
+    if (!e || e.index !== p.index || e.kind !== 'count') continue;
+    e.pair = p.pairIndex;
+    const tie = p.delta > 0 ? p.postIndex : p.dequeueIndex;
+    if (tie >= 0) e.link = tie;
+  }
 }
 
 function push(m: Map<number, number[]>, k: number, v: number): void {

@@ -353,7 +353,8 @@ describe('live', () => {
     expect(c.gaps).toBe(2);
     expect(c.unknownGaps).toBe(1);
     h.flush();
-    expect(h.store.getState().trace!.gaps.length).toBe(1);
+    // The server's gap record, and one for the reconnect (size unknown).
+    expect(h.store.getState().trace!.gaps.length).toBe(2);
   });
 
   it('keeps server status and sends control messages on the open socket', () => {

@@ -26,7 +26,12 @@
 
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import {
+  EventKind,
+  GapSource,
+  NO_THREAD,
+  RECORD_WORDS,
   RecordingInfoSchema,
+  encodeEvent,
   StringTable,
   type ClientMessageInput,
   type ProtocolError,
@@ -565,6 +570,22 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
           lastGap: g,
         },
       });
+      // A server gap is already a Gap record in the stream. A reconnect or missing
+      // frames are not: put one in the trace so the timeline marks the hole too
+      // (lost = 0: the size is unknown).
+      const trace = get().trace;
+      if (g.kind !== 'server' && trace && trace.count > 0) {
+        const w = new Uint32Array(RECORD_WORDS);
+        encodeEvent(w, 0, {
+          kind: EventKind.Gap,
+          tsNs: trace.endNs,
+          tid: NO_THREAD,
+          source: GapSource.ClientQueue,
+          lost: 0,
+        });
+        trace.append(w);
+        requestPublish();
+      }
     };
 
     const connectLive = (url?: string): void => {
