@@ -74,6 +74,7 @@
 #define MAX_SOCKETS 65535
 #define MAX_EX_ENTRIES 256
 #define MAX_PARKED 64
+#define ACCEPT_SLICE_MS 50
 #define OP_MAGIC 0x49504f50u /* 'IPOP' */
 
 // Words of the scratch Uint32Array a thread passes in: [0] lastError, then
@@ -878,7 +879,7 @@ static uint32_t adopt(Port *p, SOCKET s, DWORD *err) {
 // accept(portId, listenSocket, timeoutMs, scratch) -> {socket, address, port} or null
 // (scratch[0] = WSAEINTR when the listener or the port closed, WSAETIMEDOUT, WSAENOTSOCK...).
 // Blocks this thread in the kernel (WaitForMultipleObjects on FD_ACCEPT and the
-// listener's stop event) between non-blocking accept() calls.
+// listener's stop event, in slices of ACCEPT_SLICE_MS) between non-blocking accept() calls.
 static napi_value Accept(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -946,28 +947,30 @@ static napi_value Accept(napi_env env, napi_callback_info info) {
       }
       break;
     }
-    if (e != WSAEWOULDBLOCK && e != WSAECONNRESET) {
+    // A queued connection that died before accept() ran is skipped: Windows says
+    // WSAECONNRESET, Wine 8 says WSAENOTCONN (or WSAECONNABORTED).
+    if (e != WSAEWOULDBLOCK && e != WSAECONNRESET && e != WSAECONNABORTED && e != WSAENOTCONN) {
       err = e;
       break;
     }
-    DWORD wait = INFINITE;
+    // FD_ACCEPT is an edge: Wine 8 does not re-arm it when the connection that
+    // raised it was reset before accept() ran, which would park this thread for
+    // good. So the wait is sliced and every slice ends with another accept().
+    DWORD wait = ACCEPT_SLICE_MS;
     if (timeout != INFINITE) {
       ULONGLONG now = GetTickCount64();
       if (now >= deadline) {
         err = WSAETIMEDOUT;
         break;
       }
-      wait = (DWORD)(deadline - now);
+      if (deadline - now < wait) wait = (DWORD)(deadline - now);
     }
     DWORD w = WaitForMultipleObjects(2, events, FALSE, wait);
     if (w == WAIT_OBJECT_0) {
       err = WSAEINTR;
       break;
     }
-    if (w == WAIT_TIMEOUT) {
-      err = WSAETIMEDOUT;
-      break;
-    }
+    if (w == WAIT_TIMEOUT) continue;
     if (w != WAIT_OBJECT_0 + 1) {
       err = GetLastError();
       break;
