@@ -295,7 +295,9 @@ async function main(): Promise<number> {
         log(
           `    ${name.padEnd(9)} ${formatCount(median(rate(name))).padStart(7)} msg/s` +
             `  p50 ${formatMicros(lat('p50'))}  p99 ${formatMicros(lat('p99'))}` +
-            `  server cpu ${pct(median(all.map((s) => s.serverCpu)))}`,
+            `  server cpu ${pct(median(all.map((s) => s.serverCpu)))}` +
+            // CPU per message is less sensitive to a contended box than msg/s.
+            `, ${median(all.map((s) => (s.serverCpu * 1e6) / (s.report.messagesPerSec || 1))).toFixed(2)} us/msg`,
         );
       }
       if (!serverNames.includes('plain')) continue;
