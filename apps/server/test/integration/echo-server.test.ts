@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DisconnectReason, ThreadRole } from '@iocpscope/protocol';
 import { startServer } from '../../src/echo/server.ts';
-import { runLoad } from '../../src/load/run.ts';
+import { runLoad, type LoadReport } from '../../src/load/run.ts';
 import { TraceChecker } from './trace-check.ts';
 
 async function withServer(
@@ -36,23 +36,27 @@ async function withServer(
 
 describe('the reference echo server on loopback', () => {
   it('echoes 1,000 clients with every byte verified, then releases every session exactly once and joins every thread', async () => {
-    let loadOk = false;
-    let verified = 0;
+    let load: LoadReport | null = null;
     const r = await withServer(2, async (port) => {
-      const load = await runLoad({
+      load = await runLoad({
         target: { host: '127.0.0.1', port },
         connections: 1000,
         messages: 3,
         inFlight: 2,
         messageSize: 100,
         rampMs: 200,
-        stallTimeoutMs: 10_000,
+        // Generous: a shared 2-core box can stall for seconds; this is not a speed test.
+        connectTimeoutMs: 20_000,
+        stallTimeoutMs: 20_000,
       });
-      loadOk = load.ok && load.mismatches.count === 0;
-      verified = load.messages;
     });
-    expect(loadOk).toBe(true);
-    expect(verified).toBe(3000);
+    const l = load as unknown as LoadReport;
+    expect({
+      mismatches: l.mismatches.samples,
+      failures: l.failures.samples.slice(0, 3),
+      stalled: l.stalled,
+      verified: l.messages,
+    }).toEqual({ mismatches: [], failures: [], stalled: false, verified: 3000 });
     expect(r.checker.violations()).toEqual([]);
     expect(r.checker.sessions.size).toBe(1000);
     expect(r.accepted).toBe(1000);
