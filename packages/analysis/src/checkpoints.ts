@@ -2,61 +2,86 @@
 // event is one checkpoint plus at most `interval - 1` replayed events.
 //
 // Memory model: a checkpoint copies the small parts of the state (threads, the
-// port, locks) and keeps references to the session objects. Sessions are
-// copy-on-write (SessionState.rev): after a checkpoint the builder's Replayer
-// gives up ownership, so a session that does not change between checkpoints is
-// one object shared by all of them, and only sessions touched in an interval
-// cost memory again. Shared sessions are frozen, so a caller that mutates a
-// returned state by mistake gets a TypeError instead of corrupting checkpoints.
+// port's queue and waiters, locks) and refers to its sessions by offset in one
+// shared, compact Int32 arena (session-codec.ts). A session is encoded again
+// only if it changed since the previous checkpoint: the builder's Replayer is
+// copy-on-write (SessionState.rev), so after a checkpoint an unchanged session
+// is still the same object, and a WeakMap remembers where that object was
+// encoded. The cost per checkpoint is one int per live session plus the
+// sessions that changed in the interval.
 //
+// stateAt() decodes fresh objects: the returned state belongs to the caller
+// (to read, mutate, or continue with `new Replayer(state)`).
 // The index grows with the trace (extend()), for live recordings as well as
 // files; stateAt() of an event not yet indexed replays from the last checkpoint.
 
 import { AnalysisError } from './errors.ts';
 import { Replayer } from './replay.ts';
+import { decodeSession, encodeSession, Int32Arena } from './session-codec.ts';
 import { checkSource, type TraceRecords } from './source.ts';
-import { cloneStateSharingSessions, createState, type ReplayState, type SessionState } from './state.ts';
+import {
+  cloneStateSharingSessions,
+  createState,
+  type ReplayState,
+  type SessionState,
+} from './state.ts';
 
 export interface CheckpointOptions {
-  /** Events between checkpoints (default 65,536). Smaller: faster seeks, more memory. */
+  /** Events between checkpoints (default 32,768). Smaller: faster seeks, more memory. */
   interval?: number;
 }
 
 interface Checkpoint {
-  /** The state after `count` events, with `sessions` emptied: see `sessionList`. */
+  /** The state after `count` events, without its sessions (see the offsets). */
   state: ReplayState;
-  sessionList: SessionState[];
+  /** Arena offsets of `sessions`, in the Map's order. */
+  sessions: Int32Array;
+  /** Arena offsets of `recentReleased`, oldest first. */
+  released: Int32Array;
 }
 
 export interface CheckpointStats {
   interval: number;
   checkpoints: number;
   events: number;
-  /** Session objects kept by checkpoints (shared ones counted once). */
-  sessionObjects: number;
-  /** Session references held by checkpoints (one per session per checkpoint). */
-  sessionRefs: number;
-}
-
-function freezeSession(s: SessionState): void {
-  for (const o of s.ops) Object.freeze(o);
-  Object.freeze(s.ops);
-  Object.freeze(s.holds);
-  Object.freeze(s.recentOps);
-  Object.freeze(s);
+  /** Session encodings written (a session that did not change is not written again). */
+  sessionVersions: number;
+  /** Bytes of encoded sessions. */
+  arenaBytes: number;
+  /** Bytes of per-checkpoint session offset tables. */
+  tableBytes: number;
 }
 
 export class Checkpoints {
   readonly interval: number;
   private readonly list: Checkpoint[] = [];
-  private readonly builder = new Replayer();
+  private readonly builder: Replayer;
+  private readonly arena = new Int32Arena();
+  private readonly encodedAt = new WeakMap<SessionState, number>();
+  private versions = 0;
+  private tableBytes = 0;
 
-  constructor(opts: CheckpointOptions = {}) {
-    const k = opts.interval ?? 65536;
+  /**
+   * `replayer`: share a pass with other work (DetectorRunner does): give a fresh
+   * Replayer, apply events to it yourself and call noteApplied() after each.
+   * Without it, extend() runs its own.
+   */
+  constructor(opts: CheckpointOptions = {}, replayer: Replayer = new Replayer()) {
+    const k = opts.interval ?? 32768;
     if (!Number.isInteger(k) || k < 1 || k > 1 << 30) {
-      throw new AnalysisError('ANALYSIS_BAD_OPTION', `checkpoint interval must be an integer in [1, 2^30], got ${k}`);
+      throw new AnalysisError(
+        'ANALYSIS_BAD_OPTION',
+        `checkpoint interval must be an integer in [1, 2^30], got ${k}`,
+      );
+    }
+    if (replayer.state.count !== 0) {
+      throw new AnalysisError(
+        'ANALYSIS_BAD_OPTION',
+        'checkpoints need a replayer that has not applied any event',
+      );
     }
     this.interval = k;
+    this.builder = replayer;
     this.list.push(this.capture());
   }
 
@@ -65,22 +90,33 @@ export class Checkpoints {
     return this.builder.state.count;
   }
 
+  /** The shared replayer applied one more event: take a checkpoint if one is due. */
+  noteApplied(): void {
+    if (this.builder.state.count % this.interval === 0) this.list.push(this.capture());
+  }
+
   /**
    * Index events [count, upto) of `src`. `onEvent`, if given, runs after each
    * event with the builder's replayer (to share the pass with other work).
    */
-  extend(src: TraceRecords, upto: number = src.length, onEvent?: (r: Replayer, i: number) => void): void {
+  extend(
+    src: TraceRecords,
+    upto: number = src.length,
+    onEvent?: (r: Replayer, i: number) => void,
+  ): void {
     checkSource(src);
     if (!Number.isInteger(upto) || upto < this.count || upto > src.length) {
-      throw new AnalysisError('ANALYSIS_BAD_INDEX', `cannot index up to ${upto}: ${this.count} indexed, ${src.length} available`);
+      throw new AnalysisError(
+        'ANALYSIS_BAD_INDEX',
+        `cannot index up to ${upto}: ${this.count} indexed, ${src.length} available`,
+      );
     }
     const r = this.builder;
     const w = src.words;
-    const k = this.interval;
     for (let i = this.count; i < upto; i++) {
       r.apply(w, i);
       if (onEvent !== undefined) onEvent(r, i);
-      if ((i + 1) % k === 0) this.list.push(this.capture());
+      this.noteApplied();
     }
   }
 
@@ -89,51 +125,66 @@ export class Checkpoints {
     return this.stateAfter(src, index + 1);
   }
 
-  /**
-   * The state after the first `count` events. The result is the caller's to read
-   * and to continue with `new Replayer(state)`; do not mutate it directly (its
-   * untouched sessions are shared with the checkpoints and frozen).
-   */
+  /** The state after the first `count` events, as a new object the caller owns. */
   stateAfter(src: TraceRecords, count: number): ReplayState {
     checkSource(src);
     if (!Number.isInteger(count) || count < 0 || count > src.length) {
-      throw new AnalysisError('ANALYSIS_BAD_INDEX', `no state after ${count} events: the trace has ${src.length}`);
+      throw new AnalysisError(
+        'ANALYSIS_BAD_INDEX',
+        `no state after ${count} events: the trace has ${src.length}`,
+      );
     }
     const c = this.list[Math.min(Math.floor(count / this.interval), this.list.length - 1)]!;
     const st = cloneStateSharingSessions(c.state);
+    const d = this.arena.data;
     const m = st.sessions;
-    for (const s of c.sessionList) m.set(s.id, s);
-    const r = new Replayer(st);
-    r.advance(src, count);
+    for (let k = 0; k < c.sessions.length; k++) {
+      const s = decodeSession(d, c.sessions[k]!, 0);
+      m.set(s.id, s);
+    }
+    for (let k = 0; k < c.released.length; k++)
+      st.recentReleased.push(decodeSession(d, c.released[k]!, 0));
+    new Replayer(st, { owned: true }).advance(src, count);
     return st;
   }
 
   stats(): CheckpointStats {
-    const objects = new Set<SessionState>();
-    let refs = 0;
-    for (const c of this.list) {
-      refs += c.sessionList.length;
-      for (const s of c.sessionList) objects.add(s);
-    }
     return {
       interval: this.interval,
       checkpoints: this.list.length,
       events: this.count,
-      sessionObjects: objects.size,
-      sessionRefs: refs,
+      sessionVersions: this.versions,
+      arenaBytes: this.arena.bytes,
+      tableBytes: this.tableBytes,
     };
+  }
+
+  private offsetOf(s: SessionState): number {
+    let o = this.encodedAt.get(s);
+    if (o === undefined) {
+      o = encodeSession(this.arena, s);
+      this.encodedAt.set(s, o);
+      this.versions++;
+    }
+    return o;
   }
 
   private capture(): Checkpoint {
     const live = this.builder.state;
-    const sessionList = [...live.sessions.values()];
-    for (const s of sessionList) if (!Object.isFrozen(s)) freezeSession(s);
-    for (const s of live.recentReleased) if (!Object.isFrozen(s)) freezeSession(s);
-    // From now on the builder copies a session before changing it.
+    const sessions = new Int32Array(live.sessions.size);
+    let k = 0;
+    for (const s of live.sessions.values()) sessions[k++] = this.offsetOf(s);
+    const released = new Int32Array(live.recentReleased.length);
+    k = 0;
+    for (const s of live.recentReleased) released[k++] = this.offsetOf(s);
+    this.tableBytes += (sessions.length + released.length) * 4;
+    // From now on the builder copies a session before changing it, so an
+    // object still in the WeakMap at the next checkpoint has not changed.
     this.builder.share();
     const state = cloneStateSharingSessions(live);
     state.sessions = new Map();
-    return { state, sessionList };
+    state.recentReleased = [];
+    return { state, sessions, released };
   }
 }
 
@@ -141,7 +192,10 @@ export class Checkpoints {
 export function replayFromStart(src: TraceRecords, count: number): ReplayState {
   checkSource(src);
   if (!Number.isInteger(count) || count < 0 || count > src.length) {
-    throw new AnalysisError('ANALYSIS_BAD_INDEX', `no state after ${count} events: the trace has ${src.length}`);
+    throw new AnalysisError(
+      'ANALYSIS_BAD_INDEX',
+      `no state after ${count} events: the trace has ${src.length}`,
+    );
   }
   const st = createState();
   new Replayer(st).advance(src, count);

@@ -38,7 +38,8 @@ export class Fifo<T> {
 
   /** Index from the head of the first item satisfying `pred`, or -1. */
   findIndex(pred: (item: T) => boolean): number {
-    for (let i = this.head; i < this.items.length; i++) if (pred(this.items[i]!)) return i - this.head;
+    for (let i = this.head; i < this.items.length; i++)
+      if (pred(this.items[i]!)) return i - this.head;
     return -1;
   }
 

@@ -46,7 +46,8 @@ export interface HistoryOptions {
   limit?: number;
 }
 
-const opOfCause = (c: number): Op => (c === IoCountCause.RecvPost ? Op.Recv : c === IoCountCause.SendPost ? Op.Send : Op.None);
+const opOfCause = (c: number): Op =>
+  c === IoCountCause.RecvPost ? Op.Recv : c === IoCountCause.SendPost ? Op.Send : Op.None;
 
 /** The hold cause a -1 of `cause` balances, or -1 for "any". */
 const holdFor = (cause: number): number =>
@@ -56,15 +57,29 @@ const holdFor = (cause: number): number =>
       ? IoCountCause.HoldAcquire
       : -1;
 
-export function sessionHistory(src: TraceRecords, id: SessionId, o: HistoryOptions = {}): SessionHistory {
+export function sessionHistory(
+  src: TraceRecords,
+  id: SessionId,
+  o: HistoryOptions = {},
+): SessionHistory {
   checkSource(src);
   const from = o.from ?? 0;
   const to = o.to ?? src.length;
   const limit = o.limit ?? 200_000;
-  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > src.length || from > to) {
-    throw new AnalysisError('ANALYSIS_BAD_INDEX', `bad history range [${from}, ${to}) for ${src.length} events`);
+  if (
+    !Number.isInteger(from) ||
+    !Number.isInteger(to) ||
+    from < 0 ||
+    to > src.length ||
+    from > to
+  ) {
+    throw new AnalysisError(
+      'ANALYSIS_BAD_INDEX',
+      `bad history range [${from}, ${to}) for ${src.length} events`,
+    );
   }
-  if (!Number.isInteger(limit) || limit < 1) throw new AnalysisError('ANALYSIS_BAD_OPTION', `bad limit ${limit}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new AnalysisError('ANALYSIS_BAD_OPTION', `bad limit ${limit}`);
   const w = src.words;
   const lo = sessionLo(id);
   const hi = sessionHi(id);
@@ -81,7 +96,8 @@ export function sessionHistory(src: TraceRecords, id: SessionId, o: HistoryOptio
     if (w[o8 + 4] !== lo || w[o8 + 5] !== hi) continue;
     const w0 = w[o8]!;
     const kind = w0 & 0xff;
-    if (kind === EventKind.ThreadStart || kind === EventKind.Gap || kind === EventKind.PortCreated) continue;
+    if (kind === EventKind.ThreadStart || kind === EventKind.Gap || kind === EventKind.PortCreated)
+      continue;
     if (events.length >= limit) {
       truncated = true;
       break;
@@ -97,8 +113,12 @@ export function sessionHistory(src: TraceRecords, id: SessionId, o: HistoryOptio
     } else if (kind === EventKind.IoCount) {
       const cause = ((w0 >>> 8) & 0xff) as IoCountCause;
       const delta = w[o8 + 6]! | 0;
-      const isIo = ioId !== 0 && cause !== IoCountCause.AcceptHold && cause !== IoCountCause.AcceptRelease &&
-        cause !== IoCountCause.HoldAcquire && cause !== IoCountCause.HoldRelease;
+      const isIo =
+        ioId !== 0 &&
+        cause !== IoCountCause.AcceptHold &&
+        cause !== IoCountCause.AcceptRelease &&
+        cause !== IoCountCause.HoldAcquire &&
+        cause !== IoCountCause.HoldRelease;
       const e: LedgerEntry = {
         index: i,
         tid: w0 >>> 16,

@@ -4,7 +4,14 @@
 // Imports @iocpscope/protocol only.
 
 export { AnalysisError, type AnalysisErrorCode } from './errors.ts';
-export { formatSessionId, parseSessionId, sessionIdOf, sessionHi, sessionLo, type SessionId } from './ids.ts';
+export {
+  formatSessionId,
+  parseSessionId,
+  sessionIdOf,
+  sessionHi,
+  sessionLo,
+  type SessionId,
+} from './ids.ts';
 export type { TraceRecords } from './source.ts';
 export {
   cloneState,
@@ -28,7 +35,12 @@ export {
 } from './state.ts';
 export { Fifo } from './fifo.ts';
 export { Replayer, type Step } from './replay.ts';
-export { Checkpoints, replayFromStart, type CheckpointOptions, type CheckpointStats } from './checkpoints.ts';
+export {
+  Checkpoints,
+  replayFromStart,
+  type CheckpointOptions,
+  type CheckpointStats,
+} from './checkpoints.ts';
 export {
   FAULT_RULES,
   formatFinding,
@@ -41,9 +53,27 @@ export {
   type RuleId,
   type RuleInfo,
 } from './findings.ts';
-export { checkTrace, DetectorRunner, type CheckResult, type DetectorOptions, type RunnerOptions } from './runner.ts';
-export { sessionHistory, type HistoryOptions, type LedgerEntry, type SessionHistory } from './history.ts';
-export { Rng, synthesize, SYNTH_FAULTS, type SynthFault, type SynthOptions, type SynthTrace } from './synth.ts';
+export {
+  checkTrace,
+  DetectorRunner,
+  type CheckResult,
+  type DetectorOptions,
+  type RunnerOptions,
+} from './runner.ts';
+export {
+  sessionHistory,
+  type HistoryOptions,
+  type LedgerEntry,
+  type SessionHistory,
+} from './history.ts';
+export {
+  Rng,
+  synthesize,
+  SYNTH_FAULTS,
+  type SynthFault,
+  type SynthOptions,
+  type SynthTrace,
+} from './synth.ts';
 export { TraceBuilder, ThreadHandle, type Io, type PostOptions } from './testing/trace-builder.ts';
 export { normalizeState } from './testing/normalize.ts';
 export {

@@ -6,7 +6,6 @@
 
 import * as P from '@iocpscope/protocol';
 
-
 export const EventKind: typeof P.EventKind = { ...P.EventKind };
 export type EventKind = P.EventKind;
 export const IoCountCause: typeof P.IoCountCause = { ...P.IoCountCause };

@@ -98,7 +98,10 @@ function naive(t: TraceRecords, count: number) {
       case EventKind.IoCount: {
         ioCount.set(s, (ioCount.get(s) ?? 0) + (yAt(w, i) | 0));
         const cause = aAt(w, i);
-        if ((cause === IoCountCause.RecvPost || cause === IoCountCause.SendPost) && zAt(w, i) !== 0) {
+        if (
+          (cause === IoCountCause.RecvPost || cause === IoCountCause.SendPost) &&
+          zAt(w, i) !== 0
+        ) {
           add(issued, s, zAt(w, i));
         }
         if (!lifecycle.has(s)) lifecycle.set(s, 'live');
@@ -106,7 +109,10 @@ function naive(t: TraceRecords, count: number) {
       }
       case EventKind.SessionCreated:
       case EventKind.Accept:
-        if (!lifecycle.has(s) || (kind === EventKind.SessionCreated && lifecycle.get(s) === 'released')) {
+        if (
+          !lifecycle.has(s) ||
+          (kind === EventKind.SessionCreated && lifecycle.get(s) === 'released')
+        ) {
           lifecycle.set(s, 'live');
           ioCount.set(s, 0);
           issued.delete(s);
@@ -133,9 +139,20 @@ function naive(t: TraceRecords, count: number) {
   const outstanding = new Map<bigint, number[]>();
   for (const [s, ids] of issued) {
     const d = done.get(s) ?? new Set();
-    outstanding.set(s, [...ids].filter((x) => !d.has(x)).sort((a, b) => a - b));
+    outstanding.set(
+      s,
+      [...ids].filter((x) => !d.has(x)).sort((a, b) => a - b),
+    );
   }
-  return { ioCount, lifecycle, queue: queue.map((p) => p.at), state, running, waiting, outstanding };
+  return {
+    ioCount,
+    lifecycle,
+    queue: queue.map((p) => p.at),
+    state,
+    running,
+    waiting,
+    outstanding,
+  };
 }
 
 function expectMatchesNaive(t: TraceRecords, count: number): void {
@@ -160,7 +177,12 @@ function expectMatchesNaive(t: TraceRecords, count: number): void {
     waiting: n.waiting,
     running: n.running,
     threads: [...st.threads.keys()].map((tid) => [tid, n.state.get(tid)]),
-    sessions: [...st.sessions.keys()].map((id) => [id, n.ioCount.get(id), n.lifecycle.get(id), n.outstanding.get(id) ?? []]),
+    sessions: [...st.sessions.keys()].map((id) => [
+      id,
+      n.ioCount.get(id),
+      n.lifecycle.get(id),
+      n.outstanding.get(id) ?? [],
+    ]),
   };
   expect(mine).toEqual(model);
   // Every session the naive model still sees alive is in the state.
@@ -175,10 +197,20 @@ describe('Replayer', () => {
       { faults: [], maxEntries: 1 },
       { faults: [], maxEntries: 4 },
       { faults: ['release-with-io-pending', 'iocount-double-decrement'], maxEntries: 1 },
-      { faults: ['two-sends-in-flight', 'release-without-atomic-flag', 'lock-across-send'], maxEntries: 2 },
+      {
+        faults: ['two-sends-in-flight', 'release-without-atomic-flag', 'lock-across-send'],
+        maxEntries: 2,
+      },
     ];
     for (const [k, c] of cases.entries()) {
-      const t = synthesize({ seed: 100 + k, events: 5_000, sessions: 16, faults: c.faults, maxEntries: c.maxEntries, faultRate: 0.3 });
+      const t = synthesize({
+        seed: 100 + k,
+        events: 5_000,
+        sessions: 16,
+        faults: c.faults,
+        maxEntries: c.maxEntries,
+        faultRate: 0.3,
+      });
       for (let n = 0; n < 4; n++) expectMatchesNaive(t, rng.int(0, t.length));
       expectMatchesNaive(t, t.length);
     }
@@ -201,7 +233,9 @@ describe('Replayer', () => {
     const st = replay(sv.b.build());
     const ss = st.sessions.get(s)!;
     expect(ss.ops).toEqual([]);
-    expect(ss.recentOps.map((o) => [o.ioId, o.postIndex >= 0, o.decIndex >= 0])).toEqual([[r.ioId, true, true]]);
+    expect(ss.recentOps.map((o) => [o.ioId, o.postIndex >= 0, o.decIndex >= 0])).toEqual([
+      [r.ioId, true, true],
+    ]);
     expect(ss.ioCount).toBe(1);
     expect(ss.holds.map((h) => h.cause)).toEqual([IoCountCause.AcceptHold]);
   });
@@ -228,7 +262,11 @@ describe('Replayer', () => {
     w1.lockWait(5, 'a');
     let st = replay(sv.b.build());
     expect(st.locks.get(5)).toMatchObject({ owner: w0.tid, waiters: [w1.tid] });
-    expect(st.threads.get(w1.tid)).toMatchObject({ state: ThreadStateValue.Blocked, reason: BlockReason.Lock, detail: 5 });
+    expect(st.threads.get(w1.tid)).toMatchObject({
+      state: ThreadStateValue.Blocked,
+      reason: BlockReason.Lock,
+      detail: 5,
+    });
     w0.lockRelease(5, 'a');
     w1.lockAcquire(5, 'a');
     w1.lockRelease(5, 'a');

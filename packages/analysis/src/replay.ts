@@ -124,10 +124,13 @@ export class Replayer {
 
   /**
    * Continues from `state`. Sessions are copied before their first change, so
-   * `state` may share them with checkpoints; everything else in it is mutated.
+   * `state` may share them with others (unless `owned`: then they are adopted);
+   * everything else in it is mutated.
    */
-  constructor(state: ReplayState = createState()) {
+  constructor(state: ReplayState = createState(), opts: { owned?: boolean } = {}) {
     this.state = state;
+    // Sessions nobody else references (freshly decoded) can be adopted as they are.
+    if (opts.owned === true) for (const s of state.sessions.values()) s.rev = this.epoch;
   }
 
   /**
@@ -459,7 +462,10 @@ export class Replayer {
     const key = s !== null ? s.id : sessionIdOf(lo, hi);
     const head = q.at(0);
     let pos =
-      head !== undefined && head.ioId === ioId && head.hasOverlapped === hasOverlapped && head.key === key
+      head !== undefined &&
+      head.ioId === ioId &&
+      head.hasOverlapped === hasOverlapped &&
+      head.key === key
         ? 0
         : q.findIndex((p) => p.ioId === ioId && p.hasOverlapped === hasOverlapped && p.key === key);
     let pk: QueuedPacket | null = null;
@@ -732,7 +738,13 @@ export class Replayer {
 
   // ---- locks -------------------------------------------------------------------
 
-  private lockEvent(kind: number, lockId: number, nameStr: number, th: ThreadState | null, i: number): void {
+  private lockEvent(
+    kind: number,
+    lockId: number,
+    nameStr: number,
+    th: ThreadState | null,
+    i: number,
+  ): void {
     let l = this.state.locks.get(lockId);
     if (l === undefined) {
       l = { lockId, nameStr, owner: -1, acquiredIndex: -1, waiters: [] };
@@ -818,7 +830,8 @@ function findHold(holds: HoldEntry[], cause: number, tid: number): number {
   }
   if (best < 0 && want !== -1) {
     // Fall back to any open hold rather than calling a legal -1 an orphan.
-    for (let k = holds.length - 1; k >= 0; k--) if (holds[k]!.cause === IoCountCause.Other) return k;
+    for (let k = holds.length - 1; k >= 0; k--)
+      if (holds[k]!.cause === IoCountCause.Other) return k;
   }
   return best;
 }

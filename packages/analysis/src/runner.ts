@@ -8,6 +8,7 @@ import { DisconnectReason, EventKind, IoCountCause, RECORD_WORDS, tsAt } from '.
 import { AnalysisError } from './errors.ts';
 import { RULE_BY_ID, type Finding, type RuleId, type RuleInfo } from './findings.ts';
 import { formatSessionId, type SessionId } from './ids.ts';
+import { Checkpoints } from './checkpoints.ts';
 import { Replayer } from './replay.ts';
 import { checkSource, type TraceRecords } from './source.ts';
 import {
@@ -26,6 +27,11 @@ export type { DetectorOptions } from './detectors/common.ts';
 export interface RunnerOptions extends DetectorOptions {
   /** Run only these rules (default: all). */
   rules?: readonly RuleId[];
+  /**
+   * Also index the trace for seeks in the same pass: `runner.checkpoints` takes
+   * a checkpoint every this many events (see Checkpoints). Default: none.
+   */
+  checkpointInterval?: number;
 }
 
 /** How many SessionIDs the runner remembers for "was this id created/released before". */
@@ -47,7 +53,10 @@ function resolve(o: DetectorOptions): ResolvedOptions {
   const num = (name: string, v: number | undefined, dflt: number): number => {
     if (v === undefined) return dflt;
     if (!Number.isFinite(v) || v < 0) {
-      throw new AnalysisError('ANALYSIS_BAD_OPTION', `${name} must be a finite number >= 0, got ${v}`);
+      throw new AnalysisError(
+        'ANALYSIS_BAD_OPTION',
+        `${name} must be a finite number >= 0, got ${v}`,
+      );
     }
     return v;
   };
@@ -62,6 +71,8 @@ function resolve(o: DetectorOptions): ResolvedOptions {
 
 export class DetectorRunner {
   readonly replayer = new Replayer();
+  /** Seek index built in the same pass, when `checkpointInterval` was given. */
+  readonly checkpoints: Checkpoints | null;
   /** Every finding so far, in the order found. */
   readonly findings: Finding[] = [];
   /** Findings over the per-rule cap, counted but not kept. */
@@ -88,9 +99,14 @@ export class DetectorRunner {
     const only = opts.rules === undefined ? null : new Set(opts.rules);
     if (only !== null) {
       for (const r of only) {
-        if (!RULE_BY_ID.has(r)) throw new AnalysisError('ANALYSIS_BAD_OPTION', `unknown rule ${JSON.stringify(r)}`);
+        if (!RULE_BY_ID.has(r))
+          throw new AnalysisError('ANALYSIS_BAD_OPTION', `unknown rule ${JSON.stringify(r)}`);
       }
     }
+    this.checkpoints =
+      opts.checkpointInterval === undefined
+        ? null
+        : new Checkpoints({ interval: opts.checkpointInterval }, this.replayer);
     this.detectors = createDetectors().filter((d) => only === null || only.has(d.rule.id));
     for (const d of this.detectors) {
       if (d.kinds.length === 0) this.all.push(d);
@@ -137,7 +153,10 @@ export class DetectorRunner {
     checkSource(src);
     if (this.finished) throw new AnalysisError('ANALYSIS_BAD_INDEX', 'feed() after finish()');
     if (!Number.isInteger(upto) || upto < this.count || upto > src.length) {
-      throw new AnalysisError('ANALYSIS_BAD_INDEX', `cannot feed up to ${upto}: ${this.count} processed, ${src.length} available`);
+      throw new AnalysisError(
+        'ANALYSIS_BAD_INDEX',
+        `cannot feed up to ${upto}: ${this.count} processed, ${src.length} available`,
+      );
     }
     this.fresh = [];
     const w = src.words;
@@ -148,6 +167,7 @@ export class DetectorRunner {
     for (let i = this.count; i < upto; i++) {
       r.apply(w, i);
       const kind = step.kind;
+      if (this.checkpoints !== null) this.checkpoints.noteApplied();
       this.facts(w, i, kind);
       if (kind === EventKind.Gap) {
         ctx.fromStart = false;
@@ -196,11 +216,13 @@ export class DetectorRunner {
         return;
       }
       case EventKind.Pqcs:
-        if (ctx.shutdownIndex < 0 && this.replayer.state.port.exitPacketsPosted > 0) ctx.shutdownIndex = i;
+        if (ctx.shutdownIndex < 0 && this.replayer.state.port.exitPacketsPosted > 0)
+          ctx.shutdownIndex = i;
         return;
       case EventKind.Disconnect:
         this.sessionSeen = true;
-        if (ctx.shutdownIndex < 0 && ((w[o]! >>> 8) & 0xff) === DisconnectReason.Shutdown) ctx.shutdownIndex = i;
+        if (ctx.shutdownIndex < 0 && ((w[o]! >>> 8) & 0xff) === DisconnectReason.Shutdown)
+          ctx.shutdownIndex = i;
         return;
       case EventKind.SessionCreated:
       case EventKind.Accept:

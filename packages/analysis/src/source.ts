@@ -13,7 +13,11 @@ export interface TraceRecords {
 }
 
 export function checkSource(src: TraceRecords): void {
-  if (!Number.isInteger(src.length) || src.length < 0 || src.words.length < src.length * RECORD_WORDS) {
+  if (
+    !Number.isInteger(src.length) ||
+    src.length < 0 ||
+    src.words.length < src.length * RECORD_WORDS
+  ) {
     throw new AnalysisError(
       'ANALYSIS_BAD_SOURCE',
       `source claims ${src.length} records but holds ${Math.floor(src.words.length / RECORD_WORDS)}`,

@@ -249,7 +249,10 @@ class Sim {
     };
     const bad = (name: string, v: number, lo: number, hi: number): void => {
       if (!Number.isInteger(v) || v < lo || v > hi) {
-        throw new AnalysisError('ANALYSIS_BAD_OPTION', `synth: ${name} must be an integer in [${lo}, ${hi}], got ${v}`);
+        throw new AnalysisError(
+          'ANALYSIS_BAD_OPTION',
+          `synth: ${name} must be an integer in [${lo}, ${hi}], got ${v}`,
+        );
       }
     };
     bad('events', o.events, 1, 200_000_000);
@@ -264,7 +267,10 @@ class Sim {
     bad('messagesPerSession[0]', o.messagesPerSession[0], 1, 1e9);
     bad('messagesPerSession[1]', o.messagesPerSession[1], o.messagesPerSession[0], 1e9);
     if (!(o.resetShare >= 0 && o.resetShare <= 1) || !(o.faultRate >= 0 && o.faultRate <= 1)) {
-      throw new AnalysisError('ANALYSIS_BAD_OPTION', 'synth: resetShare and faultRate must be in [0, 1]');
+      throw new AnalysisError(
+        'ANALYSIS_BAD_OPTION',
+        'synth: resetShare and faultRate must be in [0, 1]',
+      );
     }
     for (const f of opts.faults ?? []) {
       if (!(SYNTH_FAULTS as readonly string[]).includes(f)) {
@@ -292,14 +298,35 @@ class Sim {
     return has(this.faults, f) && this.rng.chance(this.o.faultRate);
   }
 
-  emit(kind: number, a: number, tid: number, x: number, lo: number, hi: number, y: number, z: number): void {
+  emit(
+    kind: number,
+    a: number,
+    tid: number,
+    x: number,
+    lo: number,
+    hi: number,
+    y: number,
+    z: number,
+  ): void {
     if (this.length * RECORD_WORDS >= this.words.length) {
       const bigger = new Uint32Array(this.words.length * 2);
       bigger.set(this.words);
       this.words = bigger;
     }
     this.now += this.rng.int(80, 1200);
-    writeRecord(this.words, this.length, kind, a, tid, x >>> 0, this.now, lo >>> 0, hi >>> 0, y >>> 0, z >>> 0);
+    writeRecord(
+      this.words,
+      this.length,
+      kind,
+      a,
+      tid,
+      x >>> 0,
+      this.now,
+      lo >>> 0,
+      hi >>> 0,
+      y >>> 0,
+      z >>> 0,
+    );
     this.length++;
   }
 
@@ -321,7 +348,11 @@ class Sim {
 
   /** Release LIFO waiters while packets wait and fewer than `concurrency` threads run. */
   dispatch(): void {
-    while (this.qHead < this.queue.length && this.waiters.length > 0 && this.running < this.o.concurrency) {
+    while (
+      this.qHead < this.queue.length &&
+      this.waiters.length > 0 &&
+      this.running < this.o.concurrency
+    ) {
       const a = this.waiters.pop()!;
       this.take(a);
       a.portRunning = true;
@@ -380,7 +411,8 @@ class Sim {
 
   recvReady(s: Sess): void {
     const io = s.recvIo;
-    if (io !== null && (s.inbound > 0 || s.clientState !== 'open' || io.cancelled)) this.makeReady(io);
+    if (io !== null && (s.inbound > 0 || s.clientState !== 'open' || io.cancelled))
+      this.makeReady(io);
   }
 
   /** The kernel completes one ready I/O: the packet is queued (PacketQueued). */
@@ -408,8 +440,26 @@ class Sim {
     }
     if (io.op === Op.Recv) s.recvIo = null;
     else s.sendIos.splice(s.sendIos.indexOf(io), 1);
-    this.emit(EventKind.PacketQueued, io.op, this.main.tid, bytes, s.lo, s.hi, ok ? 0 : error, io.ioId);
-    this.queuePacket({ key: s, op: io.op, ok, bytes, error, ioId: io.ioId, hasOverlapped: true, exit: false });
+    this.emit(
+      EventKind.PacketQueued,
+      io.op,
+      this.main.tid,
+      bytes,
+      s.lo,
+      s.hi,
+      ok ? 0 : error,
+      io.ioId,
+    );
+    this.queuePacket({
+      key: s,
+      op: io.op,
+      ok,
+      bytes,
+      error,
+      ioId: io.ioId,
+      hasOverlapped: true,
+      exit: false,
+    });
     if (ok && io.op === Op.Send) this.clientReceives(s, bytes);
   }
 
@@ -505,7 +555,16 @@ class Sim {
   }
 
   lockRelease(a: Actor, l: SimLock, s: Sess | null): void {
-    this.emit(EventKind.LockRelease, 0, a.tid, l.id, s === null ? 0 : s.lo, s === null ? 0 : s.hi, l.nameStr, 0);
+    this.emit(
+      EventKind.LockRelease,
+      0,
+      a.tid,
+      l.id,
+      s === null ? 0 : s.lo,
+      s === null ? 0 : s.hi,
+      l.nameStr,
+      0,
+    );
     const next = l.waiters.shift();
     l.owner = next ?? null;
     if (next !== undefined) next.wait = 'run';
@@ -577,7 +636,12 @@ class Sim {
     this.emit(EventKind.Disconnect, reason, a.tid, 0, s.lo, s.hi, error, 0);
     yield;
     this.closeSocket(a, s);
-    if (has(this.faults, 'release-with-io-pending') && !s.released && s.ioCount > 1 && this.rng.chance(this.o.faultRate * 4)) {
+    if (
+      has(this.faults, 'release-with-io-pending') &&
+      !s.released &&
+      s.ioCount > 1 &&
+      this.rng.chance(this.o.faultRate * 4)
+    ) {
       // Frees the session right away instead of waiting for IOCount 0.
       this.release(a, s);
     }
@@ -598,13 +662,30 @@ class Sim {
     const result = this.postResult(s);
     let io: Io | null = null;
     if (result === WinError.IoPending) {
-      io = { ioId, op: Op.Recv, sess: s, requested: free, readyPos: -1, cancelled: false, done: false };
+      io = {
+        ioId,
+        op: Op.Recv,
+        sess: s,
+        requested: free,
+        readyPos: -1,
+        cancelled: false,
+        done: false,
+      };
       s.recvIo = io;
       this.recvReady(s);
     }
     // The completion may be queued and dequeued by another worker before WSARecv returns.
     yield;
-    this.emit(EventKind.IoPosted, Op.Recv | ((wraps ? 2 : 1) << 4), a.tid, free, s.lo, s.hi, result, ioId);
+    this.emit(
+      EventKind.IoPosted,
+      Op.Recv | ((wraps ? 2 : 1) << 4),
+      a.tid,
+      free,
+      s.lo,
+      s.hi,
+      result,
+      ioId,
+    );
     if (io === null) {
       yield* this.disconnect(a, s, DisconnectReason.IoError, result);
       yield* this.decrement(a, s, IoCountCause.PostFailed, ioId);
@@ -626,12 +707,29 @@ class Sim {
     this.ioCount(a, s, +1, IoCountCause.SendPost, ioId);
     const result = this.postResult(s);
     if (result === WinError.IoPending) {
-      const io: Io = { ioId, op: Op.Send, sess: s, requested: bytes, readyPos: -1, cancelled: false, done: false };
+      const io: Io = {
+        ioId,
+        op: Op.Send,
+        sess: s,
+        requested: bytes,
+        readyPos: -1,
+        cancelled: false,
+        done: false,
+      };
       s.sendIos.push(io);
       this.makeReady(io);
     }
     yield;
-    this.emit(EventKind.IoPosted, Op.Send | ((wraps ? 2 : 1) << 4), a.tid, bytes, s.lo, s.hi, result, ioId);
+    this.emit(
+      EventKind.IoPosted,
+      Op.Send | ((wraps ? 2 : 1) << 4),
+      a.tid,
+      bytes,
+      s.lo,
+      s.hi,
+      result,
+      ioId,
+    );
     if (result !== WinError.IoPending) {
       s.sendInFlight = false;
       yield* this.disconnect(a, s, DisconnectReason.IoError, result);
@@ -674,7 +772,16 @@ class Sim {
       for (const p of batch) {
         const flags = p.op | (p.ok ? 0x10 : 0) | (p.hasOverlapped ? 0x20 : 0);
         const s = p.key;
-        this.emit(EventKind.GqcsReturn, flags, a.tid, p.bytes, s?.lo ?? 0, s?.hi ?? 0, p.ok ? 0 : p.error, p.ioId);
+        this.emit(
+          EventKind.GqcsReturn,
+          flags,
+          a.tid,
+          p.bytes,
+          s?.lo ?? 0,
+          s?.hi ?? 0,
+          p.ok ? 0 : p.error,
+          p.ioId,
+        );
         yield;
       }
       for (const p of batch) {
@@ -686,11 +793,21 @@ class Sim {
         }
         yield* this.handle(a, p);
       }
-      if (this.justZero.length > 0 && this.fault('release-without-atomic-flag')) yield* this.racingLookup(a);
+      if (this.justZero.length > 0 && this.fault('release-without-atomic-flag'))
+        yield* this.racingLookup(a);
       else if (this.rng.chance(0.01)) yield* this.lookup(a);
       if (this.rng.chance(0.0005)) {
         // A short Sleep in a handler: the slot is freed, and the thread overcommits briefly on waking.
-        this.emit(EventKind.ThreadState, ThreadStateValue.Blocked, a.tid, BlockReason.Sleep, 0, 0, 1, 0);
+        this.emit(
+          EventKind.ThreadState,
+          ThreadStateValue.Blocked,
+          a.tid,
+          BlockReason.Sleep,
+          0,
+          0,
+          1,
+          0,
+        );
         this.block(a);
         a.wait = 'sleep';
         a.wakeAt = this.now + this.rng.int(20_000, 200_000);
@@ -764,7 +881,8 @@ class Sim {
     this.lockRelease(a, s.lock, s);
     if (s.sendQ > 0) yield* this.sendPost(a, s);
     yield* this.decrement(a, s, IoCountCause.Completion, p.ioId);
-    if (this.fault('iocount-double-decrement')) yield* this.decrement(a, s, IoCountCause.Completion, p.ioId);
+    if (this.fault('iocount-double-decrement'))
+      yield* this.decrement(a, s, IoCountCause.Completion, p.ioId);
   }
 
   /** A lookup by SessionID (as a broadcast or a kick would do): hold, use, drop. */
@@ -801,7 +919,16 @@ class Sim {
       }
       if (this.active >= this.o.sessions) {
         if (!blocked) {
-          this.emit(EventKind.ThreadState, ThreadStateValue.Blocked, a.tid, BlockReason.Accept, 0, 0, 0, 0);
+          this.emit(
+            EventKind.ThreadState,
+            ThreadStateValue.Blocked,
+            a.tid,
+            BlockReason.Accept,
+            0,
+            0,
+            0,
+            0,
+          );
           blocked = true;
         }
         a.wait = 'cond';
@@ -890,10 +1017,21 @@ class Sim {
     a.cond = () => (this.live.length === 0 || this.now >= drainBy) && this.accept.wait === 'done';
     a.wakeAt = drainBy;
     yield;
-    const exits = has(this.faults, 'too-few-exit-packets') ? this.workers.length - 1 : this.workers.length;
+    const exits = has(this.faults, 'too-few-exit-packets')
+      ? this.workers.length - 1
+      : this.workers.length;
     for (let k = 0; k < exits; k++) {
       this.emit(EventKind.Pqcs, Op.None, a.tid, 0, 0, 0, 0, 0);
-      this.queuePacket({ key: null, op: Op.None, ok: true, bytes: 0, error: 0, ioId: 0, hasOverlapped: false, exit: true });
+      this.queuePacket({
+        key: null,
+        op: Op.None,
+        ok: true,
+        bytes: 0,
+        error: 0,
+        ioId: 0,
+        hasOverlapped: false,
+        exit: true,
+      });
       yield;
     }
     // Join the workers, giving up after a while if some never exit.
@@ -933,7 +1071,16 @@ class Sim {
 
   run(): void {
     this.main = this.newActor(ThreadRole.Main, 'main', false);
-    this.emit(EventKind.PortCreated, Backend.Emulated, this.main.tid, this.o.concurrency, 0, 0, this.o.workers, 0);
+    this.emit(
+      EventKind.PortCreated,
+      Backend.Emulated,
+      this.main.tid,
+      this.o.concurrency,
+      0,
+      0,
+      this.o.workers,
+      0,
+    );
     this.accept = this.newActor(ThreadRole.Accept, 'accept', false);
     for (let k = 0; k < this.o.workers; k++) {
       const w = this.newActor(ThreadRole.Worker, `worker-${k}`, true);
@@ -956,7 +1103,8 @@ class Sim {
         // Everyone waits: let time pass to the next timed wake-up, or give up.
         let t = this.thinking.length > 0 ? this.thinking[0]!.at : Infinity;
         for (const a of this.actors) {
-          if ((a.wait === 'sleep' || a.wait === 'cond') && a.wakeAt > this.now) t = Math.min(t, a.wakeAt);
+          if ((a.wait === 'sleep' || a.wait === 'cond') && a.wakeAt > this.now)
+            t = Math.min(t, a.wakeAt);
         }
         if (t !== Infinity) this.now = t;
         else if (!this.idle && this.o.shutdown) this.idle = true;
@@ -982,5 +1130,10 @@ class Sim {
 export function synthesize(opts: SynthOptions = {}): SynthTrace {
   const sim = new Sim(opts);
   sim.run();
-  return { words: sim.words, length: sim.length, strings: sim.strings, shutdownIndex: sim.shutdownIndex };
+  return {
+    words: sim.words,
+    length: sim.length,
+    strings: sim.strings,
+    shutdownIndex: sim.shutdownIndex,
+  };
 }

@@ -114,8 +114,12 @@ export const CAUSE_NAMES: Record<number, string> = {
   [IoCountCause.HoldRelease]: 'hold release',
 };
 
-export const isExitPacketReturn = (ok: boolean, hasOverlapped: boolean, key: bigint, bytes: number): boolean =>
-  ok && !hasOverlapped && key === 0n && bytes === 0;
+export const isExitPacketReturn = (
+  ok: boolean,
+  hasOverlapped: boolean,
+  key: bigint,
+  bytes: number,
+): boolean => ok && !hasOverlapped && key === 0n && bytes === 0;
 
 /**
  * The op this event issued: its IOCount +1, or its IoPosted when nothing about
@@ -126,7 +130,9 @@ export function issuedOp(step: Step, i: number): OpState | null {
   if (op === null) return null;
   if (step.kind === EventKind.IoCount) return op.incIndex === i ? op : null;
   if (step.kind === EventKind.IoPosted) {
-    return op.postIndex === i && op.incIndex < 0 && op.queuedIndex < 0 && op.dequeueIndex < 0 ? op : null;
+    return op.postIndex === i && op.incIndex < 0 && op.queuedIndex < 0 && op.dequeueIndex < 0
+      ? op
+      : null;
   }
   return null;
 }
@@ -147,7 +153,10 @@ export function subjectKey(s: FindingSubject): string {
   }
 }
 
-export const sessionSubject = (session: SessionId): FindingSubject => ({ kind: 'session', session });
+export const sessionSubject = (session: SessionId): FindingSubject => ({
+  kind: 'session',
+  session,
+});
 export const threadSubject = (tid: number): FindingSubject => ({ kind: 'thread', tid });
 
 export function evidenceList(xs: readonly number[]): number[] {

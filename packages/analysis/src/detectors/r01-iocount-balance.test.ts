@@ -1,6 +1,14 @@
 import { IoCountCause } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
-import { checksOf, echoRound, findingsOf, openSession, peerCloses, server, shutdownAll } from '../testing/scenarios.ts';
+import {
+  checksOf,
+  echoRound,
+  findingsOf,
+  openSession,
+  peerCloses,
+  server,
+  shutdownAll,
+} from '../testing/scenarios.ts';
 
 describe('rule 1: IOCount decremented twice or in the wrong place', () => {
   it('reports nothing for a session that echoes, closes and is released', () => {
@@ -50,7 +58,9 @@ describe('rule 1: IOCount decremented twice or in the wrong place', () => {
     const sv = server();
     const { s } = openSession(sv);
     sv.w[0]!.dec(s, IoCountCause.Completion, 9999);
-    expect(checksOf(findingsOf(sv.b, { rules: ['iocount-balance'] }))).toEqual(['iocount-balance/orphan-decrement']);
+    expect(checksOf(findingsOf(sv.b, { rules: ['iocount-balance'] }))).toEqual([
+      'iocount-balance/orphan-decrement',
+    ]);
   });
 
   it('reports a completion decrement taken before the completion was dequeued', () => {
@@ -58,7 +68,9 @@ describe('rule 1: IOCount decremented twice or in the wrong place', () => {
     const { s, recv } = openSession(sv);
     sv.acc.hold(s);
     sv.acc.completed(recv);
-    expect(checksOf(findingsOf(sv.b, { rules: ['iocount-balance'] }))).toEqual(['iocount-balance/early-decrement']);
+    expect(checksOf(findingsOf(sv.b, { rules: ['iocount-balance'] }))).toEqual([
+      'iocount-balance/early-decrement',
+    ]);
   });
 
   it('reports a failed-post decrement for a post that returned pending', () => {

@@ -35,7 +35,9 @@ describe('rule 2: release while I/O is pending / completion for a released sessi
     w1.release(s);
     const fs = findingsOf(sv.b, { rules: ['use-after-release'] });
     expect(checksOf(fs)).toEqual(['use-after-release/count-not-zero']);
-    expect(fs[0]!.message).toMatch(/saw IOCount 2: the send completion .* the recv completion .* still use it/);
+    expect(fs[0]!.message).toMatch(
+      /saw IOCount 2: the send completion .* the recv completion .* still use it/,
+    );
   });
 
   it('reports a completion dequeued for a session after its release', () => {

@@ -22,7 +22,9 @@ const rule = RULE_BY_ID.get('use-after-release')!;
 function releasedNonZero(ctx: Ctx, s: SessionState, seen: number, i: number): void {
   const handling = s.ops.filter((o) => o.dequeueIndex >= 0 && o.decIndex < 0);
   const users = [
-    ...handling.map((o) => `the ${opName(o.op)} completion io #${o.ioId} dequeued at event ${o.dequeueIndex}`),
+    ...handling.map(
+      (o) => `the ${opName(o.op)} completion io #${o.ioId} dequeued at event ${o.dequeueIndex}`,
+    ),
     ...s.holds.map((h) => `a hold taken at event ${h.index}`),
   ];
   ctx.report(rule, {
@@ -84,7 +86,7 @@ export function useAfterRelease(): Detector {
         const delta = ctx.words[i * 8 + 6]! | 0;
         what = `its IOCount changed (${delta > 0 ? '+' : ''}${delta})`;
       } else if (step.kind === EventKind.IoPosted) {
-        what = `a ${wsaName(ctx.words[i * 8]! >>> 8 & 0x0f)} was issued on it`;
+        what = `a ${wsaName((ctx.words[i * 8]! >>> 8) & 0x0f)} was issued on it`;
       } else {
         if (step.handled === null || !step.handled.hasOverlapped) return;
         what = `a ${opName(step.handled.op)} completion for it was dequeued`;

@@ -29,13 +29,24 @@ describe('rule 3: SessionID or socket reuse confusion', () => {
     const sv = server();
     openSession(sv, 3, 1);
     sv.b.accept(sv.acc, { slot: 3, gen: 2 });
-    expect(checksOf(findingsOf(sv.b, { rules: ['session-identity'] }))).toEqual(['session-identity/slot-in-use']);
+    expect(checksOf(findingsOf(sv.b, { rules: ['session-identity'] }))).toEqual([
+      'session-identity/slot-in-use',
+    ]);
   });
 
   it('reports a completion whose key names no session', () => {
     const sv = server();
     openSession(sv, 3, 1);
-    const ghost = { session: 3n, op: Op.Recv, ioId: 77, requested: 10, incIndex: -1, postIndex: -1, bytes: 10, status: 0 };
+    const ghost = {
+      session: 3n,
+      op: Op.Recv,
+      ioId: 77,
+      requested: 10,
+      incIndex: -1,
+      postIndex: -1,
+      bytes: 10,
+      status: 0,
+    };
     sv.b.complete(ghost, { bytes: 10 });
     sv.w[0]!.dequeue(ghost);
     const fs = findingsOf(sv.b, { rules: ['session-identity'] });
@@ -47,7 +58,16 @@ describe('rule 3: SessionID or socket reuse confusion', () => {
     const sv = server();
     const w = sv.w[0]!;
     const { s, recv } = openSession(sv, 3, 1);
-    const foreign = { session: s, op: Op.Recv, ioId: 500, requested: 10, incIndex: -1, postIndex: -1, bytes: 0, status: 0 };
+    const foreign = {
+      session: s,
+      op: Op.Recv,
+      ioId: 500,
+      requested: 10,
+      incIndex: -1,
+      postIndex: -1,
+      bytes: 0,
+      status: 0,
+    };
     sv.b.complete(foreign, { bytes: 10 });
     const d = w.dequeue(foreign);
     w.gqcs();

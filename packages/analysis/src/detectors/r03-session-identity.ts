@@ -47,7 +47,13 @@ export function sessionIdentity(): Detector {
 
   return {
     rule,
-    kinds: [EventKind.SessionCreated, EventKind.GqcsReturn, EventKind.IoPosted, EventKind.IoCount, EventKind.SessionReleased],
+    kinds: [
+      EventKind.SessionCreated,
+      EventKind.GqcsReturn,
+      EventKind.IoPosted,
+      EventKind.IoCount,
+      EventKind.SessionReleased,
+    ],
     onGap: () => unclaimed.clear(),
     finish(ctx: Ctx): void {
       for (const [id, list] of unclaimed) for (const u of list) foreign(ctx, id, u, u.dequeueIndex);

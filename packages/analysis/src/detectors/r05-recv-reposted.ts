@@ -49,7 +49,8 @@ export function recvReposted(): Detector {
         case EventKind.GqcsReturn: {
           const h = step.handled;
           const s = step.session;
-          if (h === null || s === null || !h.ok || h.op !== Op.Recv || h.bytes === 0 || !s.complete) return;
+          if (h === null || s === null || !h.ok || h.op !== Op.Recv || h.bytes === 0 || !s.complete)
+            return;
           if (step.lifecycleBefore !== 'live') return;
           let list = owed.get(step.tid);
           if (list === undefined) owed.set(step.tid, (list = []));

@@ -17,7 +17,9 @@ describe('rule 6: buffers or OVERLAPPED reused while I/O uses them', () => {
     const { s } = openSession(sv);
     const send = w.send(s);
     w.send(s, { ioId: send.ioId });
-    expect(checksOf(findingsOf(sv.b, { rules: ['buffer-in-use'] }))).toEqual(['buffer-in-use/overlapped-reused']);
+    expect(checksOf(findingsOf(sv.b, { rules: ['buffer-in-use'] }))).toEqual([
+      'buffer-in-use/overlapped-reused',
+    ]);
   });
 
   it('accepts one recv and one send outstanding together', () => {

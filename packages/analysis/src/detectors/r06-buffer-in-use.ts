@@ -10,7 +10,15 @@
 import { EventKind, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import { isOutstanding } from '../state.ts';
-import { issuedOp, opName, opStart, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';
+import {
+  issuedOp,
+  opName,
+  opStart,
+  sessionSubject,
+  wsaName,
+  type Ctx,
+  type Detector,
+} from './common.ts';
 
 const rule = RULE_BY_ID.get('buffer-in-use')!;
 

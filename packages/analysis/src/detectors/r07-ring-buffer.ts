@@ -23,7 +23,8 @@ export function ringBuffer(): Detector {
       const step = ctx.step;
       const s = step.session;
       const op = step.op;
-      if (s === null || op === null || !s.complete || (op.op !== Op.Recv && op.op !== Op.Send)) return;
+      if (s === null || op === null || !s.complete || (op.op !== Op.Recv && op.op !== Op.Send))
+        return;
       const name = (): string => ctx.sessionName(s.id);
       if (step.kind === EventKind.IoPosted && op.postIndex === i && !postFailed(op)) {
         if (op.bufCount !== 1 && op.bufCount !== 2) {
@@ -54,7 +55,12 @@ export function ringBuffer(): Detector {
         }
       }
       // A completion larger than its post (whichever of the two records came last).
-      if (op.bytes > op.requestedBytes && op.postIndex >= 0 && op.dequeueIndex >= 0 && op.status === 0) {
+      if (
+        op.bytes > op.requestedBytes &&
+        op.postIndex >= 0 &&
+        op.dequeueIndex >= 0 &&
+        op.status === 0
+      ) {
         if (op.postIndex !== i && op.dequeueIndex !== i) return;
         ctx.report(rule, {
           check: 'overrun',

@@ -12,7 +12,15 @@
 
 import { EventKind, IoCountCause, ThreadRole, WinError } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
-import { CompletionTracker, errorName, opName, sessionSubject, threadSubject, type Ctx, type Detector } from './common.ts';
+import {
+  CompletionTracker,
+  errorName,
+  opName,
+  sessionSubject,
+  threadSubject,
+  type Ctx,
+  type Detector,
+} from './common.ts';
 
 const rule = RULE_BY_ID.get('gqcs-false')!;
 

@@ -35,7 +35,9 @@ describe('rule 9: 0-byte completions', () => {
     sv.main.pqcsExit();
     w.dequeueExit();
     w.dec(s, IoCountCause.Completion);
-    expect(checksOf(findingsOf(sv.b, { rules: ['zero-byte'] }))).toEqual(['zero-byte/exit-as-completion']);
+    expect(checksOf(findingsOf(sv.b, { rules: ['zero-byte'] }))).toEqual([
+      'zero-byte/exit-as-completion',
+    ]);
   });
 
   it('accepts a worker that exits on its exit packet', () => {

@@ -10,7 +10,14 @@
 import { EventKind, IoCountCause, Op } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
-import { isExitPacketReturn, issuedOp, sessionSubject, threadSubject, type Ctx, type Detector } from './common.ts';
+import {
+  isExitPacketReturn,
+  issuedOp,
+  sessionSubject,
+  threadSubject,
+  type Ctx,
+  type Detector,
+} from './common.ts';
 
 const rule = RULE_BY_ID.get('zero-byte')!;
 
@@ -44,7 +51,8 @@ export function zeroByte(): Detector {
             exitAt.set(step.tid, i);
             return;
           }
-          if (s !== null && s.complete && h.ok && h.op === Op.Recv && h.bytes === 0) closedAt.set(s.id, i);
+          if (s !== null && s.complete && h.ok && h.op === Op.Recv && h.bytes === 0)
+            closedAt.set(s.id, i);
           return;
         }
         case EventKind.GqcsEnter: {

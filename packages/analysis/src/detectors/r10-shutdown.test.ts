@@ -1,6 +1,13 @@
 import { WinError } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
-import { checksOf, findingsOf, openSession, peerCloses, server, shutdownAll } from '../testing/scenarios.ts';
+import {
+  checksOf,
+  findingsOf,
+  openSession,
+  peerCloses,
+  server,
+  shutdownAll,
+} from '../testing/scenarios.ts';
 
 describe('rule 10: shutdown', () => {
   it('accepts one exit packet per worker and every thread exiting', () => {

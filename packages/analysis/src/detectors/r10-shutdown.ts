@@ -13,7 +13,13 @@
 import { EventKind, ThreadRole, ThreadStateValue, WinError } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { ThreadState } from '../state.ts';
-import { isExitPacketReturn, sessionSubject, threadSubject, type Ctx, type Detector } from './common.ts';
+import {
+  isExitPacketReturn,
+  sessionSubject,
+  threadSubject,
+  type Ctx,
+  type Detector,
+} from './common.ts';
 
 const rule = RULE_BY_ID.get('shutdown')!;
 
@@ -26,7 +32,11 @@ export function shutdown(): Detector {
 
   const stuck = (ctx: Ctx): ThreadState[] =>
     [...ctx.state.threads.values()].filter(
-      (t) => t.isPortThread && t.exitIndex < 0 && t.state !== ThreadStateValue.Exited && !gotExit.has(t.tid),
+      (t) =>
+        t.isPortThread &&
+        t.exitIndex < 0 &&
+        t.state !== ThreadStateValue.Exited &&
+        !gotExit.has(t.tid),
     );
 
   const checkTooFew = (ctx: Ctx, i: number, why: string): void => {
@@ -51,7 +61,11 @@ export function shutdown(): Detector {
     rule,
     kinds: [EventKind.Pqcs, EventKind.GqcsReturn, EventKind.ThreadExit],
     finish(ctx: Ctx): void {
-      checkTooFew(ctx, Math.max(0, ctx.state.count - 1), 'was still waiting in GQCS when the trace ended');
+      checkTooFew(
+        ctx,
+        Math.max(0, ctx.state.count - 1),
+        'was still waiting in GQCS when the trace ended',
+      );
     },
     onEvent(ctx: Ctx, i: number): void {
       const step = ctx.step;
@@ -64,7 +78,9 @@ export function shutdown(): Detector {
             workersAtStart = [...st.threads.values()].filter(
               (t) => t.isPortThread && t.exitIndex < 0 && t.role !== ThreadRole.Main,
             ).length;
-            const alive = [...st.sessions.values()].filter((s) => s.complete && s.lifecycle !== 'released');
+            const alive = [...st.sessions.values()].filter(
+              (s) => s.complete && s.lifecycle !== 'released',
+            );
             if (alive.length > 0) {
               const first = alive[0]!;
               ctx.report(rule, {

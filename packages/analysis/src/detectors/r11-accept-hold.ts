@@ -20,7 +20,13 @@ export function acceptHold(): Detector {
   const waiting = new Set<SessionId>();
   return {
     rule,
-    kinds: [EventKind.SessionCreated, EventKind.Accept, EventKind.IoCount, EventKind.IoPosted, EventKind.SessionReleased],
+    kinds: [
+      EventKind.SessionCreated,
+      EventKind.Accept,
+      EventKind.IoCount,
+      EventKind.IoPosted,
+      EventKind.SessionReleased,
+    ],
     onEvent(ctx: Ctx, i: number): void {
       const step = ctx.step;
       const s = step.session;

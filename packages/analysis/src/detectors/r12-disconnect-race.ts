@@ -15,7 +15,15 @@ import { EventKind } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
 import { postFailed } from '../state.ts';
-import { fmtMs, opName, opStart, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';
+import {
+  fmtMs,
+  opName,
+  opStart,
+  sessionSubject,
+  wsaName,
+  type Ctx,
+  type Detector,
+} from './common.ts';
 
 const rule = RULE_BY_ID.get('disconnect-race')!;
 
@@ -34,7 +42,8 @@ export function disconnectRace(): Detector {
 
   const stillPending = (ctx: Ctx, w: Watch): boolean => {
     const s = ctx.state.sessions.get(w.session);
-    if (s === undefined || (s.socketClosedIndex >= 0 && s.socketClosedIndex > w.issuedIndex)) return false;
+    if (s === undefined || (s.socketClosedIndex >= 0 && s.socketClosedIndex > w.issuedIndex))
+      return false;
     const op = s.ops.find((o) => o.ioId === w.ioId);
     return op !== undefined && op.dequeueIndex < 0 && !postFailed(op);
   };
@@ -60,7 +69,9 @@ export function disconnectRace(): Detector {
       watch = [];
     },
     finish(ctx: Ctx): void {
-      for (const w of watch) if (stillPending(ctx, w)) report(ctx, w, Math.max(0, ctx.state.count - 1), 'when the trace ended');
+      for (const w of watch)
+        if (stillPending(ctx, w))
+          report(ctx, w, Math.max(0, ctx.state.count - 1), 'when the trace ended');
       watch = [];
     },
     onEvent(ctx: Ctx, i: number): void {
@@ -68,7 +79,8 @@ export function disconnectRace(): Detector {
       // Age out the watch list (cheap: only its head is looked at).
       while (watch.length > 0 && step.tsNs - watch[0]!.tsNs >= ctx.options.uncancelledNs) {
         const w = watch.shift()!;
-        if (stillPending(ctx, w)) report(ctx, w, i, `${fmtMs(step.tsNs - w.tsNs)} later (event ${i})`);
+        if (stillPending(ctx, w))
+          report(ctx, w, i, `${fmtMs(step.tsNs - w.tsNs)} later (event ${i})`);
       }
       if (step.kind !== EventKind.IoPosted) return;
       const s = step.session;

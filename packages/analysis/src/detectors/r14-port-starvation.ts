@@ -10,12 +10,29 @@
 // Busy workers with a growing queue (running = concurrency) are load, not a
 // bug; a LIFO hot thread doing most of the work at low load is normal.
 
-import { ThreadStateValue } from '../proto.ts';
+import { EventKind, ThreadStateValue } from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { ThreadState } from '../state.ts';
 import { fmtMs, type Ctx, type Detector } from './common.ts';
 
 const rule = RULE_BY_ID.get('port-starvation')!;
+
+const PORT_KINDS: boolean[] = [];
+for (const k of [
+  EventKind.ThreadStart,
+  EventKind.ThreadExit,
+  EventKind.ThreadState,
+  EventKind.PortCreated,
+  EventKind.GqcsEnter,
+  EventKind.GqcsReturn,
+  EventKind.PacketQueued,
+  EventKind.Pqcs,
+  EventKind.LockWait,
+  EventKind.LockAcquire,
+  EventKind.Gap,
+]) {
+  PORT_KINDS[k] = true;
+}
 
 const describeBlocked = (ctx: Ctx, t: ThreadState): string => {
   const why =
@@ -46,6 +63,9 @@ export function portStarvation(): Detector {
       overSince = -1;
     },
     onEvent(ctx: Ctx, i: number): void {
+      // Only these kinds change the port's queue, waiters or running threads; the
+      // others only move time forward, which matters only during an episode.
+      if (!PORT_KINDS[ctx.step.kind] && starvedSince < 0 && overSince < 0) return;
       const st = ctx.state;
       const p = st.port;
       const ts = ctx.step.tsNs;
@@ -55,7 +75,9 @@ export function portStarvation(): Detector {
       let starving = p.queue.size > 0 && p.waiting.length === 0 && p.running < cap;
       let blocked: ThreadState[] = [];
       if (starving) {
-        blocked = [...st.threads.values()].filter((t) => t.isPortThread && t.state === ThreadStateValue.Blocked);
+        blocked = [...st.threads.values()].filter(
+          (t) => t.isPortThread && t.state === ThreadStateValue.Blocked,
+        );
         starving = blocked.length > 0;
       }
       if (starving) {

@@ -34,7 +34,14 @@ export function sendLostBytes(): Detector {
   };
   return {
     rule,
-    kinds: [EventKind.GqcsReturn, EventKind.IoPosted, EventKind.Disconnect, EventKind.SocketClosed, EventKind.GqcsEnter, EventKind.ThreadExit],
+    kinds: [
+      EventKind.GqcsReturn,
+      EventKind.IoPosted,
+      EventKind.Disconnect,
+      EventKind.SocketClosed,
+      EventKind.GqcsEnter,
+      EventKind.ThreadExit,
+    ],
     onGap: () => byThread.clear(),
     onEvent(ctx: Ctx, i: number): void {
       const step = ctx.step;
@@ -44,7 +51,13 @@ export function sendLostBytes(): Detector {
         case EventKind.IoPosted: {
           const op = step.op;
           if (s === null || op === null || op.op !== Op.Send || !s.complete) return;
-          if (op.status !== 0 || op.postIndex < 0 || op.dequeueIndex < 0 || op.bytes >= op.requestedBytes) return;
+          if (
+            op.status !== 0 ||
+            op.postIndex < 0 ||
+            op.dequeueIndex < 0 ||
+            op.bytes >= op.requestedBytes
+          )
+            return;
           if (op.postIndex !== i && op.dequeueIndex !== i) return;
           const tid = op.dequeueTid;
           let list = byThread.get(tid);

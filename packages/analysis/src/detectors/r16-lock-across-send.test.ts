@@ -15,7 +15,9 @@ describe('rule 16: a lock held across WSASend while other workers wait for it', 
     expect(checksOf(fs)).toEqual(['lock-across-send/held-across-send']);
     expect(fs[0]!.evidence).toEqual([acq, wait, send.postIndex]);
     expect(fs[0]!.subject).toEqual({ kind: 'lock', lockId: 7, tid: w0.tid });
-    expect(fs[0]!.message).toMatch(/held lock 'send-lock' \(#7\) .* across WSASend .* while worker-1/);
+    expect(fs[0]!.message).toMatch(
+      /held lock 'send-lock' \(#7\) .* across WSASend .* while worker-1/,
+    );
   });
 
   it('reports it when the wait begins after the send, during the same hold', () => {

@@ -66,13 +66,27 @@ export function lockAcrossSend(): Detector {
       if (step.kind === EventKind.LockAcquire) {
         const waiters = h?.waiters ?? new Map<number, number>();
         waiters.delete(tid);
-        h = { holder: tid, acquiredIndex: i, sendIndex: -1, nameStr: w[i * 8 + 6]!, waiters, reported: false };
+        h = {
+          holder: tid,
+          acquiredIndex: i,
+          sendIndex: -1,
+          nameStr: w[i * 8 + 6]!,
+          waiters,
+          reported: false,
+        };
         locks.set(lockId, h);
         return;
       }
       if (step.kind === EventKind.LockWait) {
         if (h === undefined) {
-          h = { holder: -1, acquiredIndex: -1, sendIndex: -1, nameStr: w[i * 8 + 6]!, waiters: new Map(), reported: false };
+          h = {
+            holder: -1,
+            acquiredIndex: -1,
+            sendIndex: -1,
+            nameStr: w[i * 8 + 6]!,
+            waiters: new Map(),
+            reported: false,
+          };
           locks.set(lockId, h);
         }
         if (!h.waiters.has(tid)) h.waiters.set(tid, i);

@@ -12,7 +12,8 @@ function plain(v: unknown): Plain {
   if (Array.isArray(v)) return v.map(plain);
   if (typeof v === 'object') {
     const out: { [k: string]: Plain } = {};
-    for (const k of Object.keys(v).sort()) if (k !== 'rev') out[k] = plain((v as Record<string, unknown>)[k]);
+    for (const k of Object.keys(v).sort())
+      if (k !== 'rev') out[k] = plain((v as Record<string, unknown>)[k]);
     return out;
   }
   throw new Error(`normalize: unexpected ${typeof v}`);
@@ -22,7 +23,9 @@ const sessionPlain = (s: SessionState): Plain => plain(s);
 
 export function normalizeState(st: ReplayState): Plain {
   const byKey = <K extends number | bigint, V>(m: Map<K, V>, f: (v: V) => Plain): Plain =>
-    [...m.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, v]) => [plain(k), f(v)]);
+    [...m.entries()]
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([k, v]) => [plain(k), f(v)]);
   return {
     count: st.count,
     tsNs: st.tsNs,

@@ -75,7 +75,15 @@ export class ThreadHandle {
     const bytes = over.bytes ?? io.bytes;
     const error = over.error ?? (ok ? 0 : io.status);
     const a = io.op | (ok ? 0x10 : 0) | 0x20;
-    return this.b.rec(EventKind.GqcsReturn, a, this.tid, bytes, io.session, ok ? 0 : error, io.ioId);
+    return this.b.rec(
+      EventKind.GqcsReturn,
+      a,
+      this.tid,
+      bytes,
+      io.session,
+      ok ? 0 : error,
+      io.ioId,
+    );
   }
 
   /** GQCS returns an exit packet (0, 0, NULL). */
@@ -166,7 +174,15 @@ export class ThreadHandle {
   }
 
   block(reason: number = BlockReason.Sleep, detail = 0): number {
-    return this.b.rec(EventKind.ThreadState, ThreadStateValue.Blocked, this.tid, reason, 0n, detail, 0);
+    return this.b.rec(
+      EventKind.ThreadState,
+      ThreadStateValue.Blocked,
+      this.tid,
+      reason,
+      0n,
+      detail,
+      0,
+    );
   }
 
   run(): number {
@@ -198,7 +214,11 @@ export class ThreadHandle {
       status: 0,
     };
     if (o.increment ?? true) {
-      io.incIndex = this.inc(session, op === Op.Recv ? IoCountCause.RecvPost : IoCountCause.SendPost, io.ioId);
+      io.incIndex = this.inc(
+        session,
+        op === Op.Recv ? IoCountCause.RecvPost : IoCountCause.SendPost,
+        io.ioId,
+      );
     }
     if (o.posted ?? true) this.posted(io, o.result ?? WinError.IoPending, o.bufCount ?? 1);
     return io;
@@ -261,11 +281,22 @@ export class TraceBuilder {
   }
 
   port(o: { concurrency?: number; workers?: number } = {}): number {
-    return this.rec(EventKind.PortCreated, Backend.Emulated, this.kernel.tid, o.concurrency ?? 2, 0n, o.workers ?? 2, 0);
+    return this.rec(
+      EventKind.PortCreated,
+      Backend.Emulated,
+      this.kernel.tid,
+      o.concurrency ?? 2,
+      0n,
+      o.workers ?? 2,
+      0,
+    );
   }
 
   /** Accept + SessionCreated by `by`; returns the new SessionID. */
-  accept(by: ThreadHandle, o: { slot?: number; gen?: number; id?: SessionId; socket?: number; peer?: string } = {}): SessionId {
+  accept(
+    by: ThreadHandle,
+    o: { slot?: number; gen?: number; id?: SessionId; socket?: number; peer?: string } = {},
+  ): SessionId {
     const slot = o.slot ?? 1;
     const id = o.id ?? (BigInt(0x5eed0000 + (o.gen ?? 1)) << 32n) | BigInt(slot);
     const socket = o.socket ?? (this.nextSocket += 4);
@@ -280,7 +311,15 @@ export class TraceBuilder {
   complete(io: Io, o: { bytes?: number; status?: number } = {}): number {
     io.status = o.status ?? 0;
     io.bytes = o.bytes ?? (io.status === 0 ? io.requested : 0);
-    return this.rec(EventKind.PacketQueued, io.op, this.kernel.tid, io.bytes, io.session, io.status, io.ioId);
+    return this.rec(
+      EventKind.PacketQueued,
+      io.op,
+      this.kernel.tid,
+      io.bytes,
+      io.session,
+      io.status,
+      io.ioId,
+    );
   }
 
   gap(lost: number): number {
@@ -294,19 +333,43 @@ export class TraceBuilder {
   }
 
   /** Append one raw record; returns its index. */
-  rec(kind: number, a: number, tid: number, x: number, session: SessionId, y: number, z: number): number {
+  rec(
+    kind: number,
+    a: number,
+    tid: number,
+    x: number,
+    session: SessionId,
+    y: number,
+    z: number,
+  ): number {
     if ((this.length + 1) * RECORD_WORDS > this.words.length) {
       const bigger = new Uint32Array(this.words.length * 2);
       bigger.set(this.words);
       this.words = bigger;
     }
     const i = this.length++;
-    writeRecord(this.words, i, kind, a, tid, x >>> 0, this.nowNs, sessionLo(session), sessionHi(session), y >>> 0, z >>> 0);
+    writeRecord(
+      this.words,
+      i,
+      kind,
+      a,
+      tid,
+      x >>> 0,
+      this.nowNs,
+      sessionLo(session),
+      sessionHi(session),
+      y >>> 0,
+      z >>> 0,
+    );
     this.nowNs += this.stepNs;
     return i;
   }
 
   build(): TraceRecords & { strings: string[] } {
-    return { words: this.words.slice(0, this.length * RECORD_WORDS), length: this.length, strings: this.strings.slice() };
+    return {
+      words: this.words.slice(0, this.length * RECORD_WORDS),
+      length: this.length,
+      strings: this.strings.slice(),
+    };
   }
 }
