@@ -88,7 +88,6 @@ export async function startServer(
   hooks: StartHooks = {},
 ): Promise<RunningServer> {
   const config = resolveServerOptions(options);
-  const startWallMs = Date.now();
   // One ring per thread: the kernel (main), the accept thread and each worker.
   const shared = config.trace
     ? TraceShared.create({ ringRecords: config.ringRecords, maxThreads: config.workers + 4 })
@@ -107,22 +106,6 @@ export async function startServer(
   faults.set(config.faults);
 
   let drainer: DrainerThread | null = null;
-  if (shared) {
-    const header: TraceFileHeader = {
-      clock: 'monotonic-ns',
-      host: hostname().slice(0, 256),
-      backend: config.backend,
-      portConfig: { workers: config.workers, concurrency: config.concurrency },
-      startWallMs,
-      ...(config.recordName !== null ? { name: config.recordName } : {}),
-    };
-    drainer = new DrainerThread(shared, {
-      windowNs: config.traceWindowMs * 1e6,
-      ...(config.recordFile !== null ? { file: { path: config.recordFile, header } } : {}),
-    });
-    if (hooks.onBatch) drainer.subscribe(hooks.onBatch);
-  }
-
   let host: PortHost | null = null;
   const threads: ServerThread[] = [];
   try {
@@ -136,6 +119,24 @@ export async function startServer(
       recorder: kernelRec,
     });
     const listen = await host.listen(config.host, config.echoPort);
+    if (shared) {
+      const header: TraceFileHeader = {
+        clock: 'monotonic-ns',
+        host: hostname().slice(0, 256),
+        backend: config.backend,
+        portConfig: { workers: config.workers, concurrency: host.concurrency },
+        // Wall-clock time of tsNs = 0 (the trace clock's base).
+        startWallMs: Math.floor(
+          shared.clockBase.creatorTimeOriginMs + shared.clockBase.startPerfMs,
+        ),
+        ...(config.recordName !== null ? { name: config.recordName } : {}),
+      };
+      drainer = new DrainerThread(shared, {
+        windowNs: config.traceWindowMs * 1e6,
+        ...(config.recordFile !== null ? { file: { path: config.recordFile, header } } : {}),
+      });
+      if (hooks.onBatch) drainer.subscribe(hooks.onBatch);
+    }
     const input = (index: number): EchoThreadInput => ({
       port: host!.descriptor,
       trace: shared ? shared.descriptor : null,
