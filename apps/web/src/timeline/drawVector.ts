@@ -320,7 +320,7 @@ export function drawFlows(
   return drawn;
 }
 
-/** Rings around events (the selected session's), deduplicated per pixel column per lane. */
+/** Boxes around events (the selected session's), deduplicated per 3 px per lane. */
 export function drawEventRings(
   pen: Pen,
   trace: WebTrace,
@@ -347,8 +347,12 @@ export function drawEventRings(
     if (x - lastX[row]! < 3) continue;
     lastX[row] = x;
     const y = eventY(trace, g, e);
-    ctx.rect(x - 3.5, y - 3.5, 7, 7);
+    ctx.rect(x - 4.5, y - 4.5, 9, 9);
   }
+  pen.fillStyle(color);
+  pen.globalAlpha(0.22);
+  ctx.fill();
+  pen.globalAlpha(1);
   pen.strokeStyle(color);
   pen.lineWidth(1.5);
   pen.lineDash('');

@@ -573,7 +573,7 @@ export class TimelineRenderer {
         const k = lowerBound(ret.data, e, 0, ret.length);
         if (k < ret.length && ret.data[k] === e) this.positions[n++] = k;
       }
-      drawFlows(this.pen, trace, g, this.positions, n, COLORS.flowSelected, 1.5);
+      drawFlows(this.pen, trace, g, this.positions, n, COLORS.flowSelected, 2);
     }
     // The cursor's and the hovered event's own flows, on top.
     let n = 0;
