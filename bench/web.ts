@@ -34,11 +34,7 @@ import { createServer, type Server } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import {
-  RECORD_WORDS,
-  encodeChunk,
-  encodeFileHeader,
-} from '../packages/protocol/src/index.ts';
+import { RECORD_WORDS, encodeChunk, encodeFileHeader } from '../packages/protocol/src/index.ts';
 import { synthesize } from '../packages/analysis/src/synth.ts';
 
 const CHROMIUM_ARGS = [
@@ -88,7 +84,12 @@ function recording(events: number): { bytes: Uint8Array; count: number } {
   const per = 32_768;
   for (let first = 0; first < t.length; first += per) {
     const end = Math.min(t.length, first + per);
-    parts.push(encodeChunk(t.words.subarray(first * RECORD_WORDS, end * RECORD_WORDS), first === 0 ? strings : []));
+    parts.push(
+      encodeChunk(
+        t.words.subarray(first * RECORD_WORDS, end * RECORD_WORDS),
+        first === 0 ? strings : [],
+      ),
+    );
   }
   let total = 0;
   for (const p of parts) total += p.length;
@@ -113,12 +114,18 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
-function serve(dist: string, files: Map<string, Uint8Array>): Promise<{ server: Server; base: string }> {
+function serve(
+  dist: string,
+  files: Map<string, Uint8Array>,
+): Promise<{ server: Server; base: string }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
     const mem = files.get(path);
     if (mem) {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': mem.length });
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': mem.length,
+      });
       res.end(mem);
       return;
     }
@@ -175,11 +182,19 @@ async function heapBytes(page: Page): Promise<number> {
 const nextFrame = (page: Page): Promise<void> =>
   page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => r())));
 
-async function run(browser: Browser, base: string, url: string, count: number, shots?: string): Promise<RunResult> {
+async function run(
+  browser: Browser,
+  base: string,
+  url: string,
+  count: number,
+  shots?: string,
+): Promise<RunResult> {
   const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
   const page = await context.newPage();
   await page.addInitScript(() => {
-    const w = window as unknown as { __bench: { frames: unknown[]; loafs: unknown[]; paints: unknown[] } };
+    const w = window as unknown as {
+      __bench: { frames: unknown[]; loafs: unknown[]; paints: unknown[] };
+    };
     w.__bench = { frames: [], loafs: [], paints: [] };
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
@@ -200,14 +215,21 @@ async function run(browser: Browser, base: string, url: string, count: number, s
             startTime: number;
             duration: number;
             blockingDuration: number;
-            scripts: { sourceFunctionName: string; sourceURL: string; duration: number; invoker: string }[];
+            scripts: {
+              sourceFunctionName: string;
+              sourceURL: string;
+              duration: number;
+              invoker: string;
+            }[];
           };
           const top = [...l.scripts].sort((a, b) => b.duration - a.duration)[0];
           w.__bench.loafs.push({
             at: l.startTime,
             duration: l.duration,
             blocking: l.blockingDuration,
-            top: top ? `${top.invoker || top.sourceFunctionName} ${Math.round(top.duration)}ms` : '',
+            top: top
+              ? `${top.invoker || top.sourceFunctionName} ${Math.round(top.duration)}ms`
+              : '',
           });
         }
       }).observe({ type: 'long-animation-frame', buffered: true });
@@ -221,7 +243,8 @@ async function run(browser: Browser, base: string, url: string, count: number, s
   await nextFrame(page);
   const before = await heapBytes(page);
 
-  const loadProfiler = PROFILE && shots !== undefined ? await page.context().newCDPSession(page) : null;
+  const loadProfiler =
+    PROFILE && shots !== undefined ? await page.context().newCDPSession(page) : null;
   if (loadProfiler) {
     await loadProfiler.send('Profiler.enable');
     await loadProfiler.send('Profiler.setSamplingInterval', { interval: 200 });
@@ -239,10 +262,12 @@ async function run(browser: Browser, base: string, url: string, count: number, s
         paint = w.__bench.paints.find((x) => x.events === count);
         if (paint) break;
         await new Promise<void>((r) => requestAnimationFrame(() => r()));
-        if (performance.now() - t0 > 60_000) throw new Error('no paint of the whole trace within 60 s');
+        if (performance.now() - t0 > 60_000)
+          throw new Error('no paint of the whole trace within 60 s');
       }
       await new Promise<void>((r) => requestAnimationFrame(() => r()));
-      const frames = (w as unknown as { __bench: { frames: { at: number; drawMs: number }[] } }).__bench.frames;
+      const frames = (w as unknown as { __bench: { frames: { at: number; drawMs: number }[] } })
+        .__bench.frames;
       const f = frames.find((x) => Math.abs(x.at + x.drawMs - paint.at) < 1);
       return {
         paintMs: performance.now() - t0,
@@ -255,7 +280,10 @@ async function run(browser: Browser, base: string, url: string, count: number, s
   );
   if (loadProfiler) {
     const { profile } = await loadProfiler.send('Profiler.stop');
-    writeFileSync(PROFILE!.replace(/(\.cpuprofile)?$/, '.load.cpuprofile'), JSON.stringify(profile));
+    writeFileSync(
+      PROFILE!.replace(/(\.cpuprofile)?$/, '.load.cpuprofile'),
+      JSON.stringify(profile),
+    );
     await loadProfiler.detach();
   }
   const traceBytes = await page.evaluate(() => window.__iocpscope!.getState().traceBytes);
@@ -275,7 +303,9 @@ async function run(browser: Browser, base: string, url: string, count: number, s
   const x = box.x + box.width * 0.55;
   const y = box.y + box.height * 0.6;
   await page.evaluate(() => {
-    (window as unknown as { __bench: { frames: unknown[]; loafs: unknown[] | null } }).__bench.frames = [];
+    (
+      window as unknown as { __bench: { frames: unknown[]; loafs: unknown[] | null } }
+    ).__bench.frames = [];
     const b = (window as unknown as { __bench: { loafs: unknown[] | null } }).__bench;
     if (b.loafs) b.loafs = [];
   });
@@ -311,12 +341,14 @@ async function run(browser: Browser, base: string, url: string, count: number, s
     await profiler.detach();
   }
   const perf = await page.evaluate(() => {
-    const b = (window as unknown as {
-      __bench: {
-        frames: { inputMs: number; drawMs: number }[];
-        loafs: { duration: number; blocking: number; top: string }[] | null;
-      };
-    }).__bench;
+    const b = (
+      window as unknown as {
+        __bench: {
+          frames: { inputMs: number; drawMs: number }[];
+          loafs: { duration: number; blocking: number; top: string }[] | null;
+        };
+      }
+    ).__bench;
     return { frames: b.frames, loafs: b.loafs ?? [] };
   });
 
@@ -390,13 +422,26 @@ async function main(): Promise<void> {
       process.stdout.write('building apps/web ... ');
       const b = spawnSync(
         'pnpm',
-        ['--filter', '@iocpscope/web', 'exec', 'vite', 'build', '--outDir', dist, '--emptyOutDir', '--logLevel', 'error'],
+        [
+          '--filter',
+          '@iocpscope/web',
+          'exec',
+          'vite',
+          'build',
+          '--outDir',
+          dist,
+          '--emptyOutDir',
+          '--logLevel',
+          'error',
+        ],
         { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
       );
       if (b.status !== 0) throw new Error('vite build failed');
       console.log('done');
     }
-    process.stdout.write(`generating ${EVENTS.toLocaleString('en-US')} + ${BASE_EVENTS.toLocaleString('en-US')} events (seed ${SEED}) ... `);
+    process.stdout.write(
+      `generating ${EVENTS.toLocaleString('en-US')} + ${BASE_EVENTS.toLocaleString('en-US')} events (seed ${SEED}) ... `,
+    );
     const main = recording(EVENTS);
     const baseRec = recording(BASE_EVENTS);
     console.log(`done (${(main.bytes.length / 1e6).toFixed(1)} MB file)`);
@@ -406,33 +451,61 @@ async function main(): Promise<void> {
     ]);
     const { server, base } = await serve(dist, files);
     if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: CHROMIUM_ARGS,
+    });
     try {
       const b = await run(browser, base, '/bench/base.iocptrace', baseRec.count);
       const m = await run(browser, base, '/bench/main.iocptrace', main.count, SHOTS);
       const bp95 = pct(b.frames, 95);
       const mp95 = pct(m.frames, 95);
       console.log('');
-      console.log(`iocpscope web bench — Chromium ${browser.version()} headless, software rendering, ${VIEWPORT.width}x${VIEWPORT.height}`);
-      console.log(`machine: ${availableParallelism()} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-      console.log(`recording: ${m.events.toLocaleString('en-US')} events (baseline ${b.events.toLocaleString('en-US')})`);
+      console.log(
+        `iocpscope web bench — Chromium ${browser.version()} headless, software rendering, ${VIEWPORT.width}x${VIEWPORT.height}`,
+      );
+      console.log(
+        `machine: ${availableParallelism()} cores, load ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}`,
+      );
+      console.log(
+        `recording: ${m.events.toLocaleString('en-US')} events (baseline ${b.events.toLocaleString('en-US')})`,
+      );
       console.log('');
       console.log(line('first complete paint', m.paintMs, 'ms', TARGET_PAINT_MS, b.paintMs));
       console.log(line('p95 frame (input + draw)', mp95, 'ms', TARGET_FRAME_MS, bp95));
-      console.log(line('browser memory per event', m.bytesPerEvent, 'B', TARGET_BYTES, b.bytesPerEvent));
+      console.log(
+        line('browser memory per event', m.bytesPerEvent, 'B', TARGET_BYTES, b.bytesPerEvent),
+      );
       console.log('');
       console.log(
         `  open: the app's load (fetch, decode, WebTrace index, analysis) took ${m.loadMs.toFixed(0)} ms, of which indexing ${m.indexMs.toFixed(0)} ms; ` +
           `the first timeline frame started at ${m.drawStartMs.toFixed(0)} ms and drew in ${m.firstDrawMs.toFixed(0)} ms`,
       );
-      console.log(`  frames: ${m.frames.length} drawn while zooming/panning; draw p50 ${pct(m.draws, 50).toFixed(1)} ms, p95 ${pct(m.draws, 95).toFixed(1)} ms, max ${Math.max(...m.draws).toFixed(1)} ms; input p95 ${pct(m.inputs, 95).toFixed(1)} ms`);
-      console.log(`  trace model (WebTrace.bytes): ${m.traceBytesPerEvent.toFixed(1)} B/event, of which 32 are the records`);
+      console.log(
+        `  frames: ${m.frames.length} drawn while zooming/panning; draw p50 ${pct(m.draws, 50).toFixed(1)} ms, p95 ${pct(m.draws, 95).toFixed(1)} ms, max ${Math.max(...m.draws).toFixed(1)} ms; input p95 ${pct(m.inputs, 95).toFixed(1)} ms`,
+      );
+      console.log(
+        `  trace model (WebTrace.bytes): ${m.traceBytesPerEvent.toFixed(1)} B/event, of which 32 are the records`,
+      );
       const loafs = m.loafs;
       console.log(
         `  long animation frames (>= 50 ms) during interaction: ${loafs.length}` +
-          (loafs.length ? `, max ${Math.max(...loafs.map((l) => l.duration)).toFixed(0)} ms; longest: ${[...loafs].sort((a, c) => c.duration - a.duration).slice(0, 3).map((l) => `${l.duration.toFixed(0)} ms (${l.top || 'no script'})`).join(', ')}` : ''),
+          (loafs.length
+            ? `, max ${Math.max(...loafs.map((l) => l.duration)).toFixed(0)} ms; longest: ${[
+                ...loafs,
+              ]
+                .sort((a, c) => c.duration - a.duration)
+                .slice(0, 3)
+                .map((l) => `${l.duration.toFixed(0)} ms (${l.top || 'no script'})`)
+                .join(', ')}`
+            : ''),
       );
-      if (SHOTS) console.log(`  screenshots: ${join(SHOTS, `web-${m.events}-full.png`)}, ${join(SHOTS, `web-${m.events}-zoom.png`)}`);
+      if (SHOTS)
+        console.log(
+          `  screenshots: ${join(SHOTS, `web-${m.events}-full.png`)}, ${join(SHOTS, `web-${m.events}-zoom.png`)}`,
+        );
     } finally {
       await browser.close();
       server.close();
