@@ -66,7 +66,12 @@ export function compareRuns(left: ScenarioResult, right: ScenarioResult): Differ
     const l = left.sessions[name];
     const r = right.sessions[name];
     if (!l || !r) {
-      diffs.push({ session: name, at: -1, left: l ? 'present' : 'missing', right: r ? 'present' : 'missing' });
+      diffs.push({
+        session: name,
+        at: -1,
+        left: l ? 'present' : 'missing',
+        right: r ? 'present' : 'missing',
+      });
       continue;
     }
     const a = normalise(l);
@@ -101,7 +106,10 @@ export function parseScenarioResult(text: string): ScenarioResult {
     throw new ScenarioFileError('not a scenario result');
   }
   for (const [name, seq] of Object.entries(r.sessions)) {
-    if (!Array.isArray(seq) || seq.some((o) => typeof o !== 'object' || o === null || typeof o.kind !== 'string')) {
+    if (
+      !Array.isArray(seq) ||
+      seq.some((o) => typeof o !== 'object' || o === null || typeof o.kind !== 'string')
+    ) {
       throw new ScenarioFileError(`session ${name} has no observation list`);
     }
   }

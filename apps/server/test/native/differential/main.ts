@@ -11,7 +11,10 @@ if (!out) throw new Error('IOCPSCOPE_RESULTS is not set');
 try {
   writeFileSync(out, JSON.stringify(await runScenario()));
 } catch (e) {
-  writeFileSync(out, JSON.stringify({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) }));
+  writeFileSync(
+    out,
+    JSON.stringify({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+  );
 }
 // A thread left blocked in the kernel would make a normal exit wait forever.
 process.kill(process.pid, 'SIGKILL');

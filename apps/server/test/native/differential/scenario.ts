@@ -16,9 +16,9 @@
 
 import { Op } from '@iocpscope/protocol';
 import { ERROR_IO_PENDING, type CompletionEntry } from '../../../src/port/index.ts';
+import type { Client } from '../../conformance/harness/index.ts';
 import {
   BACKEND,
-  Client,
   connectedPair,
   createTestPort,
   startThreads,
@@ -137,7 +137,12 @@ class Session {
   async pqcs(bytes: number): Promise<void> {
     this.step++;
     const r = await this.driver.pqcs(bytes, this.key, 0, this.ov());
-    this.log.push({ step: this.step, kind: 'post', what: `pqcs ${bytes}`, result: String(r.value) });
+    this.log.push({
+      step: this.step,
+      kind: 'post',
+      what: `pqcs ${bytes}`,
+      result: String(r.value),
+    });
   }
 
   async closesocket(): Promise<void> {
@@ -183,7 +188,8 @@ class Session {
       this.client.receivedAtLeast(bytes).then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), WAIT_MS)),
     ]);
-    if (!got) this.log.push({ step: this.step, kind: 'timeout', waitingFor: `client ${bytes} bytes` });
+    if (!got)
+      this.log.push({ step: this.step, kind: 'timeout', waitingFor: `client ${bytes} bytes` });
     else
       this.log.push({
         step: this.step,
@@ -275,7 +281,10 @@ export async function runScenario(): Promise<ScenarioResult> {
   const t0 = Date.now();
   const threads = await startThreads(2);
   const [driver, collector] = threads as [PortThread, PortThread];
-  const tp = await createTestPort({ concurrency: 2, arenaBytes: SESSION_NAMES.length * SLOT_BYTES });
+  const tp = await createTestPort({
+    concurrency: 2,
+    arenaBytes: SESSION_NAMES.length * SLOT_BYTES,
+  });
   await driver.attach(tp.host);
   await collector.attach(tp.host);
   const sessions: Session[] = [];

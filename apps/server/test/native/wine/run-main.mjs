@@ -16,7 +16,9 @@ export async function runMain(runRegistered) {
   const line = (o) => appendFileSync(out, JSON.stringify(o) + '\n');
   const t0 = Date.now();
   process.on('uncaughtException', (e) => line({ type: 'unhandled', error: String(e?.stack ?? e) }));
-  process.on('unhandledRejection', (e) => line({ type: 'unhandled', error: String(e?.stack ?? e) }));
+  process.on('unhandledRejection', (e) =>
+    line({ type: 'unhandled', error: String(e?.stack ?? e) }),
+  );
   try {
     await runRegistered((r) => line({ type: 'result', ...r }));
   } catch (e) {
