@@ -466,6 +466,40 @@ export function drawGaps(pen: Pen, trace: WebTrace, g: Geom): void {
   }
 }
 
+/** User markers (Marker events): a small flag on the axis with the marker's label. */
+export function drawMarkers(pen: Pen, trace: WebTrace, g: Geom): void {
+  const m = trace.markers;
+  if (m.length === 0) return;
+  const l = g.layout;
+  const ctx = pen.ctx;
+  const w = trace.words;
+  const k0 = trace.lowerBoundColumnTime(m.data, g.t0, 0, m.length);
+  const k1 = trace.upperBoundColumnTime(m.data, g.t1, k0, m.length);
+  ctx.beginPath();
+  for (let k = k0; k < k1; k++) {
+    const x = Math.round(xOf(g, tsOf(w, m.data[k]!))) + 0.5;
+    ctx.moveTo(x, l.axisY0 + 2);
+    ctx.lineTo(x, l.axisY1);
+    ctx.moveTo(x, l.axisY0 + 2);
+    ctx.lineTo(x + 6, l.axisY0 + 5);
+    ctx.lineTo(x, l.axisY0 + 8);
+  }
+  pen.strokeStyle(COLORS.marker);
+  pen.lineWidth(1);
+  pen.lineDash('');
+  ctx.stroke();
+  if (k1 - k0 > 30) return;
+  pen.font(FONT_MONO);
+  pen.fillStyle(COLORS.marker);
+  pen.textAlign('left');
+  pen.textBaseline('middle');
+  for (let k = k0; k < k1; k++) {
+    const e = m.data[k]!;
+    const label = trace.string(w[e * RECORD_WORDS + 1]!);
+    if (label) ctx.fillText(truncate(label, 24), xOf(g, tsOf(w, e)) + 8, l.axisY0 + 6);
+  }
+}
+
 /** One line describing an event, for the hover tooltip. */
 export function describeEvent(trace: WebTrace, i: number): string {
   const w = trace.words;

@@ -37,6 +37,7 @@ import {
   drawHover,
   drawMarksSparse,
   drawLegend,
+  drawMarkers,
   xOf,
   type Geom,
 } from './drawVector.ts';
@@ -542,6 +543,7 @@ export class TimelineRenderer {
     drawGaps(pen, trace, g);
     if (state.findings && state.findings.length > 0) drawFindings(pen, trace, g, state.findings);
     drawAxis(pen, g);
+    drawMarkers(pen, trace, g);
     drawGutter(pen, trace, g, queueMax, runMax);
     this.drawOverview(state, trace, layout);
     drawCursor(pen, trace, g, state.cursor);

@@ -51,6 +51,7 @@ export const COLORS = {
   flowSelected: '#22d3ee',
   finding: '#ff6b6b',
   gap: '#ff4d4f',
+  marker: '#e879f9',
   viewport: 'rgba(255,255,255,0.85)',
   viewportShade: 'rgba(8,10,14,0.55)',
 } as const;

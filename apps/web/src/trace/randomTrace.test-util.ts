@@ -171,8 +171,12 @@ export function randomRecords(seed: number, n: number, backwards = false): Uint3
         );
         break;
       default:
-        if (r() < 0.5) writeRecord(w, i, EventKind.Gap, 0, NO_THREAD, 3, t, 0, 0, 0, 0);
-        else writeRecord(w, i, EventKind.ThreadExit, 0, tid, 0, t, 0, 0, 0, 0);
+        {
+          const u = r();
+          if (u < 0.33) writeRecord(w, i, EventKind.Gap, 0, NO_THREAD, 3, t, 0, 0, 0, 0);
+          else if (u < 0.66) writeRecord(w, i, EventKind.ThreadExit, 0, tid, 0, t, 0, 0, 0, 0);
+          else writeRecord(w, i, EventKind.Marker, 0, tid, 1, t, lo, hi, 0, 0);
+        }
         break;
     }
   }

@@ -155,6 +155,19 @@ describe('WebTrace', () => {
     }
   });
 
+  it('lists gaps and user markers in order', () => {
+    const w = randomRecords(6, N);
+    const t = WebTrace.from(w);
+    const of = (kind: number): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i < N; i++) if ((w[i * RECORD_WORDS]! & 0xff) === kind) out.push(i);
+      return out;
+    };
+    expect(Array.from(t.gaps.view())).toEqual(of(EventKind.Gap));
+    expect(Array.from(t.markers.view())).toEqual(of(EventKind.Marker));
+    expect(t.markers.length).toBeGreaterThan(0);
+  });
+
   it('counts and clamps timestamps that go back in time', () => {
     const w = randomRecords(3, N, true);
     const t = WebTrace.from(w);
