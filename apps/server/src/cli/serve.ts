@@ -160,6 +160,7 @@ export function formatShutdown(r: ShutdownReport): string {
   if (r.trace) {
     lines.push(
       `trace: ${r.trace.records} events from ${r.trace.threads} threads, ${r.trace.lostRecords} lost` +
+        (r.trace.lostStrings ? `, ${r.trace.lostStrings} strings not interned` : '') +
         (r.fileBytes ? `, ${r.fileBytes} bytes written` : ''),
     );
   }

@@ -73,6 +73,7 @@ export class DrainerThread implements TraceFeed {
     records: 0,
     lateRecords: 0,
     lostRecords: 0,
+    lostStrings: 0,
     threads: 0,
   };
   private done: Promise<{ stats: DrainStats; fileBytes: number }> | null = null;

@@ -257,6 +257,7 @@ describe('Drainer', () => {
     // The string ring holds 4: with 4 unread strings, interning reports "none".
     for (const s of ['a', 'b', 'c', 'd']) expect(p.internOnce(s)).not.toBe(0);
     expect(p.internOnce('e')).toBe(0);
+    expect(d.stats().lostStrings).toBe(1);
     expect(d.pump()!.strings.map((s) => s[1])).toEqual(['a', 'b', 'c', 'd']);
     expect(p.internOnce('f')).not.toBe(0);
   });

@@ -28,6 +28,7 @@ import {
   C_REPORTED_BY_DRAINER,
   C_REPORTED_LOST,
   C_STR_HEAD,
+  C_STR_LOST,
   C_STR_TAIL,
   C_TAIL,
   C_TOTAL_LOST,
@@ -54,6 +55,8 @@ export interface DrainStats {
   lateRecords: number;
   /** Sum of the counts of every Gap record emitted (ring overflow). */
   lostRecords: number;
+  /** Strings a thread could not intern because its string ring was full (recorded as id 0). */
+  lostStrings: number;
   threads: number;
 }
 
@@ -89,6 +92,7 @@ export class Drainer {
     records: 0,
     lateRecords: 0,
     lostRecords: 0,
+    lostStrings: 0,
     threads: 0,
   };
 
@@ -103,7 +107,9 @@ export class Drainer {
   }
 
   stats(): DrainStats {
-    return { ...this.s, threads: this.rings.length };
+    let lostStrings = 0;
+    for (const r of this.rings) lostStrings += Atomics.load(r.ctrl, C_STR_LOST);
+    return { ...this.s, lostStrings, threads: this.rings.length };
   }
 
   /**
