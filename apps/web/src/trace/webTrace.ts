@@ -7,21 +7,29 @@
 //   (tsAt, kindAt, ...) or through the helpers here. Only the first
 //   `count * 8` words are valid.
 // - Every derived index is a column of u32 event indices (ascending), plus small
-//   per-block summaries; nothing is stored per event except the records and
-//   one lane bit mask per LANE_BLOCK events, so the whole model stays a few
-//   bytes per event above the 32 of the records (see `bytes`).
+//   per-block summaries and fixed-size time buckets; nothing is stored per
+//   event except the records and one lane bit mask per LANE_BLOCK events, so
+//   the model stays a few bytes per event above the 32 of the records (6.5 on
+//   the synthetic echo trace; see `bytes`).
 // - Timestamps are non-decreasing by the protocol's contract (the drainer
 //   emits in time order). A record that goes back in time is clamped to the
 //   previous timestamp in our copy and counted in `clampedTimestamps`, so the
 //   binary searches stay valid.
+// - Thread states and the running counter follow the replay reducer's rules
+//   (packages/analysis): GqcsEnter -> waiting, GqcsReturn -> running, LockWait
+//   -> blocked, LockAcquire -> running, ThreadState/Start/Exit as recorded; a
+//   thread counts toward "running" once it has called GQCS. Queue depth: +1
+//   per PacketQueued (except Post packets, already counted by their Pqcs) and
+//   per Pqcs, -1 per GQCS return that dequeued something.
 //
 // Indexes (all updated by `append`):
-// - lanes: one per thread (display order in `lanes`), each with its state
-//   changes and per-block time-in-state prefix sums (lanes.ts);
-// - returns: every GqcsReturn (the completion marks), with the matched
-//   IoPosted/Pqcs and PacketQueued of its flow in `retPosted`/`retQueued`;
-// - per lane marks: its GqcsReturn, PacketQueued and Pqcs events;
-// - queueDepth and running: step-function port counters;
+// - lanes: one per thread (display order in `lanes`): state entries (which
+//   include every GqcsReturn: the completion marks), time-in-state prefix
+//   sums, the packets it queued (the kernel's marks), time buckets (lanes.ts);
+// - returns: every GqcsReturn, with the matched IoPosted/Pqcs and
+//   PacketQueued of its flow in `retPosted`/`retQueued` (NONE if unmatched);
+// - queueDepth and running: step series (+1/-1 per entry) with buckets;
+// - gaps, markers: their event indices;
 // - sessions: the session table; per-session and per-thread event lists are
 //   built lazily on request and cached (few are ever asked for at once).
 
