@@ -108,12 +108,13 @@ export function describeEvent(w: Uint32Array, i: number, ctx: DescribeContext): 
     ['time', formatTimeNs(e.tsNs)],
     ['thread', who],
   ];
-  const d = describeKind(e, who, ctx);
+  const d = describeKind(e, i, who, ctx);
   return { kind: EVENT_KIND_NAMES[e.kind], ...d, fields: [...base, ...d.fields] };
 }
 
 function describeKind(
   e: TraceEvent,
+  i: number,
   who: string,
   ctx: DescribeContext,
 ): Omit<EventDescription, 'kind'> {
@@ -339,9 +340,11 @@ function describeKind(
       return {
         title: 'Gap',
         sentence:
-          e.lost === 0
-            ? 'Events may be missing here: the live connection dropped or frames were lost, so how many is unknown.'
-            : `${formatCount(e.lost)} events are missing here: ${GAP_NAMES[e.source] ?? 'unknown source'}.`,
+          i === 0 && e.lost === 0
+            ? 'The live view starts here: events from before this dashboard connected were not received.'
+            : e.lost === 0
+              ? 'Events may be missing here: the live connection dropped or frames were lost, so how many is unknown.'
+              : `${formatCount(e.lost)} events are missing here: ${GAP_NAMES[e.source] ?? 'unknown source'}.`,
         fields: [
           ['lost events', e.lost === 0 ? 'unknown' : formatCount(e.lost)],
           ['source', GAP_NAMES[e.source] ?? String(e.source)],

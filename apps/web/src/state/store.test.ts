@@ -142,6 +142,16 @@ describe('analysis', () => {
     expect(h.store.getState().cursor).toBe(s.findings[0]!.anchor);
   });
 
+  it('reports nothing for a clean run', async () => {
+    const h = harness();
+    await h
+      .a()
+      .loadBytes(syntheticTraceFile({ sessions: 40, workers: 3, rounds: 3, seed: 21 }, 512));
+    h.runTasks();
+    expect(h.store.getState().analysisProgress).toBe(1);
+    expect(h.store.getState().findings).toEqual([]);
+  });
+
   it('gives the state at the cursor even before the background walk got there', async () => {
     const h = harness();
     await h.a().loadBytes(FILE);
@@ -278,6 +288,17 @@ describe('live', () => {
     expect(h.store.getState().connection.status.state).toBe('open');
   });
 
+  it('starts a live trace with a gap record: history before the join is unknown', () => {
+    const h = harness();
+    const s = openLive(h);
+    s.serverBinary(liveFrames()[0]!);
+    h.flush();
+    const t = h.store.getState().trace!;
+    expect(t.kindAt(0)).toBe(EventKind.Gap);
+    expect(t.timeAt(0)).toBe(t.timeAt(1));
+    expect(h.store.getState().connection.gaps).toBe(0);
+  });
+
   it('follows the head: after each published frame the cursor is on the newest event', () => {
     const h = harness();
     const s = openLive(h);
@@ -353,8 +374,8 @@ describe('live', () => {
     expect(c.gaps).toBe(2);
     expect(c.unknownGaps).toBe(1);
     h.flush();
-    // The server's gap record, and one for the reconnect (size unknown).
-    expect(h.store.getState().trace!.gaps.length).toBe(2);
+    // The join marker, the server's gap record, and one for the reconnect (size unknown).
+    expect(h.store.getState().trace!.gaps.length).toBe(3);
   });
 
   it('keeps server status and sends control messages on the open socket', () => {

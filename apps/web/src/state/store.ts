@@ -575,15 +575,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       // (lost = 0: the size is unknown).
       const trace = get().trace;
       if (g.kind !== 'server' && trace && trace.count > 0) {
-        const w = new Uint32Array(RECORD_WORDS);
-        encodeEvent(w, 0, {
-          kind: EventKind.Gap,
-          tsNs: trace.endNs,
-          tid: NO_THREAD,
-          source: GapSource.ClientQueue,
-          lost: 0,
-        });
-        trace.append(w);
+        trace.append(gapRecord(trace.endNs));
         requestPublish();
       }
     };
@@ -626,6 +618,12 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
             }
             const tr = get().trace;
             if (!tr) return;
+            if (tr.count === 0 && records.length > 0) {
+              // The dashboard joins a running server: what happened before is unknown.
+              // A leading Gap says so to the timeline and to the detectors (which then
+              // do not judge sessions whose creation they never saw).
+              tr.append(gapRecord(records[2]! + records[3]! * 4294967296));
+            }
             tr.append(records, tbl);
             requestPublish();
           },
@@ -861,6 +859,19 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
     };
   });
   return store;
+}
+
+/** One Gap record of unknown size (lost = 0) at `tsNs`, from no thread. */
+function gapRecord(tsNs: number): Uint32Array {
+  const w = new Uint32Array(RECORD_WORDS);
+  encodeEvent(w, 0, {
+    kind: EventKind.Gap,
+    tsNs,
+    tid: NO_THREAD,
+    source: GapSource.ClientQueue,
+    lost: 0,
+  });
+  return w;
 }
 
 /** The session (or completion key) event i carries, or null. */

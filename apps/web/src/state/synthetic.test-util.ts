@@ -113,6 +113,11 @@ interface Sess {
   roundsLeft: number;
   closing: boolean;
   released: boolean;
+  /** One send at a time (the reference server's send flag); echoes wait behind it. */
+  sendInFlight: boolean;
+  sendPending: boolean;
+  /** Handling of this session's completions is serialized (the sim's stand-in for its lock). */
+  busyUntil: number;
 }
 
 interface Packet {
@@ -228,6 +233,7 @@ export function syntheticEchoTrace(o: SyntheticOptions): SyntheticTrace {
   };
   const postSend = (tid: number, t: number, s: Sess): number => {
     const io = ioSeq++;
+    s.sendInFlight = true;
     s.count++;
     emit({
       kind: EventKind.IoCount,
@@ -300,8 +306,10 @@ export function syntheticEchoTrace(o: SyntheticOptions): SyntheticTrace {
       error: p.status,
       ioId: p.io,
     });
-    let tt = t + 300 + rnd() * 3_000;
     const s = p.s;
+    // Never overlap two handlers of one session: their events would interleave
+    // out of causal order once sorted by time.
+    let tt = Math.max(t + 300, s.busyUntil) + rnd() * 3_000;
     if (p.op === Op.Recv) {
       if (p.bytes === 0) {
         s.closing = true;
@@ -318,7 +326,8 @@ export function syntheticEchoTrace(o: SyntheticOptions): SyntheticTrace {
         tt = maybeRelease(w, tt, s);
       } else {
         s.roundsLeft--;
-        tt = postSend(w, tt, s);
+        if (s.sendInFlight) s.sendPending = true;
+        else tt = postSend(w, tt, s);
         tt = postRecv(w, tt, s);
         tt = dec(w, tt, s, p.io);
         if (dd.has(s.ord)) {
@@ -327,9 +336,15 @@ export function syntheticEchoTrace(o: SyntheticOptions): SyntheticTrace {
         }
       }
     } else {
+      s.sendInFlight = false;
+      if (s.sendPending && !s.closing) {
+        s.sendPending = false;
+        tt = postSend(w, tt, s);
+      }
       tt = dec(w, tt, s, p.io);
       tt = maybeRelease(w, tt, s);
     }
+    s.busyUntil = tt;
     at(tt + 200, (tf) => free(w, tf));
   };
   const free = (w: number, t: number): void => {
@@ -375,6 +390,9 @@ export function syntheticEchoTrace(o: SyntheticOptions): SyntheticTrace {
         roundsLeft: rounds,
         closing: false,
         released: false,
+        sendInFlight: false,
+        sendPending: false,
+        busyUntil: 0,
       };
       const peer = str(`10.0.${(k >> 8) & 255}.${k & 255}:${40000 + (k % 20000)}`);
       emit({
