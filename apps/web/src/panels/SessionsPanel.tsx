@@ -151,7 +151,7 @@ export function SessionsPanel() {
                 >
                   {formatSessionId(v.id)}
                 </span>
-                <span className="mono" style={{ color: 'var(--text-muted)' }}>
+                <span className="mono" style={{ color: 'var(--text-muted)' }} title={v.peer}>
                   {v.peer || '—'}
                 </span>
                 <span
