@@ -189,7 +189,7 @@ export function LiveControls() {
       <MenuButton
         label={
           portConfig
-            ? `${portConfig.workers} workers / ${portConfig.concurrency || 'auto'}`
+            ? `${portConfig.workers} worker${portConfig.workers === 1 ? '' : 's'} / ${portConfig.concurrency || 'auto'}`
             : 'Port'
         }
         title="Worker threads and the concurrency value (restarts the port)"
