@@ -120,7 +120,9 @@ async function runWineBatch(nodeExe, bundle, tests, tag) {
       IOCPSCOPE_TEST_TIMEOUT_MS: String(TEST_TIMEOUT_MS),
       IOCPSCOPE_SHORT_IDS: JSON.stringify(short),
       IOCPSCOPE_SHORT_TIMEOUT_MS: String(DIFFERENCE_TIMEOUT_MS),
-      ...(tests.length === 1 ? { IOCPSCOPE_TEST_ONLY: tests[0].id } : {}),
+      ...(tests.length === 1
+        ? { IOCPSCOPE_TEST_ONLY: tests[0].id }
+        : { IOCPSCOPE_TEST_FILE: tests[0].file, IOCPSCOPE_BAIL: '1' }),
     },
     timeoutMs: budget + PROCESS_MARGIN_MS,
     logFile,
@@ -152,10 +154,9 @@ async function runWineBatch(nodeExe, bundle, tests, tag) {
 }
 
 /**
- * One process per file; when a test fails, the threads it leaves blocked can
- * break the tests after it in the same process, so that test and every later
- * one of its file run again, each in a process of its own, and those results
- * stand.
+ * One process per file, stopping at its first failing test: the threads that
+ * test leaves blocked can break the tests after it in the same process. Every
+ * later test of that file then runs again, each in a process of its own.
  */
 async function runConformance(nodeExe, bundle, tests) {
   const files = [...new Set(tests.map((t) => t.file))];
@@ -165,7 +166,8 @@ async function runConformance(nodeExe, bundle, tests) {
     let results = await runWineBatch(nodeExe, bundle, group, `f${i}`);
     const firstFail = results.findIndex((r) => r.status !== 'pass');
     if (firstFail >= 0 && group.length > 1) {
-      for (let k = firstFail; k < group.length; k++) {
+      // The failing test itself ran after passing tests only: its result stands.
+      for (let k = firstFail + 1; k < group.length; k++) {
         [results[k]] = await runWineBatch(nodeExe, bundle, [group[k]], `f${i}-t${k}`);
       }
     }

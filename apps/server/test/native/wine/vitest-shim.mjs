@@ -44,6 +44,11 @@ const SHORT_IDS = new Set(JSON.parse(process.env.IOCPSCOPE_SHORT_IDS ?? '[]'));
 const SHORT_TIMEOUT_MS = Number(process.env.IOCPSCOPE_SHORT_TIMEOUT_MS ?? 6_000);
 // Teardown hooks stop threads; one a failed test left blocked never stops.
 const TEARDOWN_TIMEOUT_MS = Math.min(DEFAULT_TIMEOUT_MS, 5_000);
+// $IOCPSCOPE_BAIL: stop at the first failing test (its threads may be stuck in
+// the kernel, so neither later tests nor teardown hooks can be trusted); the
+// runner runs the rest again, one process each.
+const BAIL = Boolean(process.env.IOCPSCOPE_BAIL);
+let bailed = false;
 
 function newSuite(name, parent, file) {
   return {
@@ -126,14 +131,20 @@ export const testId = (file, name) => `${file} :: ${name}`;
  * Runs the registered tests. `report(result)` gets one object per test:
  * { file, name (suite names and test name joined by ' > '), status: 'pass'|'fail', ms, error? }.
  * With $IOCPSCOPE_LIST set, reports every test as status 'listed' without running anything.
- * With $IOCPSCOPE_TEST_ONLY = a testId, runs that test alone (with its suites' hooks).
+ * With $IOCPSCOPE_TEST_ONLY = a testId, runs that test alone (with its suites' hooks);
+ * with $IOCPSCOPE_TEST_FILE = a file name, runs that file's tests.
  */
 export async function runRegistered(report) {
   if (process.env.IOCPSCOPE_LIST) {
     list(root, report);
     return;
   }
-  const only = process.env.IOCPSCOPE_TEST_ONLY || null;
+  const id = process.env.IOCPSCOPE_TEST_ONLY || null;
+  const file = process.env.IOCPSCOPE_TEST_FILE || null;
+  const only =
+    id === null && file === null
+      ? null
+      : (f, name) => (id === null || testId(f, name) === id) && (file === null || f === file);
   await runSuite(root, report, only);
 }
 
@@ -154,9 +165,7 @@ function selects(s, only) {
     .map((x) => x.name)
     .filter(Boolean);
   return s.children.some((c) =>
-    c.kind === 'suite'
-      ? selects(c.suite, only)
-      : testId(c.file, [...names, c.name].join(' > ')) === only,
+    c.kind === 'suite' ? selects(c.suite, only) : only(c.file, [...names, c.name].join(' > ')),
   );
 }
 
@@ -175,6 +184,7 @@ async function runSuite(s, report, only) {
     }
   }
   for (const c of s.children) {
+    if (bailed) return;
     if (c.kind === 'suite') {
       if (!selects(c.suite, only)) continue;
       if (setupError) await failAll(c.suite, setupError, report, only);
@@ -182,7 +192,7 @@ async function runSuite(s, report, only) {
       continue;
     }
     const name = [...names, c.name].join(' > ');
-    if (only !== null && testId(c.file, name) !== only) continue;
+    if (only !== null && !only(c.file, name)) continue;
     const t0 = Date.now();
     if (setupError) {
       report({
@@ -222,7 +232,9 @@ async function runSuite(s, report, only) {
       ms: Date.now() - t0,
       ...(error ? { error: errorText(error) } : {}),
     });
+    if (error && BAIL) bailed = true;
   }
+  if (bailed) return;
   for (const h of s.afterAll) {
     try {
       await withTimeout(h, TEARDOWN_TIMEOUT_MS, 'afterAll');
@@ -244,7 +256,7 @@ async function failAll(s, why, report, only) {
     .filter(Boolean);
   for (const c of s.children) {
     if (c.kind === 'suite') await failAll(c.suite, why, report, only);
-    else if (only === null || testId(c.file, [...names, c.name].join(' > ')) === only)
+    else if (only === null || only(c.file, [...names, c.name].join(' > ')))
       report({
         file: c.file,
         name: [...names, c.name].join(' > '),
