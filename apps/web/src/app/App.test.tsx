@@ -11,6 +11,8 @@ import { App } from './App.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { createAppStore } from '../state/store.ts';
 import { syntheticTraceFile } from '../state/synthetic.test-util.ts';
+import { FakeSocket } from '../connection/fakeSocket.test-util.ts';
+import { GapSource, encodeFrame } from '@iocpscope/protocol';
 
 // happy-dom has no 2D canvas: the timeline is tested on its own (timeline/); here it is a box.
 vi.mock('../timeline/index.ts', () => ({
@@ -174,5 +176,49 @@ describe('<ErrorBoundary>', () => {
       console.error = err;
     }
     expect(screen.getByTestId('error-boundary').textContent).toContain('kaboom');
+  });
+});
+
+describe('<App> live', () => {
+  it('shows the connection state and counts gap markers in the top bar', async () => {
+    const sockets: FakeSocket[] = [];
+    const store = createAppStore({
+      schedule: (cb) => setTimeout(cb, 0),
+      location: { protocol: 'http:', host: 'test:1', search: '' },
+      fetch: (async () => new Response('{"recordings":[]}')) as typeof fetch,
+      createSocket: (url) => {
+        const s = new FakeSocket(url);
+        sockets.push(s);
+        return s;
+      },
+    });
+    render(<App store={store} testHook={false} />);
+    act(() => {
+      fireEvent.click(screen.getByTestId('start-connect-live'));
+    });
+    expect(screen.getByTestId('connection-state').getAttribute('data-state')).toBe('connecting');
+    act(() => sockets[0]!.serverOpen());
+    expect(screen.getByTestId('connection-state').getAttribute('data-state')).toBe('open');
+    expect(screen.getByTestId('live-empty').textContent).toContain('Waiting for events');
+    const w = new Uint32Array(RECORD_WORDS * 2);
+    encodeEvent(w, 0, { kind: EventKind.Marker, tsNs: 5, tid: 0, labelStr: 0, session: 0n });
+    encodeEvent(w, 1, {
+      kind: EventKind.Gap,
+      tsNs: 6,
+      tid: 0xffff,
+      source: GapSource.ClientQueue,
+      lost: 777,
+    });
+    await act(async () => {
+      sockets[0]!.serverBinary(encodeFrame({ seq: 0, records: w }));
+      await new Promise((r) => setTimeout(r, 5));
+    });
+    const gap = screen.getByTestId('gap-counter');
+    expect(gap.getAttribute('data-gaps')).toBe('1');
+    expect(gap.textContent).toContain('777 lost');
+    expect(screen.getByTestId('pause-live')).toBeTruthy();
+    act(() => sockets[0]!.serverDrop(1006, 'gone'));
+    expect(screen.getByTestId('connection-state').getAttribute('data-state')).toBe('waiting');
+    act(() => store.getState().actions.closeSource());
   });
 });
