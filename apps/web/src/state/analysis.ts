@@ -76,6 +76,8 @@ export interface AnalysisOptions {
   sliceMs?: number;
   /** Clock for sliceMs; default performance.now. */
   now?: () => number;
+  /** Events between stored states; default CHECKPOINT_EVERY. */
+  checkpointEvery?: number;
   /** Called after background progress (new findings or more of the trace walked). */
   onChange?: () => void;
 }
@@ -120,6 +122,7 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
   const runTask = o.runTask ?? macrotask();
   const sliceMs = o.sliceMs ?? DEFAULT_SLICE_MS;
   const now = o.now ?? (() => performance.now());
+  const every = Math.max(1, Math.floor(o.checkpointEvery ?? CHECKPOINT_EVERY));
   const src = {
     get words() {
       return trace.words;
@@ -149,9 +152,9 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
     // The head state is about to change under any cached answer that is it.
     if (last && last.state === head.state && end > head.state.count) last = null;
     while (head.state.count < end) {
-      const next = Math.min(end, checkpoints.length * CHECKPOINT_EVERY);
+      const next = Math.min(end, checkpoints.length * every);
       addFindings(runner.feed(src, next));
-      if (head.state.count === checkpoints.length * CHECKPOINT_EVERY) {
+      if (head.state.count === checkpoints.length * every) {
         checkpoints.push(cloneState(head.state));
       }
     }
@@ -195,7 +198,7 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
       if (want === head.state.count) {
         state = head.state;
       } else {
-        const k = Math.min(checkpoints.length - 1, Math.floor(want / CHECKPOINT_EVERY));
+        const k = Math.min(checkpoints.length - 1, Math.floor(want / every));
         const r = new Replayer(cloneState(checkpoints[k]!));
         r.advance(src, want);
         state = r.state;
