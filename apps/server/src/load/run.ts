@@ -537,6 +537,7 @@ class LoadRun {
   private progressAt: number;
   private tickTimer: NodeJS.Timeout | null = null;
   private stopTimer: NodeJS.Timeout | null = null;
+  private resetTimer: NodeJS.Timeout | null = null;
   private resolveDone: (() => void) | null = null;
 
   constructor(
@@ -564,7 +565,30 @@ class LoadRun {
           if (this.phase === 'running') this.stopSending(performance.now());
         }, this.opts.durationMs);
       }
+      this.scheduleReset();
     });
+  }
+
+  /**
+   * Resets get their own timer so they spread over time as a Poisson process
+   * would; done in the tick, they would come in bursts every TICK_MS that hit
+   * most connections at once.
+   */
+  private scheduleReset(): void {
+    if (this.nextResetAt === Infinity || this.phase !== 'running') return;
+    this.resetTimer = setTimeout(
+      () => {
+        this.resetTimer = null;
+        if (this.phase !== 'running') return;
+        const now = performance.now();
+        while (now >= this.nextResetAt) {
+          this.resetOne(now);
+          this.nextResetAt += this.resetGapMs();
+        }
+        this.scheduleReset();
+      },
+      Math.max(0, this.nextResetAt - performance.now()),
+    );
   }
 
   private resetGapMs(): number {
@@ -668,7 +692,8 @@ class LoadRun {
     this.phase = 'finished';
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.stopTimer) clearTimeout(this.stopTimer);
-    this.tickTimer = this.stopTimer = null;
+    if (this.resetTimer) clearTimeout(this.resetTimer);
+    this.tickTimer = this.stopTimer = this.resetTimer = null;
     this.emitProgress(performance.now());
     this.resolveDone?.();
   }
@@ -681,10 +706,6 @@ class LoadRun {
       } else {
         this.fillConnects();
         for (const c of [...this.connecting]) c.checkConnectTimeout(now);
-        while (now >= this.nextResetAt) {
-          this.resetOne(now);
-          this.nextResetAt += this.resetGapMs();
-        }
         if (
           this.open > 0 &&
           now - this.lastEchoAt > this.opts.stallTimeoutMs &&
