@@ -4,7 +4,15 @@
 // the store only through this module; it is the only zustand importer besides
 // store.ts.
 
-import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import {
+  createContext,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
 import type { ReplayState } from '@iocpscope/analysis';
 import { useStore } from 'zustand';
 import { selectAnalysis, selectCursor, selectTraceVersion } from './selectors.ts';
@@ -25,12 +33,23 @@ export interface AppStoreProviderProps {
   options?: AppStoreOptions;
 }
 
-/** Creates the store once per mount (unless one is given) and disposes it on unmount. */
+/**
+ * Creates the store once per mount (unless one is given) and disposes it on
+ * unmount. The dispose is deferred one task: React's StrictMode unmounts and
+ * remounts every effect once in development, and the remount cancels it.
+ */
 export function AppStoreProvider({ children, store, options }: AppStoreProviderProps) {
   const [own] = useState(() => store ?? createAppStore(options));
+  const disposeTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   useEffect(() => {
     if (store) return;
-    return () => own.getState().actions.dispose();
+    if (disposeTimer.current !== null) {
+      clearTimeout(disposeTimer.current);
+      disposeTimer.current = null;
+    }
+    return () => {
+      disposeTimer.current = setTimeout(() => own.getState().actions.dispose(), 0);
+    };
   }, [own, store]);
   return <StoreContext.Provider value={own}>{children}</StoreContext.Provider>;
 }
