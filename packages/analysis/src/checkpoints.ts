@@ -17,14 +17,26 @@
 
 import { AnalysisError } from './errors.ts';
 import { Replayer } from './replay.ts';
-import { decodeSession, encodeSession, Int32Arena } from './session-codec.ts';
-import { checkSource, type TraceRecords } from './source.ts';
 import {
-  cloneStateSharingSessions,
-  createState,
+  decodeSession as decodeSession_,
+  encodeSession as encodeSession_,
+  Int32Arena,
+} from './session-codec.ts';
+import type { SessionId } from './ids.ts';
+import { checkSource as checkSource_, type TraceRecords } from './source.ts';
+import {
+  cloneStateSharingSessions as cloneStateSharingSessions_,
+  createState as createState_,
   type ReplayState,
   type SessionState,
 } from './state.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const decodeSession = decodeSession_;
+const encodeSession = encodeSession_;
+const checkSource = checkSource_;
+const cloneStateSharingSessions = cloneStateSharingSessions_;
+const createState = createState_;
 
 export interface CheckpointOptions {
   /** Events between checkpoints (default 32,768). Smaller: faster seeks, more memory. */
@@ -46,11 +58,15 @@ export interface CheckpointStats {
   events: number;
   /** Session encodings written (a session that did not change is not written again). */
   sessionVersions: number;
-  /** Bytes of encoded sessions. */
+  /** Bytes allocated for encoded sessions. */
   arenaBytes: number;
+  /** Words of encoded sessions written (4 bytes each). */
+  arenaWords: number;
   /** Bytes of per-checkpoint session offset tables. */
   tableBytes: number;
 }
+
+const EMPTY: Map<SessionId, SessionState> = new Map();
 
 export class Checkpoints {
   readonly interval: number;
@@ -136,14 +152,14 @@ export class Checkpoints {
     }
     const c = this.list[Math.min(Math.floor(count / this.interval), this.list.length - 1)]!;
     const st = cloneStateSharingSessions(c.state);
-    const d = this.arena.data;
+    const a = this.arena;
     const m = st.sessions;
     for (let k = 0; k < c.sessions.length; k++) {
-      const s = decodeSession(d, c.sessions[k]!, 0);
+      const s = decodeSession(a, c.sessions[k]!, 0);
       m.set(s.id, s);
     }
     for (let k = 0; k < c.released.length; k++)
-      st.recentReleased.push(decodeSession(d, c.released[k]!, 0));
+      st.recentReleased.push(decodeSession(a, c.released[k]!, 0));
     new Replayer(st, { owned: true }).advance(src, count);
     return st;
   }
@@ -155,6 +171,7 @@ export class Checkpoints {
       events: this.count,
       sessionVersions: this.versions,
       arenaBytes: this.arena.bytes,
+      arenaWords: this.arena.words,
       tableBytes: this.tableBytes,
     };
   }
@@ -181,9 +198,7 @@ export class Checkpoints {
     // From now on the builder copies a session before changing it, so an
     // object still in the WeakMap at the next checkpoint has not changed.
     this.builder.share();
-    const state = cloneStateSharingSessions(live);
-    state.sessions = new Map();
-    state.recentReleased = [];
+    const state = cloneStateSharingSessions({ ...live, sessions: EMPTY, recentReleased: [] });
     return { state, sessions, released };
   }
 }

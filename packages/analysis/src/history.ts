@@ -4,10 +4,21 @@
 // the records (from the session's creation, when known), so it costs no memory
 // while nobody looks; `limit` bounds what a very long-lived session returns.
 
-import { EventKind, IoCountCause, Op, RECORD_WORDS } from './proto.ts';
+import * as proto from './proto.ts';
 import { AnalysisError } from './errors.ts';
-import { sessionHi, sessionLo, type SessionId } from './ids.ts';
-import { checkSource, type TraceRecords } from './source.ts';
+import { sessionHi as sessionHi_, sessionLo as sessionLo_, type SessionId } from './ids.ts';
+import { checkSource as checkSource_, type TraceRecords } from './source.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const sessionHi = sessionHi_;
+const sessionLo = sessionLo_;
+const checkSource = checkSource_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, IoCountCause, Op, RECORD_WORDS } = proto;
+type IoCountCause = proto.IoCountCause;
+type Op = proto.Op;
 
 export interface LedgerEntry {
   /** The IoCount event. */

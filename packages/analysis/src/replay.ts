@@ -15,27 +15,19 @@
 // Hot path: no allocation for events that do not create objects; sessions are
 // found through a small direct-mapped cache before the bigint-keyed Map.
 
-import {
-  BlockReason,
-  EventKind,
-  IoCountCause,
-  NO_THREAD,
-  Op,
-  RECORD_WORDS,
-  ThreadStateValue,
-} from './proto.ts';
-import { sessionIdOf } from './ids.ts';
+import * as proto from './proto.ts';
+import { sessionIdOf as sessionIdOf_ } from './ids.ts';
 import type { TraceRecords } from './source.ts';
 import {
   RECENT_OPS_MAX,
   RECENT_RELEASED_MAX,
-  cloneSession,
-  createState,
-  isOutstanding,
-  isSettled,
-  newOp,
-  newSession,
-  newThread,
+  cloneSession as cloneSession_,
+  createState as createState_,
+  isOutstanding as isOutstanding_,
+  isSettled as isSettled_,
+  newOp as newOp_,
+  newSession as newSession_,
+  newThread as newThread_,
   type HandledPacket,
   type HoldEntry,
   type LockState,
@@ -46,6 +38,24 @@ import {
   type SessionState,
   type ThreadState,
 } from './state.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const sessionIdOf = sessionIdOf_;
+const cloneSession = cloneSession_;
+const createState = createState_;
+const isOutstanding = isOutstanding_;
+const isSettled = isSettled_;
+const newOp = newOp_;
+const newSession = newSession_;
+const newThread = newThread_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { BlockReason, EventKind, IoCountCause, NO_THREAD, Op, RECORD_WORDS, ThreadStateValue } =
+  proto;
+type Op = proto.Op;
+type ThreadStateValue = proto.ThreadStateValue;
+type BlockReason = proto.BlockReason;
 
 const TWO_32 = 4294967296;
 const CACHE_SIZE = 65536;

@@ -4,23 +4,34 @@
 // checks. Findings are deduplicated per rule and subject and capped per rule
 // (the rest are counted in `suppressed`), so memory stays bounded.
 
-import { DisconnectReason, EventKind, IoCountCause, RECORD_WORDS, tsAt } from './proto.ts';
+import * as proto from './proto.ts';
 import { AnalysisError } from './errors.ts';
 import { RULE_BY_ID, type Finding, type RuleId, type RuleInfo } from './findings.ts';
-import { formatSessionId, type SessionId } from './ids.ts';
+import { formatSessionId as formatSessionId_, type SessionId } from './ids.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { Replayer } from './replay.ts';
-import { checkSource, type TraceRecords } from './source.ts';
+import { checkSource as checkSource_, type TraceRecords } from './source.ts';
 import {
-  evidenceList,
-  subjectKey,
+  evidenceList as evidenceList_,
+  subjectKey as subjectKey_,
   type Ctx,
   type Detector,
   type DetectorOptions,
   type Report,
   type ResolvedOptions,
 } from './detectors/common.ts';
-import { createDetectors } from './detectors/index.ts';
+import { createDetectors as createDetectors_ } from './detectors/index.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const formatSessionId = formatSessionId_;
+const checkSource = checkSource_;
+const evidenceList = evidenceList_;
+const subjectKey = subjectKey_;
+const createDetectors = createDetectors_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { DisconnectReason, EventKind, IoCountCause, RECORD_WORDS, tsAt } = proto;
 
 export type { DetectorOptions } from './detectors/common.ts';
 
@@ -65,6 +76,7 @@ function resolve(o: DetectorOptions): ResolvedOptions {
     starvationNs: num('starvationNs', o.starvationNs, 10e6),
     overcommitNs: num('overcommitNs', o.overcommitNs, 50e6),
     uncancelledNs: num('uncancelledNs', o.uncancelledNs, 1e9),
+    raceGraceNs: num('raceGraceNs', o.raceGraceNs, 50e6),
     maxFindingsPerRule: Math.floor(num('maxFindingsPerRule', o.maxFindingsPerRule, 200)),
   };
 }

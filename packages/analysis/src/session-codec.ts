@@ -4,6 +4,7 @@
 // 2^31 events), u32 values as their bit patterns, "-1 = not seen" sentinels of
 // u32 fields through a flag word, byte totals up to 2^53 as two words.
 
+import { AnalysisError } from './errors.ts';
 import type { Op } from './proto.ts';
 import type { HoldEntry, OpState, SessionLifecycle, SessionState } from './state.ts';
 
@@ -44,22 +45,53 @@ const HEADER = 29;
 const OP_WORDS = 16;
 const HOLD_WORDS = 3;
 
-/** Growable Int32 storage; offsets stay valid as it grows. */
-export class Int32Arena {
-  data = new Int32Array(1 << 16);
-  length = 0;
+/**
+ * Append-only Int32 storage in fixed chunks (no doubling: a grown arena keeps no
+ * slack beyond one chunk). An offset is chunk * CHUNK_WORDS + position; a record
+ * never spans two chunks (one too big for a chunk gets a chunk of its own).
+ */
+export const CHUNK_WORDS = 1 << 22;
+const MAX_CHUNKS = 511;
 
-  reserve(n: number): void {
-    if (this.length + n <= this.data.length) return;
-    let cap = this.data.length * 2;
-    while (cap < this.length + n) cap *= 2;
-    const bigger = new Int32Array(cap);
-    bigger.set(this.data.subarray(0, this.length));
-    this.data = bigger;
+export class Int32Arena {
+  private readonly chunks: Int32Array[] = [];
+  private pos = CHUNK_WORDS;
+  /** Words written (records only, without chunk tails). */
+  words = 0;
+
+  /** Room for an n-word record: returns its offset and the chunk to write it into. */
+  alloc(n: number): { chunk: Int32Array; at: number; offset: number } {
+    const last = this.chunks.length - 1;
+    if (last < 0 || this.pos + n > this.chunks[last]!.length) {
+      if (this.chunks.length >= MAX_CHUNKS) {
+        throw new AnalysisError(
+          'ANALYSIS_BAD_OPTION',
+          'checkpoint arena full (8 GiB): use a larger interval',
+        );
+      }
+      this.chunks.push(new Int32Array(Math.max(CHUNK_WORDS, n)));
+      this.pos = 0;
+    }
+    const at = this.pos;
+    this.pos += n;
+    this.words += n;
+    return {
+      chunk: this.chunks[this.chunks.length - 1]!,
+      at,
+      offset: (this.chunks.length - 1) * CHUNK_WORDS + at,
+    };
   }
 
+  /** The chunk holding `offset`, and the position inside it. */
+  chunkOf(offset: number): Int32Array {
+    return this.chunks[Math.floor(offset / CHUNK_WORDS)]!;
+  }
+
+  /** Bytes allocated (what the arena costs). */
   get bytes(): number {
-    return this.length * 4;
+    let n = 0;
+    for (const c of this.chunks) n += c.byteLength;
+    return n;
   }
 }
 
@@ -108,10 +140,7 @@ function getOp(d: Int32Array, o: number): OpState {
 /** Append `s`; returns its offset. */
 export function encodeSession(a: Int32Arena, s: SessionState): number {
   const n = HEADER + OP_WORDS * (s.ops.length + s.recentOps.length) + HOLD_WORDS * s.holds.length;
-  a.reserve(n);
-  const d = a.data;
-  const o = a.length;
-  a.length += n;
+  const { chunk: d, at: o, offset } = a.alloc(n);
   d[o + H_LEN] = n;
   d[o + H_ID_LO] = Number(s.id & 0xffffffffn) | 0;
   d[o + H_ID_HI] = Number((s.id >> 32n) & 0xffffffffn) | 0;
@@ -160,11 +189,13 @@ export function encodeSession(a: Int32Arena, s: SessionState): number {
     d[p + 2] = h.tid;
     p += HOLD_WORDS;
   }
-  return o;
+  return offset;
 }
 
-/** A fresh SessionState from the encoding at `o` (copy-on-write mark `rev`). */
-export function decodeSession(d: Int32Array, o: number, rev: number): SessionState {
+/** A fresh SessionState from the record at `offset` (copy-on-write mark `rev`). */
+export function decodeSession(a: Int32Arena, offset: number, rev: number): SessionState {
+  const d = a.chunkOf(offset);
+  const o = offset % CHUNK_WORDS;
   const flags = d[o + H_FLAGS]!;
   const nOps = d[o + H_NOPS]!;
   const nHolds = d[o + H_NHOLDS]!;

@@ -2,8 +2,12 @@
 // and how many of them are valid. The protocol package's EventStore has this
 // shape; so does a decoded trace file or a live buffer that keeps growing.
 
-import { RECORD_WORDS } from './proto.ts';
+import * as proto from './proto.ts';
 import { AnalysisError } from './errors.ts';
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { RECORD_WORDS } = proto;
 
 export interface TraceRecords {
   /** Records, RECORD_WORDS words each; may be longer than `length` records. */

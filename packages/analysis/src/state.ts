@@ -17,9 +17,17 @@
 // - Objects held in `port.queue`, `holds`, `recentOps`, `handling` and
 //   `recentReleased` are never mutated after they are stored, so clones share them.
 
-import { BlockReason, ThreadRole, ThreadStateValue, type Op } from './proto.ts';
+import * as proto from './proto.ts';
+import type { Op } from './proto.ts';
 import { Fifo } from './fifo.ts';
 import type { SessionId } from './ids.ts';
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { BlockReason, ThreadRole, ThreadStateValue } = proto;
+type ThreadRole = proto.ThreadRole;
+type ThreadStateValue = proto.ThreadStateValue;
+type BlockReason = proto.BlockReason;
 
 export type SessionLifecycle = 'live' | 'disconnecting' | 'released';
 

@@ -13,7 +13,13 @@
 // catch every one of them and nothing in a clean trace. Used by the analysis
 // tests, `bench/analysis.ts`, and the web app's tests and benchmarks.
 
-import {
+import * as proto from './proto.ts';
+import { AnalysisError } from './errors.ts';
+import type { TraceRecords } from './source.ts';
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const {
   BlockReason,
   Backend,
   DisconnectReason,
@@ -26,9 +32,7 @@ import {
   ThreadStateValue,
   WinError,
   writeRecord,
-} from './proto.ts';
-import { AnalysisError } from './errors.ts';
-import type { TraceRecords } from './source.ts';
+} = proto;
 
 export const SYNTH_FAULTS = [
   'iocount-double-decrement',

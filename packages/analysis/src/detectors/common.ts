@@ -5,11 +5,19 @@
 // Detectors keep no references to state objects between events (the reducer
 // copies sessions on write); they remember ids and event indices.
 
-import { EventKind, IoCountCause, Op, WinError, type EventKind as Kind } from '../proto.ts';
+import * as proto from '../proto.ts';
+import type { EventKind as Kind } from '../proto.ts';
 import type { Finding, FindingSubject, RuleInfo } from '../findings.ts';
-import { formatSessionId, type SessionId } from '../ids.ts';
+import { formatSessionId as formatSessionId_, type SessionId } from '../ids.ts';
 import type { Step } from '../replay.ts';
 import type { OpState, ReplayState } from '../state.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const formatSessionId = formatSessionId_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, IoCountCause, Op, WinError } = proto;
 
 export interface DetectorOptions {
   /** Resolve a string-table index (thread names, lock names, peers) for messages. */
@@ -20,6 +28,12 @@ export interface DetectorOptions {
   overcommitNs?: number;
   /** How long an I/O posted after a disconnect may stay pending uncancelled (ns, default 1 s). */
   uncancelledNs?: number;
+  /**
+   * How long to wait for another thread's record that may legally land late in
+   * the merged trace (a disconnect decided on another thread between its flag
+   * and its record) before calling an obligation missed (ns, default 50 ms).
+   */
+  raceGraceNs?: number;
   /** Findings kept per rule; later ones are only counted (default 200). */
   maxFindingsPerRule?: number;
 }
@@ -29,6 +43,7 @@ export interface ResolvedOptions {
   starvationNs: number;
   overcommitNs: number;
   uncancelledNs: number;
+  raceGraceNs: number;
   maxFindingsPerRule: number;
 }
 

@@ -18,19 +18,30 @@
 // call had not returned yet) when its +1 came first.
 // One finding per session: the first check that fires explains the rest.
 
-import { EventKind, IoCountCause } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
-import { postFailed } from '../state.ts';
+import { postFailed as postFailed_ } from '../state.ts';
 import {
   CAUSE_NAMES,
   CompletionTracker,
-  opName,
-  opStart,
-  sessionSubject,
-  wsaName,
+  opName as opName_,
+  opStart as opStart_,
+  sessionSubject as sessionSubject_,
+  wsaName as wsaName_,
   type Ctx,
   type Detector,
 } from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const postFailed = postFailed_;
+const opName = opName_;
+const opStart = opStart_;
+const sessionSubject = sessionSubject_;
+const wsaName = wsaName_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, IoCountCause } = proto;
 
 const rule = RULE_BY_ID.get('iocount-balance')!;
 
@@ -68,7 +79,6 @@ export function iocountBalance(): Detector {
       const cause = (w[i * 8]! >>> 8) & 0xff;
       const ioId = w[i * 8 + 7]!;
       const op = step.op;
-      const name = (): string => ctx.sessionName(s.id);
 
       if (delta > 0) {
         // A +1 that arrives for an I/O whose completion was already dequeued.
@@ -78,7 +88,7 @@ export function iocountBalance(): Detector {
           subject: sessionSubject(s.id),
           evidence: [op.postIndex, op.queuedIndex, op.dequeueIndex, i],
           message:
-            `${name()}: IOCount+1 for the ${opName(op.op)} io #${op.ioId} came at event ${i}, after its completion ` +
+            `${ctx.sessionName(s.id)}: IOCount+1 for the ${opName(op.op)} io #${op.ioId} came at event ${i}, after its completion ` +
             `had already been dequeued at event ${op.dequeueIndex}. Increment IOCount before calling ` +
             `${wsaName(op.op)}: another thread can dequeue the completion, decrement and release the session ` +
             `before the call even returns.`,
@@ -93,7 +103,7 @@ export function iocountBalance(): Detector {
           subject: sessionSubject(s.id),
           evidence: [opStart(op), op.dequeueIndex, step.earlierDecIndex, i],
           message:
-            `${name()}: IOCount was decremented twice for one ${opName(op.op)} completion (io #${op.ioId}): ` +
+            `${ctx.sessionName(s.id)}: IOCount was decremented twice for one ${opName(op.op)} completion (io #${op.ioId}): ` +
             `events ${step.earlierDecIndex} and ${i}${value < 0 ? `, and went to ${value}` : `, leaving ${value}`}. ` +
             `Each completion must take exactly one IOCount-1; the extra one lets the session be released while ` +
             `other I/O is still pending.`,
@@ -107,7 +117,7 @@ export function iocountBalance(): Detector {
           subject: sessionSubject(s.id),
           evidence: [s.createdIndex, i],
           message:
-            `${name()}: IOCount went to ${shown} at event ${i} (${CAUSE_NAMES[cause] ?? 'unknown cause'}). ` +
+            `${ctx.sessionName(s.id)}: IOCount went to ${shown} at event ${i} (${CAUSE_NAMES[cause] ?? 'unknown cause'}). ` +
             `It can never be below 0: some earlier -1 had no matching +1.`,
         });
         return;
@@ -122,7 +132,7 @@ export function iocountBalance(): Detector {
           subject: sessionSubject(s.id),
           evidence: [i],
           message:
-            `${name()}: IOCount-1 at event ${i} ${what}. IOCount must equal the I/O posted and not yet ` +
+            `${ctx.sessionName(s.id)}: IOCount-1 at event ${i} ${what}. IOCount must equal the I/O posted and not yet ` +
             `dequeued plus explicit holds; this -1 makes it too low.`,
         });
         return;
@@ -134,7 +144,7 @@ export function iocountBalance(): Detector {
           subject: sessionSubject(s.id),
           evidence: [opStart(op), i],
           message:
-            `${name()}: IOCount-1 for the ${opName(op.op)} io #${op.ioId} at event ${i}, but that completion was ` +
+            `${ctx.sessionName(s.id)}: IOCount-1 for the ${opName(op.op)} io #${op.ioId} at event ${i}, but that completion was ` +
             `never dequeued. Decrement when the completion is handled, not when the I/O is posted.`,
         });
         return;
@@ -145,7 +155,7 @@ export function iocountBalance(): Detector {
           subject: sessionSubject(s.id),
           evidence: [opStart(op), op.postIndex, i],
           message:
-            `${name()}: IOCount-1 for a failed post at event ${i}, but ${wsaName(op.op)} io #${op.ioId} returned ` +
+            `${ctx.sessionName(s.id)}: IOCount-1 for a failed post at event ${i}, but ${wsaName(op.op)} io #${op.ioId} returned ` +
             `${op.postResult === 0 ? '0 (done at once)' : `${op.postResult} (pending)`} at event ${op.postIndex}: a completion ` +
             `packet will still come and decrement again. Only an error other than WSA_IO_PENDING means no packet.`,
         });

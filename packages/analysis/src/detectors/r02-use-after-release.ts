@@ -11,10 +11,28 @@
 // A second release is rule 13's; a socket closed right after the release is the
 // release itself closing it, so neither is reported here.
 
-import { EventKind, IoCountCause } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
-import { outstandingOps, type SessionState } from '../state.ts';
-import { opName, opStart, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';
+import { outstandingOps as outstandingOps_, type SessionState } from '../state.ts';
+import {
+  opName as opName_,
+  opStart as opStart_,
+  sessionSubject as sessionSubject_,
+  wsaName as wsaName_,
+  type Ctx,
+  type Detector,
+} from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const outstandingOps = outstandingOps_;
+const opName = opName_;
+const opStart = opStart_;
+const sessionSubject = sessionSubject_;
+const wsaName = wsaName_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, IoCountCause } = proto;
 
 const rule = RULE_BY_ID.get('use-after-release')!;
 

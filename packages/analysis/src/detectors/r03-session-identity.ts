@@ -12,10 +12,23 @@
 //   the trace ends, whichever comes first.
 // A socket number reused by a new connection after closesocket is normal.
 
-import { EventKind } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
-import { opName, sessionSubject, type Ctx, type Detector } from './common.ts';
+import {
+  opName as opName_,
+  sessionSubject as sessionSubject_,
+  type Ctx,
+  type Detector,
+} from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const opName = opName_;
+const sessionSubject = sessionSubject_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind } = proto;
 
 const rule = RULE_BY_ID.get('session-identity')!;
 

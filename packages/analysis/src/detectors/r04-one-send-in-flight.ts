@@ -5,10 +5,26 @@
 // Not visible: the lost wake-up (SendQ not empty, no send in flight, nothing
 // scheduled) — the events do not carry the SendQ level.
 
-import { EventKind, Op } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
-import { isOutstanding } from '../state.ts';
-import { issuedOp, opStart, sessionSubject, type Ctx, type Detector } from './common.ts';
+import { isOutstanding as isOutstanding_ } from '../state.ts';
+import {
+  issuedOp as issuedOp_,
+  opStart as opStart_,
+  sessionSubject as sessionSubject_,
+  type Ctx,
+  type Detector,
+} from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const isOutstanding = isOutstanding_;
+const issuedOp = issuedOp_;
+const opStart = opStart_;
+const sessionSubject = sessionSubject_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, Op } = proto;
 
 const rule = RULE_BY_ID.get('one-send-in-flight')!;
 

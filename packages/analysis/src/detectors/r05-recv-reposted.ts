@@ -1,14 +1,33 @@
 // §3.5 Recv not re-posted.
 // Invariant: after a recv completion with bytes > 0, the handling thread posts a
-// recv (or disconnects) before its next GQCS. A recv post by any thread, a
-// disconnect or a closed socket settles the obligation; so does a session that
-// was already disconnecting when the completion was dequeued (rule 12 says not
-// to post then). A 0-byte recv (peer closed) and a failed recv owe nothing.
+// recv (or disconnects) before its next GQCS. A recv post by any thread or a
+// Disconnect record settles the obligation; so does a session that was already
+// disconnecting when the completion was dequeued (rule 12 says not to post
+// then). A 0-byte recv (peer closed) and a failed recv owe nothing. A closed
+// socket alone does not settle it: releasing a session that went deaf closes
+// its socket too.
+// Race: another thread may have started a disconnect (set the flag that makes
+// RecvPost refuse) without its Disconnect record being in the trace yet when
+// this thread returns to GQCS. So a miss is reported only if no Disconnect or
+// recv post for the session follows within `raceGraceNs`, or by the trace end.
 
-import { EventKind, Op } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
-import { issuedOp, sessionSubject, type Ctx, type Detector } from './common.ts';
+import {
+  issuedOp as issuedOp_,
+  sessionSubject as sessionSubject_,
+  type Ctx,
+  type Detector,
+} from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const issuedOp = issuedOp_;
+const sessionSubject = sessionSubject_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, Op } = proto;
 
 const rule = RULE_BY_ID.get('recv-reposted')!;
 
@@ -17,18 +36,41 @@ interface Owed {
   ioId: number;
   bytes: number;
   dequeueIndex: number;
+  tid: number;
+  /** The thread's next GQCS (or exit), once it happened. */
+  backIndex: number;
+  backTs: number;
+  what: string;
 }
 
 export function recvReposted(): Detector {
+  /** Per thread: recv completions handled in its current GQCS call. */
   const owed = new Map<number, Owed[]>();
+  /** Returned to GQCS without a post: waiting out the grace period, oldest first. */
+  let suspects: Owed[] = [];
 
   const settle = (id: SessionId): void => {
     for (const [tid, list] of owed) {
-      const k = list.findIndex((o) => o.session === id);
-      if (k < 0) continue;
-      list.splice(k, 1);
-      if (list.length === 0) owed.delete(tid);
+      const rest = list.filter((o) => o.session !== id);
+      if (rest.length === list.length) continue;
+      if (rest.length === 0) owed.delete(tid);
+      else owed.set(tid, rest);
     }
+    if (suspects.length > 0) suspects = suspects.filter((o) => o.session !== id);
+  };
+
+  const report = (ctx: Ctx, o: Owed): void => {
+    ctx.report(rule, {
+      check: 'not-reposted',
+      subject: sessionSubject(o.session),
+      evidence: [o.dequeueIndex, o.backIndex],
+      at: o.backIndex,
+      message:
+        `${ctx.sessionName(o.session)}: ${ctx.threadName(o.tid)} handled a ${o.bytes}-byte recv completion ` +
+        `(io #${o.ioId}, event ${o.dequeueIndex}) and ${o.what} at event ${o.backIndex} without posting a new recv ` +
+        `or disconnecting. Nothing will ever read this socket again: the client hangs and the server never ` +
+        `notices it leave.`,
+    });
   };
 
   return {
@@ -38,13 +80,22 @@ export function recvReposted(): Detector {
       EventKind.IoCount,
       EventKind.IoPosted,
       EventKind.Disconnect,
-      EventKind.SocketClosed,
       EventKind.GqcsEnter,
       EventKind.ThreadExit,
     ],
-    onGap: () => owed.clear(),
+    onGap: () => {
+      owed.clear();
+      suspects = [];
+    },
+    finish(ctx: Ctx): void {
+      for (const o of suspects) report(ctx, o);
+      suspects = [];
+    },
     onEvent(ctx: Ctx, i: number): void {
       const step = ctx.step;
+      while (suspects.length > 0 && step.tsNs - suspects[0]!.backTs >= ctx.options.raceGraceNs) {
+        report(ctx, suspects.shift()!);
+      }
       switch (step.kind) {
         case EventKind.GqcsReturn: {
           const h = step.handled;
@@ -54,7 +105,16 @@ export function recvReposted(): Detector {
           if (step.lifecycleBefore !== 'live') return;
           let list = owed.get(step.tid);
           if (list === undefined) owed.set(step.tid, (list = []));
-          list.push({ session: s.id, ioId: h.ioId, bytes: h.bytes, dequeueIndex: i });
+          list.push({
+            session: s.id,
+            ioId: h.ioId,
+            bytes: h.bytes,
+            dequeueIndex: i,
+            tid: step.tid,
+            backIndex: -1,
+            backTs: 0,
+            what: '',
+          });
           return;
         }
         case EventKind.IoCount:
@@ -66,7 +126,6 @@ export function recvReposted(): Detector {
           return;
         }
         case EventKind.Disconnect:
-        case EventKind.SocketClosed:
           if (step.session !== null) settle(step.session.id);
           return;
         default: {
@@ -75,16 +134,10 @@ export function recvReposted(): Detector {
           owed.delete(step.tid);
           const what = step.kind === EventKind.ThreadExit ? 'exited' : 'called GQCS again';
           for (const o of list) {
-            ctx.report(rule, {
-              check: 'not-reposted',
-              subject: sessionSubject(o.session),
-              evidence: [o.dequeueIndex, i],
-              message:
-                `${ctx.sessionName(o.session)}: ${ctx.threadName(step.tid)} handled a ${o.bytes}-byte recv ` +
-                `completion (io #${o.ioId}, event ${o.dequeueIndex}) and ${what} at event ${i} without posting a ` +
-                `new recv or disconnecting. Nothing will ever read this socket again: the client hangs and the ` +
-                `server never notices it leave.`,
-            });
+            o.backIndex = i;
+            o.backTs = step.tsNs;
+            o.what = what;
+            suspects.push(o);
           }
         }
       }

@@ -7,18 +7,30 @@
 // - overlapped-reused: the same OVERLAPPED (ioId) posted again while its I/O
 //   is still in flight.
 
-import { EventKind, Op } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
-import { isOutstanding } from '../state.ts';
+import { isOutstanding as isOutstanding_ } from '../state.ts';
 import {
-  issuedOp,
-  opName,
-  opStart,
-  sessionSubject,
-  wsaName,
+  issuedOp as issuedOp_,
+  opName as opName_,
+  opStart as opStart_,
+  sessionSubject as sessionSubject_,
+  wsaName as wsaName_,
   type Ctx,
   type Detector,
 } from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const isOutstanding = isOutstanding_;
+const issuedOp = issuedOp_;
+const opName = opName_;
+const opStart = opStart_;
+const sessionSubject = sessionSubject_;
+const wsaName = wsaName_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, Op } = proto;
 
 const rule = RULE_BY_ID.get('buffer-in-use')!;
 

@@ -8,10 +8,26 @@
 //   exactly like a graceful close) or a send with nothing in it;
 // - overrun: a completion reporting more bytes than were posted.
 
-import { EventKind, Op } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
-import { postFailed } from '../state.ts';
-import { opName, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';
+import { postFailed as postFailed_ } from '../state.ts';
+import {
+  opName as opName_,
+  sessionSubject as sessionSubject_,
+  wsaName as wsaName_,
+  type Ctx,
+  type Detector,
+} from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const postFailed = postFailed_;
+const opName = opName_;
+const sessionSubject = sessionSubject_;
+const wsaName = wsaName_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, Op } = proto;
 
 const rule = RULE_BY_ID.get('ring-buffer')!;
 
@@ -25,7 +41,6 @@ export function ringBuffer(): Detector {
       const op = step.op;
       if (s === null || op === null || !s.complete || (op.op !== Op.Recv && op.op !== Op.Send))
         return;
-      const name = (): string => ctx.sessionName(s.id);
       if (step.kind === EventKind.IoPosted && op.postIndex === i && !postFailed(op)) {
         if (op.bufCount !== 1 && op.bufCount !== 2) {
           ctx.report(rule, {
@@ -33,7 +48,7 @@ export function ringBuffer(): Detector {
             subject: sessionSubject(s.id),
             evidence: [i],
             message:
-              `${name()}: ${wsaName(op.op)} io #${op.ioId} was posted with ${op.bufCount} WSABUFs at event ${i}. ` +
+              `${ctx.sessionName(s.id)}: ${wsaName(op.op)} io #${op.ioId} was posted with ${op.bufCount} WSABUFs at event ${i}. ` +
               `A ring buffer is posted as one piece, or two when the space wraps (the second starting at the base).`,
           });
           return;
@@ -45,10 +60,10 @@ export function ringBuffer(): Detector {
             evidence: [i],
             message:
               op.op === Op.Recv
-                ? `${name()}: WSARecv io #${op.ioId} was posted with 0 bytes of buffer at event ${i}: RecvQ had no free ` +
+                ? `${ctx.sessionName(s.id)}: WSARecv io #${op.ioId} was posted with 0 bytes of buffer at event ${i}: RecvQ had no free ` +
                   `space. Its 0-byte completion will look exactly like the peer closing. Cut complete packets out of ` +
                   `RecvQ before re-posting, and kick a session whose packet cannot fit.`
-                : `${name()}: WSASend io #${op.ioId} was posted with 0 bytes at event ${i}: the used part of SendQ was ` +
+                : `${ctx.sessionName(s.id)}: WSASend io #${op.ioId} was posted with 0 bytes at event ${i}: the used part of SendQ was ` +
                   `computed as empty (a wrap mistake?). Only post a send when SendQ holds data.`,
           });
           return;
@@ -67,7 +82,7 @@ export function ringBuffer(): Detector {
           subject: sessionSubject(s.id),
           evidence: [op.postIndex, op.dequeueIndex],
           message:
-            `${name()}: ${opName(op.op)} io #${op.ioId} completed with ${op.bytes} bytes (event ${op.dequeueIndex}) but ` +
+            `${ctx.sessionName(s.id)}: ${opName(op.op)} io #${op.ioId} completed with ${op.bytes} bytes (event ${op.dequeueIndex}) but ` +
             `only ${op.requestedBytes} were posted (event ${op.postIndex}). The posted WSABUF lengths do not ` +
             `match the ring's free/used space.`,
         });

@@ -10,17 +10,27 @@
 // FALSE/995 after a local close is the normal way pending I/O comes back and is
 // not a finding by itself.
 
-import { EventKind, IoCountCause, ThreadRole, WinError } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import {
   CompletionTracker,
-  errorName,
-  opName,
-  sessionSubject,
-  threadSubject,
+  errorName as errorName_,
+  opName as opName_,
+  sessionSubject as sessionSubject_,
+  threadSubject as threadSubject_,
   type Ctx,
   type Detector,
 } from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const errorName = errorName_;
+const opName = opName_;
+const sessionSubject = sessionSubject_;
+const threadSubject = threadSubject_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, IoCountCause, ThreadRole, WinError } = proto;
 
 const rule = RULE_BY_ID.get('gqcs-false')!;
 

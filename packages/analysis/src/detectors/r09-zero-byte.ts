@@ -7,17 +7,27 @@
 // - exit-as-completion: after an exit packet, the thread decremented an
 //   IOCount as if it had been an I/O completion.
 
-import { EventKind, IoCountCause, Op } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
 import {
-  isExitPacketReturn,
-  issuedOp,
-  sessionSubject,
-  threadSubject,
+  isExitPacketReturn as isExitPacketReturn_,
+  issuedOp as issuedOp_,
+  sessionSubject as sessionSubject_,
+  threadSubject as threadSubject_,
   type Ctx,
   type Detector,
 } from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const isExitPacketReturn = isExitPacketReturn_;
+const issuedOp = issuedOp_;
+const sessionSubject = sessionSubject_;
+const threadSubject = threadSubject_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, IoCountCause, Op } = proto;
 
 const rule = RULE_BY_ID.get('zero-byte')!;
 

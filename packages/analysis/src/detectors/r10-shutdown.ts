@@ -10,16 +10,25 @@
 // Not visible: waiting on a wrong handle count (WAIT_FAILED) or on more than
 // 64 handles — WaitForMultipleObjects is not instrumented.
 
-import { EventKind, ThreadRole, ThreadStateValue, WinError } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { ThreadState } from '../state.ts';
 import {
-  isExitPacketReturn,
-  sessionSubject,
-  threadSubject,
+  isExitPacketReturn as isExitPacketReturn_,
+  sessionSubject as sessionSubject_,
+  threadSubject as threadSubject_,
   type Ctx,
   type Detector,
 } from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const isExitPacketReturn = isExitPacketReturn_;
+const sessionSubject = sessionSubject_;
+const threadSubject = threadSubject_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, ThreadRole, ThreadStateValue, WinError } = proto;
 
 const rule = RULE_BY_ID.get('shutdown')!;
 

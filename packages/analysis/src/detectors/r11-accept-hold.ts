@@ -8,10 +8,25 @@
 // acceptor's Accept record (written when it is done with the session) comes
 // after the release (check join-after-leave).
 
-import { EventKind } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
-import { issuedOp, sessionSubject, wsaName, type Ctx, type Detector } from './common.ts';
+import {
+  issuedOp as issuedOp_,
+  sessionSubject as sessionSubject_,
+  wsaName as wsaName_,
+  type Ctx,
+  type Detector,
+} from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const issuedOp = issuedOp_;
+const sessionSubject = sessionSubject_;
+const wsaName = wsaName_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind } = proto;
 
 const rule = RULE_BY_ID.get('accept-hold')!;
 

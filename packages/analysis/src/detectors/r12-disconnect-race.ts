@@ -11,19 +11,31 @@
 //   closesocket after it. A post accepted just before closesocket and then
 //   aborted with 995 is the legal "cancelled"; so is one that completes.
 
-import { EventKind } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
-import { postFailed } from '../state.ts';
+import { postFailed as postFailed_ } from '../state.ts';
 import {
-  fmtMs,
-  opName,
-  opStart,
-  sessionSubject,
-  wsaName,
+  fmtMs as fmtMs_,
+  opName as opName_,
+  opStart as opStart_,
+  sessionSubject as sessionSubject_,
+  wsaName as wsaName_,
   type Ctx,
   type Detector,
 } from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const postFailed = postFailed_;
+const fmtMs = fmtMs_;
+const opName = opName_;
+const opStart = opStart_;
+const sessionSubject = sessionSubject_;
+const wsaName = wsaName_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind } = proto;
 
 const rule = RULE_BY_ID.get('disconnect-race')!;
 

@@ -10,10 +10,17 @@
 // Busy workers with a growing queue (running = concurrency) are load, not a
 // bug; a LIFO hot thread doing most of the work at low load is normal.
 
-import { EventKind, ThreadStateValue } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { ThreadState } from '../state.ts';
-import { fmtMs, type Ctx, type Detector } from './common.ts';
+import { fmtMs as fmtMs_, type Ctx, type Detector } from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const fmtMs = fmtMs_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, ThreadStateValue } = proto;
 
 const rule = RULE_BY_ID.get('port-starvation')!;
 

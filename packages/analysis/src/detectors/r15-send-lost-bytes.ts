@@ -7,10 +7,17 @@
 // Not visible: SendQ growing past its capacity — the events do not carry the
 // SendQ level. A disconnect with reason send-overflow is the correct outcome.
 
-import { EventKind, Op } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
-import { sessionSubject, type Ctx, type Detector } from './common.ts';
+import { sessionSubject as sessionSubject_, type Ctx, type Detector } from './common.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const sessionSubject = sessionSubject_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { EventKind, Op } = proto;
 
 const rule = RULE_BY_ID.get('send-lost-bytes')!;
 

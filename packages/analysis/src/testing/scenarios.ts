@@ -2,11 +2,18 @@
 // legal steps it takes (accept with a hold, an echo round, a clean close), so a
 // test spells out only the part it is about.
 
-import { DisconnectReason, ThreadRole, WinError } from '../proto.ts';
+import * as proto from '../proto.ts';
 import { TraceBuilder, type Io, type ThreadHandle } from './trace-builder.ts';
 import type { Finding } from '../findings.ts';
 import type { SessionId } from '../ids.ts';
-import { checkTrace, type RunnerOptions } from '../runner.ts';
+import { checkTrace as checkTrace_, type RunnerOptions } from '../runner.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const checkTrace = checkTrace_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const { DisconnectReason, ThreadRole, WinError } = proto;
 
 export interface Server {
   b: TraceBuilder;

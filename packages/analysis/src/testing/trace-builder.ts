@@ -13,7 +13,17 @@
 //
 // Methods return the index of the (last) record they wrote, or a handle.
 
-import {
+import * as proto from '../proto.ts';
+import { sessionHi as sessionHi_, sessionLo as sessionLo_, type SessionId } from '../ids.ts';
+import type { TraceRecords } from '../source.ts';
+
+// Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
+const sessionHi = sessionHi_;
+const sessionLo = sessionLo_;
+
+// Module constants, not imported bindings: under tsx and vitest every access to an
+// imported binding goes through a getter, which costs more than the work here.
+const {
   Backend,
   BlockReason,
   DisconnectReason,
@@ -26,9 +36,8 @@ import {
   ThreadStateValue,
   WinError,
   writeRecord,
-} from '../proto.ts';
-import { sessionHi, sessionLo, type SessionId } from '../ids.ts';
-import type { TraceRecords } from '../source.ts';
+} = proto;
+type Op = proto.Op;
 
 /** One posted operation. */
 export interface Io {
