@@ -216,6 +216,20 @@ describe('stepping', () => {
     expect(store.getState().cursor).toBe(50);
   });
 
+  it('does not pan when the cursor is already in view, nor past the trace start when it must', async () => {
+    const { store, a } = harness();
+    await a().loadBytes(FILE);
+    const before = [store.getState().viewStartNs, store.getState().viewEndNs];
+    a().step('event', 1);
+    expect([store.getState().viewStartNs, store.getState().viewEndNs]).toEqual(before);
+    const t = store.getState().trace!;
+    a().setView(t.endNs - 10_000, t.endNs);
+    a().setCursor(0);
+    const s = store.getState();
+    expect(s.viewEndNs - s.viewStartNs).toBe(10_000);
+    expect(s.viewStartNs).toBeGreaterThanOrEqual(t.startNs - 100);
+  });
+
   it('pans the view to keep the cursor visible after a step, keeping the zoom', async () => {
     const { store, a } = harness();
     await a().loadBytes(FILE);

@@ -334,14 +334,21 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       return { findings, findingAnchors: anchors };
     };
 
-    /** Keep the cursor's event inside the view, panning by whole view widths when it leaves. */
+    /**
+     * Keep the cursor's event inside the view: when it leaves, pan (keeping the
+     * zoom) so it sits at 30% from the left, without showing more than a small
+     * margin beyond either end of the trace.
+     */
     const revealCursor = (i: number): Partial<AppState> => {
       const { trace, viewStartNs, viewEndNs } = get();
       if (!trace || i < 0) return {};
       const t = trace.timeAt(i);
+      if (t >= viewStartNs && t <= viewEndNs) return {};
       const w = viewEndNs - viewStartNs;
-      if (t >= viewStartNs + w * 0.02 && t <= viewEndNs - w * 0.02) return {};
-      const start = t - w * 0.3;
+      const margin = w * 0.01;
+      let start = t - w * 0.3;
+      start = Math.min(start, trace.endNs + margin - w);
+      start = Math.max(start, trace.startNs - margin);
       return { viewStartNs: start, viewEndNs: start + w };
     };
 
