@@ -70,6 +70,7 @@ export function PortStatePanel() {
   const threads = [...st.threads.values()]
     .filter((t) => t.role !== ThreadRole.Kernel)
     .sort((a, b) => (ROLE_ORDER[a.role] ?? 3) - (ROLE_ORDER[b.role] ?? 3) || a.tid - b.tid);
+  // LIFO: the thread that started waiting last gets the next packet.
   const nextWake = waitingCount > 0 ? p.waiting[waitingCount - 1] : -1;
   const cursorTid = cursor >= 0 ? trace.tidAt(cursor) : -1;
   const packets = [];
@@ -126,10 +127,10 @@ export function PortStatePanel() {
                 <span style={{ color: 'var(--text-muted)' }}>{threadStateText(t)}</span>
               </span>
               <span className="mono" style={{ color: 'var(--text-faint)', fontSize: 11 }}>
-                {t.tid === nextWake
+                {t.tid === nextWake && t.state === ThreadStateValue.Waiting
                   ? 'next to wake'
                   : t.locksHeld.length > 0
-                    ? `holds ${t.locksHeld.length} lock`
+                    ? `holds ${t.locksHeld.length} lock${t.locksHeld.length === 1 ? '' : 's'}`
                     : ''}
               </span>
             </div>
