@@ -10,8 +10,8 @@
 // encoded. The cost per checkpoint is one int per live session plus the
 // sessions that changed in the interval.
 //
-// stateAt() decodes fresh objects: the returned state belongs to the caller
-// (to read, mutate, or continue with `new Replayer(state)`).
+// stateAt() decodes fresh objects, lazily (lazy-sessions.ts): the returned state
+// belongs to the caller (to read, mutate, or continue with `new Replayer(state)`).
 // The index grows with the trace (extend()), for live recordings as well as
 // files; stateAt() of an event not yet indexed replays from the last checkpoint.
 
@@ -23,6 +23,7 @@ import {
   Int32Arena,
 } from './session-codec.ts';
 import type { SessionId } from './ids.ts';
+import { LazySessionMap } from './lazy-sessions.ts';
 import { checkSource as checkSource_, type TraceRecords } from './source.ts';
 import {
   cloneStateSharingSessions as cloneStateSharingSessions_,
@@ -39,7 +40,7 @@ const cloneStateSharingSessions = cloneStateSharingSessions_;
 const createState = createState_;
 
 export interface CheckpointOptions {
-  /** Events between checkpoints (default 32,768). Smaller: faster seeks, more memory. */
+  /** Events between checkpoints (default 16,384). Smaller: faster seeks, more memory. */
   interval?: number;
 }
 
@@ -82,8 +83,11 @@ export class Checkpoints {
    * Replayer, apply events to it yourself and call noteApplied() after each.
    * Without it, extend() runs its own.
    */
-  constructor(opts: CheckpointOptions = {}, replayer: Replayer = new Replayer()) {
-    const k = opts.interval ?? 32768;
+  constructor(
+    opts: CheckpointOptions = {},
+    replayer: Replayer = new Replayer(undefined, { cacheSize: 65536 }),
+  ) {
+    const k = opts.interval ?? 16384;
     if (!Number.isInteger(k) || k < 1 || k > 1 << 30) {
       throw new AnalysisError(
         'ANALYSIS_BAD_OPTION',
@@ -153,14 +157,11 @@ export class Checkpoints {
     const c = this.list[Math.min(Math.floor(count / this.interval), this.list.length - 1)]!;
     const st = cloneStateSharingSessions(c.state);
     const a = this.arena;
-    const m = st.sessions;
-    for (let k = 0; k < c.sessions.length; k++) {
-      const s = decodeSession(a, c.sessions[k]!, 0);
-      m.set(s.id, s);
-    }
+    // Sessions are decoded when first read: a seek touches few of them.
+    st.sessions = new LazySessionMap(a, c.sessions);
     for (let k = 0; k < c.released.length; k++)
       st.recentReleased.push(decodeSession(a, c.released[k]!, 0));
-    new Replayer(st, { owned: true }).advance(src, count);
+    new Replayer(st, { cacheSize: 8192 }).advance(src, count);
     return st;
   }
 

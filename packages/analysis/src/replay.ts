@@ -58,7 +58,6 @@ type ThreadStateValue = proto.ThreadStateValue;
 type BlockReason = proto.BlockReason;
 
 const TWO_32 = 4294967296;
-const CACHE_SIZE = 65536;
 const HANDLING_MAX = 64;
 
 /** What the last applied event did. One instance, overwritten by every apply(). */
@@ -128,17 +127,35 @@ export class Replayer {
   /** Sessions whose `rev` equals this are ours to mutate; others are copied first. */
   private epoch = nextEpoch++;
   readonly step: Step = emptyStep();
-  private readonly cacheLo = new Float64Array(CACHE_SIZE).fill(-1);
-  private readonly cacheHi = new Float64Array(CACHE_SIZE).fill(-1);
-  private readonly cacheObj: (SessionState | undefined)[] = new Array(CACHE_SIZE).fill(undefined);
+  // A direct-mapped cache in front of the bigint-keyed Map: most events hit a
+  // session seen moments ago, and a hit costs no BigInt allocation.
+  private readonly cacheMask: number;
+  private readonly cacheLo: Float64Array;
+  private readonly cacheHi: Float64Array;
+  private readonly cacheObj: (SessionState | undefined)[];
 
   /**
    * Continues from `state`. Sessions are copied before their first change, so
    * `state` may share them with others (unless `owned`: then they are adopted);
    * everything else in it is mutated.
    */
-  constructor(state: ReplayState = createState(), opts: { owned?: boolean } = {}) {
+  constructor(
+    state: ReplayState = createState(),
+    opts: {
+      owned?: boolean;
+      /** Session cache entries, a power of two (default 4,096; a long pass over many sessions wants more). */
+      cacheSize?: number;
+    } = {},
+  ) {
     this.state = state;
+    const size = opts.cacheSize ?? 4096;
+    if (!Number.isInteger(size) || size < 1 || (size & (size - 1)) !== 0) {
+      throw new Error(`replay: cacheSize must be a power of two, got ${size}`);
+    }
+    this.cacheMask = size - 1;
+    this.cacheLo = new Float64Array(size).fill(-1);
+    this.cacheHi = new Float64Array(size).fill(-1);
+    this.cacheObj = new Array<SessionState | undefined>(size).fill(undefined);
     // Sessions nobody else references (freshly decoded) can be adopted as they are.
     if (opts.owned === true) for (const s of state.sessions.values()) s.rev = this.epoch;
   }
@@ -528,7 +545,7 @@ export class Replayer {
   // ---- sessions ------------------------------------------------------------
 
   private cacheSlot(lo: number, hi: number): number {
-    return (lo ^ Math.imul(hi, 0x9e3779b1)) & (CACHE_SIZE - 1);
+    return (lo ^ Math.imul(hi, 0x9e3779b1)) & this.cacheMask;
   }
 
   private uncache(id: bigint): void {

@@ -82,7 +82,7 @@ function resolve(o: DetectorOptions): ResolvedOptions {
 }
 
 export class DetectorRunner {
-  readonly replayer = new Replayer();
+  readonly replayer = new Replayer(undefined, { cacheSize: 65536 });
   /** Seek index built in the same pass, when `checkpointInterval` was given. */
   readonly checkpoints: Checkpoints | null;
   /** Every finding so far, in the order found. */

@@ -237,3 +237,12 @@ export function decodeSession(a: Int32Arena, offset: number, rev: number): Sessi
     rev,
   };
 }
+
+/** The id halves of the record at `offset`, without decoding it. */
+export function idLoAt(a: Int32Arena, offset: number): number {
+  return a.chunkOf(offset)[(offset % CHUNK_WORDS) + H_ID_LO]! >>> 0;
+}
+
+export function idHiAt(a: Int32Arena, offset: number): number {
+  return a.chunkOf(offset)[(offset % CHUNK_WORDS) + H_ID_HI]! >>> 0;
+}

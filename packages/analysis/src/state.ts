@@ -220,7 +220,7 @@ export interface ReplayState {
   sessionsReleased: number;
 }
 
-export const RECENT_RELEASED_MAX = 256;
+export const RECENT_RELEASED_MAX = 64;
 export const RECENT_OPS_MAX = 2;
 
 export function createState(): ReplayState {
