@@ -107,4 +107,20 @@ describe('iocpscope serve', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
+
+  it('with --demo drives load at the echo port for the whole run and stops it before shutting down', async () => {
+    const out = sink();
+    const err = sink();
+    const code = await runServeCli(
+      { echoPort: '0', duration: '2500ms', demo: true, workers: '1' },
+      { stdout: out, stderr: err },
+    );
+    expect(err.text).toBe('');
+    expect(code).toBe(0);
+    expect(out.text).toMatch(/^demo load: 32 connections/m);
+    const m = /^sessions: (\d+) accepted, (\d+) released, 0 never released$/m.exec(out.text);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(m![2]).toBe(m![1]);
+  }, 60_000);
 });

@@ -4,13 +4,21 @@
 // server runs until SIGINT/SIGTERM or --duration, then shuts down gracefully
 // and prints what the shutdown found (zombie sessions, workers that never got
 // an exit packet). The dashboard (HTTP + WebSocket on --port) is attached
-// through the `attachDashboard` seam by whoever provides it.
+// through the `attachDashboard` seam by whoever provides it. --demo runs the
+// built-in load generator against the echo port for the whole run (demo.ts).
+//
+// Shutdown order: the demo load stops first (its sockets close cleanly), then
+// the server (dashboards still connected see the shutdown), then the dashboard.
 
 import { Option, type Command } from 'commander';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { FAULT_DESCRIPTIONS, FAULT_NAMES, isFaultName } from '../echo/faults.ts';
 import type { ServerOptions } from '../echo/config.ts';
 import { startServer, type RunningServer, type ShutdownReport } from '../echo/server.ts';
 import { dashboardAttach } from '../transport/attach.ts';
+import { DEFAULT_WEB_ROOT } from '../transport/options.ts';
+import { DEMO_CONNECTIONS, DEMO_ROUND_MS, startDemoLoad, type DemoLoad } from './demo.ts';
 
 export const SERVE_EXIT = { ok: 0, failed: 1, badOptions: 2 } as const;
 
@@ -27,6 +35,7 @@ export interface ServeCliFlags {
   fault?: string[];
   backend?: string;
   duration?: string;
+  demo?: boolean;
 }
 
 export interface ServeConfig {
@@ -35,6 +44,8 @@ export interface ServeConfig {
   dashboard: { host: string; port: number };
   /** Stop after this long; null = until a signal. */
   durationMs: number | null;
+  /** Run the demo load against the echo port. */
+  demo: boolean;
 }
 
 /** Starts the dashboard for a running server; returns how to reach and stop it. */
@@ -140,6 +151,7 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
     server,
     dashboard: { host, port: dashPort },
     durationMs: f.duration === undefined ? null : parseServeDuration('duration', f.duration),
+    demo: f.demo === true,
   };
 }
 
@@ -207,12 +219,34 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
   } else {
     try {
       dashboard = await io.attachDashboard(server, cfg.dashboard);
-      io.stdout.write(`dashboard: ${dashboard.url}\n`);
     } catch (e) {
       io.stderr.write(`iocpscope serve: dashboard failed to start: ${(e as Error).message}\n`);
       await server.stop();
       return SERVE_EXIT.failed;
     }
+  }
+  let demo: DemoLoad | null = null;
+  if (cfg.demo) {
+    demo = startDemoLoad({
+      target: { host: loopbackOf(c.host), port: server.echoPort },
+      onFailure: (text) => io.stderr.write(`${text}\n`),
+    });
+    io.stdout.write(
+      `demo load: ${DEMO_CONNECTIONS} connections every ${DEMO_ROUND_MS / 1000} s echoing small random ` +
+        'messages, a few reset mid-stream (the dashboard can start more load)\n',
+    );
+  }
+  if (dashboard) {
+    if (!existsSync(path.join(DEFAULT_WEB_ROOT, 'index.html'))) {
+      io.stdout.write(
+        'note: the dashboard is not built yet: run `pnpm --filter @iocpscope/web build` (or scripts/setup.sh)\n',
+      );
+    }
+    io.stdout.write(
+      `\n  iocpscope dashboard: ${dashboard.url}\n  open it in a browser` +
+        (cfg.durationMs === null ? '; Ctrl-C stops the server' : '') +
+        '\n\n',
+    );
   }
   await new Promise<void>((resolve) => {
     const timer = cfg.durationMs === null ? null : setTimeout(resolve, cfg.durationMs);
@@ -221,10 +255,18 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
     if (timer === null && !io.signal) resolve();
   });
   io.stdout.write('shutting down...\n');
-  if (dashboard) await dashboard.close();
+  if (demo) await demo.stop();
   const report = await server.stop();
+  if (dashboard) await dashboard.close();
   io.stdout.write(formatShutdown(report));
   return report.threadErrors.length > 0 || report.traceError ? SERVE_EXIT.failed : SERVE_EXIT.ok;
+}
+
+/** Where a local client reaches a server bound to `host` (the wildcard binds: loopback). */
+export function loopbackOf(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -261,6 +303,10 @@ export function registerServeCommand(
     )
     .option('--backend <name>', 'completion port backend: emulated or native', 'emulated')
     .option('--duration <time>', 'stop after this long, e.g. 30s (default: until Ctrl-C)')
+    .option(
+      '--demo',
+      `run a gentle built-in load against the echo port (${DEMO_CONNECTIONS} connections per round, small random messages, a few resets)`,
+    )
     .addHelpText(
       'after',
       `\nFault switches (each reproduces one classic bug for real):\n${faultHelp}\n\nExit codes: 0 clean shutdown, 1 a server thread failed, 2 bad options.`,
