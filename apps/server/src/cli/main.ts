@@ -4,6 +4,8 @@
 
 import { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
+import { registerCheckCommand } from './check.ts';
+import { registerExportCommand } from './export.ts';
 import { registerLoadCommand } from './load.ts';
 import { registerServeCommand, type DashboardAttach } from './serve.ts';
 
@@ -20,6 +22,8 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
     .showHelpAfterError();
   registerServeCommand(program, opts.attachDashboard);
   registerLoadCommand(program);
+  registerCheckCommand(program);
+  registerExportCommand(program);
   return program;
 }
 
