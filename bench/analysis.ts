@@ -42,7 +42,7 @@ function arg(name: string, fallback: number): number {
 
 const EVENTS = arg('events', 10_000_000);
 const SESSIONS = arg('sessions', 10_000);
-const INTERVAL = arg('interval', 16_384);
+const INTERVAL = arg('interval', 8_192);
 const SEEKS = arg('seeks', 300);
 const BASELINE = arg('baseline', 5);
 const SEED = arg('seed', 1);

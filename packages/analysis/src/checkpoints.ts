@@ -40,7 +40,7 @@ const cloneStateSharingSessions = cloneStateSharingSessions_;
 const createState = createState_;
 
 export interface CheckpointOptions {
-  /** Events between checkpoints (default 16,384). Smaller: faster seeks, more memory. */
+  /** Events between checkpoints (default 8,192). Smaller: faster seeks, more memory. */
   interval?: number;
 }
 
@@ -87,7 +87,7 @@ export class Checkpoints {
     opts: CheckpointOptions = {},
     replayer: Replayer = new Replayer(undefined, { cacheSize: 65536 }),
   ) {
-    const k = opts.interval ?? 16384;
+    const k = opts.interval ?? 8192;
     if (!Number.isInteger(k) || k < 1 || k > 1 << 30) {
       throw new AnalysisError(
         'ANALYSIS_BAD_OPTION',
