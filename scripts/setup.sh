@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian machine with Node 20 and npm (run as root).
 #   scripts/setup.sh            pnpm, dependencies, the web build
-#   scripts/setup.sh --browser  ... and Debian's Chromium for the e2e tests
+#   scripts/setup.sh --test     ... and what the tests need from Debian: Chromium (e2e),
+#                               mingw-w64 and Wine (the native addon's tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_browser=0
-[ "${1:-}" = "--browser" ] && want_browser=1
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
@@ -22,11 +23,17 @@ if ! command -v pnpm >/dev/null 2>&1; then
   npm i -g pnpm >/dev/null 2>&1 || npm i -g pnpm
 fi
 
-if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
-  log "installing Debian's Chromium for the e2e tests"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends chromium >/dev/null
+if [ "$want_test" = 1 ]; then
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || missing+=(g++-mingw-w64-x86-64)
+  [ -x /usr/lib/wine/wine64 ] || missing+=(wine64)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing from Debian: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  fi
 fi
 
 log "installing dependencies (pnpm install)"

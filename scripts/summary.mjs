@@ -1,6 +1,7 @@
 // Prints one plain closing line for the whole run from the runners' JSON reports:
 //   tests: N passed, N failed, N skipped
-// Vitest writes .reports/vitest.json, Playwright .reports/playwright.json.
+// Vitest writes .reports/vitest.json, Playwright .reports/playwright.json, and the native
+// suite's output (ending "native: N passed, N failed") is kept in .reports/native.log.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -26,6 +27,15 @@ if (existsSync(pwFile)) {
   failed += s.unexpected ?? 0;
   skipped += s.skipped ?? 0;
 } else missing.push('playwright');
+
+const nativeFile = join(dir, 'native.log');
+const nativeLine = existsSync(nativeFile)
+  ? /^native: (\d+) passed, (\d+) failed/m.exec(readFileSync(nativeFile, 'utf8'))
+  : null;
+if (nativeLine) {
+  passed += Number(nativeLine[1]);
+  failed += Number(nativeLine[2]);
+} else missing.push('native');
 
 if (missing.length) console.log(`(no report from: ${missing.join(', ')} — that stage did not run)`);
 console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
