@@ -2,9 +2,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RECORD_WORDS, readTraceFile } from '@iocpscope/protocol';
+import {
+  EventKind,
+  RECORD_WORDS,
+  ThreadRole,
+  aAt,
+  kindAt,
+  readTraceFile,
+} from '@iocpscope/protocol';
 import { buildProgram } from './main.ts';
-import { parseServeFlags, runServeCli, ServeOptionError } from './serve.ts';
+import { dashboardAttach } from '../transport/attach.ts';
+import { parseServeFlags, runServeCli, ServeOptionError, withEnvToken } from './serve.ts';
 
 function sink(): { write(t: string): void; text: string } {
   return {
@@ -29,7 +37,8 @@ describe('iocpscope serve', () => {
       trace: true,
       record: 'x.iocptrace',
     });
-    expect(d.server).toMatchObject({ workers: 4, concurrency: 1, recordFile: 'x.iocptrace' });
+    expect(d.server).toMatchObject({ workers: 4, concurrency: 1 });
+    expect(d.recordFile).toBe('x.iocptrace');
     expect(d.server.faults).toEqual(['recv-not-reposted', 'lock-across-send']);
     expect(d.durationMs).toBe(1500);
   });
@@ -44,6 +53,10 @@ describe('iocpscope serve', () => {
       [{ record: 'a.iocptrace', trace: false }, 'record'],
       [{ duration: 'soon' }, 'duration'],
       [{ backend: 'wine' }, 'backend'],
+      [{ host: '0.0.0.0' }, 'token'],
+      [{ host: '192.0.2.1', token: 'short' }, 'token'],
+      [{ token: 'sixteen chars but spaces' }, 'token'],
+      [{ recordingsDir: ' ' }, 'recordings-dir'],
     ];
     for (const [flags, option] of bad) {
       let err: unknown;
@@ -55,6 +68,24 @@ describe('iocpscope serve', () => {
       expect(err).toBeInstanceOf(ServeOptionError);
       expect(err).toMatchObject({ code: 'ERR_SERVE_OPTIONS', option });
     }
+  });
+
+  it('takes the token from --token, else from IOCPSCOPE_TOKEN, and needs one off loopback', () => {
+    const secret = 'a-long-enough-secret';
+    expect(withEnvToken({ host: '0.0.0.0' }, { IOCPSCOPE_TOKEN: secret }).token).toBe(secret);
+    expect(withEnvToken({ token: 'from-the-flag-0000' }, { IOCPSCOPE_TOKEN: secret }).token).toBe(
+      'from-the-flag-0000',
+    );
+    expect(withEnvToken({}, { IOCPSCOPE_TOKEN: '' }).token).toBeUndefined();
+    const c = parseServeFlags(
+      withEnvToken({ host: '0.0.0.0', port: '0' }, { IOCPSCOPE_TOKEN: secret }),
+    );
+    expect(c.dashboard).toEqual({ host: '0.0.0.0', port: 0, token: secret });
+    expect(parseServeFlags({ host: '::1', recordingsDir: 'recs' }).dashboard).toEqual({
+      host: '::1',
+      port: 7700,
+      recordingsDir: 'recs',
+    });
   });
 
   it('lists every fault switch with one line in --help', () => {
@@ -122,5 +153,61 @@ describe('iocpscope serve', () => {
     expect(m).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);
     expect(m![2]).toBe(m![1]);
+  }, 60_000);
+
+  it('records --record through the dashboard: its status shows the recording, it needs the token, and the file holds the shutdown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iocpscope-serve-'));
+    try {
+      const file = join(dir, 'cli-run.iocptrace');
+      const token = 'a-token-for-this-test';
+      const out = sink();
+      const err = sink();
+      const stop = new AbortController();
+      const serving = runServeCli(
+        { echoPort: '0', port: '0', workers: '1', record: file, recordingsDir: dir, token },
+        {
+          stdout: out,
+          stderr: err,
+          signal: stop.signal,
+          attachDashboard: dashboardAttach({ examplesDir: join(dir, 'none') }),
+        },
+      );
+      let url = '';
+      for (let i = 0; i < 600 && url === ''; i++) {
+        url = /iocpscope dashboard: (\S+)/.exec(out.text)?.[1] ?? '';
+        if (url === '') await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(out.text).toContain(`recording to ${file}`);
+      expect((await fetch(`${url}api/status`)).status).toBe(401);
+      const res = await fetch(`${url}api/status`, { headers: { 'x-iocpscope-token': token } });
+      expect(res.status).toBe(200);
+      const status = (await res.json()) as { recording: { active: boolean; name?: string } };
+      expect(status.recording).toMatchObject({ active: true, name: 'cli-run' });
+      stop.abort();
+      expect(await serving).toBe(0);
+      expect(err.text).toBe('');
+      expect(out.text).toMatch(/^recording: \d+ events, \d+ bytes in .*cli-run\.iocptrace$/m);
+
+      const r = readTraceFile(new Uint8Array(readFileSync(file)));
+      expect(r.error).toBeUndefined();
+      const kinds: number[] = [];
+      const workerStarts: number[] = [];
+      for (let i = 0; i < r.records.length / RECORD_WORDS; i++) {
+        kinds.push(kindAt(r.records, i));
+        if (
+          kindAt(r.records, i) === EventKind.ThreadStart &&
+          aAt(r.records, i) === ThreadRole.Worker
+        )
+          workerStarts.push(i);
+      }
+      // The snapshot named the worker; the shutdown (exit packets, thread exits) is in the file.
+      expect(workerStarts.length).toBeGreaterThan(0);
+      const labels = [...r.strings.entries()].map((e) => e[1]);
+      expect(labels).toContain('shutdown: post exit packets');
+      expect(kinds.filter((k) => k === EventKind.ThreadExit).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

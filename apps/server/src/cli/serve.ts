@@ -7,8 +7,18 @@
 // through the `attachDashboard` seam by whoever provides it. --demo runs the
 // built-in load generator against the echo port for the whole run (demo.ts).
 //
-// Shutdown order: the demo load stops first (its sockets close cleanly), then
-// the server (dashboards still connected see the shutdown), then the dashboard.
+// Recording (--record FILE) goes through the dashboard's RecordingManager
+// (record/: chunks flushed every 100 ms, rotation at a size limit, shown in
+// the dashboard's recording status and stoppable from there); without a
+// dashboard, through a RecordingManager of its own on the same drainer feed.
+// Either way it subscribes to the drainer, so it misses nothing that reached it.
+//
+// Off loopback the dashboard needs a token (--token, or IOCPSCOPE_TOKEN so the
+// secret stays off the command line); serve refuses to start without one.
+//
+// Shutdown order: the demo load and the dashboard's loads stop first (their
+// sockets close cleanly), then the server (dashboards and the recording see
+// the whole shutdown), then the recording is closed, then the dashboard.
 
 import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -16,8 +26,10 @@ import path from 'node:path';
 import { FAULT_DESCRIPTIONS, FAULT_NAMES, isFaultName } from '../echo/faults.ts';
 import type { ServerOptions } from '../echo/config.ts';
 import { startServer, type RunningServer, type ShutdownReport } from '../echo/server.ts';
+import { RecordingManager } from '../record/manager.ts';
+import type { RecordingSummary } from '../record/sink.ts';
 import { dashboardAttach } from '../transport/attach.ts';
-import { DEFAULT_WEB_ROOT } from '../transport/options.ts';
+import { DEFAULT_WEB_ROOT, MIN_TOKEN_CHARS, isLoopbackHost } from '../transport/options.ts';
 import { DEMO_CONNECTIONS, DEMO_ROUND_MS, startDemoLoad, type DemoLoad } from './demo.ts';
 
 export const SERVE_EXIT = { ok: 0, failed: 1, badOptions: 2 } as const;
@@ -36,23 +48,48 @@ export interface ServeCliFlags {
   backend?: string;
   duration?: string;
   demo?: boolean;
+  /** The dashboard's shared secret (the CLI falls back to IOCPSCOPE_TOKEN). */
+  token?: string;
+  recordingsDir?: string;
+}
+
+/** Where and how the dashboard is served. */
+export interface DashboardWhere {
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  /** Every HTTP and WebSocket request must present it (required off loopback). */
+  token?: string;
+  /** Where named recordings go and are listed from (default ./recordings). */
+  recordingsDir?: string;
 }
 
 export interface ServeConfig {
   server: ServerOptions;
-  /** Dashboard HTTP/WebSocket address. */
-  dashboard: { host: string; port: number };
+  dashboard: DashboardWhere;
+  /** --record: an explicit file, overwritten. */
+  recordFile: string | null;
   /** Stop after this long; null = until a signal. */
   durationMs: number | null;
   /** Run the demo load against the echo port. */
   demo: boolean;
 }
 
+/** A running dashboard as serve uses it. */
+export interface ServeDashboard {
+  url: string;
+  /** Its recorder: --record goes through it, so the dashboard shows and can stop it. */
+  recordings?: RecordingManager | undefined;
+  /** Stop the loads the dashboard started (before the server stops). */
+  quiesce?(): void;
+  close(): Promise<void>;
+}
+
 /** Starts the dashboard for a running server; returns how to reach and stop it. */
 export type DashboardAttach = (
   server: RunningServer,
-  where: { host: string; port: number },
-) => Promise<{ url: string; close(): Promise<void> }>;
+  where: DashboardWhere,
+) => Promise<ServeDashboard>;
 
 export interface ServeCliIo {
   stdout: { write(text: string): unknown };
@@ -121,15 +158,35 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
       `must be emulated or native, got ${JSON.stringify(backend)}`,
     );
   }
+  const token = f.token === undefined || f.token === '' ? undefined : f.token;
+  if (
+    token !== undefined &&
+    (token.length < MIN_TOKEN_CHARS || token.length > 256 || !/^[\x21-\x7e]+$/.test(token))
+  ) {
+    throw new ServeOptionError(
+      'token',
+      `must be ${MIN_TOKEN_CHARS}..256 visible ASCII characters (no spaces)`,
+    );
+  }
+  if (token === undefined && !isLoopbackHost(host)) {
+    throw new ServeOptionError(
+      'token',
+      `--host ${host} exposes the dashboard beyond this machine: give --token <secret> ` +
+        `(at least ${MIN_TOKEN_CHARS} characters) or set IOCPSCOPE_TOKEN`,
+    );
+  }
+  if (f.recordingsDir !== undefined && f.recordingsDir.trim() === '') {
+    throw new ServeOptionError('recordings-dir', 'needs a directory');
+  }
   const trace = f.trace !== false;
   if (f.record !== undefined && !trace) {
     throw new ServeOptionError('record', 'needs tracing: do not combine with --no-trace');
   }
   if (f.record !== undefined && f.record.trim() === '')
     throw new ServeOptionError('record', 'needs a file name');
-  const dashPort = int('port', f.port, 1, 65535) ?? 7700;
+  const dashPort = int('port', f.port, 0, 65535) ?? 7700;
   const echoPort = int('echo-port', f.echoPort, 0, 65535) ?? 7701;
-  if (echoPort === dashPort)
+  if (echoPort === dashPort && echoPort !== 0)
     throw new ServeOptionError('echo-port', `must differ from --port (${dashPort})`);
   const server: ServerOptions = {
     host,
@@ -146,10 +203,13 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
   if (maxSessions !== undefined) server.maxSessions = maxSessions;
   const gqcsBatch = int('gqcs-batch', f.gqcsBatch, 1, 256);
   if (gqcsBatch !== undefined) server.gqcsBatch = gqcsBatch;
-  if (f.record !== undefined) server.recordFile = f.record;
+  const dashboard: DashboardWhere = { host, port: dashPort };
+  if (token !== undefined) dashboard.token = token;
+  if (f.recordingsDir !== undefined) dashboard.recordingsDir = f.recordingsDir;
   return {
     server,
-    dashboard: { host, port: dashPort },
+    dashboard,
+    recordFile: f.record ?? null,
     durationMs: f.duration === undefined ? null : parseServeDuration('duration', f.duration),
     demo: f.demo === true,
   };
@@ -172,8 +232,7 @@ export function formatShutdown(r: ShutdownReport): string {
   if (r.trace) {
     lines.push(
       `trace: ${r.trace.records} events from ${r.trace.threads} threads, ${r.trace.lostRecords} lost` +
-        (r.trace.lostStrings ? `, ${r.trace.lostStrings} strings not interned` : '') +
-        (r.fileBytes ? `, ${r.fileBytes} bytes written` : ''),
+        (r.trace.lostStrings ? `, ${r.trace.lostStrings} strings not interned` : ''),
     );
   }
   if (r.traceError) lines.push(`trace error: ${r.traceError}`);
@@ -207,11 +266,10 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
   io.stdout.write(
     `echo server on ${c.host}:${server.echoPort}: ${c.workers} workers, concurrency ${c.concurrency || 'CPUs'}, ` +
       `${c.backend} port, tracing ${c.trace ? 'on' : 'off'}` +
-      (c.recordFile ? `, recording to ${c.recordFile}` : '') +
       (c.faults.length ? `, faults: ${c.faults.join(', ')}` : '') +
       '\n',
   );
-  let dashboard: { url: string; close(): Promise<void> } | null = null;
+  let dashboard: ServeDashboard | null = null;
   if (!io.attachDashboard) {
     io.stdout.write(
       `dashboard: not started (no dashboard transport in this build; --port ${cfg.dashboard.port} unused)\n`,
@@ -224,6 +282,22 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
       await server.stop();
       return SERVE_EXIT.failed;
     }
+  }
+  let recorder: RecordingManager | null = null;
+  if (cfg.recordFile !== null) {
+    try {
+      recorder = dashboard?.recordings ?? standaloneRecorder(server, cfg.dashboard.recordingsDir);
+      await recorder.start({ file: cfg.recordFile });
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      io.stderr.write(
+        `iocpscope serve: cannot record to ${cfg.recordFile}: ${err.message}${err.code ? ` (${err.code})` : ''}\n`,
+      );
+      await server.stop();
+      await dashboard?.close();
+      return SERVE_EXIT.failed;
+    }
+    io.stdout.write(`recording to ${path.resolve(cfg.recordFile)}\n`);
   }
   let demo: DemoLoad | null = null;
   if (cfg.demo) {
@@ -243,8 +317,13 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
       );
     }
     io.stdout.write(
-      `\n  iocpscope dashboard: ${dashboard.url}\n  open it in a browser` +
-        (cfg.durationMs === null ? '; Ctrl-C stops the server' : '') +
+      `\n  iocpscope dashboard: ${dashboard.url}\n` +
+        (cfg.dashboard.token !== undefined
+          ? `  it needs the token: open ${dashboard.url}?token=<your --token or IOCPSCOPE_TOKEN>\n`
+          : '  open it in a browser') +
+        (cfg.durationMs === null
+          ? `${cfg.dashboard.token !== undefined ? '  ' : '; '}Ctrl-C stops the server`
+          : '') +
         '\n\n',
     );
   }
@@ -255,11 +334,49 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
     if (timer === null && !io.signal) resolve();
   });
   io.stdout.write('shutting down...\n');
+  dashboard?.quiesce?.();
   if (demo) await demo.stop();
   const report = await server.stop();
+  let recordingFailed = false;
+  if (recorder !== null) {
+    const failure = recorder.lastError;
+    if (recorder.recording) {
+      const { summary } = await recorder.stop();
+      io.stdout.write(formatRecording(summary));
+      if (summary.error) recordingFailed = true;
+    }
+    if (failure !== undefined) {
+      io.stdout.write(`recording error: ${failure.message} (${failure.code})\n`);
+      recordingFailed = true;
+    }
+  }
   if (dashboard) await dashboard.close();
   io.stdout.write(formatShutdown(report));
-  return report.threadErrors.length > 0 || report.traceError ? SERVE_EXIT.failed : SERVE_EXIT.ok;
+  return report.threadErrors.length > 0 || report.traceError || recordingFailed
+    ? SERVE_EXIT.failed
+    : SERVE_EXIT.ok;
+}
+
+/** --record without a dashboard: the same recorder on the server's drainer feed. */
+function standaloneRecorder(server: RunningServer, dir: string | undefined): RecordingManager {
+  const feed = server.drainer;
+  if (feed === null) throw new Error('recording needs tracing (--no-trace is on)');
+  return new RecordingManager({
+    dir: dir ?? path.resolve('recordings'),
+    source: feed,
+    snapshot: () => feed.snapshot(),
+    header: () => server.fileHeader(),
+  });
+}
+
+export function formatRecording(s: RecordingSummary): string {
+  const bytes = s.files.reduce((n, f) => n + f.bytes, 0);
+  const lines = [
+    `recording: ${s.events} events, ${bytes} bytes in ${s.files.map((f) => f.path).join(', ')}` +
+      (s.dropped > 0 ? ` (${s.dropped} events dropped: the disk did not keep up)` : ''),
+  ];
+  if (s.error) lines.push(`recording error: ${s.error.message} (${s.error.code})`);
+  return lines.join('\n') + '\n';
 }
 
 /** Where a local client reaches a server bound to `host` (the wildcard binds: loopback). */
@@ -270,6 +387,15 @@ export function loopbackOf(host: string): string {
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** --token, else IOCPSCOPE_TOKEN from the environment (so the secret need not be on the command line). */
+export function withEnvToken(
+  flags: ServeCliFlags,
+  env: Record<string, string | undefined>,
+): ServeCliFlags {
+  const t = env.IOCPSCOPE_TOKEN;
+  return flags.token === undefined && t !== undefined && t !== '' ? { ...flags, token: t } : flags;
+}
 
 /**
  * Adds `serve` to the iocpscope program. `attachDashboard` serves the dashboard
@@ -294,7 +420,19 @@ export function registerServeCommand(
       '--gqcs-batch <n>',
       'packets per dequeue: 1 = GetQueuedCompletionStatus, more = GQCS-Ex (default 16)',
     )
-    .option('--record <file>', 'write the trace to an .iocptrace file')
+    .option(
+      '--record <file>',
+      'record the trace to an .iocptrace file from the start (rotated at 256 MiB; the dashboard shows it)',
+    )
+    .option(
+      '--recordings-dir <dir>',
+      'where recordings started from the dashboard go, and where it lists them (default ./recordings)',
+    )
+    .option(
+      '--token <secret>',
+      `the dashboard's shared secret (${MIN_TOKEN_CHARS}+ characters); required when --host is not loopback. ` +
+        'Default: the IOCPSCOPE_TOKEN environment variable',
+    )
     .option('--no-trace', 'turn instrumentation off (for comparison)')
     .addOption(
       new Option('--fault <name>', 'turn on a fault switch (repeatable; list below)').argParser(
@@ -309,9 +447,10 @@ export function registerServeCommand(
     )
     .addHelpText(
       'after',
-      `\nFault switches (each reproduces one classic bug for real):\n${faultHelp}\n\nExit codes: 0 clean shutdown, 1 a server thread failed, 2 bad options.`,
+      `\nFault switches (each reproduces one classic bug for real):\n${faultHelp}\n\nExit codes: 0 clean shutdown, 1 a server thread or the recording failed, 2 bad options.`,
     )
-    .action(async (flags: ServeCliFlags) => {
+    .action(async (parsed: ServeCliFlags) => {
+      const flags = withEnvToken(parsed, process.env);
       if (io) {
         const code = await runServeCli(flags, {
           ...(attachDashboard ? { attachDashboard } : {}),

@@ -13,7 +13,6 @@ describe('resolveServerOptions', () => {
       sendBufferBytes: 32768,
       gqcsBatch: 16,
       trace: true,
-      recordFile: null,
       faults: [],
       backend: 'emulated',
     });
@@ -29,7 +28,6 @@ describe('resolveServerOptions', () => {
       [{ sendBufferBytes: 1024 }, /sendBufferBytes/],
       [{ gqcsBatch: 0 }, /gqcsBatch/],
       [{ host: '' }, /host/],
-      [{ recordFile: 'a.iocptrace', trace: false }, /--no-trace/],
       [{ faults: ['nope' as never] }, /unknown fault/],
       [{ backend: 'wine' as never }, /backend/],
     ];

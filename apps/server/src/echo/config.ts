@@ -26,10 +26,6 @@ export interface ServerOptions {
   gqcsBatch?: number;
   /** Instrumentation on (default) or off (--no-trace). */
   trace?: boolean;
-  /** Write the trace to this .iocptrace file. Needs trace. */
-  recordFile?: string;
-  /** Optional name in the file header. */
-  recordName?: string;
   /** Fault switches on at start. */
   faults?: readonly FaultName[];
   backend?: BackendName;
@@ -41,9 +37,7 @@ export interface ServerOptions {
   shutdownTimeoutMs?: number;
 }
 
-export type ServerConfig = Required<Omit<ServerOptions, 'recordFile' | 'recordName' | 'faults'>> & {
-  recordFile: string | null;
-  recordName: string | null;
+export type ServerConfig = Required<Omit<ServerOptions, 'faults'>> & {
   faults: FaultName[];
 };
 
@@ -90,15 +84,6 @@ export function resolveServerOptions(o: ServerOptions = {}): ServerConfig {
     throw new ServerOptionsError(`backend must be emulated or native, got ${String(backend)}`);
   }
   const trace = o.trace ?? DEFAULTS.trace;
-  const recordFile = o.recordFile ?? null;
-  if (recordFile !== null && (typeof recordFile !== 'string' || recordFile.length === 0)) {
-    throw new ServerOptionsError('recordFile must be a file path');
-  }
-  if (recordFile !== null && !trace) {
-    throw new ServerOptionsError(
-      'recording needs tracing: --record cannot be used with --no-trace',
-    );
-  }
   const faults = [...(o.faults ?? [])];
   for (const f of faults) {
     if (typeof f !== 'string' || !isFaultName(f)) {
@@ -125,8 +110,6 @@ export function resolveServerOptions(o: ServerOptions = {}): ServerConfig {
     ),
     gqcsBatch: int('gqcsBatch', o.gqcsBatch ?? DEFAULTS.gqcsBatch, 1, 256),
     trace,
-    recordFile,
-    recordName: o.recordName ?? null,
     faults,
     backend,
     ringRecords: pow2('ringRecords', o.ringRecords ?? DEFAULTS.ringRecords, 1024, 1 << 22),

@@ -5,7 +5,8 @@
 //                   on the 'main (kernel)' ring
 //   accept thread = blocking accept -> EchoCore.accepted()
 //   N workers     = GQCS(-Ex) loop -> EchoCore.onCompletion()
-//   drainer       = merges every ring, feeds subscribers, writes --record
+//   drainer       = merges every ring and feeds subscribers (the live hub, a
+//                   recording: record/, subscribed through `drainer`)
 //
 // Shutdown order (iocp-model.md §2): stop accepting (close the listening
 // socket, join the accept thread); disconnect every session (hold, disconnect,
@@ -15,7 +16,13 @@
 // worker that never got its exit packet is woken by closing the port, as
 // CloseHandle does to GQCS waiters), so stop() always returns.
 
-import { DisconnectReason, EventKind, ThreadRole, type TraceFileHeader } from '@iocpscope/protocol';
+import {
+  DisconnectReason,
+  EventKind,
+  ThreadRole,
+  type PortConfig,
+  type TraceFileHeader,
+} from '@iocpscope/protocol';
 import { hostname } from 'node:os';
 import { createPort, type PortHost } from '../port/index.ts';
 import type { DrainStats } from '../trace/drainer.ts';
@@ -58,7 +65,6 @@ export interface ShutdownReport {
   trace: DrainStats | null;
   /** Why tracing or recording failed during the run, if it did. */
   traceError: string | null;
-  fileBytes: number;
   durationMs: number;
 }
 
@@ -70,6 +76,10 @@ export interface RunningServer {
   readonly drainer: TraceFeed | null;
   readonly faults: FaultSwitches;
   readonly table: SessionTable;
+  /** Worker count and the port's effective concurrency value (0 resolved to the CPU count). */
+  portConfig(): PortConfig;
+  /** Header metadata for a recording of this server's trace (recorders add the name). */
+  fileHeader(): TraceFileHeader;
   status(): ServerStatus;
   /** Graceful shutdown; idempotent (later calls return the same promise). */
   stop(): Promise<ShutdownReport>;
@@ -120,21 +130,7 @@ export async function startServer(
     });
     const listen = await host.listen(config.host, config.echoPort);
     if (shared) {
-      const header: TraceFileHeader = {
-        clock: 'monotonic-ns',
-        host: hostname().slice(0, 256),
-        backend: config.backend,
-        portConfig: { workers: config.workers, concurrency: host.concurrency },
-        // Wall-clock time of tsNs = 0 (the trace clock's base).
-        startWallMs: Math.floor(
-          shared.clockBase.creatorTimeOriginMs + shared.clockBase.startPerfMs,
-        ),
-        ...(config.recordName !== null ? { name: config.recordName } : {}),
-      };
-      drainer = new DrainerThread(shared, {
-        windowNs: config.traceWindowMs * 1e6,
-        ...(config.recordFile !== null ? { file: { path: config.recordFile, header } } : {}),
-      });
+      drainer = new DrainerThread(shared, { windowNs: config.traceWindowMs * 1e6 });
       if (hooks.onBatch) drainer.subscribe(hooks.onBatch);
     }
     const input = (index: number): EchoThreadInput => ({
@@ -160,6 +156,9 @@ export async function startServer(
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const workers = threads.slice(0, config.workers);
     const accept = threads[config.workers]!;
+    // A dashboard attached now is seeded from the feed's snapshot: wait until
+    // it names every thread (their ThreadStarts passed the merge window).
+    await drainer?.threadsKnown([kernelRec.tid, ...threads.map((t) => t.tid)]);
     return new EchoServer(
       config,
       listen.port,
@@ -171,6 +170,9 @@ export async function startServer(
       drainer,
       workers,
       accept,
+      shared
+        ? shared.clockBase.creatorTimeOriginMs + shared.clockBase.startPerfMs
+        : performance.timeOrigin + performance.now(),
     );
   } catch (e) {
     for (const t of threads) await t.worker.terminate();
@@ -195,12 +197,28 @@ class EchoServer implements RunningServer {
     private readonly feed: DrainerThread | null,
     private readonly workers: ServerThread[],
     private readonly accept: ServerThread,
+    /** Wall-clock ms of trace time 0 (the trace clock's base). */
+    private readonly startWallMs: number,
   ) {
     this.mainCore = new EchoCore(table, host.arena, kernelRec, null, host);
   }
 
   get drainer(): TraceFeed | null {
     return this.feed;
+  }
+
+  portConfig(): PortConfig {
+    return { workers: this.workers.length, concurrency: this.host.concurrency };
+  }
+
+  fileHeader(): TraceFileHeader {
+    return {
+      clock: 'monotonic-ns',
+      host: hostname().slice(0, 256),
+      backend: this.config.backend,
+      portConfig: this.portConfig(),
+      startWallMs: Math.floor(this.startWallMs),
+    };
   }
 
   status(): ServerStatus {
@@ -273,12 +291,10 @@ class EchoServer implements RunningServer {
 
     // 7. Final drain (every recording thread has ended).
     let trace: DrainStats | null = null;
-    let fileBytes = 0;
     let traceError: string | null = null;
     if (this.feed) {
       const r = await this.feed.stop();
       trace = r.stats;
-      fileBytes = r.fileBytes;
       if (r.error) traceError = `${r.error.message} (${r.error.code})`;
     }
     const threadErrors = [...this.workers, this.accept]
@@ -297,7 +313,6 @@ class EchoServer implements RunningServer {
       threadErrors,
       trace,
       traceError,
-      fileBytes,
       durationMs: performance.now() - t0,
     };
   }

@@ -93,21 +93,4 @@ describe('DrainerThread', () => {
     await feed.stop();
     expect(got).toEqual([EventKind.Marker, EventKind.ThreadExit]);
   }, 30_000);
-
-  it('rejects start() with a coded error when the record file cannot be created', async () => {
-    const shared = TraceShared.create({ maxThreads: 1, ringRecords: 16, stringSlots: 4 });
-    const feed = new DrainerThread(shared, {
-      file: {
-        path: '/nonexistent-dir/x.iocptrace',
-        header: {
-          clock: 'monotonic-ns',
-          host: 'test',
-          backend: 'emulated',
-          portConfig: { workers: 1, concurrency: 1 },
-          startWallMs: 0,
-        },
-      },
-    });
-    await expect(feed.start()).rejects.toMatchObject({ code: 'ERR_RECORD_FILE' });
-  });
 });

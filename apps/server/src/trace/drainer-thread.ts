@@ -1,18 +1,19 @@
-// Runs the Drainer on its own worker thread, so that merging (and writing a
-// --record file) costs the busy main thread nothing but one message per batch.
+// Runs the Drainer on its own worker thread, so that merging costs the busy
+// main thread nothing but one message per batch (and nothing at all while no
+// one subscribes).
 // Batches arrive on the owning thread as transferred buffers and fan out to
 // subscribers there.
 //
 // Lifecycle: start() -> batches flow -> stop() after every producer thread has
-// exited: the worker pumps with final=true (reports residual loss), closes the
-// file sink, posts 'done' and exits.
+// exited: the worker pumps with final=true (reports residual loss), posts its
+// last batches and 'done', and exits. Every batch reaches the subscribers
+// before stop() resolves, so a recording subscribed here misses nothing.
 
 import type { Worker } from 'node:worker_threads';
 import type { DrainStats, StringEntry } from './drainer.ts';
 import { FeedFanout, type BatchListener, type TraceFeed, type TraceSnapshot } from './feed.ts';
 import type { TraceShared } from './shared.ts';
 import { spawnTsWorker, waitExit } from './spawn.ts';
-import type { FileSinkOptions } from './file-sink.ts';
 
 export const DT_STOP = 0;
 /** 1 while the owning thread has subscribers: only then are whole batches posted to it. */
@@ -25,7 +26,6 @@ export interface DrainerThreadInput {
   windowNs: number;
   intervalMs: number;
   maxBatchRecords: number;
-  file: FileSinkOptions | null;
 }
 
 export type DrainerThreadMessage =
@@ -37,21 +37,18 @@ export type DrainerThreadMessage =
       strings: StringEntry[];
       stats: DrainStats;
     }
-  | { type: 'done'; stats: DrainStats; fileBytes: number }
+  | { type: 'done'; stats: DrainStats }
   | { type: 'error'; message: string; code: string };
 
 export interface DrainerThreadOptions {
   windowNs?: number;
   intervalMs?: number;
   maxBatchRecords?: number;
-  /** Write a .iocptrace file from the drainer thread. */
-  file?: FileSinkOptions;
 }
 
 export interface DrainerStopResult {
   stats: DrainStats;
-  fileBytes: number;
-  /** Why draining or recording failed, if it did. */
+  /** Why draining failed, if it did. */
   error: DrainerThreadError | null;
 }
 
@@ -76,7 +73,7 @@ export class DrainerThread implements TraceFeed {
     lostStrings: 0,
     threads: 0,
   };
-  private done: Promise<{ stats: DrainStats; fileBytes: number }> | null = null;
+  private done: Promise<DrainStats> | null = null;
   private failure: DrainerThreadError | null = null;
 
   constructor(
@@ -88,7 +85,7 @@ export class DrainerThread implements TraceFeed {
     return this.shared.descriptor;
   }
 
-  /** Start the worker; resolves once it runs (a bad --record path rejects here). */
+  /** Start the worker; resolves once it runs. */
   async start(): Promise<void> {
     if (this.worker) throw new Error('drainer thread already started');
     const input: DrainerThreadInput = {
@@ -97,7 +94,6 @@ export class DrainerThread implements TraceFeed {
       windowNs: this.opts.windowNs ?? 20_000_000,
       intervalMs: this.opts.intervalMs ?? 5,
       maxBatchRecords: this.opts.maxBatchRecords ?? 65536,
-      file: this.opts.file ?? null,
     };
     const w = spawnTsWorker(new URL('./drainer-worker.ts', import.meta.url), input, {
       name: 'iocpscope drainer',
@@ -117,7 +113,7 @@ export class DrainerThread implements TraceFeed {
           this.fan.deliver(m.records, m.strings, m.threadRecords);
         } else if (m.type === 'done') {
           this.lastStats = m.stats;
-          resolve({ stats: m.stats, fileBytes: m.fileBytes });
+          resolve(m.stats);
         } else if (m.type === 'error') {
           this.failure = new DrainerThreadError(m.message, m.code);
           failedToStart(this.failure);
@@ -156,13 +152,26 @@ export class DrainerThread implements TraceFeed {
     return this.fan.snapshot();
   }
 
+  /**
+   * Resolves true once the snapshot names every thread in `tids` (their
+   * ThreadStart records made it through the merge window), false after timeoutMs.
+   */
+  async threadsKnown(tids: readonly number[], timeoutMs = 5000): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!tids.every((t) => this.fan.knowsThread(t))) {
+      if (performance.now() > deadline || this.failure) return false;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return true;
+  }
+
   stats(): DrainStats {
     return { ...this.lastStats };
   }
 
   /**
    * Final drain. Call after every recording thread has exited. Resolves with the
-   * final stats once the last batch was delivered and the file (if any) closed.
+   * final stats once the last batch was delivered.
    */
   async stop(timeoutMs = 10_000): Promise<DrainerStopResult> {
     const w = this.worker;
@@ -171,11 +180,10 @@ export class DrainerThread implements TraceFeed {
     Atomics.notify(this.control, DT_STOP);
     let result: DrainerStopResult;
     try {
-      const r = await this.done;
-      result = { ...r, error: null };
+      result = { stats: await this.done, error: null };
     } catch (e) {
       // The stream already delivered stays delivered; report why the rest is missing.
-      result = { stats: this.stats(), fileBytes: 0, error: e as DrainerThreadError };
+      result = { stats: this.stats(), error: e as DrainerThreadError };
     }
     if (
       !(await waitExit(w, timeoutMs).then(

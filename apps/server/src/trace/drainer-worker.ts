@@ -10,7 +10,6 @@ import {
   type DrainerThreadMessage,
 } from './drainer-thread.ts';
 import { threadRecordsOf } from './feed.ts';
-import { FileSink } from './file-sink.ts';
 import { TraceShared } from './shared.ts';
 import { threadData } from './spawn.ts';
 
@@ -27,17 +26,7 @@ function post(m: DrainerThreadMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
 }
 
-let sink: FileSink | null = null;
-try {
-  if (input.file) sink = new FileSink(input.file);
-} catch (e) {
-  const err = e as Error & { code?: string };
-  post({ type: 'error', message: err.message, code: err.code ?? 'ERR_RECORD_FILE' });
-  process.exit(1);
-}
-
 function deliver(b: DrainBatch): void {
-  sink?.append(b.records, b.strings);
   const threadRecords = threadRecordsOf(b.records);
   const listening = Atomics.load(control, DT_LISTENERS) !== 0;
   const records = listening ? b.records : null;
@@ -54,14 +43,12 @@ try {
   while (Atomics.load(control, DT_STOP) === 0) {
     const b = drainer.pump(false);
     if (b) deliver(b);
-    sink?.tick();
     if (!b || b.records.length / 8 < input.maxBatchRecords) {
       Atomics.wait(control, DT_STOP, 0, input.intervalMs);
     }
   }
   for (let b = drainer.pump(true); b; b = drainer.pump(true)) deliver(b);
-  sink?.close();
-  post({ type: 'done', stats: drainer.stats(), fileBytes: sink?.bytes ?? 0 });
+  post({ type: 'done', stats: drainer.stats() });
 } catch (e) {
   const err = e as Error & { code?: string };
   post({ type: 'error', message: err.message, code: err.code ?? 'ERR_DRAINER' });

@@ -73,6 +73,11 @@ export class FeedFanout {
     return this.listeners.size;
   }
 
+  /** True once the ThreadStart of `tid` was delivered (and it has not exited). */
+  knowsThread(tid: number): boolean {
+    return this.threads.has(tid);
+  }
+
   /**
    * Fold a batch into the snapshot state and hand it to the listeners.
    * `threadRecords` (ThreadStart/ThreadState/ThreadExit/PortCreated only), when the

@@ -9,6 +9,7 @@
 import type { LoadOptions, LoadStats, PortConfig } from '@iocpscope/protocol';
 import type { RunningServer } from '../echo/server.ts';
 import { StreamError } from '../hub/errors.ts';
+import type { RecordingManager } from '../record/manager.ts';
 import { isLoadOptionError } from '../load/errors.ts';
 import { validateLoadOptions, type LoadOptions as GeneratorOptions } from '../load/options.ts';
 import { runLoad, type LoadProgress, type LoadReport } from '../load/run.ts';
@@ -43,7 +44,19 @@ export interface DashboardOptions extends Pick<
 export interface AttachedDashboard {
   url: string;
   server: StreamServer;
+  /** The stream server's recorder (serve --record goes through it). */
+  recordings: RecordingManager | undefined;
+  /** Stop the loads started from the dashboard (serve calls it before the server stops). */
+  quiesce(): void;
   close(): Promise<void>;
+}
+
+/** Where serve wants the dashboard; token and recordingsDir override the attach options. */
+export interface AttachWhere {
+  host: string;
+  port: number;
+  token?: string;
+  recordingsDir?: string;
 }
 
 /** A running server that can also restart its port (added by echo/ later). */
@@ -128,7 +141,7 @@ export function controlTargetOf(running: RunningServer): ControlTarget {
   const target: ControlTarget = {
     backend: c.backend,
     serverVersion: SERVER_VERSION,
-    portConfig: () => ({ workers: c.workers, concurrency: c.concurrency }),
+    portConfig: () => running.portConfig(),
     faults: () => running.faults.active(),
     setFaults: (faults) => running.faults.set(faults),
     runLoad: runner,
@@ -145,7 +158,7 @@ export function controlTargetOf(running: RunningServer): ControlTarget {
  */
 export function dashboardAttach(
   options: DashboardOptions = {},
-): (running: RunningServer, where: { host: string; port: number }) => Promise<AttachedDashboard> {
+): (running: RunningServer, where: AttachWhere) => Promise<AttachedDashboard> {
   return async (running, where) => {
     const feed = running.drainer;
     const { recordFile, ...rest } = options;
@@ -155,6 +168,8 @@ export function dashboardAttach(
       port: where.port,
       control: controlTargetOf(running),
     };
+    if (where.token !== undefined) streamOptions.token = where.token;
+    if (where.recordingsDir !== undefined) streamOptions.recordingsDir = where.recordingsDir;
     if (feed !== null) {
       streamOptions.source = feed;
       streamOptions.seed = feed.snapshot();
@@ -170,6 +185,12 @@ export function dashboardAttach(
       }
       await server.recordings.start({ file: recordFile });
     }
-    return { url: server.url, server, close: () => server.close() };
+    return {
+      url: server.url,
+      server,
+      recordings: server.recordings,
+      quiesce: () => server.control.close(),
+      close: () => server.close(),
+    };
   };
 }
