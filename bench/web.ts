@@ -28,6 +28,7 @@
 // --screenshots DIR (writes timeline PNGs), --dist DIR (skip the build),
 // --profile FILE (a CPU profile of the 1 M-event interaction, needs --screenshots).
 
+import type {} from '../apps/web/src/app/testHook.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
