@@ -9,7 +9,7 @@ describe('Fifo', () => {
     let model: number[] = [];
     let clones: [Fifo<number>, number[]][] = [];
     let next = 0;
-    for (let step = 0; step < 20_000; step++) {
+    for (let step = 0; step < 6_000; step++) {
       const r = rng.next();
       if (r < 0.5) {
         f.push(next);

@@ -11,7 +11,7 @@ describe('DetectorRunner', () => {
   it('finds the same things when fed in random chunks as in one pass', () => {
     const t = synthesize({
       seed: 4,
-      events: 15_000,
+      events: 8_000,
       sessions: 20,
       faults: ['recv-not-reposted', 'two-sends-in-flight'],
       faultRate: 0.3,
@@ -31,7 +31,7 @@ describe('DetectorRunner', () => {
   it('keeps at most maxFindingsPerRule findings per rule and counts the rest', () => {
     const t = synthesize({
       seed: 4,
-      events: 15_000,
+      events: 4_000,
       sessions: 20,
       faults: ['no-accept-hold'],
       faultRate: 1,
@@ -45,7 +45,7 @@ describe('DetectorRunner', () => {
   it('gives each finding its evidence in order, including the marked event', () => {
     const t = synthesize({
       seed: 5,
-      events: 10_000,
+      events: 5_000,
       sessions: 20,
       faults: ['iocount-double-decrement'],
       faultRate: 0.5,

@@ -31,7 +31,7 @@ describe('synthesize', () => {
       [2, 4],
       [3, 2],
     ] as const) {
-      const { res } = check({ seed, events: 12_000, sessions: 30, maxEntries, resetShare: 0.5 });
+      const { res } = check({ seed, events: 8_000, sessions: 24, maxEntries, resetShare: 0.5 });
       expect(res.findings.map(formatFinding)).toEqual([]);
     }
   });
@@ -39,10 +39,10 @@ describe('synthesize', () => {
   it.each(SYNTH_FAULTS)('makes the fault %s visible to its own rule', (fault) => {
     const { res } = check({
       seed: 9,
-      events: 20_000,
-      sessions: 30,
+      events: 10_000,
+      sessions: 24,
       faults: [fault],
-      faultRate: 0.3,
+      faultRate: 0.4,
     });
     expect(res.findings.map((f) => f.rule)).toContain(FAULT_RULES[fault]);
   });
