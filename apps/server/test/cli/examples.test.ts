@@ -1,0 +1,155 @@
+// The committed example recordings (examples/ at the repository root) against
+// `iocpscope check` and `iocpscope export`: each fault's recording is caught by
+// the rule that belongs to its fault switch, the clean one by none. These are
+// real traces of the reference server, so this is also a regression test of the
+// detectors: a detector change that stops catching a real bug, or starts
+// flagging the clean run, fails here.
+
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readTraceFile } from '@iocpscope/protocol';
+import { CHECK_EXIT, runCheckCli } from '../../src/cli/check.ts';
+import { runExportCli } from '../../src/cli/export.ts';
+import { tempDir } from '../../src/cli/trace-file.test-util.ts';
+import { RecordingCatalogue } from '../../src/record/catalogue.ts';
+import {
+  EXAMPLES_DIR,
+  SCENARIOS,
+  UNREPRODUCIBLE,
+  expectedRule,
+} from '../../../../scripts/make-examples.ts';
+
+const tmp = tempDir('iocpscope-examples-');
+afterAll(() => tmp.remove());
+
+function sink(): { write(t: string): boolean; text: string } {
+  return {
+    text: '',
+    write(t: string) {
+      this.text += t;
+      return true;
+    },
+  };
+}
+
+async function check(file: string): Promise<{ code: number; json: CheckJson; err: string }> {
+  const stdout = sink();
+  const stderr = sink();
+  const code = await runCheckCli(file, { json: true, progress: false }, { stdout, stderr });
+  return { code, json: JSON.parse(stdout.text) as CheckJson, err: stderr.text };
+}
+
+interface CheckJson {
+  verdict: string;
+  events: number;
+  damage: { code: string } | null;
+  findings: { rule: string; index: number; subject: { kind: string; session?: string } }[];
+}
+
+const exampleFile = (name: string): string => path.join(EXAMPLES_DIR, `${name}.iocptrace`);
+/** Every scenario must have its example, except a race that may not have been caught. */
+const committed = SCENARIOS.filter(
+  (s) => !UNREPRODUCIBLE.has(s.name) || existsSync(exampleFile(s.name)),
+);
+
+describe('the committed example recordings', () => {
+  it('are all there, under 300 KiB each, and described in examples/README.md', () => {
+    const readme = readFileSync(path.join(EXAMPLES_DIR, 'README.md'), 'utf8');
+    for (const s of committed) {
+      const file = exampleFile(s.name);
+      expect(existsSync(file), file).toBe(true);
+      expect(statSync(file).size).toBeLessThan(300 * 1024);
+      expect(readme).toContain(`### ${s.name}.iocptrace`);
+    }
+  });
+
+  for (const s of committed) {
+    const rule = expectedRule(s.name);
+    it(
+      rule === null
+        ? 'clean.iocptrace: check finds nothing and exits 0'
+        : `${s.name}.iocptrace: check finds ${rule} and exits 1`,
+      async () => {
+        const r = await check(exampleFile(s.name));
+        expect(r.err).toBe('');
+        expect(r.json.damage).toBeNull();
+        if (rule === null) {
+          expect(r.json.findings).toEqual([]);
+          expect(r.code).toBe(CHECK_EXIT.clean);
+        } else {
+          expect(r.code).toBe(CHECK_EXIT.findings);
+          expect(r.json.findings.map((f) => f.rule)).toContain(rule);
+        }
+      },
+    );
+  }
+
+  it('are offered on the start screen: the recordings catalogue lists each as example.NAME', async () => {
+    const cat = new RecordingCatalogue({ dir: tmp.file('recordings'), examplesDir: EXAMPLES_DIR });
+    const ids = (await cat.list()).filter((e) => e.example).map((e) => e.id);
+    for (const s of committed) expect(ids).toContain(`example.${s.name}`);
+  });
+
+  it('a copy with one flipped byte: check exits 2 and prints CHECKSUM_MISMATCH', async () => {
+    const bytes = new Uint8Array(readFileSync(exampleFile('clean')));
+    const { validBytes } = readTraceFile(bytes);
+    expect(validBytes).toBe(bytes.length);
+    bytes[Math.floor(bytes.length / 2)] ^= 0x5a;
+    const file = tmp.file('flipped.iocptrace', bytes);
+    const stdout = sink();
+    const stderr = sink();
+    const code = await runCheckCli(file, {}, { stdout, stderr });
+    expect(code).toBe(CHECK_EXIT.unreadable);
+    expect(stderr.text).toMatch(/^iocpscope check: error CHECKSUM_MISMATCH at byte \d+: chunk\n/);
+    expect(stdout.text).toMatch(/not clean: the file is damaged \(CHECKSUM_MISMATCH\)/);
+  });
+
+  it('a fault recording cut short by a crash still shows its bug, with a warning (exit 1)', async () => {
+    const src = exampleFile('two-sends-in-flight');
+    const bytes = readFileSync(src);
+    const file = tmp.file('cut.iocptrace', bytes.subarray(0, bytes.length - 40));
+    const r = await check(file);
+    expect(r.json.damage).toMatchObject({ code: 'TRUNCATED' });
+    expect(r.err).toMatch(/^iocpscope check: warning TRUNCATED at byte \d+/);
+    expect(r.code).toBe(CHECK_EXIT.findings);
+    expect(r.json.findings.map((f) => f.rule)).toContain('one-send-in-flight');
+  });
+
+  it('a file that is not a recording: check exits 2 with BAD_MAGIC', async () => {
+    const file = tmp.file('readme.iocptrace');
+    copyFileSync(path.join(EXAMPLES_DIR, 'README.md'), file);
+    const stderr = sink();
+    const code = await runCheckCli(file, {}, { stdout: sink(), stderr });
+    expect(code).toBe(2);
+    expect(stderr.text).toContain('error BAD_MAGIC');
+  });
+
+  it('clean.iocptrace exports to Chrome JSON with thread names, slices, flows and counters', async () => {
+    const out = tmp.file('clean.json');
+    const code = await runExportCli(
+      exampleFile('clean'),
+      { format: 'chrome', output: out, progress: false },
+      { stdout: sink(), stderr: sink() },
+    );
+    expect(code).toBe(0);
+    const events = (
+      JSON.parse(readFileSync(out, 'utf8')) as {
+        traceEvents: { ph: string; name: string; args?: { name?: string }; flow_in?: boolean }[];
+      }
+    ).traceEvents;
+    const threads = events.filter((e) => e.ph === 'M' && e.name === 'thread_name');
+    expect(threads.map((e) => e.args!.name)).toEqual(
+      expect.arrayContaining(['worker-0 [worker]', 'worker-1 [worker]', 'accept [accept]']),
+    );
+    const slices = events.filter((e) => e.ph === 'X').map((e) => e.name);
+    for (const name of ['GQCS wait', 'WSARecv', 'WSASend', 'recv completion', 'send completion']) {
+      expect(slices).toContain(name);
+    }
+    expect(events.some((e) => e.ph === 'X' && e.flow_in === true)).toBe(true);
+    const counters = events.filter((e) => e.ph === 'C').map((e) => e.name);
+    expect(counters).toContain('port queue depth');
+    expect(counters.some((n) => n.startsWith('IOCount session '))).toBe(true);
+    writeFileSync(out, ''); // keep the temp dir small
+  });
+});

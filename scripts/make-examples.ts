@@ -1,0 +1,602 @@
+// Regenerates the example recordings in examples/ (issue 7 §5): one clean run
+// and one per fault switch of the reference server, each small enough for a
+// newcomer to step through (a few thousand events, a handful of sessions).
+//
+//   pnpm exec tsx scripts/make-examples.ts            all of them, then examples/README.md
+//   pnpm exec tsx scripts/make-examples.ts --only clean,no-accept-hold
+//   pnpm exec tsx scripts/make-examples.ts --readme   only rewrite README.md from the files
+//
+// Each recording goes through the real command path: runServeCli() with the
+// flags `iocpscope serve --echo-port 0 --fault NAME --record FILE` (the very
+// function the CLI runs; the script reads the echo port from its output, waits
+// for "recording to ...", and stops it as Ctrl-C would), while a short scripted client drive (the load
+// generator plus a few hand-made sockets: resets, quick closes, idle
+// connections) walks the broken code path. Then `iocpscope check`'s checkFile()
+// must find the fault's rule (FAULT_RULES) — or nothing at all for the clean
+// run — and the file must stay under its size budget; only then does it
+// replace examples/NAME.iocptrace. A scenario whose bug is a race gets several
+// attempts. The scenarios are exported: apps/server/test/cli runs them as the
+// "every fault switch" integration test.
+
+import { connect, type Socket } from 'node:net';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as prettier from 'prettier';
+import { FAULT_RULES, RULE_BY_ID, type RuleId } from '../packages/analysis/src/index.ts';
+import { checkFile, type CheckOutcome } from '../apps/server/src/cli/check.ts';
+import { runServeCli, type ServeCliFlags } from '../apps/server/src/cli/serve.ts';
+import { FAULT_DESCRIPTIONS, FAULT_NAMES, type FaultName } from '../apps/server/src/echo/faults.ts';
+import { runLoad } from '../apps/server/src/load/run.ts';
+import type { LoadOptions } from '../apps/server/src/load/options.ts';
+
+export const EXAMPLES_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../examples',
+);
+
+export type ScenarioName = 'clean' | FaultName;
+
+export interface Scenario {
+  name: ScenarioName;
+  /** Extra `serve` flags besides --echo-port 0, --fault and --record. */
+  flags: Omit<ServeCliFlags, 'fault' | 'record' | 'echoPort'>;
+  /** What the clients do, in words (README). */
+  traffic: string;
+  /** What to look at when stepping through it (README). */
+  lookFor: string;
+  /** Why rules other than the fault's also fire, if they do (README). */
+  consequences?: string;
+  /** Drives traffic at the echo port; resolves when the server may be stopped. */
+  drive(port: number): Promise<Drive>;
+  /** Largest acceptable file. */
+  maxBytes: number;
+  /** Recordings tried before giving up (races need more than one). */
+  attempts: number;
+}
+
+/** What a drive leaves behind: sockets to close once the server has stopped. */
+export interface Drive {
+  keepOpen: Socket[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One echo packet: u16le payload length, u16le type 1, payload. */
+function packet(payload: number[]): Buffer {
+  const b = Buffer.alloc(4 + payload.length);
+  b.writeUInt16LE(payload.length, 0);
+  b.writeUInt16LE(1, 2);
+  b.set(payload, 4);
+  return b;
+}
+
+function load(port: number, o: Omit<LoadOptions, 'target'>): Promise<unknown> {
+  return runLoad({
+    target: { host: '127.0.0.1', port },
+    connectTimeoutMs: 5000,
+    stallTimeoutMs: 1000,
+    drainTimeoutMs: 500,
+    seed: 7,
+    ...o,
+  });
+}
+
+/** Opens a connection, sends one packet and waits for its echo (or 2 s). */
+function echoOnce(port: number, payload = [1, 2, 3, 4]): Promise<Socket> {
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve(c);
+    };
+    const timer = setTimeout(done, 2000);
+    c.on('error', () => undefined);
+    c.once('connect', () => c.write(packet(payload)));
+    c.once('data', done);
+    c.once('close', done);
+  });
+}
+
+/** n clients that echo once and then reset the connection (RST), one after another. */
+async function resetClients(port: number, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) (await echoOnce(port)).resetAndDestroy();
+}
+
+/** n clients that echo once and close gracefully (FIN), waiting for the server's close. */
+async function closingClients(port: number, n: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      const c = await echoOnce(port);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        c.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        c.resume();
+        c.end();
+      });
+    }),
+  );
+}
+
+/** n clients that connect and close at once (FIN), before sending anything. */
+async function quickClients(port: number, n: number): Promise<void> {
+  await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve) => {
+          const c = connect(port, '127.0.0.1', () => c.end());
+          const timer = setTimeout(() => {
+            c.destroy();
+            resolve();
+          }, 2000);
+          c.on('error', () => undefined);
+          c.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.resume();
+        }),
+    ),
+  );
+}
+
+const K = 1024;
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'clean',
+    flags: {},
+    traffic:
+      '5 clients echo 25 messages each (2 in flight), 2 clients echo once and reset the connection, ' +
+      '2 echo once and close gracefully, and 2 stay connected until the server shuts down.',
+    lookFor:
+      'every path of a correct session lifetime: the accept hold around the first WSARecv, ' +
+      'recv completion → SendPost → RecvPost → IOCount-1, a reset (GQCS FALSE, error 64) ending in ' +
+      'one IOCount-1 and one release, a graceful close (0-byte recv), and the shutdown sweep ' +
+      '(hold, disconnect, 995 completions, exit packets, every worker joined).',
+    async drive(port) {
+      const idle = [await echoOnce(port), await echoOnce(port)];
+      await load(port, { connections: 5, messages: 25, inFlight: 2, messageSize: 48 });
+      await resetClients(port, 2);
+      await closingClients(port, 2);
+      await sleep(50);
+      return { keepOpen: idle };
+    },
+    maxBytes: 300 * K,
+    attempts: 1,
+  },
+  {
+    name: 'iocount-double-decrement',
+    flags: {},
+    traffic: '3 clients echo 4 messages each (2 in flight).',
+    lookFor:
+      'the first recv completion: two IOCount-1 for one completion, the release that follows while ' +
+      'a recv is still pending, and that recv’s completion landing on the session that reused the slot.',
+    consequences:
+      'the early release is itself a release with I/O pending, and the pending recv’s completion ' +
+      'then lands on the session that reused the slot',
+    async drive(port) {
+      await load(port, { connections: 3, messages: 4, inFlight: 2, messageSize: 32 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 1,
+  },
+  {
+    name: 'release-with-io-pending',
+    flags: {},
+    traffic:
+      '3 clients echo 10 messages each (2 in flight); then 3 clients echo once and reset, and 2 close gracefully.',
+    lookFor:
+      'a disconnect that releases the session at once (SessionReleased with IOCount above 0) and ' +
+      'the completions that still arrive for it.',
+    async drive(port) {
+      await load(port, { connections: 3, messages: 10, inFlight: 2, messageSize: 32 });
+      await resetClients(port, 3);
+      await closingClients(port, 2);
+      await sleep(50);
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 1,
+  },
+  {
+    name: 'recv-not-reposted',
+    flags: {},
+    traffic:
+      '3 clients send 3 messages, one at a time; only the first is ever echoed (the load generator gives up after 1 s).',
+    lookFor:
+      'a recv completion with data whose worker goes back to GQCS without a new WSARecv: the session ' +
+      'has no I/O pending any more and nothing will ever read its socket.',
+    async drive(port) {
+      await load(port, { connections: 3, messages: 3, inFlight: 1, messageSize: 32 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 1,
+  },
+  {
+    name: 'two-sends-in-flight',
+    flags: {},
+    traffic:
+      '6 clients pipeline 2,000-byte messages, 16 in flight, for 600 ms, so echoes overlap ' +
+      '(the clients see duplicated bytes and give up on the connection).',
+    lookFor: 'a second WSASend on a session while its first send has not completed yet.',
+    async drive(port) {
+      await load(port, { connections: 6, durationMs: 600, inFlight: 16, messageSize: 2000 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 3,
+  },
+  {
+    name: 'no-decrement-on-failure',
+    flags: {},
+    traffic: '2 clients echo 5 messages each; then 3 clients echo once and reset the connection.',
+    lookFor:
+      'GQCS returning FALSE with an overlapped (error 64 after a reset) and the worker going back to ' +
+      'GQCS without IOCount-1: the session stays at IOCount 1, is never released, and shutdown ' +
+      'reports it as a zombie.',
+    consequences:
+      'shutdown gives up waiting for the zombies and posts the exit packets while they are still alive',
+    async drive(port) {
+      await load(port, { connections: 2, messages: 5, inFlight: 1, messageSize: 32 });
+      await resetClients(port, 3);
+      await sleep(50);
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 1,
+  },
+  {
+    name: 'too-few-exit-packets',
+    flags: {},
+    traffic: '2 clients echo 5 messages each, then the server shuts down.',
+    lookFor:
+      'the end: one PQCS(0,0,NULL) for two workers; one worker exits, the other stays in GQCS until ' +
+      'the port is closed under it (ERROR_ABANDONED_WAIT_0).',
+    async drive(port) {
+      await load(port, { connections: 2, messages: 5, inFlight: 1, messageSize: 32 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 1,
+  },
+  {
+    name: 'no-accept-hold',
+    flags: {},
+    traffic: '6 clients connect and close at once; then 2 clients echo 3 messages each.',
+    lookFor:
+      'the accept thread issuing the first WSARecv with IOCount 0 held: the 0-byte completion is ' +
+      'handled by a worker that releases the session while the acceptor is still inside OnClientJoin, ' +
+      'and the Accept record comes after the release.',
+    async drive(port) {
+      await quickClients(port, 6);
+      await load(port, { connections: 2, messages: 3, inFlight: 1, messageSize: 32 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 2,
+  },
+  {
+    name: 'zero-byte-recv-reposted',
+    flags: {},
+    traffic:
+      '2 clients echo once and close gracefully (FIN); the server is stopped 20 ms later, because ' +
+      'the spin would fill any file.',
+    lookFor:
+      'the 0-byte recv completion (the peer closed) followed by a new WSARecv, which completes with ' +
+      '0 bytes at once, again and again, until the shutdown sweep closes the socket.',
+    async drive(port) {
+      await Promise.all([0, 1].map(async () => (await echoOnce(port)).end()));
+      await sleep(20);
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 5,
+  },
+  {
+    name: 'lock-across-send',
+    flags: { gqcsBatch: '1' },
+    traffic:
+      '4 clients echo 15 messages each, 4 in flight; --gqcs-batch 1 spreads the completions over both workers.',
+    lookFor:
+      'a worker that acquires the send lock, calls WSASend while holding it, and the other worker ' +
+      'waiting for that lock meanwhile (LockWait … LockAcquire).',
+    async drive(port) {
+      await load(port, { connections: 4, messages: 15, inFlight: 4, messageSize: 64 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 3,
+  },
+  {
+    name: 'release-without-atomic-flag',
+    flags: { gqcsBatch: '1' },
+    traffic:
+      '4 clients echo 10 messages each; then clients reset their connections one after another ' +
+      'while the server shuts down (--gqcs-batch 1).',
+    lookFor:
+      'two SessionReleased records for one session: two threads each saw IOCount 0 and the plain ' +
+      'flag still clear, and both released.',
+    async drive(port) {
+      await load(port, { connections: 4, messages: 10, inFlight: 2, messageSize: 32 });
+      await resetClients(port, 4);
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 5,
+  },
+];
+
+/**
+ * Scenarios whose bug is a race the real server almost never loses in a short
+ * run on the emulated port, so there may be no recording of it: the script still
+ * tries, and keeps one only if it shows the finding. release-without-atomic-flag
+ * needs a hold to land inside another thread's release (a window of a few
+ * instructions between the plain check and setting the flag); 0 double releases
+ * were seen in about 1,250 sessions recorded under 150 resets/s with 16 clients
+ * and --gqcs-batch 1, nor in the shutdown-sweep and reset-storm drives tried.
+ * core.test.ts forces that interleaving deterministically instead.
+ */
+export const UNREPRODUCIBLE: ReadonlySet<ScenarioName> = new Set(['release-without-atomic-flag']);
+
+/** Why an UNREPRODUCIBLE scenario may have no example (README). */
+const MISSING_NOTE: Partial<Record<ScenarioName, string>> = {
+  'release-without-atomic-flag':
+    'The double release needs a hold to land inside another thread’s release, a window of a few ' +
+    'instructions; on the emulated port it was not seen once in about 1,250 sessions recorded ' +
+    'under heavy resets, so no short recording shows it. The interleaving is proven ' +
+    'deterministically in apps/server/src/echo/core.test.ts, and rule 13 (`release-once`) is ' +
+    'tested on hand-written traces in packages/analysis.',
+};
+
+export const SCENARIO_BY_NAME: ReadonlyMap<ScenarioName, Scenario> = new Map(
+  SCENARIOS.map((s) => [s.name, s]),
+);
+
+/** The rule a scenario's recording must show; null: none at all. */
+export function expectedRule(name: ScenarioName): RuleId | null {
+  return name === 'clean' ? null : FAULT_RULES[name];
+}
+
+export interface Recorded {
+  file: string;
+  bytes: number;
+  outcome: CheckOutcome;
+  /** What `serve` printed (its start line and shutdown report). */
+  serveOutput: string;
+  serveExit: number;
+}
+
+/**
+ * Records one scenario to `file` through runServeCli (the `serve` command),
+ * then checks it with checkFile (the `check` command).
+ */
+export async function recordScenario(s: Scenario, file: string): Promise<Recorded> {
+  let out = '';
+  let resolvePort!: (port: number) => void;
+  let rejectPort!: (e: Error) => void;
+  const portKnown = new Promise<number>((res, rej) => {
+    resolvePort = res;
+    rejectPort = rej;
+  });
+  const capture = {
+    write(text: string): boolean {
+      out += text;
+      // Drive only once the recording runs: a recording started mid-run begins
+      // with sessions it never saw created.
+      const m = /^echo server on [^\s]+:(\d+):/m.exec(out);
+      if (m && /^recording to /m.test(out)) resolvePort(Number(m[1]));
+      return true;
+    },
+  };
+  const stop = new AbortController();
+  const flags: ServeCliFlags = {
+    ...s.flags,
+    echoPort: '0',
+    record: file,
+    ...(s.name === 'clean' ? {} : { fault: [s.name] }),
+  };
+  const serving = runServeCli(flags, { stdout: capture, stderr: capture, signal: stop.signal });
+  void serving.then(
+    () => rejectPort(new Error(`serve ended before it printed its port:\n${out}`)),
+    (e: Error) => rejectPort(e),
+  );
+  let keepOpen: Socket[];
+  try {
+    const port = await portKnown;
+    keepOpen = (await s.drive(port)).keepOpen;
+  } finally {
+    stop.abort();
+  }
+  const serveExit = await serving;
+  for (const c of keepOpen) c.destroy();
+  const outcome = await checkFile(file);
+  return { file, bytes: (await stat(file)).size, outcome, serveOutput: out, serveExit };
+}
+
+/** Why a recording does not qualify as the scenario's example; null when it does. */
+export function verdict(s: Scenario, r: Recorded): string | null {
+  const rule = expectedRule(s.name);
+  const o = r.outcome;
+  if (r.serveExit !== 0) return `serve exited ${r.serveExit}:\n${r.serveOutput}`;
+  if (o.damage !== null) return `the recording is damaged: ${o.damage.message}`;
+  if (o.lostEvents > 0) return `${o.lostEvents} events were lost while recording`;
+  if (rule === null) {
+    if (o.findings.length > 0) {
+      return `the clean run has findings: ${o.summary.byRule.map((b) => `${b.rule} x${b.count}`).join(', ')}`;
+    }
+  } else if (!o.findings.some((f) => f.rule === rule)) {
+    const got = o.summary.byRule.map((b) => `${b.rule} x${b.count}`).join(', ') || 'nothing';
+    return `no ${rule} finding (found: ${got})`;
+  }
+  if (r.bytes > s.maxBytes) return `${r.bytes} bytes, over the budget of ${s.maxBytes}`;
+  return null;
+}
+
+// ---- README -------------------------------------------------------------------
+
+const kib = (n: number): string => `${(n / 1024).toFixed(0)} KiB`;
+
+function readmeEntry(s: Scenario, file: string, bytes: number, o: CheckOutcome): string {
+  const rule = expectedRule(s.name);
+  const lines: string[] = [];
+  lines.push(`### ${path.basename(file)}`);
+  lines.push('');
+  if (s.name === 'clean') {
+    lines.push('The reference server with no fault switch. `iocpscope check` finds nothing.');
+  } else {
+    const info = RULE_BY_ID.get(rule!)!;
+    lines.push(`\`serve --fault ${s.name}\`: ${FAULT_DESCRIPTIONS[s.name]}.`);
+    lines.push('');
+    lines.push(`Caught by rule ${info.number}, \`${info.id}\` (${info.title}).`);
+  }
+  lines.push('');
+  lines.push(
+    `- Recording: ${o.events.toLocaleString('en-US')} events, ${o.sessions} sessions, ` +
+      `${o.threads.size} threads, ${kib(bytes)}` +
+      (Object.keys(s.flags).length > 0
+        ? `; extra flags: ${Object.entries(s.flags)
+            .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${String(v)}`)
+            .join(' ')}`
+        : '') +
+      '.',
+  );
+  lines.push(`- Traffic: ${s.traffic}`);
+  lines.push(`- Look for: ${s.lookFor}`);
+  if (o.findings.length === 0) {
+    lines.push('- `iocpscope check`: no findings (exit 0).');
+  } else {
+    const counts = o.summary.byRule.map((b) => `${b.number} \`${b.rule}\` ×${b.count}`).join(', ');
+    lines.push(`- \`iocpscope check\` (exit ${o.exitCode}): ${counts}.`);
+    const first = o.findings.find((f) => f.rule === rule) ?? o.findings[0]!;
+    lines.push(`- First \`${first.rule}\` finding, at event ${first.index}: “${first.message}”`);
+    const others = o.summary.byRule.filter((b) => b.rule !== rule);
+    if (others.length > 0) {
+      lines.push(
+        `- ${others.map((b) => `\`${b.rule}\``).join(', ')} also fire${others.length === 1 ? 's' : ''}, ` +
+          `on consequences of the same bug${s.consequences ? `: ${s.consequences}` : ''}.`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+export async function writeReadme(dir = EXAMPLES_DIR): Promise<void> {
+  const files = new Set(await readdir(dir));
+  const entries: string[] = [];
+  const rows: string[] = [];
+  const missing: string[] = [];
+  for (const s of SCENARIOS) {
+    const name = `${s.name}.iocptrace`;
+    if (!files.has(name)) {
+      missing.push(
+        `### ${name} (not included)\n\n` +
+          (s.name === 'clean'
+            ? ''
+            : `\`serve --fault ${s.name}\`: ${FAULT_DESCRIPTIONS[s.name]}.\n\n`) +
+          (MISSING_NOTE[s.name] ?? 'Not recorded yet: run the script.'),
+      );
+      continue;
+    }
+    const file = path.join(dir, name);
+    const o = await checkFile(file);
+    const bytes = (await stat(file)).size;
+    const rule = expectedRule(s.name);
+    rows.push(
+      `| [${name}](#${s.name}iocptrace) | ${rule === null ? '—' : `${RULE_BY_ID.get(rule)!.number} \`${rule}\``} | ` +
+        `${o.events.toLocaleString('en-US')} | ${o.sessions} | ${kib(bytes)} | ${o.exitCode} |`,
+    );
+    entries.push(readmeEntry(s, name, bytes, o));
+  }
+  const text = `# Example recordings
+
+Small recordings of the reference echo server: one clean run, and one for each
+fault switch of \`iocpscope serve --fault NAME\` whose bug a short run shows
+(all but one: see the end). Each was made by the real server on the emulated
+completion port under a few seconds of scripted client traffic, and each is
+small enough to step through event by event.
+
+- In the dashboard: \`pnpm iocpscope serve\`, open the page, and pick one under
+  "Examples" on the start screen. The anomalies panel lists the findings and
+  the step controls jump from one to the next.
+- On the command line: \`pnpm iocpscope check examples/two-sends-in-flight.iocptrace\`
+  prints the findings (exit 0 clean, 1 findings); \`--json\` for a script.
+- In Perfetto: \`pnpm iocpscope export examples/clean.iocptrace -o clean.json\`,
+  then open clean.json in https://ui.perfetto.dev.
+
+Regenerate them all with \`pnpm exec tsx scripts/make-examples.ts\` (about a
+minute; it rewrites this file too). The script keeps a recording only if
+\`iocpscope check\` finds the fault's rule in it (and nothing at all in the
+clean run) and it stays under 300 KiB; \`apps/server/test/cli/examples.test.ts\`
+checks the committed files the same way.
+
+| file | rule that catches it | events | sessions | size | check exit |
+|---|---|---:|---:|---:|---:|
+${rows.join('\n')}
+
+${[...entries, ...missing].join('\n\n')}
+`;
+  // Formatted as `pnpm format:check` expects, so regenerating keeps CI green.
+  const readme = path.join(dir, 'README.md');
+  const config = (await prettier.resolveConfig(readme)) ?? {};
+  await writeFile(readme, await prettier.format(text, { ...config, filepath: readme }));
+}
+
+// ---- main -----------------------------------------------------------------------
+
+async function main(argv: string[]): Promise<number> {
+  const arg = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  await mkdir(EXAMPLES_DIR, { recursive: true });
+  if (argv.includes('--readme')) {
+    await writeReadme();
+    return 0;
+  }
+  const only = arg('--only')
+    ?.split(',')
+    .map((x) => x.trim());
+  for (const n of only ?? []) {
+    if (!SCENARIO_BY_NAME.has(n as ScenarioName)) {
+      console.error(`unknown scenario ${n} (known: clean, ${FAULT_NAMES.join(', ')})`);
+      return 2;
+    }
+  }
+  let failed = 0;
+  for (const s of SCENARIOS) {
+    if (only && !only.includes(s.name)) continue;
+    const target = path.join(EXAMPLES_DIR, `${s.name}.iocptrace`);
+    const tmp = path.join(EXAMPLES_DIR, `.${s.name}.recording`);
+    let why: string | null = 'not recorded';
+    for (let attempt = 1; attempt <= s.attempts && why !== null; attempt++) {
+      await rm(tmp, { force: true });
+      const r = await recordScenario(s, tmp);
+      why = verdict(s, r);
+      const o = r.outcome;
+      console.log(
+        `${s.name} (attempt ${attempt}/${s.attempts}): ${r.bytes} bytes, ${o.events} events, ` +
+          `${o.sessions} sessions: ${o.summary.byRule.map((b) => `${b.rule} x${b.count}`).join(', ') || 'no findings'}` +
+          (why === null ? '' : ` -- rejected: ${why}`),
+      );
+    }
+    if (why === null) await rename(tmp, target);
+    else {
+      await rm(tmp, { force: true });
+      failed++;
+    }
+  }
+  await writeReadme();
+  if (failed > 0) console.error(`${failed} scenario(s) did not produce a qualifying recording`);
+  return failed > 0 ? 1 : 0;
+}
+
+const isEntry =
+  process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]);
+if (isEntry) process.exitCode = await main(process.argv.slice(2));
