@@ -207,7 +207,7 @@ export class Progress {
   }
 }
 
-/** "reading run.iocptrace: 12.0 of 48.0 MiB (25%)". */
+/** "reading run.iocptrace: 12.0 MiB of 48.0 MiB (25%)". */
 export function readingLine(path: string, done: number, total: number): string {
   const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
   return `reading ${path}: ${formatMiB(done)} of ${formatMiB(total)} (${pct}%)`;
