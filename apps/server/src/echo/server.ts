@@ -1,5 +1,6 @@
 // startServer(): the completion port, the reference echo server's threads and
-// the tracing pipeline, wired together; stop(): the course's graceful shutdown.
+// the tracing pipeline, wired together; stop(): the course's graceful shutdown;
+// restartPort(): the same shutdown of the port alone, then a new port.
 //
 //   main thread   = the emulated kernel (node:net) + this orchestration; records
 //                   on the 'main (kernel)' ring
@@ -8,13 +9,23 @@
 //   drainer       = merges every ring and feeds subscribers (the live hub, a
 //                   recording: record/, subscribed through `drainer`)
 //
-// Shutdown order (iocp-model.md §2): stop accepting (close the listening
-// socket, join the accept thread); disconnect every session (hold, disconnect,
-// drop the hold); wait until every session is released; post one PQCS(0,0,NULL)
-// per worker; join the workers; close the port; final drain. Each wait is
-// bounded: what did not finish in time is reported in ShutdownReport (and a
-// worker that never got its exit packet is woken by closing the port, as
-// CloseHandle does to GQCS waiters), so stop() always returns.
+// A *generation* is one completion port with its listening socket, accept
+// thread and workers. Stopping one (iocp-model.md §2): stop accepting (close
+// the listening socket, join the accept thread); disconnect every session
+// (hold, disconnect, drop the hold); wait until every session is released;
+// post one PQCS(0,0,NULL) per worker; join the workers; close the port. Each
+// wait is bounded: what did not finish in time is reported (and a worker that
+// never got its exit packet is woken by closing the port, as CloseHandle does
+// to GQCS waiters), so stopping always returns.
+//
+// stop() stops the generation, then the kernel's ring and the drainer (final
+// drain). restartPort() stops the generation and starts a new one with the
+// new worker count and concurrency on the same echo port: the session table
+// (SessionIDs are never reused), the fault switches, the trace and the
+// drainer carry on, so dashboards stay connected and see the old threads
+// exit, a new PortCreated and the new threads start. Each thread takes a trace
+// ring for good, so the number of restarts is bounded by the ring budget
+// (traceSlots); a restart that would exceed it is refused before anything stops.
 
 import {
   DisconnectReason,
@@ -45,13 +56,12 @@ export interface ServerStatus {
   trace: DrainStats | null;
 }
 
-export interface ShutdownReport {
+/** What stopping one port generation found. */
+export interface PortStopReport {
   /** Sessions still not released when the wait ended (zombies). */
   stuckSessions: number;
   /** Their IOCounts, by slot. */
   stuckIoCounts: Array<{ slot: number; session: bigint; ioCount: number }>;
-  acceptedSessions: number;
-  releasedSessions: number;
   exitPacketsPosted: number;
   /** Workers that ended after their exit packet. */
   workersJoined: number;
@@ -60,17 +70,32 @@ export interface ShutdownReport {
   /** Workers that had to be terminated. */
   workersTerminated: number;
   acceptJoined: boolean;
-  /** Uncaught errors in server threads. */
-  threadErrors: string[];
-  trace: DrainStats | null;
-  /** Why tracing or recording failed during the run, if it did. */
-  traceError: string | null;
   durationMs: number;
 }
 
+export interface ShutdownReport extends PortStopReport {
+  acceptedSessions: number;
+  releasedSessions: number;
+  /** Uncaught errors in server threads (of every port generation). */
+  threadErrors: string[];
+  trace: DrainStats | null;
+  /** Why tracing failed during the run, if it did. */
+  traceError: string | null;
+}
+
+export class ServerStateError extends Error {
+  constructor(
+    readonly code: 'ERR_SERVER_STOPPING' | 'ERR_RESTART_BUSY' | 'ERR_TRACE_FULL' | 'ERR_NO_PORT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface RunningServer {
+  /** The current configuration (workers and concurrency change with restartPort). */
   readonly config: ServerConfig;
-  /** The echo port actually bound. */
+  /** The echo port actually bound (the same across port restarts). */
   readonly echoPort: number;
   /** The merged event stream; null with --no-trace. */
   readonly drainer: TraceFeed | null;
@@ -81,16 +106,177 @@ export interface RunningServer {
   /** Header metadata for a recording of this server's trace (recorders add the name). */
   fileHeader(): TraceFileHeader;
   status(): ServerStatus;
+  /**
+   * Stop the port gracefully (existing sessions are disconnected) and start a
+   * new one with this worker count and concurrency on the same echo port.
+   * Throws ServerOptionsError (ERR_SERVER_OPTIONS) for bad values and
+   * ServerStateError when it cannot restart now; nothing stops in either case.
+   */
+  restartPort(config: PortConfig): Promise<PortStopReport>;
   /** Graceful shutdown; idempotent (later calls return the same promise). */
   stop(): Promise<ShutdownReport>;
 }
 
 const ENTRY_WORKER = new URL('./worker-thread.ts', import.meta.url);
 const ENTRY_ACCEPT = new URL('./accept-thread.ts', import.meta.url);
+/** Address space the trace rings may take (virtual: pages are touched only when written). */
+const TRACE_BUDGET_BYTES = 2 ** 32;
+const MAX_TRACE_SLOTS = 256;
 
 export interface StartHooks {
   /** Subscribed before any thread starts, so it sees the whole stream (tests, recorders). */
   onBatch?: BatchListener;
+}
+
+/** Ring slots: the first generation's threads plus room for port restarts, within the budget. */
+export function traceSlots(config: ServerConfig): number {
+  const ringBytes = config.ringRecords * 32 + 512 * 128 + 128;
+  const affordable = Math.floor(TRACE_BUDGET_BYTES / ringBytes);
+  return Math.max(config.workers + 4, Math.min(MAX_TRACE_SLOTS, affordable));
+}
+
+/** What every generation shares. */
+interface Shared {
+  readonly table: SessionTable;
+  readonly trace: TraceShared | null;
+  readonly kernelRec: TraceRecorder;
+  readonly drainer: DrainerThread | null;
+}
+
+/** One completion port and the threads that use it. */
+interface Generation {
+  readonly host: PortHost;
+  readonly listenSocket: number;
+  readonly echoPort: number;
+  readonly workers: ServerThread[];
+  readonly accept: ServerThread;
+  /** The main thread's EchoCore: only disconnects and releases (shutdown). */
+  readonly mainCore: EchoCore;
+}
+
+/** Create a port, listen and start its threads; on failure everything it started is undone. */
+async function startGeneration(
+  s: Shared,
+  config: ServerConfig,
+  echoPort: number,
+  drainerStart: Promise<void> | undefined,
+): Promise<Generation> {
+  let host: PortHost | null = null;
+  const threads: ServerThread[] = [];
+  try {
+    host = await createPort({
+      backend: config.backend,
+      concurrency: config.concurrency,
+      arenaBytes: s.table.arenaBytes,
+      maxSockets: config.maxSessions + 64,
+      maxThreads: config.workers + 8,
+      workerCount: config.workers,
+      recorder: s.kernelRec,
+    });
+    const listen = await host.listen(config.host, echoPort);
+    Atomics.store(s.table.i32, T_STOP, 0);
+    const input = (index: number): EchoThreadInput => ({
+      port: host!.descriptor,
+      trace: s.trace ? s.trace.descriptor : null,
+      table: s.table.sab,
+      index,
+      gqcsBatch: config.gqcsBatch,
+      listenSocket: listen.socket,
+    });
+    // Threads start in parallel. Records made before the drainer runs wait in their rings.
+    const starting = [
+      ...Array.from({ length: config.workers }, (_, i) =>
+        startThread(ENTRY_WORKER, `worker-${i}`, input(i)),
+      ),
+      startThread(ENTRY_ACCEPT, 'accept', input(0)),
+    ];
+    const settled = await Promise.allSettled([drainerStart, ...starting]);
+    for (const r of settled.slice(1))
+      if (r.status === 'fulfilled') threads.push(r.value as ServerThread);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // A dashboard attached now is seeded from the feed's snapshot: wait until
+    // it names every thread (their ThreadStarts passed the merge window).
+    await s.drainer?.threadsKnown([s.kernelRec.tid, ...threads.map((t) => t.tid)]);
+    return {
+      host,
+      listenSocket: listen.socket,
+      echoPort: listen.port,
+      workers: threads.slice(0, config.workers),
+      accept: threads[config.workers]!,
+      mainCore: new EchoCore(s.table, host.arena, s.kernelRec, null, host),
+    };
+  } catch (e) {
+    for (const t of threads) await t.worker.terminate();
+    if (host) await host.close();
+    throw e;
+  }
+}
+
+/** The course's shutdown of one port (see the header); `what` labels the trace markers. */
+async function stopGeneration(
+  s: Shared,
+  g: Generation,
+  timeout: number,
+  what: 'shutdown' | 'port restart',
+): Promise<PortStopReport> {
+  const t0 = performance.now();
+  const { table, kernelRec: rec } = s;
+  const mark = (text: string): void =>
+    rec.record(EventKind.Marker, 0, rec.intern(`${what}: ${text}`), 0, 0, 0, 0);
+  mark('stop accepting');
+  Atomics.store(table.i32, T_STOP, 1);
+  // 1. Stop accepting: closing the listening socket fails the blocking accept (WSAEINTR).
+  g.host.closesocket(g.listenSocket);
+  const acceptJoined = await joinThread(g.accept, timeout);
+  if (!acceptJoined) await g.accept.worker.terminate();
+
+  // 2. Disconnect every session, 3. wait until all are released.
+  mark('disconnect sessions');
+  for (const slot of table.liveSlots()) {
+    g.mainCore.holdAndDisconnect(slot, DisconnectReason.Shutdown);
+  }
+  const deadline = performance.now() + timeout;
+  while (table.active > 0 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const stuckIoCounts = table.liveSlots().map((slot) => ({
+    slot,
+    session: table.sessionId(slot),
+    ioCount: table.ioCount(slot),
+  }));
+
+  // 4. One exit packet per worker (one fewer under the too-few-exit-packets fault).
+  mark('post exit packets');
+  const packets =
+    Atomics.load(table.i32, F_TOO_FEW_EXIT_PACKETS) !== 0 ? g.workers.length - 1 : g.workers.length;
+  for (let i = 0; i < packets; i++) g.host.postQueuedCompletionStatus(0, 0, 0, 0);
+
+  // 5. Join the workers.
+  const joined = await Promise.all(g.workers.map((w) => joinThread(w, timeout)));
+  let wokenByClose = 0;
+  let terminated = 0;
+
+  // 6. Close the port; a worker still waiting in GQCS wakes with ERROR_ABANDONED_WAIT_0.
+  await g.host.close();
+  for (let i = 0; i < g.workers.length; i++) {
+    if (joined[i]) continue;
+    if (await joinThread(g.workers[i]!, timeout)) wokenByClose++;
+    else {
+      await g.workers[i]!.worker.terminate();
+      terminated++;
+    }
+  }
+  return {
+    stuckSessions: stuckIoCounts.length,
+    stuckIoCounts,
+    exitPacketsPosted: packets,
+    workersJoined: joined.filter(Boolean).length,
+    workersWokenByPortClose: wokenByClose,
+    workersTerminated: terminated,
+    acceptJoined,
+    durationMs: performance.now() - t0,
+  };
 }
 
 export async function startServer(
@@ -99,10 +285,10 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = resolveServerOptions(options);
   // One ring per thread: the kernel (main), the accept thread and each worker.
-  const shared = config.trace
-    ? TraceShared.create({ ringRecords: config.ringRecords, maxThreads: config.workers + 4 })
+  const trace = config.trace
+    ? TraceShared.create({ ringRecords: config.ringRecords, maxThreads: traceSlots(config) })
     : null;
-  const kernelRec: TraceRecorder = attachRecorder(shared, {
+  const kernelRec: TraceRecorder = attachRecorder(trace, {
     role: ThreadRole.Kernel,
     name: 'main (kernel)',
     osThreadId: 0,
@@ -114,69 +300,18 @@ export async function startServer(
   });
   const faults = new FaultSwitches(table);
   faults.set(config.faults);
-
   let drainer: DrainerThread | null = null;
-  let host: PortHost | null = null;
-  const threads: ServerThread[] = [];
+  if (trace) {
+    drainer = new DrainerThread(trace, { windowNs: config.traceWindowMs * 1e6 });
+    if (hooks.onBatch) drainer.subscribe(hooks.onBatch);
+  }
+  const shared: Shared = { table, trace, kernelRec, drainer };
+  const drainerStart = drainer?.start();
+  drainerStart?.catch(() => undefined); // observed through startGeneration
   try {
-    host = await createPort({
-      backend: config.backend,
-      concurrency: config.concurrency,
-      arenaBytes: table.arenaBytes,
-      maxSockets: config.maxSessions + 64,
-      maxThreads: config.workers + 8,
-      workerCount: config.workers,
-      recorder: kernelRec,
-    });
-    const listen = await host.listen(config.host, config.echoPort);
-    if (shared) {
-      drainer = new DrainerThread(shared, { windowNs: config.traceWindowMs * 1e6 });
-      if (hooks.onBatch) drainer.subscribe(hooks.onBatch);
-    }
-    const input = (index: number): EchoThreadInput => ({
-      port: host!.descriptor,
-      trace: shared ? shared.descriptor : null,
-      table: table.sab,
-      index,
-      gqcsBatch: config.gqcsBatch,
-      listenSocket: listen.socket,
-    });
-    // Threads load in parallel (each compiles its TypeScript on start). Records
-    // made before the drainer runs wait in their rings.
-    const starting = [
-      ...Array.from({ length: config.workers }, (_, i) =>
-        startThread(ENTRY_WORKER, `worker-${i}`, input(i)),
-      ),
-      startThread(ENTRY_ACCEPT, 'accept', input(0)),
-    ];
-    const settled = await Promise.allSettled([drainer?.start(), ...starting]);
-    for (const r of settled.slice(1))
-      if (r.status === 'fulfilled') threads.push(r.value as ServerThread);
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    const workers = threads.slice(0, config.workers);
-    const accept = threads[config.workers]!;
-    // A dashboard attached now is seeded from the feed's snapshot: wait until
-    // it names every thread (their ThreadStarts passed the merge window).
-    await drainer?.threadsKnown([kernelRec.tid, ...threads.map((t) => t.tid)]);
-    return new EchoServer(
-      config,
-      listen.port,
-      listen.socket,
-      host,
-      table,
-      faults,
-      kernelRec,
-      drainer,
-      workers,
-      accept,
-      shared
-        ? shared.clockBase.creatorTimeOriginMs + shared.clockBase.startPerfMs
-        : performance.timeOrigin + performance.now(),
-    );
+    const g = await startGeneration(shared, config, config.echoPort, drainerStart);
+    return new EchoServer(config, shared, faults, g);
   } catch (e) {
-    for (const t of threads) await t.worker.terminate();
-    if (host) await host.close();
     if (drainer) await drainer.stop().catch(() => undefined);
     throw e;
   }
@@ -184,38 +319,52 @@ export async function startServer(
 
 class EchoServer implements RunningServer {
   private stopping: Promise<ShutdownReport> | null = null;
-  private readonly mainCore: EchoCore;
+  private restarting: Promise<PortStopReport> | null = null;
+  /** Null only after a restart failed to bring up the new port. */
+  private gen: Generation | null;
+  private cfg: ServerConfig;
+  private readonly threadErrors: string[] = [];
+  readonly echoPort: number;
+  readonly table: SessionTable;
+  /** Wall-clock ms of trace time 0 (the trace clock's base). */
+  private readonly startWallMs: number;
 
   constructor(
-    readonly config: ServerConfig,
-    readonly echoPort: number,
-    private readonly listenSocket: number,
-    private readonly host: PortHost,
-    readonly table: SessionTable,
+    config: ServerConfig,
+    private readonly shared: Shared,
     readonly faults: FaultSwitches,
-    private readonly kernelRec: TraceRecorder,
-    private readonly feed: DrainerThread | null,
-    private readonly workers: ServerThread[],
-    private readonly accept: ServerThread,
-    /** Wall-clock ms of trace time 0 (the trace clock's base). */
-    private readonly startWallMs: number,
+    g: Generation,
   ) {
-    this.mainCore = new EchoCore(table, host.arena, kernelRec, null, host);
+    this.cfg = config;
+    this.gen = g;
+    this.echoPort = g.echoPort;
+    this.table = shared.table;
+    const base = shared.trace?.clockBase;
+    this.startWallMs = base
+      ? base.creatorTimeOriginMs + base.startPerfMs
+      : performance.timeOrigin + performance.now();
+  }
+
+  get config(): ServerConfig {
+    return this.cfg;
   }
 
   get drainer(): TraceFeed | null {
-    return this.feed;
+    return this.shared.drainer;
   }
 
   portConfig(): PortConfig {
-    return { workers: this.workers.length, concurrency: this.host.concurrency };
+    const g = this.gen;
+    return g
+      ? { workers: g.workers.length, concurrency: g.host.concurrency }
+      : { workers: this.cfg.workers, concurrency: this.cfg.concurrency };
   }
 
   fileHeader(): TraceFileHeader {
     return {
       clock: 'monotonic-ns',
       host: hostname().slice(0, 256),
-      backend: this.config.backend,
+      backend: this.cfg.backend,
       portConfig: this.portConfig(),
       startWallMs: Math.floor(this.startWallMs),
     };
@@ -226,10 +375,86 @@ class EchoServer implements RunningServer {
       activeSessions: this.table.active,
       acceptedSessions: this.table.accepted,
       releasedSessions: this.table.released,
-      workers: this.workers.length,
+      workers: this.gen?.workers.length ?? 0,
       faults: this.faults.active(),
-      trace: this.feed ? this.feed.stats() : null,
+      trace: this.shared.drainer ? this.shared.drainer.stats() : null,
     };
+  }
+
+  restartPort(pc: PortConfig): Promise<PortStopReport> {
+    if (this.stopping) {
+      return Promise.reject(
+        new ServerStateError('ERR_SERVER_STOPPING', 'the server is shutting down'),
+      );
+    }
+    if (this.restarting) {
+      return Promise.reject(
+        new ServerStateError('ERR_RESTART_BUSY', 'a port restart is in progress'),
+      );
+    }
+    let next: ServerConfig;
+    try {
+      next = resolveServerOptions({
+        ...this.cfg,
+        workers: pc.workers,
+        concurrency: pc.concurrency,
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const t = this.shared.trace;
+    if (t && t.maxThreads - t.threadCount() < next.workers + 1) {
+      return Promise.reject(
+        new ServerStateError(
+          'ERR_TRACE_FULL',
+          `no trace rings left for ${next.workers + 1} more threads ` +
+            `(${t.threadCount()} of ${t.maxThreads} used by earlier ports): restart the server instead`,
+        ),
+      );
+    }
+    this.restarting = this.restart(next);
+    const done = this.restarting;
+    void done.then(
+      () => (this.restarting = null),
+      () => (this.restarting = null),
+    );
+    return done;
+  }
+
+  private async restart(next: ServerConfig): Promise<PortStopReport> {
+    const rec = this.shared.kernelRec;
+    rec.record(
+      EventKind.Marker,
+      0,
+      rec.intern(
+        `port restart: ${next.workers} workers, concurrency ${next.concurrency || 'CPUs'}`,
+      ),
+      0,
+      0,
+      0,
+      0,
+    );
+    let report: PortStopReport | null = null;
+    const old = this.gen;
+    if (old) {
+      report = await stopGeneration(this.shared, old, this.cfg.shutdownTimeoutMs, 'port restart');
+      this.noteErrors(old);
+      this.gen = null;
+    }
+    this.cfg = next;
+    this.gen = await startGeneration(this.shared, next, this.echoPort, undefined);
+    return (
+      report ?? {
+        stuckSessions: 0,
+        stuckIoCounts: [],
+        exitPacketsPosted: 0,
+        workersJoined: 0,
+        workersWokenByPortClose: 0,
+        workersTerminated: 0,
+        acceptJoined: true,
+        durationMs: 0,
+      }
+    );
   }
 
   stop(): Promise<ShutdownReport> {
@@ -237,80 +462,46 @@ class EchoServer implements RunningServer {
     return this.stopping;
   }
 
+  private noteErrors(g: Generation): void {
+    for (const t of [...g.workers, g.accept]) {
+      if (t.error) this.threadErrors.push(`${t.name}: ${String(t.error)}`);
+    }
+  }
+
   private async shutdown(): Promise<ShutdownReport> {
     const t0 = performance.now();
-    const timeout = this.config.shutdownTimeoutMs;
-    const rec = this.kernelRec;
-    rec.record(EventKind.Marker, 0, rec.intern('shutdown: stop accepting'), 0, 0, 0, 0);
-    Atomics.store(this.table.i32, T_STOP, 1);
-    // 1. Stop accepting: closing the listening socket fails the blocking accept (WSAEINTR).
-    this.host.closesocket(this.listenSocket);
-    const acceptJoined = await joinThread(this.accept, timeout);
-    if (!acceptJoined) await this.accept.worker.terminate();
-
-    // 2. Disconnect every session, 3. wait until all are released.
-    rec.record(EventKind.Marker, 0, rec.intern('shutdown: disconnect sessions'), 0, 0, 0, 0);
-    for (const slot of this.table.liveSlots()) {
-      this.mainCore.holdAndDisconnect(slot, DisconnectReason.Shutdown);
+    // A restart in progress finishes (or fails) first: its threads must be joined too.
+    await this.restarting?.catch(() => undefined);
+    const g = this.gen;
+    let port: PortStopReport = {
+      stuckSessions: 0,
+      stuckIoCounts: [],
+      exitPacketsPosted: 0,
+      workersJoined: 0,
+      workersWokenByPortClose: 0,
+      workersTerminated: 0,
+      acceptJoined: false,
+      durationMs: 0,
+    };
+    if (g) {
+      port = await stopGeneration(this.shared, g, this.cfg.shutdownTimeoutMs, 'shutdown');
+      this.noteErrors(g);
     }
-    const deadline = performance.now() + timeout;
-    while (this.table.active > 0 && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const stuckIoCounts = this.table.liveSlots().map((slot) => ({
-      slot,
-      session: this.table.sessionId(slot),
-      ioCount: this.table.ioCount(slot),
-    }));
+    this.shared.kernelRec.exit(0);
 
-    // 4. One exit packet per worker (one fewer under the too-few-exit-packets fault).
-    rec.record(EventKind.Marker, 0, rec.intern('shutdown: post exit packets'), 0, 0, 0, 0);
-    const packets =
-      Atomics.load(this.table.i32, F_TOO_FEW_EXIT_PACKETS) !== 0
-        ? this.workers.length - 1
-        : this.workers.length;
-    for (let i = 0; i < packets; i++) this.host.postQueuedCompletionStatus(0, 0, 0, 0);
-
-    // 5. Join the workers.
-    const joined = await Promise.all(this.workers.map((w) => joinThread(w, timeout)));
-    const workersJoined = joined.filter(Boolean).length;
-    let wokenByClose = 0;
-    let terminated = 0;
-
-    // 6. Close the port; a worker still waiting in GQCS wakes with ERROR_ABANDONED_WAIT_0.
-    await this.host.close();
-    for (let i = 0; i < this.workers.length; i++) {
-      if (joined[i]) continue;
-      if (await joinThread(this.workers[i]!, timeout)) wokenByClose++;
-      else {
-        await this.workers[i]!.worker.terminate();
-        terminated++;
-      }
-    }
-    rec.exit(0);
-
-    // 7. Final drain (every recording thread has ended).
+    // Final drain (every recording thread has ended).
     let trace: DrainStats | null = null;
     let traceError: string | null = null;
-    if (this.feed) {
-      const r = await this.feed.stop();
+    if (this.shared.drainer) {
+      const r = await this.shared.drainer.stop();
       trace = r.stats;
       if (r.error) traceError = `${r.error.message} (${r.error.code})`;
     }
-    const threadErrors = [...this.workers, this.accept]
-      .filter((t) => t.error)
-      .map((t) => `${t.name}: ${String(t.error)}`);
     return {
-      stuckSessions: stuckIoCounts.length,
-      stuckIoCounts,
+      ...port,
       acceptedSessions: this.table.accepted,
       releasedSessions: this.table.released,
-      exitPacketsPosted: packets,
-      workersJoined,
-      workersWokenByPortClose: wokenByClose,
-      workersTerminated: terminated,
-      acceptJoined,
-      threadErrors,
+      threadErrors: [...this.threadErrors],
       trace,
       traceError,
       durationMs: performance.now() - t0,

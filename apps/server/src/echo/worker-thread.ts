@@ -2,6 +2,8 @@
 // when gqcsBatch > 1) until an exit packet PQCS(0,0,NULL) arrives or the port
 // is closed. A timeout is not a shutdown (bug 8), and every entry of a batch is
 // handled before an exit packet in it is obeyed, so no completion is dropped.
+// A GQCS-Ex batch can hold several exit packets (one per worker): this worker
+// keeps one and posts the others again, or those workers would never exit.
 
 import { ThreadRole } from '@iocpscope/protocol';
 import { parentPort, threadId } from 'node:worker_threads';
@@ -48,16 +50,20 @@ for (;;) {
     exitCode = err;
     break;
   }
-  let exit = false;
+  let exits = 0;
   for (let k = 0; k < n; k++) {
     const e = entries[k]!;
     if (e.overlapped === 0) {
-      if (e.bytes === 0 && e.keyLo === 0 && e.keyHi === 0) exit = true;
+      if (e.bytes === 0 && e.keyLo === 0 && e.keyHi === 0) exits++;
       continue;
     }
     core.onCompletion(e);
   }
-  if (exit) break;
+  if (exits > 0) {
+    // One exit packet is ours; the others in this batch belong to other workers.
+    for (let k = 1; k < exits; k++) port.postQueuedCompletionStatus(0, 0, 0, 0);
+    break;
+  }
 }
 port.detach();
 rec.exit(exitCode);

@@ -3,10 +3,10 @@
 // running echo server and the dashboard address. It adapts the running server
 // to what the stream server consumes: the drainer's feed as the event source
 // (seeded with the feed's snapshot), fault switches, the built-in load
-// generator aimed at the echo port, and port restarts once the server offers
-// them.
+// generator aimed at the echo port, and port restarts (set-port-config ->
+// RunningServer.restartPort).
 
-import type { LoadOptions, LoadStats, PortConfig } from '@iocpscope/protocol';
+import type { LoadOptions, LoadStats } from '@iocpscope/protocol';
 import type { RunningServer } from '../echo/server.ts';
 import { StreamError } from '../hub/errors.ts';
 import type { RecordingManager } from '../record/manager.ts';
@@ -57,11 +57,6 @@ export interface AttachWhere {
   port: number;
   token?: string;
   recordingsDir?: string;
-}
-
-/** A running server that can also restart its port (added by echo/ later). */
-interface Restartable {
-  restartPort?(config: PortConfig): Promise<void>;
 }
 
 /** Protocol load options → the generator's options, aimed at the echo port. */
@@ -137,7 +132,6 @@ export function controlTargetOf(running: RunningServer): ControlTarget {
       },
     );
   };
-  const restartable = running as RunningServer & Restartable;
   const target: ControlTarget = {
     backend: c.backend,
     serverVersion: SERVER_VERSION,
@@ -146,9 +140,19 @@ export function controlTargetOf(running: RunningServer): ControlTarget {
     setFaults: (faults) => running.faults.set(faults),
     runLoad: runner,
   };
-  if (typeof restartable.restartPort === 'function') {
-    target.setPortConfig = (config) => restartable.restartPort!(config);
-  }
+  target.setPortConfig = async (config) => {
+    try {
+      await running.restartPort(config);
+    } catch (e) {
+      // Refusals keep the port running: say why with the stream's codes.
+      const code = (e as { code?: string }).code;
+      if (code === 'ERR_SERVER_OPTIONS')
+        throw new StreamError('BAD_OPTIONS', (e as Error).message, { cause: e });
+      if (code === 'ERR_RESTART_BUSY')
+        throw new StreamError('BUSY', (e as Error).message, { cause: e });
+      throw e;
+    }
+  };
   return target;
 }
 
