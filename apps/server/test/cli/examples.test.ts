@@ -8,10 +8,10 @@
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readTraceFile } from '@iocpscope/protocol';
+import { RECORD_WORDS, encodeChunk, encodeFileHeader, readTraceFile } from '@iocpscope/protocol';
 import { CHECK_EXIT, runCheckCli } from '../../src/cli/check.ts';
 import { runExportCli } from '../../src/cli/export.ts';
-import { tempDir } from '../../src/cli/trace-file.test-util.ts';
+import { concatBytes, tempDir } from '../../src/cli/trace-file.test-util.ts';
 import { RecordingCatalogue } from '../../src/record/catalogue.ts';
 import {
   EXAMPLES_DIR,
@@ -106,11 +106,27 @@ describe('the committed example recordings', () => {
   });
 
   it('a fault recording cut short by a crash still shows its bug, with a warning (exit 1)', async () => {
-    const src = exampleFile('two-sends-in-flight');
-    const bytes = readFileSync(src);
-    const file = tmp.file('cut.iocptrace', bytes.subarray(0, bytes.length - 40));
+    // Re-chunk the example into 50-event chunks and cut the file in the middle of
+    // the chunk after the first finding, as a crash while writing would.
+    const src = readTraceFile(new Uint8Array(readFileSync(exampleFile('two-sends-in-flight'))));
+    const first = (await check(exampleFile('two-sends-in-flight'))).json.findings.find(
+      (f) => f.rule === 'one-send-in-flight',
+    )!.index;
+    const keep = (Math.floor(first / 50) + 1) * 50;
+    expect(keep + 50).toBeLessThan(src.store.length);
+    const chunk = (from: number, to: number, withStrings: boolean): Uint8Array =>
+      encodeChunk(
+        src.records.subarray(from * RECORD_WORDS, to * RECORD_WORDS),
+        withStrings ? [...src.strings.entries()] : [],
+      );
+    const parts = [encodeFileHeader(src.header!)];
+    for (let at = 0; at < keep; at += 50) parts.push(chunk(at, at + 50, at === 0));
+    const torn = chunk(keep, keep + 50, false);
+    parts.push(torn.subarray(0, torn.length >> 1));
+    const file = tmp.file('cut.iocptrace', concatBytes(parts));
     const r = await check(file);
     expect(r.json.damage).toMatchObject({ code: 'TRUNCATED' });
+    expect(r.json.events).toBe(keep);
     expect(r.err).toMatch(/^iocpscope check: warning TRUNCATED at byte \d+/);
     expect(r.code).toBe(CHECK_EXIT.findings);
     expect(r.json.findings.map((f) => f.rule)).toContain('one-send-in-flight');
