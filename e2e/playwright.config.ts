@@ -7,6 +7,7 @@ const ECHO_PORT = Number(process.env.E2E_ECHO_PORT ?? 7791);
 
 export default defineConfig({
   testDir: './specs',
+  globalSetup: './global-setup.ts',
   timeout: 60_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,
