@@ -131,11 +131,6 @@ test('clicking a finding moves the cursor to it and selects its session', async 
 });
 
 test('the timeline marks every finding with a diamond on its time axis', async ({ page }, info) => {
-  // Known app bug (reported): TimelineRenderer draws the findings before the
-  // axis, and drawAxis() fills the whole axis band, so the diamonds are painted
-  // over. Remove this line once apps/web/src/timeline/renderer.ts draws
-  // findings after drawAxis.
-  test.fail(true, 'findings diamonds are painted over by the axis background');
   await openExample(page, 'iocount-double-decrement');
   const findings = await listedFindings(page);
   // The whole trace in view (F), the cursor on the first event, away from the

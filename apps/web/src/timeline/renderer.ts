@@ -541,8 +541,9 @@ export class TimelineRenderer {
     ctx.restore();
     pen.invalidate();
     drawGaps(pen, trace, g);
-    if (state.findings && state.findings.length > 0) drawFindings(pen, trace, g, state.findings);
     drawAxis(pen, g);
+    // After the axis: the diamonds sit in the axis band, which drawAxis fills.
+    if (state.findings && state.findings.length > 0) drawFindings(pen, trace, g, state.findings);
     drawMarkers(pen, trace, g);
     drawGutter(pen, trace, g, queueMax, runMax);
     this.drawOverview(state, trace, layout);
