@@ -177,8 +177,10 @@ export const SCENARIOS: readonly Scenario[] = [
       'the first recv completion: two IOCount-1 for one completion, the release that follows while ' +
       'a recv is still pending, and that recv’s completion landing on the session that reused the slot.',
     consequences:
-      'the early release is itself a release with I/O pending, and the pending recv’s completion ' +
-      'then lands on the session that reused the slot',
+      'the early release is itself a release with I/O pending (use-after-release); the pending ' +
+      'recv’s completion then lands on the session that reused the slot, which gets an IOCount-1 ' +
+      'it never counted and a second recv, while the released session is reported as missing ' +
+      'its -1',
     async drive(port) {
       await load(port, { connections: 3, messages: 4, inFlight: 2, messageSize: 32 });
       return { keepOpen: [] };
@@ -194,6 +196,9 @@ export const SCENARIOS: readonly Scenario[] = [
     lookFor:
       'a disconnect that releases the session at once (SessionReleased with IOCount above 0) and ' +
       'the completions that still arrive for it.',
+    consequences:
+      'a reset that arrives while the acceptor is still in OnClientJoin releases the session ' +
+      'under the acceptor (join after leave)',
     async drive(port) {
       await load(port, { connections: 3, messages: 10, inFlight: 2, messageSize: 32 });
       await resetClients(port, 3);
@@ -318,42 +323,32 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'release-without-atomic-flag',
     flags: { gqcsBatch: '1' },
     traffic:
-      '4 clients echo 10 messages each; then clients reset their connections one after another ' +
-      'while the server shuts down (--gqcs-batch 1).',
+      '6 clients pipeline 500-byte messages, 4 in flight, for 800 ms while about 60 resets a second ' +
+      'hit them; --gqcs-batch 1 hands the failed recv and the failed send of a reset session to two ' +
+      'different workers.',
     lookFor:
-      'two SessionReleased records for one session: two threads each saw IOCount 0 and the plain ' +
-      'flag still clear, and both released.',
+      'a reset session whose recv and send fail together: two workers each decrement, each re-read ' +
+      'IOCount 0 and the plain flag still clear, and both release: two SessionReleased records for ' +
+      'one session.',
+    consequences:
+      'the second release of a session frees its slot again, often after a new session took it, ' +
+      'so the new session is released under its acceptor and with I/O pending; and the slow work ' +
+      'of the buggy release (a blocking log write) keeps both workers out of GQCS long enough, on ' +
+      'a busy machine, to starve the port',
     async drive(port) {
-      await load(port, { connections: 4, messages: 10, inFlight: 2, messageSize: 32 });
-      await resetClients(port, 4);
+      await load(port, {
+        connections: 6,
+        durationMs: 800,
+        inFlight: 4,
+        messageSize: 500,
+        resetsPerSec: 60,
+      });
       return { keepOpen: [] };
     },
     maxBytes: 300 * K,
-    attempts: 5,
+    attempts: 8,
   },
 ];
-
-/**
- * Scenarios whose bug is a race the real server almost never loses in a short
- * run on the emulated port, so there may be no recording of it: the script still
- * tries, and keeps one only if it shows the finding. release-without-atomic-flag
- * needs a hold to land inside another thread's release (a window of a few
- * instructions between the plain check and setting the flag); 0 double releases
- * were seen in about 1,250 sessions recorded under 150 resets/s with 16 clients
- * and --gqcs-batch 1, nor in the shutdown-sweep and reset-storm drives tried.
- * core.test.ts forces that interleaving deterministically instead.
- */
-export const UNREPRODUCIBLE: ReadonlySet<ScenarioName> = new Set(['release-without-atomic-flag']);
-
-/** Why an UNREPRODUCIBLE scenario may have no example (README). */
-const MISSING_NOTE: Partial<Record<ScenarioName, string>> = {
-  'release-without-atomic-flag':
-    'The double release needs a hold to land inside another thread’s release, a window of a few ' +
-    'instructions; on the emulated port it was not seen once in about 1,250 sessions recorded ' +
-    'under heavy resets, so no short recording shows it. The interleaving is proven ' +
-    'deterministically in apps/server/src/echo/core.test.ts, and rule 13 (`release-once`) is ' +
-    'tested on hand-written traces in packages/analysis.',
-};
 
 export const SCENARIO_BY_NAME: ReadonlyMap<ScenarioName, Scenario> = new Map(
   SCENARIOS.map((s) => [s.name, s]),
@@ -496,11 +491,8 @@ export async function writeReadme(dir = EXAMPLES_DIR): Promise<void> {
     const name = `${s.name}.iocptrace`;
     if (!files.has(name)) {
       missing.push(
-        `### ${name} (not included)\n\n` +
-          (s.name === 'clean'
-            ? ''
-            : `\`serve --fault ${s.name}\`: ${FAULT_DESCRIPTIONS[s.name]}.\n\n`) +
-          (MISSING_NOTE[s.name] ?? 'Not recorded yet: run the script.'),
+        `### ${name} (missing)\n\nNo recording of this scenario passed the checks in the last ` +
+          'run of the script: run it again.',
       );
       continue;
     }
@@ -517,10 +509,9 @@ export async function writeReadme(dir = EXAMPLES_DIR): Promise<void> {
   const text = `# Example recordings
 
 Small recordings of the reference echo server: one clean run, and one for each
-fault switch of \`iocpscope serve --fault NAME\` whose bug a short run shows
-(all but one: see the end). Each was made by the real server on the emulated
-completion port under a few seconds of scripted client traffic, and each is
-small enough to step through event by event.
+fault switch of \`iocpscope serve --fault NAME\`. Each was made by the real
+server on the emulated completion port under a second or two of scripted
+client traffic, and each is small enough to step through event by event.
 
 - In the dashboard: \`pnpm iocpscope serve\`, open the page, and pick one under
   "Examples" on the start screen. The anomalies panel lists the findings and

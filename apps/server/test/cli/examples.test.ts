@@ -13,12 +13,7 @@ import { CHECK_EXIT, runCheckCli } from '../../src/cli/check.ts';
 import { runExportCli } from '../../src/cli/export.ts';
 import { concatBytes, tempDir } from '../../src/cli/trace-file.test-util.ts';
 import { RecordingCatalogue } from '../../src/record/catalogue.ts';
-import {
-  EXAMPLES_DIR,
-  SCENARIOS,
-  UNREPRODUCIBLE,
-  expectedRule,
-} from '../../../../scripts/make-examples.ts';
+import { EXAMPLES_DIR, SCENARIOS, expectedRule } from '../../../../scripts/make-examples.ts';
 
 const tmp = tempDir('iocpscope-examples-');
 afterAll(() => tmp.remove());
@@ -48,10 +43,7 @@ interface CheckJson {
 }
 
 const exampleFile = (name: string): string => path.join(EXAMPLES_DIR, `${name}.iocptrace`);
-/** Every scenario must have its example, except a race that may not have been caught. */
-const committed = SCENARIOS.filter(
-  (s) => !UNREPRODUCIBLE.has(s.name) || existsSync(exampleFile(s.name)),
-);
+const committed = SCENARIOS;
 
 describe('the committed example recordings', () => {
   it('are all there, under 300 KiB each, and described in examples/README.md', () => {

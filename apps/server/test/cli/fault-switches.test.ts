@@ -11,10 +11,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { FAULT_RULES } from '@iocpscope/analysis';
 import { tempDir } from '../../src/cli/trace-file.test-util.ts';
-import { runLoad } from '../../src/load/run.ts';
 import {
   SCENARIOS,
-  UNREPRODUCIBLE,
   expectedRule,
   recordScenario,
   type Scenario,
@@ -44,7 +42,7 @@ describe('each fault switch, run under load and recorded, is caught by its rule'
 
   for (const s of SCENARIOS) {
     const rule = expectedRule(s.name);
-    if (rule === null || UNREPRODUCIBLE.has(s.name)) continue;
+    if (rule === null) continue;
     it(`--fault ${s.name}: check reports ${rule}`, async () => {
       // Races get the attempts the example script gives them.
       let rules: string[] = [];
@@ -52,35 +50,6 @@ describe('each fault switch, run under load and recorded, is caught by its rule'
         rules = rulesOf(await record(s));
       }
       expect(rules).toContain(rule);
-    }, 60_000);
+    }, 120_000);
   }
-
-  it('--fault release-without-atomic-flag under resets: every finding (if the race is hit) is release-once', async () => {
-    // The double release itself is too rare on the emulated port to require here
-    // (see UNREPRODUCIBLE); what must hold is that the plain-read release path
-    // produces no other finding: sessions are still released once, at IOCount 0.
-    const base = SCENARIOS.find((x) => x.name === 'release-without-atomic-flag')!;
-    let resets = 0;
-    const r = await record({
-      ...base,
-      async drive(port) {
-        const load = await runLoad({
-          target: { host: '127.0.0.1', port },
-          connections: 12,
-          durationMs: 1500,
-          inFlight: 8,
-          messageSize: 1000,
-          resetsPerSec: 120,
-          seed: 3,
-          stallTimeoutMs: 2000,
-          drainTimeoutMs: 500,
-        });
-        resets = load.connections.resets;
-        return { keepOpen: [] };
-      },
-    });
-    expect(resets).toBeGreaterThan(50);
-    expect(r.outcome.sessions).toBeGreaterThan(50);
-    for (const rule of rulesOf(r)) expect(rule).toBe('release-once');
-  }, 60_000);
 });
