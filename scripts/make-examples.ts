@@ -402,15 +402,25 @@ export async function recordScenario(s: Scenario, file: string): Promise<Recorde
     () => rejectPort(new Error(`serve ended before it printed its port:\n${out}`)),
     (e: Error) => rejectPort(e),
   );
-  let keepOpen: Socket[];
+  // serve prints both lines within a second or two; a wording change must not hang the caller.
+  const timer = setTimeout(
+    () =>
+      rejectPort(new Error(`serve printed no "echo server on" and "recording to" lines:\n${out}`)),
+    60_000,
+  );
+  let keepOpen: Socket[] = [];
+  let failure: unknown = null;
   try {
-    const port = await portKnown;
+    const port = await portKnown.finally(() => clearTimeout(timer));
     keepOpen = (await s.drive(port)).keepOpen;
-  } finally {
-    stop.abort();
+  } catch (e) {
+    failure = e;
   }
+  // Stop the server (as Ctrl-C does) and wait for it, even when the drive failed.
+  stop.abort();
   const serveExit = await serving;
   for (const c of keepOpen) c.destroy();
+  if (failure !== null) throw failure;
   const outcome = await checkFile(file);
   return { file, bytes: (await stat(file)).size, outcome, serveOutput: out, serveExit };
 }
