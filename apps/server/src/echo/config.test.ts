@@ -13,6 +13,7 @@ describe('resolveServerOptions', () => {
       sendBufferBytes: 32768,
       gqcsBatch: 16,
       trace: true,
+      joinWorkMs: 1,
       faults: [],
       backend: 'emulated',
     });
@@ -28,6 +29,8 @@ describe('resolveServerOptions', () => {
       [{ sendBufferBytes: 1024 }, /sendBufferBytes/],
       [{ gqcsBatch: 0 }, /gqcsBatch/],
       [{ host: '' }, /host/],
+      [{ joinWorkMs: -1 }, /joinWorkMs/],
+      [{ joinWorkMs: Number.NaN }, /joinWorkMs/],
       [{ faults: ['nope' as never] }, /unknown fault/],
       [{ backend: 'wine' as never }, /backend/],
     ];

@@ -33,6 +33,12 @@ export interface ServerOptions {
   ringRecords?: number;
   /** Drainer reorder window. Default 20 ms. */
   traceWindowMs?: number;
+  /**
+   * OnClientJoin's work in the accept thread after the first RecvPost, ms
+   * (fractions allowed; 0 = none). Default 1: a course server's console line
+   * and player object. The accept hold covers it; no-accept-hold exposes it.
+   */
+  joinWorkMs?: number;
   /** How long stop() waits for sessions to be released, then for workers. Default 3000 ms each. */
   shutdownTimeoutMs?: number;
 }
@@ -59,11 +65,19 @@ const DEFAULTS = {
   ringRecords: 1 << 16,
   traceWindowMs: 20,
   shutdownTimeoutMs: 3000,
+  joinWorkMs: 1,
 };
 
 function int(name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ServerOptionsError(`${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function real(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+    throw new ServerOptionsError(`${name} must be a number in ${min}..${max}, got ${String(v)}`);
   }
   return v;
 }
@@ -114,6 +128,7 @@ export function resolveServerOptions(o: ServerOptions = {}): ServerConfig {
     backend,
     ringRecords: pow2('ringRecords', o.ringRecords ?? DEFAULTS.ringRecords, 1024, 1 << 22),
     traceWindowMs: int('traceWindowMs', o.traceWindowMs ?? DEFAULTS.traceWindowMs, 1, 10_000),
+    joinWorkMs: real('joinWorkMs', o.joinWorkMs ?? DEFAULTS.joinWorkMs, 0, 1000),
     shutdownTimeoutMs: int(
       'shutdownTimeoutMs',
       o.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,

@@ -1,5 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DisconnectReason, EventKind, IoCountCause, NO_THREAD } from '@iocpscope/protocol';
+import {
+  BlockReason,
+  DisconnectReason,
+  EventKind,
+  IoCountCause,
+  NO_THREAD,
+} from '@iocpscope/protocol';
 import {
   ERROR_IO_PENDING,
   ERROR_OPERATION_ABORTED,
@@ -10,7 +16,7 @@ import {
   type CompletionPort,
 } from '../port/index.ts';
 import type { TraceRecorder } from '../trace/recorder.ts';
-import { EchoCore, ovRecv, ovSend } from './core.ts';
+import { EchoCore, RACE_WORK_US, ovRecv, ovSend } from './core.ts';
 import { FaultSwitches, type FaultName } from './faults.ts';
 import { SessionTable } from './session-table.ts';
 
@@ -78,7 +84,15 @@ class FakePort implements CompletionPort {
   associate(): boolean {
     return true;
   }
-  blockBegin(): void {}
+  /** Blocks (reason, detail) in call order; onBlock runs inside the wait (another thread's turn). */
+  readonly blocks: Array<[number, number]> = [];
+  onBlock: (() => void) | null = null;
+  blockBegin(reason: number, detail: number): void {
+    this.blocks.push([reason, detail]);
+    const hook = this.onBlock;
+    this.onBlock = null;
+    hook?.();
+  }
   blockEnd(): void {}
   detach(): void {}
 }
@@ -355,6 +369,32 @@ describe('EchoCore fault switches', () => {
     expect(rec.of(EventKind.SessionReleased)).toHaveLength(0);
   });
 
+  it("the acceptor does OnClientJoin's work after the first RecvPost, under its hold", () => {
+    table.setJoinWorkUs(300);
+    const worker = new EchoCore(table, arena, rec, port, port);
+    // A worker's turn inside the join work: the client already left (0-byte recv).
+    port.onBlock = () => worker.onCompletion(entry(0, lastPost('recv'), 0, 0));
+    const t0 = performance.now();
+    const s = core.accepted(100, 'p');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(0.3);
+    expect(port.blocks).toEqual([[BlockReason.Sleep, 300]]);
+    const kinds = rec.records.map((r) => r[0]);
+    // The hold kept it alive: released only when the acceptor dropped the hold.
+    expect(kinds.indexOf(EventKind.Accept)).toBeLessThan(kinds.indexOf(EventKind.SessionReleased));
+    expect(rec.of(EventKind.SessionReleased)).toHaveLength(1);
+    expect(table.isReleased(s)).toBe(true);
+  });
+
+  it('no-accept-hold: a worker releases the session during OnClientJoin, before the acceptor is done', () => {
+    on('no-accept-hold');
+    table.setJoinWorkUs(300);
+    const worker = new EchoCore(table, arena, rec, port, port);
+    port.onBlock = () => worker.onCompletion(entry(0, lastPost('recv'), 0, 0));
+    core.accepted(100, 'p');
+    const kinds = rec.records.map((r) => r[0]);
+    expect(kinds.indexOf(EventKind.SessionReleased)).toBeLessThan(kinds.indexOf(EventKind.Accept));
+  });
+
   it('no-accept-hold: the session can be released before the acceptor hands it over', () => {
     on('no-accept-hold');
     port.nextResult = WSAECONNRESET;
@@ -406,6 +446,19 @@ describe('EchoCore fault switches', () => {
     core.onCompletion(entry(s, lastPost('recv'), 0, 64)); // the recv fails: IOCount 1 -> 0
     rec.onRecord = null;
     expect(rec.of(EventKind.SessionReleased)).toHaveLength(2);
+  });
+
+  it('release-without-atomic-flag: the release decision is separated from the decrement by blocking work', () => {
+    on('release-without-atomic-flag');
+    const s = acceptOne();
+    port.blocks.length = 0;
+    core.onCompletion(entry(s, lastPost('recv'), 0, 64));
+    // The handler's log write after the decrement, then the release's own before the flag.
+    expect(port.blocks).toEqual([
+      [BlockReason.SyncIo, RACE_WORK_US],
+      [BlockReason.SyncIo, RACE_WORK_US],
+    ]);
+    expect(rec.of(EventKind.SessionReleased)).toHaveLength(1);
   });
 
   it('the combined CAS makes the same interleaving release once', () => {

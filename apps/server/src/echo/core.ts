@@ -51,6 +51,7 @@ import {
   S_SEND_W,
   S_SOCKET,
   S_SOCK_CLOSED,
+  T_JOIN_WORK_US,
   T_SEND_LOCK,
   type SessionTable,
 } from './session-table.ts';
@@ -61,8 +62,15 @@ export const ovSend = (slot: number): number => ((slot << 2) | 2) >>> 0;
 export const isSendOverlapped = (ov: number): boolean => (ov & 3) === 2;
 
 const DELTA_MINUS_1 = 0xffffffff;
-/** OnClientJoin's content work under the no-accept-hold fault (see accepted()). */
-const JOIN_WORK_MS = 2;
+/**
+ * release-without-atomic-flag: how long each piece of the buggy code's
+ * in-between work takes, µs: a blocking log write in the disconnect handler
+ * between its decrement and its release check, and another in the release
+ * between the check and setting the flag. A real server's window is a few
+ * instructions and the race shows once in hours; these make it show under a
+ * demo load within seconds (see plainReleaseCheck()).
+ */
+export const RACE_WORK_US = 1000;
 export const SEND_LOCK_ID = 1;
 
 /** What the main thread can do (it is the kernel and holds no CompletionPort). */
@@ -141,12 +149,16 @@ export class EchoCore {
       return slot;
     }
     this.recvPost(slot);
-    if (!hold) {
-      // OnClientJoin's content work (a game server loads the player here). With
-      // the hold missing, this is the window in which a worker can release the
-      // session under the acceptor's feet.
-      port.blockBegin(BlockReason.Sleep, JOIN_WORK_MS);
-      Atomics.wait(this.sleepCell, 0, 0, JOIN_WORK_MS);
+    // OnClientJoin: the content side's work for the new client, done by the
+    // acceptor after the first RecvPost (course servers print a "joined" line
+    // to the console and create the player object here; the table says how
+    // long, 1 ms by default). The hold above is what keeps the session alive
+    // meanwhile: without it (no-accept-hold) a client that leaves at once is
+    // released by a worker before the acceptor is done with it.
+    const joinUs = Atomics.load(this.i32, T_JOIN_WORK_US);
+    if (joinUs > 0) {
+      port.blockBegin(BlockReason.Sleep, joinUs);
+      Atomics.wait(this.sleepCell, 0, 0, joinUs / 1000);
       port.blockEnd();
     }
     // OnClientJoin done: the acceptor has finished with the session only after this record.
@@ -163,10 +175,11 @@ export class EchoCore {
     if (e.error !== 0) {
       // FALSE with an overlapped: the I/O failed (64 reset, 995 after our close...): the session is gone.
       if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) {
-        // The buggy variant decrements first and decides about release after the
-        // handler, from plain reads (see dec()).
+        // The buggy variant decrements first, runs the handler (disconnect, log
+        // it), and only then decides about release from plain reads.
         this.decOnly(slot, IoCountCause.Completion, e.ioId);
         this.disconnect(slot, DisconnectReason.IoError, e.error);
+        this.work(RACE_WORK_US);
         this.plainReleaseCheck(slot);
         return;
       }
@@ -183,6 +196,13 @@ export class EchoCore {
     if (bytes === 0) {
       if (this.fault(F_ZERO_BYTE_RECV_REPOSTED)) this.recvPost(slot);
       else this.disconnect(slot, DisconnectReason.PeerClosed, 0);
+      if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) {
+        // As for a failed completion: decrement, log the disconnect, then decide.
+        this.decOnly(slot, IoCountCause.Completion, ioId);
+        this.work(RACE_WORK_US);
+        this.plainReleaseCheck(slot);
+        return;
+      }
       this.dec(slot, IoCountCause.Completion, ioId);
       return;
     }
@@ -370,16 +390,31 @@ export class EchoCore {
   /**
    * BUG (on purpose, release-without-atomic-flag): decide about release from a
    * plain re-read of IOCount instead of the value the decrement returned, check
-   * a plain flag, release, and only then set the flag. Two threads whose
-   * decrements both land before either check (two completions of one session
-   * failing together, as closesocket makes them) both release.
+   * a plain flag, do the release's work, and only then set the flag. Two
+   * threads whose decrements both land before either check (the recv and the
+   * send of one session failing together on two workers, as a reset makes
+   * them) both pass the check and both release; so does a hold taken from
+   * outside (the shutdown sweep) while a release is under way.
    */
   private plainReleaseCheck(slot: number): void {
     const b = this.base(slot);
     if (this.i32[b + S_IO_COUNT] === 0 && this.i32[b + S_RELEASED] === 0) {
+      this.work(RACE_WORK_US); // the release's own work: it logs the session's end
       this.releaseBody(slot);
       this.i32[b + S_RELEASED] = 1;
     }
+  }
+
+  /**
+   * A blocking log write: the thread waits outside the port (ThreadState
+   * Blocked SyncIo), which frees its concurrency slot as it would on Windows,
+   * so another worker picks up the session's other completion meanwhile.
+   */
+  private work(us: number): void {
+    const port = this.port;
+    port?.blockBegin(BlockReason.SyncIo, us);
+    Atomics.wait(this.sleepCell, 0, 0, us / 1000);
+    port?.blockEnd();
   }
 
   /**

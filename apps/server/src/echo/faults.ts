@@ -23,13 +23,13 @@ export const FAULT_DESCRIPTIONS: Record<FaultName, string> = {
   'too-few-exit-packets':
     'shutdown posts one PQCS(0,0,NULL) fewer than there are workers: one worker never exits (bug 10)',
   'no-accept-hold':
-    'the accept thread does not hold an IOCount across the first RecvPost: a fast close releases the session during OnClientJoin (2 ms of join work), before the acceptor is done with it (bug 11)',
+    'the accept thread takes no IOCount hold across the first RecvPost and OnClientJoin (1 ms of join work): a client that leaves at once is released by a worker before the acceptor is done with it (bug 11)',
   'zero-byte-recv-reposted':
     'a 0-byte recv (peer closed) is treated as data and the recv is posted again: it completes at once, forever (bug 9)',
   'lock-across-send':
     'SendPost takes a global lock and holds it across WSASend: other workers block on it (bug 16)',
   'release-without-atomic-flag':
-    'release re-reads IOCount and tests a plain flag it sets only after releasing, instead of the combined CAS: a hold taken during a release (the shutdown sweep) releases the session again (bug 13)',
+    'release checks a plain IOCount == 0 and a plain flag, works, then sets the flag, instead of one CAS: a recv and a send failing together on two workers (a reset) release the session twice (bug 13)',
 };
 
 export const FAULT_INDEX: Record<FaultName, number> = Object.fromEntries(

@@ -298,6 +298,7 @@ export async function startServer(
     recvBytes: config.recvBufferBytes,
     sendBytes: config.sendBufferBytes,
   });
+  table.setJoinWorkUs(Math.round(config.joinWorkMs * 1000));
   const faults = new FaultSwitches(table);
   faults.set(config.faults);
   let drainer: DrainerThread | null = null;

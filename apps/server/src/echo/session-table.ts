@@ -51,6 +51,7 @@ export const T_RECV_BYTES = 5; // RecvQ capacity
 export const T_SEND_BYTES = 6; // SendQ capacity
 export const T_SEND_LOCK = 8; // the lock-across-send fault's global lock word
 export const T_STOP = 9; // 1 = shutting down (accept thread leaves its loop)
+export const T_JOIN_WORK_US = 10; // OnClientJoin's work in the accept thread, µs (core.ts accepted())
 /** Fault switch words start here (see faults.ts). */
 export const T_FAULTS = 32;
 
@@ -219,6 +220,11 @@ export class SessionTable {
 
   get released(): number {
     return Atomics.load(this.i32, T_RELEASED);
+  }
+
+  /** How long the acceptor's OnClientJoin work takes, µs (0 = none). */
+  setJoinWorkUs(us: number): void {
+    Atomics.store(this.i32, T_JOIN_WORK_US, us);
   }
 
   countRelease(): void {

@@ -126,14 +126,20 @@ describe('fault switches reproduce their bug for real', () => {
   }, 20_000);
 
   it('no-accept-hold lets a worker release a session before the acceptor hands it over', async () => {
-    const checker = await underFault('no-accept-hold', (port) => quickClients(port, 30, false));
-    expect(checker.where((s) => s.releasedAt >= 0 && s.acceptAt > s.releasedAt)).toBeGreaterThan(0);
-  }, 20_000);
+    // Clients that send nothing and close at once, one after the other: their
+    // 0-byte recv completes while the acceptor is still in OnClientJoin (1 ms).
+    const checker = await underFault('no-accept-hold', async (port) => {
+      for (let i = 0; i < 40; i++) await quickClients(port, 1, false);
+    });
+    const early = checker.where((s) => s.releasedAt >= 0 && s.acceptAt > s.releasedAt);
+    console.log(`no-accept-hold: ${early} of 40 sessions released before the acceptor was done`);
+    expect(early).toBeGreaterThan(0);
+  }, 30_000);
 
-  it('release-without-atomic-flag serves load through the plain-read release path and shuts down', async () => {
-    // The race itself needs a hold landing inside another thread's release; it is
-    // rare in echo traffic (measured: 0 double releases in ~330 sessions with 200
-    // resets/s), so core.test.ts forces that interleaving deterministically.
+  it('release-without-atomic-flag releases sessions twice under load with resets', async () => {
+    // Two completions of one session handled together on the two workers (a
+    // send completing as a reset fails the recv, or both failing at once) both
+    // read IOCount 0 and a clear flag before either sets it.
     const checker = await underFault('release-without-atomic-flag', (port) =>
       load(port, { connections: 40, durationMs: 1000, inFlight: 16, resetsPerSec: 200 }),
     );
@@ -143,8 +149,8 @@ describe('fault switches reproduce their bug for real', () => {
       `release-without-atomic-flag: ${twice} of ${released} sessions released more than once`,
     );
     expect(released).toBeGreaterThan(50);
-    expect(checker.where((s) => s.created === 1 && s.minIoCount < 0)).toBe(0);
-  }, 20_000);
+    expect(twice).toBeGreaterThan(0);
+  }, 30_000);
 
   it('iocount-double-decrement drives IOCount below 0 or releases a session that still has events', async () => {
     const checker = await underFault('iocount-double-decrement', (port) =>
