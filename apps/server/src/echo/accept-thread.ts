@@ -3,15 +3,14 @@
 // leaves when the listening socket is closed (accept fails with WSAEINTR).
 
 import { ThreadRole } from '@iocpscope/protocol';
-import { parentPort, threadId } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { INFINITE, WSAETIMEDOUT, attachPort } from '../port/index.ts';
 import { attachRecorder } from '../trace/recorder.ts';
-import { threadData } from '../trace/spawn.ts';
 import { EchoCore } from './core.ts';
 import { SessionTable } from './session-table.ts';
 import type { EchoThreadInput } from './threads.ts';
 
-const input = threadData<EchoThreadInput>();
+const input = workerData as EchoThreadInput;
 const rec = attachRecorder(input.trace, {
   role: ThreadRole.Accept,
   name: 'accept',
@@ -19,7 +18,7 @@ const rec = attachRecorder(input.trace, {
 });
 const port = await attachPort(input.port, rec);
 const table = SessionTable.attach(input.table);
-const core = new EchoCore(table, port.arena, rec, port, port);
+const core = new EchoCore(table, port.arena, rec, port, port, input.faultWords);
 parentPort!.postMessage({ type: 'ready', tid: rec.tid });
 
 // WSAEINTR (the listening socket was closed) is the normal way out.

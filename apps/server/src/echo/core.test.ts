@@ -17,7 +17,7 @@ import {
 } from '../port/index.ts';
 import type { TraceRecorder } from '../trace/recorder.ts';
 import { EchoCore, RACE_WORK_US, ovRecv, ovSend } from './core.ts';
-import { FaultSwitches, type FaultName } from './faults.ts';
+import { FAULT_WORDS, FaultSwitches, type FaultName } from './faults.ts';
 import { SessionTable } from './session-table.ts';
 
 interface Post {
@@ -106,6 +106,21 @@ class MemoryRecorder implements TraceRecorder {
   readonly strings: string[] = [''];
   /** Runs right after a record is taken: lets a test interleave another "thread" at that point. */
   onRecord: ((r: Rec) => void) | null = null;
+  now(): number {
+    return 0;
+  }
+  recordAt(
+    _ts: number,
+    kind: number,
+    a: number,
+    x: number,
+    lo: number,
+    hi: number,
+    y: number,
+    z: number,
+  ): void {
+    this.record(kind, a, x, lo, hi, y, z);
+  }
   record(kind: number, a: number, x: number, lo: number, hi: number, y: number, z: number): void {
     const r: Rec = [kind, a, x, lo, hi, y, z];
     this.records.push(r);
@@ -138,7 +153,7 @@ beforeEach(() => {
   arena = new Uint8Array(table.arenaBytes);
   port = new FakePort(arena);
   rec = new MemoryRecorder();
-  core = new EchoCore(table, arena, rec, port, port);
+  core = new EchoCore(table, arena, rec, port, port, FAULT_WORDS);
   faults = new FaultSwitches(table);
 });
 
@@ -313,7 +328,7 @@ describe('EchoCore', () => {
 
   it('lets the main thread hold, disconnect and release a live session at shutdown', () => {
     const s = acceptOne();
-    const main = new EchoCore(table, arena, rec, null, port);
+    const main = new EchoCore(table, arena, rec, null, port, FAULT_WORDS);
     expect(main.holdAndDisconnect(s, DisconnectReason.Shutdown)).toBe(true);
     expect(rec.of(EventKind.Disconnect).at(-1)![1]).toBe(DisconnectReason.Shutdown);
     core.onCompletion(entry(s, lastPost('recv'), 0, ERROR_OPERATION_ABORTED));
@@ -339,7 +354,7 @@ describe('EchoCore fault switches', () => {
     on('release-with-io-pending');
     const s = acceptOne();
     completeRecv(s, packet(300).subarray(0, 2)); // partial: recv reposted, nothing to send
-    const main = new EchoCore(table, arena, rec, null, port);
+    const main = new EchoCore(table, arena, rec, null, port, FAULT_WORDS);
     main.holdAndDisconnect(s, DisconnectReason.Kicked);
     expect(rec.of(EventKind.SessionReleased)).toHaveLength(1);
     expect(table.ioCount(s)).toBeGreaterThan(0);
@@ -371,7 +386,7 @@ describe('EchoCore fault switches', () => {
 
   it("the acceptor does OnClientJoin's work after the first RecvPost, under its hold", () => {
     table.setJoinWorkUs(300);
-    const worker = new EchoCore(table, arena, rec, port, port);
+    const worker = new EchoCore(table, arena, rec, port, port, FAULT_WORDS);
     // A worker's turn inside the join work: the client already left (0-byte recv).
     port.onBlock = () => worker.onCompletion(entry(0, lastPost('recv'), 0, 0));
     const t0 = performance.now();
@@ -388,7 +403,7 @@ describe('EchoCore fault switches', () => {
   it('no-accept-hold: a worker releases the session during OnClientJoin, before the acceptor is done', () => {
     on('no-accept-hold');
     table.setJoinWorkUs(300);
-    const worker = new EchoCore(table, arena, rec, port, port);
+    const worker = new EchoCore(table, arena, rec, port, port, FAULT_WORDS);
     port.onBlock = () => worker.onCompletion(entry(0, lastPost('recv'), 0, 0));
     core.accepted(100, 'p');
     const kinds = rec.records.map((r) => r[0]);
@@ -433,7 +448,7 @@ describe('EchoCore fault switches', () => {
   it("release-without-atomic-flag: a hold that lands inside another thread's release releases the session again", () => {
     on('release-without-atomic-flag');
     const s = acceptOne();
-    const main = new EchoCore(table, arena, rec, null, port);
+    const main = new EchoCore(table, arena, rec, null, port, FAULT_WORDS);
     let raced = false;
     rec.onRecord = (r) => {
       // The worker is inside releaseBody (SessionReleased recorded, flag not yet set):
@@ -463,7 +478,7 @@ describe('EchoCore fault switches', () => {
 
   it('the combined CAS makes the same interleaving release once', () => {
     const s = acceptOne();
-    const main = new EchoCore(table, arena, rec, null, port);
+    const main = new EchoCore(table, arena, rec, null, port, FAULT_WORDS);
     let raced = false;
     rec.onRecord = (r) => {
       if (r[0] === EventKind.SessionReleased && !raced) {

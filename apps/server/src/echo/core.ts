@@ -22,17 +22,7 @@
 import { BlockReason, DisconnectReason, EventKind, IoCountCause } from '@iocpscope/protocol';
 import { ERROR_IO_PENDING, type CompletionEntry, type CompletionPort } from '../port/index.ts';
 import type { TraceRecorder } from '../trace/recorder.ts';
-import {
-  F_IOCOUNT_DOUBLE_DECREMENT,
-  F_LOCK_ACROSS_SEND,
-  F_NO_ACCEPT_HOLD,
-  F_NO_DECREMENT_ON_FAILURE,
-  F_RECV_NOT_REPOSTED,
-  F_RELEASE_WITH_IO_PENDING,
-  F_RELEASE_WITHOUT_ATOMIC_FLAG,
-  F_TWO_SENDS_IN_FLIGHT,
-  F_ZERO_BYTE_RECV_REPOSTED,
-} from './faults.ts';
+import type { FaultWords } from './fault-words.ts';
 import { SharedLock } from './lock.ts';
 import { HEADER_BYTES, MAX_PAYLOAD_BYTES, isValidPacketType } from './packet.ts';
 import { copyBetween, freeBufs, newTwoBufs, usedBufs } from './ring-buffer.ts';
@@ -85,6 +75,8 @@ export class EchoCore {
   private readonly sendCap: number;
   private readonly sendLock: SharedLock | null;
   private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
+  /** The clock reading of the last bump() (see there). */
+  private stamp = 0;
 
   constructor(
     private readonly table: SessionTable,
@@ -93,6 +85,8 @@ export class EchoCore {
     /** Null on the main thread: it may only disconnect and release. */
     private readonly port: CompletionPort | null,
     private readonly host: HostIo,
+    /** The fault switches' words in the table (faults.ts FAULT_WORDS). */
+    private readonly fw: FaultWords,
   ) {
     this.i32 = table.i32;
     this.recvCap = table.recvBytes;
@@ -140,7 +134,7 @@ export class EchoCore {
     const hi = t.idHi(slot);
     const peerStr = this.rec.internOnce(peer);
     this.rec.record(EventKind.SessionCreated, 0, peerStr, lo, hi, socket, slot);
-    const hold = !this.fault(F_NO_ACCEPT_HOLD);
+    const hold = !this.fault(this.fw.noAcceptHold);
     if (hold) this.inc(slot, IoCountCause.AcceptHold, 0);
     if (!port.associate(socket, lo, hi)) {
       this.disconnect(slot, DisconnectReason.IoError, port.lastError);
@@ -174,7 +168,7 @@ export class EchoCore {
     const slot = e.keyLo & SLOT_MASK;
     if (e.error !== 0) {
       // FALSE with an overlapped: the I/O failed (64 reset, 995 after our close...): the session is gone.
-      if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) {
+      if (this.fault(this.fw.releaseWithoutAtomicFlag)) {
         // The buggy variant decrements first, runs the handler (disconnect, log
         // it), and only then decides about release from plain reads.
         this.decOnly(slot, IoCountCause.Completion, e.ioId);
@@ -184,7 +178,8 @@ export class EchoCore {
         return;
       }
       this.disconnect(slot, DisconnectReason.IoError, e.error);
-      if (!this.fault(F_NO_DECREMENT_ON_FAILURE)) this.dec(slot, IoCountCause.Completion, e.ioId);
+      if (!this.fault(this.fw.noDecrementOnFailure))
+        this.dec(slot, IoCountCause.Completion, e.ioId);
       return;
     }
     if (isSendOverlapped(e.overlapped)) this.onSend(slot, e.bytes, e.ioId);
@@ -194,9 +189,9 @@ export class EchoCore {
   private onRecv(slot: number, bytes: number, ioId: number): void {
     const b = this.base(slot);
     if (bytes === 0) {
-      if (this.fault(F_ZERO_BYTE_RECV_REPOSTED)) this.recvPost(slot);
+      if (this.fault(this.fw.zeroByteRecvReposted)) this.recvPost(slot);
       else this.disconnect(slot, DisconnectReason.PeerClosed, 0);
-      if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) {
+      if (this.fault(this.fw.releaseWithoutAtomicFlag)) {
         // As for a failed completion: decrement, log the disconnect, then decide.
         this.decOnly(slot, IoCountCause.Completion, ioId);
         this.work(RACE_WORK_US);
@@ -208,15 +203,15 @@ export class EchoCore {
     }
     this.i32[b + S_RECV_W] = (this.i32[b + S_RECV_W]! + bytes) | 0;
     if (this.cutPackets(slot)) this.sendPost(slot);
-    if (!this.fault(F_RECV_NOT_REPOSTED)) this.recvPost(slot);
+    if (!this.fault(this.fw.recvNotReposted)) this.recvPost(slot);
     this.dec(slot, IoCountCause.Completion, ioId);
-    if (this.fault(F_IOCOUNT_DOUBLE_DECREMENT)) this.dec(slot, IoCountCause.Completion, ioId);
+    if (this.fault(this.fw.iocountDoubleDecrement)) this.dec(slot, IoCountCause.Completion, ioId);
   }
 
   private onSend(slot: number, bytes: number, ioId: number): void {
     const b = this.base(slot);
     const i = this.i32;
-    const twoSends = this.fault(F_TWO_SENDS_IN_FLIGHT);
+    const twoSends = this.fault(this.fw.twoSendsInFlight);
     if (!twoSends && bytes !== Atomics.load(i, b + S_SEND_LEN)) {
       // An overlapped send completes with all its bytes or fails: anything else is a broken kernel.
       this.disconnect(slot, DisconnectReason.IoError, 0);
@@ -307,7 +302,7 @@ export class EchoCore {
     const port = this.port!;
     for (;;) {
       if (Atomics.load(i, b + S_DISCONNECTED) !== 0) return;
-      const twoSends = this.fault(F_TWO_SENDS_IN_FLIGHT);
+      const twoSends = this.fault(this.fw.twoSendsInFlight);
       if (!twoSends && Atomics.exchange(i, b + S_SEND_FLAG, 1) === 1) return;
       const sR = Atomics.load(i, b + S_SEND_R);
       const n = usedBufs(
@@ -319,7 +314,7 @@ export class EchoCore {
         this.sendCap,
       );
       if (n > 0) {
-        const lock = this.fault(F_LOCK_ACROSS_SEND) ? this.sendLock : null;
+        const lock = this.fault(this.fw.lockAcrossSend) ? this.sendLock : null;
         const lo = this.table.idLo(slot);
         const hi = this.table.idHi(slot);
         lock?.acquire(lo, hi);
@@ -353,23 +348,46 @@ export class EchoCore {
 
   // ---- IOCount, disconnect, release ----------------------------------------------
 
+  /**
+   * IOCount += delta by CAS, returning the new count; `stamp` is a clock
+   * reading taken after this thread saw the value it replaced. So the IoCount
+   * records of a session, stamped with it, are in the order the count changed
+   * even when threads change it at once: a change that follows another in the
+   * count also follows it in time (a plain add stamped afterwards could be
+   * preempted and land after a later change, or after the release).
+   */
+  private bump(slot: number, delta: number): number {
+    const i = this.i32;
+    const w = this.base(slot) + S_IO_COUNT;
+    let old = Atomics.load(i, w);
+    for (;;) {
+      this.stamp = this.rec.now();
+      const seen = Atomics.compareExchange(i, w, old, (old + delta) | 0);
+      if (seen === old) return (old + delta) | 0;
+      old = seen;
+    }
+  }
+
   private inc(slot: number, cause: number, ioId: number): void {
-    const v = this.table.addIoCount(slot, 1);
-    this.rec.record(
+    const v = this.bump(slot, 1);
+    const t = this.table;
+    this.rec.recordAt(
+      this.stamp,
       EventKind.IoCount,
       cause,
       v >>> 0,
-      this.table.idLo(slot),
-      this.table.idHi(slot),
+      t.idLo(slot),
+      t.idHi(slot),
       1,
       ioId,
     );
   }
 
   private decOnly(slot: number, cause: number, ioId: number): number {
+    const v = this.bump(slot, -1);
     const t = this.table;
-    const v = t.addIoCount(slot, -1);
-    this.rec.record(
+    this.rec.recordAt(
+      this.stamp,
       EventKind.IoCount,
       cause,
       v >>> 0,
@@ -383,7 +401,7 @@ export class EchoCore {
 
   private dec(slot: number, cause: number, ioId: number): void {
     const v = this.decOnly(slot, cause, ioId);
-    if (this.fault(F_RELEASE_WITHOUT_ATOMIC_FLAG)) this.plainReleaseCheck(slot);
+    if (this.fault(this.fw.releaseWithoutAtomicFlag)) this.plainReleaseCheck(slot);
     else if (v === 0 && this.table.tryMarkReleased(slot)) this.releaseBody(slot);
   }
 
@@ -435,7 +453,7 @@ export class EchoCore {
       0,
     );
     this.closeSocketOnce(slot);
-    if (this.fault(F_RELEASE_WITH_IO_PENDING)) {
+    if (this.fault(this.fw.releaseWithIoPending)) {
       // BUG (on purpose): free the session now instead of when IOCount reaches 0.
       Atomics.store(i, b + S_RELEASED, 1);
       this.releaseBody(slot);
@@ -449,12 +467,13 @@ export class EchoCore {
    */
   holdAndDisconnect(slot: number, reason: number): boolean {
     const t = this.table;
-    const v = t.addIoCount(slot, 1);
+    const v = this.bump(slot, 1);
     if (t.isReleased(slot)) {
       t.addIoCount(slot, -1);
       return false;
     }
-    this.rec.record(
+    this.rec.recordAt(
+      this.stamp,
       EventKind.IoCount,
       IoCountCause.HoldAcquire,
       v >>> 0,

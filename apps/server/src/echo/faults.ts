@@ -4,6 +4,7 @@
 // (control channel) and every worker sees the change on its next completion.
 
 import { FAULT_NAMES, type FaultName } from '@iocpscope/protocol';
+import type { FaultWords } from './fault-words.ts';
 import { T_FAULTS, type SessionTable } from './session-table.ts';
 
 export { FAULT_NAMES, type FaultName };
@@ -46,6 +47,20 @@ export const F_NO_ACCEPT_HOLD = T_FAULTS + FAULT_INDEX['no-accept-hold'];
 export const F_ZERO_BYTE_RECV_REPOSTED = T_FAULTS + FAULT_INDEX['zero-byte-recv-reposted'];
 export const F_LOCK_ACROSS_SEND = T_FAULTS + FAULT_INDEX['lock-across-send'];
 export const F_RELEASE_WITHOUT_ATOMIC_FLAG = T_FAULTS + FAULT_INDEX['release-without-atomic-flag'];
+
+/** Every fault's word, for EchoCore (main thread here; threads get a copy in their input). */
+export const FAULT_WORDS: FaultWords = {
+  iocountDoubleDecrement: F_IOCOUNT_DOUBLE_DECREMENT,
+  releaseWithIoPending: F_RELEASE_WITH_IO_PENDING,
+  recvNotReposted: F_RECV_NOT_REPOSTED,
+  twoSendsInFlight: F_TWO_SENDS_IN_FLIGHT,
+  noDecrementOnFailure: F_NO_DECREMENT_ON_FAILURE,
+  tooFewExitPackets: F_TOO_FEW_EXIT_PACKETS,
+  noAcceptHold: F_NO_ACCEPT_HOLD,
+  zeroByteRecvReposted: F_ZERO_BYTE_RECV_REPOSTED,
+  lockAcrossSend: F_LOCK_ACROSS_SEND,
+  releaseWithoutAtomicFlag: F_RELEASE_WITHOUT_ATOMIC_FLAG,
+};
 
 export class FaultError extends Error {
   readonly code = 'ERR_UNKNOWN_FAULT';

@@ -43,7 +43,7 @@ import { attachRecorder, type TraceRecorder } from '../trace/recorder.ts';
 import { TraceShared } from '../trace/shared.ts';
 import { resolveServerOptions, type ServerConfig, type ServerOptions } from './config.ts';
 import { EchoCore } from './core.ts';
-import { F_TOO_FEW_EXIT_PACKETS, FaultSwitches } from './faults.ts';
+import { F_TOO_FEW_EXIT_PACKETS, FAULT_WORDS, FaultSwitches } from './faults.ts';
 import { SessionTable, T_STOP } from './session-table.ts';
 import { joinThread, startThread, type EchoThreadInput, type ServerThread } from './threads.ts';
 
@@ -182,6 +182,7 @@ async function startGeneration(
       index,
       gqcsBatch: config.gqcsBatch,
       listenSocket: listen.socket,
+      faultWords: FAULT_WORDS,
     });
     // Threads start in parallel. Records made before the drainer runs wait in their rings.
     const starting = [
@@ -204,7 +205,7 @@ async function startGeneration(
       echoPort: listen.port,
       workers: threads.slice(0, config.workers),
       accept: threads[config.workers]!,
-      mainCore: new EchoCore(s.table, host.arena, s.kernelRec, null, host),
+      mainCore: new EchoCore(s.table, host.arena, s.kernelRec, null, host, FAULT_WORDS),
     };
   } catch (e) {
     for (const t of threads) await t.worker.terminate();

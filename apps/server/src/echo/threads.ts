@@ -1,11 +1,14 @@
 // Starting the server's threads and waiting for them: every thread is a
-// worker_thread running a TypeScript entry, reporting 'ready' once attached to
-// the port and 'exiting' with its exit code just before it ends.
+// worker_thread started from its entry's esbuild bundle (port/threads.ts
+// spawnThread: no TypeScript loader in the thread), reading its
+// EchoThreadInput from workerData, reporting 'ready' once attached to the port
+// and 'exiting' with its exit code just before it ends.
 
 import type { Worker } from 'node:worker_threads';
 import type { PortDescriptor } from '../port/index.ts';
+import { spawnThread } from '../port/threads.ts';
 import type { TraceDescriptor } from '../trace/shared.ts';
-import { spawnTsWorker } from '../trace/spawn.ts';
+import type { FaultWords } from './fault-words.ts';
 
 export interface EchoThreadInput {
   port: PortDescriptor;
@@ -14,6 +17,7 @@ export interface EchoThreadInput {
   index: number;
   gqcsBatch: number;
   listenSocket: number;
+  faultWords: FaultWords;
 }
 
 export interface ServerThread {
@@ -38,7 +42,7 @@ export async function startThread(
   input: EchoThreadInput,
   startTimeoutMs = 30_000,
 ): Promise<ServerThread> {
-  const worker = spawnTsWorker(entry, input, { name });
+  const worker = await spawnThread(entry, { workerData: input, name });
   const t: ServerThread = {
     name,
     worker,

@@ -6,7 +6,7 @@
 // keeps one and posts the others again, or those workers would never exit.
 
 import { ThreadRole } from '@iocpscope/protocol';
-import { parentPort, threadId } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import {
   INFINITE,
   WAIT_TIMEOUT,
@@ -15,12 +15,11 @@ import {
   type CompletionEntry,
 } from '../port/index.ts';
 import { attachRecorder } from '../trace/recorder.ts';
-import { threadData } from '../trace/spawn.ts';
 import { EchoCore } from './core.ts';
 import { SessionTable } from './session-table.ts';
 import type { EchoThreadInput } from './threads.ts';
 
-const input = threadData<EchoThreadInput>();
+const input = workerData as EchoThreadInput;
 const rec = attachRecorder(input.trace, {
   role: ThreadRole.Worker,
   name: `worker-${input.index}`,
@@ -28,7 +27,7 @@ const rec = attachRecorder(input.trace, {
 });
 const port = await attachPort(input.port, rec);
 const table = SessionTable.attach(input.table);
-const core = new EchoCore(table, port.arena, rec, port, port);
+const core = new EchoCore(table, port.arena, rec, port, port, input.faultWords);
 const batch = input.gqcsBatch;
 const entries: CompletionEntry[] = Array.from({ length: batch }, newCompletionEntry);
 const first = entries[0]!;

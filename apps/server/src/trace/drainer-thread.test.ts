@@ -13,7 +13,8 @@ import {
 import { attachRecorder } from './recorder.ts';
 import { DrainerThread } from './drainer-thread.ts';
 import { TraceShared } from './shared.ts';
-import { spawnTsWorker, waitExit } from './spawn.ts';
+import { spawnThread } from '../port/threads.ts';
+import { waitExit } from './spawn.ts';
 
 describe('DrainerThread', () => {
   it('merges concurrent producers in real threads in timestamp order and accounts for every lost record', async () => {
@@ -46,12 +47,12 @@ describe('DrainerThread', () => {
     });
     await feed.start();
     const count = 100_000;
-    const workers = [0, 1, 2].map((i) =>
-      spawnTsWorker(new URL('./fixtures/producer.ts', import.meta.url), {
-        trace: shared.descriptor,
-        count,
-        name: `producer-${i}`,
-      }),
+    const workers = await Promise.all(
+      [0, 1, 2].map((i) =>
+        spawnThread(new URL('./fixtures/producer.ts', import.meta.url), {
+          workerData: { trace: shared.descriptor, count, name: `producer-${i}` },
+        }),
+      ),
     );
     await Promise.all(workers.map((w) => waitExit(w, 20_000)));
     const { stats } = await feed.stop();

@@ -10,35 +10,18 @@
 // before stop() resolves, so a recording subscribed here misses nothing.
 
 import type { Worker } from 'node:worker_threads';
-import type { DrainStats, StringEntry } from './drainer.ts';
+import { spawnThread } from '../port/threads.ts';
+import {
+  DT_CONTROL_WORDS,
+  DT_LISTENERS,
+  DT_STOP,
+  type DrainerThreadInput,
+  type DrainerThreadMessage,
+} from './drainer-protocol.ts';
+import type { DrainStats } from './drainer.ts';
 import { FeedFanout, type BatchListener, type TraceFeed, type TraceSnapshot } from './feed.ts';
 import type { TraceShared } from './shared.ts';
-import { spawnTsWorker, waitExit } from './spawn.ts';
-
-export const DT_STOP = 0;
-/** 1 while the owning thread has subscribers: only then are whole batches posted to it. */
-export const DT_LISTENERS = 1;
-export const DT_CONTROL_WORDS = 4;
-
-export interface DrainerThreadInput {
-  sab: SharedArrayBuffer;
-  control: SharedArrayBuffer;
-  windowNs: number;
-  intervalMs: number;
-  maxBatchRecords: number;
-}
-
-export type DrainerThreadMessage =
-  | {
-      type: 'batch';
-      /** Null when nobody listened (the owner only needs threadRecords then). */
-      records: Uint32Array | null;
-      threadRecords: Uint32Array;
-      strings: StringEntry[];
-      stats: DrainStats;
-    }
-  | { type: 'done'; stats: DrainStats }
-  | { type: 'error'; message: string; code: string };
+import { waitExit } from './spawn.ts';
 
 export interface DrainerThreadOptions {
   windowNs?: number;
@@ -95,7 +78,8 @@ export class DrainerThread implements TraceFeed {
       intervalMs: this.opts.intervalMs ?? 5,
       maxBatchRecords: this.opts.maxBatchRecords ?? 65536,
     };
-    const w = spawnTsWorker(new URL('./drainer-worker.ts', import.meta.url), input, {
+    const w = await spawnThread(new URL('./drainer-worker.ts', import.meta.url), {
+      workerData: input,
       name: 'iocpscope drainer',
     });
     this.worker = w;

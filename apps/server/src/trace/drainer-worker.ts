@@ -1,19 +1,18 @@
-// Entry of the drainer thread (see drainer-thread.ts): pump, post, sleep on the
+// Entry of the drainer thread (started by drainer-thread.ts): pump, post, sleep on the
 // stop word for intervalMs, repeat; on stop, pump with final=true until empty.
 
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { Drainer, type DrainBatch } from './drainer.ts';
 import {
   DT_LISTENERS,
   DT_STOP,
   type DrainerThreadInput,
   type DrainerThreadMessage,
-} from './drainer-thread.ts';
+} from './drainer-protocol.ts';
 import { threadRecordsOf } from './feed.ts';
 import { TraceShared } from './shared.ts';
-import { threadData } from './spawn.ts';
 
-const input = threadData<DrainerThreadInput>();
+const input = workerData as DrainerThreadInput;
 const port = parentPort!;
 const control = new Int32Array(input.control);
 const shared = TraceShared.attach({ sab: input.sab });

@@ -59,6 +59,25 @@ export interface TraceRecorder extends ThreadRecorder {
   intern(s: string): number;
   /** Intern without caching: for strings seen once (peer addresses). */
   internOnce(s: string): number;
+  /**
+   * The clock reading the next record would get (and this thread is no longer
+   * idle). With recordAt() it lets a caller stamp an event at a moment it
+   * chooses, e.g. just before the CAS that makes the event happen, so events
+   * on one shared word are stamped in the order they took effect. The stamp
+   * must be the thread's latest reading: no other record in between.
+   */
+  now(): number;
+  /** record() with a timestamp from now(). */
+  recordAt(
+    tsNs: number,
+    kind: number,
+    a: number,
+    x: number,
+    sessLo: number,
+    sessHi: number,
+    y: number,
+    z: number,
+  ): void;
   /** Mark this thread as about to block outside the port (sleep, join, accept). */
   idle(): void;
   /** Record ThreadExit and mark the ring finished. */
@@ -125,7 +144,29 @@ export class RingRecorder implements TraceRecorder {
       this.isIdle = false;
       Atomics.store(this.ctrl, C_IDLE, 0);
     }
-    const ts = this.clock.nowNs();
+    this.recordAt(this.clock.nowNs(), kind, a, x, sessLo, sessHi, y, z);
+  }
+
+  now(): number {
+    // Not idle before the clock is read (see the header): the stamp is >= any
+    // reading a drainer made while it saw this thread idle.
+    if (this.isIdle) {
+      this.isIdle = false;
+      Atomics.store(this.ctrl, C_IDLE, 0);
+    }
+    return this.clock.nowNs();
+  }
+
+  recordAt(
+    ts: number,
+    kind: number,
+    a: number,
+    x: number,
+    sessLo: number,
+    sessHi: number,
+    y: number,
+    z: number,
+  ): void {
     let h = this.head;
     let free = this.cap - ((h - this.cachedTail) | 0);
     const need = this.pendingLost > 0 ? 2 : 1;
@@ -258,6 +299,19 @@ export class NullRecorder implements TraceRecorder {
   internOnce(_s: string): number {
     return 0;
   }
+  now(): number {
+    return 0;
+  }
+  recordAt(
+    _t: number,
+    _k: number,
+    _a: number,
+    _x: number,
+    _l: number,
+    _h: number,
+    _y: number,
+    _z: number,
+  ): void {}
   idle(): void {}
   exit(_code?: number): void {}
 }
