@@ -31,6 +31,7 @@ import type { RecordingSummary } from '../record/sink.ts';
 import { dashboardAttach } from '../transport/attach.ts';
 import { DEFAULT_WEB_ROOT, MIN_TOKEN_CHARS, isLoopbackHost } from '../transport/options.ts';
 import { DEMO_CONNECTIONS, DEMO_ROUND_MS, startDemoLoad, type DemoLoad } from './demo.ts';
+import { defaultBackend } from '../port/index.ts';
 
 export const SERVE_EXIT = { ok: 0, failed: 1, badOptions: 2 } as const;
 
@@ -151,7 +152,7 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
       );
     }
   }
-  const backend = f.backend ?? 'emulated';
+  const backend = f.backend ?? defaultBackend();
   if (backend !== 'emulated' && backend !== 'native') {
     throw new ServeOptionError(
       'backend',
@@ -439,7 +440,10 @@ export function registerServeCommand(
         collect,
       ),
     )
-    .option('--backend <name>', 'completion port backend: emulated or native', 'emulated')
+    .option(
+      '--backend <name>',
+      'completion port backend: emulated or native (default: native on Windows when the addon is built, else emulated)',
+    )
     .option('--duration <time>', 'stop after this long, e.g. 30s (default: until Ctrl-C)')
     .option(
       '--demo',

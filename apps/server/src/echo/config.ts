@@ -3,7 +3,7 @@
 // the option, never a crash deeper in.
 
 import type { FaultName } from '@iocpscope/protocol';
-import type { BackendName } from '../port/index.ts';
+import { defaultBackend, type BackendName } from '../port/index.ts';
 import { isFaultName } from './faults.ts';
 import { MAX_SESSIONS } from './session-table.ts';
 
@@ -93,7 +93,8 @@ export function resolveServerOptions(o: ServerOptions = {}): ServerConfig {
   if (typeof host !== 'string' || host.length === 0 || host.length > 255) {
     throw new ServerOptionsError(`host must be a non-empty address, got ${String(host)}`);
   }
-  const backend = o.backend ?? DEFAULTS.backend;
+  // Unset: native on Windows when the addon is built, else the emulation.
+  const backend = o.backend ?? defaultBackend();
   if (backend !== 'emulated' && backend !== 'native') {
     throw new ServerOptionsError(`backend must be emulated or native, got ${String(backend)}`);
   }
