@@ -293,6 +293,7 @@ export async function startServer(
     role: ThreadRole.Kernel,
     name: 'main (kernel)',
     osThreadId: 0,
+    eventLoop: true,
   });
   const table = SessionTable.create({
     maxSessions: config.maxSessions,

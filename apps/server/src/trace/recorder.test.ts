@@ -29,4 +29,24 @@ describe('RingRecorder', () => {
     expect(kinds).toEqual([EventKind.ThreadStart, EventKind.IoCount, EventKind.Marker]);
     expect(stamps).toEqual([0, 500, 900]);
   });
+
+  it('marks an event-loop thread idle at the end of every turn in which it recorded', async () => {
+    const shared = TraceShared.create({ maxThreads: 1, ringRecords: 16, stringSlots: 4 });
+    const rec = attachRecorder(shared, { role: ThreadRole.Kernel, name: 'k', eventLoop: true });
+    const idle = (): number => Atomics.load(shared.ctrl(rec.tid), C_IDLE);
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+    await turn();
+    expect(idle()).toBe(1);
+    rec.record(EventKind.Marker, 0, 0, 0, 0, 0, 0);
+    expect(idle()).toBe(0);
+    await turn();
+    expect(idle()).toBe(1);
+    // A turn without records leaves it idle; the next record clears it again.
+    await turn();
+    expect(idle()).toBe(1);
+    rec.now();
+    expect(idle()).toBe(0);
+    await turn();
+    expect(idle()).toBe(1);
+  });
 });

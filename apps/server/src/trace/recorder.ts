@@ -15,6 +15,14 @@
 // So a drainer that reads its clock, then sees C_IDLE = 1, then reads HEAD,
 // knows every later record of this ring has a timestamp >= its clock reading.
 //
+// A thread that runs an event loop (the main thread: the emulated kernel)
+// never blocks in a way the recorder sees, so it is marked idle at the end of
+// every event-loop turn in which it recorded (attach with eventLoop: true):
+// without that, a quiet server's events would wait out the drainer's whole
+// reorder window. Marking idle is safe at any moment (the next record clears
+// the mark before it reads the clock), so the only cost is one setImmediate and
+// two stores per busy turn.
+//
 // Strings (thread names, peer addresses, lock names, marker labels) go into the
 // thread's own string ring before any record that refers to them is published,
 // so the drainer, reading HEAD before STR_HEAD, always has the string first.
@@ -108,13 +116,26 @@ export class RingRecorder implements TraceRecorder {
   private pendingLost = 0;
   private totalLost = 0;
   private isIdle = false;
+  /** eventLoop mode: an idle mark is scheduled for the end of this turn. */
+  private idleScheduled = false;
+  private readonly eventLoop: boolean;
+  private readonly markIdleNow = (): void => {
+    this.idleScheduled = false;
+    this.idle();
+  };
   private readonly cache = new Map<string, number>();
 
   constructor(
     private readonly shared: TraceShared,
     slot: number,
     private readonly clock: TraceClock,
+    eventLoop = false,
   ) {
+    this.eventLoop = eventLoop;
+    if (eventLoop) {
+      this.idleScheduled = true;
+      setImmediate(this.markIdleNow);
+    }
     this.tid = slot;
     this.tidBits = (slot & 0xffff) << 16;
     this.ctrl = shared.ctrl(slot);
@@ -140,20 +161,23 @@ export class RingRecorder implements TraceRecorder {
     y: number,
     z: number,
   ): void {
-    if (this.isIdle) {
-      this.isIdle = false;
-      Atomics.store(this.ctrl, C_IDLE, 0);
-    }
+    if (this.isIdle) this.busy();
     this.recordAt(this.clock.nowNs(), kind, a, x, sessLo, sessHi, y, z);
+  }
+
+  private busy(): void {
+    this.isIdle = false;
+    Atomics.store(this.ctrl, C_IDLE, 0);
+    if (this.eventLoop && !this.idleScheduled) {
+      this.idleScheduled = true;
+      setImmediate(this.markIdleNow);
+    }
   }
 
   now(): number {
     // Not idle before the clock is read (see the header): the stamp is >= any
     // reading a drainer made while it saw this thread idle.
-    if (this.isIdle) {
-      this.isIdle = false;
-      Atomics.store(this.ctrl, C_IDLE, 0);
-    }
+    if (this.isIdle) this.busy();
     return this.clock.nowNs();
   }
 
@@ -322,6 +346,8 @@ export interface AttachOptions {
   /** worker_threads threadId or another OS-level id, for the ThreadStart record. */
   osThreadId?: number;
   clock?: TraceClock;
+  /** The thread runs an event loop (main thread): mark it idle at the end of each busy turn. */
+  eventLoop?: boolean;
 }
 
 /**
@@ -338,7 +364,7 @@ export function attachRecorder(
   const slot = shared.allocateSlot();
   if (slot < 0) throw new TraceFullError(`all ${shared.maxThreads} trace thread slots are in use`);
   const clock = opts.clock ?? new PerfClock(shared.clockBase);
-  const r = new RingRecorder(shared, slot, clock);
+  const r = new RingRecorder(shared, slot, clock, opts.eventLoop === true);
   Atomics.store(shared.ctrl(slot), C_ROLE, opts.role);
   const nameStr = r.intern(opts.name);
   r.record(EventKind.ThreadStart, opts.role, nameStr, 0, 0, (opts.osThreadId ?? 0) >>> 0, 0);
