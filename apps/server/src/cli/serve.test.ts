@@ -133,7 +133,10 @@ describe('iocpscope serve', () => {
       expect(r.error).toBeUndefined();
       expect(r.header?.portConfig.workers).toBe(1);
       expect(r.records.length / RECORD_WORDS).toBeGreaterThan(5);
-      expect([...r.strings.entries()].map((e) => e[1])).toContain('worker-0');
+      // The lanes are named for people: kernel, accept, worker 1.
+      expect([...r.strings.entries()].map((e) => e[1])).toEqual(
+        expect.arrayContaining(['kernel', 'accept', 'worker 1']),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,7 @@
 // restartPort(): the same shutdown of the port alone, then a new port.
 //
 //   main thread   = the emulated kernel (node:net) + this orchestration; records
-//                   on the 'main (kernel)' ring
+//                   on the 'kernel' ring
 //   accept thread = blocking accept -> EchoCore.accepted()
 //   N workers     = GQCS(-Ex) loop -> EchoCore.onCompletion()
 //   drainer       = merges every ring and feeds subscribers (the live hub, a
@@ -187,7 +187,7 @@ async function startGeneration(
     // Threads start in parallel. Records made before the drainer runs wait in their rings.
     const starting = [
       ...Array.from({ length: config.workers }, (_, i) =>
-        startThread(ENTRY_WORKER, `worker-${i}`, input(i)),
+        startThread(ENTRY_WORKER, `worker ${i + 1}`, input(i)),
       ),
       startThread(ENTRY_ACCEPT, 'accept', input(0)),
     ];
@@ -291,7 +291,7 @@ export async function startServer(
     : null;
   const kernelRec: TraceRecorder = attachRecorder(trace, {
     role: ThreadRole.Kernel,
-    name: 'main (kernel)',
+    name: 'kernel',
     osThreadId: 0,
     eventLoop: true,
   });

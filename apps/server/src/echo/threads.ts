@@ -42,7 +42,7 @@ export async function startThread(
   input: EchoThreadInput,
   startTimeoutMs = 30_000,
 ): Promise<ServerThread> {
-  const worker = await spawnThread(entry, { workerData: input, name });
+  const worker = await spawnThread(entry, { workerData: input, name: `iocpscope ${name}` });
   const t: ServerThread = {
     name,
     worker,

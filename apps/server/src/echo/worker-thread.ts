@@ -22,7 +22,7 @@ import type { EchoThreadInput } from './threads.ts';
 const input = workerData as EchoThreadInput;
 const rec = attachRecorder(input.trace, {
   role: ThreadRole.Worker,
-  name: `worker-${input.index}`,
+  name: `worker ${input.index + 1}`,
   osThreadId: threadId,
 });
 const port = await attachPort(input.port, rec);
