@@ -15,7 +15,12 @@ const vitestFile = join(dir, 'vitest.json');
 if (existsSync(vitestFile)) {
   const v = JSON.parse(readFileSync(vitestFile, 'utf8'));
   passed += v.numPassedTests ?? 0;
-  failed += (v.numFailedTests ?? 0) + (v.numFailedTestSuites ?? 0);
+  failed += v.numFailedTests ?? 0;
+  // A file that failed to load has no failed tests of its own: count it once.
+  for (const file of v.testResults ?? []) {
+    const tests = file.assertionResults ?? [];
+    if (file.status === 'failed' && !tests.some((t) => t.status === 'failed')) failed += 1;
+  }
   skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
 } else missing.push('vitest');
 
