@@ -87,6 +87,11 @@ export interface LoadFailure {
 
 export interface ConnectionInfo {
   status: LiveStatus;
+  /**
+   * This live source's socket has opened at least once: a later drop is a
+   * reconnect to a server that exists, not "no server here" (app/liveStartup).
+   */
+  everOpened: boolean;
   /** Gap markers seen (server gaps + missing frames + reconnects). */
   gaps: number;
   /** Events the server reported lost (exact counts only). */
@@ -214,6 +219,7 @@ const TOAST_MAX = 4;
 
 const initialConnection = (): ConnectionInfo => ({
   status: { state: 'idle' },
+  everOpened: false,
   gaps: 0,
   lostEvents: 0,
   unknownGaps: 0,
@@ -611,7 +617,10 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
         {
           onStatus: (status) => {
             if (live !== conn) return;
-            set({ connection: { ...get().connection, status } });
+            const c = get().connection;
+            set({
+              connection: { ...c, status, everOpened: c.everOpened || status.state === 'open' },
+            });
             if (status.state === 'open') {
               conn.send({ type: 'get-status' });
               conn.send({ type: 'list-recordings' });
