@@ -4,7 +4,7 @@
 // the test hook. One store per <App> (through AppStoreProvider).
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { AppStoreProvider, useActions, useAppStore, useAppStoreApi } from '../state/hooks.tsx';
+import { AppStoreProvider, useAppStore, useAppStoreApi } from '../state/hooks.tsx';
 import {
   selectConnection,
   selectEventCount,
@@ -27,19 +27,28 @@ import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { handleShortcut, isTypingTarget } from './shortcuts.ts';
 import { timelineModelOf } from './timelineModel.ts';
 import { installTestHook } from './testHook.ts';
+import { useLiveStartup, useOpenActions } from './liveStartup.ts';
+import { liveOnLoad } from '../connection/liveStartup.ts';
 
 export interface AppProps {
   store?: AppStore;
   options?: AppStoreOptions;
   /** Install window.__iocpscope (default true). */
   testHook?: boolean;
+  /**
+   * Connect to the live stream of the page's server on mount. Default: yes,
+   * unless the page URL says `?live=0` (connection/liveStartup.ts).
+   */
+  connectOnLoad?: boolean;
 }
 
-export function App({ store, options, testHook = true }: AppProps) {
+export function App({ store, options, testHook = true, connectOnLoad }: AppProps) {
+  const connect =
+    connectOnLoad ?? (typeof location !== 'undefined' ? liveOnLoad(location.search) : false);
   return (
     <ErrorBoundary area="iocpscope">
       <AppStoreProvider store={store} options={options}>
-        <Shell testHook={testHook} />
+        <Shell testHook={testHook} connectOnLoad={connect} />
       </AppStoreProvider>
     </ErrorBoundary>
   );
@@ -69,11 +78,12 @@ function useSplitter(initial: number, min: number, max: () => number, axis: 'x' 
   return { size, dragging, onPointerDown };
 }
 
-function Shell({ testHook }: { testHook: boolean }) {
+function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: boolean }) {
   const store = useAppStoreApi();
   const hasTrace = useAppStore(selectHasTrace);
   const live = useAppStore(selectIsLive);
-  const actions = useActions();
+  const startup = useLiveStartup(connectOnLoad);
+  const openers = useOpenActions();
   const fileInput = useRef<HTMLInputElement>(null);
   const [dragOver, setDragOver] = useState(false);
   const model = useMemo(() => timelineModelOf(store), [store]);
@@ -112,7 +122,7 @@ function Shell({ testHook }: { testHook: boolean }) {
       depth = 0;
       setDragOver(false);
       const f = e.dataTransfer?.files?.[0];
-      if (f) void store.getState().actions.openFile(f);
+      if (f) void openers.openFile(f);
     };
     window.addEventListener('dragenter', enter);
     window.addEventListener('dragover', over);
@@ -124,7 +134,7 @@ function Shell({ testHook }: { testHook: boolean }) {
       window.removeEventListener('dragleave', leave);
       window.removeEventListener('drop', drop);
     };
-  }, [store]);
+  }, [openers]);
 
   const bottom = useSplitter(320, 140, () => window.innerHeight - 240, 'y');
   const side = useSplitter(360, 260, () => window.innerWidth * 0.5, 'x');
@@ -139,7 +149,7 @@ function Shell({ testHook }: { testHook: boolean }) {
       onChange={(e) => {
         const f = e.target.files?.[0];
         e.target.value = '';
-        if (f) void actions.openFile(f);
+        if (f) void openers.openFile(f);
       }}
     />
   );
@@ -153,11 +163,13 @@ function Shell({ testHook }: { testHook: boolean }) {
     </>
   );
 
-  if (!hasTrace) {
+  // A live source that has not reached its server yet shows the start screen
+  // (with the retry note) once its first attempt failed: nothing to watch there.
+  if (!hasTrace || startup.phase === 'unreachable') {
     return (
       <div className="app empty" data-testid="app">
         <TopBar onOpenFile={openFileDialog} />
-        <StartScreen onOpenFile={openFileDialog} />
+        <StartScreen onOpenFile={openFileDialog} live={startup} />
         {overlays}
       </div>
     );
@@ -225,7 +237,7 @@ function LiveEmptyNote() {
     conn.status.state === 'open'
       ? 'Connected. Waiting for events — start some load from the Load menu.'
       : conn.status.state === 'waiting'
-        ? `Cannot reach the server (${conn.status.lastError}). Retrying…`
+        ? `Lost the connection to the server (${conn.status.lastError}). Reconnecting…`
         : 'Connecting to the server…';
   return (
     <div

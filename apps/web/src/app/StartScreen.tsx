@@ -1,14 +1,24 @@
-// What a newcomer sees first: connect to the live server, open or drop a
+// What a newcomer sees when there is no live stream to watch: the live
+// server's state (not reachable yet, retrying; or given up), open or drop a
 // file, or pick a recording (the server's examples first). Load progress and
 // the last load failure (with the protocol error code and what was recovered)
 // are shown here too, so a bad file never leaves a blank page.
 
 import { useEffect } from 'react';
 import { useActions, useAppStore } from '../state/hooks.tsx';
-import { selectLoadFailure, selectLoading, selectServer } from '../state/selectors.ts';
+import {
+  selectConnection,
+  selectLoadFailure,
+  selectLoading,
+  selectServer,
+  selectSource,
+} from '../state/selectors.ts';
 import { displayName, formatWhen, splitRecordings } from './recordings.ts';
 import { formatBytes, formatCount } from '../panels/format.ts';
 import type { RecordingInfo } from '@iocpscope/protocol';
+import { LIVE_GIVE_UP_ATTEMPTS, liveUrlLabel } from '../connection/liveStartup.ts';
+import { useOpenActions, type LiveStartup } from './liveStartup.ts';
+import { useTick } from './useTick.ts';
 
 export const ERROR_HELP: Record<string, string> = {
   BAD_MAGIC: 'This is not an .iocptrace file (its first bytes are wrong).',
@@ -59,11 +69,87 @@ function RecordingRows({
   );
 }
 
-export function StartScreen({ onOpenFile }: { onOpenFile: () => void }) {
+/**
+ * The live server's state when it is why we are on the start screen: still
+ * trying (countdown, retry now, stop), or given up (try again).
+ */
+function LiveNote({ live }: { live: LiveStartup }) {
+  const source = useAppStore(selectSource);
+  const conn = useAppStore(selectConnection);
+  const a = useActions();
+  const st = conn.status;
+  const trying = live.phase === 'unreachable' && source.kind === 'live';
+  useTick(trying && st.state === 'waiting', 500);
+  if (trying) {
+    const where = liveUrlLabel(source.url);
+    return (
+      <div className="note-card warn" role="status" data-testid="live-note" data-phase="trying">
+        <h3>
+          Looking for the live server at <code>{where}</code>
+        </h3>
+        <p>
+          {st.state === 'waiting' ? (
+            <>
+              Not reachable ({st.lastError}). Trying again in{' '}
+              {Math.max(0, Math.ceil((st.retryAt - Date.now()) / 1000))} s
+            </>
+          ) : (
+            <>Trying again…</>
+          )}
+          {st.state === 'waiting' || st.state === 'connecting'
+            ? ` · attempt ${st.attempt + 1} of ${LIVE_GIVE_UP_ATTEMPTS}`
+            : ''}
+          .
+        </p>
+        <p className="hint">
+          The dashboard streams from the <span className="mono">iocpscope serve</span> that served
+          this page. Meanwhile, open a recording below.
+        </p>
+        <div className="actions">
+          <button className="btn small" onClick={a.retryLive} data-testid="live-retry">
+            Retry now
+          </button>
+          <button className="btn small" onClick={a.closeSource} data-testid="live-stop">
+            Stop
+          </button>
+        </div>
+      </div>
+    );
+  }
+  const g = live.giveUp;
+  if (!g) return null;
+  return (
+    <div className="note-card" role="status" data-testid="live-note" data-phase="gave-up">
+      <h3>
+        No live server at <code>{liveUrlLabel(g.url)}</code>
+      </h3>
+      <p>
+        It did not answer {g.attempts} attempts{g.lastError ? ` (${g.lastError})` : ''}, so the
+        dashboard stopped asking. Start one with <span className="mono">pnpm iocpscope serve</span>{' '}
+        and connect again, or open a recording.
+      </p>
+      <div className="actions">
+        <button
+          className="btn small primary"
+          onClick={() => a.connectLive()}
+          data-testid="live-connect-again"
+        >
+          Connect again
+        </button>
+        <button className="btn small" onClick={live.dismissGiveUp}>
+          Dismiss
+        </button>
+      </div>
+    </div>
+  );
+}
+
+export function StartScreen({ onOpenFile, live }: { onOpenFile: () => void; live?: LiveStartup }) {
   const loading = useAppStore(selectLoading);
   const failure = useAppStore(selectLoadFailure);
   const server = useAppStore(selectServer);
   const a = useActions();
+  const { openRecording } = useOpenActions();
   useEffect(() => {
     void a.refreshRecordings();
   }, [a]);
@@ -78,6 +164,8 @@ export function StartScreen({ onOpenFile }: { onOpenFile: () => void }) {
           instrumented IOCP server on one timeline. Watch it live, record a run, then step through
           it event by event while the detectors point at the classic session-lifetime bugs.
         </p>
+
+        {live ? <LiveNote live={live} /> : null}
 
         {loading ? (
           <div className="loading-card" data-testid="loading">
@@ -185,7 +273,7 @@ export function StartScreen({ onOpenFile }: { onOpenFile: () => void }) {
                 one clean run, and one run per fault switch: step through a real bug in a minute
               </span>
             </div>
-            <RecordingRows list={examples} onOpen={(r) => void a.openRecording(r)} />
+            <RecordingRows list={examples} onOpen={(r) => void openRecording(r)} />
           </div>
         ) : null}
         <div className="rec-list" data-testid="recordings">
@@ -207,7 +295,7 @@ export function StartScreen({ onOpenFile }: { onOpenFile: () => void }) {
               No recordings yet: connect live and press Record, or start the server with --record.
             </div>
           ) : (
-            <RecordingRows list={recordings} onOpen={(r) => void a.openRecording(r)} />
+            <RecordingRows list={recordings} onOpen={(r) => void openRecording(r)} />
           )}
         </div>
       </div>

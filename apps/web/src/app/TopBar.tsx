@@ -1,7 +1,6 @@
 // The top bar: what is open (live stream or file), the connection state and
 // gap counter, open-file and recordings, and the live server controls.
 
-import { useEffect, useState } from 'react';
 import { useActions, useAppStore } from '../state/hooks.tsx';
 import {
   selectConnection,
@@ -17,16 +16,8 @@ import { MenuButton } from './Menu.tsx';
 import { LiveControls } from './LiveControls.tsx';
 import { displayName, formatWhen, splitRecordings } from './recordings.ts';
 import { formatBytes, formatCount } from '../panels/format.ts';
-
-/** Re-render every `ms` while `on` (for countdowns). */
-function useTick(on: boolean, ms: number): void {
-  const [, setN] = useState(0);
-  useEffect(() => {
-    if (!on) return;
-    const h = setInterval(() => setN((n) => n + 1), ms);
-    return () => clearInterval(h);
-  }, [on, ms]);
-}
+import { useTick } from './useTick.ts';
+import { useOpenActions } from './liveStartup.ts';
 
 function ConnectionBadge({ c, onRetry }: { c: ConnectionInfo; onRetry: () => void }) {
   const s = c.status;
@@ -53,7 +44,8 @@ function ConnectionBadge({ c, onRetry }: { c: ConnectionInfo; onRetry: () => voi
           data-state="waiting"
           title={s.lastError}
         >
-          <span className="dot" /> Disconnected · retry in {secs}s
+          <span className="dot" /> {c.everOpened ? 'Disconnected' : 'Not reachable'} · retry in{' '}
+          {secs}s
           <button className="btn small" style={{ height: 18, marginLeft: 4 }} onClick={onRetry}>
             Retry now
           </button>
@@ -95,7 +87,8 @@ function GapBadge({ c }: { c: ConnectionInfo }) {
 
 export function RecordingsMenu() {
   const server = useAppStore(selectServer);
-  const { openRecording, refreshRecordings } = useActions();
+  const { refreshRecordings } = useActions();
+  const { openRecording } = useOpenActions();
   const { examples, recordings } = splitRecordings(server.recordings);
   return (
     <MenuButton
@@ -164,6 +157,8 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
   const header = useAppStore(selectHeader);
   const failure = useAppStore(selectLoadFailure);
   const a = useActions();
+  // Until the socket first opens there is nothing to count or control yet.
+  const joined = source.kind === 'live' && conn.everOpened;
 
   return (
     <header className="topbar" data-testid="topbar">
@@ -199,9 +194,11 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
                 ) : null}
               </>
             )}
-            <span className="badge mono" data-testid="event-count">
-              {formatCount(count)} events
-            </span>
+            {source.kind !== 'live' || joined ? (
+              <span className="badge mono" data-testid="event-count">
+                {formatCount(count)} events
+              </span>
+            ) : null}
             {failure && source.kind !== 'live' ? (
               <span
                 className="badge bad"
@@ -217,13 +214,13 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
           {source.kind === 'live' ? (
             <>
               <ConnectionBadge c={conn} onRetry={a.retryLive} />
-              <GapBadge c={conn} />
+              {joined ? <GapBadge c={conn} /> : null}
             </>
           ) : null}
         </>
       ) : null}
       <div className="grow" />
-      {source.kind === 'live' ? (
+      {joined ? (
         <>
           <LiveControls />
           <div className="sep" />
