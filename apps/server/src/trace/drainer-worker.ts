@@ -11,7 +11,10 @@ import {
 } from './drainer-protocol.ts';
 import { threadRecordsOf } from './feed.ts';
 import { TraceShared } from './shared.ts';
+import { lowerThreadPriority } from '../port/thread-priority.ts';
 
+// Draining is never latency-critical (a 20 ms reorder window): it yields to the kernel.
+lowerThreadPriority();
 const input = workerData as DrainerThreadInput;
 const port = parentPort!;
 const control = new Int32Array(input.control);

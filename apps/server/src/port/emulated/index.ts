@@ -7,6 +7,7 @@ import { EmulatedKernel } from './kernel.ts';
 import { MAX_SOCKETS_LIMIT } from './layout.ts';
 import { SharedPort, type EmulatedDescriptor } from './shared-port.ts';
 import { ThreadPort } from './thread-port.ts';
+import { lowerThreadPriority } from '../thread-priority.ts';
 import {
   NO_RECORDER,
   PortError,
@@ -59,6 +60,8 @@ export function attach(descriptor: PortDescriptor, recorder: ThreadRecorder): Co
   if (descriptor.backend !== 'emulated') {
     throw new PortError('ERR_PORT_DESCRIPTOR', 'not an emulated port descriptor');
   }
+  // Port threads must not preempt the kernel (the main thread) they share cores with.
+  lowerThreadPriority();
   return ThreadPort.attach(new SharedPort(descriptor as EmulatedDescriptor), recorder);
 }
 
