@@ -88,6 +88,45 @@ describe('.iocptrace files', () => {
     expect(r.chunks).toBe(1);
   });
 
+  it('say in the error message which chunk is damaged, where, and what precedes it', () => {
+    const headBytes = encodeFileHeader(HEADER).length;
+    const chunk1 = encodeChunk(records.subarray(0, 8 * 10), STRINGS.slice(0, 3)).length;
+    const chunk2 = file.length - headBytes - chunk1;
+
+    const flipped = file.slice();
+    flipped[flipped.length - 20] ^= 0x10;
+    const e = readTraceFile(flipped).error!;
+    expect(e.offset).toBe(headBytes + chunk1);
+    expect(e.message).toMatch(
+      new RegExp(
+        `^CHECKSUM_MISMATCH at byte ${headBytes + chunk1}: chunk 2 \\(${chunk2} bytes\\) fails its ` +
+          'CRC32 check \\(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\\); ' +
+          'the chunk before it, 10 events, is intact$',
+      ),
+    );
+
+    const first = file.slice();
+    first[headBytes + 12] ^= 0x01;
+    expect(readTraceFile(first).error!.message).toMatch(
+      /: chunk 1 \(\d+ bytes\) fails its CRC32 check .*; it is the first chunk, so no events precede it$/,
+    );
+
+    const cut = readTraceFile(file.subarray(0, file.length - 5)).error!;
+    expect(cut.message).toBe(
+      `TRUNCATED at byte ${headBytes + chunk1}: file ends ${chunk2 - 5} bytes into chunk 2, ` +
+        `which declares ${chunk2} bytes; the chunk before it, 10 events, is intact`,
+    );
+    expect(readTraceFile(new Uint8Array(0)).error!.message).toBe(
+      'TRUNCATED at byte 0: file ends 0 bytes into a file header',
+    );
+
+    const notChunk = concat([file, Uint8Array.of(1, 2, 3, 4)]);
+    expect(readTraceFile(notChunk).error!.message).toBe(
+      `BAD_MAGIC at byte ${file.length}: chunk 3 does not start with the chunk magic "IOCK"; ` +
+        `the 2 chunks before it, ${records.length / 8} events, are intact`,
+    );
+  });
+
   it('stream through TraceFileReader in small pieces', () => {
     const reader = new TraceFileReader();
     for (let i = 0; i < file.length; i += 7) reader.push(file.subarray(i, i + 7));

@@ -172,12 +172,22 @@ export class TraceFileReader {
   /** End of input. An incomplete header or chunk at the end is TRUNCATED. */
   finish(): TraceFileReadResult {
     if (this.#error === undefined && (this.#pendingLen > 0 || this.#header === undefined)) {
-      const what = this.#header === undefined ? 'file header' : 'chunk';
-      this.#error = new ProtocolError(
-        'TRUNCATED',
-        `file ends ${this.#pendingLen} bytes into a ${what}`,
-        this.#offset,
-      );
+      let message: string;
+      if (this.#header === undefined) {
+        message = `file ends ${this.#pendingLen} bytes into a file header`;
+      } else {
+        // The pending bytes passed every check when they arrived: their length is known
+        // once the chunk's 8-byte header is there.
+        const need =
+          this.#pendingLen >= CHUNK_HEADER_BYTES
+            ? this.#unitLength(this.#pending, 0, this.#pendingLen)
+            : 0;
+        message =
+          `file ends ${this.#pendingLen} bytes into chunk ${this.#chunks + 1}` +
+          (need > 0 ? `, which declares ${need} bytes` : '') +
+          this.#kept();
+      }
+      this.#error = new ProtocolError('TRUNCATED', message, this.#offset);
     }
     this.#pending = new Uint8Array(0);
     this.#pendingLen = 0;
@@ -244,14 +254,28 @@ export class TraceFileReader {
     }
     const view = dataView(bytes);
     if (avail >= 4 && view.getUint32(off, true) !== CHUNK_MAGIC) {
-      throw new ProtocolError('BAD_MAGIC', 'not a chunk', at);
+      throw new ProtocolError(
+        'BAD_MAGIC',
+        `chunk ${this.#chunks + 1} does not start with the chunk magic "IOCK"${this.#kept()}`,
+        at,
+      );
     }
     if (avail < CHUNK_HEADER_BYTES) return CHUNK_HEADER_BYTES;
     const body = view.getUint32(off + 4, true);
     if (body > this.#maxChunkBytes) {
-      throw new ProtocolError('OVERSIZED', `chunk of ${body} bytes`, at + 4);
+      throw new ProtocolError(
+        'OVERSIZED',
+        `chunk ${this.#chunks + 1} declares a body of ${body} bytes, above the limit of ${this.#maxChunkBytes}${this.#kept()}`,
+        at + 4,
+      );
     }
-    if (body % 4 !== 0) throw new ProtocolError('BAD_FRAME', `chunk body of ${body} bytes`, at + 4);
+    if (body % 4 !== 0) {
+      throw new ProtocolError(
+        'BAD_FRAME',
+        `chunk ${this.#chunks + 1} declares a body of ${body} bytes, not a multiple of 4${this.#kept()}`,
+        at + 4,
+      );
+    }
     return CHUNK_HEADER_BYTES + body + CHUNK_TRAILER_BYTES;
   }
 
@@ -260,8 +284,16 @@ export class TraceFileReader {
     const view = dataView(bytes);
     const at = this.#offset;
     const crcAt = off + len - 4;
-    if (view.getUint32(crcAt, true) !== crc32(bytes, off, crcAt)) {
-      throw new ProtocolError('CHECKSUM_MISMATCH', `${this.#header ? 'chunk' : 'header'}`, at);
+    const stored = view.getUint32(crcAt, true);
+    const actual = crc32(bytes, off, crcAt);
+    if (stored !== actual) {
+      const what = this.#header ? `chunk ${this.#chunks + 1}` : 'the file header';
+      throw new ProtocolError(
+        'CHECKSUM_MISMATCH',
+        `${what} (${len} bytes) fails its CRC32 check (stored ${hex32(stored)}, computed ` +
+          `${hex32(actual)})${this.#header ? this.#kept() : ''}`,
+        at,
+      );
     }
     const base = at - off;
     if (this.#header === undefined) {
@@ -293,6 +325,17 @@ export class TraceFileReader {
       this.store.truncate(first);
       throw e;
     }
+  }
+
+  /** What the valid prefix before the chunk being read holds, for error messages. */
+  #kept(): string {
+    const n = this.#chunks;
+    const e = this.store.length;
+    if (n === 0) return '; it is the first chunk, so no events precede it';
+    const events = `${e} event${e === 1 ? '' : 's'}`;
+    return n === 1
+      ? `; the chunk before it, ${events}, is intact`
+      : `; the ${n} chunks before it, ${events}, are intact`;
   }
 
   #append(bytes: Uint8Array): void {
@@ -333,6 +376,10 @@ function readHeaderMeta(
     throw new ProtocolError('BAD_HEADER', parsed.error.issues[0]?.message ?? '', base + metaAt);
   }
   return parsed.data;
+}
+
+function hex32(v: number): string {
+  return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
 }
 
 /**
