@@ -207,7 +207,7 @@ describe('iocpscope export', () => {
     const r = await run(input, { output: out });
     expect(r.code).toBe(EXPORT_EXIT.badInput);
     expect(r.err).toMatch(
-      /^iocpscope export: error TRUNCATED at byte \d+: file ends \d+ bytes into a chunk\n/,
+      /^iocpscope export: error TRUNCATED at byte \d+: file ends \d+ bytes into chunk \d+, .*\n/,
     );
     expect(r.err).toMatch(
       /cut\.iocptrace is damaged: exported only the 150 events before the damage/,
