@@ -6,6 +6,7 @@
 
 import { formatSessionId } from '../panels/format.ts';
 import type { AppStore, StepKind } from '../state/store.ts';
+import { shownLanes } from '../timeline/index.ts';
 
 export interface StateSummary {
   source: { kind: string; name: string | null };
@@ -18,7 +19,9 @@ export interface StateSummary {
   paused: boolean;
   selectedSession: string | null;
   sessions: number;
+  /** Lanes shown as timeline rows (timeline/rows.ts), and their names in display order. */
   lanes: number;
+  laneNames: string[];
   findings: number;
   findingRules: string[];
   connection: string;
@@ -69,6 +72,7 @@ function toBytes(b: Uint8Array | ArrayBuffer | number[] | string): Uint8Array {
 export function summarize(store: AppStore): StateSummary {
   const s = store.getState();
   const src = s.source;
+  const lanes = s.trace ? shownLanes(s.trace) : [];
   return {
     source: {
       kind: src.kind,
@@ -88,7 +92,8 @@ export function summarize(store: AppStore): StateSummary {
     paused: s.paused,
     selectedSession: s.selectedSession === null ? null : formatSessionId(s.selectedSession),
     sessions: s.trace?.sessions.count ?? 0,
-    lanes: s.trace?.lanes.length ?? 0,
+    lanes: lanes.length,
+    laneNames: lanes.map((l) => l.name),
     findings: s.findings.length,
     findingRules: [...new Set(s.findings.map((f) => f.rule))],
     connection: s.connection.status.state,

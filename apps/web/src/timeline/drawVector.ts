@@ -126,7 +126,23 @@ export function drawGrid(pen: Pen, g: Geom): void {
   ctx.stroke();
 }
 
-/** The time axis: ticks, labels with units, and the base label when labels are offsets. */
+/**
+ * Label extents on the time axis, [x0, x1) pairs in CSS px, registered by the
+ * overlays that write on the axis band (gap counts, marker names, the cursor's
+ * time flag) so tick labels that would collide with them are left out.
+ */
+export type AxisReserved = number[];
+
+function reserve(r: AxisReserved | undefined, x0: number, x1: number): void {
+  if (r) r.push(x0, x1);
+}
+
+function isReserved(r: readonly number[], x0: number, x1: number): boolean {
+  for (let k = 0; k < r.length; k += 2) if (x0 < r[k + 1]! && x1 > r[k]!) return true;
+  return false;
+}
+
+/** The time axis band: background, tick marks, and the gutter's span or base label. */
 export function drawAxis(pen: Pen, g: Geom): void {
   const l = g.layout;
   const ctx = pen.ctx;
@@ -143,17 +159,9 @@ export function drawAxis(pen: Pen, g: Geom): void {
   pen.lineWidth(1);
   pen.lineDash('');
   ctx.stroke();
-  pen.font(FONT_MONO);
-  pen.fillStyle(COLORS.textDim);
+  const y = axisLabelY(l);
   pen.textAlign('left');
   pen.textBaseline('middle');
-  const y = l.axisY0 + (l.axisY1 - l.axisY0) / 2 - 2;
-  for (let i = 0; i < ticks.count; i++) {
-    const t = ticks.firstNs + i * ticks.stepNs;
-    const x = xOf(g, t);
-    if (x + 4 > l.plotX1 - 30) break;
-    ctx.fillText(formatTick(t, ticks), x + 4, y);
-  }
   // Gutter: the window span, or the base the offsets count from.
   pen.fillStyle(COLORS.gutter);
   ctx.fillRect(0, l.axisY0, l.plotX0, l.axisY1 - l.axisY0);
@@ -178,6 +186,37 @@ const ROLE_COLORS: Record<number, string> = {
   [ThreadRole.Kernel]: COLORS.recv,
   [ThreadRole.Other]: '#9aa5b1',
 };
+
+function axisLabelY(l: Layout): number {
+  return l.axisY0 + (l.axisY1 - l.axisY0) / 2 - 2;
+}
+
+/**
+ * The tick labels, after everything else that writes on the axis band: a label
+ * that would touch a reserved extent (with 6 px to spare) is left out, so the
+ * cursor's time flag never sits on half a tick label.
+ */
+export function drawAxisLabels(pen: Pen, g: Geom, reserved: readonly number[]): void {
+  const l = g.layout;
+  const ctx = pen.ctx;
+  const ticks = computeTicks(g.t0, g.t1, l.plotX1 - l.plotX0);
+  pen.font(FONT_MONO);
+  pen.fillStyle(COLORS.textDim);
+  pen.textAlign('left');
+  pen.textBaseline('middle');
+  const y = axisLabelY(l);
+  for (let i = 0; i < ticks.count; i++) {
+    const t = ticks.firstNs + i * ticks.stepNs;
+    const x = xOf(g, t);
+    if (x + 4 > l.plotX1 - 30) break;
+    const label = formatTick(t, ticks);
+    if (reserved.length > 0) {
+      const w = ctx.measureText(label).width;
+      if (isReserved(reserved, x + 4 - 6, x + 4 + w + 6)) continue;
+    }
+    ctx.fillText(label, x + 4, y);
+  }
+}
 
 /** Left gutter: track titles and one label per visible lane (role dot, name, role). */
 export function drawGutter(
@@ -359,13 +398,30 @@ export function drawEventRings(
   ctx.stroke();
 }
 
-/** A vertical line through tracks and lanes at an event, with a label on the axis. */
-export function drawCursor(pen: Pen, trace: WebTrace, g: Geom, i: number): void {
-  if (i < 0 || i >= trace.count) return;
+/** The cursor's time flag on the axis: its label and left edge and width (CSS px), or null. */
+export function cursorFlag(
+  pen: Pen,
+  trace: WebTrace,
+  g: Geom,
+  i: number,
+): { label: string; x: number; w: number } | null {
+  if (i < 0 || i >= trace.count) return null;
   const l = g.layout;
   const t = trace.timeAt(i);
-  if (t < g.t0 || t > g.t1) return;
+  if (t < g.t0 || t > g.t1) return null;
   const x = Math.round(xOf(g, t)) + 0.5;
+  const label = formatTimePrecise(t);
+  pen.font(FONT_MONO);
+  const w = pen.ctx.measureText(label).width + 10;
+  return { label, x: Math.min(Math.max(x - w / 2, l.plotX0), l.plotX1 - w), w };
+}
+
+/** A vertical line through tracks and lanes at an event, with a label on the axis. */
+export function drawCursor(pen: Pen, trace: WebTrace, g: Geom, i: number): void {
+  const flag = cursorFlag(pen, trace, g, i);
+  if (!flag) return;
+  const l = g.layout;
+  const x = Math.round(xOf(g, trace.timeAt(i))) + 0.5;
   const ctx = pen.ctx;
   pen.strokeStyle(COLORS.cursor);
   pen.lineWidth(1);
@@ -379,17 +435,14 @@ export function drawCursor(pen: Pen, trace: WebTrace, g: Geom, i: number): void 
     pen.lineWidth(2);
     ctx.strokeRect(x - 5, y - 5, 10, 10);
   }
-  // Time flag on the axis.
-  const label = formatTimePrecise(t);
+  // Time flag on the axis (the tick labels next to it were left out for it).
   pen.font(FONT_MONO);
-  const tw = ctx.measureText(label).width + 10;
-  const fx = Math.min(Math.max(x - tw / 2, l.plotX0), l.plotX1 - tw);
   pen.fillStyle(COLORS.cursor);
-  ctx.fillRect(fx, l.axisY1 - 13, tw, 13);
+  ctx.fillRect(flag.x, l.axisY1 - 13, flag.w, 13);
   pen.fillStyle('#1a1400');
   pen.textAlign('left');
   pen.textBaseline('middle');
-  ctx.fillText(label, fx + 5, l.axisY1 - 6.5);
+  ctx.fillText(flag.label, flag.x + 5, l.axisY1 - 6.5);
 }
 
 /** Findings: a red diamond on the axis and a faint line down the lanes at each first event. */
@@ -433,8 +486,12 @@ export function drawFindings(
   ctx.fill(diamonds);
 }
 
-/** Gaps (lost events) as red dashed lines with the loss count on the axis. */
-export function drawGaps(pen: Pen, trace: WebTrace, g: Geom): void {
+/**
+ * Gaps (lost events) as red dashed lines with the loss count on the axis
+ * ("gap" when the size is unknown: a reconnect, missing frames, the history
+ * before a live join).
+ */
+export function drawGaps(pen: Pen, trace: WebTrace, g: Geom, reserved?: AxisReserved): void {
   const gaps = trace.gaps;
   if (gaps.length === 0) return;
   const l = g.layout;
@@ -462,12 +519,14 @@ export function drawGaps(pen: Pen, trace: WebTrace, g: Geom): void {
     const e = gaps.data[k]!;
     const lost = w[e * RECORD_WORDS + 1]! + w[e * RECORD_WORDS + 6]! * TWO_32;
     const x = xOf(g, tsOf(w, e));
-    ctx.fillText(`${lost} lost`, x + 3, l.axisY0 + 7);
+    const label = lost > 0 ? `${lost} lost` : 'gap';
+    ctx.fillText(label, x + 3, l.axisY0 + 7);
+    reserve(reserved, x, x + 3 + ctx.measureText(label).width);
   }
 }
 
 /** User markers (Marker events): a small flag on the axis with the marker's label. */
-export function drawMarkers(pen: Pen, trace: WebTrace, g: Geom): void {
+export function drawMarkers(pen: Pen, trace: WebTrace, g: Geom, reserved?: AxisReserved): void {
   const m = trace.markers;
   if (m.length === 0) return;
   const l = g.layout;
@@ -496,8 +555,30 @@ export function drawMarkers(pen: Pen, trace: WebTrace, g: Geom): void {
   for (let k = k0; k < k1; k++) {
     const e = m.data[k]!;
     const label = trace.string(w[e * RECORD_WORDS + 1]!);
-    if (label) ctx.fillText(truncate(label, 24), xOf(g, tsOf(w, e)) + 8, l.axisY0 + 6);
+    const x = xOf(g, tsOf(w, e));
+    reserve(reserved, x - 1, x + 7);
+    if (!label) continue;
+    // A label ends before the next marker's flag (markers close together would
+    // otherwise print over each other), and is left out when that leaves no room.
+    const nextX = k + 1 < k1 ? xOf(g, tsOf(w, m.data[k + 1]!)) - 6 : l.plotX1 - 2;
+    const text = fitText(ctx, truncate(label, 24), nextX - (x + 8));
+    if (text === '') continue;
+    ctx.fillText(text, x + 8, l.axisY0 + 6);
+    reserve(reserved, x + 8, x + 8 + ctx.measureText(text).width);
   }
+}
+
+/** `text`, or its longest prefix + "…" that is at most `maxPx` wide; '' when not even 3 characters fit. */
+function fitText(ctx: CanvasRenderingContext2D, text: string, maxPx: number): string {
+  if (ctx.measureText(text).width <= maxPx) return text;
+  let lo = 0;
+  let hi = text.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (ctx.measureText(`${text.slice(0, mid)}…`).width <= maxPx) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo >= 3 ? `${text.slice(0, lo)}…` : '';
 }
 
 /** One line describing an event, for the hover tooltip. */

@@ -8,3 +8,5 @@ export {
   type TimelineModel,
   type TimelineState,
 } from './model.ts';
+export { shownLanes } from './rows.ts';
+export { activityStart, activityView } from './fit.ts';

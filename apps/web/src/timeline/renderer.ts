@@ -25,6 +25,8 @@ import {
 } from './drawRaster.ts';
 import {
   drawAxis,
+  drawAxisLabels,
+  cursorFlag,
   drawConcurrencyLine,
   drawCursor,
   drawEmpty,
@@ -49,6 +51,7 @@ import { clampView, createPanZoom, type PanZoom } from './panZoom.ts';
 import { Pen } from './pen.ts';
 import { Raster } from './raster.ts';
 import { COLORS, packRgb, RGB } from './theme.ts';
+import { shownLanes } from './rows.ts';
 
 /** Flows are drawn for every visible completion when there are at most this many. */
 const ALL_FLOWS_LIMIT = 250;
@@ -71,6 +74,8 @@ export class TimelineRenderer {
   private positions = new Uint32Array(4096);
   private ringLastX = new Float64Array(64);
   private rowOfLane = new Int32Array(64);
+  /** Axis label extents of the frame being drawn (drawVector AxisReserved), reused. */
+  private readonly axisReserved: number[] = [];
 
   private hostW = 0;
   private hostH = 0;
@@ -408,7 +413,7 @@ export class TimelineRenderer {
     pen.fillStyle(COLORS.bg);
     ctx.fillRect(0, 0, this.cssW, this.cssH);
     const trace = state.trace;
-    const lanes: readonly Lane[] = trace ? trace.lanes : [];
+    const lanes: readonly Lane[] = trace ? shownLanes(trace) : [];
     const layout = computeLayout(this.cssW, this.cssH, lanes.length, this.scrollY);
     this.scrollY = layout.scrollY;
     drawLegend(pen, layout);
@@ -540,11 +545,18 @@ export class TimelineRenderer {
     this.drawFlowsAndSession(state, trace, g);
     ctx.restore();
     pen.invalidate();
-    drawGaps(pen, trace, g);
     drawAxis(pen, g);
-    // After the axis: the diamonds sit in the axis band, which drawAxis fills.
+    // After the axis band, which drawAxis fills: gap labels, finding diamonds and
+    // marker flags sit on it. Tick labels come last and leave room for them and
+    // for the cursor's time flag.
+    const reserved = this.axisReserved;
+    reserved.length = 0;
+    drawGaps(pen, trace, g, reserved);
     if (state.findings && state.findings.length > 0) drawFindings(pen, trace, g, state.findings);
-    drawMarkers(pen, trace, g);
+    drawMarkers(pen, trace, g, reserved);
+    const flag = cursorFlag(pen, trace, g, state.cursor);
+    if (flag) reserved.push(flag.x, flag.x + flag.w);
+    drawAxisLabels(pen, g, reserved);
     drawGutter(pen, trace, g, queueMax, runMax);
     this.drawOverview(state, trace, layout);
     drawCursor(pen, trace, g, state.cursor);
