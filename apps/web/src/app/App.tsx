@@ -28,6 +28,7 @@ import { handleShortcut, isTypingTarget } from './shortcuts.ts';
 import { timelineModelOf } from './timelineModel.ts';
 import { installTestHook } from './testHook.ts';
 import { useLiveStartup, useOpenActions } from './liveStartup.ts';
+import { frameOpenedTraces } from './framing.ts';
 import { liveOnLoad } from '../connection/liveStartup.ts';
 
 export interface AppProps {
@@ -91,6 +92,7 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
   const openFileDialog = useCallback(() => fileInput.current?.click(), []);
 
   useEffect(() => (testHook ? installTestHook(store) : undefined), [store, testHook]);
+  useEffect(() => frameOpenedTraces(store), [store]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
