@@ -1,18 +1,30 @@
-// The sessions list: every session of the trace in order of first appearance,
-// virtualized (fixed row height, only visible rows in the DOM), with its state
-// at the cursor. Clicking a row selects the session (inspector, timeline
+// The sessions list: every session of the trace, virtualized (fixed row
+// height, only visible rows in the DOM), with its state at the cursor.
+// Sorted live by activity (open sessions first, newest first) and a recording
+// in order of appearance, until the user clicks a column header (again to
+// reverse). Clicking a row selects the session (inspector, timeline
 // highlight); arrow keys move the selection.
 
 import { useMemo, useState } from 'react';
 import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
 import {
   selectCursor,
+  selectIsLive,
   selectSelectedSession,
   selectTrace,
   selectTraceVersion,
 } from '../state/selectors.ts';
 import { VirtualList } from './VirtualList.tsx';
-import { filterSessionRows, sessionRowAt, type RowPhase } from './sessionRows.ts';
+import {
+  defaultSessionSort,
+  filterSessionRows,
+  nextSessionSort,
+  sessionRowAt,
+  sortSessionRows,
+  type RowPhase,
+  type SessionSort,
+  type SessionSortKey,
+} from './sessionRows.ts';
 import { formatCount, formatSessionId } from './format.ts';
 
 const ROW_PX = 24;
@@ -25,6 +37,45 @@ const PHASE_LABEL: Record<RowPhase, [string, string]> = {
   leaked: ['released!', 'bad'],
 };
 
+const COLUMNS: Array<{ label: string; key: SessionSortKey; num?: boolean; title: string }> = [
+  { label: 'Session', key: 'seen', title: 'Sort by first appearance' },
+  { label: 'Peer', key: 'peer', title: 'Sort by peer address' },
+  { label: 'IOCount', key: 'iocount', num: true, title: 'Sort by IOCount at the cursor' },
+  { label: 'State', key: 'state', title: 'Sort open sessions first (newest first)' },
+  { label: 'Packets', key: 'packets', num: true, title: 'Sort by completions at the cursor' },
+];
+
+function SortHeader({
+  sort,
+  onSort,
+}: {
+  sort: SessionSort;
+  onSort: (key: SessionSortKey) => void;
+}) {
+  return (
+    <div className="list-head sessions-grid" role="row">
+      {COLUMNS.map((c) => {
+        const active = sort.key === c.key;
+        const arrow = active ? (sort.desc ? ' ▲' : ' ▼') : '';
+        return (
+          <button
+            key={c.label}
+            type="button"
+            className={`sort-head${c.num ? ' num' : ''}${active ? ' active' : ''}`}
+            title={c.title}
+            aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : undefined}
+            onClick={() => onSort(c.key)}
+            data-testid={`sessions-sort-${c.label.toLowerCase()}`}
+          >
+            {c.label}
+            {arrow}
+          </button>
+        );
+      })}
+    </div>
+  );
+}
+
 export function SessionsPanel() {
   const trace = useAppStore(selectTrace);
   const version = useAppStore(selectTraceVersion);
@@ -34,24 +85,27 @@ export function SessionsPanel() {
   const { selectSession } = useActions();
   const [query, setQuery] = useState('');
   const [hideReleased, setHideReleased] = useState(false);
+  const live = useAppStore(selectIsLive);
+  const [chosenSort, setSort] = useState<SessionSort | null>(null);
+  const sort = chosenSort ?? defaultSessionSort(live);
+  // Orders that depend on the cursor are recomputed as it moves; the others are not.
+  const atCursor = sort.key === 'iocount' || sort.key === 'packets';
+  const sortCursor = sort.key === 'state' || atCursor ? cursor : -1;
+  const sortState = atCursor ? state : null;
 
-  const rows = useMemo(
+  const filtered = useMemo(
     () => (trace ? filterSessionRows(trace, query, hideReleased) : new Uint32Array(0)),
     [trace, version, query, hideReleased],
+  );
+  const rows = useMemo(
+    () => (trace ? sortSessionRows(trace, filtered, sort, sortCursor, sortState) : filtered),
+    // `sort` is a fresh object when it is the default: depend on its fields.
+    [trace, filtered, sort.key, sort.desc, sortCursor, sortState],
   );
   const selectedRow = useMemo(() => {
     if (!trace || selected === null) return -1;
     const r = trace.sessions.find(Number(selected & 0xffffffffn), Number(selected >> 32n));
-    if (r < 0) return -1;
-    // rows is ascending: binary search for its position in the filtered list.
-    let lo = 0;
-    let hi = rows.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (rows[mid]! < r) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < rows.length && rows[lo] === r ? lo : -1;
+    return r < 0 ? -1 : rows.indexOf(r);
   }, [trace, selected, rows]);
 
   const total = trace?.sessions.count ?? 0;
@@ -104,13 +158,7 @@ export function SessionsPanel() {
           />
         </div>
       </header>
-      <div className="list-head sessions-grid">
-        <span>Session</span>
-        <span>Peer</span>
-        <span className="num">IOCount</span>
-        <span>State</span>
-        <span className="num">Packets</span>
-      </div>
+      <SortHeader sort={sort} onSort={(key) => setSort(nextSessionSort(sort, key))} />
       {total === 0 ? (
         <div className="empty-note">
           <p>No sessions in this trace yet.</p>

@@ -106,3 +106,107 @@ export function filterSessionRows(
   }
   return out.subarray(0, k);
 }
+
+// ---- sorting -------------------------------------------------------------------
+//
+// Rows are session-table rows, which the trace numbers in order of first
+// appearance, so "newest first" is descending row order. Every sort breaks
+// ties newest first, and reversing a sort (desc) reverses the whole order.
+// - seen:    first appearance.
+// - state:   at the cursor, from the table's lifecycle indices: open sessions
+//            (created, not released), then released ones, then those that do
+//            not exist yet. O(n), cheap enough to run on every live frame.
+// - iocount, packets: the IOCount and the completions the list shows at the
+//            cursor (one replay lookup per row: only while chosen).
+// - peer:    the peer address text.
+
+export type SessionSortKey = 'seen' | 'state' | 'iocount' | 'packets' | 'peer';
+
+export interface SessionSort {
+  key: SessionSortKey;
+  /** false: the key's natural order (oldest first, open first, highest first, A-Z). */
+  desc: boolean;
+}
+
+/** Live: the active sessions on top, newest first. A recording: in order of appearance. */
+export function defaultSessionSort(live: boolean): SessionSort {
+  return live ? { key: 'state', desc: false } : { key: 'seen', desc: false };
+}
+
+/** The sort after a click on a column header: reverse the current key, or switch key. */
+export function nextSessionSort(current: SessionSort, key: SessionSortKey): SessionSort {
+  return current.key === key ? { key, desc: !current.desc } : { key, desc: false };
+}
+
+/** 0 open, 1 released, 2 not created yet: at `cursor` (-1: the end of the trace). */
+export function lifecycleRank(trace: WebTrace, row: number, cursor: number): number {
+  const t = trace.sessions;
+  if (cursor >= 0 && t.firstIdx.data[row]! > cursor) return 2;
+  const rel = t.releasedIdx.data[row]!;
+  return rel !== NONE && (cursor < 0 || rel <= cursor) ? 1 : 0;
+}
+
+/**
+ * `rows` (ascending, from filterSessionRows) in the order of `sort`, as a new
+ * array; `state` is the replay at the cursor (for the packets shown there).
+ */
+export function sortSessionRows(
+  trace: WebTrace,
+  rows: Uint32Array,
+  sort: SessionSort,
+  cursor: number,
+  state: ReplayState | null,
+): Uint32Array {
+  const n = rows.length;
+  const out = new Uint32Array(n);
+  if (sort.key === 'seen' || sort.key === 'state') {
+    // Newest first within each rank: walk the rows backwards into rank buckets.
+    const ranks = sort.key === 'state' ? 3 : 1;
+    const counts = new Uint32Array(ranks + 1);
+    const rank = (r: number) => (ranks === 1 ? 0 : lifecycleRank(trace, r, cursor));
+    for (let k = 0; k < n; k++) counts[rank(rows[k]!) + 1]!++;
+    for (let b = 1; b <= ranks; b++) counts[b]! += counts[b - 1]!;
+    const seenAsc = sort.key === 'seen' && !sort.desc;
+    for (let k = n - 1; k >= 0; k--) {
+      const r = rows[seenAsc ? n - 1 - k : k]!;
+      out[counts[rank(r)]!++] = r;
+    }
+    if (sort.key === 'state' && sort.desc) out.reverse();
+    return out;
+  }
+  const keys: Array<number | string> = new Array(n);
+  for (let k = 0; k < n; k++) {
+    const r = rows[k]!;
+    if (sort.key === 'packets') {
+      keys[k] = sessionRowAt(trace, r, cursor, state).packets;
+    } else if (sort.key === 'iocount') {
+      // Not created yet (no IOCount) sorts below every value.
+      keys[k] = sessionRowAt(trace, r, cursor, state).ioCount ?? -Infinity;
+    } else {
+      const ps = trace.sessions.peerStr.data[r]!;
+      keys[k] = (ps !== 0 && trace.string(ps)) || '';
+    }
+  }
+  const order = Array.from({ length: n }, (_, k) => k);
+  order.sort((a, b) => {
+    const ka = keys[a]!;
+    const kb = keys[b]!;
+    // Natural order: the highest numbers first; peers A-Z. Ties: newest first.
+    const c =
+      sort.key !== 'peer'
+        ? numDesc(ka as number, kb as number)
+        : (ka as string) < (kb as string)
+          ? -1
+          : (ka as string) > (kb as string)
+            ? 1
+            : 0;
+    return c !== 0 ? c : rows[b]! - rows[a]!;
+  });
+  for (let k = 0; k < n; k++) out[k] = rows[order[k]!]!;
+  if (sort.desc) out.reverse();
+  return out;
+}
+
+function numDesc(a: number, b: number): number {
+  return a === b ? 0 : a > b ? -1 : 1;
+}
