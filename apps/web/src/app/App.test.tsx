@@ -370,7 +370,7 @@ describe('<App> on load', () => {
     render(<App store={store} testHook={false} connectOnLoad />);
     act(() => sockets[0]!.serverOpen());
     const file = new File(
-      [syntheticTraceFile({ sessions: 2, workers: 2, rounds: 1 }, 64)],
+      [new Uint8Array(syntheticTraceFile({ sessions: 2, workers: 2, rounds: 1 }, 64))],
       'r.iocptrace',
     );
     await act(async () => {
