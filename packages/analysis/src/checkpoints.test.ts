@@ -58,6 +58,20 @@ describe('Checkpoints', () => {
     expect(live.stats()).toEqual(batch.stats());
   });
 
+  it('after trim() holds only what it wrote, and still answers and grows', () => {
+    const t = synthesize({ seed: 7, events: 4_000, sessions: 30 });
+    const cp = new Checkpoints({ interval: 400 });
+    cp.extend(t, 2_000);
+    cp.trim();
+    expect(cp.stats().arenaBytes).toBe(cp.stats().arenaWords * 4);
+    cp.extend(t);
+    for (const i of [1_999, 2_000, 3_999]) {
+      expect(normalizeState(cp.stateAt(t, i))).toStrictEqual(
+        normalizeState(replayFromStart(t, i + 1)),
+      );
+    }
+  });
+
   it('replays past the last checkpoint for events not indexed yet', () => {
     const t = synthesize({ seed: 6, events: 3_000, sessions: 10 });
     const cp = new Checkpoints({ interval: 500 });

@@ -165,6 +165,14 @@ export class Checkpoints {
     return st;
   }
 
+  /**
+   * Release the arena's spare room, e.g. once a recording has been indexed to
+   * its end. Indexing may continue afterwards (the arena grows again).
+   */
+  trim(): void {
+    this.arena.trim();
+  }
+
   stats(): CheckpointStats {
     return {
       interval: this.interval,

@@ -15,6 +15,7 @@ export {
 export type { TraceRecords } from './source.ts';
 export {
   cloneState,
+  cloneStateSharingSessions,
   createState,
   isOutstanding,
   isSettled,

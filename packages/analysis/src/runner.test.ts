@@ -99,6 +99,26 @@ describe('DetectorRunner', () => {
     }
   });
 
+  it('finds the same things and builds the same seek index with a small session cache', () => {
+    const t = synthesize({
+      seed: 9,
+      events: 6_000,
+      sessions: 60,
+      faults: ['two-sends-in-flight'],
+      faultRate: 0.5,
+    });
+    const big = new DetectorRunner({ checkpointInterval: 700 });
+    big.feed(t);
+    big.finish();
+    // Two entries: nearly every lookup collides and goes to the session map.
+    const small = new DetectorRunner({ checkpointInterval: 700, sessionCacheSize: 2 });
+    small.feed(t);
+    small.finish();
+    expect(small.findings).toEqual(big.findings);
+    expect(small.checkpoints!.stats()).toEqual(big.checkpoints!.stats());
+    expect(normalizeState(small.replayer.state)).toStrictEqual(normalizeState(big.replayer.state));
+  });
+
   it('rejects unknown rules, bad options, bad ranges and feeding after finish', () => {
     const t = server().b.build();
     const code = (f: () => unknown): string => {
@@ -113,6 +133,7 @@ describe('DetectorRunner', () => {
       'ANALYSIS_BAD_OPTION',
     );
     expect(code(() => new DetectorRunner({ starvationNs: -1 }))).toBe('ANALYSIS_BAD_OPTION');
+    expect(code(() => new DetectorRunner({ sessionCacheSize: 1000 }))).toBe('ANALYSIS_BAD_OPTION');
     const r = new DetectorRunner();
     expect(code(() => r.feed(t, t.length + 1))).toBe('ANALYSIS_BAD_INDEX');
     r.feed(t);

@@ -43,6 +43,12 @@ export interface RunnerOptions extends DetectorOptions {
    * a checkpoint every this many events (see Checkpoints). Default: none.
    */
   checkpointInterval?: number;
+  /**
+   * Entries of the replayer's session cache (a power of two; default 65,536).
+   * Each costs about 20 bytes; a smaller cache only makes lookups of sessions
+   * that collide in it slower, never wrong.
+   */
+  sessionCacheSize?: number;
 }
 
 /** How many SessionIDs the runner remembers for "was this id created/released before". */
@@ -82,7 +88,7 @@ function resolve(o: DetectorOptions): ResolvedOptions {
 }
 
 export class DetectorRunner {
-  readonly replayer = new Replayer(undefined, { cacheSize: 65536 });
+  readonly replayer: Replayer;
   /** Seek index built in the same pass, when `checkpointInterval` was given. */
   readonly checkpoints: Checkpoints | null;
   /** Every finding so far, in the order found. */
@@ -108,6 +114,14 @@ export class DetectorRunner {
 
   constructor(opts: RunnerOptions = {}) {
     const options = resolve(opts);
+    const cacheSize = opts.sessionCacheSize ?? 65536;
+    if (!Number.isInteger(cacheSize) || cacheSize < 1 || (cacheSize & (cacheSize - 1)) !== 0) {
+      throw new AnalysisError(
+        'ANALYSIS_BAD_OPTION',
+        `sessionCacheSize must be a power of two, got ${cacheSize}`,
+      );
+    }
+    this.replayer = new Replayer(undefined, { cacheSize });
     const only = opts.rules === undefined ? null : new Set(opts.rules);
     if (only !== null) {
       for (const r of only) {

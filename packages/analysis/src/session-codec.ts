@@ -46,15 +46,20 @@ const OP_WORDS = 16;
 const HOLD_WORDS = 3;
 
 /**
- * Append-only Int32 storage in fixed chunks (no doubling: a grown arena keeps no
- * slack beyond one chunk). An offset is chunk * CHUNK_WORDS + position; a record
- * never spans two chunks (one too big for a chunk gets a chunk of its own).
+ * Append-only Int32 storage in chunks of CHUNK_WORDS words. An offset is
+ * chunk * CHUNK_WORDS + position; a record never spans two chunks (one too big
+ * for a chunk gets a chunk of its own). The last chunk starts small and doubles
+ * (a copy: offsets do not move) up to CHUNK_WORDS, so a small index (a few
+ * sessions, or checkpoints far apart) does not pay for a whole 16 MiB chunk;
+ * the spare room is at most the last chunk's used size, and trim() drops it.
  */
 export const CHUNK_WORDS = 1 << 22;
+const FIRST_CHUNK_WORDS = 1 << 12;
 const MAX_CHUNKS = 511;
 
 export class Int32Arena {
   private readonly chunks: Int32Array[] = [];
+  /** Words used in the last chunk. */
   private pos = CHUNK_WORDS;
   /** Words written (records only, without chunk tails). */
   words = 0;
@@ -62,15 +67,23 @@ export class Int32Arena {
   /** Room for an n-word record: returns its offset and the chunk to write it into. */
   alloc(n: number): { chunk: Int32Array; at: number; offset: number } {
     const last = this.chunks.length - 1;
-    if (last < 0 || this.pos + n > this.chunks[last]!.length) {
+    if (last < 0 || this.pos + n > CHUNK_WORDS) {
       if (this.chunks.length >= MAX_CHUNKS) {
         throw new AnalysisError(
           'ANALYSIS_BAD_OPTION',
           'checkpoint arena full (8 GiB): use a larger interval',
         );
       }
-      this.chunks.push(new Int32Array(Math.max(CHUNK_WORDS, n)));
+      this.chunks.push(new Int32Array(Math.max(FIRST_CHUNK_WORDS, n)));
       this.pos = 0;
+    } else if (this.pos + n > this.chunks[last]!.length) {
+      // Grow the last chunk in place of itself: positions inside it stay valid.
+      const old = this.chunks[last]!;
+      let size = Math.max(FIRST_CHUNK_WORDS, old.length * 2);
+      while (size < this.pos + n) size *= 2;
+      const next = new Int32Array(Math.min(CHUNK_WORDS, size));
+      next.set(old.subarray(0, this.pos));
+      this.chunks[last] = next;
     }
     const at = this.pos;
     this.pos += n;
@@ -80,6 +93,14 @@ export class Int32Arena {
       at,
       offset: (this.chunks.length - 1) * CHUNK_WORDS + at,
     };
+  }
+
+  /** Drop the last chunk's spare room (a later alloc grows it again). */
+  trim(): void {
+    const last = this.chunks.length - 1;
+    if (last >= 0 && this.chunks[last]!.length > this.pos) {
+      this.chunks[last] = this.chunks[last]!.slice(0, this.pos);
+    }
   }
 
   /** The chunk holding `offset`, and the position inside it. */
