@@ -42,6 +42,32 @@ describe('createTraceAnalysis', () => {
     }
   });
 
+  it('steps forward and back event by event with the states of a replay, and never changes an answer already given', () => {
+    const a = createTraceAnalysis(trace, {
+      runTask: (cb) => cb(),
+      checkpointEvery: 64,
+      sliceMs: 1e9,
+    });
+    a.runInBackground(true);
+    const n = Math.min(trace.count, 300);
+    const given: { i: number; state: ReturnType<typeof a.stateAt>; norm: unknown }[] = [];
+    const check = (i: number): void => {
+      const st = a.stateAt(i);
+      if (i % 37 === 0) {
+        const norm = normalizeState(replayFromStart(src, i + 1));
+        expect(normalizeState(st)).toEqual(norm);
+        given.push({ i, state: st, norm });
+      }
+    };
+    for (let i = 0; i < n; i++) check(i);
+    for (let i = n - 1; i >= 0; i -= 3) check(i);
+    // Jumps forward inside and across checkpoint intervals, then back.
+    for (const i of [10, 50, 63, 64, 65, 200, 129, 130, 5]) {
+      expect(normalizeState(a.stateAt(i))).toEqual(normalizeState(replayFromStart(src, i + 1)));
+    }
+    for (const g of given) expect(normalizeState(g.state)).toEqual(g.norm);
+  });
+
   it('answers a state ahead of the background walk, and the walk still completes', () => {
     const tasks: Array<() => void> = [];
     const a = createTraceAnalysis(trace, { runTask: (cb) => tasks.push(cb), checkpointEvery: 50 });

@@ -5,20 +5,27 @@
 //
 // Model: the runner walks the trace once, in order, running the detectors and
 // (checkpointInterval) keeping compact copy-on-write checkpoints in the same
-// pass, so the state at any walked event is one checkpoint plus a bounded
-// replay. Its replayer is the "head" state, which a live view that follows the
+// pass. Its replayer is the "head" state, which a live view that follows the
 // newest event reads every frame without any replay. A recording is walked in
 // the background in short time slices (the timeline paints first; findings
-// arrive as the walk proceeds); a state ahead of the walk is replayed from the
-// last checkpoint on demand. A live trace calls update() after each publish
-// and the walk keeps up with it.
+// arrive as the walk proceeds, and `progress` says how far it got).
+//
+// The state at any other event comes from a private "walker": a replay that
+// starts at the checkpoint before the event and moves forward. Stepping,
+// playing and scrubbing forward move the walker on by the events in between;
+// a step back, or a jump past the next checkpoint, starts it again from a
+// checkpoint (at most CHECKPOINT_EVERY events of replay). So checkpoints can be
+// far apart (little memory: a few hundred KB per million events) while
+// stepping stays cheap. Every answer is a copy that shares sessions with the
+// walker (copy-on-write), so an answer never changes after it was given.
 //
 // stateAt() remembers its last answer: several panels ask for the state at
-// the same cursor in one render, and the cursor mostly moves one event at a
-// time.
+// the same cursor in one render.
 
 import {
+  cloneStateSharingSessions,
   DetectorRunner,
+  Replayer,
   type Checkpoints,
   type Finding as AnalysisFinding,
   type ReplayState,
@@ -76,8 +83,16 @@ export interface AnalysisOptions {
   onChange?: () => void;
 }
 
-/** Events between two stored states: bounds a seek to this many applies (a few ms). */
-export const CHECKPOINT_EVERY = 32_768;
+/**
+ * Events between two stored states: bounds a jump (or a step back) to this many
+ * replayed events, ~15 ms in Chromium here; forward steps replay only the
+ * events stepped over. Each checkpoint stores the sessions that changed since
+ * the previous one (~300 bytes each), so this also sets the memory.
+ */
+export const CHECKPOINT_EVERY = 65_536;
+/** The runner's session cache (the default is sized for servers with far more sessions). */
+const RUNNER_SESSION_CACHE = 4096;
+const WALKER_SESSION_CACHE = 1024;
 const DEFAULT_SLICE_MS = 8;
 /** Events fed between two clock reads inside a slice. */
 const STEP_EVENTS = 2048;
@@ -124,14 +139,18 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
       return trace.count;
     },
   };
+  const interval = o.checkpointEvery ?? CHECKPOINT_EVERY;
   const runner = new DetectorRunner({
     strings: (id: number) => trace.string(id),
-    checkpointInterval: o.checkpointEvery ?? CHECKPOINT_EVERY,
+    checkpointInterval: interval,
+    sessionCacheSize: RUNNER_SESSION_CACHE,
   });
   const checkpoints: Checkpoints = runner.checkpoints!;
   const head = runner.replayer;
   let findings: Finding[] = [];
   let last: { index: number; state: ReplayState } | null = null;
+  let walker: Replayer | null = null;
+  let trimmed = false;
   let finished = false;
   let wantFinish = false;
   let running = false;
@@ -162,7 +181,12 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
     const until = now() + sliceMs;
     do walkTo(runner.count + STEP_EVENTS);
     while (runner.count < trace.count && now() < until);
-    if (runner.count >= trace.count && wantFinish) finishNow();
+    if (runner.count >= trace.count) {
+      if (wantFinish) finishNow();
+      // A recording walked to its end: its checkpoints are complete.
+      if (!trimmed) checkpoints.trim();
+      trimmed = true;
+    }
     o.onChange?.();
     if (runner.count < trace.count) {
       running = true;
@@ -181,9 +205,29 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
     stateAt(index) {
       if (last && last.index === index) return last.state;
       const want = index + 1;
-      // The head is the runner's own state; anything else is decoded from the
-      // nearest checkpoint at or before it (and replayed forward from there).
-      const state = want === runner.count ? head.state : checkpoints.stateAfter(src, want);
+      let state: ReplayState;
+      if (want === runner.count) {
+        // The head is the runner's own state (a live view reads it every frame).
+        state = head.state;
+      } else {
+        // The checkpoint a fresh start would use; the walker is worth keeping
+        // while it is at or past it and not past the event.
+        const at = walker ? walker.state.count : -1;
+        const base = Math.min(
+          Math.floor(want / interval),
+          Math.floor(checkpoints.count / interval),
+        );
+        if (walker && at <= want && at >= base * interval) {
+          walker.advance(src, want);
+        } else {
+          walker = new Replayer(checkpoints.stateAfter(src, want), {
+            cacheSize: WALKER_SESSION_CACHE,
+          });
+        }
+        state = cloneStateSharingSessions(walker.state);
+        // From now on the walker copies a session before changing it: `state` keeps these.
+        walker.share();
+      }
       last = { index, state };
       return state;
     },
@@ -194,6 +238,7 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
     },
     dispose() {
       disposed = true;
+      walker = null;
     },
   };
 }
