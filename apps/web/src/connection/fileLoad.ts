@@ -2,8 +2,8 @@
 // in-memory array, through the protocol's incremental TraceFileReader.
 //
 // Model: a source yields byte chunks; each chunk is pushed into the reader and
-// progress is reported; between chunks the loop yields to the event loop so the
-// page stays responsive and the progress bar paints. A damaged file never
+// progress is reported; every YIELD_EVERY_MS the loop yields to the event loop
+// so the page stays responsive and the progress bar paints. A damaged file never
 // throws: the result carries the reader's ProtocolError and every event of the
 // valid prefix. Only failures to get bytes at all (abort, HTTP, network, read)
 // reject, with a LoadError.
@@ -52,6 +52,8 @@ export interface LoadOptions {
 /** Default ceiling: 1.5 GiB of records is ~48 M events, past what a tab holds comfortably. */
 export const MAX_FILE_BYTES = 1536 * 1024 * 1024;
 const DEFAULT_CHUNK = 4 * 1024 * 1024;
+/** Spare capacity up to length / SLACK_DIVISOR events is kept rather than copied away (see WebTrace.finishLoad). */
+export const SLACK_DIVISOR = 64;
 
 /** Something that produces the file's bytes in order. */
 export interface ByteSource {
@@ -150,6 +152,13 @@ export async function fetchSource(
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+/**
+ * Main-thread time between two yields. Yielding after every piece would cost
+ * a timer hop per network read (dozens per file, each clamped to 4 ms once
+ * timers nest); this still lets the progress bar paint a few times a second.
+ */
+const YIELD_EVERY_MS = 40;
+const clock = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 export async function loadTrace(src: ByteSource, o: LoadOptions = {}): Promise<FileLoadResult> {
   const max = o.maxBytes ?? MAX_FILE_BYTES;
@@ -161,6 +170,7 @@ export async function loadTrace(src: ByteSource, o: LoadOptions = {}): Promise<F
   const report = (): void =>
     o.onProgress?.({ loadedBytes: loaded, totalBytes: src.size, events: reader.store.length });
   report();
+  let lastYield = clock();
   for await (const chunk of src.chunks(o.chunkBytes ?? DEFAULT_CHUNK)) {
     if (o.signal?.aborted) throw new LoadError('ABORTED', 'load cancelled');
     loaded += chunk.length;
@@ -169,11 +179,17 @@ export async function loadTrace(src: ByteSource, o: LoadOptions = {}): Promise<F
     report();
     // Once damaged, the reader ignores the rest: stop reading it.
     if (reader.error) break;
-    await yieldToLoop();
+    if (clock() - lastYield >= YIELD_EVERY_MS) {
+      await yieldToLoop();
+      lastYield = clock();
+    }
   }
   if (o.signal?.aborted) throw new LoadError('ABORTED', 'load cancelled');
   const r = reader.finish();
-  r.store.trimToSize();
+  // The store was sized from the file size, so its slack is the chunk framing
+  // (well under 1%): trimming would copy every record for nothing. A store
+  // that grew (no size known) is trimmed; WebTrace.fromOwned keeps the rest.
+  if (r.store.capacity - r.store.length > r.store.length / SLACK_DIVISOR) r.store.trimToSize();
   const result: FileLoadResult = {
     name: src.name,
     header: r.header,

@@ -359,7 +359,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
     };
 
     const openResult = (r: FileLoadResult, source: Source): void => {
-      // The reader's store is trimmed and not used again: the trace takes it without a copy.
+      // The reader is not used again: the trace takes its records without a copy.
       const trace = WebTrace.fromOwned(r.store.buffer, r.store.length, r.strings);
       const analysis =
         trace.count > 0

@@ -2,6 +2,7 @@ import { RECORD_WORDS } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { randomRecords, rng } from './randomTrace.test-util.ts';
 import { WebTrace } from './index.ts';
+import { BUCKET_CAP, BucketGrid, LaneBuckets } from './buckets.ts';
 
 describe('time buckets', () => {
   it('end up the same whether the grid is sized up front or coarsened while streaming', () => {
@@ -47,5 +48,37 @@ describe('time buckets', () => {
         Array.from(b.max.subarray(0, b.filledTo + 1)),
       );
     }
+  });
+
+  it('give each closed bucket the share of its time spent in each state, like summing the intervals', () => {
+    const grid = new BucketGrid();
+    grid.shift = 10;
+    const w = grid.widthNs;
+    const b = new LaneBuckets();
+    const exact = new Float64Array(BUCKET_CAP * 3);
+    const r = rng(9);
+    let t = 0;
+    // Intervals from a fraction of a bucket to thousands of buckets, past the grid's end.
+    while (t < (BUCKET_CAP + 50) * w) {
+      const len = r() < 0.1 ? Math.floor(r() * 3000 * w) : Math.floor(r() * 3 * w) + 1;
+      const state = Math.floor(r() * 4); // 3 = Exited: time that counts for no state
+      b.addInterval(grid, t, t + len, state);
+      for (let x = t; x < t + len;) {
+        const k = Math.floor(x / w);
+        const to = Math.min(t + len, (k + 1) * w);
+        if (k < BUCKET_CAP && state < 3) exact[k * 3 + state]! += to - x;
+        x = to;
+      }
+      t += len;
+    }
+    // Every bucket before the open one is closed.
+    let worst = 0;
+    for (let k = 0; k < Math.min(b.openB, BUCKET_CAP); k++) {
+      for (let s = 0; s < 3; s++) {
+        const want = Math.min(255, Math.round((exact[k * 3 + s]! / w) * 255));
+        worst = Math.max(worst, Math.abs(b.frac[k * 3 + s]! - want));
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1);
   });
 });

@@ -64,10 +64,17 @@ export class LaneBuckets {
       return;
     }
     if (state < ThreadStateValue.Exited) this.acc[state]! += (b + 1) * w - fromNs;
-    // Whole buckets in between are entirely this state.
-    for (b = b + 1; b < last; b++) {
-      this.open(b, w);
-      if (state < ThreadStateValue.Exited) this.acc[state] = w;
+    if (last > b + 1) {
+      // Whole buckets in between are entirely this state. Every bucket after the
+      // open one is still empty (time order), so closing each would write 255
+      // for `state` and leave the others 0: write that directly.
+      this.close(w);
+      this.openB = -1;
+      if (state < ThreadStateValue.Exited) {
+        const f = this.frac;
+        const end = Math.min(last, BUCKET_CAP);
+        for (b = b + 1; b < end; b++) f[b * 3 + state] = 255;
+      }
     }
     this.open(last, w);
     if (state < ThreadStateValue.Exited) this.acc[state]! += toNs - last * w;

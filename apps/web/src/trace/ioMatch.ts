@@ -13,8 +13,8 @@ export class IoMatcher {
   // Open addressing on ioId with linear probing: slot k holds an event index
   // (>= 0), EMPTY or DELETED. Entries with the same ioId (different sessions)
   // sit in one probe chain; lookups verify the session from the records.
-  private slots = new Int32Array(1024).fill(EMPTY);
-  private keys = new Uint32Array(1024);
+  private slots = new Int32Array(MIN_SLOTS).fill(EMPTY);
+  private keys = new Uint32Array(MIN_SLOTS);
   private used = 0; // live + deleted slots
   private live = 0;
 
@@ -63,11 +63,26 @@ export class IoMatcher {
     }
   }
 
-  private rehash(): void {
+  /**
+   * Sweep the tombstones out and shrink to what the live entries need (the
+   * table only ever grew to fit the most I/O in flight at once).
+   */
+  compact(): void {
+    let cap = MIN_SLOTS;
+    while (cap < this.live * 4) cap *= 2;
+    if (cap < this.slots.length || this.used > this.live) this.rehash(cap);
+  }
+
+  get bytes(): number {
+    return this.slots.byteLength + this.keys.byteLength;
+  }
+
+  private rehash(
+    // Grow only when mostly live; otherwise just sweep the tombstones out.
+    cap = this.live * 4 > this.slots.length ? this.slots.length * 2 : this.slots.length,
+  ): void {
     const oldSlots = this.slots;
     const oldKeys = this.keys;
-    // Grow only when mostly live; otherwise just sweep the tombstones out.
-    const cap = this.live * 4 > oldSlots.length ? oldSlots.length * 2 : oldSlots.length;
     this.slots = new Int32Array(cap).fill(EMPTY);
     this.keys = new Uint32Array(cap);
     this.used = this.live;
@@ -83,6 +98,18 @@ export class IoMatcher {
   }
 }
 
+/**
+ * How many events after its dequeue a post may still be recorded and belong
+ * to it. The recorder writes IoPosted when WSARecv/WSASend returns, and a
+ * completion dequeued by another worker can be recorded before that (about one
+ * flow in ten on a busy server). Such a post has no dequeue left to match, and
+ * would otherwise sit in the posted table for good. The window keeps an old
+ * unmatched dequeue (an I/O posted before the trace began) from taking a much
+ * later post that reuses its ioId.
+ */
+export const LATE_POST_WINDOW = 1 << 16;
+
+const MIN_SLOTS = 1024;
 const EMPTY = -1;
 const DELETED = -2;
 

@@ -11,6 +11,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { randomRecords, rng } from './randomTrace.test-util.ts';
 import { NONE, TraceError, WebTrace } from './index.ts';
+import { LATE_POST_WINDOW } from './ioMatch.ts';
 
 // ---- the naive model: objects and linear scans, written from the rules ------
 
@@ -37,6 +38,7 @@ function naiveModel(w: Uint32Array, n: number): Naive {
   const flows: { deq: number; posted: number; queued: number }[] = [];
   const posted = new Map<string, number>();
   const queued = new Map<string, number>();
+  const early = new Map<string, number>();
   let run = 0;
   let depth = 0;
   let last = -Infinity;
@@ -87,6 +89,7 @@ function naiveModel(w: Uint32Array, n: number): Naive {
         const ov = (a & 0x20) !== 0;
         if (ov) {
           flows.push({ deq: i, posted: posted.get(key) ?? NONE, queued: queued.get(key) ?? NONE });
+          if (!posted.has(key)) early.set(key, i);
           posted.delete(key);
           queued.delete(key);
         } else flows.push({ deq: i, posted: NONE, queued: NONE });
@@ -102,7 +105,12 @@ function naiveModel(w: Uint32Array, n: number): Naive {
         queue.push({ i, v: ++depth });
         break;
       case EventKind.IoPosted:
-        if (w[o + 6] === 0 || w[o + 6] === 997) posted.set(key, i);
+        if (w[o + 6] === 0 || w[o + 6] === 997) {
+          // A post recorded after its dequeue (within the window) belongs to that dequeue.
+          const d = early.get(key);
+          early.delete(key);
+          if (d === undefined || i - d > LATE_POST_WINDOW) posted.set(key, i);
+        }
         break;
     }
   }
@@ -128,10 +136,17 @@ describe('WebTrace', () => {
       const w = randomRecords(seed, N, seed === 3);
       const m = naiveModel(w, N);
       const r = rng(seed * 7);
+      // Trimmed half-way (the pending-I/O tables are compacted), then appended to.
+      const resumed = WebTrace.from(w.slice(0, (N / 2) * RECORD_WORDS));
+      resumed.append(w.slice((N / 2) * RECORD_WORDS));
+      const withSlack = new Uint32Array((N + 5) * RECORD_WORDS);
+      withSlack.set(w);
       const traces = [
         WebTrace.from(w),
         build(w, () => 1 + Math.floor(r() * 300)),
         WebTrace.fromOwned(w.slice(), N),
+        WebTrace.fromOwned(withSlack, N),
+        resumed,
       ];
       for (const t of traces) {
         expect(t.count).toBe(N);
@@ -153,6 +168,27 @@ describe('WebTrace', () => {
         expect(Array.from(t.retQueued.view())).toEqual(m.flows.map((f) => f.queued));
       }
     }
+  });
+
+  it('takes a post recorded just after its dequeue out of matching, but not one a window later', () => {
+    const n = LATE_POST_WINDOW + 20;
+    const w = new Uint32Array(n * RECORD_WORDS);
+    const ov = 0x10 | 0x20; // success, with an overlapped
+    writeRecord(w, 0, EventKind.ThreadStart, 1, 1, 0, 0, 0, 0, 0, 0);
+    for (let i = 1; i < n; i++) writeRecord(w, i, EventKind.Marker, 0, 1, 0, i, 0, 0, 0, 0);
+    // io 7 of session 5: dequeued (1), then its post is recorded (2); a second
+    // dequeue of io 7 (3) must not be matched to that post.
+    writeRecord(w, 1, EventKind.GqcsReturn, ov | Op.Recv, 1, 0, 1, 5, 0, 0, 7);
+    writeRecord(w, 2, EventKind.IoPosted, Op.Recv, 1, 0, 2, 5, 0, 997, 7);
+    writeRecord(w, 3, EventKind.GqcsReturn, ov | Op.Recv, 1, 0, 3, 5, 0, 0, 7);
+    // io 8: dequeued (4) with no post; a post of io 8 long after (n-3) is a new I/O.
+    writeRecord(w, 4, EventKind.GqcsReturn, ov | Op.Recv, 1, 0, 4, 5, 0, 0, 8);
+    writeRecord(w, n - 3, EventKind.IoPosted, Op.Recv, 1, 0, n - 3, 5, 0, 997, 8);
+    writeRecord(w, n - 2, EventKind.GqcsReturn, ov | Op.Recv, 1, 0, n - 2, 5, 0, 0, 8);
+    const t = WebTrace.from(w);
+    expect(Array.from(t.returns.idx.view())).toEqual([1, 3, 4, n - 2]);
+    expect(Array.from(t.retPosted.view())).toEqual([NONE, NONE, NONE, n - 3]);
+    expect(naiveModel(w, n).flows.map((f) => f.posted)).toEqual([NONE, NONE, NONE, n - 3]);
   });
 
   it('lists gaps and user markers in order', () => {
@@ -320,6 +356,23 @@ describe('WebTrace', () => {
     }
     expect(t.count).toBe(0);
     expect(() => WebTrace.fromOwned(new Uint32Array(8), 2)).toThrow(TraceError);
+  });
+
+  it('takes an owned buffer with a little spare room as a view, and copies one with a lot', () => {
+    const n = 1000;
+    const w = randomRecords(5, n);
+    const small = new Uint32Array((n + 10) * RECORD_WORDS);
+    small.set(w);
+    const a = WebTrace.fromOwned(small, n);
+    expect(a.words.buffer).toBe(small.buffer);
+    expect(a.words.length).toBe(n * RECORD_WORDS);
+    expect(a.bytes).toBeGreaterThanOrEqual(small.byteLength);
+    const big = new Uint32Array(2 * n * RECORD_WORDS);
+    big.set(w);
+    const b = WebTrace.fromOwned(big, n);
+    expect(b.words.buffer).not.toBe(big.buffer);
+    expect(b.words.length).toBe(n * RECORD_WORDS);
+    expect(Array.from(b.words)).toEqual(Array.from(a.words));
   });
 
   it('drops all spare capacity when built from complete records', () => {

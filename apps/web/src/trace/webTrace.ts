@@ -27,7 +27,8 @@
 //   include every GqcsReturn: the completion marks), time-in-state prefix
 //   sums, the packets it queued (the kernel's marks), time buckets (lanes.ts);
 // - returns: every GqcsReturn, with the matched IoPosted/Pqcs and
-//   PacketQueued of its flow in `retPosted`/`retQueued` (NONE if unmatched);
+//   PacketQueued of its flow in `retPosted`/`retQueued` (NONE if unmatched;
+//   a post recorded after its dequeue is left unmatched, see ioMatch.ts);
 // - queueDepth and running: step series (+1/-1 per entry) with buckets;
 // - gaps, markers: their event indices;
 // - sessions: the session table; per-session and per-thread event lists are
@@ -48,7 +49,7 @@ import { BUCKET_CAP, BucketGrid, CounterBuckets } from './buckets.ts';
 import { U32Column } from './column.ts';
 import { MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
 import { BlockReason } from '@iocpscope/protocol';
-import { IoMatcher } from './ioMatch.ts';
+import { IoMatcher, LATE_POST_WINDOW } from './ioMatch.ts';
 import {
   Lane,
   NONE,
@@ -124,6 +125,8 @@ export class WebTrace implements StringsHolder {
 
   private readonly posted = new IoMatcher();
   private readonly queuedIo = new IoMatcher();
+  /** Dequeues whose post had not been recorded yet (see LATE_POST_WINDOW). */
+  private readonly early = new IoMatcher();
   private lastNs = 0;
   private lastTid = -1;
   private lastLane: Lane | null = null;
@@ -146,7 +149,9 @@ export class WebTrace implements StringsHolder {
   /**
    * Build a trace that takes ownership of `words` (no copy: the caller must not
    * use or modify the array afterwards). `words` may be longer than `count`
-   * records (an EventStore's backing array); the spare capacity is dropped.
+   * records (an EventStore's backing array): a little spare capacity (up to
+   * 1/64: the framing of a file whose size sized the store) is kept under a
+   * view rather than copying every record to drop it.
    */
   static fromOwned(words: Uint32Array, count: number, strings?: StringLookup): WebTrace {
     if (!Number.isInteger(count) || count < 0 || count * RECORD_WORDS > words.length) {
@@ -154,7 +159,8 @@ export class WebTrace implements StringsHolder {
     }
     const t = new WebTrace();
     if (strings) t.strings = strings;
-    t.words = words.length === count * RECORD_WORDS ? words : words.slice(0, count * RECORD_WORDS);
+    const n = count * RECORD_WORDS;
+    t.words = words.length - n <= n / 64 ? words.subarray(0, n) : words.slice(0, n);
     if (count > 0) t.presize(tsOf(t.words, count - 1));
     t.indexRange(0, count);
     t.trim();
@@ -240,16 +246,21 @@ export class WebTrace implements StringsHolder {
     this.markers.trim();
     this.sessions.trim();
     this.laneMask.trim();
+    this.posted.compact();
+    this.queuedIo.compact();
+    this.early.compact();
   }
 
   /** Bytes held by the records and every index (typed arrays and maps; estimates for maps). */
   get bytes(): number {
-    let b = this.words.byteLength + this.laneByTid.size * 24;
+    // The whole backing store: `words` may be a view that leaves a little slack.
+    let b = this.words.buffer.byteLength + this.laneByTid.size * 24;
     b += this.queueBuckets.bytes + this.runningBuckets.bytes;
     for (const l of this.lanesById) b += l.bytes;
     b += this.returns.bytes + this.retPosted.bytes + this.retQueued.bytes;
     b += this.queueDepth.bytes + this.running.bytes + this.gaps.bytes + this.markers.bytes;
     b += this.sessions.bytes + this.laneMask.bytes;
+    b += this.posted.bytes + this.queuedIo.bytes + this.early.bytes;
     for (const s of this.sessionCache) b += s.list.bytes;
     if (this.threadCache) b += this.threadCache.list.bytes;
     return b;
@@ -588,7 +599,9 @@ export class WebTrace implements StringsHolder {
         this.setState(lane, i, ns, ThreadStateValue.Running, BlockReason.None, true, flags);
         if (hasOverlapped) {
           const ioId = w[o + 7]!;
-          this.retPosted.push(this.posted.take(w, ioId, i));
+          const posted = this.posted.take(w, ioId, i);
+          if (posted === NONE) this.early.put(w, ioId, i);
+          this.retPosted.push(posted);
           this.retQueued.push(this.queuedIo.take(w, ioId, i));
           if (row >= 0) {
             this.sessions.completions.data[row]!++;
@@ -624,7 +637,11 @@ export class WebTrace implements StringsHolder {
         break;
       case EventKind.IoPosted: {
         const result = w[o + 6]!;
-        if (result === 0 || result === WinError.IoPending) this.posted.put(w, w[o + 7]!, i);
+        if (result === 0 || result === WinError.IoPending) {
+          // A post recorded after its completion was dequeued matches nothing later.
+          const deq = this.early.take(w, w[o + 7]!, i);
+          if (deq === NONE || i - deq > LATE_POST_WINDOW) this.posted.put(w, w[o + 7]!, i);
+        }
         break;
       }
       case EventKind.IoCount:
