@@ -322,7 +322,7 @@ describe('<App> on load', () => {
     expect(store.getState().source.kind).toBe('none');
     const gaveUp = screen.getByTestId('live-note');
     expect(gaveUp.getAttribute('data-phase')).toBe('gave-up');
-    expect(gaveUp.textContent).toContain(`did not answer ${LIVE_GIVE_UP_ATTEMPTS} attempts`);
+    expect(gaveUp.textContent).toContain(`No answer after ${LIVE_GIVE_UP_ATTEMPTS} attempts`);
     // Nothing keeps trying in the background.
     act(() => timers.advance(60_000));
     expect(sockets).toHaveLength(LIVE_GIVE_UP_ATTEMPTS);

@@ -124,7 +124,7 @@ function LiveNote({ live }: { live: LiveStartup }) {
         No live server at <code>{liveUrlLabel(g.url)}</code>
       </h3>
       <p>
-        It did not answer {g.attempts} attempts{g.lastError ? ` (${g.lastError})` : ''}, so the
+        No answer after {g.attempts} attempts{g.lastError ? ` (last: ${g.lastError})` : ''}, so the
         dashboard stopped asking. Start one with <span className="mono">pnpm iocpscope serve</span>{' '}
         and connect again, or open a recording.
       </p>

@@ -179,7 +179,7 @@ export class LiveSocket {
       if (this.socket !== s) return;
       detach(s);
       this.socket = null;
-      const why = ev.reason || errorText || `closed (code ${ev.code})`;
+      const why = ev.reason || errorText || `closed with code ${ev.code}`;
       this.scheduleRetry(why);
     };
   }
