@@ -9,7 +9,7 @@ import {
   canvasPixels,
   count,
   getState,
-  openApp,
+  openLive,
   parkMouse,
   pressKey,
   screenshot,
@@ -24,16 +24,18 @@ const RUNNING_GREEN: [number, number, number] = [0x3f, 0xb2, 0x7f];
 /** The axis band of the timeline (layout.ts: overview 44 px, then the 26 px axis). */
 const AXIS_BAND: [number, number] = [44, 70];
 
+/** From the live view the dashboard opens on, pick an example in the Recordings menu. */
 async function openExample(page: Page, name: string): Promise<void> {
-  await openApp(page);
-  const row = page
-    .getByTestId('examples')
-    .getByTestId('start-recording')
-    .filter({
-      has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }),
-    });
-  await expect(row, `examples/${name}.iocptrace on the start screen`).toBeVisible();
-  await row.click();
+  await openLive(page);
+  await page.getByTestId('recordings-menu').click();
+  const item = page
+    .getByTestId('recordings-list')
+    .getByTestId('recording-item')
+    .filter({ has: page.locator('span', { hasText: new RegExp(`^${name}$`) }) });
+  await expect(item, `examples/${name}.iocptrace in the Recordings menu`).toBeVisible({
+    timeout: T.ui,
+  });
+  await item.click();
   await untilState(page, (s) => {
     expect(s.source.kind).toBe('recording');
     expect(s.events).toBeGreaterThan(0);

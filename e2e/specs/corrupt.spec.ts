@@ -1,10 +1,19 @@
 // Journey 5: open damaged files. Each must produce a clear error with the
-// reader's code (and what was recovered from the valid prefix), never a blank
-// page, and the app must open a good file right after.
+// reader's code, which chunk is damaged and what was recovered from the valid
+// prefix, never a blank page, and the app must open a good file right after.
+// Most start on the start screen (`?live=0`); one from the live view.
 
 import { expect, test, type Page } from '@playwright/test';
 import { damagedCopies, type Damaged } from '../support/damage.ts';
-import { GOOD_FIXTURE, T, getState, openApp, screenshot, untilState } from '../support/app.ts';
+import {
+  GOOD_FIXTURE,
+  T,
+  getState,
+  openApp,
+  openLive,
+  screenshot,
+  untilState,
+} from '../support/app.ts';
 
 const files = damagedCopies(GOOD_FIXTURE);
 
@@ -27,8 +36,9 @@ async function expectGoodFileOpens(page: Page): Promise<void> {
   await expect(page.getByTestId('partial-badge')).toHaveCount(0);
   await expect(page.getByTestId('load-error')).toHaveCount(0);
   await expect(page.getByTestId('event-count')).toHaveText('732 events');
+  // It opens on the first event in view (after the idle start-up); step on from there.
   await page.getByTestId('next-event').click();
-  await untilState(page, (st) => expect(st.cursor).toBe(1), T.ui);
+  await untilState(page, (st) => expect(st.cursor).toBe(s.cursor + 1), T.ui);
 }
 
 /** A damaged file whose valid prefix holds events: it opens, marked as damaged. */
@@ -75,14 +85,17 @@ async function expectRefused(page: Page, d: Damaged, code: string, help: RegExp)
   expect(s.loadFailure).toMatchObject({ code, recoveredEvents: 0 });
 }
 
-test.beforeEach(async ({ page }) => {
-  await openApp(page);
-});
-
 test('a file cut short mid-chunk opens its complete chunks and reports TRUNCATED', async ({
   page,
 }, info) => {
+  await openApp(page);
   await expectPartialOpen(page, files.truncatedMidChunk, 'TRUNCATED');
+  const n = files.truncatedMidChunk.recoveredEvents;
+  expect((await getState(page)).loadFailure!.message).toMatch(
+    new RegExp(
+      `bytes into chunk \\d+, which declares \\d+ bytes; the \\d+ chunks before it, ${n} events, are intact`,
+    ),
+  );
   await screenshot(page, info, 'corrupt-truncated');
   await expectGoodFileOpens(page);
 });
@@ -90,26 +103,54 @@ test('a file cut short mid-chunk opens its complete chunks and reports TRUNCATED
 test('a file with flipped bits reports CHECKSUM_MISMATCH and keeps the chunks before the damage', async ({
   page,
 }) => {
+  await openApp(page);
   await expectPartialOpen(page, files.bitFlipLaterChunk, 'CHECKSUM_MISMATCH');
+  await expect(page.getByTestId('toast').filter({ hasText: 'CHECKSUM_MISMATCH' })).toContainText(
+    /chunk \d+ \(\d+ bytes\) fails its CRC32 check/,
+  );
   await expectGoodFileOpens(page);
 });
 
 test('a file damaged in its first chunk is refused on the start screen with nothing recovered', async ({
   page,
 }, info) => {
+  await openApp(page);
   await expectRefused(
     page,
     files.bitFlipFirstChunk,
     'CHECKSUM_MISMATCH',
     /A chunk of the file is damaged/,
   );
+  // Not just "chunk": which one, where, why, and what came before it.
+  await expect(page.getByTestId('load-error-message')).toHaveText(
+    /^CHECKSUM_MISMATCH at byte \d+: chunk 1 \(\d+ bytes\) fails its CRC32 check \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\); it is the first chunk, so no events precede it$/,
+  );
   await screenshot(page, info, 'corrupt-first-chunk');
   await expectGoodFileOpens(page);
+});
+
+test('a damaged file opened from the live view: the error, and live is one click away', async ({
+  page,
+}) => {
+  await openLive(page);
+  await openBytes(page, files.bitFlipFirstChunk);
+  await expect(page.getByTestId('load-error')).toHaveAttribute('data-code', 'CHECKSUM_MISMATCH', {
+    timeout: T.data,
+  });
+  await expect(page.getByTestId('start-screen')).toBeVisible();
+  await expect(page.getByTestId('toast').filter({ hasText: 'Left the live stream' })).toBeVisible();
+  await page.getByTestId('start-connect-live').click();
+  await untilState(page, (s) => {
+    expect(s.source.kind).toBe('live');
+    expect(s.connection).toBe('open');
+    expect(s.events).toBeGreaterThan(0);
+  });
 });
 
 test('a file that is not a trace is refused as BAD_MAGIC and the app stays usable', async ({
   page,
 }, info) => {
+  await openApp(page);
   await expectRefused(page, files.notATrace, 'BAD_MAGIC', /This is not an \.iocptrace file/);
   await screenshot(page, info, 'corrupt-not-a-trace');
   await page.getByTestId('load-error').getByRole('button', { name: 'Dismiss' }).click();

@@ -1,7 +1,8 @@
 // Journey 1: open the dashboard while the server runs its demo load
 // (`serve --demo`, see playwright.config.ts) and watch the live stream: the
-// connection, the thread lanes drawn on the timeline, the growing event count,
-// the sessions list and the gap counter.
+// dashboard connects by itself, then the connection, the thread lanes drawn
+// on the timeline, the growing event count, the sessions list and the gap
+// counter. Also: the `?live=0` opt-out, and a server that does not answer.
 
 import { expect, test } from '@playwright/test';
 import {
@@ -18,8 +19,89 @@ import {
 
 test.beforeEach(async ({ page }) => {
   await recordCanvasText(page);
+  // As served: no click, the dashboard connects to its own server.
+  await page.goto('/');
+  await page.waitForFunction(() => window.__iocpscope?.version === 1, null, { timeout: T.ui });
+});
+
+test('the dashboard served by the server shows live lanes without any click', async ({ page }) => {
+  await expect(page.getByTestId('connection-state')).toHaveAttribute('data-state', 'open', {
+    timeout: T.data,
+  });
+  await expect(page.getByTestId('start-screen')).toHaveCount(0);
+  const s = await untilState(page, (st) => {
+    expect(st.source.kind).toBe('live');
+    expect(st.events).toBeGreaterThan(50);
+    expect(st.lanes).toBeGreaterThanOrEqual(4);
+  });
+  expect(s.source.name).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
+  // One row per thread: the dashboard's own "history before the join" gap is
+  // a gap marker, not a second, empty kernel lane.
+  expect(s.laneNames.filter((n) => /kernel/i.test(n))).toHaveLength(1);
+  await expect
+    .poll(
+      async () => {
+        const drawn = await drawnText(page);
+        return s.laneNames.filter((n) => !drawn.some((d) => d.startsWith(n.slice(0, 12))));
+      },
+      { timeout: T.ui, message: 'lane names not drawn on the timeline' },
+    )
+    .toEqual([]);
+});
+
+test('?live=0 opens the start screen, and "Connect live" connects from there', async ({ page }) => {
   await openApp(page);
+  expect((await getState(page)).connection).toBe('idle');
   await page.getByTestId('start-connect-live').click();
+  await untilState(page, (s) => {
+    expect(s.connection).toBe('open');
+    expect(s.events).toBeGreaterThan(0);
+  });
+  await expect(page.getByTestId('start-screen')).toHaveCount(0);
+});
+
+test('a server that does not answer: the start screen says so, retries on demand, and recovers', async ({
+  page,
+}, info) => {
+  // Refuse every WebSocket to /ws, as a server that is not there would; until
+  // `serverBack`, then pass them through to the real server.
+  let serverBack = false;
+  await page.routeWebSocket(/\/ws(\?.*)?$/, (ws) => {
+    if (serverBack) ws.connectToServer();
+    else ws.close({ code: 1006, reason: '' });
+  });
+  await page.goto('/');
+  const note = page.getByTestId('live-note');
+  await expect(note).toHaveAttribute('data-phase', 'trying', { timeout: T.ui });
+  await expect(page.getByTestId('start-screen')).toBeVisible();
+  await expect(note).toContainText(/Looking for the live server at 127\.0\.0\.1:\d+\/ws/);
+  await expect(note).toContainText(/Trying again in \d+ s · attempt \d of 6/);
+  await expect(page.getByTestId('connection-state')).toContainText('Not reachable');
+  // The rest of the start screen works meanwhile.
+  await expect(page.getByTestId('start-open-file')).toBeEnabled();
+  await screenshot(page, info, 'live-unreachable');
+
+  // The server is back: "Retry now" connects at once, and the live view opens.
+  serverBack = true;
+  await page.getByTestId('live-retry').click();
+  await untilState(page, (s) => {
+    expect(s.connection).toBe('open');
+    expect(s.events).toBeGreaterThan(0);
+  });
+  await expect(page.getByTestId('start-screen')).toHaveCount(0);
+  await expect(page.getByTestId('live-note')).toHaveCount(0);
+});
+
+test('"Stop" on the retry note stops asking and leaves the start screen', async ({ page }) => {
+  await page.routeWebSocket(/\/ws(\?.*)?$/, (ws) => ws.close({ code: 1006, reason: '' }));
+  await page.goto('/');
+  await expect(page.getByTestId('live-note')).toBeVisible({ timeout: T.ui });
+  await page.getByTestId('live-stop').click();
+  await expect(page.getByTestId('live-note')).toHaveCount(0);
+  await expect(page.getByTestId('start-screen')).toBeVisible();
+  const s = await getState(page);
+  expect(s.source.kind).toBe('none');
+  expect(s.connection).toBe('idle');
 });
 
 test('the live dashboard shows the connection, the thread lanes and a growing stream', async ({
@@ -39,7 +121,7 @@ test('the live dashboard shows the connection, the thread lanes and a growing st
   });
   const names = await laneNames(page);
   expect(names).toContain('accept');
-  expect(names.some((n) => /kernel/i.test(n))).toBe(true);
+  expect(names.filter((n) => /kernel/i.test(n))).toHaveLength(1);
   expect(names.filter((n) => /^worker/.test(n)).length).toBeGreaterThanOrEqual(2);
   await expect
     .poll(

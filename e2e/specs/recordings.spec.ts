@@ -1,6 +1,8 @@
 // Journey 3: open a recording three ways: a file from the open dialog, a file
 // dropped on the page, and the server's recordings list (one recorded from the
-// dashboard's own record control, and the committed examples).
+// dashboard's own record control, and the committed examples). Some start on
+// the start screen (`?live=0`, a user who only opens files), some from the
+// live view the dashboard opens by default (opening leaves the stream).
 
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
@@ -8,8 +10,10 @@ import {
   GOOD_FIXTURE,
   T,
   count,
+  firstEventInView,
   getState,
   openApp,
+  openLive,
   pressKey,
   screenshot,
   untilState,
@@ -17,6 +21,21 @@ import {
 } from '../support/app.ts';
 
 const FIXTURE_EVENTS = 732;
+
+/** A DataTransfer holding the fixture as a dropped file, built in the page. */
+function fixtureTransfer(page: Page) {
+  return page.evaluateHandle(
+    ({ b64, name }) => {
+      const bin = atob(b64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const d = new DataTransfer();
+      d.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
+      return d;
+    },
+    { b64: readFileSync(GOOD_FIXTURE).toString('base64'), name: 'echo-small.iocptrace' },
+  );
+}
 
 /** The fixture is open as a file, whole, and the detectors found nothing in it. */
 async function expectFixtureOpen(page: Page): Promise<void> {
@@ -57,34 +76,47 @@ test('a recording opens from the file chooser, and again with Ctrl+O', async ({ 
   await expectFixtureOpen(page);
 });
 
-test('a recording opens when its file is dropped on the page', async ({ page }) => {
-  await openApp(page);
-  const dt = await page.evaluateHandle(
-    ({ b64, name }) => {
-      const bin = atob(b64);
-      const bytes = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-      const d = new DataTransfer();
-      d.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
-      return d;
-    },
-    { b64: readFileSync(GOOD_FIXTURE).toString('base64'), name: 'echo-small.iocptrace' },
-  );
-  const zone = page.getByTestId('start-dropzone');
+test('a recording dropped on the live view opens, and the dashboard says it left the stream', async ({
+  page,
+}) => {
+  await openLive(page);
+  const dt = await fixtureTransfer(page);
+  const zone = page.getByTestId('timeline');
   await zone.dispatchEvent('dragenter', { dataTransfer: dt });
   await expect(page.getByText('Drop a .iocptrace file to open it')).toBeVisible();
   await zone.dispatchEvent('dragover', { dataTransfer: dt });
   await zone.dispatchEvent('drop', { dataTransfer: dt });
   await expect(page.getByText('Drop a .iocptrace file to open it')).toBeHidden();
   await expectFixtureOpen(page);
+  const left = page.getByTestId('toast').filter({ hasText: 'Left the live stream' });
+  await expect(left).toBeVisible();
+  await expect(left).toContainText('to open echo-small.iocptrace');
+  expect((await getState(page)).connection).toBe('idle');
+  // And back: "Connect live" in the top bar.
+  await page.getByTestId('connect-live').click();
+  await untilState(page, (s) => {
+    expect(s.source.kind).toBe('live');
+    expect(s.connection).toBe('open');
+  });
+});
+
+test('a recording dropped on the start screen opens', async ({ page }) => {
+  await openApp(page);
+  const dt = await fixtureTransfer(page);
+  const zone = page.getByTestId('start-dropzone');
+  await zone.dispatchEvent('dragenter', { dataTransfer: dt });
+  await zone.dispatchEvent('dragover', { dataTransfer: dt });
+  await zone.dispatchEvent('drop', { dataTransfer: dt });
+  await expectFixtureOpen(page);
+  await expect(page.getByTestId('toast').filter({ hasText: 'Left the live stream' })).toHaveCount(
+    0,
+  );
 });
 
 test('a recording made with the record control opens from the recordings menu', async ({
   page,
 }, info) => {
-  await openApp(page);
-  await page.getByTestId('start-connect-live').click();
-  await untilState(page, (s) => expect(s.connection).toBe('open'));
+  await openLive(page);
   const record = page.getByTestId('record-toggle');
   await expect(record).toBeEnabled();
   await expect(record).toHaveText(/Record$/);
@@ -119,8 +151,9 @@ test('a recording made with the record control opens from the recordings menu', 
   expect(s.loadFailure).toBeNull();
   await expect(page.getByTestId('source')).toContainText('SERVER');
   await expect(page.getByTestId('source-name')).toContainText(name);
-  // A recording opens at its first event, with the whole trace in view.
-  expect(s.cursor).toBe(0);
+  // A recording opens framed on its events, the cursor on the first one in view.
+  expect(s.cursor).toBe(await firstEventInView(page));
+  expect(s.cursorTsNs!).toBeLessThanOrEqual(s.view[1]);
   await expect(page.getByTestId('partial-badge')).toHaveCount(0);
 });
 
@@ -141,10 +174,15 @@ test('an example recording opens from the start screen and steps to its anomaly'
     .filter({ hasText: 'recv-not-reposted' });
   await expect(row).toBeVisible();
   await row.click();
-  await untilState(page, (s) => {
+  const opened = await untilState(page, (s) => {
     expect(s.source.kind).toBe('recording');
     expect(s.events).toBeGreaterThan(0);
   });
+  // It opens on its activity, not on the idle seconds while the server started
+  // (its first two events are at ~1 ms and ~19 ms, the workers start after 3 s).
+  expect(opened.view[0]).toBeGreaterThan(1e9);
+  expect(opened.cursor).toBe(await firstEventInView(page));
+  expect(opened.cursor).toBeGreaterThan(0);
   await waitForAnalysis(page);
   const first = page.getByTestId('finding').first();
   await expect(first).toHaveAttribute('data-rule', 'recv-reposted');

@@ -9,7 +9,7 @@ import {
   T,
   expectCursorEverywhere,
   getState,
-  openApp,
+  openLive,
   parkMouse,
   pressKey,
   rawEvents,
@@ -17,10 +17,9 @@ import {
   untilState,
 } from '../support/app.ts';
 
-/** Connect live, let some history build up, then pause. Returns the frozen cursor. */
+/** Open the dashboard (it connects live), let some history build up, then pause. Returns the frozen cursor. */
 async function pauseLive(page: Page): Promise<number> {
-  await openApp(page);
-  await page.getByTestId('start-connect-live').click();
+  await openLive(page);
   await untilState(page, (s) => {
     expect(s.connection).toBe('open');
     expect(s.events).toBeGreaterThan(500);

@@ -31,7 +31,9 @@ export interface StateSummary {
   paused: boolean;
   selectedSession: string | null;
   sessions: number;
+  /** The timeline's rows and their names (the no-thread lane of gap markers gets none). */
   lanes: number;
+  laneNames: string[];
   findings: number;
   findingRules: string[];
   connection: string;
@@ -94,11 +96,30 @@ export async function drawnText(page: Page): Promise<string[]> {
   return page.evaluate(() => [...(window.__drawnText ?? [])]);
 }
 
-/** Open the dashboard and wait for its test hook. */
+/**
+ * Open the dashboard on its start screen, the way a user who only wants to
+ * open files does: with the `?live=0` opt-out (by default it connects live).
+ */
 export async function openApp(page: Page): Promise<void> {
-  await page.goto('/');
+  await page.goto('/?live=0');
   await page.waitForFunction(() => window.__iocpscope?.version === 1, null, { timeout: T.ui });
   await expect(page.getByTestId('start-screen')).toBeVisible();
+  expect((await getState(page)).source.kind).toBe('none');
+}
+
+/**
+ * Open the dashboard as served, with no click: it connects to its server's
+ * live stream by itself. Waits until the stream is open and has events.
+ */
+export async function openLive(page: Page): Promise<void> {
+  await page.goto('/');
+  await page.waitForFunction(() => window.__iocpscope?.version === 1, null, { timeout: T.ui });
+  await untilState(page, (s) => {
+    expect(s.source.kind).toBe('live');
+    expect(s.connection).toBe('open');
+    expect(s.events).toBeGreaterThan(0);
+  });
+  await expect(page.getByTestId('start-screen')).toHaveCount(0);
 }
 
 export function getState(page: Page): Promise<StateSummary> {
@@ -160,10 +181,23 @@ export async function rawEvents(page: Page, from: number, to: number): Promise<R
   );
 }
 
+/** The names of the timeline's rows, in display order. */
 export async function laneNames(page: Page): Promise<string[]> {
-  return page.evaluate(() =>
-    (window.__iocpscope!.store.getState().trace?.lanes ?? []).map((l) => l.name),
-  );
+  return (await getState(page)).laneNames;
+}
+
+/** Index of the first event at or after the view's start (the first event the user sees). */
+export async function firstEventInView(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const st = window.__iocpscope!.getState();
+    const t = window.__iocpscope!.store.getState().trace as unknown as {
+      count: number;
+      timeAt(i: number): number;
+    };
+    let i = 0;
+    while (i < t.count && t.timeAt(i) < st.view[0]) i++;
+    return i;
+  });
 }
 
 /** Kinds whose words 4-5 hold a SessionID or completion key (FORMAT.md: GqcsReturn..Marker). */
