@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StringTable } from '@iocpscope/protocol';
 import { normalizeState, replayFromStart } from '@iocpscope/analysis';
 import { WebTrace } from '../trace/index.ts';
-import { createTraceAnalysis } from './analysis.ts';
+import { afterNextPaint, createTraceAnalysis } from './analysis.ts';
 import { syntheticEchoTrace } from './synthetic.test-util.ts';
 
 function traceOf(o: Parameters<typeof syntheticEchoTrace>[0]): WebTrace {
@@ -46,6 +46,7 @@ describe('createTraceAnalysis', () => {
     const a = createTraceAnalysis(trace, {
       runTask: (cb) => cb(),
       checkpointEvery: 64,
+      trailEvery: 10,
       sliceMs: 1e9,
     });
     a.runInBackground(true);
@@ -66,6 +67,32 @@ describe('createTraceAnalysis', () => {
       expect(normalizeState(a.stateAt(i))).toEqual(normalizeState(replayFromStart(src, i + 1)));
     }
     for (const g of given) expect(normalizeState(g.state)).toEqual(g.norm);
+  });
+
+  it('steps back through the trail and jumps across checkpoints with the states of a replay', () => {
+    const a = createTraceAnalysis(trace, {
+      runTask: (cb) => cb(),
+      checkpointEvery: 400,
+      trailEvery: 16,
+      sliceMs: 1e9,
+    });
+    a.runInBackground(true);
+    const rnd = mulberry32(11);
+    const sample = (i: number): void => {
+      expect(normalizeState(a.stateAt(i)), `state at ${i}`).toEqual(
+        normalizeState(replayFromStart(src, i + 1)),
+      );
+    };
+    // Walk forward far past the trail's length, then back event by event past its oldest state.
+    let i = 0;
+    for (; i < 700; i += 7) a.stateAt(i);
+    for (let k = 0; k < 250; k++, i--) if (k % 25 === 0) sample(i);
+    for (let k = 0; k < 25; k++) {
+      const j = Math.floor(rnd() * trace.count);
+      sample(j);
+      sample(Math.max(0, j - 1 - Math.floor(rnd() * 40)));
+      sample(Math.min(trace.count - 1, j + Math.floor(rnd() * 40)));
+    }
   });
 
   it('answers a state ahead of the background walk, and the walk still completes', () => {
@@ -109,5 +136,38 @@ describe('createTraceAnalysis', () => {
     a.update();
     expect(a.stateAt(c1 - 1).count).toBe(c1);
     expect(a.stateAt(live.count - 1).count).toBe(live.count);
+  });
+});
+
+describe('afterNextPaint', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it('runs the task after two animation frames, once, and not again when the fallback fires', () => {
+    vi.useFakeTimers();
+    const frames: Array<() => void> = [];
+    vi.stubGlobal('requestAnimationFrame', (cb: () => void) => frames.push(cb));
+    const ran: string[] = [];
+    afterNextPaint((cb) => cb())(() => ran.push('walk'));
+    expect(ran).toEqual([]);
+    frames.shift()!();
+    expect(ran).toEqual([]);
+    frames.shift()!();
+    expect(ran).toEqual(['walk']);
+    vi.advanceTimersByTime(1000);
+    expect(ran).toEqual(['walk']);
+  });
+
+  it('falls back to a timer where no frames come (a hidden tab)', () => {
+    vi.useFakeTimers();
+    vi.stubGlobal('requestAnimationFrame', () => 0);
+    const ran: string[] = [];
+    afterNextPaint((cb) => cb(), 100)(() => ran.push('walk'));
+    vi.advanceTimersByTime(99);
+    expect(ran).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(ran).toEqual(['walk']);
   });
 });

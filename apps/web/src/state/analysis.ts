@@ -7,17 +7,20 @@
 // (checkpointInterval) keeping compact copy-on-write checkpoints in the same
 // pass. Its replayer is the "head" state, which a live view that follows the
 // newest event reads every frame without any replay. A recording is walked in
-// the background in short time slices (the timeline paints first; findings
-// arrive as the walk proceeds, and `progress` says how far it got).
+// the background in short time slices, starting once the first frame was
+// painted (afterNextPaint); findings arrive as the walk proceeds, and
+// `progress` says how far it got.
 //
 // The state at any other event comes from a private "walker": a replay that
-// starts at the checkpoint before the event and moves forward. Stepping,
-// playing and scrubbing forward move the walker on by the events in between;
-// a step back, or a jump past the next checkpoint, starts it again from a
-// checkpoint (at most CHECKPOINT_EVERY events of replay). So checkpoints can be
-// far apart (little memory: a few hundred KB per million events) while
-// stepping stays cheap. Every answer is a copy that shares sessions with the
-// walker (copy-on-write), so an answer never changes after it was given.
+// starts at the checkpoint before the event and moves forward, leaving a trail
+// of states every TRAIL_EVERY events behind it. Stepping, playing and
+// scrubbing forward replay only the events in between; a step back restarts
+// from the nearest trail state (at most TRAIL_EVERY events of replay); only a
+// jump restarts from a checkpoint (at most CHECKPOINT_EVERY events). So the
+// checkpoints can be far apart (they cost ~300 bytes per changed session,
+// kept for the life of the trace) while stepping stays under a millisecond.
+// Answers and trail states are copies that share sessions with the walker
+// (copy-on-write), so an answer never changes after it was given.
 //
 // stateAt() remembers its last answer: several panels ask for the state at
 // the same cursor in one render.
@@ -27,6 +30,7 @@ import {
   DetectorRunner,
   Replayer,
   type Checkpoints,
+  type TraceRecords,
   type Finding as AnalysisFinding,
   type ReplayState,
 } from '@iocpscope/analysis';
@@ -73,23 +77,34 @@ export interface TraceAnalysis {
 export interface AnalysisOptions {
   /** Runs a background slice later; default: a zero-delay macrotask. */
   runTask?: (cb: () => void) => void;
+  /**
+   * Runs the first background slice; default runTask. The store passes
+   * afterNextPaint(runTask), so the walk never delays the first frame.
+   */
+  start?: (cb: () => void) => void;
   /** Main-thread time per background slice, ms: short enough to keep frames smooth. */
   sliceMs?: number;
   /** Clock for sliceMs; default performance.now. */
   now?: () => number;
   /** Events between stored states; default CHECKPOINT_EVERY. */
   checkpointEvery?: number;
+  /** Events between the walker's trail states; default TRAIL_EVERY. */
+  trailEvery?: number;
   /** Called after background progress (new findings or more of the trace walked). */
   onChange?: () => void;
 }
 
 /**
- * Events between two stored states: bounds a jump (or a step back) to this many
- * replayed events, ~15 ms in Chromium here; forward steps replay only the
- * events stepped over. Each checkpoint stores the sessions that changed since
- * the previous one (~300 bytes each), so this also sets the memory.
+ * Events between two stored states: bounds a jump to this many replayed events
+ * (~20 ms typical, ~60 ms worst in Chromium here). Each checkpoint stores the
+ * sessions that changed since the previous one (~300 bytes each), so this sets
+ * the memory: ~1.2 MB per million events of the synthetic echo trace.
  */
-export const CHECKPOINT_EVERY = 65_536;
+export const CHECKPOINT_EVERY = 131_072;
+/** Events between two trail states of the walker: bounds a step back. */
+const TRAIL_EVERY = 2048;
+/** Trail states kept (the newest): steps back within 16 K events of the walker stay cheap. */
+const TRAIL_MAX = 8;
 /** The runner's session cache (the default is sized for servers with far more sessions). */
 const RUNNER_SESSION_CACHE = 4096;
 const WALKER_SESSION_CACHE = 1024;
@@ -112,6 +127,85 @@ export function macrotask(): (cb: () => void) => void {
   };
 }
 
+/**
+ * Run tasks with `runTask` once the next frame has been painted: two animation
+ * frames (the second one starts after the first was presented), or after
+ * `fallbackMs` where frames do not come (a hidden tab, no DOM).
+ */
+export function afterNextPaint(
+  runTask: (cb: () => void) => void,
+  fallbackMs = 250,
+): (cb: () => void) => void {
+  return (cb) => {
+    let started = false;
+    const go = (): void => {
+      if (started) return;
+      started = true;
+      runTask(cb);
+    };
+    if (typeof requestAnimationFrame === 'function') {
+      requestAnimationFrame(() => requestAnimationFrame(go));
+    }
+    setTimeout(go, fallbackMs);
+  };
+}
+
+/** The replay behind stateAt() for any event but the head (see the header). */
+class Walker {
+  private replayer: Replayer | null = null;
+  /** Private copies, ascending by count, none past the replayer's position. */
+  private trail: ReplayState[] = [];
+
+  constructor(
+    private readonly src: TraceRecords,
+    private readonly checkpoints: Checkpoints,
+    private readonly interval: number,
+    private readonly trailEvery: number,
+  ) {}
+
+  /** The state after the first `want` events, as a copy the caller owns. */
+  stateAfter(want: number): ReplayState {
+    const cp = this.checkpoints;
+    // The checkpoint a restart from scratch would use.
+    const base =
+      Math.min(Math.floor(want / this.interval), Math.floor(cp.count / this.interval)) *
+      this.interval;
+    let r = this.replayer;
+    const at = r ? r.state.count : -1;
+    if (r === null || at > want || at < base) {
+      const trail = this.trail;
+      let k = trail.length - 1;
+      while (k >= 0 && trail[k]!.count > want) k--;
+      if (k >= 0 && trail[k]!.count >= base) {
+        trail.length = k + 1;
+        r = new Replayer(cloneStateSharingSessions(trail[k]!), { cacheSize: WALKER_SESSION_CACHE });
+      } else {
+        this.trail = [];
+        r = new Replayer(cp.stateAfter(this.src, base), { cacheSize: WALKER_SESSION_CACHE });
+      }
+      this.replayer = r;
+    }
+    while (r.state.count < want) {
+      const every = this.trailEvery;
+      const next = Math.min(want, (Math.floor(r.state.count / every) + 1) * every);
+      r.advance(this.src, next);
+      if (next % every === 0) this.keep(r);
+    }
+    const out = cloneStateSharingSessions(r.state);
+    // From now on the replayer copies a session before changing it: `out` keeps these.
+    r.share();
+    return out;
+  }
+
+  private keep(r: Replayer): void {
+    const last = this.trail[this.trail.length - 1];
+    if (last && last.count === r.state.count) return;
+    this.trail.push(cloneStateSharingSessions(r.state));
+    r.share();
+    if (this.trail.length > TRAIL_MAX) this.trail.shift();
+  }
+}
+
 function toFinding(f: AnalysisFinding): Finding {
   const s = f.subject;
   return {
@@ -129,6 +223,7 @@ function toFinding(f: AnalysisFinding): Finding {
 
 export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): TraceAnalysis {
   const runTask = o.runTask ?? macrotask();
+  const start = o.start ?? runTask;
   const sliceMs = o.sliceMs ?? DEFAULT_SLICE_MS;
   const now = o.now ?? (() => performance.now());
   const src = {
@@ -149,7 +244,8 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
   const head = runner.replayer;
   let findings: Finding[] = [];
   let last: { index: number; state: ReplayState } | null = null;
-  let walker: Replayer | null = null;
+  const trailEvery = o.trailEvery ?? TRAIL_EVERY;
+  let walker: Walker | null = null;
   let trimmed = false;
   let finished = false;
   let wantFinish = false;
@@ -200,7 +296,7 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
       wantFinish = finish;
       if (running || disposed) return;
       running = true;
-      runTask(step);
+      start(step);
     },
     stateAt(index) {
       if (last && last.index === index) return last.state;
@@ -210,23 +306,8 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
         // The head is the runner's own state (a live view reads it every frame).
         state = head.state;
       } else {
-        // The checkpoint a fresh start would use; the walker is worth keeping
-        // while it is at or past it and not past the event.
-        const at = walker ? walker.state.count : -1;
-        const base = Math.min(
-          Math.floor(want / interval),
-          Math.floor(checkpoints.count / interval),
-        );
-        if (walker && at <= want && at >= base * interval) {
-          walker.advance(src, want);
-        } else {
-          walker = new Replayer(checkpoints.stateAfter(src, want), {
-            cacheSize: WALKER_SESSION_CACHE,
-          });
-        }
-        state = cloneStateSharingSessions(walker.state);
-        // From now on the walker copies a session before changing it: `state` keeps these.
-        walker.share();
+        walker ??= new Walker(src, checkpoints, interval, trailEvery);
+        state = walker.stateAfter(want);
       }
       last = { index, state };
       return state;

@@ -57,7 +57,13 @@ import {
   type FileLoadResult,
 } from '../connection/fileLoad.ts';
 import { LoadError } from '../connection/errors.ts';
-import { createTraceAnalysis, macrotask, type Finding, type TraceAnalysis } from './analysis.ts';
+import {
+  afterNextPaint,
+  createTraceAnalysis,
+  macrotask,
+  type Finding,
+  type TraceAnalysis,
+} from './analysis.ts';
 import { stepBy, nextAfter, prevBefore } from './stepping.ts';
 
 export type Source =
@@ -265,6 +271,8 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       : { protocol: 'http:', host: '127.0.0.1:7700', search: '' });
   const doFetch: typeof fetch = options.fetch ?? ((...a) => fetch(...a));
   const runTask = options.runTask ?? macrotask();
+  // The first slice of a recording's analysis waits for the timeline's first frame.
+  const startAnalysis = options.runTask ?? afterNextPaint(runTask);
 
   // ---- closure-held resources (one set per store) --------------------------------
   let live: LiveConnection | null = null;
@@ -363,7 +371,11 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       const trace = WebTrace.fromOwned(r.store.buffer, r.store.length, r.strings);
       const analysis =
         trace.count > 0
-          ? createTraceAnalysis(trace, { runTask, onChange: () => onAnalysisProgress(analysis) })
+          ? createTraceAnalysis(trace, {
+              runTask,
+              start: startAnalysis,
+              onChange: () => onAnalysisProgress(analysis),
+            })
           : null;
       const v = wholeView(trace);
       const failure: LoadFailure | null = r.error
