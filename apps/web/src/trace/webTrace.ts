@@ -103,7 +103,9 @@ export class WebTrace implements StringsHolder {
   lanes: readonly Lane[] = [];
   /** Lanes by creation order (`lane.id`). */
   readonly lanesById: Lane[] = [];
-  private readonly laneByTid = new Map<number, number>();
+  /** Lane id + 1 by thread index (0: none yet), grown to the largest index seen; NO_THREAD apart. */
+  private laneIdByTid = new Int32Array(16);
+  private kernelLaneId = -1;
 
   /** GqcsReturn events; `retPosted`/`retQueued` hold the flow's other ends (NONE if unmatched). */
   readonly returns = new EventSeries(SeriesKind.Flags);
@@ -254,7 +256,7 @@ export class WebTrace implements StringsHolder {
   /** Bytes held by the records and every index (typed arrays and maps; estimates for maps). */
   get bytes(): number {
     // The whole backing store: `words` may be a view that leaves a little slack.
-    let b = this.words.buffer.byteLength + this.laneByTid.size * 24;
+    let b = this.words.buffer.byteLength + this.laneIdByTid.byteLength;
     b += this.queueBuckets.bytes + this.runningBuckets.bytes;
     for (const l of this.lanesById) b += l.bytes;
     b += this.returns.bytes + this.retPosted.bytes + this.retQueued.bytes;
@@ -282,8 +284,13 @@ export class WebTrace implements StringsHolder {
 
   /** The lane of a thread index, or undefined. */
   laneOfTid(tid: number): Lane | undefined {
-    const id = this.laneByTid.get(tid);
-    return id === undefined ? undefined : this.lanesById[id];
+    const id = this.laneIdOf(tid);
+    return id < 0 ? undefined : this.lanesById[id];
+  }
+
+  private laneIdOf(tid: number): number {
+    if (tid === NO_THREAD) return this.kernelLaneId;
+    return tid < this.laneIdByTid.length ? this.laneIdByTid[tid]! - 1 : -1;
   }
 
   laneOfEvent(i: number): Lane | undefined {
@@ -518,15 +525,24 @@ export class WebTrace implements StringsHolder {
 
   private laneFor(tid: number): Lane {
     if (tid === this.lastTid) return this.lastLane!;
-    const id = this.laneByTid.get(tid);
-    if (id !== undefined) {
+    const id = this.laneIdOf(tid);
+    if (id >= 0) {
       this.lastTid = tid;
       this.lastLane = this.lanesById[id]!;
       return this.lastLane;
     }
     const role = tid === NO_THREAD ? ThreadRole.Kernel : ThreadRole.Other;
     const lane = new Lane(this.lanesById.length, tid, role, this);
-    this.laneByTid.set(tid, lane.id);
+    if (tid === NO_THREAD) {
+      this.kernelLaneId = lane.id;
+    } else {
+      if (tid >= this.laneIdByTid.length) {
+        const next = new Int32Array(Math.max(tid + 1, this.laneIdByTid.length * 2));
+        next.set(this.laneIdByTid);
+        this.laneIdByTid = next;
+      }
+      this.laneIdByTid[tid] = lane.id + 1;
+    }
     this.lanesById.push(lane);
     this.lanesDirty = true;
     return lane;
