@@ -114,6 +114,26 @@ describe('<App>', () => {
     expect(last.getAttribute('data-session')).toBe('0x100002710');
   });
 
+  it('sorts the sessions list by a column header click, and reverses on a second click', async () => {
+    const store = testStore();
+    render(<App store={store} testHook={false} connectOnLoad={false} />);
+    await act(async () => {
+      await store.getState().actions.loadBytes(manySessionsFile(5), 'five.iocptrace');
+    });
+    const ids = () =>
+      screen.getAllByTestId('session-row').map((r) => r.getAttribute('data-session'));
+    // A recording lists its sessions in order of appearance.
+    expect(ids()).toEqual([1, 2, 3, 4, 5].map((k) => `0x10000000${k}`));
+    const head = screen.getByTestId('sessions-sort-session');
+    expect(head.getAttribute('aria-sort')).toBe('ascending');
+    act(() => fireEvent.click(head));
+    expect(ids()).toEqual([5, 4, 3, 2, 1].map((k) => `0x10000000${k}`));
+    expect(head.getAttribute('aria-sort')).toBe('descending');
+    act(() => fireEvent.click(screen.getByTestId('sessions-sort-peer')));
+    expect(head.getAttribute('aria-sort')).toBeNull();
+    expect(screen.getByTestId('sessions-sort-peer').getAttribute('aria-sort')).toBe('ascending');
+  });
+
   it('selects a session from the list and shows its lifecycle in the inspector', async () => {
     const store = testStore();
     render(<App store={store} testHook={false} connectOnLoad={false} />);

@@ -56,14 +56,16 @@ function SortHeader({
     <div className="list-head sessions-grid" role="row">
       {COLUMNS.map((c) => {
         const active = sort.key === c.key;
-        const arrow = active ? (sort.desc ? ' ▲' : ' ▼') : '';
+        // Numbers sort highest first by default, the rest ascending.
+        const ascending = (c.key !== 'iocount' && c.key !== 'packets') !== sort.desc;
+        const arrow = active ? (ascending ? ' ▲' : ' ▼') : '';
         return (
           <button
             key={c.label}
             type="button"
             className={`sort-head${c.num ? ' num' : ''}${active ? ' active' : ''}`}
             title={c.title}
-            aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : undefined}
+            aria-sort={active ? (ascending ? 'ascending' : 'descending') : undefined}
             onClick={() => onSort(c.key)}
             data-testid={`sessions-sort-${c.label.toLowerCase()}`}
           >
