@@ -49,6 +49,7 @@ import { BUCKET_CAP, BucketGrid, CounterBuckets } from './buckets.ts';
 import { U32Column } from './column.ts';
 import { MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
 import { BlockReason } from '@iocpscope/protocol';
+import { freezeStrings } from './frozenStrings.ts';
 import { IoMatcher, LATE_POST_WINDOW } from './ioMatch.ts';
 import {
   Lane,
@@ -160,7 +161,8 @@ export class WebTrace implements StringsHolder {
       throw new TraceError('BAD_RECORDS', `${count} records do not fit in ${words.length} words`);
     }
     const t = new WebTrace();
-    if (strings) t.strings = strings;
+    // A recording's table stops growing: keep only what lookups by id need.
+    if (strings) t.strings = freezeStrings(strings);
     const n = count * RECORD_WORDS;
     t.words = words.length - n <= n / 64 ? words.subarray(0, n) : words.slice(0, n);
     if (count > 0) t.presize(tsOf(t.words, count - 1));
