@@ -505,6 +505,14 @@ async function main(): Promise<void> {
       console.log(
         `  analysis (detectors + checkpoints, in the background after the first paint) done ${m.analysisDoneMs.toFixed(0)} ms after the open; memory measured after it`,
       );
+      // Not the target (that is the figure above): what one more event costs, with
+      // the per-trace part (timeline raster, compiled code, panels) cancelled out.
+      const marginal =
+        (m.bytesPerEvent * m.events - b.bytesPerEvent * b.events) / (m.events - b.events);
+      const fixedMb = (m.bytesPerEvent * m.events - marginal * m.events) / 1e6;
+      console.log(
+        `  memory: ${marginal.toFixed(1)} B per additional event between the two runs, plus ${fixedMb.toFixed(1)} MB per open trace whatever its size`,
+      );
       console.log(
         `  trace model (WebTrace.bytes): ${m.traceBytesPerEvent.toFixed(1)} B/event, of which 32 are the records`,
       );
