@@ -80,6 +80,8 @@ describe('RecordingManager', () => {
       id: 'mid_run',
       name: 'mid run',
       events: snapshot.records.length / W + n - 2000,
+      // Saved and closed: no longer being written.
+      active: false,
     });
     const r = readTraceFile(await readFile(path.join(dir, 'mid run.iocptrace')));
     expect(r.error).toBeUndefined();

@@ -208,7 +208,8 @@ export class RecordingManager {
             const id = await cat.idOf(f.path);
             if (id === undefined) continue;
             const { entry } = await cat.resolve(id);
-            saved.push({ ...entry, events: f.records });
+            // The catalogue still sees the file as being written until `finally` below.
+            saved.push({ ...entry, active: false, events: f.records });
           }
         }
         return { summary, saved };
