@@ -52,7 +52,13 @@ function setup(): { source: ManualSource; hub: Hub; mgr: RecordingManager; chang
   const hub = new Hub();
   hub.attach(source);
   const changes: number[] = [];
-  const catalogue = new RecordingCatalogue({ dir, examplesDir: path.join(dir, 'none') });
+  // Wired as serve wires it: the catalogue asks the manager which files are being written.
+  const ref: { mgr?: RecordingManager } = {};
+  const catalogue = new RecordingCatalogue({
+    dir,
+    examplesDir: path.join(dir, 'none'),
+    isActive: (f) => ref.mgr?.isActive(f) ?? false,
+  });
   const mgr = new RecordingManager({
     dir,
     source,
@@ -61,6 +67,7 @@ function setup(): { source: ManualSource; hub: Hub; mgr: RecordingManager; chang
     catalogue,
     onChange: () => changes.push(Date.now()),
   });
+  ref.mgr = mgr;
   return { source, hub, mgr, changes };
 }
 

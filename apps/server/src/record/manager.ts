@@ -12,13 +12,12 @@ import path from 'node:path';
 import {
   FILE_EXTENSION,
   RecordingNameSchema,
-  type RecordingInfo,
   type RecordingStatus,
   type TraceFileHeader,
 } from '@iocpscope/protocol';
 import { StreamError } from '../hub/errors.ts';
 import type { EventSource, TraceSnapshot } from '../hub/types.ts';
-import type { RecordingCatalogue } from './catalogue.ts';
+import type { RecordingCatalogue, RecordingEntry } from './catalogue.ts';
 import { RecordingSink, type RecordingSinkOptions, type RecordingSummary } from './sink.ts';
 
 export interface RecordingManagerOptions {
@@ -51,7 +50,7 @@ export interface StartRecording {
 export interface StoppedRecording {
   summary: RecordingSummary;
   /** Catalogue entries of the files written (for files in the recordings directory). */
-  saved: RecordingInfo[];
+  saved: RecordingEntry[];
 }
 
 interface Active {
@@ -201,7 +200,7 @@ export class RecordingManager {
     this.#stopping = (async () => {
       try {
         const summary = await a.sink.close();
-        const saved: RecordingInfo[] = [];
+        const saved: RecordingEntry[] = [];
         const cat = this.#opts.catalogue;
         if (cat !== undefined) {
           for (const f of summary.files) {
