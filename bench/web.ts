@@ -27,7 +27,9 @@
 //
 // Options: --events N (1,000,000), --seed N (1), --sessions N (512),
 // --screenshots DIR (writes timeline PNGs), --dist DIR (skip the build),
-// --profile FILE (a CPU profile of the 1 M-event interaction, needs --screenshots).
+// --profile FILE (a CPU profile of the 1 M-event interaction, needs --screenshots),
+// --heap-snapshot FILE (a heap snapshot of the 1 M-event page when its memory is
+// measured: open it in DevTools' Memory panel to see what retains the bytes).
 
 import type {} from '../apps/web/src/app/testHook.ts';
 import { spawnSync } from 'node:child_process';
@@ -61,6 +63,7 @@ const SEED = Number(arg('seed') ?? 1);
 const SESSIONS = Number(arg('sessions') ?? 512);
 const SHOTS = arg('screenshots');
 const PROFILE = arg('profile');
+const HEAP_SNAPSHOT = arg('heap-snapshot');
 const VIEWPORT = { width: 1600, height: 1000 };
 
 const TARGET_PAINT_MS = 1500;
@@ -182,6 +185,15 @@ async function heapBytes(page: Page): Promise<number> {
   return u.usedSize + (u.embedderHeapUsedSize ?? 0) + (u.backingStorageSize ?? 0);
 }
 
+async function heapSnapshot(page: Page, file: string): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  const chunks: string[] = [];
+  cdp.on('HeapProfiler.addHeapSnapshotChunk', (e: { chunk: string }) => chunks.push(e.chunk));
+  await cdp.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+  await cdp.detach();
+  writeFileSync(file, chunks.join(''));
+}
+
 const nextFrame = (page: Page): Promise<void> =>
   page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => r())));
 
@@ -191,6 +203,7 @@ async function run(
   url: string,
   count: number,
   shots?: string,
+  snapshot?: string,
 ): Promise<RunResult> {
   const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
   const page = await context.newPage();
@@ -241,7 +254,7 @@ async function run(
       (w.__bench as { loafs: unknown[] | null }).loafs = null;
     }
   });
-  await page.goto(base);
+  await page.goto(`${base}/?live=0`);
   await page.waitForFunction(() => window.__iocpscope !== undefined);
   await nextFrame(page);
   const before = await heapBytes(page);
@@ -312,6 +325,7 @@ async function run(
     return performance.now() - t0;
   });
   const after = await heapBytes(page);
+  if (snapshot) await heapSnapshot(page, snapshot);
 
   // Zoom and pan over the lanes with real input: wheel in, drag, wheel out, drag back.
   const box = (await page.getByTestId('timeline').boundingBox())!;
@@ -385,9 +399,9 @@ async function run(
       window.__iocpscope!.setCursor(i);
       // Select the session of the first completion after the cursor: its events light up.
       const r = tr.returns.idx;
-      for (let k = 0; k < r.length; k++) {
-        const e = r.data[k]!;
-        if (e < i || tr.retPosted.data[k] === 0xffffffff) continue;
+      for (let k = r.lowerBound(i); k < r.length; k++) {
+        const e = r.get(k);
+        if (tr.postedOf(k) === 0xffffffff) continue;
         const id = (BigInt(tr.words[e * 8 + 5]!) << 32n) | BigInt(tr.words[e * 8 + 4]!);
         window.__iocpscope!.selectSession(`0x${id.toString(16)}`);
         break;
@@ -473,7 +487,7 @@ async function main(): Promise<void> {
     });
     try {
       const b = await run(browser, base, '/bench/base.iocptrace', baseRec.count);
-      const m = await run(browser, base, '/bench/main.iocptrace', main.count, SHOTS);
+      const m = await run(browser, base, '/bench/main.iocptrace', main.count, SHOTS, HEAP_SNAPSHOT);
       const bp95 = pct(b.frames, 95);
       const mp95 = pct(m.frames, 95);
       console.log('');

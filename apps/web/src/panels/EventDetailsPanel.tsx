@@ -26,9 +26,9 @@ export function EventDetailsPanel() {
   const flow = valid ? trace.flowOfEvent(focus) : -1;
   const flowEnds: Array<[string, number]> = [];
   if (trace && flow >= 0) {
-    const posted = trace.retPosted.data[flow]!;
-    const queued = trace.retQueued.data[flow]!;
-    const ret = trace.returns.idx.data[flow]!;
+    const posted = trace.postedOf(flow);
+    const queued = trace.queuedOf(flow);
+    const ret = trace.returns.idx.get(flow);
     if (posted !== 0xffffffff) flowEnds.push(['posted', posted]);
     if (queued !== 0xffffffff) flowEnds.push(['queued', queued]);
     flowEnds.push(['dequeued', ret]);

@@ -27,7 +27,7 @@ function windows(seed: number): { t0: number; nsPerCol: number; cols: number }[]
 
 function naiveStates(series: EventSeries, t0: number, nsPerCol: number, cols: number): number[][] {
   const w = trace.words;
-  const idx = Array.from(series.idx.view());
+  const idx = Array.from(series.idx.toArray());
   const res = [0, 1, 2].map(() => new Array<number>(cols).fill(0));
   for (let k = 0; k < idx.length; k++) {
     const s = stateAt(w, idx[k]!);
@@ -67,7 +67,7 @@ describe('per-column aggregation', () => {
           const n = aggregateFlags(trace, series, g.t0, g.nsPerCol, g.cols, out);
           const want = new Array<number>(g.cols).fill(0);
           let count = 0;
-          for (const e of series.idx.view()) {
+          for (const e of series.idx.toArray()) {
             const t = trace.timeAt(e);
             if (t < g.t0 || t >= g.t0 + g.cols * g.nsPerCol) continue;
             count++;
@@ -86,7 +86,7 @@ describe('per-column aggregation', () => {
     const mx = new Int32Array(64);
     const w = trace.words;
     for (const series of [trace.queueDepth, trace.running]) {
-      const idx = Array.from(series.idx.view());
+      const idx = Array.from(series.idx.toArray());
       const vals: number[] = [];
       let v = 0;
       for (const e of idx) vals.push((v += stepAt(series.kind, w, e)));

@@ -42,7 +42,7 @@ export function aggregateStates(
   const w = trace.words;
   const bor = lane.states.blockOr.data;
   let f = 0;
-  const col = lane.states.idx.data;
+  const col = lane.states.idx;
   const n = lane.states.length;
   const cum = lane.stateCum.data;
   const endNs = trace.endNs;
@@ -60,15 +60,15 @@ export function aggregateStates(
     accW = cum[b * 3]!;
     accR = cum[b * 3 + 1]!;
     accB = cum[b * 3 + 2]!;
-    tj = tsOf(w, col[k]!);
-    sj = stateAt(w, col[k]!);
+    tj = tsOf(w, col.get(k));
+    sj = stateAt(w, col.get(k));
     for (k = k + 1; k <= j; k++) {
-      const t = tsOf(w, col[k]!);
+      const t = tsOf(w, col.get(k));
       if (sj === ThreadStateValue.Waiting) accW += t - tj;
       else if (sj === ThreadStateValue.Running) accR += t - tj;
       else if (sj === ThreadStateValue.Blocked) accB += t - tj;
       tj = t;
-      sj = stateAt(w, col[k]!);
+      sj = stateAt(w, col.get(k));
     }
   }
   // Cumulative time per state up to the left edge of the current column.
@@ -80,27 +80,27 @@ export function aggregateStates(
     if (t > endNs) t = endNs;
     // Jump whole blocks whose first entry is at or before t.
     let nb = Math.floor(j / STATE_BLOCK) + 1;
-    while (nb * STATE_BLOCK < n && tsOf(w, col[nb * STATE_BLOCK]!) <= t) nb++;
+    while (nb * STATE_BLOCK < n && tsOf(w, col.get(nb * STATE_BLOCK)) <= t) nb++;
     const target = (nb - 1) * STATE_BLOCK;
     if (target > j) {
       if (outFlags) {
         // Entries skipped by the jump: the rest of j's block one by one, then whole blocks.
         const firstFull = j < 0 ? 0 : Math.floor(j / SERIES_BLOCK) + 1;
         for (let k = j + 1; k < firstFull * SERIES_BLOCK && k < target; k++) {
-          f |= markFlagsAt(w, col[k]!);
+          f |= markFlagsAt(w, col.get(k));
         }
         for (let b = firstFull; b < nb - 1; b++) f |= bor[b]!;
-        f |= markFlagsAt(w, col[target]!);
+        f |= markFlagsAt(w, col.get(target));
       }
       j = target;
       accW = cum[(nb - 1) * 3]!;
       accR = cum[(nb - 1) * 3 + 1]!;
       accB = cum[(nb - 1) * 3 + 2]!;
-      tj = tsOf(w, col[j]!);
-      sj = stateAt(w, col[j]!);
+      tj = tsOf(w, col.get(j));
+      sj = stateAt(w, col.get(j));
     }
     while (j + 1 < n) {
-      const e = col[j + 1]!;
+      const e = col.get(j + 1);
       const te = tsOf(w, e);
       if (te > t) break;
       if (j >= 0) {
@@ -148,21 +148,21 @@ export function aggregateFlags(
 ): number {
   out.fill(0, 0, cols);
   const w = trace.words;
-  const idx = series.idx.data;
+  const idx = series.idx;
   const n = series.idx.length;
   const bor = series.blockOr.data;
   const tEnd = t0 + cols * nsPerCol;
   const k0 = trace.lowerBoundColumnTime(idx, t0, 0, n);
   let k = k0;
   while (k < n) {
-    const e = idx[k]!;
+    const e = idx.get(k);
     const t = tsOf(w, e);
     if (t >= tEnd) break;
     const c = Math.floor((t - t0) / nsPerCol);
     const right = t0 + (c + 1) * nsPerCol;
     // A whole block starting here and ending inside this column: take its summary.
     if ((k & (SERIES_BLOCK - 1)) === 0 && k + SERIES_BLOCK <= n) {
-      const last = idx[k + SERIES_BLOCK - 1]!;
+      const last = idx.get(k + SERIES_BLOCK - 1);
       if (tsOf(w, last) < right) {
         out[c]! |= bor[k / SERIES_BLOCK]!;
         k += SERIES_BLOCK;
@@ -190,7 +190,7 @@ export function aggregateMinMax(
   outMax: Int32Array,
 ): void {
   const w = trace.words;
-  const idx = series.idx.data;
+  const idx = series.idx;
   const n = series.idx.length;
   const kind = series.kind;
   const bmin = series.blockMin.data;
@@ -205,7 +205,7 @@ export function aggregateMinMax(
     let mx = cur;
     while (k < n) {
       if ((k & (SERIES_BLOCK - 1)) === 0 && k + SERIES_BLOCK <= n) {
-        const last = idx[k + SERIES_BLOCK - 1]!;
+        const last = idx.get(k + SERIES_BLOCK - 1);
         if (tsOf(w, last) < right) {
           const b = k / SERIES_BLOCK;
           if (bmin[b]! < mn) mn = bmin[b]!;
@@ -215,7 +215,7 @@ export function aggregateMinMax(
           continue;
         }
       }
-      const e = idx[k]!;
+      const e = idx.get(k);
       if (tsOf(w, e) >= right) break;
       cur += stepAt(kind, w, e);
       if (cur < mn) mn = cur;

@@ -110,8 +110,8 @@ export function drawLaneStates(
 
 /** How many entries of a series fall in the window (two binary searches). */
 export function visibleCount(trace: WebTrace, m: EventSeries, g: Columns): number {
-  const k0 = trace.lowerBoundColumnTime(m.idx.data, g.t0, 0, m.length);
-  return trace.lowerBoundColumnTime(m.idx.data, g.t0 + g.cols * g.nsPerCol, k0, m.length) - k0;
+  const k0 = trace.lowerBoundColumnTime(m.idx, g.t0, 0, m.length);
+  return trace.lowerBoundColumnTime(m.idx, g.t0 + g.cols * g.nsPerCol, k0, m.length) - k0;
 }
 
 function paintStates(r: Raster, cols: number, y0: number, y1: number, bg: Rgb, s: Scratch): void {

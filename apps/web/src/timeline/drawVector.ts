@@ -75,7 +75,7 @@ export function drawMarksSparse(
   row: number,
   marksOnly: boolean,
 ): void {
-  const idx = m.idx.data;
+  const idx = m.idx;
   const k0 = trace.lowerBoundColumnTime(idx, g.t0, 0, m.length);
   const k1 = trace.upperBoundColumnTime(idx, g.t1, k0, m.length);
   if (k1 <= k0) return;
@@ -90,7 +90,7 @@ export function drawMarksSparse(
     let any = false;
     ctx.beginPath();
     for (let k = k0; k < k1; k++) {
-      const e = idx[k]!;
+      const e = idx.get(k);
       const f = markFlagsAt(w, e);
       if (f === 0 || markColorCss(f) !== color) continue;
       const x = xOf(g, tsOf(w, e));
@@ -323,16 +323,16 @@ export function drawFlows(
 ): number {
   const ctx = pen.ctx;
   const w = trace.words;
-  const ret = trace.returns.idx.data;
-  const posted = trace.retPosted.data;
-  const queued = trace.retQueued.data;
+  const ret = trace.returns.idx;
+  const posted = trace.retPosted;
+  const queued = trace.retQueued;
   let drawn = 0;
   ctx.beginPath();
   for (let n = 0; n < count; n++) {
     const k = positions[n]!;
-    const deq = ret[k]!;
-    const a = posted[k]!;
-    const q = queued[k]!;
+    const deq = ret.get(k);
+    const a = posted.get(k, deq);
+    const q = queued.get(k, deq);
     if (a === NONE && q === NONE) continue;
     let px = NaN;
     let py = NaN;

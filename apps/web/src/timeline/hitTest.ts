@@ -4,7 +4,7 @@
 // On a port track: the nearest counter change, else the one in force.
 
 import { RECORD_WORDS } from '@iocpscope/protocol';
-import type { EventSeries, WebTrace } from '../trace/index.ts';
+import type { EventSeries, IndexColumn, WebTrace } from '../trace/index.ts';
 import { laneRowAt, type Layout } from './layout.ts';
 import type { Geom } from './drawVector.ts';
 
@@ -20,7 +20,7 @@ function tsOf(w: Uint32Array, i: number): number {
 /** Nearest entry of an index column to time t within tol, else the entry in force at t, else -1. */
 function nearestInColumn(
   trace: WebTrace,
-  col: Uint32Array,
+  col: IndexColumn,
   n: number,
   t: number,
   tol: number,
@@ -31,23 +31,23 @@ function nearestInColumn(
   let best = -1;
   let bestD = tol;
   for (let j = Math.max(0, k - 1); j <= Math.min(n - 1, k); j++) {
-    const d = Math.abs(tsOf(w, col[j]!) - t);
+    const d = Math.abs(tsOf(w, col.get(j)) - t);
     if (d <= bestD) {
-      best = col[j]!;
+      best = col.get(j);
       bestD = d;
     }
   }
   return best;
 }
 
-function inForce(trace: WebTrace, col: Uint32Array, n: number, t: number): number {
+function inForce(trace: WebTrace, col: IndexColumn, n: number, t: number): number {
   const k = trace.upperBoundColumnTime(col, t, 0, n) - 1;
-  return k >= 0 ? col[k]! : -1;
+  return k >= 0 ? col.get(k) : -1;
 }
 
 function seriesHit(trace: WebTrace, s: EventSeries, t: number, tol: number): number {
-  const near = nearestInColumn(trace, s.idx.data, s.length, t, tol);
-  return near >= 0 ? near : inForce(trace, s.idx.data, s.length, t);
+  const near = nearestInColumn(trace, s.idx, s.length, t, tol);
+  return near >= 0 ? near : inForce(trace, s.idx, s.length, t);
 }
 
 export function hitTest(trace: WebTrace, g: Geom, x: number, y: number): number {
@@ -76,8 +76,8 @@ export function hitTest(trace: WebTrace, g: Geom, x: number, y: number): number 
     }
     if (best >= 0) return best;
   } else {
-    const m = nearestInColumn(trace, lane.marks.idx.data, lane.marks.length, t, tol);
+    const m = nearestInColumn(trace, lane.marks.idx, lane.marks.length, t, tol);
     if (m >= 0) return m;
   }
-  return inForce(trace, lane.states.idx.data, lane.states.length, t);
+  return inForce(trace, lane.states.idx, lane.states.length, t);
 }

@@ -12,7 +12,6 @@
 
 import { RafScheduler } from '../lib/raf.ts';
 import type { Lane, WebTrace } from '../trace/index.ts';
-import { lowerBound } from '../lib/binarySearch.ts';
 import { EventKind, RECORD_WORDS } from '@iocpscope/protocol';
 import {
   drawCounterTrack,
@@ -466,15 +465,15 @@ export class TimelineRenderer {
     const rasterY0 = layout.queueY0;
     const rows = Math.max(1, Math.round((layout.lanesY1 - rasterY0) * dpr));
     const r = this.raster;
-    r.resize(cols, rows);
-    r.clear(packRgb(RGB.bg));
     this.scratch.ensure(cols);
     const cg: Columns = { t0: v.startNs, nsPerCol: (v.endNs - v.startNs) / cols, cols };
     const dy = (y: number): number => Math.round((y - rasterY0) * dpr);
+    // One band at a time (raster.ts): the tracks, then each visible lane.
+    const putX = Math.round(layout.plotX0 * dpr);
+    const putY = Math.round(rasterY0 * dpr);
 
     const runMax = Math.max(trace.running.maxValue, trace.concurrency, trace.workerCount, 1);
-    r.fillRect(0, dy(layout.queueY0), cols, dy(layout.queueY1), packRgb(RGB.laneOdd));
-    r.fillRect(0, dy(layout.runY0), cols, dy(layout.runY1), packRgb(RGB.laneOdd));
+    r.band(cols, dy(layout.queueY0), dy(layout.queueY1), packRgb(RGB.laneOdd));
     const queueMax = drawCounterTrack(
       r,
       trace,
@@ -486,6 +485,8 @@ export class TimelineRenderer {
       0,
       this.scratch,
     );
+    r.put(ctx, putX, putY);
+    r.band(cols, dy(layout.runY0), dy(layout.runY1), packRgb(RGB.laneOdd));
     drawCounterTrack(
       r,
       trace,
@@ -497,6 +498,7 @@ export class TimelineRenderer {
       trace.concurrency,
       this.scratch,
     );
+    r.put(ctx, putX, putY);
 
     const parts = laneParts(layout.laneH);
     const clipTop = dy(layout.lanesY0);
@@ -506,7 +508,10 @@ export class TimelineRenderer {
       if (top + layout.laneH <= layout.lanesY0 || top >= layout.lanesY1) continue;
       const lane = lanes[row]!;
       const bg = row & 1 ? RGB.laneOdd : RGB.laneEven;
-      r.fillRect(0, Math.max(clipTop, dy(top)), cols, dy(top + layout.laneH), packRgb(bg));
+      const bandY1 = Math.min(rows, dy(top + layout.laneH));
+      const bandY0 = Math.max(clipTop, dy(top));
+      if (bandY1 <= bandY0) continue;
+      r.band(cols, bandY0, bandY1, packRgb(bg));
       const marksOnly = lane.states.length === 0;
       const y0 = Math.max(clipTop, dy(top + parts.barY));
       const y1 = marksOnly ? y0 : dy(top + parts.barY + parts.barH);
@@ -524,8 +529,8 @@ export class TimelineRenderer {
         if (!drawMarksDense(r, trace, lane.marks, cg, my0, my1, limit, this.scratch)) bits |= 2;
       }
       sparse[row] = bits;
+      r.put(ctx, putX, putY);
     }
-    ctx.putImageData(r.imageData(), Math.round(layout.plotX0 * dpr), Math.round(rasterY0 * dpr));
     pen.invalidate();
 
     // ---- vector overlays ---------------------------------------------------------
@@ -565,8 +570,8 @@ export class TimelineRenderer {
 
   private drawFlowsAndSession(state: TimelineState, trace: WebTrace, g: Geom): void {
     const ret = trace.returns.idx;
-    const k0 = trace.lowerBoundColumnTime(ret.data, g.t0, 0, ret.length);
-    const k1 = trace.upperBoundColumnTime(ret.data, g.t1, k0, ret.length);
+    const k0 = trace.lowerBoundColumnTime(ret, g.t0, 0, ret.length);
+    const k1 = trace.upperBoundColumnTime(ret, g.t1, k0, ret.length);
     if (k1 - k0 <= ALL_FLOWS_LIMIT) {
       let n = 0;
       for (let k = k0; k < k1; k++) this.positions[n++] = k;
@@ -585,8 +590,8 @@ export class TimelineRenderer {
       for (let j = j0; j < j1 && n < SESSION_FLOWS_LIMIT; j++) {
         const e = list[j]!;
         if ((w[e * RECORD_WORDS]! & 0xff) !== EventKind.GqcsReturn) continue;
-        const k = lowerBound(ret.data, e, 0, ret.length);
-        if (k < ret.length && ret.data[k] === e) this.positions[n++] = k;
+        const k = ret.lowerBound(e);
+        if (k < ret.length && ret.get(k) === e) this.positions[n++] = k;
       }
       drawFlows(this.pen, trace, g, this.positions, n, COLORS.flowSelected, 2);
     }

@@ -12,7 +12,8 @@
 // each entry. Entries are only pushed when the counter really moves.
 
 import { EventKind, RECORD_WORDS } from '@iocpscope/protocol';
-import { I32Column, U32Column, U8Column } from './column.ts';
+import { I32Column, U8Column } from './column.ts';
+import { IndexColumn } from './indexColumn.ts';
 import { stateAt } from './flags.ts';
 
 export const SERIES_BLOCK = 32;
@@ -31,8 +32,8 @@ export function stepAt(kind: SeriesKind, words: Uint32Array, e: number): number 
 
 export class EventSeries {
   readonly kind: SeriesKind;
-  /** Event index of each entry, ascending. */
-  readonly idx = new U32Column();
+  /** Event index of each entry, ascending (about 2 bytes each: indexColumn.ts). */
+  readonly idx = new IndexColumn();
   /** Per block, flag series: OR of MarkFlag bits. */
   readonly blockOr = new U8Column();
   /** Per block, step series: value before the first entry, and min/max after each entry. */
@@ -84,8 +85,8 @@ export class EventSeries {
     if (k < 0) return 0;
     const b = k >>> SERIES_BLOCK_SHIFT;
     let v = this.blockFirst.data[b]!;
-    const idx = this.idx.data;
-    for (let j = b << SERIES_BLOCK_SHIFT; j <= k; j++) v += stepAt(this.kind, words, idx[j]!);
+    const idx = this.idx;
+    for (let j = b << SERIES_BLOCK_SHIFT; j <= k; j++) v += stepAt(this.kind, words, idx.get(j));
     return v;
   }
 

@@ -10,7 +10,7 @@ import {
 } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { randomRecords, rng } from './randomTrace.test-util.ts';
-import { NONE, TraceError, WebTrace } from './index.ts';
+import { INDEX_BLOCK, NONE, TraceError, WebTrace } from './index.ts';
 import { LATE_POST_WINDOW } from './ioMatch.ts';
 
 // ---- the naive model: objects and linear scans, written from the rules ------
@@ -155,17 +155,21 @@ describe('WebTrace', () => {
         for (const [tid, th] of m.threads) {
           const lane = t.laneOfTid(tid)!;
           expect(lane).toBeDefined();
-          expect(Array.from(lane.states.idx.view())).toEqual(th.entries.map((e) => e.i));
+          expect(Array.from(lane.states.idx.toArray())).toEqual(th.entries.map((e) => e.i));
         }
-        expect(Array.from(t.running.idx.view())).toEqual(m.running.map((e) => e.i));
-        expect(Array.from(t.queueDepth.idx.view())).toEqual(m.queue.map((e) => e.i));
+        expect(Array.from(t.running.idx.toArray())).toEqual(m.running.map((e) => e.i));
+        expect(Array.from(t.queueDepth.idx.toArray())).toEqual(m.queue.map((e) => e.i));
         const runVals = m.running.map((_, k) => t.running.valueAfter(t.words, k));
         expect(runVals).toEqual(m.running.map((e) => e.v));
         const queueVals = m.queue.map((_, k) => t.queueDepth.valueAfter(t.words, k));
         expect(queueVals).toEqual(m.queue.map((e) => e.v));
-        expect(Array.from(t.returns.idx.view())).toEqual(m.flows.map((f) => f.deq));
-        expect(Array.from(t.retPosted.view())).toEqual(m.flows.map((f) => f.posted));
-        expect(Array.from(t.retQueued.view())).toEqual(m.flows.map((f) => f.queued));
+        expect(Array.from(t.returns.idx.toArray())).toEqual(m.flows.map((f) => f.deq));
+        expect(Array.from({ length: t.returns.length }, (_, k) => t.postedOf(k))).toEqual(
+          m.flows.map((f) => f.posted),
+        );
+        expect(Array.from({ length: t.returns.length }, (_, k) => t.queuedOf(k))).toEqual(
+          m.flows.map((f) => f.queued),
+        );
       }
     }
   });
@@ -186,8 +190,13 @@ describe('WebTrace', () => {
     writeRecord(w, n - 3, EventKind.IoPosted, Op.Recv, 1, 0, n - 3, 5, 0, 997, 8);
     writeRecord(w, n - 2, EventKind.GqcsReturn, ov | Op.Recv, 1, 0, n - 2, 5, 0, 0, 8);
     const t = WebTrace.from(w);
-    expect(Array.from(t.returns.idx.view())).toEqual([1, 3, 4, n - 2]);
-    expect(Array.from(t.retPosted.view())).toEqual([NONE, NONE, NONE, n - 3]);
+    expect(Array.from(t.returns.idx.toArray())).toEqual([1, 3, 4, n - 2]);
+    expect(Array.from({ length: t.returns.length }, (_, k) => t.postedOf(k))).toEqual([
+      NONE,
+      NONE,
+      NONE,
+      n - 3,
+    ]);
     expect(naiveModel(w, n).flows.map((f) => f.posted)).toEqual([NONE, NONE, NONE, n - 3]);
   });
 
@@ -379,9 +388,14 @@ describe('WebTrace', () => {
     const n = 20_000;
     const t = WebTrace.from(randomRecords(4, n));
     expect(t.words.length).toBe(n * RECORD_WORDS);
-    const cols = [t.returns.idx, t.retPosted, t.retQueued, t.queueDepth.idx, t.running.idx, t.gaps];
+    const cols = [t.returns.idx, t.queueDepth.idx, t.running.idx];
     for (const l of t.lanesById) cols.push(l.states.idx, l.marks.idx);
-    for (const c of cols) expect(c.data.length).toBe(c.length);
+    for (const c of cols) {
+      expect(c.lo.length).toBe(c.length);
+      expect(c.base.length).toBe(Math.ceil(c.length / INDEX_BLOCK));
+    }
+    for (const c of [t.retPosted, t.retQueued]) expect(c.back.length).toBe(c.length);
+    expect(t.gaps.data.length).toBe(t.gaps.length);
     // Everything but the records is index: a few bytes per event on this marks-heavy mix.
     expect(t.bytes).toBeGreaterThan(n * 32);
   });

@@ -6,11 +6,12 @@
 //   @iocpscope/protocol record.ts); read them with the protocol's accessors
 //   (tsAt, kindAt, ...) or through the helpers here. Only the first
 //   `count * 8` words are valid.
-// - Every derived index is a column of u32 event indices (ascending), plus small
-//   per-block summaries and fixed-size time buckets; nothing is stored per
-//   event except the records and one lane bit mask per LANE_BLOCK events, so
-//   the model stays a few bytes per event above the 32 of the records (6.5 on
-//   the synthetic echo trace; see `bytes`).
+// - Every derived index is a column of event indices (ascending), stored in
+//   about 2 bytes per entry (IndexColumn: a u32 base per 32 entries plus u16
+//   offsets), plus small per-block summaries and fixed-size time buckets;
+//   nothing is stored per event except the records and one lane bit mask per
+//   LANE_BLOCK events, so the model stays a few bytes per event above the 32
+//   of the records (see `bytes`).
 // - Timestamps are non-decreasing by the protocol's contract (the drainer
 //   emits in time order). A record that goes back in time is clamped to the
 //   previous timestamp in our copy and counted in `clampedTimestamps`, so the
@@ -50,6 +51,7 @@ import { U32Column } from './column.ts';
 import { MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
 import { BlockReason } from '@iocpscope/protocol';
 import { freezeStrings } from './frozenStrings.ts';
+import { FlowEndColumn, IndexColumn } from './indexColumn.ts';
 import { IoMatcher, LATE_POST_WINDOW } from './ioMatch.ts';
 import {
   Lane,
@@ -108,10 +110,13 @@ export class WebTrace implements StringsHolder {
   private laneIdByTid = new Int32Array(16);
   private kernelLaneId = -1;
 
-  /** GqcsReturn events; `retPosted`/`retQueued` hold the flow's other ends (NONE if unmatched). */
+  /**
+   * GqcsReturn events; `retPosted`/`retQueued` hold the flow's other ends (NONE
+   * if unmatched), read with postedOf(k)/queuedOf(k).
+   */
   readonly returns = new EventSeries(SeriesKind.Flags);
-  readonly retPosted = new U32Column();
-  readonly retQueued = new U32Column();
+  readonly retPosted = new FlowEndColumn();
+  readonly retQueued = new FlowEndColumn();
   /** Packets in the port's queue: +1 per PacketQueued (not Post) and Pqcs, -1 per dequeue. */
   readonly queueDepth = new EventSeries(SeriesKind.Queue);
   /** Port threads in the Running state (compare with `concurrency`). */
@@ -340,8 +345,17 @@ export class WebTrace implements StringsHolder {
    * First position k in [lo, hi) of an index column (event indices, ascending,
    * hence ascending times) whose event time is >= ns.
    */
-  lowerBoundColumnTime(col: Uint32Array, ns: number, lo: number, hi: number): number {
+  lowerBoundColumnTime(col: Uint32Array | IndexColumn, ns: number, lo: number, hi: number): number {
     const w = this.words;
+    if (col instanceof IndexColumn) {
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const o = col.get(mid) * RECORD_WORDS;
+        if (w[o + 2]! + w[o + 3]! * TWO_32 < ns) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const o = col[mid]! * RECORD_WORDS;
@@ -352,8 +366,17 @@ export class WebTrace implements StringsHolder {
   }
 
   /** First position k in [lo, hi) of an index column whose event time is > ns. */
-  upperBoundColumnTime(col: Uint32Array, ns: number, lo: number, hi: number): number {
+  upperBoundColumnTime(col: Uint32Array | IndexColumn, ns: number, lo: number, hi: number): number {
     const w = this.words;
+    if (col instanceof IndexColumn) {
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const o = col.get(mid) * RECORD_WORDS;
+        if (w[o + 2]! + w[o + 3]! * TWO_32 <= ns) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const o = col[mid]! * RECORD_WORDS;
@@ -367,7 +390,7 @@ export class WebTrace implements StringsHolder {
 
   /** Position in `lane.states` of the state in force at `ns`, or -1 before the first. */
   stateEntryAt(lane: Lane, ns: number): number {
-    return this.upperBoundColumnTime(lane.states.idx.data, ns, 0, lane.states.length) - 1;
+    return this.upperBoundColumnTime(lane.states.idx, ns, 0, lane.states.length) - 1;
   }
 
   /**
@@ -379,7 +402,7 @@ export class WebTrace implements StringsHolder {
     out[0] = 0;
     out[1] = 0;
     out[2] = 0;
-    const col = lane.states.idx.data;
+    const col = lane.states.idx;
     const n = lane.states.length;
     const t = ns < this.endNs ? ns : this.endNs;
     const j = this.upperBoundColumnTime(col, t, 0, n) - 1;
@@ -391,10 +414,10 @@ export class WebTrace implements StringsHolder {
     out[1] = cum[b * 3 + 1]!;
     out[2] = cum[b * 3 + 2]!;
     let k = b << STATE_BLOCK_SHIFT;
-    let prevNs = tsOf(w, col[k]!);
-    let prevState = stateAt(w, col[k]!);
+    let prevNs = tsOf(w, col.get(k));
+    let prevState = stateAt(w, col.get(k));
     for (k = k + 1; k <= j; k++) {
-      const e = col[k]!;
+      const e = col.get(k);
       const ns2 = tsOf(w, e);
       if (prevState < ThreadStateValue.Exited) out[prevState]! += ns2 - prevNs;
       prevNs = ns2;
@@ -413,19 +436,29 @@ export class WebTrace implements StringsHolder {
     const kind = this.kindAt(i);
     const ret = this.returns.idx;
     if (kind === EventKind.GqcsReturn) {
-      const k = lowerBound(ret.data, i, 0, ret.length);
-      if (k >= ret.length || ret.data[k] !== i) return -1;
-      return this.retPosted.data[k] !== NONE || this.retQueued.data[k] !== NONE ? k : -1;
+      const k = ret.lowerBound(i);
+      if (k >= ret.length || ret.get(k) !== i) return -1;
+      return this.postedOf(k) !== NONE || this.queuedOf(k) !== NONE ? k : -1;
     }
     if (kind !== EventKind.IoPosted && kind !== EventKind.Pqcs && kind !== EventKind.PacketQueued) {
       return -1;
     }
-    const col = kind === EventKind.PacketQueued ? this.retQueued.data : this.retPosted.data;
+    const col = kind === EventKind.PacketQueued ? this.retQueued : this.retPosted;
     // The dequeue comes after the event; scan the returns from there.
-    for (let k = upperBound(ret.data, i, 0, ret.length); k < ret.length; k++) {
-      if (col[k] === i) return k;
+    for (let k = ret.upperBound(i); k < ret.length; k++) {
+      if (col.get(k, ret.get(k)) === i) return k;
     }
     return -1;
+  }
+
+  /** The post (IoPosted or Pqcs) matched to the k-th GqcsReturn, or NONE. */
+  postedOf(k: number): number {
+    return this.retPosted.get(k, this.returns.idx.get(k));
+  }
+
+  /** The PacketQueued matched to the k-th GqcsReturn, or NONE. */
+  queuedOf(k: number): number {
+    return this.retQueued.get(k, this.returns.idx.get(k));
   }
 
   // ---- navigation -----------------------------------------------------------------
@@ -619,15 +652,15 @@ export class WebTrace implements StringsHolder {
           const ioId = w[o + 7]!;
           const posted = this.posted.take(w, ioId, i);
           if (posted === NONE) this.early.put(w, ioId, i);
-          this.retPosted.push(posted);
-          this.retQueued.push(this.queuedIo.take(w, ioId, i));
+          this.retPosted.push(i, posted);
+          this.retQueued.push(i, this.queuedIo.take(w, ioId, i));
           if (row >= 0) {
             this.sessions.completions.data[row]!++;
             if (!ok) this.sessions.failures.data[row]!++;
           }
         } else {
-          this.retPosted.push(NONE);
-          this.retQueued.push(NONE);
+          this.retPosted.push(i, NONE);
+          this.retQueued.push(i, NONE);
         }
         // Something was dequeued unless FALSE with a NULL overlapped; a dequeue
         // with an empty queue means the trace started mid-stream: no step.

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { FlowEndColumn, INDEX_BLOCK, IndexColumn } from './indexColumn.ts';
+import { NONE } from './lanes.ts';
+import { rng } from './randomTrace.test-util.ts';
+
+/** Ascending event indices with gaps from dense (1) to far beyond 16 bits. */
+function ascending(seed: number, n: number): number[] {
+  const r = rng(seed);
+  const out: number[] = [];
+  let i = Math.floor(r() * 1000);
+  for (let k = 0; k < n; k++) {
+    const x = r();
+    i +=
+      x < 0.6
+        ? 1 + Math.floor(r() * 8)
+        : x < 0.95
+          ? Math.floor(r() * 3000)
+          : Math.floor(r() * 200_000);
+    out.push(i);
+  }
+  return out;
+}
+
+function naiveLower(a: number[], v: number, lo: number, hi: number): number {
+  for (let k = lo; k < hi; k++) if (a[k]! >= v) return k;
+  return hi;
+}
+
+function naiveUpper(a: number[], v: number, lo: number, hi: number): number {
+  for (let k = lo; k < hi; k++) if (a[k]! > v) return k;
+  return hi;
+}
+
+describe('IndexColumn', () => {
+  it('returns every pushed event index, including offsets that do not fit 16 bits', () => {
+    for (const seed of [1, 2, 3]) {
+      const want = ascending(seed, 5000);
+      const c = new IndexColumn();
+      for (const i of want) c.push(i);
+      expect(c.length).toBe(want.length);
+      expect(Array.from(c.toArray())).toEqual(want);
+      for (let k = 0; k < want.length; k += 7) expect(c.get(k)).toBe(want[k]);
+    }
+  });
+
+  it('answers lower and upper bounds like a linear scan over the same values', () => {
+    const r = rng(9);
+    const want = ascending(4, 3000);
+    const c = new IndexColumn();
+    for (const i of want) c.push(i);
+    const top = want[want.length - 1]! + 10;
+    for (let q = 0; q < 300; q++) {
+      const v = q % 3 === 0 ? want[Math.floor(r() * want.length)]! : Math.floor(r() * top);
+      const lo = Math.floor(r() * want.length);
+      const hi = lo + Math.floor(r() * (want.length - lo + 1));
+      expect(c.lowerBound(v, lo, hi)).toBe(naiveLower(want, v, lo, hi));
+      expect(c.upperBound(v, lo, hi)).toBe(naiveUpper(want, v, lo, hi));
+    }
+  });
+
+  it('keeps its values through reserve and trim, and trim leaves no spare capacity', () => {
+    const want = ascending(5, 1234);
+    const c = new IndexColumn(10);
+    for (let k = 0; k < 600; k++) c.push(want[k]!);
+    c.reserve(5000);
+    for (let k = 600; k < want.length; k++) c.push(want[k]!);
+    c.trim();
+    expect(c.lo.length).toBe(want.length);
+    expect(c.base.length).toBe(Math.ceil(want.length / INDEX_BLOCK));
+    expect(Array.from(c.toArray())).toEqual(want);
+    // Still growable after a trim (a live trace keeps appending).
+    c.push(want[want.length - 1]! + 70_000);
+    expect(c.get(want.length)).toBe(want[want.length - 1]! + 70_000);
+  });
+
+  it('costs about 2 bytes per entry on a dense series', () => {
+    const c = new IndexColumn();
+    for (let i = 0; i < 100_000; i++) c.push(i * 4);
+    c.trim();
+    expect(c.bytes).toBeLessThanOrEqual(100_000 * 2.2);
+  });
+});
+
+describe('FlowEndColumn', () => {
+  it('returns every flow end (or NONE) given its return, near or far back', () => {
+    const r = rng(11);
+    const col = new FlowEndColumn();
+    const rets: number[] = [];
+    const ends: number[] = [];
+    let ret = 10;
+    for (let k = 0; k < 5000; k++) {
+      ret += 1 + Math.floor(r() * 50);
+      const x = r();
+      const end =
+        x < 0.1
+          ? NONE
+          : x < 0.9
+            ? ret - 1 - Math.floor(r() * Math.min(ret - 1, 5000))
+            : ret - 1 - Math.floor(r() * (ret - 1));
+      rets.push(ret);
+      ends.push(end);
+      col.push(ret, end);
+    }
+    col.trim();
+    expect(col.back.length).toBe(5000);
+    for (let k = 0; k < rets.length; k++) expect(col.get(k, rets[k]!)).toBe(ends[k]);
+  });
+
+  it('refuses an end that is not before its return (an indexing bug, not input)', () => {
+    const col = new FlowEndColumn();
+    expect(() => col.push(5, 5)).toThrow(RangeError);
+  });
+});
