@@ -31,6 +31,7 @@ import type { LoadReport } from '../src/load/index.ts';
 import { openIdleConnections } from './idle.ts';
 import {
   cpuSeconds,
+  mainThreadCpuSeconds,
   freePort,
   machineCpu,
   openFileLimit,
@@ -72,6 +73,8 @@ const TARGETS: Record<Exclude<ServerName, 'plain'>, number> = { traced: 0.75, un
 interface Sample {
   report: LoadReport;
   serverCpu: number;
+  /** The server's main thread alone: the emulated kernel, plain node:net's only thread. */
+  mainCpu: number;
   clientCpu: number;
   steal: number;
   busy: number;
@@ -152,6 +155,7 @@ async function start(name: ServerName): Promise<ServerProcess> {
 async function measure(server: ServerProcess, load: LoadName): Promise<Sample> {
   const spec = LOADS[load];
   const cpu0 = cpuSeconds(server.pid);
+  const main0 = mainThreadCpuSeconds(server.pid);
   const box0 = machineCpu();
   const client0 = process.cpuUsage();
   const t0 = performance.now();
@@ -168,10 +172,12 @@ async function measure(server: ServerProcess, load: LoadName): Promise<Sample> {
   const dTotal = box1.total - box0.total || 1;
   const busy = 1 - (box1.idle - box0.idle) / dTotal;
   const serverCpu = (cpuSeconds(server.pid) - cpu0) / seconds;
+  const mainCpu = (mainThreadCpuSeconds(server.pid) - main0) / seconds;
   const clientCpu = (client.user + client.system) / 1e6 / seconds;
   return {
     report,
     serverCpu,
+    mainCpu,
     clientCpu,
     steal: (box1.steal - box0.steal) / dTotal,
     busy,
@@ -183,7 +189,8 @@ function describe(s: Sample): string {
   const r = s.report;
   return (
     `${formatCount(r.messagesPerSec).padStart(7)} msg/s  p50 ${formatMicros(r.latencyUs.p50)}` +
-    `  p99 ${formatMicros(r.latencyUs.p99)}  cpu server ${pct(s.serverCpu)} client ${pct(s.clientCpu)}` +
+    `  p99 ${formatMicros(r.latencyUs.p99)}  cpu server ${pct(s.serverCpu)} (main ${pct(s.mainCpu)})` +
+    ` client ${pct(s.clientCpu)}` +
     `  others ${s.others.toFixed(2)} cores  steal ${pct(s.steal)}`
   );
 }
@@ -297,7 +304,9 @@ async function main(): Promise<number> {
             `  p50 ${formatMicros(lat('p50'))}  p99 ${formatMicros(lat('p99'))}` +
             `  server cpu ${pct(median(all.map((s) => s.serverCpu)))}` +
             // CPU per message is less sensitive to a contended box than msg/s.
-            `, ${median(all.map((s) => (s.serverCpu * 1e6) / (s.report.messagesPerSec || 1))).toFixed(2)} us/msg`,
+            `, ${median(all.map((s) => (s.serverCpu * 1e6) / (s.report.messagesPerSec || 1))).toFixed(2)} us/msg` +
+            // The main thread is the bottleneck (the emulated kernel; plain's only thread).
+            `, main thread ${median(all.map((s) => (s.mainCpu * 1e6) / (s.report.messagesPerSec || 1))).toFixed(2)} us/msg`,
         );
       }
       if (!serverNames.includes('plain')) continue;
