@@ -323,7 +323,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'release-without-atomic-flag',
     flags: { gqcsBatch: '1' },
     traffic:
-      '6 clients pipeline 500-byte messages, 4 in flight, for 800 ms while about 60 resets a second ' +
+      '6 clients pipeline 500-byte messages, 2 in flight, for 250 ms while about 200 resets a second ' +
       'hit them; --gqcs-batch 1 hands the failed recv and the failed send of a reset session to two ' +
       'different workers.',
     lookFor:
@@ -338,10 +338,10 @@ export const SCENARIOS: readonly Scenario[] = [
     async drive(port) {
       await load(port, {
         connections: 6,
-        durationMs: 800,
-        inFlight: 4,
+        durationMs: 250,
+        inFlight: 2,
         messageSize: 500,
-        resetsPerSec: 60,
+        resetsPerSec: 200,
       });
       return { keepOpen: [] };
     },

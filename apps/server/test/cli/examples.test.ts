@@ -150,7 +150,12 @@ describe('the committed example recordings', () => {
     ).traceEvents;
     const threads = events.filter((e) => e.ph === 'M' && e.name === 'thread_name');
     expect(threads.map((e) => e.args!.name)).toEqual(
-      expect.arrayContaining(['worker-0 [worker]', 'worker-1 [worker]', 'accept [accept]']),
+      expect.arrayContaining([
+        'kernel [kernel]',
+        'accept [accept]',
+        'worker 1 [worker]',
+        'worker 2 [worker]',
+      ]),
     );
     const slices = events.filter((e) => e.ph === 'X').map((e) => e.name);
     for (const name of ['GQCS wait', 'WSARecv', 'WSASend', 'recv completion', 'send completion']) {
