@@ -1,7 +1,15 @@
 import { RECORD_WORDS, ThreadStateValue } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { randomRecords, rng } from '../trace/randomTrace.test-util.ts';
-import { markFlagsAt, stateAt, stepAt, WebTrace, type EventSeries } from '../trace/index.ts';
+import {
+  BitIndexColumn,
+  IndexColumn,
+  markFlagsAt,
+  stateAt,
+  stepAt,
+  WebTrace,
+  type EventSeries,
+} from '../trace/index.ts';
 import {
   aggregateCounterBuckets,
   aggregateFlags,
@@ -203,5 +211,71 @@ describe('time buckets wider than a column', () => {
         expect(bk[c]! & ~near).toBe(0);
       }
     }
+  });
+});
+
+describe('aggregation over either index column', () => {
+  it('gives the same columns whether a series is stored as bits or as 2-byte offsets', () => {
+    const words = randomRecords(21, 6000);
+    const asBits = WebTrace.from(words);
+    const asOffsets = WebTrace.from(words);
+    for (const lane of asBits.lanesById) {
+      for (const s of [lane.states, lane.marks]) {
+        const bits = new BitIndexColumn();
+        for (const e of s.idx.toArray()) bits.push(e);
+        s.idx = bits;
+      }
+    }
+    for (const lane of asOffsets.lanesById) {
+      for (const s of [lane.states, lane.marks]) {
+        const offsets = new IndexColumn();
+        for (const e of s.idx.toArray()) offsets.push(e);
+        s.idx = offsets;
+      }
+    }
+    const a = [new Float32Array(64), new Float32Array(64), new Float32Array(64)];
+    const b = [new Float32Array(64), new Float32Array(64), new Float32Array(64)];
+    const fa = new Uint8Array(64);
+    const fb = new Uint8Array(64);
+    for (const lane of asBits.lanesById) {
+      const other = asOffsets.lanesById[lane.id]!;
+      for (const [sa, sb] of [
+        [lane.states, other.states],
+        [lane.marks, other.marks],
+      ] as const) {
+        for (const g of windows(7 + lane.id)) {
+          const na = aggregateFlags(asBits, sa, g.t0, g.nsPerCol, g.cols, fa);
+          const nb = aggregateFlags(asOffsets, sb, g.t0, g.nsPerCol, g.cols, fb);
+          expect(na).toBe(nb);
+          expect(Array.from(fa.subarray(0, g.cols))).toEqual(Array.from(fb.subarray(0, g.cols)));
+        }
+      }
+      if (lane.states.length === 0) continue;
+      for (const g of windows(3 + lane.id)) {
+        aggregateStates(asBits, lane, g.t0, g.nsPerCol, g.cols, a[0]!, a[1]!, a[2]!, fa);
+        aggregateStates(asOffsets, other, g.t0, g.nsPerCol, g.cols, b[0]!, b[1]!, b[2]!, fb);
+        for (let s = 0; s < 3; s++) {
+          expect(Array.from(a[s]!.subarray(0, g.cols))).toEqual(
+            Array.from(b[s]!.subarray(0, g.cols)),
+          );
+        }
+        expect(Array.from(fa.subarray(0, g.cols))).toEqual(Array.from(fb.subarray(0, g.cols)));
+      }
+    }
+  });
+
+  it('switches a dense flag series to bits when the trace is trimmed, keeping its entries', () => {
+    // Every event a GQCS return on one thread: its states are one entry per event.
+    const n = 3000;
+    const w = new Uint32Array(n * RECORD_WORDS);
+    for (let i = 0; i < n; i++) {
+      const o = i * RECORD_WORDS;
+      w[o] = (i % 2 === 0 ? 5 : 6) | (1 << 16); // GqcsEnter / GqcsReturn, tid 1
+      w[o + 2] = i * 10;
+    }
+    const t = WebTrace.from(w);
+    const lane = t.laneOfTid(1)!;
+    expect(lane.states.idx).toBeInstanceOf(BitIndexColumn);
+    expect(Array.from(lane.states.idx.toArray())).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 });

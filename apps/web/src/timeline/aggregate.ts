@@ -53,6 +53,8 @@ export function aggregateStates(
   let accB = 0;
   let tj = 0;
   let sj = -1;
+  // Entry j's event (-1 before the first): sequential reads step from it.
+  let ej = -1;
   if (j >= 0) {
     // Rebuild acc at entry j from its block prefix.
     const b = Math.floor(j / STATE_BLOCK);
@@ -60,15 +62,17 @@ export function aggregateStates(
     accW = cum[b * 3]!;
     accR = cum[b * 3 + 1]!;
     accB = cum[b * 3 + 2]!;
-    tj = tsOf(w, col.get(k));
-    sj = stateAt(w, col.get(k));
+    ej = col.get(k);
+    tj = tsOf(w, ej);
+    sj = stateAt(w, ej);
     for (k = k + 1; k <= j; k++) {
-      const t = tsOf(w, col.get(k));
+      ej = col.getAfter(k, ej);
+      const t = tsOf(w, ej);
       if (sj === ThreadStateValue.Waiting) accW += t - tj;
       else if (sj === ThreadStateValue.Running) accR += t - tj;
       else if (sj === ThreadStateValue.Blocked) accB += t - tj;
       tj = t;
-      sj = stateAt(w, col.get(k));
+      sj = stateAt(w, ej);
     }
   }
   // Cumulative time per state up to the left edge of the current column.
@@ -86,8 +90,10 @@ export function aggregateStates(
       if (outFlags) {
         // Entries skipped by the jump: the rest of j's block one by one, then whole blocks.
         const firstFull = j < 0 ? 0 : Math.floor(j / SERIES_BLOCK) + 1;
+        let e = ej;
         for (let k = j + 1; k < firstFull * SERIES_BLOCK && k < target; k++) {
-          f |= markFlagsAt(w, col.get(k));
+          e = col.getAfter(k, e);
+          f |= markFlagsAt(w, e);
         }
         for (let b = firstFull; b < nb - 1; b++) f |= bor[b]!;
         f |= markFlagsAt(w, col.get(target));
@@ -96,11 +102,12 @@ export function aggregateStates(
       accW = cum[(nb - 1) * 3]!;
       accR = cum[(nb - 1) * 3 + 1]!;
       accB = cum[(nb - 1) * 3 + 2]!;
-      tj = tsOf(w, col.get(j));
-      sj = stateAt(w, col.get(j));
+      ej = col.get(j);
+      tj = tsOf(w, ej);
+      sj = stateAt(w, ej);
     }
     while (j + 1 < n) {
-      const e = col.get(j + 1);
+      const e = col.getAfter(j + 1, ej);
       const te = tsOf(w, e);
       if (te > t) break;
       if (j >= 0) {
@@ -109,6 +116,7 @@ export function aggregateStates(
         else if (sj === ThreadStateValue.Blocked) accB += te - tj;
       }
       j++;
+      ej = e;
       tj = te;
       sj = stateAt(w, e);
       if (outFlags) f |= markFlagsAt(w, e);
@@ -154,22 +162,29 @@ export function aggregateFlags(
   const tEnd = t0 + cols * nsPerCol;
   const k0 = trace.lowerBoundColumnTime(idx, t0, 0, n);
   let k = k0;
+  // Entry k - 1's event (-1: not known), so the next entry is one step away.
+  let prev = k > 0 ? idx.get(k - 1) : -1;
   while (k < n) {
-    const e = idx.get(k);
+    const e = idx.getAfter(k, prev);
     const t = tsOf(w, e);
     if (t >= tEnd) break;
     const c = Math.floor((t - t0) / nsPerCol);
     const right = t0 + (c + 1) * nsPerCol;
     // A whole block starting here and ending inside this column: take its summary.
     if ((k & (SERIES_BLOCK - 1)) === 0 && k + SERIES_BLOCK <= n) {
-      const last = idx.get(k + SERIES_BLOCK - 1);
+      const last =
+        k + SERIES_BLOCK < n
+          ? idx.getBefore(k + SERIES_BLOCK - 1, idx.get(k + SERIES_BLOCK))
+          : idx.get(k + SERIES_BLOCK - 1);
       if (tsOf(w, last) < right) {
         out[c]! |= bor[k / SERIES_BLOCK]!;
         k += SERIES_BLOCK;
+        prev = last;
         continue;
       }
     }
     out[c]! |= markFlagsAt(w, e);
+    prev = e;
     k++;
   }
   return k - k0;
@@ -199,27 +214,35 @@ export function aggregateMinMax(
   const blocks = series.blockFirst.length;
   let k = trace.upperBoundColumnTime(idx, t0, 0, n);
   let cur = series.valueAfter(w, k - 1);
+  // Entry k - 1's event (-1: not known), so the next entry is one step away.
+  let prev = k > 0 ? idx.get(k - 1) : -1;
   for (let c = 0; c < cols; c++) {
     const right = t0 + (c + 1) * nsPerCol;
     let mn = cur;
     let mx = cur;
     while (k < n) {
       if ((k & (SERIES_BLOCK - 1)) === 0 && k + SERIES_BLOCK <= n) {
-        const last = idx.get(k + SERIES_BLOCK - 1);
+        // The block's last entry, one step back from the next block's first when there is one.
+        const last =
+          k + SERIES_BLOCK < n
+            ? idx.getBefore(k + SERIES_BLOCK - 1, idx.get(k + SERIES_BLOCK))
+            : idx.get(k + SERIES_BLOCK - 1);
         if (tsOf(w, last) < right) {
           const b = k / SERIES_BLOCK;
           if (bmin[b]! < mn) mn = bmin[b]!;
           if (bmax[b]! > mx) mx = bmax[b]!;
           k += SERIES_BLOCK;
+          prev = last;
           cur = b + 1 < blocks ? bfirst[b + 1]! : series.value;
           continue;
         }
       }
-      const e = idx.get(k);
+      const e = idx.getAfter(k, prev);
       if (tsOf(w, e) >= right) break;
       cur += stepAt(kind, w, e);
       if (cur < mn) mn = cur;
       if (cur > mx) mx = cur;
+      prev = e;
       k++;
     }
     outMin[c] = mn;

@@ -89,8 +89,9 @@ export function drawMarksSparse(
     const color = MARK_COLORS[ci]!;
     let any = false;
     ctx.beginPath();
+    let e = -1;
     for (let k = k0; k < k1; k++) {
-      const e = idx.get(k);
+      e = idx.getAfter(k, e);
       const f = markFlagsAt(w, e);
       if (f === 0 || markColorCss(f) !== color) continue;
       const x = xOf(g, tsOf(w, e));

@@ -4,7 +4,7 @@
 // On a port track: the nearest counter change, else the one in force.
 
 import { RECORD_WORDS } from '@iocpscope/protocol';
-import type { EventSeries, IndexColumn, WebTrace } from '../trace/index.ts';
+import type { EventIndex, EventSeries, WebTrace } from '../trace/index.ts';
 import { laneRowAt, type Layout } from './layout.ts';
 import type { Geom } from './drawVector.ts';
 
@@ -20,7 +20,7 @@ function tsOf(w: Uint32Array, i: number): number {
 /** Nearest entry of an index column to time t within tol, else the entry in force at t, else -1. */
 function nearestInColumn(
   trace: WebTrace,
-  col: IndexColumn,
+  col: EventIndex,
   n: number,
   t: number,
   tol: number,
@@ -40,7 +40,7 @@ function nearestInColumn(
   return best;
 }
 
-function inForce(trace: WebTrace, col: IndexColumn, n: number, t: number): number {
+function inForce(trace: WebTrace, col: EventIndex, n: number, t: number): number {
   const k = trace.upperBoundColumnTime(col, t, 0, n) - 1;
   return k >= 0 ? col.get(k) : -1;
 }

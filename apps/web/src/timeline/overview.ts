@@ -2,7 +2,9 @@
 // queue depth as a line, gaps in red), rendered through the raster into an
 // offscreen canvas and re-rendered only when the trace grows (at most every
 // OVERVIEW_REFRESH_MS for a live stream) or the width changes. Every frame only
-// blits it and draws the viewport window on top.
+// blits it and draws the viewport window on top. The raster it draws through
+// is allocated per render and dropped once the strip is on the canvas: renders
+// are rare, and a trace open for reading would otherwise keep its pixels twice.
 
 import type { WebTrace } from '../trace/index.ts';
 import { aggregateCounterBuckets, aggregateMinMax, useBuckets } from './aggregate.ts';
@@ -13,7 +15,6 @@ import { packRgb, RGB } from './theme.ts';
 export const OVERVIEW_REFRESH_MS = 250;
 
 export class OverviewCache {
-  private readonly raster = new Raster();
   private canvas: HTMLCanvasElement | null = null;
   private version = -1;
   private trace: WebTrace | null = null;
@@ -46,7 +47,7 @@ export class OverviewCache {
     this.widthDev = widthDev;
     this.heightDev = heightDev;
     this.lastRenderMs = nowMs;
-    const r = this.raster;
+    const r = new Raster();
     r.resize(widthDev, heightDev);
     r.clear(packRgb(RGB.bg));
     const cols = r.width;

@@ -2,7 +2,7 @@ import { RECORD_WORDS } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { randomRecords, rng } from './randomTrace.test-util.ts';
 import { WebTrace } from './index.ts';
-import { BUCKET_CAP, BucketGrid, LaneBuckets } from './buckets.ts';
+import { BUCKET_CAP, BucketGrid, CounterBuckets, LaneBuckets } from './buckets.ts';
 
 describe('time buckets', () => {
   it('end up the same whether the grid is sized up front or coarsened while streaming', () => {
@@ -80,5 +80,29 @@ describe('time buckets', () => {
       }
     }
     expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it('keep a counter’s exact min and max per bucket in 16 bits, widening when a value outgrows them', () => {
+    const grid = new BucketGrid();
+    const c = new CounterBuckets();
+    const r = rng(8);
+    const want = new Map<number, [number, number]>();
+    let v = 0;
+    let last = -1;
+    for (let ns = 0; ns < 64 * 200; ns += 1 + Math.floor(r() * 40)) {
+      const before = v;
+      // Small steps at first, then jumps past 65,535 (only a huge queue gets there).
+      v = ns < 64 * 100 ? Math.max(0, v + (r() < 0.55 ? 1 : -1)) : Math.floor(r() * 200_000);
+      c.step(grid, ns, before, v);
+      const b = grid.bucketOf(ns);
+      for (let k = last + 1; k < b; k++) want.set(k, [before, before]);
+      last = b;
+      const m = want.get(b) ?? [before, before];
+      want.set(b, [Math.min(m[0], v), Math.max(m[1], v)]);
+    }
+    expect(c.min).toBeInstanceOf(Int32Array);
+    for (const [b, [mn, mx]] of want) {
+      expect([c.min[b], c.max[b]]).toEqual([mn, mx]);
+    }
   });
 });

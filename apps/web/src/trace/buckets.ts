@@ -129,13 +129,18 @@ export class LaneBuckets {
 }
 
 export class CounterBuckets {
-  min = new Int32Array(BUCKET_CAP);
-  max = new Int32Array(BUCKET_CAP);
+  /** 16 bits while every value fits (counters are small), widened to 32 at the first that does not. */
+  min: Uint16Array | Int32Array = new Uint16Array(BUCKET_CAP);
+  max: Uint16Array | Int32Array = new Uint16Array(BUCKET_CAP);
   /** Last bucket holding summaries; later ones hold the current value. */
   filledTo = -1;
 
   /** The counter moved from `before` to `after` at `ns`. */
   step(grid: BucketGrid, ns: number, before: number, after: number): void {
+    if (this.min instanceof Uint16Array && (after > 0xffff || after < 0 || before < 0)) {
+      this.min = Int32Array.from(this.min);
+      this.max = Int32Array.from(this.max);
+    }
     const b = Math.min(BUCKET_CAP - 1, grid.bucketOf(ns));
     for (let k = this.filledTo + 1; k <= b; k++) {
       this.min[k] = before;

@@ -4,6 +4,12 @@ export { Lane, NONE, STATE_BLOCK, ROLE_NAMES, type StringLookup } from './lanes.
 export { EventSeries, SERIES_BLOCK, SeriesKind, stepAt } from './series.ts';
 export { SessionTable } from './sessions.ts';
 export { MarkFlag, markFlagsAt, stateAt, blockReasonAt, hasSessionAt } from './flags.ts';
-export { IndexColumn, INDEX_BLOCK } from './indexColumn.ts';
+export {
+  BitIndexColumn,
+  FlowEndColumn,
+  IndexColumn,
+  INDEX_BLOCK,
+  type EventIndex,
+} from './indexColumn.ts';
 export { U32Column, I32Column, U8Column, F64Column } from './column.ts';
 export { BUCKET_CAP, BucketGrid, CounterBuckets, LaneBuckets } from './buckets.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlowEndColumn, INDEX_BLOCK, IndexColumn } from './indexColumn.ts';
+import { BitIndexColumn, FlowEndColumn, INDEX_BLOCK, IndexColumn } from './indexColumn.ts';
 import { NONE } from './lanes.ts';
 import { rng } from './randomTrace.test-util.ts';
 
@@ -109,5 +109,84 @@ describe('FlowEndColumn', () => {
   it('refuses an end that is not before its return (an indexing bug, not input)', () => {
     const col = new FlowEndColumn();
     expect(() => col.push(5, 5)).toThrow(RangeError);
+  });
+});
+
+describe('BitIndexColumn', () => {
+  /** Strictly ascending indices (one bit cannot hold a repeat), dense and sparse. */
+  function strict(seed: number, n: number): number[] {
+    return ascending(seed, n).map((v, k) => v + k);
+  }
+
+  it('returns every pushed event index by position and by sequential steps', () => {
+    for (const seed of [1, 2, 3]) {
+      const want = strict(seed, 4000);
+      const c = new BitIndexColumn();
+      for (const i of want) c.push(i);
+      expect(c.length).toBe(want.length);
+      expect(Array.from(c.toArray())).toEqual(want);
+      const r = rng(seed + 100);
+      for (let q = 0; q < 500; q++) {
+        const k = Math.floor(r() * want.length);
+        expect(c.get(k)).toBe(want[k]);
+        if (k > 0) expect(c.getAfter(k, want[k - 1]!)).toBe(want[k]);
+        expect(c.getAfter(k, -1)).toBe(want[k]);
+        if (k + 1 < want.length) expect(c.getBefore(k, want[k + 1]!)).toBe(want[k]);
+      }
+    }
+  });
+
+  it('finds entries across bit 31 of a word and across empty words', () => {
+    const want = [0, 31, 32, 63, 64, 95, 96, 127, 128, 200_000, 200_031, 200_032];
+    const c = new BitIndexColumn();
+    for (const i of want) c.push(i);
+    expect(Array.from(c.toArray())).toEqual(want);
+    for (let k = 1; k < want.length; k++) {
+      expect(c.nextAfter(want[k - 1]!)).toBe(want[k]);
+      expect(c.prevBefore(want[k]!)).toBe(want[k - 1]);
+      expect(c.getBefore(k - 1, want[k]!)).toBe(want[k - 1]);
+    }
+  });
+
+  it('answers lower and upper bounds like a linear scan over the same values', () => {
+    const r = rng(19);
+    const want = strict(7, 3000);
+    const c = new BitIndexColumn();
+    for (const i of want) c.push(i);
+    const top = want[want.length - 1]! + 10;
+    for (let q = 0; q < 300; q++) {
+      const v = q % 3 === 0 ? want[Math.floor(r() * want.length)]! : Math.floor(r() * top);
+      const lo = Math.floor(r() * want.length);
+      const hi = lo + Math.floor(r() * (want.length - lo + 1));
+      expect(c.lowerBound(v, lo, hi)).toBe(naiveLower(want, v, lo, hi));
+      expect(c.upperBound(v, lo, hi)).toBe(naiveUpper(want, v, lo, hi));
+    }
+  });
+
+  it('trims to the last entry and keeps growing afterwards', () => {
+    const want = strict(8, 1000);
+    const c = new BitIndexColumn();
+    for (const i of want) c.push(i);
+    c.trim();
+    const last = want[want.length - 1]!;
+    expect(c.bits.length).toBe((last >>> 5) + 1);
+    expect(c.base.length).toBe(Math.ceil(want.length / INDEX_BLOCK));
+    c.push(last + 1000);
+    expect(c.get(want.length)).toBe(last + 1000);
+    expect(Array.from(c.toArray().subarray(0, want.length))).toEqual(want);
+  });
+
+  it('refuses a repeated or earlier entry', () => {
+    const c = new BitIndexColumn();
+    c.push(5);
+    expect(() => c.push(5)).toThrow(RangeError);
+    expect(() => c.push(3)).toThrow(RangeError);
+  });
+
+  it('costs well under a byte per entry when one event in four is an entry', () => {
+    const c = new BitIndexColumn();
+    for (let i = 0; i < 100_000; i++) c.push(i * 4);
+    c.trim();
+    expect(c.bytes).toBeLessThanOrEqual(100_000 * 0.7);
   });
 });

@@ -21,7 +21,7 @@ const WIDE = 0xffff;
 /** No event (the trace's NONE). */
 const NONE = 0xffffffff;
 
-export class IndexColumn {
+export class IndexColumn implements EventIndex {
   length = 0;
   /** Per block: event index of its first entry. */
   base: Uint32Array;
@@ -38,6 +38,14 @@ export class IndexColumn {
   get(k: number): number {
     const d = this.lo[k]!;
     return d !== WIDE ? this.base[k >>> SHIFT]! + d : this.wide.get(k)!;
+  }
+
+  getAfter(k: number, _prev: number): number {
+    return this.get(k);
+  }
+
+  getBefore(k: number, _next: number): number {
+    return this.get(k);
   }
 
   /** Append event index i (>= every earlier entry). */
@@ -169,5 +177,135 @@ export class FlowEndColumn {
 
   get bytes(): number {
     return this.back.byteLength + this.wide.size * 32;
+  }
+}
+
+/** What the series and their readers need of an index column (IndexColumn or BitIndexColumn). */
+export interface EventIndex {
+  readonly length: number;
+  /** Entry k (0 <= k < length): an event index. */
+  get(k: number): number;
+  /** Entry k when entry k - 1 is `prev` (prev < 0: unknown): cheaper in sequential sweeps. */
+  getAfter(k: number, prev: number): number;
+  /** Entry k when entry k + 1 is `next` (a block's last entry from the next block's first). */
+  getBefore(k: number, next: number): number;
+  push(i: number): void;
+  lowerBound(i: number, lo?: number, hi?: number): number;
+  upperBound(i: number, lo?: number, hi?: number): number;
+  trim(): void;
+  toArray(): Uint32Array;
+  readonly bytes: number;
+}
+
+/**
+ * BitIndexColumn: strictly ascending event indices as one bit per event (set:
+ * the event is an entry) plus the event index of every INDEX_BLOCK-th entry.
+ * For dense series (the queue-depth and running-thread steps: about one event
+ * in four) this is well under a byte per entry. Entry k is found from its
+ * block's base by stepping over set bits (at most INDEX_BLOCK - 1 of them);
+ * sequential readers use getAfter, one step per entry.
+ */
+export class BitIndexColumn implements EventIndex {
+  length = 0;
+  /** Bit (e & 31) of word (e >>> 5): event e is an entry. */
+  bits = new Uint32Array(0);
+  /** Per block: event index of its first entry. */
+  base = new Uint32Array(0);
+  private last = -1;
+
+  /** The first entry after event e (there must be one). */
+  nextAfter(e: number): number {
+    const bits = this.bits;
+    let wi = e >>> 5;
+    // Bits strictly above e's (2 << 31 wraps to 0: no bit above 31).
+    let word = bits[wi]! & ~((2 << (e & 31)) - 1);
+    while (word === 0) word = bits[++wi]!;
+    return (wi << 5) + (31 - Math.clz32(word & -word));
+  }
+
+  /** The last entry before event e (there must be one). */
+  prevBefore(e: number): number {
+    const bits = this.bits;
+    let wi = e >>> 5;
+    // Bits strictly below e's ((1 << 31) - 1 is 0x7fffffff once in 32 bits).
+    let word = bits[wi]! & ((1 << (e & 31)) - 1);
+    while (word === 0) word = bits[--wi]!;
+    return (wi << 5) + (31 - Math.clz32(word));
+  }
+
+  get(k: number): number {
+    let e = this.base[k >>> SHIFT]!;
+    for (let r = k & (INDEX_BLOCK - 1); r > 0; r--) e = this.nextAfter(e);
+    return e;
+  }
+
+  getAfter(k: number, prev: number): number {
+    return prev >= 0 && (k & (INDEX_BLOCK - 1)) !== 0 ? this.nextAfter(prev) : this.get(k);
+  }
+
+  getBefore(k: number, next: number): number {
+    return next >= 0 && (k & (INDEX_BLOCK - 1)) === INDEX_BLOCK - 1
+      ? this.prevBefore(next)
+      : this.get(k);
+  }
+
+  /** Append event index i (> every earlier entry: one bit cannot hold a repeat). */
+  push(i: number): void {
+    if (i <= this.last) throw new RangeError(`entry ${i} is not after ${this.last}`);
+    const wi = i >>> 5;
+    if (wi >= this.bits.length) {
+      const next = new Uint32Array(Math.max(16, wi + 1, Math.ceil(this.bits.length * 1.5)));
+      next.set(this.bits);
+      this.bits = next;
+    }
+    this.bits[wi]! |= 1 << (i & 31);
+    const k = this.length;
+    if ((k & (INDEX_BLOCK - 1)) === 0) {
+      const b = k >>> SHIFT;
+      if (b === this.base.length) {
+        const next = new Uint32Array(Math.max(4, Math.ceil(b * 1.5)));
+        next.set(this.base);
+        this.base = next;
+      }
+      this.base[b] = i;
+    }
+    this.last = i;
+    this.length = k + 1;
+  }
+
+  lowerBound(i: number, lo = 0, hi = this.length): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.get(mid) < i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  upperBound(i: number, lo = 0, hi = this.length): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.get(mid) <= i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  trim(): void {
+    const words = this.last < 0 ? 0 : (this.last >>> 5) + 1;
+    if (this.bits.length !== words) this.bits = this.bits.slice(0, words);
+    const blocks = (this.length + INDEX_BLOCK - 1) >>> SHIFT;
+    if (this.base.length !== blocks) this.base = this.base.slice(0, blocks);
+  }
+
+  toArray(): Uint32Array {
+    const out = new Uint32Array(this.length);
+    let prev = -1;
+    for (let k = 0; k < this.length; k++) out[k] = prev = this.getAfter(k, prev);
+    return out;
+  }
+
+  get bytes(): number {
+    return this.bits.byteLength + this.base.byteLength;
   }
 }

@@ -13,7 +13,7 @@
 
 import { EventKind, RECORD_WORDS } from '@iocpscope/protocol';
 import { I32Column, U8Column } from './column.ts';
-import { IndexColumn } from './indexColumn.ts';
+import { BitIndexColumn, type EventIndex, IndexColumn } from './indexColumn.ts';
 import { stateAt } from './flags.ts';
 
 export const SERIES_BLOCK = 32;
@@ -32,8 +32,13 @@ export function stepAt(kind: SeriesKind, words: Uint32Array, e: number): number 
 
 export class EventSeries {
   readonly kind: SeriesKind;
-  /** Event index of each entry, ascending (about 2 bytes each: indexColumn.ts). */
-  readonly idx = new IndexColumn();
+  /**
+   * Event index of each entry, ascending: a bit per event for the step series
+   * (dense: about one event in four moves a counter), else about 2 bytes per
+   * entry (indexColumn.ts). trim() switches a series to whichever of the two
+   * is smaller (the kernel lane's marks and the returns are dense too).
+   */
+  idx: EventIndex;
   /** Per block, flag series: OR of MarkFlag bits. */
   readonly blockOr = new U8Column();
   /** Per block, step series: value before the first entry, and min/max after each entry. */
@@ -46,6 +51,7 @@ export class EventSeries {
 
   constructor(kind: SeriesKind) {
     this.kind = kind;
+    this.idx = kind === SeriesKind.Flags ? new IndexColumn() : new BitIndexColumn();
   }
 
   get length(): number {
@@ -86,12 +92,33 @@ export class EventSeries {
     const b = k >>> SERIES_BLOCK_SHIFT;
     let v = this.blockFirst.data[b]!;
     const idx = this.idx;
-    for (let j = b << SERIES_BLOCK_SHIFT; j <= k; j++) v += stepAt(this.kind, words, idx.get(j));
+    let e = -1;
+    for (let j = b << SERIES_BLOCK_SHIFT; j <= k; j++) {
+      e = idx.getAfter(j, e);
+      v += stepAt(this.kind, words, e);
+    }
     return v;
   }
 
   trim(): void {
     this.idx.trim();
+    const idx = this.idx;
+    if (idx instanceof IndexColumn && idx.length > 0) {
+      // Entries are strictly ascending (one per event at most), so bits can hold them.
+      const bitBytes = ((idx.get(idx.length - 1) >>> 5) + 1) * 4 + idx.base.byteLength;
+      if (bitBytes < idx.bytes) {
+        const bits = new BitIndexColumn();
+        let prev = -1;
+        for (let k = 0; k < idx.length; k++) {
+          const e = idx.get(k);
+          if (e <= prev) return; // not strictly ascending: keep the 2-byte column
+          bits.push(e);
+          prev = e;
+        }
+        bits.trim();
+        this.idx = bits;
+      }
+    }
     this.blockOr.trim();
     this.blockFirst.trim();
     this.blockMin.trim();

@@ -10,7 +10,7 @@ import {
 } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { randomRecords, rng } from './randomTrace.test-util.ts';
-import { INDEX_BLOCK, NONE, TraceError, WebTrace } from './index.ts';
+import { BitIndexColumn, INDEX_BLOCK, IndexColumn, NONE, TraceError, WebTrace } from './index.ts';
 import { LATE_POST_WINDOW } from './ioMatch.ts';
 
 // ---- the naive model: objects and linear scans, written from the rules ------
@@ -391,8 +391,14 @@ describe('WebTrace', () => {
     const cols = [t.returns.idx, t.queueDepth.idx, t.running.idx];
     for (const l of t.lanesById) cols.push(l.states.idx, l.marks.idx);
     for (const c of cols) {
-      expect(c.lo.length).toBe(c.length);
-      expect(c.base.length).toBe(Math.ceil(c.length / INDEX_BLOCK));
+      if (c instanceof IndexColumn) expect(c.lo.length).toBe(c.length);
+      else if (c instanceof BitIndexColumn) {
+        const last = c.length > 0 ? c.get(c.length - 1) : -1;
+        expect(c.bits.length).toBe(last < 0 ? 0 : (last >>> 5) + 1);
+      } else throw new Error('unknown index column');
+      expect((c as IndexColumn | BitIndexColumn).base.length).toBe(
+        Math.ceil(c.length / INDEX_BLOCK),
+      );
     }
     for (const c of [t.retPosted, t.retQueued]) expect(c.back.length).toBe(c.length);
     expect(t.gaps.data.length).toBe(t.gaps.length);

@@ -51,7 +51,7 @@ import { U32Column } from './column.ts';
 import { MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
 import { BlockReason } from '@iocpscope/protocol';
 import { freezeStrings } from './frozenStrings.ts';
-import { FlowEndColumn, IndexColumn } from './indexColumn.ts';
+import { type EventIndex, FlowEndColumn } from './indexColumn.ts';
 import { IoMatcher, LATE_POST_WINDOW } from './ioMatch.ts';
 import {
   Lane,
@@ -345,9 +345,9 @@ export class WebTrace implements StringsHolder {
    * First position k in [lo, hi) of an index column (event indices, ascending,
    * hence ascending times) whose event time is >= ns.
    */
-  lowerBoundColumnTime(col: Uint32Array | IndexColumn, ns: number, lo: number, hi: number): number {
+  lowerBoundColumnTime(col: Uint32Array | EventIndex, ns: number, lo: number, hi: number): number {
     const w = this.words;
-    if (col instanceof IndexColumn) {
+    if (!(col instanceof Uint32Array)) {
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
         const o = col.get(mid) * RECORD_WORDS;
@@ -366,9 +366,9 @@ export class WebTrace implements StringsHolder {
   }
 
   /** First position k in [lo, hi) of an index column whose event time is > ns. */
-  upperBoundColumnTime(col: Uint32Array | IndexColumn, ns: number, lo: number, hi: number): number {
+  upperBoundColumnTime(col: Uint32Array | EventIndex, ns: number, lo: number, hi: number): number {
     const w = this.words;
-    if (col instanceof IndexColumn) {
+    if (!(col instanceof Uint32Array)) {
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
         const o = col.get(mid) * RECORD_WORDS;
@@ -445,8 +445,10 @@ export class WebTrace implements StringsHolder {
     }
     const col = kind === EventKind.PacketQueued ? this.retQueued : this.retPosted;
     // The dequeue comes after the event; scan the returns from there.
+    let e = -1;
     for (let k = ret.upperBound(i); k < ret.length; k++) {
-      if (col.get(k, ret.get(k)) === i) return k;
+      e = ret.getAfter(k, e);
+      if (col.get(k, e) === i) return k;
     }
     return -1;
   }
