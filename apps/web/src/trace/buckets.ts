@@ -45,9 +45,13 @@ export class BucketGrid {
 
 export class LaneBuckets {
   /** [waiting, running, blocked] per bucket, x/255 of the width. */
-  frac = new Uint8Array(BUCKET_CAP * 3);
+  // Both arrays cover buckets up to the last one written (growing to at most
+  // BUCKET_CAP): a lane idle since early on, or that never has a mark, keeps
+  // short arrays. Buckets past the end are 0 (readers stop at `openB` for
+  // fractions and at `flags.length` for flags).
+  frac: Uint8Array = new Uint8Array(0);
   /** OR of MarkFlag bits per bucket. */
-  flags = new Uint8Array(BUCKET_CAP);
+  flags: Uint8Array = new Uint8Array(0);
   /** The bucket still accumulating (-1: none yet) and its ns per state. */
   openB = -1;
   readonly acc = new Float64Array(3);
@@ -71,8 +75,9 @@ export class LaneBuckets {
       this.close(w);
       this.openB = -1;
       if (state < ThreadStateValue.Exited) {
-        const f = this.frac;
         const end = Math.min(last, BUCKET_CAP);
+        this.fracFor(end - 1);
+        const f = this.frac;
         for (b = b + 1; b < end; b++) f[b * 3 + state] = 255;
       }
     }
@@ -84,6 +89,7 @@ export class LaneBuckets {
   private open(b: number, w: number): void {
     if (b === this.openB) return;
     if (this.openB >= 0) this.close(w);
+    if (b < BUCKET_CAP) this.fracFor(b);
     this.openB = b;
     this.acc[0] = 0;
     this.acc[1] = 0;
@@ -101,20 +107,30 @@ export class LaneBuckets {
 
   addFlags(grid: BucketGrid, ns: number, flags: number): void {
     const b = grid.bucketOf(ns);
-    if (b < BUCKET_CAP) this.flags[b]! |= flags;
+    if (b >= BUCKET_CAP) return;
+    if (b >= this.flags.length) this.flags = grown(this.flags, b + 1, 1);
+    this.flags[b]! |= flags;
+  }
+
+  /** Make `frac` cover bucket b (< BUCKET_CAP). */
+  private fracFor(b: number): void {
+    if (b * 3 + 2 >= this.frac.length) this.frac = grown(this.frac, b + 1, 3);
   }
 
   /** Halve the resolution: bucket k becomes buckets 2k and 2k+1 merged. */
   coarsen(): void {
     const f = this.frac;
     const g = this.flags;
-    for (let k = 0; k < BUCKET_CAP / 2; k++) {
-      for (let s = 0; s < 3; s++)
-        f[k * 3 + s] = (f[2 * k * 3 + s]! + f[(2 * k + 1) * 3 + s]! + 1) >> 1;
-      g[k] = g[2 * k]! | g[2 * k + 1]!;
+    const nf = f.length / 3;
+    for (let k = 0; 2 * k < nf; k++) {
+      for (let s = 0; s < 3; s++) {
+        const hi = 2 * k + 1 < nf ? f[(2 * k + 1) * 3 + s]! : 0;
+        f[k * 3 + s] = (f[2 * k * 3 + s]! + hi + 1) >> 1;
+      }
     }
-    f.fill(0, (BUCKET_CAP / 2) * 3);
-    g.fill(0, BUCKET_CAP / 2);
+    f.fill(0, Math.ceil(nf / 2) * 3);
+    for (let k = 0; 2 * k < g.length; k++) g[k] = g[2 * k]! | (g[2 * k + 1] ?? 0);
+    g.fill(0, Math.ceil(g.length / 2));
     if (this.openB >= 0) {
       // The open bucket's partner, if it came first, is closed already: both
       // halves' closed fractions now sit (averaged) in the merged bucket, and
@@ -126,6 +142,14 @@ export class LaneBuckets {
   get bytes(): number {
     return this.frac.byteLength + this.flags.byteLength + this.acc.byteLength;
   }
+}
+
+/** A copy of `a` covering at least `items` items of `per` bytes, doubling up to BUCKET_CAP items. */
+function grown(a: Uint8Array, items: number, per: number): Uint8Array {
+  const n = Math.min(BUCKET_CAP, Math.max(items, 64, (a.length / per) * 2));
+  const next = new Uint8Array(n * per);
+  next.set(a);
+  return next;
 }
 
 export class CounterBuckets {

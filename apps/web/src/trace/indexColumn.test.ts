@@ -106,6 +106,33 @@ describe('FlowEndColumn', () => {
     for (let k = 0; k < rets.length; k++) expect(col.get(k, rets[k]!)).toBe(ends[k]);
   });
 
+  it('stays at one byte per entry while ends are near, and widens when many are far', () => {
+    const near = new FlowEndColumn();
+    const far = new FlowEndColumn();
+    const r = rng(12);
+    const rets: number[] = [];
+    const nearEnds: number[] = [];
+    const farEnds: number[] = [];
+    let ret = 100_000;
+    for (let k = 0; k < 4000; k++) {
+      ret += 1 + Math.floor(r() * 20);
+      rets.push(ret);
+      // Near: 1 in 100 beyond a byte. Far: half of them.
+      const a = ret - 1 - Math.floor(r() * (r() < 0.01 ? 90_000 : 200));
+      const b = ret - 1 - Math.floor(r() * (r() < 0.5 ? 90_000 : 200));
+      nearEnds.push(a);
+      farEnds.push(b);
+      near.push(ret, a);
+      far.push(ret, b);
+    }
+    expect(near.back).toBeInstanceOf(Uint8Array);
+    expect(far.back).toBeInstanceOf(Uint16Array);
+    for (let k = 0; k < rets.length; k++) {
+      expect(near.get(k, rets[k]!)).toBe(nearEnds[k]);
+      expect(far.get(k, rets[k]!)).toBe(farEnds[k]);
+    }
+  });
+
   it('refuses an end that is not before its return (an indexing bug, not input)', () => {
     const col = new FlowEndColumn();
     expect(() => col.push(5, 5)).toThrow(RangeError);

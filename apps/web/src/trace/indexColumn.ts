@@ -124,51 +124,72 @@ export class IndexColumn implements EventIndex {
 
 /**
  * FlowEndColumn: per GqcsReturn, the event index of one other end of its flow
- * (the post or the queued packet, always an earlier event) or NONE, in 2
- * bytes: the distance back from the return (0 = NONE). A distance that does
- * not fit 16 bits (a completion dequeued 65,535 or more events after its post)
- * goes to a map by position.
+ * (the post or the queued packet, always an earlier event) or NONE, as the
+ * distance back from the return (0 = NONE) in 1 byte, widened to 2 bytes once
+ * more than 1 in 16 distances do not fit a byte (a queued packet is dequeued a
+ * few events later; a post can wait for thousands). A distance that does not
+ * fit goes to a map by position.
  */
 export class FlowEndColumn {
   length = 0;
-  /** Per entry: distance back from the return's event index (0: none, WIDE: see `wide`). */
-  back = new Uint16Array(0);
+  /** Per entry: distance back from the return (0: none; the type's max: see `wide`). */
+  back: Uint8Array | Uint16Array = new Uint8Array(0);
+  private mark = 0xff;
+  /** Distances that do not fit `back`, by position. */
   private readonly wide = new Map<number, number>();
 
   /** Append the end `end` (< ret, or NONE) of the flow whose return is event `ret`. */
   push(ret: number, end: number): void {
     const k = this.length;
-    if (k === this.back.length) {
-      const next = new Uint16Array(Math.max(16, Math.ceil(k * 1.5)));
-      next.set(this.back);
-      this.back = next;
-    }
+    if (k === this.back.length) this.resize(Math.max(16, Math.ceil(k * 1.5)));
     if (end === NONE) this.back[k] = 0;
     else {
       const d = ret - end;
       if (d <= 0) throw new RangeError(`flow end ${end} is not before its return ${ret}`);
-      if (d < WIDE) this.back[k] = d;
+      if (d < this.mark) this.back[k] = d;
       else {
-        this.back[k] = WIDE;
-        this.wide.set(k, end);
+        this.back[k] = this.mark;
+        this.wide.set(k, d);
       }
     }
     this.length = k + 1;
+    if (this.mark === 0xff && this.wide.size > 64 + (this.length >>> 4)) this.widen();
   }
 
   /** Entry k, whose return is event `ret`: an event index or NONE. */
   get(k: number, ret: number): number {
     const d = this.back[k]!;
     if (d === 0) return NONE;
-    return d !== WIDE ? ret - d : this.wide.get(k)!;
+    return ret - (d !== this.mark ? d : this.wide.get(k)!);
   }
 
   /** Make room for `n` entries in total. */
   reserve(n: number): void {
-    if (n <= this.back.length) return;
-    const next = new Uint16Array(n);
+    if (n > this.back.length) this.resize(n);
+  }
+
+  private resize(n: number): void {
+    const next = this.mark === 0xff ? new Uint8Array(n) : new Uint16Array(n);
     next.set(this.back.subarray(0, this.length));
     this.back = next;
+  }
+
+  /** Switch to 2-byte distances, moving back the escaped ones that now fit. */
+  private widen(): void {
+    const next = new Uint16Array(this.back.length);
+    for (let k = 0; k < this.length; k++) {
+      const d = this.back[k]!;
+      if (d !== 0xff) next[k] = d;
+      else {
+        const full = this.wide.get(k)!;
+        if (full < WIDE) {
+          next[k] = full;
+          this.wide.delete(k);
+        } else next[k] = WIDE;
+      }
+    }
+    this.back = next;
+    this.mark = WIDE;
   }
 
   trim(): void {

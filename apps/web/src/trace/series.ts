@@ -16,8 +16,8 @@ import { I32Column, U8Column } from './column.ts';
 import { BitIndexColumn, type EventIndex, IndexColumn } from './indexColumn.ts';
 import { stateAt } from './flags.ts';
 
-export const SERIES_BLOCK = 32;
-export const SERIES_BLOCK_SHIFT = 5;
+export const SERIES_BLOCK = 64;
+export const SERIES_BLOCK_SHIFT = 6;
 
 export const SeriesKind = { Flags: 0, Queue: 1, Running: 2 } as const;
 export type SeriesKind = (typeof SeriesKind)[keyof typeof SeriesKind];
