@@ -6,6 +6,7 @@ export { SessionTable } from './sessions.ts';
 export { MarkFlag, markFlagsAt, stateAt, blockReasonAt, hasSessionAt } from './flags.ts';
 export {
   BitIndexColumn,
+  DeltaIndexColumn,
   FlowEndColumn,
   IndexColumn,
   INDEX_BLOCK,

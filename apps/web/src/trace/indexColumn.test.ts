@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BitIndexColumn, FlowEndColumn, INDEX_BLOCK, IndexColumn } from './indexColumn.ts';
+import {
+  BitIndexColumn,
+  DeltaIndexColumn,
+  FlowEndColumn,
+  INDEX_BLOCK,
+  IndexColumn,
+} from './indexColumn.ts';
 import { NONE } from './lanes.ts';
 import { rng } from './randomTrace.test-util.ts';
 
@@ -215,5 +221,61 @@ describe('BitIndexColumn', () => {
     for (let i = 0; i < 100_000; i++) c.push(i * 4);
     c.trim();
     expect(c.bytes).toBeLessThanOrEqual(100_000 * 0.7);
+  });
+});
+
+describe('DeltaIndexColumn', () => {
+  it('returns every entry of the series it copies, by position and by sequential steps', () => {
+    for (const seed of [1, 2, 3]) {
+      const want = ascending(seed, 4000);
+      const src = new IndexColumn();
+      for (const i of want) src.push(i);
+      const c = new DeltaIndexColumn(src);
+      expect(c.length).toBe(want.length);
+      expect(Array.from(c.toArray())).toEqual(want);
+      expect(c.bytes).toBe(DeltaIndexColumn.bytesFor(src));
+      const r = rng(seed + 200);
+      for (let q = 0; q < 500; q++) {
+        const k = Math.floor(r() * want.length);
+        expect(c.get(k)).toBe(want[k]);
+        expect(c.getAfter(k, k > 0 ? want[k - 1]! : -1)).toBe(want[k]);
+        if (k + 1 < want.length) expect(c.getBefore(k, want[k + 1]!)).toBe(want[k]);
+      }
+    }
+  });
+
+  it('answers lower and upper bounds like a linear scan over the same values', () => {
+    const r = rng(29);
+    const want = ascending(6, 3000);
+    const src = new IndexColumn();
+    for (const i of want) src.push(i);
+    const c = new DeltaIndexColumn(src);
+    const top = want[want.length - 1]! + 10;
+    for (let q = 0; q < 300; q++) {
+      const v = q % 3 === 0 ? want[Math.floor(r() * want.length)]! : Math.floor(r() * top);
+      const lo = Math.floor(r() * want.length);
+      const hi = lo + Math.floor(r() * (want.length - lo + 1));
+      expect(c.lowerBound(v, lo, hi)).toBe(naiveLower(want, v, lo, hi));
+      expect(c.upperBound(v, lo, hi)).toBe(naiveUpper(want, v, lo, hi));
+    }
+  });
+
+  it('keeps growing after the copy, near and far steps alike', () => {
+    const want = ascending(10, 700);
+    const src = new IndexColumn();
+    for (const i of want.slice(0, 300)) src.push(i);
+    const c = new DeltaIndexColumn(src);
+    for (const i of want.slice(300)) c.push(i);
+    c.trim();
+    expect(c.step.length).toBe(want.length);
+    expect(c.base.length).toBe(Math.ceil(want.length / INDEX_BLOCK));
+    expect(Array.from(c.toArray())).toEqual(want);
+    expect(() => c.push(want[want.length - 1]! - 1)).toThrow(RangeError);
+  });
+
+  it('costs about a byte per entry when entries are tens of events apart', () => {
+    const src = new IndexColumn();
+    for (let i = 0; i < 100_000; i++) src.push(i * 20);
+    expect(new DeltaIndexColumn(src).bytes).toBeLessThanOrEqual(100_000 * 1.2);
   });
 });

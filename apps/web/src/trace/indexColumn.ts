@@ -2,8 +2,7 @@
 // per entry instead of 4.
 //
 // Model
-// - Entries are grouped in fixed blocks of INDEX_BLOCK (32, the series block)
-//   positions. `base[b]` is the event index of block b's first entry and
+// - Entries are grouped in fixed blocks of INDEX_BLOCK (32) positions. `base[b]` is the event index of block b's first entry and
 //   `lo[k]` is entry k's distance from its block's base, so entry k is
 //   base[k >>> 5] + lo[k]: O(1) random access, which the binary searches and
 //   per-pixel sweeps need.
@@ -328,5 +327,139 @@ export class BitIndexColumn implements EventIndex {
 
   get bytes(): number {
     return this.bits.byteLength + this.base.byteLength;
+  }
+}
+
+/**
+ * DeltaIndexColumn: ascending event indices as 1-byte steps from the previous
+ * entry plus the event index of every INDEX_BLOCK-th entry, for a recording's
+ * moderately dense series (a busy worker's state changes: tens of events
+ * apart), about 1.1 bytes per entry. A step that does not fit a byte goes to a
+ * map by position. Entry k is its block's base plus up to INDEX_BLOCK - 1
+ * steps; sequential readers (getAfter, getBefore) take one step.
+ */
+export class DeltaIndexColumn implements EventIndex {
+  length: number;
+  /** Per block: event index of its first entry. */
+  base: Uint32Array;
+  /** Per entry k > 0: entry k minus entry k - 1 (0xff: see `wide`). */
+  step: Uint8Array;
+  private readonly wide = new Map<number, number>();
+
+  /** A copy of `src` (ascending), built once: a recording's series no longer grows. */
+  constructor(src: EventIndex) {
+    const n = src.length;
+    this.length = n;
+    this.base = new Uint32Array((n + INDEX_BLOCK - 1) >>> SHIFT);
+    this.step = new Uint8Array(n);
+    let prev = -1;
+    for (let k = 0; k < n; k++) {
+      const e = src.getAfter(k, prev);
+      if ((k & (INDEX_BLOCK - 1)) === 0) this.base[k >>> SHIFT] = e;
+      if (k > 0) {
+        const d = e - prev;
+        if (d < 0) throw new RangeError(`entry ${e} is before ${prev}`);
+        if (d < 0xff) this.step[k] = d;
+        else {
+          this.step[k] = 0xff;
+          this.wide.set(k, d);
+        }
+      }
+      prev = e;
+    }
+  }
+
+  /** Bytes a DeltaIndexColumn copy of `src` would take (one pass, no allocation). */
+  static bytesFor(src: EventIndex): number {
+    let wide = 0;
+    let prev = -1;
+    for (let k = 0; k < src.length; k++) {
+      const e = src.getAfter(k, prev);
+      if (k > 0 && e - prev >= 0xff) wide++;
+      prev = e;
+    }
+    return src.length + ((src.length + INDEX_BLOCK - 1) >>> SHIFT) * 4 + wide * 32;
+  }
+
+  private stepAt(k: number): number {
+    const d = this.step[k]!;
+    return d !== 0xff ? d : this.wide.get(k)!;
+  }
+
+  get(k: number): number {
+    let e = this.base[k >>> SHIFT]!;
+    for (let j = (k & ~(INDEX_BLOCK - 1)) + 1; j <= k; j++) e += this.stepAt(j);
+    return e;
+  }
+
+  getAfter(k: number, prev: number): number {
+    return prev >= 0 && k > 0 ? prev + this.stepAt(k) : this.get(k);
+  }
+
+  getBefore(k: number, next: number): number {
+    return next >= 0 && k + 1 < this.length ? next - this.stepAt(k + 1) : this.get(k);
+  }
+
+  /** Append event index i (>= every earlier entry; rare: a recording's series is complete). */
+  push(i: number): void {
+    const k = this.length;
+    const prev = k > 0 ? this.get(k - 1) : -1;
+    if (i < prev) throw new RangeError(`entry ${i} is before ${prev}`);
+    if (k === this.step.length) {
+      const next = new Uint8Array(Math.max(16, Math.ceil(k * 1.5)));
+      next.set(this.step);
+      this.step = next;
+    }
+    const b = k >>> SHIFT;
+    if (b === this.base.length) {
+      const next = new Uint32Array(Math.max(4, Math.ceil(b * 1.5)));
+      next.set(this.base);
+      this.base = next;
+    }
+    if ((k & (INDEX_BLOCK - 1)) === 0) this.base[b] = i;
+    if (k > 0) {
+      const d = i - prev;
+      if (d < 0xff) this.step[k] = d;
+      else {
+        this.step[k] = 0xff;
+        this.wide.set(k, d);
+      }
+    }
+    this.length = k + 1;
+  }
+
+  lowerBound(i: number, lo = 0, hi = this.length): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.get(mid) < i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  upperBound(i: number, lo = 0, hi = this.length): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.get(mid) <= i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  trim(): void {
+    if (this.step.length !== this.length) this.step = this.step.slice(0, this.length);
+    const blocks = (this.length + INDEX_BLOCK - 1) >>> SHIFT;
+    if (this.base.length !== blocks) this.base = this.base.slice(0, blocks);
+  }
+
+  toArray(): Uint32Array {
+    const out = new Uint32Array(this.length);
+    let prev = -1;
+    for (let k = 0; k < this.length; k++) out[k] = prev = this.getAfter(k, prev);
+    return out;
+  }
+
+  get bytes(): number {
+    return this.base.byteLength + this.step.byteLength + this.wide.size * 32;
   }
 }

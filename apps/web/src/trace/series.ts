@@ -13,7 +13,7 @@
 
 import { EventKind, RECORD_WORDS } from '@iocpscope/protocol';
 import { I32Column, U8Column } from './column.ts';
-import { BitIndexColumn, type EventIndex, IndexColumn } from './indexColumn.ts';
+import { BitIndexColumn, DeltaIndexColumn, type EventIndex, IndexColumn } from './indexColumn.ts';
 import { stateAt } from './flags.ts';
 
 export const SERIES_BLOCK = 64;
@@ -35,8 +35,9 @@ export class EventSeries {
   /**
    * Event index of each entry, ascending: a bit per event for the step series
    * (dense: about one event in four moves a counter), else about 2 bytes per
-   * entry (indexColumn.ts). trim() switches a series to whichever of the two
-   * is smaller (the kernel lane's marks and the returns are dense too).
+   * entry (indexColumn.ts). trim() (a complete recording) switches a series to
+   * its smallest storage: bits (the kernel lane's marks and the returns are
+   * dense too) or 1-byte steps (a busy worker's states).
    */
   idx: EventIndex;
   /** Per block, flag series: OR of MarkFlag bits. */
@@ -102,23 +103,7 @@ export class EventSeries {
 
   trim(): void {
     this.idx.trim();
-    const idx = this.idx;
-    if (idx instanceof IndexColumn && idx.length > 0) {
-      // Entries are strictly ascending (one per event at most), so bits can hold them.
-      const bitBytes = ((idx.get(idx.length - 1) >>> 5) + 1) * 4 + idx.base.byteLength;
-      if (bitBytes < idx.bytes) {
-        const bits = new BitIndexColumn();
-        let prev = -1;
-        for (let k = 0; k < idx.length; k++) {
-          const e = idx.get(k);
-          if (e <= prev) return; // not strictly ascending: keep the 2-byte column
-          bits.push(e);
-          prev = e;
-        }
-        bits.trim();
-        this.idx = bits;
-      }
-    }
+    this.idx = smallest(this.idx);
     this.blockOr.trim();
     this.blockFirst.trim();
     this.blockMin.trim();
@@ -134,4 +119,35 @@ export class EventSeries {
       this.blockMax.bytes
     );
   }
+}
+
+/**
+ * A complete series' smallest storage: a bit per event when dense, else
+ * 1-byte steps when most fit, else the 2-byte offsets it was built in.
+ */
+function smallest(idx: EventIndex): EventIndex {
+  if (!(idx instanceof IndexColumn) || idx.length === 0) return idx;
+  let best: EventIndex = idx;
+  let bestBytes = idx.bytes;
+  const last = idx.get(idx.length - 1);
+  const bitBytes = ((last >>> 5) + 1) * 4 + idx.base.byteLength;
+  if (bitBytes < bestBytes) {
+    // One bit cannot hold a repeated entry (there are none: one entry per event at most).
+    const bits = new BitIndexColumn();
+    let prev = -1;
+    let ok = true;
+    for (let k = 0; k < idx.length && ok; k++) {
+      const e = idx.get(k);
+      if (e <= prev) ok = false;
+      else bits.push(e);
+      prev = e;
+    }
+    if (ok) {
+      bits.trim();
+      best = bits;
+      bestBytes = bits.bytes;
+    }
+  }
+  if (DeltaIndexColumn.bytesFor(idx) < bestBytes) best = new DeltaIndexColumn(idx);
+  return best;
 }

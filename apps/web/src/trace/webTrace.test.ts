@@ -10,7 +10,15 @@ import {
 } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { randomRecords, rng } from './randomTrace.test-util.ts';
-import { BitIndexColumn, INDEX_BLOCK, IndexColumn, NONE, TraceError, WebTrace } from './index.ts';
+import {
+  BitIndexColumn,
+  DeltaIndexColumn,
+  INDEX_BLOCK,
+  IndexColumn,
+  NONE,
+  TraceError,
+  WebTrace,
+} from './index.ts';
 import { LATE_POST_WINDOW } from './ioMatch.ts';
 
 // ---- the naive model: objects and linear scans, written from the rules ------
@@ -395,8 +403,9 @@ describe('WebTrace', () => {
       else if (c instanceof BitIndexColumn) {
         const last = c.length > 0 ? c.get(c.length - 1) : -1;
         expect(c.bits.length).toBe(last < 0 ? 0 : (last >>> 5) + 1);
-      } else throw new Error('unknown index column');
-      expect((c as IndexColumn | BitIndexColumn).base.length).toBe(
+      } else if (c instanceof DeltaIndexColumn) expect(c.step.length).toBe(c.length);
+      else throw new Error('unknown index column');
+      expect((c as IndexColumn | BitIndexColumn | DeltaIndexColumn).base.length).toBe(
         Math.ceil(c.length / INDEX_BLOCK),
       );
     }
