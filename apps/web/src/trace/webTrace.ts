@@ -6,12 +6,14 @@
 //   @iocpscope/protocol record.ts); read them with the protocol's accessors
 //   (tsAt, kindAt, ...) or through the helpers here. Only the first
 //   `count * 8` words are valid.
-// - Every derived index is a column of event indices (ascending), stored in
-//   about 2 bytes per entry (IndexColumn: a u32 base per 32 entries plus u16
-//   offsets), plus small per-block summaries and fixed-size time buckets;
-//   nothing is stored per event except the records and one lane bit mask per
-//   LANE_BLOCK events, so the model stays a few bytes per event above the 32
-//   of the records (see `bytes`).
+// - Every derived index is a column of event indices (ascending) in a compact
+//   storage (indexColumn.ts): 2-byte offsets from a base every 32 entries while
+//   growing; once a recording is complete (trim), the smallest of those, one
+//   bit per event (dense series: queue depth, running threads, returns), or
+//   1-byte steps. Plus small per-block summaries and time buckets; nothing is
+//   stored per event except the records and one lane bit mask per LANE_BLOCK
+//   events, so the model stays 2-3 bytes per event above the 32 of the
+//   records on the synthetic echo trace (see `bytes`).
 // - Timestamps are non-decreasing by the protocol's contract (the drainer
 //   emits in time order). A record that goes back in time is clamped to the
 //   previous timestamp in our copy and counted in `clampedTimestamps`, so the
