@@ -49,12 +49,15 @@ export const RecordingNameSchema = z
   .regex(/^[A-Za-z0-9_-][A-Za-z0-9 _.-]{0,63}$/, 'letters, digits, space, _ . - (max 64)');
 export const RecordingIdSchema = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/);
 
+/** Largest load message: the echo packet's 4-byte header plus its largest payload (8192). */
+export const MAX_LOAD_MESSAGE_BYTES = 4 + 8192;
+
 /** Dummy-client load. Without durationMs and messages it runs until stop-load. */
 export const LoadOptionsSchema = z.object({
   /** Client connections to open. */
   connections: z.number().int().min(1).max(10_000).default(100),
-  /** Bytes per echo message, header included. */
-  messageSize: z.number().int().min(4).max(65_536).default(64),
+  /** Bytes per echo message, header included: the echo wire format carries 0..8192 payload bytes. */
+  messageSize: z.number().int().min(4).max(MAX_LOAD_MESSAGE_BYTES).default(64),
   /** Messages each connection keeps in flight (sent, echo not yet received). */
   inFlight: z.number().int().min(1).max(1024).default(1),
   /** Stop after this long. */

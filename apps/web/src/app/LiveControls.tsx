@@ -3,7 +3,7 @@
 // message; the server's `status` reply is the source of truth for what is on.
 
 import { useState } from 'react';
-import { FAULT_NAMES, type FaultName } from '@iocpscope/protocol';
+import { FAULT_NAMES, MAX_LOAD_MESSAGE_BYTES, type FaultName } from '@iocpscope/protocol';
 import { useActions, useAppStore } from '../state/hooks.tsx';
 import { selectConnection, selectServer } from '../state/selectors.ts';
 import { MenuButton } from './Menu.tsx';
@@ -99,7 +99,7 @@ export function LiveControls() {
               label="Message bytes"
               value={messageSize}
               min={4}
-              max={65_536}
+              max={MAX_LOAD_MESSAGE_BYTES}
               onChange={setMessageSize}
             />
             <NumberField
