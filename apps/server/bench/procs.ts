@@ -94,16 +94,19 @@ export async function stopServer(p: ServerProcess, graceMs = 5000): Promise<void
 
 /** User + system CPU seconds of a process, all its threads included. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of /proc/pid/stat (utime, stime) are 11 and 12 after "pid (comm) ".
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+  return statCpuSeconds(`/proc/${pid}/stat`);
 }
 
 /** CPU seconds (user + system) of the process's main thread alone (/proc/pid/task/pid/stat). */
 export function mainThreadCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+/** utime + stime of a /proc stat file (a process's or one thread's), in seconds. */
+function statCpuSeconds(file: string): number {
+  const stat = readFileSync(file, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of /proc/pid/stat (utime, stime) are 11 and 12 after "pid (comm) ".
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
 }
 
