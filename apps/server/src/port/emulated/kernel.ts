@@ -13,9 +13,11 @@
 //
 // Per socket (KSocket): a receive buffer (node Buffers not yet consumed, capped
 // at RECV_BUFFER_LIMIT by pausing the stream), pending recvs filled in FIFO
-// order, in-flight sends completed from node's write callback (the arena bytes
-// are written without copying and stay untouched until that packet is
-// dequeued). Every recv/send command yields exactly one packet, guarded by
+// order, and sends: the arena bytes are written without copying; a send whose
+// bytes all reach the socket's send buffer at once completes there and then,
+// the others (queued in node behind a full socket buffer) complete in order
+// from the socket's write callback, and their arena range stays untouched
+// until that packet is dequeued. Every recv/send command yields exactly one packet, guarded by
 // KOp.done, whichever of data, end, error, closesocket or port close comes first.
 
 import net from 'node:net';
@@ -85,6 +87,8 @@ import {
 const DRAIN_BATCH = 1024;
 /** Receive buffer per socket (SO_RCVBUF): above it the stream is paused. */
 const RECV_BUFFER_LIMIT = 64 * 1024;
+/** The one buffer every socket reads into (onread); each read is consumed before the next. */
+const STAGING_BYTES = 64 * 1024;
 /** How long closesocket lets a graceful close flush before destroying. */
 const LINGER_MS = 2000;
 /** Accepted connections queued while no accept call waits (listen backlog). */
@@ -99,6 +103,16 @@ interface AtomicsWithWaitAsync {
     index: number,
     value: number,
   ): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
+/** net.Socket's constructor options for a socket that takes over an accepted handle. */
+interface AdoptOptions {
+  handle: unknown;
+  allowHalfOpen: boolean;
+  readable: boolean;
+  writable: boolean;
+  pauseOnCreate: boolean;
+  onread: { buffer: Uint8Array; callback: (bytes: number, buf: Uint8Array) => boolean };
 }
 
 /** One recv or send the kernel owes a packet for. */
@@ -129,6 +143,8 @@ class KSocket {
   reset = false;
   paused = false;
   readable = 0;
+  /** The readable count last stored in the shared socket record (S_READABLE). */
+  shownReadable = 0;
   /** Unconsumed received chunks; `headOff` bytes of chunks[0] are consumed. */
   chunks: Buffer[] = [];
   headOff = 0;
@@ -177,7 +193,10 @@ export class EmulatedKernel implements PortHost {
   private nextSlot = 1;
   private readonly cmd = new Int32Array(C_DATA_WORDS);
   private readonly woken: Int32Array;
-  private batch: number[] = [];
+  private readonly staging = Buffer.allocUnsafe(STAGING_BYTES);
+  /** This turn's packets, B_WORDS words each, not yet in the shared ring. */
+  private batch = new Uint32Array(B_WORDS * 256);
+  private batchLen = 0;
   private publishScheduled = false;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -265,7 +284,7 @@ export class EmulatedKernel implements PortHost {
     sp.unlock();
     sp.notifyAll(this.woken, n);
     this.closed = true;
-    this.batch = [];
+    this.batchLen = 0;
     const waits: Promise<void>[] = [];
     for (const ks of this.sockets) {
       if (!ks) continue;
@@ -323,19 +342,17 @@ export class EmulatedKernel implements PortHost {
     const socket = c[C_SOCKET - 1]! >>> 0;
     if (type === CMD_RECV || type === CMD_SEND) {
       const ks = this.live(socket);
-      const op = new KOp(
-        ks,
-        type,
-        c[C_OVERLAPPED - 1]! >>> 0,
-        c[C_IO_ID - 1]! >>> 0,
-        c[C_OFF0 - 1]!,
-        c[C_LEN0 - 1]!,
-        c[C_OFF1 - 1]!,
-        c[C_LEN1 - 1]!,
-        c[C_KEY_LO - 1]! >>> 0,
-        c[C_KEY_HI - 1]! >>> 0,
-        c[C_RESULT - 1] === 0,
-      );
+      if (ks !== null && !ks.reset) {
+        // The common cases finish here without a KOp: a send that goes
+        // straight into an idle socket, a recv of bytes already buffered.
+        if (type === CMD_SEND) {
+          if (ks.sends.length === 0 && this.trySendNow(ks, c)) return;
+        } else if (ks.readable > 0) {
+          this.recvNow(ks, c);
+          return;
+        }
+      }
+      const op = this.opFrom(ks, type, c);
       if (!ks) {
         // Closed between the post and now (a race with closesocket): aborted.
         this.complete(op, 0, ERROR_OPERATION_ABORTED);
@@ -352,6 +369,23 @@ export class EmulatedKernel implements PortHost {
     }
   }
 
+  /** The KOp of a recv or send command, for I/O that does not finish at once. */
+  private opFrom(ks: KSocket | null, type: number, c: Int32Array): KOp {
+    return new KOp(
+      ks,
+      type,
+      c[C_OVERLAPPED - 1]! >>> 0,
+      c[C_IO_ID - 1]! >>> 0,
+      c[C_OFF0 - 1]!,
+      c[C_LEN0 - 1]!,
+      c[C_OFF1 - 1]!,
+      c[C_LEN1 - 1]!,
+      c[C_KEY_LO - 1]! >>> 0,
+      c[C_KEY_HI - 1]! >>> 0,
+      c[C_RESULT - 1] === 0,
+    );
+  }
+
   /** The kernel socket of a handle that has not been closed, else null. */
   private live(socket: number): KSocket | null {
     const ks = this.sockets[socketSlot(socket)];
@@ -365,8 +399,7 @@ export class EmulatedKernel implements PortHost {
     op.done = true;
     const ks = op.ks;
     if (op.type === CMD_SEND && ks && !ks.closed) Atomics.sub(this.i32, ks.sb + S_SEND_PENDING, 1);
-    if (this.closed) return;
-    this.batch.push(
+    this.emit(
       bytes,
       op.keyLo,
       op.keyHi,
@@ -375,6 +408,34 @@ export class EmulatedKernel implements PortHost {
       op.type === CMD_RECV ? Op.Recv : Op.Send,
       op.ioId,
     );
+  }
+
+  /** Add one packet to this turn's batch (published by the next setImmediate). */
+  private emit(
+    bytes: number,
+    keyLo: number,
+    keyHi: number,
+    overlapped: number,
+    error: number,
+    op: number,
+    ioId: number,
+  ): void {
+    if (this.closed) return;
+    let b = this.batch;
+    const at = this.batchLen;
+    if (at + B_WORDS > b.length) {
+      const grown = new Uint32Array(b.length * 2);
+      grown.set(b);
+      this.batch = b = grown;
+    }
+    b[at] = bytes;
+    b[at + 1] = keyLo;
+    b[at + 2] = keyHi;
+    b[at + 3] = overlapped;
+    b[at + 4] = error;
+    b[at + 5] = op;
+    b[at + 6] = ioId;
+    this.batchLen = at + B_WORDS;
     if (!this.publishScheduled) {
       this.publishScheduled = true;
       setImmediate(this.publishNow);
@@ -392,10 +453,11 @@ export class EmulatedKernel implements PortHost {
     if (this.closed) return;
     const sp = this.sp;
     const b = this.batch;
+    const len = this.batchLen;
     const rec = this.rec;
     let i = 0;
     sp.lock();
-    for (; i < b.length; i += B_WORDS) {
+    for (; i < len; i += B_WORDS) {
       if (sp.ring.count === sp.ring.capacity) break;
       const bytes = b[i]!;
       const keyLo = b[i + 1]!;
@@ -409,11 +471,12 @@ export class EmulatedKernel implements PortHost {
     const n = sp.releaseWaiters(this.woken, 0);
     sp.unlock();
     sp.notifyAll(this.woken, n);
-    if (i === b.length) {
-      b.length = 0;
+    if (i === len) {
+      this.batchLen = 0;
     } else {
       // The ring is full (threads far behind): keep the rest, retry shortly.
-      this.batch = b.slice(i);
+      b.copyWithin(0, i, len);
+      this.batchLen = len - i;
       this.publishScheduled = true;
       setTimeout(this.publishNow, 1);
     }
@@ -421,12 +484,32 @@ export class EmulatedKernel implements PortHost {
 
   // ---- recv -------------------------------------------------------------------------
 
+  /** A recv of bytes already buffered: filled and completed at once (no KOp). */
+  private recvNow(ks: KSocket, c: Int32Array): void {
+    const len0 = c[C_LEN0 - 1]!;
+    const len1 = c[C_LEN1 - 1]!;
+    let n = this.copyOut(ks, c[C_OFF0 - 1]!, len0);
+    if (len1 > 0 && n === len0) n += this.copyOut(ks, c[C_OFF1 - 1]!, len1);
+    this.publishReadable(ks);
+    this.emit(
+      n,
+      c[C_KEY_LO - 1]! >>> 0,
+      c[C_KEY_HI - 1]! >>> 0,
+      c[C_OVERLAPPED - 1]! >>> 0,
+      0,
+      Op.Recv,
+      c[C_IO_ID - 1]! >>> 0,
+    );
+  }
+
   private startRecv(ks: KSocket, op: KOp): void {
     if (ks.reset) {
       this.complete(op, 0, ERROR_NETNAME_DELETED);
     } else if (ks.readable > 0) {
-      this.fill(ks, op);
+      let n = this.copyOut(ks, op.off0, op.len0);
+      if (op.len1 > 0 && n === op.len0) n += this.copyOut(ks, op.off1, op.len1);
       this.publishReadable(ks);
+      this.complete(op, n, 0);
     } else if (ks.eof) {
       this.complete(op, 0, 0);
     } else {
@@ -434,13 +517,7 @@ export class EmulatedKernel implements PortHost {
     }
   }
 
-  /** Copy buffered bytes into the op's WSABUFs and complete it. */
-  private fill(ks: KSocket, op: KOp): void {
-    let n = this.copyOut(ks, op.off0, op.len0);
-    if (op.len1 > 0 && n === op.len0) n += this.copyOut(ks, op.off1, op.len1);
-    this.complete(op, n, 0);
-  }
-
+  /** Move up to `len` buffered bytes into the arena at `off`; returns the count. */
   private copyOut(ks: KSocket, off: number, len: number): number {
     const arena = this.arena;
     let done = 0;
@@ -461,24 +538,58 @@ export class EmulatedKernel implements PortHost {
     return done;
   }
 
+  /** Show the buffered byte count to port threads; resume reading below the limit. */
   private publishReadable(ks: KSocket): void {
-    Atomics.store(this.i32, ks.sb + S_READABLE, ks.readable);
+    if (ks.shownReadable !== ks.readable) {
+      ks.shownReadable = ks.readable;
+      Atomics.store(this.i32, ks.sb + S_READABLE, ks.readable);
+    }
     if (ks.paused && ks.readable < RECV_BUFFER_LIMIT) {
       ks.paused = false;
       ks.sock!.resume();
     }
   }
 
-  private onData(ks: KSocket, chunk: Buffer): void {
-    if (ks.closed) return;
-    ks.chunks.push(chunk);
-    ks.readable += chunk.length;
-    while (ks.recvs.length > 0 && ks.readable > 0) this.fill(ks, ks.recvs.shift()!);
-    Atomics.store(this.i32, ks.sb + S_READABLE, ks.readable);
-    if (ks.readable >= RECV_BUFFER_LIMIT && !ks.paused) {
-      ks.paused = true;
-      ks.sock!.pause();
+  /**
+   * The socket's onread callback: `n` bytes are in the staging buffer. Pending
+   * recvs take them first (straight into their WSABUFs), the rest is buffered.
+   * Returning false stops reading (SO_RCVBUF full) until publishReadable resumes it.
+   */
+  private onRead(ks: KSocket, n: number): boolean {
+    if (ks.closed) return true;
+    const st = this.staging;
+    const arena = this.arena;
+    let at = 0;
+    // Pending recvs exist only while nothing is buffered.
+    while (at < n && ks.recvs.length > 0) {
+      const op = ks.recvs.shift()!;
+      let take = Math.min(n - at, op.len0);
+      arena.set(take === n ? st.subarray(0, n) : st.subarray(at, at + take), op.off0);
+      at += take;
+      let got = take;
+      if (op.len1 > 0 && take === op.len0 && at < n) {
+        take = Math.min(n - at, op.len1);
+        arena.set(st.subarray(at, at + take), op.off1);
+        at += take;
+        got += take;
+      }
+      this.complete(op, got, 0);
     }
+    if (at < n) {
+      const chunk = Buffer.allocUnsafe(n - at);
+      st.copy(chunk, 0, at, n);
+      ks.chunks.push(chunk);
+      ks.readable += n - at;
+      if (ks.shownReadable !== ks.readable) {
+        ks.shownReadable = ks.readable;
+        Atomics.store(this.i32, ks.sb + S_READABLE, ks.readable);
+      }
+      if (ks.readable >= RECV_BUFFER_LIMIT) {
+        ks.paused = true;
+        return false;
+      }
+    }
+    return true;
   }
 
   private onEnd(ks: KSocket): void {
@@ -496,6 +607,7 @@ export class EmulatedKernel implements PortHost {
     ks.chunks = [];
     ks.headOff = 0;
     ks.readable = 0;
+    ks.shownReadable = 0;
     Atomics.store(this.i32, ks.sb + S_READABLE, 0);
     Atomics.or(this.i32, ks.sb + S_FLAGS, SF_RESET);
     for (const op of ks.recvs.splice(0)) this.complete(op, 0, ERROR_NETNAME_DELETED);
@@ -504,12 +616,70 @@ export class EmulatedKernel implements PortHost {
 
   // ---- send -------------------------------------------------------------------------
 
+  /**
+   * A send on a socket with nothing queued: write it now. When all of it
+   * reaches the socket's send buffer, the send is complete (a WSASend
+   * completes once its bytes are copied into the kernel) and no KOp or write
+   * callback is needed. When node had to queue part of it (the socket buffer
+   * is full), an empty write after it calls back once everything before it
+   * is out, and the send completes then, in order. False: take the KOp path.
+   */
+  private trySendNow(ks: KSocket, c: Int32Array): boolean {
+    const sock = ks.sock!;
+    if (sock.destroyed || sock.writableLength !== 0) return false;
+    const buf = this.arenaBuffer;
+    const len0 = c[C_LEN0 - 1]!;
+    const len1 = c[C_LEN1 - 1]!;
+    if (len1 > 0) {
+      sock.cork();
+      sock.write(Buffer.from(buf, c[C_OFF0 - 1]!, len0));
+      sock.write(Buffer.from(buf, c[C_OFF1 - 1]!, len1));
+      sock.uncork();
+    } else {
+      sock.write(Buffer.from(buf, c[C_OFF0 - 1]!, len0));
+    }
+    if (sock.writableLength !== 0) {
+      const op = this.opFrom(ks, CMD_SEND, c);
+      ks.sends.push(op);
+      sock.write(EMPTY, ks.onWritten);
+      return true;
+    }
+    Atomics.sub(this.i32, ks.sb + S_SEND_PENDING, 1);
+    let bytes = len0 + len1;
+    let error = 0;
+    if (sock.errored) {
+      this.onReset(ks);
+      // A post that returned 0 had already finished: it still reports success.
+      if (c[C_RESULT - 1] !== 0) {
+        bytes = 0;
+        error = ERROR_NETNAME_DELETED;
+      }
+    }
+    this.emit(
+      bytes,
+      c[C_KEY_LO - 1]! >>> 0,
+      c[C_KEY_HI - 1]! >>> 0,
+      c[C_OVERLAPPED - 1]! >>> 0,
+      error,
+      Op.Send,
+      c[C_IO_ID - 1]! >>> 0,
+    );
+    return true;
+  }
+
+  /** A send behind others (or on a socket gone under us): completed from the write callback. */
   private startSend(ks: KSocket, op: KOp): void {
     if (ks.reset) {
       this.failSend(op, ERROR_NETNAME_DELETED);
       return;
     }
     const sock = ks.sock!;
+    if (sock.destroyed) {
+      // Gone under us (e.g. closed after the peer's FIN): the send fails.
+      this.onReset(ks);
+      this.failSend(op, ERROR_NETNAME_DELETED);
+      return;
+    }
     ks.sends.push(op);
     const buf = this.arenaBuffer;
     if (op.len1 > 0) {
@@ -578,25 +748,52 @@ export class EmulatedKernel implements PortHost {
       return false;
     }
     s.off('error', noop);
-    const ks = this.allocSocket(s, null, 0, SOCK_OPEN);
+    let ks: KSocket | null = null;
+    const sock = this.adopt(s, (n) => this.onRead(ks!, n));
+    ks = this.allocSocket(sock, null, 0, SOCK_OPEN);
     if (!ks) {
-      s.destroy();
+      sock.destroy();
       this.finishAccept(tb, WSAENOBUFS);
       return true;
     }
-    const peer = (s.remoteAddress ?? '').slice(0, T_ACC_PEER_BYTES);
+    const kso = ks;
+    const peer = (sock.remoteAddress ?? '').slice(0, T_ACC_PEER_BYTES);
     const at = (tb + T_ACC_PEER) * 4;
     for (let k = 0; k < peer.length; k++) this.bytes[at + k] = peer.charCodeAt(k) & 0x7f;
     i32[tb + T_ACC_PEER_LEN] = peer.length;
-    i32[tb + T_ACC_PEER_PORT] = s.remotePort ?? 0;
-    i32[tb + T_ACC_SOCKET] = ks.id | 0;
-    s.on('data', (chunk: Buffer) => this.onData(ks, chunk));
-    s.on('end', () => this.onEnd(ks));
-    s.on('error', () => this.onReset(ks));
-    s.on('close', () => this.onSocketGone(ks));
-    s.resume();
+    i32[tb + T_ACC_PEER_PORT] = sock.remotePort ?? 0;
+    i32[tb + T_ACC_SOCKET] = kso.id | 0;
+    sock.on('end', () => this.onEnd(kso));
+    sock.on('error', () => this.onReset(kso));
+    sock.on('close', () => this.onSocketGone(kso));
+    sock.resume();
     this.finishAccept(tb, 0);
     return true;
+  }
+
+  /**
+   * Move an accepted connection's handle into a socket that reads into the
+   * kernel's staging buffer (net.Socket's `onread`): no readable-stream
+   * buffering and no Buffer allocated per read, which was most of the read
+   * path's JavaScript. node:net offers `onread` only on sockets built from
+   * options, so the handle leaves the server's socket, which is then destroyed
+   * without it (that keeps the server's connection count right). Reading
+   * starts on resume().
+   */
+  private adopt(s: net.Socket, onRead: (n: number) => boolean): net.Socket {
+    const owner = s as unknown as { _handle: unknown };
+    const handle = owner._handle;
+    owner._handle = null;
+    s.destroy();
+    const opts: AdoptOptions = {
+      handle,
+      allowHalfOpen: true,
+      readable: true,
+      writable: true,
+      pauseOnCreate: true,
+      onread: { buffer: this.staging, callback: onRead },
+    };
+    return new net.Socket(opts as net.SocketConstructorOpts);
   }
 
   private replyAccept(thread: number, error: number): void {
@@ -688,3 +885,5 @@ export class EmulatedKernel implements PortHost {
 }
 
 function noop(): void {}
+
+const EMPTY = Buffer.alloc(0);
