@@ -11,6 +11,12 @@
 // threads are comparable. Invariant: nowNs() is an integer >= 0 and never
 // decreases on one thread.
 
+/**
+ * `performance` is an accessor on Node's global object: reading it costs a
+ * getter call (~25 ns) on every timestamp, so the hot path keeps it here.
+ */
+const perf = performance;
+
 /** Float64 slots of the clock base inside the trace control block. */
 export interface ClockBase {
   /** performance.timeOrigin of the thread that created the trace (epoch ms). */
@@ -38,7 +44,7 @@ export class PerfClock implements TraceClock {
   }
 
   nowNs(): number {
-    const ns = Math.floor((performance.now() - this.baseMs) * 1e6);
+    const ns = Math.floor((perf.now() - this.baseMs) * 1e6);
     return ns > 0 ? ns : 0;
   }
 }
