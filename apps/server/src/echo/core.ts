@@ -100,8 +100,13 @@ export class EchoCore {
     return HEADER_WORDS + slot * SLOT_WORDS;
   }
 
+  /**
+   * Whether a fault switch is on. A plain read: a switch only has to take
+   * effect soon, not at a precise moment, and this runs several times per
+   * completion (an Atomics.load is a builtin call on Node 20, ~15 ns each).
+   */
   private fault(word: number): boolean {
-    return Atomics.load(this.i32, word) !== 0;
+    return this.i32[word] !== 0;
   }
 
   // ---- accept ----------------------------------------------------------------
@@ -216,10 +221,11 @@ export class EchoCore {
       // An overlapped send completes with all its bytes or fails: anything else is a broken kernel.
       this.disconnect(slot, DisconnectReason.IoError, 0);
     } else {
-      Atomics.store(i, b + S_SEND_R, (Atomics.load(i, b + S_SEND_R) + bytes) | 0);
+      // Only the thread handling the one send in flight moves SendQ's read end.
+      const sR = (Atomics.load(i, b + S_SEND_R) + bytes) | 0;
+      Atomics.store(i, b + S_SEND_R, sR);
       if (!twoSends) Atomics.store(i, b + S_SEND_FLAG, 0);
-      if (((Atomics.load(i, b + S_SEND_W) - Atomics.load(i, b + S_SEND_R)) | 0) > 0)
-        this.sendPost(slot);
+      if (((Atomics.load(i, b + S_SEND_W) - sR) | 0) > 0) this.sendPost(slot);
     }
     this.dec(slot, IoCountCause.Completion, ioId);
   }

@@ -329,23 +329,23 @@ export class ThreadPort implements CompletionPort {
     } else {
       const sb = sp.socketBase(slot);
       const state = Atomics.load(i32, sb + S_GS) & 0xff;
-      if (Atomics.load(i32, sb + S_ASSOC) === 1) {
+      const assoc = Atomics.load(i32, sb + S_ASSOC);
+      if (assoc === 1) {
         keyLo = i32[sb + S_KEY_LO]! >>> 0;
         keyHi = i32[sb + S_KEY_HI]! >>> 0;
       }
+      let flags: number;
       if (state !== SOCK_OPEN) {
         result = state === SOCK_LISTENING ? WSAENOTCONN : WSAENOTSOCK;
       } else if (!this.validBuffers(off0, len0, off1, len1)) {
         result = WSAEFAULT;
-      } else if (Atomics.load(i32, sb + S_ASSOC) !== 1) {
+      } else if (assoc !== 1) {
         // Win32 would complete without a packet; the emulation refuses instead.
         result = WSAEINVAL;
-      } else if ((Atomics.load(i32, sb + S_FLAGS) & SF_RESET) !== 0) {
+      } else if (((flags = Atomics.load(i32, sb + S_FLAGS)) & SF_RESET) !== 0) {
         result = WSAECONNRESET;
       } else if (type === CMD_RECV) {
-        const ready =
-          Atomics.load(i32, sb + S_READABLE) > 0 ||
-          (Atomics.load(i32, sb + S_FLAGS) & SF_EOF) !== 0;
+        const ready = (flags & SF_EOF) !== 0 || Atomics.load(i32, sb + S_READABLE) > 0;
         result = ready ? 0 : ERROR_IO_PENDING;
       } else {
         result = Atomics.add(i32, sb + S_SEND_PENDING, 1) === 0 ? 0 : ERROR_IO_PENDING;
