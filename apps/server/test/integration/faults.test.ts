@@ -140,17 +140,23 @@ describe('fault switches reproduce their bug for real', () => {
     // Two completions of one session handled together on the two workers (a
     // send completing as a reset fails the recv, or both failing at once) both
     // read IOCount 0 and a clear flag before either sets it.
-    const checker = await underFault('release-without-atomic-flag', (port) =>
-      load(port, { connections: 40, durationMs: 1000, inFlight: 16, resetsPerSec: 200 }),
-    );
-    const released = checker.where((s) => s.created === 1 && s.released > 0);
-    const twice = checker.where((s) => s.released > 1);
-    console.log(
-      `release-without-atomic-flag: ${twice} of ${released} sessions released more than once`,
-    );
-    expect(released).toBeGreaterThan(50);
+    // It is a race: alone it shows in every run (8-20 sessions of ~245), but a
+    // machine busy with other test files can deal the two completions to one
+    // worker for a whole second, so it gets the attempts the example has.
+    let twice = 0;
+    for (let attempt = 1; attempt <= 4 && twice === 0; attempt++) {
+      const checker = await underFault('release-without-atomic-flag', (port) =>
+        load(port, { connections: 40, durationMs: 1000, inFlight: 16, resetsPerSec: 200 }),
+      );
+      const released = checker.where((s) => s.created === 1 && s.released > 0);
+      twice = checker.where((s) => s.released > 1);
+      console.log(
+        `release-without-atomic-flag (attempt ${attempt}): ${twice} of ${released} sessions released more than once`,
+      );
+      expect(released).toBeGreaterThan(50);
+    }
     expect(twice).toBeGreaterThan(0);
-  }, 30_000);
+  }, 60_000);
 
   it('iocount-double-decrement drives IOCount below 0 or releases a session that still has events', async () => {
     const checker = await underFault('iocount-double-decrement', (port) =>
