@@ -87,6 +87,8 @@ export class Drainer {
   private readonly rings: RingState[] = [];
   private out: Uint32Array;
   private lastEmittedTs = 0;
+  /** merge()'s per-ring next timestamps. */
+  private nextTs = new Float64Array(8);
   private readonly s: DrainStats = {
     batches: 0,
     records: 0,
@@ -171,17 +173,25 @@ export class Drainer {
   /** Emit every record with ts <= frontier from all rings in (ts, ring) order. */
   private merge(frontier: number): number {
     const rings = this.rings;
+    const nr = rings.length;
     const max = this.maxBatchRecords;
+    // Each ring's oldest unmerged timestamp (Infinity once drained), kept up to
+    // date as records are emitted instead of re-read from every ring per step:
+    // with workers interleaving finely, a step often emits a single record.
+    if (this.nextTs.length < nr) this.nextTs = new Float64Array(nr * 2);
+    const next = this.nextTs;
+    for (let r = 0; r < nr; r++) {
+      const ring = rings[r]!;
+      next[r] = ring.tail === ring.head ? Infinity : this.tsOf(ring, ring.tail);
+    }
     let count = 0;
     while (count < max) {
       let m = -1;
       let mTs = Infinity;
       let m2 = -1;
       let m2Ts = Infinity;
-      for (let r = 0; r < rings.length; r++) {
-        const ring = rings[r]!;
-        if (ring.tail === ring.head) continue;
-        const t = this.tsOf(ring, ring.tail);
+      for (let r = 0; r < nr; r++) {
+        const t = next[r]!;
         if (t < mTs) {
           m2 = m;
           m2Ts = mTs;
@@ -195,15 +205,19 @@ export class Drainer {
       if (m < 0 || mTs > frontier) break;
       const ring = rings[m]!;
       const bound = Math.min(frontier, m2Ts);
-      // Equal timestamps go to the lower ring index first.
       const inclusive = m2 < 0 || m < m2;
-      let more = true;
-      while (more) {
+      let t: number;
+      for (;;) {
         count = this.emit(ring, count);
-        if (ring.tail === ring.head || count >= max) break;
-        const t = this.tsOf(ring, ring.tail);
-        more = t < bound || (t === bound && (inclusive || bound !== m2Ts));
+        if (ring.tail === ring.head) {
+          t = Infinity;
+          break;
+        }
+        t = this.tsOf(ring, ring.tail);
+        if (count >= max) break;
+        if (!(t < bound || (t === bound && (inclusive || bound !== m2Ts)))) break;
       }
+      next[m] = t;
     }
     return count;
   }
