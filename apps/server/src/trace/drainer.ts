@@ -174,16 +174,23 @@ export class Drainer {
   private merge(frontier: number): number {
     const rings = this.rings;
     const nr = rings.length;
-    const max = this.maxBatchRecords;
     // Each ring's oldest unmerged timestamp (Infinity once drained), kept up to
     // date as records are emitted instead of re-read from every ring per step:
     // with workers interleaving finely, a step often emits a single record.
     if (this.nextTs.length < nr) this.nextTs = new Float64Array(nr * 2);
     const next = this.nextTs;
+    let available = 0;
     for (let r = 0; r < nr; r++) {
       const ring = rings[r]!;
-      next[r] = ring.tail === ring.head ? Infinity : this.tsOf(ring, ring.tail);
+      const n = (ring.head - ring.tail) | 0;
+      available += n;
+      next[r] = n === 0 ? Infinity : this.tsOf(ring, ring.tail);
     }
+    const max = Math.min(this.maxBatchRecords, available);
+    this.ensure(max);
+    const out = this.out;
+    let last = this.lastEmittedTs;
+    let late = 0;
     let count = 0;
     while (count < max) {
       let m = -1;
@@ -204,44 +211,53 @@ export class Drainer {
       }
       if (m < 0 || mTs > frontier) break;
       const ring = rings[m]!;
+      const w = ring.words;
+      const mask = ring.mask;
       const bound = Math.min(frontier, m2Ts);
       const inclusive = m2 < 0 || m < m2;
-      let t: number;
+      let tail = ring.tail;
+      const head = ring.head;
+      let t = mTs;
       for (;;) {
-        count = this.emit(ring, count);
-        if (ring.tail === ring.head) {
+        // Copy one record; a timestamp older than one already emitted is
+        // clamped to it (counted as late) so the output never goes back.
+        const src = (tail & mask) * RECORD_WORDS;
+        const dst = count * RECORD_WORDS;
+        out[dst] = w[src]!;
+        out[dst + 1] = w[src + 1]!;
+        out[dst + 4] = w[src + 4]!;
+        out[dst + 5] = w[src + 5]!;
+        out[dst + 6] = w[src + 6]!;
+        out[dst + 7] = w[src + 7]!;
+        if (t < last) {
+          out[dst + 2] = last % TWO_32;
+          out[dst + 3] = Math.floor(last / TWO_32);
+          late++;
+        } else {
+          out[dst + 2] = w[src + 2]!;
+          out[dst + 3] = w[src + 3]!;
+          last = t;
+        }
+        if ((out[dst]! & 0xff) === EventKind.Gap) {
+          this.s.lostRecords += out[dst + 1]! + out[dst + 6]! * TWO_32;
+        }
+        count++;
+        tail = (tail + 1) | 0;
+        if (tail === head) {
           t = Infinity;
           break;
         }
-        t = this.tsOf(ring, ring.tail);
+        const o = (tail & mask) * RECORD_WORDS;
+        t = w[o + 2]! + w[o + 3]! * TWO_32;
         if (count >= max) break;
         if (!(t < bound || (t === bound && (inclusive || bound !== m2Ts)))) break;
       }
+      ring.tail = tail;
       next[m] = t;
     }
+    this.lastEmittedTs = last;
+    this.s.lateRecords += late;
     return count;
-  }
-
-  private emit(ring: RingState, count: number): number {
-    this.ensure(count + 1);
-    const src = (ring.tail & ring.mask) * RECORD_WORDS;
-    const dst = count * RECORD_WORDS;
-    const out = this.out;
-    const w = ring.words;
-    for (let k = 0; k < RECORD_WORDS; k++) out[dst + k] = w[src + k]!;
-    const ts = out[dst + 2]! + out[dst + 3]! * TWO_32;
-    if (ts < this.lastEmittedTs) {
-      out[dst + 2] = this.lastEmittedTs % TWO_32;
-      out[dst + 3] = Math.floor(this.lastEmittedTs / TWO_32);
-      this.s.lateRecords++;
-    } else {
-      this.lastEmittedTs = ts;
-    }
-    if ((out[dst]! & 0xff) === EventKind.Gap) {
-      this.s.lostRecords += out[dst + 1]! + out[dst + 6]! * TWO_32;
-    }
-    ring.tail = (ring.tail + 1) | 0;
-    return count + 1;
   }
 
   private reportResidualLoss(r: number, ring: RingState, count: number, now: number): number {
