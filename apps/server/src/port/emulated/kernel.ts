@@ -627,17 +627,9 @@ export class EmulatedKernel implements PortHost {
   private trySendNow(ks: KSocket, c: Int32Array): boolean {
     const sock = ks.sock!;
     if (sock.destroyed || sock.writableLength !== 0) return false;
-    const buf = this.arenaBuffer;
     const len0 = c[C_LEN0 - 1]!;
     const len1 = c[C_LEN1 - 1]!;
-    if (len1 > 0) {
-      sock.cork();
-      sock.write(Buffer.from(buf, c[C_OFF0 - 1]!, len0));
-      sock.write(Buffer.from(buf, c[C_OFF1 - 1]!, len1));
-      sock.uncork();
-    } else {
-      sock.write(Buffer.from(buf, c[C_OFF0 - 1]!, len0));
-    }
+    this.writeBufs(sock, c[C_OFF0 - 1]!, len0, c[C_OFF1 - 1]!, len1, undefined);
     if (sock.writableLength !== 0) {
       const op = this.opFrom(ks, CMD_SEND, c);
       ks.sends.push(op);
@@ -681,14 +673,26 @@ export class EmulatedKernel implements PortHost {
       return;
     }
     ks.sends.push(op);
+    this.writeBufs(sock, op.off0, op.len0, op.off1, op.len1, ks.onWritten);
+  }
+
+  /** Write a send's WSABUFs straight from the arena (two are corked into one writev). */
+  private writeBufs(
+    sock: net.Socket,
+    off0: number,
+    len0: number,
+    off1: number,
+    len1: number,
+    cb: ((err?: Error | null) => void) | undefined,
+  ): void {
     const buf = this.arenaBuffer;
-    if (op.len1 > 0) {
+    if (len1 > 0) {
       sock.cork();
-      sock.write(Buffer.from(buf, op.off0, op.len0));
-      sock.write(Buffer.from(buf, op.off1, op.len1), ks.onWritten);
+      sock.write(Buffer.from(buf, off0, len0));
+      sock.write(Buffer.from(buf, off1, len1), cb);
       sock.uncork();
     } else {
-      sock.write(Buffer.from(buf, op.off0, op.len0), ks.onWritten);
+      sock.write(Buffer.from(buf, off0, len0), cb);
     }
   }
 
