@@ -142,6 +142,8 @@ class KSocket {
   eof = false;
   reset = false;
   paused = false;
+  /** The connection has emitted 'close'. */
+  gone = false;
   readable = 0;
   /** The readable count last stored in the shared socket record (S_READABLE). */
   shownReadable = 0;
@@ -626,7 +628,9 @@ export class EmulatedKernel implements PortHost {
    */
   private trySendNow(ks: KSocket, c: Int32Array): boolean {
     const sock = ks.sock!;
-    if (sock.destroyed || sock.writableLength !== 0) return false;
+    // ks.gone rather than sock.destroyed (a getter over both stream states):
+    // a connection node destroys on an error is reset before commands run.
+    if (ks.gone || sock.writableLength !== 0) return false;
     const len0 = c[C_LEN0 - 1]!;
     const len1 = c[C_LEN1 - 1]!;
     this.writeBufs(sock, c[C_OFF0 - 1]!, len0, c[C_OFF1 - 1]!, len1, undefined);
@@ -881,6 +885,7 @@ export class EmulatedKernel implements PortHost {
   }
 
   private onSocketGone(ks: KSocket): void {
+    ks.gone = true;
     if (ks.linger) clearTimeout(ks.linger);
     if (ks.closed) return;
     // Closed under us without an error event or an end (e.g. a reset while idle).
