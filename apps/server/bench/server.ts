@@ -8,10 +8,12 @@
 // the bench instead of winning it. Steal time on this box reaches 40%, so the
 // servers are measured in interleaved rounds (the order rotates each round)
 // and each ratio is the median of per-round ratios, never a ratio of numbers
-// taken minutes apart. The idle test opens N connections (one verified round
-// trip each, then idle) and divides the server's RSS growth by N.
+// taken minutes apart. Plain node:net alone varies by 20-40% between rounds
+// here, so the default is 7 rounds (about 3 minutes in all). The idle test
+// opens N connections (one verified round trip each, then idle) and divides
+// the server's RSS growth by N.
 //
-//   sh apps/server/bench/server.sh [--rounds 3] [--duration 3s] [--warmup 1s]
+//   sh apps/server/bench/server.sh [--rounds 7] [--duration 3s] [--warmup 1s]
 //     [--servers plain,traced,untraced] [--loads pipelined,pingpong] [--idle 10000]
 //     [--serve "<argv template>"]
 //
@@ -84,7 +86,7 @@ interface Sample {
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '7' },
     duration: { type: 'string', default: '3s' },
     warmup: { type: 'string', default: '1s' },
     servers: { type: 'string', default: 'plain,traced,untraced' },
