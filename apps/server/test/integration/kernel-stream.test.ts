@@ -3,6 +3,8 @@
 // - a flood that arrives before any recv is posted: the kernel stops reading at
 //   its receive-buffer limit and resumes as recvs drain it; no byte is lost or
 //   reordered;
+// - a connection that sent bytes and its FIN while still in the backlog: the
+//   kernel takes its handle over at accept and loses neither;
 // - sends to a peer that does not read: once the socket buffers are full a send
 //   is only partly written at once, and it must complete only after its last
 //   byte is out, in order, with every byte intact.
@@ -10,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Op } from '@iocpscope/protocol';
 import {
+  Client,
   connectedPair,
   createTestPort,
   entryOf,
@@ -89,6 +92,42 @@ describe('emulated kernel streams under pressure', () => {
     await a.detach();
     await host.close();
   }, 60_000);
+
+  it('delivers the bytes and the FIN of a connection that sent them before it was accepted', async () => {
+    const { host } = await createTestPort({ concurrency: 1 });
+    const [a] = threads as [PortThread];
+    await a.attach(host);
+    const { socket: listen, port } = await host.listen('127.0.0.1', 0);
+    const client = await Client.connect(port);
+    await client.write('sent while in the backlog');
+    client.sock.end();
+    await new Promise((r) => setTimeout(r, 100));
+    const accepted = (await a.accept(listen, 5000)).accepted!;
+    expect((await a.associate(accepted.socket, 9, 0)).value).toBe(true);
+    const recv = (ioId: number) =>
+      a.call({
+        op: 'recv',
+        socket: accepted.socket,
+        overlapped: 1,
+        off0: 0,
+        len0: 64,
+        off1: 0,
+        len1: 0,
+        ioId,
+      });
+    // The kernel read nothing before the accept: the first recv is pending or
+    // finishes at once, either way with every byte.
+    expect([0, 997]).toContain((await recv(1)).value);
+    const first = entryOf(await a.gqcs());
+    expect([first.bytes, first.error]).toEqual([25, 0]);
+    expect(Buffer.from(host.arena.subarray(0, 25)).toString()).toBe('sent while in the backlog');
+    expect([0, 997]).toContain((await recv(2)).value);
+    const eof = entryOf(await a.gqcs());
+    expect([eof.bytes, eof.error, eof.overlapped]).toEqual([0, 0, 1]);
+    client.destroy();
+    await a.detach();
+    await host.close();
+  });
 
   it('completes a send that the full socket could not take only once it is out, in order', async () => {
     const chunk = 64 * 1024;
