@@ -504,14 +504,10 @@ export class EmulatedKernel implements PortHost {
     );
   }
 
+  /** A recv with nothing buffered (execute() fills the others at once through recvNow). */
   private startRecv(ks: KSocket, op: KOp): void {
     if (ks.reset) {
       this.complete(op, 0, ERROR_NETNAME_DELETED);
-    } else if (ks.readable > 0) {
-      let n = this.copyOut(ks, op.off0, op.len0);
-      if (op.len1 > 0 && n === op.len0) n += this.copyOut(ks, op.off1, op.len1);
-      this.publishReadable(ks);
-      this.complete(op, n, 0);
     } else if (ks.eof) {
       this.complete(op, 0, 0);
     } else {
