@@ -82,6 +82,9 @@ test('a server that does not answer: the start screen says so, retries on demand
   await screenshot(page, info, 'live-unreachable');
 
   // The server is back: "Retry now" connects at once, and the live view opens.
+  // Click while the next automatic attempt is seconds away (the backoff
+  // doubles), so it is the button that connects and not a retry racing it.
+  await expect(note).toContainText(/Trying again in [3-9] s/, { timeout: 20_000 });
   serverBack = true;
   await page.getByTestId('live-retry').click();
   await untilState(page, (s) => {

@@ -87,7 +87,7 @@ function LiveNote({ live }: { live: LiveStartup }) {
         <h3>
           Looking for the live server at <code>{where}</code>
         </h3>
-        <p>
+        <p className="live-status">
           {st.state === 'waiting' ? (
             <>
               Not reachable ({st.lastError}). Trying again in{' '}
