@@ -538,13 +538,18 @@ export class EmulatedKernel implements PortHost {
 
   /** Show the buffered byte count to port threads; resume reading below the limit. */
   private publishReadable(ks: KSocket): void {
-    if (ks.shownReadable !== ks.readable) {
-      ks.shownReadable = ks.readable;
-      Atomics.store(this.i32, ks.sb + S_READABLE, ks.readable);
-    }
+    this.showReadable(ks);
     if (ks.paused && ks.readable < RECV_BUFFER_LIMIT) {
       ks.paused = false;
       ks.sock!.resume();
+    }
+  }
+
+  /** Store the buffered byte count in the shared socket record when it changed. */
+  private showReadable(ks: KSocket): void {
+    if (ks.shownReadable !== ks.readable) {
+      ks.shownReadable = ks.readable;
+      Atomics.store(this.i32, ks.sb + S_READABLE, ks.readable);
     }
   }
 
@@ -578,10 +583,7 @@ export class EmulatedKernel implements PortHost {
       st.copy(chunk, 0, at, n);
       ks.chunks.push(chunk);
       ks.readable += n - at;
-      if (ks.shownReadable !== ks.readable) {
-        ks.shownReadable = ks.readable;
-        Atomics.store(this.i32, ks.sb + S_READABLE, ks.readable);
-      }
+      this.showReadable(ks);
       if (ks.readable >= RECV_BUFFER_LIMIT) {
         ks.paused = true;
         return false;
