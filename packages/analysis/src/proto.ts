@@ -23,6 +23,7 @@ export const WinError: typeof P.WinError = { ...P.WinError };
 export const Backend: typeof P.Backend = { ...P.Backend };
 export const NO_THREAD: number = P.NO_THREAD;
 export const RECORD_WORDS: number = P.RECORD_WORDS;
+export const TS_HI_MASK: number = P.TS_HI_MASK;
 export const INFINITE: number = P.INFINITE;
 export const writeRecord: typeof P.writeRecord = P.writeRecord;
 export const tsAt: typeof P.tsAt = P.tsAt;

@@ -51,8 +51,16 @@ const newThread = newThread_;
 
 // Module constants, not imported bindings: under tsx and vitest every access to an
 // imported binding goes through a getter, which costs more than the work here.
-const { BlockReason, EventKind, IoCountCause, NO_THREAD, Op, RECORD_WORDS, ThreadStateValue } =
-  proto;
+const {
+  BlockReason,
+  EventKind,
+  IoCountCause,
+  NO_THREAD,
+  Op,
+  RECORD_WORDS,
+  TS_HI_MASK,
+  ThreadStateValue,
+} = proto;
 type Op = proto.Op;
 type ThreadStateValue = proto.ThreadStateValue;
 type BlockReason = proto.BlockReason;
@@ -197,7 +205,7 @@ export class Replayer {
     const kind = w0 & 0xff;
     const a = (w0 >>> 8) & 0xff;
     const tid = w0 >>> 16;
-    const tsNs = w[o + 2]! + w[o + 3]! * TWO_32;
+    const tsNs = w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32;
     const fx = this.step;
     fx.index = i;
     fx.kind = kind;

@@ -29,7 +29,7 @@ export const FAULT_NAMES = [
 export const FaultNameSchema = z.enum(FAULT_NAMES);
 export type FaultName = z.infer<typeof FaultNameSchema>;
 
-export const BackendNameSchema = z.enum(['emulated', 'native']);
+export const BackendNameSchema = z.enum(['emulated', 'native', 'external']);
 export type BackendName = z.infer<typeof BackendNameSchema>;
 
 /** Completion port configuration: worker threads and the concurrency value (0 = CPUs). */

@@ -287,10 +287,13 @@ describe('damaged .iocptrace files', () => {
     hb.set(meta, 16);
     new DataView(hb.buffer).setUint32(32, crc32(hb, 0, 32), true);
     expect(readTraceFile(hb).error?.code).toBe('BAD_HEADER');
-    // A version from the future.
-    const v2 = header.slice();
-    v2[8] = 2;
-    expect(readTraceFile(v2).error?.code).toBe('UNSUPPORTED_VERSION');
+    // A version from the future, and version 0.
+    const v3 = header.slice();
+    v3[8] = 3;
+    expect(readTraceFile(v3).error?.code).toBe('UNSUPPORTED_VERSION');
+    const v0 = header.slice();
+    v0[8] = 0;
+    expect(readTraceFile(v0).error?.code).toBe('UNSUPPORTED_VERSION');
   });
 
   it('ignore pushes after the first error', () => {

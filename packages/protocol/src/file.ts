@@ -8,7 +8,7 @@
 // length (OVERSIZED).
 
 import { z } from 'zod';
-import { PROTOCOL_VERSION, RECORD_BYTES } from './events.ts';
+import { PROTOCOL_VERSION, PROTOCOL_VERSION_MIN, RECORD_BYTES } from './events.ts';
 import { ProtocolError } from './errors.ts';
 import { BackendNameSchema } from './control.ts';
 import { crc32 } from './crc32.ts';
@@ -54,12 +54,28 @@ export const TraceFileHeaderSchema = z.object({
   startWallMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   name: z.string().max(256).optional(),
   serverVersion: z.string().max(64).optional(),
+  // ---- v2 ----
+  /** The traced process. */
+  process: z
+    .object({ pid: z.number().int().min(0).max(0xffffffff), name: z.string().max(256) })
+    .optional(),
+  /** The clock the writer read before converting to ns. */
+  clockSource: z.string().max(32).optional(),
+  ticksPerSecond: z.number().positive().finite().optional(),
+  /** Who wrote the trace: 'reference', 'header' (iocpscope.h), 'hook' (the hook DLL). */
+  tracer: z.string().max(32).optional(),
+  /** 'derived' when IoCount records are outstanding I/O per socket, not the server's own count. */
+  ioCount: z.enum(['application', 'derived']).optional(),
+  /** Which server: 'echo', 'chat', or a foreign server's own name. */
+  app: z.string().max(32).optional(),
 });
 export type TraceFileHeader = z.infer<typeof TraceFileHeaderSchema>;
 
 export interface TraceFileReadResult {
   /** undefined when the header itself is missing or damaged (see error). */
   header: TraceFileHeader | undefined;
+  /** The file's protocol version (0 when the header could not be read). */
+  version: number;
   /** The records of every valid chunk, in file order. */
   records: Uint32Array;
   /** The same records in their store (keep it, or trimToSize() it). */
@@ -131,6 +147,7 @@ export class TraceFileReader {
   readonly strings = new StringTable();
   readonly #maxChunkBytes: number;
   #header: TraceFileHeader | undefined;
+  #version = 0;
   #chunks = 0;
   #error: ProtocolError | undefined;
   #pending = new Uint8Array(0);
@@ -147,6 +164,10 @@ export class TraceFileReader {
 
   get header(): TraceFileHeader | undefined {
     return this.#header;
+  }
+  /** The file's protocol version (0 until its header has been read). */
+  get version(): number {
+    return this.#version;
   }
   get chunks(): number {
     return this.#chunks;
@@ -193,6 +214,7 @@ export class TraceFileReader {
     this.#pendingLen = 0;
     const result: TraceFileReadResult = {
       header: this.#header,
+      version: this.#version,
       records: this.store.words,
       store: this.store,
       strings: this.strings,
@@ -243,9 +265,14 @@ export class TraceFileReader {
       if (avail < FILE_HEADER_FIXED_BYTES) return FILE_HEADER_FIXED_BYTES;
       const view = dataView(bytes);
       const version = view.getUint16(off + 8, true);
-      if (version !== PROTOCOL_VERSION) {
-        throw new ProtocolError('UNSUPPORTED_VERSION', `file version ${version}`, at + 8);
+      if (version < PROTOCOL_VERSION_MIN || version > PROTOCOL_VERSION) {
+        throw new ProtocolError(
+          'UNSUPPORTED_VERSION',
+          `file version ${version} (this reader reads ${PROTOCOL_VERSION_MIN} to ${PROTOCOL_VERSION})`,
+          at + 8,
+        );
       }
+      this.#version = version;
       const metaBytes = view.getUint32(off + 12, true);
       if (metaBytes > MAX_META_BYTES) {
         throw new ProtocolError('OVERSIZED', `header metadata of ${metaBytes} bytes`, at + 12);
@@ -309,9 +336,9 @@ export class TraceFileReader {
     const p = parseSections(bytes, view, off + CHUNK_HEADER_BYTES, off + len - 4, base);
     for (const [id, s] of p.strings) this.strings.check(id, s, base + off);
     const first = this.store.appendBytes(bytes, p.recordsOffset, p.recordCount);
-    const bad = findInvalidRecord(this.store.buffer, first, first + p.recordCount);
+    const bad = findInvalidRecord(this.store.buffer, first, first + p.recordCount, this.#version);
     if (bad >= 0) {
-      const why = describeInvalidRecord(this.store.buffer, bad);
+      const why = describeInvalidRecord(this.store.buffer, bad, this.#version);
       this.store.truncate(first);
       throw new ProtocolError(
         'BAD_RECORD',

@@ -6,7 +6,7 @@
 // Decoding is one copy of the record bytes plus a validation loop over the
 // words; no per-record objects.
 
-import { PROTOCOL_VERSION, RECORD_BYTES, RECORD_WORDS } from './events.ts';
+import { PROTOCOL_VERSION, PROTOCOL_VERSION_MIN, RECORD_BYTES, RECORD_WORDS } from './events.ts';
 import { ProtocolError } from './errors.ts';
 import { describeInvalidRecord, findInvalidRecord } from './record.ts';
 import {
@@ -69,6 +69,7 @@ export function encodeFrame(f: FrameInput): Uint8Array {
 
 interface FrameHeader {
   seq: number;
+  version: number;
   headerBytes: number;
   frameBytes: number;
 }
@@ -84,7 +85,7 @@ function readFrameHeader(
     throw new ProtocolError('BAD_MAGIC', 'not an iocpscope frame', base + off);
   }
   const version = view.getUint16(off + 4, true);
-  if (version !== PROTOCOL_VERSION) {
+  if (version < PROTOCOL_VERSION_MIN || version > PROTOCOL_VERSION) {
     throw new ProtocolError('UNSUPPORTED_VERSION', `frame version ${version}`, base + off + 4);
   }
   const headerBytes = view.getUint16(off + 6, true);
@@ -98,7 +99,7 @@ function readFrameHeader(
   if (frameBytes < headerBytes || frameBytes % 4 !== 0) {
     throw new ProtocolError('BAD_FRAME', `frame length ${frameBytes}`, base + off + 8);
   }
-  return { seq: view.getUint32(off + 12, true), headerBytes, frameBytes };
+  return { seq: view.getUint32(off + 12, true), version, headerBytes, frameBytes };
 }
 
 /** Decode the frame body at `off` (its header already checked). */
@@ -114,11 +115,11 @@ function decodeBody(
   new Uint8Array(records.buffer).set(
     bytes.subarray(p.recordsOffset, p.recordsOffset + p.recordCount * RECORD_BYTES),
   );
-  const bad = findInvalidRecord(records, 0, p.recordCount);
+  const bad = findInvalidRecord(records, 0, p.recordCount, h.version);
   if (bad >= 0) {
     throw new ProtocolError(
       'BAD_RECORD',
-      describeInvalidRecord(records, bad),
+      describeInvalidRecord(records, bad, h.version),
       base + p.recordsOffset + bad * RECORD_BYTES,
     );
   }
@@ -166,9 +167,9 @@ export function decodeFrameInto(
   const p = parseSections(bytes, view, h.headerBytes, h.frameBytes, 0);
   for (const [id, s] of p.strings) strings.check(id, s, 0);
   const first = store.appendBytes(bytes, p.recordsOffset, p.recordCount);
-  const bad = findInvalidRecord(store.buffer, first, first + p.recordCount);
+  const bad = findInvalidRecord(store.buffer, first, first + p.recordCount, h.version);
   if (bad >= 0) {
-    const why = describeInvalidRecord(store.buffer, bad);
+    const why = describeInvalidRecord(store.buffer, bad, h.version);
     store.truncate(first);
     throw new ProtocolError('BAD_RECORD', why, p.recordsOffset + (bad - first) * RECORD_BYTES);
   }

@@ -1,8 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ALL_KINDS, anyEvent, eventArbitraries, stringEntries } from '../test/arbitraries.ts';
+import {
+  ALL_KINDS,
+  anyEvent,
+  eventArbitraries,
+  siteArb,
+  stringEntries,
+} from '../test/arbitraries.ts';
 import { concat, encodeAll } from '../test/samples.ts';
-import { EVENT_KIND_NAMES, RECORD_WORDS, type TraceEvent } from './events.ts';
+import { EVENT_KIND_MAX, EVENT_KIND_NAMES, RECORD_WORDS, type TraceEvent } from './events.ts';
 import { encodeChunk, encodeFileHeader, readTraceFile } from './file.ts';
 import { FrameStreamDecoder, decodeFrame, encodeFrame } from './frames.ts';
 import {
@@ -11,6 +17,8 @@ import {
   findInvalidRecord,
   isLittleEndian,
   sessionAt,
+  setSiteAt,
+  siteAt,
   tsAt,
 } from './record.ts';
 
@@ -92,7 +100,7 @@ describe('the 32-byte record', () => {
     );
   });
 
-  it('flags unknown kinds and timestamps at or above 2^53 as invalid', () => {
+  it('flags unknown kinds as invalid, and in v1 timestamps at or above 2^53', () => {
     const w = new Uint32Array(RECORD_WORDS * 4);
     encodeEvent(w, 0, { kind: 2, tsNs: 0, tid: 0, exitCode: 0 });
     encodeEvent(w, 1, { kind: 2, tsNs: Number.MAX_SAFE_INTEGER, tid: 0, exitCode: 0 });
@@ -100,9 +108,29 @@ describe('the 32-byte record', () => {
     expect(findInvalidRecord(w, 0, 4)).toBe(-1);
     w[2 * RECORD_WORDS] = 0;
     expect(findInvalidRecord(w, 0, 4)).toBe(2);
+    w[2 * RECORD_WORDS] = EVENT_KIND_MAX + 1;
+    expect(findInvalidRecord(w, 0, 4)).toBe(2);
     w[2 * RECORD_WORDS] = 2;
+    // v2: the bits above 2^53 are the call site, not time.
     w[3 * RECORD_WORDS + 3] = 0x200000;
-    expect(findInvalidRecord(w, 0, 4)).toBe(3);
+    expect(findInvalidRecord(w, 0, 4)).toBe(-1);
+    expect(findInvalidRecord(w, 0, 4, 1)).toBe(3);
+  });
+
+  it('carries a call-site id beside the time without changing it', () => {
+    fc.assert(
+      fc.property(anyEvent, siteArb, (e0, site) => {
+        const e = { ...e0, site };
+        const w = new Uint32Array(RECORD_WORDS);
+        encodeEvent(w, 0, e);
+        expect(siteAt(w, 0)).toBe(site);
+        expect(tsAt(w, 0)).toBe(e.tsNs);
+        expect(decodeEvent(w, 0)).toEqual(e);
+        setSiteAt(w, 0, 0);
+        expect(decodeEvent(w, 0)).toEqual(e0);
+      }),
+      { seed: 53, numRuns: 300 },
+    );
   });
 
   it('returns undefined for an unknown kind in the object decoder', () => {

@@ -7,9 +7,20 @@
 // Uint32Array uses the platform's byte order. Every platform iocpscope runs on
 // (x64, arm64, browsers) is little-endian; isLittleEndian() guards the codec.
 
-import { EVENT_KIND_MAX, EventKind, RECORD_WORDS, type TraceEvent, type Op } from './events.ts';
+import {
+  EVENT_KIND_MAX_BY_VERSION,
+  EventKind,
+  PROTOCOL_VERSION,
+  RECORD_WORDS,
+  type TraceEvent,
+  type Op,
+} from './events.ts';
 
 const TWO_32 = 4294967296;
+/** The tsNs bits of w3 (v2: the 11 bits above them are the call-site id). */
+export const TS_HI_MASK = 0x1fffff;
+/** Shift of the call-site id within w3. */
+export const SITE_SHIFT = 21;
 
 export function isLittleEndian(): boolean {
   return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -21,7 +32,18 @@ export const aAt = (w: Uint32Array, i: number): number => (w[i * RECORD_WORDS]! 
 export const tidAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS]! >>> 16;
 export const xAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 1]!;
 export const tsAt = (w: Uint32Array, i: number): number =>
-  w[i * RECORD_WORDS + 2]! + w[i * RECORD_WORDS + 3]! * TWO_32;
+  w[i * RECORD_WORDS + 2]! + (w[i * RECORD_WORDS + 3]! & TS_HI_MASK) * TWO_32;
+/** Call-site id of record i (v2; 0 = none). */
+export const siteAt = (w: Uint32Array, i: number): number =>
+  w[i * RECORD_WORDS + 3]! >>> SITE_SHIFT;
+/** tsNs from the two time words at word offset o (masks the site bits). */
+export const tsOfWords = (w: Uint32Array, o: number): number =>
+  w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32;
+/** Set the call-site id of record i (0..SITE_MAX), keeping its timestamp. */
+export function setSiteAt(w: Uint32Array, i: number, site: number): void {
+  const o = i * RECORD_WORDS + 3;
+  w[o] = ((w[o]! & TS_HI_MASK) | ((site & 0x7ff) << SITE_SHIFT)) >>> 0;
+}
 export const sessLoAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 4]!;
 export const sessHiAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 5]!;
 export const yAt = (w: Uint32Array, i: number): number => w[i * RECORD_WORDS + 6]!;
@@ -67,6 +89,11 @@ const b = (v: boolean): number => (v ? 1 : 0);
 
 /** Encode the object form into record i of `w`. */
 export function encodeEvent(w: Uint32Array, i: number, e: TraceEvent): void {
+  encodeFields(w, i, e);
+  if (e.site !== undefined && e.site !== 0) setSiteAt(w, i, e.site);
+}
+
+function encodeFields(w: Uint32Array, i: number, e: TraceEvent): void {
   const t = e.tsNs;
   const d = e.tid;
   switch (e.kind) {
@@ -191,7 +218,7 @@ export function encodeEvent(w: Uint32Array, i: number, e: TraceEvent): void {
         w,
         i,
         e.kind,
-        0,
+        e.mode ?? 0,
         d,
         e.lockId,
         t,
@@ -216,6 +243,117 @@ export function encodeEvent(w: Uint32Array, i: number, e: TraceEvent): void {
         Math.floor(e.lost / TWO_32),
         0,
       );
+    // ---- v2 ----
+    case EventKind.IoDetail:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.op | (e.skipOnSuccess ? 0x10 : 0),
+        d,
+        lo(e.overlapped),
+        t,
+        lo(e.session),
+        hi(e.session),
+        hi(e.overlapped),
+        e.ioId,
+      );
+    case EventKind.IoRing:
+      return writeRecord(w, i, e.kind, e.op, d, e.off0, t, e.off1, e.avail, e.len0, e.ioId);
+    case EventKind.SessionRings:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        0,
+        d,
+        e.recvCap,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.sendCap,
+        0,
+      );
+    case EventKind.Snapshot:
+      return writeRecord(w, i, e.kind, e.phase, d, e.reason, t, 0, 0, e.count, 0);
+    case EventKind.TraceEnd:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.reason,
+        d,
+        e.records % TWO_32,
+        t,
+        0,
+        0,
+        Math.floor(e.records / TWO_32),
+        0,
+      );
+    case EventKind.CallSite:
+      return writeRecord(w, i, e.kind, 0, d, e.fileStr, t, e.siteId, 0, e.line, e.funcStr);
+    case EventKind.JobPush:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.jobKind,
+        d,
+        e.queueId,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.length,
+        e.jobId,
+      );
+    case EventKind.JobFlush:
+      return writeRecord(w, i, e.kind, e.phase, d, e.queueId, t, 0, 0, e.jobs, e.flushId);
+    case EventKind.TimerJob:
+      return writeRecord(w, i, e.kind, e.phase, d, e.queueId, t, 0, 0, e.delayMs, e.timerId);
+    case EventKind.SendBuffer:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.op,
+        d,
+        e.bufferId,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.refCount,
+        e.ioId,
+      );
+    case EventKind.Broadcast:
+      return writeRecord(w, i, e.kind, 0, d, e.queueId, t, 0, 0, e.recipients, e.bufferId);
+    case EventKind.HandleAssociated:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        0,
+        d,
+        lo(e.handle),
+        t,
+        lo(e.key),
+        hi(e.key),
+        hi(e.handle),
+        e.portId,
+      );
+    case EventKind.CompletionModes:
+      return writeRecord(
+        w,
+        i,
+        e.kind,
+        e.ok ? 1 : 0,
+        d,
+        e.handle,
+        t,
+        lo(e.session),
+        hi(e.session),
+        e.flags,
+        0,
+      );
   }
 }
 
@@ -224,6 +362,13 @@ export function encodeEvent(w: Uint32Array, i: number, e: TraceEvent): void {
  * (callers that validate input report it with a coded error).
  */
 export function decodeEvent(w: Uint32Array, i: number): TraceEvent | undefined {
+  const e = decodeFields(w, i);
+  const site = siteAt(w, i);
+  if (e !== undefined && site !== 0) e.site = site;
+  return e;
+}
+
+function decodeFields(w: Uint32Array, i: number): TraceEvent | undefined {
   const kind = kindAt(w, i);
   const a = aAt(w, i);
   const tid = tidAt(w, i);
@@ -305,11 +450,83 @@ export function decodeEvent(w: Uint32Array, i: number): TraceEvent | undefined {
     case EventKind.LockWait:
     case EventKind.LockAcquire:
     case EventKind.LockRelease:
-      return { kind, tsNs, tid, lockId: x, nameStr: y, session: s() };
+      return a === 0
+        ? { kind, tsNs, tid, lockId: x, nameStr: y, session: s() }
+        : { kind, tsNs, tid, lockId: x, nameStr: y, session: s(), mode: a as never };
     case EventKind.Marker:
       return { kind, tsNs, tid, labelStr: x, session: s() };
     case EventKind.Gap:
       return { kind, tsNs, tid, source: a as never, lost: x + y * TWO_32 };
+    case EventKind.IoDetail:
+      return {
+        kind,
+        tsNs,
+        tid,
+        op: (a & 0x0f) as Op,
+        skipOnSuccess: (a & 0x10) !== 0,
+        session: s(),
+        overlapped: (BigInt(y) << 32n) | BigInt(x),
+        ioId: z,
+      };
+    case EventKind.IoRing:
+      return {
+        kind,
+        tsNs,
+        tid,
+        op: (a & 0x0f) as Op,
+        off0: x,
+        len0: y,
+        off1: sessLoAt(w, i),
+        avail: sessHiAt(w, i),
+        ioId: z,
+      };
+    case EventKind.SessionRings:
+      return { kind, tsNs, tid, session: s(), recvCap: x, sendCap: y };
+    case EventKind.Snapshot:
+      return { kind, tsNs, tid, phase: a as never, reason: x as never, count: y };
+    case EventKind.TraceEnd:
+      return { kind, tsNs, tid, reason: a as never, records: x + y * TWO_32 };
+    case EventKind.CallSite:
+      return { kind, tsNs, tid, siteId: sessLoAt(w, i), fileStr: x, line: y, funcStr: z };
+    case EventKind.JobPush:
+      return {
+        kind,
+        tsNs,
+        tid,
+        jobKind: a as never,
+        queueId: x,
+        session: s(),
+        length: y,
+        jobId: z,
+      };
+    case EventKind.JobFlush:
+      return { kind, tsNs, tid, phase: a as never, queueId: x, jobs: y, flushId: z };
+    case EventKind.TimerJob:
+      return { kind, tsNs, tid, phase: a as never, queueId: x, delayMs: y, timerId: z };
+    case EventKind.SendBuffer:
+      return {
+        kind,
+        tsNs,
+        tid,
+        op: a as never,
+        bufferId: x,
+        session: s(),
+        refCount: y,
+        ioId: z,
+      };
+    case EventKind.Broadcast:
+      return { kind, tsNs, tid, queueId: x, recipients: y, bufferId: z };
+    case EventKind.HandleAssociated:
+      return {
+        kind,
+        tsNs,
+        tid,
+        key: s(),
+        handle: (BigInt(y) << 32n) | BigInt(x),
+        portId: z,
+      };
+    case EventKind.CompletionModes:
+      return { kind, tsNs, tid, session: s(), handle: x, flags: y, ok: a !== 0 };
     default:
       return undefined;
   }
@@ -321,22 +538,35 @@ export const TS_HI_MAX = 0x1fffff;
 
 /**
  * Index of the first invalid record in records [from, to) of `w`, or -1.
- * A record is valid when its kind is 1..EVENT_KIND_MAX and tsNs < 2^53.
- * Only these are checked: per-kind fields are opaque to the codec.
+ * A record is valid when its kind is 1..the version's largest kind; in v1,
+ * tsNs must also be < 2^53 (in v2 the bits above are the call-site id, so
+ * every timestamp is below 2^53 by construction). Only these are checked:
+ * per-kind fields are opaque to the codec.
  */
-export function findInvalidRecord(w: Uint32Array, from: number, to: number): number {
+export function findInvalidRecord(
+  w: Uint32Array,
+  from: number,
+  to: number,
+  version: number = PROTOCOL_VERSION,
+): number {
   const end = to * RECORD_WORDS;
+  const max = EVENT_KIND_MAX_BY_VERSION[version]!;
+  const hiMax = version === 1 ? TS_HI_MAX : 0xffffffff;
   for (let o = from * RECORD_WORDS; o < end; o += RECORD_WORDS) {
     const k = w[o]! & 0xff;
-    if (k === 0 || k > EVENT_KIND_MAX || w[o + 3]! > TS_HI_MAX) return o / RECORD_WORDS;
+    if (k === 0 || k > max || w[o + 3]! > hiMax) return o / RECORD_WORDS;
   }
   return -1;
 }
 
 /** Why record i is invalid, for error messages. */
-export function describeInvalidRecord(w: Uint32Array, i: number): string {
+export function describeInvalidRecord(
+  w: Uint32Array,
+  i: number,
+  version: number = PROTOCOL_VERSION,
+): string {
   const k = kindAt(w, i);
-  return k === 0 || k > EVENT_KIND_MAX
-    ? `record ${i}: unknown event kind ${k}`
+  return k === 0 || k > EVENT_KIND_MAX_BY_VERSION[version]!
+    ? `record ${i}: unknown event kind ${k} for protocol version ${version}`
     : `record ${i}: timestamp above 2^53 ns`;
 }

@@ -16,12 +16,15 @@ import {
   encodeChunk,
   encodeFileHeader,
   encodeFrame,
+  findInvalidRecord,
   readTraceFile,
   type TraceFileHeader,
 } from '../src/index.ts';
-import { SAMPLE_EVENTS, STRINGS, concat, encodeAll } from './samples.ts';
+import { SAMPLE_EVENTS, SAMPLE_EVENTS_V1, STRINGS, concat, encodeAll } from './samples.ts';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+/** Written by protocol version 1 and frozen: every later reader must still read them. */
+const FIXTURES_V1 = join(FIXTURES, 'v1');
 const UPDATE = process.env['UPDATE_FIXTURES'] === '1';
 
 export const GOLDEN_HEADER: TraceFileHeader = {
@@ -131,16 +134,72 @@ describe('golden fixtures', () => {
   });
 
   it('matches the worked examples in FORMAT.md', () => {
-    const hex = (b: Uint8Array): string =>
-      Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
     expect(hex(committed('records.bin').subarray(32, 64))).toBe(
       '01 01 01 00 01 00 00 00 0a 00 00 00 00 00 00 00 ' +
         '00 00 00 00 00 00 00 00 92 10 00 00 00 00 00 00',
     );
     expect(hex(committed('frame.bin').subarray(0, 16))).toBe(
+      '49 4f 43 46 02 00 10 00 ' + hex(committed('frame.bin').subarray(8, 12)) + ' 07 00 00 00',
+    );
+    expect(hex(committed('trace.bin').subarray(0, 10))).toBe('89 49 4f 43 50 54 52 0a 02 00');
+    expect(hex(encodeChunk(new Uint32Array(0)))).toBe('49 4f 43 4b 00 00 00 00 a5 12 5c 47');
+    // A v2 record with a call site: IoDetail at 402 ns, site 7 in the top 11 bits of the time.
+    const at = SAMPLE_EVENTS.findIndex((e) => e.kind === 21) * 32;
+    expect(hex(committed('records.bin').subarray(at, at + 16))).toBe(
+      '15 01 01 00 d0 c0 b0 a0 92 01 00 00 00 00 e0 00',
+    );
+  });
+});
+
+const hex = (b: Uint8Array): string =>
+  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+
+describe('version 1 fixtures (frozen)', () => {
+  const v1 = (name: string): Uint8Array => new Uint8Array(readFileSync(join(FIXTURES_V1, name)));
+  const recordsV1 = encodeAll(SAMPLE_EVENTS_V1);
+
+  it('decode the v1 records to the v1 sample events', () => {
+    const bytes = v1('records.bin');
+    const w = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    expect(SAMPLE_EVENTS_V1.map((_, i) => decodeEvent(w, i))).toEqual(SAMPLE_EVENTS_V1);
+  });
+
+  it('read a v1 frame and a v1 frame with a longer header and an unknown section', () => {
+    const f = decodeFrame(v1('frame.bin'));
+    expect(f.seq).toBe(7);
+    expect(f.records).toEqual(recordsV1);
+    const g = decodeFrame(v1('frame-future.bin'));
+    expect(g.records).toEqual(recordsV1.subarray(0, 4 * RECORD_WORDS));
+  });
+
+  it('read a whole v1 trace file', () => {
+    const r = readTraceFile(v1('trace.bin'));
+    expect(r.error).toBeUndefined();
+    expect(r.version).toBe(1);
+    expect(r.header).toEqual(GOLDEN_HEADER);
+    expect(r.chunks).toBe(3);
+    expect(r.records).toEqual(recordsV1);
+  });
+
+  it('match the worked examples of FORMAT.md v1', () => {
+    expect(hex(v1('frame.bin').subarray(0, 16))).toBe(
       '49 4f 43 46 01 00 10 00 ac 04 00 00 07 00 00 00',
     );
-    expect(hex(committed('trace.bin').subarray(0, 8))).toBe('89 49 4f 43 50 54 52 0a');
-    expect(hex(encodeChunk(new Uint32Array(0)))).toBe('49 4f 43 4b 00 00 00 00 a5 12 5c 47');
+    expect(hex(v1('trace.bin').subarray(0, 10))).toBe('89 49 4f 43 50 54 52 0a 01 00');
+  });
+
+  it('reject a v1 record of a v2 kind, or with bits above 2^53 in its time', () => {
+    const file = v1('trace.bin').slice();
+    const r = readTraceFile(file);
+    expect(r.error).toBeUndefined();
+    // The same bytes as v2 with a v2 kind are fine; as v1 they are BAD_RECORD.
+    const w = new Uint32Array(8);
+    w[0] = 21;
+    expect(findInvalidRecord(w, 0, 1, 1)).toBe(0);
+    expect(findInvalidRecord(w, 0, 1, 2)).toBe(-1);
+    w[0] = 1;
+    w[3] = 0x00e00000;
+    expect(findInvalidRecord(w, 0, 1, 1)).toBe(0);
+    expect(findInvalidRecord(w, 0, 1, 2)).toBe(-1);
   });
 });

@@ -4,10 +4,15 @@
 import {
   BlockReason,
   DisconnectReason,
+  EVENT_KIND_MAX,
   EventKind,
   GapSource,
   IoCountCause,
+  JobKind,
+  LockMode,
   Op,
+  SITE_MAX,
+  SendBufferOp,
   RECORD_WORDS,
   ThreadRole,
   ThreadStateValue,
@@ -28,7 +33,8 @@ export const STRINGS: Array<[number, string]> = [
   [5, 'phase: ünïcödé ✓'],
 ];
 
-export const SAMPLE_EVENTS: TraceEvent[] = [
+/** Every v1 kind: the events of the frozen v1 fixtures (test/fixtures/v1/). */
+export const SAMPLE_EVENTS_V1: TraceEvent[] = [
   { kind: EventKind.PortCreated, tsNs: 0, tid: 0, backend: 0, concurrency: 2, workerCount: 4 },
   {
     kind: EventKind.ThreadStart,
@@ -232,6 +238,109 @@ export const SAMPLE_EVENTS: TraceEvent[] = [
   { kind: EventKind.ThreadExit, tsNs: 2 ** 53 - 1, tid: 2, exitCode: 0xffffffff },
 ];
 
+const OV = 0x000001f4_a0b0c0d0n;
+/** The kinds and fields added in v2, after the v1 events (a C++ server's, with call sites). */
+export const SAMPLE_EVENTS_V2: TraceEvent[] = [
+  { kind: EventKind.CallSite, tsNs: 400, tid: 1, siteId: 7, fileStr: 4, line: 123, funcStr: 5 },
+  {
+    kind: EventKind.SessionRings,
+    tsNs: 401,
+    tid: 2,
+    session: BIG_SESSION,
+    recvCap: 16384,
+    sendCap: 32768,
+  },
+  {
+    kind: EventKind.IoDetail,
+    tsNs: 402,
+    tid: 1,
+    site: 7,
+    op: Op.Recv,
+    skipOnSuccess: false,
+    session: BIG_SESSION,
+    overlapped: OV,
+    ioId: 9,
+  },
+  {
+    kind: EventKind.IoRing,
+    tsNs: 402,
+    tid: 1,
+    op: Op.Recv,
+    off0: 16000,
+    len0: 384,
+    off1: 0,
+    avail: 1000,
+    ioId: 9,
+  },
+  { kind: EventKind.Snapshot, tsNs: 403, tid: 0xffff, phase: 0, reason: 1, count: 0 },
+  {
+    kind: EventKind.IoCount,
+    tsNs: 403,
+    tid: 0xffff,
+    cause: IoCountCause.Snapshot,
+    session: BIG_SESSION,
+    value: 2,
+    delta: 0,
+    ioId: 0,
+  },
+  { kind: EventKind.Snapshot, tsNs: 403, tid: 0xffff, phase: 1, reason: 1, count: 1 },
+  {
+    kind: EventKind.LockAcquire,
+    tsNs: 404,
+    tid: 1,
+    lockId: 3,
+    nameStr: 4,
+    session: 0n,
+    mode: LockMode.Shared,
+    site: SITE_MAX,
+  },
+  {
+    kind: EventKind.JobPush,
+    tsNs: 405,
+    tid: 1,
+    jobKind: JobKind.Chat,
+    queueId: 2,
+    session: BIG_SESSION,
+    length: 1,
+    jobId: 77,
+  },
+  { kind: EventKind.JobFlush, tsNs: 406, tid: 1, phase: 0, queueId: 2, jobs: 1, flushId: 5 },
+  { kind: EventKind.Broadcast, tsNs: 407, tid: 1, queueId: 2, recipients: 3, bufferId: 11 },
+  {
+    kind: EventKind.SendBuffer,
+    tsNs: 408,
+    tid: 1,
+    op: SendBufferOp.AddRef,
+    bufferId: 11,
+    session: BIG_SESSION,
+    refCount: 2,
+    ioId: 10,
+  },
+  { kind: EventKind.JobFlush, tsNs: 409, tid: 1, phase: 1, queueId: 2, jobs: 1, flushId: 5 },
+  { kind: EventKind.TimerJob, tsNs: 410, tid: 1, phase: 0, queueId: 2, delayMs: 100, timerId: 1 },
+  {
+    kind: EventKind.HandleAssociated,
+    tsNs: 411,
+    tid: 2,
+    key: BIG_SESSION_2,
+    handle: 0x1f4n,
+    portId: 1,
+  },
+  {
+    kind: EventKind.CompletionModes,
+    tsNs: 412,
+    tid: 2,
+    session: BIG_SESSION,
+    handle: 0x1f4,
+    flags: 3,
+    ok: true,
+  },
+  { kind: EventKind.TraceEnd, tsNs: 2 ** 53 - 1, tid: 0xffff, reason: 0, records: 2 ** 33 + 5 },
+];
+
+/** Every kind of the current version. */
+export const SAMPLE_EVENTS: TraceEvent[] = [...SAMPLE_EVENTS_V1, ...SAMPLE_EVENTS_V2];
+
 export function encodeAll(events: readonly TraceEvent[]): Uint32Array {
   const w = new Uint32Array(events.length * RECORD_WORDS);
   events.forEach((e, i) => encodeEvent(w, i, e));
@@ -267,13 +376,12 @@ export function sameWords(a: Uint32Array, b: Uint32Array): boolean {
   return true;
 }
 
-/** `n` random valid records (random kinds and fields, tsNs < 2^53). */
+/** `n` random valid records of the current version (random kinds, fields and call sites). */
 export function randomRecords(next: () => number, n: number): Uint32Array {
   const w = new Uint32Array(n * 8);
   for (let i = 0; i < w.length; i++) w[i] = Math.floor(next() * 4294967296);
   for (let i = 0; i < n; i++) {
-    w[i * 8] = (w[i * 8]! & 0xffffff00) | (1 + Math.floor(next() * 20));
-    w[i * 8 + 3] = w[i * 8 + 3]! & 0x1fffff;
+    w[i * 8] = (w[i * 8]! & 0xffffff00) | (1 + Math.floor(next() * EVENT_KIND_MAX));
   }
   return w;
 }

@@ -20,6 +20,9 @@
 // the drainer as a Gap on that thread's tid.
 
 import { EventKind, GapSource, RECORD_WORDS, writeRecord } from '@iocpscope/protocol';
+
+/** protocol TS_HI_MASK, as a local constant for the merge loop (see analysis/proto.ts on why). */
+const TS_HI_MASK = 0x1fffff;
 import { PerfClock, type TraceClock } from './clock.ts';
 import {
   C_EXITED,
@@ -167,7 +170,7 @@ export class Drainer {
 
   private tsOf(ring: RingState, seq: number): number {
     const o = (seq & ring.mask) * RECORD_WORDS;
-    return ring.words[o + 2]! + ring.words[o + 3]! * TWO_32;
+    return ring.words[o + 2]! + (ring.words[o + 3]! & TS_HI_MASK) * TWO_32;
   }
 
   /** Emit every record with ts <= frontier from all rings in (ts, ring) order. */
@@ -248,7 +251,7 @@ export class Drainer {
           break;
         }
         const o = (tail & mask) * RECORD_WORDS;
-        t = w[o + 2]! + w[o + 3]! * TWO_32;
+        t = w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32;
         if (count >= max) break;
         if (!(t < bound || (t === bound && (inclusive || bound !== m2Ts)))) break;
       }

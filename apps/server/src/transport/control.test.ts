@@ -8,6 +8,7 @@ import {
   type LoadStats,
   type PortConfig,
   type ServerMessage,
+  PROTOCOL_VERSION,
 } from '@iocpscope/protocol';
 import { Hub } from '../hub/hub.ts';
 import { FakeSink } from '../hub/testing.ts';
@@ -99,7 +100,7 @@ describe('ControlChannel', () => {
     const { sink } = connect(hub, ctl);
     expect(messages(sink).map((m) => m.type)).toEqual(['hello', 'status']);
     expect(messages(sink)[0]).toMatchObject({
-      protocolVersion: 1,
+      protocolVersion: PROTOCOL_VERSION,
       backend: 'emulated',
       portConfig: { workers: 2 },
     });

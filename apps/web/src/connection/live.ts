@@ -21,6 +21,7 @@ import {
   type GapSource,
   type ProtocolError,
   type ServerMessage,
+  TS_HI_MASK,
 } from '@iocpscope/protocol';
 import { LiveSocket, type LiveSocketOptions, type LiveStatus } from './liveSocket.ts';
 
@@ -123,7 +124,7 @@ export class LiveConnection {
           kind: 'server',
           source: ((w[o]! >>> 8) & 0xff) as GapSource,
           lost: w[o + 1]! + w[o + 6]! * 4294967296,
-          tsNs: w[o + 2]! + w[o + 3]! * 4294967296,
+          tsNs: w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * 4294967296,
         });
       }
     }

@@ -10,7 +10,11 @@ import {
   GapSource,
   INFINITE,
   IoCountCause,
+  JobKind,
   OP_NAMES,
+  SendBufferOp,
+  SnapshotReason,
+  TraceEndReason,
   ThreadRole,
   ThreadStateValue,
   WinError,
@@ -40,6 +44,7 @@ const ROLE_NAMES: Record<number, string> = {
   [ThreadRole.Accept]: 'accept thread',
   [ThreadRole.Kernel]: 'kernel',
   [ThreadRole.Other]: 'thread',
+  [ThreadRole.Unknown]: 'thread of unknown role',
 };
 
 const STATE_NAMES: Record<number, string> = {
@@ -69,6 +74,7 @@ export const CAUSE_NAMES: Record<number, string> = {
   [IoCountCause.Completion]: 'completion handled',
   [IoCountCause.HoldAcquire]: 'hold taken',
   [IoCountCause.HoldRelease]: 'hold dropped',
+  [IoCountCause.Snapshot]: 'count as of the snapshot',
 };
 
 const DISCONNECT_NAMES: Record<number, string> = {
@@ -80,6 +86,38 @@ const DISCONNECT_NAMES: Record<number, string> = {
   [DisconnectReason.SendOverflow]: 'the send queue overflowed',
   [DisconnectReason.Shutdown]: 'server shutdown',
   [DisconnectReason.Kicked]: 'the server kicked it',
+  [DisconnectReason.IdleTimeout]: 'no bytes arrived for the idle timeout',
+  [DisconnectReason.PartialTimeout]: 'a packet stayed incomplete past its timeout',
+};
+
+const SNAPSHOT_REASONS: Record<number, string> = {
+  [SnapshotReason.RecordingStart]: 'the recording started while the server was running',
+  [SnapshotReason.LateJoin]: 'this view joined a running server',
+  [SnapshotReason.Resync]: 'the stream resynchronised after lost events',
+};
+
+const TRACE_END_REASONS: Record<number, string> = {
+  [TraceEndReason.Stopped]: 'the recording was stopped',
+  [TraceEndReason.SizeCap]: 'the recording reached its size cap',
+  [TraceEndReason.ServerExit]: 'the server shut down',
+  [TraceEndReason.Detached]: 'the tracer detached from its process',
+};
+
+const SEND_BUFFER_OPS: Record<number, string> = {
+  [SendBufferOp.Acquire]: 'taken from the pool',
+  [SendBufferOp.AddRef]: 'shared with one more send',
+  [SendBufferOp.Release]: 'released by one user',
+  [SendBufferOp.Returned]: 'returned to the pool',
+  [SendBufferOp.PoolEmpty]: 'not available: the pool is empty',
+};
+
+const JOB_KINDS: Record<number, string> = {
+  [JobKind.Other]: 'job',
+  [JobKind.Enter]: 'enter job',
+  [JobKind.Leave]: 'leave job',
+  [JobKind.Chat]: 'chat job',
+  [JobKind.Tick]: 'tick job',
+  [JobKind.Login]: 'login job',
 };
 
 const GAP_NAMES: Record<number, string> = {
@@ -351,5 +389,152 @@ function describeKind(
         ],
         tone: 'bad',
       };
+    case EventKind.IoDetail:
+      return {
+        title: `${opName(e.op)} OVERLAPPED`,
+        sentence: `The ${opName(e.op)} of I/O #${e.ioId} uses OVERLAPPED ${hex64(e.overlapped)}${e.skipOnSuccess ? '; the socket skips the port on success, so an immediate success queues no packet' : ''}.`,
+        fields: [
+          ['OVERLAPPED', hex64(e.overlapped)],
+          ['io id', String(e.ioId)],
+          ['session', sid(e.session)],
+          ...(e.skipOnSuccess
+            ? ([['completion mode', 'skip the port on success']] as Array<[string, string]>)
+            : []),
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.IoRing:
+      return {
+        title: `${opName(e.op)} ring buffers`,
+        sentence: `I/O #${e.ioId} posted WSABUF[0] at ring offset ${e.off0} (${formatCount(e.len0)} bytes)${e.off1 !== 0 ? ` and WSABUF[1] at offset ${e.off1}` : ''}, with ${formatCount(e.avail)} bytes ${e.op === 1 ? 'free' : 'queued'}.`,
+        fields: [
+          ['WSABUF[0]', `offset ${e.off0}, ${formatCount(e.len0)} bytes`],
+          ['WSABUF[1] offset', String(e.off1)],
+          [e.op === 1 ? 'free in RecvQ' : 'used in SendQ', formatCount(e.avail)],
+          ['io id', String(e.ioId)],
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.SessionRings:
+      return {
+        title: 'Session buffers',
+        sentence: `Session ${sid(e.session)} has a ${formatCount(e.recvCap)}-byte RecvQ and a ${formatCount(e.sendCap)}-byte SendQ.`,
+        fields: [
+          ['session', sid(e.session)],
+          ['RecvQ', `${formatCount(e.recvCap)} bytes`],
+          ['SendQ', `${formatCount(e.sendCap)} bytes`],
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.Snapshot:
+      return {
+        title: e.phase === 0 ? 'Snapshot begins' : 'Snapshot ends',
+        sentence:
+          e.phase === 0
+            ? `The state below is given as it was at this moment (${SNAPSHOT_REASONS[e.reason] ?? 'snapshot'}), not as events.`
+            : `End of the snapshot (${formatCount(e.count)} records of state). Events follow.`,
+        fields: [['reason', SNAPSHOT_REASONS[e.reason] ?? String(e.reason)]],
+        tone: 'neutral',
+      };
+    case EventKind.TraceEnd:
+      return {
+        title: 'Trace ends',
+        sentence: `The trace ended cleanly: ${TRACE_END_REASONS[e.reason] ?? `reason ${e.reason}`}.`,
+        fields: [
+          ['reason', TRACE_END_REASONS[e.reason] ?? String(e.reason)],
+          ['records', formatCount(e.records)],
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.CallSite:
+      return {
+        title: 'Call site',
+        sentence: `Call site ${e.siteId} is ${ctx.text(e.funcStr) || '?'} at ${ctx.text(e.fileStr) || '?'}:${e.line}.`,
+        fields: [
+          ['site', String(e.siteId)],
+          ['function', ctx.text(e.funcStr) || '—'],
+          ['file', `${ctx.text(e.fileStr) || '—'}:${e.line}`],
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.JobPush:
+      return {
+        title: 'Job pushed',
+        sentence: `${who} pushed a ${JOB_KINDS[e.jobKind] ?? 'job'} onto queue ${e.queueId}, which now holds ${formatCount(e.length)}.`,
+        fields: [
+          ['queue', String(e.queueId)],
+          ['job', JOB_KINDS[e.jobKind] ?? String(e.jobKind)],
+          ['queue length', formatCount(e.length)],
+          ...(e.session ? ([['session', sid(e.session)]] as Array<[string, string]>) : []),
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.JobFlush:
+      return {
+        title: e.phase === 0 ? 'Queue flush begins' : 'Queue flush ends',
+        sentence:
+          e.phase === 0
+            ? `${who} starts flushing queue ${e.queueId} (${formatCount(e.jobs)} jobs queued).`
+            : `${who} finished flushing queue ${e.queueId} after ${formatCount(e.jobs)} jobs.`,
+        fields: [
+          ['queue', String(e.queueId)],
+          [e.phase === 0 ? 'jobs queued' : 'jobs run', formatCount(e.jobs)],
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.TimerJob:
+      return {
+        title: ['Timer scheduled', 'Timer fired', 'Timer cancelled'][e.phase] ?? 'Timer',
+        sentence: `Timer ${e.timerId} for queue ${e.queueId} (${formatCount(e.delayMs)} ms) ${['was scheduled', 'fired', 'was cancelled'][e.phase] ?? 'changed'}.`,
+        fields: [
+          ['queue', String(e.queueId)],
+          ['delay', `${formatCount(e.delayMs)} ms`],
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.SendBuffer:
+      return {
+        title: 'SendBuffer',
+        sentence: `SendBuffer ${e.bufferId} ${SEND_BUFFER_OPS[e.op] ?? `op ${e.op}`}; ${formatCount(e.refCount)} references left.`,
+        fields: [
+          ['buffer', String(e.bufferId)],
+          ['references', formatCount(e.refCount)],
+          ...(e.session ? ([['session', sid(e.session)]] as Array<[string, string]>) : []),
+        ],
+        tone: e.op === SendBufferOp.PoolEmpty ? 'warn' : 'neutral',
+      };
+    case EventKind.Broadcast:
+      return {
+        title: 'Broadcast',
+        sentence: `${who} broadcast buffer ${e.bufferId} to ${formatCount(e.recipients)} members of room ${e.queueId}.`,
+        fields: [
+          ['room', String(e.queueId)],
+          ['recipients', formatCount(e.recipients)],
+          ['buffer', String(e.bufferId)],
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.HandleAssociated:
+      return {
+        title: 'Handle associated',
+        sentence: `Handle ${hex64(e.handle)} was associated with port ${e.portId}, key ${hex64(e.key)}.`,
+        fields: [
+          ['handle', hex64(e.handle)],
+          ['key', hex64(e.key)],
+        ],
+        tone: 'neutral',
+      };
+    case EventKind.CompletionModes:
+      return {
+        title: 'Completion modes',
+        sentence: `Session ${sid(e.session)}: SetFileCompletionNotificationModes(${e.flags}) ${e.ok ? 'succeeded' : 'failed'}${e.flags & 1 ? '; immediate successes queue no packet' : ''}.`,
+        fields: [
+          ['flags', String(e.flags)],
+          ['session', sid(e.session)],
+        ],
+        tone: 'neutral',
+      };
   }
 }
+
+const hex64 = (v: bigint): string => `0x${v.toString(16)}`;

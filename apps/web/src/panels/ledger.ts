@@ -16,6 +16,7 @@ import {
   RECORD_WORDS,
   WinError,
   type Op,
+  TS_HI_MASK,
 } from '@iocpscope/protocol';
 import { CAUSE_NAMES } from './describe.ts';
 import { formatCount, formatWinError } from './format.ts';
@@ -75,7 +76,7 @@ export function buildLedger(
     const kind = w0 & 0xff;
     const a = (w0 >>> 8) & 0xff;
     const tid = w0 >>> 16;
-    const tsNs = words[o + 2]! + words[o + 3]! * TWO_32;
+    const tsNs = words[o + 2]! + (words[o + 3]! & TS_HI_MASK) * TWO_32;
     const x = words[o + 1]!;
     const y = words[o + 6]!;
     const z = words[o + 7]!;

@@ -38,6 +38,7 @@ import {
   type RecordingInfo,
   type ServerMessage,
   type TraceFileHeader,
+  TS_HI_MASK,
 } from '@iocpscope/protocol';
 import { WebTrace } from '../trace/index.ts';
 import { LiveConnection, type GapInfo } from '../connection/live.ts';
@@ -650,7 +651,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
               // The dashboard joins a running server: what happened before is unknown.
               // A leading Gap says so to the timeline and to the detectors (which then
               // do not judge sessions whose creation they never saw).
-              tr.append(gapRecord(records[2]! + records[3]! * 4294967296));
+              tr.append(gapRecord(records[2]! + (records[3]! & TS_HI_MASK) * 4294967296));
             }
             tr.append(records, tbl);
             requestPublish();

@@ -10,7 +10,7 @@
 // holding its midpoint; a counter spike counts in every column its bucket
 // touches). Outputs go into caller-owned typed arrays (no allocation per frame).
 
-import { RECORD_WORDS, ThreadStateValue } from '@iocpscope/protocol';
+import { RECORD_WORDS, ThreadStateValue, TS_HI_MASK } from '@iocpscope/protocol';
 import type { CounterBuckets, EventSeries, Lane, WebTrace } from '../trace/index.ts';
 import { markFlagsAt, SERIES_BLOCK, STATE_BLOCK, stateAt, stepAt } from '../trace/index.ts';
 
@@ -18,7 +18,7 @@ const TWO_32 = 4294967296;
 
 function tsOf(w: Uint32Array, i: number): number {
   const o = i * RECORD_WORDS;
-  return w[o + 2]! + w[o + 3]! * TWO_32;
+  return w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32;
 }
 
 /**

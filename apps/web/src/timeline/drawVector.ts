@@ -10,6 +10,7 @@ import {
   OP_NAMES,
   RECORD_WORDS,
   ThreadRole,
+  TS_HI_MASK,
 } from '@iocpscope/protocol';
 import type { EventKind as EventKindT, Op } from '@iocpscope/protocol';
 import type { EventSeries, Lane, WebTrace } from '../trace/index.ts';
@@ -39,7 +40,7 @@ export function xOf(g: Geom, ns: number): number {
 
 function tsOf(w: Uint32Array, i: number): number {
   const o = i * RECORD_WORDS;
-  return w[o + 2]! + w[o + 3]! * TWO_32;
+  return w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32;
 }
 
 /** Vertical centre of an event's lane bar, or NaN if its lane is not shown. */

@@ -3,7 +3,7 @@
 // then only the lane's marks), else the state change in force at that time.
 // On a port track: the nearest counter change, else the one in force.
 
-import { RECORD_WORDS } from '@iocpscope/protocol';
+import { RECORD_WORDS, TS_HI_MASK } from '@iocpscope/protocol';
 import type { EventIndex, EventSeries, WebTrace } from '../trace/index.ts';
 import { laneRowAt, type Layout } from './layout.ts';
 import type { Geom } from './drawVector.ts';
@@ -14,7 +14,7 @@ const TWO_32 = 4294967296;
 
 function tsOf(w: Uint32Array, i: number): number {
   const o = i * RECORD_WORDS;
-  return w[o + 2]! + w[o + 3]! * TWO_32;
+  return w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32;
 }
 
 /** Nearest entry of an index column to time t within tol, else the entry in force at t, else -1. */

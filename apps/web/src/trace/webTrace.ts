@@ -46,6 +46,7 @@ import {
   ThreadRole,
   ThreadStateValue,
   WinError,
+  TS_HI_MASK,
 } from '@iocpscope/protocol';
 import { lowerBound, upperBound } from '../lib/binarySearch.ts';
 import { BUCKET_CAP, BucketGrid, CounterBuckets } from './buckets.ts';
@@ -325,7 +326,7 @@ export class WebTrace implements StringsHolder {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const o = mid * RECORD_WORDS;
-      if (w[o + 2]! + w[o + 3]! * TWO_32 < ns) lo = mid + 1;
+      if (w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32 < ns) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -337,7 +338,7 @@ export class WebTrace implements StringsHolder {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const o = mid * RECORD_WORDS;
-      if (w[o + 2]! + w[o + 3]! * TWO_32 <= ns) lo = mid + 1;
+      if (w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32 <= ns) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -353,7 +354,7 @@ export class WebTrace implements StringsHolder {
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
         const o = col.get(mid) * RECORD_WORDS;
-        if (w[o + 2]! + w[o + 3]! * TWO_32 < ns) lo = mid + 1;
+        if (w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32 < ns) lo = mid + 1;
         else hi = mid;
       }
       return lo;
@@ -361,7 +362,7 @@ export class WebTrace implements StringsHolder {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const o = col[mid]! * RECORD_WORDS;
-      if (w[o + 2]! + w[o + 3]! * TWO_32 < ns) lo = mid + 1;
+      if (w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32 < ns) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -374,7 +375,7 @@ export class WebTrace implements StringsHolder {
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
         const o = col.get(mid) * RECORD_WORDS;
-        if (w[o + 2]! + w[o + 3]! * TWO_32 <= ns) lo = mid + 1;
+        if (w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32 <= ns) lo = mid + 1;
         else hi = mid;
       }
       return lo;
@@ -382,7 +383,7 @@ export class WebTrace implements StringsHolder {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const o = col[mid]! * RECORD_WORDS;
-      if (w[o + 2]! + w[o + 3]! * TWO_32 <= ns) lo = mid + 1;
+      if (w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32 <= ns) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -594,11 +595,12 @@ export class WebTrace implements StringsHolder {
     const kind = w0 & 0xff;
     const a = (w0 >>> 8) & 0xff;
     const tid = w0 >>> 16;
-    let ns = w[o + 2]! + w[o + 3]! * TWO_32;
+    let ns = w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32;
     if (ns < this.lastNs) {
       ns = this.lastNs;
       w[o + 2] = ns % TWO_32;
-      w[o + 3] = Math.floor(ns / TWO_32);
+      // Keep the call-site bits above the time (v2).
+      w[o + 3] = (Math.floor(ns / TWO_32) | (w[o + 3]! & ~TS_HI_MASK)) >>> 0;
       this.clampedTimestamps++;
     }
     this.lastNs = ns;
@@ -787,5 +789,5 @@ export function laneBit(id: number): number {
 
 function tsOf(w: Uint32Array, i: number): number {
   const o = i * RECORD_WORDS;
-  return w[o + 2]! + w[o + 3]! * TWO_32;
+  return w[o + 2]! + (w[o + 3]! & TS_HI_MASK) * TWO_32;
 }
