@@ -37,10 +37,13 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
   readonly code: ProtocolErrorCode;
   readonly offset?: number;
+  /** The message without the code and offset prefix. */
+  readonly detail: string;
 
   constructor(code: ProtocolErrorCode, message: string, offset?: number) {
     super(offset === undefined ? `${code}: ${message}` : `${code} at byte ${offset}: ${message}`);
     this.code = code;
+    this.detail = message;
     if (offset !== undefined) this.offset = offset;
   }
 }

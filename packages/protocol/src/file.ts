@@ -134,6 +134,14 @@ export interface TraceFileReaderOptions {
    * Only ever a hint: the store still grows or stays small with the bytes that arrive.
    */
   sizeHint?: number;
+  /**
+   * Called with each valid chunk's records (valid during the call only) and the
+   * strings it defines, in file order. With `retain: false` the reader keeps no
+   * records (a stream of any length in bounded memory; `store` stays empty).
+   */
+  onChunk?: (records: Uint32Array, strings: ReadonlyArray<readonly [number, string]>) => void;
+  /** Keep every record in `store` (default true). */
+  retain?: boolean;
 }
 
 /**
@@ -146,6 +154,8 @@ export class TraceFileReader {
   readonly store: EventStore;
   readonly strings = new StringTable();
   readonly #maxChunkBytes: number;
+  readonly #onChunk: TraceFileReaderOptions['onChunk'];
+  readonly #retain: boolean;
   #header: TraceFileHeader | undefined;
   #version = 0;
   #chunks = 0;
@@ -158,7 +168,9 @@ export class TraceFileReader {
   constructor(options: TraceFileReaderOptions = {}) {
     assertLittleEndian();
     this.#maxChunkBytes = options.maxChunkBytes ?? MAX_CHUNK_BYTES;
-    const hint = options.sizeHint ?? 0;
+    this.#onChunk = options.onChunk;
+    this.#retain = options.retain ?? true;
+    const hint = this.#retain ? (options.sizeHint ?? 0) : 0;
     this.store = new EventStore(Math.min(Math.floor(hint / RECORD_BYTES), 1 << 26));
   }
 
@@ -352,6 +364,11 @@ export class TraceFileReader {
       this.store.truncate(first);
       throw e;
     }
+    if (this.#onChunk !== undefined) {
+      const w = this.store.buffer;
+      this.#onChunk(w.subarray(first * 8, (first + p.recordCount) * 8), p.strings);
+    }
+    if (!this.#retain) this.store.truncate(first);
   }
 
   /** What the valid prefix before the chunk being read holds, for error messages. */

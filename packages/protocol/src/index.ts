@@ -7,5 +7,6 @@ export * from './crc32.ts';
 export * from './store.ts';
 export * from './frames.ts';
 export * from './file.ts';
+export * from './tracer-stream.ts';
 export * from './control.ts';
 export * from './export-chrome.ts';
