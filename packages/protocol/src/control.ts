@@ -39,6 +39,15 @@ export const PortConfigSchema = z.object({
 });
 export type PortConfig = z.infer<typeof PortConfigSchema>;
 
+/**
+ * A port configuration as a server reports it: a foreign process's may be
+ * anything a real server runs (workers 0 = not known yet), as in file headers.
+ */
+export const ReportedPortConfigSchema = z.object({
+  workers: z.number().int().min(0).max(65_535),
+  concurrency: z.number().int().min(0).max(65_535),
+});
+
 const MessageId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const UnixMs = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -145,14 +154,38 @@ export type LoadStatus = z.infer<typeof LoadStatusSchema>;
 const s = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.object({ type: z.literal(type), ...shape });
 
+/**
+ * Which server the stream shows (added with v2): iocpscope's own reference
+ * server, or a foreign process attached through `serve --ingest`.
+ */
+export const SourceInfoSchema = z.object({
+  kind: z.enum(['reference', 'ingest']),
+  /** Changes whenever the stream starts showing another trace (a new tracer connection). */
+  traceId: z.string().max(64).optional(),
+  /** ingest: a tracer is attached now. */
+  attached: z.boolean().optional(),
+  /** ingest: where tracers connect (host:port). */
+  listen: z.string().max(300).optional(),
+  process: z
+    .object({ pid: z.number().int().min(0).max(0xffffffff), name: z.string().max(256) })
+    .optional(),
+  /** 'header' (iocpscope.h) or 'hook' (the hook DLL). */
+  tracer: z.string().max(32).optional(),
+  app: z.string().max(32).optional(),
+  /** 'derived' when IoCount is outstanding I/O per socket, not the server's own count. */
+  ioCount: z.enum(['application', 'derived']).optional(),
+});
+export type SourceInfo = z.infer<typeof SourceInfoSchema>;
+
 export const ServerMessageSchema = z.discriminatedUnion('type', [
   /** First message on every connection. */
   s('hello', {
     protocolVersion: z.number().int().min(1),
     serverVersion: z.string().max(64),
     backend: BackendNameSchema,
-    portConfig: PortConfigSchema,
+    portConfig: ReportedPortConfigSchema,
     faults: z.array(FaultNameSchema),
+    source: SourceInfoSchema.optional(),
   }),
   /** Sent on connect, in reply to get-status (with its id) and whenever it changes. */
   s('status', {
@@ -160,11 +193,12 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
     load: LoadStatusSchema,
     recording: RecordingStatusSchema,
     faults: z.array(FaultNameSchema),
-    portConfig: PortConfigSchema,
+    portConfig: ReportedPortConfigSchema,
     backend: BackendNameSchema,
     /** Dashboards connected. */
     clients: Count,
     streamPaused: z.boolean(),
+    source: SourceInfoSchema.optional(),
   }),
   s('ack', { id: MessageId.optional(), of: z.string().max(64) }),
   /** `code` is stable: BAD_MESSAGE, or a server code documented by the server. */

@@ -140,6 +140,8 @@ export interface TraceFileReaderOptions {
    * records (a stream of any length in bounded memory; `store` stays empty).
    */
   onChunk?: (records: Uint32Array, strings: ReadonlyArray<readonly [number, string]>) => void;
+  /** Called once the header is read, before any chunk. */
+  onHeader?: (header: TraceFileHeader) => void;
   /** Keep every record in `store` (default true). */
   retain?: boolean;
 }
@@ -155,6 +157,7 @@ export class TraceFileReader {
   readonly strings = new StringTable();
   readonly #maxChunkBytes: number;
   readonly #onChunk: TraceFileReaderOptions['onChunk'];
+  readonly #onHeader: TraceFileReaderOptions['onHeader'];
   readonly #retain: boolean;
   #header: TraceFileHeader | undefined;
   #version = 0;
@@ -169,6 +172,7 @@ export class TraceFileReader {
     assertLittleEndian();
     this.#maxChunkBytes = options.maxChunkBytes ?? MAX_CHUNK_BYTES;
     this.#onChunk = options.onChunk;
+    this.#onHeader = options.onHeader;
     this.#retain = options.retain ?? true;
     const hint = this.#retain ? (options.sizeHint ?? 0) : 0;
     this.store = new EventStore(Math.min(Math.floor(hint / RECORD_BYTES), 1 << 26));
@@ -337,10 +341,12 @@ export class TraceFileReader {
     const base = at - off;
     if (this.#header === undefined) {
       this.#header = readHeaderMeta(bytes, view, off, base);
-    } else {
-      this.#readChunk(bytes, view, off, len, base);
-      this.#chunks++;
+      this.#offset += len;
+      this.#onHeader?.(this.#header);
+      return;
     }
+    this.#readChunk(bytes, view, off, len, base);
+    this.#chunks++;
     this.#offset += len;
   }
 

@@ -56,7 +56,6 @@ export class TracerStreamReader {
   #hsLen = 0;
   #hsNeed = TRACER_HANDSHAKE_FIXED_BYTES;
   #file: TraceFileReader | null = null;
-  #headerSeen = false;
   #error: ProtocolError | undefined;
 
   constructor(callbacks: TracerStreamCallbacks, options: TracerStreamOptions = {}) {
@@ -89,10 +88,6 @@ export class TracerStreamReader {
       }
       const file: TraceFileReader = this.#file;
       if (off < bytes.length) file.push(bytes.subarray(off));
-      if (!this.#headerSeen && file.header !== undefined) {
-        this.#headerSeen = true;
-        this.#cb.onHeader?.(file.header);
-      }
       if (file.error !== undefined) this.#fail(file.error, this.#hsNeed);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
@@ -166,11 +161,12 @@ export class TracerStreamReader {
         token += String.fromCharCode(b);
       }
       this.#cb.onHandshake?.({ version: v.getUint16(8, true), token });
-      const onChunk = this.#cb.onChunk;
+      const cb = this.#cb;
       this.#file = new TraceFileReader({
         maxChunkBytes: this.#maxChunkBytes,
         retain: false,
-        ...(onChunk !== undefined ? { onChunk: (r, s) => onChunk.call(this.#cb, r, s) } : {}),
+        onHeader: (h) => cb.onHeader?.(h),
+        onChunk: (r, s) => cb.onChunk?.(r, s),
       });
       this.#hs = new Uint8Array(0);
     }

@@ -32,6 +32,7 @@ import { dashboardAttach } from '../transport/attach.ts';
 import { DEFAULT_WEB_ROOT, MIN_TOKEN_CHARS, isLoopbackHost } from '../transport/options.ts';
 import { DEMO_CONNECTIONS, DEMO_ROUND_MS, startDemoLoad, type DemoLoad } from './demo.ts';
 import { defaultBackend } from '../port/index.ts';
+import { DEFAULT_INGEST_PORT, runIngestCli } from './ingest.ts';
 
 export const SERVE_EXIT = { ok: 0, failed: 1, badOptions: 2 } as const;
 
@@ -52,6 +53,8 @@ export interface ServeCliFlags {
   /** The dashboard's shared secret (the CLI falls back to IOCPSCOPE_TOKEN). */
   token?: string;
   recordingsDir?: string;
+  /** [HOST:]PORT: run without the reference server and show the tracer that connects here. */
+  ingest?: string;
 }
 
 /** Where and how the dashboard is served. */
@@ -243,6 +246,7 @@ export function formatShutdown(r: ShutdownReport): string {
 
 /** Runs `serve` with parsed flags until the signal or --duration; resolves the exit code. */
 export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise<number> {
+  if (flags.ingest !== undefined) return runIngestCli(flags, io);
   let cfg: ServeConfig;
   try {
     cfg = parseServeFlags(flags);
@@ -445,6 +449,11 @@ export function registerServeCommand(
       'completion port backend: emulated or native (default: native on Windows when the addon is built, else emulated)',
     )
     .option('--duration <time>', 'stop after this long, e.g. 30s (default: until Ctrl-C)')
+    .option(
+      '--ingest <[host:]port>',
+      `no reference server: show your own IOCP server, traced by iocpscope.h or the hook DLL, ` +
+        `which connects here (e.g. 127.0.0.1:${DEFAULT_INGEST_PORT}; loopback unless --token is given)`,
+    )
     .option(
       '--demo',
       `run a gentle built-in load against the echo port (${DEMO_CONNECTIONS} connections per round, small random messages, a few resets)`,

@@ -21,6 +21,7 @@ import {
   type LoadStats,
   type PortConfig,
   type ServerMessage,
+  type SourceInfo,
 } from '@iocpscope/protocol';
 import { StreamError, isStreamError } from '../hub/errors.ts';
 import type { Hub, HubClient } from '../hub/hub.ts';
@@ -48,6 +49,8 @@ export interface ControlTarget {
   /** Replace the set of active fault switches. */
   setFaults?(faults: FaultName[]): void | Promise<void>;
   runLoad?: LoadRunner;
+  /** Which server the stream shows (hello and status carry it). */
+  source?(): SourceInfo;
 }
 
 export interface ControlChannelOptions {
@@ -109,6 +112,7 @@ export class ControlChannel {
       backend: t.backend,
       portConfig: t.portConfig(),
       faults: t.faults(),
+      ...(t.source !== undefined ? { source: t.source() } : {}),
     });
     this.#reply(client, this.status(client));
   }
@@ -164,6 +168,7 @@ export class ControlChannel {
       backend: t.backend,
       clients: this.#hub.clientCount,
       streamPaused: client?.streamPaused ?? false,
+      ...(t.source !== undefined ? { source: t.source() } : {}),
     };
     if (id !== undefined) msg.id = id;
     return msg;

@@ -39,6 +39,8 @@ export interface StreamServerOptions extends TransportOptions {
   examplesDir?: string;
   /** Wall-clock ms of trace time 0, for recording headers. Default: when the server started. */
   startWallMs?: number;
+  /** The file header of recordings made here (a foreign trace brings its own). Default: this server's. */
+  header?: () => TraceFileHeader;
   hub?: HubOptions;
   /** Recording file tuning (flushMs, maxFileBytes, ...). */
   recording?: RecordingManagerOptions['sink'];
@@ -113,7 +115,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     ...(options.examplesDir !== undefined ? { examplesDir: options.examplesDir } : {}),
     isActive: (file: string): boolean => recordings?.isActive(file) ?? false,
   });
-  const header = (): TraceFileHeader => ({
+  const ownHeader = (): TraceFileHeader => ({
     clock: 'monotonic-ns',
     host: hostname().slice(0, 256),
     backend: target?.backend ?? 'emulated',
@@ -121,6 +123,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     startWallMs: Math.round(options.startWallMs ?? serverStartMs),
     ...(target !== undefined ? { serverVersion: target.serverVersion } : {}),
   });
+  const header = options.header ?? ownHeader;
   const recordings: RecordingManager | undefined =
     options.source === undefined
       ? undefined
