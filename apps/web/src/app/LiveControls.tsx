@@ -61,6 +61,9 @@ export function LiveControls() {
   const recOn = status?.recording.active ?? false;
   const faults = status?.faults ?? server.hello?.faults ?? [];
   const portConfig = status?.portConfig ?? server.hello?.portConfig;
+  // A foreign process (serve --ingest): no load generator, port restarts or fault
+  // switches to drive, only recording.
+  const foreign = (status?.backend ?? server.hello?.backend) === 'external';
 
   const [connections, setConnections] = useState(50);
   const [messageSize, setMessageSize] = useState(64);
@@ -74,98 +77,100 @@ export function LiveControls() {
 
   return (
     <>
-      <MenuButton
-        label={
-          <>
-            <span style={{ color: loadOn ? 'var(--ok)' : 'var(--text-faint)' }}>●</span> Load
-          </>
-        }
-        title="Built-in load generator"
-        disabled={!open}
-        data-testid="load-menu"
-      >
-        {(close) => (
-          <div style={{ width: 300 }}>
-            <h4>Dummy clients</h4>
-            <NumberField
-              label="Connections"
-              value={connections}
-              min={1}
-              max={10_000}
-              onChange={setConnections}
-              testid="load-connections"
-            />
-            <NumberField
-              label="Message bytes"
-              value={messageSize}
-              min={4}
-              max={MAX_LOAD_MESSAGE_BYTES}
-              onChange={setMessageSize}
-            />
-            <NumberField
-              label="In flight per client"
-              value={inFlight}
-              min={1}
-              max={1024}
-              onChange={setInFlight}
-            />
-            <NumberField
-              label="Resets per second"
-              value={resetRate}
-              min={0}
-              max={10_000}
-              onChange={setResetRate}
-            />
-            <NumberField
-              label="Duration (s, 0 = until stopped)"
-              value={durationS}
-              min={0}
-              max={3600}
-              onChange={setDurationS}
-            />
-            {stats ? (
-              <div className="form-row" style={{ color: 'var(--text-muted)', fontSize: 12 }}>
-                <span>
-                  {formatCount(stats.connected)} connected · {formatCount(stats.received)} echoes ·{' '}
-                  {formatCount(stats.errors)} errors
-                </span>
+      {!foreign ? (
+        <MenuButton
+          label={
+            <>
+              <span style={{ color: loadOn ? 'var(--ok)' : 'var(--text-faint)' }}>●</span> Load
+            </>
+          }
+          title="Built-in load generator"
+          disabled={!open}
+          data-testid="load-menu"
+        >
+          {(close) => (
+            <div style={{ width: 300 }}>
+              <h4>Dummy clients</h4>
+              <NumberField
+                label="Connections"
+                value={connections}
+                min={1}
+                max={10_000}
+                onChange={setConnections}
+                testid="load-connections"
+              />
+              <NumberField
+                label="Message bytes"
+                value={messageSize}
+                min={4}
+                max={MAX_LOAD_MESSAGE_BYTES}
+                onChange={setMessageSize}
+              />
+              <NumberField
+                label="In flight per client"
+                value={inFlight}
+                min={1}
+                max={1024}
+                onChange={setInFlight}
+              />
+              <NumberField
+                label="Resets per second"
+                value={resetRate}
+                min={0}
+                max={10_000}
+                onChange={setResetRate}
+              />
+              <NumberField
+                label="Duration (s, 0 = until stopped)"
+                value={durationS}
+                min={0}
+                max={3600}
+                onChange={setDurationS}
+              />
+              {stats ? (
+                <div className="form-row" style={{ color: 'var(--text-muted)', fontSize: 12 }}>
+                  <span>
+                    {formatCount(stats.connected)} connected · {formatCount(stats.received)} echoes
+                    · {formatCount(stats.errors)} errors
+                  </span>
+                </div>
+              ) : null}
+              <div className="form-row" style={{ justifyContent: 'flex-end', gap: 8 }}>
+                <button
+                  className="btn danger"
+                  disabled={!loadOn}
+                  onClick={() => {
+                    sendControl({ type: 'stop-load' });
+                    close();
+                  }}
+                  data-testid="load-stop"
+                >
+                  Stop
+                </button>
+                <button
+                  className="btn primary"
+                  onClick={() => {
+                    sendControl({
+                      type: 'start-load',
+                      options: {
+                        connections,
+                        messageSize,
+                        inFlight,
+                        resetRate,
+                        ...(durationS > 0 ? { durationMs: durationS * 1000 } : {}),
+                      },
+                    });
+                    close();
+                  }}
+                  data-testid="load-start"
+                >
+                  {loadOn ? 'Restart' : 'Start load'}
+                </button>
               </div>
-            ) : null}
-            <div className="form-row" style={{ justifyContent: 'flex-end', gap: 8 }}>
-              <button
-                className="btn danger"
-                disabled={!loadOn}
-                onClick={() => {
-                  sendControl({ type: 'stop-load' });
-                  close();
-                }}
-                data-testid="load-stop"
-              >
-                Stop
-              </button>
-              <button
-                className="btn primary"
-                onClick={() => {
-                  sendControl({
-                    type: 'start-load',
-                    options: {
-                      connections,
-                      messageSize,
-                      inFlight,
-                      resetRate,
-                      ...(durationS > 0 ? { durationMs: durationS * 1000 } : {}),
-                    },
-                  });
-                  close();
-                }}
-                data-testid="load-start"
-              >
-                {loadOn ? 'Restart' : 'Start load'}
-              </button>
             </div>
-          </div>
-        )}
-      </MenuButton>
+          )}
+        </MenuButton>
+      ) : null}
 
       <button
         className={`btn rec${recOn ? ' active' : ''}`}
@@ -186,101 +191,108 @@ export function LiveControls() {
           : 'Record'}
       </button>
 
-      <MenuButton
-        label={
-          portConfig
-            ? `${portConfig.workers} worker${portConfig.workers === 1 ? '' : 's'} / ${portConfig.concurrency || 'auto'}`
-            : 'Port'
-        }
-        title="Worker threads and the concurrency value (restarts the port)"
-        disabled={!open}
-        data-testid="port-menu"
-        onOpen={() => {
-          setWorkers(portConfig?.workers ?? 4);
-          setConcurrency(portConfig?.concurrency ?? 0);
-        }}
-      >
-        {(close) => (
-          <div style={{ width: 280 }}>
-            <h4>Completion port</h4>
-            <NumberField
-              label="Worker threads"
-              value={workers ?? 4}
-              min={1}
-              max={256}
-              onChange={setWorkers}
-              testid="port-workers"
-            />
-            <NumberField
-              label="Concurrency (0 = CPUs)"
-              value={concurrency ?? 0}
-              min={0}
-              max={256}
-              onChange={setConcurrency}
-              testid="port-concurrency"
-            />
-            <div className="form-row" style={{ color: 'var(--text-muted)', fontSize: 12 }}>
-              Applying restarts the port and its sessions.
+      {!foreign ? (
+        <MenuButton
+          label={
+            portConfig
+              ? `${portConfig.workers} worker${portConfig.workers === 1 ? '' : 's'} / ${portConfig.concurrency || 'auto'}`
+              : 'Port'
+          }
+          title="Worker threads and the concurrency value (restarts the port)"
+          disabled={!open}
+          data-testid="port-menu"
+          onOpen={() => {
+            setWorkers(portConfig?.workers ?? 4);
+            setConcurrency(portConfig?.concurrency ?? 0);
+          }}
+        >
+          {(close) => (
+            <div style={{ width: 280 }}>
+              <h4>Completion port</h4>
+              <NumberField
+                label="Worker threads"
+                value={workers ?? 4}
+                min={1}
+                max={256}
+                onChange={setWorkers}
+                testid="port-workers"
+              />
+              <NumberField
+                label="Concurrency (0 = CPUs)"
+                value={concurrency ?? 0}
+                min={0}
+                max={256}
+                onChange={setConcurrency}
+                testid="port-concurrency"
+              />
+              <div className="form-row" style={{ color: 'var(--text-muted)', fontSize: 12 }}>
+                Applying restarts the port and its sessions.
+              </div>
+              <div className="form-row" style={{ justifyContent: 'flex-end' }}>
+                <button
+                  className="btn primary"
+                  onClick={() => {
+                    sendControl({
+                      type: 'set-port-config',
+                      config: { workers: workers ?? 4, concurrency: concurrency ?? 0 },
+                    });
+                    close();
+                  }}
+                  data-testid="port-apply"
+                >
+                  Apply
+                </button>
+              </div>
             </div>
-            <div className="form-row" style={{ justifyContent: 'flex-end' }}>
-              <button
-                className="btn primary"
-                onClick={() => {
-                  sendControl({
-                    type: 'set-port-config',
-                    config: { workers: workers ?? 4, concurrency: concurrency ?? 0 },
-                  });
-                  close();
-                }}
-                data-testid="port-apply"
-              >
-                Apply
-              </button>
-            </div>
-          </div>
-        )}
-      </MenuButton>
+          )}
+        </MenuButton>
+      ) : null}
 
-      <MenuButton
-        label={
-          <>
-            Faults
-            {faults.length > 0 ? <span className="pill bad">{faults.length}</span> : null}
-          </>
-        }
-        title="Fault switches: make the reference server commit a classic bug"
-        disabled={!open}
-        align="right"
-        data-testid="faults-menu"
-      >
-        {() => (
-          <div style={{ width: 420 }}>
-            <h4>Fault switches</h4>
-            {FAULT_NAMES.map((f) => {
-              const on = faults.includes(f);
-              return (
-                <label className="check" key={f}>
-                  <input
-                    type="checkbox"
-                    checked={on}
-                    data-testid={`fault-${f}`}
-                    onChange={() => {
-                      const next = on ? faults.filter((x) => x !== f) : [...faults, f];
-                      sendControl({ type: 'set-faults', faults: next });
-                    }}
-                  />
-                  <span>
-                    <span className="mono" style={{ color: on ? '#ffc2c2' : 'var(--text-strong)' }}>
-                      {f}
+      {!foreign ? (
+        <MenuButton
+          label={
+            <>
+              Faults
+              {faults.length > 0 ? <span className="pill bad">{faults.length}</span> : null}
+            </>
+          }
+          title="Fault switches: make the reference server commit a classic bug"
+          disabled={!open}
+          align="right"
+          data-testid="faults-menu"
+        >
+          {() => (
+            <div style={{ width: 420 }}>
+              <h4>Fault switches</h4>
+              {FAULT_NAMES.map((f) => {
+                const on = faults.includes(f);
+                return (
+                  <label className="check" key={f}>
+                    <input
+                      type="checkbox"
+                      checked={on}
+                      data-testid={`fault-${f}`}
+                      onChange={() => {
+                        const next = on ? faults.filter((x) => x !== f) : [...faults, f];
+                        sendControl({ type: 'set-faults', faults: next });
+                      }}
+                    />
+                    <span>
+                      <span
+                        className="mono"
+                        style={{ color: on ? '#ffc2c2' : 'var(--text-strong)' }}
+                      >
+                        {f}
+                      </span>
+                      <small>{FAULT_HELP[f]}</small>
                     </span>
-                    <small>{FAULT_HELP[f]}</small>
-                  </span>
-                </label>
-              );
-            })}
-          </div>
-        )}
-      </MenuButton>
+                  </label>
+                );
+              })}
+            </div>
+          )}
+        </MenuButton>
+      ) : null}
     </>
   );
 }

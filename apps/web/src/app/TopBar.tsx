@@ -6,6 +6,7 @@ import {
   selectConnection,
   selectEventCount,
   selectHeader,
+  selectLiveSource,
   selectLoadFailure,
   selectServer,
   selectSource,
@@ -150,12 +151,49 @@ export function RecordingsMenu() {
   );
 }
 
+const TRACER_NAMES: Record<string, string> = {
+  header: 'iocpscope.h',
+  hook: 'hook DLL',
+  reference: 'reference server',
+};
+
+/** Which process a trace shows: name, pid and how it was traced (foreign traces). */
+function ProcessBadge({
+  process,
+  tracer,
+  backend,
+  ioCount,
+}: {
+  process: { pid: number; name: string } | undefined;
+  tracer: string | undefined;
+  backend: string;
+  ioCount: string | undefined;
+}) {
+  if (process === undefined && backend !== 'external') return null;
+  const how = tracer !== undefined ? (TRACER_NAMES[tracer] ?? tracer) : undefined;
+  return (
+    <span
+      className="badge mono"
+      data-testid="process"
+      title={
+        `Traced process${process ? ` ${process.name}, pid ${process.pid}` : ''}; backend ${backend}` +
+        (how ? `, traced by ${how}` : '') +
+        (ioCount === 'derived' ? '; IOCount derived (outstanding I/O)' : '')
+      }
+    >
+      {process ? `${process.name} · pid ${process.pid}` : 'foreign process'} · {backend}
+      {how ? ` (${how})` : ''}
+    </span>
+  );
+}
+
 export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
   const source = useAppStore(selectSource);
   const conn = useAppStore(selectConnection);
   const count = useAppStore(selectEventCount);
   const header = useAppStore(selectHeader);
   const failure = useAppStore(selectLoadFailure);
+  const liveSource = useAppStore(selectLiveSource);
   const a = useActions();
   // Until the socket first opens there is nothing to count or control yet.
   const joined = source.kind === 'live' && conn.everOpened;
@@ -176,6 +214,19 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
                 <span className="source-name mono" title={source.url}>
                   {source.url.replace(/^wss?:\/\//, '').replace(/\?.*$/, '')}
                 </span>
+                {liveSource?.kind === 'ingest' && liveSource.attached !== true ? (
+                  <span className="badge warn" data-testid="process">
+                    {liveSource.traceId ? 'tracer detached' : 'waiting for a tracer'} on{' '}
+                    {liveSource.listen ?? '?'}
+                  </span>
+                ) : liveSource?.kind === 'ingest' ? (
+                  <ProcessBadge
+                    process={liveSource.process}
+                    tracer={liveSource.tracer}
+                    backend="external"
+                    ioCount={liveSource.ioCount}
+                  />
+                ) : null}
               </>
             ) : (
               <>
@@ -186,6 +237,14 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
                 <span className="mono" style={{ fontSize: 12 }}>
                   {formatBytes(source.bytes)}
                 </span>
+                {header ? (
+                  <ProcessBadge
+                    process={header.process}
+                    tracer={header.tracer}
+                    backend={header.backend}
+                    ioCount={header.ioCount}
+                  />
+                ) : null}
                 {header ? (
                   <span style={{ fontSize: 12 }} title="Recorded with">
                     {header.backend} · {header.portConfig.workers} workers /{' '}

@@ -10,9 +10,10 @@ import {
   selectCursor,
   selectFindings,
   selectHasTrace,
+  selectTrace,
 } from '../state/selectors.ts';
 import type { Finding } from '../state/analysis.ts';
-import { formatCount, formatSessionId } from './format.ts';
+import { formatCallSite, formatCount, formatSessionId } from './format.ts';
 import { Icon } from './icons.tsx';
 
 /** Position of the last finding anchored at or before the cursor, or -1 (findings sorted by anchor). */
@@ -25,6 +26,26 @@ export function currentFinding(findings: readonly Finding[], cursor: number): nu
     else hi = mid;
   }
   return lo - 1;
+}
+
+/** Where the evidence was recorded in the traced server's code (foreign servers' call sites). */
+function FindingSites({ events }: { events: readonly number[] }) {
+  const trace = useAppStore(selectTrace);
+  if (!trace || trace.siteDefs.size === 0) return null;
+  const sites: string[] = [];
+  for (const i of events) {
+    const s = trace.callSiteOf(i);
+    if (s === null) continue;
+    const text = `#${formatCount(i)} ${formatCallSite(s)}`;
+    if (!sites.includes(text)) sites.push(text);
+  }
+  if (sites.length === 0) return null;
+  return (
+    <div className="where sites" data-testid="finding-sites">
+      {sites.slice(0, 4).join(' · ')}
+      {sites.length > 4 ? ` · +${sites.length - 4} more` : ''}
+    </div>
+  );
 }
 
 export function AnomaliesPanel() {
@@ -111,6 +132,7 @@ export function AnomaliesPanel() {
                 <span>{f.label}</span>
               </div>
               <div className="msg">{f.message}</div>
+              <FindingSites events={f.events} />
               <div className="where">
                 #{formatCount(f.anchor)}
                 {f.session !== null ? ` · session ${formatSessionId(f.session)}` : ''}

@@ -199,6 +199,11 @@ export function InspectorPanel() {
                 >
                   {e.text}
                 </span>
+                {e.site !== undefined ? (
+                  <span className="site mono" title={`Recorded at ${e.site}`}>
+                    {e.site}
+                  </span>
+                ) : null}
                 {e.link >= 0 ? (
                   <button
                     className="link-chip"

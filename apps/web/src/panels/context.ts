@@ -7,5 +7,6 @@ export function traceContext(trace: WebTrace): DescribeContext {
   return {
     threadName: (tid) => trace.laneOfTid(tid)?.name ?? `thread ${tid}`,
     text: (id) => (id === 0 ? '' : (trace.string(id) ?? `string #${id}`)),
+    callSite: (i) => trace.callSiteOf(i),
   };
 }

@@ -22,11 +22,19 @@ import {
   type Op,
   type TraceEvent,
 } from '@iocpscope/protocol';
-import { formatCount, formatSessionId, formatTimeNs, formatWinError } from './format.ts';
+import {
+  formatCallSite,
+  formatCount,
+  formatSessionId,
+  formatTimeNs,
+  formatWinError,
+} from './format.ts';
 
 export interface DescribeContext {
   threadName(tid: number): string;
   text(strId: number): string;
+  /** Where event i was recorded in the traced server's code (v2 call sites), if known. */
+  callSite?(i: number): { file: string; line: number; func: string } | null;
 }
 
 export interface EventDescription {
@@ -147,6 +155,8 @@ export function describeEvent(w: Uint32Array, i: number, ctx: DescribeContext): 
     ['thread', who],
   ];
   const d = describeKind(e, i, who, ctx);
+  const site = ctx.callSite?.(i);
+  if (site) base.push(['call site', formatCallSite(site)]);
   return { kind: EVENT_KIND_NAMES[e.kind], ...d, fields: [...base, ...d.fields] };
 }
 

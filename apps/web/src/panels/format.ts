@@ -84,3 +84,10 @@ export function formatWinError(code: number): string {
   const name = WIN_ERROR_NAMES.get(code);
   return name ? `${code} ${name}` : String(code);
 }
+
+/** A call site of the traced server's code, as "OnRecv (server.cpp:212)". */
+export function formatCallSite(site: { file: string; line: number; func: string }): string {
+  const base = site.file.replace(/^.*[\\/]/, '');
+  const where = base ? `${base}:${site.line}` : `line ${site.line}`;
+  return site.func ? `${site.func} (${where})` : where;
+}

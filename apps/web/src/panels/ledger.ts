@@ -19,7 +19,7 @@ import {
   TS_HI_MASK,
 } from '@iocpscope/protocol';
 import { CAUSE_NAMES } from './describe.ts';
-import { formatCount, formatWinError } from './format.ts';
+import { formatCallSite, formatCount, formatWinError } from './format.ts';
 
 export type LedgerKind = 'lifecycle' | 'post' | 'queue' | 'dequeue' | 'count' | 'other';
 
@@ -40,6 +40,8 @@ export interface LedgerEntry {
    */
   pair: number;
   tone: 'ok' | 'warn' | 'bad' | 'neutral';
+  /** Where the traced server recorded it (foreign servers' call sites), e.g. "OnRecv (server.cpp:212)". */
+  site?: string;
 }
 
 const TWO_32 = 4294967296;
@@ -47,6 +49,7 @@ const TWO_32 = 4294967296;
 export interface LedgerContext {
   threadName(tid: number): string;
   text(strId: number): string;
+  callSite?(i: number): { file: string; line: number; func: string } | null;
 }
 
 export function buildLedger(
@@ -204,6 +207,8 @@ export function buildLedger(
       default:
         e.text = `event kind ${kind}`;
     }
+    const site = ctx.callSite?.(i);
+    if (site) e.site = formatCallSite(site);
     out.push(e);
   }
   return out;

@@ -22,6 +22,9 @@ export const selectEventsSincePause = (s: AppState) => s.eventsSincePause;
 export const selectSelectedSession = (s: AppState) => s.selectedSession;
 export const selectConnection = (s: AppState) => s.connection;
 export const selectServer = (s: AppState) => s.server;
+/** Which server the live stream shows (the latest status, else the hello). */
+export const selectLiveSource = (s: AppState) =>
+  s.server.status?.source ?? s.server.hello?.source ?? null;
 export const selectFindings = (s: AppState) => s.findings;
 export const selectFindingAnchors = (s: AppState) => s.findingAnchors;
 export const selectAnalysisProgress = (s: AppState) => s.analysisProgress;

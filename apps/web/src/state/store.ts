@@ -544,9 +544,15 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       }
       const srv = get().server;
       switch (m.type) {
-        case 'hello':
+        case 'hello': {
+          // `serve --ingest` shows one traced process at a time: a new trace id means
+          // another process (its own strings, threads and clock), so start afresh.
+          const before = srv.hello?.source?.traceId;
+          const now = m.source?.traceId;
           set({ server: { ...srv, hello: m } });
+          if (before !== undefined && now !== undefined && before !== now) restartLiveTrace();
           return;
+        }
         case 'status':
           set({ server: { ...srv, status: m } });
           return;
@@ -676,6 +682,38 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       );
       live = conn;
       conn.connect();
+    };
+
+    /** The live stream now shows another trace: drop the old one's events, keep the socket. */
+    const restartLiveTrace = (): void => {
+      const s = get();
+      if (s.source.kind !== 'live') return;
+      stopPlay();
+      s.analysis?.dispose();
+      liveStrings = new StringTable();
+      lastPublishedCount = 0;
+      set({
+        trace: new WebTrace(),
+        traceVersion: s.traceVersion + 1,
+        analysis: null,
+        cursor: -1,
+        hoverIndex: -1,
+        playing: false,
+        paused: false,
+        eventsSincePause: 0,
+        selectedSession: null,
+        findings: [],
+        findingAnchors: new Uint32Array(0),
+        analysisProgress: 1,
+        viewStartNs: 0,
+        viewEndNs: LIVE_WINDOW_NS,
+        connection: { ...s.connection, gaps: 0, lostEvents: 0, unknownGaps: 0, lastGap: null },
+      });
+      toast({
+        tone: 'info',
+        title: 'A new trace',
+        detail: 'The traced process changed: the view starts over with the new one.',
+      });
     };
 
     const sendControl = (msg: ClientMessageInput): boolean => {

@@ -111,6 +111,12 @@ export const SESSION_KINDS: Uint8Array = (() => {
     EventKind.LockAcquire,
     EventKind.LockRelease,
     EventKind.Marker,
+    // v2
+    EventKind.IoDetail,
+    EventKind.SessionRings,
+    EventKind.JobPush,
+    EventKind.SendBuffer,
+    EventKind.CompletionModes,
   ])
     t[k] = 1;
   return t;

@@ -130,6 +130,8 @@ export class WebTrace implements StringsHolder {
   readonly runningBuckets = new CounterBuckets();
   readonly gaps = new U32Column();
   readonly markers = new U32Column();
+  /** Call-site id -> index of its CallSite record (v2 traces of foreign servers). */
+  readonly siteDefs = new Map<number, number>();
   readonly sessions = new SessionTable();
   /** One bit per lane id (< 31; bit 31 = any lane id >= 31) per LANE_BLOCK events. */
   readonly laneMask = new U32Column();
@@ -468,6 +470,25 @@ export class WebTrace implements StringsHolder {
 
   // ---- navigation -----------------------------------------------------------------
 
+  /**
+   * Where event i was recorded in the traced server's own code (v2 call sites):
+   * file, line and function, or null when the event carries no site or its
+   * definition is missing.
+   */
+  callSiteOf(i: number): { file: string; line: number; func: string } | null {
+    const w = this.words;
+    const site = w[i * RECORD_WORDS + 3]! >>> 21;
+    if (site === 0) return null;
+    const d = this.siteDefs.get(site);
+    if (d === undefined) return null;
+    const o = d * RECORD_WORDS;
+    return {
+      file: this.strings.get(w[o + 1]!) ?? '',
+      line: w[o + 6]!,
+      func: this.strings.get(w[o + 7]!) ?? '',
+    };
+  }
+
   /** Events of a session (ascending indices). Built by one scan on first use, then cached. */
   sessionEvents(session: bigint): Uint32Array {
     const lo = Number(session & 0xffffffffn);
@@ -737,6 +758,12 @@ export class WebTrace implements StringsHolder {
       case EventKind.Marker:
         this.markers.push(i);
         break;
+      case EventKind.CallSite: {
+        // Site ids are defined once per trace; a later definition is ignored.
+        const id = w[o + 4]!;
+        if (id !== 0 && !this.siteDefs.has(id)) this.siteDefs.set(id, i);
+        break;
+      }
       default:
         break;
     }
