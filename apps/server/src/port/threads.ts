@@ -9,6 +9,9 @@
 // cannot run (no binary for this platform), the entry starts through
 // thread-boot.mjs, which registers tsx in the new thread instead.
 //
+// The installed package (`pnpm pack:cli`) ships every thread entry prebuilt as
+// a .mjs bundle and has no esbuild: its .mjs entries start directly.
+//
 // Keep imports in thread code static: a dynamic import makes esbuild wrap
 // every module in lazy initialisers, which defeats the tree shaking that keeps a
 // bundle small (pure-protocol below). A variable specifier is not bundled at all.
@@ -18,7 +21,7 @@
 // mtime). Inside a bundle, import.meta.url is the bundle's URL; entry code must
 // not resolve files relative to itself.
 
-import { build, version as esbuildVersion, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +56,14 @@ interface CacheMeta {
  * in its own process, do not rebuild it), else built afresh.
  */
 async function bundleOf(entry: URL): Promise<URL | null> {
+  // Loaded only here: the installed package starts prebuilt bundles and has no esbuild.
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    return null;
+  }
+  const { build, version: esbuildVersion } = esbuild;
   const key = createHash('sha1')
     .update(`${entry.href}\0${process.version}\0${esbuildVersion}`)
     .digest('hex')
@@ -117,7 +128,7 @@ function isFresh(metafile: string): boolean {
  * modules a thread does not use (its zod schemas are most of a bundle's size
  * and parse time otherwise).
  */
-const pureProtocol: Plugin = {
+export const pureProtocol: Plugin = {
   name: 'pure-protocol',
   setup(build) {
     build.onResolve({ filter: /.*/ }, async (args) => {

@@ -11,8 +11,8 @@
 
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FILE_EXTENSION, type RecordingInfo } from '@iocpscope/protocol';
+import { assetPath } from '../assets.ts';
 import { StreamError } from '../hub/errors.ts';
 
 export interface RecordingEntry extends RecordingInfo {
@@ -33,11 +33,8 @@ export interface CatalogueOptions {
   maxEntries?: number;
 }
 
-/** examples/ at the repository root, found from this file's place. */
-export const DEFAULT_EXAMPLES_DIR = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../../../examples',
-);
+/** examples/ at the repository root, or in the installed package. */
+export const DEFAULT_EXAMPLES_DIR = assetPath('examples', 'examples');
 
 const NAME_OK = /^[^.\0/\\][^\0/\\]{0,199}$/;
 

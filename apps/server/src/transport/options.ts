@@ -5,7 +5,7 @@
 
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { assetPath } from '../assets.ts';
 import { StreamError } from '../hub/errors.ts';
 
 export interface TransportOptions {
@@ -47,11 +47,8 @@ export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const MIN_TOKEN_CHARS = 16;
 const MAX_TOKEN_CHARS = 256;
 
-/** apps/web/dist, found from this file's place in the repository. */
-export const DEFAULT_WEB_ROOT = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../../web/dist',
-);
+/** The dashboard's built files: apps/web/dist, or web/ in the installed package. */
+export const DEFAULT_WEB_ROOT = assetPath('apps/web/dist', 'web');
 
 const bad = (message: string): StreamError => new StreamError('BAD_OPTIONS', message);
 

@@ -13,7 +13,7 @@
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { assetPath } from '../../assets.ts';
 import { PortError } from '../types.ts';
 
 export const ADDON_ENV = 'IOCPSCOPE_NATIVE_ADDON';
@@ -105,11 +105,9 @@ export interface NativeAddon {
 /** The ABI this JS side speaks; iocp.c exports the same number. */
 export const ADDON_ABI = 1;
 
-/** The addon's path next to the sources, or null when this module runs from a bundle. */
+/** The addon's path: its build output next to the sources, or native/ in the installed package. */
 export function defaultAddonPath(): string | null {
-  const url = new URL('../../../native/build/Release/iocpscope.node', import.meta.url);
-  if (url.protocol !== 'file:') return null;
-  return fileURLToPath(url);
+  return assetPath('apps/server/native/build/Release/iocpscope.node', 'native/iocpscope.node');
 }
 
 /** Where the addon should be: the environment override, else next to the sources. */
