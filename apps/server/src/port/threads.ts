@@ -21,6 +21,7 @@
 // mtime). Inside a bundle, import.meta.url is the bundle's URL; entry code must
 // not resolve files relative to itself.
 
+import type * as Esbuild from 'esbuild';
 import type { Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -57,7 +58,7 @@ interface CacheMeta {
  */
 async function bundleOf(entry: URL): Promise<URL | null> {
   // Loaded only here: the installed package starts prebuilt bundles and has no esbuild.
-  let esbuild: typeof import('esbuild');
+  let esbuild: typeof Esbuild;
   try {
     esbuild = await import('esbuild');
   } catch {
