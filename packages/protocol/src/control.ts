@@ -115,6 +115,8 @@ export const RecordingInfoSchema = z.object({
   bytes: Count,
   createdAt: UnixMs,
   events: Count.optional(),
+  /** Examples: one line saying what the trace shows (examples/stories.json). */
+  story: z.string().max(300).optional(),
 });
 export type RecordingInfo = z.infer<typeof RecordingInfoSchema>;
 

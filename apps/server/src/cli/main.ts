@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { registerCheckCommand } from './check.ts';
 import { registerExportCommand } from './export.ts';
 import { registerLoadCommand } from './load.ts';
+import { registerOpenCommand } from './open.ts';
 import { registerServeCommand, type DashboardAttach } from './serve.ts';
 
 export interface ProgramOptions {
@@ -24,6 +25,7 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
   registerLoadCommand(program);
   registerCheckCommand(program);
   registerExportCommand(program);
+  registerOpenCommand(program);
   return program;
 }
 

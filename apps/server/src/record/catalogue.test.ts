@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -73,5 +73,64 @@ describe('RecordingCatalogue', () => {
       examplesDir: path.join(root, 'none2'),
     });
     expect(await c.list()).toEqual([]);
+  });
+
+  it('never lists a symbolic link, even one pointing at a trace inside the directory', async () => {
+    await writeFile(path.join(root, 'secret.iocptrace'), 'secret');
+    await writeFile(path.join(root, 'recordings', 'real.iocptrace'), 'r');
+    await symlink(
+      path.join(root, 'secret.iocptrace'),
+      path.join(root, 'recordings', 'out.iocptrace'),
+    );
+    await symlink(
+      path.join(root, 'recordings', 'real.iocptrace'),
+      path.join(root, 'recordings', 'in.iocptrace'),
+    );
+    await symlink('/etc/passwd', path.join(root, 'examples', 'passwd.iocptrace'));
+    const c = cat();
+    expect((await c.list()).map((e) => e.id)).toEqual(['real']);
+    await expect(c.resolve('out')).rejects.toMatchObject({ code: 'UNKNOWN_RECORDING' });
+    await expect(c.resolve('example.passwd')).rejects.toMatchObject({ code: 'UNKNOWN_RECORDING' });
+  });
+
+  it('serves nothing from a recordings directory that is itself a link elsewhere', async () => {
+    await mkdir(path.join(root, 'elsewhere'));
+    await writeFile(path.join(root, 'elsewhere', 'x.iocptrace'), 'x');
+    await symlink(path.join(root, 'elsewhere'), path.join(root, 'linked'));
+    // The directory the user named is a link: its files are its real directory's files,
+    // and they are regular files there, so they are listed (the user chose that directory).
+    const c = new RecordingCatalogue({
+      dir: path.join(root, 'linked'),
+      examplesDir: path.join(root, 'examples'),
+    });
+    expect((await c.list()).map((e) => e.id)).toEqual(['x']);
+  });
+
+  it('gives each example its story from stories.json, and ignores a malformed one', async () => {
+    await writeFile(path.join(root, 'examples', 'double-release.iocptrace'), 'x');
+    await writeFile(path.join(root, 'examples', 'quiet.iocptrace'), 'x');
+    await writeFile(
+      path.join(root, 'examples', 'stories.json'),
+      JSON.stringify({ 'double-release': 'two threads release one session', quiet: 7 }),
+    );
+    const list = await cat().list();
+    expect(list.map((e) => [e.id, e.story])).toEqual([
+      ['example.double-release', 'two threads release one session'],
+      ['example.quiet', undefined],
+    ]);
+    await writeFile(path.join(root, 'examples', 'stories.json'), '{not json');
+    expect((await cat().list()).every((e) => e.story === undefined)).toBe(true);
+  });
+
+  it('lists files opened by name first, as open.<name>, wherever they are', async () => {
+    const f = path.join(root, 'my run.iocptrace');
+    await writeFile(f, 'abc');
+    const c = new RecordingCatalogue({
+      dir: path.join(root, 'recordings'),
+      examplesDir: path.join(root, 'examples'),
+      files: [f, path.join(root, 'missing.iocptrace')],
+    });
+    expect((await c.list()).map((e) => e.id)).toEqual(['open.my_run']);
+    expect((await c.resolve('open.my_run')).file).toBe(f);
   });
 });

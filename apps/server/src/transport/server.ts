@@ -37,6 +37,8 @@ export interface StreamServerOptions extends TransportOptions {
   recordingsDir?: string;
   /** Example traces to list. Default examples/ at the repository root. */
   examplesDir?: string;
+  /** Files listed first, by name (`iocpscope open FILE`). */
+  catalogueFiles?: string[];
   /** Wall-clock ms of trace time 0, for recording headers. Default: when the server started. */
   startWallMs?: number;
   /** The file header of recordings made here (a foreign trace brings its own). Default: this server's. */
@@ -113,6 +115,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
   const catalogue: RecordingCatalogue = new RecordingCatalogue({
     dir: options.recordingsDir ?? path.resolve('recordings'),
     ...(options.examplesDir !== undefined ? { examplesDir: options.examplesDir } : {}),
+    ...(options.catalogueFiles !== undefined ? { files: options.catalogueFiles } : {}),
     isActive: (file: string): boolean => recordings?.isActive(file) ?? false,
   });
   const ownHeader = (): TraceFileHeader => ({

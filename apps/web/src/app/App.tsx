@@ -29,7 +29,7 @@ import { timelineModelOf } from './timelineModel.ts';
 import { installTestHook } from './testHook.ts';
 import { useLiveStartup, useOpenActions } from './liveStartup.ts';
 import { frameOpenedTraces } from './framing.ts';
-import { liveOnLoad } from '../connection/liveStartup.ts';
+import { liveOnLoad, recordingOnLoad } from '../connection/liveStartup.ts';
 
 export interface AppProps {
   store?: AppStore;
@@ -93,6 +93,14 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
 
   useEffect(() => (testHook ? installTestHook(store) : undefined), [store, testHook]);
   useEffect(() => frameOpenedTraces(store), [store]);
+
+  // `?recording=ID` (what `iocpscope open FILE` prints): open that server recording.
+  useEffect(() => {
+    const id = typeof location !== 'undefined' ? recordingOnLoad(location.search) : null;
+    const s = store.getState();
+    if (id === null || s.source.kind !== 'none' || s.loading !== null) return;
+    void s.actions.openRecording({ id, name: id, bytes: 0, createdAt: 0 });
+  }, [store]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {

@@ -57,12 +57,20 @@ function RecordingRows({
           tabIndex={0}
           onKeyDown={(e) => e.key === 'Enter' && onOpen(r)}
         >
-          <span className="name">{displayName(r)}</span>
+          <span className="name">
+            {displayName(r)}
+            {r.story !== undefined ? (
+              <span className="story" data-testid="story">
+                {r.story}
+              </span>
+            ) : null}
+          </span>
           <span className="meta">
             {r.events !== undefined ? `${formatCount(r.events)} ev` : ''}
           </span>
           <span className="meta">{formatBytes(r.bytes)}</span>
-          <span className="meta">{formatWhen(r.createdAt)}</span>
+          {/* An example says what it shows; its file date says nothing. */}
+          <span className="meta">{r.story !== undefined ? '' : formatWhen(r.createdAt)}</span>
         </div>
       ))}
     </>

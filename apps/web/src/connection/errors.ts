@@ -7,8 +7,10 @@
 // - NETWORK: fetch failed (server down, connection reset).
 // - READ: the browser could not read a local file.
 // - TOO_LARGE: a file or download above the dashboard's size limit.
+// - NOT_FOUND: the server has no recording with that id (deleted, renamed, or a
+//   link from another server).
 
-export type LoadErrorCode = 'ABORTED' | 'HTTP' | 'NETWORK' | 'READ' | 'TOO_LARGE';
+export type LoadErrorCode = 'ABORTED' | 'HTTP' | 'NETWORK' | 'READ' | 'TOO_LARGE' | 'NOT_FOUND';
 
 export class LoadError extends Error {
   override readonly name = 'LoadError';

@@ -107,9 +107,17 @@ describe('loadTrace', () => {
 
 describe('fetchSource', () => {
   it('turns an HTTP error into a LoadError with code HTTP', async () => {
-    const fake = (async () => new Response('no such recording', { status: 404 })) as typeof fetch;
+    const fake = (async () => new Response('busy', { status: 503 })) as typeof fetch;
     await expect(fetchSource('/api/recordings/x', 'x', undefined, fake)).rejects.toMatchObject({
       code: 'HTTP',
+    });
+  });
+
+  it('says a recording that is gone is not on this server (NOT_FOUND)', async () => {
+    const fake = (async () => new Response('no such recording', { status: 404 })) as typeof fetch;
+    await expect(fetchSource('/api/recordings/x', 'x', undefined, fake)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/x is not on this server/),
     });
   });
 

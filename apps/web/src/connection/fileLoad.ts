@@ -110,6 +110,12 @@ export async function fetchSource(
     if (signal?.aborted) throw new LoadError('ABORTED', 'load cancelled');
     throw new LoadError('NETWORK', `could not fetch ${name}: ${String(e)}`);
   }
+  if (res.status === 404) {
+    throw new LoadError(
+      'NOT_FOUND',
+      `${name} is not on this server: it may have been deleted or renamed, or the link is from another server`,
+    );
+  }
   if (!res.ok) {
     // The body is only a hint for the message; a body that fails to read adds nothing.
     const detail = await res.text().then(

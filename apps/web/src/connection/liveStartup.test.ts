@@ -1,7 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { LIVE_GIVE_UP_ATTEMPTS, liveOnLoad, livePhase, liveUrlLabel } from './liveStartup.ts';
+import {
+  LIVE_GIVE_UP_ATTEMPTS,
+  liveOnLoad,
+  livePhase,
+  liveUrlLabel,
+  recordingOnLoad,
+} from './liveStartup.ts';
 import { DEFAULT_BACKOFF, LiveSocket, backoffDelayMs, type LiveStatus } from './liveSocket.ts';
 import { FakeSocket, ManualTimers } from './fakeSocket.test-util.ts';
+
+describe('recordingOnLoad', () => {
+  it('opens the recording a link names instead of the live stream', () => {
+    expect(recordingOnLoad('?recording=open.my_run')).toBe('open.my_run');
+    expect(liveOnLoad('?recording=open.my_run')).toBe(false);
+    expect(liveOnLoad('?recording=open.my_run&live=1')).toBe(false);
+  });
+
+  it('ignores an id the server could never have given', () => {
+    expect(recordingOnLoad('?recording=../etc/passwd')).toBeNull();
+    expect(recordingOnLoad('?recording=')).toBeNull();
+    expect(recordingOnLoad('?recording=' + 'a'.repeat(200))).toBeNull();
+    expect(liveOnLoad('?recording=../x')).toBe(true);
+  });
+});
 
 describe('liveOnLoad', () => {
   it('connects when the page URL says nothing about live', () => {

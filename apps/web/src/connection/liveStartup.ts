@@ -25,10 +25,21 @@ export const LIVE_GIVE_UP_ATTEMPTS = 6;
 
 const OFF_VALUES = new Set(['0', 'off', 'false', 'no']);
 
-/** Whether to connect live on load, from the page's query string (`?live=0` opts out). */
+/**
+ * Whether to connect live on load, from the page's query string (`?live=0`
+ * opts out; so does `?recording=ID`, which opens that recording instead).
+ */
 export function liveOnLoad(search: string): boolean {
-  const v = new URLSearchParams(search).get('live');
+  const p = new URLSearchParams(search);
+  if (recordingOnLoad(search) !== null) return false;
+  const v = p.get('live');
   return v === null || !OFF_VALUES.has(v.trim().toLowerCase());
+}
+
+/** `?recording=ID`: the server recording to open on load (as `iocpscope open FILE` prints). */
+export function recordingOnLoad(search: string): string | null {
+  const id = new URLSearchParams(search).get('recording');
+  return id !== null && /^[A-Za-z0-9_.-]{1,128}$/.test(id) ? id : null;
 }
 
 export type LivePhase = 'connecting' | 'joined' | 'unreachable' | 'give-up';
