@@ -8,6 +8,9 @@
 // client can match them.
 
 import { z } from 'zod';
+import { BACKEND_NAMES, type BackendName } from './header.ts';
+
+export type { BackendName };
 import { ProtocolError } from './errors.ts';
 
 /** Largest control message, in UTF-16 code units of its JSON text. */
@@ -29,8 +32,7 @@ export const FAULT_NAMES = [
 export const FaultNameSchema = z.enum(FAULT_NAMES);
 export type FaultName = z.infer<typeof FaultNameSchema>;
 
-export const BackendNameSchema = z.enum(['emulated', 'native', 'external']);
-export type BackendName = z.infer<typeof BackendNameSchema>;
+export const BackendNameSchema = z.enum(BACKEND_NAMES);
 
 /** Completion port configuration: worker threads and the concurrency value (0 = CPUs). */
 export const PortConfigSchema = z.object({

@@ -7,10 +7,9 @@
 // allocate from a declared length before the bytes have arrived, and cap every
 // length (OVERSIZED).
 
-import { z } from 'zod';
 import { PROTOCOL_VERSION, PROTOCOL_VERSION_MIN, RECORD_BYTES } from './events.ts';
 import { ProtocolError } from './errors.ts';
-import { BackendNameSchema } from './control.ts';
+import { checkFileHeader, type TraceFileHeader } from './header.ts';
 import { crc32 } from './crc32.ts';
 import { describeInvalidRecord, findInvalidRecord } from './record.ts';
 import {
@@ -40,36 +39,7 @@ export const CHUNK_TRAILER_BYTES = 4;
 /** Largest chunk body a reader accepts by default (writers should stay far below, ~1 MiB). */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 
-export const TraceFileHeaderSchema = z.object({
-  /** Timestamps are nanoseconds since trace start on one monotonic clock. */
-  clock: z.literal('monotonic-ns'),
-  host: z.string().max(256),
-  backend: BackendNameSchema,
-  /** Wider ranges than the control messages: a reader accepts any real server's port. */
-  portConfig: z.object({
-    workers: z.number().int().min(0).max(65_535),
-    concurrency: z.number().int().min(0).max(65_535),
-  }),
-  /** Wall-clock time of tsNs = 0, Unix milliseconds. */
-  startWallMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  name: z.string().max(256).optional(),
-  serverVersion: z.string().max(64).optional(),
-  // ---- v2 ----
-  /** The traced process. */
-  process: z
-    .object({ pid: z.number().int().min(0).max(0xffffffff), name: z.string().max(256) })
-    .optional(),
-  /** The clock the writer read before converting to ns. */
-  clockSource: z.string().max(32).optional(),
-  ticksPerSecond: z.number().positive().finite().optional(),
-  /** Who wrote the trace: 'reference', 'header' (iocpscope.h), 'hook' (the hook DLL). */
-  tracer: z.string().max(32).optional(),
-  /** 'derived' when IoCount records are outstanding I/O per socket, not the server's own count. */
-  ioCount: z.enum(['application', 'derived']).optional(),
-  /** Which server: 'echo', 'chat', or a foreign server's own name. */
-  app: z.string().max(32).optional(),
-});
-export type TraceFileHeader = z.infer<typeof TraceFileHeaderSchema>;
+export type { TraceFileHeader } from './header.ts';
 
 export interface TraceFileReadResult {
   /** undefined when the header itself is missing or damaged (see error). */
@@ -90,9 +60,9 @@ export interface TraceFileReadResult {
 }
 
 export function encodeFileHeader(h: TraceFileHeader): Uint8Array {
-  const parsed = TraceFileHeaderSchema.safeParse(h);
-  if (!parsed.success) throw new ProtocolError('BAD_HEADER', parsed.error.message);
-  const meta = encodeUtf8(JSON.stringify(parsed.data));
+  const parsed = checkFileHeader(h);
+  if (!parsed.ok) throw new ProtocolError('BAD_HEADER', parsed.message);
+  const meta = encodeUtf8(JSON.stringify(parsed.value));
   if (meta.length > MAX_META_BYTES) {
     throw new ProtocolError('OVERSIZED', `header metadata of ${meta.length} bytes`);
   }
@@ -421,11 +391,9 @@ function readHeaderMeta(
     if (e instanceof ProtocolError) throw new ProtocolError('BAD_HEADER', e.message, e.offset);
     throw new ProtocolError('BAD_HEADER', 'metadata is not JSON', base + metaAt);
   }
-  const parsed = TraceFileHeaderSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new ProtocolError('BAD_HEADER', parsed.error.issues[0]?.message ?? '', base + metaAt);
-  }
-  return parsed.data;
+  const parsed = checkFileHeader(json);
+  if (!parsed.ok) throw new ProtocolError('BAD_HEADER', parsed.message, base + metaAt);
+  return parsed.value;
 }
 
 function hex32(v: number): string {

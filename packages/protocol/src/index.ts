@@ -6,6 +6,7 @@ export * from './strings.ts';
 export * from './crc32.ts';
 export * from './store.ts';
 export * from './frames.ts';
+export * from './header.ts';
 export * from './file.ts';
 export * from './tracer-stream.ts';
 export * from './control.ts';

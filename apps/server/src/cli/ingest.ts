@@ -21,6 +21,7 @@ import type { RecordingManager } from '../record/manager.ts';
 import type { ControlTarget } from '../transport/control.ts';
 import { startStreamServer, type StreamServer } from '../transport/server.ts';
 import { SERVER_VERSION } from '../transport/attach.ts';
+import { waitForStop } from './wait.ts';
 import { isLoopbackHost } from '../transport/options.ts';
 import {
   SERVE_EXIT,
@@ -262,12 +263,7 @@ export async function runIngestCli(flags: ServeCliFlags, io: ServeCliIo): Promis
       '\n\n',
   );
 
-  await new Promise<void>((resolve) => {
-    const timer = cfg.durationMs === null ? null : setTimeout(resolve, cfg.durationMs);
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-    if (timer === null && !io.signal) resolve();
-  });
+  await waitForStop(cfg.durationMs, io.signal);
   io.stdout.write('shutting down...\n');
   await viewer.close();
   await chain;

@@ -18,6 +18,7 @@ import { DEFAULT_EXAMPLES_DIR, RecordingCatalogue } from '../record/catalogue.ts
 import { startStreamServer, type StreamServer } from '../transport/server.ts';
 import { MIN_TOKEN_CHARS, isLoopbackHost } from '../transport/options.ts';
 import { parseServeDuration } from './serve.ts';
+import { waitForStop } from './wait.ts';
 
 export const OPEN_EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 
@@ -196,12 +197,7 @@ export async function runOpenCli(
       ),
     );
   }
-  await new Promise<void>((resolve) => {
-    const timer = durationMs === null ? null : setTimeout(resolve, durationMs);
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-    if (timer === null && !io.signal) resolve();
-  });
+  await waitForStop(durationMs, io.signal);
   await server.close();
   return OPEN_EXIT.ok;
 }

@@ -33,6 +33,7 @@ import { DEFAULT_WEB_ROOT, MIN_TOKEN_CHARS, isLoopbackHost } from '../transport/
 import { DEMO_CONNECTIONS, DEMO_ROUND_MS, startDemoLoad, type DemoLoad } from './demo.ts';
 import { defaultBackend } from '../port/index.ts';
 import { DEFAULT_INGEST_PORT, runIngestCli } from './ingest.ts';
+import { waitForStop } from './wait.ts';
 
 export const SERVE_EXIT = { ok: 0, failed: 1, badOptions: 2 } as const;
 
@@ -332,12 +333,7 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
         '\n\n',
     );
   }
-  await new Promise<void>((resolve) => {
-    const timer = cfg.durationMs === null ? null : setTimeout(resolve, cfg.durationMs);
-    if (io.signal?.aborted) resolve();
-    io.signal?.addEventListener('abort', () => resolve(), { once: true });
-    if (timer === null && !io.signal) resolve();
-  });
+  await waitForStop(cfg.durationMs, io.signal);
   io.stdout.write('shutting down...\n');
   dashboard?.quiesce?.();
   if (demo) await demo.stop();
@@ -417,7 +413,7 @@ export function registerServeCommand(
     .description('run the instrumented reference echo server (IOCP model) and stream its trace')
     .option('--host <address>', 'address for the echo server and the dashboard', '127.0.0.1')
     .option('--port <n>', 'dashboard HTTP/WebSocket port', '7700')
-    .option('--echo-port <n>', 'echo server TCP port (0 = any free port)', '7701')
+    .option('--echo-port <n>', 'echo server TCP port, 0 = any free port (default 7701)')
     .option('--workers <n>', 'worker threads looping on GQCS, 1..64 (default 2)')
     .option('--concurrency <n>', "the port's concurrency value, 0 = number of CPUs (default 0)")
     .option('--max-sessions <n>', 'session slots, 1..65535 (default 4096)')
