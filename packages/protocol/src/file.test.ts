@@ -315,3 +315,43 @@ function concatWords(parts: readonly Uint32Array[]): Uint32Array {
   }
   return out;
 }
+
+describe('a chunk that fails on its strings', () => {
+  const h = encodeFileHeader({
+    clock: 'monotonic-ns',
+    host: 'h',
+    backend: 'emulated',
+    portConfig: { workers: 1, concurrency: 1 },
+    startWallMs: 0,
+  });
+
+  it('keeps none of its strings when they overflow the table, even the ones that fit', () => {
+    const ok = encodeChunk(new Uint32Array(0), [
+      [1, 'one'],
+      [2, 'two'],
+    ]);
+    const over = encodeChunk(new Uint32Array(0), [
+      [3, 'three'],
+      [4, 'four'],
+    ]);
+    const r = readTraceFile(concat([h, ok, over]), { maxStrings: 3 });
+    expect(r.error?.code).toBe('OVERSIZED');
+    expect(r.error?.offset).toBe(h.length + ok.length);
+    expect(r.chunks).toBe(1);
+    expect([...r.strings.entries()]).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+    ]);
+  });
+
+  it('keeps none of its strings when one of them is bad', () => {
+    const bad = encodeChunk(new Uint32Array(0), [
+      [1, 'first'],
+      [2, 'second'],
+      [1, 'first, again, but different'],
+    ]);
+    const r = readTraceFile(concat([h, bad]));
+    expect(r.error?.code).toBe('BAD_STRING');
+    expect(r.strings.size).toBe(0);
+  });
+});

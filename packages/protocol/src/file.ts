@@ -114,6 +114,8 @@ export interface TraceFileReaderOptions {
   onHeader?: (header: TraceFileHeader) => void;
   /** Keep every record in `store` (default true). */
   retain?: boolean;
+  /** Strings the table may hold (default MAX_STRINGS, 2^20; smaller only in tests). */
+  maxStrings?: number;
 }
 
 /**
@@ -124,7 +126,7 @@ export interface TraceFileReaderOptions {
  */
 export class TraceFileReader {
   readonly store: EventStore;
-  readonly strings = new StringTable();
+  readonly strings: StringTable;
   readonly #maxChunkBytes: number;
   readonly #onChunk: TraceFileReaderOptions['onChunk'];
   readonly #onHeader: TraceFileReaderOptions['onHeader'];
@@ -141,6 +143,7 @@ export class TraceFileReader {
   constructor(options: TraceFileReaderOptions = {}) {
     assertLittleEndian();
     this.#maxChunkBytes = options.maxChunkBytes ?? MAX_CHUNK_BYTES;
+    this.strings = new StringTable(options.maxStrings);
     this.#onChunk = options.onChunk;
     this.#onHeader = options.onHeader;
     this.#retain = options.retain ?? true;
@@ -322,7 +325,7 @@ export class TraceFileReader {
 
   #readChunk(bytes: Uint8Array, view: DataView, off: number, len: number, base: number): void {
     const p = parseSections(bytes, view, off + CHUNK_HEADER_BYTES, off + len - 4, base);
-    for (const [id, s] of p.strings) this.strings.check(id, s, base + off);
+    this.strings.checkBatch(p.strings, base + off);
     const first = this.store.appendBytes(bytes, p.recordsOffset, p.recordCount);
     const bad = findInvalidRecord(this.store.buffer, first, first + p.recordCount, this.#version);
     if (bad >= 0) {

@@ -165,7 +165,7 @@ export function decodeFrameInto(
 ): { seq: number; records: number } {
   const [view, h] = wholeFrame(bytes, options);
   const p = parseSections(bytes, view, h.headerBytes, h.frameBytes, 0);
-  for (const [id, s] of p.strings) strings.check(id, s, 0);
+  strings.checkBatch(p.strings, 0);
   const first = store.appendBytes(bytes, p.recordsOffset, p.recordCount);
   const bad = findInvalidRecord(store.buffer, first, first + p.recordCount, h.version);
   if (bad >= 0) {

@@ -46,3 +46,37 @@ describe('StringTable', () => {
     expect(t.intern('new')).toBe(8);
   });
 });
+
+describe('StringTable.checkBatch', () => {
+  it('refuses a batch whose new ids together overflow the table, before any is kept', () => {
+    const t = new StringTable(3);
+    t.set(1, 'a');
+    t.checkBatch([
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+    ]);
+    expect(() =>
+      t.checkBatch([
+        [2, 'b'],
+        [3, 'c'],
+        [4, 'd'],
+      ]),
+    ).toThrow(expect.objectContaining({ code: 'OVERSIZED' }));
+    expect(t.size).toBe(1);
+  });
+
+  it('refuses one id defined twice with other values in the same batch', () => {
+    const t = new StringTable();
+    expect(() =>
+      t.checkBatch([
+        [5, 'x'],
+        [5, 'y'],
+      ]),
+    ).toThrow(expect.objectContaining({ code: 'BAD_STRING' }));
+    t.checkBatch([
+      [5, 'x'],
+      [5, 'x'],
+    ]);
+  });
+});

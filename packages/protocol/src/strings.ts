@@ -52,7 +52,13 @@ export class StringTable {
   readonly #byId = new Map<number, string>();
   readonly #byValue = new Map<string, number>();
   readonly #order: number[] = [];
+  readonly #max: number;
   #nextId = 1;
+
+  /** `maxStrings`: the table's capacity (MAX_STRINGS; smaller only in tests). */
+  constructor(maxStrings: number = MAX_STRINGS) {
+    this.#max = maxStrings;
+  }
 
   /** Number of stored strings (id 0 not counted). */
   get size(): number {
@@ -115,8 +121,34 @@ export class StringTable {
     if (s.length * 3 > MAX_STRING_BYTES && encoder.encode(s).length > MAX_STRING_BYTES) {
       throw new ProtocolError('OVERSIZED', `string ${id} longer than ${MAX_STRING_BYTES} bytes`);
     }
-    if (old === undefined && this.#order.length >= MAX_STRINGS) {
-      throw new ProtocolError('OVERSIZED', `more than ${MAX_STRINGS} strings`, offset);
+    if (old === undefined && this.#order.length >= this.#max) {
+      throw new ProtocolError('OVERSIZED', `more than ${this.#max} strings`, offset);
+    }
+  }
+
+  /**
+   * Throw what defining every entry would throw, as one unit: each entry as
+   * check() sees it, two values for one id within the batch (BAD_STRING), and
+   * the new ids together exceeding the table's capacity (OVERSIZED). A chunk
+   * or frame checked this way is then committed with set() without failing
+   * half way, so a unit that fails keeps none of its strings (FORMAT.md §6.3).
+   */
+  checkBatch(entries: ReadonlyArray<readonly [number, string]>, offset?: number): void {
+    const seen = new Map<number, string>();
+    for (const [id, v] of entries) {
+      this.check(id, v, offset);
+      const before = seen.get(id);
+      if (before !== undefined && before !== v) {
+        throw new ProtocolError(
+          'BAD_STRING',
+          `string ${id} defined twice with other values`,
+          offset,
+        );
+      }
+      if (before === undefined && !this.#byId.has(id)) seen.set(id, v);
+    }
+    if (this.#order.length + seen.size > this.#max) {
+      throw new ProtocolError('OVERSIZED', `more than ${this.#max} strings`, offset);
     }
   }
 
@@ -139,8 +171,8 @@ export class StringTable {
   }
 
   #add(id: number, s: string): void {
-    if (this.#order.length >= MAX_STRINGS) {
-      throw new ProtocolError('OVERSIZED', `more than ${MAX_STRINGS} strings`);
+    if (this.#order.length >= this.#max) {
+      throw new ProtocolError('OVERSIZED', `more than ${this.#max} strings`);
     }
     this.#byId.set(id, s);
     if (!this.#byValue.has(s)) this.#byValue.set(s, id);

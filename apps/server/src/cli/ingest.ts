@@ -37,6 +37,7 @@ export const DEFAULT_INGEST_PORT = 7702;
 /** Flags of the reference server that mean nothing without it. */
 const ECHO_ONLY: Array<[keyof ServeCliFlags, string]> = [
   ['echoPort', 'echo-port'],
+  ['echoHost', 'echo-host'],
   ['workers', 'workers'],
   ['concurrency', 'concurrency'],
   ['maxSessions', 'max-sessions'],

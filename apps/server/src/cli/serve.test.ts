@@ -81,6 +81,11 @@ describe('iocpscope serve', () => {
       withEnvToken({ host: '0.0.0.0', port: '0' }, { IOCPSCOPE_TOKEN: secret }),
     );
     expect(c.dashboard).toEqual({ host: '0.0.0.0', port: 0, token: secret });
+    // The echo port has no authentication: it stays on loopback unless asked for.
+    expect(c.server.host).toBe('127.0.0.1');
+    expect(
+      parseServeFlags({ host: '0.0.0.0', token: secret, echoHost: '0.0.0.0' }).server.host,
+    ).toBe('0.0.0.0');
     expect(parseServeFlags({ host: '::1', recordingsDir: 'recs' }).dashboard).toEqual({
       host: '::1',
       port: 7700,

@@ -41,6 +41,8 @@ export interface ServeCliFlags {
   host?: string;
   port?: string;
   echoPort?: string;
+  /** Where the echo server listens (default loopback, whatever --host says). */
+  echoHost?: string;
   workers?: string;
   concurrency?: string;
   maxSessions?: string;
@@ -193,8 +195,11 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
   const echoPort = int('echo-port', f.echoPort, 0, 65535) ?? 7701;
   if (echoPort === dashPort && echoPort !== 0)
     throw new ServeOptionError('echo-port', `must differ from --port (${dashPort})`);
+  // The echo port has no authentication: it stays on loopback unless asked.
+  const echoHost = (f.echoHost ?? '127.0.0.1').trim();
+  if (echoHost.length === 0) throw new ServeOptionError('echo-host', 'must not be empty');
   const server: ServerOptions = {
-    host,
+    host: echoHost,
     echoPort,
     trace,
     faults: faults as ServerOptions['faults'],
@@ -269,6 +274,12 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
     return err.code === 'ERR_SERVER_OPTIONS' ? SERVE_EXIT.badOptions : SERVE_EXIT.failed;
   }
   const c = server.config;
+  if (!isLoopbackHost(c.host)) {
+    io.stderr.write(
+      `iocpscope serve: warning: the echo port ${c.host}:${server.echoPort} accepts anyone who can reach it ` +
+        '(it has no authentication; --token protects only the dashboard)\n',
+    );
+  }
   io.stdout.write(
     `echo server on ${c.host}:${server.echoPort}: ${c.workers} workers, concurrency ${c.concurrency || 'CPUs'}, ` +
       `${c.backend} port, tracing ${c.trace ? 'on' : 'off'}` +
@@ -411,9 +422,13 @@ export function registerServeCommand(
   program
     .command('serve')
     .description('run the instrumented reference echo server (IOCP model) and stream its trace')
-    .option('--host <address>', 'address for the echo server and the dashboard', '127.0.0.1')
+    .option('--host <address>', 'address for the dashboard', '127.0.0.1')
     .option('--port <n>', 'dashboard HTTP/WebSocket port', '7700')
     .option('--echo-port <n>', 'echo server TCP port, 0 = any free port (default 7701)')
+    .option(
+      '--echo-host <address>',
+      'address for the echo port (default 127.0.0.1 even with --host: it has no authentication)',
+    )
     .option('--workers <n>', 'worker threads looping on GQCS, 1..64 (default 2)')
     .option('--concurrency <n>', "the port's concurrency value, 0 = number of CPUs (default 0)")
     .option('--max-sessions <n>', 'session slots, 1..65535 (default 4096)')

@@ -68,4 +68,21 @@ describe('RequestGuard', () => {
     expect(hostnameOf('a.b:1')).toBe('a.b');
     expect(hostnameOf('a.b')).toBe('a.b');
   });
+
+  it('names its session cookie after the port, so two servers on one host keep their own', () => {
+    const a = new RequestGuard(
+      resolveTransportOptions({ host: '0.0.0.0', port: 7700, token: TOKEN }),
+    );
+    const b = new RequestGuard(
+      resolveTransportOptions({ host: '0.0.0.0', port: 7800, token: TOKEN }),
+    );
+    expect(a.cookieName).toBe('iocpscope_session_7700');
+    expect(b.cookieName).toBe('iocpscope_session_7800');
+    const bCookie = b.sessionCookie(url(`/?token=${TOKEN}`))!.split(';')[0]!;
+    // b's cookie is not a's: a still wants its own.
+    expect(a.checkAccess(req({ host: 'x:7700', cookie: bCookie }), url('/'))?.status).toBe(401);
+    const zero = new RequestGuard(resolveTransportOptions({ port: 0, token: TOKEN }));
+    zero.bindPort(41234);
+    expect(zero.cookieName).toBe('iocpscope_session_41234');
+  });
 });

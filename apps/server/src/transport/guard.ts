@@ -7,7 +7,9 @@
 //   cookie the server sets when a page is opened with ?token= (so the
 //   dashboard's own asset and WebSocket requests carry it). Compared in
 //   constant time on SHA-256 digests, so neither content nor length leaks.
-//   The cookie holds a value derived from the token, not the token itself.
+//   The cookie holds a value derived from the token, not the token itself,
+//   and is named after the server's port: browsers scope cookies by host, not
+//   port, so two servers on one host must not overwrite each other's.
 // - Host (without a token, on loopback): the Host header must name a loopback
 //   address, which defeats DNS rebinding (evil.example resolving to 127.0.0.1
 //   would otherwise be "same origin" with this server).
@@ -46,11 +48,11 @@ export class RequestGuard {
   readonly #tokenDigest: Buffer | undefined;
   readonly #cookieValue: string | undefined;
   readonly #cookieDigest: Buffer | undefined;
-  readonly cookieName: string;
+  #cookieName: string;
 
   constructor(opts: ResolvedTransportOptions) {
     this.#opts = opts;
-    this.cookieName = 'iocpscope_session';
+    this.#cookieName = `iocpscope_session_${opts.port}`;
     if (opts.token !== undefined) {
       this.#tokenDigest = sha256(opts.token);
       this.#cookieValue = createHash('sha256')
@@ -59,6 +61,16 @@ export class RequestGuard {
         .digest('base64url');
       this.#cookieDigest = sha256(this.#cookieValue);
     }
+  }
+
+  /** The session cookie's name: per port (see the header). */
+  get cookieName(): string {
+    return this.#cookieName;
+  }
+
+  /** The port the server really listens on (after listen, when it asked for port 0). */
+  bindPort(port: number): void {
+    this.#cookieName = `iocpscope_session_${port}`;
   }
 
   get tokenRequired(): boolean {

@@ -16,7 +16,7 @@ describe('resolveTransportOptions', () => {
   it('is safe by default: loopback, port 7700, bounded payloads and a heartbeat', () => {
     const o = resolveTransportOptions();
     expect(o).toMatchObject({ host: '127.0.0.1', port: 7700, loopback: true, token: undefined });
-    expect(o.maxPayload).toBe(64 * 1024);
+    expect(o.maxPayload).toBe(1024 * 1024);
     expect(o.heartbeatMs).toBe(30_000);
     expect(o.webRoot.endsWith('apps/web/dist')).toBe(true);
   });

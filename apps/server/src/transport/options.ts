@@ -42,7 +42,14 @@ export interface ResolvedTransportOptions {
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 7700;
-export const DEFAULT_MAX_PAYLOAD = 64 * 1024;
+/**
+ * The WebSocket's hard cap on one client message: far above the control
+ * channel's own limit (MAX_CONTROL_MESSAGE_CHARS, answered with a BAD_MESSAGE
+ * reply on an open connection), for frames that are abuse, not mistakes: those
+ * close the connection with 1009. Invalid UTF-8 in a text frame closes it with
+ * 1007, as RFC 6455 requires.
+ */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const MIN_TOKEN_CHARS = 16;
 const MAX_TOKEN_CHARS = 256;

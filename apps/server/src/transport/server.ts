@@ -302,6 +302,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
 
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port;
+  guard.bindPort(port);
   const hostForUrl = formatHost(
     opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host,
   );

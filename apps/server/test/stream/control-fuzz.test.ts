@@ -6,6 +6,7 @@
 // server survives that too.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_CONTROL_MESSAGE_CHARS } from '@iocpscope/protocol';
 import { ReplaySource } from '../../src/hub/replay.ts';
 import { syntheticTrace } from '../../src/hub/synthetic.ts';
 import { startStreamServer, type StreamServer } from '../../src/transport/server.ts';
@@ -113,5 +114,37 @@ describe('control channel fuzz', () => {
     expect((await again.reply(2)).type).toBe('status');
     await other.close();
     await again.close();
+  });
+
+  it('answers a message over the control limit (but under the transport cap) with BAD_MESSAGE and stays open', async () => {
+    server = await startStreamServer({ port: 0 });
+    const c = await TestClient.open(server.wsUrl);
+    c.send(
+      JSON.stringify({
+        type: 'start-recording',
+        id: 5,
+        name: 'x'.repeat(MAX_CONTROL_MESSAGE_CHARS),
+      }),
+    );
+    await waitFor('the error reply', () => c.messages.some((m) => m.type === 'error'));
+    const e = c.messages.find((m) => m.type === 'error')!;
+    expect(e).toMatchObject({ type: 'error', code: 'BAD_MESSAGE' });
+    expect(e.type === 'error' && e.message).toMatch(/longer than 65536/);
+    c.send({ type: 'get-status', id: 6 });
+    expect((await c.reply(6)).type).toBe('status');
+    expect(c.closed).toBeUndefined();
+    await c.close();
+  });
+
+  it('closes a text frame of invalid UTF-8 with 1007 (RFC 6455) and keeps serving others', async () => {
+    server = await startStreamServer({ port: 0 });
+    const bad = await TestClient.open(server.wsUrl);
+    bad.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    await waitFor('the close', () => bad.closed !== undefined);
+    expect(bad.closed?.code).toBe(1007);
+    const ok = await TestClient.open(server.wsUrl);
+    ok.send({ type: 'get-status', id: 1 });
+    expect((await ok.reply(1)).type).toBe('status');
+    await ok.close();
   });
 });
