@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { waitForStop } from './wait.ts';
 
-const timers = (): number =>
-  process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 describe('waitForStop', () => {
   it('ends on the signal and leaves no timer behind to keep the process up', async () => {
