@@ -11,13 +11,24 @@
 // - PQCS queues its own packet; a PacketQueued record with op=Post is the
 //   kernel's echo of it and is not queued twice.
 // - A gap marks every existing session and thread incomplete: detectors only
-//   judge histories they saw from the start.
+//   judge histories they saw from the start. It also makes unknown what it may
+//   have changed: the port's queue (until a snapshot gives it, or a port thread
+//   sleeps in GQCS with spare concurrency, which it only does when nothing is
+//   queued), the state of the threads whose events were lost (until their next
+//   record), and the locks.
+// - A Snapshot bracket (v2) gives state, not events: its records set threads,
+//   sessions (with their IOCount and outstanding operations), the queue and the
+//   held locks as given, replacing what was there. A session's count beyond its
+//   listed operations becomes holds of cause Snapshot, which any later -1 of
+//   that session may close. Sessions and threads the bracket does not list are
+//   forgotten (they ended in the events it stands for).
 // Hot path: no allocation for events that do not create objects; sessions are
 // found through a small direct-mapped cache before the bigint-keyed Map.
 
 import * as proto from './proto.ts';
 import { sessionIdOf as sessionIdOf_ } from './ids.ts';
 import type { TraceRecords } from './source.ts';
+import { Fifo } from './fifo.ts';
 import {
   RECENT_OPS_MAX,
   RECENT_RELEASED_MAX,
@@ -61,6 +72,12 @@ const {
   TS_HI_MASK,
   ThreadStateValue,
 } = proto;
+/** IoCountCause.Snapshot (v2), kept local like the others. */
+const CAUSE_SNAPSHOT = 9;
+/** Snapshot begin `y` bit 0: events were lost before the snapshot (its state may be partial). */
+export const SNAPSHOT_PARTIAL = 1;
+/** ThreadState `z` bit 0 inside a Snapshot bracket: the thread is one of the port's threads. */
+export const SNAPSHOT_PORT_THREAD = 1;
 type Op = proto.Op;
 type ThreadStateValue = proto.ThreadStateValue;
 type BlockReason = proto.BlockReason;
@@ -141,7 +158,6 @@ export class Replayer {
   private readonly cacheLo: Float64Array;
   private readonly cacheHi: Float64Array;
   private readonly cacheObj: (SessionState | undefined)[];
-
   /**
    * Continues from `state`. Sessions are copied before their first change, so
    * `state` may share them with others (unless `owned`: then they are adopted);
@@ -227,6 +243,13 @@ export class Replayer {
     st.tsNs = tsNs;
     const th = tid === NO_THREAD ? null : this.thread(tid, i);
     fx.thread = th;
+    if (st.inSnapshot) {
+      if (kind === EventKind.Snapshot) this.snapshotEnd(i, a);
+      else this.snapshotRecord(w, o, i, kind, a, tid, th);
+      return;
+    }
+    // Any record a thread writes after a gap says what it is doing again.
+    if (th !== null && !th.known) this.makeKnown(th, i);
 
     switch (kind) {
       case EventKind.ThreadStart: {
@@ -261,6 +284,19 @@ export class Replayer {
           w[o + 6]!,
           i,
         );
+        const p = st.port;
+        if (
+          state === ThreadStateValue.Waiting &&
+          t.inGqcs &&
+          !p.queueKnown &&
+          p.unknownThreads === 0 &&
+          p.concurrency > 0 &&
+          p.running < p.concurrency
+        ) {
+          // A port thread only goes to sleep with spare concurrency when nothing is queued.
+          p.queue = new Fifo();
+          p.queueKnown = true;
+        }
         return;
       }
       case EventKind.PortCreated: {
@@ -348,9 +384,45 @@ export class Replayer {
         rec.postResult = w[o + 6]!;
         rec.requestedBytes = w[o + 1]!;
         rec.bufCount = a >>> 4;
+        if (th !== null) {
+          th.lastPostLo = w[o + 4]!;
+          th.lastPostHi = w[o + 5]!;
+          th.lastPostIoId = w[o + 7]!;
+        }
         this.settle(s, rec);
         return;
       }
+      case EventKind.IoDetail: {
+        const s = this.sessionFor(w[o + 4]!, w[o + 5]!, i);
+        const rec = this.postedOp(s, w[o + 7]!);
+        if (rec !== null) rec.overlapped = w[o + 1]! + w[o + 6]! * TWO_32;
+        fx.op = rec;
+        return;
+      }
+      case EventKind.IoRing: {
+        // Its session field holds off1/avail: the thread's last IoPosted names the session.
+        if (th === null || th.lastPostIoId !== w[o + 7]! || th.lastPostIoId === 0) return;
+        const s = this.sessionFor(th.lastPostLo, th.lastPostHi, i);
+        const rec = this.postedOp(s, w[o + 7]!);
+        if (rec !== null) setRing(rec, w, o);
+        fx.op = rec;
+        return;
+      }
+      case EventKind.SessionRings: {
+        const s = this.sessionFor(w[o + 4]!, w[o + 5]!, i);
+        s.recvCap = w[o + 1]!;
+        s.sendCap = w[o + 6]!;
+        return;
+      }
+      case EventKind.Snapshot:
+        if (a === 0) this.snapshotBegin(i, w[o + 6]!);
+        return;
+      case EventKind.TraceEnd:
+        st.endIndex = i;
+        st.endReason = a;
+        return;
+      case EventKind.CallSite:
+        return;
       case EventKind.IoCount:
         this.ioCount(w, o, i, a, tid);
         return;
@@ -407,7 +479,26 @@ export class Replayer {
         st.gaps++;
         st.lostEvents += w[o + 1]! + w[o + 6]! * TWO_32;
         for (const s of [...st.sessions.values()]) this.own(s).complete = false;
-        for (const t of st.threads.values()) t.complete = false;
+        const p = st.port;
+        p.queue = new Fifo();
+        p.queueKnown = false;
+        // A recorder's own overflow lost only that thread's events; a client
+        // queue or a file lost everyone's.
+        for (const t of st.threads.values()) {
+          t.complete = false;
+          if (tid !== NO_THREAD && t.tid !== tid) continue;
+          if (!t.known || t.exitIndex >= 0) continue;
+          if (t.isPortThread) {
+            if (t.state === ThreadStateValue.Running) p.running--;
+            p.unknownThreads++;
+          }
+          if (t.inGqcs) this.leaveWaiting(t);
+          t.known = false;
+          t.handling = [];
+          t.locksHeld = [];
+        }
+        st.locks.clear();
+        for (const t of st.threads.values()) if (t.locksHeld.length > 0) t.locksHeld = [];
         return;
       }
       default:
@@ -448,6 +539,261 @@ export class Replayer {
     const wq = this.state.port.waiting;
     const k = wq.lastIndexOf(t.tid);
     if (k >= 0) wq.splice(k, 1);
+  }
+
+  /** A thread whose state a gap hid wrote a record: it is running again (until the record says otherwise). */
+  private makeKnown(t: ThreadState, i: number): void {
+    t.known = true;
+    if (t.isPortThread && t.exitIndex < 0) this.state.port.unknownThreads--;
+    // Not counted as running while unknown: count it now.
+    t.state = ThreadStateValue.Blocked;
+    this.setThreadState(t, ThreadStateValue.Running, BlockReason.None, 0, i);
+  }
+
+  // ---- snapshots -----------------------------------------------------------------
+
+  private snapshotBegin(i: number, flags: number): void {
+    const st = this.state;
+    st.inSnapshot = true;
+    st.snapshotBegin = i;
+    st.snapshotPartial = (flags & SNAPSHOT_PARTIAL) !== 0;
+    const p = st.port;
+    p.queue = new Fifo();
+    p.waiting = [];
+    st.locks.clear();
+    for (const t of st.threads.values()) {
+      t.inGqcs = false;
+      t.handling = [];
+      t.locksHeld = [];
+    }
+  }
+
+  /** One record inside a bracket: state as given. */
+  private snapshotRecord(
+    w: Uint32Array,
+    o: number,
+    i: number,
+    kind: number,
+    a: number,
+    tid: number,
+    th: ThreadState | null,
+  ): void {
+    const st = this.state;
+    const fx = this.step;
+    const listed = (s: SessionState | undefined): s is SessionState =>
+      s !== undefined && s.fromSnapshot && s.createdIndex > st.snapshotBegin;
+    switch (kind) {
+      case EventKind.ThreadStart: {
+        const t = th!;
+        t.role = a as ThreadState['role'];
+        t.nameStr = w[o + 1]!;
+        t.osThreadId = w[o + 6]!;
+        if (t.startIndex < 0) t.startIndex = i;
+        t.exitIndex = -1;
+        t.complete = true;
+        t.known = true;
+        t.isPortThread = false;
+        t.state = ThreadStateValue.Running;
+        t.reason = BlockReason.None;
+        t.detail = 0;
+        t.sinceIndex = i;
+        t.listedIndex = i;
+        return;
+      }
+      case EventKind.ThreadState: {
+        const t = th!;
+        const state = a as ThreadStateValue;
+        t.state = state;
+        t.reason =
+          state === ThreadStateValue.Blocked ? (w[o + 1]! as BlockReason) : BlockReason.None;
+        t.detail = w[o + 6]!;
+        t.sinceIndex = i;
+        if ((w[o + 7]! & SNAPSHOT_PORT_THREAD) !== 0) t.isPortThread = true;
+        if (state === ThreadStateValue.Blocked && t.reason === BlockReason.Lock) {
+          const l = this.lock(t.detail, 0);
+          if (!l.waiters.includes(tid)) l.waiters.push(tid);
+        }
+        return;
+      }
+      case EventKind.GqcsEnter: {
+        const t = th!;
+        t.isPortThread = true;
+        t.inGqcs = true;
+        t.state = ThreadStateValue.Waiting;
+        t.reason = BlockReason.None;
+        t.lastGqcsEnterIndex = i;
+        st.port.waiting.push(tid);
+        return;
+      }
+      case EventKind.PortCreated: {
+        const p = st.port;
+        p.createdIndex = i;
+        p.backend = a;
+        p.concurrency = w[o + 1]!;
+        p.workerCount = w[o + 6]!;
+        return;
+      }
+      case EventKind.SessionCreated: {
+        const lo = w[o + 4]!;
+        const hi = w[o + 5]!;
+        const id = sessionIdOf(lo, hi);
+        const s = newSession(id);
+        s.rev = this.epoch;
+        s.complete = true;
+        s.fromSnapshot = true;
+        s.createdIndex = i;
+        s.peerStr = w[o + 1]!;
+        s.socket = w[o + 6]!;
+        s.slot = w[o + 7]!;
+        s.creatorTid = tid;
+        s.lastIndex = i;
+        st.sessions.set(id, s);
+        this.uncache(id);
+        fx.session = s;
+        return;
+      }
+      case EventKind.Accept:
+      case EventKind.Disconnect:
+      case EventKind.SocketClosed:
+      case EventKind.SessionRings:
+      case EventKind.IoCount: {
+        const s = st.sessions.get(sessionIdOf(w[o + 4]!, w[o + 5]!));
+        if (!listed(s)) return;
+        if (kind === EventKind.Accept) s.acceptIndex = i;
+        else if (kind === EventKind.Disconnect) {
+          s.disconnectIndex = i;
+          s.disconnectReason = a;
+          s.disconnectError = w[o + 6]!;
+          s.lifecycle = 'disconnecting';
+        } else if (kind === EventKind.SocketClosed) {
+          s.socketClosedIndex = i;
+          s.lifecycle = 'disconnecting';
+        } else if (kind === EventKind.SessionRings) {
+          s.recvCap = w[o + 1]!;
+          s.sendCap = w[o + 6]!;
+        } else {
+          s.ioCount = w[o + 1]! | 0;
+          s.reportedIoCount = s.ioCount;
+        }
+        return;
+      }
+      case EventKind.IoPosted: {
+        const s = st.sessions.get(sessionIdOf(w[o + 4]!, w[o + 5]!));
+        if (!listed(s)) return;
+        const r = newOp(w[o + 7]!, (a & 0x0f) as Op);
+        // Counted: its +1 is part of the count the bracket gives.
+        r.incIndex = i;
+        r.postIndex = i;
+        r.postTid = tid;
+        r.postResult = w[o + 6]!;
+        r.requestedBytes = w[o + 1]!;
+        r.bufCount = a >>> 4;
+        s.ops.push(r);
+        if (th !== null) {
+          th.lastPostLo = w[o + 4]!;
+          th.lastPostHi = w[o + 5]!;
+          th.lastPostIoId = w[o + 7]!;
+        }
+        return;
+      }
+      case EventKind.IoDetail: {
+        const s = st.sessions.get(sessionIdOf(w[o + 4]!, w[o + 5]!));
+        const r = listed(s) ? s.ops.find((x) => x.ioId === w[o + 7]!) : undefined;
+        if (r !== undefined) r.overlapped = w[o + 1]! + w[o + 6]! * TWO_32;
+        return;
+      }
+      case EventKind.IoRing: {
+        if (th === null || th.lastPostIoId !== w[o + 7]!) return;
+        const s = st.sessions.get(sessionIdOf(th.lastPostLo, th.lastPostHi));
+        const r = listed(s) ? s.ops.find((x) => x.ioId === w[o + 7]!) : undefined;
+        if (r !== undefined) setRing(r, w, o);
+        return;
+      }
+      case EventKind.PacketQueued:
+      case EventKind.Pqcs: {
+        const op = (a & 0x0f) as Op;
+        if (kind === EventKind.PacketQueued && op === Op.Post) return;
+        const lo = w[o + 4]!;
+        const hi = w[o + 5]!;
+        const posted = kind === EventKind.Pqcs;
+        const hasOverlapped = posted ? (a & 0x20) !== 0 : true;
+        const key = sessionIdOf(lo, hi);
+        const pk: QueuedPacket = {
+          key,
+          op: posted && op === Op.None ? Op.Post : op,
+          bytes: w[o + 1]!,
+          status: posted ? 0 : w[o + 6]!,
+          ioId: w[o + 7]!,
+          hasOverlapped,
+          posted,
+          queuedIndex: i,
+          tsNs: st.tsNs,
+          gapEpoch: st.gaps,
+        };
+        st.port.queue.push(pk);
+        if (posted && !hasOverlapped && lo === 0 && hi === 0 && pk.bytes === 0)
+          st.port.exitPacketsPosted++;
+        if (!posted) {
+          const s = st.sessions.get(key);
+          const r = s?.ops.find((x) => x.ioId === pk.ioId && x.queuedIndex < 0);
+          if (r !== undefined) r.queuedIndex = i;
+        }
+        return;
+      }
+      case EventKind.LockAcquire: {
+        if (th === null) return;
+        const l = this.lock(w[o + 1]!, w[o + 6]!);
+        l.owner = tid;
+        l.acquiredIndex = i;
+        th.locksHeld.push(l.lockId);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private snapshotEnd(i: number, a: number): void {
+    if (a !== 1) return; // a nested begin: ignored (writers never nest brackets)
+    const st = this.state;
+    const begin = st.snapshotBegin;
+    for (const s of [...st.sessions.values()]) {
+      if (!(s.fromSnapshot && s.createdIndex > begin)) {
+        // Ended in the events the bracket stands for.
+        st.sessions.delete(s.id);
+        this.uncache(s.id);
+        continue;
+      }
+      const n = s.ioCount - s.ops.length;
+      for (let k = 0; k < n; k++) s.holds.push({ index: i, cause: CAUSE_SNAPSHOT, tid: -1 });
+    }
+    const p = st.port;
+    p.running = 0;
+    p.unknownThreads = 0;
+    for (const t of st.threads.values()) {
+      if (t.listedIndex <= begin) {
+        if (t.exitIndex < 0) {
+          t.exitIndex = i;
+          t.state = ThreadStateValue.Exited;
+        }
+        t.known = true;
+        continue;
+      }
+      t.known = true;
+      if (t.isPortThread && t.state === ThreadStateValue.Running) p.running++;
+    }
+    p.queueKnown = !st.snapshotPartial;
+    st.inSnapshot = false;
+    st.snapshotIndex = i;
+  }
+
+  private lock(lockId: number, nameStr: number): LockState {
+    let l = this.state.locks.get(lockId);
+    if (l === undefined) {
+      l = { lockId, nameStr, owner: -1, acquiredIndex: -1, waiters: [] };
+      this.state.locks.set(lockId, l);
+    }
+    return l;
   }
 
   // ---- port ----------------------------------------------------------------
@@ -706,6 +1052,25 @@ export class Replayer {
     return r;
   }
 
+  /** The op of `s` whose IoPosted with this ioId came last (IoDetail and IoRing follow it). */
+  private postedOp(s: SessionState, ioId: number): OpState | null {
+    const ops = s.ops;
+    for (let k = ops.length - 1; k >= 0; k--) {
+      if (ops[k]!.ioId === ioId && ops[k]!.postIndex >= 0) return ops[k]!;
+    }
+    // Settled already (its completion was handled before the call returned):
+    // recentOps entries may be shared with snapshots, so copy first.
+    const ro = s.recentOps;
+    for (let k = ro.length - 1; k >= 0; k--) {
+      if (ro[k]!.ioId === ioId && ro[k]!.postIndex >= 0) {
+        const r = { ...ro[k]! };
+        ro[k] = r;
+        return r;
+      }
+    }
+    return null;
+  }
+
   private settle(s: SessionState, r: OpState): void {
     if (!isSettled(r)) return;
     const k = s.ops.indexOf(r);
@@ -747,7 +1112,11 @@ export class Replayer {
         if (rec !== null) {
           rec.decIndex = i;
           fx.op = rec;
+          // Its +1 was part of a snapshot's count: that hold is this op's.
+          if (rec.incIndex < 0) takeSnapshotHold(s);
           this.settle(s, rec);
+        } else if (takeSnapshotHold(s)) {
+          // The -1 of an I/O a snapshot counted (dequeued before it, or posted after it).
         } else {
           s.orphanDecrements++;
           fx.orphanDecrement = true;
@@ -758,7 +1127,8 @@ export class Replayer {
           }
         }
       } else {
-        const k = findHold(s.holds, cause, tid);
+        let k = findHold(s.holds, cause, tid);
+        if (k < 0) k = snapshotHold(s.holds);
         if (k >= 0) {
           fx.hold = s.holds[k]!;
           s.holds.splice(k, 1);
@@ -828,6 +1198,26 @@ function missing(r: OpState, ph: number): boolean {
     default:
       return r.dequeueIndex < 0;
   }
+}
+
+function setRing(r: OpState, w: Uint32Array, o: number): void {
+  r.ringOff0 = w[o + 1]!;
+  r.ringLen0 = w[o + 6]!;
+  r.ringOff1 = w[o + 4]!;
+  r.ringAvail = w[o + 5]!;
+}
+
+function snapshotHold(holds: HoldEntry[]): number {
+  for (let k = holds.length - 1; k >= 0; k--) if (holds[k]!.cause === CAUSE_SNAPSHOT) return k;
+  return -1;
+}
+
+/** Close one hold of cause Snapshot, if there is one. */
+function takeSnapshotHold(s: SessionState): boolean {
+  const k = snapshotHold(s.holds);
+  if (k < 0) return false;
+  s.holds.splice(k, 1);
+  return true;
 }
 
 function findDecremented(s: SessionState, ioId: number): OpState | null {

@@ -32,6 +32,8 @@ const createDetectors = createDetectors_;
 // Module constants, not imported bindings: under tsx and vitest every access to an
 // imported binding goes through a getter, which costs more than the work here.
 const { DisconnectReason, EventKind, IoCountCause, RECORD_WORDS, tsAt } = proto;
+/** TraceEndReason.ServerExit. */
+const TRACE_END_SERVER_EXIT = 2;
 
 export type { DetectorOptions } from './detectors/common.ts';
 
@@ -190,10 +192,21 @@ export class DetectorRunner {
     ctx.words = w;
     const r = this.replayer;
     const step = r.step;
+    const st = r.state;
     for (let i = this.count; i < upto; i++) {
+      const inBracket = st.inSnapshot;
       r.apply(w, i);
       const kind = step.kind;
       if (this.checkpoints !== null) this.checkpoints.noteApplied();
+      if (inBracket || st.inSnapshot) {
+        // A Snapshot bracket is state, not evidence: detectors do not judge it,
+        // they only learn it once it is complete.
+        if (!st.inSnapshot) {
+          ctx.fromStart = !st.snapshotPartial;
+          for (const d of this.detectors) d.onSnapshot?.(ctx);
+        }
+        continue;
+      }
       this.facts(w, i, kind);
       if (kind === EventKind.Gap) {
         ctx.fromStart = false;
@@ -213,13 +226,25 @@ export class DetectorRunner {
     return this.fresh;
   }
 
-  /** End-of-trace checks (threads that never exited, posts never cancelled, ...). */
-  finish(): Finding[] {
+  /**
+   * The trace is over. With `endOfRun` (default true), the end-of-trace checks
+   * run too (threads that never exited, posts never cancelled, ...): they
+   * conclude that something never happened, which only holds when the trace
+   * covers the end of the server's run (a TraceEnd with reason ServerExit). A
+   * recording stopped while the server kept running, or cut short, must pass
+   * false.
+   */
+  finish(opts: { endOfRun?: boolean } = {}): Finding[] {
     if (this.finished) return [];
     this.finished = true;
     this.fresh = [];
-    for (const d of this.detectors) d.finish?.(this.ctx);
+    if (opts.endOfRun ?? true) for (const d of this.detectors) d.finish?.(this.ctx);
     return this.fresh;
+  }
+
+  /** The trace ended with the server's exit (TraceEnd, reason ServerExit). */
+  get endOfRun(): boolean {
+    return this.replayer.state.endReason === TRACE_END_SERVER_EXIT;
   }
 
   private facts(w: Uint32Array, i: number, kind: number): void {
@@ -299,10 +324,16 @@ export interface CheckResult {
   events: number;
 }
 
-/** Run every detector over a complete trace (the CLI's `check`). */
-export function checkTrace(src: TraceRecords, opts: RunnerOptions = {}): CheckResult {
+/**
+ * Run every detector over a whole trace. `endOfRun` (default true) says
+ * whether the end-of-trace checks apply (see DetectorRunner.finish).
+ */
+export function checkTrace(
+  src: TraceRecords,
+  opts: RunnerOptions & { endOfRun?: boolean } = {},
+): CheckResult {
   const r = new DetectorRunner(opts);
   r.feed(src);
-  r.finish();
+  r.finish(opts.endOfRun === undefined ? {} : { endOfRun: opts.endOfRun });
   return { findings: r.findings, suppressed: r.suppressed, events: src.length };
 }

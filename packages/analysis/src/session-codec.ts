@@ -15,7 +15,7 @@ const TWO_32 = 4294967296;
 const H_LEN = 0;
 const H_ID_LO = 1;
 const H_ID_HI = 2;
-const H_FLAGS = 3; // bit0 slot known, bit1 socket known, bit2 peer known, bit3 complete
+const H_FLAGS = 3; // bit0 slot known, bit1 socket known, bit2 peer known, bit3 complete, bit4 from a snapshot
 const H_SLOT = 4;
 const H_SOCKET = 5;
 const H_PEER = 6;
@@ -41,8 +41,10 @@ const H_LAST = 25;
 const H_NOPS = 26;
 const H_NHOLDS = 27;
 const H_NRECENT = 28;
-const HEADER = 29;
-const OP_WORDS = 16;
+const H_RECV_CAP = 29;
+const H_SEND_CAP = 30;
+const HEADER = 31;
+const OP_WORDS = 22;
 const HOLD_WORDS = 3;
 
 /**
@@ -134,7 +136,18 @@ function putOp(d: Int32Array, o: number, op: OpState): void {
   d[o + 14] = op.decIndex;
   // Which u32 fields hold "not seen" (-1) rather than a value.
   d[o + 15] =
-    (op.postResult === -1 ? 1 : 0) | (op.status === -1 ? 2 : 0) | (op.bytes === -1 ? 4 : 0);
+    (op.postResult === -1 ? 1 : 0) |
+    (op.status === -1 ? 2 : 0) |
+    (op.bytes === -1 ? 4 : 0) |
+    (op.overlapped === -1 ? 8 : 0) |
+    (op.ringOff0 === -1 ? 16 : 0);
+  const ov = op.overlapped === -1 ? 0 : op.overlapped;
+  d[o + 16] = (ov % TWO_32) | 0;
+  d[o + 17] = Math.floor(ov / TWO_32) | 0;
+  d[o + 18] = op.ringOff0 | 0;
+  d[o + 19] = op.ringLen0 | 0;
+  d[o + 20] = op.ringOff1 | 0;
+  d[o + 21] = op.ringAvail | 0;
 }
 
 function getOp(d: Int32Array, o: number): OpState {
@@ -155,6 +168,11 @@ function getOp(d: Int32Array, o: number): OpState {
     status: f & 2 ? -1 : d[o + 12]! >>> 0,
     bytes: f & 4 ? -1 : d[o + 13]! >>> 0,
     decIndex: d[o + 14]!,
+    overlapped: f & 8 ? -1 : (d[o + 16]! >>> 0) + (d[o + 17]! >>> 0) * TWO_32,
+    ringOff0: f & 16 ? -1 : d[o + 18]! >>> 0,
+    ringLen0: f & 16 ? -1 : d[o + 19]! >>> 0,
+    ringOff1: f & 16 ? -1 : d[o + 20]! >>> 0,
+    ringAvail: f & 16 ? -1 : d[o + 21]! >>> 0,
   };
 }
 
@@ -169,7 +187,10 @@ export function encodeSession(a: Int32Arena, s: SessionState): number {
     (s.slot === -1 ? 0 : 1) |
     (s.socket === -1 ? 0 : 2) |
     (s.peerStr === -1 ? 0 : 4) |
-    (s.complete ? 8 : 0);
+    (s.complete ? 8 : 0) |
+    (s.fromSnapshot ? 16 : 0);
+  d[o + H_RECV_CAP] = s.recvCap | 0;
+  d[o + H_SEND_CAP] = s.sendCap | 0;
   d[o + H_SLOT] = s.slot | 0;
   d[o + H_SOCKET] = s.socket | 0;
   d[o + H_PEER] = s.peerStr | 0;
@@ -255,6 +276,9 @@ export function decodeSession(a: Int32Arena, offset: number, rev: number): Sessi
     sentBytes: (d[o + H_SENT_LO]! >>> 0) + d[o + H_SENT_HI]! * TWO_32,
     lastIndex: d[o + H_LAST]!,
     complete: (flags & 8) !== 0,
+    fromSnapshot: (flags & 16) !== 0,
+    recvCap: d[o + H_RECV_CAP]! >>> 0,
+    sendCap: d[o + H_SEND_CAP]! >>> 0,
     rev,
   };
 }

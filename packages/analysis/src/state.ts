@@ -62,6 +62,18 @@ export interface ThreadState {
   exitIndex: number;
   /** ThreadStart was seen and no gap has happened since. */
   complete: boolean;
+  /**
+   * The thread's state is known. False after a gap (the lost events may have
+   * changed it) until the thread's next record: any record a thread writes says
+   * it is running, unless it says otherwise (GqcsEnter, ThreadState, LockWait).
+   */
+  known: boolean;
+  /** The session key (halves) and ioId of this thread's last IoPosted: IoDetail and IoRing follow it. */
+  lastPostLo: number;
+  lastPostHi: number;
+  lastPostIoId: number;
+  /** Event index of the ThreadStart that last listed it in a Snapshot bracket, -1 if none. */
+  listedIndex: number;
 }
 
 /** A completion packet waiting in the port's FIFO queue. Immutable. */
@@ -113,6 +125,18 @@ export interface PortState {
   dequeuedTotal: number;
   /** Dequeues that matched no queued packet (only expected after a gap). */
   unmatchedDequeues: number;
+  /**
+   * The queue's contents are known. False after a gap (packets may have been
+   * queued and dequeued in the lost events) until a snapshot gives the queue,
+   * or a port thread goes to sleep in GQCS with spare concurrency (which it only
+   * does when nothing is queued).
+   */
+  queueKnown: boolean;
+  /**
+   * Live port threads whose state is unknown (after a gap): while it is above
+   * 0, `running` and `waiting` count only the threads that are known.
+   */
+  unknownThreads: number;
 }
 
 /** One overlapped operation of a session, from its +1 to its settlement. */
@@ -139,6 +163,17 @@ export interface OpState {
   bytes: number;
   /** The IoCount -1 that balances the +1. */
   decIndex: number;
+  /**
+   * The call's OVERLAPPED (IoDetail, v2): its address or the server's id for
+   * it, as a number (exact below 2^53, which covers every x64 user-mode
+   * address); -1 = not recorded.
+   */
+  overlapped: number;
+  /** Ring geometry of the post (IoRing, v2): WSABUF[0] offset and length, WSABUF[1] offset, free/used bytes; -1 = not recorded. */
+  ringOff0: number;
+  ringLen0: number;
+  ringOff1: number;
+  ringAvail: number;
 }
 
 /** An open +1 that is not an I/O: the accept hold or a lookup's hold. Immutable. */
@@ -180,8 +215,13 @@ export interface SessionState {
   recvBytes: number;
   sentBytes: number;
   lastIndex: number;
-  /** Its creation was seen and no gap has happened since: detectors trust its history. */
+  /** Its creation was seen (or a snapshot gave its state) and no gap has happened since: detectors trust it. */
   complete: boolean;
+  /** Known from a snapshot (its earlier history is not in the trace). */
+  fromSnapshot: boolean;
+  /** RecvQ and SendQ capacities (SessionRings, v2); 0 = not recorded. */
+  recvCap: number;
+  sendCap: number;
   /**
    * Copy-on-write owner (internal): the Replayer whose epoch matches may mutate
    * this object in place; any other copies it first, because checkpoints share it.
@@ -218,6 +258,18 @@ export interface ReplayState {
   unknownEvents: number;
   sessionsCreated: number;
   sessionsReleased: number;
+  /** Inside a Snapshot bracket (its records are state, not events). */
+  inSnapshot: boolean;
+  /** Event index of the last Snapshot begin, -1 if none. */
+  snapshotBegin: number;
+  /** Event index of the last Snapshot end, -1 if none. */
+  snapshotIndex: number;
+  /** The last (or current) snapshot said events had been lost before it (partial state). */
+  snapshotPartial: boolean;
+  /** Event index of the TraceEnd record (the trace ended as planned), -1 if none. */
+  endIndex: number;
+  /** Its reason (TraceEndReason: 0 stopped, 1 size cap, 2 server exit, 3 detached), -1 if none. */
+  endReason: number;
 }
 
 export const RECENT_RELEASED_MAX = 64;
@@ -240,6 +292,8 @@ export function createState(): ReplayState {
       queuedTotal: 0,
       dequeuedTotal: 0,
       unmatchedDequeues: 0,
+      queueKnown: true,
+      unknownThreads: 0,
     },
     sessions: new Map(),
     recentReleased: [],
@@ -249,6 +303,12 @@ export function createState(): ReplayState {
     unknownEvents: 0,
     sessionsCreated: 0,
     sessionsReleased: 0,
+    inSnapshot: false,
+    snapshotBegin: -1,
+    snapshotIndex: -1,
+    snapshotPartial: false,
+    endIndex: -1,
+    endReason: -1,
   };
 }
 
@@ -273,6 +333,11 @@ export function newThread(tid: number, index: number): ThreadState {
     startIndex: -1,
     exitIndex: -1,
     complete: false,
+    known: true,
+    lastPostLo: 0,
+    lastPostHi: 0,
+    lastPostIoId: 0,
+    listedIndex: -1,
   };
 }
 
@@ -303,6 +368,9 @@ export function newSession(id: SessionId): SessionState {
     sentBytes: 0,
     lastIndex: -1,
     complete: false,
+    fromSnapshot: false,
+    recvCap: 0,
+    sendCap: 0,
     rev: 0,
   };
 }
@@ -324,6 +392,11 @@ export function newOp(ioId: number, op: Op): OpState {
     status: -1,
     bytes: -1,
     decIndex: -1,
+    overlapped: -1,
+    ringOff0: -1,
+    ringLen0: -1,
+    ringOff1: -1,
+    ringAvail: -1,
   };
 }
 
@@ -368,6 +441,11 @@ export const cloneOp = (o: OpState): OpState => ({
   status: o.status,
   bytes: o.bytes,
   decIndex: o.decIndex,
+  overlapped: o.overlapped,
+  ringOff0: o.ringOff0,
+  ringLen0: o.ringLen0,
+  ringOff1: o.ringOff1,
+  ringAvail: o.ringAvail,
 });
 
 /** A copy that can be mutated without touching `s` (ops copied; immutable leaves shared). */
@@ -401,6 +479,9 @@ export function cloneSession(s: SessionState, rev: number = s.rev): SessionState
     sentBytes: s.sentBytes,
     lastIndex: s.lastIndex,
     complete: s.complete,
+    fromSnapshot: s.fromSnapshot,
+    recvCap: s.recvCap,
+    sendCap: s.sendCap,
     rev,
   };
 }

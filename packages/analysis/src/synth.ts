@@ -790,6 +790,21 @@ class Sim {
       }
       for (const p of batch) {
         if (p.exit) {
+          // One exit packet is ours; a GQCS-Ex batch's others belong to other workers: post them again.
+          const extra = batch.filter((q) => q.exit).length - 1;
+          for (let k = 0; k < extra; k++) {
+            this.emit(EventKind.Pqcs, Op.None, a.tid, 0, 0, 0, 0, 0);
+            this.queuePacket({
+              key: null,
+              op: Op.None,
+              ok: true,
+              bytes: 0,
+              error: 0,
+              ioId: 0,
+              hasOverlapped: false,
+              exit: true,
+            });
+          }
           this.emit(EventKind.ThreadExit, 0, a.tid, 0, 0, 0, 0, 0);
           this.block(a);
           a.wait = 'done';

@@ -69,7 +69,11 @@ export interface Ctx {
   readonly options: ResolvedOptions;
   /** IoCount +1 records of posts carry the ioId (the ledger links each ±1 to its I/O). */
   readonly taggedLedger: boolean;
-  /** PortCreated came before any session and no gap has happened: "never seen" means "never happened". */
+  /**
+   * Every session is known: PortCreated came before any session, or a complete
+   * snapshot listed them, and no gap has happened since: "never seen" means
+   * "never happened".
+   */
   readonly fromStart: boolean;
   /** Event index where shutdown began (first exit packet or shutdown disconnect), -1 if not yet. */
   readonly shutdownIndex: number;
@@ -91,6 +95,11 @@ export interface Detector {
   onEvent(ctx: Ctx, i: number): void;
   /** A gap lost events: forget anything that depends on seeing every event. */
   onGap?(ctx: Ctx): void;
+  /**
+   * A Snapshot bracket was applied (ctx.state is the state it gave): forget
+   * what the bracket replaced, and learn what a rule needs from the state.
+   */
+  onSnapshot?(ctx: Ctx): void;
   /** The trace ended (file fully read, or live session over). */
   finish?(ctx: Ctx): void;
 }
@@ -127,6 +136,7 @@ export const CAUSE_NAMES: Record<number, string> = {
   [IoCountCause.Completion]: 'completion',
   [IoCountCause.HoldAcquire]: 'hold',
   [IoCountCause.HoldRelease]: 'hold release',
+  [IoCountCause.Snapshot]: 'snapshot',
 };
 
 export const isExitPacketReturn = (

@@ -51,6 +51,7 @@ export function iocountBalance(): Detector {
     rule,
     kinds: [EventKind.IoCount, EventKind.GqcsReturn, EventKind.GqcsEnter, EventKind.ThreadExit],
     onGap: () => tracker.clear(),
+    onSnapshot: () => tracker.clear(),
     onEvent(ctx: Ctx, i: number): void {
       const step = ctx.step;
       const missed = tracker.onEvent(ctx, i);

@@ -68,6 +68,7 @@ export function sessionIdentity(): Detector {
       EventKind.SessionReleased,
     ],
     onGap: () => unclaimed.clear(),
+    onSnapshot: () => unclaimed.clear(),
     finish(ctx: Ctx): void {
       for (const [id, list] of unclaimed) for (const u of list) foreign(ctx, id, u, u.dequeueIndex);
       unclaimed.clear();

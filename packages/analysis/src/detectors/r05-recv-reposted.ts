@@ -4,7 +4,7 @@
 // Disconnect record settles the obligation; so does a session that was already
 // disconnecting when the completion was dequeued (rule 12 says not to post
 // then). A 0-byte recv (peer closed) and a failed recv owe nothing. A closed
-// socket alone does not settle it: releasing a session that went deaf closes
+// socket alone does not settle it: releasing a session that stopped reading closes
 // its socket too.
 // Race: another thread may have started a disconnect (set the flag that makes
 // RecvPost refuse) without its Disconnect record being in the trace yet when
@@ -68,8 +68,9 @@ export function recvReposted(): Detector {
       message:
         `${ctx.sessionName(o.session)}: ${ctx.threadName(o.tid)} handled a ${o.bytes}-byte recv completion ` +
         `(io #${o.ioId}, event ${o.dequeueIndex}) and ${o.what} at event ${o.backIndex} without posting a new recv ` +
-        `or disconnecting. Nothing will ever read this socket again: the client hangs and the server never ` +
-        `notices it leave.`,
+        `or disconnecting. With no recv outstanding nothing reads the socket any more, and once the session's ` +
+        `last I/O completes its IOCount reaches 0 and it is released: the server hangs up on a client that ` +
+        `was still talking (it gets one echo, then the connection closes).`,
     });
   };
 
@@ -84,6 +85,10 @@ export function recvReposted(): Detector {
       EventKind.ThreadExit,
     ],
     onGap: () => {
+      owed.clear();
+      suspects = [];
+    },
+    onSnapshot: () => {
       owed.clear();
       suspects = [];
     },

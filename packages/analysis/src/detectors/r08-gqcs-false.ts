@@ -45,6 +45,10 @@ export function gqcsFalse(): Detector {
       tracker.clear();
       nullReturn.clear();
     },
+    onSnapshot: () => {
+      tracker.clear();
+      nullReturn.clear();
+    },
     onEvent(ctx: Ctx, i: number): void {
       const step = ctx.step;
       const missed = tracker.onEvent(ctx, i);

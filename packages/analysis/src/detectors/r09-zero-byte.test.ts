@@ -48,4 +48,37 @@ describe('rule 9: 0-byte completions', () => {
     w.exit();
     expect(findingsOf(sv.b, { rules: ['zero-byte'] })).toEqual([]);
   });
+
+  it('accepts a GQCS-Ex batch with an exit packet and a completion, the completion handled first', () => {
+    const sv = server();
+    const w = sv.w[0]!;
+    const { s, recv } = openSession(sv);
+    sv.b.complete(recv, { bytes: 0 });
+    sv.main.pqcsExit();
+    // One GQCS-Ex call returns both: the 0-byte recv, then the exit packet.
+    w.dequeue(recv);
+    w.dequeueExit();
+    w.disconnect(s);
+    w.closeSocket(s);
+    w.completed(recv);
+    w.release(s);
+    w.exit();
+    expect(findingsOf(sv.b, { rules: ['zero-byte'] })).toEqual([]);
+  });
+
+  it('reports a decrement after an exit packet for a session the batch did not hold', () => {
+    const sv = server();
+    const w = sv.w[0]!;
+    const a = openSession(sv, 1);
+    const b2 = openSession(sv, 2);
+    sv.b.complete(a.recv, { bytes: 0 });
+    sv.main.pqcsExit();
+    w.dequeue(a.recv);
+    w.dequeueExit();
+    w.completed(a.recv); // right: a completion of this batch
+    w.dec(b2.s, IoCountCause.Completion); // wrong: nothing of b2 was dequeued
+    expect(checksOf(findingsOf(sv.b, { rules: ['zero-byte'] }))).toEqual([
+      'zero-byte/exit-as-completion',
+    ]);
+  });
 });

@@ -5,7 +5,11 @@
 // - exit-ignored: a thread dequeued an exit packet (0,0,NULL) and called GQCS
 //   again instead of exiting; that packet is lost and shutdown waits forever.
 // - exit-as-completion: after an exit packet, the thread decremented an
-//   IOCount as if it had been an I/O completion.
+//   IOCount as if it had been an I/O completion: a completion -1 for a
+//   session none of the packets of its current GQCS(-Ex) call was for. A
+//   GQCS-Ex batch that holds an exit packet and I/O completions is handled
+//   right when each completion gets its -1 (before or after the exit packet
+//   in the batch: the thread handles the whole batch, then exits).
 
 import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
@@ -31,6 +35,16 @@ const { EventKind, IoCountCause, Op } = proto;
 
 const rule = RULE_BY_ID.get('zero-byte')!;
 
+/** The thread's current GQCS(-Ex) call dequeued an I/O completion of this session (and ioId, when tagged). */
+function handlesCompletionOf(ctx: Ctx, tid: number, session: SessionId, ioId: number): boolean {
+  const t = ctx.state.threads.get(tid);
+  if (t === undefined) return false;
+  for (const h of t.handling) {
+    if (h.hasOverlapped && h.key === session && (ioId === 0 || h.ioId === ioId)) return true;
+  }
+  return false;
+}
+
 export function zeroByte(): Detector {
   /** Sessions whose peer closed: where the 0-byte recv was dequeued. */
   const closedAt = new Map<SessionId, number>();
@@ -47,6 +61,10 @@ export function zeroByte(): Detector {
       EventKind.SessionReleased,
     ],
     onGap: () => {
+      closedAt.clear();
+      exitAt.clear();
+    },
+    onSnapshot: () => {
       closedAt.clear();
       exitAt.clear();
     },
@@ -94,7 +112,8 @@ export function zeroByte(): Detector {
             d !== undefined &&
             step.kind === EventKind.IoCount &&
             (ctx.words[i * 8 + 6]! | 0) < 0 &&
-            ((ctx.words[i * 8]! >>> 8) & 0xff) === IoCountCause.Completion
+            ((ctx.words[i * 8]! >>> 8) & 0xff) === IoCountCause.Completion &&
+            !handlesCompletionOf(ctx, step.tid, s.id, ctx.words[i * 8 + 7]!)
           ) {
             ctx.report(rule, {
               check: 'exit-as-completion',

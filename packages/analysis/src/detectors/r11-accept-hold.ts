@@ -6,7 +6,9 @@
 // for a session it created: a hold (any open +1 that is not an I/O) must be
 // open at that moment (check no-hold). When the race actually happens, the
 // acceptor's Accept record (written when it is done with the session) comes
-// after the release (check join-after-leave).
+// after the release (check join-after-leave), or names a session other than
+// the one it created last (check joined-other-session: with slot reuse, the
+// acceptor's write to the freed slot landed in another session).
 
 import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
@@ -33,6 +35,8 @@ const rule = RULE_BY_ID.get('accept-hold')!;
 export function acceptHold(): Detector {
   /** Sessions whose first post by the creating thread has not been seen yet. */
   const waiting = new Set<SessionId>();
+  /** Per accepting thread: the session it created last, and where. */
+  const lastCreated = new Map<number, { id: SessionId; index: number }>();
   return {
     rule,
     kinds: [
@@ -42,10 +46,35 @@ export function acceptHold(): Detector {
       EventKind.IoPosted,
       EventKind.SessionReleased,
     ],
+    onGap: () => {
+      waiting.clear();
+      lastCreated.clear();
+    },
+    onSnapshot: () => {
+      waiting.clear();
+      lastCreated.clear();
+    },
     onEvent(ctx: Ctx, i: number): void {
       const step = ctx.step;
       const s = step.session;
       if (s === null) return;
+      if (step.kind === EventKind.Accept) {
+        const mine = lastCreated.get(step.tid);
+        if (mine !== undefined && mine.id !== s.id && s.createdIndex > mine.index) {
+          ctx.report(rule, {
+            check: 'joined-other-session',
+            subject: sessionSubject(mine.id),
+            evidence: [mine.index, s.createdIndex, i],
+            dedupe: 'o' + mine.id.toString(16),
+            message:
+              `${ctx.threadName(step.tid)} created ${ctx.sessionName(mine.id)} at event ${mine.index}, but finished ` +
+              `accepting ${ctx.sessionName(s.id)} at event ${i}: the slot it was still using had been released and ` +
+              `given to another session, so its write landed in that session's state. Hold an IOCount from ` +
+              `creation until the acceptor is done.`,
+          });
+          return;
+        }
+      }
       if (step.kind === EventKind.Accept && step.lifecycleBefore === 'released') {
         ctx.report(rule, {
           check: 'join-after-leave',
@@ -59,6 +88,7 @@ export function acceptHold(): Detector {
         });
         return;
       }
+      if (step.kind === EventKind.SessionCreated) lastCreated.set(step.tid, { id: s.id, index: i });
       if (step.kind === EventKind.SessionCreated || step.kind === EventKind.Accept) {
         if (s.complete && s.ops.length === 0 && s.recentOps.length === 0) waiting.add(s.id);
         return;

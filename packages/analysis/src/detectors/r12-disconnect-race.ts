@@ -80,6 +80,9 @@ export function disconnectRace(): Detector {
     onGap: () => {
       watch = [];
     },
+    onSnapshot: () => {
+      watch = [];
+    },
     finish(ctx: Ctx): void {
       for (const w of watch)
         if (stillPending(ctx, w))

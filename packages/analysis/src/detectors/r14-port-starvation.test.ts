@@ -67,21 +67,41 @@ describe('rule 14: workers blocked outside GQCS while packets wait; sustained ov
   it('reports packets waiting while every worker is blocked on a lock', () => {
     const sv = server({ workers: 2, concurrency: 2 });
     const [w0, w1] = [sv.w[0]!, sv.w[1]!];
-    const { s, recv } = openSession(sv);
+    const a = openSession(sv, 1);
+    const b2 = openSession(sv, 2);
     sv.main.lockAcquire(1, 'table-lock');
-    sv.b.complete(recv, { bytes: 8 });
-    w0.dequeue(recv);
-    w0.lockWait(1, 'table-lock');
-    const r2 = { ...recv, ioId: 999 };
+    sv.b.complete(a.recv, { bytes: 8 });
+    w0.dequeue(a.recv);
+    const wait0 = w0.lockWait(1, 'table-lock');
     w1.gqcsFailed(258);
-    w1.lockWait(1, 'table-lock');
-    sv.b.complete(r2, { bytes: 8 });
+    const wait1 = w1.lockWait(1, 'table-lock');
+    const queued = sv.b.complete(b2.recv, { bytes: 8 });
     sv.b.wait(20e6);
-    sv.main.marker('still waiting');
+    const still = sv.main.marker('still waiting');
     const fs = findingsOf(sv.b, { rules: ['port-starvation'] });
     expect(checksOf(fs)).toEqual(['port-starvation/starved']);
     expect(fs[0]!.message).toMatch(/blocked on lock 'table-lock'/);
-    expect(s).toBeTypeOf('bigint');
+    // The episode starts when the packet is queued with both workers blocked, and names both waits.
+    expect(fs[0]!.evidence).toEqual([wait0, wait1, queued, still]);
+  });
+
+  it('does not judge an episode a gap may have hidden part of', () => {
+    const sv = server({ workers: 2, concurrency: 2 });
+    const [w0, w1] = [sv.w[0]!, sv.w[1]!];
+    const a = openSession(sv, 1);
+    const b2 = openSession(sv, 2);
+    sv.main.lockAcquire(1, 'table-lock');
+    sv.b.complete(a.recv, { bytes: 8 });
+    w0.dequeue(a.recv);
+    w0.lockWait(1, 'table-lock');
+    w1.gqcsFailed(258);
+    w1.lockWait(1, 'table-lock');
+    // Events were lost: the workers may have woken and the queue drained meanwhile.
+    sv.b.gap(40);
+    sv.b.complete(b2.recv, { bytes: 8 });
+    sv.b.wait(20e6);
+    sv.main.marker('after the gap');
+    expect(findingsOf(sv.b, { rules: ['port-starvation'] })).toEqual([]);
   });
 
   it('accepts a queue that builds while every worker is busy running', () => {

@@ -9,6 +9,8 @@
 //   the documented behaviour and is not reported.
 // Busy workers with a growing queue (running = concurrency) are load, not a
 // bug; a LIFO hot thread doing most of the work at low load is normal.
+// Nothing is judged while a gap has left the queue or a port thread's state
+// unknown: an episode must be seen whole.
 
 import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
@@ -69,6 +71,10 @@ export function portStarvation(): Detector {
       starvedSince = -1;
       overSince = -1;
     },
+    onSnapshot: () => {
+      starvedSince = -1;
+      overSince = -1;
+    },
     onEvent(ctx: Ctx, i: number): void {
       // Only these kinds change the port's queue, waiters or running threads; the
       // others only move time forward, which matters only during an episode.
@@ -76,6 +82,11 @@ export function portStarvation(): Detector {
       const st = ctx.state;
       const p = st.port;
       const ts = ctx.step.tsNs;
+      if (!p.queueKnown || p.unknownThreads > 0) {
+        starvedSince = -1;
+        overSince = -1;
+        return;
+      }
       const cap = p.concurrency > 0 ? p.concurrency : 1;
 
       // Packets waiting with spare concurrency and nobody in GQCS to take them.

@@ -49,6 +49,22 @@ export function lockAcrossSend(): Detector {
     rule,
     kinds: [EventKind.LockWait, EventKind.LockAcquire, EventKind.LockRelease, EventKind.IoPosted],
     onGap: () => locks.clear(),
+    onSnapshot(ctx: Ctx): void {
+      // Held locks as given: whether their holders already sent is not known.
+      locks.clear();
+      for (const l of ctx.state.locks.values()) {
+        const waiters = new Map<number, number>();
+        for (const t of l.waiters) waiters.set(t, ctx.state.snapshotIndex);
+        locks.set(l.lockId, {
+          holder: l.owner,
+          acquiredIndex: l.acquiredIndex,
+          sendIndex: -1,
+          nameStr: l.nameStr,
+          waiters,
+          reported: false,
+        });
+      }
+    },
     onEvent(ctx: Ctx, i: number): void {
       const step = ctx.step;
       const tid = step.tid;

@@ -22,8 +22,14 @@ export interface Server {
   w: ThreadHandle[];
 }
 
-/** Kernel, main, accept and `workers` workers already waiting in GQCS. */
-export function server(o: { workers?: number; concurrency?: number } = {}): Server {
+/**
+ * Kernel, main, accept and `workers` workers, already waiting in GQCS unless
+ * `inGqcs` is false (then the trace never shows them entering it: they were
+ * waiting before it began, as in a recording started mid-run).
+ */
+export function server(
+  o: { workers?: number; concurrency?: number; inGqcs?: boolean } = {},
+): Server {
   const b = new TraceBuilder();
   const workers = o.workers ?? 2;
   b.port({ concurrency: o.concurrency ?? 2, workers });
@@ -31,7 +37,7 @@ export function server(o: { workers?: number; concurrency?: number } = {}): Serv
   const acc = b.thread('accept', ThreadRole.Accept);
   const w: ThreadHandle[] = [];
   for (let k = 0; k < workers; k++) w.push(b.thread(`worker-${k}`, ThreadRole.Worker));
-  for (const t of w) t.gqcs();
+  if (o.inGqcs ?? true) for (const t of w) t.gqcs();
   return { b, main, acc, w };
 }
 
@@ -99,7 +105,10 @@ export function shutdownAll(sv: Server): void {
 }
 
 /** Run every detector (or `rules`) over the built trace; names resolve through its string table. */
-export function findingsOf(b: TraceBuilder, o: RunnerOptions = {}): Finding[] {
+export function findingsOf(
+  b: TraceBuilder,
+  o: RunnerOptions & { endOfRun?: boolean } = {},
+): Finding[] {
   const t = b.build();
   return checkTrace(t, { strings: (k) => t.strings[k], ...o }).findings;
 }

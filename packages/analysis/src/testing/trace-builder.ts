@@ -30,6 +30,7 @@ const {
   EventKind,
   INFINITE,
   IoCountCause,
+  NO_THREAD,
   Op,
   RECORD_WORDS,
   ThreadRole,
@@ -66,6 +67,17 @@ export interface PostOptions {
   posted?: boolean;
   /** Use this ioId instead of the next one. */
   ioId?: number;
+  /** Write an IoDetail (v2) with this OVERLAPPED after the IoPosted. */
+  overlapped?: number;
+  /** Write an IoRing (v2) after it: WSABUF[0] at off0 (len0 bytes), WSABUF[1] at off1, `avail` free/used bytes. */
+  ring?: RingPost;
+}
+
+export interface RingPost {
+  off0: number;
+  len0: number;
+  off1?: number;
+  avail: number;
 }
 
 export class ThreadHandle {
@@ -132,8 +144,16 @@ export class ThreadHandle {
     return this.post(session, Op.Send, o);
   }
 
-  /** Write the IoPosted record of an I/O whose call returns only now. */
-  posted(io: Io, result: number = WinError.IoPending, bufCount = 1): number {
+  /**
+   * Write the IoPosted record of an I/O whose call returns only now, then its
+   * IoDetail and IoRing (v2) when given.
+   */
+  posted(
+    io: Io,
+    result: number = WinError.IoPending,
+    bufCount = 1,
+    extra: { overlapped?: number; ring?: RingPost } = {},
+  ): number {
     io.postIndex = this.b.rec(
       EventKind.IoPosted,
       io.op | (bufCount << 4),
@@ -143,7 +163,41 @@ export class ThreadHandle {
       result,
       io.ioId,
     );
+    if (extra.overlapped !== undefined) this.detail(io, extra.overlapped);
+    if (extra.ring !== undefined) this.ring(io, extra.ring);
     return io.postIndex;
+  }
+
+  /** IoDetail (v2): the OVERLAPPED of `io`. */
+  detail(io: Io, overlapped: number): number {
+    return this.b.rec(
+      EventKind.IoDetail,
+      io.op,
+      this.tid,
+      overlapped % 4294967296,
+      io.session,
+      Math.floor(overlapped / 4294967296),
+      io.ioId,
+    );
+  }
+
+  /** IoRing (v2): the ring geometry of `io` (its session field holds off1 and avail). */
+  ring(io: Io, r: RingPost): number {
+    const session = (BigInt(r.avail >>> 0) << 32n) | BigInt((r.off1 ?? 0) >>> 0);
+    return this.b.rec(EventKind.IoRing, io.op, this.tid, r.off0, session, r.len0, io.ioId);
+  }
+
+  /** Inside a Snapshot bracket: the thread's state, flagged as a port thread when `portThread`. */
+  state(state: number, o: { reason?: number; detail?: number; portThread?: boolean } = {}): number {
+    return this.b.rec(
+      EventKind.ThreadState,
+      state,
+      this.tid,
+      o.reason ?? 0,
+      0n,
+      o.detail ?? 0,
+      o.portThread ? 1 : 0,
+    );
   }
 
   /** The completion's IOCount-1. */
@@ -229,7 +283,12 @@ export class ThreadHandle {
         io.ioId,
       );
     }
-    if (o.posted ?? true) this.posted(io, o.result ?? WinError.IoPending, o.bufCount ?? 1);
+    if (o.posted ?? true) {
+      const extra: { overlapped?: number; ring?: RingPost } = {};
+      if (o.overlapped !== undefined) extra.overlapped = o.overlapped;
+      if (o.ring !== undefined) extra.ring = o.ring;
+      this.posted(io, o.result ?? WinError.IoPending, o.bufCount ?? 1, extra);
+    }
     return io;
   }
 }
@@ -331,8 +390,53 @@ export class TraceBuilder {
     );
   }
 
-  gap(lost: number): number {
-    return this.rec(EventKind.Gap, 0, this.kernel.tid, lost, 0n, 0, 0);
+  /** A Gap: events lost by `tid`'s recorder (default: a client queue's, no thread). */
+  gap(lost: number, tid: number = NO_THREAD, source = 1): number {
+    return this.rec(EventKind.Gap, source, tid, lost, 0n, 0, 0);
+  }
+
+  /** SessionRings (v2): the session's RecvQ and SendQ capacities. */
+  rings(by: ThreadHandle, session: SessionId, recvCap: number, sendCap: number): number {
+    return this.rec(EventKind.SessionRings, 0, by.tid, recvCap, session, sendCap, 0);
+  }
+
+  /**
+   * A Snapshot bracket (v2): `body` writes the state records, all at one
+   * timestamp. Returns the index of the end record.
+   */
+  snapshot(body: () => void, o: { reason?: number; partial?: boolean } = {}): number {
+    const reason = o.reason ?? 0;
+    const begin = this.rec(EventKind.Snapshot, 0, NO_THREAD, reason, 0n, o.partial ? 1 : 0, 0);
+    const step = this.stepNs;
+    this.stepNs = 0;
+    try {
+      body();
+    } finally {
+      this.stepNs = step;
+    }
+    const inside = this.length - begin - 1;
+    return this.rec(EventKind.Snapshot, 1, NO_THREAD, reason, 0n, inside, 0);
+  }
+
+  /** Inside a bracket: a live session with its peer and IOCount (cause Snapshot). */
+  snapSession(
+    by: ThreadHandle,
+    o: { slot?: number; gen?: number; ioCount: number; socket?: number; rings?: [number, number] },
+  ): SessionId {
+    const slot = o.slot ?? 1;
+    const id = (BigInt(0x5eed0000 + (o.gen ?? 1)) << 32n) | BigInt(slot);
+    const socket = o.socket ?? (this.nextSocket += 4);
+    const peer = this.str(`127.0.0.1:${50000 + slot}`);
+    this.rec(EventKind.SessionCreated, 0, by.tid, peer, id, socket, slot);
+    if (o.rings !== undefined) this.rings(by, id, o.rings[0], o.rings[1]);
+    this.rec(EventKind.IoCount, 9, NO_THREAD, o.ioCount >>> 0, id, 0, 0);
+    this.counts.set(id, o.ioCount);
+    return id;
+  }
+
+  /** TraceEnd (v2): the trace ended as planned. */
+  traceEnd(reason = 0): number {
+    return this.rec(EventKind.TraceEnd, reason, NO_THREAD, this.length, 0n, 0, 0);
   }
 
   ioCount(tid: number, session: SessionId, delta: number, cause: number, ioId: number): number {
