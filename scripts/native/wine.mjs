@@ -60,31 +60,48 @@ export function stopWineserver() {
  * Resolves { status, timedOut, ms } and never rejects; killed after timeoutMs.
  */
 export function runNodeExe(nodeExe, args, { env = {}, timeoutMs, logFile }) {
+  return runWine(nodeExe, args, { env, timeoutMs, logFile });
+}
+
+/** Runs any Windows program under Wine, as runNodeExe does. */
+export function runWine(program, args, { env = {}, timeoutMs, logFile }) {
+  const run = spawnWine(program, args, { env, logFile });
+  const timer = setTimeout(() => run.kill('SIGKILL'), timeoutMs);
+  return run.exited.then((r) => {
+    clearTimeout(timer);
+    return r;
+  });
+}
+
+/**
+ * Starts a Windows program under Wine in the background (its own process
+ * group, stdout+stderr into `logFile`). Returns { pid, kill(signal), exited },
+ * where `exited` resolves { status, timedOut, ms } and never rejects; timedOut
+ * is true when kill() ended it.
+ */
+export function spawnWine(program, args, { env = {}, logFile }) {
   const t0 = Date.now();
   const fd = openSync(logFile, 'w');
-  const child = spawn(WINE, [nodeExe, ...args], {
+  const child = spawn(WINE, [program, ...args], {
     env: wineEnv(env),
     stdio: ['ignore', fd, fd],
     detached: true,
   });
   closeSync(fd);
-  return new Promise((resolve) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, timedOut, ms: Date.now() - t0 });
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ status: -1, timedOut: false, ms: Date.now() - t0, error: e.message });
-    });
+  let killed = false;
+  const kill = (signal = 'SIGTERM') => {
+    killed = true;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      child.kill(signal);
+    }
+  };
+  const exited = new Promise((resolve) => {
+    child.on('exit', (status) => resolve({ status, timedOut: killed, ms: Date.now() - t0 }));
+    child.on('error', (e) =>
+      resolve({ status: -1, timedOut: false, ms: Date.now() - t0, error: e.message }),
+    );
   });
+  return { pid: child.pid, kill, exited };
 }

@@ -1,0 +1,3079 @@
+/* iocpscope.h — trace your own IOCP server into iocpscope (a single-header tracer).
+ *
+ * WHAT IT DOES
+ *   Records what a Windows I/O completion port server does — worker threads in
+ *   GetQueuedCompletionStatus, every WSARecv/WSASend and its result, every
+ *   completion matched to its post, every IOCount change, session lifetimes,
+ *   locks — as the 32-byte records of iocpscope's protocol (version 2,
+ *   packages/protocol/FORMAT.md), and writes them to an .iocptrace file and/or
+ *   streams them live to `iocpscope serve --ingest HOST:PORT`. Then
+ *   `iocpscope check FILE` runs the session-lifetime bug detectors on it.
+ *
+ * USING IT (stb style)
+ *   In every file that calls it:        #include "iocpscope.h"
+ *   In exactly one .c/.cpp file:         #define IOCPSCOPE_IMPLEMENTATION
+ *                                        #include "iocpscope.h"
+ *   Build with IOCPSCOPE_ENABLE defined (-DIOCPSCOPE_ENABLE, /D IOCPSCOPE_ENABLE)
+ *   to trace. Without it every macro below compiles to the plain Win32 call
+ *   (wrappers) or to nothing (explicit calls), no iocpscope code or symbol is
+ *   emitted, and the header costs nothing (as TRACY_ENABLE).
+ *   Include it before <windows.h> (it includes <winsock2.h> first), link
+ *   ws2_32 (MinGW: -lws2_32; MSVC: ws2_32.lib). C99 or C++11; x64 (x86 and
+ *   ARM64 build but take slower paths).
+ *
+ * CONFIGURATION (environment variables override IOCPSCOPE_INIT's config)
+ *   IOCPSCOPE_OUTPUT=path.iocptrace  record to this file ("" = no file)
+ *   IOCPSCOPE_CONNECT=host:port      stream live to `iocpscope serve --ingest host:port`;
+ *                                    retried with a bounded backoff while nobody listens,
+ *                                    and again whenever the viewer goes away
+ *   IOCPSCOPE_TOKEN=secret           the viewer's token, when it asks for one
+ *   IOCPSCOPE_APP=name               the server's name in the trace (default: the exe name)
+ *   IOCPSCOPE_NAME=text              the recording's name
+ *   IOCPSCOPE_WORKERS=n, IOCPSCOPE_CONCURRENCY=n   the port configuration shown (default 0)
+ *   IOCPSCOPE_BUDGET_MB=n            memory budget for rings, tables and buffers (default 64)
+ *   IOCPSCOPE_RING_KB=n              per-thread ring size, KiB (default 1024 = 32768 records)
+ *   IOCPSCOPE_FLUSH_MS=n             chunk interval, 5..100 ms (default 50)
+ *   IOCPSCOPE_RETRY_MS=n             longest wait between connection attempts (default 2000)
+ *   IOCPSCOPE_MAX_THREADS/_SESSIONS/_OUTSTANDING=n   table sizes (256/16384/32768)
+ *   IOCPSCOPE_CLOCK=auto|tsc|qpc     the clock (below); IOCPSCOPE_LOG=0 silences stderr
+ *   Nothing is recorded while no file is open and no viewer is connected (on
+ *   demand): the wrappers then only keep the small tables a late-joining viewer
+ *   needs (threads, live sessions, outstanding I/O). A viewer that connects late
+ *   or reconnects first receives a Snapshot bracket (LateJoin) of that state.
+ *   If IOCPSCOPE_INIT is never called, the first traced call initialises from
+ *   the environment alone.
+ *
+ * CLOCK
+ *   Every record is stamped with the raw clock (ticks); the collector thread
+ *   converts to nanoseconds, so the hot path never divides. The clock is the
+ *   invariant TSC (rdtsc, ~10 ns a read under Wine) when CPUID.80000007H:EDX[8]
+ *   says the TSC is invariant (constant rate, never stops, one value for every
+ *   core), calibrated against QueryPerformanceCounter over 20 ms at init;
+ *   otherwise QueryPerformanceCounter itself (~87 ns a call under Wine, a few ns
+ *   on Windows 10). The file header says which (`clockSource` "tsc" or "qpc")
+ *   and the rate (`ticksPerSecond`).
+ *
+ * RECORDING
+ *   Each thread writes into its own lock-free single-producer ring (allocated
+ *   on its first record, within the budget). One collector thread merges the
+ *   rings by time (2 ms behind the present, so records that were stamped but
+ *   not yet published are not overtaken), converts, and writes CRC-checked
+ *   chunks. A full ring loses records; the next record that fits is preceded
+ *   by a Gap record with the exact number lost (never silent). The tracer's own
+ *   thread is never traced. Wrappers keep the return value, GetLastError() and
+ *   WSAGetLastError() exactly as the real call left them.
+ *
+ * CALL SITES
+ *   Every macro records the file, line and function it was called from (a
+ *   CallSite record, kind 26, id in the top 11 bits of the time word): in C++
+ *   through a function-local static per call site (free after its first use);
+ *   in C through a small lock-free (file, line) table.
+ *
+ * MATCHING I/O
+ *   Each post gets an ioId. WSARecv/WSASend/AcceptEx/PQCS enter the OVERLAPPED
+ *   into a lock-free table before the real call (its completion can be dequeued
+ *   on another thread before the call returns); the GQCS wrappers take it out
+ *   and stamp the completion with the post's session and ioId. Pass the
+ *   OVERLAPPED to IOCPSCOPE_IOCOUNT(_ADD) too: the +1 before a post then carries
+ *   the ioId the post will get, and the -1 after a completion the ioId of the
+ *   completion this thread dequeued last with that OVERLAPPED. Sockets map to
+ *   sessions through IOCPSCOPE_SESSION_CREATED (or, failing that, the completion
+ *   key given to CreateIoCompletionPort).
+ *   The kernel queues packets out of sight: the dequeuing thread records each
+ *   I/O packet's PacketQueued just before its GqcsReturn (an upper bound of the
+ *   real time), as iocpscope's own native backend does.
+ *
+ * ---------------------------------------------------------------------------
+ * API (every name is a macro; arguments are evaluated once when enabled)
+ *
+ *   IOCPSCOPE_INIT(cfg)          start (cfg: const iocpscope_config*, or NULL); returns 0 on success
+ *   IOCPSCOPE_SHUTDOWN()         flush everything, end each output with TraceEnd (ServerExit), stop
+ *   IOCPSCOPE_FLUSH(timeout_ms)  wait until every record so far has been written out
+ *
+ *   What only the application knows:
+ *   IOCPSCOPE_THREAD(role, name)                   this thread's role (IOCPSCOPE_ROLE_*) and name
+ *   IOCPSCOPE_BLOCKED(reason, detail)              this thread blocks outside the port (IOCPSCOPE_BLOCK_*)
+ *   IOCPSCOPE_RUNNING()                            ... and runs again
+ *   IOCPSCOPE_SESSION_CREATED(session, peer, socket)   a new session (64-bit id, "ip:port")
+ *   IOCPSCOPE_SESSION_CREATED_SLOT(session, peer, socket, slot)   ... with its pool slot
+ *   IOCPSCOPE_SESSION_RINGS(session, recvCap, sendCap) its RecvQ/SendQ ring capacities (bytes)
+ *   IOCPSCOPE_SESSION_ACCEPTED(session)            the acceptor is done with it (after the first RecvPost)
+ *   IOCPSCOPE_SESSION_RELEASED(session, ioCount)   released (IOCount seen by the releasing thread)
+ *   IOCPSCOPE_IOCOUNT(session, delta, value, cause, overlapped)   IOCount changed to value
+ *   IOCPSCOPE_IOCOUNT_ADD(counter, delta, session, cause, overlapped)
+ *                                                  InterlockedExchangeAdd(counter, delta) + delta, recorded:
+ *                                                  the time is read before the exchange, so the records of
+ *                                                  one session are in the order the count changed. Disabled,
+ *                                                  `delta` is evaluated twice: pass a constant.
+ *   IOCPSCOPE_DISCONNECT(session, reason, error)   a disconnect starts (IOCPSCOPE_REASON_*)
+ *   IOCPSCOPE_LOCK_WAIT(lock, name) / _ACQUIRE / _RELEASE   lock: any pointer or integer; name: a
+ *                                                  string constant (cached by address)
+ *   IOCPSCOPE_LOCK_EX(what, lock, name, mode, session)   what: 0 wait, 1 acquire, 2 release
+ *   IOCPSCOPE_MARKER(label, session)               a user marker (label copied; session may be 0)
+ *   IOCPSCOPE_RING_POST(overlapped, off0, len0, off1, avail)
+ *                                                  the ring geometry of this thread's next post with this
+ *                                                  OVERLAPPED (an IoRing record after its IoDetail)
+ *
+ *   Drop-in wrappers (same arguments and result as the Win32 call):
+ *   IOCPSCOPE_GetQueuedCompletionStatus   IOCPSCOPE_GetQueuedCompletionStatusEx
+ *   IOCPSCOPE_PostQueuedCompletionStatus  IOCPSCOPE_WSARecv  IOCPSCOPE_WSASend
+ *   IOCPSCOPE_closesocket  IOCPSCOPE_CancelIoEx  IOCPSCOPE_AcceptEx (fetched with WSAIoctl)
+ *   IOCPSCOPE_CreateIoCompletionPort  IOCPSCOPE_SetFileCompletionNotificationModes
+ *   Define IOCPSCOPE_WRAP_ALL before including to redirect the plain names to them.
+ *
+ *   IOCPSCOPE_STATS(out)   fill an iocpscope_stats (all zero when disabled)
+ *
+ * The recorded kinds, fields and enums are those of FORMAT.md §3; this header
+ * adds no kind of its own.
+ */
+#ifndef IOCPSCOPE_H
+#define IOCPSCOPE_H
+
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0601 /* GetQueuedCompletionStatusEx, CancelIoEx, FlsAlloc */
+#endif
+#include <winsock2.h>
+#include <windows.h>
+#include <mswsock.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+/* ---- enums (the protocol's values) ---------------------------------------- */
+/* ThreadRole */
+#define IOCPSCOPE_ROLE_MAIN 0
+#define IOCPSCOPE_ROLE_WORKER 1
+#define IOCPSCOPE_ROLE_ACCEPT 2
+#define IOCPSCOPE_ROLE_OTHER 4
+#define IOCPSCOPE_ROLE_UNKNOWN 5
+/* IoCountCause */
+#define IOCPSCOPE_CAUSE_OTHER 0
+#define IOCPSCOPE_CAUSE_ACCEPT_HOLD 1
+#define IOCPSCOPE_CAUSE_ACCEPT_RELEASE 2
+#define IOCPSCOPE_CAUSE_RECV_POST 3
+#define IOCPSCOPE_CAUSE_SEND_POST 4
+#define IOCPSCOPE_CAUSE_POST_FAILED 5
+#define IOCPSCOPE_CAUSE_COMPLETION 6
+#define IOCPSCOPE_CAUSE_HOLD_ACQUIRE 7
+#define IOCPSCOPE_CAUSE_HOLD_RELEASE 8
+/* DisconnectReason */
+#define IOCPSCOPE_REASON_UNKNOWN 0
+#define IOCPSCOPE_REASON_PEER_CLOSED 1
+#define IOCPSCOPE_REASON_IO_ERROR 2
+#define IOCPSCOPE_REASON_BAD_LENGTH 3
+#define IOCPSCOPE_REASON_BAD_TYPE 4
+#define IOCPSCOPE_REASON_SEND_OVERFLOW 5
+#define IOCPSCOPE_REASON_SHUTDOWN 6
+#define IOCPSCOPE_REASON_KICKED 7
+#define IOCPSCOPE_REASON_IDLE_TIMEOUT 8
+#define IOCPSCOPE_REASON_PARTIAL_TIMEOUT 9
+/* BlockReason */
+#define IOCPSCOPE_BLOCK_LOCK 1
+#define IOCPSCOPE_BLOCK_SLEEP 2
+#define IOCPSCOPE_BLOCK_SYNC_IO 3
+#define IOCPSCOPE_BLOCK_JOIN 4
+#define IOCPSCOPE_BLOCK_ACCEPT 5
+#define IOCPSCOPE_BLOCK_OTHER 6
+/* LockMode */
+#define IOCPSCOPE_LOCK_EXCLUSIVE 0
+#define IOCPSCOPE_LOCK_SHARED 1
+/* TraceEndReason (IOCPSCOPE_SHUTDOWN writes ServerExit) */
+#define IOCPSCOPE_END_STOPPED 0
+#define IOCPSCOPE_END_SERVER_EXIT 2
+#define IOCPSCOPE_END_DETACHED 3
+/* clock (iocpscope_config.clock, iocpscope_stats.clock) */
+#define IOCPSCOPE_CLOCK_AUTO 0
+#define IOCPSCOPE_CLOCK_TSC 1
+#define IOCPSCOPE_CLOCK_QPC 2
+
+/* All zero = every default. Strings are UTF-8 and copied by IOCPSCOPE_INIT. */
+typedef struct iocpscope_config {
+  const char *output;      /* .iocptrace path, or NULL / "" for none */
+  const char *connect;     /* "host:port" of `iocpscope serve --ingest`, or NULL / "" */
+  const char *token;       /* the viewer's token (visible ASCII, <= 256 bytes) */
+  const char *app;         /* the server's name (<= 32 bytes) */
+  const char *name;        /* the recording's name */
+  unsigned workers;        /* portConfig.workers in the file header */
+  unsigned concurrency;    /* portConfig.concurrency (0 = number of CPUs) */
+  unsigned budget_mb;      /* default 64 */
+  unsigned ring_kb;        /* default 1024 */
+  unsigned flush_ms;       /* default 50 */
+  unsigned retry_max_ms;   /* default 2000 */
+  unsigned max_threads;    /* default 256 */
+  unsigned max_sessions;   /* default 16384 */
+  unsigned max_outstanding; /* default 32768 */
+  int clock;               /* IOCPSCOPE_CLOCK_* */
+  int log;                 /* 0 default (on), 1 on, -1 off */
+} iocpscope_config;
+
+typedef struct iocpscope_stats {
+  unsigned long long records;  /* records written into the rings */
+  unsigned long long lost;     /* records lost to full rings (each counted in a Gap record) */
+  unsigned long long written;  /* records in the outputs (file and stream, each counted once) */
+  unsigned long long dropped;  /* records an output could not take (counted in Gap records) */
+  unsigned long long connects; /* viewer connections made */
+  unsigned threads;            /* threads known */
+  int active;                  /* an output is attached: records are being written */
+  int connected;               /* a viewer is attached */
+  int clock;                   /* IOCPSCOPE_CLOCK_TSC or _QPC */
+  double ticks_per_second;
+} iocpscope_stats;
+
+/* A call site. C++: one static per call site; C: a temporary keyed by (file, line). */
+typedef struct iocpscope_loc {
+  const char *file;
+  unsigned line;
+  long id;
+} iocpscope_loc;
+
+#define IOCPSCOPE__IGN(x) ((void)sizeof(x))
+
+#ifdef IOCPSCOPE_ENABLE
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int iocpscope_init(const iocpscope_config *cfg);
+void iocpscope_shutdown(int reason);
+void iocpscope_flush(unsigned timeout_ms);
+void iocpscope_get_stats(iocpscope_stats *out);
+
+void iocpscope_thread(iocpscope_loc *loc, const char *func, int role, const char *name);
+void iocpscope_thread_state(iocpscope_loc *loc, const char *func, int blocked, int reason,
+                            uint32_t detail);
+void iocpscope_session_created(iocpscope_loc *loc, const char *func, uint64_t session,
+                               const char *peer, uint64_t socket, uint32_t slot, int has_slot);
+void iocpscope_session_rings(iocpscope_loc *loc, const char *func, uint64_t session,
+                             uint32_t recv_cap, uint32_t send_cap);
+void iocpscope_session_accepted(iocpscope_loc *loc, const char *func, uint64_t session);
+void iocpscope_session_released(iocpscope_loc *loc, const char *func, uint64_t session,
+                                int32_t io_count);
+void iocpscope_iocount(iocpscope_loc *loc, const char *func, uint64_t session, int32_t delta,
+                       int32_t value, int cause, const void *overlapped);
+LONG iocpscope_iocount_add(iocpscope_loc *loc, const char *func, LONG volatile *counter,
+                           LONG delta, uint64_t session, int cause, const void *overlapped);
+void iocpscope_disconnect(iocpscope_loc *loc, const char *func, uint64_t session, int reason,
+                          uint32_t error);
+void iocpscope_lock(iocpscope_loc *loc, const char *func, int what, uint64_t lock,
+                    const char *name, int mode, uint64_t session);
+void iocpscope_marker(iocpscope_loc *loc, const char *func, const char *label, uint64_t session);
+void iocpscope_ring_post(iocpscope_loc *loc, const char *func, const void *overlapped,
+                         uint32_t off0, uint32_t len0, uint32_t off1, uint32_t avail);
+
+BOOL iocpscope_GetQueuedCompletionStatus(iocpscope_loc *loc, const char *func, HANDLE port,
+                                         LPDWORD bytes, PULONG_PTR key, LPOVERLAPPED *ov,
+                                         DWORD timeout_ms);
+BOOL iocpscope_GetQueuedCompletionStatusEx(iocpscope_loc *loc, const char *func, HANDLE port,
+                                           LPOVERLAPPED_ENTRY entries, ULONG count,
+                                           PULONG removed, DWORD timeout_ms, BOOL alertable);
+BOOL iocpscope_PostQueuedCompletionStatus(iocpscope_loc *loc, const char *func, HANDLE port,
+                                          DWORD bytes, ULONG_PTR key, LPOVERLAPPED ov);
+int iocpscope_WSARecv(iocpscope_loc *loc, const char *func, SOCKET s, LPWSABUF bufs, DWORD n,
+                      LPDWORD received, LPDWORD flags, LPWSAOVERLAPPED ov,
+                      LPWSAOVERLAPPED_COMPLETION_ROUTINE cr);
+int iocpscope_WSASend(iocpscope_loc *loc, const char *func, SOCKET s, LPWSABUF bufs, DWORD n,
+                      LPDWORD sent, DWORD flags, LPWSAOVERLAPPED ov,
+                      LPWSAOVERLAPPED_COMPLETION_ROUTINE cr);
+int iocpscope_closesocket(iocpscope_loc *loc, const char *func, SOCKET s);
+BOOL iocpscope_CancelIoEx(iocpscope_loc *loc, const char *func, HANDLE h, LPOVERLAPPED ov);
+BOOL iocpscope_AcceptEx(iocpscope_loc *loc, const char *func, SOCKET listen_socket,
+                        SOCKET accept_socket, PVOID buf, DWORD recv_len, DWORD local_len,
+                        DWORD remote_len, LPDWORD received, LPOVERLAPPED ov);
+HANDLE iocpscope_CreateIoCompletionPort(iocpscope_loc *loc, const char *func, HANDLE h,
+                                        HANDLE port, ULONG_PTR key, DWORD concurrency);
+BOOL iocpscope_SetFileCompletionNotificationModes(iocpscope_loc *loc, const char *func,
+                                                  HANDLE h, UCHAR flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#ifdef __cplusplus
+/* One static per call site, constant-initialised (no guard, no constructor). */
+#define IOCPSCOPE__LOC                                                                   \
+  ([]() -> iocpscope_loc * {                                                             \
+    static iocpscope_loc iocpscope_loc_ = {__FILE__, static_cast<unsigned>(__LINE__), 0}; \
+    return &iocpscope_loc_;                                                              \
+  }())
+#else
+#define IOCPSCOPE__LOC (&(iocpscope_loc){__FILE__, (unsigned)(__LINE__), 0})
+#endif
+#define IOCPSCOPE__AT IOCPSCOPE__LOC, __func__
+#define IOCPSCOPE__U64(x) ((uint64_t)(uintptr_t)(x))
+
+#define IOCPSCOPE_INIT(cfg) iocpscope_init(cfg)
+#define IOCPSCOPE_SHUTDOWN() iocpscope_shutdown(IOCPSCOPE_END_SERVER_EXIT)
+#define IOCPSCOPE_FLUSH(ms) iocpscope_flush(ms)
+#define IOCPSCOPE_STATS(out) iocpscope_get_stats(out)
+#define IOCPSCOPE_THREAD(role, name) iocpscope_thread(IOCPSCOPE__AT, (role), (name))
+#define IOCPSCOPE_BLOCKED(reason, detail) \
+  iocpscope_thread_state(IOCPSCOPE__AT, 1, (reason), (uint32_t)(detail))
+#define IOCPSCOPE_RUNNING() iocpscope_thread_state(IOCPSCOPE__AT, 0, 0, 0)
+#define IOCPSCOPE_SESSION_CREATED(session, peer, socket) \
+  iocpscope_session_created(IOCPSCOPE__AT, (uint64_t)(session), (peer), (uint64_t)(socket), 0, 0)
+#define IOCPSCOPE_SESSION_CREATED_SLOT(session, peer, socket, slot)                          \
+  iocpscope_session_created(IOCPSCOPE__AT, (uint64_t)(session), (peer), (uint64_t)(socket), \
+                            (uint32_t)(slot), 1)
+#define IOCPSCOPE_SESSION_RINGS(session, recv_cap, send_cap)                      \
+  iocpscope_session_rings(IOCPSCOPE__AT, (uint64_t)(session), (uint32_t)(recv_cap), \
+                          (uint32_t)(send_cap))
+#define IOCPSCOPE_SESSION_ACCEPTED(session) \
+  iocpscope_session_accepted(IOCPSCOPE__AT, (uint64_t)(session))
+#define IOCPSCOPE_SESSION_RELEASED(session, io_count) \
+  iocpscope_session_released(IOCPSCOPE__AT, (uint64_t)(session), (int32_t)(io_count))
+#define IOCPSCOPE_IOCOUNT(session, delta, value, cause, ov)                                    \
+  iocpscope_iocount(IOCPSCOPE__AT, (uint64_t)(session), (int32_t)(delta), (int32_t)(value), \
+                    (cause), (ov))
+#define IOCPSCOPE_IOCOUNT_ADD(counter, delta, session, cause, ov) \
+  iocpscope_iocount_add(IOCPSCOPE__AT, (counter), (delta), (uint64_t)(session), (cause), (ov))
+#define IOCPSCOPE_DISCONNECT(session, reason, error) \
+  iocpscope_disconnect(IOCPSCOPE__AT, (uint64_t)(session), (reason), (uint32_t)(error))
+#define IOCPSCOPE_LOCK_EX(what, lock, name, mode, session)                            \
+  iocpscope_lock(IOCPSCOPE__AT, (what), IOCPSCOPE__U64(lock), (name), (mode), \
+                 (uint64_t)(session))
+#define IOCPSCOPE_LOCK_WAIT(lock, name) IOCPSCOPE_LOCK_EX(0, lock, name, 0, 0)
+#define IOCPSCOPE_LOCK_ACQUIRE(lock, name) IOCPSCOPE_LOCK_EX(1, lock, name, 0, 0)
+#define IOCPSCOPE_LOCK_RELEASE(lock, name) IOCPSCOPE_LOCK_EX(2, lock, name, 0, 0)
+#define IOCPSCOPE_MARKER(label, session) \
+  iocpscope_marker(IOCPSCOPE__AT, (label), (uint64_t)(session))
+#define IOCPSCOPE_RING_POST(ov, off0, len0, off1, avail)                                 \
+  iocpscope_ring_post(IOCPSCOPE__AT, (ov), (uint32_t)(off0), (uint32_t)(len0), \
+                      (uint32_t)(off1), (uint32_t)(avail))
+
+#define IOCPSCOPE_GetQueuedCompletionStatus(port, bytes, key, ov, timeout) \
+  iocpscope_GetQueuedCompletionStatus(IOCPSCOPE__AT, port, bytes, key, ov, timeout)
+#define IOCPSCOPE_GetQueuedCompletionStatusEx(port, entries, count, removed, timeout, alertable) \
+  iocpscope_GetQueuedCompletionStatusEx(IOCPSCOPE__AT, port, entries, count, removed, timeout,  \
+                                        alertable)
+#define IOCPSCOPE_PostQueuedCompletionStatus(port, bytes, key, ov) \
+  iocpscope_PostQueuedCompletionStatus(IOCPSCOPE__AT, port, bytes, key, ov)
+#define IOCPSCOPE_WSARecv(s, bufs, n, received, flags, ov, cr) \
+  iocpscope_WSARecv(IOCPSCOPE__AT, s, bufs, n, received, flags, ov, cr)
+#define IOCPSCOPE_WSASend(s, bufs, n, sent, flags, ov, cr) \
+  iocpscope_WSASend(IOCPSCOPE__AT, s, bufs, n, sent, flags, ov, cr)
+#define IOCPSCOPE_closesocket(s) iocpscope_closesocket(IOCPSCOPE__AT, s)
+#define IOCPSCOPE_CancelIoEx(h, ov) iocpscope_CancelIoEx(IOCPSCOPE__AT, h, ov)
+#define IOCPSCOPE_AcceptEx(ls, as, buf, rlen, llen, rmlen, received, ov) \
+  iocpscope_AcceptEx(IOCPSCOPE__AT, ls, as, buf, rlen, llen, rmlen, received, ov)
+#define IOCPSCOPE_CreateIoCompletionPort(h, port, key, n) \
+  iocpscope_CreateIoCompletionPort(IOCPSCOPE__AT, h, port, key, n)
+#define IOCPSCOPE_SetFileCompletionNotificationModes(h, flags) \
+  iocpscope_SetFileCompletionNotificationModes(IOCPSCOPE__AT, h, flags)
+
+#else /* !IOCPSCOPE_ENABLE: nothing but the plain calls */
+
+#define IOCPSCOPE_INIT(cfg) (IOCPSCOPE__IGN(cfg), 0)
+#define IOCPSCOPE_SHUTDOWN() ((void)0)
+#define IOCPSCOPE_FLUSH(ms) IOCPSCOPE__IGN(ms)
+#define IOCPSCOPE_STATS(out) ((void)memset((out), 0, sizeof(iocpscope_stats)))
+#define IOCPSCOPE_THREAD(role, name) (IOCPSCOPE__IGN(role), IOCPSCOPE__IGN(name))
+#define IOCPSCOPE_BLOCKED(reason, detail) (IOCPSCOPE__IGN(reason), IOCPSCOPE__IGN(detail))
+#define IOCPSCOPE_RUNNING() ((void)0)
+#define IOCPSCOPE_SESSION_CREATED(session, peer, socket) \
+  (IOCPSCOPE__IGN(session), IOCPSCOPE__IGN(peer), IOCPSCOPE__IGN(socket))
+#define IOCPSCOPE_SESSION_CREATED_SLOT(session, peer, socket, slot) \
+  (IOCPSCOPE__IGN(session), IOCPSCOPE__IGN(peer), IOCPSCOPE__IGN(socket), IOCPSCOPE__IGN(slot))
+#define IOCPSCOPE_SESSION_RINGS(session, recv_cap, send_cap) \
+  (IOCPSCOPE__IGN(session), IOCPSCOPE__IGN(recv_cap), IOCPSCOPE__IGN(send_cap))
+#define IOCPSCOPE_SESSION_ACCEPTED(session) IOCPSCOPE__IGN(session)
+#define IOCPSCOPE_SESSION_RELEASED(session, io_count) \
+  (IOCPSCOPE__IGN(session), IOCPSCOPE__IGN(io_count))
+#define IOCPSCOPE_IOCOUNT(session, delta, value, cause, ov)                         \
+  (IOCPSCOPE__IGN(session), IOCPSCOPE__IGN(delta), IOCPSCOPE__IGN(value), \
+   IOCPSCOPE__IGN(cause), IOCPSCOPE__IGN(ov))
+#define IOCPSCOPE_IOCOUNT_ADD(counter, delta, session, cause, ov)                  \
+  (IOCPSCOPE__IGN(session), IOCPSCOPE__IGN(cause), IOCPSCOPE__IGN(ov), \
+   InterlockedExchangeAdd((counter), (delta)) + (delta))
+#define IOCPSCOPE_DISCONNECT(session, reason, error) \
+  (IOCPSCOPE__IGN(session), IOCPSCOPE__IGN(reason), IOCPSCOPE__IGN(error))
+#define IOCPSCOPE_LOCK_EX(what, lock, name, mode, session)                       \
+  (IOCPSCOPE__IGN(what), IOCPSCOPE__IGN(lock), IOCPSCOPE__IGN(name), \
+   IOCPSCOPE__IGN(mode), IOCPSCOPE__IGN(session))
+#define IOCPSCOPE_LOCK_WAIT(lock, name) (IOCPSCOPE__IGN(lock), IOCPSCOPE__IGN(name))
+#define IOCPSCOPE_LOCK_ACQUIRE(lock, name) (IOCPSCOPE__IGN(lock), IOCPSCOPE__IGN(name))
+#define IOCPSCOPE_LOCK_RELEASE(lock, name) (IOCPSCOPE__IGN(lock), IOCPSCOPE__IGN(name))
+#define IOCPSCOPE_MARKER(label, session) (IOCPSCOPE__IGN(label), IOCPSCOPE__IGN(session))
+#define IOCPSCOPE_RING_POST(ov, off0, len0, off1, avail)                         \
+  (IOCPSCOPE__IGN(ov), IOCPSCOPE__IGN(off0), IOCPSCOPE__IGN(len0), \
+   IOCPSCOPE__IGN(off1), IOCPSCOPE__IGN(avail))
+
+#define IOCPSCOPE_GetQueuedCompletionStatus(port, bytes, key, ov, timeout) \
+  (GetQueuedCompletionStatus)(port, bytes, key, ov, timeout)
+#define IOCPSCOPE_GetQueuedCompletionStatusEx(port, entries, count, removed, timeout, alertable) \
+  (GetQueuedCompletionStatusEx)(port, entries, count, removed, timeout, alertable)
+#define IOCPSCOPE_PostQueuedCompletionStatus(port, bytes, key, ov) \
+  (PostQueuedCompletionStatus)(port, bytes, key, ov)
+#define IOCPSCOPE_WSARecv(s, bufs, n, received, flags, ov, cr) \
+  (WSARecv)(s, bufs, n, received, flags, ov, cr)
+#define IOCPSCOPE_WSASend(s, bufs, n, sent, flags, ov, cr) (WSASend)(s, bufs, n, sent, flags, ov, cr)
+#define IOCPSCOPE_closesocket(s) (closesocket)(s)
+#define IOCPSCOPE_CancelIoEx(h, ov) (CancelIoEx)(h, ov)
+#define IOCPSCOPE_AcceptEx(ls, as, buf, rlen, llen, rmlen, received, ov) \
+  (AcceptEx)(ls, as, buf, rlen, llen, rmlen, received, ov)
+#define IOCPSCOPE_CreateIoCompletionPort(h, port, key, n) (CreateIoCompletionPort)(h, port, key, n)
+#define IOCPSCOPE_SetFileCompletionNotificationModes(h, flags) \
+  (SetFileCompletionNotificationModes)(h, flags)
+
+#endif /* IOCPSCOPE_ENABLE */
+
+#ifdef IOCPSCOPE_WRAP_ALL
+#define GetQueuedCompletionStatus(...) IOCPSCOPE_GetQueuedCompletionStatus(__VA_ARGS__)
+#define GetQueuedCompletionStatusEx(...) IOCPSCOPE_GetQueuedCompletionStatusEx(__VA_ARGS__)
+#define PostQueuedCompletionStatus(...) IOCPSCOPE_PostQueuedCompletionStatus(__VA_ARGS__)
+#define WSARecv(...) IOCPSCOPE_WSARecv(__VA_ARGS__)
+#define WSASend(...) IOCPSCOPE_WSASend(__VA_ARGS__)
+#define closesocket(...) IOCPSCOPE_closesocket(__VA_ARGS__)
+#define CancelIoEx(...) IOCPSCOPE_CancelIoEx(__VA_ARGS__)
+#define CreateIoCompletionPort(...) IOCPSCOPE_CreateIoCompletionPort(__VA_ARGS__)
+#define SetFileCompletionNotificationModes(...) \
+  IOCPSCOPE_SetFileCompletionNotificationModes(__VA_ARGS__)
+#endif
+
+#endif /* IOCPSCOPE_H */
+
+/* ============================================================================
+ * IMPLEMENTATION
+ * ========================================================================== */
+#if defined(IOCPSCOPE_IMPLEMENTATION) && defined(IOCPSCOPE_ENABLE) && \
+    !defined(IOCPSCOPE_IMPLEMENTATION_DONE)
+#define IOCPSCOPE_IMPLEMENTATION_DONE
+
+#include <ws2tcpip.h>
+#include <intrin.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- portability shim: atomics, inline, TLS, clock ------------------------
+ * RMW operations are Interlocked* (both compilers). Loads with acquire and
+ * stores with release are plain moves on x64 (x86-TSO) behind a compiler
+ * barrier; elsewhere they go through Interlocked* as well. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define IOCPSCOPE__INLINE static __forceinline
+#define IOCPSCOPE__NOINLINE static __declspec(noinline)
+#define IOCPSCOPE__LIKELY(x) (x)
+#define IOCPSCOPE__UNLIKELY(x) (x)
+#define IOCPSCOPE__BARRIER() _ReadWriteBarrier()
+#else
+#define IOCPSCOPE__INLINE static __inline__ __attribute__((always_inline))
+#define IOCPSCOPE__NOINLINE static __attribute__((noinline))
+#define IOCPSCOPE__LIKELY(x) __builtin_expect(!!(x), 1)
+#define IOCPSCOPE__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define IOCPSCOPE__BARRIER() __asm__ __volatile__("" ::: "memory")
+#endif
+
+#if defined(_M_X64) || defined(__x86_64__)
+#define IOCPSCOPE__X64 1
+#endif
+#if defined(_M_IX86) || defined(__i386__)
+#define IOCPSCOPE__X86 1
+#endif
+
+IOCPSCOPE__INLINE LONG64 iocpscope__ld64(LONG64 volatile *p) {
+#ifdef IOCPSCOPE__X64
+  LONG64 v = *p;
+  IOCPSCOPE__BARRIER();
+  return v;
+#else
+  return InterlockedCompareExchange64(p, 0, 0);
+#endif
+}
+IOCPSCOPE__INLINE void iocpscope__st64(LONG64 volatile *p, LONG64 v) {
+#ifdef IOCPSCOPE__X64
+  IOCPSCOPE__BARRIER();
+  *p = v;
+#else
+  InterlockedExchange64(p, v);
+#endif
+}
+IOCPSCOPE__INLINE LONG iocpscope__ld32(LONG volatile *p) {
+#if defined(IOCPSCOPE__X64) || defined(IOCPSCOPE__X86)
+  LONG v = *p;
+  IOCPSCOPE__BARRIER();
+  return v;
+#else
+  return InterlockedCompareExchange(p, 0, 0);
+#endif
+}
+IOCPSCOPE__INLINE void iocpscope__st32(LONG volatile *p, LONG v) {
+#if defined(IOCPSCOPE__X64) || defined(IOCPSCOPE__X86)
+  IOCPSCOPE__BARRIER();
+  *p = v;
+#else
+  InterlockedExchange(p, v);
+#endif
+}
+#define iocpscope__add64(p, v) InterlockedExchangeAdd64((p), (v))
+#define iocpscope__cas64(p, desired, expected) InterlockedCompareExchange64((p), (desired), (expected))
+#define iocpscope__cas32(p, desired, expected) InterlockedCompareExchange((p), (desired), (expected))
+
+/* Thread-local pointer: a TlsAlloc slot read straight from the TEB on x86/x64
+ * (one load; TlsGetValue would also reset the thread's last error). */
+IOCPSCOPE__INLINE void *iocpscope__tls_read(DWORD idx) {
+#if defined(IOCPSCOPE__X64)
+  if (idx < 64) return (void *)__readgsqword((DWORD)(0x1480 + idx * 8));
+#elif defined(IOCPSCOPE__X86)
+  if (idx < 64) return (void *)__readfsdword((DWORD)(0xE10 + idx * 4));
+#endif
+  {
+    DWORD e = GetLastError();
+    void *p = TlsGetValue(idx);
+    SetLastError(e);
+    return p;
+  }
+}
+
+/* ---- constants --------------------------------------------------------------- */
+#define IOCPSCOPE__TS_MASK ((((uint64_t)1) << 53) - 1)
+#define IOCPSCOPE__SITE_MAX 2047
+#define IOCPSCOPE__NO_THREAD 0xFFFFu
+#define IOCPSCOPE__PROBES 64
+#define IOCPSCOPE__STR_MAX 1024
+#define IOCPSCOPE__RECENT 32
+#define IOCPSCOPE__NOTRACE ((iocpscope__thread *)(uintptr_t)1)
+
+enum {
+  IOCPSCOPE__K_THREAD_START = 1,
+  IOCPSCOPE__K_THREAD_EXIT = 2,
+  IOCPSCOPE__K_THREAD_STATE = 3,
+  IOCPSCOPE__K_PORT_CREATED = 4,
+  IOCPSCOPE__K_GQCS_ENTER = 5,
+  IOCPSCOPE__K_GQCS_RETURN = 6,
+  IOCPSCOPE__K_PACKET_QUEUED = 7,
+  IOCPSCOPE__K_PQCS = 8,
+  IOCPSCOPE__K_IO_POSTED = 9,
+  IOCPSCOPE__K_IO_COUNT = 10,
+  IOCPSCOPE__K_SESSION_CREATED = 11,
+  IOCPSCOPE__K_SESSION_RELEASED = 12,
+  IOCPSCOPE__K_ACCEPT = 13,
+  IOCPSCOPE__K_DISCONNECT = 14,
+  IOCPSCOPE__K_SOCKET_CLOSED = 15,
+  IOCPSCOPE__K_LOCK_WAIT = 16,
+  IOCPSCOPE__K_LOCK_ACQUIRE = 17,
+  IOCPSCOPE__K_LOCK_RELEASE = 18,
+  IOCPSCOPE__K_MARKER = 19,
+  IOCPSCOPE__K_GAP = 20,
+  IOCPSCOPE__K_IO_DETAIL = 21,
+  IOCPSCOPE__K_IO_RING = 22,
+  IOCPSCOPE__K_SESSION_RINGS = 23,
+  IOCPSCOPE__K_SNAPSHOT = 24,
+  IOCPSCOPE__K_TRACE_END = 25,
+  IOCPSCOPE__K_CALL_SITE = 26,
+  IOCPSCOPE__K_HANDLE_ASSOCIATED = 32,
+  IOCPSCOPE__K_COMPLETION_MODES = 33
+};
+enum { IOCPSCOPE__OP_NONE = 0, IOCPSCOPE__OP_RECV = 1, IOCPSCOPE__OP_SEND = 2, IOCPSCOPE__OP_POST = 3, IOCPSCOPE__OP_ACCEPT = 4 };
+enum { IOCPSCOPE__ST_WAITING = 0, IOCPSCOPE__ST_RUNNING = 1, IOCPSCOPE__ST_BLOCKED = 2, IOCPSCOPE__ST_EXITED = 3 };
+
+/* One record, as in FORMAT.md §3. In a ring, `tid` is 0 (the collector fills it
+ * in) and `ts` holds raw ticks since init (low 53 bits) and the site (top 11). */
+typedef struct iocpscope__rec {
+  uint32_t w0; /* kind | a << 8 | tid << 16 */
+  uint32_t x;
+  uint64_t ts;
+  uint64_t session;
+  uint32_t y;
+  uint32_t z;
+} iocpscope__rec;
+typedef char iocpscope__rec_is_32_bytes[sizeof(iocpscope__rec) == 32 ? 1 : -1];
+
+/* ---- lock-free open-addressing map ------------------------------------------
+ * Slots of 64 bytes: a control word (generation << 2 | state), a key and six
+ * payload words. claim() takes an empty or deleted slot by CAS on the control
+ * word (state CLAIMING), the owner writes key and payload, publish() makes it
+ * LIVE with a release store; remove() moves LIVE -> DELETED by CAS against the
+ * control word that find() saw, so of two removers exactly one wins and a slot
+ * reused meanwhile (another generation) is never removed by mistake. Probing
+ * is linear and bounded; lookups stop at an EMPTY slot. */
+enum { IOCPSCOPE__M_EMPTY = 0, IOCPSCOPE__M_CLAIMING = 1, IOCPSCOPE__M_LIVE = 2, IOCPSCOPE__M_DELETED = 3 };
+typedef struct iocpscope__slot {
+  LONG64 volatile ctl;
+  LONG64 volatile key;
+  LONG64 volatile v[6];
+} iocpscope__slot;
+typedef struct iocpscope__map {
+  iocpscope__slot *slots;
+  uint64_t mask;
+  LONG volatile full; /* inserts that found no slot */
+} iocpscope__map;
+
+IOCPSCOPE__INLINE uint64_t iocpscope__mix(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  return k;
+}
+
+static iocpscope__slot *iocpscope__map_find(iocpscope__map *m, uint64_t key, LONG64 *ctl_seen) {
+  uint64_t i = iocpscope__mix(key), n;
+  if (!m->slots) return NULL;
+  for (n = 0; n < IOCPSCOPE__PROBES; n++, i++) {
+    iocpscope__slot *s = &m->slots[i & m->mask];
+    LONG64 c = iocpscope__ld64(&s->ctl);
+    int st = (int)(c & 3);
+    if (st == IOCPSCOPE__M_EMPTY) return NULL;
+    if (st == IOCPSCOPE__M_LIVE && (uint64_t)s->key == key) {
+      if (ctl_seen) *ctl_seen = c;
+      return s;
+    }
+  }
+  return NULL;
+}
+
+static iocpscope__slot *iocpscope__map_claim(iocpscope__map *m, uint64_t key) {
+  uint64_t i = iocpscope__mix(key), n;
+  if (!m->slots) return NULL;
+  for (n = 0; n < IOCPSCOPE__PROBES; n++, i++) {
+    iocpscope__slot *s = &m->slots[i & m->mask];
+    LONG64 c = iocpscope__ld64(&s->ctl);
+    int st = (int)(c & 3);
+    if (st == IOCPSCOPE__M_EMPTY || st == IOCPSCOPE__M_DELETED) {
+      LONG64 want = (LONG64)((((uint64_t)c >> 2) + 1) << 2) | IOCPSCOPE__M_CLAIMING;
+      if (iocpscope__cas64(&s->ctl, want, c) == c) {
+        s->key = (LONG64)key;
+        return s;
+      }
+    }
+  }
+  InterlockedIncrement(&m->full);
+  return NULL;
+}
+
+IOCPSCOPE__INLINE void iocpscope__map_publish(iocpscope__slot *s) {
+  LONG64 c = s->ctl;
+  iocpscope__st64(&s->ctl, (c & ~(LONG64)3) | IOCPSCOPE__M_LIVE);
+}
+
+IOCPSCOPE__INLINE int iocpscope__map_remove(iocpscope__slot *s, LONG64 ctl_seen) {
+  return iocpscope__cas64(&s->ctl, (ctl_seen & ~(LONG64)3) | IOCPSCOPE__M_DELETED, ctl_seen) ==
+         ctl_seen;
+}
+
+/* ---- threads ------------------------------------------------------------------ */
+typedef struct iocpscope__recent { /* completions dequeued / posts failed, for -1 matching */
+  uint64_t ov;
+  uint32_t io_id;
+  uint32_t kind; /* 1 dequeued, 2 failed post */
+} iocpscope__recent;
+
+typedef struct iocpscope__thread {
+  /* producer-owned */
+  iocpscope__rec *ring;
+  uint64_t mask;
+  uint64_t cap;
+  uint64_t head;
+  uint64_t cached_tail;
+  uint64_t pending_lost;
+  int no_ring; /* the budget had no room: records are counted as lost */
+  /* reservation of an ioId by a +1 before the post (IOCPSCOPE_IOCOUNT with an OVERLAPPED) */
+  uint64_t reserve_ov[4];
+  uint32_t reserve_id[4];
+  unsigned reserve_pos;
+  iocpscope__recent recent[IOCPSCOPE__RECENT];
+  unsigned recent_pos;
+  /* ring geometry for the next post with this OVERLAPPED (IOCPSCOPE_RING_POST) */
+  uint64_t geo_ov;
+  uint32_t geo[4];
+  /* name cache (by address) for lock names */
+  const char *name_ptr[8];
+  uint32_t name_id[8];
+  /* session slot cache for IoCount updates */
+  uint64_t sess_key;
+  iocpscope__slot *sess_slot;
+  LONG64 sess_ctl;
+  char pad0[64];
+  LONG64 volatile head_pub; /* producer: published head (release) */
+  char pad1[56];
+  LONG64 volatile tail;       /* collector: consumed up to (release) */
+  LONG64 volatile lost_total; /* producer: records lost so far */
+  LONG64 volatile lost_reported; /* producer: of which already in a Gap record */
+  char pad2[40];
+  /* shared state for snapshots (plain stores, read by the collector) */
+  LONG volatile in_use;
+  LONG volatile exited;
+  LONG volatile tid;
+  LONG volatile role;
+  LONG volatile name_str;
+  LONG volatile os_tid;
+  LONG volatile state;
+  LONG volatile block_reason;
+  LONG volatile block_detail;
+  LONG64 volatile gqcs_seq; /* order threads started waiting in GQCS (LIFO in snapshots) */
+} iocpscope__thread;
+
+/* ---- outputs -------------------------------------------------------------------- */
+typedef struct iocpscope__out {
+  int kind; /* 1 file, 2 stream */
+  int open;
+  HANDLE file;
+  SOCKET sock;
+  uint64_t base; /* ticks of tsNs 0 */
+  unsigned long long written;
+  unsigned long long gap_pending; /* records dropped, to report in a Gap */
+  int gap_source;
+  uint8_t *str_sent; /* bitsets of what this output has defined */
+  uint8_t site_sent[(IOCPSCOPE__SITE_MAX + 8) / 8];
+  uint8_t tid_sent[8192];
+  /* the chunk being built */
+  iocpscope__rec *pend;
+  size_t npend, cap_pend;
+  uint32_t *pend_str;
+  size_t npend_str, cap_pend_str;
+  uint16_t pend_site[IOCPSCOPE__SITE_MAX + 1];
+  size_t npend_site;
+  uint16_t *pend_tid;
+  size_t npend_tid;
+  uint64_t last_flush;
+  /* stream: bytes not yet sent, the viewer's reply line */
+  uint8_t *q;
+  size_t qlen, qoff, qcap;
+  char reply[1100];
+  size_t nreply;
+  int replied;
+} iocpscope__out;
+
+/* ---- global state ------------------------------------------------------------------ */
+typedef struct iocpscope__global {
+  LONG volatile state; /* 0 new, 1 starting, 2 running, 3 stopping, 4 stopped */
+  LONG volatile active;
+  int use_tsc;
+  uint64_t t0;
+  uint64_t tps;
+  LARGE_INTEGER qpf;
+  DWORD tls;
+  DWORD fls;
+  /* config */
+  char *output, *connect, *token, *app, *name;
+  unsigned workers, concurrency, flush_ms, retry_max_ms, max_threads;
+  uint64_t ring_bytes, budget, mem_used_fixed, queue_cap;
+  LONG64 volatile ring_mem;
+  int log;
+  /* threads */
+  iocpscope__thread *threads;
+  LONG volatile next_tid;
+  LONG volatile thread_hw; /* slots ever used */
+  LONG64 volatile gqcs_seq;
+  LONG64 volatile untraced_lost;
+  LONG64 volatile untraced_reported;
+  /* ids */
+  LONG volatile next_io;
+  /* tables */
+  iocpscope__map ovs;      /* OVERLAPPED -> post */
+  iocpscope__map sessions; /* session -> socket, peer, count, rings */
+  iocpscope__map sockets;  /* socket -> session */
+  /* strings: content hash -> id; id -> offset in the arena */
+  LONG64 volatile *str_keys;
+  LONG volatile *str_ids;
+  uint64_t str_mask;
+  uint32_t *str_off;
+  uint32_t str_max;
+  LONG volatile str_next;
+  uint8_t *arena;
+  LONG volatile arena_used;
+  uint32_t arena_cap;
+  LONG volatile str_dropped;
+  /* call sites */
+  LONG64 volatile site_keys[4096];
+  LONG volatile site_vals[4096];
+  LONG volatile site_next;
+  uint32_t site_file[IOCPSCOPE__SITE_MAX + 1], site_func[IOCPSCOPE__SITE_MAX + 1],
+      site_line[IOCPSCOPE__SITE_MAX + 1];
+  /* port */
+  LONG volatile ports;
+  LONG volatile port_concurrency;
+  /* Win32 extras */
+  ULONG(WINAPI *nt_to_dos)(LONG);
+  LPFN_ACCEPTEX accept_ex;
+  /* collector */
+  HANDLE collector;
+  HANDLE wake;
+  HANDLE flushed;
+  LONG volatile flush_req;
+  LONG volatile flush_done;
+  LONG volatile stop;
+  int end_reason;
+  uint32_t crc[256];
+  iocpscope__out outs[2];
+  iocpscope__rec *batch;
+  uint16_t *batch_tid;
+  size_t batch_cap;
+  unsigned long long written, dropped, connects;
+  LONG volatile connected;
+  /* stream connection state */
+  SOCKET connecting;
+  uint64_t connect_started, next_attempt;
+  unsigned backoff_ms;
+  int wsa;
+  uint32_t pid;
+  char host[260], process_name[260];
+  uint64_t start_wall_ms_at_t0;
+} iocpscope__global;
+
+static iocpscope__global iocpscope__g;
+
+/* ---- logging --------------------------------------------------------------------- */
+static void iocpscope__log(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  int n;
+  DWORD w;
+  if (iocpscope__g.log <= 0) return;
+  memcpy(buf, "[iocpscope] ", 12);
+  va_start(ap, fmt);
+  n = vsnprintf(buf + 12, sizeof(buf) - 14, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if (n > (int)sizeof(buf) - 14) n = (int)sizeof(buf) - 14;
+  buf[12 + n] = '\n';
+  WriteFile(GetStdHandle(STD_ERROR_HANDLE), buf, (DWORD)(13 + n), &w, NULL);
+}
+
+/* ---- clock -------------------------------------------------------------------------- */
+IOCPSCOPE__INLINE uint64_t iocpscope__ticks(void) {
+#if defined(IOCPSCOPE__X64) || defined(IOCPSCOPE__X86)
+  if (IOCPSCOPE__LIKELY(iocpscope__g.use_tsc)) return (uint64_t)__rdtsc();
+#endif
+  {
+    LARGE_INTEGER q;
+    QueryPerformanceCounter(&q);
+    return (uint64_t)q.QuadPart;
+  }
+}
+
+/* Relative ticks (since init) in the low 53 bits, the site in the top 11. */
+IOCPSCOPE__INLINE uint64_t iocpscope__tsw(uint64_t ticks, uint32_t site) {
+  uint64_t rel = ticks - iocpscope__g.t0;
+  if ((int64_t)rel < 0) rel = 0;
+  return (rel & IOCPSCOPE__TS_MASK) | ((uint64_t)site << 53);
+}
+
+static uint64_t iocpscope__ns(uint64_t d) {
+  uint64_t tps = iocpscope__g.tps;
+  return (d / tps) * 1000000000ULL + ((d % tps) * 1000000000ULL) / tps;
+}
+
+static int iocpscope__tsc_invariant(void) {
+#if defined(IOCPSCOPE__X64) || defined(IOCPSCOPE__X86)
+  int r[4];
+  __cpuid(r, (int)0x80000000);
+  if ((unsigned)r[0] < 0x80000007u) return 0;
+  __cpuid(r, (int)0x80000007);
+  return ((unsigned)r[3] >> 8) & 1;
+#else
+  return 0;
+#endif
+}
+
+/* ---- strings ------------------------------------------------------------------------- */
+/* Copies s (n bytes) as valid UTF-8 of at most 1024 bytes into out: every byte
+ * that does not start a valid sequence becomes '?'. Returns the length. */
+static size_t iocpscope__utf8(const char *s, size_t n, char *out) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0, o = 0;
+  while (i < n) {
+    unsigned c = p[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    size_t k;
+    int ok = len > 0 && i + len <= n;
+    if (ok && len > 1) {
+      uint32_t cp = c & (0x7Fu >> len);
+      for (k = 1; k < len; k++) {
+        if ((p[i + k] & 0xC0) != 0x80) ok = 0;
+        cp = (cp << 6) | (p[i + k] & 0x3Fu);
+      }
+      if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+                 (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF)))
+        ok = 0;
+    }
+    if (!ok) len = 1;
+    if (o + len > IOCPSCOPE__STR_MAX) break;
+    if (ok) {
+      for (k = 0; k < len; k++) out[o++] = (char)p[i + k];
+    } else {
+      out[o++] = '?';
+    }
+    i += len;
+  }
+  return o;
+}
+
+/* The string's id in the string table (0 = the empty string, or no room left). */
+static uint32_t iocpscope__intern_n(const char *s, size_t n) {
+  iocpscope__global *g = &iocpscope__g;
+  char buf[IOCPSCOPE__STR_MAX];
+  size_t len, i;
+  uint64_t h = 1469598103934665603ULL, k;
+  if (!s || n == 0 || !g->str_keys) return 0;
+  len = iocpscope__utf8(s, n, buf);
+  for (i = 0; i < len; i++) h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
+  h |= 1;
+  for (k = 0; k <= g->str_mask; k++) {
+    uint64_t at = (h + k) & g->str_mask;
+    LONG64 cur = iocpscope__ld64(&g->str_keys[at]);
+    if (cur == 0) cur = iocpscope__cas64(&g->str_keys[at], (LONG64)h, 0);
+    if (cur == 0) { /* claimed: store the bytes, then publish the id */
+      LONG id = InterlockedIncrement(&g->str_next);
+      LONG off;
+      if ((uint32_t)id > g->str_max) {
+        InterlockedIncrement(&g->str_dropped);
+        iocpscope__st32(&g->str_ids[at], -1);
+        return 0;
+      }
+      off = InterlockedExchangeAdd(&g->arena_used, (LONG)((len + 4 + 3) & ~(size_t)3));
+      if ((uint64_t)off + len + 4 > g->arena_cap) {
+        InterlockedIncrement(&g->str_dropped);
+        iocpscope__st32(&g->str_ids[at], -1);
+        return 0;
+      }
+      memcpy(g->arena + off, &len, 4);
+      memcpy(g->arena + off + 4, buf, len);
+      g->str_off[id] = (uint32_t)off;
+      iocpscope__st32(&g->str_ids[at], id);
+      return (uint32_t)id;
+    }
+    if ((uint64_t)cur == h) {
+      LONG id;
+      unsigned spin = 0;
+      while ((id = iocpscope__ld32(&g->str_ids[at])) == 0) {
+        if (++spin > 100000) return 0;
+        YieldProcessor();
+      }
+      return id < 0 ? 0 : (uint32_t)id;
+    }
+  }
+  InterlockedIncrement(&g->str_dropped);
+  return 0;
+}
+
+static uint32_t iocpscope__intern(const char *s) {
+  return s ? iocpscope__intern_n(s, strlen(s)) : 0;
+}
+
+/* ---- call sites ------------------------------------------------------------------------ */
+static uint32_t iocpscope__site_slow(iocpscope_loc *loc, const char *func) {
+  iocpscope__global *g = &iocpscope__g;
+  uint64_t file = (uint64_t)(uintptr_t)loc->file;
+  uint32_t line = loc->line & 0xFFFFF;
+  uint64_t i = iocpscope__mix(file ^ ((uint64_t)line << 40)), n;
+  for (n = 0; n < 4096; n++, i++) {
+    uint64_t at = i & 4095;
+    LONG64 cur = iocpscope__ld64(&g->site_keys[at]);
+    if (cur == 0) cur = iocpscope__cas64(&g->site_keys[at], (LONG64)file, 0);
+    if (cur == 0) {
+      LONG id = InterlockedIncrement(&g->site_next);
+      if (id > IOCPSCOPE__SITE_MAX) {
+        id = 0;
+      } else {
+        const char *f = loc->file ? loc->file : "";
+        g->site_file[id] = iocpscope__intern(f);
+        g->site_func[id] = iocpscope__intern(func);
+        g->site_line[id] = loc->line;
+      }
+      iocpscope__st32(&g->site_vals[at], (LONG)(0x80000000u | (line << 11) | (uint32_t)id));
+      return (uint32_t)id;
+    }
+    if ((uint64_t)cur == file) {
+      LONG v;
+      unsigned spin = 0;
+      while ((v = iocpscope__ld32(&g->site_vals[at])) == 0) {
+        if (++spin > 100000) return 0;
+        YieldProcessor();
+      }
+      if ((((uint32_t)v >> 11) & 0xFFFFF) == line) return (uint32_t)v & 0x7FF;
+    }
+  }
+  return 0;
+}
+
+IOCPSCOPE__INLINE uint32_t iocpscope__site(iocpscope_loc *loc, const char *func) {
+  LONG id = iocpscope__ld32((LONG volatile *)&loc->id);
+  if (IOCPSCOPE__LIKELY(id > 0)) return (uint32_t)id;
+  id = (LONG)iocpscope__site_slow(loc, func);
+  if (id == 0) id = -1;
+  iocpscope__st32((LONG volatile *)&loc->id, id);
+  return id > 0 ? (uint32_t)id : 0;
+}
+
+/* ---- threads and rings ------------------------------------------------------------------- */
+static int iocpscope__start(const iocpscope_config *cfg);
+
+static void NTAPI iocpscope__fls_exit(void *p);
+
+static iocpscope__thread *iocpscope__register(void) {
+  iocpscope__global *g = &iocpscope__g;
+  DWORD err = GetLastError();
+  int wsa = WSAGetLastError();
+  iocpscope__thread *t = NULL;
+  unsigned i;
+  if (iocpscope__ld32(&g->state) != 2) goto done;
+  for (i = 0; i < g->max_threads; i++) {
+    iocpscope__thread *c = &g->threads[i];
+    if (iocpscope__ld32(&c->in_use) == 0 && iocpscope__cas32(&c->in_use, 1, 0) == 0) {
+      t = c;
+      for (;;) {
+        LONG hw = iocpscope__ld32(&g->thread_hw);
+        if ((LONG)(i + 1) <= hw || iocpscope__cas32(&g->thread_hw, (LONG)(i + 1), hw) == hw) break;
+      }
+      break;
+    }
+  }
+  if (!t) {
+    TlsSetValue(g->tls, IOCPSCOPE__NOTRACE);
+    goto done;
+  }
+  {
+    /* Everything but the shared fields is reset for the new owner. */
+    LONG tid = InterlockedIncrement(&g->next_tid);
+    memset(t, 0, offsetof(iocpscope__thread, pad0));
+    t->tail = 0;
+    t->head_pub = 0;
+    t->lost_total = 0;
+    t->lost_reported = 0;
+    t->exited = 0;
+    t->role = IOCPSCOPE_ROLE_UNKNOWN;
+    t->name_str = 0;
+    t->os_tid = (LONG)GetCurrentThreadId();
+    t->state = IOCPSCOPE__ST_RUNNING;
+    t->gqcs_seq = 0;
+    if (tid >= (LONG)IOCPSCOPE__NO_THREAD) {
+      t->no_ring = 1; /* tids are 16-bit: this thread is counted as lost */
+      tid = (LONG)IOCPSCOPE__NO_THREAD;
+    }
+    iocpscope__st32(&t->tid, tid);
+    TlsSetValue(g->tls, t);
+    if (g->fls != FLS_OUT_OF_INDEXES) FlsSetValue(g->fls, t);
+  }
+done:
+  WSASetLastError(wsa);
+  SetLastError(err);
+  return t;
+}
+
+static iocpscope__thread *iocpscope__self_slow(void) {
+  iocpscope__thread *t;
+  if (iocpscope__ld32(&iocpscope__g.state) == 0) iocpscope__start(NULL);
+  while (iocpscope__ld32(&iocpscope__g.state) == 1) Sleep(0);
+  if (iocpscope__ld32(&iocpscope__g.state) != 2) return NULL;
+  t = (iocpscope__thread *)iocpscope__tls_read(iocpscope__g.tls);
+  if (t) return t == IOCPSCOPE__NOTRACE ? NULL : t;
+  return iocpscope__register();
+}
+
+/* This thread's recorder (registered on first use); NULL for the tracer's own thread. */
+IOCPSCOPE__INLINE iocpscope__thread *iocpscope__self(void) {
+  iocpscope__thread *t;
+  if (IOCPSCOPE__UNLIKELY(iocpscope__g.state != 2)) return iocpscope__self_slow();
+  t = (iocpscope__thread *)iocpscope__tls_read(iocpscope__g.tls);
+  if (IOCPSCOPE__LIKELY(t != NULL)) return t == IOCPSCOPE__NOTRACE ? NULL : t;
+  return iocpscope__register();
+}
+
+/* The ring, allocated on the first record (within the budget: halved down to 64 KiB). */
+IOCPSCOPE__NOINLINE int iocpscope__alloc_ring(iocpscope__thread *t) {
+  iocpscope__global *g = &iocpscope__g;
+  DWORD err = GetLastError();
+  uint64_t bytes = g->ring_bytes, least = g->ring_bytes < 65536 ? g->ring_bytes : 65536;
+  int ok = 0;
+  if (!t->no_ring) {
+    while (bytes >= least) {
+      LONG64 used = iocpscope__add64(&g->ring_mem, (LONG64)bytes);
+      if ((uint64_t)used + bytes <= g->budget) {
+        void *p = VirtualAlloc(NULL, (SIZE_T)bytes, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+        if (p) {
+          t->ring = (iocpscope__rec *)p;
+          t->cap = bytes / sizeof(iocpscope__rec);
+          t->mask = t->cap - 1;
+          ok = 1;
+          break;
+        }
+      }
+      iocpscope__add64(&g->ring_mem, -(LONG64)bytes);
+      bytes /= 2;
+    }
+    if (!ok) {
+      t->no_ring = 1;
+      iocpscope__log("no memory left in the budget for thread %lu's ring: its records are lost "
+                     "(raise IOCPSCOPE_BUDGET_MB)",
+                     (unsigned long)t->os_tid);
+    }
+  }
+  SetLastError(err);
+  return ok;
+}
+
+IOCPSCOPE__NOINLINE void iocpscope__push_slow(iocpscope__thread *t, uint64_t tsw, uint32_t w0,
+                                              uint32_t x, uint64_t session, uint32_t y,
+                                              uint32_t z) {
+  uint64_t h = t->head, need;
+  iocpscope__rec *r;
+  if (!t->ring && !iocpscope__alloc_ring(t)) {
+    iocpscope__add64(&iocpscope__g.untraced_lost, 1);
+    return;
+  }
+  need = t->pending_lost ? 2 : 1;
+  if (h + need - t->cached_tail > t->cap) {
+    t->cached_tail = (uint64_t)iocpscope__ld64(&t->tail);
+    if (h + need - t->cached_tail > t->cap) {
+      t->pending_lost++;
+      iocpscope__st64(&t->lost_total, t->lost_total + 1);
+      return;
+    }
+  }
+  if (t->pending_lost) {
+    r = &t->ring[h & t->mask];
+    r->w0 = IOCPSCOPE__K_GAP; /* source 0: RingOverflow */
+    r->x = (uint32_t)t->pending_lost;
+    r->ts = tsw & IOCPSCOPE__TS_MASK;
+    r->session = 0;
+    r->y = (uint32_t)(t->pending_lost >> 32);
+    r->z = 0;
+    h++;
+    iocpscope__st64(&t->lost_reported, t->lost_reported + (LONG64)t->pending_lost);
+    t->pending_lost = 0;
+  }
+  r = &t->ring[h & t->mask];
+  r->w0 = w0;
+  r->x = x;
+  r->ts = tsw;
+  r->session = session;
+  r->y = y;
+  r->z = z;
+  t->head = h + 1;
+  iocpscope__st64(&t->head_pub, (LONG64)(h + 1));
+}
+
+/* The record path: one slot of this thread's ring, published with a release store. */
+IOCPSCOPE__INLINE void iocpscope__push(iocpscope__thread *t, uint64_t tsw, uint32_t w0, uint32_t x,
+                                       uint64_t session, uint32_t y, uint32_t z) {
+  uint64_t h = t->head;
+  iocpscope__rec *r;
+  if (IOCPSCOPE__UNLIKELY(h - t->cached_tail >= t->cap || t->pending_lost != 0)) {
+    iocpscope__push_slow(t, tsw, w0, x, session, y, z);
+    return;
+  }
+  r = &t->ring[h & t->mask];
+  r->w0 = w0;
+  r->x = x;
+  r->ts = tsw;
+  r->session = session;
+  r->y = y;
+  r->z = z;
+  t->head = h + 1;
+  iocpscope__st64(&t->head_pub, (LONG64)(h + 1));
+}
+
+#define IOCPSCOPE__W0(kind, a) ((uint32_t)(kind) | ((uint32_t)((a)&0xFF) << 8))
+
+IOCPSCOPE__INLINE int iocpscope__on(void) {
+  if (IOCPSCOPE__LIKELY(iocpscope__g.active)) return 1;
+  return 0;
+}
+
+/* The recording thread, when records are being written (else NULL). */
+IOCPSCOPE__INLINE iocpscope__thread *iocpscope__rec_thread(void) {
+  iocpscope__thread *t;
+  if (IOCPSCOPE__UNLIKELY(iocpscope__g.state != 2)) {
+    if (iocpscope__g.state == 0) iocpscope__self();
+    if (iocpscope__g.state != 2) return NULL;
+  }
+  if (!iocpscope__g.active) return NULL;
+  t = iocpscope__self();
+  return t;
+}
+
+/* ---- per-thread matching of IOCount to I/O ------------------------------------------------ */
+IOCPSCOPE__INLINE uint32_t iocpscope__new_io(void) {
+  LONG id = InterlockedIncrement(&iocpscope__g.next_io);
+  if (id == 0) id = InterlockedIncrement(&iocpscope__g.next_io);
+  return (uint32_t)id;
+}
+
+static void iocpscope__remember(iocpscope__thread *t, uint64_t ov, uint32_t io_id, uint32_t kind) {
+  iocpscope__recent *r = &t->recent[t->recent_pos++ % IOCPSCOPE__RECENT];
+  r->ov = ov;
+  r->io_id = io_id;
+  r->kind = kind;
+}
+
+static uint32_t iocpscope__recall(iocpscope__thread *t, uint64_t ov, uint32_t kind) {
+  unsigned k;
+  for (k = 1; k <= IOCPSCOPE__RECENT; k++) {
+    iocpscope__recent *r = &t->recent[(t->recent_pos - k) % IOCPSCOPE__RECENT];
+    if (r->ov == ov && r->kind == kind) return r->io_id;
+  }
+  return 0;
+}
+
+static uint32_t iocpscope__take_reserved(iocpscope__thread *t, uint64_t ov) {
+  unsigned k;
+  for (k = 0; k < 4; k++) {
+    if (t->reserve_ov[k] == ov && t->reserve_id[k] != 0) {
+      uint32_t id = t->reserve_id[k];
+      t->reserve_id[k] = 0;
+      t->reserve_ov[k] = 0;
+      return id;
+    }
+  }
+  return 0;
+}
+
+/* ---- session and socket tables ------------------------------------------------------------ */
+/* sessions: v[0] socket, v[1] peerStr | slot << 32, v[2] IOCount, v[3] recvCap << 32 | sendCap,
+ *           v[4] creation ticks, v[5] flags (1: rings known)
+ * sockets:  v[0] session, v[1] 1 = from SESSION_CREATED, 2 = from CreateIoCompletionPort,
+ *           v[2] completion modes
+ * ovs:      v[0] session, v[1] ioId | op << 32 | bufCount << 40, v[2] requested bytes,
+ *           v[3] completion key (PQCS) */
+static iocpscope__slot *iocpscope__session_slot(iocpscope__thread *t, uint64_t session) {
+  LONG64 c = 0;
+  iocpscope__slot *s;
+  if (t && t->sess_slot && t->sess_key == session && iocpscope__ld64(&t->sess_slot->ctl) == t->sess_ctl)
+    return t->sess_slot;
+  s = iocpscope__map_find(&iocpscope__g.sessions, session, &c);
+  if (t && s) {
+    t->sess_key = session;
+    t->sess_slot = s;
+    t->sess_ctl = c;
+  }
+  return s;
+}
+
+static uint64_t iocpscope__session_of_socket(uint64_t socket) {
+  iocpscope__slot *s = iocpscope__map_find(&iocpscope__g.sockets, socket, NULL);
+  return s ? (uint64_t)s->v[0] : socket;
+}
+
+/* ---- explicit calls ----------------------------------------------------------------------- */
+void iocpscope_thread(iocpscope_loc *loc, const char *func, int role, const char *name) {
+  iocpscope__thread *t = iocpscope__self();
+  uint32_t name_str;
+  if (!t) return;
+  name_str = iocpscope__intern(name);
+  iocpscope__st32(&t->role, role);
+  iocpscope__st32(&t->name_str, (LONG)name_str);
+  if (iocpscope__on()) {
+    uint64_t ticks = iocpscope__ticks();
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_THREAD_START, role), name_str, 0,
+                    (uint32_t)t->os_tid, 0);
+  }
+}
+
+void iocpscope_thread_state(iocpscope_loc *loc, const char *func, int blocked, int reason,
+                            uint32_t detail) {
+  iocpscope__thread *t = iocpscope__self();
+  if (!t) return;
+  t->block_reason = blocked ? reason : 0;
+  t->block_detail = blocked ? (LONG)detail : 0;
+  iocpscope__st32(&t->state, blocked ? IOCPSCOPE__ST_BLOCKED : IOCPSCOPE__ST_RUNNING);
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_THREAD_STATE,
+                                  blocked ? IOCPSCOPE__ST_BLOCKED : IOCPSCOPE__ST_RUNNING),
+                    blocked ? (uint32_t)reason : 0, 0, blocked ? detail : 0, 0);
+}
+
+void iocpscope_session_created(iocpscope_loc *loc, const char *func, uint64_t session,
+                               const char *peer, uint64_t socket, uint32_t slot, int has_slot) {
+  iocpscope__thread *t = iocpscope__self();
+  uint64_t ticks = iocpscope__ticks();
+  uint32_t peer_str;
+  iocpscope__slot *s;
+  if (!t) return;
+  peer_str = iocpscope__intern(peer);
+  if (!has_slot) slot = (uint32_t)session;
+  s = iocpscope__map_claim(&iocpscope__g.sessions, session);
+  if (s) {
+    s->v[0] = (LONG64)socket;
+    s->v[1] = (LONG64)(peer_str | ((uint64_t)slot << 32));
+    s->v[2] = 0;
+    s->v[3] = 0;
+    s->v[4] = (LONG64)ticks;
+    s->v[5] = 0;
+    iocpscope__map_publish(s);
+  }
+  if (socket != 0 && socket != (uint64_t)INVALID_SOCKET) {
+    LONG64 c;
+    iocpscope__slot *k = iocpscope__map_find(&iocpscope__g.sockets, socket, &c);
+    if (!k) {
+      k = iocpscope__map_claim(&iocpscope__g.sockets, socket);
+      if (k) {
+        k->v[0] = (LONG64)session;
+        k->v[1] = 1;
+        k->v[2] = 0;
+        iocpscope__map_publish(k);
+      }
+    } else {
+      iocpscope__st64(&k->v[0], (LONG64)session);
+      iocpscope__st64(&k->v[1], 1);
+      iocpscope__st64(&k->v[2], 0);
+    }
+  }
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_CREATED, 0), peer_str, session,
+                    (uint32_t)socket, slot);
+}
+
+void iocpscope_session_rings(iocpscope_loc *loc, const char *func, uint64_t session,
+                             uint32_t recv_cap, uint32_t send_cap) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__slot *s;
+  if (!t) return;
+  s = iocpscope__session_slot(t, session);
+  if (s) {
+    iocpscope__st64(&s->v[3], (LONG64)(((uint64_t)recv_cap << 32) | send_cap));
+    iocpscope__st64(&s->v[5], 1);
+  }
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_RINGS, 0), recv_cap, session, send_cap, 0);
+}
+
+void iocpscope_session_accepted(iocpscope_loc *loc, const char *func, uint64_t session) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__slot *s;
+  uint32_t peer = 0, sock = 0;
+  if (!t || !iocpscope__on()) return;
+  s = iocpscope__session_slot(t, session);
+  if (s) {
+    peer = (uint32_t)(uint64_t)s->v[1];
+    sock = (uint32_t)(uint64_t)s->v[0];
+  }
+  iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                  IOCPSCOPE__W0(IOCPSCOPE__K_ACCEPT, 0), peer, session, sock, 0);
+}
+
+void iocpscope_session_released(iocpscope_loc *loc, const char *func, uint64_t session,
+                                int32_t io_count) {
+  iocpscope__thread *t = iocpscope__self();
+  LONG64 c;
+  iocpscope__slot *s;
+  if (!t) return;
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_RELEASED, 0), (uint32_t)io_count, session,
+                    0, 0);
+  s = iocpscope__map_find(&iocpscope__g.sessions, session, &c);
+  if (s) {
+    uint64_t sock = (uint64_t)s->v[0];
+    LONG64 kc;
+    iocpscope__slot *k = iocpscope__map_find(&iocpscope__g.sockets, sock, &kc);
+    if (k && (uint64_t)k->v[0] == session) iocpscope__map_remove(k, kc);
+    iocpscope__map_remove(s, c);
+  }
+  t->sess_slot = NULL;
+}
+
+/* The ioId an IOCount change refers to (see MATCHING I/O above). */
+static uint32_t iocpscope__io_for(iocpscope__thread *t, int32_t delta, int cause, const void *ov) {
+  uint64_t o = (uint64_t)(uintptr_t)ov;
+  if (!ov) return 0;
+  if (delta > 0 && (cause == IOCPSCOPE_CAUSE_RECV_POST || cause == IOCPSCOPE_CAUSE_SEND_POST)) {
+    uint32_t id = iocpscope__new_io();
+    unsigned k = t->reserve_pos++ & 3;
+    t->reserve_ov[k] = o;
+    t->reserve_id[k] = id;
+    return id;
+  }
+  if (delta < 0 && cause == IOCPSCOPE_CAUSE_COMPLETION) return iocpscope__recall(t, o, 1);
+  if (delta < 0 && cause == IOCPSCOPE_CAUSE_POST_FAILED) return iocpscope__recall(t, o, 2);
+  return 0;
+}
+
+void iocpscope_iocount(iocpscope_loc *loc, const char *func, uint64_t session, int32_t delta,
+                       int32_t value, int cause, const void *overlapped) {
+  iocpscope__thread *t = iocpscope__self();
+  uint64_t ticks;
+  uint32_t io;
+  iocpscope__slot *s;
+  if (!t) return;
+  ticks = iocpscope__ticks();
+  io = iocpscope__io_for(t, delta, cause, overlapped);
+  s = iocpscope__session_slot(t, session);
+  if (s) iocpscope__add64(&s->v[2], delta);
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, cause), (uint32_t)value, session,
+                    (uint32_t)delta, io);
+}
+
+LONG iocpscope_iocount_add(iocpscope_loc *loc, const char *func, LONG volatile *counter,
+                           LONG delta, uint64_t session, int cause, const void *overlapped) {
+  iocpscope__thread *t = iocpscope__self();
+  uint64_t ticks;
+  LONG old, seen;
+  uint32_t io;
+  iocpscope__slot *s;
+  if (!t) return InterlockedExchangeAdd(counter, delta) + delta;
+  old = iocpscope__ld32(counter);
+  for (;;) {
+    ticks = iocpscope__ticks();
+    seen = iocpscope__cas32(counter, old + delta, old);
+    if (seen == old) break;
+    old = seen;
+  }
+  io = iocpscope__io_for(t, delta, cause, overlapped);
+  s = iocpscope__session_slot(t, session);
+  if (s) iocpscope__add64(&s->v[2], delta);
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, cause), (uint32_t)(old + delta), session,
+                    (uint32_t)delta, io);
+  return old + delta;
+}
+
+void iocpscope_disconnect(iocpscope_loc *loc, const char *func, uint64_t session, int reason,
+                          uint32_t error) {
+  iocpscope__thread *t = iocpscope__rec_thread();
+  if (!t) return;
+  iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                  IOCPSCOPE__W0(IOCPSCOPE__K_DISCONNECT, reason), 0, session, error, 0);
+}
+
+static uint32_t iocpscope__name(iocpscope__thread *t, const char *name) {
+  unsigned k = (unsigned)(((uintptr_t)name >> 3) & 7);
+  if (!name) return 0;
+  if (t->name_ptr[k] != name) {
+    t->name_id[k] = iocpscope__intern(name);
+    t->name_ptr[k] = name;
+  }
+  return t->name_id[k];
+}
+
+void iocpscope_lock(iocpscope_loc *loc, const char *func, int what, uint64_t lock,
+                    const char *name, int mode, uint64_t session) {
+  iocpscope__thread *t = iocpscope__self();
+  uint32_t id = (uint32_t)(lock ^ (lock >> 32));
+  int kind = what == 0 ? IOCPSCOPE__K_LOCK_WAIT
+                       : what == 1 ? IOCPSCOPE__K_LOCK_ACQUIRE : IOCPSCOPE__K_LOCK_RELEASE;
+  if (!t) return;
+  if (what == 0) {
+    t->block_reason = IOCPSCOPE_BLOCK_LOCK;
+    t->block_detail = (LONG)id;
+    iocpscope__st32(&t->state, IOCPSCOPE__ST_BLOCKED);
+  } else if (what == 1) {
+    iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
+  }
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(kind, mode), id, session, iocpscope__name(t, name), 0);
+}
+
+void iocpscope_marker(iocpscope_loc *loc, const char *func, const char *label, uint64_t session) {
+  iocpscope__thread *t = iocpscope__rec_thread();
+  uint64_t ticks;
+  if (!t) return;
+  ticks = iocpscope__ticks();
+  iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+                  IOCPSCOPE__W0(IOCPSCOPE__K_MARKER, 0), iocpscope__intern(label), session, 0, 0);
+}
+
+void iocpscope_ring_post(iocpscope_loc *loc, const char *func, const void *overlapped,
+                         uint32_t off0, uint32_t len0, uint32_t off1, uint32_t avail) {
+  iocpscope__thread *t = iocpscope__self();
+  (void)loc;
+  (void)func;
+  if (!t) return;
+  t->geo_ov = (uint64_t)(uintptr_t)overlapped;
+  t->geo[0] = off0;
+  t->geo[1] = len0;
+  t->geo[2] = off1;
+  t->geo[3] = avail;
+}
+
+/* ---- wrappers ------------------------------------------------------------------------------ */
+typedef struct iocpscope__errs {
+  DWORD e;
+  int w;
+} iocpscope__errs;
+#define IOCPSCOPE__SAVE(s) ((s).e = GetLastError(), (s).w = WSAGetLastError())
+#define IOCPSCOPE__RESTORE(s) (WSASetLastError((s).w), SetLastError((s).e))
+
+/* Enter a post into the OVERLAPPED table before the real call. */
+static iocpscope__slot *iocpscope__post_begin(uint64_t ov, uint64_t session, uint32_t io,
+                                              unsigned op, unsigned bufs, uint32_t bytes,
+                                              uint64_t key) {
+  iocpscope__slot *s = iocpscope__map_claim(&iocpscope__g.ovs, ov);
+  if (s) {
+    s->v[0] = (LONG64)session;
+    s->v[1] = (LONG64)(io | ((uint64_t)op << 32) | ((uint64_t)bufs << 40));
+    s->v[2] = (LONG64)bytes;
+    s->v[3] = (LONG64)key;
+    iocpscope__map_publish(s);
+  }
+  return s;
+}
+
+/* Take a dequeued packet's post out of the table: returns its slot's values. */
+static int iocpscope__post_take(uint64_t ov, uint64_t *session, uint32_t *io, unsigned *op) {
+  uint64_t i = iocpscope__mix(ov), n;
+  iocpscope__map *m = &iocpscope__g.ovs;
+  if (!ov || !m->slots) return 0;
+  for (n = 0; n < IOCPSCOPE__PROBES; n++, i++) {
+    iocpscope__slot *s = &m->slots[i & m->mask];
+    LONG64 c = iocpscope__ld64(&s->ctl);
+    int st = (int)(c & 3);
+    if (st == IOCPSCOPE__M_EMPTY) return 0;
+    if (st == IOCPSCOPE__M_LIVE && (uint64_t)s->key == ov) {
+      uint64_t sess = (uint64_t)s->v[0], v1 = (uint64_t)s->v[1];
+      if (iocpscope__map_remove(s, c)) {
+        *session = sess;
+        *io = (uint32_t)v1;
+        *op = (unsigned)(v1 >> 32) & 0xFF;
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+static void iocpscope__post_cancel(iocpscope__slot *s, uint64_t ov) {
+  LONG64 c = iocpscope__ld64(&s->ctl);
+  if ((c & 3) == IOCPSCOPE__M_LIVE && (uint64_t)s->key == ov) iocpscope__map_remove(s, c);
+}
+
+static int iocpscope__skips_port(uint64_t socket) {
+  iocpscope__slot *k = iocpscope__map_find(&iocpscope__g.sockets, socket, NULL);
+  return k && ((uint64_t)k->v[2] & FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) != 0;
+}
+
+static int iocpscope__socket_post(iocpscope_loc *loc, const char *func, unsigned op, SOCKET s,
+                                  LPWSABUF bufs, DWORD n, LPDWORD count, LPDWORD rflags,
+                                  DWORD sflags, LPWSAOVERLAPPED ov,
+                                  LPWSAOVERLAPPED_COMPLETION_ROUTINE cr) {
+  iocpscope__thread *t = ov && !cr ? iocpscope__self() : NULL;
+  iocpscope__errs errs;
+  iocpscope__slot *slot;
+  uint64_t session, o = (uint64_t)(uintptr_t)ov;
+  uint32_t io, bytes = 0, result;
+  unsigned nb = n > 15 ? 15 : (unsigned)n;
+  int skip;
+  DWORD i;
+  int ret;
+  if (!t) {
+    return op == IOCPSCOPE__OP_RECV ? (WSARecv)(s, bufs, n, count, rflags, ov, cr)
+                                    : (WSASend)(s, bufs, n, count, sflags, ov, cr);
+  }
+  session = iocpscope__session_of_socket((uint64_t)s);
+  io = iocpscope__take_reserved(t, o);
+  if (!io) io = iocpscope__new_io();
+  for (i = 0; i < n; i++) bytes += bufs[i].len;
+  slot = iocpscope__post_begin(o, session, io, op, nb, bytes, 0);
+  ret = op == IOCPSCOPE__OP_RECV ? (WSARecv)(s, bufs, n, count, rflags, ov, cr)
+                                 : (WSASend)(s, bufs, n, count, sflags, ov, cr);
+  IOCPSCOPE__SAVE(errs);
+  result = ret == 0 ? 0 : (uint32_t)errs.w;
+  skip = iocpscope__skips_port((uint64_t)s);
+  if (slot && ((result != 0 && result != WSA_IO_PENDING) || (result == 0 && skip)))
+    iocpscope__post_cancel(slot, o);
+  if (result != 0 && result != WSA_IO_PENDING) iocpscope__remember(t, o, io, 2);
+  if (iocpscope__on()) {
+    uint64_t ticks = iocpscope__ticks();
+    uint32_t site = iocpscope__site(loc, func);
+    uint64_t tsw = iocpscope__tsw(ticks, site);
+    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, op | (nb << 4)), bytes, session,
+                    result, io);
+    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, op | (skip ? 0x10 : 0)),
+                    (uint32_t)o, session, (uint32_t)(o >> 32), io);
+    if (t->geo_ov == o) {
+      iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_RING, op), t->geo[0],
+                      (uint64_t)t->geo[2] | ((uint64_t)t->geo[3] << 32), t->geo[1], io);
+    }
+  }
+  if (t->geo_ov == o) t->geo_ov = 0;
+  IOCPSCOPE__RESTORE(errs);
+  return ret;
+}
+
+int iocpscope_WSARecv(iocpscope_loc *loc, const char *func, SOCKET s, LPWSABUF bufs, DWORD n,
+                      LPDWORD received, LPDWORD flags, LPWSAOVERLAPPED ov,
+                      LPWSAOVERLAPPED_COMPLETION_ROUTINE cr) {
+  return iocpscope__socket_post(loc, func, IOCPSCOPE__OP_RECV, s, bufs, n, received, flags, 0, ov,
+                                cr);
+}
+
+int iocpscope_WSASend(iocpscope_loc *loc, const char *func, SOCKET s, LPWSABUF bufs, DWORD n,
+                      LPDWORD sent, DWORD flags, LPWSAOVERLAPPED ov,
+                      LPWSAOVERLAPPED_COMPLETION_ROUTINE cr) {
+  return iocpscope__socket_post(loc, func, IOCPSCOPE__OP_SEND, s, bufs, n, sent, NULL, flags, ov,
+                                cr);
+}
+
+/* Record one dequeued entry: its post's session and ioId (PacketQueued first, for I/O). */
+static void iocpscope__dequeued(iocpscope__thread *t, uint64_t tsw, int ok, DWORD bytes,
+                                ULONG_PTR key, LPOVERLAPPED ov, uint32_t error, int on) {
+  uint64_t o = (uint64_t)(uintptr_t)ov, session = (uint64_t)key;
+  uint32_t io = 0;
+  unsigned op = IOCPSCOPE__OP_NONE;
+  if (!ov) {
+    op = IOCPSCOPE__OP_POST;
+  } else if (iocpscope__post_take(o, &session, &io, &op)) {
+    iocpscope__remember(t, o, io, 1);
+    if (op == IOCPSCOPE__OP_POST) session = (uint64_t)key;
+  } else {
+    session = (uint64_t)key;
+  }
+  if (!on) return;
+  if (ov && op != IOCPSCOPE__OP_POST)
+    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_PACKET_QUEUED, op), (uint32_t)bytes, session,
+                    error, io);
+  iocpscope__push(t, tsw,
+                  IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, op | (ok ? 0x10 : 0) | (ov ? 0x20 : 0)),
+                  (uint32_t)bytes, session, ok ? 0 : error, io);
+}
+
+static void iocpscope__gqcs_enter(iocpscope__thread *t, uint32_t site, DWORD timeout, ULONG max) {
+  iocpscope__st64(&t->gqcs_seq, InterlockedIncrement64(&iocpscope__g.gqcs_seq));
+  iocpscope__st32(&t->state, IOCPSCOPE__ST_WAITING);
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), site),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_ENTER, 0), timeout, 0, max, 0);
+}
+
+BOOL iocpscope_GetQueuedCompletionStatus(iocpscope_loc *loc, const char *func, HANDLE port,
+                                         LPDWORD bytes, PULONG_PTR key, LPOVERLAPPED *ov,
+                                         DWORD timeout_ms) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__errs errs;
+  uint32_t site;
+  BOOL ok;
+  int on;
+  if (!t) return (GetQueuedCompletionStatus)(port, bytes, key, ov, timeout_ms);
+  site = iocpscope__on() ? iocpscope__site(loc, func) : 0;
+  iocpscope__gqcs_enter(t, site, timeout_ms, 1);
+  ok = (GetQueuedCompletionStatus)(port, bytes, key, ov, timeout_ms);
+  IOCPSCOPE__SAVE(errs);
+  iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
+  on = iocpscope__on();
+  if (on && !site) site = iocpscope__site(loc, func);
+  {
+    uint64_t tsw = on ? iocpscope__tsw(iocpscope__ticks(), site) : 0;
+    if (!ok && (!ov || !*ov)) {
+      if (on)
+        iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, errs.e, 0);
+    } else {
+      iocpscope__dequeued(t, tsw, ok != 0, bytes ? *bytes : 0, key ? *key : 0, ov ? *ov : NULL,
+                          ok ? 0 : errs.e, on);
+    }
+  }
+  IOCPSCOPE__RESTORE(errs);
+  return ok;
+}
+
+BOOL iocpscope_GetQueuedCompletionStatusEx(iocpscope_loc *loc, const char *func, HANDLE port,
+                                           LPOVERLAPPED_ENTRY entries, ULONG count,
+                                           PULONG removed, DWORD timeout_ms, BOOL alertable) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__errs errs;
+  uint32_t site;
+  BOOL ok;
+  int on;
+  if (!t)
+    return (GetQueuedCompletionStatusEx)(port, entries, count, removed, timeout_ms, alertable);
+  site = iocpscope__on() ? iocpscope__site(loc, func) : 0;
+  iocpscope__gqcs_enter(t, site, timeout_ms, count);
+  ok = (GetQueuedCompletionStatusEx)(port, entries, count, removed, timeout_ms, alertable);
+  IOCPSCOPE__SAVE(errs);
+  iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
+  on = iocpscope__on();
+  if (on && !site) site = iocpscope__site(loc, func);
+  {
+    uint64_t tsw = on ? iocpscope__tsw(iocpscope__ticks(), site) : 0;
+    if (!ok) {
+      if (on)
+        iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, errs.e, 0);
+    } else {
+      ULONG i, n = removed ? *removed : 0;
+      for (i = 0; i < n && i < count; i++) {
+        LONG status = (LONG)entries[i].Internal;
+        uint32_t error = 0;
+        if (status != 0 && entries[i].lpOverlapped)
+          error = iocpscope__g.nt_to_dos ? (uint32_t)iocpscope__g.nt_to_dos(status)
+                                          : (uint32_t)status;
+        iocpscope__dequeued(t, tsw, error == 0, entries[i].dwNumberOfBytesTransferred,
+                            entries[i].lpCompletionKey, entries[i].lpOverlapped, error, on);
+      }
+    }
+  }
+  IOCPSCOPE__RESTORE(errs);
+  return ok;
+}
+
+BOOL iocpscope_PostQueuedCompletionStatus(iocpscope_loc *loc, const char *func, HANDLE port,
+                                          DWORD bytes, ULONG_PTR key, LPOVERLAPPED ov) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__errs errs;
+  iocpscope__slot *slot = NULL;
+  uint64_t o = (uint64_t)(uintptr_t)ov;
+  uint32_t io = 0;
+  BOOL ok;
+  if (!t) return (PostQueuedCompletionStatus)(port, bytes, key, ov);
+  if (ov) {
+    io = iocpscope__new_io();
+    slot = iocpscope__post_begin(o, (uint64_t)key, io, IOCPSCOPE__OP_POST, 0, bytes, (uint64_t)key);
+  }
+  /* Recorded before the call: the packet may be dequeued before PQCS returns. */
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_PQCS, IOCPSCOPE__OP_POST | (ov ? 0x20 : 0)), bytes,
+                    (uint64_t)key, 0, io);
+  ok = (PostQueuedCompletionStatus)(port, bytes, key, ov);
+  IOCPSCOPE__SAVE(errs);
+  if (!ok && slot) iocpscope__post_cancel(slot, o);
+  IOCPSCOPE__RESTORE(errs);
+  return ok;
+}
+
+int iocpscope_closesocket(iocpscope_loc *loc, const char *func, SOCKET s) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__errs errs;
+  uint64_t session;
+  int ret;
+  if (!t) return (closesocket)(s);
+  session = iocpscope__session_of_socket((uint64_t)s);
+  ret = (closesocket)(s);
+  IOCPSCOPE__SAVE(errs);
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_SOCKET_CLOSED, 0), 0, session, (uint32_t)s, 0);
+  IOCPSCOPE__RESTORE(errs);
+  return ret;
+}
+
+BOOL iocpscope_CancelIoEx(iocpscope_loc *loc, const char *func, HANDLE h, LPOVERLAPPED ov) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__errs errs;
+  BOOL ok;
+  if (!t) return (CancelIoEx)(h, ov);
+  ok = (CancelIoEx)(h, ov);
+  IOCPSCOPE__SAVE(errs);
+  if (iocpscope__on()) {
+    uint64_t session = iocpscope__session_of_socket((uint64_t)(uintptr_t)h);
+    char label[96];
+    snprintf(label, sizeof label, "CancelIoEx(%s) = %s", ov ? "overlapped" : "all",
+             ok ? "TRUE" : "FALSE");
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_MARKER, 0), iocpscope__intern(label), session, 0, 0);
+  }
+  IOCPSCOPE__RESTORE(errs);
+  return ok;
+}
+
+BOOL iocpscope_AcceptEx(iocpscope_loc *loc, const char *func, SOCKET listen_socket,
+                        SOCKET accept_socket, PVOID buf, DWORD recv_len, DWORD local_len,
+                        DWORD remote_len, LPDWORD received, LPOVERLAPPED ov) {
+  iocpscope__thread *t;
+  iocpscope__errs errs;
+  iocpscope__slot *slot = NULL;
+  uint64_t o = (uint64_t)(uintptr_t)ov, session;
+  uint32_t io = 0, result;
+  BOOL ok;
+  LPFN_ACCEPTEX fn = iocpscope__g.accept_ex;
+  if (!fn) {
+    GUID id = WSAID_ACCEPTEX;
+    DWORD got = 0;
+    IOCPSCOPE__SAVE(errs);
+    if (WSAIoctl(listen_socket, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &fn,
+                 sizeof fn, &got, NULL, NULL) != 0)
+      fn = NULL;
+    IOCPSCOPE__RESTORE(errs);
+    if (!fn) {
+      WSASetLastError(WSAEOPNOTSUPP);
+      SetLastError(WSAEOPNOTSUPP);
+      return FALSE;
+    }
+    iocpscope__g.accept_ex = fn;
+  }
+  t = ov ? iocpscope__self() : NULL;
+  if (!t)
+    return fn(listen_socket, accept_socket, buf, recv_len, local_len, remote_len, received, ov);
+  session = iocpscope__session_of_socket((uint64_t)listen_socket);
+  io = iocpscope__new_io();
+  slot = iocpscope__post_begin(o, session, io, IOCPSCOPE__OP_ACCEPT, 1, recv_len, 0);
+  ok = fn(listen_socket, accept_socket, buf, recv_len, local_len, remote_len, received, ov);
+  IOCPSCOPE__SAVE(errs);
+  result = ok ? 0 : (uint32_t)errs.w;
+  if (slot && result != 0 && result != ERROR_IO_PENDING) iocpscope__post_cancel(slot, o);
+  if (iocpscope__on()) {
+    uint64_t tsw = iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func));
+    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, IOCPSCOPE__OP_ACCEPT | (1 << 4)),
+                    recv_len, session, result, io);
+    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, IOCPSCOPE__OP_ACCEPT),
+                    (uint32_t)o, session, (uint32_t)(o >> 32), io);
+  }
+  IOCPSCOPE__RESTORE(errs);
+  return ok;
+}
+
+HANDLE iocpscope_CreateIoCompletionPort(iocpscope_loc *loc, const char *func, HANDLE h,
+                                        HANDLE port, ULONG_PTR key, DWORD concurrency) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__errs errs;
+  HANDLE ret;
+  if (!t) return (CreateIoCompletionPort)(h, port, key, concurrency);
+  ret = (CreateIoCompletionPort)(h, port, key, concurrency);
+  IOCPSCOPE__SAVE(errs);
+  if (ret && h == INVALID_HANDLE_VALUE) {
+    InterlockedIncrement(&iocpscope__g.ports);
+    iocpscope__st32(&iocpscope__g.port_concurrency, (LONG)concurrency);
+    if (iocpscope__on())
+      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                      IOCPSCOPE__W0(IOCPSCOPE__K_PORT_CREATED, 2), concurrency, 0,
+                      iocpscope__g.workers, 0);
+  } else if (ret && h != INVALID_HANDLE_VALUE) {
+    uint64_t handle = (uint64_t)(uintptr_t)h;
+    if (!iocpscope__map_find(&iocpscope__g.sockets, handle, NULL)) {
+      iocpscope__slot *k = iocpscope__map_claim(&iocpscope__g.sockets, handle);
+      if (k) {
+        k->v[0] = (LONG64)key;
+        k->v[1] = 2;
+        k->v[2] = 0;
+        iocpscope__map_publish(k);
+      }
+    }
+    if (iocpscope__on())
+      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                      IOCPSCOPE__W0(IOCPSCOPE__K_HANDLE_ASSOCIATED, 0), (uint32_t)handle,
+                      (uint64_t)key, (uint32_t)(handle >> 32), 1);
+  }
+  IOCPSCOPE__RESTORE(errs);
+  return ret;
+}
+
+BOOL iocpscope_SetFileCompletionNotificationModes(iocpscope_loc *loc, const char *func, HANDLE h,
+                                                  UCHAR flags) {
+  iocpscope__thread *t = iocpscope__self();
+  iocpscope__errs errs;
+  BOOL ok;
+  uint64_t handle = (uint64_t)(uintptr_t)h;
+  if (!t) return (SetFileCompletionNotificationModes)(h, flags);
+  ok = (SetFileCompletionNotificationModes)(h, flags);
+  IOCPSCOPE__SAVE(errs);
+  if (ok) {
+    iocpscope__slot *k = iocpscope__map_find(&iocpscope__g.sockets, handle, NULL);
+    if (!k) {
+      k = iocpscope__map_claim(&iocpscope__g.sockets, handle);
+      if (k) {
+        k->v[0] = (LONG64)handle;
+        k->v[1] = 2;
+        k->v[2] = flags;
+        iocpscope__map_publish(k);
+      }
+    } else {
+      iocpscope__st64(&k->v[2], flags);
+    }
+  }
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_COMPLETION_MODES, ok ? 1 : 0), (uint32_t)handle,
+                    iocpscope__session_of_socket(handle), flags, 0);
+  IOCPSCOPE__RESTORE(errs);
+  return ok;
+}
+
+/* Thread exit (an FLS callback): ThreadExit, and the collector may free the ring. */
+static void NTAPI iocpscope__fls_exit(void *p) {
+  iocpscope__thread *t = (iocpscope__thread *)p;
+  if (!t || t == IOCPSCOPE__NOTRACE || iocpscope__g.state != 2) return;
+  iocpscope__st32(&t->state, IOCPSCOPE__ST_EXITED);
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), 0),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_THREAD_EXIT, 0), 0, 0, 0, 0);
+  iocpscope__st32(&t->exited, 1);
+}
+
+/* ============================================================================================
+ * The collector: merge, convert, write.
+ * ========================================================================================== */
+static void iocpscope__crc_init(void) {
+  uint32_t i, k, c;
+  for (i = 0; i < 256; i++) {
+    c = i;
+    for (k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    iocpscope__g.crc[i] = c;
+  }
+}
+static uint32_t iocpscope__crc32(const uint8_t *p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  size_t i;
+  for (i = 0; i < n; i++) c = iocpscope__g.crc[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+static void *iocpscope__grow(void *p, size_t *cap, size_t need, size_t elem) {
+  size_t c = *cap ? *cap : 256;
+  void *q;
+  if (need <= *cap) return p;
+  while (c < need) c *= 2;
+  q = realloc(p, c * elem);
+  if (!q) return NULL;
+  *cap = c;
+  return q;
+}
+
+/* Strings a record refers to, by kind (FORMAT.md §3.2). */
+static int iocpscope__rec_strings(const iocpscope__rec *r, uint32_t ids[2]) {
+  switch (r->w0 & 0xFF) {
+  case IOCPSCOPE__K_THREAD_START:
+  case IOCPSCOPE__K_SESSION_CREATED:
+  case IOCPSCOPE__K_ACCEPT:
+  case IOCPSCOPE__K_MARKER:
+    ids[0] = r->x;
+    return 1;
+  case IOCPSCOPE__K_LOCK_WAIT:
+  case IOCPSCOPE__K_LOCK_ACQUIRE:
+  case IOCPSCOPE__K_LOCK_RELEASE:
+    ids[0] = r->y;
+    return 1;
+  case IOCPSCOPE__K_CALL_SITE:
+    ids[0] = r->x;
+    ids[1] = r->z;
+    return 2;
+  default:
+    return 0;
+  }
+}
+
+static void iocpscope__out_need_str(iocpscope__out *o, uint32_t id) {
+  if (id == 0 || id > iocpscope__g.str_max || (uint32_t)iocpscope__g.str_next < id) return;
+  if (o->str_sent[id >> 3] & (1u << (id & 7))) return;
+  o->str_sent[id >> 3] |= (uint8_t)(1u << (id & 7));
+  o->pend_str = (uint32_t *)iocpscope__grow(o->pend_str, &o->cap_pend_str, o->npend_str + 1, 4);
+  if (o->pend_str) o->pend_str[o->npend_str++] = id;
+}
+
+static void iocpscope__out_put(iocpscope__out *o, const iocpscope__rec *r) {
+  uint32_t ids[2];
+  int n = iocpscope__rec_strings(r, ids), k;
+  iocpscope__rec *d;
+  for (k = 0; k < n; k++) iocpscope__out_need_str(o, ids[k]);
+  o->pend = (iocpscope__rec *)iocpscope__grow(o->pend, &o->cap_pend, o->npend + 1, sizeof *r);
+  if (!o->pend) return;
+  d = &o->pend[o->npend++];
+  *d = *r;
+}
+
+/* A record from a ring (ticks) into an output (ns since its base), with the
+ * ThreadStart and CallSite definitions it needs first. */
+static void iocpscope__out_add(iocpscope__out *o, const iocpscope__rec *r, uint16_t tid) {
+  iocpscope__global *g = &iocpscope__g;
+  uint64_t rel = r->ts & IOCPSCOPE__TS_MASK, abs = g->t0 + rel, ns;
+  uint32_t site = (uint32_t)(r->ts >> 53), kind = r->w0 & 0xFF;
+  iocpscope__rec c;
+  if (abs < o->base) return;
+  ns = iocpscope__ns(abs - o->base);
+  if (o->gap_pending) {
+    c.w0 = IOCPSCOPE__K_GAP | ((uint32_t)o->gap_source << 8) | (IOCPSCOPE__NO_THREAD << 16);
+    c.x = (uint32_t)o->gap_pending;
+    c.ts = ns;
+    c.session = 0;
+    c.y = (uint32_t)(o->gap_pending >> 32);
+    c.z = 0;
+    iocpscope__out_put(o, &c);
+    o->gap_pending = 0;
+  }
+  if (tid != IOCPSCOPE__NO_THREAD && !(o->tid_sent[tid >> 3] & (1u << (tid & 7)))) {
+    o->tid_sent[tid >> 3] |= (uint8_t)(1u << (tid & 7));
+    o->pend_tid[o->npend_tid++] = tid;
+    if (kind != IOCPSCOPE__K_THREAD_START) {
+      unsigned i;
+      for (i = 0; i < (unsigned)g->thread_hw; i++) {
+        iocpscope__thread *t = &g->threads[i];
+        if (t->in_use && (uint16_t)t->tid == tid) {
+          uint32_t name = (uint32_t)t->name_str;
+          if (!name) {
+            char b[48];
+            snprintf(b, sizeof b, "thread %lu", (unsigned long)t->os_tid);
+            name = iocpscope__intern(b);
+            iocpscope__cas32(&t->name_str, (LONG)name, 0);
+          }
+          c.w0 = IOCPSCOPE__K_THREAD_START | ((uint32_t)t->role << 8) | ((uint32_t)tid << 16);
+          c.x = name;
+          c.ts = ns;
+          c.session = 0;
+          c.y = (uint32_t)t->os_tid;
+          c.z = 0;
+          iocpscope__out_put(o, &c);
+          break;
+        }
+      }
+    }
+  }
+  if (site && !(o->site_sent[site >> 3] & (1u << (site & 7)))) {
+    o->site_sent[site >> 3] |= (uint8_t)(1u << (site & 7));
+    o->pend_site[o->npend_site++] = (uint16_t)site;
+    c.w0 = IOCPSCOPE__K_CALL_SITE | (IOCPSCOPE__NO_THREAD << 16);
+    c.x = g->site_file[site];
+    c.ts = ns;
+    c.session = site;
+    c.y = g->site_line[site];
+    c.z = g->site_func[site];
+    iocpscope__out_put(o, &c);
+  }
+  c = *r;
+  c.w0 = (r->w0 & 0xFFFF) | ((uint32_t)tid << 16);
+  c.ts = ns | ((uint64_t)site << 53);
+  iocpscope__out_put(o, &c);
+}
+
+/* ---- output I/O ---------------------------------------------------------------------------- */
+static void iocpscope__out_close(iocpscope__out *o, const char *why) {
+  if (!o->open) return;
+  if (o->kind == 1) {
+    CloseHandle(o->file);
+    o->file = INVALID_HANDLE_VALUE;
+  } else {
+    closesocket(o->sock);
+    o->sock = INVALID_SOCKET;
+    InterlockedExchange(&iocpscope__g.connected, 0);
+    if (why) iocpscope__log("viewer detached: %s", why);
+  }
+  o->open = 0;
+  o->npend = o->npend_str = o->npend_site = o->npend_tid = 0;
+  o->qlen = o->qoff = 0;
+}
+
+/* Append bytes to the output (file: written now; stream: queued). 0 = could not take them. */
+static int iocpscope__out_write(iocpscope__out *o, const uint8_t *p, size_t n) {
+  if (o->kind == 1) {
+    while (n > 0) {
+      DWORD w = 0, chunk = n > 0x40000000u ? 0x40000000u : (DWORD)n;
+      if (!WriteFile(o->file, p, chunk, &w, NULL) || w == 0) {
+        iocpscope__log("writing the trace file failed (error %lu): recording stopped",
+                       (unsigned long)GetLastError());
+        iocpscope__out_close(o, NULL);
+        return 0;
+      }
+      p += w;
+      n -= w;
+    }
+    return 1;
+  }
+  if (o->qlen - o->qoff + n > iocpscope__g.queue_cap) return 0; /* the viewer is too slow: drop */
+  if (o->qoff > 0 && o->qoff == o->qlen) o->qoff = o->qlen = 0;
+  if (o->qlen + n > o->qcap) {
+    size_t c = o->qcap ? o->qcap : 65536;
+    uint8_t *q;
+    if (o->qoff > 0) {
+      memmove(o->q, o->q + o->qoff, o->qlen - o->qoff);
+      o->qlen -= o->qoff;
+      o->qoff = 0;
+    }
+    while (c < o->qlen + n) c *= 2;
+    if (c != o->qcap) {
+      q = (uint8_t *)realloc(o->q, c);
+      if (!q) return 0;
+      o->q = q;
+      o->qcap = c;
+    }
+  }
+  memcpy(o->q + o->qlen, p, n);
+  o->qlen += n;
+  return 1;
+}
+
+/* Send what the stream queue holds, without blocking. */
+static void iocpscope__out_pump(iocpscope__out *o) {
+  while (o->open && o->kind == 2 && o->qoff < o->qlen) {
+    size_t n = o->qlen - o->qoff;
+    int sent = send(o->sock, (const char *)o->q + o->qoff, n > 1048576 ? 1048576 : (int)n, 0);
+    if (sent > 0) {
+      o->qoff += (size_t)sent;
+    } else {
+      int e = WSAGetLastError();
+      if (e != WSAEWOULDBLOCK) {
+        char why[64];
+        snprintf(why, sizeof why, "send failed (error %d)", e);
+        iocpscope__out_close(o, why);
+      }
+      return;
+    }
+  }
+  if (o->qoff == o->qlen) o->qoff = o->qlen = 0;
+}
+
+static size_t iocpscope__put32(uint8_t *buf, size_t at, uint32_t v) {
+  memcpy(buf + at, &v, 4);
+  return at + 4;
+}
+
+/* Write the pending records and strings as one chunk (FORMAT.md §6.2). */
+static void iocpscope__out_flush(iocpscope__out *o) {
+  iocpscope__global *g = &iocpscope__g;
+  size_t i, body = 0, sbytes = 0, total, at;
+  uint8_t *buf;
+  uint32_t crc;
+  if (!o->open || (o->npend == 0 && o->npend_str == 0)) return;
+  if (o->npend_str) {
+    sbytes = 4;
+    for (i = 0; i < o->npend_str; i++) {
+      uint32_t len;
+      memcpy(&len, g->arena + g->str_off[o->pend_str[i]], 4);
+      sbytes += 8 + len;
+    }
+    body += 8 + ((sbytes + 3) & ~(size_t)3);
+  }
+  if (o->npend) body += 8 + o->npend * 32;
+  total = 8 + body + 4;
+  buf = (uint8_t *)calloc(1, total);
+  if (!buf) return;
+  at = 0;
+  at = iocpscope__put32(buf, at, (uint32_t)(0x4B434F49u));
+  at = iocpscope__put32(buf, at, (uint32_t)(body));
+  if (o->npend_str) {
+    at = iocpscope__put32(buf, at, (uint32_t)(1));
+    at = iocpscope__put32(buf, at, (uint32_t)(sbytes));
+    at = iocpscope__put32(buf, at, (uint32_t)(o->npend_str));
+    for (i = 0; i < o->npend_str; i++) {
+      uint32_t id = o->pend_str[i], len;
+      const uint8_t *s = g->arena + g->str_off[id];
+      memcpy(&len, s, 4);
+      at = iocpscope__put32(buf, at, (uint32_t)(id));
+      at = iocpscope__put32(buf, at, (uint32_t)(len));
+      memcpy(buf + at, s + 4, len);
+      at += len;
+    }
+    at = (at + 3) & ~(size_t)3;
+  }
+  if (o->npend) {
+    at = iocpscope__put32(buf, at, (uint32_t)(2));
+    at = iocpscope__put32(buf, at, (uint32_t)(o->npend * 32));
+    memcpy(buf + at, o->pend, o->npend * 32);
+    at += o->npend * 32;
+  }
+  crc = iocpscope__crc32(buf, at);
+  at = iocpscope__put32(buf, at, (uint32_t)(crc));
+  if (iocpscope__out_write(o, buf, total)) {
+    o->written += o->npend;
+    g->written += o->npend;
+  } else if (o->open) {
+    /* Dropped: forget what this chunk defined, and say how much was lost. */
+    for (i = 0; i < o->npend_str; i++)
+      o->str_sent[o->pend_str[i] >> 3] &= (uint8_t) ~(1u << (o->pend_str[i] & 7));
+    for (i = 0; i < o->npend_site; i++)
+      o->site_sent[o->pend_site[i] >> 3] &= (uint8_t) ~(1u << (o->pend_site[i] & 7));
+    for (i = 0; i < o->npend_tid; i++)
+      o->tid_sent[o->pend_tid[i] >> 3] &= (uint8_t) ~(1u << (o->pend_tid[i] & 7));
+    o->gap_pending += o->npend;
+    o->gap_source = 1; /* ClientQueue: the viewer fell behind */
+    g->dropped += o->npend;
+  }
+  free(buf);
+  o->npend = o->npend_str = o->npend_site = o->npend_tid = 0;
+  if (o->kind == 2) iocpscope__out_pump(o);
+}
+
+static size_t iocpscope__json_str(char *out, size_t cap, const char *s) {
+  size_t o = 0;
+  char tmp[IOCPSCOPE__STR_MAX];
+  size_t n = iocpscope__utf8(s, strlen(s), tmp), i;
+  if (cap < 3) return 0;
+  out[o++] = '"';
+  for (i = 0; i < n && o + 8 < cap; i++) {
+    unsigned char c = (unsigned char)tmp[i];
+    if (c == '"' || c == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)c;
+    } else if (c < 0x20) {
+      o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  out[o++] = '"';
+  out[o] = 0;
+  return o;
+}
+
+/* The file header (FORMAT.md §6.1), whose metadata names this process. */
+static size_t iocpscope__header(uint8_t *out, size_t cap, uint64_t wall_ms) {
+  iocpscope__global *g = &iocpscope__g;
+  char meta[4096], a[600], b[600], c[100], d[600];
+  int n;
+  size_t m, at;
+  uint32_t crc, v;
+  iocpscope__json_str(a, sizeof a, g->host);
+  iocpscope__json_str(b, sizeof b, g->process_name);
+  iocpscope__json_str(c, sizeof c, g->app);
+  n = snprintf(meta, sizeof meta,
+               "{\"clock\":\"monotonic-ns\",\"host\":%s,\"backend\":\"external\","
+               "\"portConfig\":{\"workers\":%u,\"concurrency\":%u},\"startWallMs\":%llu,"
+               "\"process\":{\"pid\":%lu,\"name\":%s},\"clockSource\":\"%s\","
+               "\"ticksPerSecond\":%llu,\"tracer\":\"header\",\"ioCount\":\"application\","
+               "\"app\":%s",
+               a, g->workers > 65535 ? 65535 : g->workers,
+               g->concurrency > 65535 ? 65535 : g->concurrency, (unsigned long long)wall_ms,
+               (unsigned long)g->pid, b, g->use_tsc ? "tsc" : "qpc", (unsigned long long)g->tps,
+               c);
+  if (n < 0 || (size_t)n >= sizeof meta - 700) return 0;
+  if (g->name && g->name[0]) {
+    iocpscope__json_str(d, sizeof d, g->name);
+    n += snprintf(meta + n, sizeof meta - (size_t)n, ",\"name\":%s", d);
+  }
+  meta[n++] = '}';
+  m = (size_t)n;
+  if (16 + ((m + 3) & ~(size_t)3) + 4 > cap) return 0;
+  memset(out, 0, 16 + ((m + 3) & ~(size_t)3) + 4);
+  memcpy(out, "\x89IOCPTR\n", 8);
+  out[8] = 2;
+  v = (uint32_t)m;
+  memcpy(out + 12, &v, 4);
+  memcpy(out + 16, meta, m);
+  at = 16 + ((m + 3) & ~(size_t)3);
+  crc = iocpscope__crc32(out, at);
+  memcpy(out + at, &crc, 4);
+  return at + 4;
+}
+
+static uint64_t iocpscope__wall_ms(void) {
+  FILETIME ft;
+  ULARGE_INTEGER u;
+  GetSystemTimeAsFileTime(&ft);
+  u.LowPart = ft.dwLowDateTime;
+  u.HighPart = ft.dwHighDateTime;
+  return (u.QuadPart - 116444736000000000ULL) / 10000ULL;
+}
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+static void iocpscope__snap_put(iocpscope__out *o, uint32_t kind, uint32_t a, uint16_t tid,
+                                uint32_t x, uint64_t session, uint32_t y, uint32_t z,
+                                unsigned *count) {
+  iocpscope__rec r;
+  r.w0 = kind | (a << 8) | ((uint32_t)tid << 16);
+  r.x = x;
+  r.ts = 0;
+  r.session = session;
+  r.y = y;
+  r.z = z;
+  iocpscope__out_put(o, &r);
+  (*count)++;
+}
+
+/* State at the output's start (FORMAT.md §3.2 Snapshot): port, threads (waiters in
+ * the order they started waiting), live sessions, outstanding posts. */
+static void iocpscope__snapshot(iocpscope__out *o, uint32_t reason) {
+  iocpscope__global *g = &iocpscope__g;
+  unsigned n = 0, i, hw = (unsigned)g->thread_hw, w, nw = 0;
+  uint64_t k;
+  unsigned short order[1024];
+  iocpscope__snap_put(o, IOCPSCOPE__K_SNAPSHOT, 0, IOCPSCOPE__NO_THREAD, reason, 0, 0, 0, &n);
+  n = 0;
+  if (g->ports > 0)
+    iocpscope__snap_put(o, IOCPSCOPE__K_PORT_CREATED, 2, IOCPSCOPE__NO_THREAD,
+                        (uint32_t)g->port_concurrency, 0, g->workers, 0, &n);
+  for (i = 0; i < hw; i++) {
+    iocpscope__thread *t = &g->threads[i];
+    uint16_t tid;
+    uint32_t name;
+    if (!t->in_use || t->exited || (uint32_t)t->tid >= IOCPSCOPE__NO_THREAD) continue;
+    tid = (uint16_t)t->tid;
+    name = (uint32_t)t->name_str;
+    if (!name) {
+      char b[48];
+      snprintf(b, sizeof b, "thread %lu", (unsigned long)t->os_tid);
+      name = iocpscope__intern(b);
+      iocpscope__cas32(&t->name_str, (LONG)name, 0);
+    }
+    iocpscope__snap_put(o, IOCPSCOPE__K_THREAD_START, (uint32_t)t->role, tid, name, 0,
+                        (uint32_t)t->os_tid, 0, &n);
+    o->tid_sent[tid >> 3] |= (uint8_t)(1u << (tid & 7));
+    o->pend_tid[o->npend_tid++] = tid;
+    if (t->state == IOCPSCOPE__ST_BLOCKED)
+      iocpscope__snap_put(o, IOCPSCOPE__K_THREAD_STATE, IOCPSCOPE__ST_BLOCKED, tid,
+                          (uint32_t)t->block_reason, 0, (uint32_t)t->block_detail, 0, &n);
+    else if (t->state == IOCPSCOPE__ST_WAITING && nw < 1024)
+      order[nw++] = (unsigned short)i;
+  }
+  /* waiters, the one that started waiting first first */
+  for (w = 1; w < nw; w++) {
+    unsigned short v = order[w];
+    unsigned j = w;
+    while (j > 0 && g->threads[order[j - 1]].gqcs_seq > g->threads[v].gqcs_seq) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = v;
+  }
+  for (w = 0; w < nw; w++)
+    iocpscope__snap_put(o, IOCPSCOPE__K_GQCS_ENTER, 0, (uint16_t)g->threads[order[w]].tid,
+                        0xFFFFFFFFu, 0, 1, 0, &n);
+  for (k = 0; g->sessions.slots && k <= g->sessions.mask; k++) {
+    iocpscope__slot *s = &g->sessions.slots[k];
+    uint64_t id, v1, v3;
+    if ((s->ctl & 3) != IOCPSCOPE__M_LIVE) continue;
+    id = (uint64_t)s->key;
+    v1 = (uint64_t)s->v[1];
+    v3 = (uint64_t)s->v[3];
+    iocpscope__snap_put(o, IOCPSCOPE__K_SESSION_CREATED, 0, IOCPSCOPE__NO_THREAD, (uint32_t)v1,
+                        id, (uint32_t)(uint64_t)s->v[0], (uint32_t)(v1 >> 32), &n);
+    if (s->v[5])
+      iocpscope__snap_put(o, IOCPSCOPE__K_SESSION_RINGS, 0, IOCPSCOPE__NO_THREAD,
+                          (uint32_t)(v3 >> 32), id, (uint32_t)v3, 0, &n);
+    iocpscope__snap_put(o, IOCPSCOPE__K_IO_COUNT, 9, IOCPSCOPE__NO_THREAD,
+                        (uint32_t)(int32_t)s->v[2], id, 0, 0, &n);
+  }
+  for (k = 0; g->ovs.slots && k <= g->ovs.mask; k++) {
+    iocpscope__slot *s = &g->ovs.slots[k];
+    uint64_t ov, v1, sess;
+    unsigned op;
+    if ((s->ctl & 3) != IOCPSCOPE__M_LIVE) continue;
+    ov = (uint64_t)s->key;
+    v1 = (uint64_t)s->v[1];
+    sess = (uint64_t)s->v[0];
+    op = (unsigned)(v1 >> 32) & 0xFF;
+    if (op == IOCPSCOPE__OP_POST) {
+      iocpscope__snap_put(o, IOCPSCOPE__K_PQCS, IOCPSCOPE__OP_POST | 0x20, IOCPSCOPE__NO_THREAD,
+                          (uint32_t)s->v[2], (uint64_t)s->v[3], 0, (uint32_t)v1, &n);
+      continue;
+    }
+    iocpscope__snap_put(o, IOCPSCOPE__K_IO_POSTED, op | ((unsigned)((v1 >> 40) & 15) << 4),
+                        IOCPSCOPE__NO_THREAD, (uint32_t)s->v[2], sess, ERROR_IO_PENDING,
+                        (uint32_t)v1, &n);
+    iocpscope__snap_put(o, IOCPSCOPE__K_IO_DETAIL, op, IOCPSCOPE__NO_THREAD, (uint32_t)ov, sess,
+                        (uint32_t)(ov >> 32), (uint32_t)v1, &n);
+  }
+  iocpscope__snap_put(o, IOCPSCOPE__K_SNAPSHOT, 1, IOCPSCOPE__NO_THREAD, reason, 0, n, 0, &n);
+}
+
+/* ---- attaching outputs ------------------------------------------------------------------------ */
+static int iocpscope__out_reset(iocpscope__out *o) {
+  size_t bits = ((size_t)iocpscope__g.str_max + 8) / 8;
+  if (!o->str_sent) o->str_sent = (uint8_t *)calloc(1, bits);
+  if (!o->pend_tid) o->pend_tid = (uint16_t *)calloc(65536, sizeof(uint16_t));
+  if (!o->str_sent || !o->pend_tid) return 0;
+  memset(o->str_sent, 0, bits);
+  memset(o->site_sent, 0, sizeof o->site_sent);
+  memset(o->tid_sent, 0, sizeof o->tid_sent);
+  o->npend = o->npend_str = o->npend_site = o->npend_tid = 0;
+  o->written = 0;
+  o->gap_pending = 0;
+  o->qlen = o->qoff = 0;
+  o->nreply = 0;
+  o->replied = 0;
+  return 1;
+}
+
+/* Start an output at `base` ticks: header (stream: after the handshake), then a snapshot. */
+static int iocpscope__out_start(iocpscope__out *o, uint64_t base, int snapshot, uint32_t reason) {
+  iocpscope__global *g = &iocpscope__g;
+  uint8_t hdr[8192];
+  size_t n;
+  uint64_t wall = g->start_wall_ms_at_t0 + iocpscope__ns(base - g->t0) / 1000000ULL;
+  if (!iocpscope__out_reset(o)) return 0;
+  o->base = base;
+  o->open = 1;
+  if (o->kind == 2) {
+    uint8_t hs[16 + 260];
+    size_t tl = g->token ? strlen(g->token) : 0;
+    uint32_t v = (uint32_t)tl;
+    if (tl > 256) tl = 256;
+    memset(hs, 0, sizeof hs);
+    memcpy(hs, "\x89IOCSTR\n", 8);
+    hs[8] = 2;
+    memcpy(hs + 12, &v, 4);
+    if (tl) memcpy(hs + 16, g->token, tl);
+    if (!iocpscope__out_write(o, hs, 16 + ((tl + 3) & ~(size_t)3))) return 0;
+  }
+  n = iocpscope__header(hdr, sizeof hdr, wall);
+  if (!n || !iocpscope__out_write(o, hdr, n)) {
+    iocpscope__out_close(o, "could not write the header");
+    return 0;
+  }
+  if (snapshot) iocpscope__snapshot(o, reason);
+  o->last_flush = iocpscope__ticks();
+  return 1;
+}
+
+static int iocpscope__parse_hostport(const char *s, char *host, size_t hcap, char *port,
+                                     size_t pcap) {
+  const char *colon = strrchr(s, ':');
+  size_t hl;
+  if (!colon || colon == s || !colon[1] || strlen(colon + 1) >= pcap) return 0;
+  hl = (size_t)(colon - s);
+  if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+    s++;
+    hl -= 2;
+  }
+  if (hl == 0 || hl >= hcap) return 0;
+  memcpy(host, s, hl);
+  host[hl] = 0;
+  memcpy(port, colon + 1, strlen(colon + 1) + 1);
+  return 1;
+}
+
+/* One step of the connection to the viewer: start a non-blocking connect, or see it finish. */
+static int iocpscope__connect_step(uint64_t now) {
+  iocpscope__global *g = &iocpscope__g;
+  if (g->connecting == INVALID_SOCKET) {
+    char host[256], port[16];
+    struct addrinfo hints, *ai = NULL;
+    u_long nb = 1;
+    SOCKET s;
+    if (now < g->next_attempt) return 0;
+    if (!iocpscope__parse_hostport(g->connect, host, sizeof host, port, sizeof port)) {
+      iocpscope__log("IOCPSCOPE_CONNECT=\"%s\" is not host:port: no live stream", g->connect);
+      g->connect[0] = 0;
+      return 0;
+    }
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
+      g->next_attempt = now + g->tps * g->backoff_ms / 1000;
+      return 0;
+    }
+    s = socket(ai->ai_family, SOCK_STREAM, IPPROTO_TCP);
+    if (s == INVALID_SOCKET) {
+      freeaddrinfo(ai);
+      g->next_attempt = now + g->tps * g->backoff_ms / 1000;
+      return 0;
+    }
+    ioctlsocket(s, FIONBIO, &nb);
+    if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) != 0 && WSAGetLastError() != WSAEWOULDBLOCK) {
+      closesocket(s);
+      freeaddrinfo(ai);
+      g->next_attempt = now + g->tps * g->backoff_ms / 1000;
+      g->backoff_ms = g->backoff_ms * 2 > g->retry_max_ms ? g->retry_max_ms : g->backoff_ms * 2;
+      return 0;
+    }
+    freeaddrinfo(ai);
+    g->connecting = s;
+    g->connect_started = now;
+  }
+  {
+    fd_set wr, ex;
+    struct timeval tv = {0, 0};
+    int r;
+    FD_ZERO(&wr);
+    FD_ZERO(&ex);
+    FD_SET(g->connecting, &wr);
+    FD_SET(g->connecting, &ex);
+    r = select(0, NULL, &wr, &ex, &tv);
+    if (r > 0 && FD_ISSET(g->connecting, &wr)) {
+      int e = 0, el = sizeof e, one = 1, sb = 1 << 20;
+      getsockopt(g->connecting, SOL_SOCKET, SO_ERROR, (char *)&e, &el);
+      if (e == 0) {
+        setsockopt(g->connecting, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+        setsockopt(g->connecting, SOL_SOCKET, SO_SNDBUF, (const char *)&sb, sizeof sb);
+        return 1;
+      }
+    }
+    if (r != 0 || now - g->connect_started > g->tps) { /* failed, or 1 s without an answer */
+      closesocket(g->connecting);
+      g->connecting = INVALID_SOCKET;
+      g->next_attempt = now + g->tps * g->backoff_ms / 1000;
+      g->backoff_ms = g->backoff_ms * 2 > g->retry_max_ms ? g->retry_max_ms : g->backoff_ms * 2;
+    }
+  }
+  return 0;
+}
+
+/* The viewer's one-line JSON answer (FORMAT.md §11): logged; a refusal detaches. */
+static void iocpscope__read_reply(iocpscope__out *o) {
+  char buf[512];
+  int n;
+  if (!o->open || o->kind != 2) return;
+  for (;;) {
+    n = recv(o->sock, buf, sizeof buf, 0);
+    if (n == 0) {
+      iocpscope__out_close(o, "the viewer closed the connection");
+      return;
+    }
+    if (n < 0) {
+      int e = WSAGetLastError();
+      if (e != WSAEWOULDBLOCK) {
+        char why[64];
+        snprintf(why, sizeof why, "receive failed (error %d)", e);
+        iocpscope__out_close(o, why);
+      }
+      return;
+    }
+    if (o->replied) continue; /* nothing more is expected: ignore */
+    if (o->nreply + (size_t)n > 1024) {
+      iocpscope__out_close(o, "the viewer's answer is longer than 1 KiB");
+      return;
+    }
+    memcpy(o->reply + o->nreply, buf, (size_t)n);
+    o->nreply += (size_t)n;
+    o->reply[o->nreply] = 0;
+    if (memchr(o->reply, '\n', o->nreply)) {
+      char *nl = (char *)memchr(o->reply, '\n', o->nreply);
+      *nl = 0;
+      o->replied = 1;
+      if (strstr(o->reply, "\"ok\":true")) {
+        iocpscope__log("viewer attached at %s", iocpscope__g.connect);
+      } else {
+        char why[1100];
+        snprintf(why, sizeof why, "the viewer refused the stream: %.1000s", o->reply);
+        iocpscope__out_close(o, why);
+        return;
+      }
+    }
+  }
+}
+
+/* ---- the merge ----------------------------------------------------------------------------------- */
+/* Merge every ring's records stamped at or before `limit` (raw ticks) into the
+ * attached outputs, in time order; returns how many were taken. */
+static size_t iocpscope__drain(uint64_t limit, int discard) {
+  iocpscope__global *g = &iocpscope__g;
+  unsigned hw = (unsigned)g->thread_hw, i, nr = 0;
+  size_t taken = 0;
+  struct {
+    iocpscope__thread *t;
+    uint64_t at, end;
+  } cur[1024];
+  uint64_t lim_rel = limit - g->t0;
+  if ((int64_t)lim_rel < 0) lim_rel = 0;
+  for (i = 0; i < hw && nr < 1024; i++) {
+    iocpscope__thread *t = &g->threads[i];
+    uint64_t head, tail;
+    if (!iocpscope__ld32(&t->in_use) || !t->ring) continue;
+    head = (uint64_t)iocpscope__ld64(&t->head_pub);
+    tail = (uint64_t)t->tail;
+    if (head == tail) continue;
+    if (discard) {
+      iocpscope__st64(&t->tail, (LONG64)head);
+      continue;
+    }
+    cur[nr].t = t;
+    cur[nr].at = tail;
+    cur[nr].end = head;
+    nr++;
+  }
+  /* k-way merge by a linear minimum: thread counts are small, and each pick is
+   * a handful of compares against one cached timestamp per ring. */
+  for (;;) {
+    unsigned best = nr;
+    uint64_t best_ts = 0;
+    for (i = 0; i < nr; i++) {
+      iocpscope__rec *r;
+      uint64_t ts;
+      if (cur[i].at == cur[i].end) continue;
+      r = &cur[i].t->ring[cur[i].at & cur[i].t->mask];
+      ts = r->ts & IOCPSCOPE__TS_MASK;
+      if (ts > lim_rel) {
+        cur[i].end = cur[i].at; /* nothing more from this ring this round */
+        continue;
+      }
+      if (best == nr || ts < best_ts) {
+        best = i;
+        best_ts = ts;
+      }
+    }
+    if (best == nr) break;
+    {
+      iocpscope__thread *t = cur[best].t;
+      iocpscope__rec *r = &t->ring[cur[best].at & t->mask];
+      uint16_t tid = (uint16_t)t->tid;
+      int k;
+      for (k = 0; k < 2; k++) {
+        iocpscope__out *o = &g->outs[k];
+        if (!o->open) continue;
+        iocpscope__out_add(o, r, tid);
+        if (o->npend >= 16384) iocpscope__out_flush(o);
+      }
+      cur[best].at++;
+      taken++;
+      if ((taken & 255) == 0) iocpscope__st64(&t->tail, (LONG64)cur[best].at);
+    }
+  }
+  for (i = 0; i < nr; i++) iocpscope__st64(&cur[i].t->tail, (LONG64)cur[i].at);
+  return taken;
+}
+
+/* Losses no ring could carry (threads without a ring; at the end, losses still pending). */
+static void iocpscope__report_losses(uint64_t now, int final) {
+  iocpscope__global *g = &iocpscope__g;
+  LONG64 lost = iocpscope__ld64(&g->untraced_lost) - g->untraced_reported;
+  unsigned i, k;
+  iocpscope__rec r;
+  memset(&r, 0, sizeof r);
+  r.w0 = IOCPSCOPE__K_GAP;
+  r.ts = iocpscope__tsw(now, 0);
+  if (lost > 0) {
+    g->untraced_reported += lost;
+    r.x = (uint32_t)lost;
+    r.y = (uint32_t)((uint64_t)lost >> 32);
+    for (k = 0; k < 2; k++)
+      if (g->outs[k].open) iocpscope__out_add(&g->outs[k], &r, IOCPSCOPE__NO_THREAD);
+  }
+  if (!final) return;
+  for (i = 0; i < (unsigned)g->thread_hw; i++) {
+    iocpscope__thread *t = &g->threads[i];
+    LONG64 left = iocpscope__ld64(&t->lost_total) - iocpscope__ld64(&t->lost_reported);
+    if (!t->in_use || left <= 0 || (uint32_t)t->tid >= IOCPSCOPE__NO_THREAD) continue;
+    iocpscope__st64(&t->lost_reported, t->lost_reported + left);
+    r.x = (uint32_t)left;
+    r.y = (uint32_t)((uint64_t)left >> 32);
+    for (k = 0; k < 2; k++)
+      if (g->outs[k].open) iocpscope__out_add(&g->outs[k], &r, (uint16_t)t->tid);
+  }
+}
+
+/* Free the rings of threads that exited once everything they wrote is out,
+ * after saying how many of their records were lost since their last Gap. */
+static void iocpscope__reap(uint64_t now) {
+  iocpscope__global *g = &iocpscope__g;
+  unsigned i, k;
+  for (i = 0; i < (unsigned)g->thread_hw; i++) {
+    iocpscope__thread *t = &g->threads[i];
+    LONG64 left;
+    if (!t->in_use || !iocpscope__ld32(&t->exited)) continue;
+    if (iocpscope__ld64(&t->head_pub) != t->tail) continue;
+    left = iocpscope__ld64(&t->lost_total) - iocpscope__ld64(&t->lost_reported);
+    if (left > 0 && (uint32_t)t->tid < IOCPSCOPE__NO_THREAD) {
+      iocpscope__rec r;
+      memset(&r, 0, sizeof r);
+      r.w0 = IOCPSCOPE__K_GAP;
+      r.ts = iocpscope__tsw(now, 0);
+      r.x = (uint32_t)left;
+      r.y = (uint32_t)((uint64_t)left >> 32);
+      iocpscope__st64(&t->lost_reported, t->lost_reported + left);
+      for (k = 0; k < 2; k++)
+        if (g->outs[k].open) iocpscope__out_add(&g->outs[k], &r, (uint16_t)t->tid);
+    }
+    if (t->ring) {
+      VirtualFree(t->ring, 0, MEM_RELEASE);
+      iocpscope__add64(&g->ring_mem, -(LONG64)(t->cap * sizeof(iocpscope__rec)));
+      t->ring = NULL;
+    }
+    iocpscope__st32(&t->in_use, 0);
+  }
+}
+
+static void iocpscope__trace_end(iocpscope__out *o, uint64_t now, int reason) {
+  iocpscope__rec r;
+  if (!o->open) return;
+  memset(&r, 0, sizeof r);
+  r.w0 = IOCPSCOPE__K_TRACE_END | ((uint32_t)reason << 8) | (IOCPSCOPE__NO_THREAD << 16);
+  r.x = (uint32_t)(o->written + o->npend);
+  r.y = (uint32_t)((o->written + o->npend) >> 32);
+  r.ts = now > o->base ? iocpscope__ns(now - o->base) : 0;
+  iocpscope__out_put(o, &r);
+  iocpscope__out_flush(o);
+}
+
+static DWORD WINAPI iocpscope__collector(LPVOID arg) {
+  iocpscope__global *g = &iocpscope__g;
+  iocpscope__out *file = &g->outs[0], *stream = &g->outs[1];
+  uint64_t lag = g->tps / 500; /* 2 ms */
+  uint64_t flush_ticks = g->tps * g->flush_ms / 1000;
+  (void)arg;
+  TlsSetValue(g->tls, IOCPSCOPE__NOTRACE);
+  SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_ABOVE_NORMAL);
+  for (;;) {
+    /* A flush request is read before the clock: records pushed before it are older. */
+    LONG flush_seen = iocpscope__ld32(&g->flush_req);
+    int want_flush = flush_seen != iocpscope__ld32(&g->flush_done);
+    int stopping = iocpscope__ld32(&g->stop) != 0;
+    uint64_t now = iocpscope__ticks();
+    int k;
+    /* the viewer */
+    if (!stopping && g->connect && g->connect[0] && !stream->open &&
+        iocpscope__connect_step(now)) {
+      uint64_t ts;
+      int was_active = g->active;
+      if (!was_active) {
+        InterlockedExchange(&g->active, 1);
+        FlushProcessWriteBuffers();
+        iocpscope__drain(0, 1); /* records of the switch-on moment: the snapshot covers them */
+      }
+      ts = iocpscope__ticks();
+      if (was_active) iocpscope__drain(ts, 0); /* everything before ts goes to the file first */
+      stream->kind = 2;
+      stream->sock = g->connecting;
+      g->connecting = INVALID_SOCKET;
+      g->backoff_ms = 100;
+      if (iocpscope__out_start(stream, ts, 1, 1)) {
+        g->connects++;
+        InterlockedExchange(&g->connected, 1);
+        iocpscope__out_flush(stream);
+      }
+    }
+    iocpscope__read_reply(stream);
+    /* on demand: record only while something is attached */
+    if (!file->open && !stream->open && g->active) {
+      InterlockedExchange(&g->active, 0);
+      iocpscope__drain(0, 1);
+    }
+    if (g->active) {
+      iocpscope__drain(stopping || want_flush ? now : now - lag, 0);
+      iocpscope__report_losses(now, 0);
+    } else {
+      iocpscope__drain(0, 1);
+    }
+    iocpscope__reap(now);
+    for (k = 0; k < 2; k++) {
+      iocpscope__out *o = &g->outs[k];
+      if (!o->open) continue;
+      if (want_flush || now - o->last_flush >= flush_ticks) {
+        iocpscope__out_flush(o);
+        o->last_flush = now;
+      }
+      if (o->kind == 2) iocpscope__out_pump(o);
+    }
+    if (stopping) break;
+    if (want_flush) {
+      InterlockedExchange(&g->flush_done, flush_seen);
+      SetEvent(g->flushed);
+    }
+    WaitForSingleObject(g->wake, g->active ? 10 : 20);
+  }
+  /* the end: everything out, the losses said, TraceEnd, then close */
+  {
+    uint64_t now = iocpscope__ticks();
+    int k;
+    InterlockedExchange(&g->active, 0);
+    Sleep(1);
+    iocpscope__drain(now + g->tps, 0);
+    iocpscope__report_losses(now, 1);
+    for (k = 0; k < 2; k++) {
+      iocpscope__out *o = &g->outs[k];
+      iocpscope__trace_end(o, now, g->end_reason);
+      if (o->open && o->kind == 2) {
+        uint64_t until = iocpscope__ticks() + 2 * g->tps;
+        while (o->open && o->qoff < o->qlen && iocpscope__ticks() < until) {
+          iocpscope__out_pump(o);
+          if (o->qoff < o->qlen) Sleep(5);
+        }
+        shutdown(o->sock, SD_SEND);
+      }
+      if (o->open && o->kind == 1) FlushFileBuffers(o->file);
+      iocpscope__out_close(o, NULL);
+    }
+    if (g->connecting != INVALID_SOCKET) closesocket(g->connecting);
+    SetEvent(g->flushed);
+  }
+  return 0;
+}
+
+/* ---- init / shutdown ------------------------------------------------------------------------------- */
+static char *iocpscope__env(const char *name, const char *fallback) {
+  wchar_t wname[64], wv[4096];
+  DWORD n;
+  int i, len;
+  char *out;
+  for (i = 0; name[i] && i < 63; i++) wname[i] = (wchar_t)name[i];
+  wname[i] = 0;
+  n = GetEnvironmentVariableW(wname, wv, 4096);
+  if (n == 0 && GetLastError() == ERROR_ENVVAR_NOT_FOUND) {
+    if (!fallback) return NULL;
+    len = (int)strlen(fallback);
+    out = (char *)malloc((size_t)len + 1);
+    if (out) memcpy(out, fallback, (size_t)len + 1);
+    return out;
+  }
+  if (n >= 4096) n = 0;
+  wv[n] = 0;
+  len = WideCharToMultiByte(CP_UTF8, 0, wv, -1, NULL, 0, NULL, NULL);
+  if (len <= 0) return NULL;
+  out = (char *)malloc((size_t)len);
+  if (out) WideCharToMultiByte(CP_UTF8, 0, wv, -1, out, len, NULL, NULL);
+  return out;
+}
+
+static unsigned iocpscope__env_uint(const char *name, unsigned value, unsigned dflt, unsigned lo,
+                                    unsigned hi) {
+  char *s = iocpscope__env(name, NULL);
+  unsigned v = value ? value : dflt;
+  if (s) {
+    char *end;
+    unsigned long x = strtoul(s, &end, 10);
+    if (*s && !*end && x >= lo && x <= hi)
+      v = (unsigned)x;
+    else
+      iocpscope__log("%s=\"%s\" is not a number in %u..%u: using %u", name, s, lo, hi, v);
+    free(s);
+  }
+  if (v < lo) v = lo;
+  if (v > hi) v = hi;
+  return v;
+}
+
+static uint64_t iocpscope__pow2(uint64_t v) {
+  uint64_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+static int iocpscope__map_alloc(iocpscope__map *m, uint64_t entries) {
+  uint64_t n = iocpscope__pow2(entries * 2);
+  m->slots = (iocpscope__slot *)VirtualAlloc(NULL, (SIZE_T)(n * sizeof(iocpscope__slot)),
+                                            MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+  m->mask = n - 1;
+  return m->slots != NULL;
+}
+
+static void iocpscope__name_self(void) {
+  iocpscope__global *g = &iocpscope__g;
+  wchar_t w[MAX_PATH];
+  DWORD n = GetModuleFileNameW(NULL, w, MAX_PATH), i, start = 0;
+  DWORD hn = MAX_COMPUTERNAME_LENGTH + 1;
+  wchar_t hw[MAX_COMPUTERNAME_LENGTH + 1];
+  if (n >= MAX_PATH) n = 0;
+  for (i = 0; i < n; i++)
+    if (w[i] == L'\\' || w[i] == L'/') start = i + 1;
+  w[n] = 0;
+  if (!WideCharToMultiByte(CP_UTF8, 0, w + start, -1, g->process_name, 200, NULL, NULL))
+    memcpy(g->process_name, "unknown", 8);
+  if (GetComputerNameW(hw, &hn)) {
+    hw[hn] = 0;
+    if (!WideCharToMultiByte(CP_UTF8, 0, hw, -1, g->host, 200, NULL, NULL))
+      memcpy(g->host, "unknown", 8);
+  } else {
+    memcpy(g->host, "unknown", 8);
+  }
+}
+
+static void iocpscope__atexit(void) { iocpscope_shutdown(IOCPSCOPE_END_SERVER_EXIT); }
+
+static int iocpscope__start(const iocpscope_config *cfg) {
+  iocpscope__global *g = &iocpscope__g;
+  iocpscope_config zero;
+  WSADATA wd;
+  char *s;
+  unsigned budget_mb, ring_kb, max_sessions, max_out;
+  DWORD err = GetLastError();
+  if (iocpscope__cas32(&g->state, 1, 0) != 0) {
+    while (iocpscope__ld32(&g->state) == 1) Sleep(0);
+    return iocpscope__ld32(&g->state) == 2 ? 0 : -1;
+  }
+  if (!cfg) {
+    memset(&zero, 0, sizeof zero);
+    cfg = &zero;
+  }
+  g->log = cfg->log < 0 ? 0 : 1;
+  s = iocpscope__env("IOCPSCOPE_LOG", NULL);
+  if (s) {
+    g->log = strcmp(s, "0") != 0;
+    free(s);
+  }
+  g->tls = TlsAlloc();
+  if (g->tls == TLS_OUT_OF_INDEXES) goto fail;
+  g->fls = FlsAlloc(iocpscope__fls_exit);
+  g->pid = GetCurrentProcessId();
+  iocpscope__name_self();
+  g->output = iocpscope__env("IOCPSCOPE_OUTPUT", cfg->output ? cfg->output : "");
+  g->connect = iocpscope__env("IOCPSCOPE_CONNECT", cfg->connect ? cfg->connect : "");
+  g->token = iocpscope__env("IOCPSCOPE_TOKEN", cfg->token ? cfg->token : "");
+  g->name = iocpscope__env("IOCPSCOPE_NAME", cfg->name ? cfg->name : "");
+  g->app = iocpscope__env("IOCPSCOPE_APP", cfg->app ? cfg->app : "");
+  if (!g->output || !g->connect || !g->token || !g->name || !g->app) goto fail;
+  if (!g->app[0]) {
+    size_t n = strlen(g->process_name);
+    free(g->app);
+    g->app = (char *)malloc(n + 1);
+    if (!g->app) goto fail;
+    memcpy(g->app, g->process_name, n + 1);
+    if (n > 4 && _stricmp(g->app + n - 4, ".exe") == 0) g->app[n - 4] = 0;
+  }
+  if (strlen(g->app) > 32) g->app[32] = 0;
+  if (strlen(g->token) > 256) {
+    iocpscope__log("IOCPSCOPE_TOKEN is longer than 256 bytes: ignored");
+    g->token[0] = 0;
+  }
+  g->workers = iocpscope__env_uint("IOCPSCOPE_WORKERS", cfg->workers, 0, 0, 65535);
+  g->concurrency = iocpscope__env_uint("IOCPSCOPE_CONCURRENCY", cfg->concurrency, 0, 0, 65535);
+  budget_mb = iocpscope__env_uint("IOCPSCOPE_BUDGET_MB", cfg->budget_mb, 64, 4, 65536);
+  ring_kb = iocpscope__env_uint("IOCPSCOPE_RING_KB", cfg->ring_kb, 1024, 1, 1048576);
+  g->flush_ms = iocpscope__env_uint("IOCPSCOPE_FLUSH_MS", cfg->flush_ms, 50, 5, 100);
+  g->retry_max_ms = iocpscope__env_uint("IOCPSCOPE_RETRY_MS", cfg->retry_max_ms, 2000, 100, 60000);
+  g->max_threads = iocpscope__env_uint("IOCPSCOPE_MAX_THREADS", cfg->max_threads, 256, 4, 1024);
+  max_sessions = iocpscope__env_uint("IOCPSCOPE_MAX_SESSIONS", cfg->max_sessions, 16384, 16, 1u << 22);
+  max_out = iocpscope__env_uint("IOCPSCOPE_MAX_OUTSTANDING", cfg->max_outstanding, 32768, 16, 1u << 22);
+  g->ring_bytes = iocpscope__pow2((uint64_t)ring_kb * 1024);
+  if (g->ring_bytes < 1024) g->ring_bytes = 1024;
+  g->budget = (uint64_t)budget_mb << 20;
+  s = iocpscope__env("IOCPSCOPE_CLOCK", NULL);
+  {
+    int want = cfg->clock;
+    if (s) {
+      want = strcmp(s, "tsc") == 0 ? IOCPSCOPE_CLOCK_TSC
+             : strcmp(s, "qpc") == 0 ? IOCPSCOPE_CLOCK_QPC : IOCPSCOPE_CLOCK_AUTO;
+      free(s);
+    }
+    QueryPerformanceFrequency(&g->qpf);
+    g->use_tsc = want != IOCPSCOPE_CLOCK_QPC && iocpscope__tsc_invariant();
+  }
+#if defined(IOCPSCOPE__X64) || defined(IOCPSCOPE__X86)
+  if (g->use_tsc) {
+    LARGE_INTEGER q0, q1;
+    uint64_t c0, c1;
+    double rate;
+    QueryPerformanceCounter(&q0);
+    c0 = (uint64_t)__rdtsc();
+    Sleep(20);
+    QueryPerformanceCounter(&q1);
+    c1 = (uint64_t)__rdtsc();
+    rate = (double)(c1 - c0) * (double)g->qpf.QuadPart / (double)(q1.QuadPart - q0.QuadPart);
+    if (rate > 1e6 && rate < 1e11)
+      g->tps = (uint64_t)rate;
+    else
+      g->use_tsc = 0;
+  }
+#endif
+  if (!g->use_tsc) g->tps = (uint64_t)g->qpf.QuadPart;
+  g->t0 = iocpscope__ticks();
+  g->start_wall_ms_at_t0 = iocpscope__wall_ms();
+  {
+    HMODULE nt = GetModuleHandleW(L"ntdll.dll");
+    FARPROC p = nt ? GetProcAddress(nt, "RtlNtStatusToDosError") : NULL;
+    g->nt_to_dos = (ULONG(WINAPI *)(LONG))(void (*)(void))p;
+  }
+  /* tables and strings: fixed at init, part of the budget */
+  g->threads = (iocpscope__thread *)VirtualAlloc(
+      NULL, (SIZE_T)g->max_threads * sizeof(iocpscope__thread), MEM_COMMIT | MEM_RESERVE,
+      PAGE_READWRITE);
+  if (!g->threads) goto fail;
+  if (!iocpscope__map_alloc(&g->ovs, max_out) || !iocpscope__map_alloc(&g->sessions, max_sessions) ||
+      !iocpscope__map_alloc(&g->sockets, max_sessions))
+    goto fail;
+  g->str_max = 65536;
+  g->str_mask = iocpscope__pow2((uint64_t)g->str_max * 2) - 1;
+  g->str_keys = (LONG64 volatile *)calloc((size_t)g->str_mask + 1, sizeof(LONG64));
+  g->str_ids = (LONG volatile *)calloc((size_t)g->str_mask + 1, sizeof(LONG));
+  g->str_off = (uint32_t *)calloc((size_t)g->str_max + 1, sizeof(uint32_t));
+  g->arena_cap = 4u << 20;
+  g->arena = (uint8_t *)malloc(g->arena_cap);
+  if (!g->str_keys || !g->str_ids || !g->str_off || !g->arena) goto fail;
+  /* The stream's send queue may hold an eighth of the budget (4..16 MiB); chunk
+   * buffers take about 2 MiB. */
+  g->queue_cap = g->budget / 8;
+  if (g->queue_cap < ((uint64_t)4 << 20)) g->queue_cap = (uint64_t)4 << 20;
+  if (g->queue_cap > ((uint64_t)16 << 20)) g->queue_cap = (uint64_t)16 << 20;
+  g->mem_used_fixed = (uint64_t)g->max_threads * sizeof(iocpscope__thread) +
+                      (g->ovs.mask + g->sessions.mask + g->sockets.mask + 3) * sizeof(iocpscope__slot) +
+                      (g->str_mask + 1) * 12 + (uint64_t)g->str_max * 4 + g->arena_cap +
+                      g->queue_cap + ((uint64_t)2 << 20);
+  if (g->mem_used_fixed + g->ring_bytes > g->budget) {
+    iocpscope__log("IOCPSCOPE_BUDGET_MB=%u leaves no room for a ring after the tables (%llu MiB): "
+                   "rings get what is left, down to 64 KiB each",
+                   budget_mb, (unsigned long long)(g->mem_used_fixed >> 20));
+  }
+  g->budget = g->budget > g->mem_used_fixed ? g->budget - g->mem_used_fixed : 0;
+  iocpscope__crc_init();
+  g->next_io = 0;
+  g->connecting = INVALID_SOCKET;
+  g->backoff_ms = 100;
+  g->outs[0].file = INVALID_HANDLE_VALUE;
+  g->outs[1].sock = INVALID_SOCKET;
+  g->end_reason = IOCPSCOPE_END_SERVER_EXIT;
+  if (WSAStartup(MAKEWORD(2, 2), &wd) != 0) goto fail;
+  g->wsa = 1;
+  g->wake = CreateEventW(NULL, FALSE, FALSE, NULL);
+  g->flushed = CreateEventW(NULL, FALSE, FALSE, NULL);
+  if (!g->wake || !g->flushed) goto fail;
+  if (g->output[0]) {
+    int wl = MultiByteToWideChar(CP_UTF8, 0, g->output, -1, NULL, 0);
+    wchar_t *wp = wl > 0 ? (wchar_t *)malloc((size_t)wl * sizeof(wchar_t)) : NULL;
+    HANDLE h = INVALID_HANDLE_VALUE;
+    if (wp && MultiByteToWideChar(CP_UTF8, 0, g->output, -1, wp, wl) > 0)
+      h = CreateFileW(wp, GENERIC_WRITE, FILE_SHARE_READ, NULL, CREATE_ALWAYS,
+                      FILE_ATTRIBUTE_NORMAL, NULL);
+    free(wp);
+    if (h == INVALID_HANDLE_VALUE) {
+      iocpscope__log("cannot create %s (error %lu): no file output", g->output,
+                     (unsigned long)GetLastError());
+    } else {
+      g->outs[0].kind = 1;
+      g->outs[0].file = h;
+      if (iocpscope__out_start(&g->outs[0], g->t0, 0, 0)) InterlockedExchange(&g->active, 1);
+    }
+  }
+  if (!g->output[0] && !g->connect[0])
+    iocpscope__log("neither IOCPSCOPE_OUTPUT nor IOCPSCOPE_CONNECT is set: nothing is recorded");
+  iocpscope__st32(&g->state, 2);
+  g->collector = CreateThread(NULL, 0, iocpscope__collector, NULL, 0, NULL);
+  if (!g->collector) {
+    iocpscope__st32(&g->state, 4);
+    InterlockedExchange(&g->active, 0);
+    SetLastError(err);
+    return -1;
+  }
+  atexit(iocpscope__atexit);
+  SetLastError(err);
+  return 0;
+fail:
+  iocpscope__log("initialisation failed (error %lu): tracing is off", (unsigned long)GetLastError());
+  iocpscope__st32(&g->state, 4);
+  SetLastError(err);
+  return -1;
+}
+
+int iocpscope_init(const iocpscope_config *cfg) {
+  int r = iocpscope__start(cfg);
+  if (r == 0) {
+    iocpscope__thread *t = iocpscope__self();
+    (void)t;
+  }
+  return r;
+}
+
+void iocpscope_flush(unsigned timeout_ms) {
+  iocpscope__global *g = &iocpscope__g;
+  DWORD err = GetLastError();
+  LONG want;
+  DWORD t0 = GetTickCount();
+  if (iocpscope__ld32(&g->state) != 2) return;
+  want = InterlockedIncrement(&g->flush_req);
+  SetEvent(g->wake);
+  while (iocpscope__ld32(&g->flush_done) - want < 0 && iocpscope__ld32(&g->state) == 2) {
+    DWORD spent = GetTickCount() - t0;
+    if (spent >= timeout_ms) break;
+    WaitForSingleObject(g->flushed, timeout_ms - spent > 50 ? 50 : timeout_ms - spent);
+  }
+  SetLastError(err);
+}
+
+void iocpscope_shutdown(int reason) {
+  iocpscope__global *g = &iocpscope__g;
+  DWORD err = GetLastError();
+  if (iocpscope__cas32(&g->state, 3, 2) != 2) return;
+  g->end_reason = reason;
+  InterlockedExchange(&g->stop, 1);
+  SetEvent(g->wake);
+  if (WaitForSingleObject(g->collector, 10000) != WAIT_OBJECT_0)
+    iocpscope__log("the collector did not finish within 10 s");
+  CloseHandle(g->collector);
+  iocpscope__st32(&g->state, 4);
+  SetLastError(err);
+}
+
+void iocpscope_get_stats(iocpscope_stats *out) {
+  iocpscope__global *g = &iocpscope__g;
+  unsigned i;
+  memset(out, 0, sizeof *out);
+  if (iocpscope__ld32(&g->state) < 2) return;
+  for (i = 0; i < (unsigned)g->thread_hw; i++) {
+    iocpscope__thread *t = &g->threads[i];
+    out->records += (unsigned long long)iocpscope__ld64(&t->head_pub);
+    out->lost += (unsigned long long)iocpscope__ld64(&t->lost_total);
+    if (t->in_use) out->threads++;
+  }
+  out->lost += (unsigned long long)iocpscope__ld64(&g->untraced_lost);
+  out->written = g->written;
+  out->dropped = g->dropped;
+  out->connects = g->connects;
+  out->active = g->active != 0;
+  out->connected = g->connected != 0;
+  out->clock = g->use_tsc ? IOCPSCOPE_CLOCK_TSC : IOCPSCOPE_CLOCK_QPC;
+  out->ticks_per_second = (double)g->tps;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCPSCOPE_IMPLEMENTATION */

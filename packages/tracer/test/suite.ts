@@ -1,0 +1,549 @@
+// The tracer's tests (issue 13): iocpscope.h compiled as C and C++ by
+// mingw-w64, then native programs and the example C++ echo server run under
+// Wine and judged from the outside: by `iocpscope load` (every echoed byte),
+// by the naive model in trace-model.ts over the recording, and by
+// `iocpscope check`. Called by scripts/native/test.mjs (its "tracer" stage);
+// standalone: `pnpm exec tsx packages/tracer/test/suite.ts [--only substring]`.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FAULT_RULES } from '../../analysis/src/findings.ts';
+import { viewerTests } from './viewer.ts';
+import {
+  BUILD,
+  CC,
+  CXX,
+  INCLUDE,
+  NM,
+  Suite,
+  TRACER_DIR,
+  WARNINGS,
+  buildEchoServer,
+  buildExe,
+  check,
+  expect,
+  load,
+  run,
+  runExe,
+  startEchoServer,
+  winPath,
+  workDir,
+  type EchoStats,
+  type LoadReport,
+} from './harness.ts';
+import { checkEchoTrace, checkGaps, decodeFile, type EchoTraceSummary } from './trace-model.ts';
+
+const NATIVE = join(TRACER_DIR, 'test', 'native');
+
+// ---- compilation -------------------------------------------------------------------
+
+function compileTests(suite: Suite): Promise<boolean>[] {
+  const src = join(NATIVE, 'compile_all.c');
+  const out: Promise<boolean>[] = [];
+  const langs = [
+    { name: 'C99', cmd: CC, args: ['-std=c99', '-x', 'c'] },
+    { name: 'C++11', cmd: CXX, args: ['-std=c++11', '-x', 'c++'] },
+  ];
+  for (const lang of langs) {
+    for (const enabled of [true, false]) {
+      for (const wrapAll of [false, true]) {
+        const label = `${lang.name}, ${enabled ? 'IOCPSCOPE_ENABLE' : 'disabled'}${wrapAll ? ', IOCPSCOPE_WRAP_ALL' : ''}`;
+        const obj = join(
+          BUILD,
+          'compile',
+          `${lang.name}-${enabled ? 'on' : 'off'}-${wrapAll ? 'wrap' : 'plain'}.o`,
+        );
+        out.push(
+          suite.test(`compiles cleanly as ${label} with -Wall -Wextra -Wpedantic -Werror`, () => {
+            run('mkdir', ['-p', join(BUILD, 'compile')]);
+            const r = run(lang.cmd, [
+              ...lang.args,
+              ...WARNINGS,
+              '-Wpedantic',
+              '-O2',
+              `-I${INCLUDE}`,
+              ...(enabled ? ['-DIOCPSCOPE_ENABLE'] : []),
+              ...(wrapAll ? ['-DIOCPSCOPE_WRAP_ALL'] : []),
+              '-c',
+              src,
+              '-o',
+              obj,
+            ]);
+            expect(r.ok, `the compiler said:\n${r.output}`);
+            const syms = run(NM, [obj]);
+            expect(syms.ok, `nm failed: ${syms.output}`);
+            const ours = syms.output.split('\n').filter((l) => /iocpscope/i.test(l));
+            if (enabled) {
+              // The positive control: nm does see the tracer when it is there.
+              expect(
+                ours.some((l) => / T iocpscope_init$/.test(l)),
+                `the enabled object should define iocpscope_init; nm found:\n${ours.slice(0, 5).join('\n')}`,
+              );
+            } else {
+              expect(
+                ours.length === 0,
+                `with IOCPSCOPE_ENABLE undefined the object holds iocpscope symbols:\n${ours.slice(0, 10).join('\n')}`,
+              );
+            }
+          }),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+// ---- wrappers and overflow (native test programs) ---------------------------------------
+
+async function wrapperTests(suite: Suite): Promise<void> {
+  await suite.test(
+    'wrappers keep return values, GetLastError and WSAGetLastError as the plain calls leave them',
+    async () => {
+      const dir = workDir('wrappers');
+      const exe = buildExe(join(BUILD, 'wrappers.exe'), [join(NATIVE, 'wrappers.c')], {
+        defines: ['IOCPSCOPE_ENABLE'],
+      });
+      const results = join(dir, 'results.jsonl');
+      const trace = join(dir, 'wrappers.iocptrace');
+      const r = await runExe(exe, [winPath(results)], {
+        env: { IOCPSCOPE_OUTPUT: winPath(trace) },
+        timeoutMs: 60_000,
+        logFile: join(dir, 'log.txt'),
+      });
+      expect(
+        r.status === 0,
+        `wrappers.exe exited ${r.status}${r.timedOut ? ' (timeout)' : ''}: ${r.log}`,
+      );
+      const lines = readFileSync(results, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const cases = lines.filter((l) => typeof l.case === 'string');
+      expect(cases.length >= 13, `only ${cases.length} cases ran`);
+      const differ = cases.filter((c) => c.same !== true);
+      expect(
+        differ.length === 0,
+        `the wrapper differs from the plain call:\n${differ.map((c) => JSON.stringify(c)).join('\n')}`,
+      );
+      // Matching, from the recording.
+      const info = Object.assign({}, ...lines.filter((l) => l.case === undefined)) as Record<
+        string,
+        unknown
+      >;
+      expect(
+        info.pqcsDequeued === 3,
+        `3 PQCS packets should have been dequeued, got ${String(info.pqcsDequeued)}`,
+      );
+      expect(
+        info.gotRecv === true && info.gotSend === true,
+        `the recv/send completions did not come back: ${JSON.stringify(info)}`,
+      );
+      const t = decodeFile(new Uint8Array(readFileSync(trace)));
+      expect(!t.error, `the recording is damaged: ${t.error}`);
+      const pqcs = t.records.filter((x) => x.kind === 8 && (x.a & 0x20) !== 0);
+      const pqcsBack = t.records.filter(
+        (x) => x.kind === 6 && (x.a & 0x0f) === 3 && (x.a & 0x20) !== 0,
+      );
+      expect(
+        pqcs.length === 3 && pqcsBack.length === 3,
+        `3 PQCS with OVERLAPPEDs and 3 dequeues expected, got ${pqcs.length}/${pqcsBack.length}`,
+      );
+      for (const q of pqcs) {
+        const d = pqcsBack.find((x) => x.z === q.z);
+        expect(
+          d && d.session === q.session && d.x === q.x,
+          `PQCS io #${q.z} (key ${q.session}) was not dequeued with its key, bytes and ioId`,
+        );
+      }
+      const ex = t.records.filter((x) => x.kind === 5 && x.y === 8);
+      expect(ex.length >= 2, 'GQCS-Ex calls should record GqcsEnter with maxEntries 8');
+      for (const [op, ovKey] of [
+        [1, 'recvOv'],
+        [2, 'sendOv'],
+      ] as const) {
+        const post = t.records.find(
+          (x) => x.kind === 9 && (x.a & 0x0f) === op && x.session === 0x500000001n,
+        );
+        expect(post, `no IoPosted for op ${op} of session 0x500000001`);
+        const detail = t.records.find((x) => x.kind === 21 && x.z === post.z);
+        const ov = BigInt(String(info[ovKey]));
+        expect(
+          detail && BigInt(detail.x) + (BigInt(detail.y) << 32n) === ov,
+          `IoDetail of io #${post.z} should hold the OVERLAPPED ${ov}`,
+        );
+        const back = t.records.find((x) => x.kind === 6 && x.z === post.z);
+        expect(
+          back && back.session === 0x500000001n && (back.a & 0x0f) === op,
+          `the completion of io #${post.z} should carry session 0x500000001 and its ioId`,
+        );
+        const inc = t.records.find((x) => x.kind === 10 && (x.y | 0) === 1 && x.z === post.z);
+        const dec = t.records.find((x) => x.kind === 10 && (x.y | 0) === -1 && x.z === post.z);
+        expect(inc && inc.i < post.i, `the +1 before io #${post.z} should carry its ioId`);
+        expect(
+          dec && dec.i > back.i,
+          `the -1 after the completion of io #${post.z} should carry its ioId`,
+        );
+      }
+    },
+  );
+
+  await suite.test(
+    'a deliberately tiny ring loses records, and Gap records count exactly how many',
+    async () => {
+      const dir = workDir('overflow');
+      const exe = buildExe(join(BUILD, 'overflow.exe'), [join(NATIVE, 'overflow.c')], {
+        defines: ['IOCPSCOPE_ENABLE'],
+      });
+      const results = join(dir, 'results.json');
+      const trace = join(dir, 'overflow.iocptrace');
+      const r = await runExe(exe, [winPath(results)], {
+        env: { IOCPSCOPE_OUTPUT: winPath(trace), IOCPSCOPE_RING_KB: '1' },
+        timeoutMs: 90_000,
+        logFile: join(dir, 'log.txt'),
+      });
+      expect(r.status === 0, `overflow.exe exited ${r.status}: ${r.log}`);
+      const res = JSON.parse(readFileSync(results, 'utf8')) as {
+        perThread: number;
+        records: number;
+        lost: number;
+      };
+      const t = decodeFile(new Uint8Array(readFileSync(trace)));
+      expect(!t.error, `the recording is damaged: ${t.error}`);
+      const g = checkGaps(t, res.perThread);
+      expect(
+        g.perThread.size === 2,
+        `2 recording threads expected in the trace, found ${g.perThread.size}`,
+      );
+      expect(g.problems.length === 0, g.problems.join('\n'));
+      let inGaps = 0;
+      let kept = 0;
+      for (const v of g.perThread.values()) {
+        inGaps += v.lostInGaps;
+        kept += v.kept;
+      }
+      expect(
+        inGaps > 0 && kept > 0,
+        `the ring should both keep and lose records (kept ${kept}, lost ${inGaps})`,
+      );
+      expect(
+        inGaps === res.lost,
+        `Gap records count ${inGaps} lost records, the tracer counted ${res.lost}`,
+      );
+      const gaps = t.records.filter((x) => x.kind === 20);
+      expect(
+        gaps.every((x) => x.a === 0),
+        'ring overflow Gap records must have source 0 (RingOverflow)',
+      );
+    },
+  );
+}
+
+// ---- the echo server under load ------------------------------------------------------------
+
+interface ServerRun {
+  loads: { status: number | null; report: LoadReport | null; output: string }[];
+  stats: EchoStats | null;
+  trace: EchoTraceSummary;
+  traceFile: string;
+  log: string;
+}
+
+async function runServer(
+  name: string,
+  opts: { faults?: string[]; workers?: number; joinMs?: number; env?: Record<string, string> },
+  loads: string[][],
+  before?: (port: number) => Promise<void>,
+): Promise<ServerRun> {
+  const dir = workDir(name);
+  const traceFile = join(dir, `${name}.iocptrace`);
+  const server = await startEchoServer(name, {
+    traced: true,
+    output: traceFile,
+    env: { IOCPSCOPE_RING_KB: '4096', IOCPSCOPE_BUDGET_MB: '128', ...(opts.env ?? {}) },
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.workers ? { workers: opts.workers } : {}),
+    ...(opts.joinMs ? { joinMs: opts.joinMs } : {}),
+  });
+  const results = [];
+  let stopped;
+  try {
+    if (before) await before(server.port);
+    for (const args of loads) results.push(await load(server.port, args));
+  } finally {
+    stopped = await server.stop();
+  }
+  const t = decodeFile(new Uint8Array(readFileSync(traceFile)));
+  return {
+    loads: results,
+    stats: stopped.stats,
+    trace: checkEchoTrace(t),
+    traceFile,
+    log: stopped.log,
+  };
+}
+
+function loadOk(l: { status: number | null; report: LoadReport | null; output: string }): void {
+  expect(
+    l.status === 0 &&
+      l.report !== null &&
+      l.report.mismatches.count === 0 &&
+      l.report.failures.count === 0,
+    `iocpscope load failed (exit ${l.status}): ${l.output.slice(-1500)}`,
+  );
+}
+
+function countsMatch(r: ServerRun): void {
+  const s = r.stats;
+  expect(s !== null, `the server wrote no stats: ${r.log}`);
+  const t = r.trace;
+  const want = (what: string, inTrace: number, inServer: number): void =>
+    expect(
+      inTrace === inServer,
+      `${what}: ${inTrace} in the recording, the server counted ${inServer}`,
+    );
+  want('recv posts', t.recvPosts, s.recvPosts);
+  want('send posts', t.sendPosts, s.sendPosts);
+  want('failed posts', t.failedPosts, s.failedPosts);
+  want(
+    'completions',
+    t.completions,
+    s.recvCompletions + s.sendCompletions + s.failedCompletions + s.zeroRecvs,
+  );
+  want('failed completions', t.failedCompletions, s.failedCompletions);
+  want('bytes received', t.recvBytes, s.recvBytes);
+  want('bytes sent', t.sendBytes, s.sendBytes);
+  want('sessions created', t.sessionsCreated, s.accepted);
+  want('sessions released', t.sessionsReleased, s.released);
+  expect(
+    s.live === 0 && s.drained && s.joined,
+    `the server did not shut down cleanly: ${JSON.stringify(s)}`,
+  );
+}
+
+async function loadTests(suite: Suite): Promise<void> {
+  await suite.test(
+    'the untraced build of the example server echoes every byte under iocpscope load',
+    async () => {
+      const server = await startEchoServer('plain', { traced: false });
+      let l;
+      try {
+        l = await load(server.port, [
+          '-c',
+          '8',
+          '-s',
+          '100',
+          '-p',
+          '2',
+          '-d',
+          '2s',
+          '--resets',
+          '5',
+        ]);
+      } finally {
+        const s = await server.stop();
+        expect(s.status === 0, `the server exited ${s.status}: ${s.log}`);
+      }
+      loadOk(l);
+    },
+  );
+
+  await suite.test(
+    'traced, under load: every post and completion is recorded, counted against what the load sent',
+    async () => {
+      const r = await runServer('load-exact', {}, [
+        ['-c', '16', '-s', '200', '-p', '4', '-d', '3s', '--seed', '7'],
+      ]);
+      loadOk(r.loads[0]!);
+      const rep = r.loads[0]!.report!;
+      expect(r.trace.lost === 0, `${r.trace.lost} records were lost to full rings`);
+      expect(
+        r.trace.problems.length === 0,
+        `the recording breaks the model:\n${r.trace.problems.join('\n')}`,
+      );
+      countsMatch(r);
+      // What the load sent arrived in recv completions, and went back in send completions.
+      expect(
+        r.trace.recvBytes === rep.sentBytes,
+        `the recording's recvs carry ${r.trace.recvBytes} bytes, the load sent ${rep.sentBytes}`,
+      );
+      expect(
+        r.trace.sendBytes === rep.receivedBytes,
+        `the recording's sends carry ${r.trace.sendBytes} bytes, the load received ${rep.receivedBytes}`,
+      );
+      expect(
+        r.trace.sessionsCreated === rep.connections.opened,
+        `${r.trace.sessionsCreated} sessions in the recording, the load opened ${rep.connections.opened}`,
+      );
+      const c = await check(r.traceFile);
+      expect(
+        c.report && c.report.summary.total === 0,
+        `iocpscope check should report nothing: ${c.report?.summary.line ?? c.output}\n${(
+          c.report?.findings ?? []
+        )
+          .slice(0, 5)
+          .map((f) => `[${f.rule}/${f.check}] ${f.message}`)
+          .join('\n')}`,
+      );
+    },
+  );
+
+  await suite.test(
+    'traced, under load with resets: 0 mismatches, every session released exactly once, check clean',
+    async () => {
+      const r = await runServer('load-resets', { workers: 4 }, [
+        ['-c', '24', '-s', '64', '-p', '2', '-d', '4s', '--resets', '30', '--seed', '11'],
+      ]);
+      loadOk(r.loads[0]!);
+      expect(r.loads[0]!.report!.connections.resets > 0, 'the load made no reset');
+      expect(r.trace.lost === 0, `${r.trace.lost} records were lost to full rings`);
+      expect(
+        r.trace.problems.length === 0,
+        `the recording breaks the model:\n${r.trace.problems.join('\n')}`,
+      );
+      countsMatch(r);
+      expect(r.trace.failedCompletions > 0, 'resets should make some completions fail');
+      const c = await check(r.traceFile);
+      expect(
+        c.report && c.report.summary.total === 0,
+        `iocpscope check should report nothing: ${c.report?.summary.line ?? c.output}\n${(
+          c.report?.findings ?? []
+        )
+          .slice(0, 5)
+          .map((f) => `[${f.rule}/${f.check}] ${f.message}`)
+          .join('\n')}`,
+      );
+    },
+  );
+}
+
+// ---- faults ---------------------------------------------------------------------------------
+
+/** Each fault flag, the traffic that reaches its broken path, and the rule that must fire. */
+const FAULTS: {
+  fault: keyof typeof FAULT_RULES;
+  loads: string[][];
+  workers?: number;
+  joinMs?: number;
+  quick?: number;
+}[] = [
+  { fault: 'iocount-double-decrement', loads: [['-c', '4', '-n', '5', '--drain-timeout', '1s']] },
+  {
+    fault: 'release-with-io-pending',
+    loads: [
+      ['-c', '8', '-s', '64', '-p', '2', '-d', '1s', '--resets', '10', '--drain-timeout', '1s'],
+    ],
+  },
+  {
+    fault: 'two-sends-in-flight',
+    loads: [['-c', '20', '-s', '512', '-p', '16', '-d', '1500ms', '--drain-timeout', '1s']],
+  },
+  {
+    fault: 'no-decrement-on-failure',
+    loads: [
+      ['-c', '8', '-s', '64', '-p', '2', '-d', '1500ms', '--resets', '20', '--drain-timeout', '1s'],
+    ],
+  },
+  { fault: 'recv-not-reposted', loads: [['-c', '6', '-n', '3', '--drain-timeout', '1s']] },
+  { fault: 'too-few-exit-packets', loads: [['-c', '4', '-n', '20']], workers: 3 },
+  {
+    fault: 'lock-across-send',
+    loads: [['-c', '24', '-s', '256', '-p', '8', '-d', '2s']],
+    workers: 4,
+  },
+  { fault: 'no-accept-hold', loads: [], joinMs: 5, quick: 30 },
+];
+
+/** n clients that connect and close at once (FIN), one after another. */
+async function quickClients(port: number, n: number): Promise<void> {
+  const { connect } = await import('node:net');
+  for (let i = 0; i < n; i++) {
+    await new Promise<void>((done) => {
+      const c = connect(port, '127.0.0.1', () => c.end());
+      const t = setTimeout(() => {
+        c.destroy();
+        done();
+      }, 2000);
+      c.on('close', () => {
+        clearTimeout(t);
+        done();
+      });
+      c.on('error', () => undefined);
+      c.resume();
+    });
+  }
+}
+
+async function faultTests(suite: Suite): Promise<void> {
+  for (const f of FAULTS) {
+    const rule = FAULT_RULES[f.fault];
+    await suite.test(`--fault ${f.fault}: iocpscope check reports ${rule}`, async () => {
+      const r = await runServer(
+        `fault-${f.fault}`,
+        {
+          faults: [f.fault],
+          ...(f.workers ? { workers: f.workers } : {}),
+          ...(f.joinMs ? { joinMs: f.joinMs } : {}),
+        },
+        f.loads,
+        f.quick ? (port) => quickClients(port, f.quick!) : undefined,
+      );
+      const c = await check(r.traceFile);
+      expect(c.report, `iocpscope check failed: ${c.output}`);
+      const rules = c.report.summary.byRule.map((x) => x.rule);
+      expect(
+        rules.includes(rule),
+        `expected a ${rule} finding; check said: ${c.report.summary.line} (${rules.join(', ') || 'none'})`,
+      );
+    });
+  }
+}
+
+// ---- entry ------------------------------------------------------------------------------------
+
+export async function runTracerSuite(
+  opts: { only?: string | null } = {},
+): Promise<{ passed: number; failed: number }> {
+  const suite = new Suite(opts.only ?? null);
+  suite.say('building the example server (traced and plain) and the test programs with mingw-w64');
+  try {
+    buildEchoServer(true);
+    buildEchoServer(false);
+  } catch (e) {
+    await suite.test('the example echo server builds with mingw-w64 -Wall -Wextra -Werror', () => {
+      throw e;
+    });
+  }
+  await Promise.all(compileTests(suite));
+  await wrapperTests(suite);
+  await loadTests(suite);
+  await faultTests(suite);
+  await viewerTests(suite);
+  const passed = suite.outcomes.filter((o) => o.ok).length;
+  const failed = suite.outcomes.length - passed;
+  suite.say(`${passed} passed, ${failed} failed`);
+  writeFileSync(join(BUILD, 'last-run.json'), JSON.stringify(suite.outcomes, null, 2));
+  return { passed, failed };
+}
+
+if (
+  process.argv[1] &&
+  import.meta.url.endsWith(process.argv[1].replace(/.*\/packages\//, '/packages/'))
+) {
+  const args = process.argv.slice(2);
+  const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? null) : null;
+  const { ensurePrefix, startWineserver, stopWineserver } =
+    await import('../../../scripts/native/wine.mjs');
+  ensurePrefix();
+  startWineserver();
+  runTracerSuite({ only })
+    .then(({ passed, failed }) => {
+      console.log(`native: ${passed} passed, ${failed} failed`);
+      stopWineserver();
+      process.exit(failed === 0 ? 0 : 1);
+    })
+    .catch((e: unknown) => {
+      console.error(e);
+      stopWineserver();
+      process.exit(2);
+    });
+}
