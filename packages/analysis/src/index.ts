@@ -88,3 +88,4 @@ export {
   shutdownAll,
   type Server,
 } from './testing/scenarios.ts';
+export { MarkFlag, STATE_KINDS, blockReasonAt, markFlagsAt, stateAt } from './marks.ts';

@@ -109,7 +109,12 @@ export interface TraceFileReaderOptions {
    * strings it defines, in file order. With `retain: false` the reader keeps no
    * records (a stream of any length in bounded memory; `store` stays empty).
    */
-  onChunk?: (records: Uint32Array, strings: ReadonlyArray<readonly [number, string]>) => void;
+  onChunk?: (
+    records: Uint32Array,
+    strings: ReadonlyArray<readonly [number, string]>,
+    /** The chunk's offset in the file and its length in bytes (head and CRC included). */
+    at: { offset: number; bytes: number },
+  ) => void;
   /** Called once the header is read, before any chunk. */
   onHeader?: (header: TraceFileHeader) => void;
   /** Keep every record in `store` (default true). */
@@ -345,7 +350,10 @@ export class TraceFileReader {
     }
     if (this.#onChunk !== undefined) {
       const w = this.store.buffer;
-      this.#onChunk(w.subarray(first * 8, (first + p.recordCount) * 8), p.strings);
+      this.#onChunk(w.subarray(first * 8, (first + p.recordCount) * 8), p.strings, {
+        offset: base + off,
+        bytes: len,
+      });
     }
     if (!this.#retain) this.store.truncate(first);
   }

@@ -1,0 +1,208 @@
+// Zoomed-out summaries of a whole trace, kept by the server so the browser
+// can draw any stretch of a trace of any length without its records: a
+// pyramid of power-of-two time buckets (level 0 is 2^baseShift ns wide; level
+// k merges 2^k of them), per thread lane and per counter track.
+//
+// Per lane and bucket: the share of the bucket spent waiting, running and
+// blocked (u8, x/255) and the OR of the marks inside it (analysis MarkFlag).
+// Per counter (packets queued in the port, port threads running) and bucket:
+// the min and max of the value in force during the bucket. The same rules as
+// the browser's own indexes (apps/web/src/trace) and the replay reducer, from
+// packages/analysis marks.ts, so summaries agree with the raw records.
+//
+// Built in one pass in time order (events must not go back in time by more
+// than the caller clamps). Memory is per bucket, not per event: at the
+// default 64 µs base, a minute of trace is under 1 M buckets per lane.
+
+import { ThreadStateValue } from '@iocpscope/protocol';
+
+export const DEFAULT_BASE_SHIFT = 16;
+
+/** Grow a byte array to hold `n` items of `per` bytes (doubling). */
+function grow(a: Uint8Array<ArrayBuffer>, n: number, per: number): Uint8Array<ArrayBuffer> {
+  if (n * per <= a.length) return a;
+  const next = new Uint8Array(Math.max(n * per, a.length * 2, 1024));
+  next.set(a);
+  return next;
+}
+
+function growI32(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
+  if (n <= a.length) return a;
+  const next = new Int32Array(Math.max(n, a.length * 2, 1024));
+  next.set(a);
+  return next;
+}
+
+/** One lane's level-0 buckets while building. */
+export class LaneBuilder {
+  frac = new Uint8Array(0);
+  flags = new Uint8Array(0);
+  /** Buckets with fractions written (0..filled-1). */
+  filled = 0;
+  /** The state in force and since when (ns); -1 before the lane's first state. */
+  state = -1;
+  sinceNs = 0;
+  private openB = -1;
+  private readonly acc = new Float64Array(3);
+
+  constructor(private readonly shift: number) {}
+
+  private get width(): number {
+    return 2 ** this.shift;
+  }
+
+  /** The lane enters `state` at `ns` (>= every earlier ns). */
+  setState(ns: number, state: number): void {
+    if (this.state >= 0) this.addInterval(this.sinceNs, ns, this.state);
+    this.state = state;
+    this.sinceNs = ns;
+  }
+
+  addFlags(ns: number, f: number): void {
+    const b = Math.floor(ns / this.width);
+    this.flags = grow(this.flags, b + 1, 1);
+    this.flags[b]! |= f;
+  }
+
+  /** Close the lane at `endNs`: every bucket up to it gets its fractions. */
+  finish(endNs: number): void {
+    if (this.state >= 0 && endNs > this.sinceNs) this.addInterval(this.sinceNs, endNs, this.state);
+    this.sinceNs = Math.max(this.sinceNs, endNs);
+    if (this.openB >= 0) this.close();
+    this.openB = -1;
+  }
+
+  private addInterval(fromNs: number, toNs: number, state: number): void {
+    if (!(toNs > fromNs) || state >= ThreadStateValue.Exited) {
+      if (toNs > fromNs) this.open(Math.floor(toNs / this.width));
+      return;
+    }
+    const w = this.width;
+    let b = Math.floor(fromNs / w);
+    const last = Math.floor(toNs / w);
+    this.open(b);
+    if (b === last) {
+      this.acc[state]! += toNs - fromNs;
+      return;
+    }
+    this.acc[state]! += (b + 1) * w - fromNs;
+    if (last > b + 1) {
+      this.close();
+      this.openB = -1;
+      this.frac = grow(this.frac, last, 3);
+      const f = this.frac;
+      for (b = b + 1; b < last; b++) f[b * 3 + state] = 255;
+      this.filled = Math.max(this.filled, last);
+    }
+    this.open(last);
+    this.acc[state]! += toNs - last * w;
+  }
+
+  private open(b: number): void {
+    if (b === this.openB) return;
+    if (this.openB >= 0) this.close();
+    this.openB = b;
+    this.acc[0] = 0;
+    this.acc[1] = 0;
+    this.acc[2] = 0;
+  }
+
+  private close(): void {
+    const b = this.openB;
+    this.frac = grow(this.frac, b + 1, 3);
+    const w = this.width;
+    const o = b * 3;
+    for (let s = 0; s < 3; s++) {
+      const v = (this.frac[o + s]! / 255) * w + this.acc[s]!;
+      this.frac[o + s] = Math.min(255, Math.round((v / w) * 255));
+    }
+    this.filled = Math.max(this.filled, b + 1);
+  }
+}
+
+/** A counter's level-0 buckets while building: min and max in force per bucket. */
+export class CounterBuilder {
+  min = new Int32Array(0);
+  max = new Int32Array(0);
+  /** Buckets written (later ones hold `value`). */
+  filled = 0;
+  value = 0;
+
+  constructor(private readonly shift: number) {}
+
+  /** The counter changes to `after` at `ns`. */
+  set(ns: number, after: number): void {
+    const b = Math.floor(ns / 2 ** this.shift);
+    this.fillTo(b + 1);
+    if (after < this.min[b]!) this.min[b] = after;
+    if (after > this.max[b]!) this.max[b] = after;
+    this.value = after;
+  }
+
+  /** Extend the current value through bucket n-1. */
+  fillTo(n: number): void {
+    if (n <= this.filled) return;
+    this.min = growI32(this.min, n);
+    this.max = growI32(this.max, n);
+    this.min.fill(this.value, this.filled, n);
+    this.max.fill(this.value, this.filled, n);
+    this.filled = n;
+  }
+}
+
+/** A finished level: `count` buckets of 2^shift ns. */
+export interface SummaryLevel {
+  shift: number;
+  count: number;
+  /** Per lane: fractions (3 bytes per bucket) and flags (1 byte per bucket). */
+  lanes: Array<{ frac: Uint8Array; flags: Uint8Array }>;
+  queueMin: Int32Array;
+  queueMax: Int32Array;
+  runMin: Int32Array;
+  runMax: Int32Array;
+}
+
+/** Merge pairs of buckets: the next level up. */
+export function coarser(l: SummaryLevel): SummaryLevel {
+  const n = Math.ceil(l.count / 2);
+  const half = (a: Int32Array, pick: (x: number, y: number) => number): Int32Array => {
+    const out = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      const x = a[2 * k]!;
+      out[k] = 2 * k + 1 < l.count ? pick(x, a[2 * k + 1]!) : x;
+    }
+    return out;
+  };
+  return {
+    shift: l.shift + 1,
+    count: n,
+    lanes: l.lanes.map(({ frac, flags }) => {
+      const f = new Uint8Array(n * 3);
+      const g = new Uint8Array(n);
+      for (let k = 0; k < n; k++) {
+        const a = 2 * k;
+        const has2 = a + 1 < l.count;
+        for (let s = 0; s < 3; s++) {
+          const x = frac[a * 3 + s]!;
+          const y = has2 ? frac[(a + 1) * 3 + s]! : 0;
+          f[k * 3 + s] = (x + y + 1) >> 1;
+        }
+        g[k] = flags[a]! | (has2 ? flags[a + 1]! : 0);
+      }
+      return { frac: f, flags: g };
+    }),
+    queueMin: half(l.queueMin, Math.min),
+    queueMax: half(l.queueMax, Math.max),
+    runMin: half(l.runMin, Math.min),
+    runMax: half(l.runMax, Math.max),
+  };
+}
+
+/** Every level from `base` up to one bucket (or at most `maxLevels`). */
+export function pyramid(base: SummaryLevel, maxLevels = 48): SummaryLevel[] {
+  const out = [base];
+  while (out.length < maxLevels && out[out.length - 1]!.count > 1) {
+    out.push(coarser(out[out.length - 1]!));
+  }
+  return out;
+}
