@@ -51,8 +51,8 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
     onChunk: (records, _strings, at) => builder.addChunk(at.offset, at.bytes, records),
   });
   const fh = await open(path, 'r');
-  let total = 0;
   let read = 0;
+  let total: number;
   try {
     total = (await fh.stat()).size;
     const buf = new Uint8Array(BLOCK);
