@@ -1,0 +1,266 @@
+// The source slice: what is loaded (nothing, a file, a server recording, the
+// live stream), the WebTrace, its file header, its analysis, load progress
+// and the last load failure. Opening a source resets everything that belonged
+// to the previous one (resetSource); the live stream itself is the live slice's.
+//
+// Invariant: `traceVersion` changes whenever the trace grew (live) or was
+// replaced, so selectors that read the mutable WebTrace can depend on it.
+
+import type { RecordingInfo, TraceFileHeader } from '@iocpscope/protocol';
+import { WebTrace } from '../../trace/index.ts';
+import {
+  blobSource,
+  bytesSource,
+  fetchSource,
+  loadTrace,
+  recordingUrl,
+  type ByteSource,
+  type FileLoadResult,
+} from '../../connection/fileLoad.ts';
+import { LoadError } from '../../connection/errors.ts';
+import { createTraceAnalysis, type TraceAnalysis } from '../analysis.ts';
+import { wholeView } from './view.ts';
+import { initialConnection } from './live.ts';
+import { noFindings } from './findings.ts';
+import type { Slice, SliceContext } from './context.ts';
+
+export type Source =
+  | { kind: 'none' }
+  | { kind: 'live'; url: string }
+  | { kind: 'file'; name: string; bytes: number }
+  | { kind: 'recording'; id: string; name: string; bytes: number };
+
+export interface LoadingState {
+  name: string;
+  loadedBytes: number;
+  totalBytes: number;
+  events: number;
+}
+
+/** Why the last load did not fully succeed (shown on the start screen and as a toast). */
+export interface LoadFailure {
+  name: string;
+  /** ProtocolError code (BAD_MAGIC, CHECKSUM_MISMATCH, TRUNCATED, ...) or LoadError code. */
+  code: string;
+  message: string;
+  /** Events recovered from the valid prefix (the trace is open with them when > 0). */
+  recoveredEvents: number;
+  validBytes: number;
+  totalBytes: number;
+}
+
+export interface SourceState {
+  source: Source;
+  trace: WebTrace | null;
+  traceVersion: number;
+  header: TraceFileHeader | null;
+  analysis: TraceAnalysis | null;
+  loading: LoadingState | null;
+  loadFailure: LoadFailure | null;
+}
+
+export interface SourceActions {
+  /** Open a trace from bytes (the test hook and drag & drop of in-memory data use this). */
+  loadBytes(bytes: Uint8Array, name?: string): Promise<void>;
+  openFile(file: File): Promise<void>;
+  openRecording(rec: RecordingInfo): Promise<void>;
+  cancelLoad(): void;
+  /** Close whatever is open and go back to the start screen. */
+  closeSource(): void;
+  dismissLoadFailure(): void;
+}
+
+export interface SourceInternal {
+  /** Reset everything that belongs to the loaded source (and stop its timers, socket, load). */
+  resetSource(): void;
+  /** Abort a load in progress. */
+  abortLoad(): void;
+}
+
+export function createSourceSlice(
+  ctx: SliceContext,
+): Slice<SourceState, SourceActions, SourceInternal> {
+  const { set, get, env, internal, life } = ctx;
+  let loadAbort: AbortController | null = null;
+
+  const abortLoad = (): void => {
+    loadAbort?.abort();
+  };
+
+  const resetSource = (): void => {
+    internal.stopPlay();
+    internal.closeLive();
+    get().analysis?.dispose();
+    loadAbort?.abort();
+    loadAbort = null;
+    set({
+      source: { kind: 'none' },
+      trace: null,
+      traceVersion: get().traceVersion + 1,
+      header: null,
+      analysis: null,
+      loading: null,
+      cursor: -1,
+      hoverIndex: -1,
+      playing: false,
+      paused: false,
+      eventsSincePause: 0,
+      selectedSession: null,
+      connection: initialConnection(),
+      ...noFindings(),
+      viewStartNs: 0,
+      viewEndNs: 1_000_000,
+      // Messages about the previous source no longer apply.
+      toasts: [],
+    });
+  };
+
+  const openResult = (r: FileLoadResult, source: Source): void => {
+    // The reader is not used again: the trace takes its records without a copy.
+    const trace = WebTrace.fromOwned(r.store.buffer, r.store.length, r.strings);
+    const analysis =
+      trace.count > 0
+        ? createTraceAnalysis(trace, {
+            runTask: env.runTask,
+            start: env.startAnalysis,
+            onChange: () => internal.onAnalysisProgress(analysis),
+          })
+        : null;
+    const v = wholeView(trace);
+    const failure: LoadFailure | null = r.error
+      ? {
+          name: r.name,
+          code: r.error.code,
+          message: r.error.message,
+          recoveredEvents: trace.count,
+          validBytes: r.validBytes,
+          totalBytes: r.totalBytes,
+        }
+      : null;
+    if (trace.count === 0) {
+      // Nothing usable: stay on the start screen and show why.
+      set({
+        loading: null,
+        loadFailure: failure ?? {
+          name: r.name,
+          code: 'EMPTY',
+          message: 'the recording holds no events',
+          recoveredEvents: 0,
+          validBytes: r.validBytes,
+          totalBytes: r.totalBytes,
+        },
+      });
+      return;
+    }
+    set({
+      source,
+      trace,
+      traceVersion: get().traceVersion + 1,
+      header: r.header ?? null,
+      analysis,
+      loading: null,
+      loadFailure: failure,
+      viewStartNs: v.startNs,
+      viewEndNs: v.endNs,
+      cursor: 0,
+      hoverIndex: -1,
+      selectedSession: null,
+      analysisProgress: analysis ? analysis.progress() : 1,
+      ...internal.findingState(analysis),
+    });
+    // The timeline paints first; the detectors walk the trace in the background.
+    // End-of-trace checks (a session never released...) only hold for a whole recording.
+    analysis?.runInBackground(!r.error);
+    if (failure) {
+      internal.toast({
+        tone: 'error',
+        title: `${r.name}: ${failure.code}`,
+        detail: `${failure.message}. Recovered ${trace.count.toLocaleString('en-US')} events from the valid prefix.`,
+      });
+    }
+  };
+
+  const runLoad = async (
+    makeSource: (signal: AbortSignal) => Promise<ByteSource>,
+    source: (s: ByteSource) => Source,
+  ): Promise<void> => {
+    resetSource();
+    const ctl = new AbortController();
+    loadAbort = ctl;
+    set({ loadFailure: null, loading: { name: '…', loadedBytes: 0, totalBytes: 0, events: 0 } });
+    try {
+      const src = await makeSource(ctl.signal);
+      if (ctl.signal.aborted) return;
+      set({ loading: { name: src.name, loadedBytes: 0, totalBytes: src.size, events: 0 } });
+      const r = await loadTrace(src, {
+        signal: ctl.signal,
+        onProgress: (p) => {
+          if (!ctl.signal.aborted) set({ loading: { name: src.name, ...p } });
+        },
+      });
+      if (ctl.signal.aborted || life.disposed) return;
+      openResult(r, source(src));
+    } catch (e) {
+      if (ctl.signal.aborted && !(e instanceof LoadError && e.code !== 'ABORTED')) {
+        set({ loading: null });
+        return;
+      }
+      const code = e instanceof LoadError ? e.code : 'READ';
+      const message = e instanceof Error ? e.message : String(e);
+      set({
+        loading: null,
+        loadFailure: {
+          name: get().loading?.name ?? '',
+          code,
+          message,
+          recoveredEvents: 0,
+          validBytes: 0,
+          totalBytes: 0,
+        },
+      });
+      internal.toast({ tone: 'error', title: `Could not open: ${code}`, detail: message });
+    } finally {
+      if (loadAbort === ctl) loadAbort = null;
+    }
+  };
+
+  return {
+    state: {
+      source: { kind: 'none' },
+      trace: null,
+      traceVersion: 0,
+      header: null,
+      analysis: null,
+      loading: null,
+      loadFailure: null,
+    },
+    actions: {
+      loadBytes: (bytes, name = 'trace.iocptrace') =>
+        runLoad(
+          async () => bytesSource(bytes, name),
+          (src) => ({ kind: 'file', name: src.name, bytes: src.size }),
+        ),
+      openFile: (file) =>
+        runLoad(
+          async () => blobSource(file, file.name),
+          (src) => ({ kind: 'file', name: src.name, bytes: src.size }),
+        ),
+      openRecording: (rec) =>
+        runLoad(
+          (signal) =>
+            fetchSource(recordingUrl(rec.id, env.loc.search), rec.name, signal, env.fetch),
+          (src) => ({ kind: 'recording', id: rec.id, name: rec.name, bytes: src.size }),
+        ),
+      cancelLoad: () => {
+        loadAbort?.abort();
+        set({ loading: null });
+      },
+      closeSource: () => {
+        resetSource();
+        set({ loadFailure: null });
+      },
+      dismissLoadFailure: () => set({ loadFailure: null }),
+    },
+    internal: { resetSource, abortLoad },
+  };
+}

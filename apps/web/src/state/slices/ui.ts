@@ -1,0 +1,50 @@
+// The ui slice: the help overlay and the toasts (transient messages; errors
+// stay 12 s, the rest 5 s; at most TOAST_MAX at once).
+
+import type { Slice, SliceContext } from './context.ts';
+
+export interface Toast {
+  id: number;
+  tone: 'error' | 'info';
+  title: string;
+  detail?: string;
+}
+
+export interface UiState {
+  helpOpen: boolean;
+  toasts: readonly Toast[];
+}
+
+export interface UiActions {
+  setHelpOpen(open: boolean): void;
+  toast(t: Omit<Toast, 'id'>): void;
+  dismissToast(id: number): void;
+}
+
+export interface UiInternal {
+  toast(t: Omit<Toast, 'id'>): void;
+}
+
+const TOAST_MAX = 4;
+
+export function createUiSlice(ctx: SliceContext): Slice<UiState, UiActions, UiInternal> {
+  const { set, get, env } = ctx;
+  let toastSeq = 0;
+  const toast = (t: Omit<Toast, 'id'>): void => {
+    const id = ++toastSeq;
+    set((s) => ({ toasts: [...s.toasts, { ...t, id }].slice(-TOAST_MAX) }));
+    env.timers.setTimeout(
+      () => get().actions.dismissToast(id),
+      t.tone === 'error' ? 12_000 : 5_000,
+    );
+  };
+  return {
+    state: { helpOpen: false, toasts: [] },
+    actions: {
+      setHelpOpen: (open) => set({ helpOpen: open }),
+      toast,
+      dismissToast: (id) => set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })),
+    },
+    internal: { toast },
+  };
+}
