@@ -7,7 +7,7 @@
 // allocate from a declared length before the bytes have arrived, and cap every
 // length (OVERSIZED).
 
-import { PROTOCOL_VERSION, PROTOCOL_VERSION_MIN, RECORD_BYTES } from './events.ts';
+import { PROTOCOL_VERSION, PROTOCOL_VERSION_MIN, RECORD_BYTES, RECORD_WORDS } from './events.ts';
 import { ProtocolError } from './errors.ts';
 import { checkFileHeader, type TraceFileHeader } from './header.ts';
 import { crc32 } from './crc32.ts';
@@ -422,4 +422,48 @@ export function readTraceFile(
   const reader = new TraceFileReader({ ...options, sizeHint: bytes.length });
   reader.push(bytes);
   return reader.finish();
+}
+
+/**
+ * Decode one chunk already known to be valid (it passed a reader once: an
+ * index points at it), for random access by file offset: its CRC, sections
+ * and records are checked again all the same (the file may have changed), and
+ * a problem throws the ProtocolError a reader would report. `offset` is the
+ * chunk's file offset, for error offsets; `version` the file's.
+ */
+export function decodeChunkAt(
+  bytes: Uint8Array,
+  offset: number,
+  version: number = PROTOCOL_VERSION,
+): { records: Uint32Array; strings: Array<[number, string]> } {
+  assertLittleEndian();
+  const view = dataView(bytes);
+  if (bytes.length < CHUNK_HEADER_BYTES + CHUNK_TRAILER_BYTES) {
+    throw new ProtocolError('TRUNCATED', `chunk of ${bytes.length} bytes`, offset);
+  }
+  if (view.getUint32(0, true) !== CHUNK_MAGIC) {
+    throw new ProtocolError('BAD_MAGIC', 'not a chunk', offset);
+  }
+  const body = view.getUint32(4, true);
+  if (CHUNK_HEADER_BYTES + body + CHUNK_TRAILER_BYTES !== bytes.length) {
+    throw new ProtocolError('BAD_FRAME', `chunk declares ${body} body bytes`, offset + 4);
+  }
+  const crcAt = CHUNK_HEADER_BYTES + body;
+  if (view.getUint32(crcAt, true) !== crc32(bytes, 0, crcAt)) {
+    throw new ProtocolError('CHECKSUM_MISMATCH', 'chunk fails its CRC32 check', offset);
+  }
+  const p = parseSections(bytes, view, CHUNK_HEADER_BYTES, crcAt, offset);
+  const records = new Uint32Array(p.recordCount * RECORD_WORDS);
+  new Uint8Array(records.buffer).set(
+    bytes.subarray(p.recordsOffset, p.recordsOffset + p.recordCount * RECORD_BYTES),
+  );
+  const bad = findInvalidRecord(records, 0, p.recordCount, version);
+  if (bad >= 0) {
+    throw new ProtocolError(
+      'BAD_RECORD',
+      describeInvalidRecord(records, bad, version),
+      offset + p.recordsOffset + bad * RECORD_BYTES,
+    );
+  }
+  return { records, strings: p.strings };
 }

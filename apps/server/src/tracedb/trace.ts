@@ -1,0 +1,368 @@
+// An indexed trace on disk: the queries the browser's windowed view asks
+// (records of a window, zoomed-out summaries, a session's history, the next
+// event of a kind/thread/session), answered from the index and by reading
+// only the chunks they need. Chunks are read at their offsets and decoded
+// (CRC, structure, records checked again); a small LRU keeps the latest ones.
+//
+// Opening: an index beside the trace (FILE.idx) is used when its stamp
+// matches the trace; otherwise the trace is scanned once and the index
+// written (beside it, or in the cache directory when that is not writable).
+
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  EventKind,
+  ProtocolError,
+  RECORD_WORDS,
+  decodeChunkAt,
+  type StringTable,
+  type TraceFileHeader,
+} from '@iocpscope/protocol';
+import { SESSION_KINDS as SESSION_KIND, type SessionInfo, type TraceIndex } from './builder.ts';
+import {
+  INDEX_EXTENSION,
+  encodeIndex,
+  readIndexFile,
+  sameStamp,
+  stampOf,
+  writeIndexFile,
+  type ScanFacts,
+} from './index-file.ts';
+import { scanFile, type ScanProgress } from './scan.ts';
+import type { SummaryLevel } from './summary.ts';
+
+const TWO_32 = 4294967296;
+const CHUNK_CACHE = 8;
+
+export interface OpenOptions {
+  onProgress?: (p: ScanProgress) => void;
+  signal?: AbortSignal;
+  /** Where indexes go when the trace's directory is not writable. */
+  cacheDir?: string;
+  /** Build afresh even when a matching index exists. */
+  rebuild?: boolean;
+}
+
+/** Which events next/prev look for (all given conditions must hold). */
+export interface EventFilter {
+  kind?: number;
+  tid?: number;
+  session?: bigint;
+}
+
+export class IndexedTrace {
+  private fh: FileHandle | null = null;
+  private readonly cache: Array<{ chunk: number; records: Uint32Array }> = [];
+  private readonly sessionRow = new Map<bigint, number>();
+
+  private constructor(
+    readonly path: string,
+    readonly index: TraceIndex,
+    readonly strings: StringTable,
+    readonly facts: ScanFacts,
+    /** Where the index lives, and whether it was read (true) or built now. */
+    readonly indexPath: string | null,
+    readonly fromCache: boolean,
+    readonly buildMs: number,
+  ) {
+    index.sessions.forEach((s, k) => this.sessionRow.set(s.id, k));
+  }
+
+  get header(): TraceFileHeader | undefined {
+    return this.facts.header;
+  }
+
+  static async open(file: string, options: OpenOptions = {}): Promise<IndexedTrace> {
+    const abs = path.resolve(file);
+    const stamp = await stampOf(abs);
+    const candidates = [
+      `${abs}${INDEX_EXTENSION}`,
+      path.join(options.cacheDir ?? defaultCacheDir(), `${hashOf(abs)}${INDEX_EXTENSION}`),
+    ];
+    if (options.rebuild !== true) {
+      for (const p of candidates) {
+        const got = await readIndexFile(p).catch(() => null);
+        if (got !== null && sameStamp(got.source, stamp)) {
+          return new IndexedTrace(abs, got.index, got.strings, got.facts, p, true, 0);
+        }
+      }
+    }
+    const t0 = performance.now();
+    const r = await scanFile(abs, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const facts: ScanFacts = {
+      header: r.header,
+      version: r.version,
+      validBytes: r.validBytes,
+      totalBytes: r.totalBytes,
+    };
+    if (r.error !== undefined) {
+      facts.error = { code: r.error.code, message: r.error.detail };
+      if (r.error.offset !== undefined) facts.error.offset = r.error.offset;
+    }
+    const buildMs = performance.now() - t0;
+    const bytes = encodeIndex(r.index, r.strings, stamp, facts);
+    let written: string | null = null;
+    for (const p of candidates) {
+      try {
+        await mkdir(path.dirname(p), { recursive: true });
+        await writeIndexFile(p, bytes);
+        written = p;
+        break;
+      } catch {
+        // Not writable here: try the cache directory.
+      }
+    }
+    return new IndexedTrace(abs, r.index, r.strings, facts, written, false, buildMs);
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+    this.fh = null;
+  }
+
+  // ---- chunks and records ----------------------------------------------------------
+
+  /** The chunk holding event `ev` (binary search on first events). */
+  chunkOfEvent(ev: number): number {
+    const c = this.index.chunks;
+    let lo = 0;
+    let hi = c.count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (c.firstEvent[mid]! <= ev) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  async chunkRecords(k: number): Promise<Uint32Array> {
+    const hit = this.cache.findIndex((e) => e.chunk === k);
+    if (hit >= 0) {
+      const e = this.cache.splice(hit, 1)[0]!;
+      this.cache.push(e);
+      return e.records;
+    }
+    const c = this.index.chunks;
+    this.fh ??= await open(this.path, 'r');
+    const bytes = new Uint8Array(c.bytes[k]!);
+    const { bytesRead } = await this.fh.read(bytes, 0, bytes.length, c.offset[k]!);
+    if (bytesRead !== bytes.length) {
+      throw new ProtocolError('TRUNCATED', `the trace changed: chunk ${k + 1} is cut`, c.offset[k]);
+    }
+    const { records } = decodeChunkAt(bytes, c.offset[k]!, this.facts.version);
+    if (records.length / RECORD_WORDS !== c.events[k]) {
+      throw new ProtocolError('BAD_FRAME', `the trace changed: chunk ${k + 1}`, c.offset[k]);
+    }
+    this.cache.push({ chunk: k, records });
+    if (this.cache.length > CHUNK_CACHE) this.cache.shift();
+    return records;
+  }
+
+  /** Records [from, from + count) (clamped to the trace). */
+  async records(from: number, count: number): Promise<Uint32Array> {
+    const start = Math.max(0, Math.min(from, this.index.events));
+    const end = Math.max(start, Math.min(from + count, this.index.events));
+    const out = new Uint32Array((end - start) * RECORD_WORDS);
+    const c = this.index.chunks;
+    let at = start;
+    while (at < end) {
+      const k = this.chunkOfEvent(at);
+      const recs = await this.chunkRecords(k);
+      const first = c.firstEvent[k]!;
+      const take = Math.min(end, first + c.events[k]!) - at;
+      out.set(
+        recs.subarray((at - first) * RECORD_WORDS, (at - first + take) * RECORD_WORDS),
+        (at - start) * RECORD_WORDS,
+      );
+      at += take;
+    }
+    return out;
+  }
+
+  /** The strings `records` refer to (names, peers, labels, call sites). */
+  stringsOf(records: Uint32Array): Array<[number, string]> {
+    const ids = new Set<number>();
+    const n = records.length / RECORD_WORDS;
+    for (let i = 0; i < n; i++) {
+      const o = i * RECORD_WORDS;
+      for (const id of stringRefs(records, o)) if (id !== 0) ids.add(id);
+    }
+    const out: Array<[number, string]> = [];
+    for (const id of ids) {
+      const s = this.strings.get(id);
+      if (s !== undefined) out.push([id, s]);
+    }
+    return out;
+  }
+
+  /** The first event at or after `ns` (index.events when none). */
+  async eventAtNs(ns: number): Promise<number> {
+    const c = this.index.chunks;
+    let lo = 0;
+    let hi = c.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (c.lastNs[mid]! < ns) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= c.count) return this.index.events;
+    const recs = await this.chunkRecords(lo);
+    const n = c.events[lo]!;
+    let a = 0;
+    let b = n;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      const o = mid * RECORD_WORDS;
+      if (recs[o + 2]! + (recs[o + 3]! & 0x1fffff) * TWO_32 < ns) a = mid + 1;
+      else b = mid;
+    }
+    return c.firstEvent[lo]! + a;
+  }
+
+  // ---- summaries -----------------------------------------------------------------
+
+  /** The coarsest level whose buckets are at most `maxNs` wide (level 0 if none is). */
+  levelFor(maxNs: number): number {
+    const L = this.index.levels;
+    let k = 0;
+    while (k + 1 < L.length && 2 ** L[k + 1]!.shift <= maxNs) k++;
+    return k;
+  }
+
+  /** Buckets [from, to) of a level (clamped). */
+  summary(level: number, from: number, to: number): SummaryLevel & { from: number } {
+    const l = this.index.levels[Math.max(0, Math.min(level, this.index.levels.length - 1))]!;
+    const a = Math.max(0, Math.min(from, l.count));
+    const b = Math.max(a, Math.min(to, l.count));
+    return {
+      shift: l.shift,
+      count: b - a,
+      from: a,
+      lanes: l.lanes.map((x) => ({
+        frac: x.frac.subarray(a * 3, b * 3),
+        flags: x.flags.subarray(a, b),
+      })),
+      queueMin: l.queueMin.subarray(a, b),
+      queueMax: l.queueMax.subarray(a, b),
+      runMin: l.runMin.subarray(a, b),
+      runMax: l.runMax.subarray(a, b),
+    };
+  }
+
+  // ---- sessions --------------------------------------------------------------------
+
+  session(id: bigint): SessionInfo | undefined {
+    const k = this.sessionRow.get(id);
+    return k === undefined ? undefined : this.index.sessions[k];
+  }
+
+  /** Event numbers of a session, ascending, from `from` on, at most `limit`. */
+  async sessionEvents(id: bigint, from = 0, limit = 100_000): Promise<number[]> {
+    const s = this.session(id);
+    if (s === undefined) return [];
+    const lo = Number(id & 0xffffffffn);
+    const hi = Number(id >> 32n);
+    const out: number[] = [];
+    const c = this.index.chunks;
+    for (let r = 0; r < s.runs.length && out.length < limit; r += 2) {
+      for (let k = s.runs[r]!; k <= s.runs[r + 1]! && out.length < limit; k++) {
+        if (c.firstEvent[k]! + c.events[k]! <= from) continue;
+        const recs = await this.chunkRecords(k);
+        const first = c.firstEvent[k]!;
+        for (let i = Math.max(0, from - first); i < c.events[k]!; i++) {
+          const o = i * RECORD_WORDS;
+          if (recs[o + 4] === lo && recs[o + 5] === hi && SESSION_KIND[recs[o]! & 0xff] === 1) {
+            out.push(first + i);
+            if (out.length >= limit) break;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  // ---- stepping --------------------------------------------------------------------
+
+  /**
+   * The next (dir 1) or previous (dir -1) event after/before `from` that
+   * matches every condition of `f`; -1 when there is none. Reads only chunks
+   * whose masks (or session runs) allow a match.
+   */
+  async nextEvent(from: number, dir: 1 | -1, f: EventFilter): Promise<number> {
+    const c = this.index.chunks;
+    if (c.count === 0) return -1;
+    const lane = f.tid === undefined ? -1 : this.index.lanes.findIndex((l) => l.tid === f.tid);
+    if (f.tid !== undefined && lane < 0) return -1;
+    const s = f.session === undefined ? undefined : this.session(f.session);
+    if (f.session !== undefined && s === undefined) return -1;
+    const sLo = f.session === undefined ? 0 : Number(f.session & 0xffffffffn);
+    const sHi = f.session === undefined ? 0 : Number(f.session >> 32n);
+    const start = dir > 0 ? from + 1 : from - 1;
+    if (start < 0 || start >= this.index.events) return -1;
+    const inRuns = (k: number): boolean => {
+      if (s === undefined) return true;
+      for (let r = 0; r < s.runs.length; r += 2)
+        if (k >= s.runs[r]! && k <= s.runs[r + 1]!) return true;
+      return false;
+    };
+    for (let k = this.chunkOfEvent(start); k >= 0 && k < c.count; k += dir) {
+      if (f.kind !== undefined) {
+        const bit =
+          f.kind < 32 ? (c.kindsLo[k]! >>> f.kind) & 1 : (c.kindsHi[k]! >>> (f.kind - 32)) & 1;
+        if (bit === 0) continue;
+      }
+      if (lane >= 0 && ((c.lanes[k]! >>> (lane & 31)) & 1) === 0) continue;
+      if (!inRuns(k)) continue;
+      const recs = await this.chunkRecords(k);
+      const first = c.firstEvent[k]!;
+      const n = c.events[k]!;
+      let i = dir > 0 ? Math.max(0, start - first) : Math.min(n - 1, start - first);
+      for (; i >= 0 && i < n; i += dir) {
+        const o = i * RECORD_WORDS;
+        const w0 = recs[o]!;
+        if (f.kind !== undefined && (w0 & 0xff) !== f.kind) continue;
+        if (f.tid !== undefined && w0 >>> 16 !== f.tid) continue;
+        if (
+          f.session !== undefined &&
+          (recs[o + 4] !== sLo || recs[o + 5] !== sHi || SESSION_KIND[w0 & 0xff] !== 1)
+        ) {
+          continue;
+        }
+        return first + i;
+      }
+    }
+    return -1;
+  }
+}
+
+/** String ids a record refers to (by kind). */
+export function stringRefs(w: Uint32Array, o: number): number[] {
+  switch (w[o]! & 0xff) {
+    case EventKind.ThreadStart:
+    case EventKind.SessionCreated:
+    case EventKind.Accept:
+    case EventKind.Marker:
+      return [w[o + 1]!];
+    case EventKind.LockWait:
+    case EventKind.LockAcquire:
+    case EventKind.LockRelease:
+      return [w[o + 6]!];
+    case EventKind.CallSite:
+      return [w[o + 1]!, w[o + 7]!];
+    default:
+      return [];
+  }
+}
+
+function defaultCacheDir(): string {
+  return path.join(tmpdir(), `iocpscope-index-${process.getuid?.() ?? 'user'}`);
+}
+
+function hashOf(s: string): string {
+  return createHash('sha1').update(s).digest('hex').slice(0, 20);
+}
