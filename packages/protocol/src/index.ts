@@ -9,5 +9,6 @@ export * from './frames.ts';
 export * from './header.ts';
 export * from './file.ts';
 export * from './tracer-stream.ts';
+export * from './query.ts';
 export * from './control.ts';
 export * from './export-chrome.ts';

@@ -2,6 +2,7 @@
 //   GET /api/recordings        the catalogue (recordings and examples)
 //   GET /api/recordings/:id    one recording's bytes, looked up by id only
 //   GET /api/status            what the control channel's status says
+//   GET /api/traces/...        the trace query API (trace-api.ts)
 // Errors are JSON {code, message} with the StreamError codes (NOT_FOUND for
 // unknown routes).
 
@@ -9,11 +10,14 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isStreamError } from '../hub/errors.ts';
 import type { RecordingCatalogue } from '../record/catalogue.ts';
+import type { TraceService } from '../tracedb/service.ts';
 import type { ControlChannel } from './control.ts';
+import { serveTraceApi } from './trace-api.ts';
 
 export interface ApiContext {
   catalogue: RecordingCatalogue | undefined;
   control: ControlChannel;
+  traces?: TraceService;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -36,7 +40,17 @@ export async function serveApi(
   res: ServerResponse,
   pathname: string,
   ctx: ApiContext,
+  url?: URL,
 ): Promise<void> {
+  if (
+    url !== undefined &&
+    pathname.startsWith('/api/traces/') &&
+    ctx.traces !== undefined &&
+    ctx.catalogue !== undefined &&
+    (await serveTraceApi(req, res, url, { catalogue: ctx.catalogue, traces: ctx.traces }))
+  ) {
+    return;
+  }
   if (pathname === '/api/status') {
     json(res, 200, ctx.control.status());
     return;

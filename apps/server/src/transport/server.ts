@@ -20,6 +20,7 @@ import { Hub, type ClientSink, type HubOptions } from '../hub/hub.ts';
 import type { EventSource, StringEntries } from '../hub/types.ts';
 import { RecordingCatalogue } from '../record/catalogue.ts';
 import { RecordingManager, type RecordingManagerOptions } from '../record/manager.ts';
+import { TraceService } from '../tracedb/service.ts';
 import { serveApi } from './api.ts';
 import { ControlChannel, type ControlTarget } from './control.ts';
 import { RequestGuard } from './guard.ts';
@@ -139,6 +140,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
           ...(options.recording !== undefined ? { sink: options.recording } : {}),
           onChange: () => ctl.broadcastStatus(),
         });
+  const traces = new TraceService();
   const ctl = new ControlChannel({
     hub,
     ...(target !== undefined ? { target } : {}),
@@ -235,7 +237,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
         res.end(`${bad.reason}\n`);
         return;
       }
-      await serveApi(req, res, p, { catalogue, control: ctl });
+      await serveApi(req, res, p, { catalogue, control: ctl, traces }, url);
       return;
     }
     if (p === '/ws') {
@@ -326,6 +328,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
           await recordings.stop().catch((e: unknown) => log(`recording stop failed: ${String(e)}`));
         }
         hub.close();
+        await traces.close();
         for (const ws of sockets.keys()) ws.terminate();
         sockets.clear();
         wss.close();

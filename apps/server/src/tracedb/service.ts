@@ -1,0 +1,126 @@
+// The server's open traces, for the query API: a trace is opened by
+// catalogue id, its index built in a worker thread (progress reported while
+// it runs) or read from the index file beside it, and kept open for queries;
+// the least recently used beyond `maxOpen` is closed.
+
+import { spawnThread } from '../port/threads.ts';
+import type { IndexWorkerInput, IndexWorkerMessage } from './index-worker.ts';
+import { IndexedTrace } from './trace.ts';
+
+export type TraceState =
+  | { state: 'indexing'; bytesRead: number; totalBytes: number; events: number }
+  | { state: 'ready'; trace: IndexedTrace }
+  | { state: 'failed'; code: string; message: string };
+
+interface Entry {
+  file: string;
+  state: TraceState;
+  ready: Promise<IndexedTrace>;
+  used: number;
+}
+
+export interface TraceServiceOptions {
+  maxOpen?: number;
+  cacheDir?: string;
+  /** Build in this thread instead of a worker (tests). */
+  inline?: boolean;
+}
+
+export class TraceService {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxOpen: number;
+
+  constructor(private readonly opts: TraceServiceOptions = {}) {
+    this.maxOpen = opts.maxOpen ?? 4;
+  }
+
+  /** The trace's state now; starts opening it (index build) if it is not open. */
+  state(key: string, file: string): TraceState {
+    return this.entry(key, file).state;
+  }
+
+  /** The open trace, once its index is there. */
+  open(key: string, file: string): Promise<IndexedTrace> {
+    return this.entry(key, file).ready;
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.entries.values()) {
+      if (e.state.state === 'ready') await e.state.trace.close();
+    }
+    this.entries.clear();
+  }
+
+  private entry(key: string, file: string): Entry {
+    let e = this.entries.get(key);
+    if (e !== undefined && e.file === file) {
+      e.used = Date.now();
+      return e;
+    }
+    const entry: Entry = {
+      file,
+      state: { state: 'indexing', bytesRead: 0, totalBytes: 0, events: 0 },
+      ready: Promise.resolve(null as never),
+      used: Date.now(),
+    };
+    entry.ready = this.build(entry).then(
+      (t) => {
+        entry.state = { state: 'ready', trace: t };
+        return t;
+      },
+      (err: Error & { code?: string }) => {
+        entry.state = { state: 'failed', code: err.code ?? 'INDEX_FAILED', message: err.message };
+        throw err;
+      },
+    );
+    entry.ready.catch(() => undefined);
+    this.entries.set(key, entry);
+    this.evict();
+    e = entry;
+    return e;
+  }
+
+  private async build(entry: Entry): Promise<IndexedTrace> {
+    const cacheDir = this.opts.cacheDir;
+    if (this.opts.inline !== true) {
+      const input: IndexWorkerInput = { file: entry.file, ...(cacheDir ? { cacheDir } : {}) };
+      const w = await spawnThread(new URL('./index-worker.ts', import.meta.url), {
+        workerData: input,
+        name: 'iocpscope index',
+      });
+      await new Promise<void>((resolve, reject) => {
+        w.on('message', (m: IndexWorkerMessage) => {
+          if (m.type === 'progress') {
+            entry.state = {
+              state: 'indexing',
+              bytesRead: m.bytesRead,
+              totalBytes: m.totalBytes,
+              events: m.events,
+            };
+          } else if (m.type === 'done') resolve();
+          else reject(Object.assign(new Error(m.message), { code: m.code }));
+        });
+        w.on('error', reject);
+        w.on('exit', (c) => (c !== 0 ? reject(new Error(`index thread exited ${c}`)) : undefined));
+      });
+      void w.terminate();
+    }
+    return IndexedTrace.open(entry.file, {
+      ...(cacheDir ? { cacheDir } : {}),
+      onProgress: (p) => {
+        entry.state = { state: 'indexing', ...p };
+      },
+    });
+  }
+
+  private evict(): void {
+    while (this.entries.size > this.maxOpen) {
+      let oldest: [string, Entry] | null = null;
+      for (const kv of this.entries)
+        if (oldest === null || kv[1].used < oldest[1].used) oldest = kv;
+      if (oldest === null) return;
+      this.entries.delete(oldest[0]);
+      void oldest[1].ready.then((t) => t.close()).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,251 @@
+// The trace query API (FORMAT.md §12): the parts of a recording the browser
+// needs, so it never has to hold a whole large trace. Every route is GET,
+// names the trace by its catalogue id, and validates every parameter
+// (unknown or out of range: 400 BAD_QUERY). The first request for a trace
+// starts building its index in a worker thread; until it is there, routes
+// answer 202 with the progress.
+//
+//   /api/traces/:id                       meta (JSON)
+//   /api/traces/:id/summary?level&from&to summary buckets (binary, protocol query.ts)
+//   /api/traces/:id/records?from&count    records (a stream frame; X-First-Event)
+//   /api/traces/:id/at?ns                 the first event at or after ns
+//   /api/traces/:id/sessions?from&limit   sessions by first event
+//   /api/traces/:id/sessions/:sid?from&limit   one session and its events
+//   /api/traces/:id/next?from&dir&kind&tid&session   stepping across the trace
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  EVENT_KIND_MAX,
+  MAX_QUERY_RECORDS,
+  MAX_SESSION_EVENTS,
+  MAX_SUMMARY_BUCKETS,
+  encodeFrame,
+  encodeSummary,
+  isProtocolError,
+} from '@iocpscope/protocol';
+import { isStreamError } from '../hub/errors.ts';
+import type { RecordingCatalogue } from '../record/catalogue.ts';
+import type { TraceService } from '../tracedb/service.ts';
+import type { IndexedTrace } from '../tracedb/trace.ts';
+
+export interface TraceApiContext {
+  catalogue: RecordingCatalogue;
+  traces: TraceService;
+}
+
+class BadQuery extends Error {}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, (_k, v: unknown) =>
+    typeof v === 'bigint' ? `0x${v.toString(16)}` : v,
+  );
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+function binary(
+  res: ServerResponse,
+  bytes: Uint8Array,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': bytes.length,
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(bytes);
+}
+
+/** The query's parameters, each allowed once and nothing else. */
+function params(url: URL, allowed: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of url.searchParams) {
+    if (k === 'token') continue;
+    if (!allowed.includes(k))
+      throw new BadQuery(`unknown parameter ${JSON.stringify(k).slice(0, 40)}`);
+    if (out.has(k)) throw new BadQuery(`parameter ${k} given twice`);
+    out.set(k, v);
+  }
+  return out;
+}
+
+function int(
+  p: Map<string, string>,
+  name: string,
+  min: number,
+  max: number,
+  dflt?: number,
+): number {
+  const v = p.get(name);
+  if (v === undefined) {
+    if (dflt === undefined) throw new BadQuery(`${name} is required`);
+    return dflt;
+  }
+  if (!/^-?\d{1,16}$/.test(v)) throw new BadQuery(`${name}: expected an integer`);
+  const n = Number(v);
+  if (n < min || n > max) throw new BadQuery(`${name}: must be in ${min}..${max}`);
+  return n;
+}
+
+function sessionId(text: string): bigint {
+  const t = text.trim();
+  if (!/^(0x[0-9a-fA-F]{1,16}|\d{1,20})$/.test(t))
+    throw new BadQuery('session: expected 0x... or a decimal id');
+  const v = BigInt(t);
+  if (v > 0xffffffffffffffffn) throw new BadQuery('session: above 64 bits');
+  return v;
+}
+
+function meta(t: IndexedTrace): unknown {
+  const ix = t.index;
+  return {
+    state: 'ready',
+    events: ix.events,
+    startNs: ix.startNs,
+    endNs: ix.endNs,
+    chunks: ix.chunks.count,
+    lanes: ix.lanes.map((l) => ({ ...l, name: t.strings.get(l.nameStr) ?? '' })),
+    levels: ix.levels.map((l) => ({ shift: l.shift, count: l.count })),
+    sessions: ix.sessions.length,
+    gaps: Array.from(ix.gaps.events, (e, k) => ({
+      event: e,
+      ns: ix.gaps.ns[k],
+      lost: ix.gaps.lost[k],
+    })),
+    markers: ix.markers.events.length,
+    snapshots: ix.snapshots.events.length,
+    traceEnd: ix.traceEnd,
+    header: t.header ?? null,
+    damage: t.facts.error ?? null,
+    validBytes: t.facts.validBytes,
+    totalBytes: t.facts.totalBytes,
+  };
+}
+
+const ROUTE = /^\/api\/traces\/([^/]+)(?:\/(summary|records|at|sessions|next)(?:\/([^/]+))?)?\/?$/;
+
+/** Handle /api/traces/...; false when the path is not one of its routes. */
+export async function serveTraceApi(
+  _req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  ctx: TraceApiContext,
+): Promise<boolean> {
+  const m = ROUTE.exec(url.pathname);
+  if (m === null) return false;
+  try {
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      throw new BadQuery('bad id encoding');
+    }
+    const found = await ctx.catalogue.resolve(id);
+    const key = `${found.file}`;
+    const st = ctx.traces.state(key, found.file);
+    if (st.state === 'failed') {
+      send(res, 422, { code: st.code, message: st.message });
+      return true;
+    }
+    if (st.state === 'indexing') {
+      send(res, 202, {
+        state: 'indexing',
+        bytesRead: st.bytesRead,
+        totalBytes: st.totalBytes,
+        events: st.events,
+      });
+      return true;
+    }
+    const t = st.trace;
+    const route = m[2];
+    switch (route) {
+      case undefined:
+        params(url, []);
+        send(res, 200, meta(t));
+        return true;
+      case 'summary': {
+        const p = params(url, ['level', 'from', 'to']);
+        const level = int(p, 'level', 0, t.index.levels.length - 1);
+        const from = int(p, 'from', 0, 2 ** 40);
+        const to = int(p, 'to', from, from + MAX_SUMMARY_BUCKETS);
+        const s = t.summary(level, from, to);
+        binary(
+          res,
+          encodeSummary({
+            ...s,
+            lanes: s.lanes.map((l, k) => ({ tid: t.index.lanes[k]!.tid, ...l })),
+          }),
+        );
+        return true;
+      }
+      case 'records': {
+        const p = params(url, ['from', 'count']);
+        const from = int(p, 'from', 0, Number.MAX_SAFE_INTEGER);
+        const count = int(p, 'count', 0, MAX_QUERY_RECORDS);
+        const records = await t.records(from, count);
+        binary(res, encodeFrame({ seq: 0, records, strings: t.stringsOf(records) }), {
+          'x-first-event': String(Math.min(from, t.index.events)),
+        });
+        return true;
+      }
+      case 'at': {
+        const p = params(url, ['ns']);
+        send(res, 200, { event: await t.eventAtNs(int(p, 'ns', 0, Number.MAX_SAFE_INTEGER)) });
+        return true;
+      }
+      case 'sessions': {
+        if (m[3] === undefined) {
+          const p = params(url, ['from', 'limit']);
+          const from = int(p, 'from', 0, Number.MAX_SAFE_INTEGER, 0);
+          const limit = int(p, 'limit', 1, 10_000, 1000);
+          const list = t.index.sessions.slice(from, from + limit).map((s) => ({
+            ...s,
+            peer: t.strings.get(s.peerStr) ?? '',
+          }));
+          send(res, 200, { total: t.index.sessions.length, from, sessions: list });
+          return true;
+        }
+        const p = params(url, ['from', 'limit']);
+        const sid = sessionId(decodeURIComponent(m[3]));
+        const s = t.session(sid);
+        if (s === undefined) {
+          send(res, 404, {
+            code: 'UNKNOWN_SESSION',
+            message: `no session 0x${sid.toString(16)} in this trace`,
+          });
+          return true;
+        }
+        const from = int(p, 'from', 0, Number.MAX_SAFE_INTEGER, 0);
+        const limit = int(p, 'limit', 1, MAX_SESSION_EVENTS, MAX_SESSION_EVENTS);
+        const events = await t.sessionEvents(sid, from, limit);
+        send(res, 200, { session: { ...s, peer: t.strings.get(s.peerStr) ?? '' }, events });
+        return true;
+      }
+      case 'next': {
+        const p = params(url, ['from', 'dir', 'kind', 'tid', 'session']);
+        const from = int(p, 'from', -1, Number.MAX_SAFE_INTEGER);
+        const dir = int(p, 'dir', -1, 1);
+        if (dir === 0) throw new BadQuery('dir: 1 or -1');
+        const filter: { kind?: number; tid?: number; session?: bigint } = {};
+        if (p.has('kind')) filter.kind = int(p, 'kind', 1, EVENT_KIND_MAX);
+        if (p.has('tid')) filter.tid = int(p, 'tid', 0, 0xffff);
+        if (p.has('session')) filter.session = sessionId(p.get('session')!);
+        const start = from < 0 ? (dir > 0 ? -1 : t.index.events) : from;
+        send(res, 200, { event: await t.nextEvent(start, dir as 1 | -1, filter) });
+        return true;
+      }
+    }
+    return false;
+  } catch (e) {
+    if (e instanceof BadQuery) send(res, 400, { code: 'BAD_QUERY', message: e.message });
+    else if (isStreamError(e)) send(res, 404, { code: e.code, message: e.message });
+    else if (isProtocolError(e)) send(res, 422, { code: e.code, message: e.message });
+    else throw e;
+    return true;
+  }
+}

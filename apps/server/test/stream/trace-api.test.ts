@@ -1,0 +1,151 @@
+// The trace query API over real HTTP: a synthesized recording in the
+// recordings directory, its index built by a worker thread on the first
+// request (202 with progress until then), then every route checked against
+// the records themselves, and bad parameters refused with BAD_QUERY.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EventKind,
+  RECORD_WORDS,
+  decodeFrame,
+  decodeSummary,
+  encodeChunk,
+  encodeFileHeader,
+} from '@iocpscope/protocol';
+import { synthesize } from '@iocpscope/analysis';
+import { startStreamServer, type StreamServer } from '../../src/transport/server.ts';
+
+let dir: string;
+let server: StreamServer;
+let words: Uint32Array;
+let n: number;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'iocpscope-trace-api-'));
+  const t = synthesize({ events: 60_000, seed: 4 });
+  n = t.length;
+  words = t.words.subarray(0, n * RECORD_WORDS);
+  const parts: Uint8Array[] = [
+    encodeFileHeader({
+      clock: 'monotonic-ns',
+      host: 'h',
+      backend: 'emulated',
+      portConfig: { workers: 2, concurrency: 0 },
+      startWallMs: 0,
+    }),
+  ];
+  const strs = [...t.strings.entries()].filter(([id]) => id !== 0);
+  for (let i = 0; i < n; i += 4096) {
+    parts.push(encodeChunk(words.subarray(i * 8, Math.min(n, i + 4096) * 8), i === 0 ? strs : []));
+  }
+  await writeFile(path.join(dir, 'big run.iocptrace'), Buffer.concat(parts));
+  server = await startStreamServer({
+    port: 0,
+    recordingsDir: dir,
+    examplesDir: path.join(dir, 'none'),
+  });
+}, 60_000);
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const url = (p: string): string => new URL(p, server.url).toString();
+async function ready(): Promise<Record<string, unknown>> {
+  let body: Record<string, unknown> = {};
+  for (let k = 0; k < 600; k++) {
+    const r = await fetch(url('/api/traces/big_run'));
+    body = (await r.json()) as Record<string, unknown>;
+    if (r.status === 200) return body;
+    expect(r.status).toBe(202);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error('the index never became ready');
+}
+
+describe('the trace query API', () => {
+  it('builds the index on the first request and then describes the trace', async () => {
+    const m = await ready();
+    expect(m['events']).toBe(n);
+    expect((m['lanes'] as unknown[]).length).toBeGreaterThan(2);
+    expect((m['levels'] as unknown[]).length).toBeGreaterThan(3);
+  }, 60_000);
+
+  it('serves records of any window as a frame, with their strings', async () => {
+    await ready();
+    const r = await fetch(url('/api/traces/big_run/records?from=5000&count=3000'));
+    expect(r.headers.get('x-first-event')).toBe('5000');
+    const f = decodeFrame(new Uint8Array(await r.arrayBuffer()));
+    expect(Array.from(f.records)).toEqual(Array.from(words.subarray(5000 * 8, 8000 * 8)));
+    const first = await fetch(url('/api/traces/big_run/records?from=0&count=20'));
+    const g = decodeFrame(new Uint8Array(await first.arrayBuffer()));
+    const named = g.strings.map(([, s]) => s);
+    expect(named.length).toBeGreaterThan(0);
+  });
+
+  it('serves summary buckets that decode to the index level', async () => {
+    await ready();
+    const r = await fetch(url('/api/traces/big_run/summary?level=2&from=0&to=50'));
+    const s = decodeSummary(new Uint8Array(await r.arrayBuffer()));
+    expect(s.from).toBe(0);
+    expect(s.count).toBeGreaterThan(0);
+    expect(s.lanes.length).toBeGreaterThan(2);
+    expect(s.queueMax.length).toBe(s.count);
+  });
+
+  it('answers stepping and time queries like a scan of the records', async () => {
+    await ready();
+    const next = async (q: string): Promise<number> =>
+      ((await (await fetch(url(`/api/traces/big_run/next?${q}`))).json()) as { event: number })
+        .event;
+    let want = -1;
+    for (let i = 10_001; i < n; i++)
+      if ((words[i * 8]! & 0xff) === EventKind.SessionReleased) {
+        want = i;
+        break;
+      }
+    expect(await next(`from=10000&dir=1&kind=${EventKind.SessionReleased}`)).toBe(want);
+    expect(await next(`from=-1&dir=-1&kind=${EventKind.ThreadStart}`)).toBeGreaterThanOrEqual(0);
+    const at = (await (await fetch(url('/api/traces/big_run/at?ns=0'))).json()) as {
+      event: number;
+    };
+    expect(at.event).toBe(0);
+  });
+
+  it('lists sessions and one session’s events', async () => {
+    await ready();
+    const list = (await (await fetch(url('/api/traces/big_run/sessions?limit=5'))).json()) as {
+      total: number;
+      sessions: Array<{ id: string; events: number }>;
+    };
+    expect(list.total).toBeGreaterThan(5);
+    const s = list.sessions[0]!;
+    const one = (await (await fetch(url(`/api/traces/big_run/sessions/${s.id}`))).json()) as {
+      events: number[];
+    };
+    expect(one.events.length).toBe(s.events);
+  });
+
+  it('refuses unknown or out-of-range parameters with BAD_QUERY, and unknown traces', async () => {
+    await ready();
+    for (const q of [
+      'records?from=0&count=99999999',
+      'records?from=-5&count=1',
+      'records?from=0&count=1&evil=1',
+      'summary?level=999&from=0&to=1',
+      'next?from=0&dir=0',
+      'next?from=0&dir=1&session=0xZZ',
+      'records?from=1&from=2&count=1',
+    ]) {
+      const r = await fetch(url(`/api/traces/big_run/${q}`));
+      expect(r.status, q).toBe(400);
+      expect(((await r.json()) as { code: string }).code).toBe('BAD_QUERY');
+    }
+    const r = await fetch(url('/api/traces/nope'));
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { code: string }).code).toBe('UNKNOWN_RECORDING');
+  });
+});
