@@ -55,10 +55,9 @@ afterAll(async () => {
 
 const url = (p: string): string => new URL(p, server.url).toString();
 async function ready(): Promise<Record<string, unknown>> {
-  let body: Record<string, unknown> = {};
   for (let k = 0; k < 600; k++) {
     const r = await fetch(url('/api/traces/big_run'));
-    body = (await r.json()) as Record<string, unknown>;
+    const body = (await r.json()) as Record<string, unknown>;
     if (r.status === 200) return body;
     expect(r.status).toBe(202);
     await new Promise((res) => setTimeout(res, 100));
