@@ -70,6 +70,7 @@ const {
   Op,
   RECORD_WORDS,
   TS_HI_MASK,
+  ThreadRole,
   ThreadStateValue,
 } = proto;
 /** IoCountCause.Snapshot (v2), kept local like the others. */
@@ -581,7 +582,7 @@ export class Replayer {
     const st = this.state;
     const fx = this.step;
     const listed = (s: SessionState | undefined): s is SessionState =>
-      s !== undefined && s.fromSnapshot && s.createdIndex > st.snapshotBegin;
+      s !== undefined && s.fromSnapshot && s.lastIndex > st.snapshotBegin;
     switch (kind) {
       case EventKind.ThreadStart: {
         const t = th!;
@@ -591,7 +592,8 @@ export class Replayer {
         if (t.startIndex < 0) t.startIndex = i;
         t.exitIndex = -1;
         t.complete = true;
-        t.known = true;
+        // Known once the bracket gives its state (a partial one may not).
+        t.known = false;
         t.isPortThread = false;
         t.state = ThreadStateValue.Running;
         t.reason = BlockReason.None;
@@ -608,6 +610,7 @@ export class Replayer {
           state === ThreadStateValue.Blocked ? (w[o + 1]! as BlockReason) : BlockReason.None;
         t.detail = w[o + 6]!;
         t.sinceIndex = i;
+        t.known = true;
         if ((w[o + 7]! & SNAPSHOT_PORT_THREAD) !== 0) t.isPortThread = true;
         if (state === ThreadStateValue.Blocked && t.reason === BlockReason.Lock) {
           const l = this.lock(t.detail, 0);
@@ -619,6 +622,7 @@ export class Replayer {
         const t = th!;
         t.isPortThread = true;
         t.inGqcs = true;
+        t.known = true;
         t.state = ThreadStateValue.Waiting;
         t.reason = BlockReason.None;
         t.lastGqcsEnterIndex = i;
@@ -633,18 +637,29 @@ export class Replayer {
         p.workerCount = w[o + 6]!;
         return;
       }
-      case EventKind.SessionCreated: {
+      case EventKind.SessionCreated:
+      case EventKind.Accept: {
         const lo = w[o + 4]!;
         const hi = w[o + 5]!;
         const id = sessionIdOf(lo, hi);
+        const known = st.sessions.get(id);
+        if (kind === EventKind.Accept && listed(known)) {
+          known.acceptIndex = i;
+          return;
+        }
+        // A session known through its Accept alone (servers that write it first) has no slot.
         const s = newSession(id);
         s.rev = this.epoch;
         s.complete = true;
         s.fromSnapshot = true;
-        s.createdIndex = i;
+        if (kind === EventKind.SessionCreated) {
+          s.createdIndex = i;
+          s.slot = w[o + 7]!;
+        } else {
+          s.acceptIndex = i;
+        }
         s.peerStr = w[o + 1]!;
         s.socket = w[o + 6]!;
-        s.slot = w[o + 7]!;
         s.creatorTid = tid;
         s.lastIndex = i;
         st.sessions.set(id, s);
@@ -652,15 +667,13 @@ export class Replayer {
         fx.session = s;
         return;
       }
-      case EventKind.Accept:
       case EventKind.Disconnect:
       case EventKind.SocketClosed:
       case EventKind.SessionRings:
       case EventKind.IoCount: {
         const s = st.sessions.get(sessionIdOf(w[o + 4]!, w[o + 5]!));
         if (!listed(s)) return;
-        if (kind === EventKind.Accept) s.acceptIndex = i;
-        else if (kind === EventKind.Disconnect) {
+        if (kind === EventKind.Disconnect) {
           s.disconnectIndex = i;
           s.disconnectReason = a;
           s.disconnectError = w[o + 6]!;
@@ -758,7 +771,7 @@ export class Replayer {
     const st = this.state;
     const begin = st.snapshotBegin;
     for (const s of [...st.sessions.values()]) {
-      if (!(s.fromSnapshot && s.createdIndex > begin)) {
+      if (!(s.fromSnapshot && s.lastIndex > begin)) {
         // Ended in the events the bracket stands for.
         st.sessions.delete(s.id);
         this.uncache(s.id);
@@ -779,7 +792,14 @@ export class Replayer {
         t.known = true;
         continue;
       }
-      t.known = true;
+      if (!t.known) {
+        // Listed without a state (a partial bracket): its state is not known yet.
+        if (t.isPortThread || t.role === ThreadRole.Worker) {
+          t.isPortThread = true;
+          p.unknownThreads++;
+        }
+        continue;
+      }
       if (t.isPortThread && t.state === ThreadStateValue.Running) p.running++;
     }
     p.queueKnown = !st.snapshotPartial;

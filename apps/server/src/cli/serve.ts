@@ -21,6 +21,7 @@
 // the whole shutdown), then the recording is closed, then the dashboard.
 
 import { Option, type Command } from 'commander';
+import { TraceEndReason } from '@iocpscope/protocol';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FAULT_DESCRIPTIONS, FAULT_NAMES, isFaultName } from '../echo/faults.ts';
@@ -265,7 +266,8 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
   }
   let server: RunningServer;
   try {
-    server = await startServer(cfg.server);
+    // --record: the trace's first records are kept until the recording takes them.
+    server = await startServer(cfg.server, { holdTrace: cfg.recordFile !== null });
   } catch (e) {
     const err = e as Error & { code?: string };
     io.stderr.write(
@@ -304,8 +306,9 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
   if (cfg.recordFile !== null) {
     try {
       recorder = dashboard?.recordings ?? standaloneRecorder(server, cfg.dashboard.recordingsDir);
-      await recorder.start({ file: cfg.recordFile });
+      await recorder.start({ file: cfg.recordFile, fromStart: true });
     } catch (e) {
+      server.releaseTraceHold();
       const err = e as Error & { code?: string };
       io.stderr.write(
         `iocpscope serve: cannot record to ${cfg.recordFile}: ${err.message}${err.code ? ` (${err.code})` : ''}\n`,
@@ -314,6 +317,7 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
       await dashboard?.close();
       return SERVE_EXIT.failed;
     }
+    server.releaseTraceHold();
     io.stdout.write(`recording to ${path.resolve(cfg.recordFile)}\n`);
   }
   let demo: DemoLoad | null = null;
@@ -349,11 +353,16 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
   dashboard?.quiesce?.();
   if (demo) await demo.stop();
   const report = await server.stop();
+  // A recording started from the dashboard and still running ends with the server too.
+  if (recorder === null && dashboard?.recordings?.recording) {
+    await dashboard.recordings.stop(TraceEndReason.ServerExit).catch(() => undefined);
+  }
   let recordingFailed = false;
   if (recorder !== null) {
     const failure = recorder.lastError;
     if (recorder.recording) {
-      const { summary } = await recorder.stop();
+      // The recording covers the server's whole run: its end is the server's exit.
+      const { summary } = await recorder.stop(TraceEndReason.ServerExit);
       io.stdout.write(formatRecording(summary));
       if (summary.error) recordingFailed = true;
     }

@@ -105,6 +105,8 @@ export interface RunningServer {
   portConfig(): PortConfig;
   /** Header metadata for a recording of this server's trace (recorders add the name). */
   fileHeader(): TraceFileHeader;
+  /** Stop holding the trace's start-up batches (StartHooks.holdTrace). */
+  releaseTraceHold(): void;
   status(): ServerStatus;
   /**
    * Stop the port gracefully (existing sessions are disconnected) and start a
@@ -126,6 +128,12 @@ const MAX_TRACE_SLOTS = 256;
 export interface StartHooks {
   /** Subscribed before any thread starts, so it sees the whole stream (tests, recorders). */
   onBatch?: BatchListener;
+  /**
+   * Keep every batch from the first record until releaseTraceHold(), so a
+   * recording started once the server runs still gets the whole stream
+   * (serve --record: RecordingManager.start({ fromStart: true })).
+   */
+  holdTrace?: boolean;
 }
 
 /** Ring slots: the first generation's threads plus room for port restarts, within the budget. */
@@ -307,6 +315,7 @@ export async function startServer(
   if (trace) {
     drainer = new DrainerThread(trace, { windowNs: config.traceWindowMs * 1e6 });
     if (hooks.onBatch) drainer.subscribe(hooks.onBatch);
+    if (hooks.holdTrace === true) drainer.hold();
   }
   const shared: Shared = { table, trace, kernelRec, drainer };
   const drainerStart = drainer?.start();
@@ -361,6 +370,10 @@ class EchoServer implements RunningServer {
     return g
       ? { workers: g.workers.length, concurrency: g.host.concurrency }
       : { workers: this.cfg.workers, concurrency: this.cfg.concurrency };
+  }
+
+  releaseTraceHold(): void {
+    this.shared.drainer?.releaseHold();
   }
 
   fileHeader(): TraceFileHeader {

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { synthesize } from '@iocpscope/analysis';
 import {
   EventKind,
   RECORD_WORDS,
+  SnapshotReason,
   ThreadRole,
   kindAt,
   tidAt,
   writeRecord,
+  xAt,
   zAt,
 } from '@iocpscope/protocol';
+import { TrackingSource, liveState, replayWords } from '../trace/state.test-util.ts';
 import { isStreamError } from './errors.ts';
 import { Hub } from './hub.ts';
 import { syntheticTrace } from './synthetic.ts';
@@ -311,5 +315,85 @@ describe('Hub', () => {
     client.sendLatest('status', 'c');
     drain(sink);
     expect(sink.text).toEqual(['a', 'c']);
+  });
+
+  it('starts a late joiner with a LateJoin bracket cut exactly where its live frames begin', () => {
+    const source = new TrackingSource();
+    const hub = new Hub({ maxFrameRecords: 256 });
+    hub.attach(source);
+    const t = synthesize({ seed: 21, events: 6000, sessions: 12 });
+    const n = t.length;
+    const strings: Array<[number, string]> = t.strings.map((v, k) => [k, v]);
+    source.emit(t.words.subarray(0, 2500 * W), strings);
+    hub.flush();
+    const sink = new FakeSink(true);
+    hub.addClient(sink);
+    // Until the source answers, the client gets no event frame: these are state the bracket holds.
+    source.emit(t.words.subarray(2500 * W, 3000 * W));
+    hub.flush();
+    expect(sink.binary).toHaveLength(0);
+    source.answer();
+    for (let off = 3000; off < n; off += 400) {
+      source.emit(t.words.subarray(off * W, Math.min(n, off + 400) * W));
+      hub.flush();
+    }
+    const seen = decodeSeen(sink.binary);
+    expect(kindAt(seen.records, 0)).toBe(EventKind.Snapshot);
+    expect(xAt(seen.records, 0)).toBe(SnapshotReason.LateJoin);
+    let end = 1;
+    while (kindAt(seen.records, end) !== EventKind.Snapshot) end++;
+    expect(sameWords(seen.records.subarray((end + 1) * W), t.words.subarray(3000 * W, n * W))).toBe(
+      true,
+    );
+    expect(seen.undefinedRefs).toBe(0);
+    // The naive model: replaying what the client saw ends where replaying everything ends.
+    expect(liveState(replayWords(seen.records))).toEqual(
+      liveState(replayWords(t.words.subarray(0, n * W))),
+    );
+  });
+
+  it('resyncs a client that fell behind with a Gap and a Resync bracket, so nothing it shows is a guess', () => {
+    const source = new TrackingSource();
+    const hub = new Hub({ maxClientQueueBytes: 16 * 1024, maxFrameRecords: 128 });
+    hub.attach(source);
+    const t = synthesize({ seed: 22, events: 8000, sessions: 16 });
+    const n = t.length;
+    const slow = new FakeSink(false);
+    hub.addClient(slow);
+    source.answer();
+    source.emit(
+      t.words.subarray(0, 100 * W),
+      t.strings.map((v, k) => [k, v]),
+    );
+    hub.flush();
+    drain(slow);
+    // The client stops reading: frames it cannot take are lost.
+    for (let off = 100; off < 5000; off += 100) {
+      source.emit(t.words.subarray(off * W, (off + 100) * W));
+      hub.flush();
+    }
+    drain(slow); // it reads again: the hub asks for a Resync bracket
+    expect(source.requests.map(([r]) => r)).toEqual([SnapshotReason.Resync]);
+    source.emit(t.words.subarray(5000 * W, 5100 * W));
+    hub.flush();
+    source.answer();
+    for (let off = 5100; off < n; off += 100) {
+      source.emit(t.words.subarray(off * W, Math.min(n, off + 100) * W));
+      hub.flush();
+      drain(slow);
+    }
+    const seen = decodeSeen(slow.binary);
+    expect(seen.gaps).toBe(1);
+    const g = [...Array(seen.records.length / W).keys()].find(
+      (i) => kindAt(seen.records, i) === EventKind.Gap,
+    )!;
+    expect(kindAt(seen.records, g + 1)).toBe(EventKind.Snapshot);
+    expect(xAt(seen.records, g + 1)).toBe(SnapshotReason.Resync);
+    expect(hub.stats().perClient[0]!.lostEvents).toBe(seen.lost);
+    expect(liveState(replayWords(seen.records))).toEqual(
+      liveState(replayWords(t.words.subarray(0, n * W))),
+    );
+    for (let i = 1; i < seen.seqs.length; i++)
+      expect(seen.seqs[i]!).toBeGreaterThan(seen.seqs[i - 1]!);
   });
 });

@@ -11,6 +11,15 @@
 // count of events it lost) and continues live. A stalled client therefore
 // costs at most its queue bound, and publishing never waits for any client.
 //
+// With a source that tracks the stream's state (the drainer: requestSnapshot),
+// a client's first frame is a v2 Snapshot bracket (reason LateJoin: every
+// live thread, session with its outstanding I/O, the queue, held locks) taken
+// at the exact point of the stream where its live frames begin; and a client
+// resuming after a gap gets the Gap record and then a Resync bracket, so its
+// state is known again instead of guessed. Until the bracket arrives (one
+// drainer interval) the client gets no event frames. Other sources keep the
+// structural snapshot and resume frames described above.
+//
 // Invariants per client: frames arrive with strictly increasing seq (a skipped
 // frame's seq is reused by the resume frame, which replaces it); every string
 // id a record refers to has been sent before or in the same frame; records are
@@ -23,6 +32,7 @@ import {
   GapSource,
   NO_THREAD,
   RECORD_WORDS,
+  SnapshotReason,
   encodeFrame,
   tsAt,
   writeRecord,
@@ -117,6 +127,8 @@ export class HubClient {
   #peakQueuedBytes = 0;
   #inGap = false;
   #paused = false;
+  /** Waiting for its first snapshot (late join) or a resync snapshot: no event frames meanwhile. */
+  #awaiting: 'first' | 'resync' | null = null;
   /** Stream index up to which this client has received (or been told it lost) every event. */
   #deliveredIdx: number;
   /** String table position up to which this client has every string. */
@@ -221,9 +233,48 @@ export class HubClient {
     this.#send(bytes, null);
   }
 
+  /** @internal Hub → client: its stream starts with a snapshot the hub asked for. */
+  awaitFirst(): void {
+    this.#awaiting = 'first';
+  }
+
+  /**
+   * @internal A snapshot arrived at the cut where the hub has flushed
+   * everything up to `endIdx`: the first frame, or the resync after a gap
+   * (a Gap record for what was not delivered, then the bracket).
+   */
+  snapshotArrived(
+    bracket: Uint32Array,
+    endIdx: number,
+    stringsEnd: number,
+    gapTs: number,
+    seq: number,
+  ): void {
+    const why = this.#awaiting;
+    this.#awaiting = null;
+    if (this.#closed || why === null) return;
+    const hub = this.#hub;
+    // A late joiner has no strings yet; a resyncing client has those up to its mark.
+    const from = why === 'first' ? 0 : this.#stringMark;
+    const strings = hub.state.strings.entriesFrom(from).slice(0, stringsEnd - from);
+    let records = bracket;
+    if (why === 'resync') {
+      const lost = endIdx - this.#deliveredIdx;
+      records = new Uint32Array(bracket.length + RECORD_WORDS);
+      writeGapRecord(records, 0, gapTs, lost);
+      records.set(bracket, RECORD_WORDS);
+      this.#inGap = false;
+      this.#gaps++;
+      this.#lostEvents += lost;
+    }
+    this.#send(encodeFrame({ seq, records, strings }), null);
+    this.#deliveredIdx = endIdx;
+    this.#stringMark = stringsEnd;
+  }
+
   /** @internal Hub → client: the next shared frame. */
   offer(f: SharedFrame): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#awaiting !== null) return;
     if (this.#inGap) {
       if (this.#paused || !this.#belowLowWater()) return;
       this.#resume(f.firstIdx, f.stringsFrom, f.prevLastTs, (f.seq - 1) >>> 0);
@@ -252,8 +303,18 @@ export class HubClient {
   /** Close the gap: everything in [deliveredIdx, endIdx) is accounted for by one frame. */
   #resume(endIdx: number, stringsEnd: number, gapTs: number, seq: number): void {
     const hub = this.#hub;
+    if (this.#awaiting !== null) return;
+    if (endIdx === this.#deliveredIdx && stringsEnd === this.#stringMark) {
+      this.#inGap = false;
+      return;
+    }
+    if (hub.tracksState && endIdx > this.#deliveredIdx) {
+      // State the lost events changed is given again by a Resync bracket.
+      this.#awaiting = 'resync';
+      hub.requestClientSnapshot(this, SnapshotReason.Resync);
+      return;
+    }
     this.#inGap = false;
-    if (endIdx === this.#deliveredIdx && stringsEnd === this.#stringMark) return;
     const kept = hub.state.recordsBetween(this.#deliveredIdx, endIdx, true);
     const keptCount = kept.length / RECORD_WORDS;
     const lost = endIdx - this.#deliveredIdx - keptCount;
@@ -292,7 +353,7 @@ export class HubClient {
   /** A queued message was written: catch up now rather than at the next frame. */
   #drained(): void {
     if (this.#closed || !this.#belowLowWater()) return;
-    if (this.#inGap && !this.#paused) {
+    if (this.#inGap && !this.#paused && this.#awaiting === null) {
       const h = this.#hub;
       this.#resume(h.flushedIdx, h.flushedStrings, h.lastTs, h.lastSeq);
     }
@@ -335,6 +396,8 @@ export class Hub {
   #seq = 0;
   #frames = 0;
   readonly #unsubscribers: Array<() => void> = [];
+  /** The source's snapshot request, when it tracks the stream's state. */
+  #requestSnapshot: EventSource['requestSnapshot'] | undefined;
 
   constructor(options: HubOptions = {}) {
     this.#opts = {
@@ -411,6 +474,30 @@ export class Hub {
   attach(source: EventSource): void {
     const listener: EventBatchListener = (records, strings) => this.publish(records, strings);
     this.#unsubscribers.push(source.subscribe(listener));
+    if (source.requestSnapshot !== undefined) {
+      this.#requestSnapshot = source.requestSnapshot.bind(source);
+    }
+  }
+
+  /** The source gives Snapshot brackets (late joiners and resyncs get the full state). */
+  get tracksState(): boolean {
+    return this.#requestSnapshot !== undefined;
+  }
+
+  /** @internal Ask the source for a bracket for `client`; it arrives at a cut of the stream. */
+  requestClientSnapshot(client: HubClient, reason: SnapshotReason): void {
+    this.#requestSnapshot!(reason, (snap) => {
+      if (this.#closed || client.closed) return;
+      // Everything before the cut was published: flush it to the others first.
+      this.flush();
+      client.snapshotArrived(
+        snap.records,
+        this.#flushedIdx,
+        this.#flushedStrings,
+        this.#lastTs,
+        this.#seq,
+      );
+    });
   }
 
   /** Take one batch (copied). Never blocks and never waits for a client. */
@@ -503,6 +590,11 @@ export class Hub {
     );
     this.#clients.add(client);
     greet?.(client);
+    if (this.#requestSnapshot !== undefined) {
+      client.awaitFirst();
+      this.requestClientSnapshot(client, SnapshotReason.LateJoin);
+      return client;
+    }
     const snap = this.snapshot();
     client.sendFirst(encodeFrame({ seq: this.#seq, records: snap.records, strings: snap.strings }));
     return client;

@@ -2,10 +2,27 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RECORD_WORDS, readTraceFile, type TraceFileHeader } from '@iocpscope/protocol';
+import {
+  EventKind,
+  RECORD_WORDS,
+  SnapshotReason,
+  TraceEndReason,
+  aAt,
+  kindAt,
+  readTraceFile,
+  xAt,
+  type SnapshotReason as Reason,
+  type TraceFileHeader,
+} from '@iocpscope/protocol';
+import { StateTracker, setSnapshotReason } from '../trace/state-tracker.ts';
 import { Hub } from '../hub/hub.ts';
 import { syntheticTrace } from '../hub/synthetic.ts';
-import type { EventBatchListener, EventSource, StringEntries } from '../hub/types.ts';
+import type {
+  EventBatchListener,
+  EventSource,
+  StringEntries,
+  TraceSnapshot,
+} from '../hub/types.ts';
 import { RecordingCatalogue } from './catalogue.ts';
 import { RecordingManager } from './manager.ts';
 
@@ -21,12 +38,34 @@ const header = (): TraceFileHeader => ({
 /** A source driven by hand, like the drainer's feed. */
 class ManualSource implements EventSource {
   readonly listeners = new Set<EventBatchListener>();
-  subscribe(l: EventBatchListener): () => void {
+  subscribe(l: EventBatchListener, _options?: { fromStart?: boolean }): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
   emit(records: Uint32Array, strings: StringEntries = []): void {
     for (const l of this.listeners) l(records, strings);
+  }
+}
+
+/** A source that tracks its state like the drainer: snapshot requests are answered between two batches. */
+class TrackingSource extends ManualSource {
+  readonly tracker = new StateTracker();
+  readonly requests: Array<[Reason, (s: TraceSnapshot) => void]> = [];
+  requestSnapshot(reason: Reason, deliver: (s: TraceSnapshot) => void): void {
+    this.requests.push([reason, deliver]);
+  }
+  override emit(records: Uint32Array, strings: StringEntries = []): void {
+    this.tracker.observeStrings(strings);
+    this.tracker.observe(records);
+    super.emit(records, strings);
+  }
+  /** Answer the pending requests now (the cut is here). */
+  answer(): void {
+    for (const [reason, deliver] of this.requests.splice(0)) {
+      const snap = this.tracker.snapshot(reason);
+      setSnapshotReason(snap.records, reason);
+      deliver(snap);
+    }
   }
 }
 
@@ -86,16 +125,23 @@ describe('RecordingManager', () => {
     expect(saved[0]).toMatchObject({
       id: 'mid_run',
       name: 'mid run',
-      events: snapshot.records.length / W + n - 2000,
+      // The snapshot, every later event, and the TraceEnd.
+      events: snapshot.records.length / W + n - 2000 + 1,
       // Saved and closed: no longer being written.
       active: false,
     });
     const r = readTraceFile(await readFile(path.join(dir, 'mid run.iocptrace')));
     expect(r.error).toBeUndefined();
     expect(sameWords(r.records.subarray(0, snapshot.records.length), snapshot.records)).toBe(true);
+    const last = r.records.length / W - 1;
     expect(
-      sameWords(r.records.subarray(snapshot.records.length), t.records.subarray(2000 * W)),
+      sameWords(
+        r.records.subarray(snapshot.records.length, last * W),
+        t.records.subarray(2000 * W),
+      ),
     ).toBe(true);
+    expect(kindAt(r.records, last)).toBe(EventKind.TraceEnd);
+    expect(aAt(r.records, last)).toBe(TraceEndReason.Stopped);
     expect(r.strings.get(2)).toBe('worker-1');
     expect(mgr.status()).toEqual({ active: false });
     expect(changes.length).toBe(2);
@@ -128,6 +174,56 @@ describe('RecordingManager', () => {
     const { saved, summary } = await mgr.stop();
     expect(saved).toEqual([]); // outside the recordings directory listing
     expect(summary.files[0]!.path).toBe(file);
-    expect(readTraceFile(await readFile(file)).records.length / W).toBe(t.records.length / W);
+    expect(readTraceFile(await readFile(file)).records.length / W).toBe(t.records.length / W + 1);
+  });
+
+  it('opens a recording with a Snapshot bracket taken at the exact cut where its events begin', async () => {
+    const source = new TrackingSource();
+    const mgr = new RecordingManager({ dir, source, header });
+    const t = syntheticTrace({ events: 3000, workers: 2 });
+    source.emit(t.records.subarray(0, 1000 * W), t.strings);
+    const started = mgr.start({ name: 'tracked' });
+    while (source.requests.length === 0) await new Promise((r) => setTimeout(r, 1));
+    // Batches before the answer are state the bracket holds, not events of the file.
+    source.emit(t.records.subarray(1000 * W, 1500 * W));
+    source.answer();
+    source.emit(t.records.subarray(1500 * W));
+    await started;
+    const { summary } = await mgr.stop(TraceEndReason.ServerExit);
+    expect(summary.events).toBe(t.records.length / W - 1500);
+    const r = readTraceFile(await readFile(path.join(dir, 'tracked.iocptrace')));
+    expect(r.error).toBeUndefined();
+    expect(kindAt(r.records, 0)).toBe(EventKind.Snapshot);
+    expect(xAt(r.records, 0)).toBe(SnapshotReason.RecordingStart);
+    let end = 1;
+    while (kindAt(r.records, end) !== EventKind.Snapshot) end++;
+    const last = r.records.length / W - 1;
+    expect(
+      sameWords(r.records.subarray((end + 1) * W, last * W), t.records.subarray(1500 * W)),
+    ).toBe(true);
+    expect(aAt(r.records, last)).toBe(TraceEndReason.ServerExit);
+    expect(r.strings.get(2)).toBe('worker-1');
+  });
+
+  it('records from the first held batch with fromStart, with no snapshot', async () => {
+    const source = new ManualSource();
+    const held: Array<[Uint32Array, StringEntries]> = [];
+    const t = syntheticTrace({ events: 200 });
+    held.push([t.records.subarray(0, 50 * W), t.strings]);
+    source.subscribe = (l, o) => {
+      if (o?.fromStart) for (const [rec, str] of held) l(rec, str);
+      return ManualSource.prototype.subscribe.call(source, l);
+    };
+    const mgr = new RecordingManager({
+      dir,
+      source,
+      header,
+      snapshot: () => ({ records: new Uint32Array(0), strings: [] }),
+    });
+    await mgr.start({ name: 'from-start', fromStart: true });
+    source.emit(t.records.subarray(50 * W));
+    await mgr.stop();
+    const r = readTraceFile(await readFile(path.join(dir, 'from-start.iocptrace')));
+    expect(sameWords(r.records.subarray(0, t.records.length), t.records)).toBe(true);
   });
 });

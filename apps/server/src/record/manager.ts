@@ -3,15 +3,23 @@
 // optional name, saved in the recordings directory).
 //
 // Recording subscribes to the event source (the drainer) directly, never
-// through a client queue, and takes the snapshot (strings, live threads, the
-// port) in the same synchronous step as the subscription, so the file misses
-// nothing between the two. Status changes are reported through onChange.
+// through a client queue. A source that tracks the stream's state answers a
+// snapshot request with a v2 Snapshot bracket at an exact cut of the stream,
+// and the recording subscribes right there, so the file opens with the whole
+// state (live sessions with their outstanding I/O, threads, the queue) and
+// misses nothing after it; rotated files open the same way. Other sources give
+// the structural snapshot (strings, live threads, the port), taken in the same
+// synchronous step as the subscription. `fromStart` (serve --record) takes the
+// source's held start-up batches instead: the file starts at the first record.
+// Status changes are reported through onChange.
 
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
   FILE_EXTENSION,
   RecordingNameSchema,
+  SnapshotReason,
+  TraceEndReason,
   type RecordingStatus,
   type TraceFileHeader,
 } from '@iocpscope/protocol';
@@ -45,6 +53,11 @@ export interface StartRecording {
   name?: string;
   /** An explicit file (CLI --record); overwritten if it exists. Excludes `name`. */
   file?: string;
+  /**
+   * Start at the source's first record (its held start-up batches), with no
+   * snapshot: serve --record. Sources that hold nothing start live.
+   */
+  fromStart?: boolean;
 }
 
 export interface StoppedRecording {
@@ -163,23 +176,54 @@ export class RecordingManager {
       }
       exclusive = true;
     }
-    // Snapshot, sink and subscription in one synchronous step: nothing is missed.
+    const source = this.#opts.source;
+    const tracked = req.fromStart !== true && source.requestSnapshot !== undefined;
+    const rotateSnapshot =
+      source.requestSnapshot === undefined
+        ? undefined
+        : (deliver: (snap: TraceSnapshot) => void): void =>
+            source.requestSnapshot!(SnapshotReason.RecordingStart, deliver);
     const sink = new RecordingSink({
       ...this.#opts.sink,
       path: file,
       exclusive,
       header: { ...this.#opts.header(), name },
-      snapshot: this.#opts.snapshot?.(),
+      ...(req.fromStart === true || tracked ? {} : { snapshot: this.#opts.snapshot?.() }),
+      awaitSnapshot: tracked,
+      ...(rotateSnapshot !== undefined ? { rotateSnapshot } : {}),
       onError: (err) => this.#failed(sink, err),
     });
-    const unsubscribe = this.#opts.source.subscribe(sink.write);
-    const active: Active = { sink, unsubscribe, name, file, startedAt: Date.now(), id: undefined };
+    const active: Active = {
+      sink,
+      unsubscribe: () => undefined,
+      name,
+      file,
+      startedAt: Date.now(),
+      id: undefined,
+    };
+    if (tracked) {
+      // The bracket arrives at a cut of the stream: subscribe right there.
+      let stopped = false;
+      active.unsubscribe = () => {
+        stopped = true;
+      };
+      source.requestSnapshot!(SnapshotReason.RecordingStart, (snap) => {
+        if (stopped) return;
+        sink.begin(snap);
+        active.unsubscribe = source.subscribe(sink.write);
+      });
+    } else if (req.fromStart === true) {
+      active.unsubscribe = source.subscribe(sink.write, { fromStart: true });
+    } else {
+      // Snapshot, sink and subscription in one synchronous step: nothing is missed.
+      active.unsubscribe = source.subscribe(sink.write);
+    }
     this.#active = active;
     this.#lastError = undefined;
     try {
       await sink.opened();
     } catch (e) {
-      unsubscribe();
+      active.unsubscribe();
       if (this.#active === active) this.#active = undefined;
       await sink.close();
       throw e instanceof StreamError ? e : new StreamError('RECORD_IO', String(e), { cause: e });
@@ -189,8 +233,12 @@ export class RecordingManager {
     return this.status();
   }
 
-  /** Stop the running recording; resolves once every byte is on disk and the file closed. */
-  stop(): Promise<StoppedRecording> {
+  /**
+   * Stop the running recording; resolves once every byte is on disk and the
+   * file closed. `reason` goes into its TraceEnd record: Stopped (default), or
+   * ServerExit when the recording ends because the server stopped.
+   */
+  stop(reason: TraceEndReason = TraceEndReason.Stopped): Promise<StoppedRecording> {
     if (this.#stopping !== undefined) return this.#stopping;
     const a = this.#active;
     if (a === undefined) {
@@ -199,7 +247,7 @@ export class RecordingManager {
     a.unsubscribe();
     this.#stopping = (async () => {
       try {
-        const summary = await a.sink.close();
+        const summary = await a.sink.close(reason);
         const saved: RecordingEntry[] = [];
         const cat = this.#opts.catalogue;
         if (cat !== undefined) {

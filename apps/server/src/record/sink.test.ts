@@ -6,6 +6,7 @@ import {
   EventKind,
   GapSource,
   RECORD_WORDS,
+  TraceEndReason,
   aAt,
   kindAt,
   readTraceFile,
@@ -66,7 +67,12 @@ describe('RecordingSink', () => {
     expect(r.header?.name).toBe('sink test');
     // The snapshot holds the live threads, the port and the latest thread states.
     expect(sameWords(r.records.subarray(0, head.length), head)).toBe(true);
-    expect(sameWords(r.records.subarray(head.length), body)).toBe(true);
+    const n = r.records.length / W;
+    expect(sameWords(r.records.subarray(head.length, (n - 1) * W), body)).toBe(true);
+    // A file closed as planned ends with TraceEnd, counting the records before it.
+    expect(kindAt(r.records, n - 1)).toBe(EventKind.TraceEnd);
+    expect(aAt(r.records, n - 1)).toBe(TraceEndReason.Stopped);
+    expect(xAt(r.records, n - 1)).toBe(n - 1);
     expect(r.strings.get(2)).toBe('worker-1');
     expect(r.strings.get(99)).toBe('late string');
     expect(summary.events).toBe(10_000);
@@ -89,10 +95,11 @@ describe('RecordingSink', () => {
     while (!chunks.some((c) => c.index === 1) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    // Chunk 0 is the (empty) snapshot, chunk 1 the records.
+    // Chunk 0 is the (empty) snapshot, chunk 1 the records; no TraceEnd while it runs.
     const r = readTraceFile(await readFile(file));
     expect(r.error).toBeUndefined();
     expect(r.records.length / W).toBe(t.records.length / W);
+    expect(kindAt(r.records, r.records.length / W - 1)).not.toBe(EventKind.TraceEnd);
     await sink.close();
   });
 
@@ -129,10 +136,17 @@ describe('RecordingSink', () => {
         }
       }
       expect([...starts].sort()).toEqual([0, 1, 2, 3]);
+      // Each part ends with TraceEnd: the size cap, and the last one the stop.
+      const last = r.records.length / W - 1;
+      expect(kindAt(r.records, last)).toBe(EventKind.TraceEnd);
+      expect(aAt(r.records, last)).toBe(
+        i < summary.files.length - 1 ? TraceEndReason.SizeCap : TraceEndReason.Stopped,
+      );
+      expect(xAt(r.records, last)).toBe(last);
     }
-    // Chunk 0 of each file is its snapshot; the other chunks hold each record once.
+    // Chunk 0 of each file is its snapshot; the other chunks hold each record once, and a TraceEnd.
     const bodyRecords = chunks.filter((c) => c.index > 0).reduce((n, c) => n + c.records, 0);
-    expect(bodyRecords).toBe(t.records.length / W);
+    expect(bodyRecords).toBe(t.records.length / W + summary.files.length);
   });
 
   it('leaves a file whose every prefix reads back exactly the chunks completed before the cut', async () => {
@@ -159,7 +173,11 @@ describe('RecordingSink', () => {
       const atBoundary = cut === headerBytes || chunks.some((c) => c.fileBytes === cut);
       if (atBoundary) expect(r.error).toBeUndefined();
       else expect(r.error?.code).toBe('TRUNCATED');
-      expect(sameWords(r.records, t.records.subarray(0, r.records.length))).toBe(true);
+      const n = r.records.length / W;
+      const body = n > 0 && kindAt(r.records, n - 1) === EventKind.TraceEnd ? n - 1 : n;
+      expect(sameWords(r.records.subarray(0, body * W), t.records.subarray(0, body * W))).toBe(
+        true,
+      );
     }
   });
 
@@ -208,7 +226,8 @@ describe('RecordingSink', () => {
       }
     }
     expect(lost).toBe(summary.dropped);
-    expect(r.records.length / W - 1 + lost).toBe(summary.events);
+    // Records + the lost ones = events received; the Gap and the TraceEnd are the sink's own.
+    expect(r.records.length / W - 2 + lost).toBe(summary.events);
   });
 
   it('refuses a flush interval above 250 ms', () => {

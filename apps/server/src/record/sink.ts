@@ -6,12 +6,20 @@
 // - Batches are copied into a pending buffer; a chunk is cut when the buffer
 //   holds chunkRecords records and at least every flushMs (timer), so data
 //   reaches the OS within flushMs plus one write.
-// - Each file starts with a header and a snapshot chunk (every string, the
-//   live threads' ThreadStart/ThreadState, the PortCreated): any file, first
-//   or rotated, opens on its own with labelled lanes.
+// - Each file starts with a header and a snapshot chunk: a v2 Snapshot
+//   bracket given by the source (every live thread, session with its
+//   outstanding I/O, the queue, held locks), or, from a source without one,
+//   every string and the live threads' ThreadStart/ThreadState and the
+//   PortCreated. Any file, first or rotated, opens on its own.
 // - Rotation happens between chunks, once the file is within one chunk of
-//   maxFileBytes; the next file's snapshot is exact because nothing is
-//   pending at that point.
+//   maxFileBytes. With `rotateSnapshot` the sink asks for a bracket and
+//   rotates when it arrives (at an exact cut of the stream: records before it
+//   go to the old file, after it to the new one); otherwise at once, with the
+//   structural snapshot, which is exact because nothing is pending then.
+// - A file that ends as planned ends with a TraceEnd record (v2): Stopped
+//   when the recording is stopped, ServerExit when the server it records
+//   stopped, SizeCap for a file closed by rotation. A file without one was
+//   cut short (a crash, a kill).
 // - Writes are queued and done one at a time, each chunk in one write call;
 //   onChunk reports a chunk once its write has completed.
 // - The queue is bounded (maxQueuedBytes). Only when the disk cannot keep up
@@ -26,8 +34,10 @@ import {
   NO_THREAD,
   RECORD_BYTES,
   RECORD_WORDS,
+  TraceEndReason,
   encodeChunk,
   encodeFileHeader,
+  kindAt,
   tsAt,
   writeRecord,
   type TraceFileHeader,
@@ -41,8 +51,16 @@ export interface RecordingSinkOptions {
   path: string;
   /** File header metadata (`name` gets " (part N)" in rotated files). */
   header: TraceFileHeader;
-  /** State at the moment recording starts (from Hub.snapshot()). */
+  /**
+   * State at the moment recording starts: a Snapshot bracket (written as the
+   * first chunk as it is), or structural records (Hub.snapshot()). With
+   * `awaitSnapshot`, none yet: begin() gives it before the first batch.
+   */
   snapshot?: TraceSnapshot;
+  /** The first chunk waits for begin(snapshot) (the source answers a request a moment later). */
+  awaitSnapshot?: boolean;
+  /** Ask the source for a bracket to open a rotated file with (called once per rotation). */
+  rotateSnapshot?: (deliver: (snap: TraceSnapshot) => void) => void;
   /** Cut a chunk at least this often, ms. Default 100, at most 250. */
   flushMs?: number;
   /** Records per chunk at most. Default 32768 (1 MiB). */
@@ -100,8 +118,13 @@ export function defaultPartPath(first: string, n: number): string {
 const MAX_FLUSH_MS = 250;
 
 export class RecordingSink {
-  readonly #opts: Required<Omit<RecordingSinkOptions, 'snapshot' | 'onChunk' | 'onError'>> &
-    Pick<RecordingSinkOptions, 'onChunk' | 'onError'>;
+  readonly #opts: Required<
+    Omit<
+      RecordingSinkOptions,
+      'snapshot' | 'onChunk' | 'onError' | 'awaitSnapshot' | 'rotateSnapshot'
+    >
+  > &
+    Pick<RecordingSinkOptions, 'onChunk' | 'onError' | 'rotateSnapshot'>;
   readonly #state = new LiveState();
   readonly #pending: Uint32Array;
   #pendingLen = 0;
@@ -124,6 +147,10 @@ export class RecordingSink {
   /** Timestamp of the last dropped record (where the Gap record goes). */
   #dropTs = 0;
   #closed = false;
+  /** A rotation waits for its bracket. */
+  #rotating = false;
+  /** Records in the current file so far (for its TraceEnd). */
+  #fileRecords = 0;
   #opened: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
   #error: StreamError | undefined;
 
@@ -158,6 +185,7 @@ export class RecordingSink {
       partPath: options.partPath ?? defaultPartPath,
       onChunk: options.onChunk,
       onError: options.onError,
+      rotateSnapshot: options.rotateSnapshot,
     };
     let resolve!: () => void;
     let reject!: (e: unknown) => void;
@@ -170,15 +198,26 @@ export class RecordingSink {
     // Fail fast on bad metadata, before anything is on disk.
     encodeFileHeader(options.header);
     this.#pending = new Uint32Array(chunkRecords * RECORD_WORDS);
-    if (options.snapshot !== undefined) {
-      this.#state.observeStrings(options.snapshot.strings);
-      this.#state.observeRecords(options.snapshot.records);
-      const n = options.snapshot.records.length / RECORD_WORDS;
-      if (n > 0) this.#lastTs = tsAt(options.snapshot.records, n - 1);
-    }
-    this.#startFile(options.path);
+    this.#openFile(options.path);
+    if (options.awaitSnapshot !== true) this.begin(options.snapshot);
     this.#timer = setInterval(() => this.flush(), flushMs);
     this.#timer.unref();
+  }
+
+  /**
+   * The state the recording starts from (with awaitSnapshot): written as the
+   * first chunk. Batches written before it are not allowed.
+   */
+  begin(snapshot: TraceSnapshot | undefined): void {
+    if (this.#closed) return;
+    const bracket = snapshot !== undefined && isBracket(snapshot.records) ? snapshot : undefined;
+    if (snapshot !== undefined) {
+      this.#state.observeStrings(snapshot.strings);
+      this.#state.observeRecords(snapshot.records);
+      const n = snapshot.records.length / RECORD_WORDS;
+      if (n > 0) this.#lastTs = tsAt(snapshot.records, n - 1);
+    }
+    this.#snapshotChunk(bracket);
   }
 
   /** The batch listener: subscribe it to the drainer. */
@@ -224,9 +263,15 @@ export class RecordingSink {
 
   /** Cut a chunk of what is pending (and rotate if the file is full). */
   flush(): void {
-    if (this.#closed && this.#pendingLen === 0) return;
+    this.#cut(null);
+  }
+
+  /** Cut a chunk of what is pending, followed by `tail` (a TraceEnd) if given. */
+  #cut(tail: Uint32Array | null): void {
+    if (this.#closed && this.#pendingLen === 0 && tail === null) return;
     const newStrings = this.#state.strings.size > this.#fileStringMark;
-    if (this.#pendingLen === 0 && !newStrings && this.#unreportedDrop === 0) return;
+    if (this.#pendingLen === 0 && !newStrings && this.#unreportedDrop === 0 && tail === null)
+      return;
     if (this.#error !== undefined) {
       this.#pendingLen = 0;
       return;
@@ -237,6 +282,12 @@ export class RecordingSink {
       writeGap(withGap, 0, this.#dropTs, this.#unreportedDrop);
       withGap.set(records, RECORD_WORDS);
       records = withGap;
+    }
+    if (tail !== null) {
+      const withTail = new Uint32Array(records.length + tail.length);
+      withTail.set(records);
+      withTail.set(tail, records.length);
+      records = withTail;
     }
     const n = records.length / RECORD_WORDS;
     if (this.#queuedBytes + records.byteLength > this.#opts.maxQueuedBytes) {
@@ -252,17 +303,68 @@ export class RecordingSink {
     this.#fileStringMark = this.#state.strings.size;
     this.#pendingLen = 0;
     this.#enqueue({ kind: 'chunk', bytes: encodeChunk(records, strings), records: n });
+    this.#fileRecords += n;
     const chunkBound = this.#opts.chunkRecords * RECORD_BYTES + 64 * 1024;
-    if (!this.#closed && this.#plannedFileBytes + chunkBound > this.#opts.maxFileBytes) {
-      this.#part++;
-      this.#startFile(this.#opts.partPath(this.#opts.path, this.#part));
+    if (
+      tail === null &&
+      !this.#closed &&
+      !this.#rotating &&
+      this.#plannedFileBytes + chunkBound > this.#opts.maxFileBytes
+    ) {
+      this.#rotate();
     }
   }
 
-  /** Stop: write what is pending, wait for the disk, close the file. */
-  async close(): Promise<RecordingSummary> {
+  #rotate(): void {
+    const ask = this.#opts.rotateSnapshot;
+    if (ask === undefined) {
+      this.#cut(this.#traceEnd(TraceEndReason.SizeCap));
+      this.#part++;
+      this.#openFile(this.#opts.partPath(this.#opts.path, this.#part));
+      this.#snapshotChunk(undefined);
+      return;
+    }
+    // Rotate where the bracket cuts the stream: what came before it stays in this file.
+    this.#rotating = true;
+    ask((snap) => {
+      this.#rotating = false;
+      if (this.#closed || this.#error !== undefined) return;
+      this.#cut(this.#traceEnd(TraceEndReason.SizeCap));
+      this.#part++;
+      this.#openFile(this.#opts.partPath(this.#opts.path, this.#part));
+      this.#state.observeStrings(snap.strings);
+      this.#snapshotChunk(isBracket(snap.records) ? snap : undefined);
+    });
+  }
+
+  /** A TraceEnd record counting the records of the current file before it. */
+  #traceEnd(reason: number): Uint32Array {
+    const w = new Uint32Array(RECORD_WORDS);
+    const n = this.#fileRecords + this.#pendingLen + (this.#unreportedDrop > 0 ? 1 : 0);
+    writeRecord(
+      w,
+      0,
+      EventKind.TraceEnd,
+      reason,
+      NO_THREAD,
+      n % 2 ** 32,
+      this.#lastTs,
+      0,
+      0,
+      Math.floor(n / 2 ** 32),
+      0,
+    );
+    return w;
+  }
+
+  /**
+   * Stop: write what is pending and a TraceEnd record with `reason`
+   * (TraceEndReason: Stopped by default, ServerExit when the server stopped),
+   * wait for the disk, close the file.
+   */
+  async close(reason: number = TraceEndReason.Stopped): Promise<RecordingSummary> {
     if (!this.#closed) {
-      this.flush();
+      if (this.#error === undefined) this.#cut(this.#traceEnd(reason));
       this.#closed = true;
       clearInterval(this.#timer);
       this.#timer = undefined;
@@ -282,21 +384,24 @@ export class RecordingSink {
     return summary;
   }
 
-  #startFile(path: string): void {
+  #openFile(path: string): void {
     const h = this.#opts.header;
     const header = encodeFileHeader(
       this.#part === 1 ? h : { ...h, name: `${h.name ?? 'recording'} (part ${this.#part})` },
     );
     this.#enqueue({ kind: 'open', path, header });
     this.#plannedFileBytes = header.length;
-    const snap = this.#state.recordsBetween(0, this.#state.eventCount, false);
+    this.#fileRecords = 0;
+  }
+
+  /** The file's first chunk: the bracket given, or the structural records the sink knows. */
+  #snapshotChunk(bracket: TraceSnapshot | undefined): void {
+    const snap = bracket?.records ?? this.#state.recordsBetween(0, this.#state.eventCount, false);
     const strings = this.#state.strings.entriesFrom(0);
     this.#fileStringMark = this.#state.strings.size;
-    this.#enqueue({
-      kind: 'chunk',
-      bytes: encodeChunk(snap, strings),
-      records: snap.length / RECORD_WORDS,
-    });
+    const n = snap.length / RECORD_WORDS;
+    this.#fileRecords += n;
+    this.#enqueue({ kind: 'chunk', bytes: encodeChunk(snap, strings), records: n });
   }
 
   #enqueue(op: Op): void {
@@ -371,6 +476,11 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
     const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
     off += bytesWritten;
   }
+}
+
+/** Records that start with a Snapshot begin. */
+function isBracket(records: Uint32Array): boolean {
+  return records.length >= 2 * RECORD_WORDS && kindAt(records, 0) === EventKind.Snapshot;
 }
 
 function writeGap(w: Uint32Array, i: number, tsNs: number, lost: number): void {

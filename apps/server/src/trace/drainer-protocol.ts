@@ -7,6 +7,8 @@ import type { DrainStats, StringEntry } from './drainer.ts';
 export const DT_STOP = 0;
 /** 1 while the owning thread has subscribers: only then are whole batches posted to it. */
 export const DT_LISTENERS = 1;
+/** Snapshot requests made so far (the owner adds 1 and wakes the thread; each is answered in order). */
+export const DT_SNAP_REQ = 2;
 export const DT_CONTROL_WORDS = 4;
 
 export interface DrainerThreadInput {
@@ -25,6 +27,14 @@ export type DrainerThreadMessage =
       threadRecords: Uint32Array;
       strings: StringEntry[];
       stats: DrainStats;
+    }
+  | {
+      type: 'snapshot';
+      /** Answers every request up to this count (DT_SNAP_REQ). */
+      upTo: number;
+      /** A Snapshot bracket (reason RecordingStart: the owner sets each requester's). */
+      records: Uint32Array;
+      strings: StringEntry[];
     }
   | { type: 'done'; stats: DrainStats }
   | { type: 'error'; message: string; code: string };

@@ -11,17 +11,26 @@
 
 import type { Worker } from 'node:worker_threads';
 import { spawnThread } from '../port/threads.ts';
+import type { SnapshotReason } from '@iocpscope/protocol';
 import {
   DT_CONTROL_WORDS,
   DT_LISTENERS,
+  DT_SNAP_REQ,
   DT_STOP,
   type DrainerThreadInput,
   type DrainerThreadMessage,
 } from './drainer-protocol.ts';
 import type { DrainStats } from './drainer.ts';
-import { FeedFanout, type BatchListener, type TraceFeed, type TraceSnapshot } from './feed.ts';
+import {
+  FeedFanout,
+  type BatchListener,
+  type SubscribeOptions,
+  type TraceFeed,
+  type TraceSnapshot,
+} from './feed.ts';
 import type { TraceShared } from './shared.ts';
 import { waitExit } from './spawn.ts';
+import { partialBracket } from './state-tracker.ts';
 
 export interface DrainerThreadOptions {
   windowNs?: number;
@@ -58,6 +67,7 @@ export class DrainerThread implements TraceFeed {
   };
   private done: Promise<DrainStats> | null = null;
   private failure: DrainerThreadError | null = null;
+  private finished = false;
 
   constructor(
     private readonly shared: TraceShared,
@@ -95,8 +105,13 @@ export class DrainerThread implements TraceFeed {
         else if (m.type === 'batch') {
           this.lastStats = m.stats;
           this.fan.deliver(m.records, m.strings, m.threadRecords);
+        } else if (m.type === 'snapshot') {
+          this.fan.deliverSnapshot(m.records, m.strings);
+          this.updateListening();
         } else if (m.type === 'done') {
           this.lastStats = m.stats;
+          this.finished = true;
+          this.answerLate();
           resolve(m.stats);
         } else if (m.type === 'error') {
           this.failure = new DrainerThreadError(m.message, m.code);
@@ -123,13 +138,53 @@ export class DrainerThread implements TraceFeed {
     await ready;
   }
 
-  subscribe(listener: BatchListener): () => void {
-    const off = this.fan.subscribe(listener);
+  subscribe(listener: BatchListener, options?: SubscribeOptions): () => void {
+    const off = this.fan.subscribe(listener, options);
     Atomics.store(this.control, DT_LISTENERS, 1);
     return () => {
       off();
-      if (this.fan.listenerCount === 0) Atomics.store(this.control, DT_LISTENERS, 0);
+      this.updateListening();
     };
+  }
+
+  /**
+   * The state as a Snapshot bracket, at an exact cut of the stream: the
+   * drainer thread answers between two batches (see feed.ts). Whole batches
+   * are posted from the request on, so one subscribed in `deliver` misses
+   * nothing.
+   */
+  requestSnapshot(reason: SnapshotReason, deliver: (snap: TraceSnapshot) => void): void {
+    this.fan.addSnapshotRequest(reason, deliver);
+    Atomics.store(this.control, DT_LISTENERS, 1);
+    if (this.finished) {
+      this.answerLate();
+      return;
+    }
+    Atomics.add(this.control, DT_SNAP_REQ, 1);
+    Atomics.notify(this.control, DT_STOP);
+  }
+
+  /** Keep every batch from now on until releaseHold() (serve --record: see feed.ts). */
+  hold(): void {
+    this.fan.hold();
+    Atomics.store(this.control, DT_LISTENERS, 1);
+  }
+
+  releaseHold(): void {
+    this.fan.releaseHold();
+    this.updateListening();
+  }
+
+  /** After the drainer thread ended: the stream is over, its last state is the structural one. */
+  private answerLate(): void {
+    if (this.fan.pendingSnapshots === 0) return;
+    const snap = this.fan.snapshot();
+    this.fan.deliverSnapshot(partialBracket(snap.records, 0), snap.strings);
+  }
+
+  private updateListening(): void {
+    const on = this.fan.listenerCount > 0 || this.fan.pendingSnapshots > 0 || this.fan.holding;
+    Atomics.store(this.control, DT_LISTENERS, on ? 1 : 0);
   }
 
   snapshot(): TraceSnapshot {

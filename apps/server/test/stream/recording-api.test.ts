@@ -7,7 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RECORD_WORDS, readTraceFile } from '@iocpscope/protocol';
+import {
+  EventKind,
+  RECORD_WORDS,
+  TraceEndReason,
+  aAt,
+  kindAt,
+  readTraceFile,
+} from '@iocpscope/protocol';
 import { ReplaySource } from '../../src/hub/replay.ts';
 import { syntheticTrace } from '../../src/hub/synthetic.ts';
 import { startStreamServer, type StreamServer } from '../../src/transport/server.ts';
@@ -52,12 +59,16 @@ describe('recordings over the control channel and the API', () => {
     expect(res.status).toBe(200);
     const r = readTraceFile(new Uint8Array(await res.arrayBuffer()));
     expect(r.error).toBeUndefined();
-    expect(r.records.length / RECORD_WORDS).toBe(t.records.length / RECORD_WORDS);
+    // Every event, then the TraceEnd of a recording that was stopped.
+    const n = r.records.length / RECORD_WORDS;
+    expect(n).toBe(t.records.length / RECORD_WORDS + 1);
     expect(
-      Buffer.from(r.records.buffer, r.records.byteOffset, r.records.byteLength).equals(
+      Buffer.from(r.records.buffer, r.records.byteOffset, (n - 1) * 32).equals(
         Buffer.from(t.records.buffer),
       ),
     ).toBe(true);
+    expect(kindAt(r.records, n - 1)).toBe(EventKind.TraceEnd);
+    expect(aAt(r.records, n - 1)).toBe(TraceEndReason.Stopped);
     expect(r.strings.get(4)).toBe('worker-3');
     await client.close();
   });
