@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  computeTicks,
-  formatDuration,
-  formatTick,
-  formatTimePrecise,
-  niceStep,
-  unitFor,
-} from './axis.ts';
+import { computeTicks, formatTick, niceStep, unitFor } from './axis.ts';
 
 describe('time axis', () => {
   it('picks 1-2-5 steps that keep ticks at least the minimum spacing apart', () => {
@@ -49,13 +42,17 @@ describe('time axis', () => {
     expect(t.baseNs).not.toBeNull();
     expect(t.baseNs!).toBeLessThanOrEqual(t.firstNs);
     expect(formatTick(t.firstNs, t)).toMatch(/^\+\d+(\.\d+)? (ns|µs)$/);
-    expect(formatTimePrecise(3_200_012_345)).toBe('3.200 012 345 s');
   });
 
-  it('formats durations with three significant digits', () => {
-    expect(formatDuration(0)).toBe('0 ns');
-    expect(formatDuration(750)).toBe('750 ns');
-    expect(formatDuration(12_500)).toBe('12.5 µs');
-    expect(formatDuration(1_234_000_000)).toBe('1.23 s');
+  it('keeps offsets short: a unit up past four integer digits ("+90.7 s", never "+90700 ms")', () => {
+    // A live ruler an hour into the run: its 100 ms window.
+    const t = computeTicks(3_890_600_000_000, 3_890_700_000_000, 1000);
+    expect(t.baseNs).not.toBeNull();
+    for (let k = 0; k < t.count; k++) {
+      const label = formatTick(t.firstNs + k * t.stepNs, t);
+      expect(label).toMatch(/^\+\d{1,3}(\.\d+)? (ns|µs|ms|s)$/);
+    }
+    const ms = { stepNs: 100_000_000, firstNs: 0, count: 1, baseNs: 0 };
+    expect(formatTick(90_700_000_000, ms)).toBe('+90.7 s');
   });
 });

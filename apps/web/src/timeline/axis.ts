@@ -1,7 +1,8 @@
 // Time-axis ticks and labels. Steps are 1-2-5 x 10^k ns so labels stay round
 // in every unit; the unit (ns, µs, ms, s) follows the step. Deep in a long
 // trace (a 100 ns step at 3.2 s) absolute labels would be unreadable, so the
-// axis switches to a base label ("3.200 012 s") plus short offsets ("+200 ns").
+// axis switches to a base label ("@ 3.200 012 s", lib/format formatTimeNs)
+// plus short offsets ("+200 ns").
 
 export interface Ticks {
   /** Distance between ticks, ns. */
@@ -64,38 +65,22 @@ function decimalsFor(stepNs: number, unitNs: number): number {
 
 /** Label of a tick at `ns` for a tick step (absolute, or "+offset" when the axis has a base). */
 export function formatTick(ns: number, ticks: Ticks): string {
-  const u = unitFor(ticks.stepNs);
-  const d = decimalsFor(ticks.stepNs, u.ns);
-  if (ticks.baseNs !== null) return `+${((ns - ticks.baseNs) / u.ns).toFixed(d)} ${u.name}`;
+  if (ticks.baseNs !== null) return `+${stepLabel(ns - ticks.baseNs, ticks.stepNs)}`;
   if (ns === 0) return '0';
-  // "386.20 ms" reads better than "386200 µs": move up a unit past 4 integer digits.
+  return stepLabel(ns, ticks.stepNs);
+}
+
+/**
+ * A multiple of a tick step in the step's unit, moved up a unit past 4
+ * integer digits: "386.25 ms" and "+90.7 s" read better than "386250 µs" and
+ * "+90700 ms".
+ */
+function stepLabel(ns: number, stepNs: number): string {
+  const u = unitFor(stepNs);
   const k = UNITS.indexOf(u as (typeof UNITS)[number]);
   if (k > 0 && Math.abs(ns) / u.ns >= 1000) {
     const up = UNITS[k - 1]!;
-    return `${(ns / up.ns).toFixed(decimalsFor(ticks.stepNs, up.ns))} ${up.name}`;
+    return `${(ns / up.ns).toFixed(decimalsFor(stepNs, up.ns))} ${up.name}`;
   }
-  return `${(ns / u.ns).toFixed(d)} ${u.name}`;
-}
-
-/** A duration or time for humans: 3 significant digits in the best unit ("12.5 µs"). */
-export function formatDuration(ns: number): string {
-  const a = Math.abs(ns);
-  if (a === 0) return '0 ns';
-  for (const u of UNITS) {
-    if (a >= u.ns) {
-      const v = ns / u.ns;
-      const d = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
-      return `${v.toFixed(u.ns === 1 ? 0 : d)} ${u.name}`;
-    }
-  }
-  return `${ns.toFixed(0)} ns`;
-}
-
-/** An absolute time with ns precision ("1.234 567 890 s"), for the base label and tooltips. */
-export function formatTimePrecise(ns: number): string {
-  const neg = ns < 0;
-  const a = Math.round(Math.abs(ns));
-  const s = Math.floor(a / 1e9);
-  const frac = String(a % 1e9).padStart(9, '0');
-  return `${neg ? '-' : ''}${s}.${frac.slice(0, 3)} ${frac.slice(3, 6)} ${frac.slice(6)} s`;
+  return `${(ns / u.ns).toFixed(decimalsFor(stepNs, u.ns))} ${u.name}`;
 }

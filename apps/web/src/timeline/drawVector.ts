@@ -15,7 +15,8 @@ import {
 import type { EventKind as EventKindT, Op } from '@iocpscope/protocol';
 import type { EventSeries, Lane, WebTrace } from '../trace/index.ts';
 import { MarkFlag, markFlagsAt, NONE, ROLE_NAMES } from '../trace/index.ts';
-import { computeTicks, formatDuration, formatTick, formatTimePrecise } from './axis.ts';
+import { computeTicks, formatTick } from './axis.ts';
+import { formatDurationNs, formatSessionHalves, formatTimeNs } from '../lib/format.ts';
 import { laneParts, laneTop, type Layout } from './layout.ts';
 import type { Pen } from './pen.ts';
 import { COLORS, FONT, FONT_BOLD, FONT_MONO } from './theme.ts';
@@ -171,8 +172,8 @@ export function drawAxis(pen: Pen, g: Geom): void {
   pen.font(FONT_MONO);
   const label =
     ticks.baseNs !== null
-      ? `@ ${formatTimePrecise(ticks.baseNs)}`
-      : `view ${formatDuration(g.t1 - g.t0)}`;
+      ? `@ ${formatTimeNs(ticks.baseNs)}`
+      : `view ${formatDurationNs(g.t1 - g.t0)}`;
   ctx.fillText(label, 10, y);
   pen.strokeStyle(COLORS.divider);
   ctx.beginPath();
@@ -412,7 +413,7 @@ export function cursorFlag(
   const t = trace.timeAt(i);
   if (t < g.t0 || t > g.t1) return null;
   const x = Math.round(xOf(g, t)) + 0.5;
-  const label = formatTimePrecise(t);
+  const label = formatTimeNs(t);
   pen.font(FONT_MONO);
   const w = pen.ctx.measureText(label).width + 10;
   return { label, x: Math.min(Math.max(x - w / 2, l.plotX0), l.plotX1 - w), w };
@@ -610,10 +611,7 @@ export function describeEvent(trace: WebTrace, i: number): string {
     const delta = w[o + 6]! | 0;
     parts.push(`${delta >= 0 ? '+' : ''}${delta} → ${w[o + 1]! | 0}`);
   }
-  if (sess !== 0) {
-    const id = (BigInt(w[o + 5]!) << 32n) | BigInt(w[o + 4]!);
-    parts.push(`session 0x${id.toString(16).padStart(16, '0')}`);
-  }
+  if (sess !== 0) parts.push(`session ${formatSessionHalves(w[o + 4]!, w[o + 5]!)}`);
   return parts.filter((p) => p !== '').join(' · ');
 }
 
@@ -634,7 +632,7 @@ export function drawHover(pen: Pen, trace: WebTrace, g: Geom, i: number): void {
     ctx.strokeRect(Math.round(x) - 4.5, y - 4.5, 9, 9);
   }
   const line1 = describeEvent(trace, i);
-  const line2 = `#${i} · ${formatTimePrecise(t)}`;
+  const line2 = `#${i} · ${formatTimeNs(t)}`;
   pen.font(FONT);
   const w1 = Math.max(ctx.measureText(line1).width, ctx.measureText(line2).width) + 16;
   const h = 36;
