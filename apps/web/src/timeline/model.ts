@@ -14,6 +14,7 @@
 //   ignore them; the canvas always draws what `getState()` says.
 
 import type { WebTrace } from '../trace/index.ts';
+import { viewBounds } from '../lib/view.ts';
 
 /** A finding (from the analysis detectors) to mark on the timeline. */
 export interface TimelineFinding {
@@ -52,12 +53,11 @@ export interface TimelineModel {
 }
 
 /** The smallest window the canvas will zoom to. */
-export const MIN_VIEW_NS = 100;
+export { MIN_VIEW_NS } from '../lib/view.ts';
 
-/** A view spanning the whole trace, with a little margin (a good initial view). */
+/** A view spanning the whole trace, with a little margin (a good initial view, and the widest). */
 export function fullView(trace: WebTrace): { startNs: number; endNs: number } {
-  const span = Math.max(trace.endNs - trace.startNs, MIN_VIEW_NS);
-  return { startNs: trace.startNs - span * 0.01, endNs: trace.endNs + span * 0.01 };
+  return viewBounds(trace.startNs, trace.endNs);
 }
 
 /** Props of <TimelineCanvas>: it fills its parent box (give the parent a size). */

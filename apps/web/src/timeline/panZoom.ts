@@ -11,6 +11,8 @@
 import { select, type Selection } from 'd3-selection';
 import { zoom, zoomIdentity, zoomTransform, type D3ZoomEvent, type ZoomBehavior } from 'd3-zoom';
 
+export { clampView } from '../lib/view.ts';
+
 export interface Domain {
   readonly fullStartNs: number;
   readonly fullEndNs: number;
@@ -55,28 +57,6 @@ export function zoomAround(
     startNs: anchorNs - (anchorNs - startNs) / factor,
     endNs: anchorNs + (endNs - anchorNs) / factor,
   };
-}
-
-/**
- * Clamp a window into the full domain, no narrower than minSpanNs and no wider
- * than the domain, keeping its width when it only needs to slide.
- */
-export function clampView(
-  startNs: number,
-  endNs: number,
-  fullStartNs: number,
-  fullEndNs: number,
-  minSpanNs: number,
-): { startNs: number; endNs: number } {
-  const full = fullEndNs - fullStartNs;
-  let span = endNs - startNs;
-  if (!(span >= minSpanNs)) span = minSpanNs;
-  if (span >= full) return { startNs: fullStartNs, endNs: fullStartNs + Math.max(full, minSpanNs) };
-  const mid = (startNs + endNs) / 2;
-  let s = mid - span / 2;
-  if (s < fullStartNs) s = fullStartNs;
-  if (s + span > fullEndNs) s = fullEndNs - span;
-  return { startNs: s, endNs: s + span };
 }
 
 export interface PanZoomOptions {

@@ -1,7 +1,15 @@
 // The view slice: the visible time window [viewStartNs, viewEndNs), in ns
 // since the trace start. Invariant: viewStartNs < viewEndNs.
+//
+// Every view set here is clamped into the trace's bounds (lib/view.ts, the
+// same clamp the renderer draws with), so the store's window is the one on
+// screen: a view left outside the trace (C at the first event, F then C)
+// would make the next wheel zoom drift away from the pointer. Live, panning
+// (moving the window without changing its width) stops following the head;
+// zooming keeps following with the new width.
 
 import type { WebTrace } from '../../trace/index.ts';
+import { clampView, viewBounds } from '../../lib/view.ts';
 import type { AppState } from '../store.ts';
 import type { Slice, SliceContext } from './context.ts';
 
@@ -26,10 +34,20 @@ export interface ViewInternal {
 /** The view before anything is loaded. */
 export const initialView = (): ViewState => ({ viewStartNs: 0, viewEndNs: 1_000_000 });
 
-/** The view that shows the whole trace with a small margin. */
+/** The view that shows the whole trace with a small margin (also the widest view). */
 export function wholeView(trace: WebTrace): { startNs: number; endNs: number } {
-  const span = Math.max(trace.endNs - trace.startNs, 1000);
-  return { startNs: trace.startNs - span * 0.01, endNs: trace.endNs + span * 0.01 };
+  return viewBounds(trace.startNs, trace.endNs);
+}
+
+/** `[startNs, endNs]` clamped into the trace's bounds (unchanged without a trace). */
+export function clampToTrace(
+  trace: WebTrace | null,
+  startNs: number,
+  endNs: number,
+): { startNs: number; endNs: number } {
+  if (!trace || trace.count === 0) return { startNs, endNs };
+  const b = viewBounds(trace.startNs, trace.endNs);
+  return clampView(startNs, endNs, b.startNs, b.endNs);
 }
 
 export function createViewSlice(ctx: SliceContext): Slice<ViewState, ViewActions, ViewInternal> {
@@ -41,11 +59,14 @@ export function createViewSlice(ctx: SliceContext): Slice<ViewState, ViewActions
     const t = trace.timeAt(i);
     if (t >= viewStartNs && t <= viewEndNs) return {};
     const w = viewEndNs - viewStartNs;
+    // At most 1% of the window beyond either end: zoomed in on the first
+    // event, the window starts at the trace, not 30% before it.
     const margin = w * 0.01;
     let start = t - w * 0.3;
     start = Math.min(start, trace.endNs + margin - w);
     start = Math.max(start, trace.startNs - margin);
-    return { viewStartNs: start, viewEndNs: start + w };
+    const v = clampToTrace(trace, start, start + w);
+    return { viewStartNs: v.startNs, viewEndNs: v.endNs };
   };
 
   return {
@@ -54,8 +75,19 @@ export function createViewSlice(ctx: SliceContext): Slice<ViewState, ViewActions
       setView: (startNs, endNs) => {
         if (!(endNs > startNs) || !Number.isFinite(startNs) || !Number.isFinite(endNs)) return;
         const s = get();
-        if (startNs === s.viewStartNs && endNs === s.viewEndNs) return;
-        set({ viewStartNs: startNs, viewEndNs: endNs });
+        const v = clampToTrace(s.trace, startNs, endNs);
+        if (v.startNs === s.viewStartNs && v.endNs === s.viewEndNs) return;
+        const w = s.viewEndNs - s.viewStartNs;
+        const pan =
+          s.source.kind === 'live' &&
+          !s.paused &&
+          Math.abs(v.endNs - v.startNs - w) <= w * 1e-6 &&
+          v.startNs !== s.viewStartNs;
+        set({
+          viewStartNs: v.startNs,
+          viewEndNs: v.endNs,
+          ...(pan ? { paused: true, eventsSincePause: 0 } : {}),
+        });
       },
     },
     internal: { revealCursor },
