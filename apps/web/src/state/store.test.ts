@@ -9,9 +9,9 @@ import {
   tidAt,
 } from '@iocpscope/protocol';
 import { SESSION_KINDS } from '../trace/flags.ts';
-import { createAppStore, type AppStore } from './store.ts';
-import { syntheticEchoTrace, syntheticTraceFile } from './synthetic.test-util.ts';
-import { FakeSocket, ManualTimers } from '../connection/fakeSocket.test-util.ts';
+import type { AppStore } from './store.ts';
+import { syntheticTraceFile } from './synthetic.test-util.ts';
+import { FILE, harness, liveFrames, openLive } from './storeHarness.test-util.ts';
 
 function mulberry32(seed: number): () => number {
   let s = seed >>> 0;
@@ -23,43 +23,6 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-function harness() {
-  const timers = new ManualTimers();
-  const frames: Array<() => void> = [];
-  const tasks: Array<() => void> = [];
-  const sockets: FakeSocket[] = [];
-  const store = createAppStore({
-    timers,
-    schedule: (cb) => frames.push(cb),
-    runTask: (cb) => tasks.push(cb),
-    location: { protocol: 'http:', host: 'test:1', search: '' },
-    createSocket: (url) => {
-      const s = new FakeSocket(url);
-      sockets.push(s);
-      return s;
-    },
-    fetch: (async () => new Response('{"recordings":[]}', { status: 200 })) as typeof fetch,
-  });
-  const flush = (): void => {
-    while (frames.length > 0) frames.shift()!();
-  };
-  const runTasks = (): void => {
-    while (tasks.length > 0) tasks.shift()!();
-  };
-  return {
-    store,
-    timers,
-    frames,
-    flush,
-    tasks,
-    runTasks,
-    sockets,
-    a: () => store.getState().actions,
-  };
-}
-
-const FILE = syntheticTraceFile({ sessions: 12, workers: 3, rounds: 2, seed: 5 }, 256);
 
 describe('loading a file', () => {
   it('opens a valid recording with the cursor on the first event and the whole trace in view', async () => {
@@ -266,32 +229,6 @@ describe('play', () => {
     expect(store.getState().playing).toBe(false);
   });
 });
-
-function liveFrames(): Uint8Array[] {
-  const t = syntheticEchoTrace({ sessions: 6, workers: 2, rounds: 1, seed: 3 });
-  const out: Uint8Array[] = [];
-  const per = Math.ceil(t.count / 5);
-  for (let k = 0; k < 5; k++) {
-    out.push(
-      encodeFrame({
-        seq: k,
-        records: t.records.subarray(
-          k * per * RECORD_WORDS,
-          Math.min(t.count, (k + 1) * per) * RECORD_WORDS,
-        ),
-        strings: k === 0 ? t.strings : [],
-      }),
-    );
-  }
-  return out;
-}
-
-function openLive(h: ReturnType<typeof harness>): FakeSocket {
-  h.a().connectLive();
-  const s = h.sockets.at(-1)!;
-  s.serverOpen();
-  return s;
-}
 
 describe('live', () => {
   it('connects to /ws of the serving host and asks for status and recordings', () => {

@@ -91,6 +91,10 @@ export interface AppStoreOptions {
   runTask?: (cb: () => void) => void;
   /** Page location for the default live URL and the token. */
   location?: { protocol: string; host: string; search: string };
+  /** Where the panel layout is remembered; default localStorage (null: not remembered). */
+  storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
+  /** Where "Copy link" writes; default navigator.clipboard (null: none). */
+  clipboard?: { writeText(text: string): Promise<void> } | null;
 }
 
 const defaultTimers: Timers = {

@@ -45,6 +45,8 @@ export interface LoadFailure {
   message: string;
   /** Events recovered from the valid prefix (the trace is open with them when > 0). */
   recoveredEvents: number;
+  /** Whole chunks read before the damage (their events are the ones recovered). */
+  chunksRead: number;
   validBytes: number;
   totalBytes: number;
 }
@@ -115,17 +117,15 @@ export function createSourceSlice(
     });
   };
 
+  /** Open a load result that holds events (the previous source was reset). */
   const openResult = (r: FileLoadResult, source: Source): void => {
     // The reader is not used again: the trace takes its records without a copy.
     const trace = WebTrace.fromOwned(r.store.buffer, r.store.length, r.strings);
-    const analysis =
-      trace.count > 0
-        ? createTraceAnalysis(trace, {
-            runTask: env.runTask,
-            start: env.startAnalysis,
-            onChange: () => internal.onAnalysisProgress(analysis),
-          })
-        : null;
+    const analysis = createTraceAnalysis(trace, {
+      runTask: env.runTask,
+      start: env.startAnalysis,
+      onChange: () => internal.onAnalysisProgress(analysis),
+    });
     const v = wholeView(trace);
     const failure: LoadFailure | null = r.error
       ? {
@@ -133,25 +133,11 @@ export function createSourceSlice(
           code: r.error.code,
           message: r.error.message,
           recoveredEvents: trace.count,
+          chunksRead: r.chunks,
           validBytes: r.validBytes,
           totalBytes: r.totalBytes,
         }
       : null;
-    if (trace.count === 0) {
-      // Nothing usable: stay on the start screen and show why.
-      set({
-        loading: null,
-        loadFailure: failure ?? {
-          name: r.name,
-          code: 'EMPTY',
-          message: 'the recording holds no events',
-          recoveredEvents: 0,
-          validBytes: r.validBytes,
-          totalBytes: r.totalBytes,
-        },
-      });
-      return;
-    }
     set({
       source,
       trace,
@@ -165,12 +151,12 @@ export function createSourceSlice(
       cursor: 0,
       hoverIndex: -1,
       selectedSession: null,
-      analysisProgress: analysis ? analysis.progress() : 1,
+      analysisProgress: analysis.progress(),
       ...internal.findingState(analysis),
     });
     // The timeline paints first; the detectors walk the trace in the background.
     // End-of-trace checks (a session never released...) only hold for a whole recording.
-    analysis?.runInBackground(!r.error);
+    analysis.runInBackground(!r.error);
     if (failure) {
       internal.toast({
         tone: 'error',
@@ -180,17 +166,55 @@ export function createSourceSlice(
     }
   };
 
+  /**
+   * Load a trace, keeping whatever is open until the new one has events: a
+   * file that is not a trace (or a recording that is gone) must not destroy
+   * open work. On success the old source is reset and the new one opened; on
+   * failure with nothing recovered, the open trace (or live stream) stays and
+   * the error is a toast with its code; with nothing open, the start screen
+   * shows it (loadFailure).
+   */
   const runLoad = async (
+    what: string,
     makeSource: (signal: AbortSignal) => Promise<ByteSource>,
     source: (s: ByteSource) => Source,
   ): Promise<void> => {
-    resetSource();
+    loadAbort?.abort();
     const ctl = new AbortController();
     loadAbort = ctl;
-    set({ loadFailure: null, loading: { name: '…', loadedBytes: 0, totalBytes: 0, events: 0 } });
+    const hadSource = get().source.kind !== 'none';
+    set({
+      ...(hadSource ? {} : { loadFailure: null }),
+      loading: { name: what, loadedBytes: 0, totalBytes: 0, events: 0 },
+    });
+    let name = what;
+    const refuse = (code: string, message: string, r?: FileLoadResult): void => {
+      set({ loading: null });
+      if (get().source.kind !== 'none') {
+        internal.toast({
+          tone: 'error',
+          title: `Could not open ${name}: ${code}`,
+          detail: `${message}. What was open stays open.`,
+        });
+        return;
+      }
+      set({
+        loadFailure: {
+          name,
+          code,
+          message,
+          recoveredEvents: 0,
+          chunksRead: r?.chunks ?? 0,
+          validBytes: r?.validBytes ?? 0,
+          totalBytes: r?.totalBytes ?? 0,
+        },
+      });
+      internal.toast({ tone: 'error', title: `Could not open: ${code}`, detail: message });
+    };
     try {
       const src = await makeSource(ctl.signal);
       if (ctl.signal.aborted) return;
+      name = src.name;
       set({ loading: { name: src.name, loadedBytes: 0, totalBytes: src.size, events: 0 } });
       const r = await loadTrace(src, {
         signal: ctl.signal,
@@ -199,26 +223,23 @@ export function createSourceSlice(
         },
       });
       if (ctl.signal.aborted || life.disposed) return;
+      if (r.store.length === 0) {
+        // Nothing usable: keep what is open.
+        if (r.error) refuse(r.error.code, r.error.message, r);
+        else refuse('EMPTY', 'the recording holds no events', r);
+        return;
+      }
+      loadAbort = null;
+      resetSource();
       openResult(r, source(src));
     } catch (e) {
       if (ctl.signal.aborted && !(e instanceof LoadError && e.code !== 'ABORTED')) {
-        set({ loading: null });
+        if (loadAbort === ctl) set({ loading: null });
         return;
       }
       const code = e instanceof LoadError ? e.code : 'READ';
       const message = e instanceof Error ? e.message : String(e);
-      set({
-        loading: null,
-        loadFailure: {
-          name: get().loading?.name ?? '',
-          code,
-          message,
-          recoveredEvents: 0,
-          validBytes: 0,
-          totalBytes: 0,
-        },
-      });
-      internal.toast({ tone: 'error', title: `Could not open: ${code}`, detail: message });
+      refuse(code, message);
     } finally {
       if (loadAbort === ctl) loadAbort = null;
     }
@@ -237,16 +258,19 @@ export function createSourceSlice(
     actions: {
       loadBytes: (bytes, name = 'trace.iocptrace') =>
         runLoad(
+          name,
           async () => bytesSource(bytes, name),
           (src) => ({ kind: 'file', name: src.name, bytes: src.size }),
         ),
       openFile: (file) =>
         runLoad(
+          file.name,
           async () => blobSource(file, file.name),
           (src) => ({ kind: 'file', name: src.name, bytes: src.size }),
         ),
       openRecording: (rec) =>
         runLoad(
+          rec.name,
           (signal) =>
             fetchSource(recordingUrl(rec.id, env.loc.search), rec.name, signal, env.fetch),
           (src) => ({ kind: 'recording', id: rec.id, name: rec.name, bytes: src.size }),
