@@ -7,13 +7,16 @@ import { useEffect, useRef } from 'react';
 import { useActions, useAppStore } from '../state/hooks.tsx';
 import {
   selectAnalysisProgress,
+  selectConnection,
   selectCursor,
   selectFindings,
   selectHasTrace,
+  selectIsLive,
+  selectLoadFailure,
   selectTrace,
 } from '../state/selectors.ts';
 import type { Finding } from '../state/analysis.ts';
-import { formatCallSite, formatCount, formatSessionId } from './format.ts';
+import { formatBytes, formatCallSite, formatCount, formatSessionId } from './format.ts';
 import { Icon } from './icons.tsx';
 
 /** Position of the last finding anchored at or before the cursor, or -1 (findings sorted by anchor). */
@@ -48,12 +51,46 @@ function FindingSites({ events }: { events: readonly number[] }) {
   );
 }
 
+/**
+ * What the findings cover when the trace is not whole: a damaged file's valid
+ * prefix, or a live stream that lost events. Null for a whole trace.
+ */
+function Coverage() {
+  const failure = useAppStore(selectLoadFailure);
+  const live = useAppStore(selectIsLive);
+  const conn = useAppStore(selectConnection);
+  if (failure && failure.recoveredEvents > 0 && !live) {
+    return (
+      <div className="partial-banner" data-testid="anomalies-partial">
+        <b>Partial:</b> {formatCount(failure.chunksRead)} chunk
+        {failure.chunksRead === 1 ? '' : 's'} read ({formatBytes(failure.validBytes)} of{' '}
+        {formatBytes(failure.totalBytes)}), then {failure.code}. The findings cover only those{' '}
+        {formatCount(failure.recoveredEvents)} events.
+      </div>
+    );
+  }
+  if (live && conn.gaps > 0) {
+    return (
+      <div className="partial-banner" data-testid="anomalies-partial">
+        <b>Partial:</b> the stream has {formatCount(conn.gaps)} gap{conn.gaps === 1 ? '' : 's'}
+        {conn.lostEvents > 0 ? ` (${formatCount(conn.lostEvents)} events lost)` : ''}. The findings
+        cover only what arrived; sessions that span a gap are not judged.
+      </div>
+    );
+  }
+  return null;
+}
+
 export function AnomaliesPanel() {
   const findings = useAppStore(selectFindings);
   const cursor = useAppStore(selectCursor);
   const hasTrace = useAppStore(selectHasTrace);
   const progress = useAppStore(selectAnalysisProgress);
   const analysing = progress < 1;
+  const failure = useAppStore(selectLoadFailure);
+  const live = useAppStore(selectIsLive);
+  const conn = useAppStore(selectConnection);
+  const partial = live ? conn.gaps > 0 : failure !== null && failure.recoveredEvents > 0;
   const { setCursor, selectSession, step } = useActions();
   const cur = currentFinding(findings, cursor);
   const listRef = useRef<HTMLDivElement>(null);
@@ -111,11 +148,18 @@ export function AnomaliesPanel() {
             </div>
           </div>
         ) : null}
+        {hasTrace ? <Coverage /> : null}
         {!hasTrace ? null : findings.length === 0 && !analysing ? (
-          <div className="ok-banner" data-testid="anomalies-none">
-            <span>✓</span>
-            <span>No classic session-lifetime bugs found in this trace.</span>
-          </div>
+          partial ? (
+            <div className="empty-note" data-testid="anomalies-none">
+              <p>No classic session-lifetime bugs found in the part that was read.</p>
+            </div>
+          ) : (
+            <div className="ok-banner" data-testid="anomalies-none">
+              <span>✓</span>
+              <span>No classic session-lifetime bugs found in this trace.</span>
+            </div>
+          )
         ) : (
           findings.map((f, k) => (
             <div

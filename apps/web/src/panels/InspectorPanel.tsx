@@ -8,6 +8,7 @@ import { useMemo } from 'react';
 import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
 import {
   selectCursor,
+  selectIsLive,
   selectSelectedSession,
   selectTrace,
   selectTraceVersion,
@@ -15,7 +16,7 @@ import {
 import { NONE } from '../trace/index.ts';
 import { VirtualList } from './VirtualList.tsx';
 import { sessionHistory } from '@iocpscope/analysis';
-import { applyPairings, buildLedger, type LedgerEntry } from './ledger.ts';
+import { applyPairings, buildLedger, pairBadge, type LedgerEntry } from './ledger.ts';
 import { traceContext } from './context.ts';
 import { formatCount, formatSessionId, formatTimeNs } from './format.ts';
 
@@ -38,6 +39,7 @@ export function InspectorPanel() {
   const version = useAppStore(selectTraceVersion);
   const session = useAppStore(selectSelectedSession);
   const cursor = useAppStore(selectCursor);
+  const live = useAppStore(selectIsLive);
   const st = useCursorState();
   const { setCursor, selectSession } = useActions();
 
@@ -216,7 +218,7 @@ export function InspectorPanel() {
                     →{e.link}
                   </button>
                 ) : null}
-                {e.kind === 'count' ? <PairBadge e={e} cursor={cursor} onGo={setCursor} /> : null}
+                {e.kind === 'count' ? <PairBadge e={e} live={live} onGo={setCursor} /> : null}
               </span>
             </div>
           );
@@ -241,53 +243,34 @@ function kindGlyph(k: LedgerEntry['kind']): string {
   }
 }
 
-/** Whether a ±1 is balanced at the cursor, and by which event. */
+/** What is true of a ±1 over the whole trace (ledger.ts pairBadge); its row is dimmed when in the future. */
 function PairBadge({
   e,
-  cursor,
+  live,
   onGo,
 }: {
   e: LedgerEntry;
-  cursor: number;
+  live: boolean;
   onGo: (i: number) => void;
 }) {
-  if (e.pair === -2) return null;
-  const style = { cursor: 'pointer' } as const;
-  if (e.pair >= 0 && e.pair <= cursor) {
-    return (
-      <span
-        className="pill muted"
-        style={style}
-        title={`balanced by the ${e.delta > 0 ? '-1' : '+1'} at #${e.pair}`}
-        onClick={(ev) => {
-          ev.stopPropagation();
-          onGo(e.pair);
-        }}
-      >
-        ⇄{e.pair}
-      </span>
-    );
-  }
-  if (e.delta > 0) {
-    return (
-      <span
-        className="pill warn"
-        style={{ marginLeft: 6 }}
-        title={
-          e.pair >= 0 ? `balanced later, at #${e.pair}` : 'never balanced by a -1 in this trace'
-        }
-      >
-        open
-      </span>
-    );
-  }
+  const b = pairBadge(e, live);
+  if (!b) return null;
   return (
     <span
-      className="pill bad"
-      style={{ marginLeft: 6 }}
-      title="this -1 matches no open +1: IOCount was decremented twice or in the wrong place"
+      className={`pill ${b.tone}`}
+      style={b.goTo >= 0 ? { cursor: 'pointer' } : { marginLeft: 6 }}
+      title={b.title}
+      data-testid="pair-badge"
+      onClick={
+        b.goTo >= 0
+          ? (ev) => {
+              ev.stopPropagation();
+              onGo(b.goTo);
+            }
+          : undefined
+      }
     >
-      orphan
+      {b.text}
     </span>
   );
 }

@@ -2,7 +2,7 @@
 // the concurrency value (overcommit shown), and every thread's state, all from
 // the replayed state after the cursor's event.
 
-import { ThreadRole, ThreadStateValue, OP_NAMES, type Op } from '@iocpscope/protocol';
+import { BlockReason, ThreadRole, ThreadStateValue, OP_NAMES, type Op } from '@iocpscope/protocol';
 import type { ThreadState } from '@iocpscope/analysis';
 import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
 import { selectCursor, selectTrace } from '../state/selectors.ts';
@@ -19,15 +19,18 @@ const STATE_CLASS: Record<number, string> = {
 };
 
 function threadStateText(t: ThreadState): string {
+  // After a gap the lost events may have changed it: say so rather than guess.
+  if (!t.known) return 'unknown (after a gap)';
   switch (t.state) {
     case ThreadStateValue.Waiting:
       return t.inGqcs ? 'waiting in GQCS' : 'waiting';
+    case ThreadStateValue.Blocked:
+      if (t.reason === BlockReason.Accept) return 'waiting in accept';
+      return `blocked ${BLOCK_REASON_NAMES[t.reason] ?? ''}`.trim();
     case ThreadStateValue.Running: {
       const h = t.handling.at(-1);
       return h ? `running: ${OP_NAMES[h.op as Op]} ${formatSessionId(h.key)}` : 'running';
     }
-    case ThreadStateValue.Blocked:
-      return `blocked ${BLOCK_REASON_NAMES[t.reason] ?? ''}`.trim();
     case ThreadStateValue.Exited:
       return 'exited';
     default:
@@ -84,16 +87,32 @@ export function PortStatePanel() {
       </header>
       <div className="panel-body pad">
         <div className="stat-grid">
-          <div className="stat" data-testid="port-queued">
-            <div className="v">{formatCount(queued)}</div>
-            <div className="k">packets queued</div>
+          <div
+            className={`stat${p.queueKnown ? '' : ' unknown'}`}
+            data-testid="port-queued"
+            data-known={p.queueKnown ? 'true' : 'false'}
+          >
+            <div className="v">{p.queueKnown ? formatCount(queued) : '?'}</div>
+            <div className="k">
+              {p.queueKnown ? 'packets queued' : 'queued: unknown after a gap'}
+            </div>
           </div>
-          <div className={`stat${over ? ' over' : ''}`} data-testid="port-running">
+          <div
+            className={`stat${over ? ' over' : ''}${p.unknownThreads > 0 ? ' unknown' : ''}`}
+            data-testid="port-running"
+          >
             <div className="v">
+              {p.unknownThreads > 0 ? '≥' : ''}
               {p.running}
               <span style={{ color: 'var(--text-faint)', fontSize: 13 }}> / {conc || '?'}</span>
             </div>
-            <div className="k">{over ? 'running — overcommit' : 'running / concurrency'}</div>
+            <div className="k">
+              {p.unknownThreads > 0
+                ? `running; ${p.unknownThreads} thread${p.unknownThreads === 1 ? '' : 's'} unknown`
+                : over
+                  ? 'running — overcommit'
+                  : 'running / concurrency'}
+            </div>
           </div>
           <div className="stat">
             <div className="v">{waitingCount}</div>
@@ -119,7 +138,7 @@ export function PortStatePanel() {
               onClick={() => t.sinceIndex >= 0 && setCursor(t.sinceIndex)}
               title="Go to this thread's last state change"
             >
-              <span className={`swatch ${STATE_CLASS[t.state] ?? ''}`} />
+              <span className={`swatch ${t.known ? (STATE_CLASS[t.state] ?? '') : 'unknown'}`} />
               <span style={{ overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
                 <span style={{ color: 'var(--text-strong)' }}>
                   {trace.laneOfTid(t.tid)?.name ?? `thread ${t.tid}`}
@@ -140,10 +159,18 @@ export function PortStatePanel() {
         <div className="subhead">
           Queue {queued > QUEUE_SHOWN ? `(first ${QUEUE_SHOWN} of ${formatCount(queued)})` : ''}
         </div>
-        {queued === 0 ? (
-          <div style={{ color: 'var(--text-muted)' }}>
-            Empty: every completion has been dequeued.
+        {!p.queueKnown ? (
+          <div style={{ color: 'var(--text-muted)' }} data-testid="port-queue-unknown">
+            Unknown: events were lost in a gap, so packets may be queued that the trace does not
+            show{queued > 0 ? ` (${formatCount(queued)} seen since)` : ''}.
           </div>
+        ) : null}
+        {queued === 0 ? (
+          p.queueKnown ? (
+            <div style={{ color: 'var(--text-muted)' }}>
+              Empty: every completion has been dequeued.
+            </div>
+          ) : null
         ) : (
           <div data-testid="port-queue">
             {packets.map((q) => (

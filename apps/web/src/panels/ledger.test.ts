@@ -8,7 +8,7 @@ import {
   encodeEvent,
   type TraceEvent,
 } from '@iocpscope/protocol';
-import { applyPairings, buildLedger } from './ledger.ts';
+import { applyPairings, buildLedger, pairBadge } from './ledger.ts';
 import { sessionHistory } from '@iocpscope/analysis';
 
 const S = 0x1_0000_0007n;
@@ -240,5 +240,39 @@ describe('buildLedger', () => {
     expect(entries[3]!.pair).toBe(8); // recv +1 <-> completion -1
     expect(entries[8]!.pair).toBe(3);
     expect(entries[4]!.pair).toBe(-2); // not a count
+  });
+
+  it('badges each ±1 with what holds over the whole trace, never an orphan for a healthy -1 (§8)', () => {
+    const entries = buildLedger(w, idx, idx.length, ctx);
+    applyPairings(entries, sessionHistory({ words: w, length: LIFE.length }, S).ledger);
+    // The badge takes no cursor: the same before the session starts as after it ends.
+    for (const e of entries.filter((x) => x.kind === 'count')) {
+      const b = pairBadge(e)!;
+      expect(b.tone).toBe('muted');
+      expect(b.text).toBe(`⇄${e.pair}`);
+      expect(b.goTo).toBe(e.pair);
+    }
+    expect(pairBadge(entries[4]!)).toBeNull();
+  });
+
+  it('calls a -1 an orphan and a +1 open only when the trace never balances them', () => {
+    // The completion decrements twice: the second -1 balances nothing.
+    const twice: TraceEvent[] = [
+      ...LIFE.slice(0, 9),
+      { ...(LIFE[8] as Extract<TraceEvent, { kind: 10 }>), tsNs: 22, value: -1 },
+    ];
+    const w2 = words(twice);
+    const i2 = Array.from(twice.keys());
+    const entries = buildLedger(w2, i2, i2.length, ctx);
+    applyPairings(entries, sessionHistory({ words: w2, length: twice.length }, S).ledger);
+    expect(pairBadge(entries[9]!)).toMatchObject({ text: 'orphan', tone: 'bad' });
+    // A +1 with no -1 at all (the trace ends first): open, over the whole trace.
+    const cut = LIFE.slice(0, 5);
+    const w3 = words(cut);
+    const i3 = Array.from(cut.keys());
+    const e3 = buildLedger(w3, i3, i3.length, ctx);
+    applyPairings(e3, sessionHistory({ words: w3, length: cut.length }, S).ledger);
+    expect(pairBadge(e3[3]!)).toMatchObject({ text: 'open', tone: 'warn' });
+    expect(pairBadge(e3[3]!, true)!.title).toBe('not balanced by a -1 yet');
   });
 });

@@ -271,3 +271,45 @@ function before(l: number[] | undefined, i: number): number {
   }
   return lo > 0 ? l[lo - 1]! : -1;
 }
+
+/** The badge of a ±1: what is true of it over the whole trace, whatever the cursor. */
+export interface PairBadgeView {
+  text: string;
+  tone: 'muted' | 'warn' | 'bad';
+  title: string;
+  /** The event to go to on a click, or -1. */
+  goTo: number;
+}
+
+/**
+ * A count entry's badge. It never depends on the cursor: a healthy -1 before
+ * the cursor reaches its +1 is still balanced (its row is dimmed as future,
+ * not mislabelled an orphan). Null for entries the analysis did not pair.
+ */
+export function pairBadge(e: LedgerEntry, live = false): PairBadgeView | null {
+  if (e.kind !== 'count' || e.pair === -2) return null;
+  if (e.pair >= 0) {
+    return {
+      text: `⇄${e.pair}`,
+      tone: 'muted',
+      title: `balanced by the ${e.delta > 0 ? '-1' : '+1'} at #${e.pair}`,
+      goTo: e.pair,
+    };
+  }
+  if (e.delta > 0) {
+    return {
+      text: 'open',
+      tone: 'warn',
+      title: live
+        ? 'not balanced by a -1 yet'
+        : 'never balanced by a -1 in this trace: the I/O it counts never settled',
+      goTo: -1,
+    };
+  }
+  return {
+    text: 'orphan',
+    tone: 'bad',
+    title: 'this -1 matches no +1: IOCount was decremented twice or in the wrong place',
+    goTo: -1,
+  };
+}
