@@ -121,6 +121,11 @@ export interface TraceFileReaderOptions {
   retain?: boolean;
   /** Strings the table may hold (default MAX_STRINGS, 2^20; smaller only in tests). */
   maxStrings?: number;
+  /**
+   * The CRC-32 of bytes[start, end) (§7), when the host has a faster one than
+   * this package's (Node's zlib.crc32). It must compute exactly the same value.
+   */
+  crc32?: (bytes: Uint8Array, start: number, end: number) => number;
 }
 
 /**
@@ -136,6 +141,7 @@ export class TraceFileReader {
   readonly #onChunk: TraceFileReaderOptions['onChunk'];
   readonly #onHeader: TraceFileReaderOptions['onHeader'];
   readonly #retain: boolean;
+  readonly #crc: (bytes: Uint8Array, start: number, end: number) => number;
   #header: TraceFileHeader | undefined;
   #version = 0;
   #chunks = 0;
@@ -152,6 +158,7 @@ export class TraceFileReader {
     this.#onChunk = options.onChunk;
     this.#onHeader = options.onHeader;
     this.#retain = options.retain ?? true;
+    this.#crc = options.crc32 ?? crc32;
     const hint = this.#retain ? (options.sizeHint ?? 0) : 0;
     this.store = new EventStore(Math.min(Math.floor(hint / RECORD_BYTES), 1 << 26));
   }
@@ -306,7 +313,7 @@ export class TraceFileReader {
     const at = this.#offset;
     const crcAt = off + len - 4;
     const stored = view.getUint32(crcAt, true);
-    const actual = crc32(bytes, off, crcAt);
+    const actual = this.#crc(bytes, off, crcAt);
     if (stored !== actual) {
       const what = this.#header ? `chunk ${this.#chunks + 1}` : 'the file header';
       throw new ProtocolError(
@@ -331,11 +338,19 @@ export class TraceFileReader {
   #readChunk(bytes: Uint8Array, view: DataView, off: number, len: number, base: number): void {
     const p = parseSections(bytes, view, off + CHUNK_HEADER_BYTES, off + len - 4, base);
     this.strings.checkBatch(p.strings, base + off);
-    const first = this.store.appendBytes(bytes, p.recordsOffset, p.recordCount);
-    const bad = findInvalidRecord(this.store.buffer, first, first + p.recordCount, this.#version);
+    // Not keeping the records and they sit 4-aligned in memory: read them in
+    // place instead of copying them into the store first.
+    const at = bytes.byteOffset + p.recordsOffset;
+    const inPlace = !this.#retain && (at & 3) === 0;
+    const first = inPlace ? 0 : this.store.appendBytes(bytes, p.recordsOffset, p.recordCount);
+    // (The store's buffer may have been replaced by the append: read it after.)
+    const buf = inPlace
+      ? new Uint32Array(bytes.buffer, at, p.recordCount * RECORD_WORDS)
+      : this.store.buffer;
+    const bad = findInvalidRecord(buf, first, first + p.recordCount, this.#version);
     if (bad >= 0) {
-      const why = describeInvalidRecord(this.store.buffer, bad, this.#version);
-      this.store.truncate(first);
+      const why = describeInvalidRecord(buf, bad, this.#version);
+      if (!inPlace) this.store.truncate(first);
       throw new ProtocolError(
         'BAD_RECORD',
         why,
@@ -345,17 +360,16 @@ export class TraceFileReader {
     try {
       for (const [id, s] of p.strings) this.strings.set(id, s, base + off);
     } catch (e) {
-      this.store.truncate(first);
+      if (!inPlace) this.store.truncate(first);
       throw e;
     }
     if (this.#onChunk !== undefined) {
-      const w = this.store.buffer;
-      this.#onChunk(w.subarray(first * 8, (first + p.recordCount) * 8), p.strings, {
+      this.#onChunk(buf.subarray(first * 8, (first + p.recordCount) * 8), p.strings, {
         offset: base + off,
         bytes: len,
       });
     }
-    if (!this.#retain) this.store.truncate(first);
+    if (!this.#retain && !inPlace) this.store.truncate(first);
   }
 
   /** What the valid prefix before the chunk being read holds, for error messages. */

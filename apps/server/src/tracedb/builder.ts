@@ -18,7 +18,7 @@
 // mostly belong to the same few sessions).
 
 import { EventKind, NO_THREAD, Op, RECORD_WORDS } from '@iocpscope/protocol';
-import { STATE_KINDS, markFlagsAt, stateAt } from '@iocpscope/analysis';
+import { markFlagsAt, stateAt } from '@iocpscope/analysis';
 import {
   CounterBuilder,
   DEFAULT_BASE_SHIFT,
@@ -26,12 +26,13 @@ import {
   pyramid,
   type SummaryLevel,
 } from './summary.ts';
+import { SessionTableBuilder } from './session-table.ts';
 
 const TWO_32 = 4294967296;
+// Imported functions as module constants: under tsx an imported binding is a getter.
+const markFlags = markFlagsAt;
+const stateOf = stateAt;
 const TS_HI = 0x1fffff;
-/** Chunk runs kept per session; beyond, the closest runs are merged (a superset). */
-const MAX_RUNS = 16;
-const CACHE = 4096;
 
 /** Kinds whose words 4-5 hold a session (or completion key). Same set as the browser's. */
 export const SESSION_KINDS: Uint8Array = (() => {
@@ -178,6 +179,8 @@ export class TraceIndexBuilder {
 
   private readonly laneOfTid = new Int32Array(65536).fill(-1);
   private readonly lanes: LaneInfo[] = [];
+  /** Each lane's last event (kept apart: written for every event). */
+  private laneLast = new Float64Array(64);
   private readonly laneBuilders: LaneBuilder[] = [];
   private readonly queue: CounterBuilder;
   private readonly running: CounterBuilder;
@@ -185,11 +188,7 @@ export class TraceIndexBuilder {
   private readonly portThread = new Uint8Array(65536);
   private runningNow = 0;
 
-  private readonly sessionRow = new Map<number | string, number>();
-  private readonly sessions: SessionInfo[] = [];
-  private readonly cacheLo = new Float64Array(CACHE).fill(-1);
-  private readonly cacheHi = new Float64Array(CACHE).fill(-1);
-  private readonly cacheRow = new Int32Array(CACHE);
+  private readonly sessions = new SessionTableBuilder();
 
   private readonly gapEv = new F64();
   private readonly gapNs = new F64();
@@ -218,18 +217,27 @@ export class TraceIndexBuilder {
     const first = this.events;
     let firstNs = -1;
     let ns = this.lastNs;
+    let startNs = this.startNs;
+    let clamped = 0;
+    // Hot loop: everything it touches in locals (no property lookups per event).
     const queue = this.queue;
     const laneOfTid = this.laneOfTid;
+    const laneLast = this.laneLast;
+    const sessionKinds = SESSION_KINDS;
+    const sessions = this.sessions;
+    let lastLo = -1;
+    let lastHi = -1;
+    let lastRow = -1;
     for (let i = 0; i < n; i++) {
-      const o = i * RECORD_WORDS;
+      const o = i << 3;
       const w0 = w[o]!;
       const kind = w0 & 0xff;
       const tid = w0 >>> 16;
       let t = w[o + 2]! + (w[o + 3]! & TS_HI) * TWO_32;
-      if (this.startNs < 0) this.startNs = t;
+      if (startNs < 0) startNs = t;
       if (t < ns) {
         t = ns;
-        this.clamped++;
+        clamped++;
       }
       ns = t;
       if (firstNs < 0) firstNs = t;
@@ -242,59 +250,79 @@ export class TraceIndexBuilder {
         lane = laneOfTid[tid]!;
         if (lane < 0) lane = this.newLane(tid, ev);
         laneMask |= 1 << (lane & 31);
-        this.lanes[lane]!.lastEvent = ev;
+        laneLast[lane] = ev;
       }
-
-      if (SESSION_KINDS[kind] === 1) {
+      if (sessionKinds[kind] === 1) {
         const lo = w[o + 4]!;
         const hi = w[o + 5]!;
-        if ((lo | hi) !== 0) this.touchSession(lo, hi, ev, chunk, kind, w, o);
-      }
-
-      if (lane >= 0 && STATE_KINDS[kind] === 1) {
-        const lb = this.laneBuilders[lane]!;
-        const st = stateAt(w, i);
-        if (kind === EventKind.GqcsEnter || kind === EventKind.GqcsReturn) {
-          if (this.portThread[tid] === 0) {
-            this.portThread[tid] = 1;
-            if (lb.state === 1) this.setRunning(t, this.runningNow + 1);
+        if ((lo | hi) !== 0) {
+          // Consecutive events mostly share a session: skip the probe then.
+          const r = lo === lastLo && hi === lastHi ? lastRow : sessions.row(lo, hi, ev, chunk);
+          lastLo = lo;
+          lastHi = hi;
+          lastRow = r;
+          sessions.touch(r, ev, chunk);
+          switch (kind) {
+            case EventKind.SessionCreated:
+              if (sessions.created[r]! < 0) sessions.created[r] = ev;
+              sessions.peer[r] = w[o + 1]!;
+              break;
+            case EventKind.Accept:
+              if (sessions.peer[r] === 0) sessions.peer[r] = w[o + 1]!;
+              break;
+            case EventKind.SessionReleased:
+              if (sessions.released[r]! < 0) sessions.released[r] = ev;
+              break;
+            case EventKind.Disconnect:
+              if (sessions.disconnect[r]! < 0) sessions.disconnect[r] = ev;
+              break;
           }
         }
-        if (kind === EventKind.ThreadStart) {
-          const info = this.lanes[lane]!;
-          info.role = (w0 >>> 8) & 0xff;
-          info.nameStr = w[o + 1]!;
-          info.osThreadId = w[o + 6]!;
-        }
-        if (st === 3) this.lanes[lane]!.exitEvent = ev;
-        if (st !== lb.state) {
-          if (this.portThread[tid] === 1) {
-            if (lb.state === 1) this.setRunning(t, this.runningNow - 1);
-            else if (st === 1) this.setRunning(t, this.runningNow + 1);
-          }
-          lb.setState(t, st);
-        }
       }
-
       switch (kind) {
+        case EventKind.GqcsEnter:
+          if (lane >= 0) this.state(lane, tid, t, 0, true);
+          break;
         case EventKind.GqcsReturn: {
           const a = (w0 >>> 8) & 0xff;
-          if (lane >= 0) this.laneBuilders[lane]!.addFlags(t, markFlagsAt(w, i));
+          if (lane >= 0) {
+            this.state(lane, tid, t, 1, true);
+            this.laneBuilders[lane]!.addFlags(t, markFlags(w, i));
+          }
           // Something was dequeued unless FALSE with a NULL overlapped.
           if ((a & 0x30) !== 0 && queue.value > 0) queue.set(t, queue.value - 1);
           break;
         }
+        case EventKind.ThreadStart:
+          if (lane >= 0) {
+            const info = this.lanes[lane]!;
+            info.role = (w0 >>> 8) & 0xff;
+            info.nameStr = w[o + 1]!;
+            info.osThreadId = w[o + 6]!;
+            this.state(lane, tid, t, 1, false);
+          }
+          break;
+        case EventKind.ThreadExit:
+        case EventKind.ThreadState:
+        case EventKind.LockWait:
+        case EventKind.LockAcquire:
+          if (lane >= 0) {
+            const st = stateOf(w, i);
+            if (st === 3) this.lanes[lane]!.exitEvent = ev;
+            this.state(lane, tid, t, st, false);
+          }
+          break;
         case EventKind.PacketQueued:
-          if (lane >= 0) this.laneBuilders[lane]!.addFlags(t, markFlagsAt(w, i));
+          if (lane >= 0) this.laneBuilders[lane]!.addFlags(t, markFlags(w, i));
           // A Post packet was already counted by its Pqcs.
           if (((w0 >>> 8) & 0x0f) !== Op.Post) queue.set(t, queue.value + 1);
           break;
         case EventKind.Pqcs:
-          if (lane >= 0) this.laneBuilders[lane]!.addFlags(t, markFlagsAt(w, i));
+          if (lane >= 0) this.laneBuilders[lane]!.addFlags(t, markFlags(w, i));
           queue.set(t, queue.value + 1);
           break;
         case EventKind.IoPosted:
-          if (lane >= 0) this.laneBuilders[lane]!.addFlags(t, markFlagsAt(w, i));
+          if (lane >= 0) this.laneBuilders[lane]!.addFlags(t, markFlags(w, i));
           break;
         case EventKind.Gap:
           this.gapEv.push(ev);
@@ -313,6 +341,8 @@ export class TraceIndexBuilder {
           break;
       }
     }
+    this.startNs = startNs;
+    this.clamped += clamped;
     this.lastNs = ns;
     this.events += n;
     this.cOffset.push(fileOffset);
@@ -324,6 +354,21 @@ export class TraceIndexBuilder {
     this.cKindsLo.push(kindsLo);
     this.cKindsHi.push(kindsHi);
     this.cLanes.push(laneMask);
+  }
+
+  /** A state record of `lane` at `t`; `portCall`: it is a GQCS call (the thread is a port thread). */
+  private state(lane: number, tid: number, t: number, st: number, portCall: boolean): void {
+    const lb = this.laneBuilders[lane]!;
+    if (portCall && this.portThread[tid] === 0) {
+      this.portThread[tid] = 1;
+      if (lb.state === 1) this.setRunning(t, this.runningNow + 1);
+    }
+    if (st === lb.state) return;
+    if (this.portThread[tid] === 1) {
+      if (lb.state === 1) this.setRunning(t, this.runningNow - 1);
+      else if (st === 1) this.setRunning(t, this.runningNow + 1);
+    }
+    lb.setState(t, st);
   }
 
   private setRunning(ns: number, v: number): void {
@@ -344,72 +389,12 @@ export class TraceIndexBuilder {
       exitEvent: -1,
     });
     this.laneBuilders.push(new LaneBuilder(this.shift));
+    if (lane >= this.laneLast.length) {
+      const next = new Float64Array(this.laneLast.length * 2);
+      next.set(this.laneLast);
+      this.laneLast = next;
+    }
     return lane;
-  }
-
-  private touchSession(
-    lo: number,
-    hi: number,
-    ev: number,
-    chunk: number,
-    kind: number,
-    w: Uint32Array,
-    o: number,
-  ): void {
-    const c = (lo ^ Math.imul(hi, 0x9e3779b1)) & (CACHE - 1);
-    let row: number;
-    if (this.cacheLo[c] === lo && this.cacheHi[c] === hi) {
-      row = this.cacheRow[c]!;
-    } else {
-      const key = hi < 0x200000 ? lo + hi * TWO_32 : `${hi}:${lo}`;
-      let r = this.sessionRow.get(key);
-      if (r === undefined) {
-        r = this.sessions.length;
-        this.sessionRow.set(key, r);
-        this.sessions.push({
-          id: (BigInt(hi) << 32n) | BigInt(lo),
-          firstEvent: ev,
-          lastEvent: ev,
-          createdEvent: -1,
-          releasedEvent: -1,
-          disconnectEvent: -1,
-          peerStr: 0,
-          events: 0,
-          runs: [chunk, chunk],
-        });
-      }
-      row = r;
-      this.cacheLo[c] = lo;
-      this.cacheHi[c] = hi;
-      this.cacheRow[c] = r;
-    }
-    const s = this.sessions[row]!;
-    s.lastEvent = ev;
-    s.events++;
-    const runs = s.runs;
-    const lastRun = runs.length - 1;
-    if (runs[lastRun]! < chunk) {
-      if (runs[lastRun] === chunk - 1) runs[lastRun] = chunk;
-      else {
-        runs.push(chunk, chunk);
-        if (runs.length > MAX_RUNS * 2) mergeClosestRuns(runs);
-      }
-    }
-    switch (kind) {
-      case EventKind.SessionCreated:
-        if (s.createdEvent < 0) s.createdEvent = ev;
-        s.peerStr = w[o + 1]!;
-        break;
-      case EventKind.Accept:
-        if (s.peerStr === 0) s.peerStr = w[o + 1]!;
-        break;
-      case EventKind.SessionReleased:
-        if (s.releasedEvent < 0) s.releasedEvent = ev;
-        break;
-      case EventKind.Disconnect:
-        if (s.disconnectEvent < 0) s.disconnectEvent = ev;
-        break;
-    }
   }
 
   /** The index so far (the builder can go on afterwards). */
@@ -444,9 +429,9 @@ export class TraceIndexBuilder {
         kindsHi: this.cKindsHi.view.slice(),
         lanes: this.cLanes.view.slice(),
       },
-      lanes: this.lanes.map((l) => ({ ...l })),
+      lanes: this.lanes.map((l, k) => ({ ...l, lastEvent: this.laneLast[k]! })),
       levels: pyramid(base),
-      sessions: this.sessions.map((s) => ({ ...s, runs: [...s.runs] })),
+      sessions: this.sessions.snapshot(),
       gaps: {
         events: this.gapEv.view.slice(),
         ns: this.gapNs.view.slice(),
@@ -485,19 +470,4 @@ function cloneLane(lb: LaneBuilder): LaneBuilder {
     lb as unknown as { acc: Float64Array }
   ).acc.slice();
   return c;
-}
-
-/** Merge the two runs with the smallest gap between them (the result covers both). */
-function mergeClosestRuns(runs: number[]): void {
-  let best = -1;
-  let gap = Infinity;
-  for (let k = 2; k < runs.length; k += 2) {
-    const g = runs[k]! - runs[k - 1]!;
-    if (g < gap) {
-      gap = g;
-      best = k;
-    }
-  }
-  runs[best - 1] = runs[best + 1]!;
-  runs.splice(best, 2);
 }

@@ -5,6 +5,7 @@
 // as the app opens it; the damage is reported with the protocol's code.
 
 import { open } from 'node:fs/promises';
+import * as zlib from 'node:zlib';
 import {
   TraceFileReader,
   type ProtocolError,
@@ -14,6 +15,14 @@ import {
 import { TraceIndexBuilder, type BuilderOptions, type TraceIndex } from './builder.ts';
 
 const BLOCK = 8 * 1024 * 1024;
+
+/** Node's native CRC-32 (zlib's; Node >= 20.15), else the protocol's own. */
+const nativeCrc = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+const fastCrc =
+  nativeCrc === undefined
+    ? undefined
+    : (bytes: Uint8Array, start: number, end: number): number =>
+        nativeCrc(bytes.subarray(start, end)) >>> 0;
 
 export interface ScanProgress {
   bytesRead: number;
@@ -47,6 +56,7 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
   const builder = new TraceIndexBuilder(options);
   const reader = new TraceFileReader({
     retain: false,
+    ...(fastCrc !== undefined ? { crc32: fastCrc } : {}),
     ...(options.maxChunkBytes !== undefined ? { maxChunkBytes: options.maxChunkBytes } : {}),
     onChunk: (records, _strings, at) => builder.addChunk(at.offset, at.bytes, records),
   });

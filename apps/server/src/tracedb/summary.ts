@@ -44,11 +44,13 @@ export class LaneBuilder {
   sinceNs = 0;
   private openB = -1;
   private readonly acc = new Float64Array(3);
+  /** Bucket width (ns) and its inverse: the width is a power of two, so ns * inv is exact. */
+  private readonly width: number;
+  private readonly inv: number;
 
-  constructor(private readonly shift: number) {}
-
-  private get width(): number {
-    return 2 ** this.shift;
+  constructor(shift: number) {
+    this.width = 2 ** shift;
+    this.inv = 1 / this.width;
   }
 
   /** The lane enters `state` at `ns` (>= every earlier ns). */
@@ -59,7 +61,7 @@ export class LaneBuilder {
   }
 
   addFlags(ns: number, f: number): void {
-    const b = Math.floor(ns / this.width);
+    const b = Math.floor(ns * this.inv);
     this.flags = grow(this.flags, b + 1, 1);
     this.flags[b]! |= f;
   }
@@ -74,12 +76,12 @@ export class LaneBuilder {
 
   private addInterval(fromNs: number, toNs: number, state: number): void {
     if (!(toNs > fromNs) || state >= ThreadStateValue.Exited) {
-      if (toNs > fromNs) this.open(Math.floor(toNs / this.width));
+      if (toNs > fromNs) this.open(Math.floor(toNs * this.inv));
       return;
     }
     const w = this.width;
-    let b = Math.floor(fromNs / w);
-    const last = Math.floor(toNs / w);
+    let b = Math.floor(fromNs * this.inv);
+    const last = Math.floor(toNs * this.inv);
     this.open(b);
     if (b === last) {
       this.acc[state]! += toNs - fromNs;
@@ -127,13 +129,16 @@ export class CounterBuilder {
   /** Buckets written (later ones hold `value`). */
   filled = 0;
   value = 0;
+  private readonly inv: number;
 
-  constructor(private readonly shift: number) {}
+  constructor(shift: number) {
+    this.inv = 1 / 2 ** shift;
+  }
 
   /** The counter changes to `after` at `ns`. */
   set(ns: number, after: number): void {
-    const b = Math.floor(ns / 2 ** this.shift);
-    this.fillTo(b + 1);
+    const b = Math.floor(ns * this.inv);
+    if (b >= this.filled) this.fillTo(b + 1);
     if (after < this.min[b]!) this.min[b] = after;
     if (after > this.max[b]!) this.max[b] = after;
     this.value = after;
