@@ -712,7 +712,101 @@ typedef struct iocpscope__thread {
   LONG volatile block_reason;
   LONG volatile block_detail;
   LONG64 volatile gqcs_seq; /* order threads started waiting in GQCS (LIFO in snapshots) */
+  /* the collector's view of this thread, from the records it merged (the shadow) */
+  int sh_state, sh_reason;
+  uint32_t sh_detail;
+  uint64_t sh_wait;
+  uint32_t sh_last_op_io; /* the post an IoRing record follows */
+  uint64_t sh_last_op_session;
 } iocpscope__thread;
+
+/* A single-threaded open-addressing map of fixed-size entries keyed by (a, b);
+ * linear probing, deletion by backward shift. */
+typedef struct iocpscope__sent {
+  uint64_t a;
+  uint32_t b;
+  uint32_t used;
+} iocpscope__sent;
+typedef struct iocpscope__smap {
+  uint8_t *e;
+  size_t esize;
+  uint64_t mask;
+  uint64_t count;
+  unsigned long long dropped; /* inserts refused: the map was full */
+} iocpscope__smap;
+
+static iocpscope__smap *iocpscope__smap_new(uint64_t entries, size_t esize) {
+  iocpscope__smap *m = (iocpscope__smap *)calloc(1, sizeof *m);
+  uint64_t n = 16;
+  while (n < entries * 2) n <<= 1;
+  if (!m) return NULL;
+  m->e = (uint8_t *)VirtualAlloc(NULL, (SIZE_T)(n * esize), MEM_COMMIT | MEM_RESERVE,
+                                 PAGE_READWRITE);
+  if (!m->e) {
+    free(m);
+    return NULL;
+  }
+  m->esize = esize;
+  m->mask = n - 1;
+  return m;
+}
+
+#define IOCPSCOPE__SE(m, i) ((iocpscope__sent *)((m)->e + (size_t)((i) & (m)->mask) * (m)->esize))
+
+static void *iocpscope__smap_find(iocpscope__smap *m, uint64_t a, uint32_t b) {
+  uint64_t i = iocpscope__mix(a ^ ((uint64_t)b << 32) ^ b);
+  for (;; i++) {
+    iocpscope__sent *e = IOCPSCOPE__SE(m, i);
+    if (!e->used) return NULL;
+    if (e->a == a && e->b == b) return e;
+  }
+}
+
+/* The entry for (a, b), created zeroed if new; NULL when the map is full. */
+static void *iocpscope__smap_put(iocpscope__smap *m, uint64_t a, uint32_t b) {
+  uint64_t i = iocpscope__mix(a ^ ((uint64_t)b << 32) ^ b);
+  if (m->count * 10 >= (m->mask + 1) * 9) {
+    void *found = iocpscope__smap_find(m, a, b);
+    if (!found) m->dropped++;
+    return found;
+  }
+  for (;; i++) {
+    iocpscope__sent *e = IOCPSCOPE__SE(m, i);
+    if (!e->used) {
+      memset(e, 0, m->esize);
+      e->a = a;
+      e->b = b;
+      e->used = 1;
+      m->count++;
+      return e;
+    }
+    if (e->a == a && e->b == b) return e;
+  }
+}
+
+static void iocpscope__smap_del(iocpscope__smap *m, void *entry) {
+  uint64_t i = (uint64_t)((uint8_t *)entry - m->e) / m->esize, j = i;
+  for (;;) {
+    iocpscope__sent *e;
+    uint64_t home;
+    j = (j + 1) & m->mask;
+    e = IOCPSCOPE__SE(m, j);
+    if (!e->used) break;
+    home = iocpscope__mix(e->a ^ ((uint64_t)e->b << 32) ^ e->b) & m->mask;
+    /* move e back into the hole at i unless its home lies cyclically in (i, j] */
+    if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+      memcpy(IOCPSCOPE__SE(m, i), e, m->esize);
+      i = j;
+    }
+  }
+  IOCPSCOPE__SE(m, i)->used = 0;
+  m->count--;
+}
+
+static void iocpscope__smap_clear(iocpscope__smap *m) {
+  memset(m->e, 0, (size_t)(m->mask + 1) * m->esize);
+  m->count = 0;
+}
 
 /* ---- outputs -------------------------------------------------------------------- */
 typedef struct iocpscope__out {
@@ -737,6 +831,9 @@ typedef struct iocpscope__out {
   uint16_t *pend_tid;
   size_t npend_tid;
   uint64_t last_flush;
+  /* what this output's snapshot described: the same posts' and sessions' records
+   * that follow it (stamped after its start by calls that straddled it) are not repeated */
+  iocpscope__smap *snap_ios, *snap_sessions;
   /* stream: bytes not yet sent, the viewer's reply line */
   uint8_t *q;
   size_t qlen, qoff, qcap;
@@ -791,6 +888,9 @@ typedef struct iocpscope__global {
   LONG volatile site_next;
   uint32_t site_file[IOCPSCOPE__SITE_MAX + 1], site_func[IOCPSCOPE__SITE_MAX + 1],
       site_line[IOCPSCOPE__SITE_MAX + 1];
+  /* the shadow: state at the merge point, for snapshots (collector only) */
+  iocpscope__smap *sh_ops, *sh_sessions, *sh_locks;
+  uint64_t sh_wait_next, sh_seq, sh_swept;
   /* port */
   LONG volatile ports;
   LONG volatile port_concurrency;
@@ -1372,10 +1472,6 @@ void iocpscope_session_released(iocpscope_loc *loc, const char *func, uint64_t s
   LONG64 c;
   iocpscope__slot *s;
   if (!t) return;
-  if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
-                    IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_RELEASED, 0), (uint32_t)io_count, session,
-                    0, 0);
   s = iocpscope__map_find(&iocpscope__g.sessions, session, &c);
   if (s) {
     uint64_t sock = (uint64_t)s->v[0];
@@ -1385,6 +1481,10 @@ void iocpscope_session_released(iocpscope_loc *loc, const char *func, uint64_t s
     iocpscope__map_remove(s, c);
   }
   t->sess_slot = NULL;
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_RELEASED, 0), (uint32_t)io_count, session,
+                    0, 0);
 }
 
 /* The ioId an IOCount change refers to (see MATCHING I/O above). */
@@ -1622,34 +1722,49 @@ int iocpscope_WSASend(iocpscope_loc *loc, const char *func, SOCKET s, LPWSABUF b
                                 cr);
 }
 
-/* Record one dequeued entry: its post's session and ioId (PacketQueued first, for I/O). */
-static void iocpscope__dequeued(iocpscope__thread *t, uint64_t tsw, int ok, DWORD bytes,
-                                ULONG_PTR key, LPOVERLAPPED ov, uint32_t error, int on) {
-  uint64_t o = (uint64_t)(uintptr_t)ov, session = (uint64_t)key;
-  uint32_t io = 0;
-  unsigned op = IOCPSCOPE__OP_NONE;
+/* A dequeued entry, matched to its post. */
+typedef struct iocpscope__deq {
+  uint64_t session;
+  uint32_t io, bytes, error;
+  unsigned op, ok, has_ov;
+} iocpscope__deq;
+
+/* Take a dequeued entry's post out of the table (before deciding whether to record). */
+static void iocpscope__take(iocpscope__thread *t, iocpscope__deq *d, int ok, DWORD bytes,
+                            ULONG_PTR key, LPOVERLAPPED ov, uint32_t error) {
+  uint64_t o = (uint64_t)(uintptr_t)ov;
+  d->session = (uint64_t)key;
+  d->io = 0;
+  d->op = IOCPSCOPE__OP_NONE;
+  d->bytes = (uint32_t)bytes;
+  d->error = ok ? 0 : error;
+  d->ok = ok != 0;
+  d->has_ov = ov != NULL;
   if (!ov) {
-    op = IOCPSCOPE__OP_POST;
-  } else if (iocpscope__post_take(o, &session, &io, &op)) {
-    iocpscope__remember(t, o, io, 1);
-    if (op == IOCPSCOPE__OP_POST) session = (uint64_t)key;
-  } else {
-    session = (uint64_t)key;
+    d->op = IOCPSCOPE__OP_POST;
+  } else if (iocpscope__post_take(o, &d->session, &d->io, &d->op)) {
+    iocpscope__remember(t, o, d->io, 1);
+    if (d->op == IOCPSCOPE__OP_POST) d->session = (uint64_t)key;
   }
-  if (!on) return;
-  if (ov && op != IOCPSCOPE__OP_POST)
-    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_PACKET_QUEUED, op), (uint32_t)bytes, session,
-                    error, io);
-  iocpscope__push(t, tsw,
-                  IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, op | (ok ? 0x10 : 0) | (ov ? 0x20 : 0)),
-                  (uint32_t)bytes, session, ok ? 0 : error, io);
 }
 
-static void iocpscope__gqcs_enter(iocpscope__thread *t, uint32_t site, DWORD timeout, ULONG max) {
+/* Record it: PacketQueued first for I/O (the kernel queued it out of sight), then GqcsReturn. */
+static void iocpscope__record_deq(iocpscope__thread *t, uint64_t tsw, const iocpscope__deq *d) {
+  if (d->has_ov && d->op != IOCPSCOPE__OP_POST)
+    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_PACKET_QUEUED, d->op), d->bytes, d->session,
+                    d->error, d->io);
+  iocpscope__push(t, tsw,
+                  IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN,
+                                d->op | (d->ok ? 0x10u : 0u) | (d->has_ov ? 0x20u : 0u)),
+                  d->bytes, d->session, d->error, d->io);
+}
+
+static void iocpscope__gqcs_enter(iocpscope__thread *t, iocpscope_loc *loc, const char *func,
+                                  DWORD timeout, ULONG max) {
   iocpscope__st64(&t->gqcs_seq, InterlockedIncrement64(&iocpscope__g.gqcs_seq));
   iocpscope__st32(&t->state, IOCPSCOPE__ST_WAITING);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), site),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_ENTER, 0), timeout, 0, max, 0);
 }
 
@@ -1658,26 +1773,23 @@ BOOL iocpscope_GetQueuedCompletionStatus(iocpscope_loc *loc, const char *func, H
                                          DWORD timeout_ms) {
   iocpscope__thread *t = iocpscope__self();
   iocpscope__errs errs;
-  uint32_t site;
+  iocpscope__deq d;
   BOOL ok;
-  int on;
   if (!t) return (GetQueuedCompletionStatus)(port, bytes, key, ov, timeout_ms);
-  site = iocpscope__on() ? iocpscope__site(t, loc, func) : 0;
-  iocpscope__gqcs_enter(t, site, timeout_ms, 1);
+  iocpscope__gqcs_enter(t, loc, func, timeout_ms, 1);
   ok = (GetQueuedCompletionStatus)(port, bytes, key, ov, timeout_ms);
   IOCPSCOPE__SAVE(errs);
   iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
-  on = iocpscope__on();
-  if (on && !site) site = iocpscope__site(t, loc, func);
-  {
-    uint64_t tsw = on ? iocpscope__tsw(iocpscope__ticks(), site) : 0;
-    if (!ok && (!ov || !*ov)) {
-      if (on)
-        iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, errs.e, 0);
-    } else {
-      iocpscope__dequeued(t, tsw, ok != 0, bytes ? *bytes : 0, key ? *key : 0, ov ? *ov : NULL,
-                          ok ? 0 : errs.e, on);
-    }
+  if (!ok && (!ov || !*ov)) { /* nothing dequeued: 258 timeout, 735 port closed */
+    if (iocpscope__on())
+      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+                      IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, errs.e, 0);
+  } else {
+    iocpscope__take(t, &d, ok != 0, bytes ? *bytes : 0, key ? *key : 0, ov ? *ov : NULL,
+                    ok ? 0 : errs.e);
+    if (iocpscope__on())
+      iocpscope__record_deq(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+                            &d);
   }
   IOCPSCOPE__RESTORE(errs);
   return ok;
@@ -1688,34 +1800,38 @@ BOOL iocpscope_GetQueuedCompletionStatusEx(iocpscope_loc *loc, const char *func,
                                            PULONG removed, DWORD timeout_ms, BOOL alertable) {
   iocpscope__thread *t = iocpscope__self();
   iocpscope__errs errs;
-  uint32_t site;
   BOOL ok;
-  int on;
   if (!t)
     return (GetQueuedCompletionStatusEx)(port, entries, count, removed, timeout_ms, alertable);
-  site = iocpscope__on() ? iocpscope__site(t, loc, func) : 0;
-  iocpscope__gqcs_enter(t, site, timeout_ms, count);
+  iocpscope__gqcs_enter(t, loc, func, timeout_ms, count);
   ok = (GetQueuedCompletionStatusEx)(port, entries, count, removed, timeout_ms, alertable);
   IOCPSCOPE__SAVE(errs);
   iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
-  on = iocpscope__on();
-  if (on && !site) site = iocpscope__site(t, loc, func);
-  {
-    uint64_t tsw = on ? iocpscope__tsw(iocpscope__ticks(), site) : 0;
-    if (!ok) {
-      if (on)
-        iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, errs.e, 0);
-    } else {
-      ULONG i, n = removed ? *removed : 0;
-      for (i = 0; i < n && i < count; i++) {
-        LONG status = (LONG)entries[i].Internal;
+  if (!ok) {
+    if (iocpscope__on())
+      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+                      IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, errs.e, 0);
+  } else {
+    ULONG i = 0, n = removed ? *removed : 0;
+    if (n > count) n = count;
+    while (i < n) { /* in blocks: every entry of a block is taken before recording is checked */
+      iocpscope__deq d[32];
+      ULONG k, m = n - i < 32 ? n - i : 32;
+      for (k = 0; k < m; k++) {
+        OVERLAPPED_ENTRY *e = &entries[i + k];
+        LONG status = (LONG)e->Internal;
         uint32_t error = 0;
-        if (status != 0 && entries[i].lpOverlapped)
+        if (status != 0 && e->lpOverlapped)
           error = iocpscope__g.nt_to_dos ? (uint32_t)iocpscope__g.nt_to_dos(status)
                                           : (uint32_t)status;
-        iocpscope__dequeued(t, tsw, error == 0, entries[i].dwNumberOfBytesTransferred,
-                            entries[i].lpCompletionKey, entries[i].lpOverlapped, error, on);
+        iocpscope__take(t, &d[k], error == 0, e->dwNumberOfBytesTransferred, e->lpCompletionKey,
+                        e->lpOverlapped, error);
       }
+      if (iocpscope__on()) {
+        uint64_t tsw = iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func));
+        for (k = 0; k < m; k++) iocpscope__record_deq(t, tsw, &d[k]);
+      }
+      i += m;
     }
   }
   IOCPSCOPE__RESTORE(errs);
@@ -2033,6 +2149,31 @@ static void iocpscope__out_add(iocpscope__out *o, const iocpscope__rec *r, uint1
     c.z = g->site_func[site];
     iocpscope__out_put(o, &c);
   }
+  if ((o->snap_ios && o->snap_ios->count) || (o->snap_sessions && o->snap_sessions->count)) {
+    void *e;
+    switch (kind) {
+    case IOCPSCOPE__K_IO_POSTED:
+    case IOCPSCOPE__K_IO_DETAIL:
+    case IOCPSCOPE__K_IO_RING:
+    case IOCPSCOPE__K_PQCS:
+      if (r->z && iocpscope__smap_find(o->snap_ios, 0, r->z)) return; /* described already */
+      break;
+    case IOCPSCOPE__K_GQCS_RETURN:
+      if (r->z && (e = iocpscope__smap_find(o->snap_ios, 0, r->z)) != NULL)
+        iocpscope__smap_del(o->snap_ios, e);
+      break;
+    case IOCPSCOPE__K_SESSION_CREATED:
+    case IOCPSCOPE__K_SESSION_RINGS:
+      if (iocpscope__smap_find(o->snap_sessions, r->session, 0)) return;
+      break;
+    case IOCPSCOPE__K_SESSION_RELEASED:
+      if ((e = iocpscope__smap_find(o->snap_sessions, r->session, 0)) != NULL)
+        iocpscope__smap_del(o->snap_sessions, e);
+      break;
+    default:
+      break;
+    }
+  }
   c = *r;
   c.w0 = (r->w0 & 0xFFFF) | ((uint32_t)tid << 16);
   c.ts = ns | ((uint64_t)site << 53);
@@ -2257,7 +2398,234 @@ static uint64_t iocpscope__wall_ms(void) {
   return (u.QuadPart - 116444736000000000ULL) / 10000ULL;
 }
 
-/* ---- snapshots ------------------------------------------------------------------------------ */
+/* ---- the shadow and snapshots ------------------------------------------------------------
+ * While records are written, the collector applies every record it merges to a
+ * small model (threads' states, live sessions, outstanding posts and queued PQCS
+ * packets, held locks): a snapshot is that model at the merge point where an
+ * output starts, so it agrees exactly with the records that follow. When
+ * recording switches on, the model starts from the wrappers' tables and is
+ * corrected by the first milliseconds of records, by identity (a post by its
+ * session and ioId, a session by its id): every wrapper updates its table
+ * before it checks whether to record, so a change the tables missed always
+ * comes as a record. */
+
+typedef struct iocpscope__sop { /* an outstanding post, keyed by (session, ioId) */
+  iocpscope__sent k;
+  uint64_t ov;
+  uint32_t bytes, result, geo[4];
+  uint8_t op, bufs, has_detail, skip, has_geo, early;
+  uint64_t seen; /* merge order (early completions are dropped once old) */
+} iocpscope__sop;
+typedef struct iocpscope__ssess { /* a live session, keyed by (id, 0) */
+  iocpscope__sent k;
+  uint64_t socket;
+  uint32_t peer, slot, recv_cap, send_cap;
+  int32_t count;
+  int has_rings;
+} iocpscope__ssess;
+typedef struct iocpscope__slock { /* a held lock, keyed by (lockId, tid) */
+  iocpscope__sent k;
+  uint64_t session;
+  uint32_t name, mode;
+} iocpscope__slock;
+
+/* Start the model from the wrappers' tables (recording is switching on). */
+static void iocpscope__shadow_seed(void) {
+  iocpscope__global *g = &iocpscope__g;
+  unsigned i;
+  uint64_t k;
+  iocpscope__smap_clear(g->sh_ops);
+  iocpscope__smap_clear(g->sh_sessions);
+  iocpscope__smap_clear(g->sh_locks);
+  for (i = 0; i < (unsigned)g->thread_hw; i++) {
+    iocpscope__thread *t = &g->threads[i];
+    if (!t->in_use) continue;
+    t->sh_state = (int)t->state;
+    t->sh_reason = (int)t->block_reason;
+    t->sh_detail = (uint32_t)t->block_detail;
+    t->sh_wait = (uint64_t)t->gqcs_seq;
+  }
+  g->sh_wait_next = (uint64_t)g->gqcs_seq + 1;
+  for (k = 0; g->sessions.slots && k <= g->sessions.mask; k++) {
+    iocpscope__slot *s = &g->sessions.slots[k];
+    iocpscope__ssess *e;
+    uint64_t v1, v3;
+    if ((iocpscope__ld64(&s->ctl) & 3) != IOCPSCOPE__M_LIVE) continue;
+    e = (iocpscope__ssess *)iocpscope__smap_put(g->sh_sessions, (uint64_t)s->key, 0);
+    if (!e) continue;
+    v1 = (uint64_t)s->v[1];
+    v3 = (uint64_t)s->v[3];
+    e->socket = (uint64_t)s->v[0];
+    e->peer = (uint32_t)v1;
+    e->slot = (uint32_t)(v1 >> 32);
+    e->count = (int32_t)s->v[2];
+    e->has_rings = s->v[5] != 0;
+    e->recv_cap = (uint32_t)(v3 >> 32);
+    e->send_cap = (uint32_t)v3;
+  }
+  for (k = 0; g->ovs.slots && k <= g->ovs.mask; k++) {
+    iocpscope__slot *s = &g->ovs.slots[k];
+    iocpscope__sop *e;
+    uint64_t v1;
+    unsigned op;
+    if ((iocpscope__ld64(&s->ctl) & 3) != IOCPSCOPE__M_LIVE) continue;
+    v1 = (uint64_t)s->v[1];
+    op = (unsigned)(v1 >> 32) & 0xFF;
+    e = (iocpscope__sop *)iocpscope__smap_put(
+        g->sh_ops, op == IOCPSCOPE__OP_POST ? (uint64_t)s->v[3] : (uint64_t)s->v[0], (uint32_t)v1);
+    if (!e) continue;
+    e->op = (uint8_t)op;
+    e->bufs = (uint8_t)((v1 >> 40) & 15);
+    e->bytes = (uint32_t)s->v[2];
+    e->result = ERROR_IO_PENDING;
+    e->ov = (uint64_t)s->key;
+    e->has_detail = 1;
+  }
+}
+
+/* Apply one merged record (from thread t) to the model. */
+static void iocpscope__shadow_apply(iocpscope__thread *t, const iocpscope__rec *r, uint64_t seq) {
+  iocpscope__global *g = &iocpscope__g;
+  unsigned kind = r->w0 & 0xFF, a = (r->w0 >> 8) & 0xFF;
+  switch (kind) {
+  case IOCPSCOPE__K_THREAD_START:
+    t->sh_state = IOCPSCOPE__ST_RUNNING;
+    break;
+  case IOCPSCOPE__K_THREAD_EXIT:
+    t->sh_state = IOCPSCOPE__ST_EXITED;
+    break;
+  case IOCPSCOPE__K_THREAD_STATE:
+    t->sh_state = (int)a;
+    t->sh_reason = a == IOCPSCOPE__ST_BLOCKED ? (int)r->x : 0;
+    t->sh_detail = a == IOCPSCOPE__ST_BLOCKED ? r->y : 0;
+    break;
+  case IOCPSCOPE__K_GQCS_ENTER:
+    t->sh_state = IOCPSCOPE__ST_WAITING;
+    t->sh_wait = g->sh_wait_next++;
+    break;
+  case IOCPSCOPE__K_LOCK_WAIT:
+    t->sh_state = IOCPSCOPE__ST_BLOCKED;
+    t->sh_reason = IOCPSCOPE_BLOCK_LOCK;
+    t->sh_detail = r->x;
+    break;
+  case IOCPSCOPE__K_LOCK_ACQUIRE: {
+    iocpscope__slock *l = (iocpscope__slock *)iocpscope__smap_put(g->sh_locks, r->x, (uint32_t)t->tid);
+    t->sh_state = IOCPSCOPE__ST_RUNNING;
+    if (l) {
+      l->session = r->session;
+      l->name = r->y;
+      l->mode = a;
+    }
+    break;
+  }
+  case IOCPSCOPE__K_LOCK_RELEASE: {
+    void *l = iocpscope__smap_find(g->sh_locks, r->x, (uint32_t)t->tid);
+    if (l) iocpscope__smap_del(g->sh_locks, l);
+    break;
+  }
+  case IOCPSCOPE__K_GQCS_RETURN: {
+    t->sh_state = IOCPSCOPE__ST_RUNNING;
+    if (a & 0x20) {
+      iocpscope__sop *o = (iocpscope__sop *)iocpscope__smap_find(g->sh_ops, r->session, r->z);
+      if (o && !o->early) {
+        iocpscope__smap_del(g->sh_ops, o);
+      } else if (!o && (a & 0x0F) != IOCPSCOPE__OP_POST) {
+        /* dequeued before its IoPosted record (the call had not returned): remember it */
+        o = (iocpscope__sop *)iocpscope__smap_put(g->sh_ops, r->session, r->z);
+        if (o) {
+          o->early = 1;
+          o->seen = seq;
+        }
+      }
+    }
+    break;
+  }
+  case IOCPSCOPE__K_PQCS:
+    if (a & 0x20) {
+      iocpscope__sop *o = (iocpscope__sop *)iocpscope__smap_put(g->sh_ops, r->session, r->z);
+      if (o) {
+        o->op = IOCPSCOPE__OP_POST;
+        o->bytes = r->x;
+      }
+    }
+    break;
+  case IOCPSCOPE__K_IO_POSTED: {
+    iocpscope__sop *o;
+    if (r->y != 0 && r->y != ERROR_IO_PENDING) break; /* failed: no packet will come */
+    o = (iocpscope__sop *)iocpscope__smap_find(g->sh_ops, r->session, r->z);
+    if (o && o->early) {
+      iocpscope__smap_del(g->sh_ops, o);
+      break;
+    }
+    o = (iocpscope__sop *)iocpscope__smap_put(g->sh_ops, r->session, r->z);
+    if (o) {
+      o->op = (uint8_t)(a & 0x0F);
+      o->bufs = (uint8_t)(a >> 4);
+      o->bytes = r->x;
+      o->result = r->y;
+    }
+    break;
+  }
+  case IOCPSCOPE__K_IO_DETAIL: {
+    iocpscope__sop *o = (iocpscope__sop *)iocpscope__smap_find(g->sh_ops, r->session, r->z);
+    if (o && !o->early) {
+      o->ov = (uint64_t)r->x | ((uint64_t)r->y << 32);
+      o->skip = (a & 0x10) != 0;
+      o->has_detail = 1;
+    }
+    break;
+  }
+  case IOCPSCOPE__K_IO_RING: {
+    /* the session field holds off1 | avail << 32: found by ioId among this thread's posts */
+    iocpscope__sop *o = NULL;
+    if (t->sh_last_op_io == r->z)
+      o = (iocpscope__sop *)iocpscope__smap_find(g->sh_ops, t->sh_last_op_session, r->z);
+    if (o && !o->early) {
+      o->geo[0] = r->x;
+      o->geo[1] = r->y;
+      o->geo[2] = (uint32_t)r->session;
+      o->geo[3] = (uint32_t)(r->session >> 32);
+      o->has_geo = 1;
+    }
+    break;
+  }
+  case IOCPSCOPE__K_IO_COUNT: {
+    iocpscope__ssess *e = (iocpscope__ssess *)iocpscope__smap_find(g->sh_sessions, r->session, 0);
+    if (e) e->count = (int32_t)r->x;
+    break;
+  }
+  case IOCPSCOPE__K_SESSION_CREATED: {
+    iocpscope__ssess *e = (iocpscope__ssess *)iocpscope__smap_put(g->sh_sessions, r->session, 0);
+    if (e) {
+      e->peer = r->x;
+      e->socket = r->y;
+      e->slot = r->z;
+    }
+    break;
+  }
+  case IOCPSCOPE__K_SESSION_RINGS: {
+    iocpscope__ssess *e = (iocpscope__ssess *)iocpscope__smap_find(g->sh_sessions, r->session, 0);
+    if (e) {
+      e->recv_cap = r->x;
+      e->send_cap = r->y;
+      e->has_rings = 1;
+    }
+    break;
+  }
+  case IOCPSCOPE__K_SESSION_RELEASED: {
+    void *e = iocpscope__smap_find(g->sh_sessions, r->session, 0);
+    if (e) iocpscope__smap_del(g->sh_sessions, e);
+    break;
+  }
+  default:
+    break;
+  }
+  if (kind == IOCPSCOPE__K_IO_POSTED) {
+    t->sh_last_op_io = r->z;
+    t->sh_last_op_session = r->session;
+  }
+}
+
 static void iocpscope__snap_put(iocpscope__out *o, uint32_t kind, uint32_t a, uint16_t tid,
                                 uint32_t x, uint64_t session, uint32_t y, uint32_t z,
                                 unsigned *count) {
@@ -2272,8 +2640,9 @@ static void iocpscope__snap_put(iocpscope__out *o, uint32_t kind, uint32_t a, ui
   (*count)++;
 }
 
-/* State at the output's start (FORMAT.md §3.2 Snapshot): port, threads (waiters in
- * the order they started waiting), live sessions, outstanding posts. */
+/* The model as a Snapshot bracket (FORMAT.md §3.2), at the output's start: port,
+ * threads (the waiters in the order they started waiting), live sessions,
+ * outstanding posts, queued PQCS packets, held locks. */
 static void iocpscope__snapshot(iocpscope__out *o, uint32_t reason) {
   iocpscope__global *g = &iocpscope__g;
   unsigned n = 0, i, hw = (unsigned)g->thread_hw, w, nw = 0;
@@ -2288,7 +2657,8 @@ static void iocpscope__snapshot(iocpscope__out *o, uint32_t reason) {
     iocpscope__thread *t = &g->threads[i];
     uint16_t tid;
     uint32_t name;
-    if (!t->in_use || t->exited || (uint32_t)t->tid >= IOCPSCOPE__NO_THREAD) continue;
+    if (!t->in_use || t->sh_state == IOCPSCOPE__ST_EXITED || (uint32_t)t->tid >= IOCPSCOPE__NO_THREAD)
+      continue;
     tid = (uint16_t)t->tid;
     name = (uint32_t)t->name_str;
     if (!name) {
@@ -2301,17 +2671,16 @@ static void iocpscope__snapshot(iocpscope__out *o, uint32_t reason) {
                         (uint32_t)t->os_tid, 0, &n);
     o->tid_sent[tid >> 3] |= (uint8_t)(1u << (tid & 7));
     o->pend_tid[o->npend_tid++] = tid;
-    if (t->state == IOCPSCOPE__ST_BLOCKED)
+    if (t->sh_state == IOCPSCOPE__ST_BLOCKED)
       iocpscope__snap_put(o, IOCPSCOPE__K_THREAD_STATE, IOCPSCOPE__ST_BLOCKED, tid,
-                          (uint32_t)t->block_reason, 0, (uint32_t)t->block_detail, 0, &n);
-    else if (t->state == IOCPSCOPE__ST_WAITING && nw < 1024)
+                          (uint32_t)t->sh_reason, 0, t->sh_detail, 0, &n);
+    else if (t->sh_state == IOCPSCOPE__ST_WAITING && nw < 1024)
       order[nw++] = (unsigned short)i;
   }
-  /* waiters, the one that started waiting first first */
-  for (w = 1; w < nw; w++) {
+  for (w = 1; w < nw; w++) { /* insertion sort by the order they started waiting */
     unsigned short v = order[w];
     unsigned j = w;
-    while (j > 0 && g->threads[order[j - 1]].gqcs_seq > g->threads[v].gqcs_seq) {
+    while (j > 0 && g->threads[order[j - 1]].sh_wait > g->threads[v].sh_wait) {
       order[j] = order[j - 1];
       j--;
     }
@@ -2320,42 +2689,58 @@ static void iocpscope__snapshot(iocpscope__out *o, uint32_t reason) {
   for (w = 0; w < nw; w++)
     iocpscope__snap_put(o, IOCPSCOPE__K_GQCS_ENTER, 0, (uint16_t)g->threads[order[w]].tid,
                         0xFFFFFFFFu, 0, 1, 0, &n);
-  for (k = 0; g->sessions.slots && k <= g->sessions.mask; k++) {
-    iocpscope__slot *s = &g->sessions.slots[k];
-    uint64_t id, v1, v3;
-    if ((s->ctl & 3) != IOCPSCOPE__M_LIVE) continue;
-    id = (uint64_t)s->key;
-    v1 = (uint64_t)s->v[1];
-    v3 = (uint64_t)s->v[3];
-    iocpscope__snap_put(o, IOCPSCOPE__K_SESSION_CREATED, 0, IOCPSCOPE__NO_THREAD, (uint32_t)v1,
-                        id, (uint32_t)(uint64_t)s->v[0], (uint32_t)(v1 >> 32), &n);
-    if (s->v[5])
-      iocpscope__snap_put(o, IOCPSCOPE__K_SESSION_RINGS, 0, IOCPSCOPE__NO_THREAD,
-                          (uint32_t)(v3 >> 32), id, (uint32_t)v3, 0, &n);
-    iocpscope__snap_put(o, IOCPSCOPE__K_IO_COUNT, 9, IOCPSCOPE__NO_THREAD,
-                        (uint32_t)(int32_t)s->v[2], id, 0, 0, &n);
+  for (k = 0; k <= g->sh_sessions->mask; k++) {
+    iocpscope__ssess *e = (iocpscope__ssess *)IOCPSCOPE__SE(g->sh_sessions, k);
+    if (!e->k.used) continue;
+    iocpscope__smap_put(o->snap_sessions, e->k.a, 0);
+    iocpscope__snap_put(o, IOCPSCOPE__K_SESSION_CREATED, 0, IOCPSCOPE__NO_THREAD, e->peer, e->k.a,
+                        (uint32_t)e->socket, e->slot, &n);
+    if (e->has_rings)
+      iocpscope__snap_put(o, IOCPSCOPE__K_SESSION_RINGS, 0, IOCPSCOPE__NO_THREAD, e->recv_cap,
+                          e->k.a, e->send_cap, 0, &n);
+    iocpscope__snap_put(o, IOCPSCOPE__K_IO_COUNT, 9, IOCPSCOPE__NO_THREAD, (uint32_t)e->count,
+                        e->k.a, 0, 0, &n);
   }
-  for (k = 0; g->ovs.slots && k <= g->ovs.mask; k++) {
-    iocpscope__slot *s = &g->ovs.slots[k];
-    uint64_t ov, v1, sess;
-    unsigned op;
-    if ((s->ctl & 3) != IOCPSCOPE__M_LIVE) continue;
-    ov = (uint64_t)s->key;
-    v1 = (uint64_t)s->v[1];
-    sess = (uint64_t)s->v[0];
-    op = (unsigned)(v1 >> 32) & 0xFF;
-    if (op == IOCPSCOPE__OP_POST) {
+  for (k = 0; k <= g->sh_ops->mask; k++) {
+    iocpscope__sop *e = (iocpscope__sop *)IOCPSCOPE__SE(g->sh_ops, k);
+    if (!e->k.used || e->early) continue;
+    iocpscope__smap_put(o->snap_ios, 0, e->k.b);
+    if (e->op == IOCPSCOPE__OP_POST) {
       iocpscope__snap_put(o, IOCPSCOPE__K_PQCS, IOCPSCOPE__OP_POST | 0x20, IOCPSCOPE__NO_THREAD,
-                          (uint32_t)s->v[2], (uint64_t)s->v[3], 0, (uint32_t)v1, &n);
+                          e->bytes, e->k.a, 0, e->k.b, &n);
       continue;
     }
-    iocpscope__snap_put(o, IOCPSCOPE__K_IO_POSTED, op | ((unsigned)((v1 >> 40) & 15) << 4),
-                        IOCPSCOPE__NO_THREAD, (uint32_t)s->v[2], sess, ERROR_IO_PENDING,
-                        (uint32_t)v1, &n);
-    iocpscope__snap_put(o, IOCPSCOPE__K_IO_DETAIL, op, IOCPSCOPE__NO_THREAD, (uint32_t)ov, sess,
-                        (uint32_t)(ov >> 32), (uint32_t)v1, &n);
+    iocpscope__snap_put(o, IOCPSCOPE__K_IO_POSTED, (uint32_t)e->op | ((uint32_t)e->bufs << 4),
+                        IOCPSCOPE__NO_THREAD, e->bytes, e->k.a, e->result, e->k.b, &n);
+    if (e->has_detail)
+      iocpscope__snap_put(o, IOCPSCOPE__K_IO_DETAIL, (uint32_t)e->op | (e->skip ? 0x10u : 0u),
+                          IOCPSCOPE__NO_THREAD, (uint32_t)e->ov, e->k.a, (uint32_t)(e->ov >> 32),
+                          e->k.b, &n);
+    if (e->has_geo)
+      iocpscope__snap_put(o, IOCPSCOPE__K_IO_RING, e->op, IOCPSCOPE__NO_THREAD, e->geo[0],
+                          (uint64_t)e->geo[2] | ((uint64_t)e->geo[3] << 32), e->geo[1], e->k.b,
+                          &n);
+  }
+  for (k = 0; k <= g->sh_locks->mask; k++) {
+    iocpscope__slock *e = (iocpscope__slock *)IOCPSCOPE__SE(g->sh_locks, k);
+    if (!e->k.used) continue;
+    iocpscope__snap_put(o, IOCPSCOPE__K_LOCK_ACQUIRE, e->mode, (uint16_t)e->k.b, (uint32_t)e->k.a,
+                        e->session, e->name, 0, &n);
   }
   iocpscope__snap_put(o, IOCPSCOPE__K_SNAPSHOT, 1, IOCPSCOPE__NO_THREAD, reason, 0, n, 0, &n);
+}
+
+/* Early completions whose IoPosted never came (posted before recording began) are forgotten. */
+static void iocpscope__shadow_sweep(uint64_t seq) {
+  iocpscope__global *g = &iocpscope__g;
+  uint64_t k;
+  for (k = 0; k <= g->sh_ops->mask; k++) {
+    iocpscope__sop *e = (iocpscope__sop *)IOCPSCOPE__SE(g->sh_ops, k);
+    if (e->k.used && e->early && seq - e->seen > 100000) {
+      iocpscope__smap_del(g->sh_ops, e);
+      k--; /* backward shift may have moved another entry into this slot */
+    }
+  }
 }
 
 /* ---- attaching outputs ------------------------------------------------------------------------ */
@@ -2363,7 +2748,12 @@ static int iocpscope__out_reset(iocpscope__out *o) {
   size_t bits = ((size_t)iocpscope__g.str_max + 8) / 8;
   if (!o->str_sent) o->str_sent = (uint8_t *)calloc(1, bits);
   if (!o->pend_tid) o->pend_tid = (uint16_t *)calloc(65536, sizeof(uint16_t));
-  if (!o->str_sent || !o->pend_tid) return 0;
+  if (!o->snap_ios) o->snap_ios = iocpscope__smap_new(iocpscope__g.sh_ops->mask / 2, sizeof(iocpscope__sent));
+  if (!o->snap_sessions)
+    o->snap_sessions = iocpscope__smap_new(iocpscope__g.sh_sessions->mask / 2, sizeof(iocpscope__sent));
+  if (!o->str_sent || !o->pend_tid || !o->snap_ios || !o->snap_sessions) return 0;
+  iocpscope__smap_clear(o->snap_ios);
+  iocpscope__smap_clear(o->snap_sessions);
   memset(o->str_sent, 0, bits);
   memset(o->site_sent, 0, sizeof o->site_sent);
   memset(o->tid_sent, 0, sizeof o->tid_sent);
@@ -2591,6 +2981,7 @@ static size_t iocpscope__drain(uint64_t limit, int discard) {
       iocpscope__rec *r = &t->ring[cur[best].at & t->mask];
       uint16_t tid = (uint16_t)t->tid;
       int k;
+      iocpscope__shadow_apply(t, r, ++g->sh_seq);
       for (k = 0; k < 2; k++) {
         iocpscope__out *o = &g->outs[k];
         if (!o->open) continue;
@@ -2696,20 +3087,24 @@ static DWORD WINAPI iocpscope__collector(LPVOID arg) {
     /* the viewer */
     if (!stopping && g->connect && g->connect[0] && !stream->open &&
         iocpscope__connect_step(now)) {
-      uint64_t ts;
-      int was_active = g->active;
-      if (!was_active) {
+      uint64_t base;
+      if (!g->active) {
+        /* Switch recording on: every thread sees it before the tables are read, so
+         * a change the tables miss comes as a record; the first milliseconds of
+         * records then correct the model before the stream starts. */
         InterlockedExchange(&g->active, 1);
         FlushProcessWriteBuffers();
-        iocpscope__drain(0, 1); /* records of the switch-on moment: the snapshot covers them */
+        iocpscope__drain(0, 1);
+        iocpscope__shadow_seed();
+        Sleep(20); /* calls that straddle the switch publish their records meanwhile */
       }
-      ts = iocpscope__ticks();
-      if (was_active) iocpscope__drain(ts, 0); /* everything before ts goes to the file first */
+      base = iocpscope__ticks() - lag;
+      iocpscope__drain(base, 0); /* to the file (if any) and the model, up to the stream's start */
       stream->kind = 2;
       stream->sock = g->connecting;
       g->connecting = INVALID_SOCKET;
       g->backoff_ms = 100;
-      if (iocpscope__out_start(stream, ts, 1, 1)) {
+      if (iocpscope__out_start(stream, base, 1, 1)) {
         g->connects++;
         InterlockedExchange(&g->connected, 1);
         iocpscope__out_flush(stream);
@@ -2728,6 +3123,10 @@ static DWORD WINAPI iocpscope__collector(LPVOID arg) {
       iocpscope__drain(0, 1);
     }
     iocpscope__reap(now);
+    if (g->sh_seq - g->sh_swept > 1000000) {
+      iocpscope__shadow_sweep(g->sh_seq);
+      g->sh_swept = g->sh_seq;
+    }
     for (k = 0; k < 2; k++) {
       iocpscope__out *o = &g->outs[k];
       if (!o->open) continue;
@@ -2961,6 +3360,10 @@ static int iocpscope__start(const iocpscope_config *cfg) {
   g->arena_cap = 4u << 20;
   g->arena = (uint8_t *)malloc(g->arena_cap);
   if (!g->str_keys || !g->str_ids || !g->str_off || !g->arena) goto fail;
+  g->sh_ops = iocpscope__smap_new(max_out, sizeof(iocpscope__sop));
+  g->sh_sessions = iocpscope__smap_new(max_sessions, sizeof(iocpscope__ssess));
+  g->sh_locks = iocpscope__smap_new(1024, sizeof(iocpscope__slock));
+  if (!g->sh_ops || !g->sh_sessions || !g->sh_locks) goto fail;
   /* The stream's send queue may hold an eighth of the budget (4..16 MiB); chunk
    * buffers take about 2 MiB. */
   g->queue_cap = g->budget / 8;
@@ -2969,7 +3372,9 @@ static int iocpscope__start(const iocpscope_config *cfg) {
   g->mem_used_fixed = (uint64_t)g->max_threads * sizeof(iocpscope__thread) +
                       (g->ovs.mask + g->sessions.mask + g->sockets.mask + 3) * sizeof(iocpscope__slot) +
                       (g->str_mask + 1) * 12 + (uint64_t)g->str_max * 4 + g->arena_cap +
-                      g->queue_cap + ((uint64_t)2 << 20);
+                      g->queue_cap + ((uint64_t)2 << 20) +
+                      (g->sh_ops->mask + 1) * sizeof(iocpscope__sop) +
+                      (g->sh_sessions->mask + 1) * sizeof(iocpscope__ssess);
   if (g->mem_used_fixed + g->ring_bytes > g->budget) {
     iocpscope__log("IOCPSCOPE_BUDGET_MB=%u leaves no room for a ring after the tables (%llu MiB): "
                    "rings get what is left, down to 64 KiB each",

@@ -19,8 +19,8 @@ export const ROOT = resolve(TRACER_DIR, '..', '..');
 export const BUILD = join(TRACER_DIR, 'build');
 export const INCLUDE = join(TRACER_DIR, 'include');
 export const HEADER = join(INCLUDE, 'iocpscope.h');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-const CLI = join(ROOT, 'apps', 'server', 'src', 'cli', 'main.ts');
+export const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+export const CLI = join(ROOT, 'apps', 'server', 'src', 'cli', 'main.ts');
 
 export const CC = 'x86_64-w64-mingw32-gcc';
 export const CXX = 'x86_64-w64-mingw32-g++';

@@ -6,7 +6,8 @@
 // standalone: `pnpm exec tsx packages/tracer/test/suite.ts [--only substring]`.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FAULT_RULES } from '../../analysis/src/findings.ts';
 import { viewerTests } from './viewer.ts';
 import {
@@ -525,10 +526,7 @@ export async function runTracerSuite(
   return { passed, failed };
 }
 
-if (
-  process.argv[1] &&
-  import.meta.url.endsWith(process.argv[1].replace(/.*\/packages\//, '/packages/'))
-) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const args = process.argv.slice(2);
   const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? null) : null;
   const { ensurePrefix, startWineserver, stopWineserver } =

@@ -6,12 +6,30 @@
 // The viewer here is a small TCP listener around packages/protocol's
 // TracerStreamReader, answering the one JSON line the protocol asks for.
 
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { EventKind, TracerStreamReader, type TraceFileHeader } from '../../protocol/src/index.ts';
-import { expect, freePort, load, sleep, startEchoServer, type Suite } from './harness.ts';
-import { decodeWords, type Rec } from './trace-model.ts';
+import {
+  CLI,
+  ROOT,
+  TSX,
+  check,
+  expect,
+  freePort,
+  load,
+  readText,
+  sleep,
+  startEchoServer,
+  workDir,
+  type Suite,
+} from './harness.ts';
+import { checkEchoTrace, decodeFile, decodeWords, type Rec } from './trace-model.ts';
 
 export interface ReceivedStream {
+  /** Every byte received, handshake included. */
+  bytes: Buffer;
   header: TraceFileHeader | undefined;
   records: Rec[];
   strings: Map<number, string>;
@@ -39,7 +57,9 @@ export class TestViewer {
 
   private accept(socket: Socket): void {
     const words: Uint32Array[] = [];
+    const raw: Buffer[] = [];
     const s: ReceivedStream = {
+      bytes: Buffer.alloc(0),
       header: undefined,
       records: [],
       strings: new Map(),
@@ -61,6 +81,7 @@ export class TestViewer {
     });
     this.streams.push(s);
     socket.on('data', (d: Buffer) => {
+      raw.push(d);
       reader.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       if (reader.error && !s.error) {
         s.error = `${reader.error.code}: ${reader.error.message}`;
@@ -83,6 +104,7 @@ export class TestViewer {
         at += w.length;
       }
       s.records = decodeWords(all);
+      s.bytes = Buffer.concat(raw);
     };
     socket.on('end', done);
     socket.on('close', done);
@@ -132,14 +154,151 @@ export function expectLateJoinSnapshot(s: ReceivedStream, what: string): Rec[] {
   return inside;
 }
 
+/** `iocpscope serve --ingest` in the background, recording each tracer connection to `record`. */
+function startIngest(ingestPort: number, dashPort: number, record: string, logFile: string) {
+  const out = openSync(logFile, 'w');
+  const child = spawn(
+    TSX,
+    [
+      CLI,
+      'serve',
+      '--ingest',
+      `127.0.0.1:${ingestPort}`,
+      '--port',
+      String(dashPort),
+      '--record',
+      record,
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', out, out],
+    },
+  );
+  closeSync(out);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    log: () => readText(logFile),
+    async waitFor(re: RegExp, timeoutMs: number): Promise<void> {
+      const t0 = Date.now();
+      while (!re.test(readText(logFile))) {
+        if (Date.now() - t0 > timeoutMs)
+          throw new Error(`serve --ingest never logged ${re}:\n${readText(logFile)}`);
+        await sleep(100);
+      }
+    },
+    /** SIGTERM (SIGKILL after 10 s), as the workspace stops its servers. */
+    async stop(): Promise<number | null> {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
 export async function viewerTests(suite: Suite): Promise<void> {
+  await suite.test(
+    'serve --ingest comes and goes: the server keeps echoing; each recording parses; the late-join one checks clean',
+    async () => {
+      const ingestPort = await freePort();
+      const dir = workDir('ingest');
+      const server = await startEchoServer('ingest-server', {
+        traced: true,
+        workers: 2,
+        env: { IOCPSCOPE_CONNECT: `127.0.0.1:${ingestPort}`, IOCPSCOPE_RETRY_MS: '400' },
+      });
+      const rec1 = join(dir, 'first.iocptrace');
+      const rec2 = join(dir, 'second.iocptrace');
+      let ingest1;
+      let ingest2;
+      let stopped;
+      try {
+        const loadRun = load(server.port, [
+          '-c',
+          '10',
+          '-s',
+          '96',
+          '-p',
+          '2',
+          '-d',
+          '9s',
+          '--resets',
+          '4',
+        ]);
+        await sleep(1500);
+        ingest1 = startIngest(ingestPort, await freePort(), rec1, join(dir, 'serve1.log'));
+        await ingest1.waitFor(/tracer attached/, 15_000);
+        await sleep(1500);
+        await ingest1.stop(); // the viewer goes away mid-stream
+        await sleep(1000);
+        ingest2 = startIngest(ingestPort, await freePort(), rec2, join(dir, 'serve2.log'));
+        await ingest2.waitFor(/tracer attached/, 15_000);
+        const l = await loadRun;
+        expect(
+          l.status === 0 && l.report !== null && l.report.mismatches.count === 0,
+          `iocpscope load failed while serve --ingest came and went (exit ${l.status}): ${l.output.slice(-1500)}`,
+        );
+      } finally {
+        stopped = await server.stop();
+        if (ingest2) {
+          await ingest2.waitFor(/detached/, 10_000).catch(() => undefined);
+          await ingest2.stop();
+        }
+        if (ingest1) await ingest1.stop();
+      }
+      expect(
+        stopped.status === 0 && stopped.stats?.drained,
+        `the server did not shut down cleanly: ${stopped.log}`,
+      );
+      for (const [file, what] of [
+        [rec1, 'the first recording'],
+        [rec2, 'the second recording'],
+      ] as const) {
+        const t = decodeFile(new Uint8Array(readFileSync(file)));
+        expect(!t.error, `${what} is damaged: ${t.error}`);
+        expect(
+          t.header?.process?.name === 'echo_server_traced.exe',
+          `${what}: process ${JSON.stringify(t.header?.process)}`,
+        );
+        expect(
+          t.records[0]?.kind === EventKind.Snapshot && t.records[0].x === 1,
+          `${what} should start with a LateJoin snapshot`,
+        );
+        expect(
+          t.records.some((x) => x.kind === EventKind.GqcsReturn),
+          `${what} holds no completion`,
+        );
+      }
+      const second = decodeFile(new Uint8Array(readFileSync(rec2)));
+      expect(
+        second.records.at(-1)?.kind === EventKind.TraceEnd,
+        'the second recording should end with TraceEnd',
+      );
+      const c = await check(rec2);
+      expect(
+        c.report && c.report.summary.total === 0,
+        `iocpscope check on the late-join recording: ${c.report?.summary.line ?? c.output}\n${(
+          c.report?.findings ?? []
+        )
+          .slice(0, 6)
+          .map((f) => `[${f.rule}/${f.check}] ${f.message}`)
+          .join('\n')}`,
+      );
+    },
+  );
+
   await suite.test(
     'viewer comes and goes: the server keeps echoing, each stream parses and starts with a LateJoin snapshot',
     async () => {
       const viewerPort = await freePort();
+      // Recording to a file as well: the viewer attaches to a trace already being written.
+      const dir = workDir('viewer-files');
+      const fileTrace = join(dir, 'viewer.iocptrace');
       const server = await startEchoServer('viewer', {
         traced: true,
         workers: 3,
+        output: fileTrace,
         env: { IOCPSCOPE_CONNECT: `127.0.0.1:${viewerPort}`, IOCPSCOPE_RETRY_MS: '400' },
       });
       const viewer1 = new TestViewer(viewerPort);
@@ -237,6 +396,30 @@ export async function viewerTests(suite: Suite): Promise<void> {
       expect(
         /viewer attached/.test(stopped.log) && /viewer detached/.test(stopped.log),
         `the server's log should say the viewer came and went:\n${stopped.log}`,
+      );
+      // The file written meanwhile is whole: the model holds and check finds nothing.
+      const file = checkEchoTrace(decodeFile(new Uint8Array(readFileSync(fileTrace))));
+      expect(
+        file.problems.length === 0,
+        `the file recording breaks the model:\n${file.problems.join('\n')}`,
+      );
+      const cf = await check(fileTrace);
+      expect(
+        cf.report && cf.report.summary.total === 0,
+        `iocpscope check on the file: ${cf.report?.summary.line ?? cf.output}`,
+      );
+      // The second stream is a whole .iocptrace file after its 16-byte handshake (FORMAT.md §11).
+      const streamFile = join(dir, 'second-stream.iocptrace');
+      writeFileSync(streamFile, second.bytes.subarray(16));
+      const cs = await check(streamFile);
+      expect(
+        cs.report && cs.report.summary.total === 0,
+        `iocpscope check on the second stream: ${cs.report?.summary.line ?? cs.output}\n${(
+          cs.report?.findings ?? []
+        )
+          .slice(0, 6)
+          .map((f) => `[${f.rule}/${f.check}] ${f.message}`)
+          .join('\n')}`,
       );
     },
   );
