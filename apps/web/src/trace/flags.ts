@@ -56,14 +56,18 @@ export function markFlagsAt(words: Uint32Array, i: number): number {
  * rules (packages/analysis replay.ts): ThreadStart -> running, ThreadExit ->
  * exited, ThreadState -> its state, GqcsEnter -> waiting, GqcsReturn ->
  * running, LockWait -> blocked (lock), LockAcquire -> running.
+ *
+ * One exception, for the timeline's picture only: a thread blocked in accept
+ * (the accept thread's idle state) is waiting for work, as a worker in GQCS
+ * is, so it draws and counts as waiting, not as the loud hatching of a thread
+ * stuck on a lock (issue 19 §10).
  */
 export function stateAt(words: Uint32Array, i: number): number {
-  const w0 = words[i * RECORD_WORDS]!;
+  const o = i * RECORD_WORDS;
+  const w0 = words[o]!;
   switch (w0 & 0xff) {
-    case EventKind.ThreadState: {
-      const s = (w0 >>> 8) & 0xff;
-      return s <= ThreadStateValue.Exited ? s : ThreadStateValue.Exited;
-    }
+    case EventKind.ThreadState:
+      return drawnState((w0 >>> 8) & 0xff, words[o + 1]!);
     case EventKind.GqcsEnter:
       return ThreadStateValue.Waiting;
     case EventKind.LockWait:
@@ -73,6 +77,15 @@ export function stateAt(words: Uint32Array, i: number): number {
     default:
       return ThreadStateValue.Running;
   }
+}
+
+/** The state drawn for a ThreadState record's (state, reason): see stateAt. */
+export function drawnState(state: number, reason: number): number {
+  if (state > ThreadStateValue.Exited) return ThreadStateValue.Exited;
+  if (state === ThreadStateValue.Blocked && reason === BlockReason.Accept) {
+    return ThreadStateValue.Waiting;
+  }
+  return state;
 }
 
 /** BlockReason of a state entry (None unless the state is blocked). */

@@ -123,6 +123,7 @@ export const ROLE_NAMES: Record<number, string> = {
   [ThreadRole.Accept]: 'accept',
   [ThreadRole.Kernel]: 'kernel',
   [ThreadRole.Other]: 'thread',
+  [ThreadRole.Unknown]: 'thread',
 };
 
 /** Display rank: accept, kernel, workers, other, main (kernel sits between posters and workers). */
@@ -131,14 +132,30 @@ const ROLE_RANK: Record<number, number> = {
   [ThreadRole.Kernel]: 1,
   [ThreadRole.Worker]: 2,
   [ThreadRole.Other]: 3,
+  [ThreadRole.Unknown]: 3,
   [ThreadRole.Main]: 4,
 };
 
-/** Lanes in display order (a new array; `lanes` is not modified). */
+/** The number a lane is known by among its role: "worker 10" -> 10; its tid when unnamed. */
+export function laneNumber(lane: Lane): number {
+  const m = /(\d+)\s*$/.exec(lane.name);
+  return m ? Number(m[1]) : lane.tid;
+}
+
+/**
+ * Lanes in display order (a new array; `lanes` is not modified): accept,
+ * kernel, then workers by their number ("worker 2" before "worker 10",
+ * whatever their thread indices), others, main; ties by thread index.
+ */
 export function sortLanes(lanes: readonly Lane[]): Lane[] {
+  const rank = (l: Lane): number =>
+    l.isKernel ? ROLE_RANK[ThreadRole.Kernel]! : (ROLE_RANK[l.role] ?? 3);
   return lanes.slice().sort((a, b) => {
-    const ra = a.isKernel ? ROLE_RANK[ThreadRole.Kernel]! : (ROLE_RANK[a.role] ?? 3);
-    const rb = b.isKernel ? ROLE_RANK[ThreadRole.Kernel]! : (ROLE_RANK[b.role] ?? 3);
-    return ra !== rb ? ra - rb : a.tid - b.tid;
+    const ra = rank(a);
+    const rb = rank(b);
+    if (ra !== rb) return ra - rb;
+    const na = laneNumber(a);
+    const nb = laneNumber(b);
+    return na !== nb ? na - nb : a.tid - b.tid;
   });
 }

@@ -124,7 +124,8 @@ export function randomRecords(seed: number, n: number, backwards = false): Uint3
           EventKind.ThreadState,
           pick([0, 1, 2, 3]) as number,
           tid,
-          r() < 0.5 ? 1 : 2,
+          // Lock, Sleep, or Accept (which the timeline draws as waiting).
+          pick([1, 2, 5]) as number,
           t,
           0,
           0,

@@ -101,6 +101,36 @@ export class EventSeries {
     return v;
   }
 
+  /**
+   * Step series: the largest value after any entry in [k0, k1), or -Infinity
+   * when the range is empty. Whole blocks use their stored maximum; the
+   * partial blocks at either end are stepped through.
+   */
+  maxOver(words: Uint32Array, k0: number, k1: number): number {
+    if (k1 <= k0) return -Infinity;
+    let best = -Infinity;
+    let k = k0;
+    let v = this.valueAfter(words, k0 - 1);
+    const idx = this.idx;
+    let e = -1;
+    while (k < k1) {
+      if ((k & (SERIES_BLOCK - 1)) === 0 && k + SERIES_BLOCK <= k1) {
+        const b = k >>> SERIES_BLOCK_SHIFT;
+        if (this.blockMax.data[b]! > best) best = this.blockMax.data[b]!;
+        k += SERIES_BLOCK;
+        // The value after the block is the next block's first value (or recomputed at the end).
+        v = k < this.idx.length ? this.blockFirst.data[k >>> SERIES_BLOCK_SHIFT]! : this.value;
+        e = -1;
+        continue;
+      }
+      e = idx.getAfter(k, e);
+      v += stepAt(this.kind, words, e);
+      if (v > best) best = v;
+      k++;
+    }
+    return best;
+  }
+
   trim(): void {
     this.idx.trim();
     this.idx = smallest(this.idx);

@@ -77,9 +77,13 @@ function naiveModel(w: Uint32Array, n: number): Naive {
       case EventKind.ThreadExit:
         set(ThreadStateValue.Exited, 0, false, false);
         break;
-      case EventKind.ThreadState:
-        set(a, a === ThreadStateValue.Blocked ? w[o + 1]! : 0, false, false);
+      case EventKind.ThreadState: {
+        const reason = a === ThreadStateValue.Blocked ? w[o + 1]! : 0;
+        // Blocked in accept is drawn (and timed) as waiting for work.
+        const drawn = a === ThreadStateValue.Blocked && reason === BlockReason.Accept ? 0 : a;
+        set(drawn, reason, false, false);
         break;
+      }
       case EventKind.GqcsEnter:
         set(ThreadStateValue.Waiting, 0, true, false);
         break;
@@ -360,6 +364,52 @@ describe('WebTrace', () => {
       'main',
     ]);
     expect(t.lanes[1]!.isKernel).toBe(true);
+  });
+
+  it('orders workers by the number in their name, not by thread index (stable: accept, kernel, workers)', () => {
+    const w = new Uint32Array(5 * RECORD_WORDS);
+    writeRecord(w, 0, EventKind.ThreadStart, 1, 1, 21, 0, 0, 0, 0, 0); // worker 10 at tid 1
+    writeRecord(w, 1, EventKind.ThreadStart, 1, 2, 22, 1, 0, 0, 0, 0); // worker 2 at tid 2
+    writeRecord(w, 2, EventKind.ThreadStart, 1, 3, 23, 2, 0, 0, 0, 0); // worker 1 at tid 3
+    writeRecord(w, 3, EventKind.ThreadStart, 3, 4, 24, 3, 0, 0, 0, 0); // kernel
+    writeRecord(w, 4, EventKind.ThreadStart, 2, 5, 25, 4, 0, 0, 0, 0); // accept
+    const names = new Map([
+      [21, 'worker 10'],
+      [22, 'worker 2'],
+      [23, 'worker 1'],
+      [24, 'kernel'],
+      [25, 'accept'],
+    ]);
+    expect(WebTrace.from(w, names).lanes.map((l) => l.name)).toEqual([
+      'accept',
+      'kernel',
+      'worker 1',
+      'worker 2',
+      'worker 10',
+    ]);
+  });
+
+  it('draws a thread blocked in accept as waiting, and times it so', () => {
+    const w = new Uint32Array(3 * RECORD_WORDS);
+    writeRecord(w, 0, EventKind.ThreadStart, 2, 1, 0, 0, 0, 0, 0, 0);
+    writeRecord(
+      w,
+      1,
+      EventKind.ThreadState,
+      ThreadStateValue.Blocked,
+      1,
+      BlockReason.Accept,
+      100,
+      0,
+      0,
+      0,
+      0,
+    );
+    writeRecord(w, 2, EventKind.ThreadState, ThreadStateValue.Running, 1, 0, 1100, 0, 0, 0, 0);
+    const t = WebTrace.from(w);
+    const out = new Float64Array(3);
+    t.stateTimeBefore(t.lanes[0]!, 1100, out);
+    expect([...out]).toEqual([1000, 100, 0]);
   });
 
   it('rejects records that are not whole 8-word records with a coded error', () => {

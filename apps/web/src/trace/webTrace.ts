@@ -51,7 +51,7 @@ import {
 import { lowerBound, upperBound } from '../lib/binarySearch.ts';
 import { BUCKET_CAP, BucketGrid, CounterBuckets } from './buckets.ts';
 import { U32Column } from './column.ts';
-import { MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
+import { drawnState, MarkFlag, markFlagsAt, SESSION_KINDS, stateAt } from './flags.ts';
 import { BlockReason } from '@iocpscope/protocol';
 import { freezeStrings } from './frozenStrings.ts';
 import { type EventIndex, FlowEndColumn } from './indexColumn.ts';
@@ -655,8 +655,10 @@ export class WebTrace implements StringsHolder {
         this.setState(lane, i, ns, ThreadStateValue.Exited, BlockReason.None, false);
         break;
       case EventKind.ThreadState: {
-        const st = a <= ThreadStateValue.Exited ? a : ThreadStateValue.Exited;
-        const reason = st === ThreadStateValue.Blocked ? w[o + 1]! : BlockReason.None;
+        const recorded = a <= ThreadStateValue.Exited ? a : ThreadStateValue.Exited;
+        const reason = recorded === ThreadStateValue.Blocked ? w[o + 1]! : BlockReason.None;
+        // Blocked in accept draws as waiting (flags.ts stateAt).
+        const st = drawnState(recorded, reason);
         if (st === ThreadStateValue.Exited) lane.exitIdx = i;
         this.setState(lane, i, ns, st, reason, false);
         break;
@@ -807,7 +809,8 @@ interface SessionEvents {
   scannedTo: number;
 }
 
-const SESSION_CACHE = 4;
+// The inspector, the selected session and a few pinned IOCount tracks at once.
+const SESSION_CACHE = 12;
 
 /** Bit of a lane id in the per-block lane masks. */
 export function laneBit(id: number): number {
