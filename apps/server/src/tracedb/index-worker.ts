@@ -1,9 +1,13 @@
 // Worker-thread entry: build (or check) the index of one trace file off the
 // server's main thread, which is the emulated kernel and the dashboard's
 // network loop. Posts progress while scanning and 'done' once the index file
-// is written (the main thread then opens it: IndexedTrace.open finds it).
+// is written (the main thread then opens it: IndexedTrace.open finds it);
+// then builds the state checkpoints beside it (checkpoints.ts), posting
+// 'checkpoints' progress and 'checkpoints-done'.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { CHECKPOINT_EXTENSION, CheckpointFile, buildCheckpoints } from './checkpoints.ts';
+import { stampOf } from './index-file.ts';
 import { IndexedTrace } from './trace.ts';
 
 export interface IndexWorkerInput {
@@ -14,6 +18,8 @@ export interface IndexWorkerInput {
 export type IndexWorkerMessage =
   | { type: 'progress'; bytesRead: number; totalBytes: number; events: number }
   | { type: 'done'; buildMs: number; events: number }
+  | { type: 'checkpoints'; events: number; checkpoints: number }
+  | { type: 'checkpoints-done'; path: string; checkpoints: number }
   | { type: 'error'; code: string; message: string };
 
 const input = workerData as IndexWorkerInput;
@@ -26,6 +32,16 @@ try {
   });
   await t.close();
   post({ type: 'done', buildMs: t.buildMs, events: t.index.events });
+  // Beside the index when it is there (same directory rules as the index).
+  const ckp = `${t.indexPath ?? `${input.file}.idx`}${CHECKPOINT_EXTENSION}`;
+  const have = await CheckpointFile.open(ckp, await stampOf(input.file));
+  const n =
+    have !== null
+      ? have.count
+      : await buildCheckpoints(input.file, ckp, {
+          onProgress: (p) => post({ type: 'checkpoints', ...p }),
+        });
+  post({ type: 'checkpoints-done', path: ckp, checkpoints: n });
 } catch (e) {
   const err = e as Error & { code?: string };
   post({ type: 'error', code: err.code ?? 'INDEX_FAILED', message: err.message });

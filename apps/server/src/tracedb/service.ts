@@ -4,6 +4,8 @@
 // the least recently used beyond `maxOpen` is closed.
 
 import { spawnThread } from '../port/threads.ts';
+import { CHECKPOINT_EXTENSION, CheckpointFile, buildCheckpoints } from './checkpoints.ts';
+import { stampOf } from './index-file.ts';
 import type { IndexWorkerInput, IndexWorkerMessage } from './index-worker.ts';
 import { IndexedTrace } from './trace.ts';
 
@@ -82,12 +84,23 @@ export class TraceService {
 
   private async build(entry: Entry): Promise<IndexedTrace> {
     const cacheDir = this.opts.cacheDir;
+    // Checkpoints arrive after the index; the trace is usable before them.
+    let attach: (t: IndexedTrace) => void = () => undefined;
+    let ckpPath: string | null = null;
+    let ckpDone = false;
+    const progress = { events: 0, checkpoints: 0 };
     if (this.opts.inline !== true) {
       const input: IndexWorkerInput = { file: entry.file, ...(cacheDir ? { cacheDir } : {}) };
       const w = await spawnThread(new URL('./index-worker.ts', import.meta.url), {
         workerData: input,
         name: 'iocpscope index',
       });
+      let traceRef: IndexedTrace | null = null;
+      attach = (t) => {
+        traceRef = t;
+        t.checkpointProgress = progress;
+        if (ckpDone && ckpPath !== null) void attachCheckpoints(t, ckpPath);
+      };
       await new Promise<void>((resolve, reject) => {
         w.on('message', (m: IndexWorkerMessage) => {
           if (m.type === 'progress') {
@@ -98,19 +111,38 @@ export class TraceService {
               events: m.events,
             };
           } else if (m.type === 'done') resolve();
-          else reject(Object.assign(new Error(m.message), { code: m.code }));
+          else if (m.type === 'checkpoints') {
+            progress.events = m.events;
+            progress.checkpoints = m.checkpoints;
+          } else if (m.type === 'checkpoints-done') {
+            ckpDone = true;
+            ckpPath = m.path;
+            progress.checkpoints = m.checkpoints;
+            if (traceRef !== null) void attachCheckpoints(traceRef, m.path);
+            void w.terminate();
+          } else reject(Object.assign(new Error(m.message), { code: m.code }));
         });
         w.on('error', reject);
-        w.on('exit', (c) => (c !== 0 ? reject(new Error(`index thread exited ${c}`)) : undefined));
+        w.on('exit', (c) =>
+          c !== 0 && !ckpDone ? reject(new Error(`index thread exited ${c}`)) : undefined,
+        );
       });
-      void w.terminate();
     }
-    return IndexedTrace.open(entry.file, {
+    const t = await IndexedTrace.open(entry.file, {
       ...(cacheDir ? { cacheDir } : {}),
       onProgress: (p) => {
         entry.state = { state: 'indexing', ...p };
       },
     });
+    if (this.opts.inline === true) {
+      const ckp = `${t.indexPath ?? `${entry.file}.idx`}${CHECKPOINT_EXTENSION}`;
+      t.checkpointProgress = progress;
+      await buildCheckpoints(entry.file, ckp, {
+        onProgress: (p) => Object.assign(progress, p),
+      });
+      await attachCheckpoints(t, ckp);
+    } else attach(t);
+    return t;
   }
 
   private evict(): void {
@@ -123,4 +155,9 @@ export class TraceService {
       void oldest[1].ready.then((t) => t.close()).catch(() => undefined);
     }
   }
+}
+
+async function attachCheckpoints(t: IndexedTrace, path: string): Promise<void> {
+  const c = await CheckpointFile.open(path, await stampOf(t.path)).catch(() => null);
+  if (c !== null) t.checkpoints = c;
 }

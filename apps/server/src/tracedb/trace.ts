@@ -30,6 +30,7 @@ import {
   writeIndexFile,
   type ScanFacts,
 } from './index-file.ts';
+import type { CheckpointFile } from './checkpoints.ts';
 import { scanFile, type ScanProgress } from './scan.ts';
 import type { SummaryLevel } from './summary.ts';
 
@@ -53,6 +54,10 @@ export interface EventFilter {
 }
 
 export class IndexedTrace {
+  /** State checkpoints, once they are built (after the index). */
+  checkpoints: CheckpointFile | null = null;
+  /** How far the checkpoint pass has come. */
+  checkpointProgress = { events: 0, checkpoints: 0 };
   private fh: FileHandle | null = null;
   private readonly cache: Array<{ chunk: number; records: Uint32Array }> = [];
   private readonly sessionRow = new Map<bigint, number>();
@@ -222,6 +227,29 @@ export class IndexedTrace {
       else b = mid;
     }
     return c.firstEvent[lo]! + a;
+  }
+
+  /**
+   * The state after event `at` (0-based; -1 = before the first event): the
+   * Snapshot bracket of the checkpoint at or before it (none before the first
+   * interval) and the records from there through `at`. Null while the
+   * checkpoints have not reached it yet.
+   */
+  async stateAt(
+    at: number,
+  ): Promise<{ bracket: Uint32Array; base: number; records: Uint32Array } | null> {
+    const end = Math.max(0, Math.min(at + 1, this.index.events));
+    const c = this.checkpoints;
+    const interval = c?.interval ?? 0;
+    const k = c === null ? -1 : Math.floor(end / interval) - 1;
+    if (k >= 0 && c !== null && k < c.count) {
+      const base = (k + 1) * interval;
+      return { bracket: await c.bracket(k), base, records: await this.records(base, end - base) };
+    }
+    if (end <= (c?.interval ?? 131_072) || (c !== null && k < 0)) {
+      return { bracket: new Uint32Array(0), base: 0, records: await this.records(0, end) };
+    }
+    return null;
   }
 
   // ---- summaries -----------------------------------------------------------------

@@ -12,6 +12,10 @@
 //   /api/traces/:id/sessions?from&limit   sessions by first event
 //   /api/traces/:id/sessions/:sid?from&limit   one session and its events
 //   /api/traces/:id/next?from&dir&kind&tid&session   stepping across the trace
+//   /api/traces/:id/state?at              the state after event `at`: a Snapshot
+//                                         bracket (a checkpoint) then the records
+//                                         from there through `at`, as one frame
+//                                         (X-Bracket-Records, X-State-Base)
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -118,6 +122,11 @@ function meta(t: IndexedTrace): unknown {
       lost: ix.gaps.lost[k],
     })),
     markers: ix.markers.events.length,
+    checkpoints: {
+      interval: t.checkpoints?.interval ?? null,
+      built: t.checkpoints?.count ?? t.checkpointProgress.checkpoints,
+      done: t.checkpoints !== null,
+    },
     snapshots: ix.snapshots.events.length,
     traceEnd: ix.traceEnd,
     header: t.header ?? null,
@@ -127,7 +136,8 @@ function meta(t: IndexedTrace): unknown {
   };
 }
 
-const ROUTE = /^\/api\/traces\/([^/]+)(?:\/(summary|records|at|sessions|next)(?:\/([^/]+))?)?\/?$/;
+const ROUTE =
+  /^\/api\/traces\/([^/]+)(?:\/(summary|records|at|sessions|next|state)(?:\/([^/]+))?)?\/?$/;
 
 /** Handle /api/traces/...; false when the path is not one of its routes. */
 export async function serveTraceApi(
@@ -224,6 +234,23 @@ export async function serveTraceApi(
         const limit = int(p, 'limit', 1, MAX_SESSION_EVENTS, MAX_SESSION_EVENTS);
         const events = await t.sessionEvents(sid, from, limit);
         send(res, 200, { session: { ...s, peer: t.strings.get(s.peerStr) ?? '' }, events });
+        return true;
+      }
+      case 'state': {
+        const p = params(url, ['at']);
+        const at = int(p, 'at', -1, Number.MAX_SAFE_INTEGER);
+        const st = await t.stateAt(at);
+        if (st === null) {
+          send(res, 202, { state: 'checkpointing', ...t.checkpointProgress });
+          return true;
+        }
+        const all = new Uint32Array(st.bracket.length + st.records.length);
+        all.set(st.bracket, 0);
+        all.set(st.records, st.bracket.length);
+        binary(res, encodeFrame({ seq: 0, records: all, strings: t.stringsOf(all) }), {
+          'x-bracket-records': String(st.bracket.length / 8),
+          'x-state-base': String(st.base),
+        });
         return true;
       }
       case 'next': {

@@ -114,6 +114,16 @@ describe('the trace query API', () => {
     expect(at.event).toBe(0);
   });
 
+  it('gives the state after an event as records to replay', async () => {
+    await ready();
+    const r = await fetch(url('/api/traces/big_run/state?at=99'));
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-state-base')).toBe('0');
+    expect(r.headers.get('x-bracket-records')).toBe('0');
+    const f = decodeFrame(new Uint8Array(await r.arrayBuffer()));
+    expect(Array.from(f.records)).toEqual(Array.from(words.subarray(0, 100 * 8)));
+  });
+
   it('lists sessions and one session’s events', async () => {
     await ready();
     const list = (await (await fetch(url('/api/traces/big_run/sessions?limit=5'))).json()) as {

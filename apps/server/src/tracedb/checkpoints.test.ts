@@ -1,0 +1,83 @@
+import { mkdtemp, rm, writeFile, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECORD_WORDS, encodeChunk, encodeFileHeader } from '@iocpscope/protocol';
+import { Rng, synthesize } from '@iocpscope/analysis';
+import { liveState, replayWords } from '../trace/state.test-util.ts';
+import { CheckpointFile, buildCheckpoints } from './checkpoints.ts';
+import { stampOf } from './index-file.ts';
+import { IndexedTrace } from './trace.ts';
+
+let dir: string;
+let file: string;
+let words: Uint32Array;
+let n: number;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'iocpscope-ckp-'));
+  const t = synthesize({
+    events: 30_000,
+    seed: 8,
+    maxEntries: 16,
+    faults: ['two-sends-in-flight'],
+  });
+  n = t.length;
+  words = t.words.subarray(0, n * RECORD_WORDS);
+  file = path.join(dir, 't.iocptrace');
+  const parts: Uint8Array[] = [
+    encodeFileHeader({
+      clock: 'monotonic-ns',
+      host: 'h',
+      backend: 'emulated',
+      portConfig: { workers: 2, concurrency: 0 },
+      startWallMs: 0,
+    }),
+  ];
+  const strs = [...t.strings.entries()].filter(([id]) => id !== 0);
+  for (let i = 0; i < n; i += 3000) {
+    parts.push(encodeChunk(words.subarray(i * 8, Math.min(n, i + 3000) * 8), i === 0 ? strs : []));
+  }
+  await writeFile(file, Buffer.concat(parts));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('state checkpoints', () => {
+  it('give, at any event, the state the whole prefix replays to', async () => {
+    const ckp = path.join(dir, 't.iocptrace.ckp');
+    const written = await buildCheckpoints(file, ckp, { interval: 4096 });
+    expect(written).toBe(Math.floor(n / 4096));
+    const t = await IndexedTrace.open(file, { cacheDir: path.join(dir, 'cache') });
+    t.checkpoints = await CheckpointFile.open(ckp, await stampOf(file));
+    expect(t.checkpoints?.count).toBe(written);
+    const rng = new Rng(77);
+    for (let c = 0; c < 12; c++) {
+      const at = c === 0 ? 4095 : c === 1 ? 8192 : rng.int(0, n - 1);
+      const st = (await t.stateAt(at))!;
+      expect(st.base).toBe(Math.floor((at + 1) / 4096) * 4096);
+      const replayed = new Uint32Array(st.bracket.length + st.records.length);
+      replayed.set(st.bracket, 0);
+      replayed.set(st.records, st.bracket.length);
+      const want = liveState(replayWords(words.subarray(0, (at + 1) * RECORD_WORDS)));
+      expect(liveState(replayWords(replayed)), `state after event ${at}`).toEqual(want);
+    }
+    await t.close();
+  });
+
+  it('are not used for another state of the trace', async () => {
+    const ckp = path.join(dir, 't2.ckp');
+    await buildCheckpoints(file, ckp, { interval: 8192 });
+    const before = await stampOf(file);
+    expect(await CheckpointFile.open(ckp, before)).not.toBeNull();
+    await appendFile(file, new Uint8Array(0));
+    const copy = path.join(dir, 'copy.iocptrace');
+    const { readFile } = await import('node:fs/promises');
+    await writeFile(
+      copy,
+      Buffer.concat([await readFile(file), Buffer.from(encodeChunk(words.subarray(0, 8)))]),
+    );
+    expect(await CheckpointFile.open(ckp, await stampOf(copy))).toBeNull();
+  });
+});
