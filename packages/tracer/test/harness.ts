@@ -331,6 +331,12 @@ export class Suite {
     console.log(`[tracer ${((Date.now() - this.t0) / 1000).toFixed(1)}s] ${s}`);
   }
 
+  /** A test that cannot run here (a missing tool): said, and counted neither way. */
+  skip(name: string, why: string): void {
+    if (this.only !== null && !name.includes(this.only)) return;
+    console.log(`  ${'skip'.padEnd(22)} tracer :: ${name} (${why})`);
+  }
+
   /** Runs one test; a thrown error (or a failed expectation) fails it. */
   async test(name: string, body: () => Promise<void> | void): Promise<boolean> {
     if (this.only !== null && !name.includes(this.only)) return true;

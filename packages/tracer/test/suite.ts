@@ -6,6 +6,7 @@
 // standalone: `pnpm exec tsx packages/tracer/test/suite.ts [--only substring]`.
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FAULT_RULES } from '../../analysis/src/findings.ts';
@@ -92,6 +93,45 @@ function compileTests(suite: Suite): Promise<boolean>[] {
     }
   }
   return out;
+}
+
+async function cmakeTest(suite: Suite): Promise<void> {
+  const name =
+    'the CMake INTERFACE target builds the example with mingw-w64 (traced, and untraced with no iocpscope symbol)';
+  if (!run('cmake', ['--version']).ok) {
+    suite.skip(name, 'cmake is not installed');
+    return;
+  }
+  await suite.test(name, () => {
+    for (const enabled of ['ON', 'OFF']) {
+      // Outside the repository: CMake writes files named *.ts into its tree.
+      const dir = join(tmpdir(), `iocpscope-tracer-cmake-${process.pid}-${enabled}`);
+      run('rm', ['-rf', dir]);
+      const configure = run('cmake', [
+        '-S',
+        TRACER_DIR,
+        '-B',
+        dir,
+        `-DIOCPSCOPE_ENABLE=${enabled}`,
+        '-DCMAKE_SYSTEM_NAME=Windows',
+        `-DCMAKE_C_COMPILER=${CC}`,
+        `-DCMAKE_CXX_COMPILER=${CXX}`,
+      ]);
+      expect(
+        configure.ok,
+        `cmake configure (IOCPSCOPE_ENABLE=${enabled}) failed:\n${configure.output}`,
+      );
+      const build = run('cmake', ['--build', dir], 300_000);
+      expect(build.ok, `cmake --build (IOCPSCOPE_ENABLE=${enabled}) failed:\n${build.output}`);
+      const syms = run(NM, [join(dir, 'echo_server.exe')]);
+      const ours = syms.output.split('\n').filter((l) => / T iocpscope_/.test(l)).length;
+      run('rm', ['-rf', dir]);
+      expect(
+        enabled === 'ON' ? ours > 10 : ours === 0,
+        `IOCPSCOPE_ENABLE=${enabled}: the exe defines ${ours} iocpscope_ functions`,
+      );
+    }
+  });
 }
 
 // ---- wrappers and overflow (native test programs) ---------------------------------------
@@ -515,6 +555,7 @@ export async function runTracerSuite(
     });
   }
   await Promise.all(compileTests(suite));
+  await cmakeTest(suite);
   await wrapperTests(suite);
   await loadTests(suite);
   await faultTests(suite);
