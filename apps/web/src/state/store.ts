@@ -11,8 +11,13 @@
 // - live:      the live connection, follow-head / paused, gap counters
 // - selection: the selected session (exact 64-bit id)
 // - server:    hello/status/recordings as last reported by the control channel
-// - findings:  the detectors' output for the loaded trace
-// - ui:        help overlay, toasts
+// - findings:  the detectors' output for the loaded trace; the finding framed
+// - tracks:    sessions pinned as IOCount tracks
+// - range:     the time range selected for numbers
+// - search:    the event search and its matches
+// - layout:    panel sizes (remembered) and the bottom-right tab
+// - link:      deep links: the URL of this view, Copy link, opening a link
+// - ui:        help and legend overlays, toasts
 // Slices reach each other through `internal` (slices/context.ts), never
 // through the UI's actions.
 //
@@ -36,8 +41,17 @@ import {
   type SelectionState,
 } from './slices/selection.ts';
 import { createServerSlice, type ServerActions, type ServerState } from './slices/server.ts';
-import { createFindingsSlice, type FindingsState } from './slices/findings.ts';
+import {
+  createFindingsSlice,
+  type FindingsActions,
+  type FindingsState,
+} from './slices/findings.ts';
 import { createUiSlice, type UiActions, type UiState } from './slices/ui.ts';
+import { createTracksSlice, type TracksActions, type TracksState } from './slices/tracks.ts';
+import { createRangeSlice, type RangeActions, type RangeState } from './slices/range.ts';
+import { createSearchSlice, type SearchActions, type SearchState } from './slices/search.ts';
+import { createLayoutSlice, type LayoutActions, type LayoutState } from './slices/layout.ts';
+import { createLinkSlice, type LinkActions } from './slices/link.ts';
 
 export type { Source, LoadingState, LoadFailure } from './slices/source.ts';
 export type { ConnectionInfo } from './slices/live.ts';
@@ -48,6 +62,10 @@ export { wholeView } from './slices/view.ts';
 export { sessionOfEvent } from './slices/cursor.ts';
 export { SPEEDS, DEFAULT_SPEED } from './slices/play.ts';
 export { LIVE_WINDOW_NS } from './slices/live.ts';
+export type { RangeSelection } from './slices/range.ts';
+export type { FramedFinding } from './slices/findings.ts';
+export type { PanelSizes, BottomTab } from './slices/layout.ts';
+export { MAX_PINNED } from './slices/tracks.ts';
 
 export interface AppActions
   extends
@@ -58,6 +76,12 @@ export interface AppActions
     LiveActions,
     SelectionActions,
     ServerActions,
+    FindingsActions,
+    TracksActions,
+    RangeActions,
+    SearchActions,
+    LayoutActions,
+    LinkActions,
     UiActions {
   /** Stop timers and the socket. The store is unusable afterwards. */
   dispose(): void;
@@ -73,6 +97,10 @@ export interface AppState
     SelectionState,
     ServerState,
     FindingsState,
+    TracksState,
+    RangeState,
+    SearchState,
+    LayoutState,
     UiState {
   actions: AppActions;
 }
@@ -141,7 +169,15 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
     const server = createServerSlice(ctx);
     const findings = createFindingsSlice(ctx);
     const ui = createUiSlice(ctx);
-    const slices = [source, view, cursor, play, live, selection, server, findings, ui];
+    const tracks = createTracksSlice(ctx);
+    const range = createRangeSlice(ctx);
+    const search = createSearchSlice(ctx);
+    const layout = createLayoutSlice(ctx);
+    const link = createLinkSlice(ctx);
+    const slices = [
+      ...[source, view, cursor, play, live, selection, server, findings, ui],
+      ...[tracks, range, search, layout, link],
+    ];
     for (const s of slices) Object.assign(internal, s.internal);
 
     const actions: AppActions = {
@@ -152,7 +188,13 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       ...live.actions,
       ...selection.actions,
       ...server.actions,
+      ...findings.actions,
       ...ui.actions,
+      ...tracks.actions,
+      ...range.actions,
+      ...search.actions,
+      ...layout.actions,
+      ...link.actions,
       dispose: () => {
         life.disposed = true;
         internal.stopPlay();
@@ -171,6 +213,11 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       ...server.state,
       ...findings.state,
       ...ui.state,
+      ...tracks.state,
+      ...range.state,
+      ...search.state,
+      ...layout.state,
+      ...link.state,
       actions,
     };
   });

@@ -17,6 +17,8 @@ import type { LiveInternal } from './live.ts';
 import type { ServerInternal } from './server.ts';
 import type { FindingsInternal } from './findings.ts';
 import type { UiInternal } from './ui.ts';
+import type { SearchInternal } from './search.ts';
+import type { LinkInternal } from './link.ts';
 
 export type SetState = StoreApi<AppState>['setState'];
 export type GetState = StoreApi<AppState>['getState'];
@@ -41,7 +43,9 @@ export type Internals = SourceInternal &
   LiveInternal &
   ServerInternal &
   FindingsInternal &
-  UiInternal;
+  UiInternal &
+  SearchInternal &
+  LinkInternal;
 
 export interface SliceContext {
   readonly set: SetState;

@@ -77,6 +77,12 @@ export function createCursorSlice(ctx: SliceContext): Slice<CursorState, CursorA
         case 'anomaly': {
           const l = { list: s.findingAnchors, length: s.findingAnchors.length };
           const j = dir > 0 ? nextAfter(l, cur) : prevBefore(l, cur < 0 ? trace.count : cur);
+          // Going to a finding frames its evidence (findings slice), not just the cursor.
+          const f = j >= 0 ? s.findings.find((x) => x.anchor === j) : undefined;
+          if (f) {
+            s.actions.goToFinding(f, 'evidence');
+            return;
+          }
           if (j >= 0) to = j;
           break;
         }

@@ -4,7 +4,15 @@
 
 import type { AppState } from '../store.ts';
 import type { Finding, TraceAnalysis } from '../analysis.ts';
+import { contextFrame, evidenceFrame } from '../framing.ts';
 import type { Slice, SliceContext } from './context.ts';
+
+/** Which finding is framed, and how wide (issue 19 §1). */
+export interface FramedFinding {
+  /** rule:anchor:check, stable while findings arrive. */
+  key: string;
+  mode: 'evidence' | 'context';
+}
 
 export interface FindingsState {
   findings: readonly Finding[];
@@ -12,6 +20,21 @@ export interface FindingsState {
   findingAnchors: Uint32Array;
   /** How much of the trace the detectors have walked, 0..1 (1 when done or nothing loaded). */
   analysisProgress: number;
+  /** The finding last gone to, and whether its evidence or its context is framed. */
+  framed: FramedFinding | null;
+  /** That finding's evidence events (ringed on the timeline), or null. */
+  evidence: readonly number[] | null;
+}
+
+export interface FindingsActions {
+  /**
+   * Go to a finding: the cursor to its anchor, its session selected, the view
+   * framing its evidence. Going to the finding that is framed already zooms
+   * out to its context (and back again).
+   */
+  goToFinding(f: Finding, mode?: 'evidence' | 'context'): void;
+  /** The finding at the cursor: toggle between its evidence and its context (Z). */
+  toggleFindingFrame(): void;
 }
 
 export interface FindingsInternal {
@@ -21,15 +44,22 @@ export interface FindingsInternal {
   onAnalysisProgress(a: TraceAnalysis | null): void;
 }
 
-export const noFindings = (): FindingsState => ({
+export const noFindings = (): Pick<
+  FindingsState,
+  'findings' | 'findingAnchors' | 'analysisProgress'
+> => ({
   findings: [],
   findingAnchors: new Uint32Array(0),
   analysisProgress: 1,
 });
 
+export function findingKey(f: Finding): string {
+  return `${f.rule}:${f.anchor}:${f.check}`;
+}
+
 export function createFindingsSlice(
   ctx: SliceContext,
-): Slice<FindingsState, object, FindingsInternal> {
+): Slice<FindingsState, FindingsActions, FindingsInternal> {
   const { set, get, life } = ctx;
 
   const findingState: FindingsInternal['findingState'] = (a) => {
@@ -56,9 +86,36 @@ export function createFindingsSlice(
     set({ ...findingState(a), analysisProgress: progress });
   };
 
+  const goToFinding = (f: Finding, mode?: 'evidence' | 'context'): void => {
+    const s = get();
+    const trace = s.trace;
+    if (!trace || trace.count === 0) return;
+    const key = findingKey(f);
+    const m =
+      mode ?? (s.framed?.key === key && s.framed.mode === 'evidence' ? 'context' : 'evidence');
+    const frame =
+      m === 'evidence'
+        ? evidenceFrame(trace, f.events, f.anchor)
+        : contextFrame(trace, f.events, f.anchor, f.session);
+    const a = s.actions;
+    if (f.session !== null) a.selectSession(f.session);
+    if (frame) a.setView(frame.startNs, frame.endNs);
+    a.setCursor(f.anchor, { reveal: false });
+    set({ framed: { key, mode: m }, evidence: f.events });
+  };
+
   return {
-    state: noFindings(),
-    actions: {},
+    state: { ...noFindings(), framed: null, evidence: null },
+    actions: {
+      goToFinding,
+      toggleFindingFrame: () => {
+        const s = get();
+        const at = s.findings.filter((f) => f.anchor === s.cursor);
+        if (at.length === 0) return;
+        const framed = at.find((f) => findingKey(f) === s.framed?.key) ?? at[0]!;
+        goToFinding(framed);
+      },
+    },
     internal: { findingState, onAnalysisProgress },
   };
 }

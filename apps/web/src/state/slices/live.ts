@@ -130,6 +130,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       patch.analysis = a;
       Object.assign(patch, internal.findingState(a));
     }
+    internal.updateSearch();
     if (s.paused) {
       patch.eventsSincePause = s.eventsSincePause + added;
     } else if (trace.count > 0) {
@@ -248,6 +249,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     const s = get();
     if (s.source.kind !== 'live') return;
     internal.stopPlay();
+    internal.resetSearch();
     s.analysis?.dispose();
     liveStrings = new StringTable();
     lastPublishedCount = 0;
@@ -262,6 +264,11 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       eventsSincePause: 0,
       selectedSession: null,
       ...noFindings(),
+      framed: null,
+      evidence: null,
+      pinnedSessions: [],
+      range: null,
+      bottomTab: 'anomalies',
       viewStartNs: 0,
       viewEndNs: LIVE_WINDOW_NS,
       connection: { ...s.connection, gaps: 0, lostEvents: 0, unknownGaps: 0, lastGap: null },

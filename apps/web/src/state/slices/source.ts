@@ -19,6 +19,7 @@ import {
 } from '../../connection/fileLoad.ts';
 import { LoadError } from '../../connection/errors.ts';
 import { createTraceAnalysis, type TraceAnalysis } from '../analysis.ts';
+import type { LinkFocus } from '../deepLink.ts';
 import { wholeView } from './view.ts';
 import { initialConnection } from './live.ts';
 import { noFindings } from './findings.ts';
@@ -65,7 +66,8 @@ export interface SourceActions {
   /** Open a trace from bytes (the test hook and drag & drop of in-memory data use this). */
   loadBytes(bytes: Uint8Array, name?: string): Promise<void>;
   openFile(file: File): Promise<void>;
-  openRecording(rec: RecordingInfo): Promise<void>;
+  /** Open a server recording; `focus` (a deep link's) is restored once it is open. */
+  openRecording(rec: RecordingInfo, opts?: { focus?: LinkFocus }): Promise<void>;
   cancelLoad(): void;
   /** Close whatever is open and go back to the start screen. */
   closeSource(): void;
@@ -90,6 +92,7 @@ export function createSourceSlice(
   };
 
   const resetSource = (): void => {
+    internal.resetSearch();
     internal.stopPlay();
     internal.closeLive();
     get().analysis?.dispose();
@@ -110,6 +113,11 @@ export function createSourceSlice(
       selectedSession: null,
       connection: initialConnection(),
       ...noFindings(),
+      framed: null,
+      evidence: null,
+      pinnedSessions: [],
+      range: null,
+      bottomTab: 'anomalies',
       viewStartNs: 0,
       viewEndNs: 1_000_000,
       // Messages about the previous source no longer apply.
@@ -178,6 +186,7 @@ export function createSourceSlice(
     what: string,
     makeSource: (signal: AbortSignal) => Promise<ByteSource>,
     source: (s: ByteSource) => Source,
+    opened?: () => void,
   ): Promise<void> => {
     loadAbort?.abort();
     const ctl = new AbortController();
@@ -232,6 +241,7 @@ export function createSourceSlice(
       loadAbort = null;
       resetSource();
       openResult(r, source(src));
+      opened?.();
     } catch (e) {
       if (ctl.signal.aborted && !(e instanceof LoadError && e.code !== 'ABORTED')) {
         if (loadAbort === ctl) set({ loading: null });
@@ -268,12 +278,13 @@ export function createSourceSlice(
           async () => blobSource(file, file.name),
           (src) => ({ kind: 'file', name: src.name, bytes: src.size }),
         ),
-      openRecording: (rec) =>
+      openRecording: (rec, opts) =>
         runLoad(
           rec.name,
           (signal) =>
             fetchSource(recordingUrl(rec.id, env.loc.search), rec.name, signal, env.fetch),
           (src) => ({ kind: 'recording', id: rec.id, name: rec.name, bytes: src.size }),
+          opts?.focus ? () => internal.applyFocus(opts.focus!) : undefined,
         ),
       cancelLoad: () => {
         loadAbort?.abort();

@@ -1,4 +1,4 @@
-// The ui slice: the help overlay and the toasts (transient messages; errors
+// The ui slice: the help and legend overlays and the toasts (transient messages; errors
 // stay 12 s, the rest 5 s; at most TOAST_MAX at once).
 
 import type { Slice, SliceContext } from './context.ts';
@@ -12,11 +12,14 @@ export interface Toast {
 
 export interface UiState {
   helpOpen: boolean;
+  /** The legend of the timeline's marks (issue 19 §10). */
+  legendOpen: boolean;
   toasts: readonly Toast[];
 }
 
 export interface UiActions {
   setHelpOpen(open: boolean): void;
+  setLegendOpen(open: boolean): void;
   toast(t: Omit<Toast, 'id'>): void;
   dismissToast(id: number): void;
 }
@@ -39,9 +42,10 @@ export function createUiSlice(ctx: SliceContext): Slice<UiState, UiActions, UiIn
     );
   };
   return {
-    state: { helpOpen: false, toasts: [] },
+    state: { helpOpen: false, legendOpen: false, toasts: [] },
     actions: {
-      setHelpOpen: (open) => set({ helpOpen: open }),
+      setHelpOpen: (open) => set({ helpOpen: open, ...(open ? { legendOpen: false } : {}) }),
+      setLegendOpen: (open) => set({ legendOpen: open, ...(open ? { helpOpen: false } : {}) }),
       toast,
       dismissToast: (id) => set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })),
     },
