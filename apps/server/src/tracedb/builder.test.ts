@@ -10,7 +10,7 @@ import {
 import { SESSION_KINDS, TraceIndexBuilder, type TraceIndex } from './builder.ts';
 
 const TWO_32 = 4294967296;
-const tsOf = (w: Uint32Array, i: number): number =>
+const tsAbs = (w: Uint32Array, i: number): number =>
   w[i * 8 + 2]! + (w[i * 8 + 3]! & 0x1fffff) * TWO_32;
 
 function rng(seed: number): () => number {
@@ -45,8 +45,11 @@ function build(
 }
 
 /** The naive model: every quantity computed directly from the definitions. */
-function naive(w: Uint32Array, n: number, shift: number) {
+function naive(w: Uint32Array, n: number, shift: number, originBucket = 0) {
   const width = 2 ** shift;
+  // Bucket k of this model is bucket originBucket + k of the grid from time 0.
+  const o0 = originBucket * width;
+  const tsOf = (ww: Uint32Array, i: number): number => tsAbs(ww, i) - o0;
   let end = 0;
   for (let i = 0; i < n; i++) end = Math.max(end, tsOf(w, i));
   const nb = Math.floor(end / width) + 1;
@@ -136,7 +139,36 @@ function naive(w: Uint32Array, n: number, shift: number) {
     }
     return { mn, mx };
   };
-  return { nb, tids, frac, flags, queue: counter(qChanges), run: counter(rChanges) };
+  return { nb, originBucket, tids, frac, flags, queue: counter(qChanges), run: counter(rChanges) };
+}
+
+/**
+ * A level against the naive model (which counts buckets from time 0): its
+ * elements are the naive buckets from its origin on; state shares within
+ * `tolerance` 255ths (rounding, and averaging on coarser levels).
+ */
+function expectLevel(
+  lv: TraceIndex['levels'][number],
+  m: ReturnType<typeof naive>,
+  idx: TraceIndex,
+  tolerance: number,
+): void {
+  const o = lv.origin - m.originBucket;
+  expect(o + lv.count).toBe(m.nb);
+  expect(idx.lanes.map((l) => l.tid)).toEqual(m.tids);
+  for (let l = 0; l < m.tids.length; l++) {
+    const want = m.frac[l]!.slice(o * 3);
+    const got = Array.from(lv.lanes[l]!.frac);
+    const diff = got.reduce((worst, v, k) => Math.max(worst, Math.abs(v - want[k]!)), 0);
+    expect(diff, `lane ${m.tids[l]} fractions`).toBeLessThanOrEqual(tolerance);
+    expect(Array.from(lv.lanes[l]!.flags), `lane ${m.tids[l]} flags`).toEqual(
+      Array.from(m.flags[l]!.slice(o)),
+    );
+  }
+  expect(Array.from(lv.queueMin)).toEqual(Array.from(m.queue.mn.slice(o)));
+  expect(Array.from(lv.queueMax)).toEqual(Array.from(m.queue.mx.slice(o)));
+  expect(Array.from(lv.runMin)).toEqual(Array.from(m.run.mn.slice(o)));
+  expect(Array.from(lv.runMax)).toEqual(Array.from(m.run.mx.slice(o)));
 }
 
 const TRACES: Array<[string, { faults?: SynthFault[]; maxEntries?: number; workers?: number }]> = [
@@ -151,45 +183,36 @@ describe('the trace index builder', () => {
       const t = synthesize({ events: 30_000, seed: 7, ...opts });
       for (const shift of [10, 14]) {
         const { idx } = build(t.words, t.length, shift, 3);
-        const m = naive(t.words, t.length, shift);
-        const l0 = idx.levels[0]!;
-        expect(l0.count).toBe(m.nb);
-        expect(idx.lanes.map((l) => l.tid)).toEqual(m.tids);
-        for (let l = 0; l < m.tids.length; l++) {
-          const got = Array.from(l0.lanes[l]!.frac);
-          const diff = got.reduce(
-            (worst, v, k) => Math.max(worst, Math.abs(v - m.frac[l]![k]!)),
-            0,
-          );
-          expect(diff, `lane ${m.tids[l]} fractions`).toBeLessThanOrEqual(1);
-          expect(Array.from(l0.lanes[l]!.flags), `lane ${m.tids[l]} flags`).toEqual(
-            Array.from(m.flags[l]!),
-          );
-        }
-        expect(Array.from(l0.queueMin)).toEqual(Array.from(m.queue.mn));
-        expect(Array.from(l0.queueMax)).toEqual(Array.from(m.queue.mx));
-        expect(Array.from(l0.runMin)).toEqual(Array.from(m.run.mn));
-        expect(Array.from(l0.runMax)).toEqual(Array.from(m.run.mx));
+        expectLevel(idx.levels[0]!, naive(t.words, t.length, shift), idx, 1);
       }
     });
   }
 
+  it('starts its buckets at the first event: a part that begins late holds no empty time', () => {
+    const t = synthesize({ events: 20_000, seed: 12, maxEntries: 16 });
+    const w = t.words.slice(0, t.length * 8);
+    const late = 3_600e9; // an hour into a live run
+    for (let i = 0; i < t.length; i++) {
+      const ns = w[i * 8 + 2]! + w[i * 8 + 3]! * TWO_32 + late;
+      w[i * 8 + 2] = ns % TWO_32;
+      w[i * 8 + 3] = Math.floor(ns / TWO_32);
+    }
+    const { idx } = build(w, t.length, 12, 4);
+    const l0 = idx.levels[0]!;
+    expect(l0.origin).toBeGreaterThan(late / 2 ** 12 - 1);
+    expect(l0.count).toBeLessThan(100_000);
+    expectLevel(l0, naive(w, t.length, 12, l0.origin), idx, 1);
+    const l3 = idx.levels[3]!;
+    expectLevel(l3, naive(w, t.length, 15, l3.origin), idx, 4);
+  });
+
   it('builds coarser levels that agree with a naive summary at that width', () => {
     const t = synthesize({ events: 20_000, seed: 11, maxEntries: 16 });
     const { idx } = build(t.words, t.length, 10, 5);
-    const m = naive(t.words, t.length, 13);
     const l3 = idx.levels[3]!;
     expect(l3.shift).toBe(13);
-    expect(Array.from(l3.queueMax)).toEqual(Array.from(m.queue.mx));
-    expect(Array.from(l3.queueMin)).toEqual(Array.from(m.queue.mn));
-    for (let l = 0; l < m.tids.length; l++) {
-      expect(Array.from(l3.lanes[l]!.flags)).toEqual(Array.from(m.flags[l]!));
-      // Averaging 8 rounded bytes: within a few 255ths of the exact share.
-      const got = l3.lanes[l]!.frac;
-      for (let k = 0; k < m.frac[l]!.length; k++) {
-        expect(Math.abs(got[k]! - m.frac[l]![k]!)).toBeLessThanOrEqual(4);
-      }
-    }
+    // Averaging 8 rounded bytes: within a few 255ths of the exact share.
+    expectLevel(l3, naive(t.words, t.length, 13), idx, 4);
     expect(idx.levels[idx.levels.length - 1]!.count).toBe(1);
   });
 
@@ -275,7 +298,7 @@ describe('the trace index builder', () => {
     b.addChunk(0, 1, w);
     const l = b.finish().levels[0]!;
     const at = (ns: number): [number, number] => {
-      const k = Math.floor(ns / 64);
+      const k = Math.floor(ns / 64) - l.origin;
       return [l.queueMin[k]!, l.queueMax[k]!];
     };
     // 1 from 100 until the completion at 300, through the timeout at 200.

@@ -163,6 +163,8 @@ export class TraceIndexBuilder {
   readonly shift: number;
   events = 0;
   private startNs = -1;
+  /** Start of summary bucket 0 (the first event's bucket). */
+  private originNs = 0;
   private lastNs = 0;
   private clamped = 0;
   private traceEnd = -1;
@@ -234,7 +236,15 @@ export class TraceIndexBuilder {
       const kind = w0 & 0xff;
       const tid = w0 >>> 16;
       let t = w[o + 2]! + (w[o + 3]! & TS_HI) * TWO_32;
-      if (startNs < 0) startNs = t;
+      if (startNs < 0) {
+        startNs = t;
+        // Buckets start at the first event's bucket (a part of a long run holds
+        // no empty time before it).
+        this.originNs = Math.floor(t / 2 ** this.shift) * 2 ** this.shift;
+        this.queue.setOrigin(this.originNs);
+        this.running.setOrigin(this.originNs);
+        ns = Math.max(ns, t);
+      }
       if (t < ns) {
         t = ns;
         clamped++;
@@ -388,7 +398,7 @@ export class TraceIndexBuilder {
       lastEvent: ev,
       exitEvent: -1,
     });
-    this.laneBuilders.push(new LaneBuilder(this.shift));
+    this.laneBuilders.push(new LaneBuilder(this.shift, this.originNs));
     if (lane >= this.laneLast.length) {
       const next = new Float64Array(this.laneLast.length * 2);
       next.set(this.laneLast);
@@ -400,12 +410,13 @@ export class TraceIndexBuilder {
   /** The index so far (the builder can go on afterwards). */
   finish(): TraceIndex {
     const endNs = this.lastNs;
-    const nBuckets = Math.floor(endNs / 2 ** this.shift) + 1;
+    const nBuckets = Math.floor((endNs - this.originNs) / 2 ** this.shift) + 1;
     const lanes = this.laneBuilders.map((lb) => finishedLane(lb, endNs, nBuckets));
     this.queue.fillTo(nBuckets);
     this.running.fillTo(nBuckets);
     const base: SummaryLevel = {
       shift: this.shift,
+      origin: this.originNs / 2 ** this.shift,
       count: nBuckets,
       lanes,
       queueMin: this.queue.min.slice(0, nBuckets),

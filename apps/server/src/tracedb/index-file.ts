@@ -59,7 +59,7 @@ interface IndexMeta {
   endNs: number;
   chunks: number;
   lanes: LaneInfo[];
-  levels: Array<{ shift: number; count: number }>;
+  levels: Array<{ shift: number; origin: number; count: number }>;
   sessions: number;
   traceEnd: number;
   clamped: number;
@@ -195,7 +195,7 @@ export function encodeIndex(
     endNs: idx.endNs,
     chunks: c.count,
     lanes: idx.lanes,
-    levels: idx.levels.map((l) => ({ shift: l.shift, count: l.count })),
+    levels: idx.levels.map((l) => ({ shift: l.shift, origin: l.origin, count: l.count })),
     sessions: n,
     traceEnd: idx.traceEnd,
     clamped: idx.clamped,
@@ -277,6 +277,7 @@ export function decodeIndex(bytes: Uint8Array): DecodedIndex {
   };
   const levels: SummaryLevel[] = meta.levels.map((l, k) => ({
     shift: l.shift,
+    origin: l.origin ?? 0,
     count: l.count,
     lanes: meta.lanes.map((_, j) => ({
       frac: get<Uint8Array>(`level${k}.lane${j}.frac`, 'u8'),

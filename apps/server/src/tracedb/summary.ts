@@ -13,6 +13,9 @@
 // Built in one pass in time order (events must not go back in time by more
 // than the caller clamps). Memory is per bucket, not per event: at the
 // default 64 µs base, a minute of trace is under 1 M buckets per lane.
+// Buckets start at an origin (the bucket of the first event), so a part of a
+// long live run that begins an hour in holds no empty hour before it: element
+// k of a level is the bucket `origin + k` of that level's grid.
 
 import { ThreadStateValue } from '@iocpscope/protocol';
 
@@ -47,27 +50,32 @@ export class LaneBuilder {
   /** Bucket width (ns) and its inverse: the width is a power of two, so ns * inv is exact. */
   private readonly width: number;
   private readonly inv: number;
+  /** Start of bucket 0, ns (a multiple of the width). Times are kept relative to it. */
+  private readonly originNs: number;
 
-  constructor(shift: number) {
+  constructor(shift: number, originNs = 0) {
     this.width = 2 ** shift;
     this.inv = 1 / this.width;
+    this.originNs = originNs;
   }
 
-  /** The lane enters `state` at `ns` (>= every earlier ns). */
-  setState(ns: number, state: number): void {
+  /** The lane enters `state` at `absNs` (>= every earlier time). */
+  setState(absNs: number, state: number): void {
+    const ns = absNs - this.originNs;
     if (this.state >= 0) this.addInterval(this.sinceNs, ns, this.state);
     this.state = state;
     this.sinceNs = ns;
   }
 
-  addFlags(ns: number, f: number): void {
-    const b = Math.floor(ns * this.inv);
+  addFlags(absNs: number, f: number): void {
+    const b = Math.floor((absNs - this.originNs) * this.inv);
     this.flags = grow(this.flags, b + 1, 1);
     this.flags[b]! |= f;
   }
 
-  /** Close the lane at `endNs`: every bucket up to it gets its fractions. */
-  finish(endNs: number): void {
+  /** Close the lane at `absEndNs`: every bucket up to it gets its fractions. */
+  finish(absEndNs: number): void {
+    const endNs = absEndNs - this.originNs;
     if (this.state >= 0 && endNs > this.sinceNs) this.addInterval(this.sinceNs, endNs, this.state);
     this.sinceNs = Math.max(this.sinceNs, endNs);
     if (this.openB >= 0) this.close();
@@ -130,14 +138,20 @@ export class CounterBuilder {
   filled = 0;
   value = 0;
   private readonly inv: number;
+  /** Start of bucket 0, ns; set before the first change (setOrigin). */
+  private originNs = 0;
 
   constructor(shift: number) {
     this.inv = 1 / 2 ** shift;
   }
 
+  setOrigin(originNs: number): void {
+    this.originNs = originNs;
+  }
+
   /** The counter changes to `after` at `ns`. */
   set(ns: number, after: number): void {
-    const b = Math.floor(ns * this.inv);
+    const b = Math.floor((ns - this.originNs) * this.inv);
     if (b >= this.filled) this.fillTo(b + 1);
     if (after < this.min[b]!) this.min[b] = after;
     if (after > this.max[b]!) this.max[b] = after;
@@ -155,9 +169,11 @@ export class CounterBuilder {
   }
 }
 
-/** A finished level: `count` buckets of 2^shift ns. */
+/** A finished level: `count` buckets of 2^shift ns, the first being bucket `origin`. */
 export interface SummaryLevel {
   shift: number;
+  /** Bucket index (on this level's grid from time 0) of element 0. */
+  origin: number;
   count: number;
   /** Per lane: fractions (3 bytes per bucket) and flags (1 byte per bucket). */
   lanes: Array<{ frac: Uint8Array; flags: Uint8Array }>;
@@ -167,32 +183,37 @@ export interface SummaryLevel {
   runMax: Int32Array;
 }
 
-/** Merge pairs of buckets: the next level up. */
+/** Merge pairs of buckets (2k, 2k+1 of the grid from time 0): the next level up. */
 export function coarser(l: SummaryLevel): SummaryLevel {
-  const n = Math.ceil(l.count / 2);
+  const origin = Math.floor(l.origin / 2);
+  const n = Math.floor((l.origin + l.count - 1) / 2) - origin + 1;
+  // Element j merges absolute buckets 2(origin + j) and 2(origin + j) + 1 of
+  // the finer level, which are its elements r0 and r0 + 1 when present.
+  const rel = (j: number): number => 2 * (origin + j) - l.origin;
+  const has = (r: number): boolean => r >= 0 && r < l.count;
   const half = (a: Int32Array, pick: (x: number, y: number) => number): Int32Array => {
     const out = new Int32Array(n);
-    for (let k = 0; k < n; k++) {
-      const x = a[2 * k]!;
-      out[k] = 2 * k + 1 < l.count ? pick(x, a[2 * k + 1]!) : x;
+    for (let j = 0; j < n; j++) {
+      const r = rel(j);
+      out[j] = !has(r) ? a[r + 1]! : has(r + 1) ? pick(a[r]!, a[r + 1]!) : a[r]!;
     }
     return out;
   };
   return {
     shift: l.shift + 1,
+    origin,
     count: n,
     lanes: l.lanes.map(({ frac, flags }) => {
       const f = new Uint8Array(n * 3);
       const g = new Uint8Array(n);
-      for (let k = 0; k < n; k++) {
-        const a = 2 * k;
-        const has2 = a + 1 < l.count;
+      for (let j = 0; j < n; j++) {
+        const r = rel(j);
         for (let s = 0; s < 3; s++) {
-          const x = frac[a * 3 + s]!;
-          const y = has2 ? frac[(a + 1) * 3 + s]! : 0;
-          f[k * 3 + s] = (x + y + 1) >> 1;
+          const x = has(r) ? frac[r * 3 + s]! : 0;
+          const y = has(r + 1) ? frac[(r + 1) * 3 + s]! : 0;
+          f[j * 3 + s] = (x + y + 1) >> 1;
         }
-        g[k] = flags[a]! | (has2 ? flags[a + 1]! : 0);
+        g[j] = (has(r) ? flags[r]! : 0) | (has(r + 1) ? flags[r + 1]! : 0);
       }
       return { frac: f, flags: g };
     }),

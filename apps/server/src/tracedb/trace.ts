@@ -262,15 +262,16 @@ export class IndexedTrace {
     return k;
   }
 
-  /** Buckets [from, to) of a level (clamped). */
+  /** Buckets [from, to) of a level, absolute bucket indices of its grid (clamped to what exists). */
   summary(level: number, from: number, to: number): SummaryLevel & { from: number } {
     const l = this.index.levels[Math.max(0, Math.min(level, this.index.levels.length - 1))]!;
-    const a = Math.max(0, Math.min(from, l.count));
-    const b = Math.max(a, Math.min(to, l.count));
+    const a = Math.max(0, Math.min(from - l.origin, l.count));
+    const b = Math.max(a, Math.min(to - l.origin, l.count));
     return {
       shift: l.shift,
+      origin: l.origin,
       count: b - a,
-      from: a,
+      from: l.origin + a,
       lanes: l.lanes.map((x) => ({
         frac: x.frac.subarray(a * 3, b * 3),
         flags: x.flags.subarray(a, b),

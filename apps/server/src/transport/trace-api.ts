@@ -114,7 +114,7 @@ function meta(t: IndexedTrace): unknown {
     endNs: ix.endNs,
     chunks: ix.chunks.count,
     lanes: ix.lanes.map((l) => ({ ...l, name: t.strings.get(l.nameStr) ?? '' })),
-    levels: ix.levels.map((l) => ({ shift: l.shift, count: l.count })),
+    levels: ix.levels.map((l) => ({ shift: l.shift, origin: l.origin, count: l.count })),
     sessions: ix.sessions.length,
     gaps: Array.from(ix.gaps.events, (e, k) => ({
       event: e,
