@@ -177,7 +177,8 @@ const TRACES: Array<[string, { faults?: SynthFault[]; maxEntries?: number; worke
   ['lock across send', { faults: ['lock-across-send'] }],
 ];
 
-describe('the trace index builder', () => {
+// The naive model is slow by design: give each test room on a loaded machine.
+describe('the trace index builder', { timeout: 60_000 }, () => {
   for (const [name, opts] of TRACES) {
     it(`summarises lanes and counters exactly as the naive model (${name})`, () => {
       const t = synthesize({ events: 30_000, seed: 7, ...opts });

@@ -44,7 +44,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('state checkpoints', () => {
+describe('state checkpoints', { timeout: 60_000 }, () => {
   it('give, at any event, the state the whole prefix replays to', async () => {
     const ckp = path.join(dir, 't.iocptrace.ckp');
     const written = await buildCheckpoints(file, ckp, { interval: 4096 });

@@ -58,7 +58,7 @@ async function openTrace(p = file, o = {}): Promise<IndexedTrace> {
 const sessionOf = (i: number): bigint =>
   (BigInt(words[i * 8 + 5]!) << 32n) | BigInt(words[i * 8 + 4]!);
 
-describe('an indexed trace on disk', () => {
+describe('an indexed trace on disk', { timeout: 60_000 }, () => {
   it('builds its index once and opens from it the next time', async () => {
     const a = await openTrace();
     expect(a.fromCache).toBe(false);
