@@ -28,6 +28,7 @@
 // Build (MSVC):   cl /std:c++14 /O2 /W4 /EHsc /DIOCPSCOPE_ENABLE /I..\include echo_server.cpp ws2_32.lib
 // Drop -DIOCPSCOPE_ENABLE for an untraced build of the same code.
 
+#define _CRT_SECURE_NO_WARNINGS  // fopen/printf, as course code uses them (MSVC /W4)
 #define IOCPSCOPE_IMPLEMENTATION
 #include "iocpscope.h"
 

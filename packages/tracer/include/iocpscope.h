@@ -865,6 +865,8 @@ typedef struct iocpscope__global {
   LONG64 volatile gqcs_seq;
   LONG64 volatile untraced_lost;
   LONG64 volatile untraced_reported;
+  LONG volatile threads_refused;
+  LONG threads_refused_said;
   /* ids */
   LONG volatile next_io;
   /* tables */
@@ -1140,7 +1142,10 @@ static iocpscope__thread *iocpscope__register(void) {
     }
   }
   if (!t) {
+    /* More threads than IOCPSCOPE_MAX_THREADS: this one is not traced, and the
+     * collector says so in the trace (a Marker) and on stderr. */
     TlsSetValue(g->tls, IOCPSCOPE__NOTRACE);
+    InterlockedIncrement(&g->threads_refused);
     goto done;
   }
   {
@@ -1157,6 +1162,8 @@ static iocpscope__thread *iocpscope__register(void) {
     t->os_tid = (LONG)GetCurrentThreadId();
     t->state = IOCPSCOPE__ST_RUNNING;
     t->gqcs_seq = 0;
+    t->sh_state = IOCPSCOPE__ST_RUNNING;
+    t->sh_wait = 0;
     if (tid >= (LONG)IOCPSCOPE__NO_THREAD) {
       t->no_ring = 1; /* tids are 16-bit: this thread is counted as lost */
       tid = (LONG)IOCPSCOPE__NO_THREAD;
@@ -1415,7 +1422,7 @@ void iocpscope_session_created(iocpscope_loc *loc, const char *func, uint64_t se
     iocpscope__map_publish(s);
   }
   if (socket != 0 && socket != (uint64_t)INVALID_SOCKET) {
-    LONG64 c;
+    LONG64 c = 0;
     iocpscope__slot *k = iocpscope__map_find(&iocpscope__g.sockets, socket, &c);
     if (!k) {
       k = iocpscope__map_claim(&iocpscope__g.sockets, socket);
@@ -1469,13 +1476,13 @@ void iocpscope_session_accepted(iocpscope_loc *loc, const char *func, uint64_t s
 void iocpscope_session_released(iocpscope_loc *loc, const char *func, uint64_t session,
                                 int32_t io_count) {
   iocpscope__thread *t = iocpscope__self();
-  LONG64 c;
+  LONG64 c = 0;
   iocpscope__slot *s;
   if (!t) return;
   s = iocpscope__map_find(&iocpscope__g.sessions, session, &c);
   if (s) {
     uint64_t sock = (uint64_t)s->v[0];
-    LONG64 kc;
+    LONG64 kc = 0;
     iocpscope__slot *k = iocpscope__map_find(&iocpscope__g.sockets, sock, &kc);
     if (k && (uint64_t)k->v[0] == session) iocpscope__map_remove(k, kc);
     iocpscope__map_remove(s, c);
@@ -2096,11 +2103,11 @@ static void iocpscope__out_put(iocpscope__out *o, const iocpscope__rec *r) {
  * ThreadStart and CallSite definitions it needs first. */
 static void iocpscope__out_add(iocpscope__out *o, const iocpscope__rec *r, uint16_t tid) {
   iocpscope__global *g = &iocpscope__g;
-  uint64_t rel = r->ts & IOCPSCOPE__TS_MASK, abs = g->t0 + rel, ns;
+  uint64_t rel = r->ts & IOCPSCOPE__TS_MASK, at = g->t0 + rel, ns;
   uint32_t site = (uint32_t)(r->ts >> 53), kind = r->w0 & 0xFF;
   iocpscope__rec c;
-  if (abs < o->base) return;
-  ns = iocpscope__ns(abs - o->base);
+  if (at < o->base) return;
+  ns = iocpscope__ns(at - o->base);
   if (o->gap_pending) {
     c.w0 = IOCPSCOPE__K_GAP | ((uint32_t)o->gap_source << 8) | (IOCPSCOPE__NO_THREAD << 16);
     c.x = (uint32_t)o->gap_pending;
@@ -2187,10 +2194,14 @@ static void iocpscope__out_close(iocpscope__out *o, const char *why) {
     CloseHandle(o->file);
     o->file = INVALID_HANDLE_VALUE;
   } else {
+    iocpscope__global *g = &iocpscope__g;
     closesocket(o->sock);
     o->sock = INVALID_SOCKET;
-    InterlockedExchange(&iocpscope__g.connected, 0);
+    InterlockedExchange(&g->connected, 0);
     if (why) iocpscope__log("viewer detached: %s", why);
+    /* the next attempt after the backoff, which grows while viewers refuse or vanish */
+    g->next_attempt = iocpscope__ticks() + g->tps * g->backoff_ms / 1000;
+    g->backoff_ms = g->backoff_ms * 2 > g->retry_max_ms ? g->retry_max_ms : g->backoff_ms * 2;
   }
   o->open = 0;
   o->npend = o->npend_str = o->npend_site = o->npend_tid = 0;
@@ -2915,6 +2926,7 @@ static void iocpscope__read_reply(iocpscope__out *o) {
       *nl = 0;
       o->replied = 1;
       if (strstr(o->reply, "\"ok\":true")) {
+        iocpscope__g.backoff_ms = 100; /* a viewer that accepts us: retry quickly next time */
         iocpscope__log("viewer attached at %s", iocpscope__g.connect);
       } else {
         char why[1100];
@@ -2935,7 +2947,7 @@ static size_t iocpscope__drain(uint64_t limit, int discard) {
   size_t taken = 0;
   struct {
     iocpscope__thread *t;
-    uint64_t at, end;
+    uint64_t at, end, ts; /* ts: the relative time of the record at `at` */
   } cur[1024];
   uint64_t lim_rel = limit - g->t0;
   if ((int64_t)lim_rel < 0) lim_rel = 0;
@@ -2953,6 +2965,7 @@ static size_t iocpscope__drain(uint64_t limit, int discard) {
     cur[nr].t = t;
     cur[nr].at = tail;
     cur[nr].end = head;
+    cur[nr].ts = t->ring[tail & t->mask].ts & IOCPSCOPE__TS_MASK;
     nr++;
   }
   /* k-way merge by a linear minimum: thread counts are small, and each pick is
@@ -2961,18 +2974,14 @@ static size_t iocpscope__drain(uint64_t limit, int discard) {
     unsigned best = nr;
     uint64_t best_ts = 0;
     for (i = 0; i < nr; i++) {
-      iocpscope__rec *r;
-      uint64_t ts;
       if (cur[i].at == cur[i].end) continue;
-      r = &cur[i].t->ring[cur[i].at & cur[i].t->mask];
-      ts = r->ts & IOCPSCOPE__TS_MASK;
-      if (ts > lim_rel) {
+      if (cur[i].ts > lim_rel) {
         cur[i].end = cur[i].at; /* nothing more from this ring this round */
         continue;
       }
-      if (best == nr || ts < best_ts) {
+      if (best == nr || cur[i].ts < best_ts) {
         best = i;
-        best_ts = ts;
+        best_ts = cur[i].ts;
       }
     }
     if (best == nr) break;
@@ -2989,6 +2998,8 @@ static size_t iocpscope__drain(uint64_t limit, int discard) {
         if (o->npend >= 16384) iocpscope__out_flush(o);
       }
       cur[best].at++;
+      if (cur[best].at != cur[best].end)
+        cur[best].ts = t->ring[cur[best].at & t->mask].ts & IOCPSCOPE__TS_MASK;
       taken++;
       if ((taken & 255) == 0) iocpscope__st64(&t->tail, (LONG64)cur[best].at);
     }
@@ -3001,9 +3012,24 @@ static size_t iocpscope__drain(uint64_t limit, int discard) {
 static void iocpscope__report_losses(uint64_t now, int final) {
   iocpscope__global *g = &iocpscope__g;
   LONG64 lost = iocpscope__ld64(&g->untraced_lost) - g->untraced_reported;
+  LONG refused = iocpscope__ld32(&g->threads_refused);
   unsigned i, k;
   iocpscope__rec r;
   memset(&r, 0, sizeof r);
+  if (refused != g->threads_refused_said) {
+    char label[160];
+    g->threads_refused_said = refused;
+    snprintf(label, sizeof label,
+             "%ld thread(s) not traced: more than IOCPSCOPE_MAX_THREADS=%u threads", (long)refused,
+             g->max_threads);
+    iocpscope__log("%s", label);
+    r.w0 = IOCPSCOPE__K_MARKER;
+    r.x = iocpscope__intern(label);
+    r.ts = iocpscope__tsw(now, 0);
+    for (k = 0; k < 2; k++)
+      if (g->outs[k].open) iocpscope__out_add(&g->outs[k], &r, IOCPSCOPE__NO_THREAD);
+    r.x = 0;
+  }
   r.w0 = IOCPSCOPE__K_GAP;
   r.ts = iocpscope__tsw(now, 0);
   if (lost > 0) {
@@ -3103,7 +3129,6 @@ static DWORD WINAPI iocpscope__collector(LPVOID arg) {
       stream->kind = 2;
       stream->sock = g->connecting;
       g->connecting = INVALID_SOCKET;
-      g->backoff_ms = 100;
       if (iocpscope__out_start(stream, base, 1, 1)) {
         g->connects++;
         InterlockedExchange(&g->connected, 1);
@@ -3374,7 +3399,9 @@ static int iocpscope__start(const iocpscope_config *cfg) {
                       (g->str_mask + 1) * 12 + (uint64_t)g->str_max * 4 + g->arena_cap +
                       g->queue_cap + ((uint64_t)2 << 20) +
                       (g->sh_ops->mask + 1) * sizeof(iocpscope__sop) +
-                      (g->sh_sessions->mask + 1) * sizeof(iocpscope__ssess);
+                      (g->sh_sessions->mask + 1) * sizeof(iocpscope__ssess) +
+                      /* each output's record of what its snapshot described */
+                      (g->sh_ops->mask + g->sh_sessions->mask + 2) * sizeof(iocpscope__sent);
   if (g->mem_used_fixed + g->ring_bytes > g->budget) {
     iocpscope__log("IOCPSCOPE_BUDGET_MB=%u leaves no room for a ring after the tables (%llu MiB): "
                    "rings get what is left, down to 64 KiB each",

@@ -39,9 +39,9 @@ const NATIVE = join(TRACER_DIR, 'test', 'native');
 
 // ---- compilation -------------------------------------------------------------------
 
-function compileTests(suite: Suite): Promise<boolean>[] {
+function compileTests(suite: Suite): (() => Promise<boolean>)[] {
   const src = join(NATIVE, 'compile_all.c');
-  const out: Promise<boolean>[] = [];
+  const out: (() => Promise<boolean>)[] = [];
   const langs = [
     { name: 'C99', cmd: CC, args: ['-std=c99', '-x', 'c'] },
     { name: 'C++11', cmd: CXX, args: ['-std=c++11', '-x', 'c++'] },
@@ -55,7 +55,7 @@ function compileTests(suite: Suite): Promise<boolean>[] {
           'compile',
           `${lang.name}-${enabled ? 'on' : 'off'}-${wrapAll ? 'wrap' : 'plain'}.o`,
         );
-        out.push(
+        out.push(() =>
           suite.test(`compiles cleanly as ${label} with -Wall -Wextra -Wpedantic -Werror`, () => {
             run('mkdir', ['-p', join(BUILD, 'compile')]);
             const r = run(lang.cmd, [
@@ -282,6 +282,7 @@ async function wrapperTests(suite: Suite): Promise<void> {
 // ---- the echo server under load ------------------------------------------------------------
 
 interface ServerRun {
+  status: number | null;
   loads: { status: number | null; report: LoadReport | null; output: string }[];
   stats: EchoStats | null;
   trace: EchoTraceSummary;
@@ -315,6 +316,7 @@ async function runServer(
   }
   const t = decodeFile(new Uint8Array(readFileSync(traceFile)));
   return {
+    status: stopped.status,
     loads: results,
     stats: stopped.stats,
     trace: checkEchoTrace(t),
@@ -528,6 +530,13 @@ async function faultTests(suite: Suite): Promise<void> {
         f.loads,
         f.quick ? (port) => quickClients(port, f.quick!) : undefined,
       );
+      // A bug in the session logic, not in memory: the server still shuts down by itself
+      // (exit 3 = a worker left in GQCS by too-few-exit-packets).
+      const want = f.fault === 'too-few-exit-packets' ? 3 : 0;
+      expect(
+        r.status === want,
+        `the server exited ${r.status} (want ${want}):\n${r.log.slice(-1500)}`,
+      );
       const c = await check(r.traceFile);
       expect(c.report, `iocpscope check failed: ${c.output}`);
       const rules = c.report.summary.byRule.map((x) => x.rule);
@@ -554,7 +563,7 @@ export async function runTracerSuite(
       throw e;
     });
   }
-  await Promise.all(compileTests(suite));
+  for (const t of compileTests(suite)) await t();
   await cmakeTest(suite);
   await wrapperTests(suite);
   await loadTests(suite);
