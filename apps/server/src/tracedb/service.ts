@@ -30,6 +30,7 @@ export interface TraceServiceOptions {
 
 export class TraceService {
   private readonly entries = new Map<string, Entry>();
+  private readonly workers = new Set<{ terminate(): Promise<number> }>();
   private readonly maxOpen: number;
 
   constructor(private readonly opts: TraceServiceOptions = {}) {
@@ -47,6 +48,8 @@ export class TraceService {
   }
 
   async close(): Promise<void> {
+    for (const w of this.workers) await w.terminate();
+    this.workers.clear();
     for (const e of this.entries.values()) {
       if (e.state.state === 'ready') await e.state.trace.close();
     }
@@ -95,6 +98,8 @@ export class TraceService {
         workerData: input,
         name: 'iocpscope index',
       });
+      this.workers.add(w);
+      w.once('exit', () => this.workers.delete(w));
       let traceRef: IndexedTrace | null = null;
       attach = (t) => {
         traceRef = t;
