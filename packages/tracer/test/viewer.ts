@@ -44,7 +44,11 @@ export class TestViewer {
   readonly streams: ReceivedStream[] = [];
   private server: Server | null = null;
 
-  constructor(readonly port: number) {}
+  /** 'ok' answers {"ok":true}; 'busy' refuses as a viewer with a tracer attached; 'garbage' talks nonsense. */
+  constructor(
+    readonly port: number,
+    private readonly mode: 'ok' | 'busy' | 'garbage' = 'ok',
+  ) {}
 
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -71,7 +75,10 @@ export class TestViewer {
     const reader = new TracerStreamReader({
       onHeader: (h) => {
         s.header = h;
-        socket.write('{"ok":true}\n');
+        if (this.mode === 'ok') socket.write('{"ok":true}\n');
+        else if (this.mode === 'busy') {
+          socket.end('{"ok":false,"code":"BUSY","message":"another tracer is attached"}\n');
+        }
       },
       onChunk: (records, strings) => {
         words.push(records.slice());
@@ -80,6 +87,7 @@ export class TestViewer {
       },
     });
     this.streams.push(s);
+    if (this.mode === 'garbage') socket.write(Buffer.alloc(2048, 0x78)); // no newline, over 1 KiB
     socket.on('data', (d: Buffer) => {
       raw.push(d);
       reader.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
@@ -198,6 +206,57 @@ function startIngest(ingestPort: number, dashPort: number, record: string, logFi
 }
 
 export async function viewerTests(suite: Suite): Promise<void> {
+  await suite.test(
+    'a viewer that refuses (BUSY) or answers garbage: logged, retried with a growing backoff, the server unaffected',
+    async () => {
+      const viewerPort = await freePort();
+      const busy = new TestViewer(viewerPort, 'busy');
+      await busy.listen();
+      const server = await startEchoServer('viewer-refuses', {
+        traced: true,
+        env: { IOCPSCOPE_CONNECT: `127.0.0.1:${viewerPort}`, IOCPSCOPE_RETRY_MS: '2000' },
+      });
+      let stopped;
+      let garbage: TestViewer | null = null;
+      let busyAttempts: number;
+      try {
+        const l = await load(server.port, ['-c', '6', '-s', '64', '-p', '2', '-d', '4s']);
+        busyAttempts = busy.streams.length;
+        await busy.close();
+        garbage = new TestViewer(viewerPort, 'garbage');
+        await garbage.listen();
+        await garbage.waitForStream(0, 10_000).catch(() => undefined);
+        const l2 = await load(server.port, ['-c', '4', '-s', '64', '-d', '1s']);
+        for (const x of [l, l2])
+          expect(
+            x.status === 0 && x.report?.mismatches.count === 0,
+            `iocpscope load failed (exit ${x.status}): ${x.output.slice(-800)}`,
+          );
+      } finally {
+        stopped = await server.stop();
+        await busy.close();
+        await garbage?.close();
+      }
+      expect(
+        stopped.status === 0 && stopped.stats?.drained,
+        `the server did not shut down cleanly: ${stopped.log}`,
+      );
+      // 100, 200, 400, 800, 1600, 2000 ms...: a handful of attempts in ~5 s, not one per cycle.
+      expect(
+        busyAttempts >= 2 && busyAttempts <= 8,
+        `${busyAttempts} connection attempts to a refusing viewer in ~5 s`,
+      );
+      expect(
+        /refused the stream: .*BUSY/.test(stopped.log),
+        `the refusal should be logged:\n${stopped.log}`,
+      );
+      expect(
+        /longer than 1 KiB/.test(stopped.log),
+        `the garbage answer should be logged:\n${stopped.log}`,
+      );
+    },
+  );
+
   await suite.test(
     'serve --ingest comes and goes: the server keeps echoing; each recording parses; the late-join one checks clean',
     async () => {
