@@ -144,6 +144,77 @@ async function quickClients(port: number, n: number): Promise<void> {
   );
 }
 
+/**
+ * A client that sends echo packets faster than it reads: it stops reading,
+ * writes up to `bytes` (or until its own socket stops taking data), waits,
+ * then reads whatever comes back for a while and closes. The server's socket
+ * fills, its send pends, SendQ fills: a correct server disconnects it (send
+ * overflow).
+ */
+export function floodClient(port: number, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    c.pause();
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      c.destroy();
+      resolve();
+    };
+    c.once('close', finish);
+    c.once('connect', () => {
+      const chunk = packet(Array.from({ length: 8192 }, (_, k) => k & 0xff));
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < bytes && !c.destroyed) {
+          sent += chunk.length;
+          if (!c.write(chunk)) {
+            // The server stopped taking bytes (or is slow): pause here a moment.
+            setTimeout(pump, 5);
+            return;
+          }
+        }
+        // Everything written: let it back up, then read it all.
+        setTimeout(() => {
+          c.resume();
+          setTimeout(finish, 600);
+        }, 200);
+      };
+      pump();
+    });
+    setTimeout(finish, 5000);
+  });
+}
+
+/** A client that sends `n` packets `gapMs` apart without waiting for echoes, reads what comes, then closes. */
+export function trickleClient(port: number, n: number, gapMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    c.resume();
+    let k = 0;
+    const finish = (): void => {
+      c.destroy();
+      resolve();
+    };
+    c.once('close', finish);
+    c.once('connect', () => {
+      const next = (): void => {
+        if (k++ >= n || c.destroyed) {
+          setTimeout(() => c.end(), gapMs);
+          return;
+        }
+        c.write(packet(Array.from({ length: 60 }, (_, j) => (j + k) & 0xff)));
+        setTimeout(next, gapMs);
+      };
+      next();
+    });
+    setTimeout(finish, 5000);
+  });
+}
+
 const K = 1024;
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -349,6 +420,51 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     maxBytes: 300 * K,
     attempts: 8,
+  },
+  {
+    name: 'ring-wrap-off-by-one',
+    flags: {},
+    traffic: '2 clients echo 3 messages each, one at a time.',
+    lookFor:
+      'the second WSARecv of a session: after the first message RecvQ’s free space wraps, and the ' +
+      'IoRing record shows WSABUF[0] ending one byte before the physical end of RecvQ.',
+    async drive(port) {
+      await load(port, { connections: 2, messages: 3, inFlight: 1, messageSize: 100 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 1,
+  },
+  {
+    name: 'short-send-ignored',
+    flags: {},
+    traffic:
+      '2 clients send 4 messages each, 30 ms apart, without waiting for the echoes (which come back one byte short).',
+    lookFor:
+      'two sends in a row on one session: the first posts one byte less than its count and completes ' +
+      'with what it posted; the next one starts one byte further on in SendQ (IoRing), past a byte ' +
+      'that was never sent.',
+    async drive(port) {
+      await Promise.all([trickleClient(port, 4, 30), trickleClient(port, 4, 30)]);
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 1,
+  },
+  {
+    name: 'send-overflow-ignored',
+    flags: {},
+    traffic:
+      'a client sends 8 KiB packets without reading until its socket backs up, then reads what comes back.',
+    lookFor:
+      'the send posted once the client reads again: its IoRing record says SendQ held more bytes than ' +
+      'its capacity — the echoes of the flood were copied over bytes not yet sent.',
+    async drive(port) {
+      await floodClient(port, 4 << 20);
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 2,
   },
 ];
 

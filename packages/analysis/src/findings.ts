@@ -96,14 +96,14 @@ export const RULES: readonly RuleInfo[] = [
     number: 6,
     title: 'Buffers or OVERLAPPED reused while I/O uses them',
     coverage:
-      'Two recvs outstanding on one session (both own RecvQ’s free space); one OVERLAPPED (ioId) posted again while in flight. Byte ranges are not in the events, so other overlaps are not visible.',
+      'A post whose OVERLAPPED (IoDetail, v2) another post still in flight uses, in any session; two recvs outstanding on one session (both own RecvQ’s free space); one ioId posted again while in flight (traces without IoDetail). Writes into a posted byte range are not in the events.',
   },
   {
     id: 'ring-buffer',
     number: 7,
     title: 'Ring-buffer wrap mistakes',
     coverage:
-      'A post with a WSABUF count other than 1 or 2; a recv or send of 0 bytes (no free or used space posted); a completion larger than what was posted. Buffer offsets are not in the events, so whether the second WSABUF starts at the base is not visible.',
+      'From IoRing and SessionRings (v2): two WSABUFs whose first does not run to the physical end, or whose second does not start at the base; WSABUF[0] past the end; more bytes posted than the free/used space; RecvQ free space above capacity; a post that does not start where the previous completion left the pointer (a send behind the front). Also a recv or send of 0 bytes, and a completion larger than its post. The WSABUF count is not checked: a port computes it from the lengths.',
   },
   {
     id: 'gqcs-false',
@@ -124,14 +124,14 @@ export const RULES: readonly RuleInfo[] = [
     number: 10,
     title: 'Shutdown: exit packets and threads',
     coverage:
-      'Fewer exit packets than workers (a worker never leaves GQCS); exit packets posted while sessions are alive; threads alive when the main thread exits. Waiting on a wrong handle count (WAIT_FAILED) is not visible: WaitForMultipleObjects is not instrumented.',
+      'A worker that never got an exit packet: woken only by the port closing (735), alive when the main thread exits, or still waiting at the end of a trace that covers the server’s exit. Workers are the roster (worker roles, from ThreadStart or a snapshot, and threads seen in GQCS), exit packets are counted where consumed. Also exit packets posted while sessions are alive, and threads alive when the main thread exits. Waiting on a wrong handle count (WAIT_FAILED) is not visible: WaitForMultipleObjects is not instrumented.',
   },
   {
     id: 'accept-hold',
     number: 11,
     title: 'Accept without a hold',
     coverage:
-      'The accepting thread posted the first recv of a session without holding an IOCount across it; the acceptor finishing (Accept record) after the session was released.',
+      'The accepting thread posted the first recv of a session without holding an IOCount across it; the acceptor finishing with a session (its Accept record) after the session was released, or naming another session than the one it created (the freed slot was reused).',
   },
   {
     id: 'disconnect-race',
@@ -158,7 +158,7 @@ export const RULES: readonly RuleInfo[] = [
     number: 15,
     title: 'Send flood and lost bytes',
     coverage:
-      'A send that completed short without an error and was not treated as a disconnect (bytes lost). SendQ growth over capacity is not visible: events do not carry the SendQ level; a disconnect with reason send-overflow is the correct outcome.',
+      'From IoRing and SessionRings (v2): a send posted while SendQ held more than its capacity (an overflow not handled by a disconnect), and a send that starts past the bytes the previous send reported sent (the front moved by more than was sent). Also a send that completed short without an error and was not treated as a disconnect. A disconnect with reason send-overflow is the correct outcome.',
   },
   {
     id: 'lock-across-send',
@@ -182,7 +182,111 @@ export const FAULT_RULES = {
   'zero-byte-recv-reposted': 'zero-byte',
   'lock-across-send': 'lock-across-send',
   'release-without-atomic-flag': 'release-once',
+  'ring-wrap-off-by-one': 'ring-buffer',
+  'short-send-ignored': 'send-lost-bytes',
+  'send-overflow-ignored': 'send-lost-bytes',
 } as const satisfies Record<string, RuleId>;
+
+/**
+ * Other rules a fault switch's recordings may rightly show, with the reason:
+ * the consequences of the same bug, seen by the rule that watches them. A
+ * rule not listed here (nor the fault's own) firing on a fault run is a false
+ * positive. `always` marks the ones every run that reaches the bug shows.
+ */
+export const FAULT_CO_FINDINGS: Record<
+  keyof typeof FAULT_RULES,
+  ReadonlyArray<{ rule: RuleId; always?: boolean; why: string }>
+> = {
+  'iocount-double-decrement': [
+    {
+      rule: 'use-after-release',
+      why: 'the extra -1 takes IOCount to 0 while the next recv is pending: the session is released with I/O pending, and that recv completes for a released session',
+    },
+    {
+      rule: 'buffer-in-use',
+      why: "the released session's slot is reused while its recv is still pending: the new session's recv uses the same OVERLAPPED",
+    },
+    {
+      rule: 'session-identity',
+      why: 'the late completion lands on a session that never posted it',
+    },
+    {
+      rule: 'gqcs-false',
+      why: "the released session's pending recv later fails (995): its handler finds nothing to decrement",
+    },
+  ],
+  'release-with-io-pending': [
+    {
+      rule: 'accept-hold',
+      why: 'a reset that arrives while the acceptor is still in OnClientJoin releases the session under the acceptor (join after leave)',
+    },
+    {
+      rule: 'buffer-in-use',
+      why: "the freed slot's next session posts its recv on the OVERLAPPED the released session's pending recv still uses",
+    },
+    {
+      rule: 'iocount-balance',
+      why: 'the completions that still arrive for the released session decrement a count that was already given up',
+    },
+  ],
+  'recv-not-reposted': [],
+  'two-sends-in-flight': [
+    {
+      rule: 'buffer-in-use',
+      always: true,
+      why: 'both sends use the session’s one send OVERLAPPED: the second is posted on an OVERLAPPED still in flight',
+    },
+    {
+      rule: 'send-lost-bytes',
+      why: 'both completions move SendQ’s front past the same bytes: the next send starts past bytes that were never sent once',
+    },
+    {
+      rule: 'ring-buffer',
+      why: 'after both completions moved it, SendQ’s front is past its write end: the next send’s geometry no longer fits the used space',
+    },
+  ],
+  'no-decrement-on-failure': [
+    {
+      rule: 'shutdown',
+      why: 'shutdown gives up waiting for the zombies and posts the exit packets while they are still alive',
+    },
+  ],
+  'too-few-exit-packets': [],
+  'no-accept-hold': [],
+  'zero-byte-recv-reposted': [],
+  'lock-across-send': [
+    {
+      rule: 'port-starvation',
+      why: 'workers blocked on the lock while completions wait in the port',
+    },
+  ],
+  'release-without-atomic-flag': [
+    {
+      rule: 'use-after-release',
+      why: 'the second release (or a hold taken from outside) acts on a session that is already released',
+    },
+    {
+      rule: 'iocount-balance',
+      why: 'the racing threads decrement a session that the other already released',
+    },
+    {
+      rule: 'accept-hold',
+      why: 'the second release frees the slot again, often after a new session took it: that session is released under its acceptor (join after leave)',
+    },
+    {
+      rule: 'port-starvation',
+      why: 'the buggy release’s slow work (a blocking log write on each racing thread) keeps the workers out of GQCS while completions wait',
+    },
+  ],
+  'ring-wrap-off-by-one': [],
+  'short-send-ignored': [],
+  'send-overflow-ignored': [
+    {
+      rule: 'ring-buffer',
+      why: 'SendQ’s used space is above its capacity: the send that drains it cannot cover it',
+    },
+  ],
+};
 
 export interface FindingSummary {
   total: number;

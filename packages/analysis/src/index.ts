@@ -43,6 +43,7 @@ export {
   type CheckpointStats,
 } from './checkpoints.ts';
 export {
+  FAULT_CO_FINDINGS,
   FAULT_RULES,
   formatFinding,
   RULE_BY_ID,

@@ -150,20 +150,14 @@ describe('a Snapshot bracket', () => {
     sv.b.snapshot(
       () => {
         sv.b.port({ workers: 1, concurrency: 2 });
-        for (const t of [sv.b.kernel, sv.acc, sv.w[0]!]) {
-          sv.b.rec(
-            1,
-            t === sv.acc
-              ? ThreadRole.Accept
-              : t === sv.b.kernel
-                ? ThreadRole.Kernel
-                : ThreadRole.Worker,
-            t.tid,
-            0,
-            0n,
-            0,
-            0,
-          );
+        const roles: Array<[ThreadHandle, number]> = [
+          [sv.b.kernel, ThreadRole.Kernel],
+          [sv.acc, ThreadRole.Accept],
+          [sv.w[0]!, ThreadRole.Worker],
+        ];
+        for (const [t, role] of roles) {
+          sv.b.rec(1, role, t.tid, 0, 0n, 0, 0);
+          t.state(ThreadStateValue.Running, { portThread: role === ThreadRole.Worker });
         }
         const s = sv.b.snapSession(sv.acc, { slot: 2, ioCount: 1 });
         expect(s).toBe(kept.s);

@@ -28,6 +28,9 @@ export const FAULT_NAMES = [
   'zero-byte-recv-reposted',
   'lock-across-send',
   'release-without-atomic-flag',
+  'ring-wrap-off-by-one',
+  'short-send-ignored',
+  'send-overflow-ignored',
 ] as const;
 export const FaultNameSchema = z.enum(FAULT_NAMES);
 export type FaultName = z.infer<typeof FaultNameSchema>;

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
 import { RULES, Rng, openSession, peerResets, server } from '@iocpscope/analysis';
+import { RECORD_WORDS, TraceEndReason } from '@iocpscope/protocol';
 import { buildProgram } from './main.ts';
 import {
   CHECK_EXIT,
@@ -78,6 +79,7 @@ function tooFewExitPackets(): BuiltTrace {
   sv.main.pqcsExit();
   sv.w[0]!.dequeueExit();
   sv.w[0]!.exit();
+  sv.b.traceEnd(TraceEndReason.ServerExit);
   return sv.b.build();
 }
 
@@ -89,9 +91,10 @@ describe('iocpscope check', () => {
     expect(r.err).toBe('');
     const lines = r.out.trimEnd().split('\n');
     expect(lines[0]).toMatch(
-      /clean\.iocptrace: 199 events, \d+ µs, 5 threads, 3 sessions \(emulated port, 2 workers, concurrency 2\)$/,
+      /clean\.iocptrace: 200 events, \d+ µs, 5 threads, 3 sessions \(emulated port, 2 workers, concurrency 2\)$/,
     );
-    expect(lines.at(-1)).toBe('clean: no findings in 199 events (16 rules checked).');
+    expect(lines[1]).toBe('ended: the server exited');
+    expect(lines.at(-1)).toBe('clean: no findings in 200 events (16 rules checked).');
   });
 
   it('prints each finding with its rule, the session in hex, the thread by name, the event indices and the explanation, then exits 1', async () => {
@@ -125,7 +128,9 @@ describe('iocpscope check', () => {
     expect(j).toMatchObject({
       verdict: 'findings',
       exitCode: 1,
-      events: 72,
+      events: 73,
+      end: { reason: TraceEndReason.ServerExit, event: 72 },
+      incomplete: null,
       sessions: 2,
       damage: null,
       summary: { total: 1, line: '1 finding (1 error) breaking 1 rule: 4 one-send-in-flight x1.' },
@@ -244,6 +249,46 @@ describe('iocpscope check', () => {
     expect(r.code).toBe(CHECK_EXIT.unreadable);
   });
 
+  it('calls a recording cut on a chunk boundary incomplete, never clean: exit 3, with what it covers', async () => {
+    // The run's records, but the end record never made it to disk: sessions still open where it stops.
+    const t = cleanTrace();
+    const words = t.words.slice(0, (t.length - 1) * RECORD_WORDS);
+    const midRun = { words, length: t.length - 1, strings: t.strings };
+    const r = await run(tmp.file('cut.iocptrace', traceFileBytes(midRun)));
+    expect(r.code).toBe(CHECK_EXIT.incomplete);
+    expect(r.out).toMatch(/warning: no end record: the recording stops without warning/);
+    expect(r.out.trimEnd().split('\n').at(-1)).toMatch(
+      /^incomplete: the recording has no end record; no findings in the 199 events it holds \(\d+ µs from \d+ µs to \d+ µs of the run, 0 sessions still open where it stops\), but a recording cut short is never called clean\.$/,
+    );
+    const j = JSON.parse(
+      (await run(tmp.file('cut2.iocptrace', traceFileBytes(midRun)), { json: true })).out,
+    );
+    expect(j).toMatchObject({ verdict: 'incomplete', exitCode: 3, end: null });
+    expect(j.incomplete.openSessions).toBe(0);
+  });
+
+  it('calls a header-only file incomplete, not "clean: no findings in 0 events"', async () => {
+    const empty = { words: new Uint32Array(0), length: 0, strings: [] };
+    const r = await run(tmp.file('header-only.iocptrace', traceFileBytes(empty)));
+    expect(r.code).toBe(CHECK_EXIT.incomplete);
+    expect(r.out).toContain(
+      'incomplete: the recording has no end record; no findings in the 0 events',
+    );
+    expect(r.out).not.toContain('clean:');
+  });
+
+  it('runs the end-of-trace checks only on a recording that covers the server’s exit', async () => {
+    const t = tooFewExitPackets();
+    // The same events, but the recording was stopped while the server ran on.
+    const stopped = t.words.slice();
+    stopped[(t.length - 1) * RECORD_WORDS] =
+      (stopped[(t.length - 1) * RECORD_WORDS]! & ~0xff00) | (TraceEndReason.Stopped << 8);
+    const r = await run(tmp.file('stopped.iocptrace', traceFileBytes({ ...t, words: stopped })));
+    expect(r.out).toContain('ended: recording stopped while the server ran on');
+    expect(r.out).not.toContain('rule 10 shutdown');
+    expect(r.code).toBe(CHECK_EXIT.clean);
+  });
+
   it('exits 2 with the code for a file that is not a trace, a missing file and a directory', async () => {
     const notTrace = await run(tmp.file('notes.iocptrace', 'just some text, not a recording\n'));
     expect(notTrace.code).toBe(2);
@@ -298,7 +343,10 @@ describe('iocpscope check', () => {
     check.configureOutput({ writeOut: (s) => (help += s) });
     check.outputHelp();
     for (const r of RULES) expect(help).toMatch(new RegExp(`^ +${r.number} ${r.id} +\\S`, 'm'));
-    expect(help).toContain('Exit codes: 0 clean; 1 findings; 2 the file cannot be read');
+    expect(help).toContain(
+      'Exit codes: 0 clean (the recording ended as planned and nothing fired)',
+    );
+    expect(help).toContain('3 incomplete: it reads, but has no end record');
 
     const program = new Command().name('iocpscope');
     let code = -1;

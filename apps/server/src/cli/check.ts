@@ -9,15 +9,24 @@
 // progress on stderr.
 //
 // Exit codes (CHECK_EXIT):
-//   0  clean: the whole file was read and no detector fired;
-//   1  findings (also when the file is damaged: what was found is real, and a
-//      warning says how much of the file was checked);
+//   0  clean: the whole recording was read, it ended as planned (its last
+//      record is a TraceEnd, v2), and no detector fired;
+//   1  findings (also when the file is damaged or incomplete: what was found
+//      is real, and a warning says how much of the run the file covers);
 //   2  the file cannot be trusted to be clean: it cannot be opened, it is not
-//      an .iocptrace file, or it is damaged (a crash cut it short, a checksum
-//      fails, ...) and the part before the damage has no findings. The reader's
+//      an .iocptrace file, or it is damaged (a checksum fails, it ends inside a
+//      chunk, ...) and the part before the damage has no findings. The reader's
 //      error code is printed: `error TRUNCATED: ...`. Bad options also exit 2.
-// A damaged file is therefore never reported as clean: with no findings it is
-// exit 2, with findings exit 1 plus a warning naming the damage.
+//   3  incomplete: every chunk reads, but the recording has no TraceEnd (a
+//      crash or a kill cut it on a chunk boundary, or it is a version 1 file,
+//      which never has one), and it has no findings. The report says what it
+//      covers (events, time span, sessions still open where it stops).
+// A damaged or incomplete file is therefore never reported as clean.
+//
+// The end-of-trace checks (a worker still waiting, a post never cancelled)
+// conclude that something never happened; they run only when the recording
+// covers the server's exit (TraceEnd reason ServerExit), not for a recording
+// stopped while the server ran on, nor for a cut or damaged one.
 
 import { Option, type Command } from 'commander';
 import {
@@ -33,6 +42,7 @@ import {
   NO_THREAD,
   RECORD_WORDS,
   ThreadRole,
+  TraceEndReason,
   tsAt,
   type EventStore,
   type StringTable,
@@ -47,7 +57,7 @@ import {
   type TraceDamage,
 } from './trace-file.ts';
 
-export const CHECK_EXIT = { clean: 0, findings: 1, unreadable: 2 } as const;
+export const CHECK_EXIT = { clean: 0, findings: 1, unreadable: 2, incomplete: 3 } as const;
 
 export class CheckOptionError extends Error {
   readonly code = 'ERR_CHECK_OPTIONS';
@@ -73,6 +83,12 @@ export interface CheckOutcome {
   /** Events the recorder lost (Gap records), summed. */
   lostEvents: number;
   damage: TraceDamage | null;
+  /** How the recording ended (its TraceEnd record), null when it has none. */
+  end: { reason: number; index: number } | null;
+  /** The recording starts with a snapshot (it began mid-run). */
+  startsMidRun: boolean;
+  /** A readable recording without a TraceEnd: what it covers. Null when it ended as planned (or is damaged). */
+  incomplete: { firstTsNs: number; lastTsNs: number; openSessions: number } | null;
   /** Rules that were run (all unless --rule). */
   rules: RuleId[];
   /** Sorted by rule number, then event index; each with the thread it concerns. */
@@ -103,6 +119,8 @@ class TraceFacts {
   readonly threads = new Map<number, ThreadInfo>();
   sessions = 0;
   lostEvents = 0;
+  end: { reason: number; index: number } | null = null;
+  startsMidRun = false;
   constructor(private readonly strings: StringTable) {}
 
   scan(w: Uint32Array, from: number, to: number): void {
@@ -118,7 +136,13 @@ class TraceFacts {
         this.sessions++;
       } else if (kind === EventKind.Gap) {
         this.lostEvents += w[o + 1]! + w[o + 6]! * 2 ** 32;
+      } else if (kind === EventKind.TraceEnd) {
+        this.end = { reason: (w[o]! >>> 8) & 0xff, index: i };
+      } else if (kind === EventKind.Snapshot && i === 0) {
+        this.startsMidRun = true;
       }
+      // Records after a TraceEnd (a file appended to): it no longer ends there.
+      if (kind !== EventKind.TraceEnd && this.end !== null && i > this.end.index) this.end = null;
     }
   }
 }
@@ -143,9 +167,12 @@ export function parseRuleFilter(values: readonly string[]): RuleId[] {
   return RULES.filter((r) => out.includes(r.id)).map((r) => r.id);
 }
 
-export function checkExitCode(o: Pick<CheckOutcome, 'findings' | 'suppressed' | 'damage'>): number {
+export function checkExitCode(
+  o: Pick<CheckOutcome, 'findings' | 'suppressed' | 'damage' | 'incomplete'>,
+): number {
   if (o.findings.length > 0 || o.suppressed.size > 0) return CHECK_EXIT.findings;
   if (o.damage !== null) return CHECK_EXIT.unreadable;
+  if (o.incomplete !== null) return CHECK_EXIT.incomplete;
   return CHECK_EXIT.clean;
 }
 
@@ -173,14 +200,16 @@ export async function checkFile(
     },
   });
   // The end-of-trace checks conclude that something "never happened before the
-  // end"; a damaged file does not reach the end of the run, so they are skipped.
-  const atEnd = new Set(runner.finish());
-  const kept =
-    input.damage === null ? [...runner.findings] : runner.findings.filter((x) => !atEnd.has(x));
+  // end": only a recording that covers the server's exit reaches that end.
+  const f = facts as TraceFacts | null;
+  const end = f?.end ?? null;
+  runner.finish({ endOfRun: input.damage === null && end?.reason === TraceEndReason.ServerExit });
+  const kept = [...runner.findings];
   kept.sort((a, b) => a.ruleNumber - b.ruleNumber || a.index - b.index);
   const n = input.store.length;
-  const findings = kept.map((f) => ({ ...f, tid: findingThread(f, input.store) }));
-  const f = facts as TraceFacts | null;
+  const findings = kept.map((x) => ({ ...x, tid: findingThread(x, input.store) }));
+  let open = 0;
+  for (const s of runner.replayer.state.sessions.values()) if (s.lifecycle !== 'released') open++;
   const outcome: CheckOutcome = {
     file: path,
     fileBytes: input.fileBytes,
@@ -193,6 +222,16 @@ export async function checkFile(
     sessions: f?.sessions ?? 0,
     lostEvents: f?.lostEvents ?? 0,
     damage: input.damage,
+    end,
+    startsMidRun: f?.startsMidRun ?? false,
+    incomplete:
+      input.damage === null && end === null
+        ? {
+            firstTsNs: n > 0 ? tsAt(input.store.words, 0) : 0,
+            lastTsNs: n > 0 ? tsAt(input.store.words, n - 1) : 0,
+            openSessions: open,
+          }
+        : null,
     rules,
     findings,
     suppressed: new Map(runner.suppressed),
@@ -295,6 +334,12 @@ export function summaryLine(o: CheckOutcome, findings: readonly Finding[]): stri
     if (o.damage !== null) {
       return `not clean: the file is damaged (${o.damage.code}); no findings in the ${plural(o.events, 'event')} before the damage.`;
     }
+    if (o.incomplete !== null) {
+      return (
+        `incomplete: the recording has no end record; no findings in the ${plural(o.events, 'event')} ` +
+        `it holds (${coverage(o)}), but a recording cut short is never called clean.`
+      );
+    }
     return `clean: no findings in ${plural(o.events, 'event')} (${plural(o.rules.length, 'rule')} checked).`;
   }
   const byRule = new Map<RuleId, number>();
@@ -313,7 +358,26 @@ export function summaryLine(o: CheckOutcome, findings: readonly Finding[]): stri
     `${plural(total, 'finding')}${kinds.length > 0 && suppressed === 0 ? ` (${kinds.join(', ')})` : ''} ` +
     `breaking ${plural(rules.length, 'rule')}: ${rules.join(', ')}` +
     (o.damage !== null ? ` (in the readable part of a damaged file)` : '') +
+    (o.incomplete !== null ? ` (in an incomplete recording: ${coverage(o)})` : '') +
     '.'
+  );
+}
+
+const END_NAMES: Record<number, string> = {
+  [TraceEndReason.Stopped]: 'recording stopped while the server ran on',
+  [TraceEndReason.SizeCap]: 'file closed at its size cap (the next part continues it)',
+  [TraceEndReason.ServerExit]: 'the server exited',
+  [TraceEndReason.Detached]: 'the tracer detached from its process',
+};
+
+/** What an incomplete recording covers: its time span, and what was still open where it stops. */
+function coverage(o: CheckOutcome): string {
+  const inc = o.incomplete!;
+  return (
+    `${formatDuration(inc.lastTsNs - inc.firstTsNs)} from ` +
+    `${formatDuration(inc.firstTsNs)} to ${formatDuration(inc.lastTsNs)} of the run` +
+    (o.startsMidRun ? ', begun mid-run' : '') +
+    `, ${plural(inc.openSessions, 'session')} still open where it stops`
   );
 }
 
@@ -323,6 +387,21 @@ export function formatCheckReport(o: CheckOutcome, options: FormatCheckOptions =
   const perRule = options.perRule ?? 5;
   const width = options.width ?? 100;
   const out: string[] = [describeRun(o)];
+  if (o.end !== null) out.push(`ended: ${END_NAMES[o.end.reason] ?? `reason ${o.end.reason}`}`);
+  if (o.startsMidRun) {
+    out.push('begins mid-run: its first records are a snapshot of the state (given, not judged)');
+  }
+  if (o.incomplete !== null) {
+    out.push(
+      wrap(
+        `warning: no end record: the recording stops without warning (a crash, a kill, a file ` +
+          `copied while it was written, or a version 1 file). It covers ${coverage(o)}; sessions ` +
+          `still open there look unreleased only because the recording stops.`,
+        width,
+        '',
+      ),
+    );
+  }
   if (o.rules.length < RULES.length) out.push(`rules checked: ${o.rules.join(', ')}`);
   if (o.lostEvents > 0) {
     out.push(
@@ -371,7 +450,9 @@ export function checkReportJson(o: CheckOutcome): unknown {
         ? 'clean'
         : o.exitCode === CHECK_EXIT.findings
           ? 'findings'
-          : 'damaged',
+          : o.exitCode === CHECK_EXIT.incomplete
+            ? 'incomplete'
+            : 'damaged',
     header: o.header,
     events: o.events,
     chunks: o.chunks,
@@ -381,6 +462,9 @@ export function checkReportJson(o: CheckOutcome): unknown {
     lostEvents: o.lostEvents,
     threads: [...o.threads.values()],
     damage: o.damage,
+    end: o.end === null ? null : { reason: o.end.reason, event: o.end.index },
+    startsMidRun: o.startsMidRun,
+    incomplete: o.incomplete,
     rules: o.rules,
     summary: {
       ...o.summary,
@@ -518,9 +602,11 @@ export function registerCheckCommand(program: Command, io?: CheckCliIo): void {
     .addHelpText(
       'after',
       `\nRules (iocp-model.md §3):\n${ruleList}\n\n` +
-        'Exit codes: 0 clean; 1 findings; 2 the file cannot be read, or it is damaged and the\n' +
-        'part before the damage has no findings (a damaged file is never reported clean), or bad options.\n' +
-        'A damaged file with findings exits 1 with a warning naming the damage.',
+        'Exit codes: 0 clean (the recording ended as planned and nothing fired); 1 findings;\n' +
+        '2 the file cannot be read, or it is damaged and the part before the damage has no findings,\n' +
+        'or bad options; 3 incomplete: it reads, but has no end record (cut short by a crash or a\n' +
+        'kill, or a version 1 file) and no findings. A damaged or incomplete file is never reported\n' +
+        'clean; with findings it exits 1 with a warning saying what the file covers.',
     )
     .exitOverride((err) => {
       const code = err.exitCode === 0 ? 0 : CHECK_EXIT.unreadable;

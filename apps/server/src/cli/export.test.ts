@@ -72,7 +72,7 @@ describe('iocpscope export', () => {
     expect(r.code).toBe(EXPORT_EXIT.ok);
     expect(r.err).toBe('');
     expect(r.out).toMatch(
-      /^wrote .*run\.json: 199 events as 0\.\d MiB of Chrome trace JSON \(open it in https:\/\/ui\.perfetto\.dev or chrome:\/\/tracing\)\n$/,
+      /^wrote .*run\.json: 200 events as 0\.\d MiB of Chrome trace JSON \(open it in https:\/\/ui\.perfetto\.dev or chrome:\/\/tracing\)\n$/,
     );
     const events = parseChrome(readFileSync(out, 'utf8'));
     const names = events

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   EventKind,
+  TraceEndReason,
   RECORD_WORDS,
   encodeChunk,
   encodeFileHeader,
@@ -92,12 +93,17 @@ export function traceFileParts(
 export const traceFileBytes = (t: BuiltTrace, o: { perChunk?: number } = {}): Uint8Array =>
   concatBytes(traceFileParts(t, o));
 
-/** A trace with one extra Gap record (lost events) appended. */
+/** A trace with one extra Gap record (lost events) at its end, before its TraceEnd if it has one. */
 export function withGap(t: BuiltTrace, lost: number): BuiltTrace {
   const w = new Uint32Array((t.length + 1) * RECORD_WORDS);
-  w.set(t.words.subarray(0, t.length * RECORD_WORDS));
-  const lastTs = t.length > 0 ? w[(t.length - 1) * RECORD_WORDS + 2]! : 0;
-  writeRecord(w, t.length, EventKind.Gap, 0, 0xffff, lost, lastTs + 1, 0, 0, 0, 0);
+  const ended =
+    t.length > 0 && (t.words[(t.length - 1) * RECORD_WORDS]! & 0xff) === EventKind.TraceEnd;
+  const at = ended ? t.length - 1 : t.length;
+  w.set(t.words.subarray(0, at * RECORD_WORDS));
+  const lastTs = at > 0 ? w[(at - 1) * RECORD_WORDS + 2]! : 0;
+  writeRecord(w, at, EventKind.Gap, 0, 0xffff, lost, lastTs + 1, 0, 0, 0, 0);
+  if (ended)
+    w.set(t.words.subarray(at * RECORD_WORDS, t.length * RECORD_WORDS), (at + 1) * RECORD_WORDS);
   return { words: w, length: t.length + 1, strings: t.strings };
 }
 
@@ -111,6 +117,7 @@ export function cleanTrace(sessions = 3, rounds = 4): BuiltTrace {
     peerResets(sv, sv.w[0]!, s, r);
   }
   shutdownAll(sv);
+  sv.b.traceEnd(TraceEndReason.ServerExit);
   return sv.b.build();
 }
 
@@ -122,6 +129,7 @@ export function buggyTrace(bug: (sv: Server) => void): BuiltTrace {
   bug(sv);
   peerResets(sv, sv.w[0]!, s, r);
   shutdownAll(sv);
+  sv.b.traceEnd(TraceEndReason.ServerExit);
   return sv.b.build();
 }
 

@@ -5,6 +5,7 @@ import {
   EventKind,
   IoCountCause,
   NO_THREAD,
+  Op,
 } from '@iocpscope/protocol';
 import {
   ERROR_IO_PENDING,
@@ -18,7 +19,7 @@ import {
 import type { TraceRecorder } from '../trace/recorder.ts';
 import { EchoCore, RACE_WORK_US, ovRecv, ovSend } from './core.ts';
 import { FAULT_WORDS, FaultSwitches, type FaultName } from './faults.ts';
-import { SessionTable } from './session-table.ts';
+import { S_JOINED, SessionTable } from './session-table.ts';
 
 interface Post {
   op: 'recv' | 'send';
@@ -220,11 +221,20 @@ describe('EchoCore', () => {
     const kinds = rec.records.map((r) => r[0]);
     expect(kinds).toEqual([
       EventKind.SessionCreated,
+      EventKind.SessionRings,
       EventKind.IoCount,
       EventKind.IoCount,
+      EventKind.IoRing,
       EventKind.Accept,
       EventKind.IoCount,
     ]);
+    // The rings' capacities, and the first recv's geometry: all of RecvQ from its base.
+    const [rings] = rec.of(EventKind.SessionRings);
+    expect([rings![2], rings![5]]).toEqual([table.recvBytes, table.sendBytes]);
+    // IoRing: op recv, off0 0, off1 0 (one WSABUF), avail 16384 free, len0 16384, its ioId.
+    const [ring] = rec.of(EventKind.IoRing);
+    expect(ring!.slice(1, 6)).toEqual([Op.Recv, 0, 0, 16384, 16384]);
+    expect(ring![6]).toBe(lastPost('recv').ioId);
     expect(rec.of(EventKind.IoCount).map((r) => r[1])).toEqual([
       IoCountCause.AcceptHold,
       IoCountCause.RecvPost,
@@ -416,6 +426,61 @@ describe('EchoCore fault switches', () => {
     core.accepted(100, 'p');
     const kinds = rec.records.map((r) => r[0]);
     expect(kinds.indexOf(EventKind.SessionReleased)).toBeLessThan(kinds.indexOf(EventKind.Accept));
+  });
+
+  it('no-accept-hold: the acceptor then writes to the released slot and names the session from it', () => {
+    on('no-accept-hold');
+    table.setJoinWorkUs(300);
+    const worker = new EchoCore(table, arena, rec, port, port, FAULT_WORDS);
+    port.onBlock = () => worker.onCompletion(entry(0, lastPost('recv'), 0, 0));
+    const slot = core.accepted(100, 'p');
+    // The slot is free again, yet the acceptor marked it joined: a write to released memory.
+    expect(table.liveSlots()).not.toContain(slot);
+    expect(table.i32[table.w(slot, S_JOINED)]).toBe(1);
+    const [created] = rec.of(EventKind.SessionCreated);
+    const [accept] = rec.of(EventKind.Accept);
+    expect([accept![3], accept![4]]).toEqual([created![3], created![4]]);
+  });
+
+  it('ring-wrap-off-by-one: a recv whose free space wraps stops WSABUF[0] one byte before the end', () => {
+    const s = acceptOne();
+    completeRecv(s, packet(10)); // RecvQ's rear is now 14: the free space wraps
+    const [o0, l0, o1, l1] = lastPost('recv').bufs;
+    expect([o0 - table.recvBase(s), l0, o1, l1]).toEqual([14, 16384 - 14, table.recvBase(s), 14]);
+    on('ring-wrap-off-by-one');
+    completeRecv(s, packet(10));
+    const [p0, q0, , q1] = lastPost('recv').bufs;
+    expect([p0 - table.recvBase(s), q0, q1]).toEqual([28, 16384 - 28 - 1, 29]);
+    const ring = rec.of(EventKind.IoRing).at(-1)!;
+    expect([ring[2], ring[5]]).toEqual([28, 16384 - 28 - 1]);
+  });
+
+  it('short-send-ignored: posts one byte less than it counts, then moves SendQ by the count', () => {
+    on('short-send-ignored');
+    const s = acceptOne();
+    completeRecv(s, packet(20)); // a 24-byte echo
+    const [, l0, , l1] = lastPost('send').bufs;
+    expect(l0 + l1).toBe(23);
+    completeSend(s);
+    // No disconnect for the short completion, and the front moved by 24.
+    expect(rec.of(EventKind.Disconnect)).toHaveLength(0);
+    completeRecv(s, packet(20));
+    const sends = rec.of(EventKind.IoRing).filter((r) => r[1] === Op.Send);
+    expect(sends.map((r) => r[2])).toEqual([0, 24]);
+  });
+
+  it('send-overflow-ignored: an echo that does not fit in SendQ overwrites unsent bytes instead of a disconnect', () => {
+    const full = (): void => {
+      const s = acceptOne();
+      port.nextResult = ERROR_IO_PENDING; // the sends stay in flight: SendQ fills
+      for (let k = 0; k < 3; k++) completeRecv(s, packet(8000));
+    };
+    full();
+    expect(rec.of(EventKind.Disconnect).map((r) => r[1])).toEqual([DisconnectReason.SendOverflow]);
+    rec.records.length = 0;
+    on('send-overflow-ignored');
+    full();
+    expect(rec.of(EventKind.Disconnect)).toHaveLength(0);
   });
 
   it('zero-byte-recv-reposted: a 0-byte recv is posted again instead of disconnecting', () => {

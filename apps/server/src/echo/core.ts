@@ -14,12 +14,18 @@
 // - One recv is outstanding per live session (reposted after each completion
 //   with data); at most one send (the SEND_FLAG exchange); after a disconnect
 //   starts, no new post is made.
+// - RecvQ and SendQ are rings (ring-buffer.ts): a post covers the free (recv)
+//   or used (send) space as WSABUF[0] from the pointer to the physical end and
+//   WSABUF[1] from the base; a completion moves the pointer by the bytes it
+//   reported. Each post is followed by an IoRing record (v2: the WSABUFs'
+//   ring offsets and the free/used bytes the server computed), each session's
+//   capacities by a SessionRings record, so a checker can verify both.
 // - Every fault switch (faults.ts) breaks exactly one of these, for real.
 //
 // The hot path allocates nothing: WSABUFs go through a reused TwoBufs, records
 // are numbers.
 
-import { BlockReason, DisconnectReason, EventKind, IoCountCause } from '@iocpscope/protocol';
+import { BlockReason, DisconnectReason, EventKind, IoCountCause, Op } from '@iocpscope/protocol';
 import { ERROR_IO_PENDING, type CompletionEntry, type CompletionPort } from '../port/index.ts';
 import type { TraceRecorder } from '../trace/recorder.ts';
 import type { FaultWords } from './fault-words.ts';
@@ -39,6 +45,7 @@ import {
   S_SEND_LEN,
   S_SEND_R,
   S_SEND_W,
+  S_JOINED,
   S_SOCKET,
   S_SOCK_CLOSED,
   T_JOIN_WORK_US,
@@ -139,6 +146,7 @@ export class EchoCore {
     const hi = t.idHi(slot);
     const peerStr = this.rec.internOnce(peer);
     this.rec.record(EventKind.SessionCreated, 0, peerStr, lo, hi, socket, slot);
+    this.rec.record(EventKind.SessionRings, 0, this.recvCap, lo, hi, this.sendCap, 0);
     const hold = !this.fault(this.fw.noAcceptHold);
     if (hold) this.inc(slot, IoCountCause.AcceptHold, 0);
     if (!port.associate(socket, lo, hi)) {
@@ -160,9 +168,20 @@ export class EchoCore {
       Atomics.wait(this.sleepCell, 0, 0, joinUs / 1000);
       port.blockEnd();
     }
-    // OnClientJoin done: the acceptor has finished with the session only after this record.
-    this.rec.record(EventKind.Accept, 0, peerStr, lo, hi, socket, 0);
-    if (hold) this.dec(slot, IoCountCause.AcceptRelease, 0);
+    if (hold) {
+      // OnClientJoin done: mark the session joined; the acceptor has finished
+      // with it only after the Accept record, and the hold kept it alive.
+      this.i32[b + S_JOINED] = 1;
+      this.rec.record(EventKind.Accept, 0, peerStr, lo, hi, socket, 0);
+      this.dec(slot, IoCountCause.AcceptRelease, 0);
+    } else {
+      // BUG (on purpose, no-accept-hold): with nothing holding the session, a
+      // worker may have released it while the acceptor was in OnClientJoin. The
+      // acceptor still marks it joined through its slot and names it from the
+      // slot: a write to freed memory (after slot reuse, to another session).
+      this.i32[b + S_JOINED] = 1;
+      this.rec.record(EventKind.Accept, 0, peerStr, t.idLo(slot), t.idHi(slot), socket, 0);
+    }
     return slot;
   }
 
@@ -217,12 +236,15 @@ export class EchoCore {
     const b = this.base(slot);
     const i = this.i32;
     const twoSends = this.fault(this.fw.twoSendsInFlight);
-    if (!twoSends && bytes !== Atomics.load(i, b + S_SEND_LEN)) {
+    const shortIgnored = this.fault(this.fw.shortSendIgnored);
+    if (!twoSends && !shortIgnored && bytes !== Atomics.load(i, b + S_SEND_LEN)) {
       // An overlapped send completes with all its bytes or fails: anything else is a broken kernel.
       this.disconnect(slot, DisconnectReason.IoError, 0);
     } else {
       // Only the thread handling the one send in flight moves SendQ's read end.
-      const sR = (Atomics.load(i, b + S_SEND_R) + bytes) | 0;
+      // BUG (on purpose, short-send-ignored): by what it counted, not by what was sent.
+      const moved = shortIgnored ? Atomics.load(i, b + S_SEND_LEN) : bytes;
+      const sR = (Atomics.load(i, b + S_SEND_R) + moved) | 0;
       Atomics.store(i, b + S_SEND_R, sR);
       if (!twoSends) Atomics.store(i, b + S_SEND_FLAG, 0);
       if (((Atomics.load(i, b + S_SEND_W) - sR) | 0) > 0) this.sendPost(slot);
@@ -265,10 +287,11 @@ export class EchoCore {
     if (n === 0) return true;
     const sW = Atomics.load(i, b + S_SEND_W);
     const sR = Atomics.load(i, b + S_SEND_R);
-    if (n > this.sendCap - ((sW - sR) | 0)) {
+    if (n > this.sendCap - ((sW - sR) | 0) && !this.fault(this.fw.sendOverflowIgnored)) {
       this.disconnect(slot, DisconnectReason.SendOverflow, 0);
       return false;
     }
+    // (send-overflow-ignored, on purpose: the echo is copied in anyway, over bytes not yet sent.)
     copyBetween(a, rBase, rCap, start, this.table.sendBase(slot), this.sendCap, sW, n);
     i[b + S_RECV_R] = r;
     Atomics.store(i, b + S_SEND_W, (sW + n) | 0);
@@ -283,7 +306,13 @@ export class EchoCore {
     if (Atomics.load(i, b + S_DISCONNECTED) !== 0) return;
     const port = this.port!;
     const bufs = this.bufs;
-    freeBufs(bufs, this.table.recvBase(slot), this.recvCap, i[b + S_RECV_R]!, i[b + S_RECV_W]!);
+    const base = this.table.recvBase(slot);
+    const free = freeBufs(bufs, base, this.recvCap, i[b + S_RECV_R]!, i[b + S_RECV_W]!);
+    if (bufs.len1 > 0 && this.fault(this.fw.ringWrapOffByOne)) {
+      // BUG (on purpose): the split at the wrap is one byte early.
+      bufs.len0--;
+      bufs.len1++;
+    }
     const ioId = port.allocIoId();
     this.inc(slot, IoCountCause.RecvPost, ioId);
     const ret = port.wsaRecv(
@@ -295,6 +324,7 @@ export class EchoCore {
       bufs.len1,
       ioId,
     );
+    this.ringRecord(Op.Recv, base, free, ioId);
     if (ret !== 0 && ret !== ERROR_IO_PENDING) {
       // No packet will ever come for this call: undo its IOCount now.
       this.disconnect(slot, DisconnectReason.IoError, ret);
@@ -323,6 +353,12 @@ export class EchoCore {
         const lock = this.fault(this.fw.lockAcrossSend) ? this.sendLock : null;
         const lo = this.table.idLo(slot);
         const hi = this.table.idHi(slot);
+        const used = (Atomics.load(i, b + S_SEND_W) - sR) | 0;
+        if (n > 1 && this.fault(this.fw.shortSendIgnored)) {
+          // BUG (on purpose): the length posted is one byte short of the count.
+          if (this.bufs.len1 > 0) this.bufs.len1--;
+          else this.bufs.len0--;
+        }
         lock?.acquire(lo, hi);
         Atomics.store(i, b + S_SEND_LEN, n);
         const ioId = port.allocIoId();
@@ -338,6 +374,7 @@ export class EchoCore {
           ioId,
         );
         lock?.release(lo, hi);
+        this.ringRecord(Op.Send, this.table.sendBase(slot), used, ioId);
         if (ret !== 0 && ret !== ERROR_IO_PENDING) {
           Atomics.store(i, b + S_SEND_FLAG, 0);
           this.disconnect(slot, DisconnectReason.IoError, ret);
@@ -350,6 +387,24 @@ export class EchoCore {
       // Lost wake-up guard: data queued after we looked but while the flag was still ours.
       if (((Atomics.load(i, b + S_SEND_W) - sR) | 0) === 0) return;
     }
+  }
+
+  /**
+   * IoRing (v2) of the post just made from this.bufs: the WSABUFs' offsets in
+   * their ring (base = the ring's start in the arena) and the free (recv) or
+   * used (send) bytes the server computed. Its session field holds off1/avail.
+   */
+  private ringRecord(op: number, base: number, avail: number, ioId: number): void {
+    const bufs = this.bufs;
+    this.rec.record(
+      EventKind.IoRing,
+      op,
+      bufs.off0 - base,
+      bufs.len1 > 0 ? bufs.off1 - base : 0,
+      avail >>> 0,
+      bufs.len0,
+      ioId,
+    );
   }
 
   // ---- IOCount, disconnect, release ----------------------------------------------

@@ -15,4 +15,7 @@ export interface FaultWords {
   readonly zeroByteRecvReposted: number;
   readonly lockAcrossSend: number;
   readonly releaseWithoutAtomicFlag: number;
+  readonly ringWrapOffByOne: number;
+  readonly shortSendIgnored: number;
+  readonly sendOverflowIgnored: number;
 }

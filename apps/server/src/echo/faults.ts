@@ -16,7 +16,7 @@ export const FAULT_DESCRIPTIONS: Record<FaultName, string> = {
   'release-with-io-pending':
     'a disconnect releases the session at once instead of waiting for IOCount 0: completions then arrive for a released session (bug 2)',
   'recv-not-reposted':
-    'after a recv completion with data the worker forgets RecvPost: the session goes deaf (bug 5)',
+    "after a recv completion with data the worker forgets RecvPost: with no recv left, the session's IOCount reaches 0 once its last I/O completes and it is released, hanging up on a client that was still talking (bug 5)",
   'two-sends-in-flight':
     'SendPost ignores the send-in-flight flag: two WSASends overlap on one session and echo bytes twice (bug 4)',
   'no-decrement-on-failure':
@@ -24,13 +24,19 @@ export const FAULT_DESCRIPTIONS: Record<FaultName, string> = {
   'too-few-exit-packets':
     'shutdown posts one PQCS(0,0,NULL) fewer than there are workers: one worker never exits (bug 10)',
   'no-accept-hold':
-    'the accept thread takes no IOCount hold across the first RecvPost and OnClientJoin (1 ms of join work): a client that leaves at once is released by a worker before the acceptor is done with it (bug 11)',
+    "the accept thread takes no IOCount hold across the first RecvPost and OnClientJoin (1 ms of join work), then marks the session joined through its slot: a client that leaves at once is released by a worker meanwhile, and the acceptor writes to the freed slot (use after release; with slot reuse, another session's) (bug 11)",
   'zero-byte-recv-reposted':
     'a 0-byte recv (peer closed) is treated as data and the recv is posted again: it completes at once, forever (bug 9)',
   'lock-across-send':
     'SendPost takes a global lock and holds it across WSASend: other workers block on it (bug 16)',
   'release-without-atomic-flag':
     'release checks a plain IOCount == 0 and a plain flag, works, then sets the flag, instead of one CAS: a recv and a send failing together on two workers (a reset) release the session twice (bug 13)',
+  'ring-wrap-off-by-one':
+    "RecvPost splits RecvQ's free space one byte early when it wraps: WSABUF[0] stops one byte before the physical end and WSABUF[1] starts at the base, so a byte is skipped and the stream shifts (bug 7)",
+  'short-send-ignored':
+    "SendPost posts one byte less than it counts as sent (an off-by-one in the WSABUF length), and the send completion moves SendQ's front by the count instead of the bytes the completion reports: one byte of every echo is never sent (bug 15)",
+  'send-overflow-ignored':
+    'an echo that does not fit in SendQ (a client that sends faster than it reads) is copied in anyway, over bytes not yet sent, instead of disconnecting the session (bug 15)',
 };
 
 export const FAULT_INDEX: Record<FaultName, number> = Object.fromEntries(
@@ -47,6 +53,9 @@ export const F_NO_ACCEPT_HOLD = T_FAULTS + FAULT_INDEX['no-accept-hold'];
 export const F_ZERO_BYTE_RECV_REPOSTED = T_FAULTS + FAULT_INDEX['zero-byte-recv-reposted'];
 export const F_LOCK_ACROSS_SEND = T_FAULTS + FAULT_INDEX['lock-across-send'];
 export const F_RELEASE_WITHOUT_ATOMIC_FLAG = T_FAULTS + FAULT_INDEX['release-without-atomic-flag'];
+export const F_RING_WRAP_OFF_BY_ONE = T_FAULTS + FAULT_INDEX['ring-wrap-off-by-one'];
+export const F_SHORT_SEND_IGNORED = T_FAULTS + FAULT_INDEX['short-send-ignored'];
+export const F_SEND_OVERFLOW_IGNORED = T_FAULTS + FAULT_INDEX['send-overflow-ignored'];
 
 /** Every fault's word, for EchoCore (main thread here; threads get a copy in their input). */
 export const FAULT_WORDS: FaultWords = {
@@ -60,6 +69,9 @@ export const FAULT_WORDS: FaultWords = {
   zeroByteRecvReposted: F_ZERO_BYTE_RECV_REPOSTED,
   lockAcrossSend: F_LOCK_ACROSS_SEND,
   releaseWithoutAtomicFlag: F_RELEASE_WITHOUT_ATOMIC_FLAG,
+  ringWrapOffByOne: F_RING_WRAP_OFF_BY_ONE,
+  shortSendIgnored: F_SHORT_SEND_IGNORED,
+  sendOverflowIgnored: F_SEND_OVERFLOW_IGNORED,
 };
 
 export class FaultError extends Error {

@@ -23,7 +23,7 @@ export const SLOT_BITS = 16;
 export const MAX_SESSIONS = (1 << SLOT_BITS) - 1;
 export const SLOT_MASK = (1 << SLOT_BITS) - 1;
 
-export const SLOT_WORDS = 16;
+export const SLOT_WORDS = 18;
 export const S_IO_COUNT = 0; // low half of IOREF (must be even)
 export const S_RELEASED = 1; // high half of IOREF
 export const S_SEND_FLAG = 2; // 1 while a send is in flight
@@ -40,6 +40,7 @@ export const S_SEND_LEN = 12; // bytes of the send in flight
 export const S_REUSE_LO = 13; // reuse counter, low 32 bits
 export const S_REUSE_HI = 14; // reuse counter, bits 32..47
 export const S_NEXT_FREE = 15; // free stack link: slot + 1, 0 = end
+export const S_JOINED = 16; // 1 once the acceptor's OnClientJoin is done with the session
 
 export const HEADER_WORDS = 64;
 export const T_FREE_HEAD = 0;
@@ -163,6 +164,7 @@ export class SessionTable {
     i[b + S_SEND_R] = 0;
     i[b + S_SEND_W] = 0;
     i[b + S_SEND_LEN] = 0;
+    i[b + S_JOINED] = 0;
     // IOCount 0, flag clear; publish with a seq-cst store so other threads see a clean slot.
     Atomics.store(this.i64, b / 2 + S_IO_COUNT / 2, 0n);
     Atomics.add(i, T_ACTIVE, 1);

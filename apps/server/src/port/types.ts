@@ -48,7 +48,8 @@
 //   with ok=false/hasOverlapped=false for a timeout or an abandoned wait),
 //   ThreadState (Waiting before sleeping in GQCS, Running on wake-up or blockEnd,
 //   Blocked with its reason on blockBegin or a blocking accept), IoPosted (session =
-//   the socket's completion key, result 0/997/error, bufCount, ioId), Pqcs (on the
+//   the socket's completion key, result 0/997/error, bufCount, ioId) and right after
+//   it IoDetail (v2: the caller's `overlapped`, the OVERLAPPED the call used), Pqcs (on the
 //   poster's recorder; its packet needs no PacketQueued), PacketQueued (kernel
 //   recorder, I/O completion packets only, recorded before the packet is visible).
 // - ioId is a per-port sequence (never 0) naming one post; the matching packet
@@ -60,13 +61,23 @@
 // worker that stops on the first must post the extra ones again, or another
 // worker never gets its own.
 //
+// Results mean what they mean on Win32: a WSARecv that returns 0 found bytes
+// buffered (or the peer's FIN) and completes TRUE with them whatever happens to
+// the socket next; a WSASend returns 0 only if the socket's send buffer took
+// all its bytes at the call (SO_SNDBUF, 64 KiB, with no other send pending),
+// and then completes TRUE with all of them even if a close or reset discards
+// them later; a pending send whose bytes had not all left when the socket is
+// closed completes FALSE/995, and pending I/O on a reset connection FALSE/64.
+//
 // Where the emulation differs from Win32 (documented, not tested as rules)
 // - The packet of a post that returned 0 is queued by the kernel in its next
-//   event-loop turn, not before the call returns.
+//   event-loop turn, not before the call returns; a send's, once its bytes
+//   left node's write queue (its arena range is in use until then).
 // - I/O on a socket that was never associated fails with WSAEINVAL (Win32 would
 //   complete it without a packet).
-// - A post racing closesocket on the same socket may complete FALSE/995 even
-//   when it returned 0. A full packet queue fails PQCS with ERROR_NO_SYSTEM_RESOURCES.
+// - Two recvs that returned 0 on the same buffered bytes (two at once on one
+//   socket) share them: the second gets what the first left, possibly 0.
+// - A full packet queue fails PQCS with ERROR_NO_SYSTEM_RESOURCES.
 // - Only instrumented waits (blockBegin/blockEnd, accept) free a concurrency slot.
 
 import type { Op } from '@iocpscope/protocol';

@@ -63,7 +63,22 @@ export class TraceChecker {
   lockAcquires = 0;
   /** Sends posted while the posting thread held a lock. */
   sendsUnderLock = 0;
+  /**
+   * Holds of a lock during which its holder posted a WSASend while another
+   * thread waited for that lock (LockWait during the hold, the waiter blocked
+   * until the release): the cost of bug 16, not just its shape.
+   */
+  sendingHoldsWaitedFor = 0;
+  /** LockWait records whose thread then recorded ThreadState Blocked (Lock) before its LockAcquire. */
+  blockedWaits = 0;
   private readonly locksHeld = new Map<number, number>();
+  /** lockId -> the current hold: holder, whether it sent, who waited meanwhile. */
+  private readonly holds = new Map<
+    number,
+    { tid: number; sent: boolean; waiters: Set<number>; counted: boolean }
+  >();
+  /** Threads that recorded LockWait and have not acquired yet. */
+  private readonly waiting = new Map<number, boolean>();
   lastTs = 0;
   outOfOrder = 0;
   readonly ledgerErrors: string[] = [];
@@ -127,15 +142,36 @@ export class TraceChecker {
       case EventKind.SessionCreated:
         this.session(sessionAt(w, i)).created++;
         return;
-      case EventKind.LockWait:
+      case EventKind.LockWait: {
         this.lockWaits++;
+        const h = this.holds.get(xAt(w, i));
+        if (h !== undefined && h.tid !== tidAt(w, i)) {
+          h.waiters.add(tidAt(w, i));
+          this.countHold(h);
+        }
+        this.waiting.set(tidAt(w, i), false);
+        return;
+      }
+      case EventKind.ThreadState:
+        if (aAt(w, i) === 2 && xAt(w, i) === 1 && this.waiting.has(tidAt(w, i))) {
+          this.waiting.set(tidAt(w, i), true);
+        }
         return;
       case EventKind.LockAcquire:
         this.lockAcquires++;
         this.locksHeld.set(tidAt(w, i), (this.locksHeld.get(tidAt(w, i)) ?? 0) + 1);
+        if (this.waiting.get(tidAt(w, i)) === true) this.blockedWaits++;
+        this.waiting.delete(tidAt(w, i));
+        this.holds.set(xAt(w, i), {
+          tid: tidAt(w, i),
+          sent: false,
+          waiters: new Set(),
+          counted: false,
+        });
         return;
       case EventKind.LockRelease:
         this.locksHeld.set(tidAt(w, i), (this.locksHeld.get(tidAt(w, i)) ?? 1) - 1);
+        this.holds.delete(xAt(w, i));
         return;
       case EventKind.GqcsReturn: {
         if ((aAt(w, i) & 0x20) === 0) return; // no overlapped
@@ -167,6 +203,11 @@ export class TraceChecker {
         s.sendsOutstanding++;
         s.maxSendsOutstanding = Math.max(s.maxSendsOutstanding, s.sendsOutstanding);
         if ((this.locksHeld.get(tidAt(w, i)) ?? 0) > 0) this.sendsUnderLock++;
+        for (const h of this.holds.values()) {
+          if (h.tid !== tidAt(w, i)) continue;
+          h.sent = true;
+          this.countHold(h);
+        }
       }
     } else if (k === EventKind.Accept) {
       s.acceptAt = this.records;
@@ -203,6 +244,12 @@ export class TraceChecker {
       s.disconnects++;
       s.disconnectReasons.push(aAt(w, i));
     }
+  }
+
+  private countHold(h: { sent: boolean; waiters: Set<number>; counted: boolean }): void {
+    if (h.counted || !h.sent || h.waiters.size === 0) return;
+    h.counted = true;
+    this.sendingHoldsWaitedFor++;
   }
 
   /** Every violation of the clean-run invariants, in words. */

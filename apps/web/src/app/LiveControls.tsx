@@ -12,7 +12,8 @@ import { formatBytes, formatCount } from '../panels/format.ts';
 export const FAULT_HELP: Record<FaultName, string> = {
   'iocount-double-decrement': 'a completion drops IOCount twice (it goes below zero)',
   'release-with-io-pending': 'the session is released while a recv or send is still pending',
-  'recv-not-reposted': 'after a recv completes, no new recv is posted (the session goes deaf)',
+  'recv-not-reposted':
+    'after a recv completes, no new recv is posted: the session runs out of I/O and is released',
   'two-sends-in-flight': 'a second WSASend is posted while one is still in flight',
   'no-decrement-on-failure': 'a failed completion keeps its IOCount (a zombie session)',
   'too-few-exit-packets': 'shutdown posts fewer exit packets than there are workers',
@@ -20,6 +21,10 @@ export const FAULT_HELP: Record<FaultName, string> = {
   'zero-byte-recv-reposted': 'a 0-byte recv (peer closed) posts another recv',
   'lock-across-send': 'a lock is held across WSASend while other workers wait for it',
   'release-without-atomic-flag': 'release is decided without the atomic flag (a release race)',
+  'ring-wrap-off-by-one': 'a recv that wraps RecvQ stops its first WSABUF one byte before the end',
+  'short-send-ignored': 'each send is one byte short and SendQ moves on as if it was not',
+  'send-overflow-ignored':
+    'an echo that does not fit in SendQ overwrites unsent bytes instead of a disconnect',
 };
 
 function NumberField(props: {

@@ -14,11 +14,21 @@
 // Per socket (KSocket): a receive buffer (node Buffers not yet consumed, capped
 // at RECV_BUFFER_LIMIT by pausing the stream), pending recvs filled in FIFO
 // order, and sends: the arena bytes are written without copying; a send whose
-// bytes all reach the socket's send buffer at once completes there and then,
-// the others (queued in node behind a full socket buffer) complete in order
-// from the socket's write callback, and their arena range stays untouched
-// until that packet is dequeued. Every recv/send command yields exactly one packet, guarded by
+// bytes all reach the OS at once completes there and then, the others (queued
+// in node behind a full socket buffer) complete in order from the socket's
+// write callback, and their arena range stays untouched until that packet is
+// dequeued. Every recv/send command yields exactly one packet, guarded by
 // KOp.done, whichever of data, end, error, closesocket or port close comes first.
+//
+// Results are honoured (thread-port.ts decides them at the call, from what this
+// kernel publishes): a recv that returned 0 completes TRUE with the bytes that
+// were buffered (kept through a reset, and through a close in `leftovers`), or
+// 0 at EOF; a send that returned 0 had its bytes taken into the socket's send
+// buffer, whose free room (S_SEND_ROOM: SEND_BUFFER_BYTES minus node's write
+// queue minus reservations) the kernel keeps current, and completes TRUE with
+// all of them whatever happens to the socket afterwards. A pending send that a
+// local close catches before all its bytes left completes FALSE/995; one all
+// of whose bytes had left completes TRUE.
 
 import net from 'node:net';
 import { Backend, EventKind, Op } from '@iocpscope/protocol';
@@ -59,6 +69,8 @@ import {
   S_KEY_LO,
   S_READABLE,
   S_SEND_PENDING,
+  S_SEND_ROOM,
+  SEND_BUFFER_BYTES,
   T_ACC_ERROR,
   T_ACC_PEER,
   T_ACC_PEER_BYTES,
@@ -96,6 +108,8 @@ const DEFAULT_BACKLOG = 4096;
 const WSAENOBUFS = 10055;
 /** Words per packet in the kernel's unpublished batch. */
 const B_WORDS = 7;
+/** Closed sockets whose buffered bytes a recv that already returned 0 may still take. */
+const LEFTOVERS_MAX = 256;
 
 interface AtomicsWithWaitAsync {
   waitAsync(
@@ -147,6 +161,8 @@ class KSocket {
   readable = 0;
   /** The readable count last stored in the shared socket record (S_READABLE). */
   shownReadable = 0;
+  /** Bytes of node's write queue already taken off S_SEND_ROOM. */
+  nodeQueued = 0;
   /** Unconsumed received chunks; `headOff` bytes of chunks[0] are consumed. */
   chunks: Buffer[] = [];
   headOff = 0;
@@ -202,6 +218,11 @@ export class EmulatedKernel implements PortHost {
   private publishScheduled = false;
   private closed = false;
   private closing: Promise<void> | null = null;
+  /** Buffered bytes of recently closed sockets, by socket id, for recvs decided before the close. */
+  private readonly leftovers = new Map<
+    number,
+    { chunks: Buffer[]; headOff: number; readable: number }
+  >();
   private readonly publishNow = (): void => this.publish();
   private readonly drainNow = (): void => this.drain();
   private readonly onDoorbell = (): void => {
@@ -344,11 +365,24 @@ export class EmulatedKernel implements PortHost {
     const socket = c[C_SOCKET - 1]! >>> 0;
     if (type === CMD_RECV || type === CMD_SEND) {
       const ks = this.live(socket);
+      const decided = c[C_RESULT - 1] === 0;
+      if (type === CMD_RECV && decided) {
+        // It returned 0: it completes with what was buffered, whatever happened since.
+        this.recvDecided(ks, socket, c);
+        return;
+      }
+      if (type === CMD_SEND && decided && ks !== null) {
+        // Its reservation becomes bytes in node's write queue (taken off again below).
+        Atomics.add(this.i32, ks.sb + S_SEND_ROOM, c[C_LEN0 - 1]! + c[C_LEN1 - 1]!);
+      }
       if (ks !== null && !ks.reset) {
         // The common cases finish here without a KOp: a send that goes
         // straight into an idle socket, a recv of bytes already buffered.
         if (type === CMD_SEND) {
-          if (ks.sends.length === 0 && this.trySendNow(ks, c)) return;
+          if (ks.sends.length === 0 && this.trySendNow(ks, c)) {
+            this.syncRoom(ks);
+            return;
+          }
         } else if (ks.readable > 0) {
           this.recvNow(ks, c);
           return;
@@ -356,12 +390,15 @@ export class EmulatedKernel implements PortHost {
       }
       const op = this.opFrom(ks, type, c);
       if (!ks) {
-        // Closed between the post and now (a race with closesocket): aborted.
-        this.complete(op, 0, ERROR_OPERATION_ABORTED);
+        // Closed between the post and now (a race with closesocket): a send
+        // that returned 0 had its bytes taken already; anything else is aborted.
+        if (op.immediate) this.complete(op, op.total, 0);
+        else this.complete(op, 0, ERROR_OPERATION_ABORTED);
       } else if (type === CMD_RECV) {
         this.startRecv(ks, op);
       } else {
         this.startSend(ks, op);
+        this.syncRoom(ks);
       }
     } else if (type === CMD_CLOSE) {
       const ks = this.sockets[socketSlot(socket)];
@@ -504,6 +541,37 @@ export class EmulatedKernel implements PortHost {
     );
   }
 
+  /**
+   * A recv that returned 0: bytes were buffered (or the peer had closed) when
+   * it was decided, so it completes TRUE with them, even if the socket was
+   * reset since (its buffered bytes are kept for this) or closed (`leftovers`).
+   * A second recv decided on the same bytes gets what is left, possibly 0.
+   */
+  private recvDecided(ks: KSocket | null, socket: number, c: Int32Array): void {
+    if (ks !== null) {
+      this.recvNow(ks, c);
+      return;
+    }
+    const left = this.leftovers.get(socket);
+    let n = 0;
+    if (left !== undefined) {
+      const len0 = c[C_LEN0 - 1]!;
+      const len1 = c[C_LEN1 - 1]!;
+      n = takeBuffered(left, this.arena, c[C_OFF0 - 1]!, len0);
+      if (len1 > 0 && n === len0) n += takeBuffered(left, this.arena, c[C_OFF1 - 1]!, len1);
+      if (left.readable === 0) this.leftovers.delete(socket);
+    }
+    this.emit(
+      n,
+      c[C_KEY_LO - 1]! >>> 0,
+      c[C_KEY_HI - 1]! >>> 0,
+      c[C_OVERLAPPED - 1]! >>> 0,
+      0,
+      Op.Recv,
+      c[C_IO_ID - 1]! >>> 0,
+    );
+  }
+
   /** A recv with nothing buffered (execute() fills the others at once through recvNow). */
   private startRecv(ks: KSocket, op: KOp): void {
     if (ks.reset) {
@@ -517,23 +585,7 @@ export class EmulatedKernel implements PortHost {
 
   /** Move up to `len` buffered bytes into the arena at `off`; returns the count. */
   private copyOut(ks: KSocket, off: number, len: number): number {
-    const arena = this.arena;
-    let done = 0;
-    while (done < len && ks.chunks.length > 0) {
-      const head = ks.chunks[0]!;
-      const take = Math.min(len - done, head.length - ks.headOff);
-      // The whole chunk (the common case) needs no subarray view.
-      if (take === head.length) arena.set(head, off + done);
-      else arena.set(head.subarray(ks.headOff, ks.headOff + take), off + done);
-      done += take;
-      ks.headOff += take;
-      if (ks.headOff === head.length) {
-        ks.chunks.shift();
-        ks.headOff = 0;
-      }
-    }
-    ks.readable -= done;
-    return done;
+    return takeBuffered(ks, this.arena, off, len);
   }
 
   /** Show the buffered byte count to port threads; resume reading below the limit. */
@@ -604,9 +656,8 @@ export class EmulatedKernel implements PortHost {
   private onReset(ks: KSocket): void {
     if (ks.closed || ks.reset) return;
     ks.reset = true;
-    ks.chunks = [];
-    ks.headOff = 0;
-    ks.readable = 0;
+    // New recvs fail with WSAECONNRESET from now on; the buffered bytes stay for
+    // a recv that returned 0 before the reset (its command may still be queued).
     ks.shownReadable = 0;
     Atomics.store(this.i32, ks.sb + S_READABLE, 0);
     Atomics.or(this.i32, ks.sb + S_FLAGS, SF_RESET);
@@ -698,8 +749,21 @@ export class EmulatedKernel implements PortHost {
     }
   }
 
+  /**
+   * Keep S_SEND_ROOM current: what node's write queue holds is not free. Called
+   * after every write and every write callback on the socket.
+   */
+  private syncRoom(ks: KSocket): void {
+    const q = ks.sock === null || ks.gone ? 0 : ks.sock.writableLength;
+    if (q !== ks.nodeQueued) {
+      Atomics.sub(this.i32, ks.sb + S_SEND_ROOM, q - ks.nodeQueued);
+      ks.nodeQueued = q;
+    }
+  }
+
   /** A write callback: the oldest send of `ks` is done (none if it was aborted since). */
   onSent(ks: KSocket, err: Error | null | undefined): void {
+    if (!ks.closed) this.syncRoom(ks);
     const op = ks.sends.shift();
     if (!op) return;
     if (err) {
@@ -838,6 +902,7 @@ export class EmulatedKernel implements PortHost {
     i32[sb + S_FLAGS] = 0;
     i32[sb + S_READABLE] = 0;
     i32[sb + S_SEND_PENDING] = 0;
+    i32[sb + S_SEND_ROOM] = SEND_BUFFER_BYTES;
     i32[sb + S_ASSOC] = 0;
     i32[sb + S_KEY_LO] = 0;
     i32[sb + S_KEY_HI] = 0;
@@ -855,7 +920,27 @@ export class EmulatedKernel implements PortHost {
     if (ks.closed) return;
     for (const op of ks.recvs.splice(0)) this.complete(op, 0, ERROR_OPERATION_ABORTED);
     const inFlight = ks.sends.length > 0;
-    for (const op of ks.sends.splice(0)) this.failSend(op, ERROR_OPERATION_ABORTED);
+    // Node writes in order: the bytes still in its queue are the last sends'.
+    // Those sends had not all left: aborted (unless they returned 0, which
+    // already took them). The ones before had left: done.
+    let notLeft = ks.sock !== null && !ks.gone ? ks.sock.writableLength : 0;
+    const sends = ks.sends.splice(0);
+    const left = new Array<boolean>(sends.length);
+    for (let k = sends.length - 1; k >= 0; k--) {
+      left[k] = notLeft <= 0;
+      notLeft -= sends[k]!.total;
+    }
+    for (let k = 0; k < sends.length; k++) {
+      if (left[k]) this.complete(sends[k]!, sends[k]!.total, 0);
+      else this.failSend(sends[k]!, ERROR_OPERATION_ABORTED);
+    }
+    if (ks.readable > 0 && !portClosing) {
+      // A recv that returned 0 before this close may still take these bytes.
+      this.leftovers.set(ks.id, { chunks: ks.chunks, headOff: ks.headOff, readable: ks.readable });
+      if (this.leftovers.size > LEFTOVERS_MAX) {
+        this.leftovers.delete(this.leftovers.keys().next().value as number);
+      }
+    }
     ks.closed = true;
     if (ks.server) {
       if (!portClosing) ks.server.close();
@@ -892,5 +977,30 @@ export class EmulatedKernel implements PortHost {
 }
 
 function noop(): void {}
+
+/** Move up to `len` buffered bytes of `b` into the arena at `off`; returns the count. */
+function takeBuffered(
+  b: { chunks: Buffer[]; headOff: number; readable: number },
+  arena: Uint8Array,
+  off: number,
+  len: number,
+): number {
+  let done = 0;
+  while (done < len && b.chunks.length > 0) {
+    const head = b.chunks[0]!;
+    const take = Math.min(len - done, head.length - b.headOff);
+    // The whole chunk (the common case) needs no subarray view.
+    if (take === head.length) arena.set(head, off + done);
+    else arena.set(head.subarray(b.headOff, b.headOff + take), off + done);
+    done += take;
+    b.headOff += take;
+    if (b.headOff === head.length) {
+      b.chunks.shift();
+      b.headOff = 0;
+    }
+  }
+  b.readable -= done;
+  return done;
+}
 
 const EMPTY = Buffer.alloc(0);

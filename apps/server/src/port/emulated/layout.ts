@@ -76,6 +76,15 @@ export const S_SEND_PENDING = 3;
 export const S_ASSOC = 4;
 export const S_KEY_LO = 5;
 export const S_KEY_HI = 6;
+/**
+ * Free room in the socket's send buffer (SO_SNDBUF), bytes: SEND_BUFFER_BYTES
+ * minus what sits in node's write queue minus what immediate sends reserved
+ * and the kernel has not written yet. A WSASend returns 0 only when it can
+ * reserve all its bytes here (the socket takes them at the call).
+ */
+export const S_SEND_ROOM = 7;
+/** The send buffer the emulation gives each socket (Windows' default SO_SNDBUF). */
+export const SEND_BUFFER_BYTES = 64 * 1024;
 
 export const SOCK_FREE = 0;
 export const SOCK_OPEN = 1;

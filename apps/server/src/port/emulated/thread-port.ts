@@ -3,12 +3,23 @@
 // decided here (the result code a Win32 call would return, from the socket state
 // the kernel publishes) and handed to the kernel through the command queue.
 //
-// How a post's result is decided, so that the packet rule holds exactly:
-// - recv: RESET -> WSAECONNRESET (no packet); bytes buffered or EOF -> 0;
-//   otherwise ERROR_IO_PENDING. send: RESET -> WSAECONNRESET; no send in flight
-//   -> 0; otherwise ERROR_IO_PENDING. Either way exactly one packet follows a 0 or
-//   a 997 (the kernel honours the decided result), and none follows an error.
+// How a post's result is decided, so that the packet rule holds exactly and a
+// result means what it means on Windows:
+// - recv: RESET -> WSAECONNRESET (no packet); bytes buffered or EOF -> 0 (the
+//   call "finished at once": the kernel completes it with those bytes, or with
+//   0 for EOF, whatever happens to the socket before it runs the command);
+//   otherwise ERROR_IO_PENDING.
+// - send: RESET -> WSAECONNRESET; 0 only when no other send is pending and the
+//   socket's send buffer takes every byte now (this thread reserves them in
+//   S_SEND_ROOM, the free room the kernel publishes); otherwise
+//   ERROR_IO_PENDING. A send that returned 0 completes TRUE with all its bytes
+//   even if the socket is closed or reset before they leave (they were taken);
+//   a pending one whose bytes had not all left when the socket was closed
+//   completes FALSE/995, and FALSE/64 on a reset.
+// - Either way exactly one packet follows a 0 or a 997, and none follows an error.
 // - A closed handle or a bad buffer fails here, before anything reaches the kernel.
+// IoPosted is followed by IoDetail (v2): the caller's overlapped id, the
+// OVERLAPPED the call used.
 
 import { BlockReason, EventKind, Op, ThreadStateValue } from '@iocpscope/protocol';
 import {
@@ -59,6 +70,7 @@ import {
   S_KEY_LO,
   S_READABLE,
   S_SEND_PENDING,
+  S_SEND_ROOM,
   T_ACC_ERROR,
   T_ACC_PEER,
   T_ACC_PEER_LEN,
@@ -103,6 +115,7 @@ const K_THREAD_STATE = EventKind.ThreadState;
 const K_GQCS_ENTER = EventKind.GqcsEnter;
 const K_GQCS_RETURN = EventKind.GqcsReturn;
 const K_IO_POSTED = EventKind.IoPosted;
+const K_IO_DETAIL = EventKind.IoDetail;
 const K_PQCS = EventKind.Pqcs;
 
 export class ThreadPort implements CompletionPort {
@@ -348,10 +361,13 @@ export class ThreadPort implements CompletionPort {
         const ready = (flags & SF_EOF) !== 0 || Atomics.load(i32, sb + S_READABLE) > 0;
         result = ready ? 0 : ERROR_IO_PENDING;
       } else {
-        result = Atomics.add(i32, sb + S_SEND_PENDING, 1) === 0 ? 0 : ERROR_IO_PENDING;
+        // Immediate only when no send is pending and the socket buffer takes it all now.
+        const first = Atomics.add(i32, sb + S_SEND_PENDING, 1) === 0;
+        result = first && reserveRoom(i32, sb + S_SEND_ROOM, requested) ? 0 : ERROR_IO_PENDING;
       }
     }
     this.rec.record(K_IO_POSTED, op | (bufCount << 4), requested, keyLo, keyHi, result, id);
+    this.rec.record(K_IO_DETAIL, op, overlapped >>> 0, keyLo, keyHi, 0, id);
     if (result !== 0 && result !== ERROR_IO_PENDING) {
       this.lastError = result;
       return result;
@@ -628,6 +644,17 @@ function clearEntry(e: CompletionEntry, error: number): void {
   e.error = error;
   e.op = Op.None;
   e.ioId = 0;
+}
+
+/** Take `n` bytes of a socket's free send-buffer room, all or nothing. */
+function reserveRoom(i32: Int32Array, at: number, n: number): boolean {
+  let room = Atomics.load(i32, at);
+  while (room >= n) {
+    const seen = Atomics.compareExchange(i32, at, room, room - n);
+    if (seen === room) return true;
+    room = seen;
+  }
+  return false;
 }
 
 const isU32 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;

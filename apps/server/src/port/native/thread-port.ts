@@ -16,9 +16,10 @@
 //   dequeuing thread records PacketQueued for each I/O packet immediately before
 //   its GqcsReturn (its time is an upper bound of the real queue time). PQCS
 //   packets need none (the Pqcs record is their queueing, as in the emulation).
-// - IoPosted is recorded after WSARecv/WSASend returns, with its real result;
-//   the completion may be dequeued on another thread before that (the race
-//   iocp-model.md §1 describes), which the trace shows as it happened.
+// - IoPosted is recorded after WSARecv/WSASend returns, with its real result,
+//   then IoDetail (v2) with the caller's overlapped id; the completion may be
+//   dequeued on another thread before that (the race iocp-model.md §1
+//   describes), which the trace shows as it happened.
 // - blockBegin/blockEnd only record: the NT scheduler sees the real wait.
 // - detach() cannot take the OS thread off the port (Win32 has no call for
 //   that): the kernel drops it from the concurrency count when it exits or
@@ -68,6 +69,7 @@ const K_GQCS_ENTER = EventKind.GqcsEnter;
 const K_GQCS_RETURN = EventKind.GqcsReturn;
 const K_PACKET_QUEUED = EventKind.PacketQueued;
 const K_IO_POSTED = EventKind.IoPosted;
+const K_IO_DETAIL = EventKind.IoDetail;
 
 export class NativeThreadPort implements CompletionPort {
   lastError = 0;
@@ -261,6 +263,9 @@ export class NativeThreadPort implements CompletionPort {
       result,
       id,
     );
+    // IoDetail (v2): the caller's OVERLAPPED id. The addon gives each call its own
+    // Win32 OVERLAPPED from a pool; the one the server names is what can be reused.
+    this.rec.record(K_IO_DETAIL, op, overlapped >>> 0, s[S_KEY_LO]!, s[S_KEY_HI]!, 0, id);
     if (result !== 0) this.lastError = result;
     return result;
   }
