@@ -277,6 +277,18 @@ export const FAULT_CO_FINDINGS: Record<
       rule: 'port-starvation',
       why: 'the buggy release’s slow work (a blocking log write on each racing thread) keeps the workers out of GQCS while completions wait',
     },
+    {
+      rule: 'session-identity',
+      why: 'the second release frees a slot a new session already took, and the acceptor hands it out again: two live sessions share one slot, and completions reach a session that never posted them',
+    },
+    {
+      rule: 'buffer-in-use',
+      why: 'two live sessions sharing one slot post on its one recv (or send) OVERLAPPED at once',
+    },
+    {
+      rule: 'recv-reposted',
+      why: 'a session sharing its slot reads the other session’s disconnect flag: after a recv with data it neither re-posts nor disconnects',
+    },
   ],
   'ring-wrap-off-by-one': [],
   'short-send-ignored': [],

@@ -8,7 +8,14 @@
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RECORD_WORDS, encodeChunk, encodeFileHeader, readTraceFile } from '@iocpscope/protocol';
+import { FAULT_CO_FINDINGS } from '@iocpscope/analysis';
+import {
+  RECORD_WORDS,
+  TraceEndReason,
+  encodeChunk,
+  encodeFileHeader,
+  readTraceFile,
+} from '@iocpscope/protocol';
 import { CHECK_EXIT, runCheckCli } from '../../src/cli/check.ts';
 import { runExportCli } from '../../src/cli/export.ts';
 import { concatBytes, tempDir } from '../../src/cli/trace-file.test-util.ts';
@@ -39,6 +46,8 @@ interface CheckJson {
   verdict: string;
   events: number;
   damage: { code: string } | null;
+  incomplete: unknown;
+  end: { reason: number; event: number } | null;
   findings: { rule: string; index: number; subject: { kind: string; session?: string } }[];
 }
 
@@ -66,12 +75,20 @@ describe('the committed example recordings', () => {
         const r = await check(exampleFile(s.name));
         expect(r.err).toBe('');
         expect(r.json.damage).toBeNull();
+        // Recorded from the server's start to its exit: complete, judged to the end.
+        expect(r.json.incomplete).toBeNull();
+        expect(r.json.end).toMatchObject({ reason: TraceEndReason.ServerExit });
         if (rule === null) {
           expect(r.json.findings).toEqual([]);
           expect(r.code).toBe(CHECK_EXIT.clean);
         } else {
           expect(r.code).toBe(CHECK_EXIT.findings);
-          expect(r.json.findings.map((f) => f.rule)).toContain(rule);
+          const rules = [...new Set(r.json.findings.map((f) => f.rule))];
+          expect(rules).toContain(rule);
+          // Nothing but the fault's rule and its documented co-findings.
+          const co = FAULT_CO_FINDINGS[s.name as keyof typeof FAULT_CO_FINDINGS];
+          const allowed = new Set<string>([rule, ...co.map((c) => c.rule)]);
+          expect(rules.filter((x) => !allowed.has(x))).toEqual([]);
         }
       },
     );
@@ -87,7 +104,8 @@ describe('the committed example recordings', () => {
     const bytes = new Uint8Array(readFileSync(exampleFile('clean')));
     const { validBytes } = readTraceFile(bytes);
     expect(validBytes).toBe(bytes.length);
-    bytes[Math.floor(bytes.length / 2)] ^= 0x5a;
+    // A byte of the last chunk: the chunks before it still read.
+    bytes[bytes.length - 16] ^= 0x5a;
     const file = tmp.file('flipped.iocptrace', bytes);
     const stdout = sink();
     const stderr = sink();

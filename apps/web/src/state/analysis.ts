@@ -268,7 +268,9 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
   const finishNow = (): void => {
     if (finished) return;
     finished = true;
-    addFindings(runner.finish());
+    // "Never happened before the end" holds only for a trace that covers the
+    // server's exit (TraceEnd ServerExit), not one stopped or cut mid-run.
+    addFindings(runner.finish({ endOfRun: runner.endOfRun }));
   };
 
   const step = (): void => {
