@@ -1,15 +1,24 @@
 // The app shell: top bar, then either the start screen or the debugger layout
-// (step bar, timeline, panels below and beside it, resizable). Owns the
-// global keyboard shortcuts, drag & drop of files, the hidden file input and
-// the test hook. One store per <App> (through AppStoreProvider).
+// (step bar, timeline, panels below and beside it, every boundary a visible
+// splitter, sizes remembered: app/layout.ts). Owns the global keyboard
+// shortcuts, drag & drop of files, the hidden file input, the page URL (a
+// deep link to the view: urlSync.ts) and the test hook. One store per <App>
+// (through AppStoreProvider).
 
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { AppStoreProvider, useAppStore, useAppStoreApi } from '../state/hooks.tsx';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { AppStoreProvider, useActions, useAppStore, useAppStoreApi } from '../state/hooks.tsx';
 import {
+  selectBottomTab,
   selectConnection,
   selectEventCount,
+  selectFindings,
   selectHasTrace,
   selectIsLive,
+  selectLaneCount,
+  selectLayout,
+  selectPinnedSessions,
+  selectRange,
+  selectSelectedSession,
 } from '../state/selectors.ts';
 import type { AppStore, AppStoreOptions } from '../state/store.ts';
 import { TimelineCanvas } from '../timeline/index.ts';
@@ -18,7 +27,12 @@ import { InspectorPanel } from '../panels/InspectorPanel.tsx';
 import { EventDetailsPanel } from '../panels/EventDetailsPanel.tsx';
 import { PortStatePanel } from '../panels/PortStatePanel.tsx';
 import { AnomaliesPanel } from '../panels/AnomaliesPanel.tsx';
+import { RangePanel } from '../panels/RangePanel.tsx';
 import { StepControls } from '../panels/StepControls.tsx';
+import { LegendOverlay } from './LegendOverlay.tsx';
+import { resolveLayout, SPLIT_PX, type ResolvedLayout } from './layout.ts';
+import { syncUrl } from './urlSync.ts';
+import type { PanelSizes } from '../state/store.ts';
 import { TopBar } from './TopBar.tsx';
 import { StartScreen } from './StartScreen.tsx';
 import { HelpOverlay } from './HelpOverlay.tsx';
@@ -29,7 +43,7 @@ import { timelineModelOf } from './timelineModel.ts';
 import { installTestHook } from './testHook.ts';
 import { useLiveStartup, useOpenActions } from './liveStartup.ts';
 import { frameOpenedTraces } from './framing.ts';
-import { liveOnLoad, recordingOnLoad } from '../connection/liveStartup.ts';
+import { liveOnLoad } from '../connection/liveStartup.ts';
 
 export interface AppProps {
   store?: AppStore;
@@ -55,28 +69,106 @@ export function App({ store, options, testHook = true, connectOnLoad }: AppProps
   );
 }
 
-function useSplitter(initial: number, min: number, max: () => number, axis: 'x' | 'y') {
-  const [size, setSize] = useState(initial);
+/** The window's size in CSS px, kept current. */
+function useWindowSize(): { w: number; h: number } {
+  const [size, setSize] = useState(() => ({ w: window.innerWidth, h: window.innerHeight }));
+  useEffect(() => {
+    const on = () => setSize({ w: window.innerWidth, h: window.innerHeight });
+    window.addEventListener('resize', on);
+    return () => window.removeEventListener('resize', on);
+  }, []);
+  return size;
+}
+
+interface SplitterProps {
+  /** 'x': a vertical bar dragged sideways; 'y': a horizontal bar dragged up and down. */
+  axis: 'x' | 'y';
+  /** The size it moves, and whether dragging right/down grows it (+1) or shrinks it (-1). */
+  value: number;
+  sign: 1 | -1;
+  name: keyof PanelSizes;
+  area?: string;
+  className?: string;
+  onDrag(name: keyof PanelSizes, px: number | null): void;
+  onCommit(name: keyof PanelSizes, px: number | null): void;
+}
+
+/** A visible splitter: drag it to resize; a double-click gives the panel back its automatic size. */
+function Splitter({ axis, value, sign, name, area, className, onDrag, onCommit }: SplitterProps) {
   const [dragging, setDragging] = useState(false);
   const onPointerDown = (e: React.PointerEvent) => {
     e.preventDefault();
     const start = axis === 'y' ? e.clientY : e.clientX;
-    const from = size;
+    let last = value;
     setDragging(true);
     const move = (ev: PointerEvent) => {
       const d = (axis === 'y' ? ev.clientY : ev.clientX) - start;
-      // Dragging up/left grows the bottom/side area.
-      setSize(Math.max(min, Math.min(max(), from - d)));
+      last = value + sign * d;
+      onDrag(name, last);
     };
     const up = () => {
       setDragging(false);
       window.removeEventListener('pointermove', move);
       window.removeEventListener('pointerup', up);
+      onDrag(name, null);
+      onCommit(name, last);
     };
     window.addEventListener('pointermove', move);
     window.addEventListener('pointerup', up);
   };
-  return { size, dragging, onPointerDown };
+  return (
+    <div
+      className={`splitter ${axis === 'x' ? 'v' : 'h'}${dragging ? ' dragging' : ''} ${className ?? ''}`}
+      style={area ? { gridArea: area } : undefined}
+      onPointerDown={onPointerDown}
+      onDoubleClick={() => onCommit(name, null)}
+      role="separator"
+      aria-orientation={axis === 'x' ? 'vertical' : 'horizontal'}
+      title="Drag to resize; double-click for the automatic size"
+      data-testid={`splitter-${name}`}
+    >
+      <span className="grip" />
+    </div>
+  );
+}
+
+/** The bottom-right panel: the anomalies, or the numbers of the selected range. */
+function BottomRight() {
+  const tab = useAppStore(selectBottomTab);
+  const range = useAppStore(selectRange);
+  const findings = useAppStore(selectFindings);
+  const { setBottomTab } = useActions();
+  const tabs: ReactNode = (
+    <div className="tabs" role="tablist">
+      <button
+        role="tab"
+        aria-selected={tab === 'anomalies'}
+        className={`tab${tab === 'anomalies' ? ' on' : ''}`}
+        onClick={() => setBottomTab('anomalies')}
+        data-testid="tab-anomalies"
+      >
+        Anomalies{findings.length > 0 && tab !== 'anomalies' ? ` ${findings.length}` : ''}
+      </button>
+      <button
+        role="tab"
+        aria-selected={tab === 'range'}
+        className={`tab${tab === 'range' ? ' on' : ''}`}
+        onClick={() => setBottomTab('range')}
+        data-testid="tab-range"
+      >
+        Range{range ? ' ●' : ''}
+      </button>
+    </div>
+  );
+  return tab === 'range' ? (
+    <ErrorBoundary area="the range panel" compact>
+      <RangePanel tabs={tabs} />
+    </ErrorBoundary>
+  ) : (
+    <ErrorBoundary area="the anomalies panel" compact>
+      <AnomaliesPanel tabs={tabs} />
+    </ErrorBoundary>
+  );
 }
 
 function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: boolean }) {
@@ -94,18 +186,22 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
   useEffect(() => (testHook ? installTestHook(store) : undefined), [store, testHook]);
   useEffect(() => frameOpenedTraces(store), [store]);
 
-  // `?recording=ID` (what `iocpscope open FILE` prints): open that server recording.
+  // A deep link (what "Copy link" and `iocpscope open FILE` give): `?recording=ID`
+  // with its cursor, view and session, or `?live=1&session=…`. Then the URL follows the view.
   useEffect(() => {
-    const id = typeof location !== 'undefined' ? recordingOnLoad(location.search) : null;
+    if (typeof location === 'undefined') return;
     const s = store.getState();
-    if (id === null || s.source.kind !== 'none' || s.loading !== null) return;
-    void s.actions.openRecording({ id, name: id, bytes: 0, createdAt: 0 });
+    if (s.source.kind === 'recording' || s.loading !== null) return;
+    s.actions.openLink(location.search);
   }, [store]);
+  useEffect(() => syncUrl(store), [store]);
 
   useEffect(() => {
+    const focusSearch = () =>
+      document.querySelector<HTMLInputElement>('[data-testid="search-input"]')?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.defaultPrevented || isTypingTarget(e.target)) return;
-      if (handleShortcut(e, store.getState(), { openFileDialog })) e.preventDefault();
+      if (handleShortcut(e, store.getState(), { openFileDialog, focusSearch })) e.preventDefault();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
@@ -146,8 +242,34 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
     };
   }, [openers]);
 
-  const bottom = useSplitter(320, 140, () => window.innerHeight - 240, 'y');
-  const side = useSplitter(360, 260, () => window.innerWidth * 0.5, 'x');
+  const win = useWindowSize();
+  const sizes = useAppStore(selectLayout);
+  const lanes = useAppStore(selectLaneCount);
+  const pinned = useAppStore(selectPinnedSessions);
+  const selected = useAppStore(selectSelectedSession);
+  const tracks = pinned.length + (selected !== null && !pinned.includes(selected) ? 1 : 0);
+  // While a splitter is dragged its size is local (no storage write per move).
+  const [dragSizes, setDragSizes] = useState<Partial<PanelSizes>>({});
+  const layout: ResolvedLayout = resolveLayout(
+    win.w,
+    win.h,
+    { ...sizes, ...dragSizes },
+    { lanes, tracks },
+  );
+  const onDrag = useCallback((name: keyof PanelSizes, px: number | null) => {
+    setDragSizes((d) => {
+      const next = { ...d };
+      if (px === null) delete next[name];
+      else next[name] = px;
+      return next;
+    });
+  }, []);
+  const onCommit = useCallback(
+    (name: keyof PanelSizes, px: number | null) =>
+      store.getState().actions.setLayout({ [name]: px }),
+    [store],
+  );
+  const split = { onDrag, onCommit };
 
   const input = (
     <input
@@ -168,6 +290,7 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
     <>
       {input}
       <HelpOverlay />
+      <LegendOverlay />
       <Toasts />
       {dragOver ? <div className="drop-overlay">Drop a .iocptrace file to open it</div> : null}
     </>
@@ -190,8 +313,12 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
       className="app"
       data-testid="app"
       style={{
-        ['--bottom-h' as string]: `${bottom.size}px`,
-        ['--side-w' as string]: `${side.size}px`,
+        ['--bottom-h' as string]: `${layout.bottomH}px`,
+        ['--side-w' as string]: `${layout.sideW}px`,
+        ['--sessions-w' as string]: `${layout.sessionsW}px`,
+        ['--inspector-w' as string]: `${layout.inspectorW}px`,
+        ['--details-h' as string]: `${layout.detailsH}px`,
+        ['--split' as string]: `${SPLIT_PX}px`,
       }}
     >
       <TopBar onOpenFile={openFileDialog} />
@@ -202,33 +329,31 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
         </ErrorBoundary>
         {live ? <LiveEmptyNote /> : null}
       </div>
-      <div
-        className={`splitter h${bottom.dragging ? ' dragging' : ''}`}
-        onPointerDown={bottom.onPointerDown}
-        role="separator"
-        aria-orientation="horizontal"
+      <Splitter
+        axis="y"
+        value={layout.bottomH}
+        sign={-1}
+        name="bottomH"
+        area="split-h"
+        {...split}
       />
-      <div
-        className={`splitter v${side.dragging ? ' dragging' : ''}`}
-        onPointerDown={side.onPointerDown}
-        role="separator"
-        aria-orientation="vertical"
-      />
+      <Splitter axis="x" value={layout.sideW} sign={-1} name="sideW" area="split-v" {...split} />
       <div className="bottom">
         <ErrorBoundary area="the sessions list" compact>
           <SessionsPanel />
         </ErrorBoundary>
+        <Splitter axis="x" value={layout.sessionsW} sign={1} name="sessionsW" {...split} />
         <ErrorBoundary area="the session inspector" compact>
           <InspectorPanel />
         </ErrorBoundary>
-        <ErrorBoundary area="the anomalies panel" compact>
-          <AnomaliesPanel />
-        </ErrorBoundary>
+        <Splitter axis="x" value={layout.inspectorW} sign={1} name="inspectorW" {...split} />
+        <BottomRight />
       </div>
       <aside className="side">
         <ErrorBoundary area="the event details" compact>
           <EventDetailsPanel />
         </ErrorBoundary>
+        <Splitter axis="y" value={layout.detailsH} sign={1} name="detailsH" {...split} />
         <ErrorBoundary area="the port state" compact>
           <PortStatePanel />
         </ErrorBoundary>

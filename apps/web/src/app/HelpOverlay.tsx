@@ -9,7 +9,7 @@ const GROUPS: Shortcut['group'][] = ['Step', 'Play', 'Live', 'View', 'General'];
 
 export function HelpOverlay() {
   const open = useAppStore(selectHelpOpen);
-  const { setHelpOpen } = useActions();
+  const { setHelpOpen, setLegendOpen } = useActions();
   if (!open) return null;
   return (
     <div className="overlay" onClick={() => setHelpOpen(false)} data-testid="help-overlay">
@@ -54,8 +54,13 @@ export function HelpOverlay() {
           ))}
         </div>
         <p style={{ color: 'var(--text-muted)', marginTop: 14, marginBottom: 0 }}>
-          On the timeline: wheel to zoom, drag to pan, click an event to put the cursor on it. Click
-          the overview strip to jump.
+          On the timeline: wheel to zoom (around the pointer), drag to pan (live: that pauses),
+          click an event to put the cursor on it (empty space leaves it be), Shift+drag to select a
+          time range and get its numbers. Click the overview strip to jump. Drag the bars between
+          panels to resize them; double-click one for its automatic size.{' '}
+          <button className="link-chip" onClick={() => setLegendOpen(true)}>
+            What do the marks mean?
+          </button>
         </p>
       </div>
     </div>

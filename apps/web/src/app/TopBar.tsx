@@ -8,6 +8,7 @@ import {
   selectHeader,
   selectLiveSource,
   selectLoadFailure,
+  selectLoading,
   selectServer,
   selectSource,
 } from '../state/selectors.ts';
@@ -194,7 +195,9 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
   const header = useAppStore(selectHeader);
   const failure = useAppStore(selectLoadFailure);
   const liveSource = useAppStore(selectLiveSource);
+  const loading = useAppStore(selectLoading);
   const a = useActions();
+  const linkable = source.kind === 'recording' || source.kind === 'live';
   // Until the socket first opens there is nothing to count or control yet.
   const joined = source.kind === 'live' && conn.everOpened;
 
@@ -234,7 +237,7 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
                 <span className="source-name" title={source.name} data-testid="source-name">
                   {source.name}
                 </span>
-                <span className="mono" style={{ fontSize: 12 }}>
+                <span className="mono source-meta" style={{ fontSize: 12 }}>
                   {formatBytes(source.bytes)}
                 </span>
                 {header ? (
@@ -246,7 +249,7 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
                   />
                 ) : null}
                 {header ? (
-                  <span style={{ fontSize: 12 }} title="Recorded with">
+                  <span className="source-meta" style={{ fontSize: 12 }} title="Recorded with">
                     {header.backend} · {header.portConfig.workers} workers /{' '}
                     {header.portConfig.concurrency || 'auto'}
                   </span>
@@ -278,6 +281,26 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
           ) : null}
         </>
       ) : null}
+      {loading && source.kind !== 'none' ? (
+        <span
+          className="badge warn"
+          data-testid="loading-badge"
+          title="The open trace stays until this one is read"
+        >
+          Opening {loading.name}
+          {loading.totalBytes > 0
+            ? ` · ${Math.floor((100 * loading.loadedBytes) / loading.totalBytes)}%`
+            : '…'}
+          <button
+            className="icon-btn"
+            style={{ width: 18, height: 18 }}
+            onClick={a.cancelLoad}
+            aria-label="Cancel opening"
+          >
+            ✕
+          </button>
+        </span>
+      ) : null}
       <div className="grow" />
       {joined ? (
         <>
@@ -294,6 +317,21 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
         Open file
       </button>
       <RecordingsMenu />
+      {source.kind !== 'none' ? (
+        <button
+          className="btn"
+          onClick={() => void a.copyLink()}
+          disabled={!linkable}
+          title={
+            linkable
+              ? 'Copy a link to this view: the recording (or live), the cursor, the visible range and the selected session'
+              : "A local file has no link: open it from the server's recordings to share one"
+          }
+          data-testid="copy-link"
+        >
+          Copy link
+        </button>
+      ) : null}
       {source.kind !== 'live' ? (
         <button
           className="btn"
@@ -313,6 +351,16 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
           data-testid="close-source"
         >
           ✕
+        </button>
+      ) : null}
+      {source.kind !== 'none' ? (
+        <button
+          className="btn"
+          onClick={() => a.setLegendOpen(true)}
+          title="What every mark on the timeline means"
+          data-testid="legend-button"
+        >
+          Legend
         </button>
       ) : null}
       <button

@@ -14,7 +14,9 @@ function fakeState(over: Partial<AppState> = {}) {
     get:
       (_t, name: string) =>
       (...args: unknown[]) => {
-        calls.push(`${name}(${args.map((x) => JSON.stringify(x)).join(',')})`);
+        calls.push(
+          `${name}(${args.map((x) => (typeof x === 'bigint' ? `${x}n` : JSON.stringify(x))).join(',')})`,
+        );
       },
   });
   const s = {
@@ -28,6 +30,8 @@ function fakeState(over: Partial<AppState> = {}) {
   } as unknown as AppState;
   return { s, calls };
 }
+
+const UI = { openFileDialog: () => undefined, focusSearch: () => undefined };
 
 const key = (k: string, mods: Partial<KeyboardLike> = {}): KeyboardLike => ({
   key: k,
@@ -58,36 +62,63 @@ describe('keyboard shortcuts', () => {
       [key('+'), 'setSpeed(25)'],
       [key('-'), 'setSpeed(5)'],
       [key('?'), 'setHelpOpen(true)'],
+      [key('z'), 'toggleFindingFrame()'],
+      [key('r'), 'setRangeMode(true)'],
     ];
     for (const [e, want] of cases) {
       const { s, calls } = fakeState();
-      expect(handleShortcut(e, s, { openFileDialog: () => calls.push('dialog') })).toBe(true);
+      expect(handleShortcut(e, s, { ...UI, openFileDialog: () => calls.push('dialog') })).toBe(
+        true,
+      );
       expect(calls).toEqual([want]);
     }
   });
 
   it('make Space pause the live view but play a recording', () => {
     const live = fakeState({ source: { kind: 'live', url: 'ws://x' } });
-    handleShortcut(key(' '), live.s, { openFileDialog: () => undefined });
+    handleShortcut(key(' '), live.s, UI);
     expect(live.calls).toEqual(['togglePause()']);
     const file = fakeState();
-    handleShortcut(key(' '), file.s, { openFileDialog: () => undefined });
+    handleShortcut(key(' '), file.s, UI);
     expect(file.calls).toEqual(['togglePlay()']);
   });
 
   it('leave unknown keys and modified browser keys alone', () => {
     const { s, calls } = fakeState();
-    expect(handleShortcut(key('q'), s, { openFileDialog: () => undefined })).toBe(false);
-    expect(
-      handleShortcut(key('ArrowRight', { ctrlKey: true }), s, { openFileDialog: () => undefined }),
-    ).toBe(false);
+    expect(handleShortcut(key('q'), s, UI)).toBe(false);
+    expect(handleShortcut(key('ArrowRight', { ctrlKey: true }), s, UI)).toBe(false);
     expect(calls).toEqual([]);
   });
 
   it('open the file dialog on Ctrl+O', () => {
     const { s, calls } = fakeState();
-    handleShortcut(key('o', { ctrlKey: true }), s, { openFileDialog: () => calls.push('dialog') });
+    handleShortcut(key('o', { ctrlKey: true }), s, {
+      ...UI,
+      openFileDialog: () => calls.push('dialog'),
+    });
     expect(calls).toEqual(['dialog']);
+  });
+
+  it('focus the search box on /, and pin the selected session with T', () => {
+    const { s, calls } = fakeState({ selectedSession: 0x10001n });
+    handleShortcut(key('/'), s, { ...UI, focusSearch: () => calls.push('search') });
+    handleShortcut(key('t'), s, UI);
+    expect(calls).toEqual(['search', 'togglePin(65537n)']);
+  });
+
+  it('make Esc close an overlay first, then clear range mode, the range, then the session', () => {
+    const order: Array<[Partial<AppState>, string]> = [
+      [{ helpOpen: true }, 'setHelpOpen(false)'],
+      [{ legendOpen: true }, 'setLegendOpen(false)'],
+      [{ rangeMode: true }, 'setRangeMode(false)'],
+      [{ range: { startNs: 0, endNs: 1, tids: null } }, 'setRange(null)'],
+      [{}, 'selectSession(null)'],
+    ];
+    for (const [over, want] of order) {
+      const { s, calls } = fakeState(over);
+      handleShortcut(key('Escape'), s, UI);
+      expect(calls).toEqual([want]);
+    }
   });
 
   it('have a caption and a label for every entry of the help overlay', () => {

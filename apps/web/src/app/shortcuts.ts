@@ -25,6 +25,8 @@ export interface KeyboardLike {
 /** What the shortcuts need from the shell beyond the store. */
 export interface ShortcutUi {
   openFileDialog(): void;
+  /** Put the keyboard in the search box. */
+  focusSearch(): void;
 }
 
 const plain = (e: KeyboardLike): boolean => !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey;
@@ -154,6 +156,36 @@ export const SHORTCUTS: Shortcut[] = [
     },
   },
   {
+    keys: [['Z']],
+    label: 'Frame the finding at the cursor: its evidence, again its context',
+    group: 'View',
+    match: (e) => (e.key === 'z' || e.key === 'Z') && !e.ctrlKey && !e.metaKey && !e.altKey,
+    run: (a) => a.toggleFindingFrame(),
+  },
+  {
+    keys: [['Shift', 'drag'], ['R']],
+    label: 'Select a time range (R: plain drags select until pressed again)',
+    group: 'View',
+    match: (e) => (e.key === 'r' || e.key === 'R') && !e.ctrlKey && !e.metaKey && !e.altKey,
+    run: (a, s) => a.setRangeMode(!s.rangeMode),
+  },
+  {
+    keys: [['T']],
+    label: "Pin the selected session's IOCount track (again: unpin)",
+    group: 'View',
+    match: (e) => (e.key === 't' || e.key === 'T') && !e.ctrlKey && !e.metaKey && !e.altKey,
+    run: (a, s) => {
+      if (s.selectedSession !== null) a.togglePin(s.selectedSession);
+    },
+  },
+  {
+    keys: [['/']],
+    label: 'Search events (Enter next, Shift+Enter previous)',
+    group: 'General',
+    match: (e) => e.key === '/' && !e.ctrlKey && !e.metaKey && !e.altKey,
+    run: (_a, _s, ui) => ui.focusSearch(),
+  },
+  {
     keys: [['S']],
     label: "Select the cursor event's session",
     group: 'View',
@@ -166,10 +198,16 @@ export const SHORTCUTS: Shortcut[] = [
   },
   {
     keys: [['Esc']],
-    label: 'Clear the selection / close this help',
+    label: 'Close this help or the legend; else clear the range, then the selection',
     group: 'General',
     match: (e) => e.key === 'Escape',
-    run: (a, s) => (s.helpOpen ? a.setHelpOpen(false) : a.selectSession(null)),
+    run: (a, s) => {
+      if (s.helpOpen) a.setHelpOpen(false);
+      else if (s.legendOpen) a.setLegendOpen(false);
+      else if (s.rangeMode) a.setRangeMode(false);
+      else if (s.range) a.setRange(null);
+      else a.selectSession(null);
+    },
   },
   {
     keys: [['Ctrl', 'O']],

@@ -30,6 +30,42 @@ export interface StateSummary {
   loading: boolean;
   loadFailure: { code: string; message: string; recoveredEvents: number } | null;
   traceBytes: number;
+  /** The selected time range, and whether plain drags select one. */
+  range: { startNs: number; endNs: number; tids: number[] | null } | null;
+  rangeMode: boolean;
+  /** Sessions pinned as IOCount tracks, `0x…`. */
+  pinnedSessions: string[];
+  search: { text: string; description: string; error: string | null; matches: number };
+  /** The finding gone to last, and how wide it is framed. */
+  framed: { key: string; mode: 'evidence' | 'context' } | null;
+  bottomTab: string;
+  /** The link to this view ("Copy link"), or null. */
+  link: string | null;
+  toasts: Array<{ tone: string; title: string; detail: string }>;
+}
+
+/** What the timeline drew last (its probe, timeline/renderer.ts), CSS px relative to the canvas. */
+export interface TimelineProbe {
+  t0: number;
+  t1: number;
+  x0: number;
+  x1: number;
+  queue: [number, number];
+  running: [number, number];
+  lanes: Array<{ name: string; tid: number; y0: number; y1: number }>;
+  lanesY: [number, number];
+  tracks: Array<{
+    session: string;
+    y0: number;
+    y1: number;
+    changes: number;
+    min: number;
+    max: number;
+  }>;
+  plotY1: number;
+  height: number;
+  /** The tooltip's text (event or span under the pointer), '' when none. */
+  hover: string;
 }
 
 export interface IocpscopeTestHook {
@@ -48,6 +84,17 @@ export interface IocpscopeTestHook {
   /** Select by `0x…` hex id, or null to clear. */
   selectSession(hex: string | null): void;
   setView(startNs: number, endNs: number): void;
+  /** Select a time range (tids: the lanes' thread indices, or omitted for all). */
+  setRange(startNs: number, endNs: number, tids?: number[] | null): void;
+  clearRange(): void;
+  search(text: string): void;
+  searchStep(dir: 1 | -1): void;
+  pinSession(hex: string): void;
+  unpinSession(hex: string): void;
+  /** Go to the k-th finding (as a click in the anomalies panel). */
+  goToFinding(k: number): void;
+  /** What the timeline drew last, or null before its first frame with a trace. */
+  timeline(): TimelineProbe | null;
   readonly store: AppStore;
 }
 
@@ -108,6 +155,35 @@ export function summarize(store: AppStore): StateSummary {
         }
       : null,
     traceBytes: s.trace?.bytes ?? 0,
+    range: s.range
+      ? {
+          startNs: s.range.startNs,
+          endNs: s.range.endNs,
+          tids: s.range.tids === null ? null : [...s.range.tids],
+        }
+      : null,
+    rangeMode: s.rangeMode,
+    pinnedSessions: s.pinnedSessions.map(formatSessionId),
+    search: {
+      text: s.searchText,
+      description: s.searchDescription,
+      error: s.searchError,
+      matches: s.searchMatches?.length ?? 0,
+    },
+    framed: s.framed,
+    bottomTab: s.bottomTab,
+    link: s.actions.linkUrl(),
+    toasts: s.toasts.map((t) => ({ tone: t.tone, title: t.title, detail: t.detail ?? '' })),
+  };
+}
+
+function readProbe(doc: Document): TimelineProbe | null {
+  const el = doc.querySelector<HTMLElement>('[data-testid="timeline"]');
+  const geom = el?.dataset['geom'];
+  if (!el || !geom) return null;
+  return {
+    ...(JSON.parse(geom) as Omit<TimelineProbe, 'hover'>),
+    hover: el.dataset['hover'] ?? '',
   };
 }
 
@@ -135,6 +211,17 @@ export function installTestHook(store: AppStore, target: Window = window): () =>
     step: (kind, dir) => a().step(kind, dir),
     selectSession: (hex) => a().selectSession(hex === null ? null : BigInt(hex)),
     setView: (s, e) => a().setView(s, e),
+    setRange: (startNs, endNs, tids = null) => a().setRange({ startNs, endNs, tids }),
+    clearRange: () => a().setRange(null),
+    search: (text) => a().setSearch(text),
+    searchStep: (dir) => a().searchStep(dir),
+    pinSession: (hex) => a().pinSession(BigInt(hex)),
+    unpinSession: (hex) => a().unpinSession(BigInt(hex)),
+    goToFinding: (k) => {
+      const f = store.getState().findings[k];
+      if (f) a().goToFinding(f);
+    },
+    timeline: () => readProbe(target.document),
     store,
   };
   target.__iocpscope = hook;

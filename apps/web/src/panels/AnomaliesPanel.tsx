@@ -1,21 +1,24 @@
 // Anomalies: the detectors' findings for the loaded trace, in trace order.
-// Clicking one moves the cursor to where the rule was broken and selects its
-// session; the finding at or before the cursor is highlighted, and the
-// previous/next buttons (also [ and ]) walk through them.
+// Clicking one moves the cursor to where the rule was broken, selects its
+// session and frames its evidence on the timeline; clicking it again zooms
+// out to its context (issue 19 §1). The finding at or before the cursor is
+// highlighted, and the previous/next buttons (also [ and ]) walk through them.
 
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { useActions, useAppStore } from '../state/hooks.tsx';
 import {
   selectAnalysisProgress,
   selectConnection,
   selectCursor,
   selectFindings,
+  selectFramed,
   selectHasTrace,
   selectIsLive,
   selectLoadFailure,
   selectTrace,
 } from '../state/selectors.ts';
 import type { Finding } from '../state/analysis.ts';
+import { findingKey } from '../state/slices/findings.ts';
 import { formatBytes, formatCallSite, formatCount, formatSessionId } from './format.ts';
 import { Icon } from './icons.tsx';
 
@@ -81,8 +84,10 @@ function Coverage() {
   return null;
 }
 
-export function AnomaliesPanel() {
+export function AnomaliesPanel({ tabs }: { tabs?: ReactNode }) {
   const findings = useAppStore(selectFindings);
+  const framed = useAppStore(selectFramed);
+  const trace = useAppStore(selectTrace);
   const cursor = useAppStore(selectCursor);
   const hasTrace = useAppStore(selectHasTrace);
   const progress = useAppStore(selectAnalysisProgress);
@@ -91,7 +96,7 @@ export function AnomaliesPanel() {
   const live = useAppStore(selectIsLive);
   const conn = useAppStore(selectConnection);
   const partial = live ? conn.gaps > 0 : failure !== null && failure.recoveredEvents > 0;
-  const { setCursor, selectSession, step } = useActions();
+  const { goToFinding, step } = useActions();
   const cur = currentFinding(findings, cursor);
   const listRef = useRef<HTMLDivElement>(null);
   // Keep the current finding in view as the cursor moves through the trace.
@@ -101,15 +106,12 @@ export function AnomaliesPanel() {
   }, [cur]);
   const onCurrent = cur >= 0 && findings[cur]!.anchor === cursor;
 
-  const open = (f: Finding) => {
-    if (f.session !== null) selectSession(f.session);
-    setCursor(f.anchor);
-  };
+  const open = (f: Finding) => goToFinding(f);
 
   return (
     <section className="panel" data-testid="anomalies">
       <header className="panel-head">
-        <span className="panel-title">Anomalies</span>
+        {tabs ?? <span className="panel-title">Anomalies</span>}
         <span
           className={`count${findings.length > 0 ? ' tone-bad' : ''}`}
           data-testid="anomalies-count"
@@ -170,6 +172,12 @@ export function AnomaliesPanel() {
               data-rule={f.rule}
               data-index={k}
               aria-current={k === cur && onCurrent ? 'true' : undefined}
+              data-framed={framed?.key === findingKey(f) ? framed.mode : undefined}
+              title={
+                framed?.key === findingKey(f) && framed.mode === 'evidence'
+                  ? 'Click again to see its context (Z)'
+                  : 'Go to it: the cursor, its session, its evidence framed'
+              }
             >
               <div className="rule">
                 <span>⚠</span>
@@ -180,7 +188,7 @@ export function AnomaliesPanel() {
               <div className="where">
                 #{formatCount(f.anchor)}
                 {f.session !== null ? ` · session ${formatSessionId(f.session)}` : ''}
-                {f.tid !== null ? ` · thread ${f.tid}` : ''}
+                {f.tid !== null ? ` · ${trace?.laneOfTid(f.tid)?.name ?? `thread ${f.tid}`}` : ''}
                 {f.events.length > 1 ? ` · ${f.events.length} events` : ''}
               </div>
             </div>

@@ -2,13 +2,16 @@
 // completions, every IOCount change tied to its cause, release) as a
 // virtualized list, with its state at the cursor above. Entries after the
 // cursor are dimmed; the entry at the cursor is highlighted; clicking an entry
-// moves the cursor there.
+// moves the cursor there. "Pin track" keeps its IOCount drawn under the
+// timeline's lanes (issue 19 §3). A narrow inspector (a 1280-px window) gives
+// each entry two lines, so its text is read, not cut (issue 19 §7).
 
-import { useMemo } from 'react';
+import { useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
 import {
   selectCursor,
   selectIsLive,
+  selectPinnedSessions,
   selectSelectedSession,
   selectTrace,
   selectTraceVersion,
@@ -21,6 +24,25 @@ import { traceContext } from './context.ts';
 import { formatCount, formatSessionId, formatTimeNs } from './format.ts';
 
 const ROW_PX = 22;
+const ROW_PX_TWO_LINES = 38;
+/** Below this width an entry's text goes on its own line. */
+const TWO_LINES_BELOW_PX = 520;
+
+/** The element's width, kept current (0 until measured). */
+function useWidth(): [React.RefObject<HTMLElement | null>, number] {
+  const ref = useRef<HTMLElement>(null);
+  const [w, setW] = useState(0);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    setW(el.clientWidth);
+    if (typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => setW(el.clientWidth));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return [ref, w];
+}
 
 /** Position of the last entry at or before the cursor, or -1. */
 function entryAtCursor(entries: readonly LedgerEntry[], cursor: number): number {
@@ -41,7 +63,10 @@ export function InspectorPanel() {
   const cursor = useAppStore(selectCursor);
   const live = useAppStore(selectIsLive);
   const st = useCursorState();
-  const { setCursor, selectSession } = useActions();
+  const pinned = useAppStore(selectPinnedSessions);
+  const { setCursor, selectSession, togglePin } = useActions();
+  const [ref, width] = useWidth();
+  const twoLines = width > 0 && width < TWO_LINES_BELOW_PX;
 
   const entries = useMemo(() => {
     if (!trace || session === null) return [];
@@ -60,7 +85,7 @@ export function InspectorPanel() {
 
   if (!trace || session === null) {
     return (
-      <section className="panel" data-testid="inspector">
+      <section className="panel" data-testid="inspector" ref={ref}>
         <header className="panel-head">
           <span className="panel-title">Session inspector</span>
         </header>
@@ -117,12 +142,26 @@ export function InspectorPanel() {
     ['events', formatCount(entries.length)],
   ];
 
+  const isPinned = pinned.includes(session);
   return (
-    <section className="panel" data-testid="inspector">
+    <section className="panel" data-testid="inspector" ref={ref}>
       <header className="panel-head">
-        <span className="panel-title">Session inspector</span>
+        <span className="panel-title">{twoLines ? 'Inspector' : 'Session inspector'}</span>
         <span className="count mono">{formatSessionId(session)}</span>
         <div className="tools">
+          <button
+            className={`btn small${isPinned ? ' active' : ''}`}
+            onClick={() => togglePin(session)}
+            title={
+              isPinned
+                ? 'Unpin its IOCount track from the timeline (T)'
+                : 'Keep its IOCount track on the timeline, under the lanes, after the selection moves on (T)'
+            }
+            aria-pressed={isPinned}
+            data-testid="inspector-pin"
+          >
+            {isPinned ? 'Pinned' : 'Pin track'}
+          </button>
           {created !== NONE ? (
             <button
               className="btn small"
@@ -166,13 +205,13 @@ export function InspectorPanel() {
       </div>
       <VirtualList
         count={entries.length}
-        rowPx={ROW_PX}
+        rowPx={twoLines ? ROW_PX_TWO_LINES : ROW_PX}
         revealIndex={atCursor}
         data-testid="inspector-ledger"
         ariaLabel="Session lifecycle"
         renderRow={(k) => {
           const e = entries[k]!;
-          const cls = `ledger-row${k === atCursor ? ' at-cursor' : ''}${e.index > cursor ? ' future' : ''}`;
+          const cls = `ledger-row${twoLines ? ' two-line' : ''}${k === atCursor ? ' at-cursor' : ''}${e.index > cursor ? ' future' : ''}`;
           return (
             <div
               key={e.index}

@@ -11,6 +11,7 @@ import {
   selectIsLive,
   selectPaused,
   selectPlaying,
+  selectRangeMode,
   selectSelectedSession,
   selectSpeed,
   selectTrace,
@@ -18,6 +19,7 @@ import {
 import { SPEEDS, sessionOfEvent } from '../state/store.ts';
 import { formatCount, formatTimeNs } from './format.ts';
 import { Icon } from './icons.tsx';
+import { SearchBox } from './SearchBox.tsx';
 
 export function StepControls() {
   const trace = useAppStore(selectTrace);
@@ -30,6 +32,7 @@ export function StepControls() {
   const newEvents = useAppStore(selectEventsSincePause);
   const selected = useAppStore(selectSelectedSession);
   const findings = useAppStore(selectFindings);
+  const rangeMode = useAppStore(selectRangeMode);
   const a = useActions();
   const has = count > 0;
   const hasSession =
@@ -200,6 +203,19 @@ export function StepControls() {
           ))}
         </select>
       </div>
+      <div className="step-group">
+        <button
+          className={`btn small${rangeMode ? ' active' : ''}`}
+          onClick={() => a.setRangeMode(!rangeMode)}
+          disabled={!has}
+          title="Select a time range: Shift+drag on the timeline, or turn this on and drag (R)"
+          aria-pressed={rangeMode}
+          data-testid="range-mode"
+        >
+          Range
+        </button>
+      </div>
+      <SearchBox />
       <div className="scrub">
         <input
           type="range"

@@ -35,3 +35,16 @@ export const selectHasTrace = (s: AppState) => s.trace !== null;
 export const selectEventCount = (s: AppState) => s.trace?.count ?? 0;
 /** The event the details panel shows: the hovered one, else the cursor's. */
 export const selectFocusEvent = (s: AppState) => (s.hoverIndex >= 0 ? s.hoverIndex : s.cursor);
+export const selectRange = (s: AppState) => s.range;
+export const selectRangeMode = (s: AppState) => s.rangeMode;
+export const selectPinnedSessions = (s: AppState) => s.pinnedSessions;
+export const selectSearchText = (s: AppState) => s.searchText;
+export const selectSearchDescription = (s: AppState) => s.searchDescription;
+export const selectSearchError = (s: AppState) => s.searchError;
+export const selectSearchMatches = (s: AppState) => s.searchMatches;
+export const selectLayout = (s: AppState) => s.layout;
+export const selectBottomTab = (s: AppState) => s.bottomTab;
+export const selectLegendOpen = (s: AppState) => s.legendOpen;
+export const selectFramed = (s: AppState) => s.framed;
+/** Rows of the timeline (lanes), for sizing the panels around it. */
+export const selectLaneCount = (s: AppState) => s.trace?.lanes.length ?? 0;

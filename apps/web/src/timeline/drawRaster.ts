@@ -104,7 +104,10 @@ export function drawLaneStates(
   } else {
     return 'none';
   }
-  if (lane.states.length > 0 && y1 > y0) paintStates(r, g.cols, y0, y1, bg, s);
+  // The kernel's "running" is the port's own work: drawn in its own muted colour.
+  if (lane.states.length > 0 && y1 > y0) {
+    paintStates(r, g.cols, y0, y1, bg, s, lane.isKernel ? RGB.kernel : RGB.running);
+  }
   return flags;
 }
 
@@ -114,9 +117,16 @@ export function visibleCount(trace: WebTrace, m: EventSeries, g: Columns): numbe
   return trace.lowerBoundColumnTime(m.idx, g.t0 + g.cols * g.nsPerCol, k0, m.length) - k0;
 }
 
-function paintStates(r: Raster, cols: number, y0: number, y1: number, bg: Rgb, s: Scratch): void {
+function paintStates(
+  r: Raster,
+  cols: number,
+  y0: number,
+  y1: number,
+  bg: Rgb,
+  s: Scratch,
+  R: Rgb,
+): void {
   const W = P.waiting;
-  const R = P.running;
   const B = P.blocked;
   let lastKey = -1;
   let lastColor = 0;

@@ -121,7 +121,7 @@ export function drawGrid(pen: Pen, g: Geom): void {
   for (let i = 0; i < ticks.count; i++) {
     const x = Math.round(xOf(g, ticks.firstNs + i * ticks.stepNs)) + 0.5;
     ctx.moveTo(x, l.queueY0);
-    ctx.lineTo(x, l.lanesY1);
+    ctx.lineTo(x, l.plotY1);
   }
   pen.strokeStyle(COLORS.grid);
   pen.lineWidth(1);
@@ -186,7 +186,7 @@ const ROLE_COLORS: Record<number, string> = {
   [ThreadRole.Main]: '#9aa5b1',
   [ThreadRole.Worker]: COLORS.running,
   [ThreadRole.Accept]: '#f59e0b',
-  [ThreadRole.Kernel]: COLORS.recv,
+  [ThreadRole.Kernel]: COLORS.kernel,
   [ThreadRole.Other]: '#9aa5b1',
 };
 
@@ -232,7 +232,7 @@ export function drawGutter(
   const l = g.layout;
   const ctx = pen.ctx;
   pen.fillStyle(COLORS.gutter);
-  ctx.fillRect(0, l.queueY0 - 4, l.plotX0, l.lanesY1 - l.queueY0 + 4);
+  ctx.fillRect(0, l.queueY0 - 4, l.plotX0, l.heightPx - l.queueY0 + 4);
   pen.textBaseline('middle');
   // Track titles.
   pen.textAlign('left');
@@ -261,7 +261,7 @@ export function drawGutter(
     if (top + l.laneH < l.lanesY0 || top > l.lanesY1) continue;
     const lane = g.lanes[row]!;
     const cy = top + parts.barY + parts.barH / 2;
-    pen.fillStyle(lane.isKernel ? COLORS.recv : (ROLE_COLORS[lane.role] ?? COLORS.textDim));
+    pen.fillStyle(lane.isKernel ? COLORS.kernel : (ROLE_COLORS[lane.role] ?? COLORS.textDim));
     ctx.beginPath();
     ctx.arc(14, cy, 3, 0, Math.PI * 2);
     ctx.fill();
@@ -282,7 +282,7 @@ export function drawGutter(
   pen.lineWidth(1);
   ctx.beginPath();
   ctx.moveTo(l.plotX0 - 0.5, l.axisY0);
-  ctx.lineTo(l.plotX0 - 0.5, l.lanesY1);
+  ctx.lineTo(l.plotX0 - 0.5, l.heightPx);
   ctx.stroke();
 }
 
@@ -431,7 +431,7 @@ export function drawCursor(pen: Pen, trace: WebTrace, g: Geom, i: number): void 
   pen.lineDash('');
   ctx.beginPath();
   ctx.moveTo(x, l.axisY0 + 2);
-  ctx.lineTo(x, l.lanesY1);
+  ctx.lineTo(x, l.plotY1);
   ctx.stroke();
   const y = eventY(trace, g, i);
   if (!Number.isNaN(y)) {
@@ -468,7 +468,7 @@ export function drawFindings(
     if (t < g.t0 || t > g.t1) continue;
     const x = Math.round(xOf(g, t)) + 0.5;
     ctx.moveTo(x, l.queueY0);
-    ctx.lineTo(x, l.lanesY1);
+    ctx.lineTo(x, l.plotY1);
     const y = l.axisY1 - 5;
     diamonds.moveTo(x, y - 5);
     diamonds.lineTo(x + 5, y);
@@ -509,7 +509,7 @@ export function drawGaps(pen: Pen, trace: WebTrace, g: Geom, reserved?: AxisRese
   for (let k = k0; k < k1; k++) {
     const x = Math.round(xOf(g, tsOf(w, gaps.data[k]!))) + 0.5;
     ctx.moveTo(x, l.axisY0);
-    ctx.lineTo(x, l.lanesY1);
+    ctx.lineTo(x, l.plotY1);
   }
   ctx.stroke();
   pen.lineDash('');
@@ -616,11 +616,11 @@ export function describeEvent(trace: WebTrace, i: number): string {
 }
 
 /** Hover: a white ring on the event and a small tooltip next to it. */
-export function drawHover(pen: Pen, trace: WebTrace, g: Geom, i: number): void {
-  if (i < 0 || i >= trace.count) return;
+export function drawHover(pen: Pen, trace: WebTrace, g: Geom, i: number): string | null {
+  if (i < 0 || i >= trace.count) return null;
   const l = g.layout;
   const t = trace.timeAt(i);
-  if (t < g.t0 || t > g.t1) return;
+  if (t < g.t0 || t > g.t1) return null;
   const x = xOf(g, t);
   let y = eventY(trace, g, i);
   const ctx = pen.ctx;
@@ -633,25 +633,44 @@ export function drawHover(pen: Pen, trace: WebTrace, g: Geom, i: number): void {
   }
   const line1 = describeEvent(trace, i);
   const line2 = `#${i} · ${formatTimeNs(t)}`;
+  drawTooltip(pen, l, x, y, line1, line2);
+  return `${line1}\n${line2}`;
+}
+
+/** A two-line tooltip next to (x, y), kept inside the plot. */
+export function drawTooltip(
+  pen: Pen,
+  l: Layout,
+  x: number,
+  y: number,
+  line1: string,
+  line2: string,
+): void {
+  const ctx = pen.ctx;
   pen.font(FONT);
   const w1 = Math.max(ctx.measureText(line1).width, ctx.measureText(line2).width) + 16;
-  const h = 36;
+  const h = line2 ? 36 : 22;
   let bx = x + 12;
   if (bx + w1 > l.plotX1 - 4) bx = x - 12 - w1;
+  if (bx < l.plotX0 + 2) bx = l.plotX0 + 2;
   let by = y + 10;
-  if (by + h > l.lanesY1 - 2) by = y - 10 - h;
+  if (by + h > l.plotY1 - 2) by = y - 10 - h;
+  if (by < l.queueY0) by = l.queueY0;
   pen.fillStyle('rgba(22,26,33,0.96)');
   ctx.fillRect(bx, by, w1, h);
   pen.strokeStyle(COLORS.divider);
   pen.lineWidth(1);
+  pen.lineDash('');
   ctx.strokeRect(bx + 0.5, by + 0.5, w1 - 1, h - 1);
   pen.textAlign('left');
   pen.textBaseline('middle');
   pen.fillStyle(COLORS.text);
   ctx.fillText(line1, bx + 8, by + 11);
-  pen.font(FONT_MONO);
-  pen.fillStyle(COLORS.textDim);
-  ctx.fillText(line2, bx + 8, by + 26);
+  if (line2) {
+    pen.font(FONT_MONO);
+    pen.fillStyle(COLORS.textDim);
+    ctx.fillText(line2, bx + 8, by + 26);
+  }
 }
 
 /** The placeholder when there is no trace yet. */
@@ -661,7 +680,7 @@ export function drawEmpty(pen: Pen, l: Layout, message: string): void {
   pen.fillStyle(COLORS.textDim);
   pen.textAlign('center');
   pen.textBaseline('middle');
-  ctx.fillText(message, (l.plotX0 + l.plotX1) / 2, (l.lanesY0 + l.lanesY1) / 2);
+  ctx.fillText(message, (l.plotX0 + l.plotX1) / 2, (l.lanesY0 + l.heightPx) / 2);
 }
 
 /** The legend in the gutter of the overview row. */

@@ -6,7 +6,9 @@ export {
   type TimelineCanvasProps,
   type TimelineFinding,
   type TimelineModel,
+  type TimelineRange,
   type TimelineState,
 } from './model.ts';
 export { shownLanes } from './rows.ts';
 export { activityStart, activityView } from './fit.ts';
+export { COLORS } from './theme.ts';

@@ -1,7 +1,9 @@
 // Screen layout of the timeline in CSS pixels. Top to bottom: the overview
-// strip, the time axis, the two port tracks, then the thread lanes (scrolled
-// vertically when they do not fit). A label gutter sits on the left of every
-// row; the plot area is [plotX0, plotX1).
+// strip, the time axis, the two port tracks, the thread lanes (scrolled
+// vertically when they do not fit), then the session IOCount tracks in the
+// space under the lanes (issue 19 §3), and below them empty space, where a
+// click does nothing. A label gutter sits on the left of every row; the plot
+// area is [plotX0, plotX1).
 
 export const GUTTER_PX = 176;
 export const OVERVIEW_H = 44;
@@ -10,6 +12,8 @@ export const TRACK_H = 38;
 export const TRACK_GAP = 4;
 export const LANE_MIN_H = 16;
 export const LANE_MAX_H = 30;
+export const SESSION_TRACK_H = 36;
+export const SESSION_TRACK_GAP = 4;
 
 export interface Layout {
   readonly widthPx: number;
@@ -24,9 +28,14 @@ export interface Layout {
   readonly queueY1: number;
   readonly runY0: number;
   readonly runY1: number;
-  /** Lanes viewport (rows are clipped to it). */
+  /** Lanes viewport (rows are clipped to it): as tall as the lanes, or what is left. */
   readonly lanesY0: number;
   readonly lanesY1: number;
+  /** Session tracks: track k spans [sessionTrackTop(k), + SESSION_TRACK_H). */
+  readonly tracksY0: number;
+  readonly trackCount: number;
+  /** Bottom of everything drawn (lanes and tracks); below it is empty space. */
+  readonly plotY1: number;
   readonly laneH: number;
   readonly laneCount: number;
   /** Vertical scroll of the lanes, clamped to the content. */
@@ -39,6 +48,7 @@ export function computeLayout(
   heightPx: number,
   laneCount: number,
   scrollY: number,
+  trackCount = 0,
 ): Layout {
   const plotX0 = Math.min(GUTTER_PX, Math.floor(widthPx / 3));
   const overviewY0 = 0;
@@ -50,11 +60,17 @@ export function computeLayout(
   const runY0 = queueY1 + TRACK_GAP;
   const runY1 = runY0 + TRACK_H;
   const lanesY0 = runY1 + TRACK_GAP * 2;
-  const lanesY1 = Math.max(lanesY0, heightPx);
-  const avail = lanesY1 - lanesY0;
+  // The tracks take their rows first (at most all but two lanes' worth of space).
+  const tracksH = trackCount * (SESSION_TRACK_H + SESSION_TRACK_GAP);
+  const avail = Math.max(
+    Math.min(LANE_MIN_H * 2, laneCount * LANE_MIN_H),
+    heightPx - lanesY0 - tracksH,
+  );
   const fit = laneCount > 0 ? Math.floor(avail / laneCount) : LANE_MAX_H;
   const laneH = Math.max(LANE_MIN_H, Math.min(LANE_MAX_H, fit));
   const maxScrollY = Math.max(0, laneCount * laneH - avail);
+  const lanesY1 = lanesY0 + Math.min(avail, laneCount * laneH);
+  const tracksY0 = lanesY1 + (trackCount > 0 ? SESSION_TRACK_GAP : 0);
   return {
     widthPx,
     heightPx,
@@ -70,6 +86,9 @@ export function computeLayout(
     runY1,
     lanesY0,
     lanesY1,
+    tracksY0,
+    trackCount,
+    plotY1: tracksY0 + tracksH,
     laneH,
     laneCount,
     scrollY: Math.max(0, Math.min(maxScrollY, scrollY)),
@@ -80,6 +99,19 @@ export function computeLayout(
 /** Top of lane row r (CSS px; may be outside the lanes viewport). */
 export function laneTop(l: Layout, row: number): number {
   return l.lanesY0 + row * l.laneH - l.scrollY;
+}
+
+/** Top of session track k. */
+export function sessionTrackTop(l: Layout, k: number): number {
+  return l.tracksY0 + k * (SESSION_TRACK_H + SESSION_TRACK_GAP);
+}
+
+/** Session track under a y coordinate, or -1. */
+export function sessionTrackAt(l: Layout, y: number): number {
+  if (y < l.tracksY0) return -1;
+  const k = Math.floor((y - l.tracksY0) / (SESSION_TRACK_H + SESSION_TRACK_GAP));
+  if (k >= l.trackCount) return -1;
+  return y - sessionTrackTop(l, k) < SESSION_TRACK_H ? k : -1;
 }
 
 /** Lane row under a y coordinate, or -1. */

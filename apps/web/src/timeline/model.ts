@@ -38,6 +38,24 @@ export interface TimelineState {
   readonly selectedSession: bigint | null;
   /** Findings to mark, if the detectors have run. */
   readonly findings?: readonly TimelineFinding[];
+  /** Sessions pinned as IOCount tracks under the lanes (the selected one gets a track too). */
+  readonly pinnedSessions?: readonly bigint[];
+  /** The selected time range (and the lanes it covers), shaded, or null. */
+  readonly range?: TimelineRange | null;
+  /** A plain drag selects a range instead of panning. */
+  readonly rangeMode?: boolean;
+  /** Events matching the search (ascending), ringed where few enough are in view. */
+  readonly searchMatches?: Uint32Array | null;
+  /** The framed finding's evidence events, ringed in the finding colour. */
+  readonly evidence?: readonly number[] | null;
+}
+
+/** A time range selected on the timeline. */
+export interface TimelineRange {
+  readonly startNs: number;
+  readonly endNs: number;
+  /** Thread indices of the lanes it covers, or null for all. */
+  readonly tids: readonly number[] | null;
 }
 
 export interface TimelineModel {
@@ -50,6 +68,14 @@ export interface TimelineModel {
   setCursor(index: number): void;
   /** The event under the mouse, or null when there is none. */
   setHover(index: number | null): void;
+  /** A range dragged out (Shift+drag, or a plain drag in range mode); null clears it. */
+  setRange?(range: TimelineRange | null): void;
+  /** The ✕ beside a pinned track's name. */
+  unpinSession?(id: bigint): void;
+  /** "pin" beside the selected session's track. */
+  pinSession?(id: bigint): void;
+  /** A click on a track's name. */
+  selectSession?(id: bigint): void;
 }
 
 /** The smallest window the canvas will zoom to. */

@@ -2,7 +2,14 @@
 // getState() once per frame, draws in one RafScheduler frame (raster layer for
 // the dense parts, then vector overlays), and turns DOM input into model
 // writes: zoom/pan through the d3-zoom wrapper, overview clicks and drags,
-// hover, click-to-cursor, and wheel-scrolling of the lanes over the gutter.
+// hover (an event, or the span under the pointer), click-to-cursor (never on
+// empty space), Shift+drag (or a plain drag in range mode) to select a time
+// range, the IOCount tracks' labels, and wheel-scrolling of the lanes over
+// the gutter.
+//
+// Probe: after each frame the host element carries `data-geom` (the window,
+// the plot's x extent, the rows and tracks in CSS px, JSON) and `data-hover`
+// (the tooltip's text), for the e2e specs; written only when they change.
 //
 // Instrumentation (read by bench/web.ts, cheap enough to stay on): each drawn
 // frame emits a user-timing measure 'iocpscope.frame' whose detail carries the
@@ -36,15 +43,38 @@ import {
   drawGrid,
   drawGutter,
   drawHover,
+  drawTooltip,
   drawMarksSparse,
   drawLegend,
   drawMarkers,
   xOf,
   type Geom,
 } from './drawVector.ts';
-import { hitTest } from './hitTest.ts';
-import { computeLayout, laneParts, laneTop, type Layout } from './layout.ts';
-import { fullView, MIN_VIEW_NS, type TimelineModel, type TimelineState } from './model.ts';
+import { pick, type Pick } from './hitTest.ts';
+import {
+  computeLayout,
+  laneParts,
+  laneRowAt,
+  laneTop,
+  SESSION_TRACK_H,
+  sessionTrackTop,
+  type Layout,
+} from './layout.ts';
+import {
+  drawRange,
+  drawRings,
+  drawSearchMatches,
+  drawSessionTracks,
+  drawTrackLabels,
+} from './drawTracks.ts';
+import { IoCountTrack } from '../trace/index.ts';
+import {
+  fullView,
+  MIN_VIEW_NS,
+  type TimelineModel,
+  type TimelineRange,
+  type TimelineState,
+} from './model.ts';
 import { OVERVIEW_REFRESH_MS, OverviewCache } from './overview.ts';
 import { clampView, createPanZoom, type PanZoom } from './panZoom.ts';
 import { Pen } from './pen.ts';
@@ -60,6 +90,7 @@ const MEASURE_CLEAR_EVERY = 500;
 
 export class TimelineRenderer {
   private readonly canvas: HTMLCanvasElement;
+  private readonly host: HTMLElement;
   private readonly model: TimelineModel;
   private readonly ctx: CanvasRenderingContext2D;
   private readonly pen: Pen;
@@ -87,6 +118,17 @@ export class TimelineRenderer {
   private fullEndNs = 1;
   private overviewDrag = false;
   private lastHover = -2;
+  /** The IOCount tracks of this frame (selected session first, then the pinned ones). */
+  private tracks: IoCountTrack[] = [];
+  private readonly trackCache = new Map<bigint, IoCountTrack>();
+  /** The span under the pointer (its tooltip), when it is not on an event. */
+  private spanHover: { x: number; y: number; line1: string; line2: string } | null = null;
+  /** A range being dragged out, CSS px. */
+  private drag: { x0: number; y0: number; x1: number; y1: number } | null = null;
+  /** The click that ends a range drag must not move the cursor. */
+  private suppressClick = false;
+  private probeGeom = '';
+  private probeHover = '';
   private inputT0 = 0;
   private pendingInputMs = 0;
   private paintedVersion = -1;
@@ -109,6 +151,13 @@ export class TimelineRenderer {
     h: number;
     dpr: number;
     scrollY: number;
+    pinned: readonly bigint[] | undefined;
+    range: TimelineRange | null | undefined;
+    search: Uint32Array | null | undefined;
+    searchLength: number;
+    evidence: readonly number[] | null | undefined;
+    spanHover: unknown;
+    drag: unknown;
   } = {
     trace: null,
     version: -2,
@@ -122,6 +171,13 @@ export class TimelineRenderer {
     h: 0,
     dpr: 0,
     scrollY: -1,
+    pinned: undefined,
+    range: undefined,
+    search: undefined,
+    searchLength: -1,
+    evidence: undefined,
+    spanHover: null,
+    drag: null,
   };
 
   /** Null when the browser gives no 2D context (the component then shows a message). */
@@ -141,6 +197,7 @@ export class TimelineRenderer {
     model: TimelineModel,
   ) {
     this.canvas = canvas;
+    this.host = host;
     this.model = model;
     this.ctx = ctx;
     // The observer reports sizes from now on; start from the current layout.
@@ -223,10 +280,17 @@ export class TimelineRenderer {
     return { x: e.clientX - r.left, y: e.clientY - r.top };
   }
 
+  /** A drag that selects a range instead of panning: Shift held, or range mode on. */
+  private rangeGesture(e: MouseEvent): boolean {
+    return e.shiftKey || this.model.getState().rangeMode === true;
+  }
+
   private acceptsGesture(e: Event): boolean {
     const g = this.geom;
     if (!g) return false;
-    const { x, y } = this.localXY(e as MouseEvent);
+    const m = e as MouseEvent;
+    if (e.type !== 'wheel' && (this.drag !== null || this.rangeGesture(m))) return false;
+    const { x, y } = this.localXY(m);
     return x >= g.layout.plotX0 && y >= g.layout.axisY0;
   }
 
@@ -262,10 +326,25 @@ export class TimelineRenderer {
     const g = this.geom;
     if (!g) return;
     const { x, y } = this.localXY(e);
-    if (y < g.layout.overviewY1 && x >= g.layout.plotX0 && e.button === 0) {
+    const l = g.layout;
+    if (y < l.overviewY1 && x >= l.plotX0 && e.button === 0) {
       this.overviewDrag = true;
       this.canvas.setPointerCapture(e.pointerId);
       this.overviewCenter(x);
+      this.endInput();
+      return;
+    }
+    if (
+      e.button === 0 &&
+      this.rangeGesture(e) &&
+      this.model.setRange &&
+      x >= l.plotX0 &&
+      y >= l.axisY0 &&
+      y < Math.max(l.plotY1, l.lanesY0 + 1)
+    ) {
+      this.drag = { x0: x, y0: y, x1: x, y1: y };
+      this.canvas.setPointerCapture?.(e.pointerId);
+      this.scheduler.schedule();
       this.endInput();
     }
   };
@@ -280,11 +359,28 @@ export class TimelineRenderer {
       this.endInput();
       return;
     }
+    if (this.drag) {
+      this.drag = { ...this.drag, x1: x, y1: y };
+      this.scheduler.schedule();
+      this.endInput();
+      return;
+    }
     if (e.buttons !== 0) return; // panning: no hover churn
-    const hit = hitTest(s.trace, g, x, y);
-    if (hit !== this.lastHover) {
-      this.lastHover = hit;
-      this.model.setHover(hit < 0 ? null : hit);
+    const hit = pick(s.trace, g, this.tracks, x, y);
+    const index = hit.kind === 'event' ? hit.index : -1;
+    if (index !== this.lastHover) {
+      this.lastHover = index;
+      this.model.setHover(index < 0 ? null : index);
+    }
+    const span = hit.kind === 'span' ? { x, y, line1: hit.line1, line2: hit.line2 } : null;
+    const before = this.spanHover;
+    if (
+      span?.line1 !== before?.line1 ||
+      span?.line2 !== before?.line2 ||
+      (span !== null && (span.x !== before?.x || span.y !== before?.y))
+    ) {
+      this.spanHover = span;
+      this.scheduler.schedule();
     }
     this.endInput();
   };
@@ -294,24 +390,75 @@ export class TimelineRenderer {
       this.overviewDrag = false;
       this.canvas.releasePointerCapture(e.pointerId);
     }
+    const d = this.drag;
+    if (d) {
+      this.drag = null;
+      this.canvas.releasePointerCapture?.(e.pointerId);
+      const g = this.geom;
+      if (g && Math.abs(d.x1 - d.x0) >= 3) {
+        this.suppressClick = true;
+        this.model.setRange?.(this.rangeOf(g, d));
+      }
+      this.scheduler.schedule();
+    }
   };
+
+  /** The range a drag covers: its times, and the lanes it spans when it began and ended on lanes. */
+  private rangeOf(g: Geom, d: { x0: number; y0: number; x1: number; y1: number }): TimelineRange {
+    const l = g.layout;
+    const tAt = (x: number): number =>
+      g.t0 + (Math.max(l.plotX0, Math.min(l.plotX1, x)) - l.plotX0) * g.nsPerPx;
+    const r0 = laneRowAt(l, d.y0);
+    const r1 = laneRowAt(l, d.y1);
+    let tids: number[] | null = null;
+    if (r0 >= 0 && r1 >= 0) {
+      tids = [];
+      for (let r = Math.min(r0, r1); r <= Math.max(r0, r1); r++) tids.push(g.lanes[r]!.tid);
+    }
+    return { startNs: tAt(Math.min(d.x0, d.x1)), endNs: tAt(Math.max(d.x0, d.x1)), tids };
+  }
 
   private readonly onPointerLeave = (): void => {
     if (this.lastHover !== -1) {
       this.lastHover = -1;
       this.model.setHover(null);
     }
+    if (this.spanHover) {
+      this.spanHover = null;
+      this.scheduler.schedule();
+    }
   };
 
   private readonly onClick = (e: MouseEvent): void => {
+    if (this.suppressClick) {
+      this.suppressClick = false;
+      return;
+    }
     const g = this.geom;
     const s = this.model.getState();
     if (!g || !s.trace || s.trace.count === 0) return;
     const { x, y } = this.localXY(e);
-    if (x < g.layout.plotX0 || y < g.layout.queueY0) return;
-    let hit = hitTest(s.trace, g, x, y);
-    if (hit < 0) hit = s.trace.eventIndexAtTime(g.t0 + (x - g.layout.plotX0) * g.nsPerPx);
-    if (hit >= 0) this.model.setCursor(hit);
+    const hit: Pick = pick(s.trace, g, this.tracks, x, y);
+    switch (hit.kind) {
+      case 'event':
+        this.model.setCursor(hit.index);
+        return;
+      case 'span':
+        if (hit.from >= 0) this.model.setCursor(hit.from);
+        return;
+      case 'track-label': {
+        const tr = this.tracks[hit.track];
+        if (!tr) return;
+        const pinned = (s.pinnedSessions ?? []).includes(tr.session);
+        if (hit.unpin && pinned) this.model.unpinSession?.(tr.session);
+        else if (hit.unpin) this.model.pinSession?.(tr.session);
+        else this.model.selectSession?.(tr.session);
+        return;
+      }
+      default:
+        // Empty space (below the rows, between them): the cursor stays where it is.
+        return;
+    }
   };
 
   // ---- frame --------------------------------------------------------------------
@@ -372,6 +519,7 @@ export class TimelineRenderer {
     const t = s.trace;
     const version = t ? t.version : -1;
     const overviewDue = t !== null && this.overviewTimer === 0 && this.overviewStale;
+    const search = s.searchMatches ?? null;
     if (
       !overviewDue &&
       d.trace === t &&
@@ -385,7 +533,14 @@ export class TimelineRenderer {
       d.w === this.cssW &&
       d.h === this.cssH &&
       d.dpr === this.dpr &&
-      d.scrollY === this.scrollY
+      d.scrollY === this.scrollY &&
+      d.pinned === s.pinnedSessions &&
+      d.range === s.range &&
+      d.search === search &&
+      d.searchLength === (search ? search.length : -1) &&
+      d.evidence === s.evidence &&
+      d.spanHover === this.spanHover &&
+      d.drag === this.drag
     ) {
       return false;
     }
@@ -401,7 +556,37 @@ export class TimelineRenderer {
     d.h = this.cssH;
     d.dpr = this.dpr;
     d.scrollY = this.scrollY;
+    d.pinned = s.pinnedSessions;
+    d.range = s.range;
+    d.search = search;
+    d.searchLength = search ? search.length : -1;
+    d.evidence = s.evidence;
+    d.spanHover = this.spanHover;
+    d.drag = this.drag;
     return true;
+  }
+
+  /** The IOCount tracks to draw: the selected session's first (unless pinned), then the pinned ones. */
+  private updateTracks(s: TimelineState, trace: WebTrace): void {
+    const ids: bigint[] = [];
+    const pinned = s.pinnedSessions ?? [];
+    if (s.selectedSession !== null && !pinned.includes(s.selectedSession)) {
+      ids.push(s.selectedSession);
+    }
+    for (const id of pinned) ids.push(id);
+    const next: IoCountTrack[] = [];
+    for (const id of ids) {
+      let tr = this.trackCache.get(id);
+      if (!tr) {
+        tr = new IoCountTrack(id);
+        this.trackCache.set(id, tr);
+      }
+      tr.update(trace);
+      next.push(tr);
+    }
+    // Forget tracks no longer shown (they rebuild cheaply when asked again).
+    for (const id of this.trackCache.keys()) if (!ids.includes(id)) this.trackCache.delete(id);
+    this.tracks = next;
   }
 
   private draw(state: TimelineState): void {
@@ -413,12 +598,21 @@ export class TimelineRenderer {
     ctx.fillRect(0, 0, this.cssW, this.cssH);
     const trace = state.trace;
     const lanes: readonly Lane[] = trace ? shownLanes(trace) : [];
-    const layout = computeLayout(this.cssW, this.cssH, lanes.length, this.scrollY);
+    if (trace) this.updateTracks(state, trace);
+    else this.tracks = [];
+    const layout = computeLayout(
+      this.cssW,
+      this.cssH,
+      lanes.length,
+      this.scrollY,
+      this.tracks.length,
+    );
     this.scrollY = layout.scrollY;
     drawLegend(pen, layout);
     if (!trace || trace.count === 0) {
       this.geom = null;
       drawEmpty(pen, layout, trace ? 'Waiting for events…' : 'No trace loaded');
+      this.writeProbe(null, '');
       return;
     }
 
@@ -550,6 +744,31 @@ export class TimelineRenderer {
     this.drawFlowsAndSession(state, trace, g);
     ctx.restore();
     pen.invalidate();
+    drawSessionTracks(pen, trace, g, this.tracks);
+    // Rings over lanes and tracks: search matches, then the framed finding's evidence.
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(layout.plotX0, layout.queueY0, plotW, layout.plotY1 - layout.queueY0);
+    ctx.clip();
+    pen.invalidate();
+    if (state.searchMatches && state.searchMatches.length > 0) {
+      drawSearchMatches(pen, trace, g, this.tracks, state.searchMatches);
+    }
+    if (state.evidence && state.evidence.length > 0) {
+      drawRings(
+        pen,
+        trace,
+        g,
+        this.tracks,
+        state.evidence,
+        0,
+        state.evidence.length,
+        COLORS.finding,
+        14,
+      );
+    }
+    ctx.restore();
+    pen.invalidate();
     drawAxis(pen, g);
     // After the axis band, which drawAxis fills: gap labels, finding diamonds and
     // marker flags sit on it. Tick labels come last and leave room for them and
@@ -559,13 +778,68 @@ export class TimelineRenderer {
     drawGaps(pen, trace, g, reserved);
     if (state.findings && state.findings.length > 0) drawFindings(pen, trace, g, state.findings);
     drawMarkers(pen, trace, g, reserved);
+    if (state.range) {
+      const r = state.range;
+      const n = trace.upperBoundTime(r.endNs) - trace.lowerBoundTime(r.startNs);
+      drawRange(pen, g, r, false, reserved, n);
+    }
+    if (this.drag) drawRange(pen, g, this.rangeOf(g, this.drag), true, reserved);
     const flag = cursorFlag(pen, trace, g, state.cursor);
     if (flag) reserved.push(flag.x, flag.x + flag.w);
     drawAxisLabels(pen, g, reserved);
     drawGutter(pen, trace, g, queueMax, runMax);
+    drawTrackLabels(pen, g, this.tracks, state.pinnedSessions ?? [], state.selectedSession);
     this.drawOverview(state, trace, layout);
     drawCursor(pen, trace, g, state.cursor);
-    if (state.hoverIndex >= 0) drawHover(pen, trace, g, state.hoverIndex);
+    let hover = '';
+    if (state.hoverIndex >= 0) hover = drawHover(pen, trace, g, state.hoverIndex) ?? '';
+    else if (this.spanHover) {
+      const h = this.spanHover;
+      drawTooltip(pen, layout, h.x, h.y, h.line1, h.line2);
+      hover = h.line2 ? `${h.line1}\n${h.line2}` : h.line1;
+    }
+    this.writeProbe(g, hover);
+  }
+
+  /** The e2e probe on the host element (see the header); DOM writes only when it changed. */
+  private writeProbe(g: Geom | null, hover: string): void {
+    let geom = '';
+    if (g) {
+      const l = g.layout;
+      geom = JSON.stringify({
+        t0: g.t0,
+        t1: g.t1,
+        x0: l.plotX0,
+        x1: l.plotX1,
+        queue: [l.queueY0, l.queueY1],
+        running: [l.runY0, l.runY1],
+        lanes: g.lanes.map((lane, row) => ({
+          name: lane.name,
+          tid: lane.tid,
+          y0: laneTop(l, row),
+          y1: laneTop(l, row) + l.laneH,
+        })),
+        lanesY: [l.lanesY0, l.lanesY1],
+        tracks: this.tracks.map((tr, k) => ({
+          session: `0x${tr.session.toString(16)}`,
+          y0: sessionTrackTop(l, k),
+          y1: sessionTrackTop(l, k) + SESSION_TRACK_H,
+          changes: tr.length,
+          min: tr.min,
+          max: tr.max,
+        })),
+        plotY1: l.plotY1,
+        height: l.heightPx,
+      });
+    }
+    if (geom !== this.probeGeom) {
+      this.probeGeom = geom;
+      this.host.dataset['geom'] = geom;
+    }
+    if (hover !== this.probeHover) {
+      this.probeHover = hover;
+      this.host.dataset['hover'] = hover;
+    }
   }
 
   private drawFlowsAndSession(state: TimelineState, trace: WebTrace, g: Geom): void {

@@ -32,6 +32,8 @@ export const COLORS = {
   waiting: '#2c3746',
   running: '#3fb27f',
   blocked: '#d9962b',
+  /** The kernel's lane: the port's own work (queuing packets), not a thread's. */
+  kernel: '#2f4a66',
   blockedHatch: '#7a5212',
   recv: '#4aa3ff',
   send: '#c084fc',
@@ -52,6 +54,15 @@ export const COLORS = {
   finding: '#ff6b6b',
   gap: '#ff4d4f',
   marker: '#e879f9',
+  /** Session IOCount tracks: the step line, +1 and -1 marks, below zero. */
+  ioCount: '#22d3ee',
+  ioUp: '#3fb27f',
+  ioDown: '#f59e0b',
+  ioNegative: '#ff4d4f',
+  search: '#fbbf24',
+  range: 'rgba(74,163,255,0.10)',
+  rangeLanes: 'rgba(74,163,255,0.14)',
+  rangeEdge: '#4aa3ff',
   viewport: 'rgba(255,255,255,0.85)',
   viewportShade: 'rgba(8,10,14,0.55)',
 } as const;
@@ -63,6 +74,7 @@ export const RGB = {
   waiting: hex(COLORS.waiting),
   running: hex(COLORS.running),
   blocked: hex(COLORS.blocked),
+  kernel: hex(COLORS.kernel),
   blockedHatch: hex(COLORS.blockedHatch),
   recv: hex(COLORS.recv),
   send: hex(COLORS.send),
