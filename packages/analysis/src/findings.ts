@@ -164,7 +164,8 @@ export const RULES: readonly RuleInfo[] = [
     id: 'lock-across-send',
     number: 16,
     title: 'A lock held across WSASend while other workers wait for it',
-    coverage: 'A thread called WSASend while holding a lock another thread was waiting for.',
+    coverage:
+      'A thread called WSASend while holding a lock another thread was waiting for (error); a lock held across WSASend that other threads also take, though no wait overlapped such a hold in the trace (warning). A lock only one thread ever takes is not reported.',
   },
 ];
 
@@ -198,6 +199,10 @@ export const FAULT_CO_FINDINGS: Record<
   ReadonlyArray<{ rule: RuleId; always?: boolean; why: string }>
 > = {
   'iocount-double-decrement': [
+    {
+      rule: 'accept-hold',
+      why: 'the extra -1 can come while the acceptor is still in OnClientJoin: the session is released before the acceptor is done with it (join after leave)',
+    },
     {
       rule: 'use-after-release',
       why: 'the extra -1 takes IOCount to 0 while the next recv is pending: the session is released with I/O pending, and that recv completes for a released session',

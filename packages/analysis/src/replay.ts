@@ -377,7 +377,21 @@ export class Replayer {
         return;
       }
       case EventKind.IoPosted: {
-        const s = this.sessionFor(w[o + 4]!, w[o + 5]!, i);
+        let lo = w[o + 4]!;
+        let hi = w[o + 5]!;
+        if (
+          lo === 0 &&
+          hi === 0 &&
+          th !== null &&
+          th.lastIncIoId === w[o + 7]! &&
+          th.lastIncIoId !== 0
+        ) {
+          // A call that failed before it found the socket's key (WSAENOTSOCK: closed
+          // meanwhile) is the post whose +1 this thread just counted.
+          lo = th.lastIncLo;
+          hi = th.lastIncHi;
+        }
+        const s = this.sessionFor(lo, hi, i);
         const op = (a & 0x0f) as Op;
         const rec = this.opFor(s, w[o + 7]!, op, PH_POST);
         rec.postIndex = i;
@@ -386,15 +400,21 @@ export class Replayer {
         rec.requestedBytes = w[o + 1]!;
         rec.bufCount = a >>> 4;
         if (th !== null) {
-          th.lastPostLo = w[o + 4]!;
-          th.lastPostHi = w[o + 5]!;
+          th.lastPostLo = lo;
+          th.lastPostHi = hi;
           th.lastPostIoId = w[o + 7]!;
         }
         this.settle(s, rec);
         return;
       }
       case EventKind.IoDetail: {
-        const s = this.sessionFor(w[o + 4]!, w[o + 5]!, i);
+        let lo = w[o + 4]!;
+        let hi = w[o + 5]!;
+        if (lo === 0 && hi === 0 && th !== null && th.lastPostIoId === w[o + 7]!) {
+          lo = th.lastPostLo;
+          hi = th.lastPostHi;
+        }
+        const s = this.sessionFor(lo, hi, i);
         const rec = this.postedOp(s, w[o + 7]!);
         if (rec !== null) rec.overlapped = w[o + 1]! + w[o + 6]! * TWO_32;
         fx.op = rec;
@@ -670,10 +690,16 @@ export class Replayer {
       case EventKind.Disconnect:
       case EventKind.SocketClosed:
       case EventKind.SessionRings:
+      case EventKind.SessionReleased:
       case EventKind.IoCount: {
         const s = st.sessions.get(sessionIdOf(w[o + 4]!, w[o + 5]!));
         if (!listed(s)) return;
-        if (kind === EventKind.Disconnect) {
+        if (kind === EventKind.SessionReleased) {
+          // Released, but its acceptor has not finished with it yet.
+          s.releasedIndex = i;
+          s.releaseCount = 1;
+          s.lifecycle = 'released';
+        } else if (kind === EventKind.Disconnect) {
           s.disconnectIndex = i;
           s.disconnectReason = a;
           s.disconnectError = w[o + 6]!;
@@ -777,6 +803,7 @@ export class Replayer {
         this.uncache(s.id);
         continue;
       }
+      if (s.lifecycle === 'released') continue;
       const n = s.ioCount - s.ops.length;
       for (let k = 0; k < n; k++) s.holds.push({ index: i, cause: CAUSE_SNAPSHOT, tid: -1 });
     }
@@ -1110,6 +1137,12 @@ export class Replayer {
     s.reportedIoCount = w[o + 1]! | 0;
     if (delta > 0) {
       if ((cause === IoCountCause.RecvPost || cause === IoCountCause.SendPost) && ioId !== 0) {
+        const th = tid === NO_THREAD ? undefined : this.state.threads.get(tid);
+        if (th !== undefined) {
+          th.lastIncLo = w[o + 4]!;
+          th.lastIncHi = w[o + 5]!;
+          th.lastIncIoId = ioId;
+        }
         const rec = this.opFor(s, ioId, opForCause(cause), PH_INC);
         rec.incIndex = i;
         rec.incTid = tid;

@@ -74,6 +74,10 @@ export interface ThreadState {
   lastPostIoId: number;
   /** Event index of the ThreadStart that last listed it in a Snapshot bracket, -1 if none. */
   listedIndex: number;
+  /** The session key (halves) and ioId of this thread's last IoCount +1 of a post. */
+  lastIncLo: number;
+  lastIncHi: number;
+  lastIncIoId: number;
 }
 
 /** A completion packet waiting in the port's FIFO queue. Immutable. */
@@ -338,6 +342,9 @@ export function newThread(tid: number, index: number): ThreadState {
     lastPostHi: 0,
     lastPostIoId: 0,
     listedIndex: -1,
+    lastIncLo: 0,
+    lastIncHi: 0,
+    lastIncIoId: 0,
   };
 }
 

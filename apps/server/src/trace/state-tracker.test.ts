@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DetectorRunner,
   Rng,
   SYNTH_FAULTS,
   TraceBuilder,
@@ -127,5 +128,34 @@ describe('StateTracker', () => {
     const st = replayOf(tr.snapshot(SnapshotReason.LateJoin).records);
     expect(st.sessions.get(s)!.ops).toEqual([]);
     expect(st.sessions.get(s)!.ioCount).toBe(2);
+  });
+
+  it('lists a session released before its acceptor finished, so the late Accept is judged, not taken for a new session', () => {
+    const sv = server();
+    const done = openSession(sv, 1); // accepted the reference way (its Accept comes first here)
+    const s = sv.b.accept(sv.acc, { slot: 2 });
+    sv.acc.recv(s); // no hold: the client left at once
+    sv.w[0]!.release(s, 0);
+    const tr = new StateTracker();
+    const words = sv.b.build().words;
+    tr.observe(words);
+    const bracket = tr.snapshot(SnapshotReason.RecordingStart).records;
+    // Mid-run recording: the bracket, then the acceptor finishing with the freed session.
+    const late = new TraceBuilder();
+    late.rec(EventKind.Accept, 0, sv.acc.tid, 0, s, 0, 0);
+    const tail = late.build().words;
+    const all = new Uint32Array(bracket.length + tail.length);
+    all.set(bracket);
+    all.set(tail, bracket.length);
+    const st = replayOf(all);
+    expect(st.sessions.get(s)!.lifecycle).toBe('released');
+    expect(
+      [...st.sessions.keys()].filter((id) => st.sessions.get(id)!.lifecycle !== 'released'),
+    ).toEqual([done.s]);
+    const runner = new DetectorRunner({ rules: ['accept-hold'] });
+    runner.feed({ words: all, length: all.length / W });
+    expect(runner.findings.map((f) => `${f.rule}/${f.check}`)).toEqual([
+      'accept-hold/join-after-leave',
+    ]);
   });
 });

@@ -17,6 +17,10 @@
 //     Snapshot (`x` = the count: the sum of every delta since its creation),
 //     and each outstanding operation (posted with result 0 or 997, completion
 //     not dequeued yet) as its IoPosted, IoDetail and IoRing;
+//   - a session already released whose acceptor has not written its Accept
+//     yet (the acceptor is still using it: a server that writes Accept
+//     records): SessionCreated then SessionReleased, so that late Accept is
+//     judged against the release (the last RELEASED_AWAITING_ACCEPT of them);
 //   - the port's queue, in FIFO order (PacketQueued; Pqcs for posted packets);
 //   - held locks (LockAcquire).
 // Every record of a bracket carries the time of the last record folded in.
@@ -46,6 +50,8 @@ export const SNAPSHOT_PARTIAL = 1;
 /** ThreadState `z` bit 0 inside a bracket: one of the port's threads. */
 export const SNAPSHOT_PORT_THREAD = 1;
 const MAX_STRINGS = 1 << 20;
+/** Released sessions kept (and listed) while their acceptor has not finished with them. */
+const RELEASED_AWAITING_ACCEPT = 256;
 /** How far from the head of the queue a dequeue is looked for. */
 const QUEUE_SCAN = 256;
 
@@ -86,6 +92,8 @@ interface SessionEntry {
   early: Set<number> | null;
   /** It existed before a gap: its state is not certain. */
   uncertain: boolean;
+  /** Its SessionReleased (kept only while its Accept has not come). */
+  released: Uint32Array | null;
 }
 
 export interface SnapshotBracket {
@@ -112,6 +120,10 @@ export class StateTracker {
   #lastTs = 0;
   #uncertainSessions = 0;
   #records = 0;
+  /** The server writes Accept records (an acceptor handing sessions over). */
+  #acceptsSeen = false;
+  /** Keys of released sessions kept for their late Accept, oldest first. */
+  readonly #awaitingAccept: Key[] = [];
 
   /** Records folded in so far. */
   get records(): number {
@@ -267,7 +279,13 @@ export class StateTracker {
       case EventKind.Accept: {
         const k = keyOf(w[o + 4]!, w[o + 5]!);
         const known = this.#sessions.get(k);
+        if (kind === EventKind.Accept) this.#acceptsSeen = true;
         if (kind === EventKind.Accept && known !== undefined) {
+          if (known.released !== null) {
+            // The late Accept of a released session: done with it now.
+            this.#sessions.delete(k);
+            return;
+          }
           known.accept = w.slice(o, o + RECORD_WORDS);
           return;
         }
@@ -284,6 +302,7 @@ export class StateTracker {
           ops: new Map(),
           early: null,
           uncertain: false,
+          released: null,
         });
         return;
       }
@@ -301,8 +320,23 @@ export class StateTracker {
       case EventKind.SessionReleased: {
         const k = keyOf(w[o + 4]!, w[o + 5]!);
         const s = this.#sessions.get(k);
-        if (s === undefined) return;
-        if (s.uncertain) this.#uncertainSessions--;
+        if (s === undefined || s.released !== null) return;
+        if (s.uncertain) {
+          this.#uncertainSessions--;
+          this.#sessions.delete(k);
+          return;
+        }
+        if (this.#acceptsSeen && s.accept === null) {
+          // Its acceptor is not done with it: keep it, released, for that Accept.
+          s.released = w.slice(o, o + RECORD_WORDS);
+          s.ops.clear();
+          this.#awaitingAccept.push(k);
+          while (this.#awaitingAccept.length > RELEASED_AWAITING_ACCEPT) {
+            const old = this.#awaitingAccept.shift()!;
+            if (this.#sessions.get(old)?.released) this.#sessions.delete(old);
+          }
+          return;
+        }
         this.#sessions.delete(k);
         return;
       }
@@ -367,7 +401,11 @@ export class StateTracker {
   }
 
   #gap(tid: number): void {
-    for (const s of this.#sessions.values()) {
+    for (const [k, s] of this.#sessions) {
+      if (s.released !== null) {
+        this.#sessions.delete(k);
+        continue;
+      }
       if (!s.uncertain) {
         s.uncertain = true;
         this.#uncertainSessions++;
@@ -457,6 +495,10 @@ export class StateTracker {
       // SessionCreated, or the Accept it is known by (a server that writes Accept first).
       const c = s.created;
       add(c);
+      if (s.released !== null) {
+        add(s.released);
+        continue;
+      }
       if (s.rings !== null) add(s.rings);
       if (s.accept !== null && !s.createdByAccept) add(s.accept);
       if (s.disconnect !== null) add(s.disconnect);

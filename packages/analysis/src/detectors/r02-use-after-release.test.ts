@@ -108,4 +108,20 @@ describe('rule 2: release while I/O is pending / completion for a released sessi
     w1.gqcs();
     expect(findingsOf(sv.b)).toEqual([]);
   });
+
+  it('matches a post that failed before it found the socket (key 0, WSAENOTSOCK) to the +1 its thread just counted', () => {
+    const sv = server();
+    const w = sv.w[0]!;
+    const { s, recv } = openSession(sv);
+    sv.b.complete(recv, { bytes: 8 });
+    w.dequeue(recv);
+    // Another thread closed the socket: the send's call fails and its record has no key.
+    const send = w.send(s, { posted: false });
+    w.posted({ ...send, session: 0n }, WinError.NotSocket);
+    w.postFailed(send);
+    w.completed(recv);
+    w.release(s);
+    w.gqcs();
+    expect(findingsOf(sv.b, { rules: ['use-after-release', 'iocount-balance'] })).toEqual([]);
+  });
 });

@@ -53,4 +53,19 @@ describe('rule 16: a lock held across WSASend while other workers wait for it', 
     sv.w[0]!.lockRelease(7);
     expect(findingsOf(sv.b, { rules: ['lock-across-send'] })).toEqual([]);
   });
+
+  it('warns about a lock held across WSASend that another worker also takes, though no wait overlapped', () => {
+    const sv = server();
+    const [w0, w1] = [sv.w[0]!, sv.w[1]!];
+    const { s } = openSession(sv);
+    const acq = w0.lockAcquire(7, 'send-lock');
+    const send = w0.send(s);
+    w0.lockRelease(7, 'send-lock');
+    const other = w1.lockAcquire(7, 'send-lock');
+    w1.lockRelease(7, 'send-lock');
+    const fs = findingsOf(sv.b, { rules: ['lock-across-send'] });
+    expect(checksOf(fs)).toEqual(['lock-across-send/shared-across-send']);
+    expect(fs[0]!.severity).toBe('warning');
+    expect(fs[0]!.evidence).toEqual([acq, send.postIndex, other]);
+  });
 });

@@ -3,7 +3,12 @@
 // the lock was held across the whole call) by a thread holding a lock that
 // another thread waits for — in either order: the wait began during a hold
 // that had already sent, or the send happened while someone was waiting.
-// A lock held across WSASend with nobody waiting costs nothing visible here.
+// - held-across-send (error): as above.
+// - shared-across-send (warning): a lock held across WSASend that another
+//   thread also takes (acquires or waits for, before or after), though no wait
+//   happened to overlap such a hold in this trace: whenever two workers meet
+//   there, one sits off the port for the length of a send. A lock only one
+//   thread ever takes costs nothing, and is not reported.
 
 import * as proto from '../proto.ts';
 import { RULE_BY_ID } from '../findings.ts';
@@ -27,10 +32,48 @@ interface Hold {
 
 export function lockAcrossSend(): Detector {
   const locks = new Map<number, Hold>();
+  /** Per lock: the threads that took or waited for it, and its first hold across a send. */
+  const users = new Map<number, Map<number, number>>();
+  const sentUnder = new Map<
+    number,
+    { tid: number; acquiredIndex: number; sendIndex: number; nameStr: number }
+  >();
+  const warned = new Set<number>();
+
+  const shared = (ctx: Ctx, lockId: number): void => {
+    const first = sentUnder.get(lockId);
+    const u = users.get(lockId);
+    if (first === undefined || u === undefined || warned.has(lockId)) return;
+    const other = [...u.entries()].find(([tid]) => tid !== first.tid);
+    if (other === undefined) return;
+    warned.add(lockId);
+    ctx.report(rule, {
+      check: 'shared-across-send',
+      severity: 'warning',
+      subject: { kind: 'lock', lockId, tid: first.tid },
+      evidence: [first.acquiredIndex, first.sendIndex, other[1]],
+      at: Math.max(first.sendIndex, other[1]),
+      dedupe: `s${lockId}`,
+      message:
+        `${ctx.threadName(first.tid)} held ${ctx.lockName(lockId, first.nameStr)} (acquired at event ` +
+        `${first.acquiredIndex}) across WSASend (event ${first.sendIndex}), and ${ctx.threadName(other[0])} takes ` +
+        `the same lock (event ${other[1]}). No wait overlapped such a hold in this trace, but whenever two ` +
+        `workers meet there one sits off the port for the length of a send: copy into SendQ under the lock, ` +
+        `release it, then call WSASend.`,
+    });
+  };
+
+  const use = (ctx: Ctx, lockId: number, tid: number, i: number): void => {
+    let u = users.get(lockId);
+    if (u === undefined) users.set(lockId, (u = new Map()));
+    if (!u.has(tid)) u.set(tid, i);
+    shared(ctx, lockId);
+  };
 
   const check = (ctx: Ctx, lockId: number, h: Hold, i: number): void => {
     if (h.reported || h.sendIndex < 0 || h.waiters.size === 0) return;
     h.reported = true;
+    warned.add(lockId); // the error says it all
     const [waiter, since] = h.waiters.entries().next().value!;
     ctx.report(rule, {
       check: 'held-across-send',
@@ -78,6 +121,15 @@ export function lockAcrossSend(): Detector {
           if (h === undefined || h.holder !== tid) continue;
           if (h.sendIndex < 0) h.sendIndex = i;
           check(ctx, lockId, h, i);
+          if (!sentUnder.has(lockId)) {
+            sentUnder.set(lockId, {
+              tid,
+              acquiredIndex: h.acquiredIndex,
+              sendIndex: i,
+              nameStr: h.nameStr,
+            });
+            shared(ctx, lockId);
+          }
         }
         return;
       }
@@ -95,6 +147,7 @@ export function lockAcrossSend(): Detector {
           reported: false,
         };
         locks.set(lockId, h);
+        use(ctx, lockId, tid, i);
         return;
       }
       if (step.kind === EventKind.LockWait) {
@@ -111,6 +164,7 @@ export function lockAcrossSend(): Detector {
         }
         if (!h.waiters.has(tid)) h.waiters.set(tid, i);
         check(ctx, lockId, h, i);
+        use(ctx, lockId, tid, i);
         return;
       }
       // LockRelease: the hold ends; forget the lock if nobody waits.
