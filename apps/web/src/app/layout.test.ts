@@ -7,7 +7,8 @@ describe('panel layout', () => {
   it('gives the inspector and the event details room at 1280×720', () => {
     const l = resolveLayout(1280, 720, AUTO, { lanes: 4, tracks: 1 });
     expect(l.inspectorW).toBeGreaterThanOrEqual(340);
-    expect(l.sideW).toBeGreaterThanOrEqual(300);
+    expect(l.sideW).toBeGreaterThanOrEqual(280);
+    expect(l.inspectorW).toBeGreaterThanOrEqual(440);
     expect(l.detailsH).toBeGreaterThanOrEqual(280);
     // The three bottom panels and the side column fill the width exactly.
     const lastW = 1280 - l.sideW - SPLIT_PX - l.sessionsW - l.inspectorW - 2 * SPLIT_PX;

@@ -16,9 +16,9 @@ export const MIN = {
   timelineH: 180,
   bottomH: 160,
   sideW: 280,
-  sessionsW: 240,
+  sessionsW: 270,
   inspectorW: 300,
-  lastW: 220,
+  lastW: 250,
   detailsH: 140,
   portH: 120,
 } as const;
@@ -46,7 +46,7 @@ export function resolveLayout(
   set: PanelSizes,
   rows: { lanes: number; tracks: number },
 ): ResolvedLayout {
-  const sideW = clamp(set.sideW ?? w * 0.24, MIN.sideW, Math.min(w * 0.5, w - 600));
+  const sideW = clamp(set.sideW ?? w * 0.22, MIN.sideW, Math.min(w * 0.5, w - 600));
   const timelineNeeds = 44 + 26 + 2 * 42 + 8 + rows.lanes * 30 + rows.tracks * 40 + 28;
   const bottomAuto = clamp(h - TOP_PX - SPLIT_PX - timelineNeeds, h * 0.3, h * 0.55);
   const bottomH = clamp(
@@ -57,16 +57,16 @@ export function resolveLayout(
   const mainW = w - sideW - SPLIT_PX;
   const spare = mainW - 2 * SPLIT_PX;
   const sessionsW = clamp(
-    set.sessionsW ?? spare * 0.31,
+    set.sessionsW ?? spare * 0.25,
     MIN.sessionsW,
     spare - MIN.inspectorW - MIN.lastW,
   );
   const inspectorW = clamp(
-    set.inspectorW ?? spare * 0.39,
+    set.inspectorW ?? spare * 0.5,
     MIN.inspectorW,
     spare - sessionsW - MIN.lastW,
   );
   const sideH = h - TOP_PX;
-  const detailsH = clamp(set.detailsH ?? sideH * 0.5, MIN.detailsH, sideH - SPLIT_PX - MIN.portH);
+  const detailsH = clamp(set.detailsH ?? sideH * 0.56, MIN.detailsH, sideH - SPLIT_PX - MIN.portH);
   return { bottomH, sideW, sessionsW, inspectorW, detailsH };
 }

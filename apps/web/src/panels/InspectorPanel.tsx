@@ -25,8 +25,12 @@ import { formatCount, formatSessionId, formatTimeNs } from './format.ts';
 
 const ROW_PX = 22;
 const ROW_PX_TWO_LINES = 38;
-/** Below this width an entry's text goes on its own line. */
-const TWO_LINES_BELOW_PX = 520;
+/**
+ * Below this width an entry's text goes on a line of its own, the whole
+ * width (its links and badge stay on the first line): on one line beside the
+ * time and the count, a post's text would be cut at any inspector narrower.
+ */
+const TWO_LINES_BELOW_PX = 760;
 
 /** The element's width, kept current (0 until measured). */
 function useWidth(): [React.RefObject<HTMLElement | null>, number] {
@@ -147,7 +151,10 @@ export function InspectorPanel() {
     <section className="panel" data-testid="inspector" ref={ref}>
       <header className="panel-head">
         <span className="panel-title">{twoLines ? 'Inspector' : 'Session inspector'}</span>
-        <span className="count mono">{formatSessionId(session)}</span>
+        {/* It gives way to the buttons when narrow (the summary below has it in full). */}
+        <span className="count mono shrink" title={formatSessionId(session)}>
+          {formatSessionId(session)}
+        </span>
         <div className="tools">
           <button
             className={`btn small${isPinned ? ' active' : ''}`}
@@ -245,6 +252,8 @@ export function InspectorPanel() {
                     {e.site}
                   </span>
                 ) : null}
+              </span>
+              <span className="ledger-chips">
                 {e.link >= 0 ? (
                   <button
                     className="link-chip"

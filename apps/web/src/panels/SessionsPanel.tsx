@@ -37,12 +37,36 @@ const PHASE_LABEL: Record<RowPhase, [string, string]> = {
   leaked: ['released!', 'bad'],
 };
 
-const COLUMNS: Array<{ label: string; key: SessionSortKey; num?: boolean; title: string }> = [
-  { label: 'Session', key: 'seen', title: 'Sort by first appearance' },
-  { label: 'Peer', key: 'peer', title: 'Sort by peer address' },
-  { label: 'IOCount', key: 'iocount', num: true, title: 'Sort by IOCount at the cursor' },
-  { label: 'State', key: 'state', title: 'Sort open sessions first (newest first)' },
-  { label: 'Packets', key: 'packets', num: true, title: 'Sort by completions at the cursor' },
+const COLUMNS: Array<{
+  label: string;
+  /** The label in a narrow panel. */
+  short: string;
+  key: SessionSortKey;
+  num?: boolean;
+  title: string;
+}> = [
+  { label: 'Session', short: 'Session', key: 'seen', title: 'Sort by first appearance' },
+  { label: 'Peer', short: 'Peer', key: 'peer', title: 'Sort by peer address' },
+  {
+    label: 'IOCount',
+    short: 'IOC',
+    key: 'iocount',
+    num: true,
+    title: 'Sort by IOCount at the cursor',
+  },
+  {
+    label: 'State',
+    short: 'State',
+    key: 'state',
+    title: 'Sort open sessions first (newest first)',
+  },
+  {
+    label: 'Packets',
+    short: 'Pkts',
+    key: 'packets',
+    num: true,
+    title: 'Sort by completions at the cursor',
+  },
 ];
 
 function SortHeader({
@@ -69,7 +93,8 @@ function SortHeader({
             onClick={() => onSort(c.key)}
             data-testid={`sessions-sort-${c.label.toLowerCase()}`}
           >
-            {c.label}
+            <span className="long">{c.label}</span>
+            <span className="short">{c.short}</span>
             {arrow}
           </button>
         );

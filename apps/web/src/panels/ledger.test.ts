@@ -275,4 +275,25 @@ describe('buildLedger', () => {
     expect(pairBadge(e3[3]!)).toMatchObject({ text: 'open', tone: 'warn' });
     expect(pairBadge(e3[3]!, true)!.title).toBe('not balanced by a -1 yet');
   });
+
+  it('words v2 records (an OVERLAPPED, the session buffers) briefly, never "event kind 21"', () => {
+    const v2: TraceEvent[] = [
+      { kind: EventKind.SessionRings, tsNs: 1, tid: 0, session: S, recvCap: 16384, sendCap: 8192 },
+      {
+        kind: EventKind.IoDetail,
+        tsNs: 2,
+        tid: 0,
+        op: Op.Recv,
+        session: S,
+        overlapped: 0x7ff0_1234n,
+        skipOnSuccess: false,
+        ioId: 7,
+      },
+    ];
+    const w2 = words(v2);
+    const r = buildLedger(w2, [0, 1], 2, ctx);
+    expect(r[0]!.text).toBe('buffers: RecvQ 16,384 B, SendQ 8,192 B');
+    expect(r[1]!.text).toBe('recv OVERLAPPED 0x7ff01234 (io 7)');
+    for (const e of r) expect(e.text).not.toMatch(/event kind/);
+  });
 });

@@ -18,7 +18,7 @@ import {
   type Op,
   TS_HI_MASK,
 } from '@iocpscope/protocol';
-import { CAUSE_NAMES } from './describe.ts';
+import { CAUSE_NAMES, describeEvent } from './describe.ts';
 import { formatCallSite, formatCount, formatWinError } from './format.ts';
 
 export type LedgerKind = 'lifecycle' | 'post' | 'queue' | 'dequeue' | 'count' | 'other';
@@ -114,14 +114,15 @@ export function buildLedger(
             : y === 0
               ? 'done at once'
               : `failed ${formatWinError(y)}`;
-        e.text = `${op} posted by ${who}, ${formatCount(x)} B in ${a >>> 4} buf (io ${z}) → ${res}`;
+        const bufs = a >>> 4;
+        e.text = `${op} posted by ${who}, ${formatCount(x)} B${bufs > 1 ? ` in ${bufs} bufs` : ''} (io ${z}) → ${res}`;
         e.tone = y === 0 || y === WinError.IoPending ? 'neutral' : 'warn';
         e.link = after(dequeues.get(z), i);
         break;
       }
       case EventKind.PacketQueued:
         e.kind = 'queue';
-        e.text = `${OP_NAMES[(a & 0x0f) as Op]} packet queued, ${formatCount(x)} B, status ${formatWinError(y)} (io ${z})`;
+        e.text = `${OP_NAMES[(a & 0x0f) as Op]} packet queued, ${formatCount(x)} B${y === 0 ? '' : `, status ${formatWinError(y)}`} (io ${z})`;
         e.tone = y === 0 ? 'neutral' : 'warn';
         e.link = after(dequeues.get(z), i);
         break;
@@ -204,8 +205,18 @@ export function buildLedger(
       case EventKind.Marker:
         e.text = ctx.text(x) || 'marker';
         break;
+      case EventKind.IoDetail:
+        e.text = `${OP_NAMES[(a & 0x0f) as Op]} OVERLAPPED 0x${((BigInt(y) << 32n) | BigInt(x)).toString(16)} (io ${z})${a & 0x10 ? ', skips the port on success' : ''}`;
+        break;
+      case EventKind.IoRing:
+        e.text = `${OP_NAMES[(a & 0x0f) as Op]} ring: ${formatCount(y)} B at offset ${formatCount(x)} (io ${z})`;
+        break;
+      case EventKind.SessionRings:
+        e.text = `buffers: RecvQ ${formatCount(x)} B, SendQ ${formatCount(y)} B`;
+        break;
       default:
-        e.text = `event kind ${kind}`;
+        // Other v2 records (a snapshot, a job, a send buffer...): the event details' title.
+        e.text = describeEvent(words, i, ctx).title;
     }
     const site = ctx.callSite?.(i);
     if (site) e.site = formatCallSite(site);

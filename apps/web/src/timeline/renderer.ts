@@ -779,8 +779,12 @@ export class TimelineRenderer {
     if (state.findings && state.findings.length > 0) drawFindings(pen, trace, g, state.findings);
     drawMarkers(pen, trace, g, reserved);
     if (state.range) {
+      // The event count on the axis is every thread's; with lanes chosen, the panel counts them.
       const r = state.range;
-      const n = trace.upperBoundTime(r.endNs) - trace.lowerBoundTime(r.startNs);
+      const n =
+        r.tids === null
+          ? trace.upperBoundTime(r.endNs) - trace.lowerBoundTime(r.startNs)
+          : undefined;
       drawRange(pen, g, r, false, reserved, n);
     }
     if (this.drag) drawRange(pen, g, this.rangeOf(g, this.drag), true, reserved);
