@@ -129,21 +129,26 @@ test('a file damaged in its first chunk is refused on the start screen with noth
   await expectGoodFileOpens(page);
 });
 
-test('a damaged file opened from the live view: the error, and live is one click away', async ({
+test('a damaged file opened from the live view: the error as a toast, and the live view stays', async ({
   page,
 }) => {
+  // Issue 19 §9: bad input never destroys open work.
   await openLive(page);
+  const before = await getState(page);
   await openBytes(page, files.bitFlipFirstChunk);
-  await expect(page.getByTestId('load-error')).toHaveAttribute('data-code', 'CHECKSUM_MISMATCH', {
-    timeout: T.data,
-  });
-  await expect(page.getByTestId('start-screen')).toBeVisible();
-  await expect(page.getByTestId('toast').filter({ hasText: 'Left the live stream' })).toBeVisible();
-  await page.getByTestId('start-connect-live').click();
+  const toast = page
+    .getByTestId('toast')
+    .filter({ hasText: `Could not open ${files.bitFlipFirstChunk.name}: CHECKSUM_MISMATCH` });
+  await expect(toast).toBeVisible({ timeout: T.data });
+  await expect(toast).toContainText('What was open stays open.');
+  await expect(page.getByTestId('start-screen')).toHaveCount(0);
+  await expect(page.getByTestId('toast').filter({ hasText: 'Left the live stream' })).toHaveCount(
+    0,
+  );
   await untilState(page, (s) => {
     expect(s.source.kind).toBe('live');
     expect(s.connection).toBe('open');
-    expect(s.events).toBeGreaterThan(0);
+    expect(s.events).toBeGreaterThan(before.events);
   });
 });
 
