@@ -14,7 +14,7 @@ import {
 import { ManualClock } from './clock.ts';
 import { Drainer, type DrainBatch, type StringEntry } from './drainer.ts';
 import { attachRecorder, type TraceRecorder } from './recorder.ts';
-import { TraceShared } from './shared.ts';
+import { C_HEAD, C_REPORTED_LOST, C_TAIL, C_TOTAL_LOST, TraceShared } from './shared.ts';
 import { randInt, seededRandom } from './testing.ts';
 
 interface Rec {
@@ -44,10 +44,20 @@ function collect(batches: (DrainBatch | null)[]): { recs: Rec[]; strings: String
   return { recs, strings };
 }
 
-/** The naive model of one ring: a bounded queue that counts drops and reports them before the next record. */
+/**
+ * The naive model of one ring: a bounded queue that counts drops. A loss is
+ * reported once, by whoever comes first: the drainer at its next pump (a Gap
+ * right after the ring's last record, at its timestamp) or the producer before
+ * its next record (at that record's timestamp). The producer keeps room for a
+ * Gap until it has written again, whoever reported the loss.
+ */
 class ModelRing {
   queue: Rec[] = [];
+  /** Drops since the producer last wrote (it still keeps room for a Gap). */
   pending = 0;
+  /** Drops nobody has reported. */
+  unclaimed = 0;
+  lastTs = -1;
   constructor(
     readonly tid: number,
     readonly cap: number,
@@ -56,13 +66,25 @@ class ModelRing {
     const need = this.pending > 0 ? 2 : 1;
     if (this.cap - this.queue.length < need) {
       this.pending++;
+      this.unclaimed++;
       return;
     }
-    if (this.pending > 0) {
-      this.queue.push({ kind: EventKind.Gap, tid: this.tid, ts: r.ts, x: this.pending, y: 0 });
-      this.pending = 0;
+    if (this.unclaimed > 0) {
+      this.queue.push({ kind: EventKind.Gap, tid: this.tid, ts: r.ts, x: this.unclaimed, y: 0 });
     }
+    this.pending = 0;
+    this.unclaimed = 0;
     this.queue.push(r);
+    this.lastTs = r.ts;
+  }
+  /** A pump: everything published, then the drainer's Gap for unclaimed loss. */
+  drain(): Rec[] {
+    const out = this.queue.splice(0);
+    if (this.unclaimed > 0) {
+      out.push({ kind: EventKind.Gap, tid: this.tid, ts: this.lastTs, x: this.unclaimed, y: 0 });
+      this.unclaimed = 0;
+    }
+    return out;
   }
 }
 
@@ -88,7 +110,8 @@ describe('Drainer', () => {
       const drainer = new Drainer(shared, { windowNs: 0, clock });
       const batches: (DrainBatch | null)[] = [];
       const drainModel = (): void => {
-        const all = models.flatMap((m) => m.queue.splice(0));
+        const all = models.flatMap((m) => m.drain());
+        // Stable: a ring's Gap stays after its record with the same timestamp.
         all.sort((a, b) => a.ts - b.ts || a.tid - b.tid);
         expected.push(...all);
       };
@@ -123,31 +146,69 @@ describe('Drainer', () => {
     }
   });
 
-  it('reports ring overflow as a gap with the exact count before the next record', () => {
-    const shared = TraceShared.create({ maxThreads: 1, ringRecords: 8, stringSlots: 4 });
+  it('reports ring overflow as a gap with the exact count right after the last record before it', () => {
+    const shared = TraceShared.create({ maxThreads: 2, ringRecords: 8, stringSlots: 4 });
     const clock = new ManualClock(10);
     const p = attachRecorder(shared, { role: ThreadRole.Worker, name: 'w', clock });
     for (let i = 0; i < 19; i++) {
       clock.advance(1);
       p.record(EventKind.Marker, 0, i, 0, 0, 0, 0);
     }
-    // ThreadStart + 7 markers fit; 12 markers are lost.
+    // ThreadStart + 7 markers fit; 12 markers are lost. Another thread records
+    // after the loss, before the lossy thread records again: its record must
+    // not come before the Gap (or it would be judged as if nothing was lost).
+    clock.advance(1);
+    const q = attachRecorder(shared, { role: ThreadRole.Worker, name: 'v', clock });
     const d = new Drainer(shared, { windowNs: 0, clock });
     clock.advance(1);
     const first = collect([d.pump()]).recs;
-    expect(first.map((r) => r.kind)).toEqual([
-      EventKind.ThreadStart,
-      ...Array(7).fill(EventKind.Marker),
+    const lastMarkerTs = first[7]!.ts;
+    expect(first.map((r) => [r.kind, r.tid])).toEqual([
+      [EventKind.ThreadStart, p.tid],
+      ...Array(7).fill([EventKind.Marker, p.tid]),
+      [EventKind.Gap, p.tid],
+      [EventKind.ThreadStart, q.tid],
     ]);
+    expect(first[8]).toEqual({ kind: EventKind.Gap, tid: p.tid, ts: lastMarkerTs, x: 12, y: 0 });
     clock.advance(1);
     p.record(EventKind.Marker, 0, 100, 0, 0, 0, 0);
     clock.advance(1);
+    // Reported once: the producer's next record comes without a Gap of its own.
     const second = collect([d.pump()]).recs;
     expect(second).toEqual([
-      { kind: EventKind.Gap, tid: p.tid, ts: second[0]!.ts, x: 12, y: 0 },
       { kind: EventKind.Marker, tid: p.tid, ts: second[0]!.ts, x: 100, y: 0 },
     ]);
     expect(d.stats().lostRecords).toBe(12);
+  });
+
+  it('keeps a claimed gap before the records the thread wrote after the loss', () => {
+    // The Gap is claimed in a pump that cannot emit it yet (another thread
+    // holds the frontier back); the thread then writes again before the next
+    // pump. The Gap must stay where the loss was, not after the new records.
+    const shared = TraceShared.create({ maxThreads: 2, ringRecords: 8, stringSlots: 4 });
+    const clock = new ManualClock(10);
+    const a = attachRecorder(shared, { role: ThreadRole.Worker, name: 'a', clock });
+    const b = attachRecorder(shared, { role: ThreadRole.Worker, name: 'b', clock });
+    for (let ts = 11; ts <= 19; ts++) a.recordAt(ts, EventKind.Marker, 0, ts, 0, 0, 0, 0);
+    // 11..17 fit after ThreadStart; 18 and 19 are lost.
+    b.recordAt(12, EventKind.Marker, 0, 12, 0, 0, 0, 0);
+    clock.ns = 20;
+    const d = new Drainer(shared, { windowNs: 100, clock });
+    const first = collect([d.pump()]).recs;
+    expect(first.map((r) => r.ts)).toEqual([10, 10, 11, 12, 12]);
+    a.recordAt(20, EventKind.Marker, 0, 20, 0, 0, 0, 0);
+    b.recordAt(25, EventKind.Marker, 0, 25, 0, 0, 0, 0);
+    clock.ns = 30;
+    const second = collect([d.pump()]).recs.filter((r) => r.tid === a.tid);
+    expect(second.map((r) => [r.kind, r.ts, r.x])).toEqual([
+      [EventKind.Marker, 13, 13],
+      [EventKind.Marker, 14, 14],
+      [EventKind.Marker, 15, 15],
+      [EventKind.Marker, 16, 16],
+      [EventKind.Marker, 17, 17],
+      [EventKind.Gap, 17, 2],
+      [EventKind.Marker, 20, 20],
+    ]);
   });
 
   it('reports loss the producer could not report itself once the thread has exited', () => {
@@ -269,11 +330,20 @@ describe('Drainer', () => {
     for (let i = 0; i < 6; i++) p.record(EventKind.Marker, 0, i, 0, 0, 0, 0);
     const d = new Drainer(shared, { windowNs: 0, clock });
     clock.advance(1);
-    d.pump();
-    p.record(EventKind.Marker, 0, 9, 0, 0, 0, 0);
-    clock.advance(1);
     const b = d.pump()!;
-    expect(kindAt(b.records, 0)).toBe(EventKind.Gap);
-    expect((b.records[0]! >>> 8) & 0xff).toBe(GapSource.RingOverflow);
+    expect(kindAt(b.records, 4)).toBe(EventKind.Gap);
+    expect((b.records[4 * RECORD_WORDS]! >>> 8) & 0xff).toBe(GapSource.RingOverflow);
+    // A producer's own Gap too (the drainer had not looked since the loss).
+    for (let i = 0; i < 6; i++) p.record(EventKind.Marker, 0, i, 0, 0, 0, 0);
+    Atomics.store(shared.ctrl(0), C_TAIL, Atomics.load(shared.ctrl(0), C_HEAD));
+    p.record(EventKind.Marker, 0, 9, 0, 0, 0, 0);
+    const words = shared.records(0);
+    const h = Atomics.load(shared.ctrl(0), C_HEAD);
+    const o = ((h - 2) & 3) * RECORD_WORDS;
+    expect(words[o]! & 0xff).toBe(EventKind.Gap);
+    expect((words[o]! >>> 8) & 0xff).toBe(GapSource.RingOverflow);
+    expect(words[o + 1]).toBe(2);
+    expect(Atomics.load(shared.ctrl(0), C_REPORTED_LOST)).toBe(5);
+    expect(Atomics.load(shared.ctrl(0), C_TOTAL_LOST)).toBe(5);
   });
 });

@@ -15,9 +15,14 @@
 // and counted in stats.lateRecords, so the stream stays ordered.
 // Ties are broken by ring index, so the merge is deterministic.
 //
-// Loss: producers report their own overflow with Gap records; loss a producer
-// could not report before it exited (or before the final pump) is reported by
-// the drainer as a Gap on that thread's tid.
+// Loss: a ring's overflow is reported by one Gap record on its tid, claimed by
+// compare-exchange on C_REPORTED_LOST by whoever writes it first (see
+// recorder.ts). At each pump the drainer claims the loss a ring has counted
+// and merges the Gap right after that ring's last record before the loss
+// (at its timestamp), so the records of other threads from then on come after
+// it: no detector judges them as if nothing had been lost. Loss a producer
+// could not report before it exited (or before the final pump) is reported
+// the same way.
 
 import { EventKind, GapSource, RECORD_WORDS, writeRecord } from '@iocpscope/protocol';
 
@@ -28,7 +33,6 @@ import {
   C_EXITED,
   C_HEAD,
   C_IDLE,
-  C_REPORTED_BY_DRAINER,
   C_REPORTED_LOST,
   C_STR_HEAD,
   C_STR_LOST,
@@ -41,6 +45,18 @@ import {
 
 const TWO_32 = 4294967296;
 const decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** Claim a ring's loss that nobody has reported yet (see recorder.ts); returns how much. */
+function claimLoss(ctrl: Int32Array): number {
+  for (;;) {
+    const reported = Atomics.load(ctrl, C_REPORTED_LOST);
+    const lost = Atomics.load(ctrl, C_TOTAL_LOST) - reported;
+    if (lost <= 0) return 0;
+    if (Atomics.compareExchange(ctrl, C_REPORTED_LOST, reported, reported + lost) === reported) {
+      return lost;
+    }
+  }
+}
 
 export type StringEntry = readonly [id: number, value: string];
 
@@ -81,6 +97,12 @@ interface RingState {
   strTail: number;
   /** Newest timestamp seen in this ring, -1 before the first. */
   lastTs: number;
+  /** Loss claimed from this ring and not yet written as a Gap. */
+  pendingGap: number;
+  /** Where that Gap goes: before the record at this sequence number (HEAD when claimed)... */
+  gapSeq: number;
+  /** ...at this timestamp (the ring's last record before it, or -1). */
+  gapAt: number;
 }
 
 export class Drainer {
@@ -135,6 +157,17 @@ export class Drainer {
       ring.head = head;
       this.readStrings(ring, strings);
       if (((head - ring.tail) | 0) > 0) ring.lastTs = this.tsOf(ring, (head - 1) | 0);
+      // After HEAD: an unclaimed loss follows every record published so far
+      // (a producer claims its loss before it publishes again), so the Gap
+      // goes at HEAD or later; at HEAD is early, which only costs certainty.
+      const claimed = claimLoss(ring.ctrl);
+      if (claimed > 0) {
+        if (ring.pendingGap === 0) {
+          ring.gapSeq = head;
+          ring.gapAt = ring.lastTs;
+        }
+        ring.pendingGap += claimed;
+      }
       if (!final) {
         const limit = idle === 1 ? now : Math.max(ring.lastTs, now - this.windowNs);
         if (limit < frontier) frontier = limit;
@@ -165,6 +198,9 @@ export class Drainer {
       head: 0,
       strTail: 0,
       lastTs: -1,
+      pendingGap: 0,
+      gapSeq: 0,
+      gapAt: -1,
     });
   }
 
@@ -187,7 +223,9 @@ export class Drainer {
       const ring = rings[r]!;
       const n = (ring.head - ring.tail) | 0;
       available += n;
-      next[r] = n === 0 ? Infinity : this.tsOf(ring, ring.tail);
+      // A claimed loss is a virtual record after the ring's last one before it.
+      if (ring.pendingGap > 0) available++;
+      next[r] = this.nextOf(ring, ring.tail);
     }
     const max = Math.min(this.maxBatchRecords, available);
     this.ensure(max);
@@ -214,6 +252,16 @@ export class Drainer {
       }
       if (m < 0 || mTs > frontier) break;
       const ring = rings[m]!;
+      if (ring.pendingGap > 0 && ring.tail === ring.gapSeq) {
+        // The ring's claimed loss, in its place in the merge.
+        const ts = mTs < last ? last : mTs;
+        if (mTs < last) late++;
+        last = ts;
+        this.writeGap(count++, m, ring.pendingGap, ts);
+        ring.pendingGap = 0;
+        next[m] = this.nextOf(ring, ring.tail);
+        continue;
+      }
       const w = ring.words;
       const mask = ring.mask;
       const bound = Math.min(frontier, m2Ts);
@@ -246,8 +294,8 @@ export class Drainer {
         }
         count++;
         tail = (tail + 1) | 0;
-        if (tail === head) {
-          t = Infinity;
+        if (tail === head || (ring.pendingGap > 0 && tail === ring.gapSeq)) {
+          t = this.nextOf(ring, tail);
           break;
         }
         const o = (tail & mask) * RECORD_WORDS;
@@ -264,18 +312,39 @@ export class Drainer {
   }
 
   private reportResidualLoss(r: number, ring: RingState, count: number, now: number): number {
-    const total = Atomics.load(ring.ctrl, C_TOTAL_LOST);
-    const reported =
-      Atomics.load(ring.ctrl, C_REPORTED_LOST) + Atomics.load(ring.ctrl, C_REPORTED_BY_DRAINER);
-    const lost = total - reported;
+    const lost = ring.pendingGap + claimLoss(ring.ctrl);
+    ring.pendingGap = 0;
     if (lost <= 0) return count;
-    Atomics.add(ring.ctrl, C_REPORTED_BY_DRAINER, lost);
     this.ensure(count + 1);
     const ts = Math.max(this.lastEmittedTs, Math.min(now, Math.max(ring.lastTs, 0)));
-    writeRecord(this.out, count, EventKind.Gap, GapSource.RingOverflow, r, lost, ts, 0, 0, 0, 0);
+    this.writeGap(count, r, lost, ts);
     this.lastEmittedTs = ts;
-    this.s.lostRecords += lost;
     return count + 1;
+  }
+
+  /** Timestamp of what the ring emits next at sequence `seq`: its claimed Gap, a record, or nothing (Infinity). */
+  private nextOf(ring: RingState, seq: number): number {
+    if (ring.pendingGap > 0 && seq === ring.gapSeq) {
+      return ring.gapAt >= 0 ? ring.gapAt : this.lastEmittedTs;
+    }
+    return seq === ring.head ? Infinity : this.tsOf(ring, seq);
+  }
+
+  private writeGap(i: number, tid: number, lost: number, ts: number): void {
+    writeRecord(
+      this.out,
+      i,
+      EventKind.Gap,
+      GapSource.RingOverflow,
+      tid,
+      lost % TWO_32,
+      ts,
+      0,
+      0,
+      Math.floor(lost / TWO_32),
+      0,
+    );
+    this.s.lostRecords += lost;
   }
 
   private readStrings(ring: RingState, into: StringEntry[]): void {

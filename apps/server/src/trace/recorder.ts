@@ -2,11 +2,15 @@
 //
 // record() never blocks and never allocates: it takes a timestamp, writes one
 // 32-byte record at HEAD and publishes HEAD with a release store. When the
-// ring is full the record is dropped and counted; the first record that finds
-// room again is preceded by a Gap record (GapSource.RingOverflow, tid, count)
-// timestamped at the moment the loss is reported, so loss is never silent and
-// timestamps in a ring never decrease. A Gap needs two free slots (gap + the
-// record itself); with one free slot the record is dropped too.
+// ring is full the record is dropped and counted (C_TOTAL_LOST). The loss is
+// reported by one Gap record (GapSource.RingOverflow, tid, count), written by
+// whoever claims it first (compare-exchange on C_REPORTED_LOST): usually the
+// drainer, which places it right after the ring's last record before the loss
+// (so records of other threads after that moment are known to follow a loss),
+// or else this recorder, before the first record that finds room again,
+// timestamped then. Either way loss is never silent and never counted twice.
+// A Gap needs two free slots (gap + the record itself); with one free slot
+// the record is dropped too.
 //
 // Idle marking (lets the drainer merge past a sleeping thread without waiting
 // for its window): after recording a kind that precedes a block (GqcsEnter,
@@ -207,23 +211,25 @@ export class RingRecorder implements TraceRecorder {
     }
     const w = this.words;
     if (this.pendingLost > 0) {
-      const lost = this.pendingLost;
-      writeRecord(
-        w,
-        h & this.mask,
-        EventKind.Gap,
-        GapSource.RingOverflow,
-        this.tid,
-        lost % TWO_32,
-        ts,
-        0,
-        0,
-        Math.floor(lost / TWO_32),
-        0,
-      );
-      h = (h + 1) | 0;
+      // Report what the drainer has not claimed already.
+      const lost = this.claimLoss();
+      if (lost > 0) {
+        writeRecord(
+          w,
+          h & this.mask,
+          EventKind.Gap,
+          GapSource.RingOverflow,
+          this.tid,
+          lost % TWO_32,
+          ts,
+          0,
+          0,
+          Math.floor(lost / TWO_32),
+          0,
+        );
+        h = (h + 1) | 0;
+      }
       this.pendingLost = 0;
-      Atomics.store(this.ctrl, C_REPORTED_LOST, this.totalLost);
     }
     // writeRecord() inlined (hot path); ToUint32 (>>> 0) is exact modulo 2^32 for ts < 2^53.
     const o = (h & this.mask) << 3;
@@ -239,6 +245,20 @@ export class RingRecorder implements TraceRecorder {
     this.head = h;
     Atomics.store(this.ctrl, C_HEAD, h);
     this.afterRecord(kind, a);
+  }
+
+  /** Claim the loss nobody has reported yet; returns how much (0: the drainer took it). */
+  private claimLoss(): number {
+    for (;;) {
+      const reported = Atomics.load(this.ctrl, C_REPORTED_LOST);
+      const lost = this.totalLost - reported;
+      if (lost <= 0) return 0;
+      if (
+        Atomics.compareExchange(this.ctrl, C_REPORTED_LOST, reported, this.totalLost) === reported
+      ) {
+        return lost;
+      }
+    }
   }
 
   private afterRecord(kind: number, a: number): void {

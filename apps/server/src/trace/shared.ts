@@ -35,7 +35,8 @@ export const CTRL_WORDS = 32;
 export const C_HEAD = 0; // records published
 export const C_IDLE = 1; // 1 = producer is about to block: no record older than "now" will follow
 export const C_TOTAL_LOST = 2; // records dropped because the ring was full, ever
-export const C_REPORTED_LOST = 3; // of those, how many a Gap record has reported
+/** Of those, how many a Gap record reported: claimed by compare-exchange by the producer or the drainer, whichever writes the Gap. */
+export const C_REPORTED_LOST = 3;
 export const C_STR_HEAD = 4; // string slots published
 export const C_STR_LOST = 5; // strings not interned because the string ring was full
 export const C_EXITED = 6; // 1 after the thread recorded ThreadExit
@@ -43,7 +44,6 @@ export const C_ROLE = 7;
 /** Consumer side (own cache line). */
 export const C_TAIL = 16;
 export const C_STR_TAIL = 17;
-export const C_REPORTED_BY_DRAINER = 18; // loss the drainer reported itself (residual gaps)
 
 /** Fixed-size string slots: [u32 id][u32 byteLength][bytes...]. */
 export const STRING_SLOT_BYTES = 128;
