@@ -23,7 +23,11 @@
 // - bytes per event: JS heap + ArrayBuffer backing stores + embedder heap
 //   (CDP Runtime.getHeapUsage after a forced GC) with the recording open and
 //   its background analysis finished, minus the same figure for the start
-//   screen, over the event count.
+//   screen, over the event count;
+// - the range panel on a range covering every event (issue 19 §2): from
+//   selecting the range (the test hook's setRange, what a Shift+drag does) to
+//   the panel holding its numbers in the DOM, and the statistics' own compute
+//   time (the panel's data-compute-ms); five ranges, the median and the worst.
 //
 // Options: --events N (1,000,000), --seed N (1), --sessions N (512),
 // --screenshots DIR (writes timeline PNGs), --dist DIR (skip the build),
@@ -69,6 +73,7 @@ const VIEWPORT = { width: 1600, height: 1000 };
 const TARGET_PAINT_MS = 1500;
 const TARGET_FRAME_MS = 16;
 const TARGET_BYTES = 40;
+const TARGET_RANGE_MS = 100;
 
 // ---- recordings ------------------------------------------------------------------
 
@@ -171,6 +176,43 @@ interface RunResult {
   loafs: { duration: number; blocking: number; top: string }[];
   bytesPerEvent: number;
   traceBytesPerEvent: number;
+  /** Per range: select -> numbers in the DOM, the compute alone, and events counted. */
+  ranges: { filledMs: number; computeMs: number; events: number }[];
+}
+
+/** Select a range over every event and time it until the range panel shows its numbers. */
+async function measureRange(
+  page: Page,
+  k: number,
+): Promise<{ filledMs: number; computeMs: number; events: number }> {
+  return page.evaluate(async (k) => {
+    const h = window.__iocpscope!;
+    const tr = h.store.getState().trace!;
+    // (No named functions in here: tsx would wrap them in a helper the page lacks.)
+    const filled = new Promise<number>((resolve) => {
+      const mo = new MutationObserver(() => {
+        const el = document.querySelector<HTMLElement>('[data-testid="range-panel"][data-events]');
+        if (!el || el.dataset['range'] === String(k)) return;
+        mo.disconnect();
+        resolve(performance.now());
+      });
+      mo.observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    const t0 = performance.now();
+    // A new range each time (a little wider): nothing is reused from the last one.
+    h.setRange(tr.startNs - k, tr.endNs + k);
+    const t1 = await filled;
+    const el = document.querySelector<HTMLElement>('[data-testid="range-panel"]')!;
+    el.dataset['range'] = String(k);
+    const out = {
+      filledMs: t1 - t0,
+      computeMs: Number(el.dataset['computeMs']),
+      events: Number(el.dataset['events']),
+    };
+    h.clearRange();
+    await new Promise<void>((r) => requestAnimationFrame(() => r()));
+    return out;
+  }, k);
 }
 
 async function heapBytes(page: Page): Promise<number> {
@@ -381,6 +423,10 @@ async function run(
     return { frames: b.frames, loafs: b.loafs ?? [] };
   });
 
+  // The range panel over every event (after the interaction, so it leaves the frames alone).
+  const ranges: RunResult['ranges'] = [];
+  for (let k = 1; k <= 5; k++) ranges.push(await measureRange(page, k));
+
   if (shots) {
     await page.evaluate(() => {
       const s = window.__iocpscope!.store.getState();
@@ -426,6 +472,7 @@ async function run(
     loafs: perf.loafs,
     bytesPerEvent: (after - before) / count,
     traceBytesPerEvent: traceBytes / count,
+    ranges,
   };
 }
 
@@ -508,6 +555,23 @@ async function main(): Promise<void> {
       console.log(
         line('browser memory per event', m.bytesPerEvent, 'B', TARGET_BYTES, b.bytesPerEvent),
       );
+      const mRange = pct(
+        m.ranges.map((r) => r.filledMs),
+        50,
+      );
+      const bRange = pct(
+        b.ranges.map((r) => r.filledMs),
+        50,
+      );
+      console.log(
+        line(
+          `range panel, ${(m.ranges[0]?.events ?? 0).toLocaleString('en-US')} ev`,
+          mRange,
+          'ms',
+          TARGET_RANGE_MS,
+          bRange,
+        ),
+      );
       console.log('');
       console.log(
         `  open: the app's load (fetch, decode, WebTrace index, analysis) took ${m.loadMs.toFixed(0)} ms, of which indexing ${m.indexMs.toFixed(0)} ms; ` +
@@ -529,6 +593,9 @@ async function main(): Promise<void> {
       );
       console.log(
         `  trace model (WebTrace.bytes): ${m.traceBytesPerEvent.toFixed(1)} B/event, of which 32 are the records`,
+      );
+      console.log(
+        `  range panel over every event: select -> numbers in the DOM ${m.ranges.map((r) => r.filledMs.toFixed(0)).join(' / ')} ms (median ${mRange.toFixed(0)}, worst ${Math.max(...m.ranges.map((r) => r.filledMs)).toFixed(0)}); the statistics alone ${m.ranges.map((r) => r.computeMs.toFixed(0)).join(' / ')} ms`,
       );
       const loafs = m.loafs;
       console.log(
