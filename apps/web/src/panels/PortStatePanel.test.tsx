@@ -1,0 +1,51 @@
+import { cleanup, render, screen } from '@testing-library/react';
+import { act } from 'react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventKind } from '@iocpscope/protocol';
+import { AppStoreProvider } from '../state/hooks.tsx';
+import { createAppStore } from '../state/store.ts';
+import { syntheticTraceFile } from '../state/synthetic.test-util.ts';
+import { PortStatePanel } from './PortStatePanel.tsx';
+
+afterEach(() => cleanup());
+
+describe('<PortStatePanel> after a gap (issue 19 §8)', () => {
+  it('shows the queue and the threads the lost events may have changed as unknown, not as a guess', async () => {
+    const store = createAppStore({
+      runTask: (cb) => setTimeout(cb, 0),
+      location: { protocol: 'http:', host: 'test:1', search: '' },
+      storage: null,
+    });
+    const file = syntheticTraceFile({
+      sessions: 20,
+      workers: 3,
+      rounds: 3,
+      seed: 4,
+      gapAfter: 300,
+    });
+    await store.getState().actions.loadBytes(file, 'gap.iocptrace');
+    const t = store.getState().trace!;
+    let gap = -1;
+    for (let i = 0; i < t.count && gap < 0; i++) if (t.kindAt(i) === EventKind.Gap) gap = i;
+    expect(gap).toBeGreaterThan(0);
+    render(
+      <AppStoreProvider store={store}>
+        <PortStatePanel />
+      </AppStoreProvider>,
+    );
+    // Just before the gap: the queue is known.
+    act(() => store.getState().actions.setCursor(gap - 1));
+    expect(screen.getByTestId('port-queued').getAttribute('data-known')).toBe('true');
+    // Right after it: unknown, and said so.
+    act(() => store.getState().actions.setCursor(gap));
+    const queued = screen.getByTestId('port-queued');
+    expect(queued.getAttribute('data-known')).toBe('false');
+    expect(queued.textContent).toContain('?');
+    expect(queued.textContent).toContain('unknown after a gap');
+    expect(screen.getByTestId('port-queue-unknown').textContent).toMatch(
+      /^Unknown: events were lost/,
+    );
+    expect(screen.getByTestId('port-threads').textContent).toContain('unknown (after a gap)');
+    store.getState().actions.dispose();
+  });
+});
