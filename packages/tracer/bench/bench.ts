@@ -7,8 +7,9 @@
 //     ratio; the target is traced >= 0.9x untraced.
 // A benchmark, not a test: it prints and exits 0. Run it on a quiet machine
 // (it prints the load average it started with).
-// Options: --rounds N (server rounds per build, default 3), --seconds N (per load, default 5).
+// Options: --rounds N (server rounds per build, default 5), --seconds N (per load, default 5).
 
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -31,7 +32,7 @@ const opt = (name: string, dflt: number): number => {
   const v = i >= 0 ? Number(args[i + 1]) : dflt;
   return Number.isFinite(v) && v > 0 ? v : dflt;
 };
-const ROUNDS = opt('--rounds', 3);
+const ROUNDS = opt('--rounds', 5);
 const SECONDS = opt('--seconds', 5);
 
 interface RecordBench {
@@ -51,7 +52,11 @@ const median = (xs: number[]): number => {
 };
 const f1 = (x: number): string => x.toFixed(1);
 
-async function recordPath(threads: number, lang: 'c' | 'c++'): Promise<RecordBench> {
+async function recordPath(
+  threads: number,
+  lang: 'c' | 'c++',
+  env: Record<string, string> = {},
+): Promise<RecordBench> {
   const dir = workDir(`bench-record-${lang === 'c' ? 'c' : 'cpp'}-${threads}`);
   const exe = buildExe(
     join(BUILD, lang === 'c' ? 'record_bench.exe' : 'record_bench_cpp.exe'),
@@ -65,6 +70,7 @@ async function recordPath(threads: number, lang: 'c' | 'c++'): Promise<RecordBen
       IOCPSCOPE_OUTPUT: winPath(join(dir, 'bench.iocptrace')),
       IOCPSCOPE_RING_KB: '8192',
       IOCPSCOPE_BUDGET_MB: '256',
+      ...env,
     },
     timeoutMs: 180_000,
     logFile: log,
@@ -75,7 +81,18 @@ async function recordPath(threads: number, lang: 'c' | 'c++'): Promise<RecordBen
   return JSON.parse(line) as RecordBench;
 }
 
-async function serverRound(traced: boolean): Promise<number> {
+/** CPU time (user + system) of a process so far, in µs, from /proc (10 ms ticks). */
+function cpuUs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+async function serverRound(traced: boolean): Promise<{ rate: number; cpuPerMsgUs: number }> {
   const name = `bench-server-${traced ? 'traced' : 'plain'}`;
   const dir = workDir(`${name}-trace`);
   const server = await startEchoServer(name, {
@@ -84,7 +101,9 @@ async function serverRound(traced: boolean): Promise<number> {
     ...(traced ? { output: join(dir, 'bench.iocptrace') } : {}),
   });
   let rate: number;
+  let cpuPerMsgUs: number;
   try {
+    const cpu0 = cpuUs(server.pid);
     const l = await load(server.port, [
       '-c',
       '16',
@@ -99,10 +118,11 @@ async function serverRound(traced: boolean): Promise<number> {
     ]);
     if (l.status !== 0 || !l.report) throw new Error(`load failed: ${l.output.slice(-800)}`);
     rate = l.report.messagesPerSec;
+    cpuPerMsgUs = (cpuUs(server.pid) - cpu0) / l.report.messages;
   } finally {
     await server.stop();
   }
-  return rate;
+  return { rate, cpuPerMsgUs };
 }
 
 async function main(): Promise<void> {
@@ -135,6 +155,11 @@ async function main(): Promise<void> {
         }
       }
     }
+    const qpc = await recordPath(1, 'c++', { IOCPSCOPE_CLOCK: 'qpc' });
+    rows.push(
+      `  c++  1 thread    ${f1(qpc.nsPerEventMedian).padStart(5)} ns/event median  (${f1(qpc.nsPerEventMin)} min)  ` +
+        `clock ${qpc.clock} (IOCPSCOPE_CLOCK=qpc: the fallback without an invariant TSC)`,
+    );
     for (const r of rows) console.log(r);
     console.log(
       `  (${cpus().length} CPUs: with 4 threads, a burst preempted midway counts its wait; the min is the unpreempted cost)`,
@@ -145,17 +170,33 @@ async function main(): Promise<void> {
     );
     const plain: number[] = [];
     const traced: number[] = [];
+    const plainCpu: number[] = [];
+    const tracedCpu: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
-      plain.push(await serverRound(false));
-      traced.push(await serverRound(true));
+      // ABBA order, so a trend in the machine's load falls on both builds alike.
+      const order = i % 2 === 0 ? [false, true] : [true, false];
+      for (const t of order) {
+        const r = await serverRound(t);
+        (t ? traced : plain).push(r.rate);
+        (t ? tracedCpu : plainCpu).push(r.cpuPerMsgUs);
+      }
       console.log(
-        `  round ${i + 1}: untraced ${plain.at(-1)!.toFixed(0)} msg/s, traced ${traced.at(-1)!.toFixed(0)} msg/s`,
+        `  round ${i + 1}: untraced ${plain.at(-1)!.toFixed(0)} msg/s (${f1(plainCpu.at(-1)!)} µs CPU/msg), ` +
+          `traced ${traced.at(-1)!.toFixed(0)} msg/s (${f1(tracedCpu.at(-1)!)} µs CPU/msg)`,
       );
     }
     const ratio = median(traced) / median(plain);
+    const cpuRatio = median(tracedCpu) / median(plainCpu);
     console.log(
       `  median: untraced ${median(plain).toFixed(0)} msg/s, traced ${median(traced).toFixed(0)} msg/s` +
         `  →  traced/untraced ${ratio.toFixed(3)}x (target >= 0.9)`,
+    );
+    console.log(
+      `  the server process's CPU per message (every thread, the collector's included): ` +
+        `untraced ${f1(median(plainCpu))} µs, traced ${f1(median(tracedCpu))} µs → ${cpuRatio.toFixed(3)}x`,
+    );
+    console.log(
+      '  (rounds on a shared 2-core machine vary by ±15%: compare medians, and rerun when it is quiet)',
     );
     const la2 = loadavg();
     console.log(`\nload average at the end ${la2.map((x) => x.toFixed(2)).join(' ')}`);

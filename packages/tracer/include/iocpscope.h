@@ -215,6 +215,8 @@ typedef struct iocpscope_stats {
   unsigned long long written;  /* records in the outputs (file and stream, each counted once) */
   unsigned long long dropped;  /* records an output could not take (counted in Gap records) */
   unsigned long long connects; /* viewer connections made */
+  unsigned long long reordered; /* IoCount records moved to follow the order the count changed */
+  unsigned long long unordered; /* IoCount records that could not be (written where they came) */
   unsigned threads;            /* threads known */
   int active;                  /* an output is attached: records are being written */
   int connected;               /* a viewer is attached */
@@ -444,6 +446,9 @@ BOOL iocpscope_SetFileCompletionNotificationModes(iocpscope_loc *loc, const char
 
 #include <ws2tcpip.h>
 #include <intrin.h>
+#if defined(_M_X64) || defined(__x86_64__) || defined(_M_IX86) || defined(__i386__)
+#include <emmintrin.h> /* _mm_lfence */
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,6 +536,17 @@ IOCPSCOPE__INLINE void *iocpscope__tls_read(DWORD idx) {
     return p;
   }
 }
+
+/* Test builds only (IOCPSCOPE_TEST_HOOKS): a function the tracer calls at two
+ * points of the record path, so a test can pause a thread there: 1 between a
+ * record's clock read and its publication, 2 between an IOCount change's clock
+ * read and its CAS. */
+#ifdef IOCPSCOPE_TEST_HOOKS
+void (*iocpscope_test_hook)(int where);
+#define IOCPSCOPE__HOOK(where) (iocpscope_test_hook ? iocpscope_test_hook(where) : (void)0)
+#else
+#define IOCPSCOPE__HOOK(where) ((void)0)
+#endif
 
 /* ---- constants --------------------------------------------------------------- */
 #define IOCPSCOPE__TS_MASK ((((uint64_t)1) << 53) - 1)
@@ -696,7 +712,9 @@ typedef struct iocpscope__thread {
   LONG64 sess_ctl;
   char pad0[64];
   LONG64 volatile head_pub; /* producer: published head (release) */
-  char pad1[56];
+  LONG64 volatile busy;     /* producer: a record stamped at or after this (ticks) is not
+                               published yet; 0 = none (the merge does not pass it) */
+  char pad1[48];
   LONG64 volatile tail;       /* collector: consumed up to (release) */
   LONG64 volatile lost_total; /* producer: records lost so far */
   LONG64 volatile lost_reported; /* producer: of which already in a Gap record */
@@ -808,6 +826,13 @@ static void iocpscope__smap_clear(iocpscope__smap *m) {
   m->count = 0;
 }
 
+#define IOCPSCOPE__HELD_MAX 256
+#define IOCPSCOPE__HELD_PER_SESSION 16
+typedef struct iocpscope__held { /* an IoCount record waiting for its predecessor */
+  iocpscope__rec r;
+  uint16_t tid;
+} iocpscope__held;
+
 /* ---- outputs -------------------------------------------------------------------- */
 typedef struct iocpscope__out {
   int kind; /* 1 file, 2 stream */
@@ -830,6 +855,8 @@ typedef struct iocpscope__out {
   size_t npend_site;
   uint16_t *pend_tid;
   size_t npend_tid;
+  uint8_t *chunk; /* the chunk's bytes, reused */
+  size_t cap_chunk;
   uint64_t last_flush;
   /* what this output's snapshot described: the same posts' and sessions' records
    * that follow it (stamped after its start by calls that straddled it) are not repeated */
@@ -849,6 +876,7 @@ typedef struct iocpscope__global {
   int use_tsc;
   uint64_t t0;
   uint64_t tps;
+  uint64_t ns_mult; /* 1e9 * 2^32 / tps when that is below 2^32, else 0 */
   LARGE_INTEGER qpf;
   DWORD tls;
   DWORD fls;
@@ -862,13 +890,20 @@ typedef struct iocpscope__global {
   iocpscope__thread *threads;
   LONG volatile next_tid;
   LONG volatile thread_hw; /* slots ever used */
-  LONG64 volatile gqcs_seq;
   LONG64 volatile untraced_lost;
   LONG64 volatile untraced_reported;
   LONG volatile threads_refused;
   LONG threads_refused_said;
   /* ids */
+  /* counters every thread increments, each on a line of its own (the record path
+   * reads the fields above on every call) */
+  char pad_io0[64];
   LONG volatile next_io;
+  char pad_io1[64];
+  LONG64 volatile gqcs_seq;
+  char pad_io2[64];
+  LONG64 volatile merged; /* the merge's limit so far (ticks): records stamped later are still to come */
+  uint64_t drained_to;    /* the limit the last drain used (collector) */
   /* tables */
   iocpscope__map ovs;      /* OVERLAPPED -> post */
   iocpscope__map sessions; /* session -> socket, peer, count, rings */
@@ -892,6 +927,9 @@ typedef struct iocpscope__global {
       site_line[IOCPSCOPE__SITE_MAX + 1];
   /* the shadow: state at the merge point, for snapshots (collector only) */
   iocpscope__smap *sh_ops, *sh_sessions, *sh_locks;
+  iocpscope__held held[IOCPSCOPE__HELD_MAX];
+  unsigned nheld;
+  unsigned long long reordered, unordered;
   uint64_t sh_wait_next, sh_seq, sh_swept;
   /* port */
   LONG volatile ports;
@@ -907,7 +945,7 @@ typedef struct iocpscope__global {
   LONG volatile flush_done;
   LONG volatile stop;
   int end_reason;
-  uint32_t crc[256];
+  uint32_t crc[4][256];
   iocpscope__out outs[2];
   iocpscope__rec *batch;
   uint16_t *batch_tid;
@@ -955,6 +993,19 @@ IOCPSCOPE__INLINE uint64_t iocpscope__ticks(void) {
   }
 }
 
+/* The clock, read only after every earlier instruction has completed (lfence:
+ * rdtsc alone may run ahead of the load or CAS before it). For IOCount changes,
+ * whose records must follow the order in which the count changed. */
+IOCPSCOPE__INLINE uint64_t iocpscope__ticks_after(void) {
+#if defined(IOCPSCOPE__X64) || defined(IOCPSCOPE__X86)
+  if (IOCPSCOPE__LIKELY(iocpscope__g.use_tsc)) {
+    _mm_lfence();
+    return (uint64_t)__rdtsc();
+  }
+#endif
+  return iocpscope__ticks();
+}
+
 /* Relative ticks (since init) in the low 53 bits, the site in the top 11. */
 IOCPSCOPE__INLINE uint64_t iocpscope__tsw(uint64_t ticks, uint32_t site) {
   uint64_t rel = ticks - iocpscope__g.t0;
@@ -962,8 +1013,12 @@ IOCPSCOPE__INLINE uint64_t iocpscope__tsw(uint64_t ticks, uint32_t site) {
   return (rel & IOCPSCOPE__TS_MASK) | ((uint64_t)site << 53);
 }
 
+/* Ticks to ns. Above 1 GHz (the TSC) by a 32.32 fixed-point multiply: monotonic,
+ * and off by at most 1 ns per 2^32 ns of trace from the rounding of the factor
+ * (the calibration itself is good to a few ppm); otherwise exactly, by division. */
 static uint64_t iocpscope__ns(uint64_t d) {
-  uint64_t tps = iocpscope__g.tps;
+  uint64_t tps = iocpscope__g.tps, m = iocpscope__g.ns_mult;
+  if (m) return (d >> 32) * m + (((d & 0xFFFFFFFFu) * m) >> 32);
   return (d / tps) * 1000000000ULL + ((d % tps) * 1000000000ULL) / tps;
 }
 
@@ -1232,11 +1287,12 @@ IOCPSCOPE__NOINLINE int iocpscope__alloc_ring(iocpscope__thread *t) {
 
 IOCPSCOPE__NOINLINE void iocpscope__push_slow(iocpscope__thread *t, uint64_t tsw, uint32_t w0,
                                               uint32_t x, uint64_t session, uint32_t y,
-                                              uint32_t z) {
+                                              uint32_t z, int last) {
   uint64_t h = t->head, need;
   iocpscope__rec *r;
   if (!t->ring && !iocpscope__alloc_ring(t)) {
     iocpscope__add64(&iocpscope__g.untraced_lost, 1);
+    if (last) iocpscope__st64(&t->busy, 0);
     return;
   }
   need = t->pending_lost ? 2 : 1;
@@ -1245,6 +1301,7 @@ IOCPSCOPE__NOINLINE void iocpscope__push_slow(iocpscope__thread *t, uint64_t tsw
     if (h + need - t->cached_tail > t->cap) {
       t->pending_lost++;
       iocpscope__st64(&t->lost_total, t->lost_total + 1);
+      if (last) iocpscope__st64(&t->busy, 0);
       return;
     }
   }
@@ -1269,15 +1326,18 @@ IOCPSCOPE__NOINLINE void iocpscope__push_slow(iocpscope__thread *t, uint64_t tsw
   r->z = z;
   t->head = h + 1;
   iocpscope__st64(&t->head_pub, (LONG64)(h + 1));
+  if (last) iocpscope__st64(&t->busy, 0);
 }
 
-/* The record path: one slot of this thread's ring, published with a release store. */
-IOCPSCOPE__INLINE void iocpscope__push(iocpscope__thread *t, uint64_t tsw, uint32_t w0, uint32_t x,
-                                       uint64_t session, uint32_t y, uint32_t z) {
+/* The record path: one slot of this thread's ring, published with a release store.
+ * `last`: the record ends what this call records (the thread is no longer busy). */
+IOCPSCOPE__INLINE void iocpscope__push2(iocpscope__thread *t, uint64_t tsw, uint32_t w0,
+                                        uint32_t x, uint64_t session, uint32_t y, uint32_t z,
+                                        int last) {
   uint64_t h = t->head;
   iocpscope__rec *r;
   if (IOCPSCOPE__UNLIKELY(h - t->cached_tail >= t->cap || t->pending_lost != 0)) {
-    iocpscope__push_slow(t, tsw, w0, x, session, y, z);
+    iocpscope__push_slow(t, tsw, w0, x, session, y, z, last);
     return;
   }
   r = &t->ring[h & t->mask];
@@ -1289,6 +1349,25 @@ IOCPSCOPE__INLINE void iocpscope__push(iocpscope__thread *t, uint64_t tsw, uint3
   r->z = z;
   t->head = h + 1;
   iocpscope__st64(&t->head_pub, (LONG64)(h + 1));
+  if (last) iocpscope__st64(&t->busy, 0);
+}
+#define iocpscope__push(t, tsw, w0, x, session, y, z) \
+  iocpscope__push2((t), (tsw), (w0), (x), (session), (y), (z), 1)
+/* one of several records stamped together: the thread stays busy until the last */
+#define iocpscope__push_more(t, tsw, w0, x, session, y, z) \
+  iocpscope__push2((t), (tsw), (w0), (x), (session), (y), (z), 0)
+
+/* The clock for a record about to be pushed. The thread says it is busy before it
+ * reads the clock (with a bound that no later reading can be below) and then with
+ * the reading itself; the merge does not pass a busy thread's stamp, so a record
+ * published late (the thread preempted between the two) still lands in order. */
+IOCPSCOPE__INLINE uint64_t iocpscope__stamp(iocpscope__thread *t) {
+  uint64_t ticks;
+  iocpscope__st64(&t->busy, iocpscope__ld64(&iocpscope__g.merged) + 1);
+  ticks = iocpscope__ticks();
+  iocpscope__st64(&t->busy, (LONG64)ticks);
+  IOCPSCOPE__HOOK(1);
+  return ticks;
 }
 
 #define IOCPSCOPE__W0(kind, a) ((uint32_t)(kind) | ((uint32_t)((a)&0xFF) << 8))
@@ -1380,12 +1459,10 @@ void iocpscope_thread(iocpscope_loc *loc, const char *func, int role, const char
   name_str = iocpscope__intern(name);
   iocpscope__st32(&t->role, role);
   iocpscope__st32(&t->name_str, (LONG)name_str);
-  if (iocpscope__on()) {
-    uint64_t ticks = iocpscope__ticks();
-    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_THREAD_START, role), name_str, 0,
                     (uint32_t)t->os_tid, 0);
-  }
 }
 
 void iocpscope_thread_state(iocpscope_loc *loc, const char *func, int blocked, int reason,
@@ -1396,7 +1473,7 @@ void iocpscope_thread_state(iocpscope_loc *loc, const char *func, int blocked, i
   t->block_detail = blocked ? (LONG)detail : 0;
   iocpscope__st32(&t->state, blocked ? IOCPSCOPE__ST_BLOCKED : IOCPSCOPE__ST_RUNNING);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_THREAD_STATE,
                                   blocked ? IOCPSCOPE__ST_BLOCKED : IOCPSCOPE__ST_RUNNING),
                     blocked ? (uint32_t)reason : 0, 0, blocked ? detail : 0, 0);
@@ -1439,7 +1516,7 @@ void iocpscope_session_created(iocpscope_loc *loc, const char *func, uint64_t se
     }
   }
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_CREATED, 0), peer_str, session,
                     (uint32_t)socket, slot);
 }
@@ -1455,7 +1532,7 @@ void iocpscope_session_rings(iocpscope_loc *loc, const char *func, uint64_t sess
     iocpscope__st64(&s->v[5], 1);
   }
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_RINGS, 0), recv_cap, session, send_cap, 0);
 }
 
@@ -1469,7 +1546,7 @@ void iocpscope_session_accepted(iocpscope_loc *loc, const char *func, uint64_t s
     peer = (uint32_t)(uint64_t)s->v[1];
     sock = (uint32_t)(uint64_t)s->v[0];
   }
-  iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+  iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                   IOCPSCOPE__W0(IOCPSCOPE__K_ACCEPT, 0), peer, session, sock, 0);
 }
 
@@ -1489,7 +1566,7 @@ void iocpscope_session_released(iocpscope_loc *loc, const char *func, uint64_t s
   }
   t->sess_slot = NULL;
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_SESSION_RELEASED, 0), (uint32_t)io_count, session,
                     0, 0);
 }
@@ -1513,16 +1590,14 @@ static uint32_t iocpscope__io_for(iocpscope__thread *t, int32_t delta, int cause
 void iocpscope_iocount(iocpscope_loc *loc, const char *func, uint64_t session, int32_t delta,
                        int32_t value, int cause, const void *overlapped) {
   iocpscope__thread *t = iocpscope__self();
-  uint64_t ticks;
   uint32_t io;
   iocpscope__slot *s;
   if (!t) return;
-  ticks = iocpscope__ticks();
   io = iocpscope__io_for(t, delta, cause, overlapped);
   s = iocpscope__session_slot(t, session);
   if (s) iocpscope__st64(&s->v[2], value);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, cause), (uint32_t)value, session,
                     (uint32_t)delta, io);
 }
@@ -1535,13 +1610,17 @@ LONG iocpscope_iocount_add(iocpscope_loc *loc, const char *func, LONG volatile *
   uint32_t io;
   iocpscope__slot *s;
   if (!t) return InterlockedExchangeAdd(counter, delta) + delta;
+  iocpscope__st64(&t->busy, iocpscope__ld64(&iocpscope__g.merged) + 1); /* as in stamp() */
   old = iocpscope__ld32(counter);
   for (;;) {
-    ticks = iocpscope__ticks();
+    /* stamped after `old` was seen: a change that follows another in the count follows it in time */
+    ticks = iocpscope__ticks_after();
+    IOCPSCOPE__HOOK(2);
     seen = iocpscope__cas32(counter, old + delta, old);
     if (seen == old) break;
     old = seen;
   }
+  iocpscope__st64(&t->busy, (LONG64)ticks);
   io = iocpscope__io_for(t, delta, cause, overlapped);
   s = iocpscope__session_slot(t, session);
   if (s) iocpscope__st64(&s->v[2], old + delta);
@@ -1549,6 +1628,8 @@ LONG iocpscope_iocount_add(iocpscope_loc *loc, const char *func, LONG volatile *
     iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, cause), (uint32_t)(old + delta), session,
                     (uint32_t)delta, io);
+  else
+    iocpscope__st64(&t->busy, 0);
   return old + delta;
 }
 
@@ -1556,7 +1637,7 @@ void iocpscope_disconnect(iocpscope_loc *loc, const char *func, uint64_t session
                           uint32_t error) {
   iocpscope__thread *t = iocpscope__rec_thread();
   if (!t) return;
-  iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+  iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                   IOCPSCOPE__W0(IOCPSCOPE__K_DISCONNECT, reason), 0, session, error, 0);
 }
 
@@ -1585,17 +1666,17 @@ void iocpscope_lock(iocpscope_loc *loc, const char *func, int what, uint64_t loc
     iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
   }
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(kind, mode), id, session, iocpscope__name(t, name), 0);
 }
 
 void iocpscope_marker(iocpscope_loc *loc, const char *func, const char *label, uint64_t session) {
   iocpscope__thread *t = iocpscope__rec_thread();
-  uint64_t ticks;
+  uint32_t label_str;
   if (!t) return;
-  ticks = iocpscope__ticks();
-  iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
-                  IOCPSCOPE__W0(IOCPSCOPE__K_MARKER, 0), iocpscope__intern(label), session, 0, 0);
+  label_str = iocpscope__intern(label);
+  iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
+                  IOCPSCOPE__W0(IOCPSCOPE__K_MARKER, 0), label_str, session, 0, 0);
 }
 
 void iocpscope_ring_post(iocpscope_loc *loc, const char *func, const void *overlapped,
@@ -1698,17 +1779,15 @@ static int iocpscope__socket_post(iocpscope_loc *loc, const char *func, unsigned
     iocpscope__post_cancel(slot, o);
   if (result != 0 && result != WSA_IO_PENDING) iocpscope__remember(t, o, io, 2);
   if (iocpscope__on()) {
-    uint64_t ticks = iocpscope__ticks();
-    uint32_t site = iocpscope__site(t, loc, func);
-    uint64_t tsw = iocpscope__tsw(ticks, site);
-    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, op | (nb << 4)), bytes, session,
-                    result, io);
-    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, op | (skip ? 0x10 : 0)),
-                    (uint32_t)o, session, (uint32_t)(o >> 32), io);
-    if (t->geo_ov == o) {
+    int ring = t->geo_ov == o;
+    uint64_t tsw = iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func));
+    iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, op | (nb << 4)), bytes,
+                         session, result, io);
+    iocpscope__push2(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, op | (skip ? 0x10 : 0)),
+                     (uint32_t)o, session, (uint32_t)(o >> 32), io, !ring);
+    if (ring)
       iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_RING, op), t->geo[0],
                       (uint64_t)t->geo[2] | ((uint64_t)t->geo[3] << 32), t->geo[1], io);
-    }
   }
   if (t->geo_ov == o) t->geo_ov = 0;
   IOCPSCOPE__RESTORE(errs);
@@ -1756,14 +1835,15 @@ static void iocpscope__take(iocpscope__thread *t, iocpscope__deq *d, int ok, DWO
 }
 
 /* Record it: PacketQueued first for I/O (the kernel queued it out of sight), then GqcsReturn. */
-static void iocpscope__record_deq(iocpscope__thread *t, uint64_t tsw, const iocpscope__deq *d) {
+static void iocpscope__record_deq(iocpscope__thread *t, uint64_t tsw, const iocpscope__deq *d,
+                                  int last) {
   if (d->has_ov && d->op != IOCPSCOPE__OP_POST)
-    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_PACKET_QUEUED, d->op), d->bytes, d->session,
-                    d->error, d->io);
-  iocpscope__push(t, tsw,
-                  IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN,
-                                d->op | (d->ok ? 0x10u : 0u) | (d->has_ov ? 0x20u : 0u)),
-                  d->bytes, d->session, d->error, d->io);
+    iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_PACKET_QUEUED, d->op), d->bytes,
+                         d->session, d->error, d->io);
+  iocpscope__push2(t, tsw,
+                   IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN,
+                                 d->op | (d->ok ? 0x10u : 0u) | (d->has_ov ? 0x20u : 0u)),
+                   d->bytes, d->session, d->error, d->io, last);
 }
 
 static void iocpscope__gqcs_enter(iocpscope__thread *t, iocpscope_loc *loc, const char *func,
@@ -1771,7 +1851,7 @@ static void iocpscope__gqcs_enter(iocpscope__thread *t, iocpscope_loc *loc, cons
   iocpscope__st64(&t->gqcs_seq, InterlockedIncrement64(&iocpscope__g.gqcs_seq));
   iocpscope__st32(&t->state, IOCPSCOPE__ST_WAITING);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_ENTER, 0), timeout, 0, max, 0);
 }
 
@@ -1789,14 +1869,14 @@ BOOL iocpscope_GetQueuedCompletionStatus(iocpscope_loc *loc, const char *func, H
   iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
   if (!ok && (!ov || !*ov)) { /* nothing dequeued: 258 timeout, 735 port closed */
     if (iocpscope__on())
-      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+      iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                       IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, errs.e, 0);
   } else {
     iocpscope__take(t, &d, ok != 0, bytes ? *bytes : 0, key ? *key : 0, ov ? *ov : NULL,
                     ok ? 0 : errs.e);
     if (iocpscope__on())
-      iocpscope__record_deq(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
-                            &d);
+      iocpscope__record_deq(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
+                            &d, 1);
   }
   IOCPSCOPE__RESTORE(errs);
   return ok;
@@ -1816,7 +1896,7 @@ BOOL iocpscope_GetQueuedCompletionStatusEx(iocpscope_loc *loc, const char *func,
   iocpscope__st32(&t->state, IOCPSCOPE__ST_RUNNING);
   if (!ok) {
     if (iocpscope__on())
-      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+      iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                       IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, errs.e, 0);
   } else {
     ULONG i = 0, n = removed ? *removed : 0;
@@ -1835,8 +1915,8 @@ BOOL iocpscope_GetQueuedCompletionStatusEx(iocpscope_loc *loc, const char *func,
                         e->lpOverlapped, error);
       }
       if (iocpscope__on()) {
-        uint64_t tsw = iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func));
-        for (k = 0; k < m; k++) iocpscope__record_deq(t, tsw, &d[k]);
+        uint64_t tsw = iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func));
+        for (k = 0; k < m; k++) iocpscope__record_deq(t, tsw, &d[k], k + 1 == m);
       }
       i += m;
     }
@@ -1860,7 +1940,7 @@ BOOL iocpscope_PostQueuedCompletionStatus(iocpscope_loc *loc, const char *func, 
   }
   /* Recorded before the call: the packet may be dequeued before PQCS returns. */
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_PQCS, IOCPSCOPE__OP_POST | (ov ? 0x20 : 0)), bytes,
                     (uint64_t)key, 0, io);
   ok = (PostQueuedCompletionStatus)(port, bytes, key, ov);
@@ -1880,7 +1960,7 @@ int iocpscope_closesocket(iocpscope_loc *loc, const char *func, SOCKET s) {
   ret = (closesocket)(s);
   IOCPSCOPE__SAVE(errs);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_SOCKET_CLOSED, 0), 0, session, (uint32_t)s, 0);
   IOCPSCOPE__RESTORE(errs);
   return ret;
@@ -1898,7 +1978,7 @@ BOOL iocpscope_CancelIoEx(iocpscope_loc *loc, const char *func, HANDLE h, LPOVER
     char label[96];
     snprintf(label, sizeof label, "CancelIoEx(%s) = %s", ov ? "overlapped" : "all",
              ok ? "TRUE" : "FALSE");
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_MARKER, 0), iocpscope__intern(label), session, 0, 0);
   }
   IOCPSCOPE__RESTORE(errs);
@@ -1941,9 +2021,10 @@ BOOL iocpscope_AcceptEx(iocpscope_loc *loc, const char *func, SOCKET listen_sock
   result = ok ? 0 : (uint32_t)errs.w;
   if (slot && result != 0 && result != ERROR_IO_PENDING) iocpscope__post_cancel(slot, o);
   if (iocpscope__on()) {
-    uint64_t tsw = iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func));
-    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, IOCPSCOPE__OP_ACCEPT | (1 << 4)),
-                    recv_len, session, result, io);
+    uint64_t tsw = iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func));
+    iocpscope__push_more(t, tsw,
+                         IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, IOCPSCOPE__OP_ACCEPT | (1 << 4)),
+                         recv_len, session, result, io);
     iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, IOCPSCOPE__OP_ACCEPT),
                     (uint32_t)o, session, (uint32_t)(o >> 32), io);
   }
@@ -1963,7 +2044,7 @@ HANDLE iocpscope_CreateIoCompletionPort(iocpscope_loc *loc, const char *func, HA
     InterlockedIncrement(&iocpscope__g.ports);
     iocpscope__st32(&iocpscope__g.port_concurrency, (LONG)concurrency);
     if (iocpscope__on())
-      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+      iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                       IOCPSCOPE__W0(IOCPSCOPE__K_PORT_CREATED, 2), concurrency, 0,
                       iocpscope__g.workers, 0);
   } else if (ret && h != INVALID_HANDLE_VALUE) {
@@ -1978,7 +2059,7 @@ HANDLE iocpscope_CreateIoCompletionPort(iocpscope_loc *loc, const char *func, HA
       }
     }
     if (iocpscope__on())
-      iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+      iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                       IOCPSCOPE__W0(IOCPSCOPE__K_HANDLE_ASSOCIATED, 0), (uint32_t)handle,
                       (uint64_t)key, (uint32_t)(handle >> 32), 1);
   }
@@ -2010,7 +2091,7 @@ BOOL iocpscope_SetFileCompletionNotificationModes(iocpscope_loc *loc, const char
     }
   }
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_COMPLETION_MODES, ok ? 1 : 0), (uint32_t)handle,
                     iocpscope__session_of_socket(handle), flags, 0);
   IOCPSCOPE__RESTORE(errs);
@@ -2023,7 +2104,7 @@ static void NTAPI iocpscope__fls_exit(void *p) {
   if (!t || t == IOCPSCOPE__NOTRACE || iocpscope__g.state != 2) return;
   iocpscope__st32(&t->state, IOCPSCOPE__ST_EXITED);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__ticks(), 0),
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), 0),
                     IOCPSCOPE__W0(IOCPSCOPE__K_THREAD_EXIT, 0), 0, 0, 0, 0);
   iocpscope__st32(&t->exited, 1);
 }
@@ -2031,30 +2112,43 @@ static void NTAPI iocpscope__fls_exit(void *p) {
 /* ============================================================================================
  * The collector: merge, convert, write.
  * ========================================================================================== */
+/* CRC-32 (FORMAT.md §7: reflected 0xEDB88320, init and final XOR 0xFFFFFFFF),
+ * four bytes a step ("slicing by 4"). */
 static void iocpscope__crc_init(void) {
+  uint32_t (*t)[256] = iocpscope__g.crc;
   uint32_t i, k, c;
   for (i = 0; i < 256; i++) {
     c = i;
     for (k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    iocpscope__g.crc[i] = c;
+    t[0][i] = c;
   }
+  for (i = 0; i < 256; i++)
+    for (k = 1; k < 4; k++) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xFF];
 }
 static uint32_t iocpscope__crc32(const uint8_t *p, size_t n) {
+  uint32_t (*t)[256] = iocpscope__g.crc;
   uint32_t c = 0xFFFFFFFFu;
-  size_t i;
-  for (i = 0; i < n; i++) c = iocpscope__g.crc[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  while (n >= 4) {
+    c ^= (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    c = t[3][c & 0xFF] ^ t[2][(c >> 8) & 0xFF] ^ t[1][(c >> 16) & 0xFF] ^ t[0][c >> 24];
+    p += 4;
+    n -= 4;
+  }
+  while (n--) c = t[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
 
-static void *iocpscope__grow(void *p, size_t *cap, size_t need, size_t elem) {
+/* Grows *p to hold `need` elements; 0 (and *p untouched) when memory is short. */
+static int iocpscope__grow(void **p, size_t *cap, size_t need, size_t elem) {
   size_t c = *cap ? *cap : 256;
   void *q;
-  if (need <= *cap) return p;
+  if (need <= *cap) return 1;
   while (c < need) c *= 2;
-  q = realloc(p, c * elem);
-  if (!q) return NULL;
+  q = realloc(*p, c * elem);
+  if (!q) return 0;
+  *p = q;
   *cap = c;
-  return q;
+  return 1;
 }
 
 /* Strings a record refers to, by kind (FORMAT.md §3.2). */
@@ -2081,20 +2175,29 @@ static int iocpscope__rec_strings(const iocpscope__rec *r, uint32_t ids[2]) {
 }
 
 static void iocpscope__out_need_str(iocpscope__out *o, uint32_t id) {
+  void *q;
   if (id == 0 || id > iocpscope__g.str_max || (uint32_t)iocpscope__g.str_next < id) return;
   if (o->str_sent[id >> 3] & (1u << (id & 7))) return;
+  q = o->pend_str;
+  if (!iocpscope__grow(&q, &o->cap_pend_str, o->npend_str + 1, 4)) return;
+  o->pend_str = (uint32_t *)q;
   o->str_sent[id >> 3] |= (uint8_t)(1u << (id & 7));
-  o->pend_str = (uint32_t *)iocpscope__grow(o->pend_str, &o->cap_pend_str, o->npend_str + 1, 4);
-  if (o->pend_str) o->pend_str[o->npend_str++] = id;
+  o->pend_str[o->npend_str++] = id;
 }
 
 static void iocpscope__out_put(iocpscope__out *o, const iocpscope__rec *r) {
   uint32_t ids[2];
   int n = iocpscope__rec_strings(r, ids), k;
   iocpscope__rec *d;
+  void *q = o->pend;
   for (k = 0; k < n; k++) iocpscope__out_need_str(o, ids[k]);
-  o->pend = (iocpscope__rec *)iocpscope__grow(o->pend, &o->cap_pend, o->npend + 1, sizeof *r);
-  if (!o->pend) return;
+  if (!iocpscope__grow(&q, &o->cap_pend, o->npend + 1, sizeof *r)) {
+    o->gap_pending++; /* out of memory: this record is lost, and said so in a Gap */
+    o->gap_source = 2;
+    iocpscope__g.dropped++;
+    return;
+  }
+  o->pend = (iocpscope__rec *)q;
   d = &o->pend[o->npend++];
   *d = *r;
 }
@@ -2290,8 +2393,13 @@ static void iocpscope__out_flush(iocpscope__out *o) {
   }
   if (o->npend) body += 8 + o->npend * 32;
   total = 8 + body + 4;
-  buf = (uint8_t *)calloc(1, total);
-  if (!buf) return;
+  buf = o->chunk;
+  {
+    void *q = buf;
+    if (!iocpscope__grow(&q, &o->cap_chunk, total, 1)) return; /* retried at the next flush */
+    o->chunk = buf = (uint8_t *)q;
+  }
+  memset(buf, 0, total);
   at = 0;
   at = iocpscope__put32(buf, at, (uint32_t)(0x4B434F49u));
   at = iocpscope__put32(buf, at, (uint32_t)(body));
@@ -2333,7 +2441,6 @@ static void iocpscope__out_flush(iocpscope__out *o) {
     o->gap_source = 1; /* ClientQueue: the viewer fell behind */
     g->dropped += o->npend;
   }
-  free(buf);
   o->npend = o->npend_str = o->npend_site = o->npend_tid = 0;
   if (o->kind == 2) iocpscope__out_pump(o);
 }
@@ -2433,6 +2540,10 @@ typedef struct iocpscope__ssess { /* a live session, keyed by (id, 0) */
   uint32_t peer, slot, recv_cap, send_cap;
   int32_t count;
   int has_rings;
+  int count_known; /* `count` is the value the last IoCount record left */
+  int chain_off;   /* its IoCount records do not form a chain: no more holding them */
+  int held;        /* its records waiting in the held list */
+  int resyncs;     /* times its chain had to be taken up again from a record */
 } iocpscope__ssess;
 typedef struct iocpscope__slock { /* a held lock, keyed by (lockId, tid) */
   iocpscope__sent k;
@@ -2470,6 +2581,7 @@ static void iocpscope__shadow_seed(void) {
     e->peer = (uint32_t)v1;
     e->slot = (uint32_t)(v1 >> 32);
     e->count = (int32_t)s->v[2];
+    e->count_known = 0; /* the table's value may be ahead of the records: learn it from them */
     e->has_rings = s->v[5] != 0;
     e->recv_cap = (uint32_t)(v3 >> 32);
     e->send_cap = (uint32_t)v3;
@@ -2498,6 +2610,7 @@ static void iocpscope__shadow_seed(void) {
 static void iocpscope__shadow_apply(iocpscope__thread *t, const iocpscope__rec *r, uint64_t seq) {
   iocpscope__global *g = &iocpscope__g;
   unsigned kind = r->w0 & 0xFF, a = (r->w0 >> 8) & 0xFF;
+  if (!t && kind != IOCPSCOPE__K_IO_COUNT) return; /* only IoCount records are ever held */
   switch (kind) {
   case IOCPSCOPE__K_THREAD_START:
     t->sh_state = IOCPSCOPE__ST_RUNNING;
@@ -2602,7 +2715,10 @@ static void iocpscope__shadow_apply(iocpscope__thread *t, const iocpscope__rec *
   }
   case IOCPSCOPE__K_IO_COUNT: {
     iocpscope__ssess *e = (iocpscope__ssess *)iocpscope__smap_find(g->sh_sessions, r->session, 0);
-    if (e) e->count = (int32_t)r->x;
+    if (e) {
+      e->count = (int32_t)r->x;
+      e->count_known = 1;
+    }
     break;
   }
   case IOCPSCOPE__K_SESSION_CREATED: {
@@ -2631,7 +2747,7 @@ static void iocpscope__shadow_apply(iocpscope__thread *t, const iocpscope__rec *
   default:
     break;
   }
-  if (kind == IOCPSCOPE__K_IO_POSTED) {
+  if (kind == IOCPSCOPE__K_IO_POSTED && t) {
     t->sh_last_op_io = r->z;
     t->sh_last_op_session = r->session;
   }
@@ -2939,18 +3055,181 @@ static void iocpscope__read_reply(iocpscope__out *o) {
 }
 
 /* ---- the merge ----------------------------------------------------------------------------------- */
+/* One merged record to the model and the outputs. */
+static void iocpscope__emit(iocpscope__thread *t, const iocpscope__rec *r, uint16_t tid) {
+  iocpscope__global *g = &iocpscope__g;
+  int k;
+  iocpscope__shadow_apply(t, r, ++g->sh_seq);
+  for (k = 0; k < 2; k++) {
+    iocpscope__out *o = &g->outs[k];
+    if (!o->open) continue;
+    iocpscope__out_add(o, r, tid);
+    if (o->npend >= 16384) iocpscope__out_flush(o);
+  }
+}
+
+static void iocpscope__flush_held(uint64_t session);
+
+static int iocpscope__fits(const iocpscope__ssess *e, const iocpscope__rec *r) {
+  return !e || !e->count_known || e->chain_off || (int32_t)(r->x - r->y) == e->count;
+}
+
+/* Depth-first search for held records (indices in `idx`, of one session) that lead
+ * from count `from` to count `to`, each used once; returns 1 + their number (the
+ * path goes to `path`), or 0 when there is none within 4 records. */
+static int iocpscope__path(const unsigned *idx, unsigned n, int32_t from, int32_t to,
+                           unsigned *path, unsigned depth, unsigned used) {
+  const iocpscope__held *held = iocpscope__g.held;
+  unsigned k;
+  if (from == to) return (int)depth + 1;
+  if (depth == 4) return 0;
+  for (k = 0; k < n; k++) {
+    const iocpscope__rec *r = &held[idx[k]].r;
+    int found;
+    if ((used & (1u << k)) || (int32_t)(r->x - r->y) != from) continue;
+    path[depth] = k;
+    found = iocpscope__path(idx, n, (int32_t)r->x, to, path, depth + 1, used | (1u << k));
+    if (found) return found;
+  }
+  return 0;
+}
+
+/* Emit held records of `session` that take its count to `to` (none if it is there
+ * already). 1 if the count is at `to` afterwards. */
+static int iocpscope__bridge(uint64_t session, int32_t to) {
+  iocpscope__global *g = &iocpscope__g;
+  iocpscope__ssess *e = (iocpscope__ssess *)iocpscope__smap_find(g->sh_sessions, session, 0);
+  unsigned idx[16], n = 0, i, path[4], steps, k;
+  unsigned char taken[4];
+  iocpscope__held copies[4];
+  int found;
+  if (!e || !e->count_known || e->chain_off || e->count == to) return 1;
+  for (i = 0; i < g->nheld && n < 16; i++)
+    if (g->held[i].r.session == session) idx[n++] = i;
+  found = iocpscope__path(idx, n, e->count, to, path, 0, 0);
+  if (!found) return 0;
+  steps = (unsigned)found - 1;
+  for (k = 0; k < steps; k++) copies[k] = g->held[idx[path[k]]];
+  /* take them out of the held list, the highest index first (swap-with-last removal
+   * then moves only entries above every index still to remove) */
+  for (k = 0; k < steps; k++) taken[k] = 0;
+  for (k = 0; k < steps; k++) {
+    unsigned hi = steps, m;
+    for (m = 0; m < steps; m++)
+      if (!taken[m] && (hi == steps || idx[path[m]] > idx[path[hi]])) hi = m;
+    taken[hi] = 1;
+    g->held[idx[path[hi]]] = g->held[--g->nheld];
+  }
+  e->held -= (int)steps;
+  for (k = 0; k < steps; k++) iocpscope__emit(NULL, &copies[k].r, copies[k].tid);
+  return 1;
+}
+
+/* IoCount records follow the order the count changed. They come in time order,
+ * which is that order unless a thread read the clock, was preempted, and its CAS
+ * then still found the value it expected (the count went away and came back). A
+ * record that does not continue its session's chain (new - delta != the count the
+ * last record left) waits; a later record that does not fit either first takes the
+ * waiting ones that lead to it. Time order is kept wherever it is consistent. */
+static void iocpscope__merge_one(iocpscope__thread *t, const iocpscope__rec *r, uint16_t tid) {
+  iocpscope__global *g = &iocpscope__g;
+  unsigned kind = r->w0 & 0xFF;
+  if (kind == IOCPSCOPE__K_IO_COUNT && ((r->w0 >> 8) & 0xFF) != 9) {
+    iocpscope__ssess *e = (iocpscope__ssess *)iocpscope__smap_find(g->sh_sessions, r->session, 0);
+    if (!iocpscope__fits(e, r) &&
+        !(g->nheld && iocpscope__bridge(r->session, (int32_t)(r->x - r->y)))) {
+      if (g->nheld < IOCPSCOPE__HELD_MAX && e->held < IOCPSCOPE__HELD_PER_SESSION) {
+        iocpscope__held *h = &g->held[g->nheld++];
+        h->r = *r;
+        h->tid = tid;
+        e->held++;
+        g->reordered++;
+        return;
+      }
+      /* too many waiting: out they go, and the chain is taken up again from here */
+      iocpscope__flush_held(r->session);
+      e->count_known = 0;
+      g->unordered++;
+    }
+    iocpscope__emit(NULL, r, tid);
+    return;
+  }
+  if (g->nheld && (kind == IOCPSCOPE__K_SESSION_RELEASED || kind == IOCPSCOPE__K_SESSION_CREATED))
+    iocpscope__flush_held(r->session); /* nothing of the session waits past its end */
+  iocpscope__emit(t, r, tid);
+}
+
+/* Every held record of `session`, in the best order the chain allows: the oldest
+ * first, with the held records that lead to it before it; one that nothing leads
+ * to goes out as it is, and the session's records are no longer ordered. */
+static void iocpscope__flush_held(uint64_t session) {
+  iocpscope__global *g = &iocpscope__g;
+  for (;;) {
+    unsigned i, best = g->nheld;
+    iocpscope__held copy;
+    iocpscope__ssess *e;
+    for (i = 0; i < g->nheld; i++)
+      if (g->held[i].r.session == session &&
+          (best == g->nheld ||
+           (g->held[i].r.ts & IOCPSCOPE__TS_MASK) < (g->held[best].r.ts & IOCPSCOPE__TS_MASK)))
+        best = i;
+    if (best == g->nheld) return;
+    copy = g->held[best];
+    g->held[best] = g->held[--g->nheld];
+    e = (iocpscope__ssess *)iocpscope__smap_find(g->sh_sessions, session, 0);
+    if (e) e->held--;
+    if (!iocpscope__fits(e, &copy.r) &&
+        !iocpscope__bridge(session, (int32_t)(copy.r.x - copy.r.y))) {
+      /* nothing leads to it: written as it is, and the chain taken up from it */
+      if (++e->resyncs > 100) e->chain_off = 1; /* these counts do not chain */
+      e->count_known = 0;
+      g->unordered++;
+      g->reordered--;
+    }
+    iocpscope__emit(NULL, &copy.r, copy.tid);
+  }
+}
+
+/* Held records older than 50 ms of merge time (their predecessor is not coming:
+ * a gap lost it, or the server's counts do not form a chain) go out. */
+static void iocpscope__expire_held(uint64_t lim_rel, int all) {
+  iocpscope__global *g = &iocpscope__g;
+  uint64_t wait = g->tps / 20;
+  unsigned i = 0;
+  while (i < g->nheld) {
+    if (all || lim_rel - (g->held[i].r.ts & IOCPSCOPE__TS_MASK) > wait) {
+      iocpscope__flush_held(g->held[i].r.session);
+      i = 0;
+      continue;
+    }
+    i++;
+  }
+}
+
 /* Merge every ring's records stamped at or before `limit` (raw ticks) into the
  * attached outputs, in time order; returns how many were taken. */
 static size_t iocpscope__drain(uint64_t limit, int discard) {
   iocpscope__global *g = &iocpscope__g;
   unsigned hw = (unsigned)g->thread_hw, i, nr = 0;
   size_t taken = 0;
+  if (!discard && limit != UINT64_MAX) {
+    /* Not past a thread that stamped a record it has not published yet (preempted
+     * in between): its record would land behind later ones. A hold older than a
+     * second is ignored (a thread ended inside the tracer). */
+    uint64_t now = iocpscope__ticks();
+    for (i = 0; i < hw; i++) {
+      uint64_t b = (uint64_t)iocpscope__ld64(&g->threads[i].busy);
+      if (b != 0 && now - b < g->tps && b - 1 < limit) limit = b - 1;
+    }
+    if (limit > (uint64_t)g->merged) iocpscope__st64(&g->merged, (LONG64)limit);
+  }
   struct {
     iocpscope__thread *t;
     uint64_t at, end, ts; /* ts: the relative time of the record at `at` */
   } cur[1024];
-  uint64_t lim_rel = limit - g->t0;
-  if ((int64_t)lim_rel < 0) lim_rel = 0;
+  uint64_t lim_rel = limit == UINT64_MAX ? UINT64_MAX : limit - g->t0;
+  if (limit != UINT64_MAX && (int64_t)lim_rel < 0) lim_rel = 0;
+  g->drained_to = limit;
   for (i = 0; i < hw && nr < 1024; i++) {
     iocpscope__thread *t = &g->threads[i];
     uint64_t head, tail;
@@ -2988,15 +3267,7 @@ static size_t iocpscope__drain(uint64_t limit, int discard) {
     {
       iocpscope__thread *t = cur[best].t;
       iocpscope__rec *r = &t->ring[cur[best].at & t->mask];
-      uint16_t tid = (uint16_t)t->tid;
-      int k;
-      iocpscope__shadow_apply(t, r, ++g->sh_seq);
-      for (k = 0; k < 2; k++) {
-        iocpscope__out *o = &g->outs[k];
-        if (!o->open) continue;
-        iocpscope__out_add(o, r, tid);
-        if (o->npend >= 16384) iocpscope__out_flush(o);
-      }
+      iocpscope__merge_one(t, r, (uint16_t)t->tid);
       cur[best].at++;
       if (cur[best].at != cur[best].end)
         cur[best].ts = t->ring[cur[best].at & t->mask].ts & IOCPSCOPE__TS_MASK;
@@ -3005,6 +3276,7 @@ static size_t iocpscope__drain(uint64_t limit, int discard) {
     }
   }
   for (i = 0; i < nr; i++) iocpscope__st64(&cur[i].t->tail, (LONG64)cur[i].at);
+  if (g->nheld) iocpscope__expire_held(lim_rel, limit == UINT64_MAX);
   return taken;
 }
 
@@ -3124,8 +3396,9 @@ static DWORD WINAPI iocpscope__collector(LPVOID arg) {
         iocpscope__shadow_seed();
         Sleep(20); /* calls that straddle the switch publish their records meanwhile */
       }
-      base = iocpscope__ticks() - lag;
-      iocpscope__drain(base, 0); /* to the file (if any) and the model, up to the stream's start */
+      iocpscope__drain(iocpscope__ticks() - lag, 0); /* to the file (if any) and the model */
+      if (g->nheld) iocpscope__expire_held(0, 1);   /* the model complete at the stream's start */
+      base = g->drained_to; /* the stream starts where the merge stopped */
       stream->kind = 2;
       stream->sock = g->connecting;
       g->connecting = INVALID_SOCKET;
@@ -3174,7 +3447,7 @@ static DWORD WINAPI iocpscope__collector(LPVOID arg) {
     int k;
     InterlockedExchange(&g->active, 0);
     Sleep(1);
-    iocpscope__drain(now + g->tps, 0);
+    iocpscope__drain(UINT64_MAX, 0); /* everything, whatever its stamp */
     iocpscope__report_losses(now, 1);
     for (k = 0; k < 2; k++) {
       iocpscope__out *o = &g->outs[k];
@@ -3362,7 +3635,9 @@ static int iocpscope__start(const iocpscope_config *cfg) {
   }
 #endif
   if (!g->use_tsc) g->tps = (uint64_t)g->qpf.QuadPart;
+  g->ns_mult = g->tps > 1000000000ULL ? (1000000000ULL << 32) / g->tps : 0;
   g->t0 = iocpscope__ticks();
+  g->merged = (LONG64)g->t0;
   g->start_wall_ms_at_t0 = iocpscope__wall_ms();
   {
     HMODULE nt = GetModuleHandleW(L"ntdll.dll");
@@ -3511,6 +3786,8 @@ void iocpscope_get_stats(iocpscope_stats *out) {
   out->written = g->written;
   out->dropped = g->dropped;
   out->connects = g->connects;
+  out->reordered = g->reordered;
+  out->unordered = g->unordered;
   out->active = g->active != 0;
   out->connected = g->connected != 0;
   out->clock = g->use_tsc ? IOCPSCOPE_CLOCK_TSC : IOCPSCOPE_CLOCK_QPC;

@@ -149,6 +149,8 @@ export interface EchoServerOptions {
 export interface RunningServer {
   port: number;
   dir: string;
+  /** The Linux pid of the Windows process (Wine runs it in the process it spawned). */
+  pid: number | undefined;
   /** Asks it to shut down (stop file), then waits; SIGTERM/SIGKILL if it hangs. */
   stop(timeoutMs?: number): Promise<WineRun & { stats: EchoStats | null }>;
 }
@@ -217,6 +219,7 @@ export async function startEchoServer(name: string, o: EchoServerOptions): Promi
   return {
     port,
     dir,
+    pid: p.pid,
     async stop(timeoutMs = 20_000) {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(stopFile, 'stop\n');

@@ -279,6 +279,119 @@ async function wrapperTests(suite: Suite): Promise<void> {
   );
 }
 
+async function pausedRun(mode: 'late' | 'aba') {
+  const dir = workDir(`ordering-${mode}`);
+  const exe = buildExe(join(BUILD, 'ordering_paused.exe'), [join(NATIVE, 'ordering_paused.c')], {
+    defines: ['IOCPSCOPE_ENABLE'],
+  });
+  const trace = join(dir, `${mode}.iocptrace`);
+  const r = await runExe(exe, [mode], {
+    env: { IOCPSCOPE_OUTPUT: winPath(trace) },
+    timeoutMs: 60_000,
+    logFile: join(dir, 'log.txt'),
+  });
+  expect(r.status === 0, `ordering_paused.exe ${mode} exited ${r.status}: ${r.log}`);
+  const t = decodeFile(new Uint8Array(readFileSync(trace)));
+  expect(!t.error, `the recording is damaged: ${t.error}`);
+  return t;
+}
+
+async function orderingTest(suite: Suite): Promise<void> {
+  await suite.test(
+    'a record published 300 ms after its stamp (thread preempted) still lands in time order',
+    async () => {
+      const t = await pausedRun('late');
+      const marks = t.records
+        .filter((x) => x.kind === 19)
+        .map((x) => ({ i: x.i, tsNs: x.tsNs, label: t.strings.get(x.x) }));
+      const late = marks.find((m) => m.label === 'late');
+      expect(late, "the paused thread's marker is missing");
+      const overtaken = marks.filter(
+        (m) => m.label === 'other' && m.i < late.i && m.tsNs > late.tsNs,
+      );
+      expect(marks.length === 41, `41 markers expected, found ${marks.length}`);
+      expect(
+        overtaken.length === 0,
+        `${overtaken.length} markers stamped after the paused one were written before it`,
+      );
+    },
+  );
+
+  await suite.test(
+    'IoCount records form a chain when a CAS succeeds after its count went away and came back (ABA)',
+    async () => {
+      const t = await pausedRun('aba');
+      const r = t.records.filter((x) => x.kind === 10 && x.session === 0x800000001n);
+      let prev = 0;
+      const breaks: string[] = [];
+      for (const x of r) {
+        if (((x.x - x.y) | 0) !== prev)
+          breaks.push(`event ${x.i}: ${x.y | 0} to ${x.x | 0} after ${prev}`);
+        prev = x.x | 0;
+      }
+      expect(r.length === 23, `23 IoCount records expected, found ${r.length}`);
+      expect(breaks.length === 0, `the chain breaks:\n${breaks.join('\n')}`);
+    },
+  );
+
+  await suite.test(
+    'IoCount records follow the order the count changed: 4 threads hammering one counter, at most 1 in 10,000 out of order',
+    async () => {
+      // Extreme on purpose: the count swings 0..3 millions of times, and every CAS
+      // retry races with another thread's change. A thread preempted between its
+      // clock read and its CAS can still succeed (the count came back to the value
+      // it read: ABA), so its stamp is early; the collector puts such records back
+      // in chain order (iocpscope_stats.reordered). Where several orders fit the
+      // values, a few may stay out of order; the load tests check every record
+      // strictly at a server's realistic contention.
+      const dir = workDir('ordering');
+      const exe = buildExe(join(BUILD, 'ordering.exe'), [join(NATIVE, 'ordering.c')], {
+        defines: ['IOCPSCOPE_ENABLE'],
+      });
+      const trace = join(dir, 'ordering.iocptrace');
+      const r = await runExe(exe, ['4', '60000'], {
+        env: {
+          IOCPSCOPE_OUTPUT: winPath(trace),
+          IOCPSCOPE_RING_KB: '16384',
+          IOCPSCOPE_BUDGET_MB: '256',
+        },
+        timeoutMs: 120_000,
+        logFile: join(dir, 'log.txt'),
+      });
+      expect(r.status === 0, `ordering.exe exited ${r.status}: ${r.log}`);
+      const stats = JSON.parse(r.log.split('\n').find((l) => l.startsWith('{')) ?? '{}') as {
+        reordered?: number;
+        unordered?: number;
+      };
+      const t = decodeFile(new Uint8Array(readFileSync(trace)));
+      expect(!t.error, `the recording is damaged: ${t.error}`);
+      expect(
+        !t.records.some((x) => x.kind === 20),
+        'records were lost: the check needs all of them',
+      );
+      let sum = 0;
+      let n = 0;
+      const bad: string[] = [];
+      for (const x of t.records) {
+        if (x.kind !== 10 || x.session !== 0x700000001n) continue;
+        n++;
+        if (((x.x - x.y) | 0) !== sum)
+          bad.push(`event ${x.i}: ${x.y | 0} to ${x.x | 0} after ${sum}`);
+        sum = x.x | 0; // take the chain up again from each record: count each break once
+      }
+      expect(n === 4 * 60000 * 2, `${n} IoCount records, want ${4 * 60000 * 2}`);
+      console.log(
+        `      ${n} records, ${stats.reordered ?? '?'} put back in order by the collector, ` +
+          `${bad.length} out of order`,
+      );
+      expect(
+        bad.length <= n / 10_000,
+        `${bad.length} records out of count order:\n${bad.slice(0, 5).join('\n')}`,
+      );
+    },
+  );
+}
+
 // ---- the echo server under load ------------------------------------------------------------
 
 interface ServerRun {
@@ -566,6 +679,7 @@ export async function runTracerSuite(
   for (const t of compileTests(suite)) await t();
   await cmakeTest(suite);
   await wrapperTests(suite);
+  await orderingTest(suite);
   await loadTests(suite);
   await faultTests(suite);
   await viewerTests(suite);
