@@ -75,6 +75,8 @@ const {
 } = proto;
 /** IoCountCause.Snapshot (v2), kept local like the others. */
 const CAUSE_SNAPSHOT = 9;
+/** GapSource.RingOverflow: a recorder's ring was full (the Gap's tid lost records). */
+const GAP_RING_OVERFLOW = 0;
 /** Snapshot begin `y` bit 0: events were lost before the snapshot (its state may be partial). */
 export const SNAPSHOT_PARTIAL = 1;
 /** ThreadState `z` bit 0 inside a Snapshot bracket: the thread is one of the port's threads. */
@@ -113,6 +115,12 @@ export interface Step {
   /** For a dequeue: what the thread now handles. */
   handled: HandledPacket | null;
   lock: LockState | null;
+  /**
+   * This record is the first of a thread whose recorder overflowed since its
+   * Gap: what the thread did meanwhile is lost too, so the Gap's effects were
+   * applied again just before this record (detectors forget as for a Gap).
+   */
+  gapEnded: boolean;
 }
 
 function emptyStep(): Step {
@@ -134,6 +142,7 @@ function emptyStep(): Step {
     packet: null,
     handled: null,
     lock: null,
+    gapEnded: false,
   };
 }
 
@@ -248,6 +257,13 @@ export class Replayer {
       if (kind === EventKind.Snapshot) this.snapshotEnd(i, a);
       else this.snapshotRecord(w, o, i, kind, a, tid, th);
       return;
+    }
+    fx.gapEnded = false;
+    if (th !== null && th.lossOpen && kind !== EventKind.Gap) {
+      // The thread's loss ends here: whatever it did since its Gap is lost too.
+      th.lossOpen = false;
+      this.gapEffects(tid);
+      fx.gapEnded = true;
     }
     // Any record a thread writes after a gap says what it is doing again.
     if (th !== null && !th.known) this.makeKnown(th, i);
@@ -499,32 +515,42 @@ export class Replayer {
       case EventKind.Gap: {
         st.gaps++;
         st.lostEvents += w[o + 1]! + w[o + 6]! * TWO_32;
-        for (const s of [...st.sessions.values()]) this.own(s).complete = false;
-        const p = st.port;
-        p.queue = new Fifo();
-        p.queueKnown = false;
-        // A recorder's own overflow lost only that thread's events; a client
-        // queue or a file lost everyone's.
-        for (const t of st.threads.values()) {
-          t.complete = false;
-          if (tid !== NO_THREAD && t.tid !== tid) continue;
-          if (!t.known || t.exitIndex >= 0) continue;
-          if (t.isPortThread) {
-            if (t.state === ThreadStateValue.Running) p.running--;
-            p.unknownThreads++;
-          }
-          if (t.inGqcs) this.leaveWaiting(t);
-          t.known = false;
-          t.handling = [];
-          t.locksHeld = [];
-        }
-        st.locks.clear();
-        for (const t of st.threads.values()) if (t.locksHeld.length > 0) t.locksHeld = [];
+        this.gapEffects(tid);
+        if (th !== null && a === GAP_RING_OVERFLOW) th.lossOpen = true;
         return;
       }
       default:
         st.unknownEvents++;
     }
+  }
+
+  /**
+   * What a Gap does to the state: everything that existed becomes incomplete,
+   * the port's queue unknown, the locks forgotten; a recorder's own overflow
+   * (tid) hides only that thread's state, a client queue's or a file's
+   * (NO_THREAD) everyone's.
+   */
+  private gapEffects(tid: number): void {
+    const st = this.state;
+    for (const s of [...st.sessions.values()]) this.own(s).complete = false;
+    const p = st.port;
+    p.queue = new Fifo();
+    p.queueKnown = false;
+    for (const t of st.threads.values()) {
+      t.complete = false;
+      if (tid !== NO_THREAD && t.tid !== tid) continue;
+      if (!t.known || t.exitIndex >= 0) continue;
+      if (t.isPortThread) {
+        if (t.state === ThreadStateValue.Running) p.running--;
+        p.unknownThreads++;
+      }
+      if (t.inGqcs) this.leaveWaiting(t);
+      t.known = false;
+      t.handling = [];
+      t.locksHeld = [];
+    }
+    st.locks.clear();
+    for (const t of st.threads.values()) if (t.locksHeld.length > 0) t.locksHeld = [];
   }
 
   // ---- threads -------------------------------------------------------------

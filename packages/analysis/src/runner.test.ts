@@ -77,6 +77,25 @@ describe('DetectorRunner', () => {
     ]);
   });
 
+  it("takes a thread's ring overflow to last until the thread writes again", () => {
+    // The drainer places a recorder's Gap where the loss began; the thread may
+    // go on losing records after it. A session created meanwhile is not judged
+    // on what that thread did unseen (it dequeued the recv and posted the next
+    // one), but a session created after the thread's next record is.
+    const sv = server();
+    const w = sv.w[0]!;
+    sv.b.gap(500, w.tid, 0);
+    const { s, recv } = openSession(sv, 1);
+    sv.b.complete(recv, { bytes: 8 });
+    w.recv(s); // the thread's first record since its Gap: the dequeue was lost
+    const later = openSession(sv, 2);
+    const second = w.recv(later.s);
+    const fs = checkTrace(sv.b.build()).findings.filter((f) => f.rule === 'buffer-in-use');
+    expect(fs.map((f) => [f.check, f.evidence])).toEqual([
+      ['two-recvs', [later.recv.incIndex, second.incIndex]],
+    ]);
+  });
+
   it('builds a seek index in the same pass that agrees with a standalone one, without changing the findings', () => {
     const t = synthesize({
       seed: 6,

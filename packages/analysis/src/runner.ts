@@ -208,7 +208,7 @@ export class DetectorRunner {
         continue;
       }
       this.facts(w, i, kind);
-      if (kind === EventKind.Gap) {
+      if (kind === EventKind.Gap || step.gapEnded) {
         ctx.fromStart = false;
         for (const d of this.detectors) d.onGap?.(ctx);
       }

@@ -78,6 +78,12 @@ export interface ThreadState {
   lastIncLo: number;
   lastIncHi: number;
   lastIncIoId: number;
+  /**
+   * A Gap said this thread's recorder overflowed and the thread has written
+   * nothing since: its loss may still be going on (a drainer places the Gap
+   * at the loss's start), so the Gap's effects hold until its next record.
+   */
+  lossOpen: boolean;
 }
 
 /** A completion packet waiting in the port's FIFO queue. Immutable. */
@@ -338,6 +344,7 @@ export function newThread(tid: number, index: number): ThreadState {
     exitIndex: -1,
     complete: false,
     known: true,
+    lossOpen: false,
     lastPostLo: 0,
     lastPostHi: 0,
     lastPostIoId: 0,

@@ -113,6 +113,23 @@ describe('StateTracker', () => {
     expect(st.port.waiting).toEqual(sv.w.map((w) => w.tid));
   });
 
+  it("takes a thread's ring overflow to last until the thread writes again", () => {
+    const sv = server({ workers: 2, concurrency: 2 });
+    const w = sv.w[0]!;
+    sv.b.gap(100, w.tid, 0);
+    // Created while the worker may still be losing records: it may have
+    // dequeued this recv unseen. Once it writes again, the session is uncertain.
+    const during = openSession(sv, 1);
+    sv.b.complete(during.recv, { bytes: 8 });
+    w.marker('writes again');
+    const after = openSession(sv, 2);
+    const tr = new StateTracker();
+    tr.observe(sv.b.build().words);
+    expect(tr.partial).toBe(true);
+    const st = replayOf(tr.snapshot(SnapshotReason.Resync).records);
+    expect([...st.sessions.keys()]).toEqual([after.s]);
+  });
+
   it('does not list an operation whose completion was dequeued before its IoPosted was written', () => {
     const b = new TraceBuilder();
     const acc = b.thread('accept', 2);

@@ -30,10 +30,13 @@
 // is then marked partial: Snapshot begin `y` bit 0), a thread whose events were
 // lost gets no ThreadState until its next record, and the queue is dropped and
 // marked unknown until a port thread goes to sleep in GQCS with spare
-// concurrency (which it only does when nothing is queued).
+// concurrency (which it only does when nothing is queued). A recorder's
+// overflow (a Gap on its tid) lasts until that thread's next record, where the
+// same happens again.
 
 import {
   EventKind,
+  GapSource,
   IoCountCause,
   NO_THREAD,
   Op,
@@ -45,6 +48,7 @@ import {
 
 const TWO_32 = 4294967296;
 const TS_HI_MASK = 0x1fffff;
+const GAP_RING_OVERFLOW: number = GapSource.RingOverflow;
 /** Snapshot begin `y` bit 0: events were lost before it; what it omits may exist. */
 export const SNAPSHOT_PARTIAL = 1;
 /** ThreadState `z` bit 0 inside a bracket: one of the port's threads. */
@@ -69,6 +73,12 @@ interface ThreadEntry {
   /** Its GqcsEnter while it is in GQCS, else null. */
   gqcs: Uint32Array | null;
   waitSeq: number;
+  /**
+   * Its recorder overflowed (a Gap on its tid) and it has written nothing
+   * since: the loss may go on after the Gap (the drainer places it where the
+   * loss began), so the Gap's effects hold again at its next record.
+   */
+  lossOpen?: boolean;
 }
 
 /** An outstanding operation: its IoPosted, IoDetail and IoRing records, as far as written. */
@@ -172,6 +182,11 @@ export class StateTracker {
     let t: ThreadEntry | undefined;
     if (tid !== NO_THREAD && kind !== EventKind.ThreadStart) {
       t = this.#threads.get(tid);
+      if (t?.lossOpen === true && kind !== EventKind.Gap) {
+        // Whatever the thread did since its Gap is lost too.
+        t.lossOpen = false;
+        this.#gap(tid);
+      }
       if (t !== undefined && !t.known && kind !== EventKind.Gap) {
         // Writing a record means running again.
         t.known = true;
@@ -364,6 +379,7 @@ export class StateTracker {
         return;
       case EventKind.Gap:
         this.#gap(tid);
+        if (t !== undefined && a === GAP_RING_OVERFLOW) t.lossOpen = true;
         return;
       default:
         return;
