@@ -749,23 +749,26 @@ typedef struct iocpscope__smap {
   uint8_t *e;
   size_t esize;
   uint64_t mask;
+  uint64_t max_mask; /* it grows (doubling, while half full) up to this */
   uint64_t count;
   unsigned long long dropped; /* inserts refused: the map was full */
 } iocpscope__smap;
 
+/* Starts small (few live entries stay in cache) and grows to hold `entries`. */
 static iocpscope__smap *iocpscope__smap_new(uint64_t entries, size_t esize) {
   iocpscope__smap *m = (iocpscope__smap *)calloc(1, sizeof *m);
-  uint64_t n = 16;
+  uint64_t n = 16, start = 512;
   while (n < entries * 2) n <<= 1;
   if (!m) return NULL;
-  m->e = (uint8_t *)VirtualAlloc(NULL, (SIZE_T)(n * esize), MEM_COMMIT | MEM_RESERVE,
-                                 PAGE_READWRITE);
+  if (start > n) start = n;
+  m->e = (uint8_t *)calloc((size_t)start, esize);
   if (!m->e) {
     free(m);
     return NULL;
   }
   m->esize = esize;
-  m->mask = n - 1;
+  m->mask = start - 1;
+  m->max_mask = n - 1;
   return m;
 }
 
@@ -780,9 +783,35 @@ static void *iocpscope__smap_find(iocpscope__smap *m, uint64_t a, uint32_t b) {
   }
 }
 
+/* Twice the slots, every entry rehashed; 0 when memory is short (it stays as it is). */
+static int iocpscope__smap_grow(iocpscope__smap *m) {
+  uint64_t n = (m->mask + 1) * 2, k;
+  uint8_t *old = m->e, *e = (uint8_t *)calloc((size_t)n, m->esize);
+  uint64_t old_n = m->mask + 1;
+  if (!e) return 0;
+  m->e = e;
+  m->mask = n - 1;
+  for (k = 0; k < old_n; k++) {
+    iocpscope__sent *x = (iocpscope__sent *)(old + (size_t)k * m->esize);
+    uint64_t i;
+    if (!x->used) continue;
+    for (i = iocpscope__mix(x->a ^ ((uint64_t)x->b << 32) ^ x->b);; i++) {
+      iocpscope__sent *y = (iocpscope__sent *)(e + (size_t)(i & m->mask) * m->esize);
+      if (!y->used) {
+        memcpy(y, x, m->esize);
+        break;
+      }
+    }
+  }
+  free(old);
+  return 1;
+}
+
 /* The entry for (a, b), created zeroed if new; NULL when the map is full. */
 static void *iocpscope__smap_put(iocpscope__smap *m, uint64_t a, uint32_t b) {
-  uint64_t i = iocpscope__mix(a ^ ((uint64_t)b << 32) ^ b);
+  uint64_t i;
+  if (m->count * 2 >= m->mask + 1 && m->mask < m->max_mask) iocpscope__smap_grow(m);
+  i = iocpscope__mix(a ^ ((uint64_t)b << 32) ^ b);
   if (m->count * 10 >= (m->mask + 1) * 9) {
     void *found = iocpscope__smap_find(m, a, b);
     if (!found) m->dropped++;
@@ -2611,6 +2640,11 @@ static void iocpscope__shadow_apply(iocpscope__thread *t, const iocpscope__rec *
   iocpscope__global *g = &iocpscope__g;
   unsigned kind = r->w0 & 0xFF, a = (r->w0 >> 8) & 0xFF;
   if (!t && kind != IOCPSCOPE__K_IO_COUNT) return; /* only IoCount records are ever held */
+  /* Without a viewer to attach no snapshot is ever taken: only the sessions' counts
+   * are kept (the IoCount chain needs them). */
+  if (!g->connect[0] && kind != IOCPSCOPE__K_IO_COUNT && kind != IOCPSCOPE__K_SESSION_CREATED &&
+      kind != IOCPSCOPE__K_SESSION_RELEASED)
+    return;
   switch (kind) {
   case IOCPSCOPE__K_THREAD_START:
     t->sh_state = IOCPSCOPE__ST_RUNNING;
@@ -2875,9 +2909,11 @@ static int iocpscope__out_reset(iocpscope__out *o) {
   size_t bits = ((size_t)iocpscope__g.str_max + 8) / 8;
   if (!o->str_sent) o->str_sent = (uint8_t *)calloc(1, bits);
   if (!o->pend_tid) o->pend_tid = (uint16_t *)calloc(65536, sizeof(uint16_t));
-  if (!o->snap_ios) o->snap_ios = iocpscope__smap_new(iocpscope__g.sh_ops->mask / 2, sizeof(iocpscope__sent));
+  if (!o->snap_ios)
+    o->snap_ios = iocpscope__smap_new(iocpscope__g.sh_ops->max_mask / 2, sizeof(iocpscope__sent));
   if (!o->snap_sessions)
-    o->snap_sessions = iocpscope__smap_new(iocpscope__g.sh_sessions->mask / 2, sizeof(iocpscope__sent));
+    o->snap_sessions =
+        iocpscope__smap_new(iocpscope__g.sh_sessions->max_mask / 2, sizeof(iocpscope__sent));
   if (!o->str_sent || !o->pend_tid || !o->snap_ios || !o->snap_sessions) return 0;
   iocpscope__smap_clear(o->snap_ios);
   iocpscope__smap_clear(o->snap_sessions);
@@ -3673,10 +3709,10 @@ static int iocpscope__start(const iocpscope_config *cfg) {
                       (g->ovs.mask + g->sessions.mask + g->sockets.mask + 3) * sizeof(iocpscope__slot) +
                       (g->str_mask + 1) * 12 + (uint64_t)g->str_max * 4 + g->arena_cap +
                       g->queue_cap + ((uint64_t)2 << 20) +
-                      (g->sh_ops->mask + 1) * sizeof(iocpscope__sop) +
-                      (g->sh_sessions->mask + 1) * sizeof(iocpscope__ssess) +
+                      (g->sh_ops->max_mask + 1) * sizeof(iocpscope__sop) +
+                      (g->sh_sessions->max_mask + 1) * sizeof(iocpscope__ssess) +
                       /* each output's record of what its snapshot described */
-                      (g->sh_ops->mask + g->sh_sessions->mask + 2) * sizeof(iocpscope__sent);
+                      (g->sh_ops->max_mask + g->sh_sessions->max_mask + 2) * sizeof(iocpscope__sent);
   if (g->mem_used_fixed + g->ring_bytes > g->budget) {
     iocpscope__log("IOCPSCOPE_BUDGET_MB=%u leaves no room for a ring after the tables (%llu MiB): "
                    "rings get what is left, down to 64 KiB each",
