@@ -100,6 +100,18 @@ describe('describeEvent', () => {
         detail: 0,
       }).sentence,
     ).toBe('worker 3 is now blocked on a lock.');
+    // Idle in accept() is waiting for work, as the timeline and the port panel say.
+    const accept = one({
+      kind: EventKind.ThreadState,
+      tsNs: 1,
+      tid: 1,
+      state: ThreadStateValue.Blocked,
+      reason: BlockReason.Accept,
+      detail: 0,
+    });
+    expect(accept.title).toBe('Thread waiting in accept');
+    expect(accept.fields).toContainEqual(['state', 'waiting in accept']);
+    expect(accept.tone).toBe('neutral');
     expect(
       one({ kind: EventKind.Gap, tsNs: 1, tid: 0xffff, source: GapSource.ClientQueue, lost: 1500 })
         .sentence,

@@ -185,6 +185,19 @@ function describeKind(
         tone: 'neutral',
       };
     case EventKind.ThreadState: {
+      if (e.state === ThreadStateValue.Blocked && e.reason === BlockReason.Accept) {
+        // The accept thread idle in accept() waits for work, as a worker in GQCS does:
+        // the timeline draws it as waiting, and every panel says so (issue 19 §10).
+        return {
+          title: 'Thread waiting in accept',
+          sentence: `${who} is now waiting in accept() for the next connection (blocked in accept).`,
+          fields: [
+            ['state', 'waiting in accept'],
+            ['reason', 'blocked in accept()'],
+          ],
+          tone: 'neutral',
+        };
+      }
       const st = STATE_NAMES[e.state] ?? `state ${e.state}`;
       const why = e.state === ThreadStateValue.Blocked ? BLOCK_REASON_NAMES[e.reason] : '';
       return {
