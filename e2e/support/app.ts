@@ -200,8 +200,13 @@ export async function firstEventInView(page: Page): Promise<number> {
   });
 }
 
-/** Kinds whose words 4-5 hold a SessionID or completion key (FORMAT.md: GqcsReturn..Marker). */
-export const SESSION_KEY_KINDS = new Set([6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+/**
+ * Kinds whose words 4-5 hold a SessionID or completion key (FORMAT.md: GqcsReturn..Marker, and
+ * v2's IoDetail, SessionRings, JobPush, SendBuffer, CompletionModes; the server writes IoDetail).
+ */
+export const SESSION_KEY_KINDS = new Set([
+  6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 23, 27, 30, 33,
+]);
 
 /** Parse "1,234" (formatCount) into 1234. */
 export function count(text: string | null): number {
