@@ -56,12 +56,16 @@
  * RECORDING
  *   Each thread writes into its own lock-free single-producer ring (allocated
  *   on its first record, within the budget). One collector thread merges the
- *   rings by time (2 ms behind the present, so records that were stamped but
- *   not yet published are not overtaken), converts, and writes CRC-checked
- *   chunks. A full ring loses records; the next record that fits is preceded
- *   by a Gap record with the exact number lost (never silent). The tracer's own
- *   thread is never traced. Wrappers keep the return value, GetLastError() and
- *   WSAGetLastError() exactly as the real call left them.
+ *   rings by time, converts, and writes CRC-checked chunks. The merge stays 2 ms
+ *   behind the present and never passes a record a thread has stamped but not
+ *   yet published (a thread preempted in between), so records land in time
+ *   order. IoCount records also land in the order the count changed: one whose
+ *   CAS succeeded after the count went away and came back (its stamp is early)
+ *   waits until the records that lead to its value have gone out. A full ring
+ *   loses records; the next record that fits is preceded by a Gap record with
+ *   the exact number lost (never silent). The tracer's own thread is never
+ *   traced. Wrappers keep the return value, GetLastError() and WSAGetLastError()
+ *   exactly as the real call left them.
  *
  * CALL SITES
  *   Every macro records the file, line and function it was called from (a
