@@ -205,7 +205,7 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
     <header className="topbar" data-testid="topbar">
       <div className="brand">
         <Logo />
-        iocpscope
+        <span className="wide-only">iocpscope</span>
       </div>
       {source.kind !== 'none' ? (
         <>
@@ -214,7 +214,7 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
             {source.kind === 'live' ? (
               <>
                 <span className="badge live">LIVE</span>
-                <span className="source-name mono" title={source.url}>
+                <span className="source-name mono wide-only" title={source.url}>
                   {source.url.replace(/^wss?:\/\//, '').replace(/\?.*$/, '')}
                 </span>
                 {liveSource?.kind === 'ingest' && liveSource.attached !== true ? (
@@ -314,7 +314,7 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
         title="Open a .iocptrace file (Ctrl+O)"
         data-testid="open-file"
       >
-        Open file
+        Open<span className="wide-only"> file</span>
       </button>
       <RecordingsMenu />
       {source.kind !== 'none' ? (
@@ -329,7 +329,7 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
           }
           data-testid="copy-link"
         >
-          Copy link
+          <span className="wide-only">Copy </span>link
         </button>
       ) : null}
       {source.kind !== 'live' ? (

@@ -138,7 +138,15 @@ export function PortStatePanel() {
               onClick={() => t.sinceIndex >= 0 && setCursor(t.sinceIndex)}
               title="Go to this thread's last state change"
             >
-              <span className={`swatch ${t.known ? (STATE_CLASS[t.state] ?? '') : 'unknown'}`} />
+              <span
+                className={`swatch ${
+                  !t.known
+                    ? 'unknown'
+                    : t.state === ThreadStateValue.Blocked && t.reason === BlockReason.Accept
+                      ? STATE_CLASS[ThreadStateValue.Waiting]
+                      : (STATE_CLASS[t.state] ?? '')
+                }`}
+              />
               <span style={{ overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }}>
                 <span style={{ color: 'var(--text-strong)' }}>
                   {trace.laneOfTid(t.tid)?.name ?? `thread ${t.tid}`}

@@ -230,7 +230,8 @@ export function StepControls() {
         <span className="cursor-readout" data-testid="cursor-readout">
           {cursor >= 0 && trace ? (
             <>
-              <b>#{formatCount(cursor)}</b> / {formatCount(count)} ·{' '}
+              <b>#{formatCount(cursor)}</b>
+              <span className="wide-only"> / {formatCount(count)}</span> ·{' '}
               <b>{formatTimeNs(trace.timeAt(cursor))}</b>
             </>
           ) : (
