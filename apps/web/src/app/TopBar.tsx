@@ -205,7 +205,7 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
     <header className="topbar" data-testid="topbar">
       <div className="brand">
         <Logo />
-        <span className="wide-only">iocpscope</span>
+        <span className="brand-name">iocpscope</span>
       </div>
       {source.kind !== 'none' ? (
         <>
