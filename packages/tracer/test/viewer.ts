@@ -34,6 +34,8 @@ export interface ReceivedStream {
   records: Rec[];
   strings: Map<number, string>;
   chunks: number;
+  /** GqcsReturn records received so far (counted as chunks arrive). */
+  completions: number;
   error: string | undefined;
   ended: boolean;
   socket: Socket;
@@ -68,6 +70,7 @@ export class TestViewer {
       records: [],
       strings: new Map(),
       chunks: 0,
+      completions: 0,
       error: undefined,
       ended: false,
       socket,
@@ -82,6 +85,7 @@ export class TestViewer {
       },
       onChunk: (records, strings) => {
         words.push(records.slice());
+        for (let i = 0; i < records.length; i += 8) if ((records[i]! & 0xff) === 6) s.completions++;
         for (const [id, str] of strings) s.strings.set(id, str);
         s.chunks++;
       },
@@ -133,6 +137,18 @@ export class TestViewer {
     });
   }
 
+  /** Until stream `index` has carried at least `n` completions (the load is running). */
+  async waitForCompletions(index: number, n: number, timeoutMs: number): Promise<void> {
+    const t0 = Date.now();
+    while ((this.streams[index]?.completions ?? 0) < n) {
+      if (Date.now() - t0 > timeoutMs) {
+        const got = this.streams[index]?.completions ?? 0;
+        throw new Error(`stream #${index + 1} carried ${got} completions in ${timeoutMs} ms`);
+      }
+      await sleep(50);
+    }
+  }
+
   async waitForStream(index: number, timeoutMs: number): Promise<ReceivedStream> {
     const t0 = Date.now();
     while (Date.now() - t0 < timeoutMs) {
@@ -160,6 +176,26 @@ export function expectLateJoinSnapshot(s: ReceivedStream, what: string): Rec[] {
     `${what}: the Snapshot end counts ${r[end]!.y}, the bracket holds ${inside.length}`,
   );
   return inside;
+}
+
+/** Until the recording being written at `file` holds at least `n` completions (bounded). */
+async function recordedCompletions(file: string, n: number, timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    let seen: number;
+    try {
+      // a file being written: the reader keeps every whole chunk so far
+      seen = decodeFile(new Uint8Array(readFileSync(file))).records.filter(
+        (x) => x.kind === 6,
+      ).length;
+    } catch {
+      seen = 0;
+    }
+    if (seen >= n) return;
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`${file} holds ${seen} completions after ${timeoutMs} ms`);
+    await sleep(200);
+  }
 }
 
 /** `iocpscope serve --ingest` in the background, recording each tracer connection to `record`. */
@@ -281,14 +317,14 @@ export async function viewerTests(suite: Suite): Promise<void> {
           '-p',
           '2',
           '-d',
-          '9s',
+          '12s',
           '--resets',
           '4',
         ]);
         await sleep(1500);
         ingest1 = startIngest(ingestPort, await freePort(), rec1, join(dir, 'serve1.log'));
         await ingest1.waitFor(/tracer attached/, 15_000);
-        await sleep(1500);
+        await recordedCompletions(rec1, 200, 20_000); // attached while traffic flows
         await ingest1.stop(); // the viewer goes away mid-stream
         await sleep(1000);
         ingest2 = startIngest(ingestPort, await freePort(), rec2, join(dir, 'serve2.log'));
@@ -373,18 +409,19 @@ export async function viewerTests(suite: Suite): Promise<void> {
           '-p',
           '2',
           '-d',
-          '9s',
+          '12s',
           '--resets',
           '4',
         ]);
         await sleep(1500); // nobody listens: the tracer retries, the server serves
         await viewer1.listen();
         await viewer1.waitForStream(0, 8000);
-        await sleep(1500);
+        await viewer1.waitForCompletions(0, 200, 20_000); // attached while traffic flows
         await viewer1.kill(); // gone mid-stream
         await sleep(1500);
         await viewer2.listen();
         await viewer2.waitForStream(0, 8000);
+        await viewer2.waitForCompletions(0, 50, 20_000);
         const l = await loadRun;
         expect(
           l.status === 0 && l.report !== null && l.report.mismatches.count === 0,
