@@ -401,7 +401,7 @@ DWORD WINAPI AcceptMain(LPVOID) {
   IOCPSCOPE_THREAD(IOCPSCOPE_ROLE_ACCEPT, "accept");
   for (;;) {
     sockaddr_in addr;
-    int len = sizeof addr;
+    int len = static_cast<int>(sizeof addr);
     IOCPSCOPE_BLOCKED(IOCPSCOPE_BLOCK_ACCEPT, 0);
     SOCKET c = accept(g_listen, reinterpret_cast<sockaddr *>(&addr), &len);
     IOCPSCOPE_RUNNING();
@@ -435,7 +435,8 @@ DWORD WINAPI AcceptMain(LPVOID) {
       }
     }
     BOOL one = TRUE;
-    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char *>(&one), sizeof one);
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char *>(&one),
+               static_cast<int>(sizeof one));
     unsigned slot = static_cast<unsigned>(s - g_sessions);
     s->generation++;
     s->sock = c;
@@ -604,13 +605,13 @@ int main(int argc, char **argv) {
   bindAddr.sin_port = htons(g_cfg.port);
   bindAddr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (g_listen == INVALID_SOCKET ||
-      bind(g_listen, reinterpret_cast<sockaddr *>(&bindAddr), sizeof bindAddr) != 0 ||
+      bind(g_listen, reinterpret_cast<sockaddr *>(&bindAddr), static_cast<int>(sizeof bindAddr)) != 0 ||
       listen(g_listen, SOMAXCONN) != 0) {
     fprintf(stderr, "echo_server: cannot listen on 127.0.0.1:%u (error %d)\n", g_cfg.port,
             WSAGetLastError());
     return 1;
   }
-  int alen = sizeof bindAddr;
+  int alen = static_cast<int>(sizeof bindAddr);
   getsockname(g_listen, reinterpret_cast<sockaddr *>(&bindAddr), &alen);
   unsigned port = ntohs(bindAddr.sin_port);
 

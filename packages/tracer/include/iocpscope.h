@@ -1128,7 +1128,10 @@ static uint32_t iocpscope__intern_n(const char *s, size_t n) {
         iocpscope__st32(&g->str_ids[at], -1);
         return 0;
       }
-      memcpy(g->arena + off, &len, 4);
+      {
+        uint32_t len32 = (uint32_t)len; /* the arena's length prefix is a u32 */
+        memcpy(g->arena + off, &len32, 4);
+      }
       memcpy(g->arena + off + 4, buf, len);
       g->str_off[id] = (uint32_t)off;
       iocpscope__st32(&g->str_ids[at], id);
@@ -2032,8 +2035,8 @@ BOOL iocpscope_AcceptEx(iocpscope_loc *loc, const char *func, SOCKET listen_sock
     GUID id = WSAID_ACCEPTEX;
     DWORD got = 0;
     IOCPSCOPE__SAVE(errs);
-    if (WSAIoctl(listen_socket, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &fn,
-                 sizeof fn, &got, NULL, NULL) != 0)
+    if (WSAIoctl(listen_socket, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, (DWORD)sizeof id, &fn,
+                 (DWORD)sizeof fn, &got, NULL, NULL) != 0)
       fn = NULL;
     IOCPSCOPE__RESTORE(errs);
     if (!fn) {
@@ -3031,11 +3034,11 @@ static int iocpscope__connect_step(uint64_t now) {
     FD_SET(g->connecting, &ex);
     r = select(0, NULL, &wr, &ex, &tv);
     if (r > 0 && FD_ISSET(g->connecting, &wr)) {
-      int e = 0, el = sizeof e, one = 1, sb = 1 << 20;
+      int e = 0, el = (int)sizeof e, one = 1, sb = 1 << 20;
       getsockopt(g->connecting, SOL_SOCKET, SO_ERROR, (char *)&e, &el);
       if (e == 0) {
-        setsockopt(g->connecting, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-        setsockopt(g->connecting, SOL_SOCKET, SO_SNDBUF, (const char *)&sb, sizeof sb);
+        setsockopt(g->connecting, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, (int)sizeof one);
+        setsockopt(g->connecting, SOL_SOCKET, SO_SNDBUF, (const char *)&sb, (int)sizeof sb);
         return 1;
       }
     }
@@ -3055,7 +3058,7 @@ static void iocpscope__read_reply(iocpscope__out *o) {
   int n;
   if (!o->open || o->kind != 2) return;
   for (;;) {
-    n = recv(o->sock, buf, sizeof buf, 0);
+    n = recv(o->sock, buf, (int)sizeof buf, 0);
     if (n == 0) {
       iocpscope__out_close(o, "the viewer closed the connection");
       return;
