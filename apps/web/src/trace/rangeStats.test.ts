@@ -168,4 +168,21 @@ describe('computeRangeStats', () => {
     });
     expect(percentiles(a, 0)).toBeNull();
   });
+
+  it('selects the same percentiles as a sort would, for random samples with repeats', () => {
+    const r = rng(3);
+    for (let n = 1; n < 400; n += 7) {
+      const a = new Float64Array(n);
+      for (let j = 0; j < n; j++) a[j] = Math.floor(r() * (n / 3 + 1)) * 10;
+      const sorted = [...a].sort((x, y) => x - y);
+      const at = (p: number) => sorted[Math.min(n - 1, Math.floor(p * n))];
+      const got = percentiles(a, n)!;
+      expect([got.p50Ns, got.p90Ns, got.p99Ns, got.maxNs]).toEqual([
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        sorted[n - 1],
+      ]);
+    }
+  });
 });

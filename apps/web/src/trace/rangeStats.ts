@@ -345,19 +345,63 @@ function queueOver(trace: WebTrace, i0: number, i1: number): { atStart: number; 
   return { atStart, max: Math.max(atStart, s.maxOver(trace.words, k0, k1)) };
 }
 
-/** Percentiles of the first n samples (sorted in place); null when there are none. */
+/**
+ * Percentiles of the first n samples, by rank (the value at floor(p * n) of
+ * the sorted order); null when there are none. The samples are reordered in
+ * place: three selections (p99, then p90 left of it, then p50 left of that)
+ * instead of a sort, about 2n steps instead of n log n.
+ */
 export function percentiles(a: Float64Array, n: number): Percentiles | null {
   if (n === 0) return null;
-  const s = a.subarray(0, n).sort();
   let sum = 0;
-  for (let j = 0; j < n; j++) sum += s[j]!;
-  const at = (p: number): number => s[Math.min(n - 1, Math.floor(p * n))]!;
-  return {
-    count: n,
-    meanNs: sum / n,
-    p50Ns: at(0.5),
-    p90Ns: at(0.9),
-    p99Ns: at(0.99),
-    maxNs: s[n - 1]!,
-  };
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) {
+    const v = a[j]!;
+    sum += v;
+    if (v > max) max = v;
+  }
+  const rank = (p: number): number => Math.min(n - 1, Math.floor(p * n));
+  const k99 = rank(0.99);
+  const k90 = rank(0.9);
+  const k50 = rank(0.5);
+  select(a, 0, n - 1, k99);
+  select(a, 0, k99, k90);
+  select(a, 0, k90, k50);
+  return { count: n, meanNs: sum / n, p50Ns: a[k50]!, p90Ns: a[k90]!, p99Ns: a[k99]!, maxNs: max };
+}
+
+/**
+ * Reorder a[lo..hi] so that a[k] is the value a sort would put there, with
+ * nothing larger before it and nothing smaller after it (quickselect, median
+ * of three pivots, Hoare partition).
+ */
+function select(a: Float64Array, lo: number, hi: number, k: number): void {
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three into a[mid].
+    if (a[mid]! < a[lo]!) swap(a, mid, lo);
+    if (a[hi]! < a[lo]!) swap(a, hi, lo);
+    if (a[hi]! < a[mid]!) swap(a, hi, mid);
+    const pivot = a[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        swap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }
