@@ -211,6 +211,33 @@ describe('Drainer', () => {
     ]);
   });
 
+  it('keeps a loss in its place when the final drain takes several batches', () => {
+    const shared = TraceShared.create({ maxThreads: 2, ringRecords: 32, stringSlots: 4 });
+    const clock = new ManualClock(10);
+    const a = attachRecorder(shared, { role: ThreadRole.Worker, name: 'a', clock });
+    for (let i = 0; i < 40; i++) {
+      clock.advance(1);
+      a.record(EventKind.Marker, 0, i, 0, 0, 0, 0);
+    }
+    const b = attachRecorder(shared, { role: ThreadRole.Worker, name: 'b', clock });
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1);
+      b.record(EventKind.Marker, 0, 100 + i, 0, 0, 0, 0);
+    }
+    const d = new Drainer(shared, { windowNs: 0, clock, maxBatchRecords: 16 });
+    const batches: (DrainBatch | null)[] = [];
+    for (let x = d.pump(true); x; x = d.pump(true)) batches.push(x);
+    const recs = collect(batches).recs;
+    expect(batches.length).toBeGreaterThan(2);
+    expect(d.stats().lateRecords).toBe(0);
+    // ThreadStart + 31 markers of a, its Gap (9 lost), then b's records.
+    expect(recs.map((r) => (r.kind === EventKind.Gap ? `gap ${r.x}` : r.tid))).toEqual([
+      ...Array(32).fill(a.tid),
+      'gap 9',
+      ...Array(11).fill(b.tid),
+    ]);
+  });
+
   it('reports loss the producer could not report itself once the thread has exited', () => {
     const shared = TraceShared.create({ maxThreads: 1, ringRecords: 4, stringSlots: 4 });
     const clock = new ManualClock(10);

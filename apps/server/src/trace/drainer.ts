@@ -177,7 +177,9 @@ export class Drainer {
     for (let r = 0; r < n; r++) {
       const ring = this.rings[r]!;
       Atomics.store(ring.ctrl, C_TAIL, ring.tail);
-      if (final || (Atomics.load(ring.ctrl, C_EXITED) === 1 && ring.tail === ring.head)) {
+      // Once the ring is drained (a final pump may stop at its batch limit
+      // with records left: the next one goes on), so the Gap follows them.
+      if ((final || Atomics.load(ring.ctrl, C_EXITED) === 1) && ring.tail === ring.head) {
         count = this.reportResidualLoss(r, ring, count, now);
       }
     }

@@ -97,6 +97,10 @@ export interface TraceRecorder extends ThreadRecorder {
   readonly enabled: boolean;
 }
 
+/** How long exit() waits for the drainer to make room for ThreadExit. */
+const EXIT_WAIT_MS = 100;
+const EXIT_SLEEP = new Int32Array(new SharedArrayBuffer(4));
+
 export class TraceFullError extends Error {
   readonly code = 'ERR_TRACE_FULL';
 }
@@ -314,6 +318,15 @@ export class RingRecorder implements TraceRecorder {
   }
 
   exit(code = 0): void {
+    // The last record says the thread ended: worth a short wait for room (a
+    // thread that overflowed its ring up to its exit, spinning, would
+    // otherwise leave a trace that cannot tell whether it exited).
+    const need = this.pendingLost > 0 ? 2 : 1;
+    const until = Date.now() + EXIT_WAIT_MS;
+    while (this.cap - ((this.head - Atomics.load(this.ctrl, C_TAIL)) | 0) < need) {
+      if (Date.now() >= until) break;
+      Atomics.wait(EXIT_SLEEP, 0, 0, 1);
+    }
     this.record(EventKind.ThreadExit, 0, code >>> 0, 0, 0, 0, 0);
     Atomics.store(this.ctrl, C_EXITED, 1);
   }
