@@ -489,7 +489,11 @@ export class Replayer {
       }
       case EventKind.SocketClosed: {
         const s = this.sessionFor(w[o + 4]!, w[o + 5]!, i);
-        if (s.socketClosedIndex < 0) s.socketClosedIndex = i;
+        // Closing another handle (a stale one kept from the slot's previous
+        // session) does not close this session's socket.
+        if (s.socketClosedIndex < 0 && (s.socket < 0 || s.socket === w[o + 6]!)) {
+          s.socketClosedIndex = i;
+        }
         if (s.lifecycle === 'live') s.lifecycle = 'disconnecting';
         this.retireIfDone(s);
         return;

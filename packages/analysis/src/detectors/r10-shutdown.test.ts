@@ -34,6 +34,21 @@ describe('rule 10: shutdown', () => {
     expect(fs[0]!.message).toMatch(/posted 2 exit packets .* for 3 workers/);
   });
 
+  it('does not conclude a worker never exited when its records were lost up to the end', () => {
+    // A spinning worker overflows its recorder from before the shutdown to its
+    // exit: its Gap sits where the loss began, and its exit packet and exit
+    // are among what was lost.
+    const sv = server({ workers: 2 });
+    sv.b.gap(5000, sv.w[1]!.tid, 0);
+    sv.acc.exit();
+    sv.main.pqcsExit();
+    sv.main.pqcsExit();
+    sv.w[0]!.dequeueExit();
+    sv.w[0]!.exit();
+    sv.main.exit();
+    expect(findingsOf(sv.b, { rules: ['shutdown'] })).toEqual([]);
+  });
+
   it('reports it as soon as the port is closed under the forgotten worker', () => {
     const sv = server({ workers: 2 });
     sv.main.pqcsExit();

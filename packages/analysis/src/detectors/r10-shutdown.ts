@@ -50,6 +50,12 @@ const isWorker = (t: ThreadState): boolean =>
     t.role !== ThreadRole.Accept);
 
 const alive = (t: ThreadState): boolean => t.exitIndex < 0 && t.state !== ThreadStateValue.Exited;
+/**
+ * Alive as far as the trace can tell: a thread whose records a gap lost and
+ * that wrote nothing since (its recorder overflowed up to its exit) may have
+ * taken its exit packet and exited unseen.
+ */
+const seenAlive = (t: ThreadState): boolean => alive(t) && t.known;
 
 export function shutdown(): Detector {
   /** Exit packets posted by someone other than a worker passing one on. */
@@ -95,7 +101,7 @@ export function shutdown(): Detector {
   /** Workers alive that did not get an exit packet. */
   const stuck = (ctx: Ctx, except = -1): ThreadState[] =>
     [...ctx.state.threads.values()].filter(
-      (t) => t.tid !== except && isWorker(t) && alive(t) && !consumed.has(t.tid),
+      (t) => t.tid !== except && isWorker(t) && seenAlive(t) && !consumed.has(t.tid),
     );
 
   return {
@@ -193,7 +199,7 @@ export function shutdown(): Detector {
             );
           }
           const others = [...st.threads.values()].filter(
-            (x) => x.tid !== t.tid && alive(x) && x.role !== ThreadRole.Kernel,
+            (x) => x.tid !== t.tid && seenAlive(x) && x.role !== ThreadRole.Kernel,
           );
           if (others.length === 0 || reported.size > 0) return;
           ctx.report(rule, {

@@ -15,6 +15,16 @@ describe('rule 12: disconnect racing with new posts', () => {
     expect(fs[0]!.evidence).toEqual(expect.arrayContaining([closed, io.incIndex]));
   });
 
+  it("does not take the close of another handle (the slot's previous session's) for the session's", () => {
+    const sv = server();
+    const w = sv.w[0]!;
+    const { s } = openSession(sv);
+    // A stale handle closed under this session's id: its own socket is open.
+    sv.main.closeSocket(s, 0x9990);
+    w.send(s);
+    expect(findingsOf(sv.b, { rules: ['disconnect-race'] })).toEqual([]);
+  });
+
   it('accepts a post after the close that fails (refused)', () => {
     const sv = server();
     const w = sv.w[0]!;

@@ -214,8 +214,10 @@ export class ThreadHandle {
     return this.b.rec(EventKind.Disconnect, reason, this.tid, 0, session, error, 0);
   }
 
-  closeSocket(session: SessionId, socket = 0): number {
-    return this.b.rec(EventKind.SocketClosed, 0, this.tid, 0, session, socket, 0);
+  /** SocketClosed for the session's own socket (or `socket`: another handle). */
+  closeSocket(session: SessionId, socket?: number): number {
+    const h = socket ?? this.b.socketOf.get(session) ?? 0;
+    return this.b.rec(EventKind.SocketClosed, 0, this.tid, 0, session, h, 0);
   }
 
   /** SessionReleased, recording the IOCount the releasing thread saw (default: the running total). */
@@ -306,6 +308,8 @@ export class TraceBuilder {
   private ioSeq = 1;
   private nextTid = 0;
   private nextSocket = 0x100;
+  /** Each session's socket (as given by its SessionCreated). */
+  readonly socketOf = new Map<SessionId, number>();
   /** The thread that writes PacketQueued records (the emulated backend's kernel). */
   readonly kernel: ThreadHandle;
 
@@ -371,6 +375,7 @@ export class TraceBuilder {
     const peer = this.str(o.peer ?? `127.0.0.1:${50000 + slot}`);
     this.rec(EventKind.Accept, 0, by.tid, peer, id, socket, 0);
     this.rec(EventKind.SessionCreated, 0, by.tid, peer, id, socket, slot);
+    this.socketOf.set(id, socket);
     this.counts.set(id, 0);
     return id;
   }
@@ -428,6 +433,7 @@ export class TraceBuilder {
     const socket = o.socket ?? (this.nextSocket += 4);
     const peer = this.str(`127.0.0.1:${50000 + slot}`);
     this.rec(EventKind.SessionCreated, 0, by.tid, peer, id, socket, slot);
+    this.socketOf.set(id, socket);
     if (o.rings !== undefined) this.rings(by, id, o.rings[0], o.rings[1]);
     this.rec(EventKind.IoCount, 9, NO_THREAD, o.ioCount >>> 0, id, 0, 0);
     this.counts.set(id, o.ioCount);
