@@ -219,6 +219,22 @@ export const FAULT_CO_FINDINGS: Record<
       rule: 'gqcs-false',
       why: "the released session's pending recv later fails (995): its handler finds nothing to decrement",
     },
+    {
+      rule: 'recv-reposted',
+      why: "a completion dequeued after the extra -1 released its session is handled on the slot's next session: the released session's recv with data is followed by no new recv of its own",
+    },
+    {
+      rule: 'ring-buffer',
+      why: "that late completion moves the ring pointers of the slot's next session: its next post no longer starts where its own last one ended",
+    },
+    {
+      rule: 'send-lost-bytes',
+      why: "a late send completion moves the next session's SendQ front past bytes it never sent",
+    },
+    {
+      rule: 'shutdown',
+      why: 'a count taken below 0 never reaches 0 again: the session is never released and is still alive when shutdown posts the exit packets',
+    },
   ],
   'release-with-io-pending': [
     {
@@ -293,6 +309,10 @@ export const FAULT_CO_FINDINGS: Record<
     {
       rule: 'recv-reposted',
       why: 'a session sharing its slot reads the other session’s disconnect flag: after a recv with data it neither re-posts nor disconnects',
+    },
+    {
+      rule: 'shutdown',
+      why: 'the late release sets its flag on the slot’s next session, which is then never released: it is still alive when shutdown posts the exit packets',
     },
   ],
   'ring-wrap-off-by-one': [],
