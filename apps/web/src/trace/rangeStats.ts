@@ -148,6 +148,9 @@ export function computeRangeStats(trace: WebTrace, q: RangeQuery): RangeStats {
 
   const sessionKinds = SESSION_KINDS;
   const sessionTable = trace.sessions;
+  let lastLo = -1;
+  let lastHi = -1;
+  let lastRow = -1;
   let events = 0;
   for (let i = i0; i < i1; i++) {
     const o = i * RECORD_WORDS;
@@ -175,10 +178,15 @@ export function computeRangeStats(trace: WebTrace, q: RangeQuery): RangeStats {
       const lo = w[o + 4]!;
       const hi = w[o + 5]!;
       if ((lo | hi) !== 0) {
-        const row = sessionTable.find(lo, hi);
-        if (row >= 0) {
-          if (perSession[row] === 0) sessionCount++;
-          perSession[row]!++;
+        // A session's records come in runs (its IoCount, post, details): look it up once per run.
+        if (lo !== lastLo || hi !== lastHi) {
+          lastLo = lo;
+          lastHi = hi;
+          lastRow = sessionTable.find(lo, hi);
+        }
+        if (lastRow >= 0) {
+          if (perSession[lastRow] === 0) sessionCount++;
+          perSession[lastRow]!++;
         }
       }
     }
