@@ -84,8 +84,9 @@
  *   sessions through IOCPSCOPE_SESSION_CREATED (or, failing that, the completion
  *   key given to CreateIoCompletionPort).
  *   The kernel queues packets out of sight: the dequeuing thread records each
- *   I/O packet's PacketQueued just before its GqcsReturn (an upper bound of the
- *   real time), as iocpscope's own native backend does.
+ *   I/O packet's PacketQueued (with no thread, tid 0xFFFF: the kernel did it)
+ *   just before its GqcsReturn, an upper bound of the real time, as iocpscope's
+ *   own native backend does.
  *
  * ---------------------------------------------------------------------------
  * API (every name is a macro; arguments are evaluated once when enabled)
@@ -1407,6 +1408,9 @@ IOCPSCOPE__INLINE uint64_t iocpscope__stamp(iocpscope__thread *t) {
 }
 
 #define IOCPSCOPE__W0(kind, a) ((uint32_t)(kind) | ((uint32_t)((a)&0xFF) << 8))
+/* In a ring the tid bits are 0 (the collector fills in the ring's thread); these
+ * ask for "no thread" instead: a packet the kernel queued, out of any thread's sight. */
+#define IOCPSCOPE__W0_NO_THREAD 0xFFFF0000u
 
 IOCPSCOPE__INLINE int iocpscope__on(void) {
   if (IOCPSCOPE__LIKELY(iocpscope__g.active)) return 1;
@@ -1874,8 +1878,9 @@ static void iocpscope__take(iocpscope__thread *t, iocpscope__deq *d, int ok, DWO
 static void iocpscope__record_deq(iocpscope__thread *t, uint64_t tsw, const iocpscope__deq *d,
                                   int last) {
   if (d->has_ov && d->op != IOCPSCOPE__OP_POST)
-    iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_PACKET_QUEUED, d->op), d->bytes,
-                         d->session, d->error, d->io);
+    iocpscope__push_more(t, tsw,
+                         IOCPSCOPE__W0(IOCPSCOPE__K_PACKET_QUEUED, d->op) | IOCPSCOPE__W0_NO_THREAD,
+                         d->bytes, d->session, d->error, d->io);
   iocpscope__push2(t, tsw,
                    IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN,
                                  d->op | (d->ok ? 0x10u : 0u) | (d->has_ov ? 0x20u : 0u)),
@@ -3102,6 +3107,7 @@ static void iocpscope__read_reply(iocpscope__out *o) {
 static void iocpscope__emit(iocpscope__thread *t, const iocpscope__rec *r, uint16_t tid) {
   iocpscope__global *g = &iocpscope__g;
   int k;
+  if ((r->w0 >> 16) == IOCPSCOPE__NO_THREAD) tid = IOCPSCOPE__NO_THREAD;
   iocpscope__shadow_apply(t, r, ++g->sh_seq);
   for (k = 0; k < 2; k++) {
     iocpscope__out *o = &g->outs[k];
