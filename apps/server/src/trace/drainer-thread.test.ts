@@ -68,6 +68,46 @@ describe('DrainerThread', () => {
     expect([...names.values()].sort()).toEqual(['producer-0', 'producer-1', 'producer-2']);
   }, 30_000);
 
+  it('places a ring overflow where the loss began, not where the thread found room again', async () => {
+    // Producers that overflow a small ring while the drainer pumps: the
+    // drainer claims the loss before it gives the room back, so the Gap sits
+    // right after the thread's last record before the loss (same timestamp).
+    // Left to the producer, the Gap would come with its next record, after
+    // whatever other threads recorded during the loss. Three producers one
+    // after the other: when the loss falls during a pump is a matter of timing.
+    const shared = TraceShared.create({ maxThreads: 4, ringRecords: 256, stringSlots: 16 });
+    const feed = new DrainerThread(shared, { intervalMs: 1, windowNs: 2_000_000 });
+    const per = new Map<number, { prevTs: number; atLoss: number; later: number; gaps: number }>();
+    feed.subscribe((records) => {
+      for (let i = 0; i < records.length / RECORD_WORDS; i++) {
+        const k = kindAt(records, i);
+        const tid = tidAt(records, i);
+        const p = per.get(tid) ?? { prevTs: -1, atLoss: 0, later: 0, gaps: 0 };
+        per.set(tid, p);
+        if (k === EventKind.Gap) {
+          p.gaps++;
+          if (tsAt(records, i) === p.prevTs) p.atLoss += xAt(records, i);
+          else p.later += xAt(records, i);
+        } else if (k === EventKind.Marker) p.prevTs = tsAt(records, i);
+      }
+    });
+    await feed.start();
+    for (let k = 0; k < 3; k++) {
+      const w = await spawnThread(new URL('./fixtures/producer.ts', import.meta.url), {
+        workerData: { trace: shared.descriptor, count: 2_000_000, name: `producer-${k}` },
+      });
+      await waitExit(w, 20_000);
+    }
+    await feed.stop();
+    expect(per.size).toBe(3);
+    for (const p of per.values()) {
+      expect(p.gaps).toBeGreaterThan(0);
+      // What a producer reports itself is what it dropped in the instant
+      // between the drainer's last claim and the room it gives back.
+      expect(p.later).toBeLessThan((p.atLoss + p.later) / 100);
+    }
+  }, 60_000);
+
   it('keeps the snapshot current without subscribers and streams whole batches once one subscribes', async () => {
     const shared = TraceShared.create({ maxThreads: 2, ringRecords: 1024, stringSlots: 16 });
     const feed = new DrainerThread(shared, { intervalMs: 1, windowNs: 1_000_000 });

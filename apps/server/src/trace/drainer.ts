@@ -158,16 +158,9 @@ export class Drainer {
       this.readStrings(ring, strings);
       if (((head - ring.tail) | 0) > 0) ring.lastTs = this.tsOf(ring, (head - 1) | 0);
       // After HEAD: an unclaimed loss follows every record published so far
-      // (a producer claims its loss before it publishes again), so the Gap
-      // goes at HEAD or later; at HEAD is early, which only costs certainty.
-      const claimed = claimLoss(ring.ctrl);
-      if (claimed > 0) {
-        if (ring.pendingGap === 0) {
-          ring.gapSeq = head;
-          ring.gapAt = ring.lastTs;
-        }
-        ring.pendingGap += claimed;
-      }
+      // (a producer claims its loss before it publishes again, and cannot
+      // publish while its ring is full), so the Gap goes at HEAD.
+      this.claimInto(ring);
       if (!final) {
         const limit = idle === 1 ? now : Math.max(ring.lastTs, now - this.windowNs);
         if (limit < frontier) frontier = limit;
@@ -176,10 +169,20 @@ export class Drainer {
     let count = this.merge(frontier);
     for (let r = 0; r < n; r++) {
       const ring = this.rings[r]!;
+      // Claim again before giving the room back: a producer that filled its
+      // ring during this pump has been dropping since, its HEAD frozen where
+      // the loss began (it cannot publish until TAIL moves), so the Gap goes
+      // exactly there. Left to the producer, it would come at its next
+      // record, after whatever other threads recorded meanwhile.
+      this.claimInto(ring);
       Atomics.store(ring.ctrl, C_TAIL, ring.tail);
       // Once the ring is drained (a final pump may stop at its batch limit
       // with records left: the next one goes on), so the Gap follows them.
-      if ((final || Atomics.load(ring.ctrl, C_EXITED) === 1) && ring.tail === ring.head) {
+      if (
+        (final || Atomics.load(ring.ctrl, C_EXITED) === 1) &&
+        ring.tail === ring.head &&
+        ring.tail === Atomics.load(ring.ctrl, C_HEAD)
+      ) {
         count = this.reportResidualLoss(r, ring, count, now);
       }
     }
@@ -322,6 +325,26 @@ export class Drainer {
     this.writeGap(count, r, lost, ts);
     this.lastEmittedTs = ts;
     return count + 1;
+  }
+
+  /**
+   * Claim the ring's unreported loss as a Gap before the record at the
+   * current HEAD (the ring's last record before the loss is at HEAD - 1).
+   * Call only before giving the room back (storing TAIL): HEAD is then where
+   * the loss began.
+   */
+  private claimInto(ring: RingState): void {
+    const claimed = claimLoss(ring.ctrl);
+    if (claimed <= 0) return;
+    if (ring.pendingGap === 0) {
+      const head = Atomics.load(ring.ctrl, C_HEAD);
+      ring.gapSeq = head;
+      ring.gapAt =
+        ((head - ring.tail) | 0) > 0 || ring.lastTs < 0
+          ? this.tsOf(ring, (head - 1) | 0)
+          : ring.lastTs;
+    }
+    ring.pendingGap += claimed;
   }
 
   /** Timestamp of what the ring emits next at sequence `seq`: its claimed Gap, a record, or nothing (Infinity). */
