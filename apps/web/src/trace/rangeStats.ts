@@ -103,50 +103,41 @@ const K_PQCS: number = EventKind.Pqcs;
 const PENDING: number = WinError.IoPending;
 const NO_TID: number = NO_THREAD;
 
-export function computeRangeStats(trace: WebTrace, q: RangeQuery): RangeStats {
+/** Where scan() counts: typed arrays sized by computeRangeStats. */
+interface ScanArrays {
+  counts: Uint32Array;
+  failures: Map<number, number>;
+  bytes: Float64Array;
+  perSession: Uint32Array;
+  latency: Float64Array;
+  waits: Float64Array;
+  enterNs: Float64Array;
+  enterLooked: Uint8Array;
+}
+
+/**
+ * The pass over the records [i0, i1): a function of its own, so its optimized
+ * code (entered mid-loop on the first call) is not thrown away by the code
+ * that runs after the loop.
+ */
+function scan(
+  trace: WebTrace,
+  i0: number,
+  i1: number,
+  k0: number,
+  laneIdx: Int32Array,
+  noThreadLane: number,
+  laneOn: Uint8Array,
+  a: ScanArrays,
+): { events: number; sessionCount: number; nLatency: number; nWaits: number } {
   const w = trace.words;
-  const startNs = Math.min(q.startNs, q.endNs);
-  const endNs = Math.max(q.startNs, q.endNs);
-  const i0 = trace.lowerBoundTime(startNs);
-  const i1 = trace.upperBoundTime(endNs, i0);
-
-  // Which threads count, by lane id (index into lanesById).
-  const laneCount = trace.lanesById.length;
-  const laneOn = new Uint8Array(laneCount);
-  if (q.tids === null) laneOn.fill(1);
-  else {
-    for (const tid of q.tids) {
-      const lane = trace.laneOfTid(tid);
-      if (lane) laneOn[lane.id] = 1;
-    }
-  }
-  const laneOfTid = (tid: number): number => {
-    const l = trace.laneOfTid(tid);
-    return l ? l.id : -1;
-  };
-  // tid -> lane id + 1 (0: none), filled as threads are met (tids are small, NO_THREAD apart).
-  const laneIdx = new Int32Array(Math.max(16, maxTid(trace) + 1));
-  let noThreadLane = -2;
-
-  const counts = new Uint32Array(4 * OPS * 3);
-  const failures = new Map<number, number>();
-  const bytes = new Float64Array(OPS);
-  const sessRows = trace.sessions.count;
-  const perSession = new Uint32Array(sessRows);
-  let sessionCount = 0;
-
-  // Flows: position in `returns` of the first return at or after i0.
-  const ret = trace.returns.idx;
-  let k = ret.lowerBound(i0);
-  const nReturns = ret.lowerBound(i1, k) - k;
-  const latency = new Float64Array(nReturns);
-  let nLatency = 0;
-  const waits = new Float64Array(nReturns);
-  let nWaits = 0;
-  const enterNs = new Float64Array(laneCount).fill(NaN);
-  const enterLooked = new Uint8Array(laneCount);
-
+  const { counts, failures, bytes, perSession, latency, waits, enterNs, enterLooked } = a;
+  const retPosted = trace.retPosted;
   const sessionKinds = SESSION_KINDS;
+  let k = k0;
+  let nLatency = 0;
+  let nWaits = 0;
+  let sessionCount = 0;
   const sessionTable = trace.sessions;
   let lastLo = -1;
   let lastHi = -1;
@@ -157,17 +148,7 @@ export function computeRangeStats(trace: WebTrace, q: RangeQuery): RangeStats {
     const w0 = w[o]!;
     const kind = w0 & 0xff;
     const tid = w0 >>> 16;
-    let lane: number;
-    if (tid === NO_TID) {
-      if (noThreadLane === -2) noThreadLane = laneOfTid(tid);
-      lane = noThreadLane;
-    } else {
-      lane = laneIdx[tid]! - 1;
-      if (lane < 0) {
-        lane = laneOfTid(tid);
-        laneIdx[tid] = lane + 1;
-      }
-    }
+    const lane = tid === NO_TID ? noThreadLane : tid < laneIdx.length ? laneIdx[tid]! - 1 : -1;
     const isReturn = kind === K_RETURN;
     if (lane < 0 || laneOn[lane] === 0) {
       if (isReturn) k++;
@@ -205,7 +186,7 @@ export function computeRangeStats(trace: WebTrace, q: RangeQuery): RangeStats {
             counts[(WHAT_DEQUEUED * OPS + op) * 3 + RES_OK]!++;
             bytes[op]! += w[o + 1]!;
           } else fail(failures, WHAT_DEQUEUED, op, w[o + 6]!);
-          const p = trace.retPosted.get(k, i);
+          const p = retPosted.get(k, i);
           if (p !== NONE) latency[nLatency++] = t - trace.timeAt(p);
         } else if (ok) {
           // TRUE with a NULL overlapped: a posted (exit) packet.
@@ -243,6 +224,58 @@ export function computeRangeStats(trace: WebTrace, q: RangeQuery): RangeStats {
         break;
     }
   }
+  return { events, sessionCount, nLatency, nWaits };
+}
+
+export function computeRangeStats(trace: WebTrace, q: RangeQuery): RangeStats {
+  const startNs = Math.min(q.startNs, q.endNs);
+  const endNs = Math.max(q.startNs, q.endNs);
+  const i0 = trace.lowerBoundTime(startNs);
+  const i1 = trace.upperBoundTime(endNs, i0);
+
+  // Which threads count, by lane id (index into lanesById).
+  const laneCount = trace.lanesById.length;
+  const laneOn = new Uint8Array(laneCount);
+  if (q.tids === null) laneOn.fill(1);
+  else {
+    for (const tid of q.tids) {
+      const lane = trace.laneOfTid(tid);
+      if (lane) laneOn[lane.id] = 1;
+    }
+  }
+  // tid -> lane id + 1 (0: none) for every lane; NO_THREAD's lane apart.
+  const laneIdx = new Int32Array(Math.max(16, maxTid(trace) + 1));
+  let noThreadLane = -1;
+  for (const l of trace.lanesById) {
+    if (l.tid === NO_THREAD) noThreadLane = l.id;
+    else laneIdx[l.tid] = l.id + 1;
+  }
+
+  const counts = new Uint32Array(4 * OPS * 3);
+  const failures = new Map<number, number>();
+  const bytes = new Float64Array(OPS);
+  const sessRows = trace.sessions.count;
+  const perSession = new Uint32Array(sessRows);
+
+  // Flows: position in `returns` of the first return at or after i0.
+  const ret = trace.returns.idx;
+  const k0 = ret.lowerBound(i0);
+  const nReturns = ret.lowerBound(i1, k0) - k0;
+  const latency = new Float64Array(nReturns);
+  const waits = new Float64Array(nReturns);
+  const enterNs = new Float64Array(laneCount).fill(NaN);
+  const enterLooked = new Uint8Array(laneCount);
+  const n = scan(trace, i0, i1, k0, laneIdx, noThreadLane, laneOn, {
+    counts,
+    failures,
+    bytes,
+    perSession,
+    latency,
+    waits,
+    enterNs,
+    enterLooked,
+  });
+  const { events, sessionCount, nLatency, nWaits } = n;
 
   const ops: OpRow[] = [];
   for (let what = 0; what < 4; what++) {
@@ -315,13 +348,13 @@ export function computeRangeStats(trace: WebTrace, q: RangeQuery): RangeStats {
   };
 }
 
+function rank(r: OpRow['result']): number {
+  return r === 'ok' ? -3 : r === 'done' ? -2 : r === 'pending' ? -1 : r;
+}
+
 function fail(m: Map<number, number>, what: number, op: number, code: number): void {
   const key = ((what << 3) | op) * 0x1_0000_0000 + code;
   m.set(key, (m.get(key) ?? 0) + 1);
-}
-
-function rank(r: OpRow['result']): number {
-  return r === 'ok' ? -3 : r === 'done' ? -2 : r === 'pending' ? -1 : r;
 }
 
 function maxTid(trace: WebTrace): number {
