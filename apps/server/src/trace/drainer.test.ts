@@ -196,7 +196,10 @@ describe('Drainer', () => {
     const d = new Drainer(shared, { windowNs: 100, clock });
     const first = collect([d.pump()]).recs;
     expect(first.map((r) => r.ts)).toEqual([10, 10, 11, 12, 12]);
-    a.recordAt(20, EventKind.Marker, 0, 20, 0, 0, 0, 0);
+    // Room for three: 20..22 are written, 23 and 24 lost again. The second
+    // loss is a Gap of its own after 22, not added to the first (which would
+    // make 20..22 look like the end of the loss and hide the second one).
+    for (let ts = 20; ts <= 24; ts++) a.recordAt(ts, EventKind.Marker, 0, ts, 0, 0, 0, 0);
     b.recordAt(25, EventKind.Marker, 0, 25, 0, 0, 0, 0);
     clock.ns = 30;
     const second = collect([d.pump()]).recs.filter((r) => r.tid === a.tid);
@@ -208,6 +211,9 @@ describe('Drainer', () => {
       [EventKind.Marker, 17, 17],
       [EventKind.Gap, 17, 2],
       [EventKind.Marker, 20, 20],
+      [EventKind.Marker, 21, 21],
+      [EventKind.Marker, 22, 22],
+      [EventKind.Gap, 22, 2],
     ]);
   });
 

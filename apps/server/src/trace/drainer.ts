@@ -97,12 +97,20 @@ interface RingState {
   strTail: number;
   /** Newest timestamp seen in this ring, -1 before the first. */
   lastTs: number;
-  /** Loss claimed from this ring and not yet written as a Gap. */
-  pendingGap: number;
-  /** Where that Gap goes: before the record at this sequence number (HEAD when claimed)... */
-  gapSeq: number;
-  /** ...at this timestamp (the ring's last record before it, or -1). */
-  gapAt: number;
+  /**
+   * Loss claimed from this ring and not yet written, in ring order: each Gap
+   * goes before the record at `seq` (HEAD when claimed), at `at` (the
+   * timestamp of the ring's last record before it, or -1). Two losses with
+   * records between them stay two Gaps, or the second would look like part of
+   * the first and the records between like the end of the loss.
+   */
+  gaps: PendingGap[];
+}
+
+interface PendingGap {
+  seq: number;
+  at: number;
+  lost: number;
 }
 
 export class Drainer {
@@ -203,9 +211,7 @@ export class Drainer {
       head: 0,
       strTail: 0,
       lastTs: -1,
-      pendingGap: 0,
-      gapSeq: 0,
-      gapAt: -1,
+      gaps: [],
     });
   }
 
@@ -229,7 +235,7 @@ export class Drainer {
       const n = (ring.head - ring.tail) | 0;
       available += n;
       // A claimed loss is a virtual record after the ring's last one before it.
-      if (ring.pendingGap > 0) available++;
+      available += ring.gaps.length;
       next[r] = this.nextOf(ring, ring.tail);
     }
     const max = Math.min(this.maxBatchRecords, available);
@@ -257,13 +263,14 @@ export class Drainer {
       }
       if (m < 0 || mTs > frontier) break;
       const ring = rings[m]!;
-      if (ring.pendingGap > 0 && ring.tail === ring.gapSeq) {
+      const g = ring.gaps[0];
+      if (g !== undefined && ring.tail === g.seq) {
         // The ring's claimed loss, in its place in the merge.
         const ts = mTs < last ? last : mTs;
         if (mTs < last) late++;
         last = ts;
-        this.writeGap(count++, m, ring.pendingGap, ts);
-        ring.pendingGap = 0;
+        this.writeGap(count++, m, g.lost, ts);
+        ring.gaps.shift();
         next[m] = this.nextOf(ring, ring.tail);
         continue;
       }
@@ -299,7 +306,7 @@ export class Drainer {
         }
         count++;
         tail = (tail + 1) | 0;
-        if (tail === head || (ring.pendingGap > 0 && tail === ring.gapSeq)) {
+        if (tail === head || (ring.gaps.length > 0 && tail === ring.gaps[0]!.seq)) {
           t = this.nextOf(ring, tail);
           break;
         }
@@ -317,8 +324,9 @@ export class Drainer {
   }
 
   private reportResidualLoss(r: number, ring: RingState, count: number, now: number): number {
-    const lost = ring.pendingGap + claimLoss(ring.ctrl);
-    ring.pendingGap = 0;
+    let lost = claimLoss(ring.ctrl);
+    for (const g of ring.gaps) lost += g.lost;
+    ring.gaps = [];
     if (lost <= 0) return count;
     this.ensure(count + 1);
     const ts = Math.max(this.lastEmittedTs, Math.min(now, Math.max(ring.lastTs, 0)));
@@ -336,22 +344,26 @@ export class Drainer {
   private claimInto(ring: RingState): void {
     const claimed = claimLoss(ring.ctrl);
     if (claimed <= 0) return;
-    if (ring.pendingGap === 0) {
-      const head = Atomics.load(ring.ctrl, C_HEAD);
-      ring.gapSeq = head;
-      ring.gapAt =
+    const head = Atomics.load(ring.ctrl, C_HEAD);
+    const last = ring.gaps[ring.gaps.length - 1];
+    if (last !== undefined && last.seq === head) {
+      last.lost += claimed;
+      return;
+    }
+    ring.gaps.push({
+      seq: head,
+      at:
         ((head - ring.tail) | 0) > 0 || ring.lastTs < 0
           ? this.tsOf(ring, (head - 1) | 0)
-          : ring.lastTs;
-    }
-    ring.pendingGap += claimed;
+          : ring.lastTs,
+      lost: claimed,
+    });
   }
 
   /** Timestamp of what the ring emits next at sequence `seq`: its claimed Gap, a record, or nothing (Infinity). */
   private nextOf(ring: RingState, seq: number): number {
-    if (ring.pendingGap > 0 && seq === ring.gapSeq) {
-      return ring.gapAt >= 0 ? ring.gapAt : this.lastEmittedTs;
-    }
+    const g = ring.gaps[0];
+    if (g !== undefined && seq === g.seq) return g.at >= 0 ? g.at : this.lastEmittedTs;
     return seq === ring.head ? Infinity : this.tsOf(ring, seq);
   }
 
