@@ -207,14 +207,42 @@ const TRIGGER: Record<string, Trigger> = {
   flood: (port) => floodClient(port, 8 << 20),
   /** Resets while recvs and sends are pending on every session: completions failing together. */
   race: (port) =>
-    load(port, {
-      connections: 6,
-      durationMs: 200,
-      inFlight: 2,
-      messageSize: 500,
-      resetsPerSec: 300,
-    }),
+    Promise.all([
+      load(port, {
+        connections: 6,
+        durationMs: 200,
+        inFlight: 2,
+        messageSize: 500,
+        resetsPerSec: 300,
+      }),
+      ...[0, 1, 2, 3].map((k) => stuckReset(port, 2 << 20, 120 + 40 * k)),
+    ]),
 };
+/**
+ * A client that sends `bytes` without reading, then resets after `ms`: the
+ * server's echo send is still pending (nobody reads it) when the reset fails
+ * it and the pending recv together, on two workers at once.
+ */
+function stuckReset(port: number, bytes: number, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    c.pause();
+    c.once('connect', () => {
+      const chunk = packet(8192);
+      for (let sent = 0; sent < bytes; sent += chunk.length) c.write(chunk);
+      setTimeout(() => {
+        c.resetAndDestroy();
+        resolve();
+      }, ms);
+    });
+    setTimeout(() => {
+      c.destroy();
+      resolve();
+    }, ms + 2000);
+  });
+}
+
 /** A graceful close at the very end (a 0-byte recv; a spin under its fault, so it is kept short). */
 const FIN = async (port: number): Promise<void> => {
   (await echoOnce(port)).end();

@@ -144,7 +144,8 @@ export const RULES: readonly RuleInfo[] = [
     id: 'release-once',
     number: 13,
     title: 'A broken release (no atomic flag or CAS)',
-    coverage: 'A session released twice (two threads both saw IOCount reach 0).',
+    coverage:
+      'A session released twice (two threads both saw IOCount reach 0); a thread that releases a session it never decremented, which took the slot of the session it did decrement last (its release decision was about that one).',
   },
   {
     id: 'port-starvation',
@@ -313,6 +314,10 @@ export const FAULT_CO_FINDINGS: Record<
     {
       rule: 'shutdown',
       why: 'the late release sets its flag on the slot’s next session, which is then never released: it is still alive when shutdown posts the exit packets',
+    },
+    {
+      rule: 'gqcs-false',
+      why: 'a failed completion of the session the race released is handled on the slot’s next session: the released session’s failed recv gets no -1 of its own',
     },
   ],
   'ring-wrap-off-by-one': [],
