@@ -16,7 +16,6 @@ import {
   RECORD_WORDS,
   crc32,
   encodeChunk,
-  encodeFileHeader,
   encodeUtf8,
   readTraceFile,
   writeRecord,
