@@ -55,6 +55,7 @@ import {
   TraceInputError,
   type ProgressStream,
   type TraceDamage,
+  formatCount,
 } from './trace-file.ts';
 
 export const CHECK_EXIT = { clean: 0, findings: 1, unreadable: 2, incomplete: 3 } as const;
@@ -244,7 +245,7 @@ export async function checkFile(
 
 // ---- printing -----------------------------------------------------------------
 
-const num = (n: number): string => n.toLocaleString('en-US');
+const num = formatCount;
 const plural = (n: number, one: string, many = `${one}s`): string =>
   `${num(n)} ${n === 1 ? one : many}`;
 

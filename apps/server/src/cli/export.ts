@@ -35,6 +35,7 @@ import {
   readingLine,
   TraceInputError,
   type ProgressStream,
+  formatCount,
 } from './trace-file.ts';
 
 export const EXPORT_EXIT = { ok: 0, outputFailed: 1, badInput: 2 } as const;
@@ -266,12 +267,12 @@ export async function runExportCli(
       writing?.end();
     }
 
-    const n = input.store.length.toLocaleString('en-US');
+    const n = formatCount(input.store.length);
     if (d !== null) {
       say(`error ${d.message}`);
       say(
         `${file} is damaged: exported only the ${n} events before the damage ` +
-          `(${input.validBytes.toLocaleString('en-US')} of ${input.fileBytes.toLocaleString('en-US')} bytes) to ${where}`,
+          `(${formatCount(input.validBytes)} of ${formatCount(input.fileBytes)} bytes) to ${where}`,
       );
       return EXPORT_EXIT.badInput;
     }

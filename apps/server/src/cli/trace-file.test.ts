@@ -1,6 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { RECORD_WORDS } from '@iocpscope/protocol';
-import { Progress, readTraceInput, readingLine, TraceInputError } from './trace-file.ts';
+import {
+  Progress,
+  formatCount,
+  readTraceInput,
+  readingLine,
+  TraceInputError,
+} from './trace-file.ts';
 import {
   cleanTrace,
   concatBytes,
@@ -115,5 +121,13 @@ describe('Progress', () => {
     expect(readingLine('big.iocptrace', 12 * 1024 * 1024, 48 * 1024 * 1024)).toBe(
       'reading big.iocptrace: 12.0 MiB of 48.0 MiB (25%)',
     );
+  });
+});
+
+describe('formatCount', () => {
+  it('writes counts as en-US toLocaleString does, without Intl', () => {
+    for (const n of [0, 7, 999, 1000, 1104, 123456, 1234567, 9007199254740991, -1234, 12.5]) {
+      expect(formatCount(n)).toBe(n.toLocaleString('en-US', { maximumFractionDigits: 20 }));
+    }
   });
 });

@@ -212,3 +212,18 @@ export function readingLine(path: string, done: number, total: number): string {
   const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
   return `reading ${path}: ${formatMiB(done)} of ${formatMiB(total)} (${pct}%)`;
 }
+
+/**
+ * A count with thousands separators ("1,104"), like toLocaleString('en-US')
+ * but without loading Intl: the CLI's start-up is most of a `check`, and
+ * Intl's first use costs about 20 ms and 7 MB.
+ */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const neg = n < 0;
+  const [int, frac] = Math.abs(n).toString().split('.');
+  let out = '';
+  for (let i = int!.length; i > 0; i -= 3)
+    out = int!.slice(Math.max(0, i - 3), i) + (out ? ',' + out : '');
+  return (neg ? '-' : '') + out + (frac !== undefined ? `.${frac}` : '');
+}
