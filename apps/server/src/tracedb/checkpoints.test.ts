@@ -66,6 +66,31 @@ describe('state checkpoints', { timeout: 60_000 }, () => {
     await t.close();
   });
 
+  it('open a window anywhere whose replay agrees with the whole trace', async () => {
+    const ckp = path.join(dir, 'w.ckp');
+    await buildCheckpoints(file, ckp, { interval: 4096 });
+    const t = await IndexedTrace.open(file, { cacheDir: path.join(dir, 'cache') });
+    t.checkpoints = await CheckpointFile.open(ckp, await stampOf(file));
+    const rng = new Rng(5);
+    for (let c = 0; c < 10; c++) {
+      const from = c === 0 ? 0 : c === 1 ? 4096 : rng.int(1, n - 200);
+      const count = rng.int(1, 3000);
+      const w = (await t.window(from, count))!;
+      expect(w.from).toBe(from);
+      const end = Math.min(n, from + count);
+      expect(w.records).toEqual(words.subarray(from * RECORD_WORDS, end * RECORD_WORDS));
+      if (from === 0) expect(w.bracket.length).toBe(0);
+      // The state after any event of the window, replayed from the window alone.
+      const at = rng.int(from, end - 1);
+      const held = new Uint32Array(w.bracket.length + (at + 1 - from) * RECORD_WORDS);
+      held.set(w.bracket, 0);
+      held.set(w.records.subarray(0, (at + 1 - from) * RECORD_WORDS), w.bracket.length);
+      const want = liveState(replayWords(words.subarray(0, (at + 1) * RECORD_WORDS)));
+      expect(liveState(replayWords(held)), `window at ${from}, state after ${at}`).toEqual(want);
+    }
+    await t.close();
+  });
+
   it('are not used for another state of the trace', async () => {
     const ckp = path.join(dir, 't2.ckp');
     await buildCheckpoints(file, ckp, { interval: 8192 });

@@ -16,6 +16,7 @@ import {
   EventKind,
   ProtocolError,
   RECORD_WORDS,
+  SnapshotReason,
   decodeChunkAt,
   type StringTable,
   type TraceFileHeader,
@@ -31,6 +32,7 @@ import {
   type ScanFacts,
 } from './index-file.ts';
 import type { CheckpointFile } from './checkpoints.ts';
+import { StateTracker } from '../trace/state-tracker.ts';
 import { scanFile, type ScanProgress } from './scan.ts';
 import type { SummaryLevel } from './summary.ts';
 
@@ -250,6 +252,54 @@ export class IndexedTrace {
       return { bracket: new Uint32Array(0), base: 0, records: await this.records(0, end) };
     }
     return null;
+  }
+
+  /**
+   * Where a window may start at or before `from`: not inside a Snapshot
+   * bracket (a window starting mid-bracket would hold half a state), so a
+   * `from` inside one moves back to its begin record.
+   */
+  async windowStart(from: number): Promise<number> {
+    const s = this.index.snapshots.events;
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s[mid]! < from) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) return from;
+    const begin = s[lo - 1]!;
+    // A bracket is state records between a begin and its end; look for the end.
+    const recs = await this.records(begin, Math.min(from - begin, 1 << 20));
+    const n = recs.length / RECORD_WORDS;
+    for (let i = 1; i < n; i++) {
+      const w0 = recs[i * RECORD_WORDS]!;
+      if ((w0 & 0xff) === EventKind.Snapshot && ((w0 >>> 8) & 0xff) === 1) return from;
+    }
+    return n === from - begin ? begin : from;
+  }
+
+  /**
+   * A window of the trace for a viewer that holds only part of it: the state
+   * before event `from` as a Snapshot bracket (reason LateJoin: a viewer
+   * joining there), folded from the checkpoint at or before it, then records
+   * [from, from + count). `from` moves back to the start of a Snapshot
+   * bracket it falls inside. Null while the checkpoints have not reached it.
+   */
+  async window(
+    from: number,
+    count: number,
+  ): Promise<{ from: number; bracket: Uint32Array; records: Uint32Array } | null> {
+    const start = await this.windowStart(Math.max(0, Math.min(from, this.index.events)));
+    const records = await this.records(start, count);
+    if (start === 0) return { from: 0, bracket: new Uint32Array(0), records };
+    const st = await this.stateAt(start - 1);
+    if (st === null) return null;
+    const tracker = new StateTracker();
+    tracker.observe(st.bracket);
+    tracker.observe(st.records);
+    return { from: start, bracket: tracker.snapshot(SnapshotReason.LateJoin).records, records };
   }
 
   // ---- summaries -----------------------------------------------------------------

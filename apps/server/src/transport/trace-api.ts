@@ -8,6 +8,10 @@
 //   /api/traces/:id                       meta (JSON)
 //   /api/traces/:id/summary?level&from&to summary buckets (binary, protocol query.ts)
 //   /api/traces/:id/records?from&count    records (a stream frame; X-First-Event)
+//   /api/traces/:id/window?from&count     a window for a viewer that holds only it: a
+//                                         Snapshot bracket for the state before `from`,
+//                                         then records [from, from+count), one frame
+//                                         (X-Bracket-Records, X-First-Event)
 //   /api/traces/:id/at?ns                 the first event at or after ns
 //   /api/traces/:id/sessions?from&limit   sessions by first event
 //   /api/traces/:id/sessions/:sid?from&limit   one session and its events
@@ -137,7 +141,7 @@ function meta(t: IndexedTrace): unknown {
 }
 
 const ROUTE =
-  /^\/api\/traces\/([^/]+)(?:\/(summary|records|at|sessions|next|state)(?:\/([^/]+))?)?\/?$/;
+  /^\/api\/traces\/([^/]+)(?:\/(summary|records|window|at|sessions|next|state)(?:\/([^/]+))?)?\/?$/;
 
 /** Handle /api/traces/...; false when the path is not one of its routes. */
 export async function serveTraceApi(
@@ -200,6 +204,24 @@ export async function serveTraceApi(
         const records = await t.records(from, count);
         binary(res, encodeFrame({ seq: 0, records, strings: t.stringsOf(records) }), {
           'x-first-event': String(Math.min(from, t.index.events)),
+        });
+        return true;
+      }
+      case 'window': {
+        const p = params(url, ['from', 'count']);
+        const from = int(p, 'from', 0, Number.MAX_SAFE_INTEGER);
+        const count = int(p, 'count', 0, MAX_QUERY_RECORDS);
+        const w = await t.window(from, count);
+        if (w === null) {
+          send(res, 202, { state: 'checkpointing', ...t.checkpointProgress });
+          return true;
+        }
+        const all = new Uint32Array(w.bracket.length + w.records.length);
+        all.set(w.bracket, 0);
+        all.set(w.records, w.bracket.length);
+        binary(res, encodeFrame({ seq: 0, records: all, strings: t.stringsOf(all) }), {
+          'x-bracket-records': String(w.bracket.length / 8),
+          'x-first-event': String(w.from),
         });
         return true;
       }

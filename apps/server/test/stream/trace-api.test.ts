@@ -124,6 +124,28 @@ describe('the trace query API', () => {
     expect(Array.from(f.records)).toEqual(Array.from(words.subarray(0, 100 * 8)));
   });
 
+  it('opens a window anywhere: the state before it as a bracket, then its records', async () => {
+    await ready();
+    let r: Response;
+    // Checkpoints follow the index: 202 until they reach the window.
+    for (let k = 0; ; k++) {
+      r = await fetch(url('/api/traces/big_run/window?from=50000&count=300'));
+      if (r.status === 200 || k > 300) break;
+      expect(r.status).toBe(202);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-first-event')).toBe('50000');
+    const b = Number(r.headers.get('x-bracket-records'));
+    expect(b).toBeGreaterThan(2);
+    const f = decodeFrame(new Uint8Array(await r.arrayBuffer()));
+    expect(f.records[0]! & 0xff).toBe(EventKind.Snapshot);
+    expect(f.records[(b - 1) * RECORD_WORDS]! & 0xff).toBe(EventKind.Snapshot);
+    expect(Array.from(f.records.subarray(b * RECORD_WORDS))).toEqual(
+      Array.from(words.subarray(50000 * 8, 50300 * 8)),
+    );
+  });
+
   it('lists sessions and one session’s events', async () => {
     await ready();
     const list = (await (await fetch(url('/api/traces/big_run/sessions?limit=5'))).json()) as {
@@ -148,6 +170,8 @@ describe('the trace query API', () => {
       'next?from=0&dir=0',
       'next?from=0&dir=1&session=0xZZ',
       'records?from=1&from=2&count=1',
+      'window?from=0&count=999999999',
+      'window?count=5',
     ]) {
       const r = await fetch(url(`/api/traces/big_run/${q}`));
       expect(r.status, q).toBe(400);
