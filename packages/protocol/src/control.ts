@@ -16,8 +16,8 @@ import { ProtocolError } from './errors.ts';
 /** Largest control message, in UTF-16 code units of its JSON text. */
 export const MAX_CONTROL_MESSAGE_CHARS = 64 * 1024;
 
-/** Fault switches of the reference server: one classic bug each (iocp-model.md §3). */
-export const FAULT_NAMES = [
+/** Fault switches of the reference servers: one classic bug each (iocp-model.md §3). */
+export const ECHO_FAULT_NAMES = [
   'iocount-double-decrement',
   'release-with-io-pending',
   'recv-not-reposted',
@@ -32,6 +32,18 @@ export const FAULT_NAMES = [
   'short-send-ignored',
   'send-overflow-ignored',
 ] as const;
+/** The chat server's own fault switches (its JobQueue, SendBuffer pool and locks). */
+export const CHAT_FAULT_NAMES = [
+  'job-queue-two-flushers',
+  'send-buffer-early-release',
+  'broadcast-under-room-lock',
+  'lock-order-inversion',
+] as const;
+/**
+ * Every fault switch. Each server accepts its own (the chat server also the
+ * echo server's session-layer ones: the session layer is shared).
+ */
+export const FAULT_NAMES = [...ECHO_FAULT_NAMES, ...CHAT_FAULT_NAMES] as const;
 export const FaultNameSchema = z.enum(FAULT_NAMES);
 export type FaultName = z.infer<typeof FaultNameSchema>;
 

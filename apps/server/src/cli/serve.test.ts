@@ -43,6 +43,25 @@ describe('iocpscope serve', () => {
     expect(d.durationMs).toBe(1500);
   });
 
+  it('sets the idle and partial-packet timeouts (0 turns one off), and the chat server with its options', () => {
+    expect(parseServeFlags({ idleTimeout: '30s', partialTimeout: '0' }).server).toMatchObject({
+      idleTimeoutMs: 30_000,
+      partialTimeoutMs: 0,
+    });
+    const chat = parseServeFlags({
+      app: 'chat',
+      rooms: '4',
+      tick: '50ms',
+      sendBuffers: '64',
+      fault: ['job-queue-two-flushers', 'recv-not-reposted'],
+    });
+    expect(chat.server).toMatchObject({
+      app: 'chat',
+      chat: { rooms: 4, tickMs: 50, sendBuffers: 64 },
+      faults: ['job-queue-two-flushers', 'recv-not-reposted'],
+    });
+  });
+
   it('rejects bad flags with a coded error naming the flag', () => {
     const bad: Array<[Parameters<typeof parseServeFlags>[0], string]> = [
       [{ workers: '0' }, 'workers'],
@@ -57,6 +76,14 @@ describe('iocpscope serve', () => {
       [{ host: '192.0.2.1', token: 'short' }, 'token'],
       [{ token: 'sixteen chars but spaces' }, 'token'],
       [{ recordingsDir: ' ' }, 'recordings-dir'],
+      [{ idleTimeout: 'soon' }, 'idle-timeout'],
+      [{ partialTimeout: '-1s' }, 'partial-timeout'],
+      [{ app: 'irc' }, 'app'],
+      [{ fault: ['job-queue-two-flushers'] }, 'fault'],
+      [{ app: 'chat', fault: ['two-sends-in-flight'] }, 'fault'],
+      [{ rooms: '4' }, 'rooms'],
+      [{ app: 'chat', rooms: '0' }, 'rooms'],
+      [{ app: 'chat', sendBuffers: '8' }, 'send-buffers'],
     ];
     for (const [flags, option] of bad) {
       let err: unknown;

@@ -1,5 +1,6 @@
-// `iocpscope serve`: the reference echo server on the (emulated) completion
-// port, with tracing on by default. Flags are validated into ServerOptions
+// `iocpscope serve`: a reference server on the (emulated) completion port,
+// with tracing on by default: the echo server, or the chat server with
+// `--app chat` (rooms as JobQueues, pooled SendBuffers, a JobTimer). Flags are validated into ServerOptions
 // (bad flags: a ServeOptionError with code ERR_SERVE_OPTIONS, exit 2). The
 // server runs until SIGINT/SIGTERM or --duration, then shuts down gracefully
 // and prints what the shutdown found (zombie sessions, workers that never got
@@ -24,9 +25,17 @@ import { Option, type Command } from 'commander';
 import { TraceEndReason } from '@iocpscope/protocol';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { FAULT_DESCRIPTIONS, FAULT_NAMES, isFaultName } from '../echo/faults.ts';
-import type { ServerOptions } from '../echo/config.ts';
-import { startServer, type RunningServer, type ShutdownReport } from '../echo/server.ts';
+import {
+  APP_FAULTS,
+  APP_NAMES,
+  CHAT_FAULT_NAMES,
+  ECHO_FAULT_NAMES,
+  FAULT_DESCRIPTIONS,
+  isFaultName,
+  type AppName,
+} from '../session/faults.ts';
+import type { ServerOptions } from '../session/config.ts';
+import { startServer, type RunningServer, type ShutdownReport } from '../session/server.ts';
 import { RecordingManager } from '../record/manager.ts';
 import type { RecordingSummary } from '../record/sink.ts';
 import { dashboardAttach } from '../transport/attach.ts';
@@ -39,6 +48,8 @@ import { waitForStop } from './wait.ts';
 export const SERVE_EXIT = { ok: 0, failed: 1, badOptions: 2 } as const;
 
 export interface ServeCliFlags {
+  /** Which reference server: echo (default) or chat. */
+  app?: string;
   host?: string;
   port?: string;
   echoPort?: string;
@@ -59,6 +70,14 @@ export interface ServeCliFlags {
   recordingsDir?: string;
   /** [HOST:]PORT: run without the reference server and show the tracer that connects here. */
   ingest?: string;
+  /** Idle (read) timeout, e.g. 60s; 0 = off. */
+  idleTimeout?: string;
+  /** Partial-packet timeout, e.g. 10s; 0 = off. */
+  partialTimeout?: string;
+  /** Chat: rooms, the JobTimer's room tick, SendBuffers in the pool. */
+  rooms?: string;
+  tick?: string;
+  sendBuffers?: string;
 }
 
 /** Where and how the dashboard is served. */
@@ -146,10 +165,24 @@ export function parseServeDuration(option: string, text: string): number {
   return ms;
 }
 
+/** A timeout: `0` (off) or a time like 500ms, 30s, 2m. */
+function parseTimeout(option: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (/^0+(ms|s|m|h)?$/.test(text.trim())) return 0;
+  return parseServeDuration(option, text);
+}
+
 /** Flags -> validated configuration. Throws ServeOptionError. */
 export function parseServeFlags(f: ServeCliFlags): ServeConfig {
   const host = (f.host ?? '127.0.0.1').trim();
   if (host.length === 0) throw new ServeOptionError('host', 'must not be empty');
+  const app = (f.app ?? 'echo') as AppName;
+  if (!APP_NAMES.includes(app)) {
+    throw new ServeOptionError(
+      'app',
+      `must be ${APP_NAMES.join(' or ')}, got ${JSON.stringify(f.app)}`,
+    );
+  }
   const faults = f.fault ?? [];
   for (const name of faults) {
     if (!isFaultName(name)) {
@@ -157,6 +190,23 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
         'fault',
         `unknown fault ${JSON.stringify(name)} (see --help for the list)`,
       );
+    }
+    if (!APP_FAULTS[app].includes(name)) {
+      throw new ServeOptionError(
+        'fault',
+        `${name} is not a switch of the ${app} server` +
+          (app === 'echo' ? ' (it is the chat server’s: add --app chat)' : ''),
+      );
+    }
+  }
+  if (app === 'echo') {
+    for (const [flag, v] of [
+      ['rooms', f.rooms],
+      ['tick', f.tick],
+      ['send-buffers', f.sendBuffers],
+    ] as const) {
+      if (v !== undefined)
+        throw new ServeOptionError(flag, 'is a chat server option: add --app chat');
     }
   }
   const backend = f.backend ?? defaultBackend();
@@ -200,6 +250,7 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
   const echoHost = (f.echoHost ?? '127.0.0.1').trim();
   if (echoHost.length === 0) throw new ServeOptionError('echo-host', 'must not be empty');
   const server: ServerOptions = {
+    app,
     host: echoHost,
     echoPort,
     trace,
@@ -214,6 +265,23 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
   if (maxSessions !== undefined) server.maxSessions = maxSessions;
   const gqcsBatch = int('gqcs-batch', f.gqcsBatch, 1, 256);
   if (gqcsBatch !== undefined) server.gqcsBatch = gqcsBatch;
+  const idle = parseTimeout('idle-timeout', f.idleTimeout);
+  if (idle !== undefined) server.idleTimeoutMs = idle;
+  const partial = parseTimeout('partial-timeout', f.partialTimeout);
+  if (partial !== undefined) server.partialTimeoutMs = partial;
+  if (app === 'chat') {
+    const chat: NonNullable<ServerOptions['chat']> = {};
+    const rooms = int('rooms', f.rooms, 1, 256);
+    if (rooms !== undefined) chat.rooms = rooms;
+    const tick = parseTimeout('tick', f.tick);
+    if (tick !== undefined) {
+      if (tick > 60_000) throw new ServeOptionError('tick', 'must be at most 60s');
+      chat.tickMs = tick;
+    }
+    const buffers = int('send-buffers', f.sendBuffers, 16, 65536);
+    if (buffers !== undefined) chat.sendBuffers = buffers;
+    server.chat = chat;
+  }
   const dashboard: DashboardWhere = { host, port: dashPort };
   if (token !== undefined) dashboard.token = token;
   if (f.recordingsDir !== undefined) dashboard.recordingsDir = f.recordingsDir;
@@ -283,7 +351,10 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
     );
   }
   io.stdout.write(
-    `echo server on ${c.host}:${server.echoPort}: ${c.workers} workers, concurrency ${c.concurrency || 'CPUs'}, ` +
+    `${c.app} server on ${c.host}:${server.echoPort}: ${c.workers} workers, concurrency ${c.concurrency || 'CPUs'}, ` +
+      (c.app === 'chat'
+        ? `${c.chat.rooms} rooms, tick ${c.chat.tickMs ? `${c.chat.tickMs} ms` : 'off'}, ${c.chat.sendBuffers} SendBuffers, `
+        : '') +
       `${c.backend} port, tracing ${c.trace ? 'on' : 'off'}` +
       (c.faults.length ? `, faults: ${c.faults.join(', ')}` : '') +
       '\n',
@@ -427,10 +498,21 @@ export function registerServeCommand(
   attachDashboard?: DashboardAttach,
   io?: ServeCliIo & { setExitCode?: (code: number) => void },
 ): void {
-  const faultHelp = FAULT_NAMES.map((n) => `  ${n.padEnd(28)} ${FAULT_DESCRIPTIONS[n]}`).join('\n');
+  const help = (names: readonly string[]): string =>
+    names
+      .map((n) => `  ${n.padEnd(28)} ${FAULT_DESCRIPTIONS[n as keyof typeof FAULT_DESCRIPTIONS]}`)
+      .join('\n');
+  const sessionFaults = APP_FAULTS.chat.filter((n) => !CHAT_FAULT_NAMES.includes(n as never));
+  const echoOnly = ECHO_FAULT_NAMES.filter((n) => !sessionFaults.includes(n));
+  const faultHelp =
+    `${help(sessionFaults)}\n\nEcho server only (its SendQ path):\n${help(echoOnly)}` +
+    `\n\nChat server only (--app chat):\n${help(CHAT_FAULT_NAMES)}`;
   program
     .command('serve')
-    .description('run the instrumented reference echo server (IOCP model) and stream its trace')
+    .description(
+      'run an instrumented reference server (the echo server, or --app chat) on the IOCP model and stream its trace',
+    )
+    .option('--app <name>', 'which reference server: echo (default) or chat')
     .option('--host <address>', 'address for the dashboard', '127.0.0.1')
     .option('--port <n>', 'dashboard HTTP/WebSocket port', '7700')
     .option('--echo-port <n>', 'echo server TCP port, 0 = any free port (default 7701)')
@@ -470,6 +552,17 @@ export function registerServeCommand(
     )
     .option('--duration <time>', 'stop after this long, e.g. 30s (default: until Ctrl-C)')
     .option(
+      '--idle-timeout <time>',
+      'kick a session that receives nothing for this long (reason IdleTimeout), e.g. 30s; 0 = off (default 60s)',
+    )
+    .option(
+      '--partial-timeout <time>',
+      'kick a session whose packet (header or body) stays incomplete this long (reason PartialTimeout); 0 = off (default 10s)',
+    )
+    .option('--rooms <n>', 'chat: rooms, each a JobQueue, 1..256 (default 10)')
+    .option('--tick <time>', "chat: the JobTimer's room tick, e.g. 100ms; 0 = off (default 100ms)")
+    .option('--send-buffers <n>', 'chat: SendBuffers in the pool, 16..65536 (default 4096)')
+    .option(
       '--ingest <[host:]port>',
       `no reference server: show your own IOCP server, traced by iocpscope.h or the hook DLL, ` +
         `which connects here (e.g. 127.0.0.1:${DEFAULT_INGEST_PORT}; loopback unless --token is given)`,
@@ -480,7 +573,7 @@ export function registerServeCommand(
     )
     .addHelpText(
       'after',
-      `\nFault switches (each reproduces one classic bug for real):\n${faultHelp}\n\nExit codes: 0 clean shutdown, 1 a server thread or the recording failed, 2 bad options.`,
+      `\nFault switches (each reproduces one classic bug for real; both servers):\n${faultHelp}\n\nExit codes: 0 clean shutdown, 1 a server thread or the recording failed, 2 bad options.`,
     )
     .action(async (parsed: ServeCliFlags) => {
       const flags = withEnvToken(parsed, process.env);

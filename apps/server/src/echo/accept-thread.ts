@@ -1,16 +1,16 @@
-// Entry of the accept thread: the course's dedicated thread calling a blocking
-// accept (not AcceptEx). It hands each connection to EchoCore.accepted() and
-// leaves when the listening socket is closed (accept fails with WSAEINTR).
+// Entry of the echo server's accept thread: a blocking accept loop
+// (../session/worker-loop.ts) handing each connection to EchoCore.accepted().
 
 import { ThreadRole } from '@iocpscope/protocol';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { INFINITE, WSAETIMEDOUT, attachPort } from '../port/index.ts';
+import { attachPort } from '../port/index.ts';
+import { SessionTable } from '../session/session-table.ts';
+import type { ServerThreadInput } from '../session/threads.ts';
+import { runAcceptLoop } from '../session/worker-loop.ts';
 import { attachRecorder } from '../trace/recorder.ts';
 import { EchoCore } from './core.ts';
-import { SessionTable } from './session-table.ts';
-import type { EchoThreadInput } from './threads.ts';
 
-const input = workerData as EchoThreadInput;
+const input = workerData as ServerThreadInput;
 const rec = attachRecorder(input.trace, {
   role: ThreadRole.Accept,
   name: 'accept',
@@ -21,17 +21,7 @@ const table = SessionTable.attach(input.table);
 const core = new EchoCore(table, port.arena, rec, port, port, input.faultWords);
 parentPort!.postMessage({ type: 'ready', tid: rec.tid });
 
-// WSAEINTR (the listening socket was closed) is the normal way out.
-let exitCode: number;
-for (;;) {
-  const r = port.accept(input.listenSocket, INFINITE);
-  if (r === null) {
-    if (port.lastError === WSAETIMEDOUT) continue;
-    exitCode = port.lastError;
-    break;
-  }
-  core.accepted(r.socket, `${r.peerAddress}:${r.peerPort}`);
-}
+const exitCode = runAcceptLoop(port, input.listenSocket, core);
 port.detach();
 rec.exit(exitCode);
 parentPort!.postMessage({ type: 'exiting', code: exitCode });

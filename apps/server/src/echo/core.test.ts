@@ -19,7 +19,7 @@ import {
 import type { TraceRecorder } from '../trace/recorder.ts';
 import { EchoCore, RACE_WORK_US, ovRecv, ovSend } from './core.ts';
 import { FAULT_WORDS, FaultSwitches, type FaultName } from './faults.ts';
-import { S_JOINED, SessionTable } from './session-table.ts';
+import { S_JOINED, SessionTable } from '../session/session-table.ts';
 
 interface Post {
   op: 'recv' | 'send';

@@ -1,238 +1,79 @@
-// The reference server's session logic, written the way the course writes it
-// (iocp-model.md §2): RecvPost / SendPost / the completion handler / disconnect /
-// release, over the shared session table and the port's arena. Every thread
-// (accept, workers, and the main thread at shutdown) owns one EchoCore bound to
-// its own port handle and recorder; all shared state is in the table.
+// The reference echo server (iocp-model.md §2): the shared session layer
+// (../session/core.ts: accept, RecvPost, completions, IOCount, disconnect,
+// release, timeouts) plus what an echo server does with its packets: every
+// complete packet is copied, unchanged, from RecvQ into SendQ, and SendQ (a
+// ring buffer) is sent with one WSASend at a time.
 //
-// Invariants (correct mode):
-// - IOCount = posted-and-not-dequeued I/O + holds. It is incremented *before*
-//   each WSARecv/WSASend (the completion may be dequeued on another thread
-//   before the call returns) and decremented once per dequeued completion, or
-//   at once when a post fails without pending.
-// - The thread whose decrement reaches 0 releases, through the combined CAS in
-//   SessionTable.tryMarkReleased, so release happens exactly once.
-// - One recv is outstanding per live session (reposted after each completion
-//   with data); at most one send (the SEND_FLAG exchange); after a disconnect
-//   starts, no new post is made.
-// - RecvQ and SendQ are rings (ring-buffer.ts): a post covers the free (recv)
-//   or used (send) space as WSABUF[0] from the pointer to the physical end and
-//   WSABUF[1] from the base; a completion moves the pointer by the bytes it
-//   reported. Each post is followed by an IoRing record (v2: the WSABUFs'
-//   ring offsets and the free/used bytes the server computed), each session's
-//   capacities by a SessionRings record, so a checker can verify both.
-// - Every fault switch (faults.ts) breaks exactly one of these, for real.
-//
-// The hot path allocates nothing: WSABUFs go through a reused TwoBufs, records
-// are numbers.
+// Invariants (correct mode), on top of the session layer's:
+// - At most one send is outstanding per session (the SEND_FLAG exchange);
+//   after a disconnect starts, no new send is made.
+// - SendQ is a ring: a send covers its used space as WSABUF[0] from the front
+//   to the physical end and WSABUF[1] from the base, followed by an IoRing
+//   record; a completion moves the front by the bytes it reported.
+// - An echo that does not fit in SendQ (a client that sends faster than it
+//   reads) kicks the session (SendOverflow).
+// - Every fault switch of the send path (two-sends-in-flight,
+//   lock-across-send, short-send-ignored, send-overflow-ignored) breaks one of
+//   these, for real.
 
-import { BlockReason, DisconnectReason, EventKind, IoCountCause, Op } from '@iocpscope/protocol';
-import { ERROR_IO_PENDING, type CompletionEntry, type CompletionPort } from '../port/index.ts';
+import { DisconnectReason, IoCountCause, Op } from '@iocpscope/protocol';
+import { ERROR_IO_PENDING, type CompletionPort } from '../port/index.ts';
 import type { TraceRecorder } from '../trace/recorder.ts';
-import type { FaultWords } from './fault-words.ts';
-import { SharedLock } from './lock.ts';
-import { HEADER_BYTES, MAX_PAYLOAD_BYTES, isValidPacketType } from './packet.ts';
-import { copyBetween, freeBufs, newTwoBufs, usedBufs } from './ring-buffer.ts';
+import { SessionCore, ovSend, type HostIo } from '../session/core.ts';
+import type { FaultWords } from '../session/fault-words.ts';
+import { SharedLock } from '../session/lock.ts';
+import { HEADER_BYTES, MAX_PAYLOAD_BYTES, isValidPacketType } from '../session/packet.ts';
+import { copyBetween, usedBufs } from '../session/ring-buffer.ts';
 import {
-  HEADER_WORDS,
-  SLOT_MASK,
-  SLOT_WORDS,
   S_DISCONNECTED,
-  S_IO_COUNT,
   S_RECV_R,
   S_RECV_W,
-  S_RELEASED,
   S_SEND_FLAG,
   S_SEND_LEN,
   S_SEND_R,
   S_SEND_W,
-  S_JOINED,
   S_SOCKET,
-  S_SOCK_CLOSED,
-  T_JOIN_WORK_US,
   T_SEND_LOCK,
   type SessionTable,
-} from './session-table.ts';
+} from '../session/session-table.ts';
 
-/** Overlapped ids: like &session->recvOverlapped / &session->sendOverlapped, unique per session slot. */
-export const ovRecv = (slot: number): number => ((slot << 2) | 1) >>> 0;
-export const ovSend = (slot: number): number => ((slot << 2) | 2) >>> 0;
-export const isSendOverlapped = (ov: number): boolean => (ov & 3) === 2;
+export { RACE_WORK_US, isSendOverlapped, ovRecv, ovSend, type HostIo } from '../session/core.ts';
 
-const DELTA_MINUS_1 = 0xffffffff;
-/**
- * release-without-atomic-flag: how long each piece of the buggy code's
- * in-between work takes, µs: a blocking log write in the disconnect handler
- * between its decrement and its release check, and another in the release
- * between the check and setting the flag. A real server's window is a few
- * instructions and the race shows once in hours; these make it show under a
- * demo load within seconds (see plainReleaseCheck()).
- */
-export const RACE_WORK_US = 1000;
 export const SEND_LOCK_ID = 1;
 
-/** What the main thread can do (it is the kernel and holds no CompletionPort). */
-export interface HostIo {
-  closesocket(socket: number): number;
-}
-
-export class EchoCore {
-  private readonly i32: Int32Array;
-  private readonly bufs = newTwoBufs();
-  private readonly recvCap: number;
+export class EchoCore extends SessionCore {
   private readonly sendCap: number;
   private readonly sendLock: SharedLock | null;
-  private readonly sleepCell = new Int32Array(new SharedArrayBuffer(4));
-  /** The clock reading of the last bump() (see there). */
-  private stamp = 0;
 
   constructor(
-    private readonly table: SessionTable,
-    private readonly arena: Uint8Array,
-    private readonly rec: TraceRecorder,
+    table: SessionTable,
+    arena: Uint8Array,
+    rec: TraceRecorder,
     /** Null on the main thread: it may only disconnect and release. */
-    private readonly port: CompletionPort | null,
-    private readonly host: HostIo,
+    port: CompletionPort | null,
+    host: HostIo,
     /** The fault switches' words in the table (faults.ts FAULT_WORDS). */
-    private readonly fw: FaultWords,
+    fw: FaultWords,
   ) {
-    this.i32 = table.i32;
-    this.recvCap = table.recvBytes;
+    super(table, arena, rec, port, host, fw);
     this.sendCap = table.sendBytes;
     this.sendLock = port
       ? new SharedLock(this.i32, T_SEND_LOCK, SEND_LOCK_ID, 'send-lock', rec, port)
       : null;
   }
 
-  private base(slot: number): number {
-    return HEADER_WORDS + slot * SLOT_WORDS;
+  protected sendRingBytes(): number {
+    return this.sendCap;
   }
 
-  /**
-   * Whether a fault switch is on. A plain read: a switch only has to take
-   * effect soon, not at a precise moment, and this runs several times per
-   * completion (an Atomics.load is a builtin call on Node 20, ~15 ns each).
-   */
-  private fault(word: number): boolean {
-    return this.i32[word] !== 0;
+  /** Cut the complete packets and echo them: copy into SendQ, then SendPost. */
+  protected onPackets(slot: number): boolean {
+    if (!this.cutPackets(slot)) return false;
+    this.sendPost(slot);
+    return true;
   }
 
-  // ---- accept ----------------------------------------------------------------
-
-  /**
-   * The accept thread's part: take a slot, create the session, associate the
-   * socket, hold one IOCount across the first RecvPost, hand it over (Accept),
-   * drop the hold. Returns the slot, or -1 when the pool is full (socket closed).
-   */
-  accepted(socket: number, peer: string): number {
-    const port = this.port!;
-    const t = this.table;
-    const slot = t.allocate();
-    if (slot < 0) {
-      port.closesocket(socket);
-      this.rec.record(
-        EventKind.Marker,
-        0,
-        this.rec.intern('session pool full: connection refused'),
-        0,
-        0,
-        0,
-        0,
-      );
-      return -1;
-    }
-    const b = this.base(slot);
-    this.i32[b + S_SOCKET] = socket;
-    const lo = t.idLo(slot);
-    const hi = t.idHi(slot);
-    const peerStr = this.rec.internOnce(peer);
-    this.rec.record(EventKind.SessionCreated, 0, peerStr, lo, hi, socket, slot);
-    this.rec.record(EventKind.SessionRings, 0, this.recvCap, lo, hi, this.sendCap, 0);
-    const hold = !this.fault(this.fw.noAcceptHold);
-    if (hold) this.inc(slot, IoCountCause.AcceptHold, 0);
-    if (!port.associate(socket, lo, hi)) {
-      this.disconnect(slot, DisconnectReason.IoError, port.lastError);
-      if (hold) this.dec(slot, IoCountCause.AcceptRelease, 0);
-      else if (this.table.tryMarkReleased(slot)) this.releaseBody(slot);
-      return slot;
-    }
-    this.recvPost(slot);
-    // OnClientJoin: the content side's work for the new client, done by the
-    // acceptor after the first RecvPost (course servers print a "joined" line
-    // to the console and create the player object here; the table says how
-    // long, 1 ms by default). The hold above is what keeps the session alive
-    // meanwhile: without it (no-accept-hold) a client that leaves at once is
-    // released by a worker before the acceptor is done with it.
-    const joinUs = Atomics.load(this.i32, T_JOIN_WORK_US);
-    if (joinUs > 0) {
-      port.blockBegin(BlockReason.Sleep, joinUs);
-      Atomics.wait(this.sleepCell, 0, 0, joinUs / 1000);
-      port.blockEnd();
-    }
-    if (hold) {
-      // OnClientJoin done: mark the session joined; the acceptor has finished
-      // with it only after the Accept record, and the hold kept it alive.
-      this.i32[b + S_JOINED] = 1;
-      this.rec.record(EventKind.Accept, 0, peerStr, lo, hi, socket, 0);
-      this.dec(slot, IoCountCause.AcceptRelease, 0);
-    } else {
-      // BUG (on purpose, no-accept-hold): with nothing holding the session, a
-      // worker may have released it while the acceptor was in OnClientJoin. The
-      // acceptor still marks it joined through its slot and names it from the
-      // slot: a write to freed memory (after slot reuse, to another session).
-      this.i32[b + S_JOINED] = 1;
-      this.rec.record(EventKind.Accept, 0, peerStr, t.idLo(slot), t.idHi(slot), socket, 0);
-    }
-    return slot;
-  }
-
-  // ---- completions -------------------------------------------------------------
-
-  /** Handle one dequeued completion with a non-NULL overlapped (GQCS cases 1 and 2). */
-  onCompletion(e: CompletionEntry): void {
-    const slot = e.keyLo & SLOT_MASK;
-    if (e.error !== 0) {
-      // FALSE with an overlapped: the I/O failed (64 reset, 995 after our close...): the session is gone.
-      if (this.fault(this.fw.releaseWithoutAtomicFlag)) {
-        // The buggy variant decrements first, runs the handler (disconnect, log
-        // it), and only then decides about release from plain reads.
-        this.decOnly(slot, IoCountCause.Completion, e.ioId);
-        this.disconnect(slot, DisconnectReason.IoError, e.error);
-        this.work(RACE_WORK_US);
-        this.plainReleaseCheck(slot);
-        return;
-      }
-      this.disconnect(slot, DisconnectReason.IoError, e.error);
-      if (!this.fault(this.fw.noDecrementOnFailure))
-        this.dec(slot, IoCountCause.Completion, e.ioId);
-      return;
-    }
-    if (isSendOverlapped(e.overlapped)) this.onSend(slot, e.bytes, e.ioId);
-    else this.onRecv(slot, e.bytes, e.ioId);
-  }
-
-  private onRecv(slot: number, bytes: number, ioId: number): void {
-    const b = this.base(slot);
-    if (bytes === 0) {
-      if (this.fault(this.fw.zeroByteRecvReposted)) this.recvPost(slot);
-      else this.disconnect(slot, DisconnectReason.PeerClosed, 0);
-      if (this.fault(this.fw.releaseWithoutAtomicFlag)) {
-        // As for a failed completion: decrement, log the disconnect, then decide.
-        this.decOnly(slot, IoCountCause.Completion, ioId);
-        this.work(RACE_WORK_US);
-        this.plainReleaseCheck(slot);
-        return;
-      }
-      this.dec(slot, IoCountCause.Completion, ioId);
-      return;
-    }
-    this.i32[b + S_RECV_W] = (this.i32[b + S_RECV_W]! + bytes) | 0;
-    if (this.cutPackets(slot)) this.sendPost(slot);
-    if (!this.fault(this.fw.recvNotReposted)) this.recvPost(slot);
-    this.dec(slot, IoCountCause.Completion, ioId);
-    if (this.fault(this.fw.iocountDoubleDecrement)) this.dec(slot, IoCountCause.Completion, ioId);
-  }
-
-  private onSend(slot: number, bytes: number, ioId: number): void {
+  protected onSend(slot: number, bytes: number, ioId: number): void {
     const b = this.base(slot);
     const i = this.i32;
     const twoSends = this.fault(this.fw.twoSendsInFlight);
@@ -300,38 +141,6 @@ export class EchoCore {
 
   // ---- posts -------------------------------------------------------------------
 
-  recvPost(slot: number): void {
-    const i = this.i32;
-    const b = this.base(slot);
-    if (Atomics.load(i, b + S_DISCONNECTED) !== 0) return;
-    const port = this.port!;
-    const bufs = this.bufs;
-    const base = this.table.recvBase(slot);
-    const free = freeBufs(bufs, base, this.recvCap, i[b + S_RECV_R]!, i[b + S_RECV_W]!);
-    if (bufs.len1 > 0 && this.fault(this.fw.ringWrapOffByOne)) {
-      // BUG (on purpose): the split at the wrap is one byte early.
-      bufs.len0--;
-      bufs.len1++;
-    }
-    const ioId = port.allocIoId();
-    this.inc(slot, IoCountCause.RecvPost, ioId);
-    const ret = port.wsaRecv(
-      i[b + S_SOCKET]!,
-      ovRecv(slot),
-      bufs.off0,
-      bufs.len0,
-      bufs.off1,
-      bufs.len1,
-      ioId,
-    );
-    this.ringRecord(Op.Recv, base, free, ioId);
-    if (ret !== 0 && ret !== ERROR_IO_PENDING) {
-      // No packet will ever come for this call: undo its IOCount now.
-      this.disconnect(slot, DisconnectReason.IoError, ret);
-      this.dec(slot, IoCountCause.PostFailed, ioId);
-    }
-  }
-
   sendPost(slot: number): void {
     const i = this.i32;
     const b = this.base(slot);
@@ -387,198 +196,5 @@ export class EchoCore {
       // Lost wake-up guard: data queued after we looked but while the flag was still ours.
       if (((Atomics.load(i, b + S_SEND_W) - sR) | 0) === 0) return;
     }
-  }
-
-  /**
-   * IoRing (v2) of the post just made from this.bufs: the WSABUFs' offsets in
-   * their ring (base = the ring's start in the arena) and the free (recv) or
-   * used (send) bytes the server computed. Its session field holds off1/avail.
-   */
-  private ringRecord(op: number, base: number, avail: number, ioId: number): void {
-    const bufs = this.bufs;
-    this.rec.record(
-      EventKind.IoRing,
-      op,
-      bufs.off0 - base,
-      bufs.len1 > 0 ? bufs.off1 - base : 0,
-      avail >>> 0,
-      bufs.len0,
-      ioId,
-    );
-  }
-
-  // ---- IOCount, disconnect, release ----------------------------------------------
-
-  /**
-   * IOCount += delta by CAS, returning the new count; `stamp` is a clock
-   * reading taken after this thread saw the value it replaced. So the IoCount
-   * records of a session, stamped with it, are in the order the count changed
-   * even when threads change it at once: a change that follows another in the
-   * count also follows it in time (a plain add stamped afterwards could be
-   * preempted and land after a later change, or after the release).
-   */
-  private bump(slot: number, delta: number): number {
-    const i = this.i32;
-    const w = this.base(slot) + S_IO_COUNT;
-    let old = Atomics.load(i, w);
-    for (;;) {
-      this.stamp = this.rec.now();
-      const seen = Atomics.compareExchange(i, w, old, (old + delta) | 0);
-      if (seen === old) return (old + delta) | 0;
-      old = seen;
-    }
-  }
-
-  private inc(slot: number, cause: number, ioId: number): void {
-    const v = this.bump(slot, 1);
-    const t = this.table;
-    this.rec.recordAt(
-      this.stamp,
-      EventKind.IoCount,
-      cause,
-      v >>> 0,
-      t.idLo(slot),
-      t.idHi(slot),
-      1,
-      ioId,
-    );
-  }
-
-  private decOnly(slot: number, cause: number, ioId: number): number {
-    const v = this.bump(slot, -1);
-    const t = this.table;
-    this.rec.recordAt(
-      this.stamp,
-      EventKind.IoCount,
-      cause,
-      v >>> 0,
-      t.idLo(slot),
-      t.idHi(slot),
-      DELTA_MINUS_1,
-      ioId,
-    );
-    return v;
-  }
-
-  private dec(slot: number, cause: number, ioId: number): void {
-    const v = this.decOnly(slot, cause, ioId);
-    if (this.fault(this.fw.releaseWithoutAtomicFlag)) this.plainReleaseCheck(slot);
-    else if (v === 0 && this.table.tryMarkReleased(slot)) this.releaseBody(slot);
-  }
-
-  /**
-   * BUG (on purpose, release-without-atomic-flag): decide about release from a
-   * plain re-read of IOCount instead of the value the decrement returned, check
-   * a plain flag, do the release's work, and only then set the flag. Two
-   * threads whose decrements both land before either check (the recv and the
-   * send of one session failing together on two workers, as a reset makes
-   * them) both pass the check and both release; so does a hold taken from
-   * outside (the shutdown sweep) while a release is under way.
-   */
-  private plainReleaseCheck(slot: number): void {
-    const b = this.base(slot);
-    if (this.i32[b + S_IO_COUNT] === 0 && this.i32[b + S_RELEASED] === 0) {
-      this.work(RACE_WORK_US); // the release's own work: it logs the session's end
-      this.releaseBody(slot);
-      this.i32[b + S_RELEASED] = 1;
-    }
-  }
-
-  /**
-   * A blocking log write: the thread waits outside the port (ThreadState
-   * Blocked SyncIo), which frees its concurrency slot as it would on Windows,
-   * so another worker picks up the session's other completion meanwhile.
-   */
-  private work(us: number): void {
-    const port = this.port;
-    port?.blockBegin(BlockReason.SyncIo, us);
-    Atomics.wait(this.sleepCell, 0, 0, us / 1000);
-    port?.blockEnd();
-  }
-
-  /**
-   * Start disconnecting: once per session. Closes the socket, which makes every
-   * pending I/O complete FALSE/995; the last completion releases the session.
-   */
-  disconnect(slot: number, reason: number, error: number): boolean {
-    const i = this.i32;
-    const b = this.base(slot);
-    if (Atomics.compareExchange(i, b + S_DISCONNECTED, 0, 1) !== 0) return false;
-    this.rec.record(
-      EventKind.Disconnect,
-      reason,
-      0,
-      this.table.idLo(slot),
-      this.table.idHi(slot),
-      error >>> 0,
-      0,
-    );
-    this.closeSocketOnce(slot);
-    if (this.fault(this.fw.releaseWithIoPending)) {
-      // BUG (on purpose): free the session now instead of when IOCount reaches 0.
-      Atomics.store(i, b + S_RELEASED, 1);
-      this.releaseBody(slot);
-    }
-    return true;
-  }
-
-  /**
-   * Main thread at shutdown: take a hold on the slot's current session (unless
-   * it is already released), disconnect it, drop the hold.
-   */
-  holdAndDisconnect(slot: number, reason: number): boolean {
-    const t = this.table;
-    const v = this.bump(slot, 1);
-    if (t.isReleased(slot)) {
-      t.addIoCount(slot, -1);
-      return false;
-    }
-    this.rec.recordAt(
-      this.stamp,
-      EventKind.IoCount,
-      IoCountCause.HoldAcquire,
-      v >>> 0,
-      t.idLo(slot),
-      t.idHi(slot),
-      1,
-      0,
-    );
-    this.disconnect(slot, reason, 0);
-    this.dec(slot, IoCountCause.HoldRelease, 0);
-    return true;
-  }
-
-  private closeSocketOnce(slot: number): void {
-    const i = this.i32;
-    const b = this.base(slot);
-    if (Atomics.compareExchange(i, b + S_SOCK_CLOSED, 0, 1) !== 0) return;
-    const socket = i[b + S_SOCKET]!;
-    if (this.port) this.port.closesocket(socket);
-    else this.host.closesocket(socket);
-    this.rec.record(
-      EventKind.SocketClosed,
-      0,
-      0,
-      this.table.idLo(slot),
-      this.table.idHi(slot),
-      socket >>> 0,
-      0,
-    );
-  }
-
-  private releaseBody(slot: number): void {
-    const t = this.table;
-    this.rec.record(
-      EventKind.SessionReleased,
-      0,
-      t.ioCount(slot) >>> 0,
-      t.idLo(slot),
-      t.idHi(slot),
-      0,
-      0,
-    );
-    this.closeSocketOnce(slot);
-    t.countRelease();
-    t.freeSlot(slot);
   }
 }

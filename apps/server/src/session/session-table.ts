@@ -1,5 +1,8 @@
 // The session pool, in shared memory so every thread (accept, workers, the
-// main thread at shutdown) sees the same sessions (iocp-model.md §2).
+// main thread at shutdown) sees the same sessions (iocp-model.md §2). Both
+// reference servers (echo/, chat/) keep their sessions here; an app keeps its
+// own per-session state (chat: name, room, send queue) in its own memory,
+// indexed by the same slot.
 //
 // A session lives in a fixed slot. Its 64-bit SessionID is never reused: the
 // slot index sits in the low SLOT_BITS bits and the slot's reuse counter (48
@@ -23,7 +26,7 @@ export const SLOT_BITS = 16;
 export const MAX_SESSIONS = (1 << SLOT_BITS) - 1;
 export const SLOT_MASK = (1 << SLOT_BITS) - 1;
 
-export const SLOT_WORDS = 18;
+export const SLOT_WORDS = 20;
 export const S_IO_COUNT = 0; // low half of IOREF (must be even)
 export const S_RELEASED = 1; // high half of IOREF
 export const S_SEND_FLAG = 2; // 1 while a send is in flight
@@ -41,6 +44,12 @@ export const S_REUSE_LO = 13; // reuse counter, low 32 bits
 export const S_REUSE_HI = 14; // reuse counter, bits 32..47
 export const S_NEXT_FREE = 15; // free stack link: slot + 1, 0 = end
 export const S_JOINED = 16; // 1 once the acceptor's OnClientJoin is done with the session
+/** Coarse time (T_NOW_MS) of the last recv completion with bytes; 0 = the slot is free. */
+export const S_RX_AT = 17;
+/** Coarse time since an incomplete packet has sat at RecvQ's front; 0 = none. */
+export const S_PARTIAL_AT = 18;
+/** RecvQ read position of that incomplete packet (a new one restarts its clock). */
+export const S_PARTIAL_POS = 19;
 
 export const HEADER_WORDS = 64;
 export const T_FREE_HEAD = 0;
@@ -53,6 +62,16 @@ export const T_SEND_BYTES = 6; // SendQ capacity
 export const T_SEND_LOCK = 8; // the lock-across-send fault's global lock word
 export const T_STOP = 9; // 1 = shutting down (accept thread leaves its loop)
 export const T_JOIN_WORK_US = 10; // OnClientJoin's work in the accept thread, µs (core.ts accepted())
+/**
+ * A coarse clock in ms (never 0), advanced by the main thread's session sweep
+ * (core.ts sweepTimeouts); threads stamp S_RX_AT and S_PARTIAL_AT with it by a
+ * plain read, which costs nothing on the hot path.
+ */
+export const T_NOW_MS = 11;
+/** Idle (read) timeout, ms: no bytes received for this long kicks the session; 0 = off. */
+export const T_IDLE_MS = 12;
+/** Partial-packet timeout, ms: an incomplete packet at RecvQ's front for this long kicks; 0 = off. */
+export const T_PARTIAL_MS = 13;
 /** Fault switch words start here (see faults.ts). */
 export const T_FAULTS = 32;
 
@@ -111,6 +130,7 @@ export class SessionTable {
     h[T_MAX_SESSIONS] = maxSessions;
     h[T_RECV_BYTES] = recvBytes;
     h[T_SEND_BYTES] = sendBytes;
+    h[T_NOW_MS] = 1; // the coarse clock is never 0 (0 marks a free slot's S_RX_AT)
     const t = new SessionTable(sab);
     // Push in reverse so slot 0 is allocated first.
     for (let s = maxSessions - 1; s >= 0; s--) t.pushFree(s);
@@ -165,6 +185,9 @@ export class SessionTable {
     i[b + S_SEND_W] = 0;
     i[b + S_SEND_LEN] = 0;
     i[b + S_JOINED] = 0;
+    i[b + S_RX_AT] = i[T_NOW_MS]! || 1;
+    i[b + S_PARTIAL_AT] = 0;
+    i[b + S_PARTIAL_POS] = 0;
     // IOCount 0, flag clear; publish with a seq-cst store so other threads see a clean slot.
     Atomics.store(this.i64, b / 2 + S_IO_COUNT / 2, 0n);
     Atomics.add(i, T_ACTIVE, 1);
@@ -207,6 +230,8 @@ export class SessionTable {
   /** Return a released slot to the pool (idempotent per allocation). */
   freeSlot(slot: number): boolean {
     if (Atomics.compareExchange(this.inFree, slot, 0, 1) !== 0) return false;
+    // A free slot is never idle: the sweep skips it until allocate() stamps it again.
+    Atomics.store(this.i32, HEADER_WORDS + slot * SLOT_WORDS + S_RX_AT, 0);
     Atomics.sub(this.i32, T_ACTIVE, 1);
     this.pushFreeRaw(slot);
     return true;
@@ -227,6 +252,29 @@ export class SessionTable {
   /** How long the acceptor's OnClientJoin work takes, µs (0 = none). */
   setJoinWorkUs(us: number): void {
     Atomics.store(this.i32, T_JOIN_WORK_US, us);
+  }
+
+  /** Idle and partial-packet timeouts, ms (0 = off); see T_IDLE_MS, T_PARTIAL_MS. */
+  setTimeouts(idleMs: number, partialMs: number): void {
+    Atomics.store(this.i32, T_IDLE_MS, idleMs);
+    Atomics.store(this.i32, T_PARTIAL_MS, partialMs);
+  }
+
+  get idleTimeoutMs(): number {
+    return Atomics.load(this.i32, T_IDLE_MS);
+  }
+
+  get partialTimeoutMs(): number {
+    return Atomics.load(this.i32, T_PARTIAL_MS);
+  }
+
+  /** The coarse clock threads stamp activity with (ms, never 0). */
+  get nowMs(): number {
+    return Atomics.load(this.i32, T_NOW_MS);
+  }
+
+  setNowMs(ms: number): void {
+    Atomics.store(this.i32, T_NOW_MS, Math.max(1, ms | 0));
   }
 
   countRelease(): void {

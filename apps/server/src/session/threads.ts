@@ -1,7 +1,7 @@
 // Starting the server's threads and waiting for them: every thread is a
 // worker_thread started from its entry's esbuild bundle (port/threads.ts
 // spawnThread: no TypeScript loader in the thread), reading its
-// EchoThreadInput from workerData, reporting 'ready' once attached to the port
+// ServerThreadInput from workerData, reporting 'ready' once attached to the port
 // and 'exiting' with its exit code just before it ends.
 
 import type { Worker } from 'node:worker_threads';
@@ -10,7 +10,7 @@ import { spawnThread } from '../port/threads.ts';
 import type { TraceDescriptor } from '../trace/shared.ts';
 import type { FaultWords } from './fault-words.ts';
 
-export interface EchoThreadInput {
+export interface ServerThreadInput {
   port: PortDescriptor;
   trace: TraceDescriptor | null;
   table: SharedArrayBuffer;
@@ -18,6 +18,8 @@ export interface EchoThreadInput {
   gqcsBatch: number;
   listenSocket: number;
   faultWords: FaultWords;
+  /** What the app's own threads need besides the session table (chat: its shared state). */
+  appInput: unknown;
 }
 
 export interface ServerThread {
@@ -39,7 +41,7 @@ export class ThreadStartError extends Error {
 export async function startThread(
   entry: URL,
   name: string,
-  input: EchoThreadInput,
+  input: ServerThreadInput,
   startTimeoutMs = 30_000,
 ): Promise<ServerThread> {
   const worker = await spawnThread(entry, { workerData: input, name: `iocpscope ${name}` });
