@@ -78,6 +78,7 @@ export {
 } from './synth.ts';
 export { TraceBuilder, ThreadHandle, type Io, type PostOptions } from './testing/trace-builder.ts';
 export { normalizeState } from './testing/normalize.ts';
+export { feedInWindows, findingKey, type WindowedRun } from './testing/windows.ts';
 export {
   checksOf,
   echoRound,

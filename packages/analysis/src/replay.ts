@@ -222,11 +222,15 @@ export class Replayer {
     for (let i = this.state.count; i < toCount; i++) this.apply(w, i);
   }
 
-  /** Apply record i; i must equal state.count (events are applied in order). */
-  apply(w: Uint32Array, i: number): void {
+  /**
+   * Apply record i; i must equal state.count (events are applied in order).
+   * `w` holds records [base, ...): a caller may keep only a window of the
+   * trace (record i is at word (i - base) * 8). Default base 0: the whole trace.
+   */
+  apply(w: Uint32Array, i: number, base = 0): void {
     const st = this.state;
     if (i !== st.count) throw new Error(`replay: expected event ${st.count}, got ${i}`);
-    const o = i * RECORD_WORDS;
+    const o = (i - base) * RECORD_WORDS;
     const w0 = w[o]!;
     const kind = w0 & 0xff;
     const a = (w0 >>> 8) & 0xff;

@@ -6,6 +6,8 @@ import { DetectorRunner, checkTrace } from './runner.ts';
 import { normalizeState } from './testing/normalize.ts';
 import { Rng, synthesize } from './synth.ts';
 import { openSession, server, echoRound } from './testing/scenarios.ts';
+import { feedInWindows, findingKey } from './testing/windows.ts';
+import { SYNTH_FAULTS } from './synth.ts';
 
 describe('DetectorRunner', () => {
   it('finds the same things when fed in random chunks as in one pass', () => {
@@ -26,6 +28,42 @@ describe('DetectorRunner', () => {
     streamed.push(...r.finish());
     expect(streamed).toEqual(whole);
     expect(r.findings).toEqual(whole);
+  });
+
+  it('finds the same things fed in windows with a moving base as in one whole feed', () => {
+    // Every fault the generator has, a few seeds: each detector gets to fire.
+    for (const [seed, faults] of [
+      [11, SYNTH_FAULTS.slice(0, 5)],
+      [12, SYNTH_FAULTS.slice(5)],
+      [13, SYNTH_FAULTS],
+    ] as const) {
+      const t = synthesize({ seed, events: 12_000, sessions: 24, faults, faultRate: 0.3 });
+      const whole = checkTrace(t);
+      expect(whole.findings.length).toBeGreaterThan(0);
+      const run = feedInWindows(t, new Rng(seed), {
+        minSize: 100,
+        maxSize: 3000,
+        // Finding times of events before the window come from the caller.
+        timeOf: (i) => t.words[i * 8 + 2]! + (t.words[i * 8 + 3]! & 0x1fffff) * 2 ** 32,
+      });
+      expect(run.windows).toBeGreaterThan(5);
+      expect(run.findings.map(findingKey)).toEqual(whole.findings.map(findingKey));
+      expect(run.findings).toEqual(whole.findings);
+      expect(run.runner.suppressed).toEqual(whole.suppressed);
+    }
+  });
+
+  it('starts at a given event index and refuses a window that does not hold what it must feed', () => {
+    const t = synthesize({ seed: 3, events: 2_000, sessions: 8 });
+    const r = new DetectorRunner({ startAt: 500 });
+    expect(r.count).toBe(500);
+    const w = t.words.slice(500 * 8, 900 * 8);
+    expect(() => r.feedWindow(w, 600, 700)).toThrow(/cannot feed/);
+    expect(() => r.feedWindow(w, 500, 901)).toThrow(/cannot feed/);
+    r.feedWindow(w, 500, 900);
+    expect(r.count).toBe(900);
+    expect(r.replayer.step.index).toBe(899);
+    expect(() => new DetectorRunner({ startAt: -1 })).toThrow(/startAt/);
   });
 
   it('keeps at most maxFindingsPerRule findings per rule and counts the rest', () => {

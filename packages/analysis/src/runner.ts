@@ -3,6 +3,13 @@
 // findings back, and call finish() when the trace ends for the end-of-trace
 // checks. Findings are deduplicated per rule and subject and capped per rule
 // (the rest are counted in `suppressed`), so memory stays bounded.
+//
+// A caller that cannot hold the whole trace (the server walking a file chunk
+// by chunk) feeds windows instead: feedWindow(words, base, upto), where
+// `words` holds records [base, ...). Event indices stay global; every read of
+// the current record goes through ctx.o, its word offset in ctx.words, so no
+// detector ever indexes the records by the global index. Findings are the
+// same whatever the windows (runner.test.ts checks it on every example).
 
 import * as proto from './proto.ts';
 import { AnalysisError } from './errors.ts';
@@ -51,6 +58,18 @@ export interface RunnerOptions extends DetectorOptions {
    * that collide in it slower, never wrong.
    */
   sessionCacheSize?: number;
+  /**
+   * The first event's index (default 0): a runner that starts where a trace
+   * picks up again (a part of a live spool after the older ones were deleted;
+   * such a part opens with a Snapshot bracket).
+   */
+  startAt?: number;
+  /**
+   * The timestamp of an earlier event that is no longer in the window being
+   * fed, for a finding marked there (feedWindow). Without it such a finding
+   * gets the current event's time.
+   */
+  timeOf?: (index: number) => number | undefined;
 }
 
 /** How many SessionIDs the runner remembers for "was this id created/released before". */
@@ -106,6 +125,8 @@ export class DetectorRunner {
   private readonly created = new IdMemory();
   private readonly ctx: Ctx & {
     words: Uint32Array;
+    o: number;
+    base: number;
     taggedLedger: boolean;
     fromStart: boolean;
     shutdownIndex: number;
@@ -113,6 +134,7 @@ export class DetectorRunner {
   private fresh: Finding[] = [];
   private finished = false;
   private sessionSeen = false;
+  private readonly timeOf: ((index: number) => number | undefined) | undefined;
 
   constructor(opts: RunnerOptions = {}) {
     const options = resolve(opts);
@@ -124,6 +146,15 @@ export class DetectorRunner {
       );
     }
     this.replayer = new Replayer(undefined, { cacheSize });
+    const startAt = opts.startAt ?? 0;
+    if (!Number.isSafeInteger(startAt) || startAt < 0) {
+      throw new AnalysisError(
+        'ANALYSIS_BAD_OPTION',
+        `startAt must be an index >= 0, got ${startAt}`,
+      );
+    }
+    this.replayer.state.count = startAt;
+    this.timeOf = opts.timeOf;
     const only = opts.rules === undefined ? null : new Set(opts.rules);
     if (only !== null) {
       for (const r of only) {
@@ -147,6 +178,8 @@ export class DetectorRunner {
       state: r.state,
       step: r.step,
       words: new Uint32Array(0),
+      o: 0,
+      base: 0,
       options,
       taggedLedger: false,
       fromStart: false,
@@ -179,23 +212,49 @@ export class DetectorRunner {
   /** Process events [count, upto) of `src`; returns the findings they produced. */
   feed(src: TraceRecords, upto: number = src.length): Finding[] {
     checkSource(src);
-    if (this.finished) throw new AnalysisError('ANALYSIS_BAD_INDEX', 'feed() after finish()');
-    if (!Number.isInteger(upto) || upto < this.count || upto > src.length) {
+    if (!Number.isInteger(upto) || upto > src.length) {
       throw new AnalysisError(
         'ANALYSIS_BAD_INDEX',
         `cannot feed up to ${upto}: ${this.count} processed, ${src.length} available`,
       );
     }
+    return this.feedWindow(src.words, 0, upto);
+  }
+
+  /**
+   * Process events [count, upto), given a window of the trace: `words` holds
+   * records [base, base + words.length / 8), and must hold every event from
+   * `count` (base <= count) to upto. Returns the findings they produced.
+   */
+  feedWindow(words: Uint32Array, base: number, upto: number): Finding[] {
+    if (this.finished) throw new AnalysisError('ANALYSIS_BAD_INDEX', 'feed() after finish()');
+    const held = Math.floor(words.length / RECORD_WORDS);
+    if (
+      !Number.isInteger(base) ||
+      !Number.isInteger(upto) ||
+      base < 0 ||
+      base > this.count ||
+      upto < this.count ||
+      upto > base + held
+    ) {
+      throw new AnalysisError(
+        'ANALYSIS_BAD_INDEX',
+        `cannot feed up to ${upto} from a window of events [${base}, ${base + held}): ${this.count} processed`,
+      );
+    }
     this.fresh = [];
-    const w = src.words;
+    const w = words;
     const ctx = this.ctx;
     ctx.words = w;
+    ctx.base = base;
     const r = this.replayer;
     const step = r.step;
     const st = r.state;
     for (let i = this.count; i < upto; i++) {
       const inBracket = st.inSnapshot;
-      r.apply(w, i);
+      const o = (i - base) * RECORD_WORDS;
+      ctx.o = o;
+      r.apply(w, i, base);
       const kind = step.kind;
       if (this.checkpoints !== null) this.checkpoints.noteApplied();
       if (inBracket || st.inSnapshot) {
@@ -207,7 +266,7 @@ export class DetectorRunner {
         }
         continue;
       }
-      this.facts(w, i, kind);
+      this.facts(w, o, i, kind);
       if (kind === EventKind.Gap || step.gapEnded) {
         ctx.fromStart = false;
         for (const d of this.detectors) d.onGap?.(ctx);
@@ -247,9 +306,8 @@ export class DetectorRunner {
     return this.replayer.state.endReason === TRACE_END_SERVER_EXIT;
   }
 
-  private facts(w: Uint32Array, i: number, kind: number): void {
+  private facts(w: Uint32Array, o: number, i: number, kind: number): void {
     const ctx = this.ctx;
-    const o = i * RECORD_WORDS;
     switch (kind) {
       case EventKind.PortCreated:
         if (!this.sessionSeen && this.replayer.state.gaps === 0) ctx.fromStart = true;
@@ -285,6 +343,20 @@ export class DetectorRunner {
     }
   }
 
+  /** The timestamp of event `index` (the window's record, or timeOf for an older one). */
+  private timeAt(index: number): number {
+    const ctx = this.ctx;
+    const k = index - ctx.base;
+    if (index < this.count && k >= 0 && (k + 1) * RECORD_WORDS <= ctx.words.length) {
+      return tsAt(ctx.words, k);
+    }
+    if (index < this.count) {
+      const t = this.timeOf?.(index);
+      if (t !== undefined) return t;
+    }
+    return this.replayer.state.tsNs;
+  }
+
   private report(rule: RuleInfo, rep: Report): void {
     const dedupe = rep.dedupe === undefined ? subjectKey(rep.subject) : rep.dedupe;
     if (dedupe !== null) {
@@ -308,7 +380,7 @@ export class DetectorRunner {
       severity: rep.severity ?? 'error',
       subject: rep.subject,
       index,
-      tsNs: index < this.count ? tsAt(this.ctx.words, index) : this.replayer.state.tsNs,
+      tsNs: this.timeAt(index),
       evidence: evidenceList([...rep.evidence, index]),
       message: rep.message,
     };

@@ -65,7 +65,16 @@ export interface Report {
 export interface Ctx {
   readonly state: ReplayState;
   readonly step: Step;
+  /**
+   * Records of the window being fed: the current event is at words[o .. o+8).
+   * The window holds events [base, ...), not necessarily the whole trace, so
+   * read the current record through `o`, never through the global index.
+   */
   readonly words: Uint32Array;
+  /** Word offset of the current event's record in `words`. */
+  readonly o: number;
+  /** Global index of the window's first record. */
+  readonly base: number;
   readonly options: ResolvedOptions;
   /** IoCount +1 records of posts carry the ioId (the ledger links each ±1 to its I/O). */
   readonly taggedLedger: boolean;
@@ -241,9 +250,9 @@ export class CompletionTracker {
       const list = this.byThread.get(tid);
       const s = st.session;
       if (list === undefined || s === null) return null;
-      const delta = ctx.words[i * 8 + 6]! | 0;
+      const delta = ctx.words[ctx.o + 6]! | 0;
       if (delta >= 0) return null;
-      const ioId = ctx.words[i * 8 + 7]!;
+      const ioId = ctx.words[ctx.o + 7]!;
       for (const p of list) {
         if (!p.decremented && p.session === s.id && (ioId === 0 || p.ioId === ioId)) {
           p.decremented = true;

@@ -75,10 +75,10 @@ export function iocountBalance(): Detector {
 
       if (step.kind !== EventKind.IoCount) return;
       const w = ctx.words;
-      const value = w[i * 8 + 1]! | 0;
-      const delta = w[i * 8 + 6]! | 0;
-      const cause = (w[i * 8]! >>> 8) & 0xff;
-      const ioId = w[i * 8 + 7]!;
+      const value = w[ctx.o + 1]! | 0;
+      const delta = w[ctx.o + 6]! | 0;
+      const cause = (w[ctx.o]! >>> 8) & 0xff;
+      const ioId = w[ctx.o + 7]!;
       const op = step.op;
 
       if (delta > 0) {

@@ -69,7 +69,7 @@ export function useAfterRelease(): Detector {
         if (!s.complete || step.lifecycleBefore === 'released') return;
         const pending = outstandingOps(s);
         if (pending.length === 0) {
-          const seen = ctx.words[i * 8 + 1]! | 0;
+          const seen = ctx.words[ctx.o + 1]! | 0;
           if (seen !== 0) releasedNonZero(ctx, s, seen, i);
           return;
         }
@@ -99,12 +99,12 @@ export function useAfterRelease(): Detector {
       if (releasedAt < 0) return;
       let what: string;
       if (step.kind === EventKind.IoCount) {
-        const cause = (ctx.words[i * 8]! >>> 8) & 0xff;
+        const cause = (ctx.words[ctx.o]! >>> 8) & 0xff;
         if (cause === IoCountCause.HoldAcquire || cause === IoCountCause.HoldRelease) return;
-        const delta = ctx.words[i * 8 + 6]! | 0;
+        const delta = ctx.words[ctx.o + 6]! | 0;
         what = `its IOCount changed (${delta > 0 ? '+' : ''}${delta})`;
       } else if (step.kind === EventKind.IoPosted) {
-        what = `a ${wsaName((ctx.words[i * 8]! >>> 8) & 0x0f)} was issued on it`;
+        what = `a ${wsaName((ctx.words[ctx.o]! >>> 8) & 0x0f)} was issued on it`;
       } else {
         if (step.handled === null || !step.handled.hasOverlapped) return;
         what = `a ${opName(step.handled.op)} completion for it was dequeued`;

@@ -69,10 +69,10 @@ export function gqcsFalse(): Detector {
       const w = ctx.words;
       switch (step.kind) {
         case EventKind.GqcsReturn: {
-          const a = (w[i * 8]! >>> 8) & 0xff;
+          const a = (w[ctx.o]! >>> 8) & 0xff;
           const ok = (a & 0x10) !== 0;
           const hasOverlapped = (a & 0x20) !== 0;
-          if (!ok && !hasOverlapped) nullReturn.set(step.tid, { index: i, error: w[i * 8 + 6]! });
+          if (!ok && !hasOverlapped) nullReturn.set(step.tid, { index: i, error: w[ctx.o + 6]! });
           return;
         }
         case EventKind.GqcsEnter:
@@ -82,8 +82,8 @@ export function gqcsFalse(): Detector {
           const nr = nullReturn.get(step.tid);
           const s = step.session;
           if (nr === undefined || s === null) return;
-          const cause = (w[i * 8]! >>> 8) & 0xff;
-          if ((w[i * 8 + 6]! | 0) >= 0 || cause !== IoCountCause.Completion) return;
+          const cause = (w[ctx.o]! >>> 8) & 0xff;
+          if ((w[ctx.o + 6]! | 0) >= 0 || cause !== IoCountCause.Completion) return;
           if (ctx.state.threads.get(step.tid)?.handling.some((h) => h.key === s.id)) return;
           ctx.report(rule, {
             check: 'null-overlapped-used',

@@ -111,9 +111,9 @@ export function zeroByte(): Detector {
           if (
             d !== undefined &&
             step.kind === EventKind.IoCount &&
-            (ctx.words[i * 8 + 6]! | 0) < 0 &&
-            ((ctx.words[i * 8]! >>> 8) & 0xff) === IoCountCause.Completion &&
-            !handlesCompletionOf(ctx, step.tid, s.id, ctx.words[i * 8 + 7]!)
+            (ctx.words[ctx.o + 6]! | 0) < 0 &&
+            ((ctx.words[ctx.o]! >>> 8) & 0xff) === IoCountCause.Completion &&
+            !handlesCompletionOf(ctx, step.tid, s.id, ctx.words[ctx.o + 7]!)
           ) {
             ctx.report(rule, {
               check: 'exit-as-completion',

@@ -173,8 +173,8 @@ export function shutdown(): Detector {
             if (!consumed.has(step.tid)) consumed.set(step.tid, i);
             return;
           }
-          const err = ctx.words[i * 8 + 6]!;
-          const a = (ctx.words[i * 8]! >>> 8) & 0xff;
+          const err = ctx.words[ctx.o + 6]!;
+          const a = (ctx.words[ctx.o]! >>> 8) & 0xff;
           const t = step.thread;
           if ((a & 0x30) === 0 && err === WinError.AbandonedWait0 && t !== null && isWorker(t)) {
             // The port was closed while this worker still waited: it never got its exit packet.

@@ -51,7 +51,7 @@ export function releaseOnce(): Detector {
       if (step.kind !== EventKind.SessionReleased) {
         if (step.tid === NO_THREAD) return;
         const d = lastDec.get(step.tid);
-        if (step.kind !== EventKind.IoCount || (ctx.words[i * 8 + 6]! | 0) >= 0) {
+        if (step.kind !== EventKind.IoCount || (ctx.words[ctx.o + 6]! | 0) >= 0) {
           // The thread moved on to another session: what it releases next is
           // not a decision about the last one it decremented.
           if (d !== undefined && d.id !== s.id) lastDec.delete(step.tid);

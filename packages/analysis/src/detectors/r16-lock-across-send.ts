@@ -113,7 +113,7 @@ export function lockAcrossSend(): Detector {
       const tid = step.tid;
       const w = ctx.words;
       if (step.kind === EventKind.IoPosted) {
-        if ((((w[i * 8]! >>> 8) & 0x0f) as number) !== Op.Send) return;
+        if ((((w[ctx.o]! >>> 8) & 0x0f) as number) !== Op.Send) return;
         const t = step.thread;
         if (t === null) return;
         for (const lockId of t.locksHeld) {
@@ -133,7 +133,7 @@ export function lockAcrossSend(): Detector {
         }
         return;
       }
-      const lockId = w[i * 8 + 1]!;
+      const lockId = w[ctx.o + 1]!;
       let h = locks.get(lockId);
       if (step.kind === EventKind.LockAcquire) {
         const waiters = h?.waiters ?? new Map<number, number>();
@@ -142,7 +142,7 @@ export function lockAcrossSend(): Detector {
           holder: tid,
           acquiredIndex: i,
           sendIndex: -1,
-          nameStr: w[i * 8 + 6]!,
+          nameStr: w[ctx.o + 6]!,
           waiters,
           reported: false,
         };
@@ -156,7 +156,7 @@ export function lockAcrossSend(): Detector {
             holder: -1,
             acquiredIndex: -1,
             sendIndex: -1,
-            nameStr: w[i * 8 + 6]!,
+            nameStr: w[ctx.o + 6]!,
             waiters: new Map(),
             reported: false,
           };

@@ -93,7 +93,7 @@ export class RingChains {
       case EventKind.IoCount: {
         const op = step.op;
         if (s === null || op === null || op.incIndex !== i) return;
-        const cause = (ctx.words[i * 8]! >>> 8) & 0xff;
+        const cause = (ctx.words[ctx.o]! >>> 8) & 0xff;
         if (cause !== IoCountCause.RecvPost && cause !== IoCountCause.SendPost) return;
         this.post(s.id, op.op, op.ioId);
         return;
