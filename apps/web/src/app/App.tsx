@@ -19,10 +19,12 @@ import {
   selectPinnedSessions,
   selectRange,
   selectSelectedSession,
+  selectRemote,
 } from '../state/selectors.ts';
 import type { AppStore, AppStoreOptions } from '../state/store.ts';
 import { TimelineCanvas } from '../timeline/index.ts';
 import { SessionsPanel } from '../panels/SessionsPanel.tsx';
+import { RemoteSessionsPanel } from '../panels/RemoteSessionsPanel.tsx';
 import { InspectorPanel } from '../panels/InspectorPanel.tsx';
 import { EventDetailsPanel } from '../panels/EventDetailsPanel.tsx';
 import { PortStatePanel } from '../panels/PortStatePanel.tsx';
@@ -175,6 +177,7 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
   const store = useAppStoreApi();
   const hasTrace = useAppStore(selectHasTrace);
   const live = useAppStore(selectIsLive);
+  const remote = useAppStore(selectRemote) !== null;
   const startup = useLiveStartup(connectOnLoad);
   const openers = useOpenActions();
   const fileInput = useRef<HTMLInputElement>(null);
@@ -340,7 +343,7 @@ function Shell({ testHook, connectOnLoad }: { testHook: boolean; connectOnLoad: 
       <Splitter axis="x" value={layout.sideW} sign={-1} name="sideW" area="split-v" {...split} />
       <div className="bottom">
         <ErrorBoundary area="the sessions list" compact>
-          <SessionsPanel />
+          {remote ? <RemoteSessionsPanel /> : <SessionsPanel />}
         </ErrorBoundary>
         <Splitter axis="x" value={layout.sessionsW} sign={1} name="sessionsW" {...split} />
         <ErrorBoundary area="the session inspector" compact>

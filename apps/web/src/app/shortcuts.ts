@@ -3,7 +3,9 @@
 // plus modifiers; shortcuts are ignored while typing in an input.
 
 import type { AppActions, AppState } from '../state/store.ts';
-import { SPEEDS, sessionOfEvent, wholeView } from '../state/store.ts';
+import { SPEEDS, sessionOfEvent } from '../state/store.ts';
+import { extentOf } from '../state/slices/remote.ts';
+import { viewBounds } from '../lib/view.ts';
 
 export interface Shortcut {
   /** Key captions for the help overlay, e.g. ['Shift', '→']. Alternatives are separate entries. */
@@ -138,8 +140,9 @@ export const SHORTCUTS: Shortcut[] = [
     group: 'View',
     match: (e) => (e.key === 'f' || e.key === 'F') && !e.ctrlKey && !e.metaKey && !e.altKey,
     run: (a, s) => {
-      if (!s.trace || s.trace.count === 0) return;
-      const v = wholeView(s.trace);
+      const ext = extentOf(s);
+      if (ext === null) return;
+      const v = viewBounds(ext.startNs, ext.endNs);
       a.setView(v.startNs, v.endNs);
     },
   },

@@ -6,6 +6,7 @@
 
 import { formatSessionId } from '../panels/format.ts';
 import type { AppStore, StepKind } from '../state/store.ts';
+import { globalIndexOf } from '../state/selectors.ts';
 import { shownLanes } from '../timeline/index.ts';
 
 export interface StateSummary {
@@ -42,6 +43,23 @@ export interface StateSummary {
   /** The link to this view ("Copy link"), or null. */
   link: string | null;
   toasts: Array<{ tone: string; title: string; detail: string }>;
+  /**
+   * A trace the server holds, viewed through a window (issue 15), or null:
+   * its length, the window's place in it, the cursor as an event number of
+   * the whole trace, a seek in progress, and the browser memory it holds.
+   */
+  remote: {
+    events: number;
+    windowFrom: number;
+    windowBracket: number;
+    windowEvents: number;
+    globalCursor: number;
+    seeking: number | null;
+    findingsState: string;
+    heldBytes: number;
+    firstAvailable: number;
+  } | null;
+  budgetBytes: number;
 }
 
 /** What the timeline drew last (its probe, timeline/renderer.ts), CSS px relative to the canvas. */
@@ -93,6 +111,8 @@ export interface IocpscopeTestHook {
   unpinSession(hex: string): void;
   /** Go to the k-th finding (as a click in the anomalies panel). */
   goToFinding(k: number): void;
+  /** Go to an event of the whole trace (a remote trace loads its window); resolves once there. */
+  seekEvent(g: number): Promise<StateSummary>;
   /** What the timeline drew last, or null before its first frame with a trace. */
   timeline(): TimelineProbe | null;
   readonly store: AppStore;
@@ -174,6 +194,20 @@ export function summarize(store: AppStore): StateSummary {
     bottomTab: s.bottomTab,
     link: s.actions.linkUrl(),
     toasts: s.toasts.map((t) => ({ tone: t.tone, title: t.title, detail: t.detail ?? '' })),
+    remote: s.remote
+      ? {
+          events: s.remote.events,
+          windowFrom: s.windowFrom,
+          windowBracket: s.windowBracket,
+          windowEvents: s.remote.windowEvents,
+          globalCursor: globalIndexOf(s, s.cursor),
+          seeking: s.seeking,
+          findingsState: s.remote.findingsState,
+          heldBytes: s.remote.heldBytes + (s.trace?.bytes ?? 0),
+          firstAvailable: s.remote.firstAvailable,
+        }
+      : null,
+    budgetBytes: s.budgetBytes,
   };
 }
 
@@ -222,6 +256,10 @@ export function installTestHook(store: AppStore, target: Window = window): () =>
       if (f) a().goToFinding(f);
     },
     timeline: () => readProbe(target.document),
+    seekEvent: async (g) => {
+      await a().seekEvent(g);
+      return summarize(store);
+    },
     store,
   };
   target.__iocpscope = hook;

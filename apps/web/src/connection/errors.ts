@@ -9,8 +9,20 @@
 // - TOO_LARGE: a file or download above the dashboard's size limit.
 // - NOT_FOUND: the server has no recording with that id (deleted, renamed, or a
 //   link from another server).
+// - NOT_AVAILABLE: the events asked for are no longer kept (beyond the live
+//   spool's limit).
+// - OVER_BUDGET: a file too big for the browser's memory budget (the server
+//   serves it instead: `iocpscope open FILE`).
 
-export type LoadErrorCode = 'ABORTED' | 'HTTP' | 'NETWORK' | 'READ' | 'TOO_LARGE' | 'NOT_FOUND';
+export type LoadErrorCode =
+  | 'ABORTED'
+  | 'HTTP'
+  | 'NETWORK'
+  | 'READ'
+  | 'TOO_LARGE'
+  | 'NOT_FOUND'
+  | 'NOT_AVAILABLE'
+  | 'OVER_BUDGET';
 
 export class LoadError extends Error {
   override readonly name = 'LoadError';

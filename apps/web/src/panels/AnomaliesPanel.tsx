@@ -5,12 +5,14 @@
 // highlighted, and the previous/next buttons (also [ and ]) walk through them.
 
 import { useEffect, useRef, type ReactNode } from 'react';
-import { useActions, useAppStore } from '../state/hooks.tsx';
+import { useActions, useAppStore, useLocalIndex } from '../state/hooks.tsx';
 import {
   selectAnalysisProgress,
   selectConnection,
-  selectCursor,
   selectFindings,
+  selectGlobalCursor,
+  selectRemote,
+  selectRemoteVersion,
   selectFramed,
   selectHasTrace,
   selectIsLive,
@@ -37,10 +39,14 @@ export function currentFinding(findings: readonly Finding[], cursor: number): nu
 /** Where the evidence was recorded in the traced server's code (foreign servers' call sites). */
 function FindingSites({ events }: { events: readonly number[] }) {
   const trace = useAppStore(selectTrace);
+  const local = useLocalIndex();
   if (!trace || trace.siteDefs.size === 0) return null;
   const sites: string[] = [];
   for (const i of events) {
-    const s = trace.callSiteOf(i);
+    // Findings name events of the whole trace; a window knows the sites of those it holds.
+    const l = local(i);
+    if (l < 0) continue;
+    const s = trace.callSiteOf(l);
     if (s === null) continue;
     const text = `#${formatCount(i)} ${formatCallSite(s)}`;
     if (!sites.includes(text)) sites.push(text);
@@ -88,7 +94,10 @@ export function AnomaliesPanel({ tabs }: { tabs?: ReactNode }) {
   const findings = useAppStore(selectFindings);
   const framed = useAppStore(selectFramed);
   const trace = useAppStore(selectTrace);
-  const cursor = useAppStore(selectCursor);
+  // Findings are numbered in the whole trace (a remote trace's window is part of it).
+  const cursor = useAppStore(selectGlobalCursor);
+  const remote = useAppStore(selectRemote);
+  useAppStore(selectRemoteVersion);
   const hasTrace = useAppStore(selectHasTrace);
   const progress = useAppStore(selectAnalysisProgress);
   const analysing = progress < 1;
@@ -144,13 +153,25 @@ export function AnomaliesPanel({ tabs }: { tabs?: ReactNode }) {
       <div className="panel-body" data-testid="anomalies-list" ref={listRef}>
         {analysing ? (
           <div className="empty-note" data-testid="anomalies-progress">
-            <p>Checking the trace for the classic bugs… {Math.floor(progress * 100)}%</p>
+            <p>
+              {remote ? 'The server is checking the whole trace' : 'Checking the trace'} for the
+              classic bugs… {Math.floor(progress * 100)}%
+            </p>
             <div className="progress">
               <div className="bar" style={{ width: `${progress * 100}%` }} />
             </div>
           </div>
         ) : null}
         {hasTrace ? <Coverage /> : null}
+        {remote && remote.findingsState !== 'running' && remote.findingsState !== 'done' ? (
+          <div className="partial-banner" data-testid="anomalies-partial">
+            <b>No findings:</b> the server{' '}
+            {remote.findingsState === 'unavailable'
+              ? 'does not run the detectors over traces it serves'
+              : 'could not finish checking this trace'}
+            . Run <code>iocpscope check</code> on the file.
+          </div>
+        ) : null}
         {!hasTrace ? null : findings.length === 0 && !analysing ? (
           partial ? (
             <div className="empty-note" data-testid="anomalies-none">

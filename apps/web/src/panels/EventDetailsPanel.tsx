@@ -1,7 +1,7 @@
 // Event details: the event under the mouse, else the one at the cursor,
 // decoded into a sentence and its fields, with links to its session and flow.
 
-import { useActions, useAppStore } from '../state/hooks.tsx';
+import { useActions, useAppStore, useGlobalIndex } from '../state/hooks.tsx';
 import {
   selectCursor,
   selectFocusEvent,
@@ -11,7 +11,7 @@ import {
 import { sessionOfEvent } from '../state/store.ts';
 import { describeEvent } from './describe.ts';
 import { traceContext } from './context.ts';
-import { formatSessionId } from './format.ts';
+import { formatCount, formatSessionId } from './format.ts';
 
 export function EventDetailsPanel() {
   const trace = useAppStore(selectTrace);
@@ -19,6 +19,8 @@ export function EventDetailsPanel() {
   const focus = useAppStore(selectFocusEvent);
   const cursor = useAppStore(selectCursor);
   const { setCursor, selectSession } = useActions();
+  // Event numbers of the whole trace (a remote trace's window is part of it).
+  const num = useGlobalIndex();
 
   const valid = trace !== null && focus >= 0 && focus < trace.count;
   const d = valid ? describeEvent(trace.words, focus, traceContext(trace)) : null;
@@ -38,7 +40,11 @@ export function EventDetailsPanel() {
     <section className="panel" data-testid="event-details">
       <header className="panel-head">
         <span className="panel-title">Event</span>
-        {valid && focus !== cursor ? <span className="count">hover</span> : null}
+        {valid ? (
+          <span className="count" data-testid="event-number">
+            {focus !== cursor ? 'hover · ' : ''}#{formatCount(num(focus))}
+          </span>
+        ) : null}
       </header>
       <div className="panel-body pad">
         {!d ? (
@@ -83,9 +89,9 @@ export function EventDetailsPanel() {
                       key={label}
                       className="btn small"
                       onClick={() => setCursor(i)}
-                      title={`Go to event #${i}`}
+                      title={`Go to event #${num(i)}`}
                     >
-                      → {label} #{i}
+                      → {label} #{num(i)}
                     </button>
                   ))}
               </div>

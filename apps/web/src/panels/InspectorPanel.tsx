@@ -7,7 +7,7 @@
 // each entry two lines, so its text is read, not cut (issue 19 §7).
 
 import { useLayoutEffect, useMemo, useRef, useState } from 'react';
-import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
+import { useActions, useAppStore, useCursorState, useGlobalIndex } from '../state/hooks.tsx';
 import {
   selectCursor,
   selectIsLive,
@@ -69,6 +69,7 @@ export function InspectorPanel() {
   const st = useCursorState();
   const pinned = useAppStore(selectPinnedSessions);
   const { setCursor, selectSession, togglePin } = useActions();
+  const num = useGlobalIndex();
   const [ref, width] = useWidth();
   const twoLines = width > 0 && width < TWO_LINES_BELOW_PX;
 
@@ -225,7 +226,7 @@ export function InspectorPanel() {
               className={cls}
               onClick={() => setCursor(e.index)}
               data-testid="ledger-row"
-              title={`#${e.index}: ${e.text}`}
+              title={`#${num(e.index)}: ${e.text}`}
             >
               <span className="mono" style={{ color: 'var(--text-muted)' }}>
                 {formatTimeNs(e.tsNs)}
@@ -261,9 +262,9 @@ export function InspectorPanel() {
                       ev.stopPropagation();
                       setCursor(e.link);
                     }}
-                    title={`Go to the ${e.kind === 'count' ? 'cause' : 'matching event'} #${e.link}`}
+                    title={`Go to the ${e.kind === 'count' ? 'cause' : 'matching event'} #${num(e.link)}`}
                   >
-                    →{e.link}
+                    →{num(e.link)}
                   </button>
                 ) : null}
                 {e.kind === 'count' ? <PairBadge e={e} live={live} onGo={setCursor} /> : null}

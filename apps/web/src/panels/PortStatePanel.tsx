@@ -4,7 +4,7 @@
 
 import { BlockReason, ThreadRole, ThreadStateValue, OP_NAMES, type Op } from '@iocpscope/protocol';
 import type { ThreadState } from '@iocpscope/analysis';
-import { useActions, useAppStore, useCursorState } from '../state/hooks.tsx';
+import { useActions, useAppStore, useCursorState, useGlobalIndex } from '../state/hooks.tsx';
 import { selectCursor, selectTrace } from '../state/selectors.ts';
 import { BLOCK_REASON_NAMES } from './describe.ts';
 import { formatCount, formatSessionId, formatWinError } from './format.ts';
@@ -51,6 +51,7 @@ export function PortStatePanel() {
   const cursor = useAppStore(selectCursor);
   const st = useCursorState();
   const { setCursor } = useActions();
+  const num = useGlobalIndex();
 
   if (!trace || !st) {
     return (
@@ -83,7 +84,7 @@ export function PortStatePanel() {
     <section className="panel" data-testid="port-state">
       <header className="panel-head">
         <span className="panel-title">Port at cursor</span>
-        <span className="count">after #{formatCount(cursor)}</span>
+        <span className="count">after #{formatCount(num(cursor))}</span>
       </header>
       <div className="panel-body pad">
         <div className="stat-grid">

@@ -15,6 +15,11 @@ import {
   selectSelectedSession,
   selectSpeed,
   selectTrace,
+  selectTotalEvents,
+  selectGlobalCursor,
+  selectFirstAvailable,
+  selectRemote,
+  selectSeeking,
 } from '../state/selectors.ts';
 import { SPEEDS, sessionOfEvent } from '../state/store.ts';
 import { formatCount, formatTimeNs } from './format.ts';
@@ -25,6 +30,12 @@ export function StepControls() {
   const trace = useAppStore(selectTrace);
   const count = useAppStore(selectEventCount);
   const cursor = useAppStore(selectCursor);
+  // Event numbers of the whole trace (a remote trace's window is part of it).
+  const total = useAppStore(selectTotalEvents);
+  const globalCursor = useAppStore(selectGlobalCursor);
+  const firstAvailable = useAppStore(selectFirstAvailable);
+  const remote = useAppStore(selectRemote) !== null;
+  const seeking = useAppStore(selectSeeking);
   const playing = useAppStore(selectPlaying);
   const speed = useAppStore(selectSpeed);
   const live = useAppStore(selectIsLive);
@@ -219,23 +230,33 @@ export function StepControls() {
       <div className="scrub">
         <input
           type="range"
-          min={0}
-          max={Math.max(0, count - 1)}
-          value={Math.max(0, cursor)}
+          min={firstAvailable}
+          max={Math.max(firstAvailable, total - 1)}
+          value={Math.max(firstAvailable, globalCursor)}
           disabled={!has}
-          onChange={(e) => a.setCursor(Number(e.target.value))}
+          onChange={(e) =>
+            remote ? void a.seekEvent(Number(e.target.value)) : a.setCursor(Number(e.target.value))
+          }
           aria-label="Scrub through the trace"
           data-testid="scrub"
         />
-        <span className="cursor-readout" data-testid="cursor-readout">
-          {cursor >= 0 && trace ? (
+        <span
+          className="cursor-readout"
+          data-testid="cursor-readout"
+          data-seeking={seeking !== null ? 'true' : undefined}
+        >
+          {seeking !== null ? (
             <>
-              <b>#{formatCount(cursor)}</b>
-              <span className="wide-only"> / {formatCount(count)}</span> ·{' '}
+              loading <b>#{formatCount(seeking)}</b>…
+            </>
+          ) : cursor >= 0 && trace ? (
+            <>
+              <b>#{formatCount(globalCursor)}</b>
+              <span className="wide-only"> / {formatCount(total)}</span> ·{' '}
               <b>{formatTimeNs(trace.timeAt(cursor))}</b>
             </>
           ) : (
-            `${formatCount(count)} events`
+            `${formatCount(total)} events`
           )}
         </span>
       </div>

@@ -52,6 +52,8 @@ export interface Finding {
   events: readonly number[];
   /** The event the cursor jumps to: where the finding became certain. */
   anchor: number;
+  /** The anchor's time, ns (known without its record: a finding of a trace the server holds). */
+  ns?: number;
 }
 
 export interface TraceAnalysis {
@@ -92,6 +94,12 @@ export interface AnalysisOptions {
   trailEvery?: number;
   /** Called after background progress (new findings or more of the trace walked). */
   onChange?: () => void;
+  /**
+   * Run the detectors (default true). A window of a trace the server holds
+   * passes false: its findings come from the server's pass over the whole
+   * trace, and the window only needs the replayed state.
+   */
+  detectors?: boolean;
 }
 
 /**
@@ -239,6 +247,7 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
     strings: (id: number) => trace.string(id),
     checkpointInterval: interval,
     sessionCacheSize: RUNNER_SESSION_CACHE,
+    ...(o.detectors === false ? { rules: [] } : {}),
   });
   const checkpoints: Checkpoints = runner.checkpoints!;
   const head = runner.replayer;

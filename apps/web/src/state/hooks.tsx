@@ -85,3 +85,40 @@ export function useCursorState(): ReplayState | null {
     [analysis, cursor, version],
   );
 }
+
+const selectIsRemote = (s: AppState): boolean => s.remote !== null;
+const selectFrom = (s: AppState): number => s.windowFrom;
+const selectBracket = (s: AppState): number => s.windowBracket;
+
+/**
+ * Local index -> event number of the whole trace: the identity, except for a
+ * window of a trace the server holds (issue 15), whose events are numbered
+ * from the window's place in the trace.
+ */
+export function useGlobalIndex(): (i: number) => number {
+  const remote = useAppStore(selectIsRemote);
+  const from = useAppStore(selectFrom);
+  const bracket = useAppStore(selectBracket);
+  return useMemo(
+    () => (i: number) => (!remote || i < 0 ? i : from + Math.max(0, i - bracket)),
+    [remote, from, bracket],
+  );
+}
+
+const selectWindowCount = (s: AppState): number => s.trace?.count ?? 0;
+
+/** Event number of the whole trace -> local index of the loaded trace (-1 when not held). */
+export function useLocalIndex(): (g: number) => number {
+  const remote = useAppStore(selectIsRemote);
+  const from = useAppStore(selectFrom);
+  const bracket = useAppStore(selectBracket);
+  const n = useAppStore(selectWindowCount);
+  return useMemo(
+    () => (g: number) => {
+      if (!remote) return g;
+      const i = g - from + bracket;
+      return g >= from && i < n ? i : -1;
+    },
+    [remote, from, bracket, n],
+  );
+}

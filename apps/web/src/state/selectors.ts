@@ -48,3 +48,24 @@ export const selectLegendOpen = (s: AppState) => s.legendOpen;
 export const selectFramed = (s: AppState) => s.framed;
 /** Rows of the timeline (lanes), for sizing the panels around it. */
 export const selectLaneCount = (s: AppState) => s.trace?.lanes.length ?? 0;
+
+/** Global event number of local index i of the loaded trace (a window's, issue 15). */
+export function globalIndexOf(
+  s: Pick<AppState, 'remote' | 'windowFrom' | 'windowBracket'>,
+  i: number,
+): number {
+  return s.remote === null || i < 0 ? i : s.windowFrom + Math.max(0, i - s.windowBracket);
+}
+/** The cursor as an event number of the whole trace. */
+export const selectGlobalCursor = (s: AppState) => globalIndexOf(s, s.cursor);
+/** Events in the whole trace (a remote trace's, not its window's). */
+export const selectTotalEvents = (s: AppState) =>
+  s.remote ? s.remote.events : (s.trace?.count ?? 0);
+/** The first event that can still be shown (a live spool drops old ones). */
+export const selectFirstAvailable = (s: AppState) => (s.remote ? s.remote.firstAvailable : 0);
+export const selectRemote = (s: AppState) => s.remote;
+export const selectRemoteVersion = (s: AppState) => s.remoteVersion;
+export const selectSeeking = (s: AppState) => s.seeking;
+export const selectWindowFrom = (s: AppState) => s.windowFrom;
+export const selectWindowBracket = (s: AppState) => s.windowBracket;
+export const selectBudget = (s: AppState) => s.budgetBytes;

@@ -17,6 +17,9 @@
 // - search:    the event search and its matches
 // - layout:    panel sizes (remembered) and the bottom-right tab
 // - link:      deep links: the URL of this view, Copy link, opening a link
+// - remote:    a trace the server holds, viewed through a window (issue 15):
+//              the window's place in the whole trace, seeks across windows,
+//              the memory budget
 // - ui:        help and legend overlays, toasts
 // Slices reach each other through `internal` (slices/context.ts), never
 // through the UI's actions.
@@ -52,6 +55,7 @@ import { createRangeSlice, type RangeActions, type RangeState } from './slices/r
 import { createSearchSlice, type SearchActions, type SearchState } from './slices/search.ts';
 import { createLayoutSlice, type LayoutActions, type LayoutState } from './slices/layout.ts';
 import { createLinkSlice, type LinkActions } from './slices/link.ts';
+import { createRemoteSlice, type RemoteActions, type RemoteState } from './slices/remote.ts';
 
 export type { Source, LoadingState, LoadFailure } from './slices/source.ts';
 export type { ConnectionInfo } from './slices/live.ts';
@@ -82,6 +86,7 @@ export interface AppActions
     SearchActions,
     LayoutActions,
     LinkActions,
+    RemoteActions,
     UiActions {
   /** Stop timers and the socket. The store is unusable afterwards. */
   dispose(): void;
@@ -101,6 +106,7 @@ export interface AppState
     RangeState,
     SearchState,
     LayoutState,
+    RemoteState,
     UiState {
   actions: AppActions;
 }
@@ -174,9 +180,10 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
     const search = createSearchSlice(ctx);
     const layout = createLayoutSlice(ctx);
     const link = createLinkSlice(ctx);
+    const remote = createRemoteSlice(ctx);
     const slices = [
       ...[source, view, cursor, play, live, selection, server, findings, ui],
-      ...[tracks, range, search, layout, link],
+      ...[tracks, range, search, layout, link, remote],
     ];
     for (const s of slices) Object.assign(internal, s.internal);
 
@@ -195,12 +202,14 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       ...search.actions,
       ...layout.actions,
       ...link.actions,
+      ...remote.actions,
       dispose: () => {
         life.disposed = true;
         internal.stopPlay();
         internal.closeLive();
         get().analysis?.dispose();
         internal.abortLoad();
+        internal.closeRemote();
       },
     };
     return {
@@ -218,6 +227,7 @@ export function createAppStore(options: AppStoreOptions = {}): AppStore {
       ...search.state,
       ...layout.state,
       ...link.state,
+      ...remote.state,
       actions,
     };
   });

@@ -15,6 +15,7 @@ import {
   useBuckets,
 } from './aggregate.ts';
 import type { Raster } from './raster.ts';
+import { fillCounter, fillLane, type Underlay } from './underlay.ts';
 import { packRgb, RGB, type Rgb } from './theme.ts';
 
 /** Columns of the visible window: column c covers [t0 + c*nsPerCol, t0 + (c+1)*nsPerCol). */
@@ -89,6 +90,7 @@ export function drawLaneStates(
   y1: number,
   bg: Rgb,
   s: Scratch,
+  under: Underlay | null = null,
 ): 'all' | 'states' | 'none' {
   let flags: 'all' | 'states' | 'none';
   const dense = lane.states.length + lane.marks.length > 4 * g.cols;
@@ -101,11 +103,18 @@ export function drawLaneStates(
   } else if (lane.states.length > 0) {
     aggregateStates(trace, lane, g.t0, g.nsPerCol, g.cols, s.wait, s.run, s.block, s.flags);
     flags = 'states';
-  } else {
+  } else if (under === null) {
     return 'none';
+  } else {
+    s.wait.fill(0, 0, g.cols);
+    s.run.fill(0, 0, g.cols);
+    s.block.fill(0, 0, g.cols);
+    flags = 'none';
   }
+  // Outside the window of a trace the server holds: its summaries.
+  const summarized = under !== null && fillLane(under, lane.tid, g, s, false);
   // The kernel's "running" is the port's own work: drawn in its own muted colour.
-  if (lane.states.length > 0 && y1 > y0) {
+  if ((lane.states.length > 0 || summarized) && y1 > y0) {
     paintStates(r, g.cols, y0, y1, bg, s, lane.isKernel ? RGB.kernel : RGB.running);
   }
   return flags;
@@ -213,9 +222,10 @@ export function drawCounterTrack(
   scaleMax: number,
   limit: number,
   s: Scratch,
+  under: Underlay | null = null,
 ): number {
   const series = which === 'queue' ? trace.queueDepth : trace.running;
-  if (series.length === 0) return scaleMax > 0 ? scaleMax : 1;
+  if (series.length === 0 && under === null) return scaleMax > 0 ? scaleMax : 1;
   const buckets = which === 'queue' ? trace.queueBuckets : trace.runningBuckets;
   const inView = series.length > 4 * g.cols ? visibleCount(trace, series, g) : 0;
   if (useBuckets(trace, g.nsPerCol, inView, g.cols)) {
@@ -223,6 +233,7 @@ export function drawCounterTrack(
   } else {
     aggregateMinMax(trace, series, g.t0, g.nsPerCol, g.cols, s.min, s.max);
   }
+  if (under !== null) fillCounter(under, which, g, s.min, s.max);
   if (scaleMax <= 0) {
     // Auto scale: the largest value in view, rounded up to 1-2-5.
     let m = 1;
@@ -233,8 +244,10 @@ export function drawCounterTrack(
   const fill = which === 'queue' ? P.queueFill : P.runFill;
   const line = which === 'queue' ? P.queue : P.runLine;
   const limitY = limit > 0 ? y1 - Math.round((Math.min(limit, scaleMax) / scaleMax) * h) : y0;
-  const endCol = Math.min(g.cols, Math.ceil((trace.endNs - g.t0) / g.nsPerCol));
-  const startCol = Math.max(0, Math.floor((trace.startNs - g.t0) / g.nsPerCol));
+  const endCol =
+    under !== null ? g.cols : Math.min(g.cols, Math.ceil((trace.endNs - g.t0) / g.nsPerCol));
+  const startCol =
+    under !== null ? 0 : Math.max(0, Math.floor((trace.startNs - g.t0) / g.nsPerCol));
   for (let c = startCol; c < endCol; c++) {
     const mx = s.max[c]!;
     const mn = s.min[c]!;

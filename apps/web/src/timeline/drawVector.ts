@@ -461,10 +461,16 @@ export function drawFindings(
   const diamonds = new Path2D();
   let labels = 0;
   for (const f of findings) {
-    if (f.events.length === 0) continue;
-    const i = f.events[0]!;
-    if (i < 0 || i >= trace.count) continue;
-    const t = trace.timeAt(i);
+    let t: number;
+    if (f.events.length === 0) {
+      // Outside a window: placed by its anchor's time.
+      if (f.ns === undefined) continue;
+      t = f.ns;
+    } else {
+      const i = f.events[0]!;
+      if (i < 0 || i >= trace.count) continue;
+      t = trace.timeAt(i);
+    }
     if (t < g.t0 || t > g.t1) continue;
     const x = Math.round(xOf(g, t)) + 0.5;
     ctx.moveTo(x, l.queueY0);

@@ -7,6 +7,7 @@ export {
   type TimelineFinding,
   type TimelineModel,
   type TimelineRange,
+  type TimelineRemote,
   type TimelineState,
 } from './model.ts';
 export { shownLanes } from './rows.ts';

@@ -15,11 +15,16 @@
 
 import type { WebTrace } from '../trace/index.ts';
 import { viewBounds } from '../lib/view.ts';
+import type { TimelineRemote } from './underlay.ts';
+
+export type { TimelineRemote } from './underlay.ts';
 
 /** A finding (from the analysis detectors) to mark on the timeline. */
 export interface TimelineFinding {
   /** Event indices that prove it (ascending); the first one anchors the marker. */
   readonly events: ArrayLike<number>;
+  /** Its anchor's time, for a finding whose events are outside a window (`events` empty). */
+  readonly ns?: number;
   /** Short rule name shown next to the marker, e.g. "IOCount below zero". */
   readonly label: string;
 }
@@ -48,6 +53,11 @@ export interface TimelineState {
   readonly searchMatches?: Uint32Array | null;
   /** The framed finding's evidence events, ringed in the finding colour. */
   readonly evidence?: readonly number[] | null;
+  /**
+   * A trace the server holds, of which `trace` is a window (issue 15): the
+   * whole extent, and summaries for what lies outside the window.
+   */
+  readonly windowed?: TimelineRemote | null;
 }
 
 /** A time range selected on the timeline. */
@@ -76,13 +86,19 @@ export interface TimelineModel {
   pinSession?(id: bigint): void;
   /** A click on a track's name. */
   selectSession?(id: bigint): void;
+  /** A click outside a remote trace's window: go to the event at that time. */
+  seekTime?(ns: number): void;
 }
 
 /** The smallest window the canvas will zoom to. */
 export { MIN_VIEW_NS } from '../lib/view.ts';
 
 /** A view spanning the whole trace, with a little margin (a good initial view, and the widest). */
-export function fullView(trace: WebTrace): { startNs: number; endNs: number } {
+export function fullView(
+  trace: WebTrace,
+  remote?: TimelineRemote | null,
+): { startNs: number; endNs: number } {
+  if (remote) return viewBounds(remote.startNs, remote.endNs);
   return viewBounds(trace.startNs, trace.endNs);
 }
 

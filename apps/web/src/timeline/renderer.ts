@@ -79,6 +79,7 @@ import { OVERVIEW_REFRESH_MS, OverviewCache } from './overview.ts';
 import { clampView, createPanZoom, type PanZoom } from './panZoom.ts';
 import { Pen } from './pen.ts';
 import { Raster } from './raster.ts';
+import { fillLaneFlags, underlayFor } from './underlay.ts';
 import { COLORS, packRgb, RGB } from './theme.ts';
 import { shownLanes } from './rows.ts';
 
@@ -158,6 +159,8 @@ export class TimelineRenderer {
     evidence: readonly number[] | null | undefined;
     spanHover: unknown;
     drag: unknown;
+    remote: unknown;
+    remoteVersion: number;
   } = {
     trace: null,
     version: -2,
@@ -178,6 +181,8 @@ export class TimelineRenderer {
     evidence: undefined,
     spanHover: null,
     drag: null,
+    remote: null,
+    remoteVersion: -2,
   };
 
   /** Null when the browser gives no 2D context (the component then shows a message). */
@@ -438,6 +443,15 @@ export class TimelineRenderer {
     const s = this.model.getState();
     if (!g || !s.trace || s.trace.count === 0) return;
     const { x, y } = this.localXY(e);
+    const rem = s.windowed;
+    if (rem && x >= g.layout.plotX0 && x <= g.layout.plotX1) {
+      // Outside the window of a trace the server holds: go to the event there.
+      const t = g.t0 + (x - g.layout.plotX0) * g.nsPerPx;
+      if (t < rem.windowStartNs || t > rem.windowEndNs) {
+        this.model.seekTime?.(t);
+        return;
+      }
+    }
     const hit: Pick = pick(s.trace, g, this.tracks, x, y);
     switch (hit.kind) {
       case 'event':
@@ -540,7 +554,9 @@ export class TimelineRenderer {
       d.searchLength === (search ? search.length : -1) &&
       d.evidence === s.evidence &&
       d.spanHover === this.spanHover &&
-      d.drag === this.drag
+      d.drag === this.drag &&
+      d.remote === (s.windowed ?? null) &&
+      d.remoteVersion === (s.windowed ? s.windowed.version : -1)
     ) {
       return false;
     }
@@ -563,6 +579,8 @@ export class TimelineRenderer {
     d.evidence = s.evidence;
     d.spanHover = this.spanHover;
     d.drag = this.drag;
+    d.remote = s.windowed ?? null;
+    d.remoteVersion = s.windowed ? s.windowed.version : -1;
     return true;
   }
 
@@ -617,7 +635,7 @@ export class TimelineRenderer {
     }
 
     // The window: the model's, clamped into the trace (or the whole trace if unset).
-    const full = fullView(trace);
+    const full = fullView(trace, state.windowed);
     this.fullStartNs = full.startNs;
     this.fullEndNs = full.endNs;
     let vs = state.viewStartNs;
@@ -661,6 +679,8 @@ export class TimelineRenderer {
     const r = this.raster;
     this.scratch.ensure(cols);
     const cg: Columns = { t0: v.startNs, nsPerCol: (v.endNs - v.startNs) / cols, cols };
+    // A window of a trace the server holds: its summaries outside the window.
+    const under = underlayFor(state.windowed, cg);
     const dy = (y: number): number => Math.round((y - rasterY0) * dpr);
     // One band at a time (raster.ts): the tracks, then each visible lane.
     const putX = Math.round(layout.plotX0 * dpr);
@@ -678,6 +698,7 @@ export class TimelineRenderer {
       0,
       0,
       this.scratch,
+      under,
     );
     r.put(ctx, putX, putY);
     r.band(cols, dy(layout.runY0), dy(layout.runY1), packRgb(RGB.laneOdd));
@@ -691,6 +712,7 @@ export class TimelineRenderer {
       runMax,
       trace.concurrency,
       this.scratch,
+      under,
     );
     r.put(ctx, putX, putY);
 
@@ -709,7 +731,7 @@ export class TimelineRenderer {
       const marksOnly = lane.states.length === 0;
       const y0 = Math.max(clipTop, dy(top + parts.barY));
       const y1 = marksOnly ? y0 : dy(top + parts.barY + parts.barH);
-      const flagsOf = drawLaneStates(r, trace, lane, cg, y0, y1, bg, this.scratch);
+      const flagsOf = drawLaneStates(r, trace, lane, cg, y0, y1, bg, this.scratch, under);
       const my0 = Math.max(clipTop, marksOnly ? dy(top + 3) : dy(top + parts.markY));
       const my1 = marksOnly ? dy(top + layout.laneH - 3) : dy(top + parts.markY + parts.markH);
       const limit = cols / 4;
@@ -721,6 +743,9 @@ export class TimelineRenderer {
           paintMarks(r, cols, my0, my1, this.scratch.flags);
         } else if (lane.states.length > 0) bits |= 1;
         if (!drawMarksDense(r, trace, lane.marks, cg, my0, my1, limit, this.scratch)) bits |= 2;
+      }
+      if (under !== null && fillLaneFlags(under, lane.tid, cg, this.scratch.flags)) {
+        paintMarks(r, cols, my0, my1, this.scratch.flags);
       }
       sparse[row] = bits;
       r.put(ctx, putX, putY);

@@ -19,6 +19,7 @@ import type { FindingsInternal } from './findings.ts';
 import type { UiInternal } from './ui.ts';
 import type { SearchInternal } from './search.ts';
 import type { LinkInternal } from './link.ts';
+import type { RemoteInternal } from './remote.ts';
 
 export type SetState = StoreApi<AppState>['setState'];
 export type GetState = StoreApi<AppState>['getState'];
@@ -45,7 +46,8 @@ export type Internals = SourceInternal &
   FindingsInternal &
   UiInternal &
   SearchInternal &
-  LinkInternal;
+  LinkInternal &
+  RemoteInternal;
 
 export interface SliceContext {
   readonly set: SetState;

@@ -1,6 +1,8 @@
 // The findings slice: the detectors' output for the loaded trace (sorted by
 // anchor), the anchors as a typed array for next/previous anomaly, and how
-// far the background analysis got.
+// far the background analysis got. Event indices here are global: for a trace
+// the server holds (remote slice), the server's pass over the whole trace,
+// which the window's local indices reach through toLocal.
 
 import type { AppState } from '../store.ts';
 import type { Finding, TraceAnalysis } from '../analysis.ts';
@@ -60,7 +62,7 @@ export function findingKey(f: Finding): string {
 export function createFindingsSlice(
   ctx: SliceContext,
 ): Slice<FindingsState, FindingsActions, FindingsInternal> {
-  const { set, get, life } = ctx;
+  const { set, get, life, internal } = ctx;
 
   const findingState: FindingsInternal['findingState'] = (a) => {
     const findings = a ? a.findings() : [];
@@ -86,22 +88,43 @@ export function createFindingsSlice(
     set({ ...findingState(a), analysisProgress: progress });
   };
 
-  const goToFinding = (f: Finding, mode?: 'evidence' | 'context'): void => {
+  /** Frame finding f whose anchor is in the loaded trace (or window). */
+  const frameFinding = (f: Finding, mode?: 'evidence' | 'context'): void => {
     const s = get();
     const trace = s.trace;
     if (!trace || trace.count === 0) return;
+    const anchor = internal.toLocal(f.anchor);
+    if (anchor < 0) return;
+    // Findings are global; a window frames the evidence it holds.
+    const events: number[] = [];
+    for (const e of f.events) {
+      const l = internal.toLocal(e);
+      if (l >= 0) events.push(l);
+    }
     const key = findingKey(f);
     const m =
       mode ?? (s.framed?.key === key && s.framed.mode === 'evidence' ? 'context' : 'evidence');
     const frame =
       m === 'evidence'
-        ? evidenceFrame(trace, f.events, f.anchor)
-        : contextFrame(trace, f.events, f.anchor, f.session);
+        ? evidenceFrame(trace, events, anchor)
+        : contextFrame(trace, events, anchor, f.session);
     const a = s.actions;
     if (f.session !== null) a.selectSession(f.session);
     if (frame) a.setView(frame.startNs, frame.endNs);
-    a.setCursor(f.anchor, { reveal: false });
+    a.setCursor(anchor, { reveal: false });
     set({ framed: { key, mode: m }, evidence: f.events });
+  };
+
+  const goToFinding = (f: Finding, mode?: 'evidence' | 'context'): void => {
+    const s = get();
+    if (s.remote && internal.toLocal(f.anchor) < 0) {
+      // Far away in a trace the server holds: load its window first.
+      void s.actions.seekEvent(f.anchor, { reveal: false }).then(() => {
+        if (!life.disposed) frameFinding(f, mode ?? 'evidence');
+      });
+      return;
+    }
+    frameFinding(f, mode);
   };
 
   return {
@@ -110,7 +133,8 @@ export function createFindingsSlice(
       goToFinding,
       toggleFindingFrame: () => {
         const s = get();
-        const at = s.findings.filter((f) => f.anchor === s.cursor);
+        const g = internal.toGlobal(s.cursor);
+        const at = s.findings.filter((f) => f.anchor === g);
         if (at.length === 0) return;
         const framed = at.find((f) => findingKey(f) === s.framed?.key) ?? at[0]!;
         goToFinding(framed);

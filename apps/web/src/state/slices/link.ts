@@ -34,7 +34,8 @@ export function createLinkSlice(ctx: SliceContext): Slice<object, LinkActions, L
     const q = linkSearch(
       {
         source: src.kind === 'recording' ? { kind: src.kind, id: src.id } : { kind: src.kind },
-        cursor: s.cursor,
+        // Links name events of the whole trace (a window's cursor is local).
+        cursor: internal.toGlobal(s.cursor),
         viewStartNs: s.viewStartNs,
         viewEndNs: s.viewEndNs,
         selectedSession: s.selectedSession,
@@ -54,12 +55,15 @@ export function createLinkSlice(ctx: SliceContext): Slice<object, LinkActions, L
     if (f.session !== null) a.selectSession(f.session);
     if (f.view) a.setView(f.view.startNs, f.view.endNs);
     if (f.cursor !== null) {
-      if (f.cursor < trace.count) a.setCursor(f.cursor, { reveal: f.view === null });
-      else {
+      const total = s.remote ? s.remote.events : trace.count;
+      if (f.cursor < total) {
+        if (s.remote) void a.seekEvent(f.cursor, { reveal: f.view === null });
+        else a.setCursor(f.cursor, { reveal: f.view === null });
+      } else {
         internal.toast({
           tone: 'info',
           title: `The link's event #${f.cursor} is past the end`,
-          detail: `This recording holds ${trace.count.toLocaleString('en-US')} events.`,
+          detail: `This recording holds ${total.toLocaleString('en-US')} events.`,
         });
       }
     }

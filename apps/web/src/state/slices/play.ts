@@ -35,8 +35,20 @@ export function createPlaySlice(ctx: SliceContext): Slice<PlayState, PlayActions
     playTimer = null;
     const s = get();
     if (!s.playing || !s.trace || life.disposed) return;
+    // A window of a remote trace on its way: wait for it.
+    if (s.seeking !== null) {
+      playTimer = timers.setTimeout(tick, 1000 / s.speed);
+      return;
+    }
     const next = s.cursor + 1;
     if (next >= s.trace.count) {
+      const g = internal.toGlobal(s.cursor) + 1;
+      if (s.remote && g < s.remote.events) {
+        // Play on into the next window.
+        void s.actions.seekEvent(g);
+        playTimer = timers.setTimeout(tick, 1000 / s.speed);
+        return;
+      }
       set({ playing: false });
       return;
     }
@@ -56,7 +68,16 @@ export function createPlaySlice(ctx: SliceContext): Slice<PlayState, PlayActions
       if (!s.trace || s.trace.count === 0) return;
       const pause = s.source.kind === 'live' ? { paused: true } : {};
       // Playing from the last event restarts from the beginning.
-      const start = s.cursor < 0 || s.cursor >= s.trace.count - 1 ? 0 : s.cursor;
+      const atEnd = s.remote
+        ? internal.toGlobal(s.cursor) >= s.remote.events - 1
+        : s.cursor >= s.trace.count - 1;
+      if (s.remote && atEnd) {
+        void s.actions.seekEvent(s.remote.firstAvailable);
+        set({ playing: true, ...pause });
+        playTimer = timers.setTimeout(tick, 1000 / s.speed);
+        return;
+      }
+      const start = s.cursor < 0 || atEnd ? (s.remote ? s.windowBracket : 0) : s.cursor;
       set({ playing: true, cursor: start, ...pause });
       playTimer = timers.setTimeout(tick, 1000 / s.speed);
     },

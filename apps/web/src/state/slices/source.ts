@@ -21,9 +21,15 @@ import { LoadError } from '../../connection/errors.ts';
 import { createTraceAnalysis, type TraceAnalysis } from '../analysis.ts';
 import type { LinkFocus } from '../deepLink.ts';
 import { wholeView } from './view.ts';
+import { fitsBudget, formatBytes, LOAD_FACTOR } from '../remote.ts';
 import { initialConnection } from './live.ts';
 import { noFindings } from './findings.ts';
 import type { Slice, SliceContext } from './context.ts';
+
+/** A file name as one shell word (for the command a message names). */
+function shellQuote(name: string): string {
+  return /^[\w./-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
+}
 
 export type Source =
   | { kind: 'none' }
@@ -92,6 +98,7 @@ export function createSourceSlice(
   };
 
   const resetSource = (): void => {
+    internal.closeRemote();
     internal.resetSearch();
     internal.stopPlay();
     internal.closeLive();
@@ -224,6 +231,17 @@ export function createSourceSlice(
       const src = await makeSource(ctl.signal);
       if (ctl.signal.aborted) return;
       name = src.name;
+      const budget = get().budgetBytes;
+      if (src.size > 0 && !fitsBudget(src.size, budget)) {
+        // Held whole it would pass the budget: the server windows it instead.
+        refuse(
+          'OVER_BUDGET',
+          `${src.name} is ${formatBytes(src.size)}: held whole in the browser it would take about ` +
+            `${formatBytes(src.size * LOAD_FACTOR)}, over the memory budget of ${formatBytes(budget)}. ` +
+            `Serve it and browse it through a window: iocpscope open ${shellQuote(src.name)}`,
+        );
+        return;
+      }
       set({ loading: { name: src.name, loadedBytes: 0, totalBytes: src.size, events: 0 } });
       const r = await loadTrace(src, {
         signal: ctl.signal,
@@ -279,13 +297,16 @@ export function createSourceSlice(
           (src) => ({ kind: 'file', name: src.name, bytes: src.size }),
         ),
       openRecording: (rec, opts) =>
-        runLoad(
-          rec.name,
-          (signal) =>
-            fetchSource(recordingUrl(rec.id, env.loc.search), rec.name, signal, env.fetch),
-          (src) => ({ kind: 'recording', id: rec.id, name: rec.name, bytes: src.size }),
-          opts?.focus ? () => internal.applyFocus(opts.focus!) : undefined,
-        ),
+        // Too big to hold whole: the server indexes it and the browser holds a window.
+        !fitsBudget(rec.bytes, get().budgetBytes)
+          ? internal.openRemote(rec, opts?.focus)
+          : runLoad(
+              rec.name,
+              (signal) =>
+                fetchSource(recordingUrl(rec.id, env.loc.search), rec.name, signal, env.fetch),
+              (src) => ({ kind: 'recording', id: rec.id, name: rec.name, bytes: src.size }),
+              opts?.focus ? () => internal.applyFocus(opts.focus!) : undefined,
+            ),
       cancelLoad: () => {
         loadAbort?.abort();
         set({ loading: null });

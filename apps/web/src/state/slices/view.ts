@@ -12,6 +12,7 @@ import type { WebTrace } from '../../trace/index.ts';
 import { clampView, viewBounds } from '../../lib/view.ts';
 import type { AppState } from '../store.ts';
 import type { Slice, SliceContext } from './context.ts';
+import { extentOf } from './remote.ts';
 
 export interface ViewState {
   viewStartNs: number;
@@ -50,12 +51,28 @@ export function clampToTrace(
   return clampView(startNs, endNs, b.startNs, b.endNs);
 }
 
+/**
+ * `[startNs, endNs]` clamped into a whole trace's extent (a remote trace's is
+ * the server's, wider than its window); unchanged without one.
+ */
+export function clampToExtent(
+  ext: { startNs: number; endNs: number } | null,
+  startNs: number,
+  endNs: number,
+): { startNs: number; endNs: number } {
+  if (ext === null) return { startNs, endNs };
+  const b = viewBounds(ext.startNs, ext.endNs);
+  return clampView(startNs, endNs, b.startNs, b.endNs);
+}
+
 export function createViewSlice(ctx: SliceContext): Slice<ViewState, ViewActions, ViewInternal> {
   const { set, get } = ctx;
 
   const revealCursor = (i: number): Partial<AppState> => {
-    const { trace, viewStartNs, viewEndNs } = get();
-    if (!trace || i < 0) return {};
+    const s = get();
+    const { trace, viewStartNs, viewEndNs } = s;
+    const ext = extentOf(s);
+    if (!trace || i < 0 || i >= trace.count || ext === null) return {};
     const t = trace.timeAt(i);
     if (t >= viewStartNs && t <= viewEndNs) return {};
     const w = viewEndNs - viewStartNs;
@@ -63,9 +80,9 @@ export function createViewSlice(ctx: SliceContext): Slice<ViewState, ViewActions
     // event, the window starts at the trace, not 30% before it.
     const margin = w * 0.01;
     let start = t - w * 0.3;
-    start = Math.min(start, trace.endNs + margin - w);
-    start = Math.max(start, trace.startNs - margin);
-    const v = clampToTrace(trace, start, start + w);
+    start = Math.min(start, ext.endNs + margin - w);
+    start = Math.max(start, ext.startNs - margin);
+    const v = clampToExtent(ext, start, start + w);
     return { viewStartNs: v.startNs, viewEndNs: v.endNs };
   };
 
@@ -75,7 +92,7 @@ export function createViewSlice(ctx: SliceContext): Slice<ViewState, ViewActions
       setView: (startNs, endNs) => {
         if (!(endNs > startNs) || !Number.isFinite(startNs) || !Number.isFinite(endNs)) return;
         const s = get();
-        const v = clampToTrace(s.trace, startNs, endNs);
+        const v = clampToExtent(extentOf(s), startNs, endNs);
         if (v.startNs === s.viewStartNs && v.endNs === s.viewEndNs) return;
         const w = s.viewEndNs - s.viewStartNs;
         const pan =

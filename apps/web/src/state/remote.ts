@@ -1,0 +1,295 @@
+// A trace the server holds and the browser views through a window (issue 15).
+// The browser never holds more than its memory budget of it:
+//
+//   window     the records around the cursor, [from, from + windowEvents), with
+//              the state before `from` as a Snapshot bracket first (the server
+//              folds it from its checkpoints). It is an ordinary WebTrace: the
+//              timeline, the inspector and stepping read it as they read a
+//              whole trace. Its local event i is the trace's event
+//              from + i - bracket (the bracket's records are state, not events).
+//   cache      raw windows already fetched (neighbours are prefetched when the
+//              cursor nears an edge), least recently used first out, within a
+//              quarter of the budget.
+//   summaries  the server's zoomed-out buckets for what the timeline shows
+//              outside the window (any zoom), a few recent slices.
+//   findings   the server's detector pass over the whole trace, polled until
+//              it is done.
+//
+// Windows start on multiples of half a window, so consecutive windows share
+// half their records and a cached window serves both of its halves. Events
+// are addressed by their index in the whole trace ("global"); the store keeps
+// the cursor local to the window and converts at the edges (toGlobal/toLocal).
+
+import { MAX_QUERY_RECORDS, MAX_SUMMARY_BUCKETS, type SummarySlice } from '@iocpscope/protocol';
+import { WebTrace } from '../trace/index.ts';
+import type { RemoteFinding, RemoteMeta, RemoteWindow, TraceApi } from '../connection/traceApi.ts';
+import { LoadError } from '../connection/errors.ts';
+
+export const DEFAULT_BUDGET_BYTES = 512 * 1024 * 1024;
+export const MIN_BUDGET_BYTES = 8 * 1024 * 1024;
+/** Bytes of browser memory a fully loaded trace costs per byte of its file (records + indexes + analysis). */
+export const LOAD_FACTOR = 1.5;
+const RECORD_BYTES = 32;
+/** Summary slices kept (the view's, at a few zoom levels). */
+const SUMMARY_SLICES = 6;
+
+/** "512M", "2G", "64MiB", "1048576": bytes, or null when it is not a size. */
+export function parseBytes(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  if (!m) return null;
+  const mult: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+  const v = Math.round(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
+  return Number.isFinite(v) && v > 0 ? v : null;
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(n % 2 ** 30 === 0 ? 0 : 1)} GB`;
+  if (n >= 2 ** 20) return `${Math.round(n / 2 ** 20)} MB`;
+  return `${Math.round(n / 1024)} KB`;
+}
+
+/** Whether a whole trace file of `bytes` fits the budget once loaded. */
+export function fitsBudget(fileBytes: number, budget: number): boolean {
+  return fileBytes * LOAD_FACTOR <= budget;
+}
+
+/**
+ * Events per window for a budget: a window (records + its WebTrace indexes +
+ * its replay) costs about 64 B per event, and the budget holds it, the raw
+ * cache (a quarter) and slack. A power of two between 8 K and 256 K (the
+ * API's largest request): small enough that a seek fetches and indexes one
+ * window well inside 100 ms.
+ */
+export function windowEventsFor(budget: number): number {
+  let w = 8192;
+  while (w < MAX_QUERY_RECORDS && w * 2 * 64 * 8 <= budget) w *= 2;
+  return w;
+}
+
+/** A window built for viewing. */
+export interface BuiltWindow {
+  /** Global index of the window's first event (its local index is `bracket`). */
+  from: number;
+  /** Local records before `from`: the state bracket. */
+  bracket: number;
+  trace: WebTrace;
+}
+
+/** Where `g` falls: the first global event of the window that serves it. */
+export function windowStartFor(g: number, w: number): number {
+  const half = w / 2;
+  return Math.max(0, Math.floor((g - w / 4) / half) * half);
+}
+
+export class RemoteTrace {
+  /** Bumps when summaries, findings or the meta change (the timeline redraws). */
+  version = 0;
+  readonly windowEvents: number;
+  private readonly cache = new Map<number, RemoteWindow>();
+  private cacheBytes = 0;
+  private readonly inflight = new Map<number, Promise<RemoteWindow>>();
+  private readonly strings = new Map<number, string>();
+  private readonly slices: Array<{ level: number; s: SummarySlice }> = [];
+  private summaryWanted: string | null = null;
+  private disposed = false;
+  private readonly abort = new AbortController();
+  /** The server's findings so far (global event indices), and its pass' state. */
+  findings: RemoteFinding[] = [];
+  findingsState: 'running' | 'done' | 'failed' | 'unavailable' = 'running';
+  findingsWalked = 0;
+  private findingsTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    readonly api: TraceApi,
+    public meta: RemoteMeta,
+    readonly budget: number,
+    private readonly onChange: () => void,
+  ) {
+    this.windowEvents = windowEventsFor(budget);
+  }
+
+  get events(): number {
+    return this.meta.events;
+  }
+
+  /** Oldest event still available (the live spool drops old parts), else 0. */
+  get firstAvailable(): number {
+    return this.meta.available?.firstEvent ?? 0;
+  }
+
+  /** Raw window records, string table and summaries held now (bytes). */
+  get heldBytes(): number {
+    let b = this.cacheBytes;
+    for (const x of this.slices) b += summaryBytes(x.s);
+    return b;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.abort.abort();
+    if (this.findingsTimer !== null) clearTimeout(this.findingsTimer);
+    this.cache.clear();
+    this.slices.length = 0;
+  }
+
+  // ---- windows -------------------------------------------------------------------
+
+  /** The raw window starting at `from` (an aligned start), from the cache or the server. */
+  private raw(from: number): Promise<RemoteWindow> {
+    const hit = this.cache.get(from);
+    if (hit) {
+      // Most recently used last.
+      this.cache.delete(from);
+      this.cache.set(from, hit);
+      return Promise.resolve(hit);
+    }
+    const going = this.inflight.get(from);
+    if (going) return going;
+    const p = this.api
+      .window(from, this.windowEvents, this.abort.signal)
+      .then((w) => {
+        this.inflight.delete(from);
+        if (this.disposed) throw new LoadError('ABORTED', 'closed');
+        for (const [id, s] of w.strings) this.strings.set(id, s);
+        this.cache.set(from, w);
+        this.cacheBytes += w.records.byteLength;
+        // A quarter of the budget for raw windows; the one just fetched always stays.
+        const limit = Math.max(this.budget / 4, w.records.byteLength);
+        for (const [k, v] of this.cache) {
+          if (this.cacheBytes <= limit || k === from) break;
+          this.cache.delete(k);
+          this.cacheBytes -= v.records.byteLength;
+        }
+        return w;
+      })
+      .catch((e: unknown) => {
+        this.inflight.delete(from);
+        throw e;
+      });
+    this.inflight.set(from, p);
+    return p;
+  }
+
+  /** The window holding global event `g`, built into a WebTrace. */
+  async window(g: number): Promise<BuiltWindow> {
+    const w = this.windowEvents;
+    const target = Math.max(0, Math.min(g, this.events - 1));
+    let raw = await this.raw(windowStartFor(target, w));
+    // The server moves a start that falls inside a Snapshot bracket back to
+    // its beginning; a window that no longer reaches the target is asked for
+    // at the target itself.
+    const n = raw.records.length / 8 - raw.bracket;
+    if (target < raw.from || target >= raw.from + Math.max(n, 1)) {
+      raw = await this.raw(Math.max(0, target - w / 4));
+    }
+    return this.build(raw);
+  }
+
+  /** Fetch the window that would serve `g` into the cache, if it is not there. */
+  prefetch(g: number): void {
+    if (g < this.firstAvailable || g >= this.events) return;
+    const from = windowStartFor(g, this.windowEvents);
+    if (!this.cache.has(from)) void this.raw(from).catch(() => undefined);
+  }
+
+  private build(raw: RemoteWindow): BuiltWindow {
+    const strings = this.strings;
+    const trace = WebTrace.from(raw.records, { get: (id: number) => strings.get(id) });
+    return { from: raw.from, bracket: raw.bracket, trace };
+  }
+
+  // ---- summaries -----------------------------------------------------------------
+
+  /** The coarsest level whose buckets are at most `nsPerCol` wide (the finest if none is). */
+  levelFor(nsPerCol: number): number {
+    const L = this.meta.levels;
+    let k = 0;
+    while (k + 1 < L.length && 2 ** L[k + 1]!.shift <= nsPerCol) k++;
+    return k;
+  }
+
+  /**
+   * Summary buckets covering [t0, t1) at the level for `nsPerCol`, or null
+   * until they arrive (they are asked for here, with a view's width of margin
+   * each side, and onChange fires when they come).
+   */
+  summaryFor(nsPerCol: number, t0: number, t1: number): SummarySlice | null {
+    const L = this.meta.levels;
+    if (L.length === 0) return null;
+    const level = this.levelFor(nsPerCol);
+    const lv = L[level]!;
+    const w = 2 ** lv.shift;
+    const lo = Math.max(lv.origin, Math.floor(t0 / w));
+    const hi = Math.min(lv.origin + lv.count, Math.ceil(t1 / w));
+    if (hi <= lo) return null;
+    for (let k = this.slices.length - 1; k >= 0; k--) {
+      const x = this.slices[k]!;
+      if (x.level === level && x.s.from <= lo && x.s.from + x.s.count >= hi) return x.s;
+    }
+    const span = hi - lo;
+    const from = Math.max(lv.origin, lo - span);
+    const to = Math.min(lv.origin + lv.count, hi + span, from + MAX_SUMMARY_BUCKETS);
+    const key = `${level}:${from}:${to}`;
+    if (this.summaryWanted === key) return this.bestEffort(level, lo, hi);
+    this.summaryWanted = key;
+    this.api
+      .summary(level, from, to, this.abort.signal)
+      .then((s) => {
+        if (this.disposed) return;
+        this.slices.push({ level, s });
+        if (this.slices.length > SUMMARY_SLICES) this.slices.shift();
+        if (this.summaryWanted === key) this.summaryWanted = null;
+        this.version++;
+        this.onChange();
+      })
+      .catch(() => {
+        if (this.summaryWanted === key) this.summaryWanted = null;
+      });
+    return this.bestEffort(level, lo, hi);
+  }
+
+  /** While a slice is on its way: any held slice of that level that overlaps. */
+  private bestEffort(level: number, lo: number, hi: number): SummarySlice | null {
+    for (let k = this.slices.length - 1; k >= 0; k--) {
+      const x = this.slices[k]!;
+      if (x.level === level && x.s.from < hi && x.s.from + x.s.count > lo) return x.s;
+    }
+    return null;
+  }
+
+  // ---- findings ------------------------------------------------------------------
+
+  /** Poll the server's detector pass until it is done. */
+  startFindings(): void {
+    const poll = async (): Promise<void> => {
+      this.findingsTimer = null;
+      if (this.disposed) return;
+      try {
+        const r = await this.api.findings(this.findings.length, this.abort.signal);
+        if (this.disposed) return;
+        if (r.findings.length > 0) this.findings = [...this.findings, ...r.findings];
+        this.findingsState = r.state;
+        this.findingsWalked = r.walked;
+        this.version++;
+        this.onChange();
+        if (r.state === 'running') this.findingsTimer = setTimeout(() => void poll(), 500);
+      } catch (e) {
+        if (this.disposed) return;
+        this.findingsState =
+          e instanceof LoadError && e.code === 'HTTP' && /^404/.test(e.message)
+            ? 'unavailable'
+            : 'failed';
+        this.version++;
+        this.onChange();
+      }
+    };
+    void poll();
+  }
+}
+
+function summaryBytes(s: SummarySlice): number {
+  return s.count * (s.lanes.length * 4 + 16);
+}
+
+/** Records' bytes of a window of `events`. */
+export const windowRecordBytes = (events: number): number => events * RECORD_BYTES;
