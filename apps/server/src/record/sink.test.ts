@@ -230,6 +230,60 @@ describe('RecordingSink', () => {
     expect(r.records.length / W - 2 + lost).toBe(summary.events);
   });
 
+  it('reports each chunk with its bytes, offset and which written records it holds, across rotations and drops', async () => {
+    const file = path.join(dir, 'follow.iocptrace');
+    const chunks: ChunkWritten[] = [];
+    const sink = new RecordingSink({
+      path: file,
+      header: HEADER,
+      chunkRecords: 8192,
+      maxFileBytes: 1024 * 1024,
+      maxQueuedBytes: 1024 * 1024,
+      onChunk: (c) => chunks.push(c),
+    });
+    const t = syntheticTrace({ events: 120_000, workers: 2 });
+    // Bursts of 2 MiB: the queue overflows (drops); the files rotate.
+    for (let off = 0; off < t.records.length; off += 65536 * W) {
+      sink.write(t.records.subarray(off, off + 65536 * W), off === 0 ? t.strings : []);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const summary = await sink.close();
+    expect(summary.dropped).toBeGreaterThan(0);
+    expect(summary.files.length).toBeGreaterThan(2);
+    const files = new Map<string, Buffer>();
+    for (const f of summary.files) files.set(f.path, await readFile(f.path));
+    let given = 0;
+    let dropped = 0;
+    for (const c of chunks) {
+      // The bytes are the file's, at the offset.
+      const bytes = files.get(c.file)!;
+      expect(Buffer.compare(bytes.subarray(c.offset, c.offset + c.bytes), c.data)).toBe(0);
+      expect(c.offset + c.bytes).toBe(c.fileBytes);
+      const got = readTraceFile(
+        Buffer.concat([bytes.subarray(0, chunks.find((x) => x.file === c.file)!.offset), c.data]),
+      );
+      expect(got.error).toBeUndefined();
+      // Its records [at, at + count) are the written ones [first, first + count).
+      const { first, count, at } = c.stream;
+      expect(first).toBeGreaterThanOrEqual(given);
+      if (first > given) {
+        expect(at).toBe(1);
+        expect(kindAt(got.records, 0)).toBe(EventKind.Gap);
+        expect(xAt(got.records, 0)).toBe(first - given);
+        dropped += first - given;
+      }
+      expect(
+        sameWords(
+          got.records.subarray(at * W, (at + count) * W),
+          t.records.subarray(first * W, (first + count) * W),
+        ),
+      ).toBe(true);
+      given = first + count;
+    }
+    expect(given).toBe(t.records.length / W);
+    expect(dropped).toBe(summary.dropped);
+  });
+
   it('refuses a flush interval above 250 ms', () => {
     expect(
       () => new RecordingSink({ path: path.join(dir, 'x'), header: HEADER, flushMs: 1000 }),

@@ -21,7 +21,9 @@
 //   stopped, SizeCap for a file closed by rotation. A file without one was
 //   cut short (a crash, a kill).
 // - Writes are queued and done one at a time, each chunk in one write call;
-//   onChunk reports a chunk once its write has completed.
+//   onChunk reports a chunk once its write has completed, with its bytes and
+//   which of the records given to write() it holds (a follower, such as the
+//   live spool's index, reads the files without reading them back).
 // - The queue is bounded (maxQueuedBytes). Only when the disk cannot keep up
 //   beyond that are records dropped, and the loss is written as a Gap record
 //   (GapSource.File) in the next chunk: loss is never silent.
@@ -87,6 +89,17 @@ export interface ChunkWritten {
   bytes: number;
   /** File size after this chunk. */
   fileBytes: number;
+  /** Where the chunk starts in its file. */
+  offset: number;
+  /** The chunk as written (header, sections, CRC). */
+  data: Uint8Array;
+  /**
+   * Which records given to write() it holds, counted from the first ever
+   * given: its records [at, at + count) are those [first, first + count).
+   * The rest are the sink's own: a file's opening snapshot, a Gap for
+   * records dropped before it, a TraceEnd.
+   */
+  stream: { first: number; count: number; at: number };
 }
 
 export interface RecordedFile {
@@ -108,7 +121,12 @@ export interface RecordingSummary {
 
 type Op =
   | { kind: 'open'; path: string; header: Uint8Array }
-  | { kind: 'chunk'; bytes: Uint8Array; records: number };
+  | {
+      kind: 'chunk';
+      bytes: Uint8Array;
+      records: number;
+      stream: { first: number; count: number; at: number };
+    };
 
 export function defaultPartPath(first: string, n: number): string {
   const m = /^(.*?)(\.iocptrace)?$/i.exec(first)!;
@@ -141,6 +159,8 @@ export class RecordingSink {
   #plannedFileBytes = 0;
   #part = 1;
   #events = 0;
+  /** Records given to write() that went into chunks or were dropped (the next chunk's first). */
+  #cutSource = 0;
   #dropped = 0;
   #unreportedDrop = 0;
   #lastTs = 0;
@@ -295,14 +315,21 @@ export class RecordingSink {
       this.#dropped += this.#pendingLen;
       this.#unreportedDrop += this.#pendingLen;
       this.#dropTs = this.#lastTs;
+      this.#cutSource += this.#pendingLen;
       this.#pendingLen = 0;
       return;
     }
+    const stream = {
+      first: this.#cutSource,
+      count: this.#pendingLen,
+      at: this.#unreportedDrop > 0 ? 1 : 0,
+    };
+    this.#cutSource += this.#pendingLen;
     this.#unreportedDrop = 0;
     const strings = this.#state.strings.entriesFrom(this.#fileStringMark);
     this.#fileStringMark = this.#state.strings.size;
     this.#pendingLen = 0;
-    this.#enqueue({ kind: 'chunk', bytes: encodeChunk(records, strings), records: n });
+    this.#enqueue({ kind: 'chunk', bytes: encodeChunk(records, strings), records: n, stream });
     this.#fileRecords += n;
     const chunkBound = this.#opts.chunkRecords * RECORD_BYTES + 64 * 1024;
     if (
@@ -401,7 +428,12 @@ export class RecordingSink {
     this.#fileStringMark = this.#state.strings.size;
     const n = snap.length / RECORD_WORDS;
     this.#fileRecords += n;
-    this.#enqueue({ kind: 'chunk', bytes: encodeChunk(snap, strings), records: n });
+    this.#enqueue({
+      kind: 'chunk',
+      bytes: encodeChunk(snap, strings),
+      records: n,
+      stream: { first: this.#cutSource, count: 0, at: 0 },
+    });
   }
 
   #enqueue(op: Op): void {
@@ -442,6 +474,7 @@ export class RecordingSink {
     }
     await writeAll(this.#fh!, op.bytes);
     const f = this.#files[this.#files.length - 1]!;
+    const offset = f.bytes;
     f.bytes += op.bytes.length;
     f.records += op.records;
     f.chunks++;
@@ -451,6 +484,9 @@ export class RecordingSink {
       records: op.records,
       bytes: op.bytes.length,
       fileBytes: f.bytes,
+      offset,
+      data: op.bytes,
+      stream: op.stream,
     });
   }
 
