@@ -71,6 +71,7 @@ describe('iocpscope serve', () => {
       [{ fault: ['nope'] }, 'fault'],
       [{ record: 'a.iocptrace', trace: false }, 'record'],
       [{ duration: 'soon' }, 'duration'],
+      [{ duration: '60' }, 'duration'],
       [{ backend: 'wine' }, 'backend'],
       [{ host: '0.0.0.0' }, 'token'],
       [{ host: '192.0.2.1', token: 'short' }, 'token'],

@@ -153,13 +153,14 @@ function int(
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 export function parseServeDuration(option: string, text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  // A unit is required: a bare "60" read as 60 ms stopped servers meant to run a minute.
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
   if (!m)
     throw new ServeOptionError(
       option,
-      `expected a time like 500ms, 10s, 2m; got ${JSON.stringify(text)}`,
+      `expected a time with its unit, like 500ms, 10s, 2m; got ${JSON.stringify(text)}`,
     );
-  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']!);
+  const ms = Math.round(Number(m[1]) * UNITS[m[2]!]!);
   if (ms < 1 || ms > 7 * 24 * 3_600_000)
     throw new ServeOptionError(option, 'must be between 1ms and 7 days');
   return ms;
