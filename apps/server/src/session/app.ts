@@ -28,4 +28,6 @@ export interface AppRuntime {
   mainCore(table: SessionTable, host: PortHost, rec: TraceRecorder): SessionCore;
   /** App counters for status() (numbers only). */
   stats?(): Record<string, number>;
+  /** The app's own shared state, for tests and benchmarks (chat: its ChatState). */
+  readonly state?: unknown;
 }

@@ -117,6 +117,12 @@ export abstract class SessionCore {
   /** A send completed with `bytes`; must end with the completion's IOCount-1 (dec). */
   protected abstract onSend(slot: number, bytes: number, ioId: number): void;
 
+  /**
+   * A send completed FALSE (the session is going away): release what the send
+   * held. Called before the completion's IOCount-1.
+   */
+  protected onSendFailed(_slot: number, _ioId: number): void {}
+
   /** SendQ's capacity for the session's SessionRings record (0: no send ring). */
   protected abstract sendRingBytes(): number;
 
@@ -219,6 +225,7 @@ export abstract class SessionCore {
     const slot = e.keyLo & SLOT_MASK;
     if (e.error !== 0) {
       // FALSE with an overlapped: the I/O failed (64 reset, 995 after our close...): the session is gone.
+      if (isSendOverlapped(e.overlapped)) this.onSendFailed(slot, e.ioId);
       if (this.fault(this.fw.releaseWithoutAtomicFlag)) {
         // The buggy variant decrements first, runs the handler (disconnect, log
         // it), and only then decides about release from plain reads.
