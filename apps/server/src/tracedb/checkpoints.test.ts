@@ -66,6 +66,30 @@ describe('state checkpoints', { timeout: 60_000 }, () => {
     await t.close();
   });
 
+  it('skip checkpoints whose brackets would pass a quarter of the trace, and fold past them', async () => {
+    const ckp = path.join(dir, 'small.ckp');
+    const written = await buildCheckpoints(file, ckp, { interval: 64 });
+    const t = await IndexedTrace.open(file, { cacheDir: path.join(dir, 'cache') });
+    t.checkpoints = await CheckpointFile.open(ckp, await stampOf(file));
+    const c = t.checkpoints!;
+    expect(c.count).toBe(written);
+    let skipped = 0;
+    for (let k = 0; k < c.count; k++) if (c.skipped(k)) skipped++;
+    expect(skipped).toBeGreaterThan(0);
+    expect(skipped).toBeLessThan(c.count);
+    const rng = new Rng(31);
+    for (let q = 0; q < 8; q++) {
+      const at = rng.int(0, n - 1);
+      const st = (await t.stateAt(at))!;
+      const replayed = new Uint32Array(st.bracket.length + st.records.length);
+      replayed.set(st.bracket, 0);
+      replayed.set(st.records, st.bracket.length);
+      const want = liveState(replayWords(words.subarray(0, (at + 1) * RECORD_WORDS)));
+      expect(liveState(replayWords(replayed)), `state after event ${at}`).toEqual(want);
+    }
+    await t.close();
+  });
+
   it('open a window anywhere whose replay agrees with the whole trace', async () => {
     const ckp = path.join(dir, 'w.ckp');
     await buildCheckpoints(file, ckp, { interval: 4096 });

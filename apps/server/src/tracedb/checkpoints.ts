@@ -25,7 +25,20 @@ import { StateTracker } from '../trace/state-tracker.ts';
 import { stampOf, sameStamp, type SourceStamp } from './index-file.ts';
 
 export const CHECKPOINT_EXTENSION = '.ckp';
-export const DEFAULT_CHECKPOINT_INTERVAL = 131_072;
+/**
+ * Events between checkpoints. A window the browser asks for starts on a
+ * multiple of half its size (32 K events and up by default), so windows start
+ * right on a checkpoint and need no fold.
+ */
+export const DEFAULT_CHECKPOINT_INTERVAL = 32_768;
+/**
+ * Checkpoint records kept at most, as a share of the trace's events: a server
+ * with many sessions has large brackets, and a checkpoint that would pass
+ * this is skipped (an empty chunk in its place; the state there is folded
+ * from the one before), so the file stays a fraction of the trace.
+ */
+const MAX_CHECKPOINT_SHARE = 1 / 4;
+const EMPTY_CHUNK_BYTES = encodeChunk(new Uint32Array(0)).length;
 const BLOCK = 8 * 1024 * 1024;
 
 export interface CheckpointProgress {
@@ -69,6 +82,7 @@ export async function buildCheckpoints(
   const wh = await open(tmp, 'w');
   let written = 0;
   let events = 0;
+  let kept = 0;
   let pending: Promise<unknown> = Promise.resolve();
   const write = (bytes: Uint8Array): void => {
     pending = pending.then(() => wh.write(bytes));
@@ -91,7 +105,14 @@ export async function buildCheckpoints(
         at += take;
         events += take;
         if (events === (written + 1) * interval) {
-          write(encodeChunk(tracker.snapshot(SnapshotReason.LateJoin).records));
+          const b = tracker.snapshot(SnapshotReason.LateJoin).records;
+          const n = b.length / 8;
+          if (kept + n <= events * MAX_CHECKPOINT_SHARE) {
+            write(encodeChunk(b));
+            kept += n;
+          } else {
+            write(encodeChunk(new Uint32Array(0)));
+          }
           written++;
         }
       }
@@ -193,6 +214,11 @@ export class CheckpointFile {
     } finally {
       await fh.close();
     }
+  }
+
+  /** Checkpoint k was skipped (its bracket would have passed the file's share of the trace). */
+  skipped(k: number): boolean {
+    return this.sizes[k] === EMPTY_CHUNK_BYTES;
   }
 
   /** The bracket of checkpoint k (the state after (k+1) * interval events). */

@@ -243,7 +243,9 @@ export class IndexedTrace {
     const end = Math.max(0, Math.min(at + 1, this.index.events));
     const c = this.checkpoints;
     const interval = c?.interval ?? 0;
-    const k = c === null ? -1 : Math.floor(end / interval) - 1;
+    let k = c === null ? -1 : Math.floor(end / interval) - 1;
+    // Skipped checkpoints (too large a bracket): fold from the one before.
+    while (c !== null && k >= 0 && k < c.count && c.skipped(k)) k--;
     if (k >= 0 && c !== null && k < c.count) {
       const base = (k + 1) * interval;
       return { bracket: await c.bracket(k), base, records: await this.records(base, end - base) };
