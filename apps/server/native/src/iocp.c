@@ -127,7 +127,10 @@ typedef struct Port {
   int32_t freeSlot;
   uint32_t nextSlot;
   volatile LONG drained;
+  uint32_t flags; // PORT_TCP_NODELAY: accepted sockets get TCP_NODELAY
 } Port;
+
+#define PORT_TCP_NODELAY 1u
 
 static SRWLOCK g_portsLock = SRWLOCK_INIT;
 static Port *volatile g_ports[MAX_PORTS];
@@ -351,16 +354,19 @@ static Port *staleOwner(HANDLE h, LONG lastId) {
   return NULL;
 }
 
-// createPort(concurrency, arena: Uint8Array over a SharedArrayBuffer, maxSockets, opCount)
+// createPort(concurrency, arena: Uint8Array over a SharedArrayBuffer, maxSockets, opCount[, flags])
 //   -> [portId, effectiveConcurrency]
+// flags: PORT_TCP_NODELAY (1) sets TCP_NODELAY on every accepted socket (a chat server's
+// small writes must not wait for the peer's delayed ACK). Absent: 0.
 static napi_value CreatePort(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t concurrency, maxSockets, opCount;
+  uint32_t concurrency, maxSockets, opCount, flags = 0;
   if (!argU32(env, argv, argc, 0, &concurrency) || !argU32(env, argv, argc, 2, &maxSockets) ||
       !argU32(env, argv, argc, 3, &opCount))
     return NULL;
+  if (argc >= 5 && !argU32(env, argv, argc, 4, &flags)) return NULL;
   if (maxSockets < 1 || maxSockets > MAX_SOCKETS) return throwType(env, "maxSockets out of range");
   if (opCount < 1 || opCount > (1u << 22)) return throwType(env, "opCount out of range");
   napi_typedarray_type t;
@@ -388,6 +394,7 @@ static napi_value CreatePort(napi_env env, napi_callback_info info) {
   p->arena = (uint8_t *)arena;
   p->arenaLen = arenaLen;
   p->maxSockets = maxSockets;
+  p->flags = flags;
   p->nextSlot = 1;
   InitializeSRWLock(&p->sockLock);
 
@@ -867,6 +874,10 @@ static uint32_t adopt(Port *p, SOCKET s, DWORD *err) {
   WSAEventSelect(s, NULL, 0);
   u_long blocking = 0;
   ioctlsocket(s, FIONBIO, &blocking);
+  if (p->flags & PORT_TCP_NODELAY) {
+    BOOL one = TRUE;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, (int)sizeof one);
+  }
   uint32_t slot = slotAlloc(p);
   if (slot == 0) {
     closesocket(s);

@@ -29,6 +29,7 @@ export const CHAT_APP: ServerApp = {
     const input: ChatThreadInput = { state: state.sab, t0Ms: Date.now() };
     const i = state.i32;
     return {
+      tcpNoDelay: true,
       extraArenaBytes: ChatState.poolBytes(config.chat.sendBuffers),
       threadInput: input,
       mainCore: (t, host, rec) =>

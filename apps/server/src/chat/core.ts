@@ -124,8 +124,8 @@ export const ROOMS_LOCK_ID = 11;
 /** Room r's lock (broadcast-under-room-lock) has id ROOM_LOCK_BASE + r. */
 export const ROOM_LOCK_BASE = 100;
 /**
- * job-queue-two-flushers: the buggy push logs the job ("queued") between
- * reading the job count and writing it back, a blocking write this long (µs).
+ * job-queue-two-flushers: the buggy push, having read a job count of 0, logs
+ * that it starts a flush before it adds its job, a blocking write this long (µs).
  * The window of a real `count++` is a few instructions; this one makes two
  * pushers meet in it under a demo load within seconds.
  */
@@ -149,7 +149,7 @@ export class ChatCore extends SessionCore {
   private readonly roomLocks: SharedLock[];
   private readonly poolBase: number;
   private readonly t0Ms: number;
-  /** Each flush's popped jobs (one ring's worth), per nesting depth: a job may flush another room. */
+  /** Each flush's current job, per nesting depth: a job may flush another room. */
   private readonly scratch: Int32Array[] = [];
   private depth = 0;
   /** The room whose lock this thread holds (broadcast-under-room-lock), -1 if none. */
@@ -452,18 +452,22 @@ export class ChatCore extends SessionCore {
       this.queueUnlock(r0);
       this.pause(BlockReason.Other, 100);
     }
-    let before: number;
-    if (this.fault(this.fw.jobQueueTwoFlushers)) {
-      // BUG (on purpose): `if (jobCount++ == 0)` on a plain int, with a log
-      // write between the read and the write: two pushers can both read 0.
-      before = c[r0 + R_JOB_COUNT]!;
+    let idle: boolean;
+    let after: number;
+    if (this.fault(this.fw.jobQueueTwoFlushers) && Atomics.load(c, r0 + R_JOB_COUNT) === 0) {
+      // BUG (on purpose): the count check is not the add:
+      //   if (jobCount == 0) { log("room idle: flushing"); jobCount.fetch_add(1); Execute(); }
+      //   else jobCount.fetch_add(1);
+      // Two pushers that both read 0 before either adds both flush the room.
       this.work(FLUSH_RACE_WORK_US);
-      c[r0 + R_JOB_COUNT] = before + 1;
+      after = Atomics.add(c, r0 + R_JOB_COUNT, 1) + 1;
+      idle = true;
     } else {
-      before = Atomics.add(c, r0 + R_JOB_COUNT, 1);
+      after = Atomics.add(c, r0 + R_JOB_COUNT, 1) + 1;
+      idle = after === 1;
     }
-    this.rec.record(EventKind.JobPush, kind, room, lo, hi, (before + 1) >>> 0, jobId >>> 0);
-    if (before === 0) this.flush(room);
+    this.rec.record(EventKind.JobPush, kind, room, lo, hi, after >>> 0, jobId >>> 0);
+    if (idle) this.flush(room);
   }
 
   /** Run room r's jobs until its job count returns to 0 (the single flusher). */
@@ -471,7 +475,6 @@ export class ChatCore extends SessionCore {
     const c = this.c32;
     const cs = this.cs;
     const r0 = cs.room(room);
-    const racy = this.fault(this.fw.jobQueueTwoFlushers);
     const flushId = Atomics.add(c, H_FLUSH_ID, 1) + 1;
     Atomics.add(c, r0 + R_FLUSHING, 1);
     this.rec.record(
@@ -484,38 +487,26 @@ export class ChatCore extends SessionCore {
       flushId,
     );
     let ran = 0;
-    const jobs = (this.scratch[this.depth] ??= new Int32Array(JOBQ_CAP * 6));
+    const job = (this.scratch[this.depth] ??= new Int32Array(6));
     this.depth++;
     for (;;) {
-      // Take every job queued now.
+      // One job at a time, under the queue's short lock.
       this.queueLock(r0);
       const head = c[r0 + R_Q_HEAD]!;
-      const tail = c[r0 + R_Q_TAIL]!;
-      const n = (tail - head) | 0;
-      for (let k = 0; k < n; k++) {
-        const j = cs.job(room, head + k);
-        for (let f = 0; f < 6; f++) jobs[k * 6 + f] = c[j + f]!;
+      const have = c[r0 + R_Q_TAIL] !== head;
+      if (have) {
+        const j = cs.job(room, head);
+        for (let f = 0; f < 6; f++) job[f] = c[j + f]!;
+        c[r0 + R_Q_HEAD] = (head + 1) | 0;
       }
-      c[r0 + R_Q_HEAD] = tail;
       this.queueUnlock(r0);
-      for (let k = 0; k < n; k++) {
-        const o = k * 6;
-        this.run(
-          room,
-          jobs[o + J_KIND]!,
-          jobs[o + J_SLOT]!,
-          jobs[o + J_LO]! >>> 0,
-          jobs[o + J_HI]! >>> 0,
-          jobs[o + J_ARG]!,
-        );
-      }
-      ran += n;
-      if (racy) {
-        // (The same plain int: the flusher's `jobCount -= n`.)
-        const left = c[r0 + R_JOB_COUNT]! - n;
-        c[r0 + R_JOB_COUNT] = left;
-        if (left <= 0 || n === 0) break;
-      } else if (Atomics.sub(c, r0 + R_JOB_COUNT, n) === n || n === 0) break;
+      // Nothing queued: only when another flusher took the jobs (a correct
+      // count is <= 0 whenever the queue is empty).
+      if (!have) break;
+      this.run(room, job[J_KIND]!, job[J_SLOT]!, job[J_LO]! >>> 0, job[J_HI]! >>> 0, job[J_ARG]!);
+      ran++;
+      // Done when this job's -1 takes the count to 0.
+      if (Atomics.sub(c, r0 + R_JOB_COUNT, 1) === 1) break;
     }
     this.depth--;
     Atomics.sub(c, r0 + R_FLUSHING, 1);

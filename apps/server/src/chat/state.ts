@@ -74,7 +74,7 @@ export const CS_INF_B = 14;
 export const CS_INF_LEN = 15;
 export const CS_CELLS = 16;
 /** Buffers a member's send queue holds: a reader this far behind is kicked (SendOverflow). */
-export const SEND_QUEUE_CAP = 64;
+export const SEND_QUEUE_CAP = 256;
 export const CS_WORDS = CS_CELLS + 2 * SEND_QUEUE_CAP;
 
 // ---- rooms --------------------------------------------------------------------

@@ -385,7 +385,12 @@ class Client {
     if (this.st !== St.Joined && this.st !== St.Closing)
       return run.violate(this, 'protocol', seq, 'a broadcast before EnterOk');
     if (room !== this.room)
-      return run.violate(this, 'protocol', seq, `a broadcast of room ${room}, not ${this.room}`);
+      return run.violate(
+        this,
+        'corrupt',
+        seq,
+        `a broadcast of room ${room} (seq ${seq}) arrived in room ${this.room}: its bytes were another broadcast's`,
+      );
     if (seq !== this.expect) {
       const kind: ChatViolationKind = seq < this.expect ? 'duplicate' : 'out-of-order';
       run.violate(

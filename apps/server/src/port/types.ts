@@ -242,6 +242,12 @@ export interface PortOptions {
   workerCount?: number;
   /** The kernel's (main thread's) recorder; default NO_RECORDER. */
   recorder?: ThreadRecorder;
+  /**
+   * setsockopt(TCP_NODELAY) on every accepted socket (default off: Nagle, as a
+   * server that never sets it). The chat server sets it: a broadcast's small
+   * write must not wait for the member's delayed ACK.
+   */
+  tcpNoDelay?: boolean;
 }
 
 /** The main thread's side: creates the port, listens, closes it. Never blocks. */

@@ -20,6 +20,8 @@ export interface ServerApp {
 }
 
 export interface AppRuntime {
+  /** TCP_NODELAY on accepted sockets (the chat server's small broadcasts). */
+  readonly tcpNoDelay?: boolean;
   /** Arena bytes after the sessions' rings (the chat server's SendBuffer pool). */
   readonly extraArenaBytes: number;
   /** Structured-cloneable input every thread gets (ServerThreadInput.appInput). */

@@ -194,6 +194,7 @@ async function startGeneration(
       maxThreads: config.workers + 8,
       workerCount: config.workers,
       recorder: s.kernelRec,
+      tcpNoDelay: s.runtime.tcpNoDelay === true,
     });
     const listen = await host.listen(config.host, echoPort);
     Atomics.store(s.table.i32, T_STOP, 0);

@@ -47,6 +47,7 @@ export function createHost(options: PortOptions): PortHost {
     concurrency,
     workerCount,
     recorder: options.recorder ?? NO_RECORDER,
+    tcpNoDelay: options.tcpNoDelay === true,
   });
 }
 

@@ -195,6 +195,8 @@ export interface KernelOptions {
   concurrency: number;
   workerCount: number;
   recorder: ThreadRecorder;
+  /** TCP_NODELAY on accepted sockets (PortOptions.tcpNoDelay). */
+  tcpNoDelay?: boolean;
 }
 
 export class EmulatedKernel implements PortHost {
@@ -225,6 +227,8 @@ export class EmulatedKernel implements PortHost {
   >();
   private readonly publishNow = (): void => this.publish();
   private readonly drainNow = (): void => this.drain();
+  private readonly noDelay: boolean;
+
   private readonly onDoorbell = (): void => {
     Atomics.store(this.i32, H_DOORBELL, 0);
     this.drain();
@@ -241,6 +245,7 @@ export class EmulatedKernel implements PortHost {
     this.i32 = sp.i32;
     this.bytes = new Uint8Array(sp.i32.buffer);
     this.rec = opts.recorder;
+    this.noDelay = opts.tcpNoDelay === true;
     this.woken = new Int32Array(sp.layout.maxThreads);
     this.rec.record(
       EventKind.PortCreated,
@@ -863,7 +868,9 @@ export class EmulatedKernel implements PortHost {
       pauseOnCreate: true,
       onread: { buffer: this.staging, callback: onRead },
     };
-    return new net.Socket(opts as net.SocketConstructorOpts);
+    const sock = new net.Socket(opts as net.SocketConstructorOpts);
+    if (this.noDelay) sock.setNoDelay(true);
+    return sock;
   }
 
   private replyAccept(thread: number, error: number): void {

@@ -49,6 +49,8 @@ export interface NativeAddon {
     arena: Uint8Array,
     maxSockets: number,
     opCount: number,
+    /** 1: TCP_NODELAY on accepted sockets. Older builds ignore it. */
+    flags?: number,
   ): [portId: number, concurrency: number];
   closePort(portId: number): void;
   drainPort(portId: number): boolean;

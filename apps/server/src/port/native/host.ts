@@ -53,6 +53,7 @@ export interface NativeHostOptions {
   maxSockets: number;
   workerCount: number;
   recorder: ThreadRecorder;
+  tcpNoDelay: boolean;
 }
 
 export class NativeHost implements PortHost {
@@ -80,6 +81,7 @@ export class NativeHost implements PortHost {
       this.arena,
       o.maxSockets,
       opCount,
+      o.tcpNoDelay ? 1 : 0,
     );
     this.id = id;
     this.concurrency = concurrency;

@@ -43,6 +43,7 @@ export function createHost(options: PortOptions): PortHost {
     maxSockets,
     workerCount,
     recorder: options.recorder ?? NO_RECORDER,
+    tcpNoDelay: options.tcpNoDelay === true,
   });
 }
 
