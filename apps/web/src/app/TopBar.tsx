@@ -5,6 +5,8 @@ import { useActions, useAppStore } from '../state/hooks.tsx';
 import {
   selectConnection,
   selectEventCount,
+  selectRemote,
+  selectBudget,
   selectHeader,
   selectLiveSource,
   selectLoadFailure,
@@ -13,6 +15,7 @@ import {
   selectSource,
 } from '../state/selectors.ts';
 import type { ConnectionInfo } from '../state/store.ts';
+import { formatBytes as formatBudget } from '../state/remote.ts';
 import { Logo } from './Logo.tsx';
 import { MenuButton } from './Menu.tsx';
 import { LiveControls } from './LiveControls.tsx';
@@ -192,6 +195,8 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
   const source = useAppStore(selectSource);
   const conn = useAppStore(selectConnection);
   const count = useAppStore(selectEventCount);
+  const remote = useAppStore(selectRemote);
+  const budget = useAppStore(selectBudget);
   const header = useAppStore(selectHeader);
   const failure = useAppStore(selectLoadFailure);
   const liveSource = useAppStore(selectLiveSource);
@@ -257,8 +262,17 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
               </>
             )}
             {source.kind !== 'live' || joined ? (
-              <span className="badge mono" data-testid="event-count">
-                {formatCount(count)} events
+              <span
+                className="badge mono"
+                data-testid="event-count"
+                title={
+                  remote
+                    ? `The server holds the trace; this browser holds a window of ${formatCount(count)} events around the cursor (memory budget ${formatBudget(budget)})`
+                    : undefined
+                }
+              >
+                {formatCount(remote ? remote.events : count)} events
+                {remote ? <span className="wide-only"> · windowed</span> : null}
               </span>
             ) : null}
             {failure && source.kind !== 'live' ? (

@@ -172,7 +172,10 @@ export function AnomaliesPanel({ tabs }: { tabs?: ReactNode }) {
             . Run <code>iocpscope check</code> on the file.
           </div>
         ) : null}
-        {!hasTrace ? null : findings.length === 0 && !analysing ? (
+        {!hasTrace ||
+        (remote &&
+          remote.findingsState !== 'running' &&
+          remote.findingsState !== 'done') ? null : findings.length === 0 && !analysing ? (
           partial ? (
             <div className="empty-note" data-testid="anomalies-none">
               <p>No classic session-lifetime bugs found in the part that was read.</p>

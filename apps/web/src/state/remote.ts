@@ -20,7 +20,7 @@
 // are addressed by their index in the whole trace ("global"); the store keeps
 // the cursor local to the window and converts at the edges (toGlobal/toLocal).
 
-import { MAX_QUERY_RECORDS, MAX_SUMMARY_BUCKETS, type SummarySlice } from '@iocpscope/protocol';
+import { MAX_SUMMARY_BUCKETS, type SummarySlice } from '@iocpscope/protocol';
 import { WebTrace } from '../trace/index.ts';
 import type { RemoteFinding, RemoteMeta, RemoteWindow, TraceApi } from '../connection/traceApi.ts';
 import { LoadError } from '../connection/errors.ts';
@@ -54,15 +54,15 @@ export function fitsBudget(fileBytes: number, budget: number): boolean {
 }
 
 /**
- * Events per window for a budget: a window (records + its WebTrace indexes +
- * its replay) costs about 64 B per event, and the budget holds it, the raw
- * cache (a quarter) and slack. A power of two between 8 K and 256 K (the
- * API's largest request): small enough that a seek fetches and indexes one
- * window well inside 100 ms.
+ * Events per window for a budget: 32 K (1 MiB of records, ~2.5 MiB with its
+ * indexes and replay), less under a budget too small to hold a few of them.
+ * Small on purpose: a seek anywhere fetches, indexes and paints one window,
+ * and its cost (transfer and indexing, linear in the window) must stay well
+ * inside 100 ms; the budget beyond it goes to the raw cache of neighbours.
  */
 export function windowEventsFor(budget: number): number {
-  let w = 8192;
-  while (w < MAX_QUERY_RECORDS && w * 2 * 64 * 8 <= budget) w *= 2;
+  let w = 32768;
+  while (w > 4096 && w * 64 * 8 > budget) w /= 2;
   return w;
 }
 
@@ -90,7 +90,8 @@ export class RemoteTrace {
   private readonly inflight = new Map<number, Promise<RemoteWindow>>();
   private readonly strings = new Map<number, string>();
   private readonly slices: Array<{ level: number; s: SummarySlice }> = [];
-  private summaryWanted: string | null = null;
+  /** Summary requests on their way (one per key). */
+  private readonly summaryWanted = new Set<string>();
   private disposed = false;
   private readonly abort = new AbortController();
   /** The server's findings so far (global event indices), and its pass' state. */
@@ -230,20 +231,22 @@ export class RemoteTrace {
     const from = Math.max(lv.origin, lo - span);
     const to = Math.min(lv.origin + lv.count, hi + span, from + MAX_SUMMARY_BUCKETS);
     const key = `${level}:${from}:${to}`;
-    if (this.summaryWanted === key) return this.bestEffort(level, lo, hi);
-    this.summaryWanted = key;
+    if (this.summaryWanted.has(key)) return this.bestEffort(level, lo, hi);
+    // A few at most: a fast pan asks again for where it stops.
+    if (this.summaryWanted.size >= 4) return this.bestEffort(level, lo, hi);
+    this.summaryWanted.add(key);
     this.api
       .summary(level, from, to, this.abort.signal)
       .then((s) => {
         if (this.disposed) return;
         this.slices.push({ level, s });
         if (this.slices.length > SUMMARY_SLICES) this.slices.shift();
-        if (this.summaryWanted === key) this.summaryWanted = null;
+        this.summaryWanted.delete(key);
         this.version++;
         this.onChange();
       })
       .catch(() => {
-        if (this.summaryWanted === key) this.summaryWanted = null;
+        this.summaryWanted.delete(key);
       });
     return this.bestEffort(level, lo, hi);
   }

@@ -11,6 +11,7 @@ import { aggregateCounterBuckets, aggregateMinMax, useBuckets } from './aggregat
 import { Raster } from './raster.ts';
 import type { Scratch } from './drawRaster.ts';
 import { packRgb, RGB } from './theme.ts';
+import { fillCounter, type TimelineRemote, type Underlay } from './underlay.ts';
 
 export const OVERVIEW_REFRESH_MS = 250;
 
@@ -20,15 +21,22 @@ export class OverviewCache {
   private trace: WebTrace | null = null;
   private widthDev = 0;
   private heightDev = 0;
+  private remoteVersion = -1;
   lastRenderMs = -Infinity;
 
-  /** True when the cached image is out of date for this trace and size. */
-  stale(trace: WebTrace, widthDev: number, heightDev: number): boolean {
+  /** True when the cached image is out of date for this trace and size (and remote summaries). */
+  stale(
+    trace: WebTrace,
+    widthDev: number,
+    heightDev: number,
+    remote?: TimelineRemote | null,
+  ): boolean {
     return (
       trace !== this.trace ||
       trace.version !== this.version ||
       widthDev !== this.widthDev ||
-      heightDev !== this.heightDev
+      heightDev !== this.heightDev ||
+      (remote ? remote.version : -1) !== this.remoteVersion
     );
   }
 
@@ -41,9 +49,11 @@ export class OverviewCache {
     heightDev: number,
     s: Scratch,
     nowMs: number,
+    remote?: TimelineRemote | null,
   ): void {
     this.trace = trace;
     this.version = trace.version;
+    this.remoteVersion = remote ? remote.version : -1;
     this.widthDev = widthDev;
     this.heightDev = heightDev;
     this.lastRenderMs = nowMs;
@@ -54,9 +64,17 @@ export class OverviewCache {
     s.ensure(cols);
     const nsPerCol = (fullEndNs - fullStartNs) / cols;
     const h = r.height - 2;
-    const runMax = Math.max(trace.running.maxValue, trace.concurrency, 1);
-    if (trace.running.length > 0) {
-      minMax(trace, 'running', fullStartNs, nsPerCol, cols, s);
+    // A window of a trace the server holds: the whole strip from its summaries.
+    const slice = remote ? remote.summaryFor(nsPerCol, fullStartNs, fullEndNs) : null;
+    const under: Underlay | null = slice
+      ? { slice, width: 2 ** slice.shift, rawC0: 0, rawC1: 0, laneOf: new Map() }
+      : null;
+    const g = { t0: fullStartNs, nsPerCol, cols };
+    let runMax = Math.max(trace.running.maxValue, trace.concurrency, 1);
+    if (slice) for (const v of slice.runMax) if (v > runMax) runMax = v;
+    if (trace.running.length > 0 || under) {
+      if (under) fillCounter(under, 'running', g, s.min, s.max);
+      else minMax(trace, 'running', fullStartNs, nsPerCol, cols, s);
       const fill = packRgb(RGB.runFill);
       const line = packRgb(RGB.runLine);
       const over = packRgb(RGB.overcommit);
@@ -68,9 +86,11 @@ export class OverviewCache {
         r.fillColumn(c, y, y + 1, trace.concurrency > 0 && mx > trace.concurrency ? over : line);
       }
     }
-    if (trace.queueDepth.length > 0) {
-      const qMax = Math.max(trace.queueDepth.maxValue, 1);
-      minMax(trace, 'queue', fullStartNs, nsPerCol, cols, s);
+    if (trace.queueDepth.length > 0 || under) {
+      let qMax = Math.max(trace.queueDepth.maxValue, 1);
+      if (slice) for (const v of slice.queueMax) if (v > qMax) qMax = v;
+      if (under) fillCounter(under, 'queue', g, s.min, s.max);
+      else minMax(trace, 'queue', fullStartNs, nsPerCol, cols, s);
       const q = packRgb(RGB.queue);
       for (let c = 0; c < cols; c++) {
         const mx = s.max[c]!;

@@ -918,7 +918,7 @@ export class TimelineRenderer {
     const h = l.overviewY1 - l.overviewY0 - 8;
     const wDev = Math.max(1, Math.round(w * dpr));
     const hDev = Math.max(1, Math.round(h * dpr));
-    if (this.overview.stale(trace, wDev, hDev)) {
+    if (this.overview.stale(trace, wDev, hDev, state.windowed)) {
       const now = performance.now();
       const sizeChanged = this.overview.image() === null || wDev !== this.overview.image()!.width;
       if (sizeChanged || now - this.overview.lastRenderMs >= OVERVIEW_REFRESH_MS) {
@@ -930,6 +930,7 @@ export class TimelineRenderer {
           hDev,
           this.scratch,
           now,
+          state.windowed,
         );
         this.overviewStale = false;
       } else if (!this.overviewTimer) {

@@ -62,6 +62,7 @@ export function createCursorSlice(ctx: SliceContext): Slice<CursorState, CursorA
       const pause =
         s.source.kind === 'live' && !s.paused ? { paused: true, eventsSincePause: 0 } : {};
       set({ cursor: i, ...pause, ...(opts?.reveal === false ? {} : internal.revealCursor(i)) });
+      if (s.remote) internal.prefetchNear(i);
     },
     setHover: (index) => {
       const i = index ?? -1;

@@ -53,6 +53,7 @@ export function createPlaySlice(ctx: SliceContext): Slice<PlayState, PlayActions
       return;
     }
     set({ cursor: next, ...internal.revealCursor(next) });
+    if (s.remote) internal.prefetchNear(next);
     playTimer = timers.setTimeout(tick, 1000 / s.speed);
   };
 

@@ -71,6 +71,8 @@ export interface RemoteInternal {
   closeRemote(): void;
   /** Findings of the remote trace as the panels show them (global indices). */
   remoteFindings(): readonly Finding[];
+  /** The cursor moved to local i: fetch the neighbouring window when it nears an edge. */
+  prefetchNear(i: number): void;
 }
 
 /** The budget from the page's query (?budget=64M), else the remembered one, else the default. */
@@ -166,7 +168,7 @@ export function createRemoteSlice(
   };
 
   /** Make `w` the loaded window, with the cursor on global event g. */
-  const install = (r: RemoteTrace, w: BuiltWindow, g: number, reveal: boolean): void => {
+  const install = (w: BuiltWindow, g: number, reveal: boolean): void => {
     const s = get();
     s.analysis?.dispose();
     internal.resetSearch();
@@ -190,11 +192,24 @@ export function createRemoteSlice(
       range: null,
     });
     if (reveal) set(internal.revealCursor(local));
-    // The neighbours in the direction of travel are likely next.
-    const end = w.from + (trace.count - w.bracket);
-    r.prefetch(end);
-    if (w.from > 0) r.prefetch(w.from - 1);
-    void s;
+  };
+
+  /**
+   * The cursor moved to local i: near an edge of the window (the last eighth
+   * either way), fetch the neighbour on that side, so stepping or playing on
+   * across the edge does not wait for the server. Random seeks fetch nothing
+   * extra (a prefetch would queue ahead of the next seek on the server).
+   */
+  const prefetchNear = (i: number): void => {
+    const s = get();
+    const r = s.remote;
+    const trace = s.trace;
+    if (r === null || !trace) return;
+    const held = trace.count - s.windowBracket;
+    const margin = Math.max(1, Math.floor(held / 8));
+    const k = i - s.windowBracket;
+    if (k >= held - margin) r.prefetch(s.windowFrom + held);
+    else if (k < margin && s.windowFrom > 0) r.prefetch(s.windowFrom - 1);
   };
 
   const seekEvent = async (g: number, opts?: { reveal?: boolean }): Promise<void> => {
@@ -216,7 +231,7 @@ export function createRemoteSlice(
     try {
       const w = await r.window(target);
       if (token !== seekToken || life.disposed || get().remote !== r) return;
-      install(r, w, target, opts?.reveal !== false);
+      install(w, target, opts?.reveal !== false);
     } catch (e) {
       if (token !== seekToken || life.disposed || get().remote !== r) return;
       set({ seeking: null });
@@ -346,7 +361,7 @@ export function createRemoteSlice(
         analysisProgress: 0,
       });
       seekToken++;
-      install(r, w, Math.min(g, meta.events - 1), false);
+      install(w, Math.min(g, meta.events - 1), false);
       r.startFindings();
       if (focus) internal.applyFocus(focus);
       if (meta.damage) {
@@ -408,7 +423,15 @@ export function createRemoteSlice(
         }
       },
     },
-    internal: { openRemote, toGlobal, toLocal, remoteStep, closeRemote, remoteFindings },
+    internal: {
+      openRemote,
+      toGlobal,
+      toLocal,
+      remoteStep,
+      closeRemote,
+      remoteFindings,
+      prefetchNear,
+    },
   };
 }
 

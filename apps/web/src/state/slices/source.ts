@@ -194,6 +194,8 @@ export function createSourceSlice(
     makeSource: (signal: AbortSignal) => Promise<ByteSource>,
     source: (s: ByteSource) => Source,
     opened?: () => void,
+    /** Over the budget: hand the trace to the server instead (a recording); else refused. */
+    overBudget?: (size: number) => Promise<void>,
   ): Promise<void> => {
     loadAbort?.abort();
     const ctl = new AbortController();
@@ -234,6 +236,13 @@ export function createSourceSlice(
       const budget = get().budgetBytes;
       if (src.size > 0 && !fitsBudget(src.size, budget)) {
         // Held whole it would pass the budget: the server windows it instead.
+        if (overBudget) {
+          ctl.abort();
+          if (loadAbort === ctl) loadAbort = null;
+          set({ loading: null });
+          await overBudget(src.size);
+          return;
+        }
         refuse(
           'OVER_BUDGET',
           `${src.name} is ${formatBytes(src.size)}: held whole in the browser it would take about ` +
@@ -306,6 +315,7 @@ export function createSourceSlice(
                 fetchSource(recordingUrl(rec.id, env.loc.search), rec.name, signal, env.fetch),
               (src) => ({ kind: 'recording', id: rec.id, name: rec.name, bytes: src.size }),
               opts?.focus ? () => internal.applyFocus(opts.focus!) : undefined,
+              (size) => internal.openRemote({ ...rec, bytes: size }, opts?.focus),
             ),
       cancelLoad: () => {
         loadAbort?.abort();
