@@ -31,7 +31,15 @@ import {
   writeIndexFile,
   type ScanFacts,
 } from './index-file.ts';
-import type { CheckpointFile } from './checkpoints.ts';
+/** State checkpoints: the bracket of checkpoint k is the state after (k+1) * interval events. */
+export interface CheckpointSource {
+  readonly interval: number;
+  /** Checkpoints available now. */
+  readonly count: number;
+  bracket(k: number): Promise<Uint32Array>;
+  /** Checkpoint k was skipped (its bracket too large): fold from an earlier one. */
+  skipped(k: number): boolean;
+}
 import { StateTracker } from '../trace/state-tracker.ts';
 import { scanFile, type ScanProgress } from './scan.ts';
 import type { SummaryLevel } from './summary.ts';
@@ -57,16 +65,17 @@ export interface EventFilter {
 
 export class IndexedTrace {
   /** State checkpoints, once they are built (after the index). */
-  checkpoints: CheckpointFile | null = null;
+  checkpoints: CheckpointSource | null = null;
   /** How far the checkpoint pass has come. */
   checkpointProgress = { events: 0, checkpoints: 0 };
   private fh: FileHandle | null = null;
   private readonly cache: Array<{ chunk: number; records: Uint32Array }> = [];
   private readonly sessionRow = new Map<bigint, number>();
+  #index: TraceIndex;
 
   private constructor(
     readonly path: string,
-    readonly index: TraceIndex,
+    index: TraceIndex,
     readonly strings: StringTable,
     readonly facts: ScanFacts,
     /** Where the index lives, and whether it was read (true) or built now. */
@@ -74,6 +83,35 @@ export class IndexedTrace {
     readonly fromCache: boolean,
     readonly buildMs: number,
   ) {
+    this.#index = index;
+    index.sessions.forEach((s, k) => this.sessionRow.set(s.id, k));
+  }
+
+  get index(): TraceIndex {
+    return this.#index;
+  }
+
+  /**
+   * A trace being written (a live spool part, a recording in progress),
+   * indexed as it grows (TraceIndexBuilder), not read from an index file.
+   */
+  static growing(
+    file: string,
+    index: TraceIndex,
+    strings: StringTable,
+    facts: ScanFacts,
+  ): IndexedTrace {
+    return new IndexedTrace(path.resolve(file), index, strings, facts, null, false, 0);
+  }
+
+  /**
+   * The index of a growing trace grew: `index` holds every chunk the old one
+   * held, numbered the same, and more. Queries from now on see it.
+   */
+  grow(index: TraceIndex, facts?: ScanFacts): void {
+    this.#index = index;
+    if (facts !== undefined) Object.assign(this.facts, facts);
+    this.sessionRow.clear();
     index.sessions.forEach((s, k) => this.sessionRow.set(s.id, k));
   }
 
