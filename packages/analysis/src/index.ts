@@ -56,6 +56,12 @@ export {
   type RuleInfo,
 } from './findings.ts';
 export {
+  APPLICABLE_ON_DERIVED,
+  applicableRules,
+  whyNotOnDerived,
+  type IoCountSource,
+} from './derived.ts';
+export {
   checkTrace,
   DetectorRunner,
   type CheckResult,

@@ -414,6 +414,9 @@ export class Replayer {
         const s = this.sessionFor(lo, hi, i);
         const op = (a & 0x0f) as Op;
         const rec = this.opFor(s, w[o + 7]!, op, PH_POST);
+        // AcceptEx, ConnectEx and DisconnectEx are counted with a receive or send post's
+        // cause (the hook DLL's derived +1): the call names the op.
+        if (op >= Op.Accept && op <= Op.Disconnect) rec.op = op;
         rec.postIndex = i;
         rec.postTid = tid;
         rec.postResult = w[o + 6]!;
@@ -436,7 +439,17 @@ export class Replayer {
         }
         const s = this.sessionFor(lo, hi, i);
         const rec = this.postedOp(s, w[o + 7]!);
-        if (rec !== null) rec.overlapped = w[o + 1]! + w[o + 6]! * TWO_32;
+        if (rec !== null) {
+          rec.overlapped = w[o + 1]! + w[o + 6]! * TWO_32;
+          if ((a & 0x10) !== 0 && rec.postResult === 0 && rec.dequeueIndex < 0) {
+            // skipOnSuccess (v2): done in the call, and no packet will come. It
+            // completed here: this record stands for its dequeue.
+            rec.dequeueIndex = i;
+            rec.dequeueTid = tid;
+            rec.status = 0;
+            this.settle(s, rec);
+          }
+        }
         fx.op = rec;
         return;
       }
@@ -527,6 +540,10 @@ export class Replayer {
         if (th !== null && a === GAP_RING_OVERFLOW) th.lossOpen = true;
         return;
       }
+      case EventKind.HandleAssociated:
+      case EventKind.CompletionModes:
+        // Facts about handles (v2): the skip-on-success a post relies on travels in its IoDetail.
+        return;
       default:
         st.unknownEvents++;
     }
@@ -919,7 +936,10 @@ export class Replayer {
     if (!ok && !hasOverlapped) return;
 
     const q = st.port.queue;
-    const isIo = hasOverlapped && (op === Op.Recv || op === Op.Send);
+    // Socket I/O of a session: recv and send, and (v2) AcceptEx, ConnectEx and DisconnectEx.
+    const isIo =
+      hasOverlapped &&
+      (op === Op.Recv || op === Op.Send || (op >= Op.Accept && op <= Op.Disconnect));
     const s = isIo ? this.sessionFor(lo, hi, i) : null;
     const key = s !== null ? s.id : sessionIdOf(lo, hi);
     const head = q.at(0);
@@ -970,8 +990,8 @@ export class Replayer {
       rec.bytes = bytes;
       s.completions++;
       if (ok) {
-        if (op === Op.Recv) s.recvBytes += bytes;
-        else s.sentBytes += bytes;
+        if (op === Op.Recv || op === Op.Accept) s.recvBytes += bytes;
+        else if (op === Op.Send || op === Op.Connect) s.sentBytes += bytes;
       }
       this.settle(s, rec);
     }

@@ -13,7 +13,7 @@
 
 import * as proto from './proto.ts';
 import { AnalysisError } from './errors.ts';
-import { RULE_BY_ID, type Finding, type RuleId, type RuleInfo } from './findings.ts';
+import { RULE_BY_ID, RULES, type Finding, type RuleId, type RuleInfo } from './findings.ts';
 import { formatSessionId as formatSessionId_, type SessionId } from './ids.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { Replayer } from './replay.ts';
@@ -28,6 +28,7 @@ import {
   type ResolvedOptions,
 } from './detectors/common.ts';
 import { createDetectors as createDetectors_ } from './detectors/index.ts';
+import { applicableRules, type IoCountSource } from './derived.ts';
 
 // Imported functions as module constants (see proto.ts: imported bindings are slow under tsx).
 const formatSessionId = formatSessionId_;
@@ -70,6 +71,12 @@ export interface RunnerOptions extends DetectorOptions {
    * gets the current event's time.
    */
   timeOf?: (index: number) => number | undefined;
+  /**
+   * Where the trace's IoCount records come from (its file header's `ioCount`).
+   * 'derived' (the hook DLL: outstanding I/O per socket) runs only the rules that
+   * are sound without the server's own count (derived.ts). Default 'application'.
+   */
+  ioCount?: IoCountSource;
 }
 
 /** How many SessionIDs the runner remembers for "was this id created/released before". */
@@ -166,7 +173,16 @@ export class DetectorRunner {
       opts.checkpointInterval === undefined
         ? null
         : new Checkpoints({ interval: opts.checkpointInterval }, this.replayer);
-    this.detectors = createDetectors().filter((d) => only === null || only.has(d.rule.id));
+    const derived = opts.ioCount === 'derived';
+    const runs = new Set(
+      applicableRules(
+        RULES.map((r) => r.id),
+        opts.ioCount,
+      ),
+    );
+    this.detectors = createDetectors().filter(
+      (d) => runs.has(d.rule.id) && (only === null || only.has(d.rule.id)),
+    );
     for (const d of this.detectors) {
       if (d.kinds.length === 0) this.all.push(d);
       for (const k of d.kinds) (this.byKind[k] ??= []).push(d);
@@ -181,6 +197,7 @@ export class DetectorRunner {
       o: 0,
       base: 0,
       options,
+      derived,
       taggedLedger: false,
       fromStart: false,
       shutdownIndex: -1,

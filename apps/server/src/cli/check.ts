@@ -32,6 +32,7 @@ import { Option, type Command } from 'commander';
 import {
   DetectorRunner,
   RULES,
+  whyNotOnDerived,
   summarize,
   type Finding,
   type FindingSummary,
@@ -90,8 +91,10 @@ export interface CheckOutcome {
   startsMidRun: boolean;
   /** A readable recording without a TraceEnd: what it covers. Null when it ended as planned (or is damaged). */
   incomplete: { firstTsNs: number; lastTsNs: number; openSessions: number } | null;
-  /** Rules that were run (all unless --rule). */
+  /** Rules that were run (all unless --rule, less those that do not apply). */
   rules: RuleId[];
+  /** Rules asked for that do not apply to this trace (a derived IOCount: whyNotOnDerived). */
+  notApplicable: RuleId[];
   /** Sorted by rule number, then event index; each with the thread it concerns. */
   findings: CheckedFinding[];
   /** Findings over the per-rule cap: counted, not kept. */
@@ -189,17 +192,31 @@ export async function checkFile(
     options.rules && options.rules.length > 0 ? [...options.rules] : RULES.map((r) => r.id);
   let table: StringTable | null = null;
   let facts: TraceFacts | null = null;
-  const runner = new DetectorRunner({ rules, strings: (i) => table?.text(i) || undefined });
+  // Made once the header is read: a trace with a derived IOCount (the hook DLL)
+  // runs only the rules that apply to it.
+  let runner: DetectorRunner | null = null;
+  const makeRunner = (header: TraceFileHeader | null | undefined): DetectorRunner =>
+    new DetectorRunner({
+      rules,
+      strings: (i) => table?.text(i) || undefined,
+      ...(header?.ioCount ? { ioCount: header.ioCount } : {}),
+    });
   const input = await readTraceInput(path, {
     ...(options.pieceBytes !== undefined ? { pieceBytes: options.pieceBytes } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    onEvents: (store, from, to, strings) => {
+    onEvents: (store, from, to, strings, header) => {
       table = strings;
       facts ??= new TraceFacts(strings);
       facts.scan(store.words, from, to);
+      runner ??= makeRunner(header);
       runner.feed(store, to);
     },
   });
+  runner ??= makeRunner(input.header);
+  const notApplicable =
+    input.header?.ioCount === 'derived'
+      ? rules.filter((r) => whyNotOnDerived(r) !== undefined)
+      : [];
   // The end-of-trace checks conclude that something "never happened before the
   // end": only a recording that covers the server's exit reaches that end.
   const f = facts as TraceFacts | null;
@@ -233,7 +250,8 @@ export async function checkFile(
             openSessions: open,
           }
         : null,
-    rules,
+    rules: rules.filter((r) => !notApplicable.includes(r)),
+    notApplicable,
     findings,
     suppressed: new Map(runner.suppressed),
     summary: summarize(findings),
@@ -403,7 +421,25 @@ export function formatCheckReport(o: CheckOutcome, options: FormatCheckOptions =
       ),
     );
   }
-  if (o.rules.length < RULES.length) out.push(`rules checked: ${o.rules.join(', ')}`);
+  if (o.notApplicable.length > 0) {
+    const numbers = (ids: readonly RuleId[]): string =>
+      ids.map((r) => RULES.find((x) => x.id === r)!.number).join(', ');
+    out.push(
+      wrap(
+        `IOCount derived (outstanding I/O per socket, traced by ${o.header?.tracer ?? 'a hook'}): ` +
+          `rules ${numbers(o.rules)} checked; ${numbers(o.notApplicable)} do not apply` +
+          (perRule === Infinity ? ':' : ' (--all says why).'),
+        width,
+        '',
+      ),
+    );
+    if (perRule === Infinity) {
+      for (const r of o.notApplicable) {
+        const n = RULES.find((x) => x.id === r)!.number;
+        out.push(wrap(`${n} ${r}: ${whyNotOnDerived(r)}`, width, '  '));
+      }
+    }
+  } else if (o.rules.length < RULES.length) out.push(`rules checked: ${o.rules.join(', ')}`);
   if (o.lostEvents > 0) {
     out.push(
       wrap(
@@ -467,6 +503,7 @@ export function checkReportJson(o: CheckOutcome): unknown {
     startsMidRun: o.startsMidRun,
     incomplete: o.incomplete,
     rules: o.rules,
+    notApplicable: o.notApplicable.map((r) => ({ rule: r, why: whyNotOnDerived(r) })),
     summary: {
       ...o.summary,
       suppressed: Object.fromEntries(o.suppressed),

@@ -60,9 +60,15 @@ export interface TraceInput {
 export interface ReadTraceOptions {
   /**
    * Called after each piece with the events decoded so far: [from, to) are new.
-   * `strings` already holds every string those events use.
+   * `strings` already holds every string those events use; `header` is the file's.
    */
-  onEvents?: (store: EventStore, from: number, to: number, strings: StringTable) => void;
+  onEvents?: (
+    store: EventStore,
+    from: number,
+    to: number,
+    strings: StringTable,
+    header: TraceFileHeader | undefined,
+  ) => void;
   /** Called after each piece. */
   onProgress?: (bytesRead: number, fileBytes: number) => void;
   /** Piece size (tests use small pieces). */
@@ -120,7 +126,8 @@ export async function readTraceInput(
       const before = reader.store.length;
       reader.push(piece.subarray(0, n));
       const after = reader.store.length;
-      if (after > before) options.onEvents?.(reader.store, before, after, reader.strings);
+      if (after > before)
+        options.onEvents?.(reader.store, before, after, reader.strings, reader.header);
       options.onProgress?.(read, Math.max(fileBytes, read));
       // The reader ignores everything after the first damage: stop reading.
       if (reader.error !== undefined) break;

@@ -76,6 +76,11 @@ export interface Ctx {
   /** Global index of the window's first record. */
   readonly base: number;
   readonly options: ResolvedOptions;
+  /**
+   * The trace's IoCount is derived (the hook DLL): outstanding I/O per socket, not the
+   * server's own count. Checks that assume the course's design stay quiet.
+   */
+  readonly derived: boolean;
   /** IoCount +1 records of posts carry the ioId (the ledger links each ±1 to its I/O). */
   readonly taggedLedger: boolean;
   /**

@@ -28,7 +28,7 @@ const sessionSubject = sessionSubject_;
 
 // Module constants, not imported bindings: under tsx and vitest every access to an
 // imported binding goes through a getter, which costs more than the work here.
-const { EventKind } = proto;
+const { EventKind, Op } = proto;
 
 const rule = RULE_BY_ID.get('session-identity')!;
 
@@ -129,9 +129,10 @@ export function sessionIdentity(): Detector {
         return;
       }
 
-      // GqcsReturn of an I/O completion.
+      // GqcsReturn of a recv or send completion (an AcceptEx's is the listening
+      // socket's, which a server need not name a session).
       const op = step.op;
-      if (op === null || op.dequeueIndex !== i) return;
+      if (op === null || op.dequeueIndex !== i || (op.op !== Op.Recv && op.op !== Op.Send)) return;
       if (s.createdIndex < 0 && s.acceptIndex < 0) {
         if (ctx.fromStart && ctx.createdAt(s.id) < 0 && ctx.releasedAt(s.id) < 0) {
           ctx.report(rule, {

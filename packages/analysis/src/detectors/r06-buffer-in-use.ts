@@ -8,7 +8,8 @@
 //   the session: the kernel writes into an OVERLAPPED until its packet is
 //   dequeued, and the packet names it;
 // - two-recvs: a second recv while one is outstanding — the reference server
-//   has one RecvQ, and both recvs own its free space;
+//   has one RecvQ, and both recvs own its free space (not on a derived trace:
+//   several outstanding WSARecvs are legal in a server without that design);
 // - overlapped-reused: one ioId posted again while its I/O is still in flight
 //   (traces without IoDetail name an operation only by its ioId).
 // A post that failed at once never used its OVERLAPPED. A snapshot's
@@ -119,6 +120,7 @@ export function bufferInUse(): Detector {
           return;
         }
       }
+      if (ctx.derived) return;
       const issued = issuedOp(step, i);
       if (issued === null || issued.op !== Op.Recv) return;
       const other = s.ops.find((o) => o !== issued && o.op === Op.Recv && isOutstanding(o));
