@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CHAT_FAULT_NAMES } from '@iocpscope/protocol';
 import {
   FAULT_RULES,
   formatFinding,
@@ -10,16 +11,19 @@ import {
 import { SYNTH_FAULTS } from './synth.ts';
 
 describe('the rule catalogue', () => {
-  it('has one rule for each of the 16 classic bugs, each saying what the trace shows', () => {
-    expect(RULES.map((r) => r.number)).toEqual([...Array(16).keys()].map((k) => k + 1));
-    expect(new Set(RULES.map((r) => r.id)).size).toBe(16);
+  it('has one rule for each of the 16 classic bugs and the chat server’s 3, each saying what the trace shows', () => {
+    expect(RULES.map((r) => r.number)).toEqual([...Array(19).keys()].map((k) => k + 1));
+    expect(new Set(RULES.map((r) => r.id)).size).toBe(19);
     for (const r of RULES) expect(r.coverage.length).toBeGreaterThan(40);
   });
 
   it('maps every fault switch to a rule that exists', () => {
-    // The synthetic generator covers every fault but the ring-buffer ones (it has no rings).
+    // The synthetic generator covers every fault but the ring-buffer ones (it has no rings)
+    // and the chat server's (it has no rooms).
     const ringFaults = ['ring-wrap-off-by-one', 'send-overflow-ignored', 'short-send-ignored'];
-    expect(Object.keys(FAULT_RULES).sort()).toEqual([...SYNTH_FAULTS, ...ringFaults].sort());
+    expect(Object.keys(FAULT_RULES).sort()).toEqual(
+      [...SYNTH_FAULTS, ...ringFaults, ...CHAT_FAULT_NAMES].sort(),
+    );
     for (const rule of Object.values(FAULT_RULES)) expect(RULE_BY_ID.has(rule)).toBe(true);
   });
 

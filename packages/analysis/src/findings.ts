@@ -21,7 +21,10 @@ export type RuleId =
   | 'release-once'
   | 'port-starvation'
   | 'send-lost-bytes'
-  | 'lock-across-send';
+  | 'lock-across-send'
+  | 'job-queue-flushers'
+  | 'send-buffer-reuse'
+  | 'lock-order';
 
 export interface RuleInfo {
   id: RuleId;
@@ -40,7 +43,7 @@ export type FindingSubject =
 
 export interface Finding {
   rule: RuleId;
-  /** Number of the bug in iocp-model.md §3 (1–16). */
+  /** Number of the bug in iocp-model.md §3 (1–16), or of the chat server's (17–19, SEMANTICS.md). */
   ruleNumber: number;
   /** Which check of the rule fired, e.g. 'double-decrement'. Stable, for filters and tests. */
   check: string;
@@ -168,6 +171,27 @@ export const RULES: readonly RuleInfo[] = [
     coverage:
       'A thread called WSASend while holding a lock another thread was waiting for (error); a lock held across WSASend that other threads also take, though no wait overlapped such a hold in the trace (warning). A lock only one thread ever takes is not reported.',
   },
+  {
+    id: 'job-queue-flushers',
+    number: 17,
+    title: 'Two threads flush one JobQueue at once',
+    coverage:
+      'From JobFlush (v2): a flush of a queue that begins on one thread while another thread’s flush of the same queue has begun and not ended. Whether the pushers’ decisions were right is not in the events (the count they read is); the overlap is.',
+  },
+  {
+    id: 'send-buffer-reuse',
+    number: 18,
+    title: 'A pooled SendBuffer returned and reused while a send still reads it',
+    coverage:
+      'From SendBuffer (v2), per buffer life (Acquire to Returned): a Release by a session that holds no reference (a reference dropped twice), and an Acquire while the previous life still has a member reference no Release dropped (its WSASend may still read the bytes). Writes into the buffer are not in the events; the references are.',
+  },
+  {
+    id: 'lock-order',
+    number: 19,
+    title: 'Locks taken in opposite orders on two paths',
+    coverage:
+      'The lock-order graph of the trace: an edge A -> B each time a thread acquires B while holding A (two shared acquisitions are no edge); a cycle is reported even when no deadlock happened in the run. Locks the server does not record (LockAcquire) are not in the graph.',
+  },
 ];
 
 export const RULE_BY_ID: ReadonlyMap<RuleId, RuleInfo> = new Map(RULES.map((r) => [r.id, r]));
@@ -187,6 +211,10 @@ export const FAULT_RULES = {
   'ring-wrap-off-by-one': 'ring-buffer',
   'short-send-ignored': 'send-lost-bytes',
   'send-overflow-ignored': 'send-lost-bytes',
+  'job-queue-two-flushers': 'job-queue-flushers',
+  'send-buffer-early-release': 'send-buffer-reuse',
+  'broadcast-under-room-lock': 'lock-across-send',
+  'lock-order-inversion': 'lock-order',
 } as const satisfies Record<string, RuleId>;
 
 /**
@@ -326,6 +354,29 @@ export const FAULT_CO_FINDINGS: Record<
     {
       rule: 'ring-buffer',
       why: 'SendQ’s used space is above its capacity: the send that drains it cannot cover it',
+    },
+  ],
+  'job-queue-two-flushers': [
+    {
+      rule: 'port-starvation',
+      why: 'the buggy push blocks in its log write (1 ms) before it flushes: with both workers there, completions wait in the port',
+    },
+  ],
+  'send-buffer-early-release': [],
+  'broadcast-under-room-lock': [
+    {
+      rule: 'port-starvation',
+      why: 'workers blocked on the room lock while completions wait in the port',
+    },
+  ],
+  'lock-order-inversion': [
+    {
+      rule: 'shutdown',
+      why: 'when two workers do meet on the two paths they deadlock: neither leaves for its exit packet and shutdown closes the port under them',
+    },
+    {
+      rule: 'port-starvation',
+      why: 'the deadlocked workers are blocked on the locks while completions wait in the port',
     },
   ],
 };

@@ -21,6 +21,7 @@ export type ThreadRole = P.ThreadRole;
 export const DisconnectReason: typeof P.DisconnectReason = { ...P.DisconnectReason };
 export const WinError: typeof P.WinError = { ...P.WinError };
 export const Backend: typeof P.Backend = { ...P.Backend };
+export const SendBufferOp: typeof P.SendBufferOp = { ...P.SendBufferOp };
 export const NO_THREAD: number = P.NO_THREAD;
 export const RECORD_WORDS: number = P.RECORD_WORDS;
 export const TS_HI_MASK: number = P.TS_HI_MASK;

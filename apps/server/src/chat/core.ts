@@ -738,22 +738,58 @@ export class ChatCore extends SessionCore {
     }
   }
 
+  /**
+   * refcount += delta by CAS, stamped like IOCount (bump()): a change that
+   * follows another in the count also follows it in the trace, so a Release
+   * never lands after the Returned its successor caused.
+   */
+  private refAdd(buf: number, delta: number): number {
+    const c = this.c32;
+    const w = this.cs.buf(buf) + B_REF;
+    let old = Atomics.load(c, w);
+    for (;;) {
+      this.stamp = this.rec.now();
+      const seen = Atomics.compareExchange(c, w, old, (old + delta) | 0);
+      if (seen === old) return (old + delta) | 0;
+      old = seen;
+    }
+  }
+
   /** Drop one reference; the last one returns the buffer to the pool. */
   private releaseBuffer(buf: number, lo: number, hi: number, ioId: number): void {
     const cs = this.cs;
-    const left = Atomics.sub(this.c32, cs.buf(buf) + B_REF, 1) - 1;
-    this.rec.record(EventKind.SendBuffer, SendBufferOp.Release, buf, lo, hi, left >>> 0, ioId);
+    const left = this.refAdd(buf, -1);
+    this.rec.recordAt(
+      this.stamp,
+      EventKind.SendBuffer,
+      SendBufferOp.Release,
+      buf,
+      lo,
+      hi,
+      left >>> 0,
+      ioId,
+    );
     if (left === 0) {
-      const free = cs.pushBuffer(buf);
-      this.rec.record(EventKind.SendBuffer, SendBufferOp.Returned, buf, 0, 0, 0, free);
+      // Recorded before the push: once pushed, another thread may Acquire it (and record that).
+      this.rec.record(EventKind.SendBuffer, SendBufferOp.Returned, buf, 0, 0, 0, cs.poolFree + 1);
+      cs.pushBuffer(buf);
     }
   }
 
   /** Queue `buf` for the session (AddRef: its send will hold a reference) and SendPost. */
   private sendTo(slot: number, lo: number, hi: number, buf: number): void {
     const cs = this.cs;
-    const ref = Atomics.add(this.c32, cs.buf(buf) + B_REF, 1) + 1;
-    this.rec.record(EventKind.SendBuffer, SendBufferOp.AddRef, buf, lo, hi, ref >>> 0, 0);
+    const ref = this.refAdd(buf, 1);
+    this.rec.recordAt(
+      this.stamp,
+      EventKind.SendBuffer,
+      SendBufferOp.AddRef,
+      buf,
+      lo,
+      hi,
+      ref >>> 0,
+      0,
+    );
     cs.count(H_DELIVERIES);
     if (!cs.sendQueuePush(slot, buf)) {
       // A member this far behind does not read: kick it rather than queue without bound.

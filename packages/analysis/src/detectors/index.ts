@@ -1,4 +1,5 @@
-// One detector per classic bug of iocp-model.md §3, in rule order.
+// One detector per classic bug of iocp-model.md §3, in rule order, then the
+// chat server's (17-19: its JobQueue, SendBuffer pool and locks).
 
 import type { Detector } from './common.ts';
 import { iocountBalance } from './r01-iocount-balance.ts';
@@ -17,6 +18,9 @@ import { releaseOnce } from './r13-release-once.ts';
 import { portStarvation } from './r14-port-starvation.ts';
 import { sendLostBytes } from './r15-send-lost-bytes.ts';
 import { lockAcrossSend } from './r16-lock-across-send.ts';
+import { jobQueueFlushers } from './r17-job-queue-flushers.ts';
+import { sendBufferReuse } from './r18-send-buffer-reuse.ts';
+import { lockOrder } from './r19-lock-order.ts';
 
 /** Fresh detector instances (each keeps per-trace memory). */
 export function createDetectors(): Detector[] {
@@ -37,5 +41,8 @@ export function createDetectors(): Detector[] {
     portStarvation(),
     sendLostBytes(),
     lockAcrossSend(),
+    jobQueueFlushers(),
+    sendBufferReuse(),
+    lockOrder(),
   ];
 }

@@ -226,16 +226,54 @@ export class ThreadHandle {
     return this.b.rec(EventKind.SessionReleased, 0, this.tid, seen >>> 0, session, 0, 0);
   }
 
-  lockWait(lockId: number, name = 'lock'): number {
-    return this.b.rec(EventKind.LockWait, 0, this.tid, lockId, 0n, this.b.str(name), 0);
+  /** LockWait; `mode` 0 exclusive, 1 shared (v2 LockMode). */
+  lockWait(lockId: number, name = 'lock', mode = 0): number {
+    return this.b.rec(EventKind.LockWait, mode, this.tid, lockId, 0n, this.b.str(name), 0);
   }
 
-  lockAcquire(lockId: number, name = 'lock'): number {
-    return this.b.rec(EventKind.LockAcquire, 0, this.tid, lockId, 0n, this.b.str(name), 0);
+  lockAcquire(lockId: number, name = 'lock', mode = 0): number {
+    return this.b.rec(EventKind.LockAcquire, mode, this.tid, lockId, 0n, this.b.str(name), 0);
   }
 
-  lockRelease(lockId: number, name = 'lock'): number {
-    return this.b.rec(EventKind.LockRelease, 0, this.tid, lockId, 0n, this.b.str(name), 0);
+  lockRelease(lockId: number, name = 'lock', mode = 0): number {
+    return this.b.rec(EventKind.LockRelease, mode, this.tid, lockId, 0n, this.b.str(name), 0);
+  }
+
+  // ---- the chat server's JobQueue, JobTimer and SendBuffers (v2) ----
+
+  /** JobPush: a job of `kind` onto queue `queueId`, which then holds `length` jobs. */
+  jobPush(
+    queueId: number,
+    kind: number,
+    length: number,
+    session: SessionId = 0n,
+    jobId = 0,
+  ): number {
+    return this.b.rec(EventKind.JobPush, kind, this.tid, queueId, session, length, jobId);
+  }
+
+  /** JobFlush begin (`queued` jobs waiting) of flush `flushId`. */
+  flushBegin(queueId: number, flushId: number, queued = 1): number {
+    return this.b.rec(EventKind.JobFlush, 0, this.tid, queueId, 0n, queued, flushId);
+  }
+
+  /** JobFlush end: the flush ran `ran` jobs. */
+  flushEnd(queueId: number, flushId: number, ran = 1): number {
+    return this.b.rec(EventKind.JobFlush, 1, this.tid, queueId, 0n, ran, flushId);
+  }
+
+  /**
+   * SendBuffer `op` (SendBufferOp) on buffer `bufferId`: `refCount` after it;
+   * `z` is the ioId of a Release, or the pool's free buffers after an
+   * Acquire, Returned or PoolEmpty.
+   */
+  sendBuffer(op: number, bufferId: number, session: SessionId, refCount: number, z = 0): number {
+    return this.b.rec(EventKind.SendBuffer, op, this.tid, bufferId, session, refCount, z);
+  }
+
+  /** Broadcast of `bufferId` to `recipients` members of queue (room) `queueId`. */
+  broadcast(queueId: number, recipients: number, bufferId: number): number {
+    return this.b.rec(EventKind.Broadcast, 0, this.tid, queueId, 0n, recipients, bufferId);
   }
 
   block(reason: number = BlockReason.Sleep, detail = 0): number {
