@@ -1,6 +1,8 @@
-// Regenerates the example recordings in examples/ (issue 7 §5): one clean run
-// and one per fault switch of the reference server, each small enough for a
-// newcomer to step through (a few thousand events, a handful of sessions).
+// Regenerates the example recordings in examples/ (issue 7 §5, issue 18): one
+// clean run and one per fault switch of the reference echo server, then one
+// clean run of the chat server (`serve --app chat`) and one per chat fault
+// switch, each small enough for a newcomer to step through (a few thousand
+// events, a handful of sessions).
 //
 //   pnpm exec tsx scripts/make-examples.ts            all of them, then examples/README.md
 //   pnpm exec tsx scripts/make-examples.ts --only clean,no-accept-hold
@@ -34,13 +36,19 @@ import { runServeCli, type ServeCliFlags } from '../apps/server/src/cli/serve.ts
 import { FAULT_DESCRIPTIONS, FAULT_NAMES, type FaultName } from '../apps/server/src/echo/faults.ts';
 import { runLoad } from '../apps/server/src/load/run.ts';
 import type { LoadOptions } from '../apps/server/src/load/options.ts';
+import { runChatLoad, type ChatLoadOptions } from '../apps/server/src/load/chat.ts';
 
 export const EXAMPLES_DIR = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '../examples',
 );
 
-export type ScenarioName = 'clean' | FaultName;
+/** 'clean' and 'chat' are the two servers without a fault switch. */
+export type ScenarioName = 'clean' | 'chat' | FaultName;
+
+/** The scenarios that run no fault switch. */
+export const isCleanScenario = (name: ScenarioName): name is 'clean' | 'chat' =>
+  name === 'clean' || name === 'chat';
 
 export interface Scenario {
   name: ScenarioName;
@@ -82,6 +90,17 @@ function load(port: number, o: Omit<LoadOptions, 'target'>): Promise<unknown> {
     connectTimeoutMs: 5000,
     stallTimeoutMs: 1000,
     drainTimeoutMs: 500,
+    seed: 7,
+    ...o,
+  });
+}
+
+/** Chat clients (load/chat.ts) against the chat server; the verdict is the recording's, not the load's. */
+function chatLoad(port: number, o: Omit<ChatLoadOptions, 'target'>): Promise<unknown> {
+  return runChatLoad({
+    target: { host: '127.0.0.1', port },
+    connectTimeoutMs: 5000,
+    drainTimeoutMs: 800,
     seed: 7,
     ...o,
   });
@@ -471,6 +490,107 @@ export const SCENARIOS: readonly Scenario[] = [
     maxBytes: 300 * K,
     attempts: 2,
   },
+  // ---- the chat server (serve --app chat) ----
+  {
+    name: 'chat',
+    flags: { app: 'chat', rooms: '2' },
+    traffic:
+      '8 chat clients in 2 rooms (one joins late) chat 8 times a second each for 0.7 s; one client ' +
+      'is reset and joins again.',
+    lookFor:
+      'a room’s job queue: a chat’s JobPush on the worker that read it, the flush that broadcasts it ' +
+      '(JobFlush begin … Broadcast … end, on one worker at a time), the SendBuffer acquired once and ' +
+      'shared by every member’s WSASend (AddRef), each send completion releasing it, and the last ' +
+      'Release returning it to the pool; the room ticks of the JobTimer; Login taking users then rooms.',
+    async drive(port) {
+      await chatLoad(port, {
+        clients: 8,
+        rooms: 2,
+        rate: 8,
+        durationMs: 700,
+        lateJoin: 0.15,
+        resetsPerSec: 1.5,
+      });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 2,
+  },
+  {
+    name: 'job-queue-two-flushers',
+    flags: { app: 'chat', rooms: '2', gqcsBatch: '1' },
+    traffic:
+      '8 chat clients in 2 rooms chat 20 times a second each for 0.55 s (the clients may see broadcasts ' +
+      'out of order); --gqcs-batch 1 spreads the chats over both workers.',
+    lookFor:
+      'two JobFlush slices of one room open at once on two workers: both pushers read a job count of ' +
+      '0 before either added, both flush, and the room’s broadcasts are numbered and sent concurrently.',
+    consequences:
+      'the buggy push blocks in a log write before it flushes, and with both workers there completions wait',
+    async drive(port) {
+      await chatLoad(port, { clients: 8, rooms: 2, rate: 20, durationMs: 550, lateJoin: 0 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 10,
+  },
+  {
+    name: 'send-buffer-early-release',
+    flags: { app: 'chat', rooms: '2' },
+    traffic:
+      '8 chat clients in 2 rooms chat 8 times a second each for 0.5 s (the clients get corrupted broadcasts).',
+    lookFor:
+      'a send completion that releases its SendBuffer twice: the count reaches 0 while other members’ ' +
+      'sends still hold it, the buffer is Returned, and the next Acquire hands it out again while ' +
+      'those sends are still in flight.',
+    async drive(port) {
+      await chatLoad(port, { clients: 8, rooms: 2, rate: 8, durationMs: 500, lateJoin: 0 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 2,
+  },
+  {
+    name: 'broadcast-under-room-lock',
+    flags: { app: 'chat', rooms: '1', gqcsBatch: '1' },
+    traffic:
+      '8 chat clients in 1 room chat 15 times a second each for 0.6 s; --gqcs-batch 1 spreads the ' +
+      'chats over both workers.',
+    lookFor:
+      'a worker that holds the room’s lock across every member’s WSASend (LockAcquire … IoPosted × 8 … ' +
+      'LockRelease) while the other worker waits for the same lock (LockWait) with a chat of its own.',
+    consequences: 'workers blocked on the room lock while completions wait in the port',
+    async drive(port) {
+      await chatLoad(port, { clients: 8, rooms: 1, rate: 15, durationMs: 600, lateJoin: 0 });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 3,
+  },
+  {
+    name: 'lock-order-inversion',
+    flags: { app: 'chat', rooms: '2' },
+    traffic:
+      '4 chat clients log in and enter their room one after another (200 ms apart), then chat a little: ' +
+      'no two workers ever meet on the two paths, so nothing deadlocks.',
+    lookFor:
+      'Login taking users (exclusive) then rooms (shared), and the Enter job taking rooms (exclusive) ' +
+      'then users (shared): the two orders make a cycle in the lock-order graph, reported though this ' +
+      'run never deadlocked.',
+    async drive(port) {
+      await chatLoad(port, {
+        clients: 4,
+        rooms: 2,
+        rate: 4,
+        durationMs: 1000,
+        rampMs: 800,
+        lateJoin: 0,
+      });
+      return { keepOpen: [] };
+    },
+    maxBytes: 300 * K,
+    attempts: 2,
+  },
 ];
 
 export const SCENARIO_BY_NAME: ReadonlyMap<ScenarioName, Scenario> = new Map(
@@ -479,7 +599,7 @@ export const SCENARIO_BY_NAME: ReadonlyMap<ScenarioName, Scenario> = new Map(
 
 /** The rule a scenario's recording must show; null: none at all. */
 export function expectedRule(name: ScenarioName): RuleId | null {
-  return name === 'clean' ? null : FAULT_RULES[name];
+  return isCleanScenario(name) ? null : FAULT_RULES[name];
 }
 
 export interface Recorded {
@@ -508,7 +628,7 @@ export async function recordScenario(s: Scenario, file: string): Promise<Recorde
       out += text;
       // Drive only once the recording runs: a recording started mid-run begins
       // with sessions it never saw created.
-      const m = /^echo server on [^\s]+:(\d+):/m.exec(out);
+      const m = /^(?:echo|chat) server on [^\s]+:(\d+):/m.exec(out);
       if (m && /^recording to /m.test(out)) resolvePort(Number(m[1]));
       return true;
     },
@@ -518,7 +638,7 @@ export async function recordScenario(s: Scenario, file: string): Promise<Recorde
     ...s.flags,
     echoPort: '0',
     record: file,
-    ...(s.name === 'clean' ? {} : { fault: [s.name] }),
+    ...(isCleanScenario(s.name) ? {} : { fault: [s.name] }),
   };
   const serving = runServeCli(flags, { stdout: capture, stderr: capture, signal: stop.signal });
   void serving.then(
@@ -528,7 +648,9 @@ export async function recordScenario(s: Scenario, file: string): Promise<Recorde
   // serve prints both lines within a second or two; a wording change must not hang the caller.
   const timer = setTimeout(
     () =>
-      rejectPort(new Error(`serve printed no "echo server on" and "recording to" lines:\n${out}`)),
+      rejectPort(
+        new Error(`serve printed no "echo/chat server on" and "recording to" lines:\n${out}`),
+      ),
     60_000,
   );
   let keepOpen: Socket[] = [];
@@ -550,7 +672,7 @@ export async function recordScenario(s: Scenario, file: string): Promise<Recorde
 
 /** Rules that fired on a fault's recording that neither its rule nor its co-findings explain. */
 export function unexplainedRules(name: ScenarioName, o: CheckOutcome): RuleId[] {
-  if (name === 'clean') return [...new Set(o.findings.map((f) => f.rule))];
+  if (isCleanScenario(name)) return [...new Set(o.findings.map((f) => f.rule))];
   const allowed = new Set<RuleId>([
     FAULT_RULES[name],
     ...FAULT_CO_FINDINGS[name].map((c) => c.rule),
@@ -594,9 +716,14 @@ function readmeEntry(s: Scenario, file: string, bytes: number, o: CheckOutcome):
   lines.push('');
   if (s.name === 'clean') {
     lines.push('The reference server with no fault switch. `iocpscope check` finds nothing.');
+  } else if (s.name === 'chat') {
+    lines.push(
+      'The chat server (`serve --app chat`) with no fault switch. `iocpscope check` finds nothing.',
+    );
   } else {
     const info = RULE_BY_ID.get(rule!)!;
-    lines.push(`\`serve --fault ${s.name}\`: ${FAULT_DESCRIPTIONS[s.name]}.`);
+    const app = s.flags.app === 'chat' ? '--app chat ' : '';
+    lines.push(`\`serve ${app}--fault ${s.name}\`: ${FAULT_DESCRIPTIONS[s.name]}.`);
     lines.push('');
     lines.push(`Caught by rule ${info.number}, \`${info.id}\` (${info.title}).`);
   }
@@ -604,8 +731,9 @@ function readmeEntry(s: Scenario, file: string, bytes: number, o: CheckOutcome):
   lines.push(
     `- Recording: ${o.events.toLocaleString('en-US')} events, ${o.sessions} sessions, ` +
       `${o.threads.size} threads, ${kib(bytes)}` +
-      (Object.keys(s.flags).length > 0
+      (Object.keys(s.flags).filter((k) => k !== 'app').length > 0
         ? `; extra flags: ${Object.entries(s.flags)
+            .filter(([k]) => k !== 'app')
             .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${String(v)}`)
             .join(' ')}`
         : '') +
@@ -657,10 +785,14 @@ export async function writeReadme(dir = EXAMPLES_DIR): Promise<void> {
   }
   const text = `# Example recordings
 
-Small recordings of the reference echo server: one clean run, and one for each
-fault switch of \`iocpscope serve --fault NAME\`. Each was made by the real
-server on the emulated completion port under a second or two of scripted
-client traffic, and each is small enough to step through event by event.
+Small recordings of the reference servers: one clean run of the echo server and
+one for each of its fault switches (\`iocpscope serve --fault NAME\`), then one
+clean run of the chat server (\`serve --app chat\`: rooms as JobQueues, pooled
+SendBuffers, a JobTimer) and one for each chat fault switch. Each was made by
+the real server on the emulated completion port under a second or two of
+scripted client traffic, and each is small enough to step through event by
+event. \`stories.json\` holds each one's one-line story (the start screen and
+\`iocpscope open --example NAME\` show it).
 
 - In the dashboard: \`pnpm iocpscope serve\`, open the page, and pick one under
   "Examples" on the start screen. The anomalies panel lists the findings and
@@ -705,7 +837,7 @@ async function main(argv: string[]): Promise<number> {
     .map((x) => x.trim());
   for (const n of only ?? []) {
     if (!SCENARIO_BY_NAME.has(n as ScenarioName)) {
-      console.error(`unknown scenario ${n} (known: clean, ${FAULT_NAMES.join(', ')})`);
+      console.error(`unknown scenario ${n} (known: clean, chat, ${FAULT_NAMES.join(', ')})`);
       return 2;
     }
   }
