@@ -13,6 +13,7 @@ import { EventKind, GapSource, RECORD_WORDS } from './events.ts';
 import { ProtocolError } from './errors.ts';
 import {
   FRAME_HEADER_BYTES,
+  FRAME_HEADER_STREAM_BYTES,
   FrameStreamDecoder,
   decodeFrame,
   decodeFrameInto,
@@ -47,6 +48,27 @@ describe('stream frames', () => {
     const bytes = encodeFrame({ seq: 1, records: new Uint32Array(0) });
     expect(bytes.length).toBe(FRAME_HEADER_BYTES);
     expect(decodeFrame(bytes)).toEqual({ seq: 1, records: new Uint32Array(0), strings: [] });
+  });
+
+  it('carries the stream position in a 24-byte header that older readers skip', () => {
+    const at = 2 ** 40 + 12345;
+    const bytes = encodeFrame({ seq: 9, records, strings: STRINGS, stream: at });
+    expect(new DataView(bytes.buffer).getUint16(6, true)).toBe(FRAME_HEADER_STREAM_BYTES);
+    const f = decodeFrame(bytes);
+    expect(f.stream).toBe(at);
+    expect(f.records).toEqual(records);
+    expect(f.strings).toEqual(STRINGS);
+    // Without a position: the 16-byte header, no `stream`.
+    expect(decodeFrame(encodeFrame({ seq: 9, records })).stream).toBeUndefined();
+    const store = new EventStore();
+    expect(decodeFrameInto(bytes, store, new StringTable()).stream).toBe(at);
+    const split = new FrameStreamDecoder();
+    const got = [...split.push(bytes.subarray(0, 20)), ...split.push(bytes.subarray(20))];
+    expect(got.map((x) => x.stream)).toEqual([at]);
+    expect(() => encodeFrame({ seq: 0, records, stream: -1 })).toThrow(RangeError);
+    const bad = bytes.slice();
+    new DataView(bad.buffer).setUint32(20, 0x200000, true);
+    expect(codeOf(() => decodeFrame(bad))).toBe('BAD_FRAME');
   });
 
   it('keeps a 64-bit session above 2^53 exact', () => {

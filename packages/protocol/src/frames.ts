@@ -23,12 +23,22 @@ import type { StringTable } from './strings.ts';
 /** "IOCF" read as a little-endian u32 (bytes 49 4F 43 46). */
 export const FRAME_MAGIC = 0x46434f49;
 export const FRAME_HEADER_BYTES = 16;
+/** A header that carries the stream position (v2 revision, FORMAT.md §5.1). */
+export const FRAME_HEADER_STREAM_BYTES = 24;
 /** Default largest frame a decoder accepts (OVERSIZED above). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 export interface Frame {
   /** Sender's frame counter, u32, +1 per frame (wraps). */
   seq: number;
+  /**
+   * Added in the v2 revision (a 24-byte header): the live stream's position,
+   * the number of the first record of the stream in this frame, counted from
+   * the first record the server's stream ever carried; a frame of per-client
+   * records (a Snapshot bracket, a Gap) gives the number of the stream record
+   * that follows it. FORMAT.md §5.1.
+   */
+  stream?: number;
   /** Whole records, 8 words each. */
   records: Uint32Array;
   /** Strings first used by these records (or re-sent), as (id, string). */
@@ -39,6 +49,8 @@ export interface FrameInput {
   seq: number;
   records: Uint32Array;
   strings?: ReadonlyArray<readonly [number, string]>;
+  /** The stream position (written in a 24-byte header); omitted: a 16-byte header. */
+  stream?: number;
 }
 
 export interface FrameDecodeOptions {
@@ -54,16 +66,25 @@ export function encodeFrame(f: FrameInput): Uint8Array {
   if (f.records.length % RECORD_WORDS !== 0) {
     throw new RangeError(`${f.records.length} words is not whole records`);
   }
+  const st = f.stream;
+  if (st !== undefined && (!Number.isSafeInteger(st) || st < 0)) {
+    throw new RangeError(`frame stream position ${st} is not an integer in [0, 2^53)`);
+  }
+  const headerBytes = st === undefined ? FRAME_HEADER_BYTES : FRAME_HEADER_STREAM_BYTES;
   const s = encodeStrings(f.strings);
-  const total = FRAME_HEADER_BYTES + sectionsByteLength(f.records.length, s);
+  const total = headerBytes + sectionsByteLength(f.records.length, s);
   const out = new Uint8Array(total);
   const view = dataView(out);
   view.setUint32(0, FRAME_MAGIC, true);
   view.setUint16(4, PROTOCOL_VERSION, true);
-  view.setUint16(6, FRAME_HEADER_BYTES, true);
+  view.setUint16(6, headerBytes, true);
   view.setUint32(8, total, true);
   view.setUint32(12, f.seq, true);
-  writeSections(out, view, FRAME_HEADER_BYTES, f.records, s);
+  if (st !== undefined) {
+    view.setUint32(16, st % 4294967296, true);
+    view.setUint32(20, Math.floor(st / 4294967296), true);
+  }
+  writeSections(out, view, headerBytes, f.records, s);
   return out;
 }
 
@@ -123,7 +144,19 @@ function decodeBody(
       base + p.recordsOffset + bad * RECORD_BYTES,
     );
   }
-  return { seq: h.seq, records, strings: p.strings };
+  const frame: Frame = { seq: h.seq, records, strings: p.strings };
+  const stream = streamOf(view, off, h, base);
+  if (stream !== undefined) frame.stream = stream;
+  return frame;
+}
+
+/** The stream position of a header of 24 bytes or more (undefined for a 16-byte one). */
+function streamOf(view: DataView, off: number, h: FrameHeader, base: number): number | undefined {
+  if (h.headerBytes < FRAME_HEADER_STREAM_BYTES) return undefined;
+  const hi = view.getUint32(off + 20, true);
+  if (hi > 0x1fffff)
+    throw new ProtocolError('BAD_FRAME', 'stream position above 2^53', base + off + 20);
+  return view.getUint32(off + 16, true) + hi * 4294967296;
 }
 
 /** Check that `bytes` is exactly one frame with a valid header. */
@@ -162,7 +195,7 @@ export function decodeFrameInto(
   store: EventStore,
   strings: StringTable,
   options: FrameDecodeOptions = {},
-): { seq: number; records: number } {
+): { seq: number; records: number; stream?: number } {
   const [view, h] = wholeFrame(bytes, options);
   const p = parseSections(bytes, view, h.headerBytes, h.frameBytes, 0);
   strings.checkBatch(p.strings, 0);
@@ -179,7 +212,10 @@ export function decodeFrameInto(
     store.truncate(first);
     throw e;
   }
-  return { seq: h.seq, records: p.recordCount };
+  const stream = streamOf(view, 0, h, 0);
+  return stream === undefined
+    ? { seq: h.seq, records: p.recordCount }
+    : { seq: h.seq, records: p.recordCount, stream };
 }
 
 /**
