@@ -23,6 +23,7 @@ describe('control messages', () => {
       { type: 'get-status', id: 99 },
       { type: 'pause-stream' },
       { type: 'resume-stream' },
+      { type: 'resync', id: 3 },
     ];
     expect(new Set(msgs.map((m) => m.type))).toEqual(new Set(CLIENT_MESSAGE_TYPES));
     for (const m of msgs) expect(parseClientMessage(m).ok).toBe(true);

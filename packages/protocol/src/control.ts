@@ -116,6 +116,12 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [
   /** Stop/restart sending event frames to this client (it keeps its control channel). */
   c('pause-stream', {}),
   c('resume-stream', {}),
+  /**
+   * Added in v2: this client's next event frame starts with a Resync Snapshot
+   * bracket (the state at an exact cut of its stream), as after a gap. One at
+   * a time: another while one is pending is refused with BUSY.
+   */
+  c('resync', {}),
 ]);
 export type ClientMessage = z.output<typeof ClientMessageSchema>;
 export type ClientMessageInput = z.input<typeof ClientMessageSchema>;

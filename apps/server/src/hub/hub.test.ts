@@ -5,6 +5,7 @@ import {
   RECORD_WORDS,
   SnapshotReason,
   ThreadRole,
+  decodeFrame,
   kindAt,
   tidAt,
   writeRecord,
@@ -395,5 +396,113 @@ describe('Hub', () => {
     );
     for (let i = 1; i < seen.seqs.length; i++)
       expect(seen.seqs[i]!).toBeGreaterThan(seen.seqs[i - 1]!);
+  });
+
+  it('resyncs a client on request at the next cut, losing nothing, one request at a time', async () => {
+    const source = new TrackingSource();
+    const hub = new Hub({ maxFrameRecords: 256 });
+    hub.attach(source);
+    const t = synthesize({ seed: 23, events: 6000, sessions: 12 });
+    const n = t.length;
+    const sink = new FakeSink(true);
+    const client = hub.addClient(sink);
+    source.answer();
+    source.emit(
+      t.words.subarray(0, 2000 * W),
+      t.strings.map((v, k) => [k, v]),
+    );
+    hub.flush();
+    client.requestResync();
+    expect(() => client.requestResync()).toThrow(/BUSY/);
+    // Frames keep coming until the bracket arrives at the cut.
+    source.emit(t.words.subarray(2000 * W, 3000 * W));
+    hub.flush();
+    await Promise.resolve();
+    const before = decodeSeen(sink.binary).records.length;
+    source.answer();
+    for (let off = 3000; off < n; off += 500) {
+      source.emit(t.words.subarray(off * W, Math.min(n, off + 500) * W));
+      hub.flush();
+    }
+    const seen = decodeSeen(sink.binary);
+    expect(seen.gaps).toBe(0);
+    const at = before / W;
+    expect(kindAt(seen.records, at)).toBe(EventKind.Snapshot);
+    expect(xAt(seen.records, at)).toBe(SnapshotReason.Resync);
+    let end = at + 1;
+    while (kindAt(seen.records, end) !== EventKind.Snapshot) end++;
+    // Before the bracket every record up to the cut, after it the rest: nothing lost.
+    const first = decodeSeen(sink.binary.slice(0, 1)).records.length / W;
+    expect(sameWords(seen.records.subarray(first * W, at * W), t.words.subarray(0, 3000 * W))).toBe(
+      true,
+    );
+    expect(sameWords(seen.records.subarray((end + 1) * W), t.words.subarray(3000 * W, n * W))).toBe(
+      true,
+    );
+    expect(liveState(replayWords(seen.records.subarray(at * W)))).toEqual(
+      liveState(replayWords(t.words.subarray(0, n * W))),
+    );
+    expect(hub.stats().perClient[0]!.lostEvents).toBe(0);
+    // Answered: the next request is taken again; a paused stream refuses.
+    client.requestResync();
+    source.answer();
+    client.pauseStream();
+    expect(() => client.requestResync()).toThrow(/BUSY/);
+    // A source without brackets cannot resync.
+    const plain = new Hub();
+    const c2 = plain.addClient(new FakeSink(true));
+    expect(() => c2.requestResync()).toThrow(/UNSUPPORTED/);
+  });
+
+  it('numbers every frame with the stream position of its records when given one', () => {
+    const source = new TrackingSource();
+    let delivered = 0;
+    // What the live spool does: a listener before the hub counts the source's records.
+    source.subscribe((records) => void (delivered += records.length / W));
+    const t = synthesize({ seed: 24, events: 5000, sessions: 10 });
+    const n = t.length;
+    source.emit(
+      t.words.subarray(0, 700 * W),
+      t.strings.map((v, k) => [k, v]),
+    );
+    const hub = new Hub({ maxFrameRecords: 300, maxClientQueueBytes: 64 * 1024 });
+    hub.seed({ records: t.words.subarray(0, 8 * W), strings: [] });
+    hub.attach(source, { position: () => delivered });
+    const fast = new FakeSink(true);
+    const slow = new FakeSink(false);
+    hub.addClient(fast);
+    hub.addClient(slow);
+    source.emit(t.words.subarray(700 * W, 900 * W));
+    source.answer();
+    for (let off = 900; off < n; off += 250) {
+      source.emit(t.words.subarray(off * W, Math.min(n, off + 250) * W));
+      hub.flush();
+      if (off % 1000 === 0) drain(slow);
+    }
+    drain(slow);
+    source.answer();
+    drain(slow);
+    for (const sink of [fast, slow]) {
+      let next = -1;
+      let checked = 0;
+      for (const bytes of sink.binary) {
+        const f = decodeFrame(bytes);
+        expect(f.stream).toBeTypeOf('number');
+        const stream = f.stream!;
+        const m = f.records.length / W;
+        // Per-client frames (a bracket, a Gap) give the position after them.
+        const own =
+          m > 0 &&
+          (kindAt(f.records, 0) === EventKind.Snapshot || kindAt(f.records, 0) === EventKind.Gap);
+        if (!own) {
+          // Stream records: the source's records at those positions.
+          expect(sameWords(f.records, t.words.subarray(stream * W, (stream + m) * W))).toBe(true);
+          if (next >= 0) expect(stream).toBe(next);
+          next = stream + m;
+          checked += m;
+        } else next = stream;
+      }
+      expect(checked).toBeGreaterThan(1000);
+    }
   });
 });

@@ -20,6 +20,16 @@
 // drainer interval) the client gets no event frames. Other sources keep the
 // structural snapshot and resume frames described above.
 //
+// A client may also ask for a Resync bracket itself (requestResync: the
+// browser trimmed its window and wants the state at a cut): it keeps getting
+// frames until the bracket arrives at the next cut, so nothing is lost; one
+// request at a time.
+//
+// With a stream position (attach's `position`: the live spool's count of the
+// source's records), every frame carries the stream number of its first
+// record in its header (FORMAT.md §5.1); a per-client frame (a bracket, a
+// Gap, a resume frame) carries the number of the stream record after it.
+//
 // Invariants per client: frames arrive with strictly increasing seq (a skipped
 // frame's seq is reused by the resume frame, which replaces it); every string
 // id a record refers to has been sent before or in the same frame; records are
@@ -129,6 +139,8 @@ export class HubClient {
   #paused = false;
   /** Waiting for its first snapshot (late join) or a resync snapshot: no event frames meanwhile. */
   #awaiting: 'first' | 'resync' | null = null;
+  /** The client asked for a Resync bracket (requestResync); frames go on until it arrives. */
+  #resyncRequested = false;
   /** Stream index up to which this client has received (or been told it lost) every event. */
   #deliveredIdx: number;
   /** String table position up to which this client has every string. */
@@ -173,6 +185,26 @@ export class HubClient {
     if (this.#paused || this.#closed) return;
     this.#paused = true;
     this.#inGap = true;
+  }
+
+  /**
+   * The client asks for a Resync bracket (control channel `resync`): its next
+   * frame, at the next cut of the stream, is the state there; the frames before
+   * it keep coming. Throws UNSUPPORTED for a source without brackets, BUSY while
+   * a bracket is pending for this client or its stream is paused.
+   */
+  requestResync(): void {
+    if (this.#closed) return;
+    const hub = this.#hub;
+    if (!hub.tracksState) {
+      throw new StreamError('UNSUPPORTED', 'this stream has no state snapshots to resync from');
+    }
+    if (this.#resyncRequested || this.#awaiting !== null) {
+      throw new StreamError('BUSY', 'a snapshot for this client is already on its way');
+    }
+    if (this.#paused) throw new StreamError('BUSY', 'the stream is paused: resume it first');
+    this.#resyncRequested = true;
+    hub.requestClientSnapshot(this, SnapshotReason.Resync);
   }
 
   resumeStream(): void {
@@ -250,24 +282,25 @@ export class HubClient {
     gapTs: number,
     seq: number,
   ): void {
-    const why = this.#awaiting;
+    const why = this.#awaiting ?? (this.#resyncRequested ? 'resync' : null);
     this.#awaiting = null;
+    this.#resyncRequested = false;
     if (this.#closed || why === null) return;
     const hub = this.#hub;
     // A late joiner has no strings yet; a resyncing client has those up to its mark.
     const from = why === 'first' ? 0 : this.#stringMark;
     const strings = hub.state.strings.entriesFrom(from).slice(0, stringsEnd - from);
     let records = bracket;
-    if (why === 'resync') {
-      const lost = endIdx - this.#deliveredIdx;
+    const lost = why === 'resync' ? endIdx - this.#deliveredIdx : 0;
+    if (lost > 0) {
       records = new Uint32Array(bracket.length + RECORD_WORDS);
       writeGapRecord(records, 0, gapTs, lost);
       records.set(bracket, RECORD_WORDS);
-      this.#inGap = false;
       this.#gaps++;
       this.#lostEvents += lost;
     }
-    this.#send(encodeFrame({ seq, records, strings }), null);
+    if (why === 'resync') this.#inGap = false;
+    this.#send(hub.encode({ seq, records, strings }, endIdx), null);
     this.#deliveredIdx = endIdx;
     this.#stringMark = stringsEnd;
   }
@@ -327,7 +360,7 @@ export class HubClient {
     const strings = hub.state.strings
       .entriesFrom(this.#stringMark)
       .slice(0, stringsEnd - this.#stringMark);
-    this.#send(encodeFrame({ seq, records, strings }), null);
+    this.#send(hub.encode({ seq, records, strings }, endIdx), null);
     this.#deliveredIdx = endIdx;
     this.#stringMark = stringsEnd;
     this.#lostEvents += lost;
@@ -398,6 +431,8 @@ export class Hub {
   readonly #unsubscribers: Array<() => void> = [];
   /** The source's snapshot request, when it tracks the stream's state. */
   #requestSnapshot: EventSource['requestSnapshot'] | undefined;
+  /** Stream number minus hub index (attach's position), or null without one. */
+  #streamBase: number | null = null;
 
   constructor(options: HubOptions = {}) {
     this.#opts = {
@@ -470,13 +505,35 @@ export class Hub {
     for (const c of [...this.#clients]) fn(c);
   }
 
-  /** Subscribe to a source; its batches are published until close(). */
-  attach(source: EventSource): void {
+  /**
+   * Subscribe to a source; its batches are published until close().
+   * `position`: the number of the source's records delivered so far, by a
+   * listener subscribed before this one (the live spool): from now on every
+   * frame carries the stream number of its records (FORMAT.md §5.1).
+   */
+  attach(source: EventSource, options: { position?: () => number } = {}): void {
     const listener: EventBatchListener = (records, strings) => this.publish(records, strings);
+    if (options.position !== undefined) {
+      this.#streamBase = options.position() - this.#flushedIdx - this.#pendingLen;
+    }
     this.#unsubscribers.push(source.subscribe(listener));
     if (source.requestSnapshot !== undefined) {
       this.#requestSnapshot = source.requestSnapshot.bind(source);
     }
+  }
+
+  /** The stream number of hub index `idx`, when the hub knows the stream's position. */
+  streamOf(idx: number): number | undefined {
+    return this.#streamBase === null ? undefined : idx + this.#streamBase;
+  }
+
+  /** @internal A frame whose first stream record (or the one after it) is hub index `idx`. */
+  encode(
+    f: { seq: number; records: Uint32Array; strings: StringEntries },
+    idx: number,
+  ): Uint8Array {
+    const stream = this.streamOf(idx);
+    return encodeFrame(stream === undefined ? f : { ...f, stream });
   }
 
   /** The source gives Snapshot brackets (late joiners and resyncs get the full state). */
@@ -551,11 +608,10 @@ export class Hub {
     this.#seq = (this.#seq + 1) >>> 0;
     this.#frames++;
     const frame: SharedFrame = {
-      bytes: encodeFrame({
-        seq: this.#seq,
-        records,
-        strings: this.state.strings.entriesFrom(stringsFrom),
-      }),
+      bytes: this.encode(
+        { seq: this.#seq, records, strings: this.state.strings.entriesFrom(stringsFrom) },
+        firstIdx,
+      ),
       seq: this.#seq,
       firstIdx,
       endIdx: firstIdx + n,
@@ -596,7 +652,12 @@ export class Hub {
       return client;
     }
     const snap = this.snapshot();
-    client.sendFirst(encodeFrame({ seq: this.#seq, records: snap.records, strings: snap.strings }));
+    client.sendFirst(
+      this.encode(
+        { seq: this.#seq, records: snap.records, strings: snap.strings },
+        this.#flushedIdx,
+      ),
+    );
     return client;
   }
 

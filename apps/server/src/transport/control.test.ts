@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  EventKind,
+  SnapshotReason,
+  decodeFrame,
+  kindAt,
   parseServerMessageText,
+  xAt,
   type FaultName,
   type LoadStats,
   type PortConfig,
@@ -11,6 +16,7 @@ import {
   PROTOCOL_VERSION,
 } from '@iocpscope/protocol';
 import { Hub } from '../hub/hub.ts';
+import { TrackingSource } from '../trace/state.test-util.ts';
 import { FakeSink } from '../hub/testing.ts';
 import { ReplaySource } from '../hub/replay.ts';
 import { RecordingCatalogue } from '../record/catalogue.ts';
@@ -142,6 +148,41 @@ describe('ControlChannel', () => {
     expect(client.closed).toBe(false);
   });
 
+  it('answers resync with an ack and the bracket as the next frame; a second one while it is pending with BUSY', async () => {
+    const source = new TrackingSource();
+    const hub = new Hub();
+    hub.attach(source);
+    const ctl = new ControlChannel({ hub, target: new FakeTarget() });
+    const { sink, client } = connect(hub, ctl);
+    source.answer();
+    const frames = sink.binary.length;
+    ctl.handleText(client, JSON.stringify({ type: 'resync', id: 7 }));
+    ctl.handleText(client, JSON.stringify({ type: 'resync', id: 8 }));
+    await tick();
+    const replies = messages(sink).filter((m) => m.type === 'ack' || m.type === 'error');
+    expect(replies.map((m) => [m.type, m.id, m.type === 'error' ? m.code : m.of])).toEqual([
+      ['ack', 7, 'resync'],
+      ['error', 8, 'BUSY'],
+    ]);
+    source.answer();
+    expect(sink.binary.length).toBe(frames + 1);
+    const f = decodeFrame(sink.binary[frames]!);
+    expect([kindAt(f.records, 0), xAt(f.records, 0)]).toEqual([
+      EventKind.Snapshot,
+      SnapshotReason.Resync,
+    ]);
+    // A server whose stream has no brackets says so.
+    const bare = new Hub();
+    const ctl2 = new ControlChannel({ hub: bare });
+    const c2 = connect(bare, ctl2);
+    ctl2.handleText(c2.client, JSON.stringify({ type: 'resync', id: 1 }));
+    await tick();
+    expect(messages(c2.sink).find((m) => m.type === 'error')).toMatchObject({
+      code: 'UNSUPPORTED',
+      id: 1,
+    });
+  });
+
   it('survives a seeded fuzz of random and mutated messages, replying with codes only', async () => {
     const hub = new Hub();
     const ctl = new ControlChannel({ hub, target: new FakeTarget() });
@@ -154,6 +195,7 @@ describe('ControlChannel', () => {
       { type: 'list-recordings' },
       { type: 'pause-stream' },
       { type: 'resume-stream' },
+      { type: 'resync' },
     ];
     const values = [null, true, -1, 1e308, 'x', '', [], {}, [1, 2], { a: 1 }, 2 ** 53, NaN];
     const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;

@@ -202,6 +202,11 @@ export class ControlChannel {
         this.#ack(client, id, msg.type);
         this.#reply(client, this.status(client));
         return;
+      case 'resync':
+        // The bracket follows as this client's next event frame, at a cut.
+        client.requestResync();
+        this.#ack(client, id, msg.type);
+        return;
       case 'list-recordings': {
         const recordings = this.#catalogue === undefined ? [] : await this.#catalogue.list();
         this.#reply(client, { type: 'recordings', id, recordings });
