@@ -11,7 +11,8 @@ import { ROOT } from './deps.mjs';
 
 export const WINE = process.env.IOCPSCOPE_WINE ?? '/usr/lib/wine/wine64';
 export const WINESERVER = process.env.IOCPSCOPE_WINESERVER ?? '/usr/lib/wine/wineserver';
-export const PREFIX = join(ROOT, '.wine', 'prefix');
+/** The project's private prefix; IOCPSCOPE_WINEPREFIX names another (the installed CLI's). */
+export const PREFIX = process.env.IOCPSCOPE_WINEPREFIX || join(ROOT, '.wine', 'prefix');
 const READY = join(PREFIX, '.iocpscope-win10');
 
 class WineError extends Error {

@@ -130,6 +130,16 @@
  *
  * The recorded kinds, fields and enums are those of FORMAT.md §3; this header
  * adds no kind of its own.
+ *
+ * BUILDING ANOTHER TRACER ON THIS HEADER (packages/hook, the hook DLL)
+ *   Include the implementation with IOCPSCOPE_EXTENSION defined as well: the
+ *   recorder, rings, tables, collector and transport (the iocpscope__ statics)
+ *   are then yours to call from the same translation unit, with two more table
+ *   helpers (iocpscope__post_begin_ex / _take_ex keep three words more per
+ *   post). iocpscope_config.tracer and .derived_iocount name such a tracer in
+ *   the file header (`tracer`, `ioCount`); iocpscope__thread.ext[] holds its
+ *   own per-thread words. A change to those internals must keep the hook
+ *   building (pnpm test:native --hook-only).
  */
 #ifndef IOCPSCOPE_H
 #define IOCPSCOPE_H
@@ -212,6 +222,10 @@ typedef struct iocpscope_config {
   unsigned max_outstanding; /* default 32768 */
   int clock;               /* IOCPSCOPE_CLOCK_* */
   int log;                 /* 0 default (on), 1 on, -1 off */
+  /* Added for tracers built on this header (packages/hook); zero = this header's own: */
+  const char *tracer;      /* the file header's `tracer` (<= 32 bytes; default "header") */
+  int derived_iocount;     /* 1: IoCount records count outstanding I/O per socket, not the
+                              application's own count (file header `ioCount` "derived") */
 } iocpscope_config;
 
 typedef struct iocpscope_stats {
@@ -711,6 +725,8 @@ typedef struct iocpscope__thread {
   const char *site_file[32];
   uint32_t site_line[32];
   uint32_t site_id[32];
+  /* owned by a tracer built on this header (the hook DLL): reset with the thread */
+  uint32_t ext[4];
   /* session slot cache for IoCount updates */
   uint64_t sess_key;
   iocpscope__slot *sess_slot;
@@ -916,6 +932,8 @@ typedef struct iocpscope__global {
   DWORD fls;
   /* config */
   char *output, *connect, *token, *app, *name;
+  char tracer[40];
+  int derived;
   unsigned workers, concurrency, flush_ms, retry_max_ms, max_threads;
   uint64_t ring_bytes, budget, mem_used_fixed, queue_cap;
   LONG64 volatile ring_mem;
@@ -1755,6 +1773,26 @@ static iocpscope__slot *iocpscope__post_begin(uint64_t ov, uint64_t session, uin
   return s;
 }
 
+#ifdef IOCPSCOPE_EXTENSION
+/* As post_begin, with v[3..5] given (a tracer built on this header keeps more per post). */
+static iocpscope__slot *iocpscope__post_begin_ex(uint64_t ov, uint64_t session, uint32_t io,
+                                                 unsigned op, unsigned bufs, uint32_t bytes,
+                                                 const uint64_t extra[3]) {
+  iocpscope__slot *s = iocpscope__map_claim(&iocpscope__g.ovs, ov);
+  if (s) {
+    s->v[0] = (LONG64)session;
+    s->v[1] = (LONG64)(io | ((uint64_t)op << 32) | ((uint64_t)bufs << 40));
+    s->v[2] = (LONG64)bytes;
+    s->v[3] = (LONG64)extra[0];
+    s->v[4] = (LONG64)extra[1];
+    s->v[5] = (LONG64)extra[2];
+    iocpscope__map_publish(s);
+  }
+  return s;
+}
+
+#endif /* IOCPSCOPE_EXTENSION */
+
 /* Take a dequeued packet's post out of the table: returns its slot's values. */
 static int iocpscope__post_take(uint64_t ov, uint64_t *session, uint32_t *io, unsigned *op) {
   uint64_t i = iocpscope__mix(ov), n;
@@ -1777,6 +1815,37 @@ static int iocpscope__post_take(uint64_t ov, uint64_t *session, uint32_t *io, un
   }
   return 0;
 }
+
+#ifdef IOCPSCOPE_EXTENSION
+/* As post_take, for a tracer that stored more in the slot (v[3..5]): those too. */
+static int iocpscope__post_take_ex(uint64_t ov, uint64_t *session, uint32_t *io, unsigned *op,
+                                   uint64_t extra[3]) {
+  uint64_t i = iocpscope__mix(ov), n;
+  iocpscope__map *m = &iocpscope__g.ovs;
+  if (!ov || !m->slots) return 0;
+  for (n = 0; n < IOCPSCOPE__PROBES; n++, i++) {
+    iocpscope__slot *s = &m->slots[i & m->mask];
+    LONG64 c = iocpscope__ld64(&s->ctl);
+    int st = (int)(c & 3);
+    if (st == IOCPSCOPE__M_EMPTY) return 0;
+    if (st == IOCPSCOPE__M_LIVE && (uint64_t)s->key == ov) {
+      uint64_t sess = (uint64_t)s->v[0], v1 = (uint64_t)s->v[1];
+      uint64_t e0 = (uint64_t)s->v[3], e1 = (uint64_t)s->v[4], e2 = (uint64_t)s->v[5];
+      if (iocpscope__map_remove(s, c)) {
+        *session = sess;
+        *io = (uint32_t)v1;
+        *op = (unsigned)(v1 >> 32) & 0xFF;
+        extra[0] = e0;
+        extra[1] = e1;
+        extra[2] = e2;
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+#endif /* IOCPSCOPE_EXTENSION */
 
 static void iocpscope__post_cancel(iocpscope__slot *s, uint64_t ov) {
   LONG64 c = iocpscope__ld64(&s->ctl);
@@ -2522,12 +2591,12 @@ static size_t iocpscope__header(uint8_t *out, size_t cap, uint64_t wall_ms) {
                "{\"clock\":\"monotonic-ns\",\"host\":%s,\"backend\":\"external\","
                "\"portConfig\":{\"workers\":%u,\"concurrency\":%u},\"startWallMs\":%llu,"
                "\"process\":{\"pid\":%lu,\"name\":%s},\"clockSource\":\"%s\","
-               "\"ticksPerSecond\":%llu,\"tracer\":\"header\",\"ioCount\":\"application\","
+               "\"ticksPerSecond\":%llu,\"tracer\":\"%s\",\"ioCount\":\"%s\","
                "\"app\":%s",
                a, g->workers > 65535 ? 65535 : g->workers,
                g->concurrency > 65535 ? 65535 : g->concurrency, (unsigned long long)wall_ms,
                (unsigned long)g->pid, b, g->use_tsc ? "tsc" : "qpc", (unsigned long long)g->tps,
-               c);
+               g->tracer, g->derived ? "derived" : "application", c);
   if (n < 0 || (size_t)n >= sizeof meta - 700) return 0;
   if (g->name && g->name[0]) {
     iocpscope__json_str(d, sizeof d, g->name);
@@ -3614,6 +3683,20 @@ static int iocpscope__start(const iocpscope_config *cfg) {
     cfg = &zero;
   }
   g->log = cfg->log < 0 ? 0 : 1;
+  {
+    /* the tracer's name goes into the header's JSON as it is: letters, digits, '-' and '_' only */
+    const char *tn = cfg->tracer && cfg->tracer[0] ? cfg->tracer : "header";
+    size_t k = 0;
+    for (; tn[k] && k < 32; k++) {
+      char ch = tn[k];
+      g->tracer[k] = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                             (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'
+                         ? ch
+                         : '_';
+    }
+    g->tracer[k] = 0;
+    g->derived = cfg->derived_iocount != 0;
+  }
   s = iocpscope__env("IOCPSCOPE_LOG", NULL);
   if (s) {
     g->log = strcmp(s, "0") != 0;

@@ -8,6 +8,7 @@ import { registerCheckCommand } from './check.ts';
 import { registerExportCommand } from './export.ts';
 import { registerLoadCommand } from './load.ts';
 import { registerOpenCommand } from './open.ts';
+import { registerRunCommand } from './run.ts';
 import { registerServeCommand, type DashboardAttach } from './serve.ts';
 
 export interface ProgramOptions {
@@ -26,6 +27,7 @@ export function buildProgram(opts: ProgramOptions = {}): Command {
   registerCheckCommand(program);
   registerExportCommand(program);
   registerOpenCommand(program);
+  registerRunCommand(program);
   return program;
 }
 
