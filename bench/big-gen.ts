@@ -28,6 +28,8 @@ export interface BigTraceOptions {
   seed?: number;
   /** Records per chunk (default 32,768: about 1 MiB). */
   chunkRecords?: number;
+  /** Faults of the synthetic server (packages/analysis synth), in every tile: findings to find. */
+  faults?: string[];
   onProgress?: (written: number) => void;
 }
 
@@ -44,6 +46,7 @@ export async function writeBigTrace(path: string, o: BigTraceOptions): Promise<n
     workers: 4,
     maxEntries: 16,
     shutdown: false,
+    ...(o.faults ? { faults: o.faults as never } : {}),
   });
   const n = base.length;
   const w = base.words;
@@ -110,4 +113,29 @@ export async function writeBigTrace(path: string, o: BigTraceOptions): Promise<n
   out.end();
   await once(out, 'finish');
   return written;
+}
+
+// CLI: tsx bench/big-gen.ts OUT EVENTS [--faults a,b] [--seed N]
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const [out, events, ...rest] = process.argv.slice(2);
+  const n = Number(events);
+  if (!out || !Number.isInteger(n) || n <= 0) {
+    process.stderr.write('usage: tsx bench/big-gen.ts OUT EVENTS [--faults a,b] [--seed N]\n');
+    process.exit(2);
+  }
+  const opt = (name: string): string | undefined => {
+    const k = rest.indexOf(name);
+    return k >= 0 ? rest[k + 1] : undefined;
+  };
+  const faults = opt('--faults');
+  const seed = opt('--seed');
+  const tmp = `${out}.tmp`;
+  const wrote = await writeBigTrace(tmp, {
+    events: n,
+    ...(faults ? { faults: faults.split(',') } : {}),
+    ...(seed ? { seed: Number(seed) } : {}),
+  });
+  const { rename } = await import('node:fs/promises');
+  await rename(tmp, out);
+  process.stdout.write(`${out}: ${wrote} events\n`);
 }

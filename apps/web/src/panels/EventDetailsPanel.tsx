@@ -23,7 +23,9 @@ export function EventDetailsPanel() {
   const num = useGlobalIndex();
 
   const valid = trace !== null && focus >= 0 && focus < trace.count;
-  const d = valid ? describeEvent(trace.words, focus, traceContext(trace)) : null;
+  const d = valid
+    ? describeEvent(trace.words, focus, { ...traceContext(trace), eventNumber: num })
+    : null;
   const session = valid ? sessionOfEvent(trace, focus) : null;
   const flow = valid ? trace.flowOfEvent(focus) : -1;
   const flowEnds: Array<[string, number]> = [];

@@ -35,6 +35,8 @@ export interface DescribeContext {
   text(strId: number): string;
   /** Where event i was recorded in the traced server's code (v2 call sites), if known. */
   callSite?(i: number): { file: string; line: number; func: string } | null;
+  /** Event i's number in the whole trace (a window's events are part of a larger trace). */
+  eventNumber?(i: number): number;
 }
 
 export interface EventDescription {
@@ -150,7 +152,7 @@ export function describeEvent(w: Uint32Array, i: number, ctx: DescribeContext): 
   }
   const who = e.tid === 0xffff ? 'no thread' : ctx.threadName(e.tid);
   const base: Array<[string, string]> = [
-    ['event', `#${formatCount(i)}`],
+    ['event', `#${formatCount(ctx.eventNumber ? ctx.eventNumber(i) : i)}`],
     ['time', formatTimeNs(e.tsNs)],
     ['thread', who],
   ];
