@@ -44,6 +44,24 @@ export const CHAT_FAULT_NAMES = [
  * echo server's session-layer ones: the session layer is shared).
  */
 export const FAULT_NAMES = [...ECHO_FAULT_NAMES, ...CHAT_FAULT_NAMES] as const;
+/** The echo server's send-path switches (its SendQ ring): the chat server sends SendBuffers instead. */
+const ECHO_SEND_PATH_FAULTS: readonly string[] = [
+  'two-sends-in-flight',
+  'lock-across-send',
+  'short-send-ignored',
+  'send-overflow-ignored',
+];
+/** The switches each reference server implements (`serve --app echo|chat`). */
+export const APP_FAULT_NAMES: {
+  readonly echo: readonly FaultName[];
+  readonly chat: readonly FaultName[];
+} = {
+  echo: ECHO_FAULT_NAMES,
+  chat: [
+    ...ECHO_FAULT_NAMES.filter((f) => !ECHO_SEND_PATH_FAULTS.includes(f)),
+    ...CHAT_FAULT_NAMES,
+  ],
+};
 export const FaultNameSchema = z.enum(FAULT_NAMES);
 export type FaultName = z.infer<typeof FaultNameSchema>;
 

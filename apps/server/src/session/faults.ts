@@ -7,6 +7,7 @@
 // chat server's JobQueue, SendBuffer pool and locks have their own.
 
 import {
+  APP_FAULT_NAMES,
   CHAT_FAULT_NAMES,
   ECHO_FAULT_NAMES,
   FAULT_NAMES,
@@ -21,19 +22,8 @@ export { CHAT_FAULT_NAMES, ECHO_FAULT_NAMES, FAULT_NAMES, type FaultName };
 export type AppName = 'echo' | 'chat';
 export const APP_NAMES: readonly AppName[] = ['echo', 'chat'];
 
-/** The echo server's send-path switches: the chat server sends from its SendBuffer queue instead. */
-const ECHO_SEND_FAULTS: readonly FaultName[] = [
-  'two-sends-in-flight',
-  'lock-across-send',
-  'short-send-ignored',
-  'send-overflow-ignored',
-];
-
 /** The switches each server implements. */
-export const APP_FAULTS: Record<AppName, readonly FaultName[]> = {
-  echo: ECHO_FAULT_NAMES,
-  chat: [...ECHO_FAULT_NAMES.filter((f) => !ECHO_SEND_FAULTS.includes(f)), ...CHAT_FAULT_NAMES],
-};
+export const APP_FAULTS: Record<AppName, readonly FaultName[]> = APP_FAULT_NAMES;
 
 /** One line each for `serve --help` and the dashboard. */
 export const FAULT_DESCRIPTIONS: Record<FaultName, string> = {

@@ -137,8 +137,19 @@ export function controlTargetOf(running: RunningServer): ControlTarget {
     serverVersion: SERVER_VERSION,
     portConfig: () => running.portConfig(),
     faults: () => running.faults.active(),
-    setFaults: (faults) => running.faults.set(faults),
+    setFaults: (faults) => {
+      try {
+        running.faults.set(faults);
+      } catch (e) {
+        // A switch this server does not have (the chat server's on the echo server...).
+        if ((e as { code?: string }).code === 'ERR_FAULT_NOT_IN_APP')
+          throw new StreamError('BAD_OPTIONS', (e as Error).message, { cause: e });
+        throw e;
+      }
+    },
     runLoad: runner,
+    // Which reference server this is: the dashboard offers its fault switches.
+    source: () => ({ kind: 'reference', app: c.app }),
   };
   target.setPortConfig = async (config) => {
     try {
@@ -171,6 +182,8 @@ export function dashboardAttach(
       host: where.host,
       port: where.port,
       control: controlTargetOf(running),
+      // Recordings made here carry the server's own header (its app: echo or chat).
+      header: () => running.fileHeader(),
     };
     if (where.token !== undefined) streamOptions.token = where.token;
     if (where.recordingsDir !== undefined) streamOptions.recordingsDir = where.recordingsDir;

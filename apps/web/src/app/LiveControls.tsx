@@ -3,7 +3,7 @@
 // message; the server's `status` reply is the source of truth for what is on.
 
 import { useState } from 'react';
-import { FAULT_NAMES, MAX_LOAD_MESSAGE_BYTES, type FaultName } from '@iocpscope/protocol';
+import { APP_FAULT_NAMES, MAX_LOAD_MESSAGE_BYTES, type FaultName } from '@iocpscope/protocol';
 import { useActions, useAppStore } from '../state/hooks.tsx';
 import { selectConnection, selectServer } from '../state/selectors.ts';
 import { MenuButton } from './Menu.tsx';
@@ -25,6 +25,13 @@ export const FAULT_HELP: Record<FaultName, string> = {
   'short-send-ignored': 'each send is one byte short and SendQ moves on as if it was not',
   'send-overflow-ignored':
     'an echo that does not fit in SendQ overwrites unsent bytes instead of a disconnect',
+  'job-queue-two-flushers':
+    "a room's job count is checked apart from the add: two workers flush one room at once",
+  'send-buffer-early-release':
+    'a send completion releases its SendBuffer twice: it is reused while other sends read it',
+  'broadcast-under-room-lock':
+    "a chat is broadcast under the room's lock, held across every member's WSASend",
+  'lock-order-inversion': 'Enter takes rooms then users, Login users then rooms: a lock-order cycle',
 };
 
 function NumberField(props: {
@@ -69,6 +76,9 @@ export function LiveControls() {
   // A foreign process (serve --ingest): no load generator, port restarts or fault
   // switches to drive, only recording.
   const foreign = (status?.backend ?? server.hello?.backend) === 'external';
+  // The reference server's own switches: the chat server's differ from the echo server's.
+  const app = (status?.source ?? server.hello?.source)?.app;
+  const switches = app === 'chat' ? APP_FAULT_NAMES.chat : APP_FAULT_NAMES.echo;
 
   const [connections, setConnections] = useState(50);
   const [messageSize, setMessageSize] = useState(64);
@@ -269,7 +279,7 @@ export function LiveControls() {
           {() => (
             <div style={{ width: 420 }}>
               <h4>Fault switches</h4>
-              {FAULT_NAMES.map((f) => {
+              {switches.map((f) => {
                 const on = faults.includes(f);
                 return (
                   <label className="check" key={f}>
