@@ -219,6 +219,8 @@ export class LiveTrace implements TraceView {
   #merged: Merged | null = null;
   #mergedKey = '';
   readonly #segments: StreamSegment[] = [];
+  /** Dropped parts waiting out their grace period: close them now. */
+  readonly #closing = new Map<LivePart, () => Promise<void>>();
   /** What retention deleted: events and parts. */
   readonly dropped = { events: 0, parts: 0 };
   readonly findings: FindingsJob | null;
@@ -298,8 +300,12 @@ export class LiveTrace implements TraceView {
     return this.#parts.map((p) => p.path);
   }
 
-  /** Forget the oldest part (its file is the caller's to delete); returns its file. */
-  async dropOldest(): Promise<string | undefined> {
+  /**
+   * Forget the oldest part: new queries no longer see it at once; it is closed
+   * `graceMs` later (queries already reading it finish first), then `closed`
+   * resolves and its file is the caller's to delete.
+   */
+  dropOldest(graceMs = 2000): { file: string; closed: Promise<void> } | undefined {
     const p = this.#parts.shift();
     if (p === undefined) return undefined;
     if (p === this.#current) this.#current = null;
@@ -317,14 +323,26 @@ export class LiveTrace implements TraceView {
         break;
       }
     }
-    await p.close();
-    return p.path;
+    this.#merged = null;
+    const closed = new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.#closing.delete(p);
+        void p.close().then(resolve, resolve);
+      }, graceMs);
+      this.#closing.set(p, () => {
+        clearTimeout(t);
+        return p.close().then(resolve, resolve);
+      });
+    });
+    return { file: p.path, closed };
   }
 
   async close(): Promise<void> {
     this.#ended = true;
     await this.findings?.close();
     for (const p of this.#parts.splice(0)) await p.close();
+    for (const now of [...this.#closing.values()]) await now();
+    this.#closing.clear();
     this.#current = null;
   }
 

@@ -1,10 +1,13 @@
 // The server's open traces, for the query API: a trace is opened by
 // catalogue id, its index built in a worker thread (progress reported while
 // it runs) or read from the index file beside it, and kept open for queries;
-// the least recently used beyond `maxOpen` is closed.
+// the least recently used beyond `maxOpen` is closed. Opening a trace also
+// starts its findings pass (findings-job.ts), in a worker thread of its own,
+// beside the index build.
 
 import { spawnThread } from '../port/threads.ts';
 import { CHECKPOINT_EXTENSION, CheckpointFile, buildCheckpoints } from './checkpoints.ts';
+import { FindingsJob } from './findings-job.ts';
 import { stampOf } from './index-file.ts';
 import type { IndexWorkerInput, IndexWorkerMessage } from './index-worker.ts';
 import { IndexedTrace } from './trace.ts';
@@ -19,6 +22,7 @@ interface Entry {
   state: TraceState;
   ready: Promise<IndexedTrace>;
   used: number;
+  findings: FindingsJob | null;
 }
 
 export interface TraceServiceOptions {
@@ -26,6 +30,8 @@ export interface TraceServiceOptions {
   cacheDir?: string;
   /** Build in this thread instead of a worker (tests). */
   inline?: boolean;
+  /** Run the findings pass for each trace opened. Default true. */
+  findings?: boolean;
 }
 
 export class TraceService {
@@ -47,10 +53,16 @@ export class TraceService {
     return this.entry(key, file).ready;
   }
 
+  /** The trace's findings pass (started when it was opened); null when turned off. */
+  findings(key: string, file: string): FindingsJob | null {
+    return this.entry(key, file).findings;
+  }
+
   async close(): Promise<void> {
     for (const w of this.workers) await w.terminate();
     this.workers.clear();
     for (const e of this.entries.values()) {
+      await e.findings?.close();
       if (e.state.state === 'ready') await e.state.trace.close();
     }
     this.entries.clear();
@@ -62,11 +74,13 @@ export class TraceService {
       e.used = Date.now();
       return e;
     }
+    void e?.findings?.close();
     const entry: Entry = {
       file,
       state: { state: 'indexing', bytesRead: 0, totalBytes: 0, events: 0 },
       ready: Promise.resolve(null as never),
       used: Date.now(),
+      findings: this.opts.findings === false ? null : FindingsJob.file(file),
     };
     entry.ready = this.build(entry).then(
       (t) => {
@@ -157,6 +171,7 @@ export class TraceService {
         if (oldest === null || kv[1].used < oldest[1].used) oldest = kv;
       if (oldest === null) return;
       this.entries.delete(oldest[0]);
+      void oldest[1].findings?.close();
       void oldest[1].ready.then((t) => t.close()).catch(() => undefined);
     }
   }
