@@ -12,16 +12,24 @@
 //    across all of it (< 16 ms), p99 time to seek to a random event and show
 //    its full state (< 100 ms), and the browser's memory (<= 512 MB).
 //
+// Baselines measured in the same run: the disk read for the index build, and
+// for the browser a 1 M-event recording opened whole (the path every trace
+// took before issue 15), whose numbers each line prints a ratio against.
+//
 // Options (environment): EVENTS (default 100,000,000), KEEP=1 keeps the file,
-// SKIP_BROWSER=1 stops after step 2.
+// SKIP_BROWSER=1 stops after step 2, SEEKS (default 200), BUDGET (default
+// the dashboard's, 512M).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type {} from '../apps/web/src/app/testHook.ts';
 import { writeBigTrace } from './big-gen.ts';
 import { TraceService } from '../apps/server/src/tracedb/service.ts';
+import { startStreamServer } from '../apps/server/src/transport/server.ts';
 
 const EVENTS = Number(process.env['EVENTS'] ?? 100_000_000);
 const DIR = join(import.meta.dirname, '.big');
@@ -99,10 +107,249 @@ async function main(): Promise<void> {
   );
   say(`  server memory after opening: ${(rss / 2 ** 20).toFixed(0)} MiB RSS`);
   await svc.close();
+  if (process.env['SKIP_BROWSER'] !== '1') await browserPart();
   if (process.env['KEEP'] !== '1') {
     for (const f of await readdir(DIR)) rmSync(join(DIR, f), { force: true });
   }
   writeFileSync(join(DIR, '.last-run'), new Date().toISOString());
+}
+
+// ---- the browser: the server holds the trace, the browser a window ---------------
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const VIEWPORT = { width: 1600, height: 1000 };
+const BASE_EVENTS = 1_000_000;
+const SEEKS = Number(process.env['SEEKS'] ?? 200);
+
+function pct(a: number[], p: number): number {
+  if (a.length === 0) return NaN;
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+async function heapBytes(page: Page): Promise<number> {
+  const cdp = await page.context().newCDPSession(page);
+  for (let k = 0; k < 3; k++) await cdp.send('HeapProfiler.collectGarbage');
+  const u = (await cdp.send('Runtime.getHeapUsage')) as {
+    usedSize: number;
+    embedderHeapUsedSize?: number;
+    backingStorageSize?: number;
+  };
+  await cdp.detach();
+  return u.usedSize + (u.embedderHeapUsedSize ?? 0) + (u.backingStorageSize ?? 0);
+}
+
+interface BrowserRun {
+  paintMs: number;
+  frames: number[];
+  seeks: number[];
+  heap: number;
+  windowed: boolean;
+}
+
+/** Open recording `id` and measure: first paint, frames while zooming/panning, seeks, memory. */
+async function measure(
+  browser: Browser,
+  base: string,
+  id: string,
+  events: number,
+): Promise<BrowserRun> {
+  const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  // tsx names the functions it compiles through a helper the page does not have.
+  await page.addInitScript('window.__name = (f) => f;');
+  await page.addInitScript(() => {
+    const w = window as unknown as { __bench: { frames: number[]; paint: number } };
+    w.__bench = { frames: [], paint: -1 };
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const d = (e as PerformanceMeasure).detail as { inputMs: number; drawMs: number } | null;
+        if (d) w.__bench.frames.push(d.inputMs + d.drawMs);
+      }
+    }).observe({ type: 'measure' });
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const d = (e as PerformanceMark).detail as { events: number } | null;
+        if (d && d.events > 0 && w.__bench.paint < 0) w.__bench.paint = e.startTime;
+      }
+    }).observe({ type: 'mark' });
+  });
+  const budget = process.env['BUDGET'] ? `&budget=${process.env['BUDGET']}` : '';
+  const t0 = Date.now();
+  await page.goto(`${base}/?recording=${encodeURIComponent(id)}${budget}`);
+  await page.waitForFunction(
+    () => (window as unknown as { __bench: { paint: number } }).__bench.paint >= 0,
+    null,
+    { timeout: 600_000 },
+  );
+  const paintMs = await page.evaluate(
+    () => (window as unknown as { __bench: { paint: number } }).__bench.paint,
+  );
+  void t0;
+  const windowed = await page.evaluate(() => window.__iocpscope!.getState().remote !== null);
+  // Zoom into random places and pan across, then out again: a frame each.
+  await page.evaluate(
+    () => ((window as unknown as { __bench: { frames: number[] } }).__bench.frames = []),
+  );
+  await page.evaluate(async (n) => {
+    const h = window.__iocpscope!;
+    const s0 = h.store.getState();
+    const ext = s0.remote ? s0.remote.meta : s0.trace!;
+    const a = ext.startNs;
+    const b = ext.endNs;
+    let x = 12345;
+    const rnd = (): number => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const frame = (): Promise<void> => new Promise((r) => requestAnimationFrame(() => r()));
+    for (let round = 0; round < 6; round++) {
+      const c = a + rnd() * (b - a);
+      let span = b - a;
+      // Zoom in 40 steps to about a microsecond per pixel around c, then pan.
+      for (let k = 0; k < 40; k++) {
+        span = Math.max(2000, span * 0.7);
+        h.setView(c - span / 2, c + span / 2);
+        await frame();
+      }
+      for (let k = 0; k < 30; k++) {
+        const d = span * 0.1 * k;
+        h.setView(c - span / 2 + d, c + span / 2 + d);
+        await frame();
+      }
+      h.setView(a, b);
+      await frame();
+      void n;
+    }
+  }, events);
+  const frames = await page.evaluate(
+    () => (window as unknown as { __bench: { frames: number[] } }).__bench.frames,
+  );
+  // Seeks to random events, each until the next frame shows its full state.
+  const seeks = await page.evaluate(
+    async ({ n, count }) => {
+      const h = window.__iocpscope!;
+      const out: number[] = [];
+      let x = 777;
+      const frame = (): Promise<void> => new Promise((r) => requestAnimationFrame(() => r()));
+      for (let k = 0; k < count; k++) {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        const g = x % n;
+        const t0 = performance.now();
+        await h.seekEvent(g);
+        await frame();
+        await frame();
+        out.push(performance.now() - t0);
+      }
+      return out;
+    },
+    { n: events, count: SEEKS },
+  );
+  const heap = await heapBytes(page);
+  await context.close();
+  return { paintMs, frames, seeks, heap, windowed };
+}
+
+async function browserPart(): Promise<void> {
+  const root = new URL('..', import.meta.url).pathname;
+  say('  building the dashboard ...');
+  const b = spawnSync('pnpm', ['--filter', '@iocpscope/web', 'build'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (b.status !== 0) throw new Error('vite build failed');
+  const baseFile = join(DIR, `base-${BASE_EVENTS}.iocptrace`);
+  if (!existsSync(baseFile)) await writeBigTrace(baseFile, { events: BASE_EVENTS });
+  const server = await startStreamServer({
+    port: 0,
+    recordingsDir: join(DIR, 'none'),
+    examplesDir: join(DIR, 'none'),
+    catalogueFiles: [FILE, baseFile],
+  });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+  try {
+    const idOf = async (f: string): Promise<string> => (await server.catalogue.idOf(f))!;
+    // The server's own index: already built beside the file above (instant), and its checkpoints.
+    const bigId = await idOf(FILE);
+    for (let k = 0; ; k++) {
+      const r = await fetch(new URL(`/api/traces/${bigId}`, server.url));
+      const m = (await r.json()) as { checkpoints?: { done: boolean } };
+      if (r.status === 200 && m.checkpoints?.done) break;
+      if (k % 50 === 0) say("  waiting for the server's index and checkpoints ...");
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const base = await measure(
+      browser,
+      server.url.replace(/\/$/, ''),
+      await idOf(baseFile),
+      BASE_EVENTS,
+    );
+    const big = await measure(browser, server.url.replace(/\/$/, ''), bigId, EVENTS);
+    const srv = process.memoryUsage().rss;
+    const row = (
+      name: string,
+      v: number,
+      unit: string,
+      target: string,
+      ok: boolean,
+      b0: number,
+    ): string =>
+      `  ${name.padEnd(34)} ${v.toFixed(1).padStart(9)} ${unit.padEnd(3)} ${target.padEnd(10)} ${ok ? 'met' : 'NOT met'}   x${(v / b0).toFixed(2)} vs ${BASE_EVENTS.toLocaleString('en-US')} events whole (${b0.toFixed(1)} ${unit})`;
+    say('');
+    say(
+      `  browser (Chromium ${browser.version()}, ${VIEWPORT.width}x${VIEWPORT.height}): ${EVENTS.toLocaleString('en-US')} events ${big.windowed ? 'windowed' : 'WHOLE (not windowed!)'}, load ${loadavg()[0]!.toFixed(1)}`,
+    );
+    say(
+      row(
+        'first paint (index exists)',
+        big.paintMs,
+        'ms',
+        '< 2000',
+        big.paintMs < 2000,
+        base.paintMs,
+      ),
+    );
+    const f95 = pct(big.frames, 95);
+    say(
+      row(
+        `p95 frame, zoom + pan (${big.frames.length})`,
+        f95,
+        'ms',
+        '< 16',
+        f95 < 16,
+        pct(base.frames, 95),
+      ),
+    );
+    const s99 = pct(big.seeks, 99);
+    say(
+      row(
+        `p99 seek + full state (${big.seeks.length})`,
+        s99,
+        'ms',
+        '< 100',
+        s99 < 100,
+        pct(base.seeks, 99),
+      ),
+    );
+    say(
+      `  ${''.padEnd(34)} median seek ${pct(big.seeks, 50).toFixed(1)} ms, p95 ${pct(big.seeks, 95).toFixed(1)} ms`,
+    );
+    const mb = big.heap / 2 ** 20;
+    say(row('browser memory (heap + buffers)', mb, 'MB', '<= 512', mb <= 512, base.heap / 2 ** 20));
+    say(`  server memory (this process, RSS): ${(srv / 2 ** 20).toFixed(0)} MiB`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
 }
 
 await main();
