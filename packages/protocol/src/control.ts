@@ -168,6 +168,13 @@ export const RecordingStatusSchema = z.object({
   startedAt: UnixMs.optional(),
   bytes: Count.optional(),
   events: Count.optional(),
+  /**
+   * Not active: why the last recording ended by itself (it reached its total
+   * size limit, or the disk failed). Absent when it was stopped.
+   */
+  ended: z
+    .object({ reason: z.enum(['size-cap', 'io-error']), message: z.string().max(4096) })
+    .optional(),
 });
 export type RecordingStatus = z.infer<typeof RecordingStatusSchema>;
 

@@ -43,6 +43,15 @@ describe('iocpscope serve', () => {
     expect(d.durationMs).toBe(1500);
   });
 
+  it('takes a recording size limit with its unit', () => {
+    expect(parseServeFlags({ recordLimit: '2G' }).dashboard.recordLimit).toBe(2 * 2 ** 30);
+    expect(parseServeFlags({ recordLimit: '512MiB' }).dashboard.recordLimit).toBe(512 * 2 ** 20);
+    expect(parseServeFlags({}).dashboard.recordLimit).toBeUndefined();
+    for (const bad of ['5', 'lots', '10K']) {
+      expect(() => parseServeFlags({ recordLimit: bad }), bad).toThrow(/record-limit/);
+    }
+  });
+
   it('sets the idle and partial-packet timeouts (0 turns one off), and the chat server with its options', () => {
     expect(parseServeFlags({ idleTimeout: '30s', partialTimeout: '0' }).server).toMatchObject({
       idleTimeoutMs: 30_000,

@@ -68,6 +68,8 @@ export interface ServeCliFlags {
   /** The dashboard's shared secret (the CLI falls back to IOCPSCOPE_TOKEN). */
   token?: string;
   recordingsDir?: string;
+  /** A recording's total size limit, e.g. 2G (default 8G). */
+  recordLimit?: string;
   /** [HOST:]PORT: run without the reference server and show the tracer that connects here. */
   ingest?: string;
   /** Idle (read) timeout, e.g. 60s; 0 = off. */
@@ -89,6 +91,8 @@ export interface DashboardWhere {
   token?: string;
   /** Where named recordings go and are listed from (default ./recordings). */
   recordingsDir?: string;
+  /** A recording's total size limit, bytes (--record-limit; default 8 GiB). */
+  recordLimit?: number;
 }
 
 export interface ServeConfig {
@@ -164,6 +168,21 @@ export function parseServeDuration(option: string, text: string): number {
   if (ms < 1 || ms > 7 * 24 * 3_600_000)
     throw new ServeOptionError(option, 'must be between 1ms and 7 days');
   return ms;
+}
+
+/** A size with its unit: 512M, 2G, 64MiB, 1T (bytes: B). At least 1 MiB. */
+export function parseSize(option: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)$/i.exec(text.trim());
+  if (!m)
+    throw new ServeOptionError(
+      option,
+      `expected a size like 512M or 2G; got ${JSON.stringify(text)}`,
+    );
+  const unit = m[2]!.toLowerCase()[0]!;
+  const mult: Record<string, number> = { b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+  const v = Math.round(Number(m[1]) * mult[unit]!);
+  if (v < 2 ** 20) throw new ServeOptionError(option, 'must be at least 1M');
+  return v;
 }
 
 /** A timeout: `0` (off) or a time like 500ms, 30s, 2m. */
@@ -286,6 +305,7 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
   const dashboard: DashboardWhere = { host, port: dashPort };
   if (token !== undefined) dashboard.token = token;
   if (f.recordingsDir !== undefined) dashboard.recordingsDir = f.recordingsDir;
+  if (f.recordLimit !== undefined) dashboard.recordLimit = parseSize('record-limit', f.recordLimit);
   return {
     server,
     dashboard,
@@ -377,7 +397,9 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
   let recorder: RecordingManager | null = null;
   if (cfg.recordFile !== null) {
     try {
-      recorder = dashboard?.recordings ?? standaloneRecorder(server, cfg.dashboard.recordingsDir);
+      recorder =
+        dashboard?.recordings ??
+        standaloneRecorder(server, cfg.dashboard.recordingsDir, cfg.dashboard.recordLimit);
       await recorder.start({ file: cfg.recordFile, fromStart: true });
     } catch (e) {
       server.releaseTraceHold();
@@ -451,7 +473,11 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
 }
 
 /** --record without a dashboard: the same recorder on the server's drainer feed. */
-function standaloneRecorder(server: RunningServer, dir: string | undefined): RecordingManager {
+function standaloneRecorder(
+  server: RunningServer,
+  dir: string | undefined,
+  limit: number | undefined,
+): RecordingManager {
   const feed = server.drainer;
   if (feed === null) throw new Error('recording needs tracing (--no-trace is on)');
   return new RecordingManager({
@@ -459,6 +485,7 @@ function standaloneRecorder(server: RunningServer, dir: string | undefined): Rec
     source: feed,
     snapshot: () => feed.snapshot(),
     header: () => server.fileHeader(),
+    ...(limit !== undefined ? { sink: { maxTotalBytes: limit } } : {}),
   });
 }
 
@@ -535,6 +562,10 @@ export function registerServeCommand(
     .option(
       '--recordings-dir <dir>',
       'where recordings started from the dashboard go, and where it lists them (default ./recordings)',
+    )
+    .option(
+      '--record-limit <size>',
+      "a recording's total size over all its parts, e.g. 2G: reaching it stops the recording, keeping what it wrote (default 8G)",
     )
     .option(
       '--token <secret>',

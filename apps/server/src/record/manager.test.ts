@@ -10,6 +10,7 @@ import {
   aAt,
   kindAt,
   readTraceFile,
+  TraceFileReader,
   xAt,
   type SnapshotReason as Reason,
   type TraceFileHeader,
@@ -86,7 +87,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function setup(): { source: ManualSource; hub: Hub; mgr: RecordingManager; changes: number[] } {
+function setup(sink?: ConstructorParameters<typeof RecordingManager>[0]['sink']): {
+  source: ManualSource;
+  hub: Hub;
+  mgr: RecordingManager;
+  changes: number[];
+} {
   const source = new ManualSource();
   const hub = new Hub();
   hub.attach(source);
@@ -105,6 +111,7 @@ function setup(): { source: ManualSource; hub: Hub; mgr: RecordingManager; chang
     header,
     catalogue,
     onChange: () => changes.push(Date.now()),
+    ...(sink ? { sink } : {}),
   });
   ref.mgr = mgr;
   return { source, hub, mgr, changes };
@@ -145,6 +152,81 @@ describe('RecordingManager', () => {
     expect(r.strings.get(2)).toBe('worker-1');
     expect(mgr.status()).toEqual({ active: false });
     expect(changes.length).toBe(2);
+  });
+
+  it('stops by itself at its total size limit, says why, and loses nothing it took', async () => {
+    const { source, mgr } = setup({
+      maxTotalBytes: 3 * 2 ** 20,
+      maxFileBytes: 2 ** 20,
+      chunkRecords: 4096,
+      flushMs: 5,
+    });
+    await mgr.start({ name: 'capped' });
+    const t = syntheticTrace({ events: 400_000, workers: 2 });
+    const n = t.records.length / W;
+    let fed = 0;
+    // Feed as a server would, batch by batch, until the recording stops itself.
+    while (mgr.recording && fed < n) {
+      const k = Math.min(n - fed, 2048);
+      source.emit(t.records.subarray(fed * W, (fed + k) * W), fed === 0 ? t.strings : []);
+      fed += k;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    for (let k = 0; k < 100 && mgr.recording; k++) await new Promise((r) => setTimeout(r, 10));
+    expect(mgr.recording).toBe(false);
+    expect(fed).toBeLessThan(n);
+    const st = mgr.status();
+    expect(st.active).toBe(false);
+    expect(st.ended?.reason).toBe('size-cap');
+    expect(st.ended?.message).toContain('--record-limit');
+    // Every part reads whole; together they hold every record taken, in order.
+    const files = (await import('node:fs/promises')).readdir(dir);
+    const parts = (await files).filter((f) => f.startsWith('capped')).sort();
+    expect(parts.length).toBeGreaterThanOrEqual(3);
+    let total = 0;
+    const seen: Uint32Array[] = [];
+    let lastEnd = -1;
+    for (const f of parts) {
+      const bytes = await readFile(path.join(dir, f));
+      total += bytes.length;
+      const r = readTraceFile(bytes);
+      expect(r.error).toBeUndefined();
+      const m = r.records.length / W;
+      expect(kindAt(r.records, m - 1)).toBe(EventKind.TraceEnd);
+      lastEnd = aAt(r.records, m - 1);
+      seen.push(r.records);
+    }
+    expect(lastEnd).toBe(TraceEndReason.SizeCap);
+    // The limit plus at most a chunk or two still queued when it was reached.
+    expect(total).toBeLessThan(3 * 2 ** 20 + 2 * 4096 * 32 + 64 * 1024);
+    // Nothing lost: each part is its snapshot chunk, then the stream, then its TraceEnd; the
+    // streams of the parts, end to end, are exactly the records fed before the stop.
+    const stream: Uint32Array[] = [];
+    for (const f of parts) {
+      let firstChunk = -1;
+      const rd = new TraceFileReader({
+        onChunk: (records) => {
+          if (firstChunk < 0) firstChunk = records.length;
+        },
+      });
+      rd.push(await readFile(path.join(dir, f)));
+      const r = rd.finish();
+      const words = r.store.words.subarray(0, r.store.length * W);
+      stream.push(words.subarray(firstChunk, words.length - W));
+    }
+    const got = new Uint32Array(stream.reduce((a, x) => a + x.length, 0));
+    let o = 0;
+    for (const x of stream) {
+      got.set(x, o);
+      o += x.length;
+    }
+    expect(got.length / W).toBeGreaterThan(50_000);
+    expect(got.length / W).toBeLessThanOrEqual(fed);
+    expect(sameWords(got, t.records.subarray(0, got.length))).toBe(true);
+    // Restarting clears it.
+    await mgr.start({ name: 'again' });
+    expect(mgr.status().ended).toBeUndefined();
+    await mgr.stop();
   });
 
   it('refuses a second start, a stop without a recording, and bad names, with codes', async () => {

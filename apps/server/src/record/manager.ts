@@ -39,11 +39,19 @@ export interface RecordingManagerOptions {
   header: () => TraceFileHeader;
   /** For status ids and recording-saved infos. */
   catalogue?: RecordingCatalogue;
-  /** Sink tuning (flushMs, chunkRecords, maxFileBytes, maxQueuedBytes, onChunk). */
+  /**
+   * Sink tuning (flushMs, chunkRecords, maxFileBytes, maxQueuedBytes, onChunk),
+   * and the recording's total size limit across its parts (maxTotalBytes,
+   * default DEFAULT_MAX_RECORDING_BYTES): once its files reach it the
+   * recording stops by itself (its last file ends with TraceEnd SizeCap) and
+   * the status says why (`ended`). Nothing written is lost: the stop flushes
+   * every record already taken, so the files end at most one write queue
+   * (maxQueuedBytes) past the limit.
+   */
   sink?: Pick<
     RecordingSinkOptions,
     'flushMs' | 'chunkRecords' | 'maxFileBytes' | 'maxQueuedBytes' | 'onChunk'
-  >;
+  > & { maxTotalBytes?: number };
   /** Called after every status change (start, stop, failure). */
   onChange?: () => void;
 }
@@ -75,6 +83,9 @@ interface Active {
   id: string | undefined;
 }
 
+/** A recording's total size limit by default: 8 GiB (about 250 M events). */
+export const DEFAULT_MAX_RECORDING_BYTES = 8 * 2 ** 30;
+
 export function defaultRecordingName(now: Date = new Date()): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return (
@@ -97,6 +108,8 @@ export class RecordingManager {
   #starting = false;
   #stopping: Promise<StoppedRecording> | undefined;
   #lastError: StreamError | undefined;
+  /** Why the last recording ended by itself (its size limit, an I/O error), for the status. */
+  #ended: RecordingStatus['ended'];
 
   constructor(options: RecordingManagerOptions) {
     this.#opts = options;
@@ -122,7 +135,8 @@ export class RecordingManager {
 
   status(): RecordingStatus {
     const a = this.#active;
-    if (a === undefined) return { active: false };
+    if (a === undefined)
+      return this.#ended ? { active: false, ended: this.#ended } : { active: false };
     const s: RecordingStatus = {
       active: true,
       name: a.name,
@@ -183,8 +197,24 @@ export class RecordingManager {
         ? undefined
         : (deliver: (snap: TraceSnapshot) => void): void =>
             source.requestSnapshot!(SnapshotReason.RecordingStart, deliver);
-    const sink = new RecordingSink({
-      ...this.#opts.sink,
+    const { maxTotalBytes, ...sinkOptions } = this.#opts.sink ?? {};
+    const limit = maxTotalBytes ?? DEFAULT_MAX_RECORDING_BYTES;
+    const sink: RecordingSink = new RecordingSink({
+      ...sinkOptions,
+      onChunk: (c) => {
+        sinkOptions.onChunk?.(c);
+        // The limit: stop before the next chunk could pass it.
+        const chunk = (sinkOptions.chunkRecords ?? 32_768) * 32;
+        if (sink.bytesWritten + chunk > limit && this.#active?.sink === sink && !this.#stopping) {
+          this.#ended = {
+            reason: 'size-cap',
+            message:
+              `the recording reached its size limit (${limit} bytes; serve --record-limit sets it) ` +
+              `and stopped; the ${sink.events} events recorded are saved`,
+          };
+          void this.stop(TraceEndReason.SizeCap).catch(() => undefined);
+        }
+      },
       path: file,
       exclusive,
       header: { ...this.#opts.header(), name },
@@ -220,6 +250,7 @@ export class RecordingManager {
     }
     this.#active = active;
     this.#lastError = undefined;
+    this.#ended = undefined;
     try {
       await sink.opened();
     } catch (e) {
@@ -273,6 +304,7 @@ export class RecordingManager {
     const a = this.#active;
     if (a === undefined || a.sink !== sink) return;
     this.#lastError = err;
+    this.#ended = { reason: 'io-error', message: `${err.code}: ${err.message}` };
     a.unsubscribe();
     void sink.close();
     this.#active = undefined;

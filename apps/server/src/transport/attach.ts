@@ -57,6 +57,8 @@ export interface AttachWhere {
   port: number;
   token?: string;
   recordingsDir?: string;
+  /** A recording's total size limit in bytes (serve --record-limit). */
+  recordLimit?: number;
 }
 
 /** Protocol load options → the generator's options, aimed at the echo port. */
@@ -187,6 +189,9 @@ export function dashboardAttach(
     };
     if (where.token !== undefined) streamOptions.token = where.token;
     if (where.recordingsDir !== undefined) streamOptions.recordingsDir = where.recordingsDir;
+    if (where.recordLimit !== undefined) {
+      streamOptions.recording = { ...streamOptions.recording, maxTotalBytes: where.recordLimit };
+    }
     if (feed !== null) {
       streamOptions.source = feed;
       streamOptions.seed = feed.snapshot();

@@ -97,7 +97,7 @@ function fakeApi(requests: string[]) {
       const from = q('from');
       const end = Math.min(T.n, from + q('count'));
       const records = T.words.slice(0, end * RECORD_WORDS);
-      return new Response(encodeFrame({ seq: 0, records, strings: T.strings }), {
+      return new Response(encodeFrame({ seq: 0, records, strings: T.strings }).slice(), {
         headers: { 'x-first-event': String(from), 'x-bracket-records': String(from) },
       });
     }

@@ -73,9 +73,23 @@ export function createServerSlice(
         }
         return;
       }
-      case 'status':
+      case 'status': {
+        const was = srv.status?.recording;
         set({ server: { ...srv, status: m } });
+        // A recording that ended by itself (its size limit, a disk error): say why.
+        const ended = m.recording.ended;
+        if (was?.active && !m.recording.active && ended) {
+          internal.toast({
+            tone: 'error',
+            title:
+              ended.reason === 'size-cap'
+                ? 'Recording stopped: it reached its size limit'
+                : 'Recording stopped: the disk failed',
+            detail: ended.message,
+          });
+        }
         return;
+      }
       case 'recordings':
         set({ server: { ...srv, recordings: m.recordings, recordingsError: null } });
         return;
