@@ -84,6 +84,9 @@ export function runAcceptLoop(
       if (port.lastError === WSAETIMEDOUT) continue;
       return port.lastError;
     }
-    core.accepted(r.socket, `${r.peerAddress}:${r.peerPort}`);
+    // A client that reset before the accept finished has no address any more:
+    // recorded as unknown (no peer string), never as ":0".
+    const known = r.peerAddress !== '' && r.peerAddress !== '0.0.0.0' && r.peerPort > 0;
+    core.accepted(r.socket, known ? `${r.peerAddress}:${r.peerPort}` : '');
   }
 }

@@ -13,6 +13,7 @@ import {
   selectRemote,
   selectSelectedSession,
   selectTrace,
+  selectUnknownPeer,
 } from '../state/selectors.ts';
 import type { RemoteSession } from '../connection/traceApi.ts';
 import { VirtualList } from './VirtualList.tsx';
@@ -38,6 +39,7 @@ export function RemoteSessionsPanel() {
   const cursor = useAppStore(selectGlobalCursor);
   const selected = useAppStore(selectSelectedSession);
   const state = useCursorState();
+  const unknownPeer = useAppStore(selectUnknownPeer);
   const { selectSession, seekEvent } = useActions();
   const [pages, setPages] = useState<Map<number, RemoteSession[]>>(new Map());
   const [total, setTotal] = useState(remote?.meta.sessions ?? 0);
@@ -179,8 +181,12 @@ export function RemoteSessionsPanel() {
                 style={phase === 'not yet' ? { opacity: 0.5 } : undefined}
               >
                 <span className="mono">{formatSessionId(sid)}</span>
-                <span className="mono" style={{ color: 'var(--text-muted)' }} title={s.peer}>
-                  {s.peer || '—'}
+                <span
+                  className="mono"
+                  style={{ color: 'var(--text-muted)' }}
+                  title={s.peer || unknownPeer}
+                >
+                  {s.peer || unknownPeer}
                 </span>
                 <span className={`num${io !== undefined && io < 0 ? ' tone-bad' : ''}`}>
                   {io === undefined ? '' : io}

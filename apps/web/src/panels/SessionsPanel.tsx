@@ -13,6 +13,7 @@ import {
   selectSelectedSession,
   selectTrace,
   selectTraceVersion,
+  selectUnknownPeer,
 } from '../state/selectors.ts';
 import { VirtualList } from './VirtualList.tsx';
 import {
@@ -113,6 +114,7 @@ export function SessionsPanel() {
   const [query, setQuery] = useState('');
   const [hideReleased, setHideReleased] = useState(false);
   const live = useAppStore(selectIsLive);
+  const unknownPeer = useAppStore(selectUnknownPeer);
   const [chosenSort, setSort] = useState<SessionSort | null>(null);
   const sort = chosenSort ?? defaultSessionSort(live);
   // Orders that depend on the cursor are recomputed as it moves; the others are not.
@@ -226,8 +228,14 @@ export function SessionsPanel() {
                 >
                   {formatSessionId(v.id)}
                 </span>
-                <span className="mono" style={{ color: 'var(--text-muted)' }} title={v.peer}>
-                  {v.peer || '—'}
+                <span
+                  className="mono"
+                  style={{ color: 'var(--text-muted)' }}
+                  title={
+                    v.peer || (v.partial ? 'unknown: created before this view began' : unknownPeer)
+                  }
+                >
+                  {v.peer || (v.partial ? '—' : unknownPeer)}
                 </span>
                 <span
                   className={`num${v.ioCount !== null && v.ioCount < 0 && !v.partial ? ' tone-bad' : ''}`}

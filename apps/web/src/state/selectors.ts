@@ -69,3 +69,14 @@ export const selectSeeking = (s: AppState) => s.seeking;
 export const selectWindowFrom = (s: AppState) => s.windowFrom;
 export const selectWindowBracket = (s: AppState) => s.windowBracket;
 export const selectBudget = (s: AppState) => s.budgetBytes;
+/**
+ * What the sessions list says for a session whose peer the trace does not
+ * have: the reference server records every peer it was given, so a missing
+ * one is a client that reset before the accept finished; a foreign server's
+ * tracer may simply not have been told.
+ */
+export const selectUnknownPeer = (s: AppState): string =>
+  s.header?.backend === 'external' ||
+  (s.source.kind === 'live' && selectLiveSource(s)?.kind === 'ingest')
+    ? 'unknown'
+    : 'unknown (reset before accept)';
