@@ -25,7 +25,7 @@ const HEADER: TraceFileHeader = {
   startWallMs: 0,
   name: 'live',
 };
-const INTERVAL = 1000;
+const INTERVAL = 2000;
 
 let dir: string;
 let live: LiveTrace;
@@ -79,7 +79,7 @@ beforeAll(async () => {
   const sink = new RecordingSink({
     path: path.join(dir, 'spool.iocptrace'),
     header: HEADER,
-    maxFileBytes: 64 * 1024,
+    maxFileBytes: 256 * 1024,
     flushMs: 5,
     rotateSnapshot: (deliver) => src.requestSnapshot(SnapshotReason.RecordingStart, deliver),
     onChunk: (c) => live.addChunk(c),
@@ -109,7 +109,7 @@ beforeAll(async () => {
   // The walk (findings and checkpoints) follows the written chunks.
   await until(() => live.findings!.walked === n);
   await until(
-    () => live.checkpoints.count >= Math.floor((n - summary.files.length * 600) / INTERVAL),
+    () => live.checkpoints.count >= Math.floor((n - summary.files.length * INTERVAL) / INTERVAL),
   );
 }, 120_000);
 
@@ -120,7 +120,7 @@ afterAll(async () => {
 
 describe('a trace being written, queried while it grows', { timeout: 60_000 }, () => {
   it('numbers the parts’ records as written, brackets and TraceEnds included', async () => {
-    expect(summary.files.length).toBeGreaterThan(8);
+    expect(summary.files.length).toBeGreaterThan(3);
     expect(live.head).toBe(n);
     expect(live.index.events).toBe(n);
     expect(live.parts().map((p) => p.firstEvent)).toEqual(partStarts);
@@ -241,10 +241,9 @@ describe('a trace being written, queried while it grows', { timeout: 60_000 }, (
     }
     // Checkpoints are used: somewhere the base is past the part's start.
     const far = partStarts.findIndex((s, k) => (partStarts[k + 1] ?? n) - s > 2 * INTERVAL);
-    if (far >= 0) {
-      const st = (await live.stateAt(partStarts[far]! + 2 * INTERVAL + 5))!;
-      expect(st.base).toBeGreaterThan(partStarts[far]!);
-    }
+    expect(far).toBeGreaterThanOrEqual(0);
+    const st = (await live.stateAt(partStarts[far]! + 2 * INTERVAL + 5))!;
+    expect(st.base).toBe(partStarts[far]! + 2 * INTERVAL);
   });
 
   it('opens a window anywhere, across parts, whose replay agrees with the whole trace', async () => {

@@ -359,6 +359,11 @@ export class LiveTrace implements TraceView {
 
   // ---- live facts -----------------------------------------------------------------
 
+  /** Where its checkpoint files go. */
+  get scratchDir(): string {
+    return this.#opts.scratchDir;
+  }
+
   /** One past the newest event written. */
   get head(): number {
     return this.#head;

@@ -120,6 +120,15 @@ export async function cleanStaleSpools(root: string): Promise<string[]> {
 
 let spools = 0;
 
+/**
+ * A directory name of this process under `root` for scratch files (a
+ * recording's checkpoints while it is written), cleaned like a spool's when
+ * its server is gone. Not created here.
+ */
+export function spoolScratchDir(root: string): string {
+  return join(root, `spool-${process.pid}-${++spools}`);
+}
+
 /** A fresh directory of this process under `root` (stale ones of dead servers removed first). */
 export async function openSpoolDir(root: string): Promise<string> {
   await mkdir(root, { recursive: true });

@@ -12,12 +12,14 @@ import { isStreamError } from '../hub/errors.ts';
 import type { RecordingCatalogue } from '../record/catalogue.ts';
 import type { TraceService } from '../tracedb/service.ts';
 import type { ControlChannel } from './control.ts';
-import { serveTraceApi } from './trace-api.ts';
+import { serveTraceApi, type LiveTraces } from './trace-api.ts';
 
 export interface ApiContext {
   catalogue: RecordingCatalogue | undefined;
   control: ControlChannel;
   traces?: TraceService;
+  /** The live spool and recordings in progress, for the trace API. */
+  live?: LiveTraces;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -47,7 +49,11 @@ export async function serveApi(
     pathname.startsWith('/api/traces/') &&
     ctx.traces !== undefined &&
     ctx.catalogue !== undefined &&
-    (await serveTraceApi(req, res, url, { catalogue: ctx.catalogue, traces: ctx.traces }))
+    (await serveTraceApi(req, res, url, {
+      catalogue: ctx.catalogue,
+      traces: ctx.traces,
+      ...(ctx.live !== undefined ? { live: ctx.live } : {}),
+    }))
   ) {
     return;
   }

@@ -20,8 +20,13 @@ import { Hub, type ClientSink, type HubOptions } from '../hub/hub.ts';
 import type { EventSource, StringEntries } from '../hub/types.ts';
 import { RecordingCatalogue } from '../record/catalogue.ts';
 import { RecordingManager, type RecordingManagerOptions } from '../record/manager.ts';
+import { rm } from 'node:fs/promises';
+import type { ChunkWritten } from '../record/sink.ts';
+import { LiveTrace } from '../tracedb/live-trace.ts';
 import { TraceService } from '../tracedb/service.ts';
+import { LiveSpool, SPOOL_ROOT_NAME, spoolScratchDir } from '../tracedb/spool.ts';
 import { serveApi } from './api.ts';
+import type { LiveTraces } from './trace-api.ts';
 import { ControlChannel, type ControlTarget } from './control.ts';
 import { RequestGuard } from './guard.ts';
 import { resolveTransportOptions, type TransportOptions } from './options.ts';
@@ -47,6 +52,21 @@ export interface StreamServerOptions extends TransportOptions {
   hub?: HubOptions;
   /** Recording file tuning (flushMs, maxFileBytes, ...). */
   recording?: RecordingManagerOptions['sink'];
+  /**
+   * The live spool of `source` (trace id `live`): off unless given; serve
+   * gives it (2 GB by default). `dir`: the spools' directory, default
+   * `.spool` in the recordings directory. `fromStart`: the source holds its
+   * start-up batches (the spool starts at its first record).
+   */
+  spool?: {
+    limitBytes: number;
+    partBytes?: number;
+    dir?: string;
+    fromStart?: boolean;
+    /** LiveTrace tuning (tests). */
+    maxLagMs?: number;
+    checkpointInterval?: number;
+  };
   /** One line per refused request or connection error. Default: silent. */
   log?: (line: string) => void;
 }
@@ -63,6 +83,8 @@ export interface StreamServer {
   /** Present when the server has a source to record. */
   readonly recordings: RecordingManager | undefined;
   readonly catalogue: RecordingCatalogue;
+  /** The live spool, when it was asked for. */
+  readonly spool: LiveSpool | null;
   /** Stop a running recording (file closed), close every client, stop listening. */
   close(): Promise<void>;
 }
@@ -128,6 +150,26 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     ...(target !== undefined ? { serverVersion: target.serverVersion } : {}),
   });
   const header = options.header ?? ownHeader;
+  const spoolRoot = options.spool?.dir ?? path.join(catalogue.dir, SPOOL_ROOT_NAME);
+  // A recording in progress is queryable as it is written (one LiveTrace per file).
+  const recordingTraces = new Map<string, LiveTrace>();
+  const onRecordingChunk = (c: ChunkWritten): void => {
+    let t = recordingTraces.get(c.file);
+    if (t === undefined) {
+      t = new LiveTrace({ scratchDir: spoolScratchDir(spoolRoot), header: header() });
+      recordingTraces.set(c.file, t);
+    }
+    t.addChunk(c);
+  };
+  const endRecordingTraces = async (): Promise<void> => {
+    const ts = [...recordingTraces.values()];
+    recordingTraces.clear();
+    for (const t of ts) {
+      t.end();
+      await t.close();
+      await rm(t.scratchDir, { recursive: true, force: true });
+    }
+  };
   const recordings: RecordingManager | undefined =
     options.source === undefined
       ? undefined
@@ -137,8 +179,17 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
           snapshot: () => hub.snapshot(),
           header,
           catalogue,
-          ...(options.recording !== undefined ? { sink: options.recording } : {}),
-          onChange: () => ctl.broadcastStatus(),
+          sink: {
+            ...options.recording,
+            onChunk: (c) => {
+              options.recording?.onChunk?.(c);
+              onRecordingChunk(c);
+            },
+          },
+          onChange: () => {
+            ctl.broadcastStatus();
+            if (!recordings!.recording) void endRecordingTraces();
+          },
         });
   const traces = new TraceService();
   const ctl = new ControlChannel({
@@ -148,7 +199,31 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     catalogue,
   });
   if (options.seed !== undefined) hub.seed(options.seed);
-  if (options.source !== undefined) hub.attach(options.source);
+  // The spool subscribes first: the hub numbers its frames with the spool's position.
+  const spool =
+    options.source !== undefined && options.spool !== undefined && options.spool.limitBytes > 0
+      ? await LiveSpool.start({
+          root: spoolRoot,
+          limitBytes: options.spool.limitBytes,
+          ...(options.spool.partBytes !== undefined ? { partBytes: options.spool.partBytes } : {}),
+          ...(options.spool.fromStart !== undefined ? { fromStart: options.spool.fromStart } : {}),
+          ...(options.spool.maxLagMs !== undefined ? { maxLagMs: options.spool.maxLagMs } : {}),
+          ...(options.spool.checkpointInterval !== undefined
+            ? { checkpointInterval: options.spool.checkpointInterval }
+            : {}),
+          source: options.source,
+          header,
+          snapshot: () => hub.snapshot(),
+          log,
+        })
+      : null;
+  const live: LiveTraces = {
+    spool: () => spool,
+    recording: (file) => recordingTraces.get(file),
+  };
+  if (options.source !== undefined) {
+    hub.attach(options.source, spool !== null ? { position: () => spool.position } : {});
+  }
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -237,7 +312,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
         res.end(`${bad.reason}\n`);
         return;
       }
-      await serveApi(req, res, p, { catalogue, control: ctl, traces }, url);
+      await serveApi(req, res, p, { catalogue, control: ctl, traces, live }, url);
       return;
     }
     if (p === '/ws') {
@@ -294,10 +369,11 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
       server.off('error', onError);
       resolve();
     });
-  }).catch((e: unknown) => {
+  }).catch(async (e: unknown) => {
     clearInterval(heartbeat);
     clearInterval(recordingProgress);
     hub.close();
+    await spool?.close();
     throw e;
   });
   server.on('error', (e) => log(`server error: ${e.message}`));
@@ -319,6 +395,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
     control: ctl,
     recordings,
     catalogue,
+    spool,
     close(): Promise<void> {
       closing ??= (async () => {
         clearInterval(heartbeat);
@@ -328,6 +405,8 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
           await recordings.stop().catch((e: unknown) => log(`recording stop failed: ${String(e)}`));
         }
         hub.close();
+        await spool?.close();
+        await endRecordingTraces();
         await traces.close();
         for (const ws of sockets.keys()) ws.terminate();
         sockets.clear();

@@ -20,6 +20,13 @@
 //                                         bracket (a checkpoint) then the records
 //                                         from there through `at`, as one frame
 //                                         (X-Bracket-Records, X-State-Base)
+//   /api/traces/:id/findings?from&limit   the detectors' findings so far, from
+//                                         index `from` of their list (JSON)
+//
+// The id `live` is the live spool (tracedb/spool.ts), and the id of a
+// recording in progress is that recording as written so far: both are
+// LiveTraces, answering the same routes up to their newest chunk. Events the
+// spool no longer holds (deleted past its budget) answer 410 NOT_AVAILABLE.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -33,15 +40,58 @@ import {
 } from '@iocpscope/protocol';
 import { isStreamError } from '../hub/errors.ts';
 import type { RecordingCatalogue } from '../record/catalogue.ts';
+import type { FindingsJob } from '../tracedb/findings-job.ts';
+import type { LiveTrace } from '../tracedb/live-trace.ts';
 import type { TraceService } from '../tracedb/service.ts';
-import type { IndexedTrace } from '../tracedb/trace.ts';
+import type { SpoolStatus } from '../tracedb/spool.ts';
+import type { TraceView } from '../tracedb/view.ts';
+
+/** The trace id of the live spool. */
+export const LIVE_TRACE_ID = 'live';
+
+/** Traces being written: the live spool and the files of a recording in progress. */
+export interface LiveTraces {
+  spool(): { trace: LiveTrace; status(): SpoolStatus } | null;
+  /** The LiveTrace of a file being recorded now. */
+  recording(file: string): LiveTrace | undefined;
+}
 
 export interface TraceApiContext {
   catalogue: RecordingCatalogue;
   traces: TraceService;
+  live?: LiveTraces;
 }
 
 class BadQuery extends Error {}
+
+/** A query for events the live spool no longer holds. */
+class NotAvailable extends Error {
+  constructor(
+    readonly event: number,
+    readonly firstEvent: number,
+    readonly limitBytes: number | null,
+  ) {
+    super(
+      `event ${event} is no longer held: ` +
+        (limitBytes === null
+          ? 'this trace starts later'
+          : `the live spool keeps the newest ${formatBytes(limitBytes)} of the trace ` +
+            '(serve --spool-bytes raises it)') +
+        `; the oldest event held is ${firstEvent}`,
+    );
+  }
+}
+
+function formatBytes(n: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (n >= size) return `${Number((n / size).toFixed(1))} ${unit}`;
+  }
+  return `${n} bytes`;
+}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, (_k, v: unknown) =>
@@ -109,7 +159,7 @@ function sessionId(text: string): bigint {
   return v;
 }
 
-function meta(t: IndexedTrace): unknown {
+function meta(t: TraceView): Record<string, unknown> {
   const ix = t.index;
   return {
     state: 'ready',
@@ -140,8 +190,43 @@ function meta(t: IndexedTrace): unknown {
   };
 }
 
+/** Meta of a LiveTrace: live, what it holds, what it dropped, its newest event. */
+function liveMeta(t: LiveTrace, spool: { status(): SpoolStatus } | null): Record<string, unknown> {
+  const m = meta(t);
+  m.live = true;
+  m.head = t.index.events;
+  m.available = t.available;
+  m.streamMap = t.streamMap;
+  if (spool !== null) {
+    const s = spool.status();
+    m.dropped = { ...s.dropped, reason: 'spool-limit', limitBytes: s.limitBytes };
+    m.spool = {
+      bytes: s.bytes,
+      limitBytes: s.limitBytes,
+      partBytes: s.partBytes,
+      parts: s.parts,
+      stream: s.stream,
+      ...(s.error !== undefined ? { error: s.error } : {}),
+    };
+  } else m.dropped = { events: 0, parts: 0 };
+  return m;
+}
+
+/** The event a query starts from (the `from` or `at` parameter), if it names one. */
+function queryStart(route: string | undefined, url: URL): number | null {
+  const key =
+    route === 'records' || route === 'window' || route === 'next'
+      ? 'from'
+      : route === 'state'
+        ? 'at'
+        : null;
+  if (key === null) return null;
+  const v = url.searchParams.get(key);
+  return v !== null && /^-?\d{1,16}$/.test(v) ? Number(v) : null;
+}
+
 const ROUTE =
-  /^\/api\/traces\/([^/]+)(?:\/(summary|records|window|at|sessions|next|state)(?:\/([^/]+))?)?\/?$/;
+  /^\/api\/traces\/([^/]+)(?:\/(summary|records|window|at|sessions|next|state|findings)(?:\/([^/]+))?)?\/?$/;
 
 /** Handle /api/traces/...; false when the path is not one of its routes. */
 export async function serveTraceApi(
@@ -159,29 +244,71 @@ export async function serveTraceApi(
     } catch {
       throw new BadQuery('bad id encoding');
     }
-    const found = await ctx.catalogue.resolve(id);
-    const key = `${found.file}`;
-    const st = ctx.traces.state(key, found.file);
-    if (st.state === 'failed') {
-      send(res, 422, { code: st.code, message: st.message });
-      return true;
-    }
-    if (st.state === 'indexing') {
-      send(res, 202, {
-        state: 'indexing',
-        bytesRead: st.bytesRead,
-        totalBytes: st.totalBytes,
-        events: st.events,
-      });
-      return true;
-    }
-    const t = st.trace;
     const route = m[2];
+    let t: TraceView;
+    let live: LiveTrace | null = null;
+    let findings: FindingsJob | null;
+    const spool = id === LIVE_TRACE_ID ? (ctx.live?.spool() ?? null) : null;
+    if (id === LIVE_TRACE_ID) {
+      if (spool === null) {
+        send(res, 404, {
+          code: 'NO_SPOOL',
+          message: 'this server keeps no live spool (no live source, or serve --spool-bytes 0)',
+        });
+        return true;
+      }
+      t = live = spool.trace;
+      findings = live.findings;
+    } else {
+      const found = await ctx.catalogue.resolve(id);
+      const rec = found.entry.active ? ctx.live?.recording(found.file) : undefined;
+      if (rec !== undefined) {
+        t = live = rec;
+        findings = rec.findings;
+      } else {
+        const key = `${found.file}`;
+        const st = ctx.traces.state(key, found.file);
+        if (st.state === 'failed') {
+          send(res, 422, { code: st.code, message: st.message });
+          return true;
+        }
+        if (st.state === 'indexing') {
+          send(res, 202, {
+            state: 'indexing',
+            bytesRead: st.bytesRead,
+            totalBytes: st.totalBytes,
+            events: st.events,
+          });
+          return true;
+        }
+        t = st.trace;
+        findings = ctx.traces.findings(key, found.file);
+      }
+    }
+    if (live !== null) {
+      // Events before the oldest one held are gone (the spool's budget).
+      const first = live.available.firstEvent;
+      const from = queryStart(route, url);
+      if (from !== null && from < first && !(from === -1 && first === 0)) {
+        throw new NotAvailable(from, first, spool?.status().limitBytes ?? null);
+      }
+    }
     switch (route) {
       case undefined:
         params(url, []);
-        send(res, 200, meta(t));
+        send(res, 200, live !== null ? liveMeta(live, spool) : meta(t));
         return true;
+      case 'findings': {
+        const p = params(url, ['from', 'limit']);
+        const from = int(p, 'from', 0, Number.MAX_SAFE_INTEGER, 0);
+        const limit = int(p, 'limit', 1, 10_000, 1000);
+        if (findings === null) {
+          send(res, 404, { code: 'NO_FINDINGS', message: 'findings are off on this server' });
+          return true;
+        }
+        send(res, 200, { ...findings.view(from, limit), events: t.index.events });
+        return true;
+      }
       case 'summary': {
         const p = params(url, ['level', 'from', 'to']);
         const level = int(p, 'level', 0, t.index.levels.length - 1);
@@ -292,7 +419,9 @@ export async function serveTraceApi(
     return false;
   } catch (e) {
     if (e instanceof BadQuery) send(res, 400, { code: 'BAD_QUERY', message: e.message });
-    else if (isStreamError(e)) send(res, 404, { code: e.code, message: e.message });
+    else if (e instanceof NotAvailable) {
+      send(res, 410, { code: 'NOT_AVAILABLE', message: e.message, firstEvent: e.firstEvent });
+    } else if (isStreamError(e)) send(res, 404, { code: e.code, message: e.message });
     else if (isProtocolError(e)) send(res, 422, { code: e.code, message: e.message });
     else throw e;
     return true;

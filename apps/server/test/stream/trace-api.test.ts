@@ -160,6 +160,34 @@ describe('the trace query API', () => {
     expect(one.events.length).toBe(s.events);
   });
 
+  it('walks the findings from the first request on and pages them by what the browser has', async () => {
+    await ready();
+    type Findings = {
+      state: string;
+      walked: number;
+      events: number;
+      total: number;
+      from: number;
+      findings: Array<{ rule: string; index: number; subject: { session?: string } }>;
+    };
+    let f: Findings;
+    for (let k = 0; ; k++) {
+      f = (await (await fetch(url('/api/traces/big_run/findings'))).json()) as Findings;
+      if (f.state !== 'running' || k > 300) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(f.state).toBe('done');
+    expect([f.walked, f.events, f.from]).toEqual([n, n, 0]);
+    expect(f.findings.length).toBe(f.total);
+    const later = (await (
+      await fetch(url(`/api/traces/big_run/findings?from=${f.total}`))
+    ).json()) as Findings;
+    expect([later.from, later.findings.length, later.total]).toEqual([f.total, 0, f.total]);
+    for (const q of ['findings?from=-1', 'findings?limit=0', 'findings?x=1']) {
+      expect((await fetch(url(`/api/traces/big_run/${q}`))).status, q).toBe(400);
+    }
+  });
+
   it('refuses unknown or out-of-range parameters with BAD_QUERY, and unknown traces', async () => {
     await ready();
     for (const q of [
