@@ -500,6 +500,35 @@ export function drawFindings(
  * ("gap" when the size is unknown: a reconnect, missing frames, the history
  * before a live join).
  */
+/**
+ * The part of a live spool that is gone (issue 15 §3): everything before
+ * `fromNs` is shaded over the plot with a label saying why, so a view scrolled
+ * back that far says plainly what is no longer available.
+ */
+export function drawUnavailable(pen: Pen, g: Geom, fromNs: number, why: string): void {
+  if (fromNs <= g.t0) return;
+  const l = g.layout;
+  const ctx = pen.ctx;
+  const x1 = Math.min(l.plotX1, xOf(g, fromNs));
+  if (x1 <= l.plotX0) return;
+  pen.fillStyle(COLORS.viewportShade);
+  ctx.fillRect(l.plotX0, l.queueY0, x1 - l.plotX0, l.plotY1 - l.queueY0);
+  pen.strokeStyle(COLORS.gap);
+  pen.lineWidth(1);
+  pen.lineDash('4,3');
+  ctx.beginPath();
+  ctx.moveTo(Math.round(x1) + 0.5, l.axisY0);
+  ctx.lineTo(Math.round(x1) + 0.5, l.plotY1);
+  ctx.stroke();
+  pen.lineDash('');
+  if (x1 - l.plotX0 < 120) return;
+  pen.font(FONT_MONO);
+  pen.fillStyle(COLORS.gap);
+  pen.textAlign('right');
+  pen.textBaseline('middle');
+  ctx.fillText(why, x1 - 6, l.queueY0 + 10);
+}
+
 export function drawGaps(pen: Pen, trace: WebTrace, g: Geom, reserved?: AxisReserved): void {
   const gaps = trace.gaps;
   if (gaps.length === 0) return;

@@ -38,6 +38,7 @@ import {
   drawEmpty,
   drawEventRings,
   drawFindings,
+  drawUnavailable,
   drawFlows,
   drawGaps,
   drawGrid,
@@ -51,6 +52,7 @@ import {
   type Geom,
 } from './drawVector.ts';
 import { pick, type Pick } from './hitTest.ts';
+import { ChatLayer } from './drawChat.ts';
 import {
   computeLayout,
   laneParts,
@@ -121,6 +123,8 @@ export class TimelineRenderer {
   private lastHover = -2;
   /** The IOCount tracks of this frame (selected session first, then the pinned ones). */
   private tracks: IoCountTrack[] = [];
+  /** The chat server's views (job-queue tracks, pool gauge, flush slices, fan-out, a lock). */
+  private readonly chat = new ChatLayer();
   private readonly trackCache = new Map<bigint, IoCountTrack>();
   /** The span under the pointer (its tooltip), when it is not on an event. */
   private spanHover: { x: number; y: number; line1: string; line2: string } | null = null;
@@ -161,6 +165,7 @@ export class TimelineRenderer {
     drag: unknown;
     remote: unknown;
     remoteVersion: number;
+    highlightLock: number | null;
   } = {
     trace: null,
     version: -2,
@@ -183,6 +188,7 @@ export class TimelineRenderer {
     drag: null,
     remote: null,
     remoteVersion: -2,
+    highlightLock: null,
   };
 
   /** Null when the browser gives no 2D context (the component then shows a message). */
@@ -371,7 +377,7 @@ export class TimelineRenderer {
       return;
     }
     if (e.buttons !== 0) return; // panning: no hover churn
-    const hit = pick(s.trace, g, this.tracks, x, y);
+    const hit = this.pickAll(s.trace, g, x, y);
     const index = hit.kind === 'event' ? hit.index : -1;
     if (index !== this.lastHover) {
       this.lastHover = index;
@@ -423,6 +429,13 @@ export class TimelineRenderer {
     return { startNs: tAt(Math.min(d.x0, d.x1)), endNs: tAt(Math.max(d.x0, d.x1)), tids };
   }
 
+  /** What is under the pointer: an event first, else a chat view's span (a flush, a queue), else the rest. */
+  private pickAll(trace: WebTrace, g: Geom, x: number, y: number): Pick {
+    const hit = pick(trace, g, this.tracks, x, y);
+    if (hit.kind === 'event' || hit.kind === 'track-label' || this.chat.rows === 0) return hit;
+    return this.chat.pick(trace, g, this.tracks.length, x, y) ?? hit;
+  }
+
   private readonly onPointerLeave = (): void => {
     if (this.lastHover !== -1) {
       this.lastHover = -1;
@@ -452,7 +465,7 @@ export class TimelineRenderer {
         return;
       }
     }
-    const hit: Pick = pick(s.trace, g, this.tracks, x, y);
+    const hit: Pick = this.pickAll(s.trace, g, x, y);
     switch (hit.kind) {
       case 'event':
         this.model.setCursor(hit.index);
@@ -553,6 +566,7 @@ export class TimelineRenderer {
       d.search === search &&
       d.searchLength === (search ? search.length : -1) &&
       d.evidence === s.evidence &&
+      d.highlightLock === (s.highlightLock ?? null) &&
       d.spanHover === this.spanHover &&
       d.drag === this.drag &&
       d.remote === (s.windowed ?? null) &&
@@ -579,6 +593,7 @@ export class TimelineRenderer {
     d.evidence = s.evidence;
     d.spanHover = this.spanHover;
     d.drag = this.drag;
+    d.highlightLock = s.highlightLock ?? null;
     d.remote = s.windowed ?? null;
     d.remoteVersion = s.windowed ? s.windowed.version : -1;
     return true;
@@ -618,12 +633,13 @@ export class TimelineRenderer {
     const lanes: readonly Lane[] = trace ? shownLanes(trace) : [];
     if (trace) this.updateTracks(state, trace);
     else this.tracks = [];
+    const chatRows = trace ? this.chat.update(trace) : 0;
     const layout = computeLayout(
       this.cssW,
       this.cssH,
       lanes.length,
       this.scrollY,
-      this.tracks.length,
+      this.tracks.length + chatRows,
     );
     this.scrollY = layout.scrollY;
     drawLegend(pen, layout);
@@ -766,10 +782,13 @@ export class TimelineRenderer {
       if (sparse[row]! & 1) drawMarksSparse(pen, trace, g, lane.states, row, marksOnly);
       if (sparse[row]! & 2) drawMarksSparse(pen, trace, g, lane.marks, row, marksOnly);
     }
+    if (chatRows > 0) this.chat.drawFlushes(pen, trace, g);
+    if (state.highlightLock != null) this.chat.drawLock(pen, trace, g, state.highlightLock);
     this.drawFlowsAndSession(state, trace, g);
     ctx.restore();
     pen.invalidate();
     drawSessionTracks(pen, trace, g, this.tracks);
+    if (chatRows > 0) this.chat.drawTracks(pen, trace, g, this.tracks.length);
     // Rings over lanes and tracks: search matches, then the framed finding's evidence.
     ctx.save();
     ctx.beginPath();
@@ -801,6 +820,8 @@ export class TimelineRenderer {
     const reserved = this.axisReserved;
     reserved.length = 0;
     drawGaps(pen, trace, g, reserved);
+    const gone = state.windowed?.availableFromNs ?? null;
+    if (gone !== null) drawUnavailable(pen, g, gone, 'no longer available: beyond the live spool');
     if (state.findings && state.findings.length > 0) drawFindings(pen, trace, g, state.findings);
     drawMarkers(pen, trace, g, reserved);
     if (state.range) {
@@ -818,6 +839,7 @@ export class TimelineRenderer {
     drawAxisLabels(pen, g, reserved);
     drawGutter(pen, trace, g, queueMax, runMax);
     drawTrackLabels(pen, g, this.tracks, state.pinnedSessions ?? [], state.selectedSession);
+    if (chatRows > 0) this.chat.drawLabels(pen, g, this.tracks.length);
     this.drawOverview(state, trace, layout);
     drawCursor(pen, trace, g, state.cursor);
     let hover = '';
@@ -859,6 +881,16 @@ export class TimelineRenderer {
         })),
         plotY1: l.plotY1,
         height: l.heightPx,
+        ...(this.chat.rows > 0 && this.model.getState().trace
+          ? {
+              chat: this.chat.probe(
+                this.model.getState().trace!,
+                g,
+                this.tracks.length,
+                this.model.getState().cursor,
+              ),
+            }
+          : {}),
       });
     }
     if (geom !== this.probeGeom) {
@@ -906,6 +938,9 @@ export class TimelineRenderer {
       if (k >= 0) this.positions[n++] = k;
     }
     if (n > 0) drawFlows(this.pen, trace, g, this.positions, n, COLORS.cursor, 2);
+    // A broadcast's fan-out to its members' send completions.
+    if (this.chat.rows > 0)
+      this.chat.drawFanOut(this.pen, trace, g, state.cursor, state.hoverIndex);
   }
 
   private drawOverview(state: TimelineState, trace: WebTrace, l: Layout): void {
