@@ -28,6 +28,8 @@ import {
   ServeOptionError,
   formatRecording,
   parseServeDuration,
+  parseSpoolFlags,
+  type DashboardWhere,
   type ServeCliFlags,
   type ServeCliIo,
 } from './serve.ts';
@@ -56,6 +58,8 @@ export interface IngestConfig {
   recordFile: string | null;
   recordingsDir?: string;
   durationMs: number | null;
+  /** The live spool of each trace (--spool-bytes, 2 GB by default; 0: none). */
+  spool: NonNullable<DashboardWhere['spool']>;
 }
 
 /** "7702", "127.0.0.1:7702", "[::1]:7702" -> host and port. */
@@ -119,6 +123,7 @@ export function parseIngestFlags(f: ServeCliFlags): IngestConfig {
     dashPort,
     recordFile: f.record ?? null,
     durationMs: f.duration === undefined ? null : parseServeDuration('duration', f.duration),
+    spool: parseSpoolFlags(f),
   };
   if (token !== undefined) cfg.token = token;
   if (f.recordingsDir !== undefined) cfg.recordingsDir = f.recordingsDir;
@@ -230,6 +235,8 @@ export async function runIngestCli(flags: ServeCliFlags, io: ServeCliIo): Promis
       port: boundDashPort ?? cfg.dashPort,
       ...(cfg.token !== undefined ? { token: cfg.token } : {}),
       ...(cfg.recordingsDir !== undefined ? { recordingsDir: cfg.recordingsDir } : {}),
+      // Each tracer's trace has its own spool (a new dashboard per trace).
+      spool: cfg.spool,
       source: viewer.feed,
       seed: viewer.feed.snapshot(),
       control: target,

@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   EventKind,
@@ -26,7 +26,11 @@ function sink(): { write(t: string): void; text: string } {
 describe('iocpscope serve', () => {
   it('turns flags into server options with the documented defaults', () => {
     const c = parseServeFlags({});
-    expect(c.dashboard).toEqual({ host: '127.0.0.1', port: 7700 });
+    expect(c.dashboard).toEqual({
+      host: '127.0.0.1',
+      port: 7700,
+      spool: { limitBytes: 2 * 2 ** 30 },
+    });
     expect(c.server).toMatchObject({ host: '127.0.0.1', echoPort: 7701, trace: true, faults: [] });
     expect(c.durationMs).toBeNull();
     const d = parseServeFlags({
@@ -49,6 +53,22 @@ describe('iocpscope serve', () => {
     expect(parseServeFlags({}).dashboard.recordLimit).toBeUndefined();
     for (const bad of ['5', 'lots', '10K']) {
       expect(() => parseServeFlags({ recordLimit: bad }), bad).toThrow(/record-limit/);
+    }
+  });
+
+  it('keeps a 2G live spool by default; takes its budget, part size and directory; 0 turns it off', () => {
+    expect(parseServeFlags({}).dashboard.spool).toEqual({ limitBytes: 2 * 2 ** 30 });
+    expect(
+      parseServeFlags({ spoolBytes: '4M', spoolPartBytes: '1M', spoolDir: 'sp' }).dashboard.spool,
+    ).toEqual({ limitBytes: 4 * 2 ** 20, partBytes: 2 ** 20, dir: resolve('sp') });
+    expect(parseServeFlags({ spoolBytes: '0' }).dashboard.spool).toEqual({ limitBytes: 0 });
+    for (const [flags, option] of [
+      [{ spoolBytes: 'lots' }, 'spool-bytes'],
+      [{ spoolBytes: '10K' }, 'spool-bytes'],
+      [{ spoolBytes: '4M', spoolPartBytes: '8M' }, 'spool-part-bytes'],
+      [{ spoolDir: ' ' }, 'spool-dir'],
+    ] as const) {
+      expect(() => parseServeFlags(flags), option).toThrow(new RegExp(`--${option}`));
     }
   });
 
@@ -117,13 +137,13 @@ describe('iocpscope serve', () => {
     const c = parseServeFlags(
       withEnvToken({ host: '0.0.0.0', port: '0' }, { IOCPSCOPE_TOKEN: secret }),
     );
-    expect(c.dashboard).toEqual({ host: '0.0.0.0', port: 0, token: secret });
+    expect(c.dashboard).toMatchObject({ host: '0.0.0.0', port: 0, token: secret });
     // The echo port has no authentication: it stays on loopback unless asked for.
     expect(c.server.host).toBe('127.0.0.1');
     expect(
       parseServeFlags({ host: '0.0.0.0', token: secret, echoHost: '0.0.0.0' }).server.host,
     ).toBe('0.0.0.0');
-    expect(parseServeFlags({ host: '::1', recordingsDir: 'recs' }).dashboard).toEqual({
+    expect(parseServeFlags({ host: '::1', recordingsDir: 'recs' }).dashboard).toMatchObject({
       host: '::1',
       port: 7700,
       recordingsDir: 'recs',

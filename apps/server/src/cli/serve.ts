@@ -14,6 +14,11 @@
 // dashboard, through a RecordingManager of its own on the same drainer feed.
 // Either way it subscribes to the drainer, so it misses nothing that reached it.
 //
+// The dashboard also keeps a live spool (--spool-bytes, 2 GB by default; 0
+// turns it off): the recent history on disk from the first record, in parts
+// under --spool-dir (default <recordings-dir>/.spool), the oldest deleted past
+// the budget, the whole spool deleted when the server stops (tracedb/spool.ts).
+//
 // Off loopback the dashboard needs a token (--token, or IOCPSCOPE_TOKEN so the
 // secret stays off the command line); serve refuses to start without one.
 //
@@ -38,6 +43,7 @@ import type { ServerOptions } from '../session/config.ts';
 import { startServer, type RunningServer, type ShutdownReport } from '../session/server.ts';
 import { RecordingManager } from '../record/manager.ts';
 import type { RecordingSummary } from '../record/sink.ts';
+import { DEFAULT_SPOOL_BYTES } from '../tracedb/spool.ts';
 import { dashboardAttach } from '../transport/attach.ts';
 import { DEFAULT_WEB_ROOT, MIN_TOKEN_CHARS, isLoopbackHost } from '../transport/options.ts';
 import { DEMO_CONNECTIONS, DEMO_ROUND_MS, startDemoLoad, type DemoLoad } from './demo.ts';
@@ -70,6 +76,12 @@ export interface ServeCliFlags {
   recordingsDir?: string;
   /** A recording's total size limit, e.g. 2G (default 8G). */
   recordLimit?: string;
+  /** The live spool's budget, e.g. 512M; 0 turns it off (default 2G). */
+  spoolBytes?: string;
+  /** Where the live spool goes (default <recordings-dir>/.spool). */
+  spoolDir?: string;
+  /** The live spool's part size (default 64M, at most a quarter of the budget). */
+  spoolPartBytes?: string;
   /** [HOST:]PORT: run without the reference server and show the tracer that connects here. */
   ingest?: string;
   /** Idle (read) timeout, e.g. 60s; 0 = off. */
@@ -93,6 +105,11 @@ export interface DashboardWhere {
   recordingsDir?: string;
   /** A recording's total size limit, bytes (--record-limit; default 8 GiB). */
   recordLimit?: number;
+  /**
+   * The live spool (trace id `live`): recent history on disk, `limitBytes` at
+   * most (0: none). `fromStart`: the trace's start-up batches are held for it.
+   */
+  spool?: { limitBytes: number; partBytes?: number; dir?: string; fromStart?: boolean };
 }
 
 export interface ServeConfig {
@@ -183,6 +200,28 @@ export function parseSize(option: string, text: string): number {
   const v = Math.round(Number(m[1]) * mult[unit]!);
   if (v < 2 ** 20) throw new ServeOptionError(option, 'must be at least 1M');
   return v;
+}
+
+/** --spool-bytes, --spool-part-bytes, --spool-dir: the live spool (2 GB by default). */
+export function parseSpoolFlags(f: ServeCliFlags): NonNullable<DashboardWhere['spool']> {
+  const limitBytes =
+    f.spoolBytes === undefined
+      ? DEFAULT_SPOOL_BYTES
+      : /^\s*0+\s*[kmgt]?i?b?\s*$/i.test(f.spoolBytes)
+        ? 0
+        : parseSize('spool-bytes', f.spoolBytes);
+  const out: NonNullable<DashboardWhere['spool']> = { limitBytes };
+  if (f.spoolPartBytes !== undefined) {
+    out.partBytes = parseSize('spool-part-bytes', f.spoolPartBytes);
+    if (limitBytes > 0 && out.partBytes > limitBytes) {
+      throw new ServeOptionError('spool-part-bytes', 'must not be more than --spool-bytes');
+    }
+  }
+  if (f.spoolDir !== undefined) {
+    if (f.spoolDir.trim() === '') throw new ServeOptionError('spool-dir', 'needs a directory');
+    out.dir = path.resolve(f.spoolDir);
+  }
+  return out;
 }
 
 /** A timeout: `0` (off) or a time like 500ms, 30s, 2m. */
@@ -306,6 +345,7 @@ export function parseServeFlags(f: ServeCliFlags): ServeConfig {
   if (token !== undefined) dashboard.token = token;
   if (f.recordingsDir !== undefined) dashboard.recordingsDir = f.recordingsDir;
   if (f.recordLimit !== undefined) dashboard.recordLimit = parseSize('record-limit', f.recordLimit);
+  dashboard.spool = parseSpoolFlags(f);
   return {
     server,
     dashboard,
@@ -353,10 +393,13 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
     }
     throw e;
   }
+  // The spool lives in the dashboard's stream server: from the first record.
+  const spooling = io.attachDashboard !== undefined && (cfg.dashboard.spool?.limitBytes ?? 0) > 0;
+  if (spooling) cfg.dashboard.spool = { ...cfg.dashboard.spool!, fromStart: true };
   let server: RunningServer;
   try {
-    // --record: the trace's first records are kept until the recording takes them.
-    server = await startServer(cfg.server, { holdTrace: cfg.recordFile !== null });
+    // --record and the live spool: the trace's first records are kept until they take them.
+    server = await startServer(cfg.server, { holdTrace: cfg.recordFile !== null || spooling });
   } catch (e) {
     const err = e as Error & { code?: string };
     io.stderr.write(
@@ -414,6 +457,8 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
     server.releaseTraceHold();
     io.stdout.write(`recording to ${path.resolve(cfg.recordFile)}\n`);
   }
+  // The recording (if any) and the spool took the held start-up batches.
+  server.releaseTraceHold();
   let demo: DemoLoad | null = null;
   if (cfg.demo) {
     demo = startDemoLoad({
@@ -566,6 +611,20 @@ export function registerServeCommand(
     .option(
       '--record-limit <size>',
       "a recording's total size over all its parts, e.g. 2G: reaching it stops the recording, keeping what it wrote (default 8G)",
+    )
+    .option(
+      '--spool-bytes <size>',
+      'keep this much recent history on disk (the trace `live`: pause and scroll back), e.g. 512M; ' +
+        '0 turns it off (default 2G). A cache: deleted when the server stops',
+    )
+    .option(
+      '--spool-dir <dir>',
+      'where the live spool goes (default <recordings-dir>/.spool; on disk rather than a temp ' +
+        'directory that may be in memory)',
+    )
+    .option(
+      '--spool-part-bytes <size>',
+      "the live spool's part size: the oldest part goes when the spool is full (default 64M, or a quarter of --spool-bytes)",
     )
     .option(
       '--token <secret>',

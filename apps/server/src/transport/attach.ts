@@ -59,6 +59,8 @@ export interface AttachWhere {
   recordingsDir?: string;
   /** A recording's total size limit in bytes (serve --record-limit). */
   recordLimit?: number;
+  /** The live spool (serve --spool-bytes): StreamServerOptions.spool. */
+  spool?: StreamServerOptions['spool'];
 }
 
 /** Protocol load options → the generator's options, aimed at the echo port. */
@@ -198,6 +200,7 @@ export function dashboardAttach(
       // Trace time 0 on the wall clock, for the headers of recordings made here.
       const base = TraceShared.attach(feed.descriptor).clockBase;
       streamOptions.startWallMs = base.creatorTimeOriginMs + base.startPerfMs;
+      if (where.spool !== undefined) streamOptions.spool = where.spool;
     }
     const server = await startStreamServer(streamOptions);
     if (recordFile !== undefined) {
