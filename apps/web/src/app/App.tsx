@@ -30,6 +30,7 @@ import { EventDetailsPanel } from '../panels/EventDetailsPanel.tsx';
 import { PortStatePanel } from '../panels/PortStatePanel.tsx';
 import { AnomaliesPanel } from '../panels/AnomaliesPanel.tsx';
 import { RangePanel } from '../panels/RangePanel.tsx';
+import { LockPanel } from '../panels/LockPanel.tsx';
 import { StepControls } from '../panels/StepControls.tsx';
 import { LegendOverlay } from './LegendOverlay.tsx';
 import { resolveLayout, SPLIT_PX, type ResolvedLayout } from './layout.ts';
@@ -160,8 +161,25 @@ function BottomRight() {
       >
         Range{range ? ' ●' : ''}
       </button>
+      <button
+        role="tab"
+        aria-selected={tab === 'locks'}
+        className={`tab${tab === 'locks' ? ' on' : ''}`}
+        onClick={() => setBottomTab('locks')}
+        data-testid="tab-locks"
+        title="The lock view: each lock's holds, contention and waits, per thread"
+      >
+        Locks
+      </button>
     </div>
   );
+  if (tab === 'locks') {
+    return (
+      <ErrorBoundary area="the lock view" compact>
+        <LockPanel tabs={tabs} />
+      </ErrorBoundary>
+    );
+  }
   return tab === 'range' ? (
     <ErrorBoundary area="the range panel" compact>
       <RangePanel tabs={tabs} />

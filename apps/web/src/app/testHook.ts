@@ -40,6 +40,8 @@ export interface StateSummary {
   /** The finding gone to last, and how wide it is framed. */
   framed: { key: string; mode: 'evidence' | 'context' } | null;
   bottomTab: string;
+  /** The lock the lock view highlights on the timeline, or null. */
+  highlightLock: number | null;
   /** The link to this view ("Copy link"), or null. */
   link: string | null;
   toasts: Array<{ tone: string; title: string; detail: string }>;
@@ -84,6 +86,21 @@ export interface TimelineProbe {
   height: number;
   /** The tooltip's text (event or span under the pointer), '' when none. */
   hover: string;
+  /** The chat server's views (timeline/drawChat.ts probe), when the trace has them. */
+  chat?: {
+    queues: Array<{
+      room: number;
+      y0: number;
+      y1: number;
+      flushes: number;
+      max: number;
+      inView: Array<{ begin: number; x0: number; x1: number; tid: number }>;
+    }>;
+    pool: { y0: number; y1: number; max: number; empty: number } | null;
+    broadcasts: number;
+    /** The broadcasts at the cursor (or in the cursor's flush) and their members' send completions. */
+    fanOut: { broadcasts: number[]; completions: number };
+  };
 }
 
 export interface IocpscopeTestHook {
@@ -192,6 +209,7 @@ export function summarize(store: AppStore): StateSummary {
     },
     framed: s.framed,
     bottomTab: s.bottomTab,
+    highlightLock: s.highlightLock,
     link: s.actions.linkUrl(),
     toasts: s.toasts.map((t) => ({ tone: t.tone, title: t.title, detail: t.detail ?? '' })),
     remote: s.remote

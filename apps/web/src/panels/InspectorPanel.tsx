@@ -1,4 +1,5 @@
-// The session inspector: the selected session's lifecycle (created, posts,
+// The inspector: on a pooled SendBuffer's event, that buffer's life
+// (BufferLifePanel.tsx); otherwise the session inspector, the selected session's lifecycle (created, posts,
 // completions, every IOCount change tied to its cause, release) as a
 // virtualized list, with its state at the cursor above. Entries after the
 // cursor are dimmed; the entry at the cursor is highlighted; clicking an entry
@@ -18,6 +19,7 @@ import {
 } from '../state/selectors.ts';
 import { NONE } from '../trace/index.ts';
 import { VirtualList } from './VirtualList.tsx';
+import { BufferLifePanel, useBufferLife } from './BufferLifePanel.tsx';
 import { sessionHistory } from '@iocpscope/analysis';
 import { applyPairings, buildLedger, pairBadge, type LedgerEntry } from './ledger.ts';
 import { traceContext } from './context.ts';
@@ -61,6 +63,16 @@ function entryAtCursor(entries: readonly LedgerEntry[], cursor: number): number 
 }
 
 export function InspectorPanel() {
+  const trace = useAppStore(selectTrace);
+  const version = useAppStore(selectTraceVersion);
+  const cursor = useAppStore(selectCursor);
+  // On a pooled SendBuffer's event (chat server): the inspector shows that buffer's life.
+  const life = useBufferLife(trace, cursor, version);
+  if (trace && life) return <BufferLifePanel trace={trace} life={life} cursor={cursor} />;
+  return <SessionInspector />;
+}
+
+function SessionInspector() {
   const trace = useAppStore(selectTrace);
   const version = useAppStore(selectTraceVersion);
   const session = useAppStore(selectSelectedSession);

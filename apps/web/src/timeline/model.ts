@@ -53,6 +53,8 @@ export interface TimelineState {
   readonly searchMatches?: Uint32Array | null;
   /** The framed finding's evidence events, ringed in the finding colour. */
   readonly evidence?: readonly number[] | null;
+  /** A lock (id) hovered in the lock view: its holds and waits are drawn on every lane. */
+  readonly highlightLock?: number | null;
   /**
    * A trace the server holds, of which `trace` is a window (issue 15): the
    * whole extent, and summaries for what lies outside the window.

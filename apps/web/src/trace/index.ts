@@ -40,3 +40,14 @@ export {
   type ParsedSearch,
 } from './search.ts';
 export { winErrorCode, winErrorName } from './winErrors.ts';
+export {
+  ChatModel,
+  OPEN,
+  QueueTrack,
+  LockTrack,
+  LaneFlushes,
+  lowerIndex,
+  type BufferLife,
+  type BufferLifeEntry,
+  type FanOut,
+} from './chat.ts';

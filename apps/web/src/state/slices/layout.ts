@@ -17,7 +17,7 @@ export interface PanelSizes {
   detailsH: number | null;
 }
 
-export type BottomTab = 'anomalies' | 'range';
+export type BottomTab = 'anomalies' | 'range' | 'locks';
 
 export interface LayoutState {
   layout: PanelSizes;

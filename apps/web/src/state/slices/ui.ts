@@ -1,5 +1,6 @@
-// The ui slice: the help and legend overlays and the toasts (transient messages; errors
-// stay 12 s, the rest 5 s; at most TOAST_MAX at once).
+// The ui slice: the help and legend overlays, the toasts (transient messages; errors
+// stay 12 s, the rest 5 s; at most TOAST_MAX at once), and the lock the lock view
+// highlights on the timeline (issue 18 §3).
 
 import type { Slice, SliceContext } from './context.ts';
 
@@ -15,6 +16,8 @@ export interface UiState {
   /** The legend of the timeline's marks (issue 19 §10). */
   legendOpen: boolean;
   toasts: readonly Toast[];
+  /** The lock hovered in the lock view: the timeline draws its holds and waits on every lane. */
+  highlightLock: number | null;
 }
 
 export interface UiActions {
@@ -22,6 +25,7 @@ export interface UiActions {
   setLegendOpen(open: boolean): void;
   toast(t: Omit<Toast, 'id'>): void;
   dismissToast(id: number): void;
+  setHighlightLock(lockId: number | null): void;
 }
 
 export interface UiInternal {
@@ -42,12 +46,15 @@ export function createUiSlice(ctx: SliceContext): Slice<UiState, UiActions, UiIn
     );
   };
   return {
-    state: { helpOpen: false, legendOpen: false, toasts: [] },
+    state: { helpOpen: false, legendOpen: false, toasts: [], highlightLock: null },
     actions: {
       setHelpOpen: (open) => set({ helpOpen: open, ...(open ? { legendOpen: false } : {}) }),
       setLegendOpen: (open) => set({ legendOpen: open, ...(open ? { helpOpen: false } : {}) }),
       toast,
       dismissToast: (id) => set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })),
+      setHighlightLock: (lockId) => {
+        if (get().highlightLock !== lockId) set({ highlightLock: lockId });
+      },
     },
     internal: { toast },
   };
