@@ -31,7 +31,8 @@ export const FAULT_HELP: Record<FaultName, string> = {
     'a send completion releases its SendBuffer twice: it is reused while other sends read it',
   'broadcast-under-room-lock':
     "a chat is broadcast under the room's lock, held across every member's WSASend",
-  'lock-order-inversion': 'Enter takes rooms then users, Login users then rooms: a lock-order cycle',
+  'lock-order-inversion':
+    'Enter takes rooms then users, Login users then rooms: a lock-order cycle',
 };
 
 function NumberField(props: {

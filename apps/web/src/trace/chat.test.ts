@@ -15,7 +15,7 @@ function example(name: string, model?: ChatModel): WebTrace {
   const r = readTraceFile(new Uint8Array(readFileSync(file)));
   const t = new WebTrace();
   const n = r.records.length / RECORD_WORDS;
-  for (let at = 0; at < n; ) {
+  for (let at = 0; at < n;) {
     const k = Math.min(n - at, 1 + ((at * 13) % 700));
     t.append(r.records.subarray(at * RECORD_WORDS, (at + k) * RECORD_WORDS));
     model?.update(t);
