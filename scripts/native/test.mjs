@@ -18,10 +18,13 @@
 //  6. the tracer stage (packages/tracer/test/suite.ts): iocpscope.h compiled as
 //     C and C++, its test programs and the example C++ echo server under Wine,
 //     driven by `iocpscope load` and judged by the recording and `iocpscope check`.
+//  7. the hook stage (packages/hook/test/suite.ts): the hook DLL, two unmodified
+//     servers through `iocpscope run` under load, attach/detach, the probe.
 //
 // Runs with tsx (it imports the TypeScript comparison and the differences list).
 // Options: --only <substring> (conformance tests whose id contains it),
 //          --tracer-only [substring] (only the tracer stage, or its tests whose name contains it),
+//          --hook-only [substring] (only the hook stage, likewise),
 //          --keep-wineserver (do not `wineserver -k` at the end).
 
 import { spawnSync } from 'node:child_process';
@@ -36,11 +39,14 @@ import {
 } from '../../apps/server/test/native/differential/compare.ts';
 import { WINE_DIFFERENCES, differenceOf } from '../../apps/server/test/native/wine-differences.ts';
 import { runTracerSuite } from '../../packages/tracer/test/suite.ts';
+import { runHookSuite } from '../../packages/hook/test/suite.ts';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
 const tracerOnly = args.includes('--tracer-only');
 const tracerFilter = tracerOnly ? (args[args.indexOf('--tracer-only') + 1] ?? null) : null;
+const hookOnly = args.includes('--hook-only');
+const hookFilter = hookOnly ? (args[args.indexOf('--hook-only') + 1] ?? null) : null;
 const keepServer = args.includes('--keep-wineserver');
 
 const NATIVE_DIR = join(ROOT, 'apps/server/native');
@@ -203,6 +209,19 @@ function firstLine(s) {
 }
 
 async function main() {
+  if (hookOnly) {
+    if (ensurePrefix()) say('created the Wine prefix (Windows 10)');
+    startWineserver();
+    try {
+      say('running the hook stage only');
+      const hook = await runHookSuite({ only: hookFilter });
+      console.log(`\nhook: ${hook.passed} passed, ${hook.failed} failed`);
+      console.log(`native: ${hook.passed} passed, ${hook.failed} failed`);
+      return hook.failed === 0 ? 0 : 1;
+    } finally {
+      if (!keepServer) stopWineserver();
+    }
+  }
   if (tracerOnly) {
     if (ensurePrefix()) say('created the Wine prefix (Windows 10)');
     startWineserver();
@@ -305,7 +324,12 @@ async function main() {
       say('running the tracer stage: iocpscope.h and the example C++ echo server under Wine');
       tracer = await runTracerSuite();
     }
-    return summarise(outcomes, echo, differential, tracer);
+    let hook = null;
+    if (!only) {
+      say('running the hook stage: unmodified servers through iocpscope run under Wine');
+      hook = await runHookSuite();
+    }
+    return summarise(outcomes, echo, differential, tracer, hook);
   } finally {
     if (!keepServer) stopWineserver();
   }
@@ -338,7 +362,7 @@ function compareDifferential(linuxFile, wineFile) {
   return { ok: diffs.length === 0, sessions, diffs, error: null };
 }
 
-function summarise(outcomes, echo, differential, tracer) {
+function summarise(outcomes, echo, differential, tracer, hook) {
   const known = outcomes.filter((o) => o.status !== 'pass' && o.difference);
   const unexpectedPass = outcomes.filter((o) => o.status === 'pass' && o.difference);
   const failed = outcomes.filter((o) => o.status !== 'pass' && !o.difference);
@@ -390,18 +414,21 @@ function summarise(outcomes, echo, differential, tracer) {
       passed.length +
       (echo.length - echoFailed.length) +
       (differential && diffOk ? 1 : 0) +
-      (tracer ? tracer.passed : 0),
+      (tracer ? tracer.passed : 0) +
+      (hook ? hook.passed : 0),
     failed:
       failed.length +
       echoFailed.length +
       (differential && !diffOk ? 1 : 0) +
-      (tracer ? tracer.failed : 0),
+      (tracer ? tracer.failed : 0) +
+      (hook ? hook.failed : 0),
   };
   console.log(
     `\nconformance: ${passed.length} passed, ${known.length} known Wine differences, ${failed.length} failed; ` +
       `echo under Wine: ${echo.length - echoFailed.length}/${echo.length}; ` +
       `differential: ${differential === null ? 'not run' : diffOk ? 'same sequences' : 'DIFFERENT'}; ` +
       `tracer: ${tracer === null ? 'not run' : `${tracer.passed}/${tracer.passed + tracer.failed}`}; ` +
+      `hook: ${hook === null ? 'not run' : `${hook.passed}/${hook.passed + hook.failed}`}; ` +
       `duration ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
   console.log(`native: ${total.passed} passed, ${total.failed} failed`);

@@ -18,7 +18,10 @@
  *   in place (the loop in Pump()).
  * - --reuse: a finished connection's socket is disconnected with DisconnectEx
  *   (TF_REUSE_SOCKET) and handed to the next AcceptEx instead of being closed:
- *   the same handle value carries one connection after another.
+ *   the same handle value carries one connection after another. (Under Wine 8
+ *   not with --skip-on-success: a DisconnectEx that returned pending on a
+ *   skip-on-success socket never queues its packet; and a socket reused this way
+ *   may end its next connection at once: the hook's tests leave --reuse out.)
  *
  * Wire format: bytes are echoed as they come (so `iocpscope load`'s packets
  * come back unchanged). Options: --port N --workers N --accepts N --batch N
@@ -149,7 +152,10 @@ static void conn_close(Conn *c) {
       InterlockedIncrement(&c->refs);
       InterlockedIncrement(&st.disconnectPosts);
       if (g_disconnectex(c->sock, &x->ov, TF_REUSE_SOCKET, 0)) {
-        if (cfg.skip) complete_disconnect(x, TRUE); /* no packet */
+        if (cfg.skip) { /* done: no packet will come */
+          InterlockedIncrement(&st.immediate);
+          complete_disconnect(x, TRUE);
+        }
       } else if (WSAGetLastError() != ERROR_IO_PENDING) {
         InterlockedIncrement(&st.failedPosts);
         ctx_put(x);

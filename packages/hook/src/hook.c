@@ -157,7 +157,8 @@ typedef struct hk_api {
   const wchar_t *dll;
   const char *name;
   void *hook;
-  void *volatile real;
+  void *volatile real; /* the implementation (stubs followed) */
+  void *volatile stub; /* what GetProcAddress gave, when that was a stub jumping to `real` */
 } hk_api;
 
 /* Extension functions handed out by WSAIoctl: a few distinct providers, a thunk each. */
@@ -189,9 +190,22 @@ static struct hk_state {
   uint32_t cancel_labels[4];
   LONG volatile modules_patched;
   LONG volatile slots_patched;
+  /* attached to a running process: threads that may still be inside a GQCS call begun
+   * before the hooks (its dequeue is unseen) until they call a hooked one */
+  int attached;
+  DWORD pre_tids[256];
+  unsigned n_pre;
+  LONG volatile unsure;
 } hk;
 
 static iocpscope_loc hk_no_site = {"iocpscope-hook", 0, -1};
+
+/* Test builds only (-DIOCPSCOPE_HOOK_TEST_FAULT=n): break the hook on purpose, so the
+ * tests show they catch it. 1: one dequeued completion in 50 is not recorded; 2: the
+ * GQCS hooks do not give back the real call's last error. */
+#ifndef IOCPSCOPE_HOOK_TEST_FAULT
+#define IOCPSCOPE_HOOK_TEST_FAULT 0
+#endif
 
 /* ---- logging ------------------------------------------------------------------------------------ */
 static void hk_log(const char *fmt, ...) {
@@ -214,6 +228,7 @@ static void hk_log(const char *fmt, ...) {
  * ext[0]: the role announced, + 1 (0 = none yet); ext[1]: hook depth (inside a hook). */
 #define HK_ROLE(t) ((t)->ext[0])
 #define HK_DEPTH(t) ((t)->ext[1])
+#define HK_SEEN_GQCS(t) ((t)->ext[2])
 
 typedef struct hk_call {
   iocpscope__thread *t; /* NULL: not traced (detached, tracer off, its own thread) */
@@ -551,12 +566,36 @@ typedef struct hk_post {
   uint32_t io;
 } hk_post;
 
+/* Attached to a running server, a GQCS call begun before the hooks came may dequeue a
+ * post made after: its completion is never seen. A correct server posts an OVERLAPPED
+ * again only once its completion was dequeued, so an OVERLAPPED still in the table when
+ * it is posted again (while such calls may be out there) completed out of sight: a Gap
+ * (source Unseen) says so, and its session's count goes down. */
+static void hk_unseen(hk_call *c, LPOVERLAPPED ov) {
+  iocpscope__thread *t = c->t;
+  uint64_t o = (uint64_t)(uintptr_t)ov, session = 0, extra[3];
+  uint32_t io = 0;
+  unsigned op = 0;
+  hk_cell *cell;
+  if (!ov || !iocpscope__post_take_ex(o, &session, &io, &op, extra)) return;
+  if (op == IOCPSCOPE__OP_POST) return;
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, c->loc, c->func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_GAP, 3) | IOCPSCOPE__W0_NO_THREAD, 1, 0, 0, 0);
+  iocpscope__remember(t, o, io, 1);
+  cell = hk_cell_of(session);
+  if (cell && iocpscope_iocount_add(c->loc, c->func, &cell->count, -1, session,
+                                    IOCPSCOPE_CAUSE_COMPLETION, ov) == 0)
+    hk_maybe_release(c, cell, session);
+}
+
 /* Before the real call: the derived +1 (which reserves the post's ioId) and the table entry. */
 static void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock, LPOVERLAPPED ov) {
   iocpscope__thread *t = c->t;
   uint64_t o = (uint64_t)(uintptr_t)ov;
   int cause = p->op == IOCPSCOPE__OP_SEND || p->op == 5 || p->op == 6 ? IOCPSCOPE_CAUSE_SEND_POST
                                                                     : IOCPSCOPE_CAUSE_RECV_POST;
+  if (IOCPSCOPE__UNLIKELY(hk.unsure > 0)) hk_unseen(c, ov);
   p->session = hk_session_for_post(c, sock, &p->k,
                                    p->op == IOCPSCOPE__OP_ACCEPT ? "listening" : "local");
   p->cell = hk_cell_of(p->session);
@@ -938,6 +977,13 @@ static void hk_take(iocpscope__thread *t, hk_deq *h, int ok, DWORD bytes, ULONG_
  * the hook never saw posted (another handle's I/O, or posted before it came) is recorded
  * with op None and the completion key, and no PacketQueued: it is no session's. */
 static void hk_record_deq(iocpscope__thread *t, uint64_t tsw, const iocpscope__deq *d, int last) {
+#if IOCPSCOPE_HOOK_TEST_FAULT == 1
+  static LONG volatile every;
+  if (d->has_ov && d->op != IOCPSCOPE__OP_POST && InterlockedIncrement(&every) % 50 == 0) {
+    if (last) iocpscope__st64(&t->busy, 0);
+    return;
+  }
+#endif
   if (d->has_ov && d->op != IOCPSCOPE__OP_POST && d->op != IOCPSCOPE__OP_NONE)
     iocpscope__push_more(t, tsw,
                          IOCPSCOPE__W0(IOCPSCOPE__K_PACKET_QUEUED, d->op) | IOCPSCOPE__W0_NO_THREAD,
@@ -961,6 +1007,23 @@ static void hk_after_deq(hk_call *c, const hk_deq *h) {
   if (d->ok && d->op == IOCPSCOPE__OP_ACCEPT) hk_accept_done(c, h->extra[0], h->extra);
 }
 
+/* This thread dequeues through the hooks from now on: if it was there before they came,
+ * one fewer thread may be dequeuing out of sight. */
+static void hk_caught_up(iocpscope__thread *t) {
+  DWORD me;
+  unsigned k;
+  if (IOCPSCOPE__LIKELY(HK_SEEN_GQCS(t) || !hk.unsure)) return;
+  HK_SEEN_GQCS(t) = 1;
+  me = GetCurrentThreadId();
+  for (k = 0; k < hk.n_pre; k++) {
+    if (hk.pre_tids[k] == me) {
+      hk.pre_tids[k] = 0;
+      InterlockedDecrement(&hk.unsure);
+      return;
+    }
+  }
+}
+
 typedef BOOL(WINAPI *gqcs_fn)(HANDLE, LPDWORD, PULONG_PTR, LPOVERLAPPED *, DWORD);
 typedef BOOL(WINAPI *gqcsex_fn)(HANDLE, LPOVERLAPPED_ENTRY, ULONG, PULONG, DWORD, BOOL);
 typedef BOOL(WINAPI *pqcs_fn)(HANDLE, DWORD, ULONG_PTR, LPOVERLAPPED);
@@ -977,6 +1040,7 @@ static BOOL WINAPI hk_GetQueuedCompletionStatus(HANDLE port, LPDWORD bytes, PULO
     return HK_REAL(HK_GetQueuedCompletionStatus, gqcs_fn)(port, bytes, key, ov, timeout);
   }
   hk_role(&c, IOCPSCOPE_ROLE_WORKER);
+  hk_caught_up(c.t);
   iocpscope__gqcs_enter(c.t, c.loc, c.func, timeout, 1);
   HK_BEFORE_REAL(&c);
   ok = HK_REAL(HK_GetQueuedCompletionStatus, gqcs_fn)(port, bytes, key, ov, timeout);
@@ -1000,6 +1064,9 @@ static BOOL WINAPI hk_GetQueuedCompletionStatus(HANDLE port, LPDWORD bytes, PULO
   hk_leave(&c);
   WSASetLastError(we);
   SetLastError(e);
+#if IOCPSCOPE_HOOK_TEST_FAULT == 2
+  SetLastError(0);
+#endif
   return ok;
 }
 
@@ -1019,6 +1086,7 @@ static BOOL WINAPI hk_GetQueuedCompletionStatusEx(HANDLE port, LPOVERLAPPED_ENTR
                                                              timeout, alertable);
   }
   hk_role(&c, IOCPSCOPE_ROLE_WORKER);
+  hk_caught_up(c.t);
   iocpscope__gqcs_enter(c.t, c.loc, c.func, timeout, count);
   HK_BEFORE_REAL(&c);
   ok = HK_REAL(HK_GetQueuedCompletionStatusEx, gqcsex_fn)(port, entries, count, removed, timeout,
@@ -1372,7 +1440,7 @@ static int hk_resolve(void);
  * loader and exit functions everywhere but the implementing DLLs and this one. */
 static void hk_patch_all(int restore) {
   HMODULE mods[1024];
-  hk_pair a[HK_COUNT], b[HK_COUNT];
+  hk_pair a[2 * HK_COUNT], b[2 * HK_COUNT];
   unsigned na = 0, nb = 0, n, i, k;
   HMODULE exe = GetModuleHandleW(NULL);
   static const wchar_t *const core[] = {L"ntdll.dll", L"kernel32.dll", L"kernelbase.dll",
@@ -1383,13 +1451,36 @@ static void hk_patch_all(int restore) {
     if (k < HK_SET_A_END) {
       a[na].real = hk.api[k].real;
       a[na++].hook = hk.api[k].hook;
+      if (hk.api[k].stub) {
+        a[na].real = hk.api[k].stub;
+        a[na++].hook = hk.api[k].hook;
+      }
     } else {
       b[nb].real = hk.api[k].real;
       b[nb++].hook = hk.api[k].hook;
+      if (hk.api[k].stub) {
+        b[nb].real = hk.api[k].stub;
+        b[nb++].hook = hk.api[k].hook;
+      }
     }
   }
   for (k = 0; k < 5; k++) skip[k] = GetModuleHandleW(core[k]);
   skip[5] = hk.self;
+  {
+    /* kernel32's own slots that its forwarding stubs jump through (see hk_follow_stub) */
+    HMODULE k32 = skip[1];
+    hk_pair s[HK_COUNT];
+    unsigned ns = 0;
+    for (k = 0; k < HK_COUNT; k++)
+      if (hk.api[k].stub && k < HK_SET_A_END) {
+        s[ns].real = hk.api[k].real;
+        s[ns++].hook = hk.api[k].hook;
+      }
+    if (k32 && ns) {
+      int r = hk_iat_patch(k32, s, ns, restore);
+      if (r > 0) InterlockedExchangeAdd(&hk.slots_patched, r);
+    }
+  }
   n = hk_iat_modules(mods, 1024);
   for (i = 0; i < n; i++) {
     int changed = 0, is_core = 0;
@@ -1426,7 +1517,7 @@ static FARPROC WINAPI hk_GetProcAddress(HMODULE m, LPCSTR name) {
   if (!p || hk.detached) return p;
   if (hk_resolve()) hk_patch_all(0); /* mswsock came in since: its AcceptEx too */
   for (k = 0; k < HK_SET_A_END; k++) {
-    if (hk.api[k].real == (void *)p && k != HK_GetProcAddress) {
+    if ((hk.api[k].real == (void *)p || hk.api[k].stub == (void *)p) && k != HK_GetProcAddress) {
       InterlockedIncrement(&hk.handed_out);
       SetLastError(e);
       return (FARPROC)hk.api[k].hook;
@@ -1490,7 +1581,7 @@ static BOOL WINAPI hk_TerminateProcess(HANDLE p, UINT code) {
 }
 
 /* ---- set-up --------------------------------------------------------------------------------------- */
-#define HK_API(dll, name, set) {dll, #name, (void *)hk_##name, NULL}
+#define HK_API(dll, name, set) {dll, #name, (void *)hk_##name, NULL, NULL}
 static const hk_api hk_api_init[HK_COUNT] = {
     HK_API(L"kernel32.dll", CreateIoCompletionPort, A),
     HK_API(L"kernel32.dll", SetFileCompletionNotificationModes, A),
@@ -1520,6 +1611,29 @@ static const hk_api hk_api_init[HK_COUNT] = {
     HK_API(L"kernel32.dll", TerminateProcess, B),
 };
 
+/* Where a forwarding stub jumps: `jmp [rip+disp]` (optionally after `lea rsp,[rsp+0]` or
+ * with a REX.W prefix), as kernel32 forwards to kernelbase under Wine. The stub reads its
+ * slot (kernel32's own import) on every call, so patching that slot too catches calls
+ * through a pointer a loop loaded before the hooks came (attach). */
+static void *hk_follow_stub(void *p) {
+  unsigned n;
+  for (n = 0; n < 4 && p; n++) {
+    const BYTE *b = (const BYTE *)p;
+    size_t at = 0;
+    int32_t disp;
+    void *target;
+    static const BYTE lea_rsp[8] = {0x48, 0x8d, 0xa4, 0x24, 0, 0, 0, 0};
+    if (memcmp(b, lea_rsp, sizeof lea_rsp) == 0) at = 8;
+    if (b[at] == 0x48 && b[at + 1] == 0xff && b[at + 2] == 0x25) at++;
+    if (b[at] != 0xff || b[at + 1] != 0x25) break;
+    memcpy(&disp, b + at + 2, 4);
+    memcpy(&target, b + at + 6 + disp, sizeof target);
+    if (!target || target == p) break;
+    p = target;
+  }
+  return p;
+}
+
 /* Finds the real functions of DLLs loaded so far; 1 if one was found now. */
 static int hk_resolve(void) {
   int found = 0;
@@ -1532,7 +1646,9 @@ static int hk_resolve(void) {
     if (!m) continue;
     p = GetProcAddress(m, hk.api[k].name); /* this DLL's own import: never the hook */
     if (p) {
-      hk.api[k].real = (void *)p;
+      void *impl = hk_follow_stub((void *)p);
+      if (impl != (void *)p) hk.api[k].stub = (void *)p;
+      hk.api[k].real = impl;
       found = 1;
     }
   }
@@ -1572,6 +1688,7 @@ static void hk_read_config(void) {
       hk_copy(hk.app, sizeof hk.app, c->app);
       hk_copy(hk.name, sizeof hk.name, c->name);
       hk.cfg.log = (c->flags & 1) ? -1 : 0;
+      hk.attached = (c->flags & 2) != 0;
     }
     if (c) UnmapViewOfFile(c);
     CloseHandle(map);
@@ -1620,6 +1737,24 @@ static DWORD hk_find_main_thread(void) {
   return best;
 }
 
+/* Attached: the threads already running, any of which may be waiting in GQCS. */
+static void hk_pre_threads(void) {
+  HANDLE snap = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+  THREADENTRY32 te;
+  DWORD pid = GetCurrentProcessId(), me = GetCurrentThreadId();
+  if (snap == INVALID_HANDLE_VALUE) return;
+  te.dwSize = sizeof te;
+  if (Thread32First(snap, &te)) {
+    do {
+      if (te.th32OwnerProcessID == pid && te.th32ThreadID != me && hk.n_pre < 256)
+        hk.pre_tids[hk.n_pre++] = te.th32ThreadID;
+      te.dwSize = sizeof te;
+    } while (Thread32Next(snap, &te));
+  }
+  CloseHandle(snap);
+  hk.unsure = (LONG)hk.n_pre;
+}
+
 static int hk_init(void) {
   unsigned k;
   uint64_t cells;
@@ -1642,6 +1777,7 @@ static int hk_init(void) {
   if (!hk.cells) return 0;
   hk.cell_mask = cells - 1;
   hk.main_tid = hk_find_main_thread();
+  if (hk.attached) hk_pre_threads();
   hk_resolve();
   for (k = 0; k < HK_COUNT; k++)
     if (!hk.api[k].real && k != HK_AcceptEx)

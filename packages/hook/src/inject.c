@@ -153,7 +153,7 @@ static int parse(int argc, wchar_t **argv, int from, options *o) {
 }
 
 /* The configuration block for process `pid` (kept open by the caller until the DLL read it). */
-static HANDLE publish_config(DWORD pid, const options *o) {
+static HANDLE publish_config(DWORD pid, const options *o, int attach) {
   wchar_t name[64];
   HANDLE map;
   hk_shared_config *c;
@@ -168,7 +168,7 @@ static HANDLE publish_config(DWORD pid, const options *o) {
   }
   memset(c, 0, sizeof *c);
   c->version = 1;
-  c->flags = o->quiet ? 1 : 0;
+  c->flags = (o->quiet ? 1u : 0u) | (attach ? 2u : 0u); /* 2: into a running process */
   utf8(c->output, sizeof c->output, o->output);
   utf8(c->connect, sizeof c->connect, o->connect);
   utf8(c->token, sizeof c->token, o->token);
@@ -277,7 +277,7 @@ static int cmd_run(int argc, wchar_t **argv, const options *o) {
     say("cannot start %ls (error %lu)", argv[o->rest], (unsigned long)GetLastError());
     return 1;
   }
-  config = publish_config(pi.dwProcessId, o);
+  config = publish_config(pi.dwProcessId, o, 0);
   path = remote_path(pi.hProcess, o->dll);
   if (!config || !path ||
       !QueueUserAPC((PAPCFUNC)(void (*)(void))load_library_w(), pi.hThread, (ULONG_PTR)path)) {
@@ -363,7 +363,7 @@ static int cmd_attach(const options *o) {
     say("process %lu already has %ls", (unsigned long)pid, base_name(o->dll));
     return 1;
   }
-  config = publish_config(pid, o);
+  config = publish_config(pid, o, 1);
   path = remote_path(process, o->dll);
   if (!config || !path || !run_remote(process, (void *)load_library_w(), path, 30000, &code) ||
       !remote_module(process, o->dll)) {

@@ -155,7 +155,8 @@ export const DisconnectReason = {
 } as const;
 export type DisconnectReason = (typeof DisconnectReason)[keyof typeof DisconnectReason];
 
-export const GapSource = { RingOverflow: 0, ClientQueue: 1, File: 2 } as const;
+/** Unseen (v2): dequeues the hook DLL could not see (a GQCS begun before it attached). */
+export const GapSource = { RingOverflow: 0, ClientQueue: 1, File: 2, Unseen: 3 } as const;
 export type GapSource = (typeof GapSource)[keyof typeof GapSource];
 
 /** Which port implementation produced a trace. External (v2): a foreign process's own Win32 port. */

@@ -328,16 +328,20 @@ export class Suite {
   readonly outcomes: TestOutcome[] = [];
   private readonly t0 = Date.now();
 
-  constructor(private readonly only: string | null) {}
+  /** `label` names the stage in every line (the hook's suite shares this registry). */
+  constructor(
+    private readonly only: string | null,
+    private readonly label = 'tracer',
+  ) {}
 
   say(s: string): void {
-    console.log(`[tracer ${((Date.now() - this.t0) / 1000).toFixed(1)}s] ${s}`);
+    console.log(`[${this.label} ${((Date.now() - this.t0) / 1000).toFixed(1)}s] ${s}`);
   }
 
   /** A test that cannot run here (a missing tool): said, and counted neither way. */
   skip(name: string, why: string): void {
     if (this.only !== null && !name.includes(this.only)) return;
-    console.log(`  ${'skip'.padEnd(22)} tracer :: ${name} (${why})`);
+    console.log(`  ${'skip'.padEnd(22)} ${this.label} :: ${name} (${why})`);
   }
 
   /** Runs one test; a thrown error (or a failed expectation) fails it. */
@@ -353,7 +357,7 @@ export class Suite {
     const ok = error === undefined;
     const ms = Date.now() - t0;
     this.outcomes.push({ name, ok, ms, ...(error !== undefined ? { error } : {}) });
-    console.log(`  ${(ok ? 'pass' : 'FAIL').padEnd(22)} tracer :: ${name} (${ms} ms)`);
+    console.log(`  ${(ok ? 'pass' : 'FAIL').padEnd(22)} ${this.label} :: ${name} (${ms} ms)`);
     if (!ok)
       for (const l of error!.split('\n').slice(0, 12)) console.log(`      ${l.slice(0, 300)}`);
     return ok;

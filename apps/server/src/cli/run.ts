@@ -39,8 +39,21 @@ const HOOK_SOURCES = [
   'packages/tracer/include/iocpscope.h',
 ];
 
-/** The DLL and the injector: the package's native/ directory, or packages/hook/build/ (built if stale). */
+/**
+ * The DLL and the injector: the package's native/ directory, or packages/hook/build/
+ * (built if stale). IOCPSCOPE_HOOK_DLL names another DLL (one built with MSVC, or a
+ * test's deliberately broken build).
+ */
 export function hookBinaries(): { dll: string; injector: string } {
+  const other = process.env.IOCPSCOPE_HOOK_DLL;
+  if (other) {
+    const injector = path.join(path.dirname(other), INJECTOR);
+    if (!existsSync(other) || !existsSync(injector))
+      throw new RunOptionError(
+        `IOCPSCOPE_HOOK_DLL: ${other} (with ${INJECTOR} beside it) not found`,
+      );
+    return { dll: other, injector };
+  }
   const dll = assetPath(`packages/hook/build/${HOOK_DLL}`, `native/${HOOK_DLL}`);
   const injector = assetPath(`packages/hook/build/${INJECTOR}`, `native/${INJECTOR}`);
   if (PACKAGED) {

@@ -1,0 +1,170 @@
+// pnpm bench:hook — what the hook DLL costs, under Wine, in one run:
+//  1. the ns it adds to an interposed call (hook_bench.c, run through
+//     `iocpscope run --record`: its calls go through the hooks, and it times the
+//     same calls through the real functions in the same process, interleaved);
+//     the target is <= 100 ns per hooked call;
+//  2. an unmodified echo server's messages/s under the same `iocpscope load`,
+//     plain and through `iocpscope run --record`, in interleaved rounds, as a
+//     ratio; the target is hooked >= 0.85x plain. Both test servers are measured.
+// A benchmark, not a test: it prints and exits 0. Run it on a quiet machine: it
+// prints the load average it started with and the busiest other processes.
+// Options: --rounds N (server rounds per mode, default 3), --seconds N (per load,
+// default 5), --batches N (default 30).
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { CC, WARNINGS, load, run, winPath } from '../../tracer/test/harness.ts';
+import { ensurePrefix, startWineserver, stopWineserver } from '../../../scripts/native/wine.mjs';
+import {
+  HOOK_BUILD,
+  HOOK_DIR,
+  buildHook,
+  cliToFile,
+  startServer,
+  workDir,
+  type ServerKind,
+} from '../test/harness.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number): number => {
+  const i = args.indexOf(name);
+  const v = i >= 0 ? Number(args[i + 1]) : dflt;
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
+const ROUNDS = opt('--rounds', 3);
+const SECONDS = opt('--seconds', 5);
+const BATCHES = opt('--batches', 30);
+
+interface CallCase {
+  name: string;
+  calls: number;
+  realNs: number;
+  hookedNs: number;
+}
+
+function busiest(): string {
+  try {
+    const out = execFileSync('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu'], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .slice(1, 6)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join('; ');
+  } catch {
+    return '(ps failed)';
+  }
+}
+
+async function perCall(): Promise<CallCase[]> {
+  const dir = workDir('bench-calls');
+  const exe = join(HOOK_BUILD, 'hook_bench.exe');
+  const r = run(CC, [
+    '-std=c99',
+    '-O2',
+    ...WARNINGS,
+    '-static-libgcc',
+    join(HOOK_DIR, 'bench', 'hook_bench.c'),
+    '-o',
+    exe,
+    '-lws2_32',
+  ]);
+  if (!r.ok) throw new Error(`building hook_bench.exe failed:\n${r.output}`);
+  const results = join(dir, 'calls.json');
+  const c = cliToFile(
+    [
+      'run',
+      '--record',
+      join(dir, 'calls.iocptrace'),
+      '--quiet',
+      '--',
+      exe,
+      winPath(results),
+      String(BATCHES),
+      '2000',
+    ],
+    join(dir, 'calls.log'),
+  );
+  const status = await c.exited;
+  if (status !== 0) throw new Error(`hook_bench.exe exited ${status}`);
+  return (JSON.parse(readFileSync(results, 'utf8')) as { cases: CallCase[] }).cases;
+}
+
+async function throughput(kind: ServerKind, hooked: boolean, round: number): Promise<number> {
+  const dir = workDir(`bench-${kind}-${hooked ? 'hooked' : 'plain'}-${round}`);
+  const server = await startServer(kind, dir, {
+    hooked,
+    ...(hooked ? { record: join(dir, 'bench.iocptrace') } : {}),
+    args: ['--workers', '2'],
+  });
+  let rate: number;
+  try {
+    const l = await load(server.port, ['-c', '16', '-s', '64', '-p', '4', '-d', `${SECONDS}s`]);
+    if (l.report === null || l.report.mismatches.count > 0 || l.status !== 0)
+      throw new Error(`the load failed: ${l.output.slice(-500)}`);
+    rate = l.report.messagesPerSec;
+  } finally {
+    await server.stop();
+  }
+  return rate;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  console.log(
+    `bench:hook on ${cpus().length} CPUs, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}; busiest processes: ${busiest()}`,
+  );
+  ensurePrefix();
+  startWineserver();
+  try {
+    buildHook();
+    console.log('\n1. ns the hook adds per interposed call (recording to a file; min of batches)');
+    const cases = await perCall();
+    let worst = 0;
+    for (const c of cases) {
+      const added = (c.hookedNs - c.realNs) / c.calls;
+      worst = Math.max(worst, added);
+      console.log(
+        `  ${c.name.padEnd(46)} real ${c.realNs.toFixed(0).padStart(7)} ns, hooked ${c.hookedNs
+          .toFixed(0)
+          .padStart(7)} ns per iteration: +${added.toFixed(0)} ns per hooked call`,
+      );
+    }
+    console.log(`  worst: +${worst.toFixed(0)} ns per hooked call (target <= 100 ns)`);
+
+    console.log(
+      `\n2. echo messages/s, plain vs through iocpscope run --record (same load, ${ROUNDS} interleaved rounds of ${SECONDS} s)`,
+    );
+    for (const kind of ['course', 'acceptex'] as ServerKind[]) {
+      const plain: number[] = [];
+      const hooked: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        plain.push(await throughput(kind, false, r));
+        hooked.push(await throughput(kind, true, r));
+      }
+      const ratio = median(hooked) / median(plain);
+      console.log(
+        `  ${kind.padEnd(9)} plain ${plain.map((x) => x.toFixed(0)).join('/')} msg/s, hooked ${hooked
+          .map((x) => x.toFixed(0))
+          .join('/')} msg/s: ${ratio.toFixed(2)}x (median; target >= 0.85x)`,
+      );
+    }
+    console.log(
+      `\nbench:hook done in ${((Date.now() - t0) / 1000).toFixed(0)} s; busiest processes now: ${busiest()}`,
+    );
+  } finally {
+    stopWineserver();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  stopWineserver();
+  process.exit(1);
+});
