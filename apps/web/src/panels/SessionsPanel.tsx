@@ -13,6 +13,7 @@ import {
   selectSelectedSession,
   selectTrace,
   selectTraceVersion,
+  selectIoCountSource,
   selectUnknownPeer,
 } from '../state/selectors.ts';
 import { VirtualList } from './VirtualList.tsx';
@@ -115,6 +116,7 @@ export function SessionsPanel() {
   const [hideReleased, setHideReleased] = useState(false);
   const live = useAppStore(selectIsLive);
   const unknownPeer = useAppStore(selectUnknownPeer);
+  const derived = useAppStore(selectIoCountSource) === 'derived';
   const [chosenSort, setSort] = useState<SessionSort | null>(null);
   const sort = chosenSort ?? defaultSessionSort(live);
   // Orders that depend on the cursor are recomputed as it moves; the others are not.
@@ -188,6 +190,15 @@ export function SessionsPanel() {
         </div>
       </header>
       <SortHeader sort={sort} onSort={(key) => setSort(nextSessionSort(sort, key))} />
+      {derived ? (
+        <div
+          data-testid="iocount-derived"
+          style={{ padding: '2px 8px', fontSize: 12, color: 'var(--text-muted)' }}
+          title="Traced by the hook DLL: a session is a socket, and its IOCount is the number of its overlapped operations whose completion was not dequeued yet, not the server's own count"
+        >
+          IOCount: derived (outstanding I/O)
+        </div>
+      ) : null}
       {total === 0 ? (
         <div className="empty-note">
           <p>No sessions in this trace yet.</p>

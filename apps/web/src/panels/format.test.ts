@@ -23,4 +23,10 @@ describe('panel formats', () => {
     );
     expect(formatCallSite({ file: '', line: 7, func: '' })).toBe('line 7');
   });
+
+  it('writes a site without a source line (the hook DLL: module+offset) without ":0"', () => {
+    expect(formatCallSite({ file: 'echo_server.exe+0x1a2b', line: 0, func: 'WSARecv' })).toBe(
+      'WSARecv (echo_server.exe+0x1a2b)',
+    );
+  });
 });

@@ -21,6 +21,7 @@ export function formatWinError(code: number): string {
 /** A call site of the traced server's code, as "OnRecv (server.cpp:212)". */
 export function formatCallSite(site: { file: string; line: number; func: string }): string {
   const base = site.file.replace(/^.*[\\/]/, '');
-  const where = base ? `${base}:${site.line}` : `line ${site.line}`;
+  // line 0: a site with no source line (the hook DLL names its caller as module+offset)
+  const where = base ? (site.line ? `${base}:${site.line}` : base) : `line ${site.line}`;
   return site.func ? `${site.func} (${where})` : where;
 }

@@ -100,6 +100,8 @@ export interface AnalysisOptions {
    * trace, and the window only needs the replayed state.
    */
   detectors?: boolean;
+  /** The trace's IoCount source (its header's `ioCount`): 'derived' runs only the rules that apply. */
+  ioCount?: 'application' | 'derived';
 }
 
 /**
@@ -248,6 +250,7 @@ export function createTraceAnalysis(trace: WebTrace, o: AnalysisOptions = {}): T
     checkpointInterval: interval,
     sessionCacheSize: RUNNER_SESSION_CACHE,
     ...(o.detectors === false ? { rules: [] } : {}),
+    ...(o.ioCount ? { ioCount: o.ioCount } : {}),
   });
   const checkpoints: Checkpoints = runner.checkpoints!;
   const head = runner.replayer;

@@ -75,6 +75,13 @@ export const selectBudget = (s: AppState) => s.budgetBytes;
  * one is a client that reset before the accept finished; a foreign server's
  * tracer may simply not have been told.
  */
+/**
+ * Where the trace's IoCount comes from: the server's own count, or (the hook DLL)
+ * derived: the outstanding I/O of each socket.
+ */
+export const selectIoCountSource = (s: AppState): 'application' | 'derived' =>
+  (s.source.kind === 'live' ? selectLiveSource(s)?.ioCount : s.header?.ioCount) ?? 'application';
+
 export const selectUnknownPeer = (s: AppState): string =>
   s.header?.backend === 'external' ||
   (s.source.kind === 'live' && selectLiveSource(s)?.kind === 'ingest')

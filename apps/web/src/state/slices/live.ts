@@ -125,7 +125,11 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       ...internal.findingState(s.analysis),
     };
     if (s.analysis === null && trace.count > 0) {
-      const a = createTraceAnalysis(trace, { runTask: env.runTask });
+      const ioCount = (s.server.status?.source ?? s.server.hello?.source)?.ioCount;
+      const a = createTraceAnalysis(trace, {
+        runTask: env.runTask,
+        ...(ioCount ? { ioCount } : {}),
+      });
       a.update();
       patch.analysis = a;
       Object.assign(patch, internal.findingState(a));

@@ -139,6 +139,7 @@ export function createSourceSlice(
     const analysis = createTraceAnalysis(trace, {
       runTask: env.runTask,
       start: env.startAnalysis,
+      ...(r.header?.ioCount ? { ioCount: r.header.ioCount } : {}),
       onChange: () => internal.onAnalysisProgress(analysis),
     });
     const v = wholeView(trace);
