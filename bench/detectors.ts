@@ -1,7 +1,8 @@
 // pnpm bench:detectors — the detectors' confusion matrix on real runs (issue 14 §10).
 //
-// A script, not a test: for every fault switch of the reference server, and
-// for a clean server, it runs the real server (the emulated port, in this
+// A script, not a test: for every fault switch of the reference servers (the
+// echo server's, and the chat server's with `app: 'chat'`), and for each clean
+// server, it runs the real server (the emulated port, in this
 // process), drives real clients at it, records the run as `serve --record`
 // or the dashboard's Record button would, and runs `iocpscope check` on the
 // file. Each row gets --runs seeded runs (default 10) spread over the grid:
@@ -38,9 +39,14 @@ import {
 } from '../packages/analysis/src/index.ts';
 import { TraceEndReason } from '../packages/protocol/src/index.ts';
 import { checkFile } from '../apps/server/src/cli/check.ts';
-import { FAULT_NAMES, type FaultName } from '../apps/server/src/echo/faults.ts';
-import { startServer, type RunningServer } from '../apps/server/src/echo/server.ts';
+import {
+  CHAT_FAULT_NAMES,
+  ECHO_FAULT_NAMES,
+  type FaultName,
+} from '../apps/server/src/session/faults.ts';
+import { startServer, type RunningServer } from '../apps/server/src/session/server.ts';
 import { runLoad } from '../apps/server/src/load/run.ts';
+import { runChatLoad, type ChatLoadOptions } from '../apps/server/src/load/chat.ts';
 import type { LoadOptions } from '../apps/server/src/load/options.ts';
 import { RecordingManager } from '../apps/server/src/record/manager.ts';
 import { floodClient, trickleClient } from '../scripts/make-examples.ts';
@@ -56,7 +62,11 @@ const SEED = Number(arg('seed') ?? 14);
 const ONLY = arg('only')?.split(',');
 const KEEP = path.resolve(arg('keep') ?? '.bench/detectors');
 
-type Row = FaultName | 'clean';
+/** 'clean' is the echo server without a fault, 'chat' the chat server without one. */
+type Row = FaultName | 'clean' | 'chat';
+const isChat = (row: Row): boolean =>
+  row === 'chat' || (CHAT_FAULT_NAMES as readonly string[]).includes(row);
+const isClean = (row: Row): row is 'clean' | 'chat' => row === 'clean' || row === 'chat';
 type Start = 'start' | 'startup' | 'mid-run';
 
 interface Point {
@@ -91,6 +101,14 @@ const APPLIES: Partial<Record<FaultName, { when: (p: Point) => boolean; why: str
     when: (p) => p.workers >= 2,
     why: 'the release race needs two workers handling one session’s completions at once',
   },
+  'job-queue-two-flushers': {
+    when: (p) => p.workers >= 2 && p.concurrency >= 2,
+    why: 'two workers must push onto one idle room at once to both flush it',
+  },
+  'broadcast-under-room-lock': {
+    when: (p) => p.workers >= 2 && p.concurrency >= 2,
+    why: 'a second worker must run to wait for the room lock while the first sends',
+  },
 };
 
 // ---- seeded grid ----------------------------------------------------------------
@@ -118,7 +136,7 @@ function spread<T>(choices: readonly T[], n: number, r: () => number): T[] {
 
 function gridFor(row: Row, seed: number): Point[] {
   const r = rng(seed);
-  const applies = row === 'clean' ? undefined : APPLIES[row];
+  const applies = isClean(row) ? undefined : APPLIES[row];
   // Only the values where the fault can show (APPLIES), each as often as the others.
   const all = [1, 2, 4].flatMap((w) => [1, 2].map((c) => [w, c] as const));
   const pairs = all.filter(
@@ -249,8 +267,37 @@ const FIN = async (port: number): Promise<void> => {
   await sleep(10);
 };
 
+/** Chat clients (load/chat.ts); a fault's damage to them is the point, so their verdict is ignored. */
+function chatLoad(port: number, o: Omit<ChatLoadOptions, 'target'>): Promise<unknown> {
+  return runChatLoad({
+    target: { host: '127.0.0.1', port },
+    connectTimeoutMs: 5000,
+    drainTimeoutMs: 400,
+    seed: 7,
+    lateJoin: 0,
+    ...o,
+  }).catch(() => undefined);
+}
+
+/** The chat server's triggers (the chat rows get these instead of the echo ones). */
+const CHAT_TRIGGER: Record<string, Trigger> = {
+  /** One busy room: chats arriving on both workers at once (two flushers, the room lock). */
+  busyRoom: (port) => chatLoad(port, { clients: 8, rooms: 1, rate: 25, durationMs: 500 }),
+  /** Clients that log in and enter one at a time: both lock orders run, and never meet. */
+  oneByOne: (port) =>
+    chatLoad(port, { clients: 3, rooms: 2, rate: 2, durationMs: 600, rampMs: 450 }),
+  /** Members reset mid-broadcast: their queued SendBuffers are released unsent. */
+  resets: (port) =>
+    chatLoad(port, { clients: 8, rooms: 2, rate: 15, durationMs: 500, resetsPerSec: 8 }),
+};
+
 const TRIGGERS: Record<Row, string[]> = {
   clean: Object.keys(TRIGGER),
+  chat: Object.keys(CHAT_TRIGGER),
+  'job-queue-two-flushers': ['busyRoom'],
+  'send-buffer-early-release': [],
+  'broadcast-under-room-lock': ['busyRoom'],
+  'lock-order-inversion': ['oneByOne'],
   'iocount-double-decrement': [],
   'release-with-io-pending': ['resets'],
   'recv-not-reposted': [],
@@ -291,15 +338,25 @@ async function runOnce(row: Row, p: Point, dir: string, k: number): Promise<RunR
   const t0 = performance.now();
   const file = path.join(dir, `${row}-${k}.iocptrace`);
   const port = await freePort();
-  // The grid's load: light (3 clients, one message in flight) or heavy (16, four), for 700 ms.
+  const chat = isChat(row);
+  // The grid's load: light (3 clients, one message in flight) or heavy (16, four), for 700 ms;
+  // on the chat server, light (6 clients in 2 rooms, 10 chats/s) or heavy (24 in 4, 20/s).
   const baseLoad = (): Promise<unknown> =>
-    load(port, {
-      connections: p.heavy ? 16 : 3,
-      durationMs: 700,
-      inFlight: p.heavy ? 4 : 1,
-      messageSize: p.heavy ? 256 : 48,
-      ...(p.resets ? { resetsPerSec: p.heavy ? 80 : 20 } : {}),
-    });
+    chat
+      ? chatLoad(port, {
+          clients: p.heavy ? 24 : 6,
+          rooms: p.heavy ? 4 : 2,
+          rate: p.heavy ? 20 : 10,
+          durationMs: 700,
+          ...(p.resets ? { resetsPerSec: p.heavy ? 20 : 5 } : {}),
+        })
+      : load(port, {
+          connections: p.heavy ? 16 : 3,
+          durationMs: 700,
+          inFlight: p.heavy ? 4 : 1,
+          messageSize: p.heavy ? 256 : 48,
+          ...(p.resets ? { resetsPerSec: p.heavy ? 80 : 20 } : {}),
+        });
   // Clients that connect while the server is still starting: the first polls the
   // port until it opens (the listener opens before the accept thread and the
   // workers run), the load follows at once.
@@ -312,11 +369,12 @@ async function runOnce(row: Row, p: Point, dir: string, k: number): Promise<RunR
       : null;
   const server: RunningServer = await startServer(
     {
+      app: chat ? 'chat' : 'echo',
       echoPort: port,
       workers: p.workers,
       concurrency: p.concurrency,
       gqcsBatch: p.batch,
-      faults: row === 'clean' ? [] : [row],
+      faults: isClean(row) ? [] : [row],
       shutdownTimeoutMs: 1000,
     },
     { holdTrace: p.start !== 'mid-run' },
@@ -340,8 +398,11 @@ async function runOnce(row: Row, p: Point, dir: string, k: number): Promise<RunR
       await mgr.start({ file });
     }
     // Sessions that begin while the recording runs, whatever the grid's load did before.
-    const fresh = load(port, { connections: 2, messages: 4, inFlight: 1, messageSize: 40 });
-    await Promise.all([base, fresh, ...TRIGGERS[row].map((t) => TRIGGER[t]!(port, keep))]);
+    const fresh = chat
+      ? chatLoad(port, { clients: 2, rooms: 2, rate: 5, messages: 3 })
+      : load(port, { connections: 2, messages: 4, inFlight: 1, messageSize: 40 });
+    const triggers = chat ? CHAT_TRIGGER : TRIGGER;
+    await Promise.all([base, fresh, ...TRIGGERS[row].map((t) => triggers[t]!(port, keep))]);
     if (WITH_FIN.has(row)) await FIN(port);
   } catch (e) {
     problem = `drive failed: ${(e as Error).message}`;
@@ -366,7 +427,7 @@ async function runOnce(row: Row, p: Point, dir: string, k: number): Promise<RunR
 
 // ---- the matrix ------------------------------------------------------------------
 
-const rows: Row[] = (['clean', ...FAULT_NAMES] as Row[]).filter(
+const rows: Row[] = (['clean', ...ECHO_FAULT_NAMES, 'chat', ...CHAT_FAULT_NAMES] as Row[]).filter(
   (r) => ONLY === undefined || ONLY.includes(r),
 );
 const t0 = performance.now();
@@ -385,7 +446,7 @@ for (const row of rows) {
   for (const [k, point] of points.entries()) {
     const r = await runOnce(row, point, work, k);
     list.push({ point, r });
-    const own = row === 'clean' ? null : FAULT_RULES[row];
+    const own = isClean(row) ? null : FAULT_RULES[row];
     const mark =
       own === null
         ? r.rules.size === 0
@@ -412,7 +473,7 @@ const falsePositives: string[] = [];
 const outside: string[] = [];
 const problems: string[] = [];
 for (const [row, list] of results) {
-  const own = row === 'clean' ? null : FAULT_RULES[row];
+  const own = isClean(row) ? null : FAULT_RULES[row];
   const allowed = new Set<RuleId>(
     own === null ? [] : [own, ...FAULT_CO_FINDINGS[row as FaultName].map((c) => c.rule)],
   );
@@ -451,7 +512,7 @@ for (const [row, list] of results) {
 }
 console.log(`\nrecall per fault (runs in which its own rule fired):`);
 for (const [row, list] of results) {
-  if (row === 'clean') continue;
+  if (isClean(row)) continue;
   const own = FAULT_RULES[row];
   const caught = list.filter((x) => x.r.rules.has(own)).length;
   const ap = APPLIES[row];
