@@ -108,16 +108,22 @@ async function open(page: Page): Promise<Remote> {
 /** The cursor is on event g of the whole trace, and every panel says so like the records do. */
 async function expectAt(page: Page, g: number): Promise<Remote> {
   let last: Summary | null = null;
-  await expect
-    .poll(
-      async () => {
+  try {
+    await expect
+      .poll(async () => {
         last = await summary(page);
         const r = last.remote;
         return r && r.seeking === null ? r.globalCursor : -1;
+      })
+      .toBe(g);
+  } catch (e) {
+    throw new Error(
+      `the cursor never reached #${g}; the state last seen: ${JSON.stringify(last)}`,
+      {
+        cause: e,
       },
-      { message: `cursor on #${g}; last state: ${JSON.stringify(last)}` },
-    )
-    .toBe(g);
+    );
+  }
   const s = await summary(page);
   expect(s.cursorTsNs).toBe(tsAt(g));
   await expect(page.getByTestId('cursor-readout')).toContainText(`#${fmt(g)}`);
