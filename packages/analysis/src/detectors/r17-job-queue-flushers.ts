@@ -35,7 +35,7 @@ export function jobQueueFlushers(): Detector {
     onSnapshot: () => open.clear(),
     onEvent(ctx: Ctx, i: number): void {
       const w = ctx.words;
-      const o = i * 8;
+      const o = ctx.o;
       const tid = ctx.step.tid;
       if (ctx.step.kind === EventKind.ThreadExit) {
         for (const list of open.values()) {

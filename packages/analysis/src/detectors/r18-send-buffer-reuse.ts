@@ -50,7 +50,7 @@ export function sendBufferReuse(): Detector {
     onSnapshot: () => lives.clear(),
     onEvent(ctx: Ctx, i: number): void {
       const w = ctx.words;
-      const o = i * 8;
+      const o = ctx.o;
       const op = (w[o]! >>> 8) & 0xff;
       const buf = w[o + 1]!;
       if (op === SendBufferOp.PoolEmpty || buf === 0) return;

@@ -73,7 +73,7 @@ export function lockOrder(): Detector {
     onSnapshot: () => held.clear(),
     onEvent(ctx: Ctx, i: number): void {
       const w = ctx.words;
-      const o = i * 8;
+      const o = ctx.o;
       const tid = ctx.step.tid;
       if (ctx.step.kind === EventKind.ThreadExit) {
         held.delete(tid);
