@@ -9,6 +9,8 @@
 //   web/                  the dashboard's built files (apps/web/dist)
 //   examples/             the example recordings and their stories
 //   native/iocpscope.node the Win32 addon (win-x64), cross-built with mingw-w64
+//   native/iocpscope-hook.dll, iocpscope-inject.exe  the hook DLL and its injector
+//                         (`iocpscope run`/`attach`), cross-built the same way
 //
 // Thread entries are found, not listed: every `new URL('./x.ts', import.meta.url)`
 // in the server's sources names a worker-thread entry. Each becomes a bundle of
@@ -17,7 +19,8 @@
 // package once __IOCPSCOPE_PACKAGED__ is defined.
 //
 // Options: --skip-web (reuse apps/web/dist), --skip-addon (no native addon:
-// for a quick local try; the package then has no native backend).
+// for a quick local try; the package then has no native backend), --skip-hook
+// (no hook DLL: `iocpscope run` then says the package has none).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
@@ -76,7 +79,11 @@ const THREAD_URL = /new URL\((['"])(\.{1,2}\/[^'"]+?\.ts)\1,\s*import\.meta\.url
 function threadEntries(): Map<string, string> {
   const found = new Map<string, string>();
   for (const file of walk(SRC)) {
-    for (const m of readFileSync(file, 'utf8').matchAll(THREAD_URL)) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(THREAD_URL)) {
+      // not one a comment quotes (session/app.ts names the pattern in its doc comment)
+      const line = text.slice(text.lastIndexOf('\n', m.index) + 1, m.index);
+      if (/^\s*(\/\/|\*|\/\*)/.test(line)) continue;
       const abs = resolve(dirname(file), m[2]!);
       if (!existsSync(abs)) throw new Error(`${relative(ROOT, file)}: ${m[2]} does not exist`);
       const name = relative(SRC, abs).replace(/\.ts$/, '').split(sep).join('-');
@@ -179,6 +186,17 @@ function buildAddon(): string | null {
   return join(SERVER, 'native', 'build', 'Release', 'iocpscope.node');
 }
 
+/** The hook DLL and its injector, built into a directory of the pack's own. */
+function buildHook(): string[] {
+  if (args.has('--skip-hook')) {
+    say('skipping the hook DLL (--skip-hook): iocpscope run/attach will not work');
+    return [];
+  }
+  const out = join(OUT, 'hook');
+  run('sh', [join(ROOT, 'packages', 'hook', 'build.sh'), out]);
+  return [join(out, 'iocpscope-hook.dll'), join(out, 'iocpscope-inject.exe')];
+}
+
 const BIN = `#!/usr/bin/env node
 // iocpscope: a visual debugger for IOCP (Windows I/O completion port) servers.
 // Loads only the bundle of the command it runs (start-up is most of a check).
@@ -233,6 +251,10 @@ async function main(): Promise<void> {
   if (addon !== null) {
     mkdirSync(join(PKG, 'native'));
     cpSync(addon, join(PKG, 'native', 'iocpscope.node'));
+  }
+  for (const f of buildHook()) {
+    mkdirSync(join(PKG, 'native'), { recursive: true });
+    cpSync(f, join(PKG, 'native', f.slice(f.lastIndexOf('/') + 1)));
   }
   writeFileSync(join(PKG, 'bin', 'iocpscope.mjs'), BIN);
   chmodSync(join(PKG, 'bin', 'iocpscope.mjs'), 0o755);
