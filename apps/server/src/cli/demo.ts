@@ -18,13 +18,21 @@
 // start-up. The dashboard's own load (start-load) is separate and runs beside it.
 // A round that fails (a fault switch breaks the echo on purpose) is reported
 // once per FAILURE_REPORT_MS at most, and the next round starts anyway.
+//
+// Against the chat server (`serve --app chat --demo`) a round is chat clients
+// instead (load/chat.ts): DEMO_CHAT_CLIENTS spread over the rooms, a few
+// joining late and one or two reset, chatting a few times a second for a round
+// of DEMO_CHAT_ROUND_MS, every broadcast verified.
 
 import { runLoad, type LoadReport } from '../load/run.ts';
+import { runChatLoad, type ChatLoadOptions } from '../load/chat.ts';
 import { createRandom } from '../load/random.ts';
 import type { LoadOptions, LoadTarget } from '../load/options.ts';
 
 export const DEMO_CONNECTIONS = 32;
 export const DEMO_ROUND_MS = 2000;
+export const DEMO_CHAT_CLIENTS = 16;
+export const DEMO_CHAT_ROUND_MS = 8000;
 /** Payload sizes a round picks from (bytes after the 4-byte header). */
 const SIZES = [0, 12, 28, 60, 124, 252, 508];
 const FAILURE_REPORT_MS = 30_000;
@@ -43,6 +51,29 @@ export interface DemoLoadOptions {
   resetsPerSec?: number;
   /** A round failed (at most one call per 30 s). */
   onFailure?: (text: string) => void;
+  /** The server's app: chat clients in `rooms` rooms instead of echo clients. */
+  app?: 'echo' | 'chat';
+  rooms?: number;
+}
+
+/** A chat round's options (pure: seeded by `seed` and `round`). */
+export function chatDemoRound(o: DemoLoadOptions, round: number): ChatLoadOptions {
+  const r = createRandom(((o.seed ?? 1) * 0x85ebca6b + round) >>> 0);
+  return {
+    target: o.target,
+    clients: DEMO_CHAT_CLIENTS,
+    rooms: Math.min(4, o.rooms ?? 4),
+    rate: 2 + r.int(4),
+    textBytes: 16 + r.int(100),
+    durationMs: DEMO_CHAT_ROUND_MS,
+    rampMs: 1000,
+    lateJoin: 0.25,
+    resetsPerSec: 0.25,
+    seed: r.u32(),
+    connectTimeoutMs: 10_000,
+    drainTimeoutMs: 5000,
+    progressIntervalMs: 60_000,
+  };
 }
 
 export interface DemoLoad {
@@ -113,6 +144,23 @@ export function startDemoLoad(options: DemoLoadOptions): DemoLoad {
     });
   const loop = async (): Promise<void> => {
     for (let round = 0; !abort.signal.aborted; round++) {
+      if (options.app === 'chat') {
+        try {
+          const c = await runChatLoad(chatDemoRound(options, round), { signal: abort.signal });
+          messages += c.deliveries;
+          if (!c.aborted) rounds++;
+          if (!c.ok && !c.aborted) {
+            report(
+              `demo load: round ${round}: ${c.violations.count} violations ` +
+                `(${c.violations.samples[0]?.kind ?? '?'}); carrying on`,
+            );
+          }
+        } catch (e) {
+          report(`demo load: round ${round} could not run: ${(e as Error).message}`);
+          await sleep(BACKOFF_MS);
+        }
+        continue;
+      }
       let r: LoadReport;
       try {
         r = await runLoad(demoRound(options, round), { signal: abort.signal });

@@ -46,7 +46,14 @@ import type { RecordingSummary } from '../record/sink.ts';
 import { DEFAULT_SPOOL_BYTES } from '../tracedb/spool.ts';
 import { dashboardAttach } from '../transport/attach.ts';
 import { DEFAULT_WEB_ROOT, MIN_TOKEN_CHARS, isLoopbackHost } from '../transport/options.ts';
-import { DEMO_CONNECTIONS, DEMO_ROUND_MS, startDemoLoad, type DemoLoad } from './demo.ts';
+import {
+  DEMO_CHAT_CLIENTS,
+  DEMO_CHAT_ROUND_MS,
+  DEMO_CONNECTIONS,
+  DEMO_ROUND_MS,
+  startDemoLoad,
+  type DemoLoad,
+} from './demo.ts';
 import { defaultBackend } from '../port/index.ts';
 import { DEFAULT_INGEST_PORT, runIngestCli } from './ingest.ts';
 import { waitForStop } from './wait.ts';
@@ -464,10 +471,15 @@ export async function runServeCli(flags: ServeCliFlags, io: ServeCliIo): Promise
     demo = startDemoLoad({
       target: { host: loopbackOf(c.host), port: server.echoPort },
       onFailure: (text) => io.stderr.write(`${text}\n`),
+      app: c.app,
+      rooms: c.chat.rooms,
     });
     io.stdout.write(
-      `demo load: ${DEMO_CONNECTIONS} connections every ${DEMO_ROUND_MS / 1000} s echoing small random ` +
-        'messages, a few reset mid-stream (the dashboard can start more load)\n',
+      c.app === 'chat'
+        ? `demo load: ${DEMO_CHAT_CLIENTS} chat clients per ${DEMO_CHAT_ROUND_MS / 1000} s round in ` +
+            `${Math.min(4, c.chat.rooms)} rooms, a few joining late, one reset now and then\n`
+        : `demo load: ${DEMO_CONNECTIONS} connections every ${DEMO_ROUND_MS / 1000} s echoing small random ` +
+            'messages, a few reset mid-stream (the dashboard can start more load)\n',
     );
   }
   if (dashboard) {

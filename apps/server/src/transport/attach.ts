@@ -13,6 +13,8 @@ import type { RecordingManager } from '../record/manager.ts';
 import { isLoadOptionError } from '../load/errors.ts';
 import { validateLoadOptions, type LoadOptions as GeneratorOptions } from '../load/options.ts';
 import { runLoad, type LoadProgress, type LoadReport } from '../load/run.ts';
+import { runChatLoad, validateChatLoadOptions, type ChatLoadOptions } from '../load/chat.ts';
+import { MAX_TEXT_BYTES } from '../chat/protocol.ts';
 import { HEADER_BYTES } from '../load/stream.ts';
 import { TraceShared } from '../trace/shared.ts';
 import type { ControlTarget, LoadRunner } from './control.ts';
@@ -110,11 +112,82 @@ function reportStats(r: LoadReport, size: number): LoadStats {
   return s;
 }
 
-/** The control target of a running echo server. */
+/**
+ * The dashboard's load against the chat server: its connections become chat
+ * clients in the server's rooms (a few chats a second each, `inFlight` own
+ * chats outstanding at most), every broadcast verified.
+ */
+function runChatLoadFor(
+  o: LoadOptions,
+  host: string,
+  running: RunningServer,
+  onProgress: (s: LoadStats) => void,
+  signal: AbortSignal,
+): Promise<LoadStats> {
+  const size = Math.min(MAX_TEXT_BYTES, Math.max(16, o.messageSize - HEADER_BYTES));
+  const co: ChatLoadOptions = {
+    target: { host, port: running.echoPort },
+    clients: o.connections,
+    rooms: running.config.chat.rooms,
+    rate: 5,
+    inFlight: o.inFlight,
+    textBytes: size,
+    rampMs: o.rampMs,
+    resetsPerSec: o.resetRate,
+    progressIntervalMs: 1000,
+  };
+  if (o.messages !== undefined) co.messages = Math.max(1, Math.ceil(o.messages / o.connections));
+  else co.durationMs = o.durationMs ?? 24 * 3_600_000;
+  try {
+    validateChatLoadOptions(co);
+  } catch (e) {
+    if (isLoadOptionError(e)) throw new StreamError('BAD_OPTIONS', e.message, { cause: e });
+    throw e;
+  }
+  const t0 = performance.now();
+  return runChatLoad(co, {
+    signal,
+    onProgress: (p) =>
+      onProgress({
+        elapsedMs: Math.round(p.elapsedMs),
+        connected: p.joined,
+        sent: p.chatsSent,
+        received: p.deliveries,
+        bytesSent: p.chatsSent * (size + HEADER_BYTES),
+        bytesReceived: p.deliveries * (size + HEADER_BYTES),
+        errors: p.violations,
+        resets: 0,
+        ...(p.latencyP50Us > 0
+          ? { latencyP50Us: p.latencyP50Us, latencyP99Us: p.latencyP99Us }
+          : {}),
+      }),
+  }).then((r) => {
+    if (!r.ok && !r.aborted)
+      throw new Error(
+        `chat load failed: ${r.violations.count} violations (${r.violations.samples[0]?.detail ?? ''})`,
+      );
+    return {
+      elapsedMs: Math.round(performance.now() - t0),
+      connected: 0,
+      sent: r.chatsSent,
+      received: r.deliveries,
+      bytesSent: r.chatsSent * (size + HEADER_BYTES),
+      bytesReceived: r.deliveries * (size + HEADER_BYTES),
+      errors: r.violations.count,
+      resets: r.clients.resets,
+      ...(r.latencyUs.count > 0
+        ? { latencyP50Us: r.latencyUs.p50, latencyP99Us: r.latencyUs.p99 }
+        : {}),
+    };
+  });
+}
+
+/** The control target of a running reference server (echo or chat). */
 export function controlTargetOf(running: RunningServer): ControlTarget {
   const c = running.config;
   const loadHost = c.host === '0.0.0.0' ? '127.0.0.1' : c.host === '::' ? '::1' : c.host;
   const runner: LoadRunner = (options, { onProgress, signal }) => {
+    if (c.app === 'chat') return runChatLoadFor(options, loadHost, running, onProgress, signal);
     const g = toGeneratorOptions(options, loadHost, running.echoPort);
     try {
       validateLoadOptions(g);
