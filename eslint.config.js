@@ -98,4 +98,15 @@ export default tseslint.config(
     [...WEB, 'zustand', 'd3-*', ...above('timeline', 'app')],
     'web/panels never imports timeline, app, d3 or zustand (read the store through state/).',
   ),
+  // Unit tests run in vitest on Node: they may read the repository's examples from disk.
+  forbid(
+    ['apps/web/src/trace/**/*.test.ts'],
+    [
+      '@iocpscope/server',
+      'ws',
+      ...UI,
+      ...above('connection', 'state', 'timeline', 'panels', 'app'),
+    ],
+    'web/trace tests may import lib and node:* only.',
+  ),
 );

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { EVENT_KIND_NAMES, EventKind, TraceFileReader } from '@iocpscope/protocol';
+import { EVENT_KIND_NAMES, type EventKind, TraceFileReader } from '@iocpscope/protocol';
 import { E2E_DIR, SESSION_KEY_KINDS, pressKey, screenshot } from '../support/app.ts';
 
 const EVENTS = 5_000_000;

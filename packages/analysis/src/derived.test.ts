@@ -60,7 +60,7 @@ function postOp(
   s: bigint,
   op: number,
   overlapped: number,
-  result = WinError.IoPending,
+  result: number = WinError.IoPending,
   skip = false,
 ): Io {
   const w = sv.w[0]!;

@@ -9,17 +9,18 @@ import type { CompletionPort } from '../port/types.ts';
 import { runAcceptLoop } from './worker-loop.ts';
 
 function fakePort(results: Array<{ socket: number; peerAddress: string; peerPort: number }>) {
-  return {
+  const port = {
     lastError: 0,
     accept() {
       const r = results.shift();
       if (r === undefined) {
-        this.lastError = WSAEINTR;
+        port.lastError = WSAEINTR;
         return null;
       }
       return r;
     },
-  } as unknown as CompletionPort;
+  };
+  return port as unknown as CompletionPort;
 }
 
 describe('the accept loop', () => {
