@@ -94,7 +94,7 @@ describe('iocpscope check', () => {
       /clean\.iocptrace: 200 events, \d+ µs, 5 threads, 3 sessions \(emulated port, 2 workers, concurrency 2\)$/,
     );
     expect(lines[1]).toBe('ended: the server exited');
-    expect(lines.at(-1)).toBe('clean: no findings in 200 events (16 rules checked).');
+    expect(lines.at(-1)).toBe('clean: no findings in 200 events (19 rules checked).');
   });
 
   it('prints each finding with its rule, the session in hex, the thread by name, the event indices and the explanation, then exits 1', async () => {
@@ -162,10 +162,10 @@ describe('iocpscope check', () => {
     expect(other.code).toBe(0);
     expect(other.out).toContain('rules checked: iocount-balance, release-once');
     expect(other.out).toContain('(2 rules checked)');
-    const bad = await run(file, { rule: ['17'] });
+    const bad = await run(file, { rule: ['20'] });
     expect(bad.code).toBe(CHECK_EXIT.unreadable);
     expect(bad.err).toMatch(
-      /--rule: unknown rule "17" \(a number 1-16 or one of: iocount-balance, /,
+      /--rule: unknown rule "20" \(a number 1-19 or one of: iocount-balance, /,
     );
     expect(parseRuleFilter(['4', 'one-send-in-flight', ' 13 '])).toEqual([
       'one-send-in-flight',

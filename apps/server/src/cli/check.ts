@@ -162,7 +162,7 @@ export function parseRuleFilter(values: readonly string[]): RuleId[] {
         : RULES.find((r) => r.id === t);
       if (rule === undefined) {
         throw new CheckOptionError(
-          `--rule: unknown rule ${JSON.stringify(t)} (a number 1-16 or one of: ${RULES.map((r) => r.id).join(', ')})`,
+          `--rule: unknown rule ${JSON.stringify(t)} (a number 1-${RULES.length} or one of: ${RULES.map((r) => r.id).join(', ')})`,
         );
       }
       if (!out.includes(rule.id)) out.push(rule.id);
