@@ -110,7 +110,12 @@ export interface ChatLoadReport {
   clients: { joined: number; lateJoined: number; resets: number; failed: number };
   /** Own chats in flight when a client was reset (not violations). */
   lostToResets: number;
-  violations: { count: number; samples: ChatViolation[] };
+  /** Every violation counted (and by kind); the first few kept as samples. */
+  violations: {
+    count: number;
+    byKind: Partial<Record<ChatViolationKind, number>>;
+    samples: ChatViolation[];
+  };
 }
 
 export interface ChatLoadProgress {
@@ -487,6 +492,7 @@ class ChatRun {
   readonly latency = new Histogram();
   readonly violations: ChatViolation[] = [];
   violationCount = 0;
+  readonly violationKinds: Partial<Record<ChatViolationKind, number>> = {};
   chatsSent = 0;
   deliveries = 0;
   broadcasts = 0;
@@ -515,6 +521,7 @@ class ChatRun {
 
   violate(c: Client, kind: ChatViolationKind, seq: number, detail: string): void {
     this.violationCount++;
+    this.violationKinds[kind] = (this.violationKinds[kind] ?? 0) + 1;
     if (this.violations.length < MAX_SAMPLES)
       this.violations.push({
         kind,
@@ -768,7 +775,11 @@ export async function runChatLoad(
       failed: run.failed,
     },
     lostToResets: run.lostToResets,
-    violations: { count: run.violationCount, samples: run.violations },
+    violations: {
+      count: run.violationCount,
+      byKind: { ...run.violationKinds },
+      samples: run.violations,
+    },
   };
 }
 

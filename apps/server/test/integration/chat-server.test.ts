@@ -194,7 +194,7 @@ describe('the chat fault switches, each caught by its rule', () => {
     expect([...kinds].some((k) => k === 'out-of-order' || k === 'duplicate')).toBe(true);
   }, 120_000);
 
-  it('send-buffer-early-release: a buffer is reused while members still send it; the clients get corrupted broadcasts', async () => {
+  it("send-buffer-early-release: a buffer is reused while members still send it; the clients get other broadcasts' bytes", async () => {
     const r = await chatRun(
       { chat: { rooms: 2 }, faults: ['send-buffer-early-release'] },
       { clients: 16, rooms: 2, rate: 10, durationMs: 1000, lateJoin: 0 },
@@ -202,7 +202,13 @@ describe('the chat fault switches, each caught by its rule', () => {
     expect(rulesOf(r.findings)).toContain('send-buffer-reuse');
     expect(r.findings.some((f) => f.check === 'reused-while-sending')).toBe(true);
     expect(r.load.ok).toBe(false);
-    expect(r.load.violations.samples.some((v) => v.kind === 'corrupt')).toBe(true);
+    // A reused buffer carries another broadcast: from the other room it is
+    // 'corrupt', from the same room a repeated or skipped sequence number.
+    const k = r.load.violations.byKind;
+    expect(
+      (k.corrupt ?? 0) + (k.duplicate ?? 0) + (k['out-of-order'] ?? 0),
+      JSON.stringify(k),
+    ).toBeGreaterThan(0);
   }, 60_000);
 
   it('broadcast-under-room-lock: the room lock is held across the WSASends while another worker waits for it', async () => {
