@@ -45,6 +45,8 @@ export interface SessionFacts {
   minIoCount: number;
   /** End of the IoCount chain so far, and transitions waiting for their predecessor. */
   chainAt: number;
+  /** Every value the chain has passed through. */
+  visited: Set<number>;
   unchained: Array<readonly [from: number, to: number]>;
   eventsAfterRelease: number;
   disconnects: number;
@@ -102,6 +104,7 @@ export class TraceChecker {
         released: 0,
         ioCount: 0,
         chainAt: 0,
+        visited: new Set([0]),
         unchained: [],
         minIoCount: 0,
         eventsAfterRelease: 0,
@@ -221,6 +224,7 @@ export class TraceChecker {
         const at = s.unchained.findIndex(([from]) => from === s.chainAt);
         if (at >= 0) {
           s.chainAt = s.unchained[at]![1];
+          s.visited.add(s.chainAt);
           s.unchained.splice(at, 1);
           linked = true;
         }
@@ -263,7 +267,7 @@ export class TraceChecker {
       if (s.created !== 1) out.push(`session ${name} created ${s.created} times`);
       if (s.released !== 1) out.push(`session ${name} released ${s.released} times`);
       if (s.ioCount !== 0) out.push(`session ${name} ends with IOCount ${s.ioCount}`);
-      if (s.unchained.length > 0)
+      if (s.unchained.length > 0 && !closedLoops(s.unchained, s.visited))
         out.push(
           `session ${name}: IoCount changes ${s.unchained.map(([f, t]) => `${f}->${t}`).join(', ')} ` +
             `never follow from the chain (at ${s.chainAt})`,
@@ -291,4 +295,37 @@ export class TraceChecker {
   count(role: number): number {
     return [...this.threads.values()].filter((t) => t.role === role).length;
   }
+}
+
+/**
+ * Changes the greedy chain left over are still a consistent history when they
+ * form closed loops (every value left as often as entered) each touching a
+ * value the chain passed through: 3->4, 4->3 taken first leaves 4->5, 5->4,
+ * which happened while the count was 4 (two records stamped in the other order
+ * than their CAS succeeded, as the tracer test bounds).
+ */
+function closedLoops(
+  edges: ReadonlyArray<readonly [number, number]>,
+  visited: ReadonlySet<number>,
+): boolean {
+  const degree = new Map<number, number>();
+  const parent = new Map<number, number>();
+  const find = (v: number): number => {
+    let r = v;
+    while (parent.has(r) && parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(v, r);
+    return r;
+  };
+  for (const [f, t] of edges) {
+    degree.set(f, (degree.get(f) ?? 0) + 1);
+    degree.set(t, (degree.get(t) ?? 0) - 1);
+    if (!parent.has(f)) parent.set(f, f);
+    if (!parent.has(t)) parent.set(t, t);
+    parent.set(find(f), find(t));
+  }
+  for (const d of degree.values()) if (d !== 0) return false;
+  const anchored = new Set<number>();
+  for (const v of parent.keys()) if (visited.has(v)) anchored.add(find(v));
+  for (const v of parent.keys()) if (!anchored.has(find(v))) return false;
+  return true;
 }
