@@ -135,7 +135,9 @@ class BracketStore implements CheckpointSource {
 }
 
 class LivePart {
-  readonly builder = new TraceIndexBuilder();
+  /** Indexes the chunks as they come; dropped once a closed part's final view is built. */
+  #builder: TraceIndexBuilder | null = new TraceIndexBuilder();
+  #events = 0;
   readonly strings = new StringTable();
   readonly facts: ScanFacts;
   readonly ckp: BracketStore;
@@ -161,25 +163,29 @@ class LivePart {
   }
 
   get events(): number {
-    return this.builder.events;
+    return this.#events;
   }
 
   add(c: ChunkWritten, records: Uint32Array, strings: Array<[number, string]>): void {
     for (const [id, s] of strings) this.strings.set(id, s);
-    this.builder.addChunk(c.offset, c.bytes, records);
+    const b = this.#builder!;
+    b.addChunk(c.offset, c.bytes, records);
+    this.#events = b.events;
     this.facts.validBytes = c.fileBytes;
     this.facts.totalBytes = c.fileBytes;
   }
 
   /** The part's queryable view, taken again when it grew and the last is older than maxLagMs. */
   view(maxLagMs: number): IndexedTrace {
-    const chunks = this.builder.chunkCount;
+    const b = this.#builder;
+    if (b === null) return this.#view!;
+    const chunks = b.chunkCount;
     if (
       this.#view === null ||
       (chunks !== this.#viewChunks &&
         (this.closed || performance.now() - this.#builtAt >= maxLagMs))
     ) {
-      const index = this.builder.finish();
+      const index = b.finish();
       this.#viewChunks = chunks;
       this.#builtAt = performance.now();
       if (this.#view === null) {
@@ -187,6 +193,8 @@ class LivePart {
         this.#view.checkpoints = this.ckp;
       } else this.#view.grow(index, { ...this.facts });
     }
+    // A closed part's view is final: one copy of its index is enough.
+    if (this.closed && chunks === this.#viewChunks) this.#builder = null;
     return this.#view;
   }
 
