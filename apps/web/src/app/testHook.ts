@@ -60,8 +60,15 @@ export interface StateSummary {
     findingsState: string;
     heldBytes: number;
     firstAvailable: number;
+    /** The oldest held event's time (a live spool that deleted parts), else null. */
+    availableFromNs: number | null;
+    droppedEvents: number;
+    live: boolean;
   } | null;
   budgetBytes: number;
+  /** Live: the spool as the view knows it, and what trimming the followed trace set aside. */
+  spool: string;
+  liveTrim: { times: number; events: number; findings: number } | null;
 }
 
 /** What the timeline drew last (its probe, timeline/renderer.ts), CSS px relative to the canvas. */
@@ -223,9 +230,14 @@ export function summarize(store: AppStore): StateSummary {
           findingsState: s.remote.findingsState,
           heldBytes: s.remote.heldBytes + (s.trace?.bytes ?? 0),
           firstAvailable: s.remote.firstAvailable,
+          availableFromNs: s.remote.meta.available?.firstNs ?? null,
+          droppedEvents: s.remote.meta.dropped?.events ?? 0,
+          live: s.remote.meta.live === true,
         }
       : null,
     budgetBytes: s.budgetBytes,
+    spool: s.spool,
+    liveTrim: s.liveTrim,
   };
 }
 

@@ -13,6 +13,8 @@
 //   spool's limit).
 // - OVER_BUDGET: a file too big for the browser's memory budget (the server
 //   serves it instead: `iocpscope open FILE`).
+// - NO_SPOOL: the server keeps no live spool (`serve --spool-bytes 0`, or no
+//   live source): a live view cannot scroll back beyond what it holds.
 
 export type LoadErrorCode =
   | 'ABORTED'
@@ -22,7 +24,8 @@ export type LoadErrorCode =
   | 'TOO_LARGE'
   | 'NOT_FOUND'
   | 'NOT_AVAILABLE'
-  | 'OVER_BUDGET';
+  | 'OVER_BUDGET'
+  | 'NO_SPOOL';
 
 export class LoadError extends Error {
   override readonly name = 'LoadError';

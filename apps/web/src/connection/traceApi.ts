@@ -5,6 +5,7 @@
 // every failure is a LoadError with a stable code:
 //   NOT_FOUND      the trace is not on this server (404 UNKNOWN_RECORDING);
 //   NOT_AVAILABLE  the events asked for are gone (410: beyond the live spool);
+//   NO_SPOOL       the server keeps no live spool (404 NO_SPOOL);
 //   HTTP           any other refusal, with the server's code and message;
 //   NETWORK        no answer at all;
 //   ABORTED        the caller gave up (its signal).
@@ -191,6 +192,7 @@ export class TraceApi {
           `${this.id} is not on this server: it may have been deleted or renamed`,
         );
       }
+      if (res.status === 404 && code === 'NO_SPOOL') throw new LoadError('NO_SPOOL', message);
       if (res.status === 410) throw new LoadError('NOT_AVAILABLE', message);
       throw new LoadError('HTTP', `${res.status}${code ? ` ${code}` : ''}: ${message}`);
     }

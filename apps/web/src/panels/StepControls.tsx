@@ -20,6 +20,8 @@ import {
   selectFirstAvailable,
   selectRemote,
   selectSeeking,
+  selectLiveTrim,
+  selectSpool,
 } from '../state/selectors.ts';
 import { SPEEDS, sessionOfEvent } from '../state/store.ts';
 import { formatCount, formatTimeNs } from './format.ts';
@@ -34,7 +36,10 @@ export function StepControls() {
   const total = useAppStore(selectTotalEvents);
   const globalCursor = useAppStore(selectGlobalCursor);
   const firstAvailable = useAppStore(selectFirstAvailable);
-  const remote = useAppStore(selectRemote) !== null;
+  const remoteTrace = useAppStore(selectRemote);
+  const remote = remoteTrace !== null;
+  const trim = useAppStore(selectLiveTrim);
+  const spool = useAppStore(selectSpool);
   const seeking = useAppStore(selectSeeking);
   const playing = useAppStore(selectPlaying);
   const speed = useAppStore(selectSpeed);
@@ -73,6 +78,20 @@ export function StepControls() {
               <Icon name="pause" size={10} /> Pause
             </button>
           )}
+          <SpoolStatus
+            paused={paused}
+            spool={spool}
+            trim={trim}
+            held={
+              remoteTrace
+                ? {
+                    first: remoteTrace.firstAvailable,
+                    last: remoteTrace.events - 1,
+                    dropped: remoteTrace.meta.dropped ?? null,
+                  }
+                : null
+            }
+          />
         </div>
       ) : null}
       <div className="step-group">
@@ -262,4 +281,88 @@ export function StepControls() {
       </div>
     </div>
   );
+}
+
+/**
+ * Where a live view's events come from: the server's spool while paused (what
+ * it still holds, what it deleted and why), or, following, whether older
+ * events were set aside to stay within the memory budget.
+ */
+function SpoolStatus(p: {
+  paused: boolean;
+  spool: 'unknown' | 'opening' | 'none' | 'error';
+  trim: { times: number; events: number; findings: number } | null;
+  held: {
+    first: number;
+    last: number;
+    dropped: { events: number; reason: string; limitBytes: number } | null;
+  } | null;
+}) {
+  if (p.paused && p.held) {
+    const d = p.held.dropped;
+    return (
+      <span
+        className="pill info"
+        data-testid="spool-status"
+        data-state="open"
+        data-first={p.held.first}
+        title={
+          `Browsing the server's live spool: events #${formatCount(p.held.first + 1)} to ` +
+          `#${formatCount(p.held.last + 1)}` +
+          (d && d.events > 0
+            ? `. ${formatCount(d.events)} older events were deleted to keep the spool within ` +
+              `${formatMiB(d.limitBytes)} (serve --spool-bytes).`
+            : '.')
+        }
+      >
+        Spool · #{formatCount(p.held.first + 1)}–#{formatCount(p.held.last + 1)}
+        {d && d.events > 0 ? ` · ${formatCount(d.events)} older gone` : ''}
+      </span>
+    );
+  }
+  if (p.paused && p.spool !== 'unknown') {
+    const text =
+      p.spool === 'opening'
+        ? 'Opening the spool…'
+        : p.spool === 'none'
+          ? 'No spool: this view only'
+          : 'Spool unavailable';
+    return (
+      <span
+        className={`pill ${p.spool === 'error' ? 'bad' : 'muted'}`}
+        data-testid="spool-status"
+        data-state={p.spool}
+        title={
+          p.spool === 'none'
+            ? 'The server keeps no live spool (serve --spool-bytes 0): the paused view shows what this browser holds.'
+            : undefined
+        }
+      >
+        {text}
+      </span>
+    );
+  }
+  if (!p.paused && p.trim) {
+    return (
+      <span
+        className="pill muted"
+        data-testid="spool-status"
+        data-state="trimmed"
+        title={
+          `To stay within the memory budget the live view keeps the newest events: ` +
+          `${formatCount(p.trim.events)} earlier events (${formatCount(p.trim.findings)} findings) ` +
+          `were set aside. Pause to scroll back through the server's spool.`
+        }
+      >
+        Newest only
+      </span>
+    );
+  }
+  return null;
+}
+
+function formatMiB(bytes: number): string {
+  return bytes >= 1 << 30
+    ? `${(bytes / (1 << 30)).toFixed(1)} GiB`
+    : `${Math.round(bytes / (1 << 20))} MiB`;
 }

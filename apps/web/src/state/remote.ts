@@ -174,14 +174,17 @@ export class RemoteTrace {
   /** The window holding global event `g`, built into a WebTrace. */
   async window(g: number): Promise<BuiltWindow> {
     const w = this.windowEvents;
-    const target = Math.max(0, Math.min(g, this.events - 1));
-    let raw = await this.raw(windowStartFor(target, w));
+    // A live spool no longer holds what came before firstAvailable (its
+    // windows start there, not on the half-window grid below it).
+    const first = this.firstAvailable;
+    const target = Math.max(first, Math.min(g, this.events - 1));
+    let raw = await this.raw(Math.max(first, windowStartFor(target, w)));
     // The server moves a start that falls inside a Snapshot bracket back to
     // its beginning; a window that no longer reaches the target is asked for
     // at the target itself.
     const n = raw.records.length / 8 - raw.bracket;
     if (target < raw.from || target >= raw.from + Math.max(n, 1)) {
-      raw = await this.raw(Math.max(0, target - w / 4));
+      raw = await this.raw(Math.max(first, target - w / 4));
     }
     return this.build(raw);
   }
@@ -189,7 +192,7 @@ export class RemoteTrace {
   /** Fetch the window that would serve `g` into the cache, if it is not there. */
   prefetch(g: number): void {
     if (g < this.firstAvailable || g >= this.events) return;
-    const from = windowStartFor(g, this.windowEvents);
+    const from = Math.max(this.firstAvailable, windowStartFor(g, this.windowEvents));
     if (!this.cache.has(from)) void this.raw(from).catch(() => undefined);
   }
 

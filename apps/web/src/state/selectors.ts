@@ -64,6 +64,8 @@ export const selectTotalEvents = (s: AppState) =>
 /** The first event that can still be shown (a live spool drops old ones). */
 export const selectFirstAvailable = (s: AppState) => (s.remote ? s.remote.firstAvailable : 0);
 export const selectRemote = (s: AppState) => s.remote;
+export const selectLiveTrim = (s: AppState) => s.liveTrim;
+export const selectSpool = (s: AppState) => s.spool;
 export const selectRemoteVersion = (s: AppState) => s.remoteVersion;
 export const selectSeeking = (s: AppState) => s.seeking;
 export const selectWindowFrom = (s: AppState) => s.windowFrom;

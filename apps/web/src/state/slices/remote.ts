@@ -59,9 +59,23 @@ export interface RemoteActions {
   setBudget(bytes: number): void;
 }
 
+/**
+ * Open the live spool (trace `live`) under a paused live view: the source stays
+ * live (the socket too), the view range stays, the cursor lands on the event at
+ * the cursor's time. Errors are thrown to the caller (NO_SPOOL among them).
+ */
+export interface SpoolOpen {
+  /** The time of the event the cursor is on (read once the spool answers). */
+  cursorNs(): number;
+  /** Wait (up to about 2.5 s) until the spool has indexed events up to this time. */
+  untilNs: number;
+  /** Still wanted: the user has not resumed following meanwhile. */
+  wanted(): boolean;
+}
+
 export interface RemoteInternal {
   /** Open a server recording as a remote, windowed trace (the previous source is reset once it works). */
-  openRemote(rec: RecordingInfo, focus?: LinkFocus): Promise<void>;
+  openRemote(rec: RecordingInfo, focus?: LinkFocus, spool?: SpoolOpen): Promise<void>;
   toGlobal(local: number): number;
   /** The local index of global event g, or -1 when it is not in the window. */
   toLocal(g: number): number;
@@ -316,16 +330,22 @@ export function createRemoteSlice(
     set({ remote: null, windowFrom: 0, windowBracket: 0, seeking: null });
   };
 
-  const openRemote = async (rec: RecordingInfo, focus?: LinkFocus): Promise<void> => {
+  const openRemote = async (
+    rec: RecordingInfo,
+    focus?: LinkFocus,
+    spool?: SpoolOpen,
+  ): Promise<void> => {
     const api = new TraceApi(rec.id, { fetch: env.fetch, search: env.loc.search });
     const had = get().source.kind !== 'none';
-    set({
-      ...(had ? {} : { loadFailure: null }),
-      loading: { name: rec.name, loadedBytes: 0, totalBytes: rec.bytes, events: 0 },
-    });
+    if (!spool) {
+      set({
+        ...(had ? {} : { loadFailure: null }),
+        loading: { name: rec.name, loadedBytes: 0, totalBytes: rec.bytes, events: 0 },
+      });
+    }
     const token = ++seekToken;
     try {
-      const meta = await api.meta((p) => {
+      let meta = await api.meta((p) => {
         if (token === seekToken) {
           set({
             loading: {
@@ -338,14 +358,32 @@ export function createRemoteSlice(
         }
       });
       if (token !== seekToken || life.disposed) return;
+      // The spool indexes what was written within about a second: wait for the
+      // events the live view was showing.
+      for (let k = 0; spool && meta.endNs < spool.untilNs && k < 8; k++) {
+        await new Promise((done) => env.timers.setTimeout(() => done(null), 300));
+        if (token !== seekToken || life.disposed || !spool.wanted()) return;
+        meta = await api.meta();
+      }
+      if (token !== seekToken || life.disposed || (spool && !spool.wanted())) return;
       if (meta.events === 0) throw new LoadError('HTTP', 'the recording holds no events');
       const budget = get().budgetBytes;
       let r: RemoteTrace | null = null;
       r = new RemoteTrace(api, meta, budget, () => r && onRemoteChange(r));
-      const g = focus?.cursor ?? 0;
+      const g = spool
+        ? Math.max(meta.available?.firstEvent ?? 0, await api.at(spool.cursorNs()))
+        : (focus?.cursor ?? 0);
       const w = await r.window(Math.min(g, meta.events - 1));
-      if (token !== seekToken || life.disposed) {
+      if (token !== seekToken || life.disposed || (spool && !spool.wanted())) {
         r.dispose();
+        return;
+      }
+      if (spool) {
+        // The live source stays (its socket too): only the data model changes.
+        set({ remote: r, header: null, analysisProgress: 0, framed: null, evidence: null });
+        seekToken++;
+        install(w, Math.min(g, meta.events - 1), false);
+        r.startFindings();
         return;
       }
       internal.resetSource();
@@ -373,6 +411,7 @@ export function createRemoteSlice(
       }
     } catch (e) {
       if (token !== seekToken || life.disposed) return;
+      if (spool) throw e;
       set({ loading: null });
       const code = e instanceof LoadError ? e.code : 'READ';
       const message = e instanceof Error ? e.message : String(e);

@@ -1,0 +1,265 @@
+// A live view that runs for hours (issue 15 §3): following, the browser's
+// trace stays within its share of the memory budget (it resyncs and starts
+// again from the bracket that answers); paused, it opens the server's spool
+// (trace `live`) at the cursor's time and steps back to the oldest event the
+// spool holds; resumed, it follows again from a bracket at the head. The
+// stream and the spool here are one seeded synthetic trace: the socket sends
+// its records in frames, a fake trace API serves the same records as the
+// spool, with its first part deleted (events before FIRST answer 410).
+
+import { describe, expect, it } from 'vitest';
+import {
+  EventKind,
+  NO_THREAD,
+  RECORD_WORDS,
+  SnapshotPhase,
+  SnapshotReason,
+  encodeEvent,
+  encodeFrame,
+} from '@iocpscope/protocol';
+import { synthesize } from '@iocpscope/analysis';
+import { createAppStore } from '../store.ts';
+import { FakeSocket, ManualTimers } from '../../connection/fakeSocket.test-util.ts';
+import { globalIndexOf } from '../selectors.ts';
+import { LIVE_TRACE_SHARE, startsWithBracket } from './live.ts';
+
+const T = (() => {
+  const t = synthesize({ events: 240_000, seed: 7, sessions: 32, workers: 3, maxEntries: 16 });
+  const strings = [...t.strings.entries()].filter(([id]) => id !== 0) as Array<[number, string]>;
+  return { n: t.length, words: t.words.slice(0, t.length * RECORD_WORDS), strings };
+})();
+const tsOf = (g: number): number =>
+  T.words[g * 8]! === 0 ? 0 : T.words[g * 8 + 2]! + (T.words[g * 8 + 3]! & 0x1fffff) * 2 ** 32;
+/** The spool's oldest held event: the part before it was deleted. */
+const FIRST = 20_000;
+const FRAME = 2048;
+
+function json(v: unknown, status = 200): Response {
+  return new Response(JSON.stringify(v), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/** The trace API serving T as the live spool, up to `held()` events. */
+function spoolApi(held: () => number, noSpool = false) {
+  return (async (input: RequestInfo | URL) => {
+    const u = new URL(String(input), 'http://test:1');
+    const q = (k: string): number => Number(u.searchParams.get(k));
+    if (u.pathname.startsWith('/api/traces/live') && noSpool) {
+      return json({ code: 'NO_SPOOL', message: 'serve --spool-bytes 0' }, 404);
+    }
+    const n = held();
+    if (u.pathname === '/api/traces/live') {
+      return json({
+        state: 'ready',
+        events: n,
+        startNs: tsOf(0),
+        endNs: tsOf(n - 1),
+        chunks: 1,
+        lanes: [],
+        levels: [],
+        sessions: 0,
+        gaps: [],
+        markers: 0,
+        checkpoints: { interval: 4096, built: 0, done: true },
+        snapshots: 0,
+        traceEnd: -1,
+        damage: null,
+        validBytes: 0,
+        totalBytes: 0,
+        live: true,
+        head: n,
+        available: { firstEvent: FIRST, firstNs: tsOf(FIRST) },
+        dropped: { events: FIRST, parts: 1, reason: 'spool-limit', limitBytes: 4 << 20 },
+      });
+    }
+    if (u.pathname === '/api/traces/live/window') {
+      const from = q('from');
+      if (from < FIRST) return json({ code: 'NOT_AVAILABLE', message: 'gone' }, 410);
+      const end = Math.min(n, from + q('count'));
+      // The bracket is the whole held prefix (the state it gives is what matters here).
+      const records = T.words.slice(FIRST * RECORD_WORDS, end * RECORD_WORDS);
+      return new Response(encodeFrame({ seq: 0, records, strings: T.strings }).slice(), {
+        headers: { 'x-first-event': String(from), 'x-bracket-records': String(from - FIRST) },
+      });
+    }
+    if (u.pathname === '/api/traces/live/at') {
+      const ns = q('ns');
+      let g = FIRST;
+      while (g < n && tsOf(g) < ns) g++;
+      return json({ event: g });
+    }
+    if (u.pathname === '/api/traces/live/findings') {
+      return json({ state: 'running', walked: 0, events: n, from: 0, total: 0, findings: [] });
+    }
+    if (u.pathname === '/api/recordings') return json({ recordings: [] });
+    return json({ code: 'NOT_FOUND', message: u.pathname }, 404);
+  }) as typeof fetch;
+}
+
+/** A bracket as the hub answers a resync: Snapshot begin (Resync) and end, at `ns`. */
+function bracket(ns: number): Uint32Array {
+  const w = new Uint32Array(2 * RECORD_WORDS);
+  encodeEvent(w, 0, {
+    kind: EventKind.Snapshot,
+    tsNs: ns,
+    tid: NO_THREAD,
+    phase: SnapshotPhase.Begin,
+    reason: SnapshotReason.Resync,
+    count: 0,
+  });
+  encodeEvent(w, 1, {
+    kind: EventKind.Snapshot,
+    tsNs: ns,
+    tid: NO_THREAD,
+    phase: SnapshotPhase.End,
+    reason: SnapshotReason.Resync,
+    count: 0,
+  });
+  return w;
+}
+
+function live(o: { noSpool?: boolean } = {}) {
+  let sent = 0;
+  let seq = 0;
+  const sockets: FakeSocket[] = [];
+  const timers = new ManualTimers();
+  const store = createAppStore({
+    timers,
+    schedule: (cb) => cb(),
+    runTask: (cb) => void setTimeout(cb, 0),
+    location: { protocol: 'http:', host: 'test:1', search: '?budget=8M' },
+    fetch: spoolApi(() => sent, o.noSpool),
+    storage: null,
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+  });
+  store.getState().actions.connectLive();
+  const socket = sockets[0]!;
+  socket.serverOpen();
+  const frame = (records: Uint32Array, strings: Array<[number, string]> = []): void =>
+    socket.serverBinary(encodeFrame({ seq: seq++, records, strings }));
+  /** Send the next `events` of T (the spool holds them too). */
+  const stream = (events: number): void => {
+    const end = Math.min(T.n, sent + events);
+    while (sent < end) {
+      const k = Math.min(FRAME, end - sent);
+      frame(
+        T.words.slice(sent * RECORD_WORDS, (sent + k) * RECORD_WORDS),
+        sent === 0 ? T.strings : [],
+      );
+      sent += k;
+    }
+  };
+  const resyncs = (): number =>
+    socket.sent.filter((m) => (JSON.parse(m) as { type: string }).type === 'resync').length;
+  return { store, socket, timers, frame, stream, resyncs, at: () => sent };
+}
+
+const settle = async (ok: () => boolean): Promise<void> => {
+  for (let k = 0; k < 200 && !ok(); k++) await new Promise((r) => setTimeout(r, 0));
+};
+
+describe('the live view over hours', { timeout: 60_000 }, () => {
+  it('knows a bracket at the head of a frame (after at most one Gap)', () => {
+    expect(startsWithBracket(bracket(5))).toBe(true);
+    expect(startsWithBracket(T.words.slice(8, 16 * 8))).toBe(false);
+  });
+
+  it('following, holds at most its share of the budget: resyncs and starts again from the bracket', () => {
+    const h = live();
+    const cap = 8 * 2 ** 20 * LIVE_TRACE_SHARE;
+    let max = 0;
+    let trims = 0;
+    while (h.at() < T.n) {
+      h.stream(FRAME);
+      const s = h.store.getState();
+      max = Math.max(max, s.trace!.bytes);
+      if (h.resyncs() > trims) {
+        // The hub answers with a bracket at the head; the trace starts there.
+        trims = h.resyncs();
+        h.frame(bracket(tsOf(h.at() - 1)));
+        const after = h.store.getState();
+        expect(after.trace!.count).toBe(3); // the leading Gap and the bracket
+        expect(after.liveTrim!.times).toBe(trims);
+      }
+    }
+    const s = h.store.getState();
+    // 240 K events are 7.3 MB of records: without trimming the trace would hold them all.
+    expect(trims).toBeGreaterThanOrEqual(2);
+    expect(max).toBeLessThanOrEqual(2 * cap);
+    // Every event once, plus the leading Gap of the first trace and, per trim, a Gap and the bracket.
+    expect(s.liveTrim!.events + s.trace!.count).toBe(T.n + 1 + 3 * trims);
+    // Following: the cursor is on the newest event.
+    expect(s.cursor).toBe(s.trace!.count - 1);
+  });
+
+  it('paused, opens the spool at the cursor’s time and steps back to its oldest event; resumed, follows from a bracket', async () => {
+    const h = live();
+    h.stream(60_000);
+    const before = h.store.getState();
+    const cursorNs = before.trace!.timeAt(before.trace!.count - 200);
+    h.store.getState().actions.setCursor(before.trace!.count - 200); // a click pauses
+    await settle(() => h.store.getState().remote !== null);
+    let s = h.store.getState();
+    expect(s.source.kind).toBe('live');
+    expect(s.paused).toBe(true);
+    expect(s.remote!.meta.live).toBe(true);
+    // The cursor is on the spool's event at the cursor's time.
+    const g = globalIndexOf(s, s.cursor);
+    expect(tsOf(g)).toBe(cursorNs);
+    expect(tsOf(g - 1)).toBeLessThan(cursorNs);
+
+    // Frames that arrive while browsing are counted, not kept.
+    const count = s.trace!.count;
+    h.stream(5000);
+    s = h.store.getState();
+    expect(s.trace!.count).toBe(count);
+    expect(s.eventsSincePause).toBe(5000);
+
+    // Back to the oldest event held: the spool answers from FIRST, never before.
+    await s.actions.seekEvent(0);
+    await settle(() => h.store.getState().seeking === null);
+    s = h.store.getState();
+    expect(globalIndexOf(s, s.cursor)).toBe(FIRST);
+    expect(s.remote!.firstAvailable).toBe(FIRST);
+    s.actions.step('event', 1);
+    await settle(() => h.store.getState().seeking === null);
+    s = h.store.getState();
+    expect(globalIndexOf(s, s.cursor)).toBe(FIRST + 1);
+    expect(Array.from(s.trace!.words.subarray(s.cursor * 8, s.cursor * 8 + 8))).toEqual(
+      Array.from(T.words.subarray((FIRST + 1) * 8, (FIRST + 2) * 8)),
+    );
+
+    // Resume: the spool view goes, a resync is asked for, and what comes before
+    // its bracket is not kept.
+    s.actions.setPaused(false);
+    s = h.store.getState();
+    expect(s.remote).toBeNull();
+    expect(h.resyncs()).toBe(1);
+    h.stream(3000);
+    expect(h.store.getState().trace!.count).toBe(0);
+    h.frame(bracket(tsOf(h.at() - 1)));
+    h.stream(1000);
+    s = h.store.getState();
+    expect(s.trace!.count).toBe(3 + 1000);
+    expect(s.paused).toBe(false);
+    expect(s.cursor).toBe(s.trace!.count - 1);
+  });
+
+  it('paused without a spool (NO_SPOOL), keeps what it holds and says so', async () => {
+    const h = live({ noSpool: true });
+    h.stream(10_000);
+    h.store.getState().actions.setPaused(true);
+    await settle(() => h.store.getState().spool !== 'opening');
+    const s = h.store.getState();
+    expect(s.spool).toBe('none');
+    expect(s.remote).toBeNull();
+    expect(s.trace!.count).toBeGreaterThanOrEqual(10_000);
+    expect(s.toasts).toEqual([]);
+  });
+});
