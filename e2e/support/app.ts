@@ -42,6 +42,18 @@ export interface StateSummary {
   loading: boolean;
   loadFailure: { code: string; message: string; recoveredEvents: number } | null;
   traceBytes: number;
+  /** A trace the server holds, seen through a window (a big recording, the live spool), or null. */
+  remote: {
+    events: number;
+    globalCursor: number;
+    firstAvailable: number;
+    droppedEvents: number;
+    live: boolean;
+    availableFromNs: number | null;
+  } | null;
+  /** Live: the spool as the view knows it, and what trimming the followed trace set aside. */
+  spool: string;
+  liveTrim: { times: number; events: number; findings: number } | null;
 }
 
 /** What the specs use of window.__iocpscope. */
@@ -51,6 +63,8 @@ interface Hook {
   setCursor(i: number): void;
   step(kind: 'event' | 'thread' | 'session' | 'anomaly', dir: 1 | -1): void;
   selectSession(hex: string | null): void;
+  /** The raw record (8 words) under the cursor, or []. */
+  cursorRecord(): number[];
   store: {
     getState(): {
       analysisProgress: number;

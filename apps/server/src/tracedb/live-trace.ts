@@ -225,6 +225,8 @@ export class LiveTrace implements TraceView {
   #nextPartNo = 1;
   #current: LivePart | null = null;
   #head = 0;
+  /** The time of the first event the spool ever held, kept once its part is deleted. */
+  #droppedFromNs: number | null = null;
   #ended = false;
   #merged: Merged | null = null;
   #mergedKey = '';
@@ -316,6 +318,10 @@ export class LiveTrace implements TraceView {
    * resolves and its file is the caller's to delete.
    */
   dropOldest(graceMs = 2000): { file: string; closed: Promise<void> } | undefined {
+    const first = this.#parts[0];
+    if (first !== undefined && this.#droppedFromNs === null && first.events > 0) {
+      this.#droppedFromNs = first.view(this.#opts.maxLagMs).index.startNs;
+    }
     const p = this.#parts.shift();
     if (p === undefined) return undefined;
     if (p === this.#current) this.#current = null;
@@ -388,6 +394,11 @@ export class LiveTrace implements TraceView {
     const p = this.#parts[0];
     if (p === undefined) return { firstEvent: this.#head, firstNs: 0 };
     return { firstEvent: p.first, firstNs: p.view(this.#opts.maxLagMs).index.startNs };
+  }
+
+  /** The time of the first event ever held, once the part holding it was deleted; else null. */
+  get droppedFromNs(): number | null {
+    return this.#droppedFromNs;
   }
 
   /** Parts held, with their first event and size. */

@@ -199,7 +199,12 @@ function liveMeta(t: LiveTrace, spool: { status(): SpoolStatus } | null): Record
   m.streamMap = t.streamMap;
   if (spool !== null) {
     const s = spool.status();
-    m.dropped = { ...s.dropped, reason: 'spool-limit', limitBytes: s.limitBytes };
+    m.dropped = {
+      ...s.dropped,
+      reason: 'spool-limit',
+      limitBytes: s.limitBytes,
+      ...(t.droppedFromNs !== null ? { fromNs: t.droppedFromNs } : {}),
+    };
     m.spool = {
       bytes: s.bytes,
       limitBytes: s.limitBytes,

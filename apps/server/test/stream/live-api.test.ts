@@ -123,6 +123,10 @@ describe('the live spool through the trace API', { timeout: 60_000 }, () => {
     expect(dropped.parts).toBeGreaterThan(1);
     expect(dropped.events).toBe(first);
     expect(dropped).toMatchObject({ reason: 'spool-limit', limitBytes: 800 * 1024 });
+    // Where the gone range starts: the first event ever held, before the oldest one held.
+    const fromNs = (dropped as { fromNs?: number }).fromNs;
+    expect(typeof fromNs).toBe('number');
+    expect(fromNs).toBeLessThan((body['available'] as { firstNs: number }).firstNs);
     const spool = body['spool'] as { bytes: number; parts: number; limitBytes: number };
     expect(spool.bytes).toBeLessThanOrEqual(spool.limitBytes);
     expect(spool.parts).toBe(partStarts.length);

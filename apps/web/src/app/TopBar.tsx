@@ -75,7 +75,9 @@ function GapBadge({ c }: { c: ConnectionInfo }) {
       : `${c.gaps} gap${c.gaps === 1 ? '' : 's'}: ${formatCount(c.lostEvents)} events reported lost` +
         (c.unknownGaps
           ? `, plus ${c.unknownGaps} gap${c.unknownGaps === 1 ? '' : 's'} of unknown size (reconnects, missing frames)`
-          : '');
+          : '') +
+        ' from the live stream (the server sends less than it traced when this view falls behind). ' +
+        "The server's live spool keeps them unless it runs with --spool-bytes 0: pause to step through them.";
   return (
     <span
       key={c.gaps}

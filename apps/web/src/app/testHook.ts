@@ -137,6 +137,8 @@ export interface IocpscopeTestHook {
   goToFinding(k: number): void;
   /** Go to an event of the whole trace (a remote trace loads its window); resolves once there. */
   seekEvent(g: number): Promise<StateSummary>;
+  /** The raw record (8 words) under the cursor, or [] without one. */
+  cursorRecord(): number[];
   /** What the timeline drew last, or null before its first frame with a trace. */
   timeline(): TimelineProbe | null;
   readonly store: AppStore;
@@ -289,6 +291,12 @@ export function installTestHook(store: AppStore, target: Window = window): () =>
     seekEvent: async (g) => {
       await a().seekEvent(g);
       return summarize(store);
+    },
+    cursorRecord: () => {
+      const s = store.getState();
+      const t = s.trace;
+      if (!t || s.cursor < 0 || s.cursor >= t.count) return [];
+      return Array.from(t.words.subarray(s.cursor * 8, s.cursor * 8 + 8));
     },
     store,
   };

@@ -15,6 +15,7 @@ import type {
 } from '../timeline/index.ts';
 import type { AppState, AppStore } from '../state/store.ts';
 import type { RemoteTrace } from '../state/remote.ts';
+import { remoteExtent } from '../state/slices/remote.ts';
 import type { WebTrace } from '../trace/index.ts';
 
 /** Global -> local for the window in `s` (-1 outside it). */
@@ -30,9 +31,10 @@ function localOf(s: AppState): (g: number) => number {
 
 function windowedView(r: RemoteTrace, trace: WebTrace, bracket: number): TimelineRemote {
   const startNs = bracket < trace.count ? trace.timeAt(bracket) : trace.startNs;
+  const ext = remoteExtent(r.meta);
   return {
-    startNs: r.meta.startNs,
-    endNs: r.meta.endNs,
+    startNs: ext.startNs,
+    endNs: ext.endNs,
     windowStartNs: startNs,
     windowEndNs: trace.endNs,
     summaryFor: (nsPerCol, t0, t1) => r.summaryFor(nsPerCol, t0, t1),

@@ -49,7 +49,8 @@ export interface RemoteMeta {
   /** The live spool (trace id `live`): what is still on disk, what was dropped and why. */
   live?: boolean;
   available?: { firstEvent: number; firstNs: number };
-  dropped?: { events: number; parts: number; reason: string; limitBytes: number };
+  /** `fromNs`: the first event ever held, once its part was deleted (the gone range starts there). */
+  dropped?: { events: number; parts: number; reason: string; limitBytes: number; fromNs?: number };
   head?: number;
 }
 

@@ -68,6 +68,7 @@ function Coverage() {
   const failure = useAppStore(selectLoadFailure);
   const live = useAppStore(selectIsLive);
   const conn = useAppStore(selectConnection);
+  const spoolView = useAppStore(selectRemote) !== null;
   if (failure && failure.recoveredEvents > 0 && !live) {
     return (
       <div className="partial-banner" data-testid="anomalies-partial">
@@ -78,7 +79,8 @@ function Coverage() {
       </div>
     );
   }
-  if (live && conn.gaps > 0) {
+  // Paused on the spool, the findings are the server's over every event it holds.
+  if (live && conn.gaps > 0 && !spoolView) {
     return (
       <div className="partial-banner" data-testid="anomalies-partial">
         <b>Partial:</b> the stream has {formatCount(conn.gaps)} gap{conn.gaps === 1 ? '' : 's'}

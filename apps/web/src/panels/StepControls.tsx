@@ -307,15 +307,15 @@ function SpoolStatus(p: {
         data-state="open"
         data-first={p.held.first}
         title={
-          `Browsing the server's live spool: events #${formatCount(p.held.first + 1)} to ` +
-          `#${formatCount(p.held.last + 1)}` +
+          `Browsing the server's live spool: events #${formatCount(p.held.first)} to ` +
+          `#${formatCount(p.held.last)}` +
           (d && d.events > 0
             ? `. ${formatCount(d.events)} older events were deleted to keep the spool within ` +
               `${formatMiB(d.limitBytes)} (serve --spool-bytes).`
             : '.')
         }
       >
-        Spool · #{formatCount(p.held.first + 1)}–#{formatCount(p.held.last + 1)}
+        Spool · #{formatCount(p.held.first)}–#{formatCount(p.held.last)}
         {d && d.events > 0 ? ` · ${formatCount(d.events)} older gone` : ''}
       </span>
     );

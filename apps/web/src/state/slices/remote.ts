@@ -478,7 +478,19 @@ export function createRemoteSlice(
 export function extentOf(
   s: Pick<AppState, 'remote' | 'trace'>,
 ): { startNs: number; endNs: number } | null {
-  if (s.remote) return { startNs: s.remote.meta.startNs, endNs: s.remote.meta.endNs };
+  if (s.remote) return remoteExtent(s.remote.meta);
   if (s.trace && s.trace.count > 0) return { startNs: s.trace.startNs, endNs: s.trace.endNs };
   return null;
+}
+
+/**
+ * A remote trace's time extent: a live spool that deleted parts reaches back to
+ * its first event ever, so scrolling back shows what is no longer available.
+ */
+export function remoteExtent(m: RemoteTrace['meta']): { startNs: number; endNs: number } {
+  const from = m.dropped?.fromNs;
+  return {
+    startNs: from !== undefined ? Math.min(from, m.startNs) : m.startNs,
+    endNs: m.endNs,
+  };
 }
