@@ -19,6 +19,14 @@
 // Options (environment): EVENTS (default 100,000,000), KEEP=1 keeps the file,
 // SKIP_BROWSER=1 stops after step 2, SEEKS (default 200), BUDGET (default
 // the dashboard's, 512M).
+//
+// `pnpm bench:big --soak [10m]` (or SOAK=10m) runs the live soak instead: a
+// real `iocpscope serve` (its spool SOAK_SPOOL, default 4G) under `iocpscope
+// load -c 64 -p 8` for the whole time, with the dashboard open in headless
+// Chromium at its default budget. It samples the browser's memory every 10 s
+// (it must stay within the budget; the baseline is the first sample), then
+// pauses, scrolls back to the first minute through the spool and steps through
+// it, timing each step.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -352,4 +360,215 @@ async function browserPart(): Promise<void> {
   }
 }
 
-await main();
+// ---- the live soak ------------------------------------------------------------------
+
+function soakMs(): number | null {
+  const i = process.argv.indexOf('--soak');
+  const text = i >= 0 ? (process.argv[i + 1] ?? '10m') : process.env['SOAK'];
+  if (text === undefined) return null;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.startsWith('-') ? '10m' : text);
+  if (!m) throw new Error(`--soak: give a time like 10m or 90s, not "${text}"`);
+  return Number(m[1]) * (m[2] === 'm' ? 60_000 : m[2] === 's' ? 1000 : 1);
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => done(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/** RSS of a process and its descendants (tsx runs the server in a child node). */
+function rssOf(pid: number): number {
+  const r = spawnSync('ps', ['-eo', 'pid=,ppid=,rss='], { encoding: 'utf8' });
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
+  const tree = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [p, pp] of rows) {
+      if (tree.has(pp) && !tree.has(p)) {
+        tree.add(p);
+        grew = true;
+      }
+    }
+  }
+  return rows.reduce((n, [p, , rss]) => n + (tree.has(p) ? rss * 1024 : 0), 0);
+}
+
+async function soak(ms: number): Promise<void> {
+  const root = new URL('..', import.meta.url).pathname;
+  const cli = join(root, 'apps/server/src/cli/main.ts');
+  const tsx = join(root, 'node_modules/.bin/tsx');
+  const spool = process.env['SOAK_SPOOL'] ?? '4G';
+  say(
+    `bench:big --soak: ${(ms / 60_000).toFixed(1)} min of iocpscope load -c 64 -p 8 with the dashboard open; load ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
+  say('  building the dashboard ...');
+  const b = spawnSync('pnpm', ['--filter', '@iocpscope/web', 'build'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (b.status !== 0) throw new Error('vite build failed');
+  mkdirSync(DIR, { recursive: true });
+  const port = await freePort();
+  const echo = await freePort();
+  const { spawn } = await import('node:child_process');
+  const serve = spawn(
+    tsx,
+    [
+      cli,
+      'serve',
+      '--port',
+      String(port),
+      '--echo-port',
+      String(echo),
+      '--spool-bytes',
+      spool,
+      '--recordings-dir',
+      join(DIR, 'soak-recordings'),
+      '--duration',
+      `${Math.ceil(ms / 1000) + 600}s`,
+    ],
+    { cwd: root, stdio: 'ignore' },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let k = 0; ; k++) {
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    if (k > 240) throw new Error('serve did not start');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
+  let loadRun: ReturnType<typeof spawn> | null = null;
+  try {
+    const page = await browser.newPage({ viewport: VIEWPORT });
+    await page.goto(`${url}/`);
+    await page.waitForFunction(() => window.__iocpscope?.getState().connection === 'open', null, {
+      timeout: 60_000,
+    });
+    const budget = (await page.evaluate(
+      () => window.__iocpscope!.getState().budgetBytes,
+    )) as number;
+    loadRun = spawn(
+      tsx,
+      [
+        cli,
+        'load',
+        '-t',
+        `127.0.0.1:${echo}`,
+        '-c',
+        '64',
+        '-p',
+        '8',
+        '-d',
+        `${Math.ceil(ms / 1000)}s`,
+        '--no-progress',
+      ],
+      { cwd: root, stdio: 'ignore' },
+    );
+    const loadDone = new Promise<number | null>((r) => loadRun!.once('exit', (c) => r(c)));
+    const t0 = performance.now();
+    const samples: Array<{
+      t: number;
+      heap: number;
+      events: number;
+      trims: number;
+      bytes: number;
+    }> = [];
+    while (performance.now() - t0 < ms) {
+      await new Promise((r) => setTimeout(r, 10_000));
+      const heap = await heapBytes(page);
+      const st = await page.evaluate(() => {
+        const s = window.__iocpscope!.getState();
+        return { events: s.events, trims: s.liveTrim?.times ?? 0, bytes: s.traceBytes };
+      });
+      samples.push({ t: (performance.now() - t0) / 1000, heap, ...st });
+      say(
+        `  ${samples.at(-1)!.t.toFixed(0).padStart(4)} s  browser ${(heap / 2 ** 20).toFixed(0).padStart(4)} MB  ` +
+          `live trace ${st.events.toLocaleString('en-US').padStart(11)} events (${(st.bytes / 2 ** 20).toFixed(0)} MB), trimmed ${st.trims}x, server RSS ${(rssOf(serve.pid!) / 2 ** 20).toFixed(0)} MiB`,
+      );
+    }
+    const code = await loadDone;
+    const meta = (await (await fetch(`${url}/api/traces/live`)).json()) as {
+      events: number;
+      startNs: number;
+      available: { firstEvent: number; firstNs: number };
+      dropped: { events: number; fromNs?: number };
+      spool: { bytes: number; limitBytes: number; parts: number };
+    };
+    // Pause, then back to the first minute of the run through the spool.
+    await page.getByTestId('pause-live').click();
+    await page.waitForFunction(() => window.__iocpscope?.getState().remote?.live === true, null, {
+      timeout: 60_000,
+    });
+    const firstMinuteNs = (meta.dropped.fromNs ?? meta.startNs) + 30e9;
+    const atRes = await fetch(`${url}/api/traces/live/at?ns=${Math.floor(firstMinuteNs)}`);
+    const firstMinute = atRes.ok ? ((await atRes.json()) as { event: number }).event : -1;
+    const reachable = firstMinute >= meta.available.firstEvent;
+    const target = reachable ? firstMinute : meta.available.firstEvent;
+    const ts = performance.now();
+    await page.evaluate((g) => window.__iocpscope!.seekEvent(g), target);
+    const seekMs = performance.now() - ts;
+    const steps: number[] = [];
+    for (let k = 1; k <= 500; k++) {
+      const t1 = performance.now();
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction(
+        (want) => window.__iocpscope!.getState().remote?.globalCursor === want,
+        target + k,
+        {
+          timeout: 30_000,
+          polling: 'raf',
+        },
+      );
+      steps.push(performance.now() - t1);
+    }
+    const heapPaused = await heapBytes(page);
+    const maxHeap = Math.max(...samples.map((x) => x.heap), heapPaused);
+    // Bounded means no growth: the second half's peak against the first half's.
+    const half = Math.max(1, Math.floor(samples.length / 2));
+    const early = Math.max(...samples.slice(0, half).map((x) => x.heap));
+    const late = Math.max(...samples.slice(half).map((x) => x.heap), 0);
+    say('');
+    say(
+      `  load exited ${code}; the spool: ${meta.events.toLocaleString('en-US')} events written, ${meta.dropped.events.toLocaleString('en-US')} deleted, ${(meta.spool.bytes / 2 ** 20).toFixed(0)} MiB held of ${(meta.spool.limitBytes / 2 ** 20).toFixed(0)} MiB`,
+    );
+    say(
+      `  browser memory, max of ${samples.length} samples and paused: ${(maxHeap / 2 ** 20).toFixed(0)} MB   budget ${(budget / 2 ** 20).toFixed(0)} MB: ${maxHeap <= budget ? 'met' : 'NOT met'} (x${(maxHeap / budget).toFixed(2)} of it)`,
+    );
+    say(
+      `  growth: peak of the second half ${(late / 2 ** 20).toFixed(0)} MB / first half ${(early / 2 ** 20).toFixed(0)} MB = x${(late / early).toFixed(2)}; server RSS at the end ${(rssOf(serve.pid!) / 2 ** 20).toFixed(0)} MiB`,
+    );
+    say(
+      `  paused: seek to ${reachable ? 'the first minute' : 'the oldest event held (the first minute is beyond the spool)'} (#${target.toLocaleString('en-US')}) ${seekMs.toFixed(0)} ms; 500 steps: median ${pct(steps, 50).toFixed(1)} ms, p99 ${pct(steps, 99).toFixed(1)} ms`,
+    );
+  } finally {
+    loadRun?.kill('SIGTERM');
+    await browser.close();
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve.once('exit', r));
+    rmSync(join(DIR, 'soak-recordings'), { recursive: true, force: true });
+  }
+}
+
+const soakFor = soakMs();
+if (soakFor !== null) await soak(soakFor);
+else await main();
