@@ -22,6 +22,11 @@
  *   not with --skip-on-success: a DisconnectEx that returned pending on a
  *   skip-on-success socket never queues its packet; and a socket reused this way
  *   may end its next connection at once: the hook's tests leave --reuse out.)
+ * - A client that connects and resets before its AcceptEx completes is no
+ *   connection of the server's: under Wine that AcceptEx completes FALSE (59,
+ *   ERROR_UNEXP_NET_ERR), the socket is closed and the accept posted again;
+ *   "acceptsFailed" counts these (not the accepts cancelled, 995, when the
+ *   listening socket is closed at stop).
  *
  * Wire format: bytes are echoed as they come (so `iocpscope load`'s packets
  * come back unchanged). Options: --port N --workers N --accepts N --batch N
@@ -51,6 +56,9 @@
 #define DATA_BYTES 4096
 #define ADDR_BYTES (sizeof(struct sockaddr_in6) + 16)
 #define MAX_WORKERS 32
+/* The NTSTATUS of an I/O cancelled by closing its handle (ERROR_OPERATION_ABORTED, 995);
+ * ntstatus.h clashes with windows.h, so it is spelt here. */
+#define ECHO_STATUS_CANCELLED 0xC0000120u
 
 typedef enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_DISCONNECT } OpKind;
 
@@ -102,7 +110,7 @@ static SLIST_HEADER g_free_reuse_nodes;
 
 static struct {
   LONG volatile accepted, released, live, refused;
-  LONG volatile acceptPosts, recvPosts, sendPosts, disconnectPosts, failedPosts;
+  LONG volatile acceptPosts, acceptsFailed, recvPosts, sendPosts, disconnectPosts, failedPosts;
   LONG volatile dequeued, failedCompletions, zeroRecvs, immediate;
   LONG64 volatile recvBytes, sendBytes;
 } st;
@@ -302,14 +310,17 @@ static void on_recv(IoCtx *x, DWORD bytes) {
   }
 }
 
-/* An AcceptEx completed: a connection on its socket; post the next accept with the context. */
-static void on_accept(IoCtx *x, BOOL ok) {
+/* An AcceptEx completed: a connection on its socket; post the next accept with the context.
+ * `status` is the entry's NTSTATUS (0 when ok). */
+static void on_accept(IoCtx *x, BOOL ok, DWORD status) {
   SOCKET s = x->sock;
   Conn *c;
   IoCtx *rx;
   DWORD got = 0;
   int r;
   InterlockedDecrement(&g_accepts_pending);
+  /* not cancelled by our close: the client went away before its connection was ours */
+  if (!ok && status != ECHO_STATUS_CANCELLED) InterlockedIncrement(&st.acceptsFailed);
   if (!ok || g_stopping) {
     closesocket(s);
     if (!g_stopping && post_accept(x)) return;
@@ -372,7 +383,7 @@ static DWORD WINAPI worker(LPVOID arg) {
       if (!ok) InterlockedIncrement(&st.failedCompletions);
       switch (x->kind) {
       case OP_ACCEPT:
-        on_accept(x, ok);
+        on_accept(x, ok, (DWORD)e->Internal);
         break;
       case OP_RECV:
         if (ok) {
@@ -420,13 +431,13 @@ static void write_stats(int drained, int joined) {
   if (!cfg.stats_file || !(f = fopen(cfg.stats_file, "w"))) return;
   fprintf(f,
           "{\"accepted\":%ld,\"released\":%ld,\"live\":%ld,\"refused\":%ld,\"acceptPosts\":%ld,"
-          "\"recvPosts\":%ld,\"sendPosts\":%ld,\"disconnectPosts\":%ld,\"failedPosts\":%ld,"
-          "\"dequeued\":%ld,\"failedCompletions\":%ld,\"zeroRecvs\":%ld,\"immediate\":%ld,"
-          "\"recvBytes\":%lld,\"sendBytes\":%lld,\"drained\":%s,\"joined\":%s}\n",
-          st.accepted, st.released, st.live, st.refused, st.acceptPosts, st.recvPosts,
-          st.sendPosts, st.disconnectPosts, st.failedPosts, st.dequeued, st.failedCompletions,
-          st.zeroRecvs, st.immediate, (long long)st.recvBytes, (long long)st.sendBytes,
-          drained ? "true" : "false", joined ? "true" : "false");
+          "\"acceptsFailed\":%ld,\"recvPosts\":%ld,\"sendPosts\":%ld,\"disconnectPosts\":%ld,"
+          "\"failedPosts\":%ld,\"dequeued\":%ld,\"failedCompletions\":%ld,\"zeroRecvs\":%ld,"
+          "\"immediate\":%ld,\"recvBytes\":%lld,\"sendBytes\":%lld,\"drained\":%s,\"joined\":%s}\n",
+          st.accepted, st.released, st.live, st.refused, st.acceptPosts, st.acceptsFailed,
+          st.recvPosts, st.sendPosts, st.disconnectPosts, st.failedPosts, st.dequeued,
+          st.failedCompletions, st.zeroRecvs, st.immediate, (long long)st.recvBytes,
+          (long long)st.sendBytes, drained ? "true" : "false", joined ? "true" : "false");
   fclose(f);
 }
 

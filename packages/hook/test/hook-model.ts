@@ -22,6 +22,7 @@
 import { EventKind, Op } from '../../protocol/src/index.ts';
 import type { DecodedTrace, Rec } from '../../tracer/test/trace-model.ts';
 
+const ERROR_OPERATION_ABORTED = 995;
 const key = (session: bigint, io: number): string => `${session.toString(16)}:${io}`;
 
 export interface OpCounts {
@@ -53,6 +54,12 @@ export interface HookTraceSummary {
   immediate: OpCounts;
   completions: OpCounts;
   failedCompletions: number;
+  /**
+   * Dequeued AcceptEx that failed with an error other than 995 (the listening socket
+   * closed under it): a client that connected and reset before its accept completed,
+   * a connection that never became the server's, so it has no session.
+   */
+  failedAccepts: number;
   /** Dequeues whose OVERLAPPED the hook never saw posted (op None). */
   unmatched: number;
   recvBytes: number;
@@ -105,6 +112,7 @@ export function checkHookTrace(
     immediate: zero(),
     completions: zero(),
     failedCompletions: 0,
+    failedAccepts: 0,
     unmatched: 0,
     recvBytes: 0,
     sendBytes: 0,
@@ -191,8 +199,10 @@ export function checkHookTrace(
         if (!name) break;
         sum.completions[name]++;
         const ok = (r.a & 0x10) !== 0;
-        if (!ok) sum.failedCompletions++;
-        else if (op === Op.Recv) sum.recvBytes += r.x;
+        if (!ok) {
+          sum.failedCompletions++;
+          if (op === Op.Accept && r.y !== ERROR_OPERATION_ABORTED) sum.failedAccepts++;
+        } else if (op === Op.Recv) sum.recvBytes += r.x;
         else if (op === Op.Send) sum.sendBytes += r.x;
         const k = key(r.session, r.z);
         const post = posts.get(k);
