@@ -15,17 +15,26 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Pack (about 5 s when the dashboard is built) and return the tarball's path. */
-export function packTarball() {
-  if (!existsSync(join(ROOT, 'apps', 'web', 'dist', 'index.html'))) {
+/**
+ * Pack (about 10 s when the dashboard is built) and return the tarball's path.
+ * `out`: pack-cli's --out (default .pack/); `buildWeb`: build the dashboard
+ * when apps/web/dist is missing instead of failing (it is reused when built).
+ */
+export function packTarball({ out, buildWeb = false } = {}) {
+  const built = existsSync(join(ROOT, 'apps', 'web', 'dist', 'index.html'));
+  if (!built && !buildWeb) {
     throw new Error('the dashboard is not built: run `pnpm --filter @iocpscope/web build` first');
   }
-  const out = execFileSync(
+  const stdout = execFileSync(
     join(ROOT, 'node_modules', '.bin', 'tsx'),
-    [join(ROOT, 'scripts', 'pack-cli.ts'), '--skip-web'],
+    [
+      join(ROOT, 'scripts', 'pack-cli.ts'),
+      ...(built ? ['--skip-web'] : []),
+      ...(out ? ['--out', out] : []),
+    ],
     { cwd: ROOT, encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  return out.trim().split('\n').pop();
+  return stdout.trim().split('\n').pop();
 }
 
 /** Install the package into a fresh temporary directory; `cleanup()` removes it. */

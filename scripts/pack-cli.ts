@@ -20,7 +20,9 @@
 //
 // Options: --skip-web (reuse apps/web/dist), --skip-addon (no native addon:
 // for a quick local try; the package then has no native backend), --skip-hook
-// (no hook DLL: `iocpscope run` then says the package has none).
+// (no hook DLL: `iocpscope run` then says the package has none), --out DIR
+// (build there instead of .pack/, so that two packs at once do not share a
+// directory; DIR is emptied first, and must be empty or hold an earlier pack).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
@@ -43,9 +45,15 @@ import { pureProtocol } from '../apps/server/src/port/threads.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER = join(ROOT, 'apps', 'server');
 const SRC = join(SERVER, 'src');
-const OUT = join(ROOT, '.pack');
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+/** --out DIR: where the pack is built (emptied first; default .pack/). */
+const outArg = argv.includes('--out') ? (argv[argv.indexOf('--out') + 1] ?? '') : null;
+if (outArg !== null && (outArg === '' || outArg.startsWith('--'))) {
+  throw new Error('--out needs a directory');
+}
+const OUT = outArg !== null ? resolve(outArg) : join(ROOT, '.pack');
 const PKG = join(OUT, 'package');
-const args = new Set(process.argv.slice(2));
 const say = (s: string): void => console.error(`[pack] ${s}`);
 
 const requireFromServer = createRequire(join(SERVER, 'package.json'));
@@ -221,11 +229,22 @@ the classic session-lifetime bugs.
 \`iocpscope <command> --help\` lists every option. Node.js >= 20.19.
 `;
 
+/** True when `dir` is missing, empty, or holds only what a pack writes. */
+function isPackDir(dir: string): boolean {
+  if (!existsSync(dir)) return true;
+  return readdirSync(dir).every(
+    (f) => f === 'package' || f === 'hook' || f === 'meta.json' || f.endsWith('.tgz'),
+  );
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const serverPkg = JSON.parse(readFileSync(join(SERVER, 'package.json'), 'utf8')) as {
     version: string;
   };
+  if (!isPackDir(OUT)) {
+    throw new Error(`${OUT} is not empty and holds no earlier pack: not emptying it`);
+  }
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(join(PKG, 'bin'), { recursive: true });
 

@@ -15,6 +15,8 @@ export interface WineExit {
 export interface WineOptions {
   env?: Record<string, string>;
   logFile: string;
+  /** The working directory (Linux path; the program sees its Z: path). */
+  cwd?: string;
 }
 
 export declare function wineEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;

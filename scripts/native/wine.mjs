@@ -57,16 +57,17 @@ export function stopWineserver() {
 }
 
 /**
- * Runs `node.exe args` under Wine with `env` added, stdout+stderr into `logFile`.
+ * Runs `node.exe args` under Wine with `env` added, stdout+stderr into `logFile`
+ * (in `cwd` when given: Wine makes its Z: path the Windows working directory).
  * Resolves { status, timedOut, ms } and never rejects; killed after timeoutMs.
  */
-export function runNodeExe(nodeExe, args, { env = {}, timeoutMs, logFile }) {
-  return runWine(nodeExe, args, { env, timeoutMs, logFile });
+export function runNodeExe(nodeExe, args, { env = {}, timeoutMs, logFile, cwd }) {
+  return runWine(nodeExe, args, { env, timeoutMs, logFile, cwd });
 }
 
 /** Runs any Windows program under Wine, as runNodeExe does. */
-export function runWine(program, args, { env = {}, timeoutMs, logFile }) {
-  const run = spawnWine(program, args, { env, logFile });
+export function runWine(program, args, { env = {}, timeoutMs, logFile, cwd }) {
+  const run = spawnWine(program, args, { env, logFile, cwd });
   const timer = setTimeout(() => run.kill('SIGKILL'), timeoutMs);
   return run.exited.then((r) => {
     clearTimeout(timer);
@@ -80,10 +81,11 @@ export function runWine(program, args, { env = {}, timeoutMs, logFile }) {
  * where `exited` resolves { status, timedOut, ms } and never rejects; timedOut
  * is true when kill() ended it.
  */
-export function spawnWine(program, args, { env = {}, logFile }) {
+export function spawnWine(program, args, { env = {}, logFile, cwd }) {
   const t0 = Date.now();
   const fd = openSync(logFile, 'w');
   const child = spawn(WINE, [program, ...args], {
+    ...(cwd !== undefined ? { cwd } : {}),
     env: wineEnv(env),
     stdio: ['ignore', fd, fd],
     detached: true,
