@@ -83,6 +83,8 @@ export interface EchoTraceSummary {
   failedPosts: number;
   completions: number;
   failedCompletions: number;
+  /** Failed completions by their error (64 a reset under a pending I/O, 995/676 our own close). */
+  failedByError: Map<number, number>;
   recvBytes: number;
   sendBytes: number;
   sessionsCreated: number;
@@ -106,6 +108,7 @@ export function checkEchoTrace(t: DecodedTrace): EchoTraceSummary {
     failedPosts: 0,
     completions: 0,
     failedCompletions: 0,
+    failedByError: new Map(),
     recvBytes: 0,
     sendBytes: 0,
     sessionsCreated: 0,
@@ -163,8 +166,10 @@ export function checkEchoTrace(t: DecodedTrace): EchoTraceSummary {
         const ok = (r.a & 0x10) !== 0;
         if (!hasOv || !isIo(op)) break;
         sum.completions++;
-        if (!ok) sum.failedCompletions++;
-        else if (op === Op.Recv) sum.recvBytes += r.x;
+        if (!ok) {
+          sum.failedCompletions++;
+          sum.failedByError.set(r.y, (sum.failedByError.get(r.y) ?? 0) + 1);
+        } else if (op === Op.Recv) sum.recvBytes += r.x;
         else sum.sendBytes += r.x;
         const k = key(r.session, r.z);
         const post = posts.get(k);
