@@ -17,7 +17,9 @@
  *   posted on it, a socket connected before the hook came, a UDP socket). It
  *   ends at closesocket (or at a dequeued DisconnectEx: the connection is over
  *   even if the handle is reused) and is released when its last outstanding
- *   operation has been dequeued after that.
+ *   operation has been dequeued after that. A connection that never became a
+ *   socket of the server's is no session: a failed AcceptEx is a failed
+ *   completion, a failed accept/WSAAccept a Marker "accept failed (N)".
  *   IOCount, derived. The number of the socket's overlapped operations whose
  *   completion has not been dequeued yet, matched by OVERLAPPED: +1 just
  *   before the call, -1 when its packet is dequeued, or at once when the call
@@ -1336,6 +1338,23 @@ static int WSAAPI hk_closesocket(SOCKET s) {
   return ret;
 }
 
+/* An accept/WSAAccept that returned no socket: a Marker "accept failed (N)" (N the WSA error)
+ * on the acceptor, with the listening socket's session if it has one. A connection that
+ * reached the server's accept and never became its socket (a client that reset while it
+ * waited in the backlog) is in the trace only this way. WSAEWOULDBLOCK (a non-blocking
+ * listening socket with nothing queued) is no failure: it is not recorded. */
+static void hk_accept_failed(hk_call *c, SOCKET ls, int we) {
+  iocpscope__slot *k;
+  uint64_t session = 0;
+  char text[48];
+  if (we == WSAEWOULDBLOCK || !iocpscope__on()) return;
+  k = hk_sock((uint64_t)ls);
+  if (k && !((uint64_t)k->v[1] & HK_SOCK_CLOSED)) session = (uint64_t)k->v[0];
+  snprintf(text, sizeof text, "%s failed (%d)", c->func, we);
+  iocpscope__push(c->t, iocpscope__tsw(iocpscope__stamp(c->t), iocpscope__site(c->t, c->loc, c->func)),
+                  IOCPSCOPE__W0(IOCPSCOPE__K_MARKER, 0), iocpscope__intern(text), session, 0, 0);
+}
+
 /* A socket accept() returned: a new session, named by its peer. */
 static void hk_accepted(hk_call *c, SOCKET s, const struct sockaddr *addr, const int *len) {
   iocpscope__slot *k = hk_sock_reset(c, (uint64_t)s);
@@ -1368,6 +1387,7 @@ static SOCKET WSAAPI hk_accept(SOCKET ls, struct sockaddr *addr, int *len) {
   we = WSAGetLastError();
   iocpscope_thread_state(c.loc, c.func, 0, 0, 0);
   if (s != INVALID_SOCKET) hk_accepted(&c, s, addr, len);
+  else hk_accept_failed(&c, ls, we);
   hk_leave(&c);
   WSASetLastError(we);
   SetLastError(e);
@@ -1393,6 +1413,7 @@ static SOCKET WSAAPI hk_WSAAccept(SOCKET ls, struct sockaddr *addr, LPINT len,
   we = WSAGetLastError();
   iocpscope_thread_state(c.loc, c.func, 0, 0, 0);
   if (s != INVALID_SOCKET) hk_accepted(&c, s, addr, len);
+  else hk_accept_failed(&c, ls, we);
   hk_leave(&c);
   WSASetLastError(we);
   SetLastError(e);

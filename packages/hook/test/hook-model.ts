@@ -23,6 +23,13 @@ import { EventKind, Op } from '../../protocol/src/index.ts';
 import type { DecodedTrace, Rec } from '../../tracer/test/trace-model.ts';
 
 const ERROR_OPERATION_ABORTED = 995;
+/**
+ * Errors of an accept/WSAAccept whose listening socket was closed under or before the call
+ * (the server stopping), not a client's connection: WSAEINTR (Windows: a blocking call
+ * cancelled by closesocket), 995 (Wine 8 for the same), WSAENOTSOCK (called after the close).
+ */
+const ACCEPT_STOPPED = new Set([10004, ERROR_OPERATION_ABORTED, 10038]);
+const ACCEPT_FAILED = /^(?:accept|WSAAccept) failed \((-?\d+)\)$/;
 const key = (session: bigint, io: number): string => `${session.toString(16)}:${io}`;
 
 export interface OpCounts {
@@ -60,6 +67,14 @@ export interface HookTraceSummary {
    * a connection that never became the server's, so it has no session.
    */
   failedAccepts: number;
+  /**
+   * accept/WSAAccept calls that failed (the hook's Marker "accept failed (N)") with an
+   * error that is not the listening socket's close: a client that reset while its
+   * connection waited in the backlog, a connection that never became the server's.
+   */
+  failedAcceptCalls: number;
+  /** Every failed accept/WSAAccept call by its error, the listening socket's close too. */
+  acceptCallErrors: Map<number, number>;
   /** Dequeues whose OVERLAPPED the hook never saw posted (op None). */
   unmatched: number;
   recvBytes: number;
@@ -113,6 +128,8 @@ export function checkHookTrace(
     completions: zero(),
     failedCompletions: 0,
     failedAccepts: 0,
+    failedAcceptCalls: 0,
+    acceptCallErrors: new Map(),
     unmatched: 0,
     recvBytes: 0,
     sendBytes: 0,
@@ -286,6 +303,14 @@ export function checkHookTrace(
       case EventKind.CompletionModes:
         if (r.a === 1) sum.completionModes++;
         break;
+      case EventKind.Marker: {
+        const m = ACCEPT_FAILED.exec(t.strings.get(r.x) ?? '');
+        if (!m) break;
+        const error = Number(m[1]);
+        sum.acceptCallErrors.set(error, (sum.acceptCallErrors.get(error) ?? 0) + 1);
+        if (!ACCEPT_STOPPED.has(error)) sum.failedAcceptCalls++;
+        break;
+      }
       case EventKind.Gap:
         if (r.a === 3) sum.unseen += r.x + r.y * 2 ** 32;
         else sum.lost += r.x + r.y * 2 ** 32;

@@ -16,7 +16,11 @@
 //   to the RELEASED bit of the same word, so a hold taken from outside (the
 //   shutdown sweep) sees a released session and backs off.
 // - An accept thread (blocking accept) creates the session, holds one IOCount
-//   across the first RecvPost, then drops it. Workers loop on GQCS. Shutdown:
+//   across the first RecvPost, then drops it. An accept() that fails is
+//   counted (acceptsFailed) and the loop goes on: a client that reset before
+//   accept() took its connection ends there (WSAECONNRESET, the documentation
+//   says; Wine 8 fails it with WSAENOTCONN, 10057), and is no session.
+//   Workers loop on GQCS. Shutdown:
 //   stop accepting, disconnect every session, wait for them to be released,
 //   one PQCS(0, 0, NULL) per worker, join.
 //
@@ -122,7 +126,7 @@ unsigned g_freeCount = 0;
 SRWLOCK g_sendLock = SRWLOCK_INIT;  // lock-across-send only
 
 struct Stats {
-  LONG volatile accepted, released, live, refused;
+  LONG volatile accepted, released, live, refused, acceptsFailed;
   LONG volatile recvPosts, sendPosts, failedPosts;
   LONG volatile recvCompletions, sendCompletions, failedCompletions, zeroRecvs;
   LONG volatile staleCompletions;
@@ -406,7 +410,8 @@ DWORD WINAPI AcceptMain(LPVOID) {
     SOCKET c = accept(g_listen, reinterpret_cast<sockaddr *>(&addr), &len);
     IOCPSCOPE_RUNNING();
     if (c == INVALID_SOCKET) {
-      if (g_stopping) break;
+      if (g_stopping) break;  // the listening socket was closed under it: not a client's
+      InterlockedIncrement(&g_stats.acceptsFailed);
       Sleep(1);
       continue;
     }
@@ -506,14 +511,14 @@ void WriteStats(bool drained, bool joined) {
   FILE *f = fopen(g_cfg.statsFile, "w");
   if (!f) return;
   fprintf(f,
-          "{\"accepted\":%ld,\"released\":%ld,\"live\":%ld,\"refused\":%ld,\"recvPosts\":%ld,"
-          "\"sendPosts\":%ld,\"failedPosts\":%ld,\"recvCompletions\":%ld,\"sendCompletions\":%ld,"
-          "\"failedCompletions\":%ld,\"zeroRecvs\":%ld,\"staleCompletions\":%ld,"
+          "{\"accepted\":%ld,\"released\":%ld,\"live\":%ld,\"refused\":%ld,\"acceptsFailed\":%ld,"
+          "\"recvPosts\":%ld,\"sendPosts\":%ld,\"failedPosts\":%ld,\"recvCompletions\":%ld,"
+          "\"sendCompletions\":%ld,\"failedCompletions\":%ld,\"zeroRecvs\":%ld,\"staleCompletions\":%ld,"
           "\"recvBytes\":%lld,\"sendBytes\":%lld,\"drained\":%s,\"joined\":%s,"
           "\"disconnects\":[",
-          g_stats.accepted, g_stats.released, g_stats.live, g_stats.refused, g_stats.recvPosts,
-          g_stats.sendPosts, g_stats.failedPosts, g_stats.recvCompletions, g_stats.sendCompletions,
-          g_stats.failedCompletions, g_stats.zeroRecvs, g_stats.staleCompletions,
+          g_stats.accepted, g_stats.released, g_stats.live, g_stats.refused, g_stats.acceptsFailed,
+          g_stats.recvPosts, g_stats.sendPosts, g_stats.failedPosts, g_stats.recvCompletions,
+          g_stats.sendCompletions, g_stats.failedCompletions, g_stats.zeroRecvs, g_stats.staleCompletions,
           static_cast<long long>(g_stats.recvBytes), static_cast<long long>(g_stats.sendBytes),
           drained ? "true" : "false", joined ? "true" : "false");
   for (int i = 0; i < 10; i++) fprintf(f, "%s%ld", i ? "," : "", g_stats.disconnects[i]);

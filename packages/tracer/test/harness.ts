@@ -9,7 +9,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnWine, winPath } from '../../../scripts/native/wine.mjs';
@@ -160,6 +160,8 @@ export interface EchoStats {
   released: number;
   live: number;
   refused: number;
+  /** accept() calls that failed while the server ran (a client reset before its accept). */
+  acceptsFailed: number;
   recvPosts: number;
   sendPosts: number;
   failedPosts: number;
@@ -291,6 +293,35 @@ export async function load(
     report = null;
   }
   return { status: r.status, report, output: `${r.stdout}\n${r.stderr}`.trim() };
+}
+
+/**
+ * n clients, one after another, that each trade one packet, stay idle while the server's
+ * next WSARecv is pending, then reset (RST): that recv completes FALSE (64 on Windows and
+ * under Wine). The echo proves the server took the connection and read from it.
+ */
+export async function idleResetClients(port: number, n: number, idleMs = 20): Promise<void> {
+  const packet = Buffer.from([4, 0, 1, 0, 0x69, 0x64, 0x6c, 0x65]); // 4-byte payload, type 1
+  for (let i = 0; i < n; i++) {
+    await new Promise<void>((done, fail) => {
+      const c = connect(port, '127.0.0.1', () => c.write(packet));
+      let got = 0;
+      const t = setTimeout(() => {
+        c.destroy();
+        fail(new HarnessError(`idle-reset client ${i + 1}/${n}: no echo within 5 s`));
+      }, 5000);
+      c.on('error', () => undefined);
+      c.on('data', (d: Buffer) => {
+        got += d.length;
+        if (got < packet.length) return;
+        clearTimeout(t);
+        setTimeout(() => {
+          c.resetAndDestroy();
+          done();
+        }, idleMs);
+      });
+    });
+  }
 }
 
 export interface CheckReport {

@@ -15,7 +15,6 @@ import {
   BUILD,
   CC,
   CXX,
-  HarnessError,
   INCLUDE,
   NM,
   Suite,
@@ -25,6 +24,7 @@ import {
   buildExe,
   check,
   expect,
+  idleResetClients,
   load,
   run,
   runExe,
@@ -669,36 +669,6 @@ async function quickClients(port: number, n: number): Promise<void> {
       });
       c.on('error', () => undefined);
       c.resume();
-    });
-  }
-}
-
-/**
- * n clients, one after another, that each trade one packet, stay idle while the server's
- * next WSARecv is pending, then reset (RST): that recv completes FALSE (64 on Windows and
- * under Wine). The echo proves the server took the connection and read from it.
- */
-async function idleResetClients(port: number, n: number, idleMs = 20): Promise<void> {
-  const { connect } = await import('node:net');
-  const packet = Buffer.from([4, 0, 1, 0, 0x69, 0x64, 0x6c, 0x65]); // 4-byte payload, type 1
-  for (let i = 0; i < n; i++) {
-    await new Promise<void>((done, fail) => {
-      const c = connect(port, '127.0.0.1', () => c.write(packet));
-      let got = 0;
-      const t = setTimeout(() => {
-        c.destroy();
-        fail(new HarnessError(`idle-reset client ${i + 1}/${n}: no echo within 5 s`));
-      }, 5000);
-      c.on('error', () => undefined);
-      c.on('data', (d: Buffer) => {
-        got += d.length;
-        if (got < packet.length) return;
-        clearTimeout(t);
-        setTimeout(() => {
-          c.resetAndDestroy();
-          done();
-        }, idleMs);
-      });
     });
   }
 }

@@ -5,7 +5,8 @@
  * outputs must be identical (transparency), and the hooked run's trace must
  * show each case (skip-on-success immediate successes without a packet, a
  * module loaded later, a function got with GetProcAddress, AcceptEx through
- * both mswsock's export and WSAIoctl's pointer, ConnectEx, DisconnectEx, UDP).
+ * both mswsock's export and WSAIoctl's pointer, ConnectEx, DisconnectEx, UDP, accept and
+ * WSAAccept that return no socket).
  *
  * Usage: probe.exe RESULTS.jsonl LATE.dll
  */
@@ -300,6 +301,29 @@ int main(int argc, char **argv) {
     closesocket(c2);
     closesocket(as1);
     closesocket(as2);
+    closesocket(l);
+  }
+
+  /* ---- accept and WSAAccept that return no socket: on a socket that is not listening they
+   * fail (the trace holds a Marker for each); on a non-blocking listener with nothing queued
+   * accept would block (no failure: none) ---- */
+  {
+    struct sockaddr_in a;
+    SOCKET idle = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    SOCKET l = listener(&a);
+    u_long nonblocking = 1;
+    SOCKET s;
+    SetLastError(0x1234);
+    s = accept(idle, NULL, NULL);
+    call_case("accept not listening", s != INVALID_SOCKET, s == INVALID_SOCKET);
+    SetLastError(0x1234);
+    s = WSAAccept(idle, NULL, NULL, NULL, 0);
+    call_case("WSAAccept not listening", s != INVALID_SOCKET, s == INVALID_SOCKET);
+    ioctlsocket(l, FIONBIO, &nonblocking);
+    SetLastError(0x1234);
+    s = accept(l, NULL, NULL);
+    call_case("accept would block", s != INVALID_SOCKET, s == INVALID_SOCKET);
+    closesocket(idle);
     closesocket(l);
   }
 
