@@ -516,6 +516,7 @@ async function soak(ms: number): Promise<void> {
     };
     // Pause, then back to the first minute of the run through the spool.
     await page.getByTestId('pause-live').click();
+    await page.getByTestId('browse-spool').click();
     await page.waitForFunction(() => window.__iocpscope?.getState().remote?.live === true, null, {
       timeout: 60_000,
     });

@@ -1,7 +1,7 @@
 // Journey (issue 15 §3): live with a small spool. A server of its own, with a
 // 2 MB spool of 1 MB parts, runs under `iocpscope load` long enough to delete
 // old parts; the dashboard runs with an 8 MB memory budget, so following live
-// trims its trace. The load then stops (so the spool stops deleting while the
+// trims its trace. Then: pause, "Browse spool". The load stops first (so the spool stops deleting while the
 // test reads it back). Then: pause, scroll back into the spool (the oldest event it
 // holds), step, see the "no longer available" boundary, and follow live again.
 // Event numbers and records are checked against the spool's own API.
@@ -129,8 +129,9 @@ test.describe('live with a small spool', () => {
     const done = await loading;
     expect(done.report?.mismatches.count ?? -1, done.output).toBe(0);
 
-    // Pause: the view opens the spool (windowed), the live source stays.
+    // Pause, then browse the spool: the view opens it (windowed), the live source stays.
     await page.getByTestId('pause-live').click();
+    await page.getByTestId('browse-spool').click();
     const paused = await untilState(page, (s) => {
       expect(s.source.kind).toBe('live');
       expect(s.paused).toBe(true);

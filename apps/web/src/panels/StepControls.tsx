@@ -78,6 +78,16 @@ export function StepControls() {
               <Icon name="pause" size={10} /> Pause
             </button>
           )}
+          {paused && !remote && spool !== 'none' && spool !== 'opening' ? (
+            <button
+              className="btn small"
+              onClick={() => a.browseSpool()}
+              title="Open the server's live spool under this view: step and scroll back to the oldest event it holds"
+              data-testid="browse-spool"
+            >
+              <Icon name="first" size={10} /> Browse spool
+            </button>
+          ) : null}
           <SpoolStatus
             paused={paused}
             spool={spool}

@@ -63,7 +63,6 @@ export function createCursorSlice(ctx: SliceContext): Slice<CursorState, CursorA
         s.source.kind === 'live' && !s.paused ? { paused: true, eventsSincePause: 0 } : {};
       set({ cursor: i, ...pause, ...(opts?.reveal === false ? {} : internal.revealCursor(i)) });
       if (s.remote) internal.prefetchNear(i);
-      else if ('paused' in pause) internal.livePaused();
     },
     setHover: (index) => {
       const i = index ?? -1;

@@ -1,6 +1,6 @@
 // A live view that runs for hours (issue 15 §3): following, the browser's
 // trace stays within its share of the memory budget (it resyncs and starts
-// again from the bracket that answers); paused, it opens the server's spool
+// again from the bracket that answers); paused, "Browse spool" opens the server's spool
 // (trace `live`) at the cursor's time and steps back to the oldest event the
 // spool holds; resumed, it follows again from a bracket at the head. The
 // stream and the spool here are one seeded synthetic trace: the socket sends
@@ -204,6 +204,8 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
     const before = h.store.getState();
     const cursorNs = before.trace!.timeAt(before.trace!.count - 200);
     h.store.getState().actions.setCursor(before.trace!.count - 200); // a click pauses
+    expect(h.store.getState().remote).toBeNull(); // pausing alone keeps the live trace
+    h.store.getState().actions.browseSpool();
     await settle(() => h.store.getState().remote !== null);
     let s = h.store.getState();
     expect(s.source.kind).toBe('live');
@@ -254,7 +256,7 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
   it('paused without a spool (NO_SPOOL), keeps what it holds and says so', async () => {
     const h = live({ noSpool: true });
     h.stream(10_000);
-    h.store.getState().actions.setPaused(true);
+    h.store.getState().actions.browseSpool();
     await settle(() => h.store.getState().spool !== 'opening');
     const s = h.store.getState();
     expect(s.spool).toBe('none');

@@ -11,11 +11,12 @@
 //   budget. Past that it is trimmed: the slice asks the server to `resync` and
 //   starts a new trace at the Resync bracket that answers (the state at that
 //   cut, FORMAT.md §10). What came before is in the server's live spool.
-// - Paused, the view opens the spool (trace `live`, FORMAT.md §12.4) as a
-//   windowed remote trace, at the cursor's time: stepping, seeking and the
-//   timeline then reach back to the oldest event the spool holds, and the
-//   timeline shades what it no longer holds. Frames that arrive meanwhile are
-//   counted, not kept (they are in the spool too).
+// - Paused, the view keeps what it holds (up to the same share; frames past
+//   it are counted, not kept). "Browse spool" opens the spool (trace `live`,
+//   FORMAT.md §12.4) as a windowed remote trace at the cursor's time:
+//   stepping, seeking and the timeline then reach back to the oldest event the
+//   spool holds, and the timeline shades what it no longer holds. Frames that
+//   arrive meanwhile are counted, not kept (they are in the spool too).
 // - Resuming drops the spool view and resyncs: following starts again from a
 //   bracket at the head.
 // Without a spool (`serve --spool-bytes 0`), a paused view keeps what it holds
@@ -122,6 +123,8 @@ export interface LiveActions {
   /** Live only: freeze the view (true) or follow the head again (false). */
   setPaused(paused: boolean): void;
   togglePause(): void;
+  /** Live: pause (if following) and open the server's spool under the view, back to its oldest event. */
+  browseSpool(): void;
 }
 
 export interface LiveInternal {
@@ -131,8 +134,6 @@ export interface LiveInternal {
   liveConnection(): LiveConnection | null;
   /** The live stream now shows another trace: drop the old one's events, keep the socket. */
   restartLiveTrace(): void;
-  /** The view was just paused (by a click, a pan, play): open the spool under it. */
-  livePaused(): void;
 }
 
 export const initialConnection = (): ConnectionInfo => ({
@@ -357,7 +358,6 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       patch.cursor = trace.count - 1;
     }
     set(patch);
-    if (s.paused) openSpool();
   };
 
   const requestPublish = (): void => {
@@ -532,7 +532,6 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       if (s.source.kind !== 'live' || paused === s.paused) return;
       if (paused) {
         set({ paused: true, eventsSincePause: 0 });
-        openSpool(true);
       } else {
         spoolToken++;
         internal.stopPlay();
@@ -554,6 +553,11 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       }
     },
     togglePause: () => actions.setPaused(!get().paused),
+    browseSpool: () => {
+      if (get().source.kind !== 'live') return;
+      actions.setPaused(true);
+      openSpool(true);
+    },
   };
 
   return {
@@ -569,7 +573,6 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       closeLive,
       liveConnection: () => live,
       restartLiveTrace,
-      livePaused: () => openSpool(true),
     },
   };
 }

@@ -66,7 +66,7 @@ export function clampToExtent(
 }
 
 export function createViewSlice(ctx: SliceContext): Slice<ViewState, ViewActions, ViewInternal> {
-  const { set, get, internal } = ctx;
+  const { set, get } = ctx;
 
   const revealCursor = (i: number): Partial<AppState> => {
     const s = get();
@@ -105,7 +105,6 @@ export function createViewSlice(ctx: SliceContext): Slice<ViewState, ViewActions
           viewEndNs: v.endNs,
           ...(pan ? { paused: true, eventsSincePause: 0 } : {}),
         });
-        if (pan) internal.livePaused();
       },
     },
     internal: { revealCursor },
