@@ -33,9 +33,10 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import type {} from '../apps/web/src/app/testHook.ts';
 import { writeBigTrace } from './big-gen.ts';
+import { freePort, heapBytes, pct } from './lib.ts';
 import { TraceService } from '../apps/server/src/tracedb/service.ts';
 import { startStreamServer } from '../apps/server/src/transport/server.ts';
 
@@ -137,24 +138,6 @@ const CHROMIUM_ARGS = [
 const VIEWPORT = { width: 1600, height: 1000 };
 const BASE_EVENTS = 1_000_000;
 const SEEKS = Number(process.env['SEEKS'] ?? 200);
-
-function pct(a: number[], p: number): number {
-  if (a.length === 0) return NaN;
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-
-async function heapBytes(page: Page): Promise<number> {
-  const cdp = await page.context().newCDPSession(page);
-  for (let k = 0; k < 3; k++) await cdp.send('HeapProfiler.collectGarbage');
-  const u = (await cdp.send('Runtime.getHeapUsage')) as {
-    usedSize: number;
-    embedderHeapUsedSize?: number;
-    backingStorageSize?: number;
-  };
-  await cdp.detach();
-  return u.usedSize + (u.embedderHeapUsedSize ?? 0) + (u.backingStorageSize ?? 0);
-}
 
 interface BrowserRun {
   paintMs: number;
@@ -369,18 +352,6 @@ function soakMs(): number | null {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.startsWith('-') ? '10m' : text);
   if (!m) throw new Error(`--soak: give a time like 10m or 90s, not "${text}"`);
   return Number(m[1]) * (m[2] === 'm' ? 60_000 : m[2] === 's' ? 1000 : 1);
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => done(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 /** RSS of a process and its descendants (tsx runs the server in a child node). */

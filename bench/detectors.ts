@@ -27,7 +27,7 @@
 //
 // Options: --runs N (per row), --seed N, --only fault1,fault2, --keep DIR.
 
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,7 @@ import { runChatLoad, type ChatLoadOptions } from '../apps/server/src/load/chat.
 import type { LoadOptions } from '../apps/server/src/load/options.ts';
 import { RecordingManager } from '../apps/server/src/record/manager.ts';
 import { floodClient, trickleClient } from '../scripts/make-examples.ts';
+import { freePort } from './lib.ts';
 
 // ---- options ------------------------------------------------------------------
 
@@ -315,17 +316,6 @@ const TRIGGERS: Record<Row, string[]> = {
 const WITH_FIN = new Set<Row>(['clean', 'zero-byte-recv-reposted']);
 
 // ---- one run -------------------------------------------------------------------
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 interface RunResult {
   rules: Set<RuleId>;

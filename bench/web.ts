@@ -44,6 +44,7 @@ import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { RECORD_WORDS, encodeChunk, encodeFileHeader } from '../packages/protocol/src/index.ts';
 import { synthesize } from '../packages/analysis/src/synth.ts';
+import { heapBytes, pct } from './lib.ts';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -213,18 +214,6 @@ async function measureRange(
     await new Promise<void>((r) => requestAnimationFrame(() => r()));
     return out;
   }, k);
-}
-
-async function heapBytes(page: Page): Promise<number> {
-  const cdp = await page.context().newCDPSession(page);
-  for (let k = 0; k < 3; k++) await cdp.send('HeapProfiler.collectGarbage');
-  const u = (await cdp.send('Runtime.getHeapUsage')) as {
-    usedSize: number;
-    embedderHeapUsedSize?: number;
-    backingStorageSize?: number;
-  };
-  await cdp.detach();
-  return u.usedSize + (u.embedderHeapUsedSize ?? 0) + (u.backingStorageSize ?? 0);
 }
 
 async function heapSnapshot(page: Page, file: string): Promise<void> {
@@ -477,12 +466,6 @@ async function run(
 }
 
 // ---- report ------------------------------------------------------------------------
-
-function pct(a: number[], p: number): number {
-  if (a.length === 0) return NaN;
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
 function line(name: string, v: number, unit: string, target: number, base: number): string {
   const ok = v <= target ? 'PASS' : 'FAIL';
