@@ -12,7 +12,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnWine, winPath } from '../../../scripts/native/wine.mjs';
+import {
+  ensurePrefix,
+  spawnWine,
+  startWineserver,
+  stopWineserver,
+  winPath,
+} from '../../../scripts/native/wine.mjs';
 
 export const TRACER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = resolve(TRACER_DIR, '..', '..');
@@ -398,4 +404,31 @@ export class Suite {
 /** A failed expectation, with what was expected and what was found. */
 export function expect(cond: unknown, message: string): asserts cond {
   if (!cond) throw new HarnessError(message);
+}
+
+/**
+ * Run a native suite on its own when its file is the script node was started
+ * with (`tsx <suite>.ts [--only substring]`): a Wine prefix and server around
+ * it, the summary line test.mjs prints, exit 0 / 1 (a failure) / 2 (a crash).
+ */
+export function runIfMain(
+  metaUrl: string,
+  run: (o: { only: string | null }) => Promise<{ passed: number; failed: number }>,
+): void {
+  if (!process.argv[1] || fileURLToPath(metaUrl) !== resolve(process.argv[1])) return;
+  const args = process.argv.slice(2);
+  const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? null) : null;
+  ensurePrefix();
+  startWineserver();
+  run({ only })
+    .then(({ passed, failed }) => {
+      console.log(`native: ${passed} passed, ${failed} failed`);
+      stopWineserver();
+      process.exit(failed === 0 ? 0 : 1);
+    })
+    .catch((e: unknown) => {
+      console.error(e);
+      stopWineserver();
+      process.exit(2);
+    });
 }

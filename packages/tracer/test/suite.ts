@@ -7,8 +7,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { FAULT_RULES } from '../../analysis/src/findings.ts';
 import { viewerTests } from './viewer.ts';
 import {
@@ -28,6 +27,7 @@ import {
   load,
   run,
   runExe,
+  runIfMain,
   startEchoServer,
   winPath,
   workDir,
@@ -744,22 +744,4 @@ export async function runTracerSuite(
   return { passed, failed };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const args = process.argv.slice(2);
-  const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? null) : null;
-  const { ensurePrefix, startWineserver, stopWineserver } =
-    await import('../../../scripts/native/wine.mjs');
-  ensurePrefix();
-  startWineserver();
-  runTracerSuite({ only })
-    .then(({ passed, failed }) => {
-      console.log(`native: ${passed} passed, ${failed} failed`);
-      stopWineserver();
-      process.exit(failed === 0 ? 0 : 1);
-    })
-    .catch((e: unknown) => {
-      console.error(e);
-      stopWineserver();
-      process.exit(2);
-    });
-}
+runIfMain(import.meta.url, runTracerSuite);

@@ -28,13 +28,13 @@
 //    shims differ, so node.exe runs bin/iocpscope.mjs itself.
 
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { RECORD_WORDS, TraceEndReason, readTraceFile } from '@iocpscope/protocol';
 import {
   Suite,
   expect,
   readText,
+  runIfMain,
   sleep,
   type LoadReport,
 } from '../../../../packages/tracer/test/harness.ts';
@@ -507,22 +507,4 @@ export async function runCliSuite(
   return { passed, failed };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const args = process.argv.slice(2);
-  const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? null) : null;
-  const { ensurePrefix, startWineserver, stopWineserver } =
-    await import('../../../../scripts/native/wine.mjs');
-  ensurePrefix();
-  startWineserver();
-  runCliSuite({ only })
-    .then(({ passed, failed }) => {
-      console.log(`native: ${passed} passed, ${failed} failed`);
-      stopWineserver();
-      process.exit(failed === 0 ? 0 : 1);
-    })
-    .catch((e: unknown) => {
-      console.error(e);
-      stopWineserver();
-      process.exit(2);
-    });
-}
+runIfMain(import.meta.url, runCliSuite);
