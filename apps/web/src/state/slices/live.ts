@@ -265,11 +265,11 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     requestPublish();
   };
 
-  /** Open the spool under the paused view (once per pause). */
-  const openSpool = (retry = false): void => {
+  /** Open the spool under the paused view (Browse spool; again after an error, never after NO_SPOOL). */
+  const openSpool = (): void => {
     const s = get();
     if (s.source.kind !== 'live' || !s.paused || s.remote !== null) return;
-    if (s.spool !== 'unknown' && !(retry && s.spool === 'error')) return;
+    if (s.spool !== 'unknown' && s.spool !== 'error') return;
     const trace = s.trace;
     if (!trace || trace.count === 0) return;
     const token = ++spoolToken;
@@ -556,7 +556,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     browseSpool: () => {
       if (get().source.kind !== 'live') return;
       actions.setPaused(true);
-      openSpool(true);
+      openSpool();
     },
   };
 
