@@ -36,6 +36,16 @@ function mulberry32(seed: number): () => number {
 
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 
+/** Waits (up to 10 s) for the reply to request `id`: work on disk takes what it takes on a loaded box. */
+async function replyTo(sink: FakeSink, id: number): Promise<ServerMessage> {
+  for (let waited = 0; waited < 10_000; waited += 5) {
+    const m = messages(sink).find((x) => 'id' in x && x.id === id);
+    if (m !== undefined) return m;
+    await tick();
+  }
+  throw new Error(`no reply to request ${id} in 10 s`);
+}
+
 function messages(sink: FakeSink): ServerMessage[] {
   return sink.text.map((t) => {
     const r = parseServerMessageText(t);
@@ -327,13 +337,13 @@ describe('ControlChannel', () => {
       client,
       JSON.stringify({ type: 'start-recording', id: 1, name: 'from control' }),
     );
-    await tick();
+    await replyTo(sink, 1);
     ctl.handleText(client, JSON.stringify({ type: 'start-recording', id: 2 }));
-    await tick();
+    await replyTo(sink, 2);
     ctl.handleText(client, JSON.stringify({ type: 'stop-recording', id: 3 }));
-    await tick();
+    await replyTo(sink, 3);
     ctl.handleText(client, JSON.stringify({ type: 'list-recordings', id: 4 }));
-    await tick();
+    await replyTo(sink, 4);
     const ms = messages(sink);
     expect(ms.find((m) => m.type === 'ack' && m.id === 1)).toBeDefined();
     expect(ms.find((m) => m.type === 'error' && m.id === 2)).toMatchObject({
