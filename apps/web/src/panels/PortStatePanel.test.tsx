@@ -1,10 +1,16 @@
 import { cleanup, render, screen } from '@testing-library/react';
 import { act } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventKind } from '@iocpscope/protocol';
+import {
+  EventKind,
+  NO_THREAD,
+  RECORD_WORDS,
+  encodeChunk,
+  encodeFileHeader,
+} from '@iocpscope/protocol';
 import { AppStoreProvider } from '../state/hooks.tsx';
 import { createAppStore } from '../state/store.ts';
-import { syntheticTraceFile } from '../state/synthetic.test-util.ts';
+import { syntheticEchoTrace, syntheticTraceFile } from '../state/synthetic.test-util.ts';
 import { PortStatePanel } from './PortStatePanel.tsx';
 
 afterEach(() => cleanup());
@@ -46,6 +52,47 @@ describe('<PortStatePanel> after a gap (issue 19 §8)', () => {
       /^Unknown: events were lost/,
     );
     expect(screen.getByTestId('port-threads').textContent).toContain('unknown (after a gap)');
+    store.getState().actions.dispose();
+  });
+});
+
+describe('<PortStatePanel> in a view that joined mid-run', () => {
+  it('says the queue is unknown because the snapshot could not say, not because of a gap that never happened', async () => {
+    const store = createAppStore({
+      runTask: (cb) => setTimeout(cb, 0),
+      location: { protocol: 'http:', host: 'test:1', search: '' },
+      storage: null,
+    });
+    // A partial Snapshot bracket (what a hooked process's first view starts with), then a run.
+    const t = syntheticEchoTrace({ sessions: 4, workers: 2, rounds: 2, seed: 1 });
+    const words = new Uint32Array((t.count + 2) * RECORD_WORDS);
+    words.set([EventKind.Snapshot | (NO_THREAD << 16), 0, 0, 0, 0, 0, 1, 0], 0);
+    words.set([EventKind.Snapshot | (1 << 8) | (NO_THREAD << 16), 0, 0, 0, 0, 0, 0, 0], 8);
+    words.set(t.records, 2 * RECORD_WORDS);
+    const header = encodeFileHeader({
+      clock: 'monotonic-ns',
+      host: 'synthetic',
+      backend: 'emulated',
+      portConfig: { workers: 2, concurrency: 1 },
+      startWallMs: 1_700_000_000_000,
+    });
+    const chunk = encodeChunk(words, t.strings);
+    const file = new Uint8Array(header.length + chunk.length);
+    file.set(header, 0);
+    file.set(chunk, header.length);
+    await store.getState().actions.loadBytes(file, 'joined.iocptrace');
+    render(
+      <AppStoreProvider store={store}>
+        <PortStatePanel />
+      </AppStoreProvider>,
+    );
+    act(() => store.getState().actions.setCursor(1));
+    const queued = screen.getByTestId('port-queued');
+    expect(queued.getAttribute('data-known')).toBe('false');
+    expect(queued.textContent).toContain('unknown (joined mid-run)');
+    expect(screen.getByTestId('port-queue-unknown').textContent).toMatch(
+      /^Unknown: this view joined a running server/,
+    );
     store.getState().actions.dispose();
   });
 });

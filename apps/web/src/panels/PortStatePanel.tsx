@@ -18,9 +18,10 @@ const STATE_CLASS: Record<number, string> = {
   [ThreadStateValue.Exited]: 'exited',
 };
 
-function threadStateText(t: ThreadState): string {
-  // After a gap the lost events may have changed it: say so rather than guess.
-  if (!t.known) return 'unknown (after a gap)';
+function threadStateText(t: ThreadState, afterGap: boolean): string {
+  // After a gap the lost events may have changed it, and a view that joined a running
+  // server may not have been told it: say which, rather than guess.
+  if (!t.known) return afterGap ? 'unknown (after a gap)' : 'unknown (joined mid-run)';
   switch (t.state) {
     case ThreadStateValue.Waiting:
       return t.inGqcs ? 'waiting in GQCS' : 'waiting';
@@ -66,6 +67,9 @@ export function PortStatePanel() {
     );
   }
   const p = st.port;
+  // Unknown because events were lost, or because the view joined a running server
+  // whose snapshot could not say (a partial bracket: a hooked process's first view).
+  const afterGap = st.gaps > 0;
   const queued = p.queue.size;
   const conc = p.concurrency || trace.concurrency;
   const over = conc > 0 && p.running > conc;
@@ -95,7 +99,9 @@ export function PortStatePanel() {
           >
             <div className="v">{p.queueKnown ? formatCount(queued) : '?'}</div>
             <div className="k">
-              {p.queueKnown ? 'packets queued' : 'queued: unknown after a gap'}
+              {p.queueKnown
+                ? 'packets queued'
+                : `queued: unknown ${afterGap ? 'after a gap' : '(joined mid-run)'}`}
             </div>
           </div>
           <div
@@ -152,7 +158,7 @@ export function PortStatePanel() {
                 <span style={{ color: 'var(--text-strong)' }}>
                   {trace.laneOfTid(t.tid)?.name ?? `thread ${t.tid}`}
                 </span>{' '}
-                <span style={{ color: 'var(--text-muted)' }}>{threadStateText(t)}</span>
+                <span style={{ color: 'var(--text-muted)' }}>{threadStateText(t, afterGap)}</span>
               </span>
               <span className="mono" style={{ color: 'var(--text-faint)', fontSize: 11 }}>
                 {t.tid === nextWake && t.state === ThreadStateValue.Waiting
@@ -170,8 +176,10 @@ export function PortStatePanel() {
         </div>
         {!p.queueKnown ? (
           <div style={{ color: 'var(--text-muted)' }} data-testid="port-queue-unknown">
-            Unknown: events were lost in a gap, so packets may be queued that the trace does not
-            show{queued > 0 ? ` (${formatCount(queued)} seen since)` : ''}.
+            {afterGap
+              ? 'Unknown: events were lost in a gap, so packets may be queued that the trace does not show'
+              : 'Unknown: this view joined a running server whose snapshot could not say what was queued, so packets may be queued that the trace does not show'}
+            {queued > 0 ? ` (${formatCount(queued)} seen since)` : ''}.
           </div>
         ) : null}
         {queued === 0 ? (
