@@ -57,6 +57,16 @@ interface ChatHook {
 const probe = (page: Page): Promise<Probe> =>
   page.evaluate(() => (window as unknown as { __iocpscope: ChatHook }).__iocpscope.timeline()!);
 
+/** The probe once `check` holds: the timeline draws a new view on its next frame, late on a busy box. */
+async function probeUntil(page: Page, check: (p: Probe) => void): Promise<Probe> {
+  let p: Probe | null = null;
+  await expect(async () => {
+    p = await probe(page);
+    check(p);
+  }).toPass({ timeout: T.ui, intervals: [50, 100, 250] });
+  return p!;
+}
+
 /** Poll the hook's state until `check` passes. */
 async function untilChat(
   page: Page,
@@ -169,7 +179,11 @@ test("the chat example: a room's job-queue track, a flush selected on its worker
     [t0 - pad, t1 + pad],
   );
   await untilState(page, (s) => expect(s.view[0]).toBeCloseTo(t0 - pad, -2), T.ui);
-  p = await probe(page);
+  // The timeline draws the new view on its next frame: wait for that frame.
+  p = await probeUntil(page, (q) => {
+    const f = q.chat?.queues[0]?.inView.find((x) => x.begin === begin);
+    expect(f ? f.x1 - f.x0 : 0).toBeGreaterThan(8);
+  });
   const room0 = p.chat!.queues[0]!;
   const flush = room0.inView.find((f) => f.begin === begin)!;
   expect(flush.x1 - flush.x0).toBeGreaterThan(8);
@@ -258,6 +272,8 @@ test('the lock view on the broadcast-under-room-lock example: the room lock, its
     ([a, b]) => (window as unknown as { __iocpscope: ChatHook }).__iocpscope.setView(a!, b!),
     [firstWait - 200_000, firstWait + 800_000],
   );
+  const shown = (await getState(page)).view;
+  await probeUntil(page, (q) => expect(q.t0).toBeCloseTo(shown[0], -2));
   await parkMouse(page);
   const before = await canvasPixels(page, amber, band);
   await room.hover();
