@@ -253,6 +253,32 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
     expect(s.cursor).toBe(s.trace!.count - 1);
   });
 
+  it('paused while a resync is pending: its bracket neither replaces the paused view nor drops the spool being opened', async () => {
+    const h = live();
+    // Stream until the live trace passes its share and asks for a resync, then pause
+    // before the bracket comes (the hub answers late on a busy server).
+    while (h.resyncs() === 0) h.stream(FRAME);
+    const held = h.store.getState().trace!;
+    h.store.getState().actions.browseSpool();
+    expect(h.store.getState().spool).toBe('opening');
+    h.frame(bracket(tsOf(h.at() - 1)));
+    h.stream(3000);
+    let s = h.store.getState();
+    expect(s.trace).toBe(held); // the paused view is what the user paused on
+    await settle(() => h.store.getState().remote !== null);
+    s = h.store.getState();
+    expect(s.remote!.meta.live).toBe(true);
+    expect(s.paused).toBe(true);
+    // Resuming follows again from a fresh bracket.
+    s.actions.setPaused(false);
+    expect(h.resyncs()).toBe(2);
+    h.frame(bracket(tsOf(h.at() - 1)));
+    h.stream(500);
+    s = h.store.getState();
+    expect(s.remote).toBeNull();
+    expect(s.trace!.count).toBe(3 + 500);
+  });
+
   it('paused without a spool (NO_SPOOL), keeps what it holds and says so', async () => {
     const h = live({ noSpool: true });
     h.stream(10_000);

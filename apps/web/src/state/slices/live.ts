@@ -428,14 +428,18 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
           }
           const n = records.length / RECORD_WORDS;
           if ((resyncPending || discarding) && startsWithBracket(records)) {
-            // The state at a cut of the stream: the live trace starts again here.
+            // The state at a cut of the stream: a following view starts again here.
             resyncPending = false;
-            discarding = false;
-            if (get().remote === null) {
+            if (get().remote === null && !get().paused) {
+              discarding = false;
               startTrace(records);
               return;
             }
-            // Paused in the spool: the bracket only ends the wait; keep counting.
+            // Paused (in the spool, opening it, or holding a full view): the bracket
+            // only ends the wait. Starting over here would drop what the user is
+            // looking at, and a spool being opened with it; the view keeps what it
+            // holds, counts the rest, and resuming resyncs.
+            discarding = true;
           }
           const now = get();
           if (now.remote !== null || discarding) {
