@@ -155,7 +155,7 @@ export const RULES: readonly RuleInfo[] = [
     number: 14,
     title: 'Workers blocked outside GQCS while packets wait; sustained overcommit',
     coverage:
-      'Packets queued for longer than a threshold while no thread waits in GQCS, fewer than the concurrency value run and workers are blocked; more threads running than the concurrency value for longer than a threshold. A LIFO hot thread and a short overcommit after a wake-up are normal and not reported.',
+      'Packets queued for longer than a threshold while no thread waits in GQCS, fewer than the concurrency value run and workers are blocked by the server: in Sleep or a synchronous call, or on a lock whose holder posted I/O, slept or blocked under it (a deadlock included); more threads running than the concurrency value for longer than a threshold. A lock whose running holder did nothing recorded under it is contention (or a holder the OS did not schedule) and is only a warning, after 10× the threshold. A LIFO hot thread and a short overcommit after a wake-up are normal and not reported.',
   },
   {
     id: 'send-lost-bytes',
