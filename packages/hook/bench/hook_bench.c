@@ -2,9 +2,13 @@
  * process: run through `iocpscope run`, its calls go through the hooks (the
  * import table is patched), while pointers it finds itself in the DLLs' export
  * tables (not through GetProcAddress, which the hook answers) reach the real
- * functions. Each case runs in batches, hooked and real interleaved; the
- * fastest batch of each stands for it (the least disturbed), and the difference
- * divided by the hooked calls in an iteration is the cost of the hook.
+ * functions. Each case runs batches x iterations pairs: one iteration through
+ * the real functions and one through the hooks, back to back, in alternating
+ * order, each timed alone with the TSC. A call into Wine's server takes tens of
+ * µs and varies by several, so batch averages (or their minimum) differ by more
+ * than the hook costs; the medians of the paired per-iteration times do not
+ * drift with the machine, and their difference, divided by the hooked calls in
+ * an iteration, is the cost of the hook (the mean is printed too).
  *
  * Usage: hook_bench.exe RESULTS.json [batches] [iterations per batch]
  */
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <intrin.h>
 
 typedef BOOL(WINAPI *pqcs_fn)(HANDLE, DWORD, ULONG_PTR, LPOVERLAPPED);
 typedef BOOL(WINAPI *gqcs_fn)(HANDLE, LPDWORD, PULONG_PTR, LPOVERLAPPED *, DWORD);
@@ -64,6 +69,21 @@ static double now_ns(void) {
   if (!f.QuadPart) QueryPerformanceFrequency(&f);
   QueryPerformanceCounter(&t);
   return (double)t.QuadPart * 1e9 / (double)f.QuadPart;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* TSC ticks per ns, against QueryPerformanceCounter over 100 ms. */
+static double tsc_per_ns(void) {
+  double t0 = now_ns(), t1;
+  unsigned long long c0 = __rdtsc(), c1;
+  Sleep(100);
+  t1 = now_ns();
+  c1 = __rdtsc();
+  return (double)(c1 - c0) / (t1 - t0);
 }
 
 /* One iteration of each case; `real` picks the unhooked pointers. */
@@ -151,7 +171,13 @@ int main(int argc, char **argv) {
       {"WSASend done in the call (skip-on-success)", send_at_once, 1},
   };
   HANDLE drainer = NULL;
+  double ticks, *times[2];
   if (argc < 2 || !(out = fopen(argv[1], "w"))) return 2;
+  if (batches < 1 || iters < 10 || (double)batches * iters > 1e7) return 2;
+  times[0] = (double *)malloc(sizeof(double) * (size_t)batches * (size_t)iters);
+  times[1] = (double *)malloc(sizeof(double) * (size_t)batches * (size_t)iters);
+  if (!times[0] || !times[1]) return 4;
+  ticks = tsc_per_ns();
   WSAStartup(MAKEWORD(2, 2), &wsa);
   real_pqcs = (pqcs_fn)(void (*)(void))export_of("kernelbase.dll", "PostQueuedCompletionStatus");
   real_gqcs = (gqcs_fn)(void (*)(void))export_of("kernelbase.dll", "GetQueuedCompletionStatus");
@@ -176,31 +202,42 @@ int main(int argc, char **argv) {
   SetFileCompletionNotificationModes((HANDLE)srv, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS);
   fprintf(out, "{\"batches\":%d,\"iterations\":%d,\"cases\":[", batches, iters);
   for (c = 0; c < (int)(sizeof cases / sizeof cases[0]); c++) {
-    double best[2] = {1e30, 1e30};
-    int i, mode;
+    double med[2], sum[2];
+    int i, mode, n;
     if (cases[c].fn == send_at_once) {
       drainer = CreateThread(NULL, 0, drain, NULL, 0, NULL);
     }
     for (i = 0; i < iters / 10; i++) cases[c].fn(i & 1); /* warm-up: rings, tables, sites */
-    for (b = 0; b < batches; b++) {
-      for (mode = 0; mode < 2; mode++) {
-        int real = (b + mode) & 1; /* alternate which goes first */
-        double t0 = now_ns(), ns;
-        for (i = 0; i < iters; i++) cases[c].fn(real);
-        ns = (now_ns() - t0) / iters;
-        if (ns < best[real]) best[real] = ns;
+    for (mode = 0; mode < 2; mode++) sum[mode] = 0;
+    for (b = 0, n = 0; b < batches; b++) {
+      for (i = 0; i < iters; i++, n++) {
+        for (mode = 0; mode < 2; mode++) {
+          int real = (i + mode) & 1; /* alternate which goes first */
+          unsigned long long t0 = __rdtsc();
+          cases[c].fn(real);
+          times[real][n] = (double)(__rdtsc() - t0) / ticks;
+          sum[real] += times[real][n];
+        }
       }
+    }
+    for (mode = 0; mode < 2; mode++) {
+      qsort(times[mode], (size_t)n, sizeof(double), cmp_double);
+      med[mode] = times[mode][n / 2];
     }
     if (drainer) {
       shutdown(srv, SD_SEND);
       WaitForSingleObject(drainer, 5000);
       drainer = NULL;
     }
-    fprintf(out, "%s{\"name\":\"%s\",\"calls\":%d,\"realNs\":%.1f,\"hookedNs\":%.1f}", c ? "," : "",
-            cases[c].name, cases[c].calls, best[1], best[0]);
+    fprintf(out,
+            "%s{\"name\":\"%s\",\"calls\":%d,\"realNs\":%.1f,\"hookedNs\":%.1f,"
+            "\"realMeanNs\":%.1f,\"hookedMeanNs\":%.1f,\"samples\":%d}",
+            c ? "," : "", cases[c].name, cases[c].calls, med[1], med[0], sum[1] / n, sum[0] / n, n);
     fflush(out);
   }
   fprintf(out, "]}\n");
   fclose(out);
+  free(times[0]);
+  free(times[1]);
   return 0;
 }
