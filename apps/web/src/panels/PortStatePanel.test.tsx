@@ -1,16 +1,14 @@
 import { cleanup, render, screen } from '@testing-library/react';
 import { act } from 'react';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  EventKind,
-  NO_THREAD,
-  RECORD_WORDS,
-  encodeChunk,
-  encodeFileHeader,
-} from '@iocpscope/protocol';
+import { EventKind, NO_THREAD, RECORD_WORDS } from '@iocpscope/protocol';
 import { AppStoreProvider } from '../state/hooks.tsx';
 import { createAppStore } from '../state/store.ts';
-import { syntheticEchoTrace, syntheticTraceFile } from '../state/synthetic.test-util.ts';
+import {
+  syntheticEchoTrace,
+  syntheticTraceFile,
+  traceFileOf,
+} from '../state/synthetic.test-util.ts';
 import { PortStatePanel } from './PortStatePanel.tsx';
 
 afterEach(() => cleanup());
@@ -69,17 +67,7 @@ describe('<PortStatePanel> in a view that joined mid-run', () => {
     words.set([EventKind.Snapshot | (NO_THREAD << 16), 0, 0, 0, 0, 0, 1, 0], 0);
     words.set([EventKind.Snapshot | (1 << 8) | (NO_THREAD << 16), 0, 0, 0, 0, 0, 0, 0], 8);
     words.set(t.records, 2 * RECORD_WORDS);
-    const header = encodeFileHeader({
-      clock: 'monotonic-ns',
-      host: 'synthetic',
-      backend: 'emulated',
-      portConfig: { workers: 2, concurrency: 1 },
-      startWallMs: 1_700_000_000_000,
-    });
-    const chunk = encodeChunk(words, t.strings);
-    const file = new Uint8Array(header.length + chunk.length);
-    file.set(header, 0);
-    file.set(chunk, header.length);
+    const file = traceFileOf(words, t.strings, { workers: 2, concurrency: 1 });
     await store.getState().actions.loadBytes(file, 'joined.iocptrace');
     render(
       <AppStoreProvider store={store}>

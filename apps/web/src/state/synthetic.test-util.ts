@@ -484,25 +484,38 @@ export function syntheticEchoTrace(o: SyntheticOptions): SyntheticTrace {
 /** The same trace as .iocptrace bytes, in chunks of `perChunk` events. */
 export function syntheticTraceFile(o: SyntheticOptions, perChunk = 4096): Uint8Array {
   const t = syntheticEchoTrace(o);
+  return traceFileOf(
+    t.records,
+    t.strings,
+    { workers: o.workers, concurrency: o.concurrency ?? Math.max(1, Math.floor(o.workers / 2)) },
+    perChunk,
+  );
+}
+
+/** Records (and their strings) as .iocptrace bytes, in chunks of `perChunk` events. */
+export function traceFileOf(
+  records: Uint32Array,
+  strings: SyntheticTrace['strings'],
+  portConfig: { workers: number; concurrency: number },
+  perChunk = 4096,
+): Uint8Array {
+  const count = records.length / RECORD_WORDS;
   const parts: Uint8Array[] = [
     encodeFileHeader({
       clock: 'monotonic-ns',
       host: 'synthetic',
       backend: 'emulated',
-      portConfig: {
-        workers: o.workers,
-        concurrency: o.concurrency ?? Math.max(1, Math.floor(o.workers / 2)),
-      },
+      portConfig,
       startWallMs: 1_700_000_000_000,
       name: 'synthetic echo run',
     }),
   ];
-  for (let first = 0; first < t.count; first += perChunk) {
-    const end = Math.min(t.count, first + perChunk);
+  for (let first = 0; first < count; first += perChunk) {
+    const end = Math.min(count, first + perChunk);
     parts.push(
       encodeChunk(
-        t.records.subarray(first * RECORD_WORDS, end * RECORD_WORDS),
-        first === 0 ? t.strings : [],
+        records.subarray(first * RECORD_WORDS, end * RECORD_WORDS),
+        first === 0 ? strings : [],
       ),
     );
   }
