@@ -176,7 +176,7 @@ export const RULES: readonly RuleInfo[] = [
     number: 17,
     title: 'Two threads flush one JobQueue at once',
     coverage:
-      'From JobFlush (v2): a flush of a queue that begins on one thread while another thread’s flush of the same queue has begun and not ended. Whether the pushers’ decisions were right is not in the events (the count they read is); the overlap is.',
+      'From JobPush and JobFlush (v2): a thread that flushes a queue right after its push found the count above 0 (its add was not the 0→1 one); a flush of a queue that begins on one thread while another thread’s flush of the same queue has begun and not ended, unless both began from a 0→1 push (then the first one’s end record is only late: its last decrement came before the second push).',
   },
   {
     id: 'send-buffer-reuse',
