@@ -20,7 +20,9 @@
 //
 // It prints the matrix (rows: faults and clean; columns: rules; cell: the
 // fraction of runs in which the rule fired), each fault's recall (its own
-// rule), every rule that fired on a clean run, and every rule that fired on a
+// rule, over the runs that reached the fault's broken path: for the races a
+// run may not reach, REACHED reads from the recording's records, naively,
+// whether the bug happened at all), every rule that fired on a clean run, and every rule that fired on a
 // fault run outside that fault's documented co-findings (FAULT_CO_FINDINGS).
 // The recording of each such run is kept in --keep (default
 // .bench/detectors/) for a look. Exit 1 when a target is missed.
@@ -28,7 +30,7 @@
 // Options: --runs N (per row), --seed N, --only fault1,fault2, --keep DIR.
 
 import { connect, type Socket } from 'node:net';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -37,7 +39,7 @@ import {
   RULES,
   type RuleId,
 } from '../packages/analysis/src/index.ts';
-import { TraceEndReason } from '../packages/protocol/src/index.ts';
+import { TraceEndReason, readTraceFile } from '../packages/protocol/src/index.ts';
 import { checkFile } from '../apps/server/src/cli/check.ts';
 import {
   CHAT_FAULT_NAMES,
@@ -111,6 +113,87 @@ const APPLIES: Partial<Record<FaultName, { when: (p: Point) => boolean; why: str
     why: 'a second worker must run to wait for the room lock while the first sends',
   },
 };
+
+// Races a run may not reach: whether the fault's broken path showed in the
+// recording, read naively from its records (not through the detectors). A run
+// that did not reach it cannot test its rule: it is listed apart ("not
+// reached"), not counted as a miss; a rule that fires on it is still counted.
+const K_IOCOUNT = 10;
+const K_RELEASED = 12;
+const K_LOCK_ACQUIRE = 17;
+const K_LOCK_RELEASE = 18;
+const K_JOB_PUSH = 27;
+const K_JOB_FLUSH = 28;
+const REACHED: Partial<Record<FaultName, { what: string; test: (w: Uint32Array) => boolean }>> = {
+  'job-queue-two-flushers': {
+    what: 'a thread flushed a room right after its push found the job count above 0',
+    test: (w) => {
+      const pushed = new Map<number, { room: number; after: number }>();
+      for (let i = 0; i < w.length / 8; i++) {
+        const k = w[i * 8]! & 0xff;
+        const tid = w[i * 8]! >>> 16;
+        if (k === K_JOB_PUSH) pushed.set(tid, { room: w[i * 8 + 1]!, after: w[i * 8 + 6]! });
+        else if (k === K_JOB_FLUSH && ((w[i * 8]! >>> 8) & 0xff) === 0) {
+          const p = pushed.get(tid);
+          if (p !== undefined && p.room === w[i * 8 + 1] && p.after > 1) return true;
+          pushed.delete(tid);
+        }
+      }
+      return false;
+    },
+  },
+  'lock-order-inversion': {
+    what: 'two locks were taken nested in both orders',
+    test: (w) => {
+      const held = new Map<number, number[]>();
+      const pairs = new Set<string>();
+      for (let i = 0; i < w.length / 8; i++) {
+        const k = w[i * 8]! & 0xff;
+        const tid = w[i * 8]! >>> 16;
+        const lock = w[i * 8 + 1]!;
+        const h = held.get(tid) ?? [];
+        held.set(tid, h);
+        if (k === K_LOCK_ACQUIRE) {
+          for (const a of h) {
+            if (pairs.has(`${lock}>${a}`)) return true;
+            pairs.add(`${a}>${lock}`);
+          }
+          h.push(lock);
+        } else if (k === K_LOCK_RELEASE) {
+          const at = h.lastIndexOf(lock);
+          if (at >= 0) h.splice(at, 1);
+        }
+      }
+      return false;
+    },
+  },
+  'release-without-atomic-flag': {
+    what: "a session was released twice, or by a thread whose last IOCount change was another session's",
+    test: (w) => {
+      const released = new Set<string>();
+      const lastCount = new Map<number, string>();
+      for (let i = 0; i < w.length / 8; i++) {
+        const k = w[i * 8]! & 0xff;
+        const tid = w[i * 8]! >>> 16;
+        const id = `${w[i * 8 + 5]}:${w[i * 8 + 4]}`;
+        if (k === K_IOCOUNT) lastCount.set(tid, id);
+        else if (k === K_RELEASED) {
+          const last = lastCount.get(tid);
+          if (released.has(id) || (last !== undefined && last !== id)) return true;
+          released.add(id);
+        }
+      }
+      return false;
+    },
+  },
+};
+
+async function reachedIn(row: Row, file: string): Promise<boolean> {
+  const oracle = isClean(row) ? undefined : REACHED[row as FaultName];
+  if (oracle === undefined) return true;
+  const bytes = await readFile(file).catch(() => null);
+  return bytes !== null && oracle.test(readTraceFile(new Uint8Array(bytes)).records);
+}
 
 // ---- seeded grid ----------------------------------------------------------------
 
@@ -319,6 +402,8 @@ const WITH_FIN = new Set<Row>(['clean', 'zero-byte-recv-reposted']);
 
 interface RunResult {
   rules: Set<RuleId>;
+  /** The fault's broken path showed in the recording (see REACHED). */
+  reached: boolean;
   ms: number;
   file: string;
   problem: string | null;
@@ -409,6 +494,7 @@ async function runOnce(row: Row, p: Point, dir: string, k: number): Promise<RunR
     problem = `${o.lostEvents} events lost`;
   return {
     rules: new Set(o.findings.map((f) => f.rule)),
+    reached: await reachedIn(row, file),
     ms: performance.now() - t0,
     file,
     problem,
@@ -444,7 +530,9 @@ for (const row of rows) {
           : 'FALSE POSITIVE'
         : r.rules.has(own)
           ? 'caught'
-          : 'MISSED';
+          : r.reached
+            ? 'MISSED'
+            : 'not reached';
     process.stdout.write(
       `  ${row} #${k + 1} (${describe(point)}): ${[...r.rules].join(', ') || 'nothing'} -- ${mark}` +
         `${r.problem ? ` [${r.problem}]` : ''} ${(r.ms / 1000).toFixed(1)} s\n`,
@@ -459,6 +547,7 @@ const short = (id: RuleId): string => `r${RULES.find((r) => r.id === id)!.number
 const head = 'row'.padEnd(28) + ruleCols.map((c) => short(c).padStart(5)).join('') + '  recall';
 console.log(`\nconfusion matrix: fraction of runs in which each rule fired\n${head}`);
 const misses: string[] = [];
+const notReached: string[] = [];
 const falsePositives: string[] = [];
 const outside: string[] = [];
 const problems: string[] = [];
@@ -476,7 +565,8 @@ for (const [row, list] of results) {
   }
   if (own !== null) {
     const caught = list.filter((x) => x.r.rules.has(own)).length;
-    line += `  ${caught}/${list.length}`;
+    const reached = list.filter((x) => x.r.reached || x.r.rules.has(own)).length;
+    line += `  ${caught}/${reached}${reached < list.length ? ` (${list.length - reached} not reached)` : ''}`;
   }
   console.log(line);
   for (const [k, { point, r }] of list.entries()) {
@@ -492,7 +582,14 @@ for (const [row, list] of results) {
       );
     }
     if (own !== null && !r.rules.has(own)) {
-      misses.push(`${row} #${k + 1} (${describe(point)}): ${own} did not fire -> ${await kept()}`);
+      if (r.reached)
+        misses.push(
+          `${row} #${k + 1} (${describe(point)}): ${own} did not fire -> ${await kept()}`,
+        );
+      else
+        notReached.push(
+          `${row} #${k + 1} (${describe(point)}): the recording shows no sign that ${REACHED[row as FaultName]!.what}`,
+        );
     }
     const extra = [...r.rules].filter((x) => own !== null && !allowed.has(x));
     if (extra.length > 0) {
@@ -500,14 +597,18 @@ for (const [row, list] of results) {
     }
   }
 }
-console.log(`\nrecall per fault (runs in which its own rule fired):`);
+console.log(
+  `\nrecall per fault (runs in which its own rule fired, of the runs that reached its broken path):`,
+);
 for (const [row, list] of results) {
   if (isClean(row)) continue;
   const own = FAULT_RULES[row];
   const caught = list.filter((x) => x.r.rules.has(own)).length;
+  const reached = list.filter((x) => x.r.reached || x.r.rules.has(own)).length;
   const ap = APPLIES[row];
   console.log(
-    `  ${row.padEnd(28)} ${short(own)} ${own.padEnd(20)} ${((100 * caught) / list.length).toFixed(0).padStart(3)}%` +
+    `  ${row.padEnd(28)} ${short(own)} ${own.padEnd(20)} ${reached === 0 ? '  -' : ((100 * caught) / reached).toFixed(0).padStart(3)}%` +
+      (reached < list.length ? ` of ${reached} (${list.length - reached} not reached)` : '') +
       (ap ? `  (run only where it can show: ${ap.why})` : ''),
   );
 }
@@ -518,6 +619,10 @@ const report = (title: string, xs: string[]): void => {
 report('rules that fired on a clean run', falsePositives);
 report("rules that fired on a fault run outside that fault's documented co-findings", outside);
 report('missed faults', misses);
+report(
+  "runs that did not reach the fault's broken path (not misses: the bug did not happen)",
+  notReached,
+);
 report('runs that did not record cleanly', problems);
 const load1 = loadavg();
 console.log(

@@ -347,6 +347,14 @@ export const FAULT_CO_FINDINGS: Record<
       rule: 'gqcs-false',
       why: 'a failed completion of the session the race released is handled on the slot’s next session: the released session’s failed recv gets no -1 of its own',
     },
+    {
+      rule: 'zero-byte',
+      why: 'a session sharing its slot handles its peer’s close (a 0-byte recv) with the other session’s RecvQ and flags, sees data, and posts its recv again',
+    },
+    {
+      rule: 'ring-buffer',
+      why: 'that recv is posted where the other session’s data left RecvQ’s rear, not where its own last completion (0 bytes) left it',
+    },
   ],
   'ring-wrap-off-by-one': [],
   'short-send-ignored': [],
