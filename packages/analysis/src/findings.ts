@@ -261,6 +261,10 @@ export const FAULT_CO_FINDINGS: Record<
       why: "a late send completion moves the next session's SendQ front past bytes it never sent",
     },
     {
+      rule: 'one-send-in-flight',
+      why: 'the extra -1 releases the session while its send is in flight, and a handler still running on it posts another send: two sends in flight on the released session',
+    },
+    {
       rule: 'shutdown',
       why: 'a count taken below 0 never reaches 0 again: the session is never released and is still alive when shutdown posts the exit packets',
     },
