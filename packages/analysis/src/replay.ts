@@ -580,6 +580,12 @@ export class Replayer {
 
   // ---- threads -------------------------------------------------------------
 
+  /** Some thread's recorder overflowed and the thread has not written since (its loss may go on). */
+  private lossOpen(): boolean {
+    for (const t of this.state.threads.values()) if (t.lossOpen) return true;
+    return false;
+  }
+
   private thread(tid: number, i: number): ThreadState {
     let t = this.state.threads.get(tid);
     if (t === undefined) {
@@ -1093,7 +1099,10 @@ export class Replayer {
     if (s === undefined) {
       s = newSession(id);
       s.rev = this.epoch;
-      s.complete = true;
+      // While another thread's recorder is still losing records (its Gap came, its
+      // next record has not), what that thread does to the new session is missing:
+      // the session is not judged, as one that lived through a gap.
+      s.complete = !this.lossOpen();
       st.sessions.set(id, s);
       st.sessionsCreated++;
     }

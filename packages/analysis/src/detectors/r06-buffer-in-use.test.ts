@@ -1,4 +1,4 @@
-import { WinError } from '@iocpscope/protocol';
+import { GapSource, WinError } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { checksOf, findingsOf, openSession, server } from '../testing/scenarios.ts';
 
@@ -10,6 +10,24 @@ describe('rule 6: buffers or OVERLAPPED reused while I/O uses them', () => {
     const fs = findingsOf(sv.b, { rules: ['buffer-in-use'] });
     expect(checksOf(fs)).toEqual(['buffer-in-use/two-recvs']);
     expect(fs[0]!.evidence).toEqual([recv.incIndex, second.incIndex]);
+  });
+
+  it("does not judge a session created while another thread's recorder is still losing records", () => {
+    // Seen on a spinning fault: worker 1's ring overflowed (its Gap placed where the loss began)
+    // and it dequeued and handled the first recv while losing; only worker 2's records remain.
+    const sv = server();
+    const [w0, w1] = [sv.w[0]!, sv.w[1]!];
+    sv.b.gap(5000, w0.tid, GapSource.RingOverflow);
+    const { s } = openSession(sv);
+    w1.recv(s); // looks like a second recv: the first one's completion is among the lost records
+    expect(findingsOf(sv.b, { rules: ['buffer-in-use'] })).toEqual([]);
+    // Once worker 1 writes again its loss is over, and sessions created after that are judged.
+    w0.marker('back');
+    const next = openSession(sv, 2);
+    w1.recv(next.s);
+    expect(checksOf(findingsOf(sv.b, { rules: ['buffer-in-use'] }))).toEqual([
+      'buffer-in-use/two-recvs',
+    ]);
   });
 
   it('reports an OVERLAPPED posted again while its I/O is in flight', () => {
