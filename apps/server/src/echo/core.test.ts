@@ -19,7 +19,14 @@ import {
 import type { TraceRecorder } from '../trace/recorder.ts';
 import { EchoCore, RACE_WORK_US, ovRecv, ovSend } from './core.ts';
 import { FAULT_WORDS, FaultSwitches, type FaultName } from './faults.ts';
-import { S_JOINED, SessionTable } from '../session/session-table.ts';
+import {
+  HEADER_WORDS,
+  SLOT_WORDS,
+  S_ID_HI,
+  S_ID_LO,
+  S_JOINED,
+  SessionTable,
+} from '../session/session-table.ts';
 
 interface Post {
   op: 'recv' | 'send';
@@ -215,7 +222,40 @@ function acceptOne(): number {
   return slot;
 }
 
+/** EchoCore with a point right after an IOCount change's CAS, where another thread may run. */
+class InterleavedCore extends EchoCore {
+  afterBump: (() => void) | null = null;
+  protected override bump(slot: number, delta: number): number {
+    const v = super.bump(slot, delta);
+    const h = this.afterBump;
+    this.afterBump = null;
+    h?.();
+    return v;
+  }
+  decrement(slot: number, ioId: number): number {
+    return this.decOnly(slot, IoCountCause.Completion, ioId);
+  }
+}
+
 describe('EchoCore', () => {
+  it('names the session it decremented in the IoCount record, even when the slot holds the next session by then', () => {
+    const ic = new InterleavedCore(table, arena, rec, port, port, FAULT_WORDS);
+    core = ic;
+    const s = acceptOne();
+    const [lo, hi] = [table.idLo(s), table.idHi(s)];
+    // Right after this thread's -1, another takes the count to 0, releases, and the
+    // acceptor's next session takes the slot (its id words change).
+    ic.afterBump = () => {
+      const b = HEADER_WORDS + s * SLOT_WORDS;
+      table.i32[b + S_ID_LO] = (lo + 0x10000) | 0;
+      table.i32[b + S_ID_HI] = hi | 0;
+    };
+    ic.decrement(s, 42);
+    const last = rec.of(EventKind.IoCount).at(-1)!;
+    expect(last[6]).toBe(42);
+    expect([last[3], last[4]]).toEqual([lo, hi]);
+  });
+
   it('holds an IOCount across the first RecvPost and hands the session over before dropping it', () => {
     const s = acceptOne();
     const kinds = rec.records.map((r) => r[0]);

@@ -354,34 +354,26 @@ export abstract class SessionCore {
     }
   }
 
+  // The session's id is read before the change: the caller's own count keeps the
+  // slot's session until its change lands. Read after a decrement, it can already
+  // be the slot's next session's (another thread took the count to 0, released
+  // and the acceptor reused the slot meanwhile): the record would name a session
+  // that never counted this I/O. bench:detectors saw exactly that on a preempted
+  // worker.
   protected inc(slot: number, cause: number, ioId: number): void {
-    const v = this.bump(slot, 1);
     const t = this.table;
-    this.rec.recordAt(
-      this.stamp,
-      EventKind.IoCount,
-      cause,
-      v >>> 0,
-      t.idLo(slot),
-      t.idHi(slot),
-      1,
-      ioId,
-    );
+    const lo = t.idLo(slot);
+    const hi = t.idHi(slot);
+    const v = this.bump(slot, 1);
+    this.rec.recordAt(this.stamp, EventKind.IoCount, cause, v >>> 0, lo, hi, 1, ioId);
   }
 
   protected decOnly(slot: number, cause: number, ioId: number): number {
-    const v = this.bump(slot, -1);
     const t = this.table;
-    this.rec.recordAt(
-      this.stamp,
-      EventKind.IoCount,
-      cause,
-      v >>> 0,
-      t.idLo(slot),
-      t.idHi(slot),
-      DELTA_MINUS_1,
-      ioId,
-    );
+    const lo = t.idLo(slot);
+    const hi = t.idHi(slot);
+    const v = this.bump(slot, -1);
+    this.rec.recordAt(this.stamp, EventKind.IoCount, cause, v >>> 0, lo, hi, DELTA_MINUS_1, ioId);
     return v;
   }
 
