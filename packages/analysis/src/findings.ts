@@ -282,6 +282,14 @@ export const FAULT_CO_FINDINGS: Record<
       rule: 'iocount-balance',
       why: 'the completions that still arrive for the released session decrement a count that was already given up',
     },
+    {
+      rule: 'gqcs-false',
+      why: "the released session's pending recv fails (64) and its completion is handled on the slot's next session: the failed recv gets no -1 of its own",
+    },
+    {
+      rule: 'release-once',
+      why: "that late completion's -1 lands on the slot's next session, which then reaches 0 twice and is released twice",
+    },
   ],
   'recv-not-reposted': [],
   'two-sends-in-flight': [
