@@ -1,7 +1,6 @@
 // Small pieces the benchmark scripts share: percentiles, a free loopback port,
 // and a page's JS memory after a forced GC (Chromium over CDP).
 
-import { createServer } from 'node:net';
 import type { Page } from 'playwright-core';
 
 /** The p-th percentile of `a` (nearest rank), NaN when empty. */
@@ -11,17 +10,7 @@ export function pct(a: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+export { freePort } from '../apps/server/bench/procs.ts';
 
 /** The page's heap, embedder heap and backing stores after three forced GCs (bytes). */
 export async function heapBytes(page: Page): Promise<number> {

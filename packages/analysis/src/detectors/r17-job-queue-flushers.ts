@@ -82,10 +82,11 @@ export function jobQueueFlushers(): Detector {
         return;
       }
       if (list === undefined) open.set(queue, (list = []));
-      const pushed = lastPush.get(tid);
+      const last = lastPush.get(tid);
       lastPush.delete(tid);
-      const fromZero = pushed !== undefined && pushed.queue === queue && pushed.after === 1;
-      if (pushed !== undefined && pushed.queue === queue && pushed.after > 1) {
+      const pushed = last?.queue === queue ? last : undefined;
+      const fromZero = pushed?.after === 1;
+      if (pushed !== undefined && pushed.after > 1) {
         ctx.report(rule, {
           check: 'not-from-zero',
           subject: threadSubject(tid),
