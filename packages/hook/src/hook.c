@@ -80,6 +80,38 @@
 #define HK_EXPORT __declspec(dllexport)
 #endif
 
+/* The thread's last error, read and written in its TEB (LastErrorValue: x64 gs:0x68, x86
+ * fs:0x34), the one field GetLastError, SetLastError, WSAGetLastError and WSASetLastError all
+ * use, on Windows and in Wine alike. A call into kernel32 or ws2_32 right after the real call
+ * (a kernel transition) costs a TLB miss on each of their code pages; this costs none. */
+#if defined(_MSC_VER) && !defined(__clang__) && defined(_M_X64)
+#define HK_LAST_ERROR() ((DWORD)__readgsdword(0x68))
+#define HK_SET_LAST_ERROR(v) __writegsdword(0x68, (DWORD)(v))
+#elif defined(_MSC_VER) && !defined(__clang__) && defined(_M_IX86)
+#define HK_LAST_ERROR() ((DWORD)__readfsdword(0x34))
+#define HK_SET_LAST_ERROR(v) __writefsdword(0x34, (DWORD)(v))
+#elif defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* (mingw's __readgsdword with a constant offset trips GCC's -Warray-bounds) */
+#ifdef __x86_64__
+#define HK_TEB_LAST_ERROR "%%gs:0x68"
+#else
+#define HK_TEB_LAST_ERROR "%%fs:0x34"
+#endif
+static __inline__ DWORD hk_last_error(void) {
+  DWORD v;
+  __asm__ __volatile__("movl " HK_TEB_LAST_ERROR ", %0" : "=r"(v));
+  return v;
+}
+static __inline__ void hk_set_last_error(DWORD v) {
+  __asm__ __volatile__("movl %0, " HK_TEB_LAST_ERROR : : "r"(v) : "memory");
+}
+#define HK_LAST_ERROR() hk_last_error()
+#define HK_SET_LAST_ERROR(v) hk_set_last_error((DWORD)(v))
+#else
+#define HK_LAST_ERROR() GetLastError()
+#define HK_SET_LAST_ERROR(v) SetLastError((DWORD)(v))
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -207,6 +239,32 @@ static iocpscope_loc hk_no_site = {"iocpscope-hook", 0, -1};
  * GQCS hooks do not give back the real call's last error. */
 #ifndef IOCPSCOPE_HOOK_TEST_FAULT
 #define IOCPSCOPE_HOOK_TEST_FAULT 0
+#endif
+
+/* Bench builds only (-DIOCPSCOPE_HOOK_SELFTIME): the TSC ticks each hook spends on the
+ * caller's thread outside the real call, per API, the last HK_SELF_KEEP calls each, for
+ * bench/hook_bench.c (which calls the hooks from one thread, so these are plain stores). */
+#ifdef IOCPSCOPE_HOOK_SELFTIME
+#define HK_SELF_KEEP 65536
+static uint64_t hk_self_calls[HK_COUNT];
+static uint32_t hk_self_ticks[HK_COUNT][HK_SELF_KEEP];
+#define HK_ST_VARS unsigned long long hk_st0 = __rdtsc(), hk_st_real = 0;
+#define HK_ST_REAL(stmt)                                                          \
+  do {                                                                            \
+    unsigned long long hk_r0 = __rdtsc();                                         \
+    stmt;                                                                         \
+    hk_st_real += __rdtsc() - hk_r0;                                              \
+  } while (0)
+#define HK_ST_END(which)                                                          \
+  do {                                                                            \
+    unsigned long long hk_d = __rdtsc() - hk_st0 - hk_st_real;                    \
+    hk_self_ticks[which][hk_self_calls[which]++ & (HK_SELF_KEEP - 1)] =           \
+        hk_d > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)hk_d;                        \
+  } while (0)
+#else
+#define HK_ST_VARS
+#define HK_ST_REAL(stmt) stmt
+#define HK_ST_END(which) ((void)0)
 #endif
 
 /* ---- logging ------------------------------------------------------------------------------------ */
@@ -339,14 +397,14 @@ static void hk_labels(void);
 static void hk_ensure_started(void) {
   if (IOCPSCOPE__LIKELY(iocpscope__g.state == 2)) return;
   if (iocpscope__ld32(&iocpscope__g.state) == 0) {
-    DWORD e = GetLastError();
+    DWORD e = HK_LAST_ERROR();
     if (iocpscope_init(&hk.cfg) == 0) hk_labels();
-    SetLastError(e);
+    HK_SET_LAST_ERROR(e);
   }
 }
 
 static int hk_enter(hk_call *c, const char *func, const void *ret) {
-  c->err0 = GetLastError();
+  c->err0 = HK_LAST_ERROR();
   c->t = NULL;
   if (IOCPSCOPE__UNLIKELY(hk.detached)) return 0;
   hk_ensure_started();
@@ -371,7 +429,7 @@ static void hk_leave(hk_call *c) {
 }
 
 /* The last error as it was when the hook was entered, for the real call. */
-#define HK_BEFORE_REAL(c) SetLastError((c)->err0)
+#define HK_BEFORE_REAL(c) HK_SET_LAST_ERROR((c)->err0)
 
 #define HK_REAL(which, type) ((type)hk.api[which].real)
 
@@ -435,8 +493,8 @@ static uint32_t hk_peer_of(SOCKET s, const char *prefix_if_local, int *not_socke
   struct sockaddr_storage ss;
   int len = (int)sizeof ss;
   char text[96], full[128];
-  int e = WSAGetLastError();
-  DWORD e2 = GetLastError();
+  int e = HK_LAST_ERROR();
+  DWORD e2 = HK_LAST_ERROR();
   uint32_t id = 0;
   if (getpeername(s, (struct sockaddr *)&ss, &len) == 0) {
     hk_format_addr((struct sockaddr *)&ss, len, text, sizeof text);
@@ -447,12 +505,12 @@ static uint32_t hk_peer_of(SOCKET s, const char *prefix_if_local, int *not_socke
       hk_format_addr((struct sockaddr *)&ss, len, text, sizeof text);
       snprintf(full, sizeof full, "%s %s", prefix_if_local, text);
       id = iocpscope__intern(full);
-    } else if (not_socket && WSAGetLastError() == WSAENOTSOCK) {
+    } else if (not_socket && HK_LAST_ERROR() == WSAENOTSOCK) {
       *not_socket = 1;
     }
   }
-  WSASetLastError(e);
-  SetLastError(e2);
+  HK_SET_LAST_ERROR(e);
+  HK_SET_LAST_ERROR(e2);
   return id;
 }
 
@@ -663,12 +721,12 @@ static uint32_t hk_total(const WSABUF *bufs, DWORD n) {
 
 /* The four socket posts share one shape: only an overlapped call without a completion
  * routine goes through a completion port. */
-#define HK_SOCKET_POST(API, OP, CALL)                                            \
+#define HK_SOCKET_POST(WHICH, API, OP, CALL)                                     \
+  HK_ST_VARS                                                                     \
   hk_call c;                                                                     \
   hk_post p;                                                                     \
   int ret;                                                                       \
   DWORD e;                                                                       \
-  int we;                                                                        \
   if (!hk_enter(&c, API, HK_RETADDR()) || !ov || cr) {                           \
     hk_leave(&c);                                                                \
     HK_BEFORE_REAL(&c);                                                          \
@@ -680,31 +738,30 @@ static uint32_t hk_total(const WSABUF *bufs, DWORD n) {
   p.bytes = hk_total(bufs, n);                                                   \
   hk_post_begin(&c, &p, (uint64_t)s, ov);                                        \
   HK_BEFORE_REAL(&c);                                                            \
-  ret = CALL;                                                                    \
-  e = GetLastError();                                                            \
-  we = WSAGetLastError();                                                        \
-  hk_post_end(&c, &p, ov, ret == 0 ? 0 : (uint32_t)we);                          \
+  HK_ST_REAL(ret = CALL);                                                        \
+  e = HK_LAST_ERROR();                                                           \
+  hk_post_end(&c, &p, ov, ret == 0 ? 0 : (uint32_t)e);                          \
   hk_leave(&c);                                                                  \
-  WSASetLastError(we);                                                           \
-  SetLastError(e);                                                               \
+  HK_SET_LAST_ERROR(e);                                                          \
+  HK_ST_END(WHICH);                                                              \
   return ret
 
 static int WSAAPI hk_WSARecv(SOCKET s, LPWSABUF bufs, DWORD n, LPDWORD got, LPDWORD flags,
                              LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE cr) {
-  HK_SOCKET_POST("WSARecv", IOCPSCOPE__OP_RECV,
+  HK_SOCKET_POST(HK_WSARecv, "WSARecv", IOCPSCOPE__OP_RECV,
                  HK_REAL(HK_WSARecv, wsarecv_fn)(s, bufs, n, got, flags, ov, cr));
 }
 
 static int WSAAPI hk_WSASend(SOCKET s, LPWSABUF bufs, DWORD n, LPDWORD sent, DWORD flags,
                              LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE cr) {
-  HK_SOCKET_POST("WSASend", IOCPSCOPE__OP_SEND,
+  HK_SOCKET_POST(HK_WSASend, "WSASend", IOCPSCOPE__OP_SEND,
                  HK_REAL(HK_WSASend, wsasend_fn)(s, bufs, n, sent, flags, ov, cr));
 }
 
 static int WSAAPI hk_WSARecvFrom(SOCKET s, LPWSABUF bufs, DWORD n, LPDWORD got, LPDWORD flags,
                                  struct sockaddr *from, LPINT fromlen, LPWSAOVERLAPPED ov,
                                  LPWSAOVERLAPPED_COMPLETION_ROUTINE cr) {
-  HK_SOCKET_POST("WSARecvFrom", IOCPSCOPE__OP_RECV,
+  HK_SOCKET_POST(HK_WSARecvFrom, "WSARecvFrom", IOCPSCOPE__OP_RECV,
                  HK_REAL(HK_WSARecvFrom, wsarecvfrom_fn)(s, bufs, n, got, flags, from, fromlen,
                                                          ov, cr));
 }
@@ -712,7 +769,7 @@ static int WSAAPI hk_WSARecvFrom(SOCKET s, LPWSABUF bufs, DWORD n, LPDWORD got, 
 static int WSAAPI hk_WSASendTo(SOCKET s, LPWSABUF bufs, DWORD n, LPDWORD sent, DWORD flags,
                                const struct sockaddr *to, int tolen, LPWSAOVERLAPPED ov,
                                LPWSAOVERLAPPED_COMPLETION_ROUTINE cr) {
-  HK_SOCKET_POST("WSASendTo", IOCPSCOPE__OP_SEND,
+  HK_SOCKET_POST(HK_WSASendTo, "WSASendTo", IOCPSCOPE__OP_SEND,
                  HK_REAL(HK_WSASendTo, wsasendto_fn)(s, bufs, n, sent, flags, to, tolen, ov, cr));
 }
 
@@ -749,7 +806,6 @@ static BOOL hk_acceptex(LPFN_ACCEPTEX real, const void *ret, SOCKET ls, SOCKET a
   hk_post p;
   BOOL ok;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "AcceptEx", ret) || !ov || !real) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -777,12 +833,10 @@ static BOOL hk_acceptex(LPFN_ACCEPTEX real, const void *ret, SOCKET ls, SOCKET a
   hk_post_begin(&c, &p, (uint64_t)ls, ov);
   HK_BEFORE_REAL(&c);
   ok = real(ls, as, buf, rlen, llen, rmlen, got, ov);
-  e = GetLastError();
-  we = WSAGetLastError();
-  hk_post_end(&c, &p, ov, ok ? 0 : (uint32_t)we);
+  e = HK_LAST_ERROR();
+  hk_post_end(&c, &p, ov, ok ? 0 : (uint32_t)e);
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return ok;
 }
 
@@ -793,7 +847,6 @@ static BOOL hk_connectex(LPFN_CONNECTEX real, const void *ret, SOCKET s,
   hk_post p;
   BOOL ok;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "ConnectEx", ret) || !ov || !real) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -816,12 +869,10 @@ static BOOL hk_connectex(LPFN_CONNECTEX real, const void *ret, SOCKET s,
   hk_post_begin(&c, &p, (uint64_t)s, ov);
   HK_BEFORE_REAL(&c);
   ok = real(s, name, namelen, send_buf, send_len, sent, ov);
-  e = GetLastError();
-  we = WSAGetLastError();
-  hk_post_end(&c, &p, ov, ok ? 0 : (uint32_t)we);
+  e = HK_LAST_ERROR();
+  hk_post_end(&c, &p, ov, ok ? 0 : (uint32_t)e);
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return ok;
 }
 
@@ -831,7 +882,6 @@ static BOOL hk_disconnectex(LPFN_DISCONNECTEX real, const void *ret, SOCKET s, L
   hk_post p;
   BOOL ok;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "DisconnectEx", ret) || !ov || !real) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -847,15 +897,13 @@ static BOOL hk_disconnectex(LPFN_DISCONNECTEX real, const void *ret, SOCKET s, L
                     0, 0);
   HK_BEFORE_REAL(&c);
   ok = real(s, ov, flags, reserved);
-  e = GetLastError();
-  we = WSAGetLastError();
-  hk_post_end(&c, &p, ov, ok ? 0 : (uint32_t)we);
+  e = HK_LAST_ERROR();
+  hk_post_end(&c, &p, ov, ok ? 0 : (uint32_t)e);
   if (ok && p.k && (((uint64_t)p.k->v[1] >> HK_SOCK_MODES_SHIFT) &
                     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS))
     hk_session_end(&c, p.session, 0); /* done in the call: the connection is over now */
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return ok;
 }
 
@@ -1032,10 +1080,10 @@ typedef BOOL(WINAPI *pqcs_fn)(HANDLE, DWORD, ULONG_PTR, LPOVERLAPPED);
 
 static BOOL WINAPI hk_GetQueuedCompletionStatus(HANDLE port, LPDWORD bytes, PULONG_PTR key,
                                                 LPOVERLAPPED *ov, DWORD timeout) {
+  HK_ST_VARS
   hk_call c;
   BOOL ok;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "GetQueuedCompletionStatus", HK_RETADDR())) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -1045,9 +1093,8 @@ static BOOL WINAPI hk_GetQueuedCompletionStatus(HANDLE port, LPDWORD bytes, PULO
   hk_caught_up(c.t);
   iocpscope__gqcs_enter(c.t, c.loc, c.func, timeout, 1);
   HK_BEFORE_REAL(&c);
-  ok = HK_REAL(HK_GetQueuedCompletionStatus, gqcs_fn)(port, bytes, key, ov, timeout);
-  e = GetLastError();
-  we = WSAGetLastError();
+  HK_ST_REAL(ok = HK_REAL(HK_GetQueuedCompletionStatus, gqcs_fn)(port, bytes, key, ov, timeout));
+  e = HK_LAST_ERROR();
   iocpscope__st32(&c.t->state, IOCPSCOPE__ST_RUNNING);
   if (!ok && (!ov || !*ov)) { /* nothing dequeued: 258 timeout, 735 port closed */
     if (iocpscope__on())
@@ -1064,11 +1111,11 @@ static BOOL WINAPI hk_GetQueuedCompletionStatus(HANDLE port, LPDWORD bytes, PULO
     hk_after_deq(&c, &h);
   }
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
 #if IOCPSCOPE_HOOK_TEST_FAULT == 2
-  SetLastError(0);
+  HK_SET_LAST_ERROR(0);
 #endif
+  HK_ST_END(HK_GetQueuedCompletionStatus);
   return ok;
 }
 
@@ -1077,10 +1124,10 @@ static BOOL WINAPI hk_GetQueuedCompletionStatus(HANDLE port, LPDWORD bytes, PULO
 static BOOL WINAPI hk_GetQueuedCompletionStatusEx(HANDLE port, LPOVERLAPPED_ENTRY entries,
                                                   ULONG count, PULONG removed, DWORD timeout,
                                                   BOOL alertable) {
+  HK_ST_VARS
   hk_call c;
   BOOL ok;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "GetQueuedCompletionStatusEx", HK_RETADDR())) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -1091,10 +1138,9 @@ static BOOL WINAPI hk_GetQueuedCompletionStatusEx(HANDLE port, LPOVERLAPPED_ENTR
   hk_caught_up(c.t);
   iocpscope__gqcs_enter(c.t, c.loc, c.func, timeout, count);
   HK_BEFORE_REAL(&c);
-  ok = HK_REAL(HK_GetQueuedCompletionStatusEx, gqcsex_fn)(port, entries, count, removed, timeout,
-                                                         alertable);
-  e = GetLastError();
-  we = WSAGetLastError();
+  HK_ST_REAL(ok = HK_REAL(HK_GetQueuedCompletionStatusEx, gqcsex_fn)(port, entries, count, removed,
+                                                                    timeout, alertable));
+  e = HK_LAST_ERROR();
   iocpscope__st32(&c.t->state, IOCPSCOPE__ST_RUNNING);
   if (!ok) {
     if (iocpscope__on())
@@ -1126,20 +1172,20 @@ static BOOL WINAPI hk_GetQueuedCompletionStatusEx(HANDLE port, LPOVERLAPPED_ENTR
     }
   }
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
+  HK_ST_END(HK_GetQueuedCompletionStatusEx);
   return ok;
 }
 
 static BOOL WINAPI hk_PostQueuedCompletionStatus(HANDLE port, DWORD bytes, ULONG_PTR key,
                                                  LPOVERLAPPED ov) {
+  HK_ST_VARS
   hk_call c;
   iocpscope__slot *slot = NULL;
   uint64_t o = (uint64_t)(uintptr_t)ov;
   uint32_t io = 0;
   BOOL ok;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "PostQueuedCompletionStatus", HK_RETADDR())) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -1155,13 +1201,12 @@ static BOOL WINAPI hk_PostQueuedCompletionStatus(HANDLE port, DWORD bytes, ULONG
                     IOCPSCOPE__W0(IOCPSCOPE__K_PQCS, IOCPSCOPE__OP_POST | (ov ? 0x20 : 0)), bytes,
                     (uint64_t)key, 0, io);
   HK_BEFORE_REAL(&c);
-  ok = HK_REAL(HK_PostQueuedCompletionStatus, pqcs_fn)(port, bytes, key, ov);
-  e = GetLastError();
-  we = WSAGetLastError();
+  HK_ST_REAL(ok = HK_REAL(HK_PostQueuedCompletionStatus, pqcs_fn)(port, bytes, key, ov));
+  e = HK_LAST_ERROR();
   if (!ok && slot) iocpscope__post_cancel(slot, o);
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
+  HK_ST_END(HK_PostQueuedCompletionStatus);
   return ok;
 }
 
@@ -1172,7 +1217,6 @@ static HANDLE WINAPI hk_CreateIoCompletionPort(HANDLE h, HANDLE port, ULONG_PTR 
   hk_call c;
   HANDLE ret;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "CreateIoCompletionPort", HK_RETADDR())) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -1180,8 +1224,7 @@ static HANDLE WINAPI hk_CreateIoCompletionPort(HANDLE h, HANDLE port, ULONG_PTR 
   }
   HK_BEFORE_REAL(&c);
   ret = HK_REAL(HK_CreateIoCompletionPort, cicp_fn)(h, port, key, concurrency);
-  e = GetLastError();
-  we = WSAGetLastError();
+  e = HK_LAST_ERROR();
   if (ret) {
     iocpscope__thread *t = c.t;
     uint64_t tsw = iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, c.loc, c.func));
@@ -1207,8 +1250,7 @@ static HANDLE WINAPI hk_CreateIoCompletionPort(HANDLE h, HANDLE port, ULONG_PTR 
     iocpscope__st64(&t->busy, 0);
   }
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return ret;
 }
 
@@ -1218,7 +1260,6 @@ static BOOL WINAPI hk_SetFileCompletionNotificationModes(HANDLE h, UCHAR flags) 
   hk_call c;
   BOOL ok;
   DWORD e;
-  int we;
   uint64_t handle = (uint64_t)(uintptr_t)h, session = 0;
   if (!hk_enter(&c, "SetFileCompletionNotificationModes", HK_RETADDR())) {
     hk_leave(&c);
@@ -1227,8 +1268,7 @@ static BOOL WINAPI hk_SetFileCompletionNotificationModes(HANDLE h, UCHAR flags) 
   }
   HK_BEFORE_REAL(&c);
   ok = HK_REAL(HK_SetFileCompletionNotificationModes, modes_fn)(h, flags);
-  e = GetLastError();
-  we = WSAGetLastError();
+  e = HK_LAST_ERROR();
   {
     iocpscope__slot *k = ok ? hk_sock_entry(handle) : hk_sock(handle);
     if (k) {
@@ -1243,8 +1283,7 @@ static BOOL WINAPI hk_SetFileCompletionNotificationModes(HANDLE h, UCHAR flags) 
                     IOCPSCOPE__W0(IOCPSCOPE__K_COMPLETION_MODES, ok ? 1 : 0), (uint32_t)handle,
                     session, flags, 0);
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return ok;
 }
 
@@ -1264,7 +1303,6 @@ static BOOL WINAPI hk_CancelIoEx(HANDLE h, LPOVERLAPPED ov) {
   hk_call c;
   BOOL ok;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "CancelIoEx", HK_RETADDR())) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -1272,12 +1310,10 @@ static BOOL WINAPI hk_CancelIoEx(HANDLE h, LPOVERLAPPED ov) {
   }
   HK_BEFORE_REAL(&c);
   ok = HK_REAL(HK_CancelIoEx, cancelioex_fn)(h, ov);
-  e = GetLastError();
-  we = WSAGetLastError();
+  e = HK_LAST_ERROR();
   hk_cancel_marker(&c, h, ov == NULL, ok);
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return ok;
 }
 
@@ -1285,7 +1321,6 @@ static BOOL WINAPI hk_CancelIo(HANDLE h) {
   hk_call c;
   BOOL ok;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "CancelIo", HK_RETADDR())) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -1293,12 +1328,10 @@ static BOOL WINAPI hk_CancelIo(HANDLE h) {
   }
   HK_BEFORE_REAL(&c);
   ok = HK_REAL(HK_CancelIo, cancelio_fn)(h);
-  e = GetLastError();
-  we = WSAGetLastError();
+  e = HK_LAST_ERROR();
   hk_cancel_marker(&c, h, 1, ok);
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return ok;
 }
 
@@ -1314,7 +1347,6 @@ static int WSAAPI hk_closesocket(SOCKET s) {
   hk_call c;
   int ret;
   DWORD e;
-  int we;
   uint64_t session = 0;
   iocpscope__slot *k;
   if (!hk_enter(&c, "closesocket", HK_RETADDR())) {
@@ -1326,15 +1358,13 @@ static int WSAAPI hk_closesocket(SOCKET s) {
   if (k && !((uint64_t)k->v[1] & HK_SOCK_CLOSED)) session = (uint64_t)k->v[0];
   HK_BEFORE_REAL(&c);
   ret = HK_REAL(HK_closesocket, closesocket_fn)(s);
-  e = GetLastError();
-  we = WSAGetLastError();
+  e = HK_LAST_ERROR();
   if (ret == 0 && k) {
     iocpscope__st64(&k->v[1], k->v[1] | HK_SOCK_CLOSED);
     if (session) hk_session_end(&c, session, 1);
   }
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return ret;
 }
 
@@ -1373,7 +1403,6 @@ static SOCKET WSAAPI hk_accept(SOCKET ls, struct sockaddr *addr, int *len) {
   hk_call c;
   SOCKET s;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "accept", HK_RETADDR())) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -1383,14 +1412,12 @@ static SOCKET WSAAPI hk_accept(SOCKET ls, struct sockaddr *addr, int *len) {
   iocpscope_thread_state(c.loc, c.func, 1, IOCPSCOPE_BLOCK_ACCEPT, 0);
   HK_BEFORE_REAL(&c);
   s = HK_REAL(HK_accept, accept_fn)(ls, addr, len);
-  e = GetLastError();
-  we = WSAGetLastError();
+  e = HK_LAST_ERROR();
   iocpscope_thread_state(c.loc, c.func, 0, 0, 0);
   if (s != INVALID_SOCKET) hk_accepted(&c, s, addr, len);
-  else hk_accept_failed(&c, ls, we);
+  else hk_accept_failed(&c, ls, (int)e);
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return s;
 }
 
@@ -1399,7 +1426,6 @@ static SOCKET WSAAPI hk_WSAAccept(SOCKET ls, struct sockaddr *addr, LPINT len,
   hk_call c;
   SOCKET s;
   DWORD e;
-  int we;
   if (!hk_enter(&c, "WSAAccept", HK_RETADDR())) {
     hk_leave(&c);
     HK_BEFORE_REAL(&c);
@@ -1409,14 +1435,12 @@ static SOCKET WSAAPI hk_WSAAccept(SOCKET ls, struct sockaddr *addr, LPINT len,
   iocpscope_thread_state(c.loc, c.func, 1, IOCPSCOPE_BLOCK_ACCEPT, 0);
   HK_BEFORE_REAL(&c);
   s = HK_REAL(HK_WSAAccept, wsaaccept_fn)(ls, addr, len, cond, data);
-  e = GetLastError();
-  we = WSAGetLastError();
+  e = HK_LAST_ERROR();
   iocpscope_thread_state(c.loc, c.func, 0, 0, 0);
   if (s != INVALID_SOCKET) hk_accepted(&c, s, addr, len);
-  else hk_accept_failed(&c, ls, we);
+  else hk_accept_failed(&c, ls, (int)e);
   hk_leave(&c);
-  WSASetLastError(we);
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return s;
 }
 
@@ -1424,7 +1448,6 @@ static SOCKET WSAAPI hk_WSAAccept(SOCKET ls, struct sockaddr *addr, LPINT len,
   hk_call c;                                        \
   SOCKET s;                                         \
   DWORD e;                                          \
-  int we;                                           \
   if (!hk_enter(&c, API, HK_RETADDR())) {           \
     hk_leave(&c);                                   \
     HK_BEFORE_REAL(&c);                             \
@@ -1432,12 +1455,10 @@ static SOCKET WSAAPI hk_WSAAccept(SOCKET ls, struct sockaddr *addr, LPINT len,
   }                                                 \
   HK_BEFORE_REAL(&c);                               \
   s = CALL;                                         \
-  e = GetLastError();                               \
-  we = WSAGetLastError();                           \
+  e = HK_LAST_ERROR();                               \
   if (s != INVALID_SOCKET) hk_sock_reset(&c, (uint64_t)s); \
   hk_leave(&c);                                     \
-  WSASetLastError(we);                              \
-  SetLastError(e);                                  \
+  HK_SET_LAST_ERROR(e);                                  \
   return s
 
 static SOCKET WSAAPI hk_socket(int af, int type, int proto) {
@@ -1533,28 +1554,28 @@ typedef BOOL(WINAPI *terminateprocess_fn)(HANDLE, UINT);
 
 static FARPROC WINAPI hk_GetProcAddress(HMODULE m, LPCSTR name) {
   FARPROC p = HK_REAL(HK_GetProcAddress, getproc_fn)(m, name);
-  DWORD e = GetLastError();
+  DWORD e = HK_LAST_ERROR();
   unsigned k;
   if (!p || hk.detached) return p;
   if (hk_resolve()) hk_patch_all(0); /* mswsock came in since: its AcceptEx too */
   for (k = 0; k < HK_SET_A_END; k++) {
     if ((hk.api[k].real == (void *)p || hk.api[k].stub == (void *)p) && k != HK_GetProcAddress) {
       InterlockedIncrement(&hk.handed_out);
-      SetLastError(e);
+      HK_SET_LAST_ERROR(e);
       return (FARPROC)hk.api[k].hook;
     }
   }
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
   return p;
 }
 
 static void hk_after_load(HMODULE m) {
-  DWORD e = GetLastError();
+  DWORD e = HK_LAST_ERROR();
   if (m && !hk.detached) {
     hk_resolve();
     hk_patch_all(0);
   }
-  SetLastError(e);
+  HK_SET_LAST_ERROR(e);
 }
 
 static HMODULE WINAPI hk_LoadLibraryA(LPCSTR f) {
@@ -1594,9 +1615,9 @@ static void WINAPI hk_ExitProcess(UINT code) {
 
 static BOOL WINAPI hk_TerminateProcess(HANDLE p, UINT code) {
   if (!hk.detached && (p == GetCurrentProcess() || GetProcessId(p) == GetCurrentProcessId())) {
-    DWORD e = GetLastError();
+    DWORD e = HK_LAST_ERROR();
     hk_end_trace(IOCPSCOPE_END_SERVER_EXIT);
-    SetLastError(e);
+    HK_SET_LAST_ERROR(e);
   }
   return HK_REAL(HK_TerminateProcess, terminateprocess_fn)(p, code);
 }
@@ -1631,6 +1652,24 @@ static const hk_api hk_api_init[HK_COUNT] = {
     HK_API(L"kernel32.dll", ExitProcess, B),
     HK_API(L"kernel32.dll", TerminateProcess, B),
 };
+
+#ifdef IOCPSCOPE_HOOK_SELFTIME
+/* The calls to the hook of `name` so far, and the ticks the last of them spent outside
+ * the real call: call i at ticks[i % keep]. */
+HK_EXPORT int iocpscope_hook_selftime(const char *name, uint64_t *calls, const uint32_t **ticks,
+                                      uint32_t *keep) {
+  int k;
+  for (k = 0; k < HK_COUNT; k++) {
+    if (strcmp(hk_api_init[k].name, name) == 0) {
+      *calls = hk_self_calls[k];
+      *ticks = hk_self_ticks[k];
+      *keep = HK_SELF_KEEP;
+      return 1;
+    }
+  }
+  return 0;
+}
+#endif
 
 /* Where a forwarding stub jumps: `jmp [rip+disp]` (optionally after `lea rsp,[rsp+0]` or
  * with a REX.W prefix), as kernel32 forwards to kernelbase under Wine. The stub reads its
@@ -1852,7 +1891,7 @@ BOOL WINAPI DllMain(HINSTANCE h, DWORD why, LPVOID reserved) {
     hk.self = h;
     DisableThreadLibraryCalls(h);
     if (!hk_init()) {
-      hk_log("could not set up (error %lu): nothing is traced", (unsigned long)GetLastError());
+      hk_log("could not set up (error %lu): nothing is traced", (unsigned long)HK_LAST_ERROR());
       hk.detached = 1;
     }
   }

@@ -68,9 +68,10 @@ const DLL_DEPS = [join(SRC, 'iat.h'), join(INCLUDE, 'iocpscope.h')];
 
 /**
  * iocpscope-hook.dll and iocpscope-inject.exe into `dir` (default build/); `fault` builds
- * a deliberately broken DLL (hook.c's IOCPSCOPE_HOOK_TEST_FAULT).
+ * a deliberately broken DLL (hook.c's IOCPSCOPE_HOOK_TEST_FAULT); `selftime` one that
+ * times its hooks outside the real calls (IOCPSCOPE_HOOK_SELFTIME, for bench:hook).
  */
-export function buildHook(o: { dir?: string; fault?: number } = {}): {
+export function buildHook(o: { dir?: string; fault?: number; selftime?: boolean } = {}): {
   dll: string;
   injector: string;
 } {
@@ -80,6 +81,7 @@ export function buildHook(o: { dir?: string; fault?: number } = {}): {
       '-shared',
       `-I${INCLUDE}`,
       ...(o.fault ? [`-DIOCPSCOPE_HOOK_TEST_FAULT=${o.fault}`] : []),
+      ...(o.selftime ? ['-DIOCPSCOPE_HOOK_SELFTIME'] : []),
     ],
     libs: ['-lws2_32'],
     deps: DLL_DEPS,
