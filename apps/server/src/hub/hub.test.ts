@@ -454,6 +454,59 @@ describe('Hub', () => {
     expect(() => c2.requestResync()).toThrow(/UNSUPPORTED/);
   });
 
+  it('a client that pauses its stream while its Resync bracket is on its way gets the bracket, then nothing until it resumes', async () => {
+    const source = new TrackingSource();
+    const hub = new Hub({ maxFrameRecords: 256 });
+    hub.attach(source);
+    const t = synthesize({ seed: 24, events: 6000, sessions: 12 });
+    const n = t.length;
+    const sink = new FakeSink(true);
+    const client = hub.addClient(sink);
+    source.answer();
+    source.emit(
+      t.words.subarray(0, 2000 * W),
+      t.strings.map((v, k) => [k, v]),
+    );
+    hub.flush();
+    client.requestResync();
+    // The browser switches to its overview before the bracket comes: it holds the stream.
+    client.pauseStream();
+    source.emit(t.words.subarray(2000 * W, 3000 * W));
+    hub.flush();
+    source.answer();
+    await Promise.resolve();
+    const atAnswer = sink.binary.length;
+    for (let off = 3000; off < 5000; off += 500) {
+      source.emit(t.words.subarray(off * W, (off + 500) * W));
+      hub.flush();
+    }
+    // Held: nothing after the bracket it asked for.
+    expect(sink.binary.length).toBe(atAnswer);
+    // (the bracket comes after a Gap for the events held since the pause)
+    const last = decodeSeen(sink.binary.slice(atAnswer - 1));
+    expect(last.lost).toBe(1000);
+    expect(kindAt(last.records, 1)).toBe(EventKind.Snapshot);
+    expect(xAt(last.records, 1)).toBe(SnapshotReason.Resync);
+    // Resumed: one Gap for what was held back, a Resync bracket, then live again.
+    client.resumeStream();
+    source.answer();
+    for (let off = 5000; off < n; off += 500) {
+      source.emit(t.words.subarray(off * W, Math.min(n, off + 500) * W));
+      hub.flush();
+    }
+    const after = decodeSeen(sink.binary.slice(atAnswer));
+    expect(after.gaps).toBe(1);
+    expect(after.lost).toBe(2000);
+    expect(kindAt(after.records, 0)).toBe(EventKind.Gap);
+    expect(kindAt(after.records, 1)).toBe(EventKind.Snapshot);
+    const seen = decodeSeen(sink.binary);
+    for (let i = 1; i < seen.seqs.length; i++)
+      expect(seen.seqs[i]!).toBeGreaterThan(seen.seqs[i - 1]!);
+    expect(liveState(replayWords(seen.records))).toEqual(
+      liveState(replayWords(t.words.subarray(0, n * W))),
+    );
+  });
+
   it('numbers every frame with the stream position of its records when given one', () => {
     const source = new TrackingSource();
     let delivered = 0;

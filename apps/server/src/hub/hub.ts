@@ -299,7 +299,9 @@ export class HubClient {
       this.#gaps++;
       this.#lostEvents += lost;
     }
-    if (why === 'resync') this.#inGap = false;
+    // A client that paused its stream meanwhile gets the bracket it asked for, then nothing
+    // until it resumes (which brings a Gap and a bracket of its own).
+    if (why === 'resync') this.#inGap = this.#paused;
     this.#send(hub.encode({ seq, records, strings }, endIdx), null);
     this.#deliveredIdx = endIdx;
     this.#stringMark = stringsEnd;
