@@ -11,10 +11,12 @@ import {
   selectLiveSource,
   selectLoadFailure,
   selectLoading,
+  selectOverview,
+  selectPaused,
   selectServer,
   selectSource,
 } from '../state/selectors.ts';
-import type { ConnectionInfo } from '../state/store.ts';
+import type { ConnectionInfo, LiveOverview } from '../state/store.ts';
 import { formatBytes as formatBudget } from '../state/remote.ts';
 import { Logo } from './Logo.tsx';
 import { MenuButton } from './Menu.tsx';
@@ -88,6 +90,45 @@ function GapBadge({ c }: { c: ConnectionInfo }) {
     >
       Gaps {formatCount(c.gaps)}
       {c.lostEvents > 0 ? ` · ${formatCount(c.lostEvents)} lost` : ''}
+    </span>
+  );
+}
+
+/** Following the server's summaries instead of every record (a fast stream, issue 19 §11). */
+function OverviewBadge({
+  o,
+  paused,
+  skipped,
+}: {
+  o: LiveOverview;
+  paused: boolean;
+  skipped: number;
+}) {
+  const rate = `${formatCount(Math.round(o.rate))} events/s`;
+  const why =
+    o.reason === 'gap'
+      ? 'The server could not send this view every record'
+      : `The server traces ${rate}, more than this view takes record by record`;
+  const title =
+    `${why}: the timeline draws the server's summaries at screen resolution, following the head, ` +
+    `and the panels show the newest records every two seconds. ` +
+    (paused
+      ? 'Paused: the records around the cursor are fetched from the live spool as you step and seek.'
+      : 'Pause (Space) to fetch the records at the head and step through them.') +
+    ` Once the stream slows down the view follows every record again.` +
+    (skipped > 0
+      ? ` ${formatCount(skipped)} events were sent as summaries only so far: they are in the spool, not lost.`
+      : '');
+  return (
+    <span
+      className="badge warn"
+      title={title}
+      data-testid="overview-badge"
+      data-state={o.state}
+      data-reason={o.reason}
+    >
+      <span className="dot" /> Overview
+      {o.state === 'opening' ? '…' : <span className="wide-only"> · {rate}</span>}
     </span>
   );
 }
@@ -203,6 +244,8 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
   const failure = useAppStore(selectLoadFailure);
   const liveSource = useAppStore(selectLiveSource);
   const loading = useAppStore(selectLoading);
+  const overview = useAppStore(selectOverview);
+  const paused = useAppStore(selectPaused);
   const a = useActions();
   const linkable = source.kind === 'recording' || source.kind === 'live';
   // Until the socket first opens there is nothing to count or control yet.
@@ -293,6 +336,9 @@ export function TopBar({ onOpenFile }: { onOpenFile: () => void }) {
             <>
               <ConnectionBadge c={conn} onRetry={a.retryLive} />
               {joined ? <GapBadge c={conn} /> : null}
+              {joined && overview ? (
+                <OverviewBadge o={overview} paused={paused} skipped={conn.skipped} />
+              ) : null}
             </>
           ) : null}
         </>

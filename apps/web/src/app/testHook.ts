@@ -28,6 +28,9 @@ export interface StateSummary {
   connection: string;
   gaps: number;
   lostEvents: number;
+  /** Live: following the server's summaries (a fast stream), or null; and what the hub held back meanwhile. */
+  overview: { state: string; reason: string; rate: number } | null;
+  skippedEvents: number;
   loading: boolean;
   loadFailure: { code: string; message: string; recoveredEvents: number } | null;
   traceBytes: number;
@@ -192,6 +195,8 @@ export function summarize(store: AppStore): StateSummary {
     connection: s.connection.status.state,
     gaps: s.connection.gaps,
     lostEvents: s.connection.lostEvents,
+    overview: s.overview ? { ...s.overview } : null,
+    skippedEvents: s.connection.skipped,
     loading: s.loading !== null,
     loadFailure: s.loadFailure
       ? {

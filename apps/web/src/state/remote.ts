@@ -15,6 +15,11 @@
 //   findings   the server's detector pass over the whole trace, polled until
 //              it is done.
 //
+// A live spool followed at its head (the live view's overview, issue 19 §11)
+// grows: refreshMeta takes its newer meta and drops the summary slices that
+// held a level's last bucket (it was still filling), and headWindow fetches
+// the window of its newest event past the cache.
+//
 // Windows start on multiples of half a window, so consecutive windows share
 // half their records and a cached window serves both of its halves. Events
 // are addressed by their index in the whole trace ("global"); the store keeps
@@ -92,6 +97,8 @@ export class RemoteTrace {
   private readonly slices: Array<{ level: number; s: SummarySlice }> = [];
   /** Summary requests on their way (one per key). */
   private readonly summaryWanted = new Set<string>();
+  /** Bumps with every refreshMeta: a summary asked for under an older meta may hold a bucket that was still filling. */
+  private metaGen = 0;
   private disposed = false;
   private readonly abort = new AbortController();
   /** The server's findings so far (global event indices), and its pass' state. */
@@ -123,6 +130,35 @@ export class RemoteTrace {
     let b = this.cacheBytes;
     for (const x of this.slices) b += summaryBytes(x.s);
     return b;
+  }
+
+  /**
+   * The trace grew (a live spool followed at its head): take its meta. A
+   * summary slice that held a level's last bucket under the old meta is
+   * dropped (that bucket was still filling); the timeline asks again.
+   */
+  refreshMeta(meta: RemoteMeta): void {
+    const old = this.meta;
+    this.meta = meta;
+    this.metaGen++;
+    for (let k = this.slices.length - 1; k >= 0; k--) {
+      const x = this.slices[k]!;
+      const lv = old.levels[x.level];
+      if (!lv || x.s.from + x.s.count >= lv.origin + lv.count) this.slices.splice(k, 1);
+    }
+    this.version++;
+  }
+
+  /** The window of the newest event, fetched again (a live spool's head moves on). */
+  async headWindow(): Promise<BuiltWindow> {
+    const g = this.events - 1;
+    const from = Math.max(this.firstAvailable, windowStartFor(Math.max(0, g), this.windowEvents));
+    const held = this.cache.get(from);
+    if (held && held.from + held.records.length / 8 - held.bracket <= g) {
+      this.cache.delete(from);
+      this.cacheBytes -= held.records.byteLength;
+    }
+    return this.window(g);
   }
 
   dispose(): void {
@@ -238,11 +274,15 @@ export class RemoteTrace {
     // A few at most: a fast pan asks again for where it stops.
     if (this.summaryWanted.size >= 4) return this.bestEffort(level, lo, hi);
     this.summaryWanted.add(key);
+    const gen = this.metaGen;
+    const lastBucket = lv.origin + lv.count - 1;
     this.api
       .summary(level, from, to, this.abort.signal)
       .then((s) => {
         if (this.disposed) return;
-        this.slices.push({ level, s });
+        // Asked under an older meta, with that meta's last (filling) bucket: stale.
+        const stale = gen !== this.metaGen && s.from + s.count > lastBucket;
+        if (!stale) this.slices.push({ level, s });
         if (this.slices.length > SUMMARY_SLICES) this.slices.shift();
         this.summaryWanted.delete(key);
         this.version++;

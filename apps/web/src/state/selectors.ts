@@ -21,6 +21,7 @@ export const selectPaused = (s: AppState) => s.paused;
 export const selectEventsSincePause = (s: AppState) => s.eventsSincePause;
 export const selectSelectedSession = (s: AppState) => s.selectedSession;
 export const selectConnection = (s: AppState) => s.connection;
+export const selectOverview = (s: AppState) => s.overview;
 export const selectServer = (s: AppState) => s.server;
 /** Which server the live stream shows (the latest status, else the hello). */
 export const selectLiveSource = (s: AppState) =>

@@ -58,7 +58,7 @@ import { createLinkSlice, type LinkActions } from './slices/link.ts';
 import { createRemoteSlice, type RemoteActions, type RemoteState } from './slices/remote.ts';
 
 export type { Source, LoadingState, LoadFailure } from './slices/source.ts';
-export type { ConnectionInfo } from './slices/live.ts';
+export type { ConnectionInfo, LiveOverview } from './slices/live.ts';
 export type { ServerInfo } from './slices/server.ts';
 export type { Toast } from './slices/ui.ts';
 export type { StepKind } from './slices/cursor.ts';

@@ -14,6 +14,8 @@ export interface HarnessOptions {
   recordings?: Record<string, Uint8Array>;
   storage?: AppStoreOptions['storage'];
   clipboard?: AppStoreOptions['clipboard'];
+  /** The page's query (e.g. `?overview=off`). */
+  search?: string;
 }
 
 export function harness(o: HarnessOptions = {}) {
@@ -35,7 +37,7 @@ export function harness(o: HarnessOptions = {}) {
     timers,
     schedule: (cb) => frames.push(cb),
     runTask: (cb) => tasks.push(cb),
-    location: { protocol: 'http:', host: 'test:1', search: '' },
+    location: { protocol: 'http:', host: 'test:1', search: o.search ?? '' },
     createSocket: (url) => {
       const s = new FakeSocket(url);
       sockets.push(s);

@@ -14,6 +14,7 @@ import {
   RECORD_WORDS,
   SnapshotPhase,
   SnapshotReason,
+  GapSource,
   encodeEvent,
   encodeFrame,
 } from '@iocpscope/protocol';
@@ -21,7 +22,13 @@ import { synthesize } from '@iocpscope/analysis';
 import { createAppStore } from '../store.ts';
 import { FakeSocket, ManualTimers } from '../../connection/fakeSocket.test-util.ts';
 import { globalIndexOf } from '../selectors.ts';
-import { LIVE_TRACE_SHARE, startsWithBracket } from './live.ts';
+import {
+  LIVE_TRACE_SHARE,
+  OVERVIEW_RATE,
+  OVERVIEW_TICK_MS,
+  overviewRateOf,
+  startsWithBracket,
+} from './live.ts';
 
 const T = (() => {
   const t = synthesize({ events: 240_000, seed: 7, sessions: 32, workers: 3, maxEntries: 16 });
@@ -120,7 +127,7 @@ function bracket(ns: number): Uint32Array {
   return w;
 }
 
-function live(o: { noSpool?: boolean } = {}) {
+function live(o: { noSpool?: boolean; search?: string } = {}) {
   let sent = 0;
   let seq = 0;
   const sockets: FakeSocket[] = [];
@@ -129,7 +136,7 @@ function live(o: { noSpool?: boolean } = {}) {
     timers,
     schedule: (cb) => cb(),
     runTask: (cb) => void setTimeout(cb, 0),
-    location: { protocol: 'http:', host: 'test:1', search: '?budget=8M' },
+    location: { protocol: 'http:', host: 'test:1', search: o.search ?? '?budget=8M&overview=off' },
     fetch: spoolApi(() => sent, o.noSpool),
     storage: null,
     createSocket: (url) => {
@@ -157,7 +164,29 @@ function live(o: { noSpool?: boolean } = {}) {
   };
   const resyncs = (): number =>
     socket.sent.filter((m) => (JSON.parse(m) as { type: string }).type === 'resync').length;
-  return { store, socket, timers, frame, stream, resyncs, at: () => sent };
+  /** Control messages of this type sent so far. */
+  const sentOf = (type: string): number =>
+    socket.sent.filter((m) => (JSON.parse(m) as { type: string }).type === type).length;
+  /** The spool gains `events` the socket does not carry (the hub holds them back). */
+  const grow = (events: number): void => {
+    sent = Math.min(T.n, sent + events);
+  };
+  /** Frames the hub did not send (their seq numbers are skipped). */
+  const skipFrames = (n: number): void => {
+    seq += n;
+  };
+  return {
+    store,
+    socket,
+    timers,
+    frame,
+    stream,
+    resyncs,
+    sentOf,
+    grow,
+    skipFrames,
+    at: () => sent,
+  };
 }
 
 const settle = async (ok: () => boolean): Promise<void> => {
@@ -289,5 +318,147 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
     expect(s.remote).toBeNull();
     expect(s.trace!.count).toBeGreaterThanOrEqual(10_000);
     expect(s.toasts).toEqual([]);
+  });
+
+  it('reads the overview threshold from the page: ?overview=N, off', () => {
+    expect(overviewRateOf('')).toBe(OVERVIEW_RATE);
+    expect(overviewRateOf('?overview=20000')).toBe(20_000);
+    expect(overviewRateOf('?overview=off')).toBe(Infinity);
+    expect(overviewRateOf('?overview=0')).toBe(Infinity);
+    expect(overviewRateOf('?overview=fast')).toBe(OVERVIEW_RATE);
+  });
+
+  it('following faster than the threshold: the hub holds the records back and the view follows the spool’s head; a pause fetches the records there; a calm stream is followed record by record again, nothing counted lost', async () => {
+    const rate = (T.n - 2) / ((tsOf(T.n - 1) - tsOf(1)) / 1e9);
+    const h = live({ search: `?budget=8M&overview=${Math.floor(rate / 20)}` });
+    while (h.store.getState().overview === null && h.at() < 120_000) h.stream(FRAME);
+    let s = h.store.getState();
+    expect(s.overview).toMatchObject({ reason: 'rate', state: 'opening' });
+    expect(s.overview!.rate).toBeGreaterThan(rate / 20);
+    expect(h.sentOf('pause-stream')).toBe(1);
+    // The spool is asked until it holds what the view had (within about a second).
+    for (let k = 0; k < 10 && h.store.getState().overview?.state !== 'following'; k++) {
+      await settle(() => h.store.getState().overview?.state === 'following');
+      h.timers.advance(300);
+    }
+    s = h.store.getState();
+    expect(s.overview?.state).toBe('following');
+    expect(s.remote!.meta.live).toBe(true);
+    // Frames still on their way when the hub was asked to hold are counted, not kept.
+    const count = s.trace!.count;
+    h.stream(FRAME);
+    expect(h.store.getState().trace!.count).toBe(count);
+
+    // Each tick: the spool's meta, the view ending at its newest event.
+    const width = s.viewEndNs - s.viewStartNs;
+    for (let k = 0; k < 4; k++) {
+      h.grow(10_000);
+      const head = tsOf(h.at() - 1);
+      const there = (): boolean =>
+        h.store.getState().remote?.events === h.at() && h.store.getState().viewEndNs >= head;
+      for (let t = 0; t < 20 && !there(); t++) {
+        h.timers.advance(OVERVIEW_TICK_MS);
+        await settle(there);
+      }
+      s = h.store.getState();
+      expect(s.viewEndNs).toBeGreaterThanOrEqual(head);
+      expect(s.viewStartNs).toBeLessThan(head);
+      expect(s.viewEndNs - s.viewStartNs).toBeCloseTo(width, -1);
+      expect(s.overview!.state).toBe('following');
+      expect(s.remote!.events).toBe(h.at());
+    }
+    expect(s.overview!.rate).toBeGreaterThan(rate / 20);
+
+    // Pause: the records at the head, the cursor on the newest event.
+    s.actions.setPaused(true);
+    await settle(() => globalIndexOf(h.store.getState(), h.store.getState().cursor) === h.at() - 1);
+    s = h.store.getState();
+    expect(globalIndexOf(s, s.cursor)).toBe(h.at() - 1);
+    expect(Array.from(s.trace!.words.subarray(s.cursor * 8, s.cursor * 8 + 8))).toEqual(
+      Array.from(T.words.subarray((h.at() - 1) * 8, h.at() * 8)),
+    );
+    // Paused, nothing ticks: the view stays.
+    const view = [s.viewStartNs, s.viewEndNs];
+    h.grow(10_000);
+    h.timers.advance(OVERVIEW_TICK_MS * 4);
+    await settle(() => false);
+    expect([h.store.getState().viewStartNs, h.store.getState().viewEndNs]).toEqual(view);
+
+    // Resume: the overview again (the hub still holds the records).
+    s.actions.setPaused(false);
+    expect(h.store.getState().overview).not.toBeNull();
+    expect(h.sentOf('resume-stream')).toBe(0);
+
+    // The stream goes quiet: after a few calm ticks, records again, from a bracket.
+    const lostBefore = h.store.getState().connection.lostEvents;
+    for (let k = 0; k < 20 && h.store.getState().overview !== null; k++) {
+      h.timers.advance(OVERVIEW_TICK_MS);
+      await settle(() => false);
+    }
+    s = h.store.getState();
+    expect(s.overview).toBeNull();
+    expect(s.remote).toBeNull();
+    expect(h.sentOf('resume-stream')).toBe(1);
+    // The hub answers: a Gap for what it held back (in the spool), then a Resync bracket.
+    const held = 30_000;
+    const w = new Uint32Array(RECORD_WORDS * 3);
+    encodeEvent(w, 0, {
+      kind: EventKind.Gap,
+      tsNs: tsOf(h.at() - 1),
+      tid: NO_THREAD,
+      source: GapSource.ClientQueue,
+      lost: held,
+    });
+    w.set(bracket(tsOf(h.at() - 1)), RECORD_WORDS);
+    const gapsBefore = h.store.getState().connection.gaps;
+    h.skipFrames(40); // the frames it held back
+    h.frame(w);
+    h.stream(1000);
+    s = h.store.getState();
+    expect(s.connection.skipped).toBe(held);
+    expect(s.connection.lostEvents).toBe(lostBefore);
+    expect(s.connection.gaps).toBe(gapsBefore);
+    expect(s.trace!.count).toBe(1 + 3 + 1000); // the leading Gap, the hub's Gap and bracket, the records
+    expect(s.cursor).toBe(s.trace!.count - 1);
+  });
+
+  it('a hub that drops frames for a following view switches it to the overview; without a spool it stays on records', async () => {
+    const gapFrame = (lost: number): Uint32Array => {
+      const w = new Uint32Array(RECORD_WORDS);
+      encodeEvent(w, 0, {
+        kind: EventKind.Gap,
+        tsNs: tsOf(h.at() - 1),
+        tid: NO_THREAD,
+        source: GapSource.ClientQueue,
+        lost,
+      });
+      return w;
+    };
+    let h = live({ search: '?budget=8M&overview=off' });
+    h.stream(4000);
+    h.frame(gapFrame(500));
+    expect(h.store.getState().overview).toBeNull(); // off: never
+    expect(h.store.getState().connection.lostEvents).toBe(500);
+
+    h = live({ search: '?budget=8M' });
+    h.stream(4000);
+    h.frame(gapFrame(500));
+    expect(h.store.getState().overview).toMatchObject({ reason: 'gap' });
+    expect(h.sentOf('pause-stream')).toBe(1);
+    await settle(() => h.store.getState().overview?.state === 'following');
+    expect(h.store.getState().connection.lostEvents).toBe(500);
+
+    h = live({ noSpool: true, search: '?budget=8M' });
+    h.stream(4000);
+    h.frame(gapFrame(500));
+    await settle(() => h.store.getState().overview === null);
+    const s = h.store.getState();
+    expect(s.overview).toBeNull();
+    expect(s.spool).toBe('none');
+    // The hub sends records again (and a bracket to start from).
+    expect(h.sentOf('resume-stream')).toBe(1);
+    h.frame(bracket(tsOf(h.at() - 1)));
+    h.stream(100);
+    expect(h.store.getState().trace!.count).toBe(1 + 2 + 100);
   });
 });

@@ -21,6 +21,21 @@
 //   bracket at the head.
 // Without a spool (`serve --spool-bytes 0`), a paused view keeps what it holds
 // and stops adding past the share; resuming resyncs.
+//
+// Following a stream faster than a view can take record by record degrades on
+// purpose (issue 19 §11): past OVERVIEW_RATE events per second of trace time,
+// or when the server had to drop frames for this view, the slice asks the hub
+// to stop sending records (`pause-stream`) and follows the spool's head
+// instead (`overview`): every OVERVIEW_TICK_MS its meta, the view ending at its
+// newest event, the timeline drawing the server's summaries at the view's
+// resolution, and now and then the window of the newest records (so the panels
+// show the state at the head). Pausing keeps that spool view and fetches the
+// records at the head: stepping, seeking and the timeline then work in detail.
+// Resuming follows the overview again; when the rate falls below half the
+// threshold for OVERVIEW_CALM_TICKS ticks, the slice resumes the stream and
+// follows records again from a bracket (the events the hub held back are not
+// "lost": they are in the spool, and counted apart as `skipped`).
+// `?overview=N` sets the threshold (events/s); `?overview=off` never switches.
 
 import {
   EventKind,
@@ -54,6 +69,26 @@ export const LIVE_TRACE_SHARE = 0.25;
 const MIN_LIVE_TRACE_BYTES = 2 * 1024 * 1024;
 /** A resync the server has not answered within this long is given up (ms). */
 const RESYNC_TIMEOUT_MS = 3000;
+
+/** Following faster than this (events per second of trace time) switches to the overview. */
+export const OVERVIEW_RATE = 50_000;
+/** The overview's period: the spool's meta, the view at its head (ms). */
+export const OVERVIEW_TICK_MS = 500;
+/** Every this many ticks the window of the newest records is fetched again. */
+const OVERVIEW_WINDOW_TICKS = 4;
+/** Ticks below half the threshold before following records again. */
+const OVERVIEW_CALM_TICKS = 6;
+/** A spool that has not grown for this long: the source went quiet (ms). */
+const QUIET_MS = 2000;
+
+/** The overview threshold from the page's query (`?overview=N`, `off`/`0`: never), else the default. */
+export function overviewRateOf(search: string): number {
+  const q = new URLSearchParams(search).get('overview');
+  if (q === null) return OVERVIEW_RATE;
+  if (q === 'off' || q === '0') return Infinity;
+  const v = Number(q);
+  return Number.isFinite(v) && v > 0 ? v : OVERVIEW_RATE;
+}
 
 /** Whether a frame opens with a Snapshot bracket (after at most one Gap record). */
 export function startsWithBracket(records: Uint32Array): boolean {
@@ -100,6 +135,21 @@ export interface ConnectionInfo {
   frames: number;
   bytes: number;
   badFrames: number;
+  /**
+   * Events the server held back while this view followed the overview (not
+   * lost: the spool has them), counted when the stream resumes.
+   */
+  skipped: number;
+}
+
+/** Following the spool's summaries instead of every record (issue 19 §11). */
+export interface LiveOverview {
+  /** Why: the stream's rate passed the threshold, or the server dropped frames for this view. */
+  reason: 'rate' | 'gap';
+  /** Events per second of trace time, last measured. */
+  rate: number;
+  /** 'opening' until the spool answers, then 'following'. */
+  state: 'opening' | 'following';
 }
 
 export interface LiveState {
@@ -114,6 +164,8 @@ export interface LiveState {
    * asks for it, 'opening', 'none' (the server keeps none: NO_SPOOL), 'error'.
    */
   spool: 'unknown' | 'opening' | 'none' | 'error';
+  /** Following the server's summaries (a fast stream), or null: records. Stays while paused. */
+  overview: LiveOverview | null;
 }
 
 export interface LiveActions {
@@ -146,6 +198,7 @@ export const initialConnection = (): ConnectionInfo => ({
   frames: 0,
   bytes: 0,
   badFrames: 0,
+  skipped: 0,
 });
 
 /** One Gap record of unknown size (lost = 0) at `tsNs`, from no thread. */
@@ -176,6 +229,25 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
   let unseen = 0;
   /** Bumps when a spool open must be forgotten (resume, new connection). */
   let spoolToken = 0;
+  /** The overview's threshold (events/s of trace time); Infinity: never. */
+  const overviewRate = overviewRateOf(env.loc.search);
+  /** The hub holds this client's records back (pause-stream sent, resume-stream not). */
+  let streamHeld = false;
+  /** The next server Gap is what the hub held back: skipped, not lost. */
+  let resumeGap = false;
+  /** The rate while following records: events since rateFromNs (trace time). */
+  let rateFromNs = -1;
+  let rateEvents = 0;
+  /** Bumps when an overview ends (or its spool open must be forgotten). */
+  let overviewToken = 0;
+  /** Bumps when the overview's ticks stop (pause, end). */
+  let tickToken = 0;
+  let tickTimer: unknown = null;
+  let ticks = 0;
+  let calmTicks = 0;
+  let lastMeta: { events: number; endNs: number; atMs: number } | null = null;
+  /** The overview could not open the spool on this connection: do not try again. */
+  let overviewFailed = false;
 
   const closeLive = (): void => {
     if (live) live.close();
@@ -187,6 +259,10 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     spoolToken++;
     if (resyncTimer !== null) env.timers.clearTimeout(resyncTimer);
     resyncTimer = null;
+    stopOverview();
+    streamHeld = false;
+    resumeGap = false;
+    overviewFailed = false;
     internal.clearPendingReplies();
   };
 
@@ -195,8 +271,32 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
 
   /** Ask the server for a bracket at the head of this client's stream. */
   const requestResync = (): void => {
-    if (resyncPending || !live) return;
+    // (Following the overview, the hub holds the records back: nothing to resync.)
+    if (resyncPending || !live || get().overview !== null) return;
+    if (streamHeld) {
+      // The hub holds the records back: resuming the stream brings the bracket.
+      resumeHeldStream();
+      return;
+    }
     if (live.send({ type: 'resync' }) < 0) return;
+    awaitBracket();
+  };
+
+  /**
+   * Let the hub send records again after the overview: it answers with a Gap
+   * (what it held back, in the spool) and a Resync bracket, where following
+   * starts again.
+   */
+  const resumeHeldStream = (): void => {
+    if (!live || !streamHeld) return;
+    streamHeld = false;
+    if (live.send({ type: 'resume-stream' }) < 0) return;
+    resumeGap = true;
+    awaitBracket();
+  };
+
+  /** A bracket is on its way: wait for it, or go on without one. */
+  const awaitBracket = (): void => {
     resyncPending = true;
     if (resyncTimer !== null) env.timers.clearTimeout(resyncTimer);
     const conn = live;
@@ -221,6 +321,8 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
   const startTrace = (records: Uint32Array | null): void => {
     const s = get();
     if (s.source.kind !== 'live') return;
+    rateFromNs = -1;
+    rateEvents = 0;
     const old = s.remote === null ? s.trace : null;
     const trim = s.liveTrim ?? { times: 0, events: 0, findings: 0 };
     internal.stopPlay();
@@ -309,6 +411,160 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       );
   };
 
+  // ---- the overview (issue 19 §11) ------------------------------------------------
+
+  /** Stop the overview's ticks (the overview itself stays). */
+  const stopTicks = (): void => {
+    tickToken++;
+    if (tickTimer !== null) env.timers.clearTimeout(tickTimer);
+    tickTimer = null;
+  };
+
+  /** Forget the overview (no state change: closeLive, restart). */
+  const stopOverview = (): void => {
+    overviewToken++;
+    stopTicks();
+    ticks = 0;
+    calmTicks = 0;
+    lastMeta = null;
+    rateFromNs = -1;
+    rateEvents = 0;
+  };
+
+  const startTicks = (delayMs: number): void => {
+    stopTicks();
+    const token = tickToken;
+    tickTimer = env.timers.setTimeout(() => void tick(token), delayMs);
+  };
+
+  /** One overview tick: the spool's meta, the view at its head, now and then its newest records. */
+  const tick = async (token: number): Promise<void> => {
+    tickTimer = null;
+    if (token !== tickToken || life.disposed) return;
+    const s = get();
+    if (s.overview === null || s.remote === null || s.paused) return;
+    ticks++;
+    // (An error, say a busy or restarting server: the next tick asks again.)
+    const meta = await internal.followHead(ticks % OVERVIEW_WINDOW_TICKS === 0).catch(() => null);
+    if (token !== tickToken || life.disposed) return;
+    const now = get();
+    if (now.overview === null || now.paused) return;
+    if (meta !== null && meta.events > 0) {
+      // Events per second of trace time since the spool last grew (it indexes
+      // about once a second); none once it has not grown for QUIET_MS.
+      let rate = now.overview.rate;
+      const at = env.timers.now();
+      if (lastMeta === null || meta.events !== lastMeta.events) {
+        if (lastMeta !== null && meta.endNs > lastMeta.endNs) {
+          rate = ((meta.events - lastMeta.events) * 1e9) / (meta.endNs - lastMeta.endNs);
+        }
+        lastMeta = { events: meta.events, endNs: meta.endNs, atMs: at };
+      } else if (at - lastMeta.atMs >= QUIET_MS) {
+        rate = 0;
+      }
+      calmTicks = rate < overviewRate / 2 ? calmTicks + 1 : 0;
+      const width = Math.max(1000, now.viewEndNs - now.viewStartNs);
+      const end = meta.endNs + width * 0.02;
+      set({
+        overview: { ...now.overview, rate, state: 'following' },
+        viewStartNs: end - width,
+        viewEndNs: end,
+      });
+      if (calmTicks >= OVERVIEW_CALM_TICKS) {
+        leaveOverview();
+        return;
+      }
+    }
+    startTicks(OVERVIEW_TICK_MS);
+  };
+
+  /**
+   * The stream is too fast to follow record by record: hold the records back at
+   * the hub and follow the spool's head from its summaries.
+   */
+  const enterOverview = (reason: LiveOverview['reason'], rate: number): void => {
+    const s = get();
+    if (!live || s.source.kind !== 'live' || s.paused || s.remote !== null) return;
+    if (s.overview !== null || overviewFailed || s.spool === 'none' || overviewRate === Infinity) {
+      return;
+    }
+    const conn = live;
+    if (conn.send({ type: 'pause-stream' }) < 0) return;
+    streamHeld = true;
+    // Frames already on their way are counted, not kept.
+    discarding = true;
+    resyncPending = false;
+    const token = ++overviewToken;
+    spoolToken++;
+    ticks = 0;
+    calmTicks = 0;
+    lastMeta = null;
+    set({ overview: { reason, rate, state: 'opening' } });
+    const untilNs = s.trace && s.trace.count > 0 ? s.trace.endNs : 0;
+    const wanted = (): boolean =>
+      token === overviewToken && live === conn && get().overview !== null && !life.disposed;
+    internal.openRemote(SPOOL_INFO, undefined, { untilNs, wanted, cursorNs: () => untilNs }).then(
+      () => {
+        if (!wanted() || get().remote === null) return;
+        const o = get().overview!;
+        set({ overview: { ...o, state: 'following' } });
+        if (get().paused) void internal.followHead(true, true).catch(() => undefined);
+        else startTicks(0);
+      },
+      (e: unknown) => {
+        if (!wanted()) return;
+        // No spool to follow (or it failed): records again, with what the hub can send.
+        overviewFailed = true;
+        const code = e instanceof LoadError ? e.code : 'ERROR';
+        set({ overview: null, ...(code === 'NO_SPOOL' ? { spool: 'none' as const } : {}) });
+        resumeHeldStream();
+        if (code !== 'NO_SPOOL') {
+          internal.toast({
+            tone: 'error',
+            title: `Could not follow the live overview: ${code}`,
+            detail: `${e instanceof Error ? e.message : String(e)}. The view follows every record it can take; the server drops what it cannot.`,
+          });
+        }
+      },
+    );
+  };
+
+  /** The stream slowed down: follow records again from a bracket at the head. */
+  const leaveOverview = (): void => {
+    stopOverview();
+    set({ overview: null });
+    startTrace(null);
+    discarding = true;
+    resumeHeldStream();
+  };
+
+  /** Following records: measure the rate (trace time) and switch past the threshold. */
+  const measureRate = (tr: WebTrace, n: number): void => {
+    if (overviewRate === Infinity || tr.count === 0) return;
+    const endNs = tr.endNs;
+    if (rateFromNs < 0 || endNs < rateFromNs) {
+      rateFromNs = endNs;
+      rateEvents = 0;
+      return;
+    }
+    rateEvents += n;
+    const span = endNs - rateFromNs;
+    // Judged over at least a quarter of a second of trace time, or as soon as
+    // more events than a second's worth of the threshold came in less.
+    if (span >= 0.25e9 || rateEvents > overviewRate) {
+      const rate = span > 0 ? (rateEvents * 1e9) / span : Infinity;
+      if (rate > overviewRate) {
+        rateFromNs = -1;
+        enterOverview('rate', rate);
+        return;
+      }
+    }
+    if (span >= 1e9) {
+      rateFromNs = endNs;
+      rateEvents = 0;
+    }
+  };
+
   const publishLive = (): void => {
     publishPending = false;
     if (life.disposed) return;
@@ -368,6 +624,14 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
 
   const onGap = (g: GapInfo): void => {
     const c = get().connection;
+    if ((resumeGap || streamHeld) && g.kind === 'sequence') return; // the frames it held back
+    if ((resumeGap || streamHeld) && g.kind === 'server' && g.source === GapSource.ClientQueue) {
+      // What the hub held back while the view followed the overview: in the spool.
+      // (Held, a bracket asked for before the hold can still come, with a Gap of its own.)
+      if (!streamHeld) resumeGap = false;
+      set({ connection: { ...c, skipped: c.skipped + g.lost } });
+      return;
+    }
     set({
       connection: {
         ...c,
@@ -385,6 +649,10 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       trace.append(gapRecord(trace.endNs));
       requestPublish();
     }
+    // The hub had to drop frames for this view: it cannot take every record.
+    if (g.kind === 'server' && g.source === GapSource.ClientQueue && g.lost > 0 && !get().paused) {
+      enterOverview('gap', 0);
+    }
   };
 
   const connectLive = (url?: string): void => {
@@ -397,6 +665,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       source: { kind: 'live', url: target },
       trace,
       traceVersion: get().traceVersion + 1,
+      overview: null,
       loadFailure: null,
       viewStartNs: 0,
       viewEndNs: LIVE_WINDOW_NS,
@@ -457,6 +726,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
           }
           tr.append(records, tbl);
           requestPublish();
+          if (!now.paused) measureRate(tr, n);
           if (tr.bytes > liveCapBytes()) {
             // Following: start again from a bracket at the head. Paused (no spool
             // to fall back on): keep what is held, count the rest, resync on resume.
@@ -493,6 +763,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     resyncPending = false;
     discarding = false;
     unseen = 0;
+    stopOverview();
     internal.closeRemote();
     internal.stopPlay();
     internal.resetSearch();
@@ -520,7 +791,13 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       connection: { ...s.connection, gaps: 0, lostEvents: 0, unknownGaps: 0, lastGap: null },
       liveTrim: null,
       spool: 'unknown',
+      overview: null,
     });
+    if (streamHeld) {
+      // The hub still holds records back from the overview: the new trace starts at its bracket.
+      discarding = true;
+      resumeHeldStream();
+    }
     internal.toast({
       tone: 'info',
       title: 'A new trace',
@@ -536,6 +813,19 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       if (s.source.kind !== 'live' || paused === s.paused) return;
       if (paused) {
         set({ paused: true, eventsSincePause: 0 });
+        if (s.overview !== null) {
+          // The detail, fetched now: the records at the head, the cursor on the newest.
+          stopTicks();
+          if (s.remote !== null) void internal.followHead(true, true).catch(() => undefined);
+        }
+      } else if (s.overview !== null) {
+        // Follow the overview again (it ends by itself once the stream slows down).
+        spoolToken++;
+        internal.stopPlay();
+        set({ paused: false, playing: false, eventsSincePause: 0 });
+        calmTicks = 0;
+        lastMeta = null;
+        if (s.remote !== null) startTicks(0);
       } else {
         spoolToken++;
         internal.stopPlay();
@@ -571,6 +861,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       connection: initialConnection(),
       liveTrim: null,
       spool: 'unknown',
+      overview: null,
     },
     actions,
     internal: {

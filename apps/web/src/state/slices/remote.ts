@@ -17,7 +17,7 @@
 // - A seek that loses to a newer one (or to closing the source) changes nothing.
 
 import type { RecordingInfo } from '@iocpscope/protocol';
-import { TraceApi } from '../../connection/traceApi.ts';
+import { TraceApi, type RemoteMeta } from '../../connection/traceApi.ts';
 import { LoadError } from '../../connection/errors.ts';
 import { createTraceAnalysis } from '../analysis.ts';
 import type { Finding } from '../analysis.ts';
@@ -87,6 +87,14 @@ export interface RemoteInternal {
   remoteFindings(): readonly Finding[];
   /** The cursor moved to local i: fetch the neighbouring window when it nears an edge. */
   prefetchNear(i: number): void;
+  /**
+   * The live overview (issue 19 §11): the remote trace is the live spool,
+   * followed at its head. Take its newer meta and, with `window`, load the
+   * window of its newest event with the cursor on it (`reveal`: and the view
+   * on the cursor). Null when the remote
+   * trace changed meanwhile; errors are thrown.
+   */
+  followHead(window: boolean, reveal?: boolean): Promise<RemoteMeta | null>;
 }
 
 /** The budget from the page's query (?budget=64M), else the remembered one, else the default. */
@@ -437,6 +445,22 @@ export function createRemoteSlice(
     }
   };
 
+  const followHead = async (window: boolean, reveal = false): Promise<RemoteMeta | null> => {
+    const r = get().remote;
+    if (r === null) return null;
+    const meta = await r.api.meta();
+    if (life.disposed || get().remote !== r) return null;
+    r.refreshMeta(meta);
+    if (window && meta.events > 0) {
+      const token = ++seekToken;
+      const w = await r.headWindow();
+      if (token !== seekToken || life.disposed || get().remote !== r) return null;
+      install(w, meta.events - 1, reveal);
+    }
+    onRemoteChange(r);
+    return meta;
+  };
+
   const state: RemoteState = {
     remote: null,
     remoteVersion: 0,
@@ -470,6 +494,7 @@ export function createRemoteSlice(
       closeRemote,
       remoteFindings,
       prefetchNear,
+      followHead,
     },
   };
 }

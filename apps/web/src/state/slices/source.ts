@@ -119,6 +119,7 @@ export function createSourceSlice(
       eventsSincePause: 0,
       selectedSession: null,
       connection: initialConnection(),
+      overview: null,
       ...noFindings(),
       framed: null,
       evidence: null,
