@@ -6,6 +6,7 @@
 
 import type { EventSeries, Lane, WebTrace } from '../trace/index.ts';
 import { MarkFlag } from '../trace/index.ts';
+import { ThreadRole } from '@iocpscope/protocol';
 import {
   aggregateCounterBuckets,
   aggregateFlags,
@@ -112,7 +113,9 @@ export function drawLaneStates(
     flags = 'none';
   }
   // Outside the window of a trace the server holds: its summaries.
-  const summarized = under !== null && fillLane(under, lane.tid, g, s, false);
+  const summarized =
+    under !== null &&
+    fillLane(under, lane.tid, g, s, false, lane.role === ThreadRole.Accept && !lane.isKernel);
   // The kernel's "running" is the port's own work: drawn in its own muted colour.
   if ((lane.states.length > 0 || summarized) && y1 > y0) {
     paintStates(r, g.cols, y0, y1, bg, s, lane.isKernel ? RGB.kernel : RGB.running);

@@ -137,6 +137,26 @@ describe('the summary underlay', () => {
     }
   });
 
+  it('draws the accept thread’s blocked time (in accept, its idle state) as waiting, as its records do', () => {
+    const slice = randomSlice(new Rng(3), 10, 0, 200);
+    const g: Columns = { t0: 0, nsPerCol: 3000, cols: 60 };
+    const u = underlayFor(remoteOf(slice, -10, -5), g)!;
+    const plain = new Scratch();
+    plain.ensure(g.cols);
+    const accept = new Scratch();
+    accept.ensure(g.cols);
+    fillLane(u, 7, g, plain, false);
+    fillLane(u, 7, g, accept, false, true);
+    let blocked = 0;
+    for (let c = 0; c < g.cols; c++) {
+      blocked += plain.block[c]!;
+      expect(accept.block[c]).toBe(0);
+      expect(accept.wait[c]!).toBeCloseTo(plain.wait[c]! + plain.block[c]!, 5);
+      expect(accept.run[c]).toBe(plain.run[c]);
+    }
+    expect(blocked).toBeGreaterThan(0);
+  });
+
   it('is not needed when the window covers every column', () => {
     const slice = randomSlice(new Rng(1), 10, 0, 100);
     const g: Columns = { t0: 1000, nsPerCol: 100, cols: 50 };

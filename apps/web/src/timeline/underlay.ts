@@ -71,6 +71,8 @@ function bucketsOf(u: Underlay, g: Columns, c: number): [number, number, number,
 /**
  * Fill a lane's state shares (and mark flags when `flags`) for the columns
  * outside the window from the summary. Returns whether the slice has the lane.
+ * `blockedWaits`: the accept thread's lane, whose blocked time (in accept, its
+ * idle state) is drawn as waiting, as its records draw it (trace/flags.ts).
  */
 export function fillLane(
   u: Underlay,
@@ -78,6 +80,7 @@ export function fillLane(
   g: Columns,
   s: Scratch,
   withFlags: boolean,
+  blockedWaits = false,
 ): boolean {
   const k = u.laneOf.get(tid);
   if (k === undefined) return false;
@@ -106,9 +109,9 @@ export function fillLane(
       f |= fl[b - from]!;
     }
     const inv = 1 / (255 * g.nsPerCol);
-    s.wait[c] = aw * inv;
+    s.wait[c] = (blockedWaits ? aw + ab : aw) * inv;
     s.run[c] = ar * inv;
-    s.block[c] = ab * inv;
+    s.block[c] = blockedWaits ? 0 : ab * inv;
     if (withFlags) s.flags[c] = f;
   }
   return true;
