@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { T, untilState } from '../support/app.ts';
+import { untilServing } from '../support/serve.ts';
 import { CLI, ROOT, TSX, freePort, load, sleep } from '../../packages/tracer/test/harness.ts';
 import {
   HOOK_BUILD,
@@ -64,16 +65,7 @@ for (const srv of SERVERS) {
         [CLI, 'serve', '--ingest', `127.0.0.1:${ingestPort}`, '--port', String(dashPort)],
         { cwd: ROOT, stdio: 'ignore' },
       );
-      const t0 = Date.now();
-      for (;;) {
-        const up = await fetch(`http://127.0.0.1:${dashPort}/`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (up) break;
-        if (Date.now() - t0 > 60_000) throw new Error('serve --ingest did not start');
-        await sleep(250);
-      }
+      await untilServing(dashPort, ingest, 'serve --ingest');
       const dir = join(HOOK_BUILD, 'runs', `e2e-hook-live-${srv.kind}`);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });

@@ -6,18 +6,19 @@
 // holds), step, see the "no longer available" boundary, and follow live again.
 // Event numbers and records are checked against the spool's own API.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { T, drawnText, recordCanvasText, screenshot, untilState } from '../support/app.ts';
-import { CLI, ROOT, TSX, freePort, load, sleep } from '../../packages/tracer/test/harness.ts';
+import {
+  spoolMeta as meta,
+  spoolRecord as record,
+  startServe,
+  type OwnServe,
+} from '../support/serve.ts';
+import { load } from '../../packages/tracer/test/harness.ts';
 
-let serve: ChildProcess | null = null;
+let serve: OwnServe | null = null;
 let port = 0;
 let echo = 0;
-let dir = '';
 
 interface SpoolMeta {
   events: number;
@@ -26,25 +27,8 @@ interface SpoolMeta {
   dropped: { events: number; parts: number; limitBytes: number };
 }
 
-async function spoolMeta(): Promise<SpoolMeta> {
-  const r = await fetch(`http://127.0.0.1:${port}/api/traces/live`);
-  expect(r.status).toBe(200);
-  return (await r.json()) as SpoolMeta;
-}
-
-/** The record of spool event g, as the API gives it (§12: /window, a frame). */
-async function spoolRecord(g: number): Promise<number[]> {
-  const r = await fetch(`http://127.0.0.1:${port}/api/traces/live/window?from=${g}&count=8`);
-  expect(r.status).toBe(200);
-  const bracket = Number(r.headers.get('x-bracket-records'));
-  // A start inside a part's opening bracket is moved back to the bracket's start.
-  const first = Number(r.headers.get('x-first-event'));
-  expect(first).toBeLessThanOrEqual(g);
-  const { decodeFrame } = await import('@iocpscope/protocol');
-  const f = decodeFrame(new Uint8Array(await r.arrayBuffer()));
-  const at = (bracket + g - first) * 8;
-  return Array.from(f.records.subarray(at, at + 8));
-}
+const spoolMeta = (): Promise<SpoolMeta> => meta<SpoolMeta>(port);
+const spoolRecord = (g: number): Promise<number[]> => record(port, g);
 
 /** The record under the cursor in the page (its window). */
 function cursorRecord(page: Page): Promise<number[]> {
@@ -55,57 +39,23 @@ test.describe('live with a small spool', () => {
   test.describe.configure({ timeout: 150_000 });
 
   test.beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'iocpscope-spool-e2e-'));
-    port = await freePort();
-    echo = await freePort();
-    serve = spawn(
-      TSX,
-      [
-        CLI,
-        'serve',
-        '--port',
-        String(port),
-        '--echo-port',
-        String(echo),
-        '--spool-bytes',
-        '2M',
-        '--spool-part-bytes',
-        '1M',
-        '--recordings-dir',
-        path.join(dir, 'rec'),
-        '--duration',
-        '10m',
-      ],
-      { cwd: ROOT, stdio: 'ignore' },
-    );
-    const t0 = Date.now();
-    for (;;) {
-      const up = await fetch(`http://127.0.0.1:${port}/`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      if (Date.now() - t0 > 60_000) throw new Error('serve did not start');
-      await sleep(250);
-    }
+    serve = await startServe('spool-e2e', ['--spool-bytes', '2M', '--spool-part-bytes', '1M']);
+    port = serve.port;
+    echo = serve.echo;
   });
 
   test.afterAll(async () => {
-    if (serve) {
-      const child = serve;
-      serve = null;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await serve?.stop();
+    serve = null;
   });
 
   test('pause, scroll back into the spool, step, see what is no longer available, follow again', async ({
     page,
   }, info) => {
     await recordCanvasText(page);
-    await page.goto(`http://127.0.0.1:${port}/?budget=8M`);
+    // (?overview=off: this journey is about trimming the followed trace; live-overview.spec.ts
+    // follows a stream too fast for records.)
+    await page.goto(`http://127.0.0.1:${port}/?budget=8M&overview=off`);
     await page.waitForFunction(() => window.__iocpscope?.version === 1, null, { timeout: T.ui });
     await untilState(page, (s) => expect(s.connection).toBe('open'));
     const loading = load(echo, ['-c', '8', '-s', '64', '-p', '2', '-d', '15s']);

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { T, untilState } from '../support/app.ts';
+import { untilServing } from '../support/serve.ts';
 import {
   CLI,
   ROOT,
@@ -47,16 +48,7 @@ test.describe('a traced C++ server, live through serve --ingest', () => {
       { cwd: ROOT, stdio: 'ignore' },
     );
     // The dashboard answers before any tracer is attached.
-    const t0 = Date.now();
-    for (;;) {
-      const up = await fetch(`http://127.0.0.1:${dashPort}/`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      if (Date.now() - t0 > 60_000) throw new Error('serve --ingest did not start');
-      await sleep(250);
-    }
+    await untilServing(dashPort, ingest, 'serve --ingest');
     server = await startEchoServer('e2e-live', {
       traced: true,
       workers: 2,

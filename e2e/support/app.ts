@@ -39,6 +39,9 @@ export interface StateSummary {
   connection: string;
   gaps: number;
   lostEvents: number;
+  /** Live: following the server's summaries (a fast stream), or null; what the hub held back meanwhile. */
+  overview: { state: string; reason: string; rate: number } | null;
+  skippedEvents: number;
   loading: boolean;
   loadFailure: { code: string; message: string; recoveredEvents: number } | null;
   traceBytes: number;
@@ -46,6 +49,9 @@ export interface StateSummary {
   remote: {
     events: number;
     globalCursor: number;
+    /** Events per window, and a window being fetched (its global event), or null. */
+    windowEvents: number;
+    seeking: number | null;
     firstAvailable: number;
     droppedEvents: number;
     live: boolean;
