@@ -149,16 +149,15 @@ export class RemoteTrace {
     this.version++;
   }
 
-  /** The window of the newest event, fetched again (a live spool's head moves on). */
+  /**
+   * The window of the newest event, fetched again (a live spool's head moves
+   * on). Following the head, the windows fetched before are not visited again:
+   * the cache is emptied, so it does not fill a quarter of the budget with them.
+   */
   async headWindow(): Promise<BuiltWindow> {
-    const g = this.events - 1;
-    const from = Math.max(this.firstAvailable, windowStartFor(Math.max(0, g), this.windowEvents));
-    const held = this.cache.get(from);
-    if (held && held.from + held.records.length / 8 - held.bracket <= g) {
-      this.cache.delete(from);
-      this.cacheBytes -= held.records.byteLength;
-    }
-    return this.window(g);
+    this.cache.clear();
+    this.cacheBytes = 0;
+    return this.window(this.events - 1);
   }
 
   dispose(): void {

@@ -330,7 +330,7 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
 
   it('following faster than the threshold: the hub holds the records back and the view follows the spool’s head; a pause fetches the records there; a calm stream is followed record by record again, nothing counted lost', async () => {
     const rate = (T.n - 2) / ((tsOf(T.n - 1) - tsOf(1)) / 1e9);
-    const h = live({ search: `?budget=8M&overview=${Math.floor(rate / 20)}` });
+    const h = live({ search: `?budget=64M&overview=${Math.floor(rate / 20)}` });
     while (h.store.getState().overview === null && h.at() < 120_000) h.stream(FRAME);
     let s = h.store.getState();
     expect(s.overview).toMatchObject({ reason: 'rate', state: 'opening' });
@@ -368,6 +368,8 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
       expect(s.remote!.events).toBe(h.at());
     }
     expect(s.overview!.rate).toBeGreaterThan(rate / 20);
+    // It holds the newest window only (the fake spool's window: every record from FIRST).
+    expect(s.remote!.heldBytes).toBeLessThanOrEqual((h.at() - FIRST) * RECORD_WORDS * 4);
 
     // Pause: the records at the head, the cursor on the newest event.
     s.actions.setPaused(true);
