@@ -463,18 +463,28 @@ async function soak(ms: number): Promise<void> {
       events: number;
       trims: number;
       bytes: number;
+      overview: string;
+      lost: number;
     }> = [];
     while (performance.now() - t0 < ms) {
       await new Promise((r) => setTimeout(r, 10_000));
       const heap = await heapBytes(page);
       const st = await page.evaluate(() => {
         const s = window.__iocpscope!.getState();
-        return { events: s.events, trims: s.liveTrim?.times ?? 0, bytes: s.traceBytes };
+        return {
+          events: s.events,
+          trims: s.liveTrim?.times ?? 0,
+          bytes: s.traceBytes,
+          overview: s.overview
+            ? `overview at ${Math.round(s.overview.rate / 1000)} K events/s`
+            : 'records',
+          lost: s.lostEvents,
+        };
       });
       samples.push({ t: (performance.now() - t0) / 1000, heap, ...st });
       say(
         `  ${samples.at(-1)!.t.toFixed(0).padStart(4)} s  browser ${(heap / 2 ** 20).toFixed(0).padStart(4)} MB  ` +
-          `live trace ${st.events.toLocaleString('en-US').padStart(11)} events (${(st.bytes / 2 ** 20).toFixed(0)} MB), trimmed ${st.trims}x, server RSS ${(rssOf(serve.pid!) / 2 ** 20).toFixed(0)} MiB`,
+          `live trace ${st.events.toLocaleString('en-US').padStart(11)} events (${(st.bytes / 2 ** 20).toFixed(0)} MB), trimmed ${st.trims}x, ${st.overview}, ${st.lost.toLocaleString('en-US')} lost, server RSS ${(rssOf(serve.pid!) / 2 ** 20).toFixed(0)} MiB`,
       );
     }
     const code = await loadDone;
@@ -487,7 +497,9 @@ async function soak(ms: number): Promise<void> {
     };
     // Pause, then back to the first minute of the run through the spool.
     await page.getByTestId('pause-live').click();
-    await page.getByTestId('browse-spool').click();
+    // (Following the overview, the spool is already the view: no Browse spool button.)
+    const browse = page.getByTestId('browse-spool');
+    if (await browse.isVisible()) await browse.click();
     await page.waitForFunction(() => window.__iocpscope?.getState().remote?.live === true, null, {
       timeout: 60_000,
     });
