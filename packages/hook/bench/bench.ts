@@ -167,7 +167,10 @@ async function main(): Promise<void> {
       "  b. the hook's own time on the calling thread, outside the real call (TSC read at the hook's\n" +
         `     entry, around the real call and at its return; the reads' own ${timerNs.toFixed(0)} ns subtracted)`,
     );
-    if (!selftime) throw new Error('the selftime DLL was not loaded: hook_bench found no iocpscope_hook_selftime');
+    if (!selftime)
+      throw new Error(
+        'the selftime DLL was not loaded: hook_bench found no iocpscope_hook_selftime',
+      );
     let worstInside = 0;
     for (const c of cases) {
       const net = c.insideNs - timerNs;
