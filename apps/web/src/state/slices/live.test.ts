@@ -48,8 +48,8 @@ function json(v: unknown, status = 200): Response {
   });
 }
 
-/** The trace API serving T as the live spool, up to `held()` events. */
-function spoolApi(held: () => number, noSpool = false) {
+/** The trace API serving T as the live spool, up to `held()` events; `gate` holds /window answers back. */
+function spoolApi(held: () => number, noSpool = false, gate?: () => Promise<void>) {
   return (async (input: RequestInfo | URL) => {
     const u = new URL(String(input), 'http://test:1');
     const q = (k: string): number => Number(u.searchParams.get(k));
@@ -82,6 +82,7 @@ function spoolApi(held: () => number, noSpool = false) {
       });
     }
     if (u.pathname === '/api/traces/live/window') {
+      if (gate) await gate();
       const from = q('from');
       if (from < FIRST) return json({ code: 'NOT_AVAILABLE', message: 'gone' }, 410);
       const end = Math.min(n, from + q('count'));
@@ -127,7 +128,7 @@ function bracket(ns: number): Uint32Array {
   return w;
 }
 
-function live(o: { noSpool?: boolean; search?: string } = {}) {
+function live(o: { noSpool?: boolean; search?: string; gate?: () => Promise<void> } = {}) {
   let sent = 0;
   let seq = 0;
   const sockets: FakeSocket[] = [];
@@ -137,7 +138,7 @@ function live(o: { noSpool?: boolean; search?: string } = {}) {
     schedule: (cb) => cb(),
     runTask: (cb) => void setTimeout(cb, 0),
     location: { protocol: 'http:', host: 'test:1', search: o.search ?? '?budget=8M&overview=off' },
-    fetch: spoolApi(() => sent, o.noSpool),
+    fetch: spoolApi(() => sent, o.noSpool, o.gate),
     storage: null,
     createSocket: (url) => {
       const s = new FakeSocket(url);
@@ -462,5 +463,46 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
     h.frame(bracket(tsOf(h.at() - 1)));
     h.stream(100);
     expect(h.store.getState().trace!.count).toBe(1 + 2 + 100);
+  });
+
+  it('a click while the overview fetches its head window keeps the cursor where the user put it', async () => {
+    const rate = (T.n - 2) / ((tsOf(T.n - 1) - tsOf(1)) / 1e9);
+    let held = false;
+    let waiting = 0;
+    const release: Array<() => void> = [];
+    const h = live({
+      search: `?budget=64M&overview=${Math.floor(rate / 20)}`,
+      gate: () => {
+        if (!held) return Promise.resolve();
+        waiting++;
+        return new Promise<void>((r) => release.push(r));
+      },
+    });
+    while (h.store.getState().overview === null && h.at() < 120_000) h.stream(FRAME);
+    for (let k = 0; k < 10 && h.store.getState().overview?.state !== 'following'; k++) {
+      await settle(() => h.store.getState().overview?.state === 'following');
+      h.timers.advance(300);
+    }
+    expect(h.store.getState().overview?.state).toBe('following');
+    // Tick until a head window is asked for, and hold its answer back.
+    held = true;
+    for (let k = 0; k < 12 && waiting === 0; k++) {
+      h.grow(5_000);
+      h.timers.advance(OVERVIEW_TICK_MS);
+      await settle(() => waiting > 0);
+    }
+    expect(waiting).toBe(1);
+    // The user clicks an event meanwhile: that pauses, the cursor there.
+    const s = h.store.getState();
+    const mine = Math.floor(s.trace!.count / 2);
+    s.actions.setCursor(mine);
+    expect(h.store.getState().paused).toBe(true);
+    const g = globalIndexOf(h.store.getState(), mine);
+    held = false;
+    for (const r of release.splice(0)) r();
+    await settle(() => false);
+    const after = h.store.getState();
+    expect(globalIndexOf(after, after.cursor)).toBe(g);
+    expect(after.paused).toBe(true);
   });
 });

@@ -445,7 +445,10 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     if (s.overview === null || s.remote === null || s.paused) return;
     ticks++;
     // (An error, say a busy or restarting server: the next tick asks again.)
-    const meta = await internal.followHead(ticks % OVERVIEW_WINDOW_TICKS === 0).catch(() => null);
+    // (A click or a step meanwhile pauses the view: the head window then leaves its cursor be.)
+    const meta = await internal
+      .followHead(ticks % OVERVIEW_WINDOW_TICKS === 0, { install: () => !get().paused })
+      .catch(() => null);
     if (token !== tickToken || life.disposed) return;
     const now = get();
     if (now.overview === null || now.paused) return;
@@ -508,7 +511,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
         if (!wanted() || get().remote === null) return;
         const o = get().overview!;
         set({ overview: { ...o, state: 'following' } });
-        if (get().paused) void internal.followHead(true, true).catch(() => undefined);
+        if (get().paused) void internal.followHead(true, { reveal: true }).catch(() => undefined);
         else startTicks(0);
       },
       (e: unknown) => {
@@ -816,7 +819,8 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
         if (s.overview !== null) {
           // The detail, fetched now: the records at the head, the cursor on the newest.
           stopTicks();
-          if (s.remote !== null) void internal.followHead(true, true).catch(() => undefined);
+          if (s.remote !== null)
+            void internal.followHead(true, { reveal: true }).catch(() => undefined);
         }
       } else if (s.overview !== null) {
         // Follow the overview again (it ends by itself once the stream slows down).

@@ -91,10 +91,14 @@ export interface RemoteInternal {
    * The live overview (issue 19 §11): the remote trace is the live spool,
    * followed at its head. Take its newer meta and, with `window`, load the
    * window of its newest event with the cursor on it (`reveal`: and the view
-   * on the cursor). Null when the remote
+   * on the cursor; `install`: asked once the window came, false keeps the
+   * cursor where the user put it meanwhile). Null when the remote
    * trace changed meanwhile; errors are thrown.
    */
-  followHead(window: boolean, reveal?: boolean): Promise<RemoteMeta | null>;
+  followHead(
+    window: boolean,
+    opts?: { reveal?: boolean; install?: () => boolean },
+  ): Promise<RemoteMeta | null>;
 }
 
 /** The budget from the page's query (?budget=64M), else the remembered one, else the default. */
@@ -445,7 +449,10 @@ export function createRemoteSlice(
     }
   };
 
-  const followHead = async (window: boolean, reveal = false): Promise<RemoteMeta | null> => {
+  const followHead = async (
+    window: boolean,
+    opts: { reveal?: boolean; install?: () => boolean } = {},
+  ): Promise<RemoteMeta | null> => {
     const r = get().remote;
     if (r === null) return null;
     const meta = await r.api.meta();
@@ -455,7 +462,7 @@ export function createRemoteSlice(
       const token = ++seekToken;
       const w = await r.headWindow();
       if (token !== seekToken || life.disposed || get().remote !== r) return null;
-      install(w, meta.events - 1, reveal);
+      if (opts.install?.() !== false) install(w, meta.events - 1, opts.reveal === true);
     }
     onRemoteChange(r);
     return meta;
