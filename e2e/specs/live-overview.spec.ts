@@ -12,18 +12,14 @@
 // `?overview=30000` sets the threshold below the default (50 K events/s) so a
 // slow CI machine, whose load runs slower, still crosses it.
 
-import { expect, test, type Page } from '@playwright/test';
-import { T, canvasPixels, getState, screenshot, untilState } from '../support/app.ts';
+import { expect, test } from '@playwright/test';
+import { T, canvasPixels, cursorRecord, getState, screenshot, untilState } from '../support/app.ts';
 import { spoolRecord, startServe, type OwnServe } from '../support/serve.ts';
 
 let serve: OwnServe | null = null;
 
 /** The running colour (timeline/theme.ts COLORS.running). */
 const RUNNING_GREEN: [number, number, number] = [0x3f, 0xb2, 0x7f];
-
-function cursorRecord(page: Page): Promise<number[]> {
-  return page.evaluate(() => window.__iocpscope!.cursorRecord());
-}
 
 test.describe('live under the dashboard’s own load', () => {
   test.describe.configure({ timeout: 150_000 });

@@ -6,8 +6,15 @@
 // holds), step, see the "no longer available" boundary, and follow live again.
 // Event numbers and records are checked against the spool's own API.
 
-import { expect, test, type Page } from '@playwright/test';
-import { T, drawnText, recordCanvasText, screenshot, untilState } from '../support/app.ts';
+import { expect, test } from '@playwright/test';
+import {
+  T,
+  cursorRecord,
+  drawnText,
+  recordCanvasText,
+  screenshot,
+  untilState,
+} from '../support/app.ts';
 import {
   spoolMeta as meta,
   spoolRecord as record,
@@ -29,11 +36,6 @@ interface SpoolMeta {
 
 const spoolMeta = (): Promise<SpoolMeta> => meta<SpoolMeta>(port);
 const spoolRecord = (g: number): Promise<number[]> => record(port, g);
-
-/** The record under the cursor in the page (its window). */
-function cursorRecord(page: Page): Promise<number[]> {
-  return page.evaluate(() => window.__iocpscope!.cursorRecord());
-}
 
 test.describe('live with a small spool', () => {
   test.describe.configure({ timeout: 150_000 });

@@ -142,6 +142,11 @@ export async function openLive(page: Page): Promise<void> {
   await expect(page.getByTestId('start-screen')).toHaveCount(0);
 }
 
+/** The record words of the event under the cursor (the loaded trace or window). */
+export function cursorRecord(page: Page): Promise<number[]> {
+  return page.evaluate(() => window.__iocpscope!.cursorRecord());
+}
+
 export function getState(page: Page): Promise<StateSummary> {
   return page.evaluate(() => window.__iocpscope!.getState());
 }

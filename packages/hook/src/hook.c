@@ -493,8 +493,7 @@ static uint32_t hk_peer_of(SOCKET s, const char *prefix_if_local, int *not_socke
   struct sockaddr_storage ss;
   int len = (int)sizeof ss;
   char text[96], full[128];
-  int e = HK_LAST_ERROR();
-  DWORD e2 = HK_LAST_ERROR();
+  DWORD e = HK_LAST_ERROR();
   uint32_t id = 0;
   if (getpeername(s, (struct sockaddr *)&ss, &len) == 0) {
     hk_format_addr((struct sockaddr *)&ss, len, text, sizeof text);
@@ -510,7 +509,6 @@ static uint32_t hk_peer_of(SOCKET s, const char *prefix_if_local, int *not_socke
     }
   }
   HK_SET_LAST_ERROR(e);
-  HK_SET_LAST_ERROR(e2);
   return id;
 }
 

@@ -65,6 +65,26 @@ function drain(...sinks: FakeSink[]): void {
   throw new Error('drain did not settle');
 }
 
+/**
+ * A hub on a tracking source with one client that has joined (its LateJoin
+ * bracket answered) and received the first 2000 events of a seeded trace.
+ */
+function joinedAt2000(seed: number) {
+  const source = new TrackingSource();
+  const hub = new Hub({ maxFrameRecords: 256 });
+  hub.attach(source);
+  const t = synthesize({ seed, events: 6000, sessions: 12 });
+  const sink = new FakeSink(true);
+  const client = hub.addClient(sink);
+  source.answer();
+  source.emit(
+    t.words.subarray(0, 2000 * W),
+    t.strings.map((v, k) => [k, v]),
+  );
+  hub.flush();
+  return { source, hub, t, n: t.length, sink, client };
+}
+
 describe('Hub', () => {
   it('delivers every published record, in order, to a client that keeps up', async () => {
     const hub = new Hub({ maxFrameRecords: 1000 });
@@ -399,19 +419,7 @@ describe('Hub', () => {
   });
 
   it('resyncs a client on request at the next cut, losing nothing, one request at a time', async () => {
-    const source = new TrackingSource();
-    const hub = new Hub({ maxFrameRecords: 256 });
-    hub.attach(source);
-    const t = synthesize({ seed: 23, events: 6000, sessions: 12 });
-    const n = t.length;
-    const sink = new FakeSink(true);
-    const client = hub.addClient(sink);
-    source.answer();
-    source.emit(
-      t.words.subarray(0, 2000 * W),
-      t.strings.map((v, k) => [k, v]),
-    );
-    hub.flush();
+    const { source, hub, t, n, sink, client } = joinedAt2000(23);
     client.requestResync();
     expect(() => client.requestResync()).toThrow(/BUSY/);
     // Frames keep coming until the bracket arrives at the cut.
@@ -455,19 +463,7 @@ describe('Hub', () => {
   });
 
   it('a client that pauses its stream while its Resync bracket is on its way gets the bracket, then nothing until it resumes', async () => {
-    const source = new TrackingSource();
-    const hub = new Hub({ maxFrameRecords: 256 });
-    hub.attach(source);
-    const t = synthesize({ seed: 24, events: 6000, sessions: 12 });
-    const n = t.length;
-    const sink = new FakeSink(true);
-    const client = hub.addClient(sink);
-    source.answer();
-    source.emit(
-      t.words.subarray(0, 2000 * W),
-      t.strings.map((v, k) => [k, v]),
-    );
-    hub.flush();
+    const { source, hub, t, n, sink, client } = joinedAt2000(24);
     client.requestResync();
     // The browser switches to its overview before the bracket comes: it holds the stream.
     client.pauseStream();

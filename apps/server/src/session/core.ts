@@ -360,21 +360,22 @@ export abstract class SessionCore {
   // and the acceptor reused the slot meanwhile): the record would name a session
   // that never counted this I/O. bench:detectors saw exactly that on a preempted
   // worker.
-  protected inc(slot: number, cause: number, ioId: number): void {
+  private changeIoCount(slot: number, delta: 1 | -1, cause: number, ioId: number): number {
     const t = this.table;
     const lo = t.idLo(slot);
     const hi = t.idHi(slot);
-    const v = this.bump(slot, 1);
-    this.rec.recordAt(this.stamp, EventKind.IoCount, cause, v >>> 0, lo, hi, 1, ioId);
+    const v = this.bump(slot, delta);
+    const d = delta === 1 ? 1 : DELTA_MINUS_1;
+    this.rec.recordAt(this.stamp, EventKind.IoCount, cause, v >>> 0, lo, hi, d, ioId);
+    return v;
+  }
+
+  protected inc(slot: number, cause: number, ioId: number): void {
+    this.changeIoCount(slot, 1, cause, ioId);
   }
 
   protected decOnly(slot: number, cause: number, ioId: number): number {
-    const t = this.table;
-    const lo = t.idLo(slot);
-    const hi = t.idHi(slot);
-    const v = this.bump(slot, -1);
-    this.rec.recordAt(this.stamp, EventKind.IoCount, cause, v >>> 0, lo, hi, DELTA_MINUS_1, ioId);
-    return v;
+    return this.changeIoCount(slot, -1, cause, ioId);
   }
 
   protected dec(slot: number, cause: number, ioId: number): void {

@@ -194,6 +194,17 @@ const settle = async (ok: () => boolean): Promise<void> => {
   for (let k = 0; k < 200 && !ok(); k++) await new Promise((r) => setTimeout(r, 0));
 };
 
+/** T's rate, events per second of its trace time. */
+const T_RATE = (T.n - 2) / ((tsOf(T.n - 1) - tsOf(1)) / 1e9);
+
+/** Until the overview follows the spool (asked until it holds what the view had, within about a second). */
+async function untilFollowing(h: ReturnType<typeof live>): Promise<void> {
+  for (let k = 0; k < 10 && h.store.getState().overview?.state !== 'following'; k++) {
+    await settle(() => h.store.getState().overview?.state === 'following');
+    h.timers.advance(300);
+  }
+}
+
 describe('the live view over hours', { timeout: 60_000 }, () => {
   it('knows a bracket at the head of a frame (after at most one Gap)', () => {
     expect(startsWithBracket(bracket(5))).toBe(true);
@@ -330,18 +341,13 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
   });
 
   it('following faster than the threshold: the hub holds the records back and the view follows the spool’s head; a pause fetches the records there; a calm stream is followed record by record again, nothing counted lost', async () => {
-    const rate = (T.n - 2) / ((tsOf(T.n - 1) - tsOf(1)) / 1e9);
-    const h = live({ search: `?budget=64M&overview=${Math.floor(rate / 20)}` });
+    const h = live({ search: `?budget=64M&overview=${Math.floor(T_RATE / 20)}` });
     while (h.store.getState().overview === null && h.at() < 120_000) h.stream(FRAME);
     let s = h.store.getState();
     expect(s.overview).toMatchObject({ reason: 'rate', state: 'opening' });
-    expect(s.overview!.rate).toBeGreaterThan(rate / 20);
+    expect(s.overview!.rate).toBeGreaterThan(T_RATE / 20);
     expect(h.sentOf('pause-stream')).toBe(1);
-    // The spool is asked until it holds what the view had (within about a second).
-    for (let k = 0; k < 10 && h.store.getState().overview?.state !== 'following'; k++) {
-      await settle(() => h.store.getState().overview?.state === 'following');
-      h.timers.advance(300);
-    }
+    await untilFollowing(h);
     s = h.store.getState();
     expect(s.overview?.state).toBe('following');
     expect(s.remote!.meta.live).toBe(true);
@@ -368,7 +374,7 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
       expect(s.overview!.state).toBe('following');
       expect(s.remote!.events).toBe(h.at());
     }
-    expect(s.overview!.rate).toBeGreaterThan(rate / 20);
+    expect(s.overview!.rate).toBeGreaterThan(T_RATE / 20);
     // It holds the newest window only (the fake spool's window: every record from FIRST).
     expect(s.remote!.heldBytes).toBeLessThanOrEqual((h.at() - FIRST) * RECORD_WORDS * 4);
 
@@ -466,12 +472,11 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
   });
 
   it('a click while the overview fetches its head window keeps the cursor where the user put it', async () => {
-    const rate = (T.n - 2) / ((tsOf(T.n - 1) - tsOf(1)) / 1e9);
     let held = false;
     let waiting = 0;
     const release: Array<() => void> = [];
     const h = live({
-      search: `?budget=64M&overview=${Math.floor(rate / 20)}`,
+      search: `?budget=64M&overview=${Math.floor(T_RATE / 20)}`,
       gate: () => {
         if (!held) return Promise.resolve();
         waiting++;
@@ -479,10 +484,7 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
       },
     });
     while (h.store.getState().overview === null && h.at() < 120_000) h.stream(FRAME);
-    for (let k = 0; k < 10 && h.store.getState().overview?.state !== 'following'; k++) {
-      await settle(() => h.store.getState().overview?.state === 'following');
-      h.timers.advance(300);
-    }
+    await untilFollowing(h);
     expect(h.store.getState().overview?.state).toBe('following');
     // Tick until a head window is asked for, and hold its answer back.
     held = true;

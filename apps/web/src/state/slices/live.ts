@@ -497,11 +497,9 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     // Frames already on their way are counted, not kept.
     discarding = true;
     resyncPending = false;
-    const token = ++overviewToken;
+    stopOverview();
+    const token = overviewToken;
     spoolToken++;
-    ticks = 0;
-    calmTicks = 0;
-    lastMeta = null;
     set({ overview: { reason, rate, state: 'opening' } });
     const untilNs = s.trace && s.trace.count > 0 ? s.trace.endNs : 0;
     const wanted = (): boolean =>
