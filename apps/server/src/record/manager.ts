@@ -203,9 +203,10 @@ export class RecordingManager {
       ...sinkOptions,
       onChunk: (c) => {
         sinkOptions.onChunk?.(c);
-        // The limit: stop before the next chunk could pass it.
+        // The limit: stop before the next chunk could pass it, counting what was
+        // taken and is still on its way to the disk (a slow disk queues chunks).
         const chunk = (sinkOptions.chunkRecords ?? 32_768) * 32;
-        if (sink.bytesWritten + chunk > limit && this.#active?.sink === sink && !this.#stopping) {
+        if (sink.bytesTaken + chunk > limit && this.#active?.sink === sink && !this.#stopping) {
           this.#ended = {
             reason: 'size-cap',
             message:

@@ -280,6 +280,13 @@ export class RecordingSink {
   get bytesWritten(): number {
     return this.#files.reduce((n, f) => n + f.bytes, 0);
   }
+  /**
+   * What the files will hold of what was taken so far: written, queued for the
+   * disk, and the records not yet cut into a chunk (at their 32 bytes each).
+   */
+  get bytesTaken(): number {
+    return this.bytesWritten + this.#queuedBytes + this.#pendingLen * RECORD_BYTES;
+  }
 
   /** Cut a chunk of what is pending (and rotate if the file is full). */
   flush(): void {
