@@ -55,10 +55,13 @@ test('wheel zoom keeps the point under the pointer after Home, and after F then 
   // that used to leave the view half outside the trace.
   await pressKey(page, 'f');
   await pressKey(page, 'c');
-  const s = await state(page);
-  const p = await probe(page);
-  expect(s.view[0]).toBeCloseTo(p.t0, -1);
-  expect(s.view[1]).toBeCloseTo(p.t1, -1);
+  // The store and the frame drawn agree once C has landed and been drawn.
+  await expect(async () => {
+    const s = await state(page);
+    const p = await probe(page);
+    expect(s.view[0]).toBeCloseTo(p.t0, -1);
+    expect(s.view[1]).toBeCloseTo(p.t1, -1);
+  }).toPass({ timeout: T.ui, intervals: [50, 100, 250] });
   await zoomKeepsPointer(page, 0.7, laneY);
 });
 
