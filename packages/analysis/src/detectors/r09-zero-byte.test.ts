@@ -17,6 +17,63 @@ describe('rule 9: 0-byte completions', () => {
     expect(fs[0]!.evidence).toEqual([d, again.incIndex]);
   });
 
+  // Seen on a real run of --fault iocount-double-decrement: a late completion
+  // handled on the slot's next session posted it a second recv; one GQCS-Ex
+  // call then returned the first recv (data) and the second (0 bytes), and the
+  // worker reposted for the data before it handled the close.
+  it('accepts the repost for a data recv handled before the 0-byte recv of its GQCS-Ex batch', () => {
+    const sv = server();
+    const w = sv.w[0]!;
+    const { s, recv } = openSession(sv);
+    const second = w.recv(s);
+    sv.b.complete(recv, { bytes: 72 });
+    sv.b.complete(second, { bytes: 0 });
+    w.dequeue(recv);
+    w.dequeue(second);
+    const repost = w.recv(s);
+    w.completed(recv);
+    w.disconnect(s);
+    w.closeSocket(s);
+    w.completed(second);
+    sv.b.complete(repost, { status: 64 });
+    w.gqcs();
+    expect(findingsOf(sv.b, { rules: ['zero-byte'] })).toEqual([]);
+  });
+
+  it('still reports a second recv posted in that batch: the 0-byte one reposted', () => {
+    const sv = server();
+    const w = sv.w[0]!;
+    const { s, recv } = openSession(sv);
+    const second = w.recv(s);
+    sv.b.complete(recv, { bytes: 72 });
+    sv.b.complete(second, { bytes: 0 });
+    const z = w.dequeue(second);
+    w.dequeue(recv);
+    // The data recv came after the 0-byte one: its repost is after the close.
+    const again = w.recv(s);
+    w.completed(recv);
+    w.completed(second);
+    w.gqcs();
+    const fs = findingsOf(sv.b, { rules: ['zero-byte'] });
+    expect(checksOf(fs)).toEqual(['zero-byte/recv-after-close']);
+    expect(fs[0]!.evidence).toEqual([z, again.incIndex]);
+    // Data first, then 0 bytes, and two reposts: the second is the spin.
+    const sv2 = server();
+    const w2 = sv2.w[0]!;
+    const o2 = openSession(sv2);
+    const second2 = w2.recv(o2.s);
+    sv2.b.complete(o2.recv, { bytes: 72 });
+    sv2.b.complete(second2, { bytes: 0 });
+    w2.dequeue(o2.recv);
+    const z2 = w2.dequeue(second2);
+    w2.recv(o2.s);
+    const spin = w2.recv(o2.s);
+    w2.gqcs();
+    const fs2 = findingsOf(sv2.b, { rules: ['zero-byte'] });
+    expect(checksOf(fs2)).toEqual(['zero-byte/recv-after-close']);
+    expect(fs2[0]!.evidence).toEqual([z2, spin.incIndex]);
+  });
+
   it('reports a worker that keeps going after an exit packet', () => {
     const sv = server();
     const w = sv.w[0]!;

@@ -2,6 +2,11 @@
 // - recv-after-close: a recv posted after a successful 0-byte recv completion
 //   (the peer closed): it completes with 0 bytes again at once, and the worker
 //   spins. A 0-byte recv followed by a disconnect is the correct handling.
+//   One GQCS-Ex call can return a recv with data and, after it, the same
+//   session's 0-byte recv (only when two recvs were out: another rule's bug).
+//   The thread handles the batch in order, so one recv it posts in that call
+//   is the data completion's own repost, not a repost after the close: each
+//   such earlier data recv in the batch excuses one recv post of that call.
 // - exit-ignored: a thread dequeued an exit packet (0,0,NULL) and called GQCS
 //   again instead of exiting; that packet is lost and shutdown waits forever.
 // - exit-as-completion: after an exit packet, the thread decremented an
@@ -45,9 +50,33 @@ function handlesCompletionOf(ctx: Ctx, tid: number, session: SessionId, ioId: nu
   return false;
 }
 
+/**
+ * Recv completions of `session` with data that the thread's current GQCS-Ex
+ * call dequeued before the 0-byte recv at event `z` (0 unless that call holds z).
+ */
+function dataRecvsBefore(ctx: Ctx, tid: number, session: SessionId, z: number): number {
+  const t = ctx.state.threads.get(tid);
+  if (t === undefined || !t.handling.some((h) => h.dequeueIndex === z)) return 0;
+  let n = 0;
+  for (const h of t.handling) {
+    if (
+      h.dequeueIndex < z &&
+      h.hasOverlapped &&
+      h.key === session &&
+      h.ok &&
+      h.op === Op.Recv &&
+      h.bytes > 0
+    )
+      n++;
+  }
+  return n;
+}
+
 export function zeroByte(): Detector {
   /** Sessions whose peer closed: where the 0-byte recv was dequeued. */
   const closedAt = new Map<SessionId, number>();
+  /** Recv posts since, excused as the reposts of data recvs handled before it in its batch. */
+  const excused = new Map<SessionId, number>();
   /** Threads that dequeued an exit packet in their current GQCS call. */
   const exitAt = new Map<number, number>();
   return {
@@ -62,10 +91,12 @@ export function zeroByte(): Detector {
     ],
     onGap: () => {
       closedAt.clear();
+      excused.clear();
       exitAt.clear();
     },
     onSnapshot: () => {
       closedAt.clear();
+      excused.clear();
       exitAt.clear();
     },
     onEvent(ctx: Ctx, i: number): void {
@@ -79,8 +110,10 @@ export function zeroByte(): Detector {
             exitAt.set(step.tid, i);
             return;
           }
-          if (s !== null && s.complete && h.ok && h.op === Op.Recv && h.bytes === 0)
+          if (s !== null && s.complete && h.ok && h.op === Op.Recv && h.bytes === 0) {
             closedAt.set(s.id, i);
+            excused.delete(s.id);
+          }
           return;
         }
         case EventKind.GqcsEnter: {
@@ -102,7 +135,10 @@ export function zeroByte(): Detector {
           exitAt.delete(step.tid);
           return;
         case EventKind.SessionReleased:
-          if (s !== null) closedAt.delete(s.id);
+          if (s !== null) {
+            closedAt.delete(s.id);
+            excused.delete(s.id);
+          }
           return;
         case EventKind.IoCount:
         case EventKind.IoPosted: {
@@ -128,6 +164,11 @@ export function zeroByte(): Detector {
           const op = issuedOp(step, i);
           const z = closedAt.get(s.id);
           if (op === null || op.op !== Op.Recv || z === undefined) return;
+          const used = excused.get(s.id) ?? 0;
+          if (used < dataRecvsBefore(ctx, step.tid, s.id, z)) {
+            excused.set(s.id, used + 1);
+            return;
+          }
           ctx.report(rule, {
             check: 'recv-after-close',
             subject: sessionSubject(s.id),
