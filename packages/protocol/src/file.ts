@@ -38,6 +38,8 @@ export const CHUNK_HEADER_BYTES = 8;
 export const CHUNK_TRAILER_BYTES = 4;
 /** Largest chunk body a reader accepts by default (writers should stay far below, ~1 MiB). */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
+/** The reader keeps its carry-over buffer up to this size between chunks. */
+const KEEP_PENDING_BYTES = 16 * 1024 * 1024;
 
 export type { TraceFileHeader } from './header.ts';
 
@@ -126,6 +128,16 @@ export interface TraceFileReaderOptions {
    * this package's (Node's zlib.crc32). It must compute exactly the same value.
    */
   crc32?: (bytes: Uint8Array, start: number, end: number) => number;
+}
+
+export interface DecodeChunkOptions {
+  /** A faster CRC-32 (see TraceFileReaderOptions.crc32); it must compute the same value. */
+  crc32?: (bytes: Uint8Array, start: number, end: number) => number;
+  /**
+   * The records may be a view into `bytes` (when they sit 4-aligned) instead of
+   * a copy: for a caller that owns `bytes` and keeps it only for them.
+   */
+  inPlace?: boolean;
 }
 
 /**
@@ -233,7 +245,9 @@ export class TraceFileReader {
       if (this.#pendingLen === need) {
         this.#consume(this.#pending.subarray(0, need), 0, need);
         this.#pendingLen = 0;
-        if (this.#pending.length > 1024 * 1024) this.#pending = new Uint8Array(0);
+        // Kept for the next chunk that straddles a push (a fresh buffer each time costs
+        // its page faults again); only an unusually large one is let go.
+        if (this.#pending.length > KEEP_PENDING_BYTES) this.#pending = new Uint8Array(0);
         break;
       }
       const take = Math.min(chunk.length - off, need - this.#pendingLen);
@@ -449,6 +463,7 @@ export function decodeChunkAt(
   bytes: Uint8Array,
   offset: number,
   version: number = PROTOCOL_VERSION,
+  options: DecodeChunkOptions = {},
 ): { records: Uint32Array; strings: Array<[number, string]> } {
   assertLittleEndian();
   const view = dataView(bytes);
@@ -463,14 +478,20 @@ export function decodeChunkAt(
     throw new ProtocolError('BAD_FRAME', `chunk declares ${body} body bytes`, offset + 4);
   }
   const crcAt = CHUNK_HEADER_BYTES + body;
-  if (view.getUint32(crcAt, true) !== crc32(bytes, 0, crcAt)) {
+  if (view.getUint32(crcAt, true) !== (options.crc32 ?? crc32)(bytes, 0, crcAt)) {
     throw new ProtocolError('CHECKSUM_MISMATCH', 'chunk fails its CRC32 check', offset);
   }
   const p = parseSections(bytes, view, CHUNK_HEADER_BYTES, crcAt, offset);
-  const records = new Uint32Array(p.recordCount * RECORD_WORDS);
-  new Uint8Array(records.buffer).set(
-    bytes.subarray(p.recordsOffset, p.recordsOffset + p.recordCount * RECORD_BYTES),
-  );
+  let records: Uint32Array;
+  const at = bytes.byteOffset + p.recordsOffset;
+  if (options.inPlace === true && (at & 3) === 0) {
+    records = new Uint32Array(bytes.buffer, at, p.recordCount * RECORD_WORDS);
+  } else {
+    records = new Uint32Array(p.recordCount * RECORD_WORDS);
+    new Uint8Array(records.buffer).set(
+      bytes.subarray(p.recordsOffset, p.recordsOffset + p.recordCount * RECORD_BYTES),
+    );
+  }
   const bad = findInvalidRecord(records, 0, p.recordCount, version);
   if (bad >= 0) {
     throw new ProtocolError(

@@ -23,6 +23,7 @@ import {
 } from '@iocpscope/protocol';
 import { StateTracker } from '../trace/state-tracker.ts';
 import { stampOf, sameStamp, type SourceStamp } from './index-file.ts';
+import { fastCrc32 } from './crc.ts';
 
 export const CHECKPOINT_EXTENSION = '.ckp';
 /**
@@ -90,6 +91,7 @@ export async function buildCheckpoints(
   let header: TraceFileHeader | undefined;
   const reader = new TraceFileReader({
     retain: false,
+    crc32: fastCrc32,
     onHeader: (h) => {
       header = h;
       write(encodeFileHeader(ckpHeader(h, interval, stamp)));
@@ -227,7 +229,8 @@ export class CheckpointFile {
     try {
       const bytes = new Uint8Array(this.sizes[k]!);
       await fh.read(bytes, 0, bytes.length, this.offsets[k]!);
-      return decodeChunkAt(bytes, this.offsets[k]!).records;
+      return decodeChunkAt(bytes, this.offsets[k]!, undefined, { crc32: fastCrc32, inPlace: true })
+        .records;
     } finally {
       await fh.close();
     }

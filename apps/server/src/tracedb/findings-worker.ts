@@ -14,11 +14,11 @@
 //   event (the main thread skipped chunks it could not queue); 'end' finishes.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import * as zlib from 'node:zlib';
 import { open } from 'node:fs/promises';
 import type { Finding, RuleId } from '@iocpscope/analysis';
 import { PROTOCOL_VERSION, SnapshotReason, TraceFileReader } from '@iocpscope/protocol';
 import { StateTracker } from '../trace/state-tracker.ts';
+import { fastCrc32 } from './crc.ts';
 import { ChunkLocator, FindingsPass } from './findings.ts';
 
 export type FindingsWorkerInput =
@@ -61,12 +61,6 @@ export type FindingsWorkerMessage =
   | { type: 'error'; code: string; message: string };
 
 const BLOCK = 8 * 1024 * 1024;
-const nativeCrc = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-const fastCrc =
-  nativeCrc === undefined
-    ? undefined
-    : (bytes: Uint8Array, start: number, end: number): number =>
-        nativeCrc(bytes.subarray(start, end)) >>> 0;
 
 const input = workerData as FindingsWorkerInput;
 const port = parentPort!;
@@ -88,7 +82,7 @@ async function walkFile(file: string): Promise<void> {
   const pass = new FindingsPass({ timeOf: chunks.timeOf });
   const reader: TraceFileReader = new TraceFileReader({
     retain: false,
-    ...(fastCrc !== undefined ? { crc32: fastCrc } : {}),
+    crc32: fastCrc32,
     onChunk: (records, strings, at) => {
       const first = pass.walked;
       chunks.add(first, records.length / 8, file, at.offset, at.bytes, reader.version);

@@ -14,6 +14,7 @@
 
 import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { crc32, StringTable, type TraceFileHeader } from '@iocpscope/protocol';
+import { fastCrc32 } from './crc.ts';
 import type { ChunkTable, LaneInfo, SessionInfo, TraceIndex } from './builder.ts';
 import type { SummaryLevel } from './summary.ts';
 
@@ -213,7 +214,7 @@ export function encodeIndex(
     const a = arrays[k]![2];
     out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), head + list[k]!.offset);
   }
-  v.setUint32(head + at, crc32(out, 0, head + at), true);
+  v.setUint32(head + at, fastCrc32(out, 0, head + at), true);
   return out;
 }
 
@@ -233,7 +234,7 @@ export function decodeIndex(bytes: Uint8Array): DecodedIndex {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (v.getUint32(8, true) !== VERSION) bad(`version ${v.getUint32(8, true)}`);
   const end = bytes.length - 4;
-  if (v.getUint32(end, true) !== crc32(bytes, 0, end)) bad('CRC mismatch');
+  if (v.getUint32(end, true) !== fastCrc32(bytes, 0, end)) bad('CRC mismatch');
   const metaLen = v.getUint32(12, true);
   if (16 + metaLen > end) bad('meta runs past the end');
   let meta: IndexMeta;
@@ -243,24 +244,36 @@ export function decodeIndex(bytes: Uint8Array): DecodedIndex {
     return bad('meta is not JSON');
   }
   const head = 16 + Math.ceil(metaLen / 8) * 8;
-  // Copy the whole array area once, 8-aligned, so every array can be a view.
-  const area = new ArrayBuffer(end - head);
-  new Uint8Array(area).set(bytes.subarray(head, end));
+  const areaBytes = end - head;
+  // Every array is a view into the array area: in place when it sits 8-aligned
+  // (a file read whole, a buffer handed over), else in one 8-aligned copy.
+  let area: ArrayBuffer;
+  let base: number;
+  if ((bytes.byteOffset + head) % 8 === 0 && bytes.buffer instanceof ArrayBuffer) {
+    area = bytes.buffer;
+    base = bytes.byteOffset + head;
+  } else {
+    area = new ArrayBuffer(areaBytes);
+    new Uint8Array(area).set(bytes.subarray(head, end));
+    base = 0;
+  }
   const byName = new Map<string, ArrayEntry>();
   for (const e of meta.arrays) byName.set(e.name, e);
   const get = <T>(name: string, type: ArrayType): T => {
     const e = byName.get(name);
     if (e === undefined || e.type !== type) return bad(`array ${name} missing`);
-    if (e.offset + e.length * BYTES[type] > area.byteLength) bad(`array ${name} runs past the end`);
+    if (e.offset % 8 !== 0 || e.offset + e.length * BYTES[type] > areaBytes)
+      bad(`array ${name} runs past the end`);
+    const at = base + e.offset;
     switch (type) {
       case 'u8':
-        return new Uint8Array(area, e.offset, e.length) as T;
+        return new Uint8Array(area, at, e.length) as T;
       case 'u32':
-        return new Uint32Array(area, e.offset, e.length) as T;
+        return new Uint32Array(area, at, e.length) as T;
       case 'i32':
-        return new Int32Array(area, e.offset, e.length) as T;
+        return new Int32Array(area, at, e.length) as T;
       default:
-        return new Float64Array(area, e.offset, e.length) as T;
+        return new Float64Array(area, at, e.length) as T;
     }
   };
   const chunks: ChunkTable = {

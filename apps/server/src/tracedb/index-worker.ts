@@ -17,21 +17,50 @@ export interface IndexWorkerInput {
 
 export type IndexWorkerMessage =
   | { type: 'progress'; bytesRead: number; totalBytes: number; events: number }
-  | { type: 'done'; buildMs: number; events: number }
+  | {
+      type: 'done';
+      buildMs: number;
+      events: number;
+      /** The index built here, encoded (its buffer transferred), and where it was written. */
+      encoded?: Uint8Array;
+      indexPath?: string | null;
+    }
   | { type: 'checkpoints'; events: number; checkpoints: number }
   | { type: 'checkpoints-done'; path: string; checkpoints: number }
   | { type: 'error'; code: string; message: string };
 
 const input = workerData as IndexWorkerInput;
-const post = (m: IndexWorkerMessage): void => parentPort!.postMessage(m);
+const post = (m: IndexWorkerMessage, transfer: ArrayBuffer[] = []): void =>
+  parentPort!.postMessage(m, transfer);
 
 try {
+  let encoded: Uint8Array | undefined;
+  let indexPath: string | null = null;
   const t = await IndexedTrace.open(input.file, {
     ...(input.cacheDir !== undefined ? { cacheDir: input.cacheDir } : {}),
     onProgress: (p) => post({ type: 'progress', ...p }),
+    onEncoded: (bytes, at) => {
+      encoded = bytes;
+      indexPath = at;
+    },
   });
   await t.close();
-  post({ type: 'done', buildMs: t.buildMs, events: t.index.events });
+  // Built here: hand the encoded index over (moved, not copied) rather than
+  // have the main thread read the file back (for 100 M events, 139 MiB).
+  const whole =
+    encoded !== undefined &&
+    encoded.byteOffset === 0 &&
+    encoded.byteLength === encoded.buffer.byteLength &&
+    encoded.buffer instanceof ArrayBuffer;
+  post(
+    {
+      type: 'done',
+      buildMs: t.buildMs,
+      events: t.index.events,
+      ...(encoded !== undefined ? { encoded, indexPath } : {}),
+    },
+    whole ? [encoded!.buffer as ArrayBuffer] : [],
+  );
   // Beside the index when it is there (same directory rules as the index).
   const ckp = `${t.indexPath ?? `${input.file}.idx`}${CHECKPOINT_EXTENSION}`;
   const have = await CheckpointFile.open(ckp, await stampOf(input.file));

@@ -38,6 +38,7 @@ import {
 } from '@iocpscope/protocol';
 import type { ChunkWritten } from '../record/sink.ts';
 import { TraceIndexBuilder, type LaneInfo, type SessionInfo } from './builder.ts';
+import { fastCrc32 } from './crc.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL } from './checkpoints.ts';
 import { FindingsJob } from './findings-job.ts';
 import type { ScanFacts } from './index-file.ts';
@@ -280,7 +281,7 @@ export class LiveTrace implements TraceView {
       this.#parts.push(part);
       this.#current = part;
     }
-    const { records, strings } = decodeChunkAt(c.data, c.offset);
+    const { records, strings } = decodeChunkAt(c.data, c.offset, undefined, { crc32: fastCrc32 });
     const local = part.events;
     part.add(c, records, strings);
     const first = part.first + local;

@@ -5,24 +5,16 @@
 // as the app opens it; the damage is reported with the protocol's code.
 
 import { open } from 'node:fs/promises';
-import * as zlib from 'node:zlib';
 import {
   TraceFileReader,
   type ProtocolError,
   type StringTable,
   type TraceFileHeader,
 } from '@iocpscope/protocol';
+import { fastCrc32 } from './crc.ts';
 import { TraceIndexBuilder, type BuilderOptions, type TraceIndex } from './builder.ts';
 
 const BLOCK = 8 * 1024 * 1024;
-
-/** Node's native CRC-32 (zlib's; Node >= 20.15), else the protocol's own. */
-const nativeCrc = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-const fastCrc =
-  nativeCrc === undefined
-    ? undefined
-    : (bytes: Uint8Array, start: number, end: number): number =>
-        nativeCrc(bytes.subarray(start, end)) >>> 0;
 
 export interface ScanProgress {
   bytesRead: number;
@@ -56,22 +48,30 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
   const builder = new TraceIndexBuilder(options);
   const reader = new TraceFileReader({
     retain: false,
-    ...(fastCrc !== undefined ? { crc32: fastCrc } : {}),
+    crc32: fastCrc32,
     ...(options.maxChunkBytes !== undefined ? { maxChunkBytes: options.maxChunkBytes } : {}),
     onChunk: (records, _strings, at) => builder.addChunk(at.offset, at.bytes, records),
   });
   const fh = await open(path, 'r');
   let read = 0;
   let total: number;
+  let next: Promise<{ bytesRead: number }> | null = null;
   try {
     total = (await fh.stat()).size;
-    const buf = new Uint8Array(BLOCK);
+    // Two buffers: the next block is read while this one is indexed (the disk
+    // and the CPU overlap; a cold file costs the larger of the two, not both).
+    const bufs = [new Uint8Array(BLOCK), new Uint8Array(BLOCK)];
     let lastReport = 0;
+    let k = 0;
+    next = fh.read(bufs[0]!, 0, BLOCK, 0);
     for (;;) {
       if (options.signal?.aborted) throw new Error('index build cancelled');
-      const { bytesRead } = await fh.read(buf, 0, BLOCK, read);
+      const { bytesRead } = await next;
       if (bytesRead === 0) break;
+      const buf = bufs[k]!;
       read += bytesRead;
+      k ^= 1;
+      next = fh.read(bufs[k]!, 0, BLOCK, read);
       reader.push(buf.subarray(0, bytesRead));
       if (reader.error !== undefined) break;
       if (options.onProgress && performance.now() - lastReport > 200) {
@@ -80,6 +80,8 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
       }
     }
   } finally {
+    // A read still on its way (the loop stopped early): let it land before the close.
+    await next?.catch(() => undefined);
     await fh.close();
   }
   const r = reader.finish();

@@ -106,6 +106,8 @@ export class TraceService {
     let ckpPath: string | null = null;
     let ckpDone = false;
     const progress = { events: 0, checkpoints: 0 };
+    // The index the thread built, handed over encoded (set in its message handler).
+    let built = null as Handed | null;
     if (this.opts.inline !== true) {
       const input: IndexWorkerInput = { file: entry.file, ...(cacheDir ? { cacheDir } : {}) };
       const w = await spawnThread(new URL('./index-worker.ts', import.meta.url), {
@@ -129,8 +131,12 @@ export class TraceService {
               totalBytes: m.totalBytes,
               events: m.events,
             };
-          } else if (m.type === 'done') resolve();
-          else if (m.type === 'checkpoints') {
+          } else if (m.type === 'done') {
+            if (m.encoded !== undefined) {
+              built = { encoded: m.encoded, indexPath: m.indexPath ?? null, buildMs: m.buildMs };
+            }
+            resolve();
+          } else if (m.type === 'checkpoints') {
             progress.events = m.events;
             progress.checkpoints = m.checkpoints;
           } else if (m.type === 'checkpoints-done') {
@@ -147,12 +153,25 @@ export class TraceService {
         );
       });
     }
-    const t = await IndexedTrace.open(entry.file, {
-      ...(cacheDir ? { cacheDir } : {}),
-      onProgress: (p) => {
-        entry.state = { state: 'indexing', ...p };
-      },
-    });
+    const handed =
+      built === null
+        ? null
+        : await IndexedTrace.fromEncoded(
+            entry.file,
+            built.encoded,
+            built.indexPath,
+            built.buildMs,
+          ).catch(() => null);
+    // Otherwise (inline, or found on disk by the thread, or the file changed
+    // meanwhile): open it here, from the index file when it matches.
+    const t =
+      handed ??
+      (await IndexedTrace.open(entry.file, {
+        ...(cacheDir ? { cacheDir } : {}),
+        onProgress: (p) => {
+          entry.state = { state: 'indexing', ...p };
+        },
+      }));
     if (this.opts.inline === true) {
       const ckp = `${t.indexPath ?? `${entry.file}.idx`}${CHECKPOINT_EXTENSION}`;
       t.checkpointProgress = progress;
@@ -175,6 +194,13 @@ export class TraceService {
       void oldest[1].ready.then((t) => t.close()).catch(() => undefined);
     }
   }
+}
+
+/** An index built by the index thread, as it hands it over. */
+interface Handed {
+  encoded: Uint8Array;
+  indexPath: string | null;
+  buildMs: number;
 }
 
 async function attachCheckpoints(t: IndexedTrace, path: string): Promise<void> {

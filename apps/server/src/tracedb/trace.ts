@@ -22,8 +22,10 @@ import {
   type TraceFileHeader,
 } from '@iocpscope/protocol';
 import { SESSION_KINDS as SESSION_KIND, type SessionInfo, type TraceIndex } from './builder.ts';
+import { fastCrc32 } from './crc.ts';
 import {
   INDEX_EXTENSION,
+  decodeIndex,
   encodeIndex,
   readIndexFile,
   sameStamp,
@@ -54,6 +56,8 @@ export interface OpenOptions {
   cacheDir?: string;
   /** Build afresh even when a matching index exists. */
   rebuild?: boolean;
+  /** The index file's bytes, once built (the index thread hands them to the main thread). */
+  onEncoded?: (bytes: Uint8Array, indexPath: string | null) => void;
 }
 
 /** Which events next/prev look for (all given conditions must hold). */
@@ -162,7 +166,25 @@ export class IndexedTrace {
         // Not writable here: try the cache directory.
       }
     }
+    options.onEncoded?.(bytes, written);
     return new IndexedTrace(abs, r.index, r.strings, facts, written, false, buildMs);
+  }
+
+  /**
+   * The trace at `file` with the index built for it elsewhere (the index
+   * thread's encoded bytes, decoded here instead of read back from the file
+   * written beside it). Null when they are not the index of the file as it is now.
+   */
+  static async fromEncoded(
+    file: string,
+    bytes: Uint8Array,
+    indexPath: string | null,
+    buildMs: number,
+  ): Promise<IndexedTrace | null> {
+    const abs = path.resolve(file);
+    const got = decodeIndex(bytes);
+    if (!sameStamp(got.source, await stampOf(abs))) return null;
+    return new IndexedTrace(abs, got.index, got.strings, got.facts, indexPath, false, buildMs);
   }
 
   async close(): Promise<void> {
@@ -199,7 +221,10 @@ export class IndexedTrace {
     if (bytesRead !== bytes.length) {
       throw new ProtocolError('TRUNCATED', `the trace changed: chunk ${k + 1} is cut`, c.offset[k]);
     }
-    const { records } = decodeChunkAt(bytes, c.offset[k]!, this.facts.version);
+    const { records } = decodeChunkAt(bytes, c.offset[k]!, this.facts.version, {
+      crc32: fastCrc32,
+      inPlace: true,
+    });
     if (records.length / RECORD_WORDS !== c.events[k]) {
       throw new ProtocolError('BAD_FRAME', `the trace changed: chunk ${k + 1}`, c.offset[k]);
     }

@@ -1,0 +1,106 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECORD_WORDS, encodeChunk, encodeFileHeader } from '@iocpscope/protocol';
+import { synthesize } from '@iocpscope/analysis';
+import { decodeIndex, encodeIndex, stampOf } from './index-file.ts';
+import { scanFile } from './scan.ts';
+import { TraceService } from './service.ts';
+
+let dir: string;
+let file: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'iocpscope-service-'));
+  const t = synthesize({ events: 30_000, seed: 5, maxEntries: 4 });
+  const words = t.words.subarray(0, t.length * RECORD_WORDS);
+  const parts: Uint8Array[] = [
+    encodeFileHeader({
+      clock: 'monotonic-ns',
+      host: 'h',
+      backend: 'emulated',
+      portConfig: { workers: 2, concurrency: 0 },
+      startWallMs: 0,
+    }),
+  ];
+  for (let i = 0; i < t.length; i += 4096) {
+    const end = Math.min(t.length, i + 4096);
+    parts.push(
+      encodeChunk(
+        words.subarray(i * 8, end * 8),
+        i === 0 ? [...t.strings.entries()].filter(([id]) => id !== 0) : undefined,
+      ),
+    );
+  }
+  file = path.join(dir, 'svc.iocptrace');
+  await writeFile(file, Buffer.concat(parts));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('TraceService', () => {
+  it('takes the index its thread built as handed over, equal to one built here, then reads it from disk next time', async () => {
+    const svc = new TraceService({ findings: false });
+    let events: number;
+    try {
+      const t = await svc.open('a', file);
+      // Handed over by the index thread: built (not read back from the file it wrote).
+      expect(t.fromCache).toBe(false);
+      expect(t.buildMs).toBeGreaterThan(0);
+      expect(t.indexPath).toBe(`${file}.idx`);
+      const here = (await scanFile(file)).index;
+      expect(t.index.events).toBe(here.events);
+      events = here.events;
+      expect(t.index.sessions).toEqual(here.sessions);
+      expect(t.index.lanes).toEqual(here.lanes);
+      expect(t.index.chunks.offset).toEqual(here.chunks.offset);
+      expect(t.index.levels.length).toBe(here.levels.length);
+      for (let k = 0; k < here.levels.length; k++) {
+        expect(t.index.levels[k]!.queueMax).toEqual(here.levels[k]!.queueMax);
+        expect(t.index.levels[k]!.lanes).toEqual(here.levels[k]!.lanes);
+      }
+      expect((await t.records(1000, 3)).length).toBe(3 * RECORD_WORDS);
+    } finally {
+      await svc.close();
+    }
+    const again = new TraceService({ findings: false });
+    try {
+      const t = await again.open('a', file);
+      expect(t.fromCache).toBe(true);
+      expect(t.index.events).toBe(events);
+    } finally {
+      await again.close();
+    }
+  }, 60_000);
+});
+
+describe('decodeIndex', () => {
+  it('reads the arrays in place when they sit aligned and from a copy when not, alike; a damaged byte is refused', async () => {
+    const r = await scanFile(file);
+    const stamp = await stampOf(file);
+    const bytes = encodeIndex(r.index, r.strings, stamp, {
+      header: r.header,
+      version: r.version,
+      validBytes: r.validBytes,
+      totalBytes: r.totalBytes,
+    });
+    const aligned = decodeIndex(bytes);
+    // The same bytes 4 bytes into a buffer: the arrays are no longer 8-aligned.
+    const shifted = new Uint8Array(bytes.length + 4);
+    shifted.set(bytes, 4);
+    const copied = decodeIndex(shifted.subarray(4));
+    expect(aligned.index.chunks.offset.buffer).toBe(bytes.buffer);
+    expect(copied.index.chunks.offset.buffer).not.toBe(shifted.buffer);
+    for (const d of [aligned, copied]) {
+      expect(d.index.sessions).toEqual(r.index.sessions);
+      expect(d.index.chunks.firstEvent).toEqual(r.index.chunks.firstEvent);
+      expect(d.index.levels[0]!.lanes).toEqual(r.index.levels[0]!.lanes);
+      expect(d.index.levels[0]!.runMax).toEqual(r.index.levels[0]!.runMax);
+    }
+    const bad = bytes.slice();
+    bad[bad.length >> 1] ^= 1;
+    expect(() => decodeIndex(bad)).toThrow(/CRC mismatch/);
+  });
+});
