@@ -3,7 +3,12 @@
 // written again and again, each copy shifted in time and given fresh session
 // ids, io ids and socket numbers, until `events` records are written. Every
 // copy is a real trace of the reference server's behaviour (posts, packets,
-// completions, IOCount, resets, releases); the threads start once.
+// completions, IOCount, resets, releases); the threads start once. A copy ends
+// where the synthetic server's shutdown has closed and released every session
+// and is about to post its exit packets: the next copy starts from there, so
+// no session is left open at a seam (a copy cut mid-run left its 256 open
+// sessions, 25,638 over 100 M events, alive for ever, and the state at an
+// event grew with the trace).
 //
 // Used by `pnpm bench:big` (100 M events, about 3.2 GB) and the e2e journey
 // of paging through a 5 M-event recording.
@@ -45,11 +50,18 @@ export async function writeBigTrace(path: string, o: BigTraceOptions): Promise<n
     sessions: 256,
     workers: 4,
     maxEntries: 16,
-    shutdown: false,
+    shutdown: true,
     ...(o.faults ? { faults: o.faults as never } : {}),
   });
-  const n = base.length;
   const w = base.words;
+  // Up to the first exit packet: every session released, the threads not yet told to stop.
+  let n = base.length;
+  for (let i = Math.max(0, base.shutdownIndex); i < base.length; i++) {
+    if ((w[i * 8]! & 0xff) === EventKind.Pqcs) {
+      n = i;
+      break;
+    }
+  }
   let spanNs = 0;
   for (let i = 0; i < n; i++) {
     spanNs = Math.max(spanNs, w[i * 8 + 2]! + (w[i * 8 + 3]! & 0x1fffff) * TWO_32);
@@ -94,6 +106,8 @@ export async function writeBigTrace(path: string, o: BigTraceOptions): Promise<n
       const s = i * RECORD_WORDS;
       const kind = w[s]! & 0xff;
       if (tile > 0 && ONCE.has(kind)) continue;
+      // The shutdown's marker, and the acceptor's exit (it accepts again in the next copy).
+      if (i === base.shutdownIndex || kind === EventKind.ThreadExit) continue;
       const d = fill * RECORD_WORDS;
       for (let k = 0; k < 8; k++) buf[d + k] = w[s + k]!;
       const t = w[s + 2]! + (w[s + 3]! & 0x1fffff) * TWO_32 + dt;
