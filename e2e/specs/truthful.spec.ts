@@ -19,6 +19,11 @@ async function badges(page: Page): Promise<Map<number, string>> {
   const list = page.getByTestId('inspector-ledger');
   await list.evaluate((e) => (e.scrollTop = 0));
   for (let pass = 0; pass < 40; pass++) {
+    // The rows of the last scroll are drawn on a later frame: read them then
+    // (CI once read the page before the last one and stopped at the bottom).
+    await page.evaluate(
+      () => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))),
+    );
     const rows = await page.evaluate(() =>
       [...document.querySelectorAll('[data-testid="ledger-row"]')].map((r) => ({
         index: Number(/^#(\d+):/.exec(r.getAttribute('title') ?? '')?.[1] ?? -1),
