@@ -62,6 +62,14 @@ const QUEUE_SCAN = 256;
 type Key = number | string;
 const keyOf = (lo: number, hi: number): Key => (hi < 0x200000 ? hi * TWO_32 + lo : `${hi}:${lo}`);
 
+/** Records dst[d, d+8) = src[s, s+8) (no subarray: a view per record costs more than the copy). */
+function copy8(dst: Uint32Array, d: number, src: Uint32Array, s: number): void {
+  for (let k = 0; k < RECORD_WORDS; k++) dst[d + k] = src[s + k]!;
+}
+
+/** Free 8-word records and operation entries kept for reuse, at most this many each. */
+const POOL_MAX = 4096;
+
 interface ThreadEntry {
   start: Uint32Array;
   state: number;
@@ -72,6 +80,8 @@ interface ThreadEntry {
   known: boolean;
   /** Its GqcsEnter while it is in GQCS, else null. */
   gqcs: Uint32Array | null;
+  /** The thread's one GqcsEnter record buffer (gqcs points at it while the thread waits). */
+  gqcsBuf: Uint32Array;
   waitSeq: number;
   /**
    * Its recorder overflowed (a Gap on its tid) and it has written nothing
@@ -134,6 +144,23 @@ export class StateTracker {
   #acceptsSeen = false;
   /** Keys of released sessions kept for their late Accept, oldest first. */
   readonly #awaitingAccept: Key[] = [];
+  /**
+   * Reuse (the fold allocates nothing per record once warm): queued packets and
+   * held locks leave their 8 words here, completed operations their entry. The
+   * snapshot copies what it emits, so nothing outside holds these.
+   */
+  readonly #freeRecs: Uint32Array[] = [];
+  readonly #freeOps: OpEntry[] = [];
+
+  #rec(w: Uint32Array, o: number): Uint32Array {
+    const r = this.#freeRecs.pop() ?? new Uint32Array(RECORD_WORDS);
+    copy8(r, 0, w, o);
+    return r;
+  }
+
+  #free(r: Uint32Array): void {
+    if (this.#freeRecs.length < POOL_MAX) this.#freeRecs.push(r);
+  }
 
   /** Records folded in so far. */
   get records(): number {
@@ -205,6 +232,7 @@ export class StateTracker {
           portThread: false,
           known: true,
           gqcs: null,
+          gqcsBuf: new Uint32Array(RECORD_WORDS),
           waitSeq: 0,
         });
         return;
@@ -232,7 +260,8 @@ export class StateTracker {
       case EventKind.GqcsEnter:
         if (t === undefined) return;
         t.portThread = true;
-        t.gqcs = w.slice(o, o + RECORD_WORDS);
+        copy8(t.gqcsBuf, 0, w, o);
+        t.gqcs = t.gqcsBuf;
         t.waitSeq = ++this.#waitSeq;
         t.state = ThreadStateValue.Waiting;
         t.reason = 0;
@@ -250,22 +279,34 @@ export class StateTracker {
         return;
       case EventKind.PacketQueued:
         if ((a & 0x0f) === Op.Post) return; // the Pqcs record stands for it
-        if (!this.#queueUnknown) this.#queue.push(w.slice(o, o + RECORD_WORDS));
+        if (!this.#queueUnknown) this.#queue.push(this.#rec(w, o));
         return;
       case EventKind.Pqcs:
-        if (!this.#queueUnknown) this.#queue.push(w.slice(o, o + RECORD_WORDS));
+        if (!this.#queueUnknown) this.#queue.push(this.#rec(w, o));
         return;
       case EventKind.IoPosted: {
         const s = this.#sessions.get(keyOf(w[o + 4]!, w[o + 5]!));
         if (s === undefined) return;
         const ioId = w[o + 7]!;
-        if (tid !== NO_THREAD) this.#lastPost.set(tid, { s, ioId });
+        if (tid !== NO_THREAD) {
+          const lp = this.#lastPost.get(tid);
+          if (lp !== undefined) {
+            lp.s = s;
+            lp.ioId = ioId;
+          } else this.#lastPost.set(tid, { s, ioId });
+        }
         const result = w[o + 6]!;
         if (result !== 0 && result !== 997) return; // failed: no packet will come
         if (s.early !== null && s.early.delete(ioId)) return;
-        const words = new Uint32Array(3 * RECORD_WORDS);
-        words.set(w.subarray(o, o + RECORD_WORDS));
-        s.ops.set(ioId, { words, hasDetail: false, hasRing: false });
+        const op = this.#freeOps.pop() ?? {
+          words: new Uint32Array(3 * RECORD_WORDS),
+          hasDetail: false,
+          hasRing: false,
+        };
+        copy8(op.words, 0, w, o);
+        op.hasDetail = false;
+        op.hasRing = false;
+        s.ops.set(ioId, op);
         return;
       }
       case EventKind.IoDetail:
@@ -275,10 +316,10 @@ export class StateTracker {
         const op = lp.s.ops.get(lp.ioId);
         if (op === undefined) return;
         if (kind === EventKind.IoDetail) {
-          op.words.set(w.subarray(o, o + RECORD_WORDS), RECORD_WORDS);
+          copy8(op.words, RECORD_WORDS, w, o);
           op.hasDetail = true;
         } else {
-          op.words.set(w.subarray(o, o + RECORD_WORDS), 2 * RECORD_WORDS);
+          copy8(op.words, 2 * RECORD_WORDS, w, o);
           op.hasRing = true;
         }
         return;
@@ -367,11 +408,18 @@ export class StateTracker {
           t.reason = 0;
           t.detail = 0;
         }
-        this.#locks.set(w[o + 1]!, w.slice(o, o + RECORD_WORDS));
+        {
+          const held = this.#locks.get(w[o + 1]!);
+          if (held !== undefined) copy8(held, 0, w, o);
+          else this.#locks.set(w[o + 1]!, this.#rec(w, o));
+        }
         return;
       case EventKind.LockRelease: {
         const held = this.#locks.get(w[o + 1]!);
-        if (held !== undefined && held[0]! >>> 16 === tid) this.#locks.delete(w[o + 1]!);
+        if (held !== undefined && held[0]! >>> 16 === tid) {
+          this.#locks.delete(w[o + 1]!);
+          this.#free(held);
+        }
         return;
       }
       case EventKind.CallSite:
@@ -396,6 +444,8 @@ export class StateTracker {
     for (let k = this.#queueHead; k < end; k++) {
       const p = q[k]!;
       if (p[7] === ioId && p[4] === lo && p[5] === hi) {
+        // Entries before the head are never read again: its words can go back.
+        this.#free(p);
         if (k === this.#queueHead) {
           this.#queueHead++;
           if (this.#queueHead > 1024 && this.#queueHead * 2 > q.length) {
@@ -413,7 +463,12 @@ export class StateTracker {
     if (op !== Op.Recv && op !== Op.Send && op < Op.Accept) return;
     const s = this.#sessions.get(keyOf(lo, hi));
     if (s === undefined) return;
-    if (!s.ops.delete(ioId)) (s.early ??= new Set()).add(ioId);
+    const entry = s.ops.get(ioId);
+    if (entry === undefined) (s.early ??= new Set()).add(ioId);
+    else {
+      s.ops.delete(ioId);
+      if (this.#freeOps.length < POOL_MAX) this.#freeOps.push(entry);
+    }
   }
 
   #gap(tid: number): void {
