@@ -23,7 +23,7 @@ import {
 } from '@iocpscope/protocol';
 import { StateTracker } from '../trace/state-tracker.ts';
 import { stampOf, sameStamp, type SourceStamp } from './index-file.ts';
-import { fastCrc32 } from './crc.ts';
+import { OWN_CHUNK, fastCrc32 } from './crc.ts';
 
 export const CHECKPOINT_EXTENSION = '.ckp';
 /**
@@ -229,8 +229,7 @@ export class CheckpointFile {
     try {
       const bytes = new Uint8Array(this.sizes[k]!);
       await fh.read(bytes, 0, bytes.length, this.offsets[k]!);
-      return decodeChunkAt(bytes, this.offsets[k]!, undefined, { crc32: fastCrc32, inPlace: true })
-        .records;
+      return decodeChunkAt(bytes, this.offsets[k]!, undefined, OWN_CHUNK).records;
     } finally {
       await fh.close();
     }

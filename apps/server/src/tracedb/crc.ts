@@ -3,7 +3,7 @@
 // compute the same value (the IEEE polynomial); crc.test.ts checks that.
 
 import * as zlib from 'node:zlib';
-import { crc32 } from '@iocpscope/protocol';
+import { crc32, type DecodeChunkOptions } from '@iocpscope/protocol';
 
 const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
@@ -12,3 +12,9 @@ export const fastCrc32: (bytes: Uint8Array, start?: number, end?: number) => num
   native === undefined
     ? (bytes, start = 0, end = bytes.length) => crc32(bytes, start, end)
     : (bytes, start = 0, end = bytes.length) => native(bytes.subarray(start, end)) >>> 0;
+
+/**
+ * decodeChunkAt's options for a chunk read into a buffer of its own: the fast
+ * CRC, and the records as a view into that buffer (no second copy).
+ */
+export const OWN_CHUNK: DecodeChunkOptions = { crc32: fastCrc32, inPlace: true };

@@ -21,7 +21,7 @@ import {
   tsAt,
 } from '@iocpscope/protocol';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { fastCrc32 } from './crc.ts';
+import { OWN_CHUNK } from './crc.ts';
 
 export interface FindingsPassOptions {
   /** The first event's index (a spool part after older ones were lost). */
@@ -139,10 +139,7 @@ export class ChunkLocator {
         try {
           const bytes = new Uint8Array(this.#bytes[lo]!);
           readSync(fd, bytes, 0, bytes.length, this.#offset[lo]!);
-          recs = decodeChunkAt(bytes, this.#offset[lo]!, this.#version[lo], {
-            crc32: fastCrc32,
-            inPlace: true,
-          }).records;
+          recs = decodeChunkAt(bytes, this.#offset[lo]!, this.#version[lo], OWN_CHUNK).records;
         } finally {
           closeSync(fd);
         }

@@ -47,11 +47,7 @@ try {
   await t.close();
   // Built here: hand the encoded index over (moved, not copied) rather than
   // have the main thread read the file back (for 100 M events, 139 MiB).
-  const whole =
-    encoded !== undefined &&
-    encoded.byteOffset === 0 &&
-    encoded.byteLength === encoded.buffer.byteLength &&
-    encoded.buffer instanceof ArrayBuffer;
+  // (encodeIndex gives a buffer of its own: the whole of it moves.)
   post(
     {
       type: 'done',
@@ -59,7 +55,7 @@ try {
       events: t.index.events,
       ...(encoded !== undefined ? { encoded, indexPath } : {}),
     },
-    whole ? [encoded!.buffer as ArrayBuffer] : [],
+    encoded !== undefined ? [encoded.buffer as ArrayBuffer] : [],
   );
   // Beside the index when it is there (same directory rules as the index).
   const ckp = `${t.indexPath ?? `${input.file}.idx`}${CHECKPOINT_EXTENSION}`;

@@ -40,6 +40,8 @@ export interface ScanOptions extends BuilderOptions {
   signal?: AbortSignal;
   /** Largest chunk body accepted (default: the protocol's). */
   maxChunkBytes?: number;
+  /** Bytes per read (default 8 MiB; tests use small ones). */
+  blockBytes?: number;
 }
 
 /** Index a whole trace file. */
@@ -60,10 +62,11 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
     total = (await fh.stat()).size;
     // Two buffers: the next block is read while this one is indexed (the disk
     // and the CPU overlap; a cold file costs the larger of the two, not both).
-    const bufs = [new Uint8Array(BLOCK), new Uint8Array(BLOCK)];
+    const block = options.blockBytes ?? BLOCK;
+    const bufs = [new Uint8Array(block), new Uint8Array(block)];
     let lastReport = 0;
     let k = 0;
-    next = fh.read(bufs[0]!, 0, BLOCK, 0);
+    next = fh.read(bufs[0]!, 0, block, 0);
     for (;;) {
       if (options.signal?.aborted) throw new Error('index build cancelled');
       const { bytesRead } = await next;
@@ -71,7 +74,7 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
       const buf = bufs[k]!;
       read += bytesRead;
       k ^= 1;
-      next = fh.read(bufs[k]!, 0, BLOCK, read);
+      next = fh.read(bufs[k]!, 0, block, read);
       reader.push(buf.subarray(0, bytesRead));
       if (reader.error !== undefined) break;
       if (options.onProgress && performance.now() - lastReport > 200) {

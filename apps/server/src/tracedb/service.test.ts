@@ -2,8 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECORD_WORDS, encodeChunk, encodeFileHeader } from '@iocpscope/protocol';
+import { RECORD_WORDS } from '@iocpscope/protocol';
 import { synthesize } from '@iocpscope/analysis';
+import { traceFileBytes } from '../cli/trace-file.test-util.ts';
 import { decodeIndex, encodeIndex, stampOf } from './index-file.ts';
 import { scanFile } from './scan.ts';
 import { TraceService } from './service.ts';
@@ -13,28 +14,9 @@ let file: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'iocpscope-service-'));
-  const t = synthesize({ events: 30_000, seed: 5, maxEntries: 4 });
-  const words = t.words.subarray(0, t.length * RECORD_WORDS);
-  const parts: Uint8Array[] = [
-    encodeFileHeader({
-      clock: 'monotonic-ns',
-      host: 'h',
-      backend: 'emulated',
-      portConfig: { workers: 2, concurrency: 0 },
-      startWallMs: 0,
-    }),
-  ];
-  for (let i = 0; i < t.length; i += 4096) {
-    const end = Math.min(t.length, i + 4096);
-    parts.push(
-      encodeChunk(
-        words.subarray(i * 8, end * 8),
-        i === 0 ? [...t.strings.entries()].filter(([id]) => id !== 0) : undefined,
-      ),
-    );
-  }
   file = path.join(dir, 'svc.iocptrace');
-  await writeFile(file, Buffer.concat(parts));
+  const t = synthesize({ events: 30_000, seed: 5, maxEntries: 4 });
+  await writeFile(file, traceFileBytes(t, { perChunk: 4096 }));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -74,6 +56,20 @@ describe('TraceService', () => {
       await again.close();
     }
   }, 60_000);
+});
+
+describe('scanFile', () => {
+  it('indexes alike whatever its read block: chunks straddle blocks, blocks alternate buffers', async () => {
+    const whole = (await scanFile(file)).index;
+    // Blocks of 1,000 bytes: every chunk (about 128 KiB) straddles 100 or more of them.
+    const small = (await scanFile(file, { blockBytes: 1000 })).index;
+    expect(small.events).toBe(whole.events);
+    expect(small.chunks.offset).toEqual(whole.chunks.offset);
+    expect(small.chunks.firstNs).toEqual(whole.chunks.firstNs);
+    expect(small.sessions).toEqual(whole.sessions);
+    expect(small.levels[0]!.lanes).toEqual(whole.levels[0]!.lanes);
+    expect(small.levels[0]!.queueMax).toEqual(whole.levels[0]!.queueMax);
+  });
 });
 
 describe('decodeIndex', () => {

@@ -22,7 +22,7 @@ import {
   type TraceFileHeader,
 } from '@iocpscope/protocol';
 import { SESSION_KINDS as SESSION_KIND, type SessionInfo, type TraceIndex } from './builder.ts';
-import { fastCrc32 } from './crc.ts';
+import { OWN_CHUNK } from './crc.ts';
 import {
   INDEX_EXTENSION,
   decodeIndex,
@@ -221,10 +221,7 @@ export class IndexedTrace {
     if (bytesRead !== bytes.length) {
       throw new ProtocolError('TRUNCATED', `the trace changed: chunk ${k + 1} is cut`, c.offset[k]);
     }
-    const { records } = decodeChunkAt(bytes, c.offset[k]!, this.facts.version, {
-      crc32: fastCrc32,
-      inPlace: true,
-    });
+    const { records } = decodeChunkAt(bytes, c.offset[k]!, this.facts.version, OWN_CHUNK);
     if (records.length / RECORD_WORDS !== c.events[k]) {
       throw new ProtocolError('BAD_FRAME', `the trace changed: chunk ${k + 1}`, c.offset[k]);
     }

@@ -2,6 +2,17 @@ import { IoCountCause } from '@iocpscope/protocol';
 import { describe, expect, it } from 'vitest';
 import { checksOf, findingsOf, openSession, server } from '../testing/scenarios.ts';
 
+/** A session with two recvs out (another rule's bug): the first completes with 72 bytes, the second with 0. */
+function twoRecvsOut() {
+  const sv = server();
+  const w = sv.w[0]!;
+  const { s, recv } = openSession(sv);
+  const zero = w.recv(s);
+  sv.b.complete(recv, { bytes: 72 });
+  sv.b.complete(zero, { bytes: 0 });
+  return { sv, w, s, data: recv, zero };
+}
+
 describe('rule 9: 0-byte completions', () => {
   it('reports a recv posted again after a 0-byte recv completion', () => {
     const sv = server();
@@ -22,54 +33,39 @@ describe('rule 9: 0-byte completions', () => {
   // call then returned the first recv (data) and the second (0 bytes), and the
   // worker reposted for the data before it handled the close.
   it('accepts the repost for a data recv handled before the 0-byte recv of its GQCS-Ex batch', () => {
-    const sv = server();
-    const w = sv.w[0]!;
-    const { s, recv } = openSession(sv);
-    const second = w.recv(s);
-    sv.b.complete(recv, { bytes: 72 });
-    sv.b.complete(second, { bytes: 0 });
-    w.dequeue(recv);
-    w.dequeue(second);
+    const { sv, w, s, data, zero } = twoRecvsOut();
+    w.dequeue(data);
+    w.dequeue(zero);
     const repost = w.recv(s);
-    w.completed(recv);
+    w.completed(data);
     w.disconnect(s);
     w.closeSocket(s);
-    w.completed(second);
+    w.completed(zero);
     sv.b.complete(repost, { status: 64 });
     w.gqcs();
     expect(findingsOf(sv.b, { rules: ['zero-byte'] })).toEqual([]);
   });
 
   it('still reports a second recv posted in that batch: the 0-byte one reposted', () => {
-    const sv = server();
-    const w = sv.w[0]!;
-    const { s, recv } = openSession(sv);
-    const second = w.recv(s);
-    sv.b.complete(recv, { bytes: 72 });
-    sv.b.complete(second, { bytes: 0 });
-    const z = w.dequeue(second);
-    w.dequeue(recv);
+    const a = twoRecvsOut();
+    const z = a.w.dequeue(a.zero);
+    a.w.dequeue(a.data);
     // The data recv came after the 0-byte one: its repost is after the close.
-    const again = w.recv(s);
-    w.completed(recv);
-    w.completed(second);
-    w.gqcs();
-    const fs = findingsOf(sv.b, { rules: ['zero-byte'] });
+    const again = a.w.recv(a.s);
+    a.w.completed(a.data);
+    a.w.completed(a.zero);
+    a.w.gqcs();
+    const fs = findingsOf(a.sv.b, { rules: ['zero-byte'] });
     expect(checksOf(fs)).toEqual(['zero-byte/recv-after-close']);
     expect(fs[0]!.evidence).toEqual([z, again.incIndex]);
     // Data first, then 0 bytes, and two reposts: the second is the spin.
-    const sv2 = server();
-    const w2 = sv2.w[0]!;
-    const o2 = openSession(sv2);
-    const second2 = w2.recv(o2.s);
-    sv2.b.complete(o2.recv, { bytes: 72 });
-    sv2.b.complete(second2, { bytes: 0 });
-    w2.dequeue(o2.recv);
-    const z2 = w2.dequeue(second2);
-    w2.recv(o2.s);
-    const spin = w2.recv(o2.s);
-    w2.gqcs();
-    const fs2 = findingsOf(sv2.b, { rules: ['zero-byte'] });
+    const b = twoRecvsOut();
+    b.w.dequeue(b.data);
+    const z2 = b.w.dequeue(b.zero);
+    b.w.recv(b.s);
+    const spin = b.w.recv(b.s);
+    b.w.gqcs();
+    const fs2 = findingsOf(b.sv.b, { rules: ['zero-byte'] });
     expect(checksOf(fs2)).toEqual(['zero-byte/recv-after-close']);
     expect(fs2[0]!.evidence).toEqual([z2, spin.incIndex]);
   });
