@@ -199,6 +199,8 @@ typedef struct hk_api {
 #define HK_EXT_SLOTS 4
 enum { HK_EXT_ACCEPT, HK_EXT_CONNECT, HK_EXT_DISCONNECT, HK_EXT_KINDS };
 
+/* The words every hooked call reads come first, on as few pages as possible: after a
+ * call into Wine's server each page a hook touches costs a TLB walk (bench:hook). */
 static struct hk_state {
   HMODULE self;
   LONG volatile detached;
@@ -207,8 +209,6 @@ static struct hk_state {
   DWORD main_tid;
   int log;
   int patch_system; /* IOCPSCOPE_HOOK_MODULES=all: system modules too */
-  iocpscope_config cfg;
-  char output[1024], connect[256], token[260], app[64], name[260];
   /* socket handle -> v[0] session (0 none), v[1] flags, v[2] completion key, v[3] port */
   iocpscope__map socks;
   SRWLOCK socks_insert;
@@ -216,20 +216,23 @@ static struct hk_state {
   uint64_t cell_mask;
   LONG volatile serial;
   LONG volatile workers, acceptors;
-  hk_site sites[HK_SITES];
-  LONG volatile sites_used;
+  /* attached to a running process: threads that may still be inside a GQCS call begun
+   * before the hooks (its dequeue is unseen) until they call a hooked one */
+  int attached;
+  unsigned n_pre;
+  LONG volatile unsure;
   hk_api api[HK_COUNT];
   void *volatile ext_real[HK_EXT_KINDS][HK_EXT_SLOTS];
   LPFN_GETACCEPTEXSOCKADDRS volatile sockaddrs;
   uint32_t cancel_labels[4];
   LONG volatile modules_patched;
   LONG volatile slots_patched;
-  /* attached to a running process: threads that may still be inside a GQCS call begun
-   * before the hooks (its dequeue is unseen) until they call a hooked one */
-  int attached;
+  LONG volatile sites_used;
+  /* cold */
   DWORD pre_tids[256];
-  unsigned n_pre;
-  LONG volatile unsure;
+  iocpscope_config cfg;
+  char output[1024], connect[256], token[260], app[64], name[260];
+  hk_site sites[HK_SITES]; /* a thread finds its call sites in its own cache first */
 } hk;
 
 static iocpscope_loc hk_no_site = {"iocpscope-hook", 0, -1};
@@ -389,6 +392,21 @@ static iocpscope_loc *hk_site_of(const void *ret, const char *func) {
   return &hk_no_site;
 }
 
+/* The call site from the thread's own cache (8 entries, direct-mapped on the return
+ * address), which holds a copy of the site with its id: the record path then reads
+ * nothing but the thread's lines. A miss (or a site without an id) takes the table. */
+static iocpscope_loc *hk_site_cached(iocpscope__thread *t, const void *ret, const char *func) {
+  uint64_t key = (uint64_t)(uintptr_t)ret;
+  unsigned k = (unsigned)((key ^ (key >> 5) ^ (key >> 11)) & 7);
+  iocpscope_loc *loc;
+  if (IOCPSCOPE__LIKELY(t->ext_site_key[k] == key && key != 0)) return &t->ext_site_loc[k];
+  loc = hk_site_of(ret, func);
+  if (loc == &hk_no_site || iocpscope__site(t, loc, func) == 0) return loc;
+  t->ext_site_loc[k] = *loc;
+  t->ext_site_key[k] = key;
+  return &t->ext_site_loc[k];
+}
+
 /* ---- entering and leaving a hook -------------------------------------------------------------- */
 /* Starts the tracer on the first traced call (never in DllMain: it creates a thread and
  * calls WSAStartup). */
@@ -415,7 +433,7 @@ static int hk_enter(hk_call *c, const char *func, const void *ret) {
   }
   HK_DEPTH(c->t)++;
   c->func = func;
-  c->loc = hk_site_of(ret, func);
+  c->loc = hk_site_cached(c->t, ret, func);
   if (IOCPSCOPE__UNLIKELY(HK_ROLE(c->t) == 0) && GetCurrentThreadId() == hk.main_tid)
     hk_role(c, IOCPSCOPE_ROLE_MAIN);
   return 1;
@@ -466,6 +484,47 @@ static hk_cell *hk_cell_of(uint64_t session) {
   if (!hk.cells || !session) return NULL;
   c = &hk.cells[(session >> 32) & hk.cell_mask];
   return c->session == session ? c : NULL;
+}
+
+/* The derived IOCount of `session` changes by `delta`: iocpscope_iocount_add for the hook's
+ * own cells, with the post's ioId known (no per-thread matching), and nothing else touched
+ * (snapshots read the cells through hk_count_of). The record is stamped after the count it
+ * changes was read, so changes follow each other in time as in the count. */
+static LONG hk_count_cas(iocpscope__thread *t, hk_cell *cell, LONG delta, uint64_t *ticks_out) {
+  uint64_t ticks;
+  LONG old, seen;
+  iocpscope__st64(&t->busy, iocpscope__ld64(&iocpscope__g.merged) + 1); /* as in stamp() */
+  old = iocpscope__ld32(&cell->count);
+  for (;;) {
+    ticks = iocpscope__ticks_after();
+    IOCPSCOPE__HOOK(2);
+    seen = iocpscope__cas32(&cell->count, old + delta, old);
+    if (seen == old) break;
+    old = seen;
+  }
+  iocpscope__st64(&t->busy, (LONG64)ticks);
+  *ticks_out = ticks;
+  return old + delta;
+}
+
+static LONG hk_count(hk_call *c, hk_cell *cell, LONG delta, uint64_t session, int cause,
+                     uint32_t io) {
+  iocpscope__thread *t = c->t;
+  uint64_t ticks;
+  LONG now = hk_count_cas(t, cell, delta, &ticks);
+  if (iocpscope__on())
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, c->loc, c->func)),
+                    IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, cause), (uint32_t)now, session,
+                    (uint32_t)delta, io);
+  else
+    iocpscope__st64(&t->busy, 0);
+  return now;
+}
+
+/* A session's derived IOCount, for the collector's snapshots (iocpscope__g.count_of). */
+static LONG hk_count_of(uint64_t session) {
+  hk_cell *cell = hk_cell_of(session);
+  return cell ? iocpscope__ld32(&cell->count) : 0;
 }
 
 static void hk_format_addr(const struct sockaddr *sa, int len, char *out, size_t cap) {
@@ -640,16 +699,13 @@ static void hk_unseen(hk_call *c, LPOVERLAPPED ov) {
   if (iocpscope__on())
     iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, c->loc, c->func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_GAP, 3) | IOCPSCOPE__W0_NO_THREAD, 1, 0, 0, 0);
-  iocpscope__remember(t, o, io, 1);
   cell = hk_cell_of(session);
-  if (cell && iocpscope_iocount_add(c->loc, c->func, &cell->count, -1, session,
-                                    IOCPSCOPE_CAUSE_COMPLETION, ov) == 0)
+  if (cell && hk_count(c, cell, -1, session, IOCPSCOPE_CAUSE_COMPLETION, io) == 0)
     hk_maybe_release(c, cell, session);
 }
 
-/* Before the real call: the derived +1 (which reserves the post's ioId) and the table entry. */
+/* Before the real call: the post's ioId, the derived +1 and the table entry. */
 static void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock, LPOVERLAPPED ov) {
-  iocpscope__thread *t = c->t;
   uint64_t o = (uint64_t)(uintptr_t)ov;
   int cause = p->op == IOCPSCOPE__OP_SEND || p->op == 5 || p->op == 6 ? IOCPSCOPE_CAUSE_SEND_POST
                                                                     : IOCPSCOPE_CAUSE_RECV_POST;
@@ -657,12 +713,8 @@ static void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock, LPOVERLAPPED ov
   p->session = hk_session_for_post(c, sock, &p->k,
                                    p->op == IOCPSCOPE__OP_ACCEPT ? "listening" : "local");
   p->cell = hk_cell_of(p->session);
-  p->io = 0;
-  if (p->cell) {
-    iocpscope_iocount_add(c->loc, c->func, &p->cell->count, 1, p->session, cause, ov);
-    p->io = iocpscope__take_reserved(t, o);
-  }
-  if (!p->io) p->io = iocpscope__new_io();
+  p->io = iocpscope__new_io();
+  if (p->cell) hk_count(c, p->cell, 1, p->session, cause, p->io);
   p->slot = iocpscope__post_begin_ex(o, p->session, p->io, p->op, p->bufs, p->bytes, p->extra);
 }
 
@@ -678,25 +730,35 @@ static void hk_post_end(hk_call *c, hk_post *p, LPOVERLAPPED ov, uint32_t result
   int done_now = result == 0 && skip; /* no packet: it completed in the call */
   unsigned nb = p->bufs > 15 ? 15 : p->bufs;
   if (p->slot && (failed || done_now)) iocpscope__post_cancel(p->slot, o);
+  if (p->cell && (failed || done_now)) {
+    /* no packet will come: the -1 at once, its stamp (taken after the count was read) shared
+     * by the post's records, which precede it in the ring */
+    uint64_t ticks;
+    LONG now = hk_count_cas(t, p->cell, -1, &ticks);
+    if (iocpscope__on()) {
+      uint64_t tsw = iocpscope__tsw(ticks, iocpscope__site(t, c->loc, c->func));
+      iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, p->op | (nb << 4)),
+                           p->bytes, p->session, result, p->io);
+      iocpscope__push_more(t, tsw,
+                           IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, p->op | (skip ? 0x10 : 0)),
+                           (uint32_t)o, p->session, (uint32_t)(o >> 32), p->io);
+      iocpscope__push(t, tsw,
+                      IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, failed ? IOCPSCOPE_CAUSE_POST_FAILED
+                                                                  : IOCPSCOPE_CAUSE_COMPLETION),
+                      (uint32_t)now, p->session, (uint32_t)-1, p->io);
+    } else {
+      iocpscope__st64(&t->busy, 0);
+    }
+    if (now == 0) hk_maybe_release(c, p->cell, p->session);
+    if (done_now && p->op == IOCPSCOPE__OP_ACCEPT) hk_accept_done(c, p->extra[0], p->extra);
+    return;
+  }
   if (iocpscope__on()) {
     uint64_t tsw = iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, c->loc, c->func));
     iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, p->op | (nb << 4)),
                          p->bytes, p->session, result, p->io);
     iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, p->op | (skip ? 0x10 : 0)),
                     (uint32_t)o, p->session, (uint32_t)(o >> 32), p->io);
-  }
-  if (!p->cell) return;
-  if (failed) {
-    iocpscope__remember(t, o, p->io, 2);
-    if (iocpscope_iocount_add(c->loc, c->func, &p->cell->count, -1, p->session,
-                              IOCPSCOPE_CAUSE_POST_FAILED, ov) == 0)
-      hk_maybe_release(c, p->cell, p->session);
-  } else if (done_now) {
-    iocpscope__remember(t, o, p->io, 1);
-    if (iocpscope_iocount_add(c->loc, c->func, &p->cell->count, -1, p->session,
-                              IOCPSCOPE_CAUSE_COMPLETION, ov) == 0)
-      hk_maybe_release(c, p->cell, p->session);
-    if (p->op == IOCPSCOPE__OP_ACCEPT) hk_accept_done(c, p->extra[0], p->extra);
   }
 }
 
@@ -997,7 +1059,7 @@ typedef struct hk_deq {
 } hk_deq;
 
 /* A dequeued entry, matched to its post (before deciding whether to record). */
-static void hk_take(iocpscope__thread *t, hk_deq *h, int ok, DWORD bytes, ULONG_PTR key,
+static void hk_take(hk_deq *h, int ok, DWORD bytes, ULONG_PTR key,
                     LPOVERLAPPED ov, uint32_t error) {
   iocpscope__deq *d = &h->d;
   uint64_t o = (uint64_t)(uintptr_t)ov;
@@ -1013,7 +1075,6 @@ static void hk_take(iocpscope__thread *t, hk_deq *h, int ok, DWORD bytes, ULONG_
   if (!ov) {
     d->op = IOCPSCOPE__OP_POST;
   } else if (iocpscope__post_take_ex(o, &d->session, &d->io, &d->op, h->extra)) {
-    iocpscope__remember(t, o, d->io, 1);
     if (d->op == IOCPSCOPE__OP_POST)
       d->session = (uint64_t)key;
     else
@@ -1049,8 +1110,7 @@ static void hk_after_deq(hk_call *c, const hk_deq *h) {
   if (!h->matched) return;
   cell = hk_cell_of(d->session);
   if (d->ok && d->op == 6) hk_session_end(c, d->session, 0); /* DisconnectEx: it is over */
-  if (cell && iocpscope_iocount_add(c->loc, c->func, &cell->count, -1, d->session,
-                                    IOCPSCOPE_CAUSE_COMPLETION, h->ov) == 0)
+  if (cell && hk_count(c, cell, -1, d->session, IOCPSCOPE_CAUSE_COMPLETION, d->io) == 0)
     hk_maybe_release(c, cell, d->session);
   if (d->ok && d->op == IOCPSCOPE__OP_ACCEPT) hk_accept_done(c, h->extra[0], h->extra);
 }
@@ -1101,12 +1161,30 @@ static BOOL WINAPI hk_GetQueuedCompletionStatus(HANDLE port, LPDWORD bytes, PULO
                       IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_RETURN, 0), 0, 0, e, 0);
   } else {
     hk_deq h;
-    hk_take(c.t, &h, ok != 0, bytes ? *bytes : 0, key ? *key : 0, ov ? *ov : NULL, ok ? 0 : e);
-    if (iocpscope__on())
-      hk_record_deq(c.t,
-                    iocpscope__tsw(iocpscope__stamp(c.t), iocpscope__site(c.t, c.loc, c.func)),
-                    &h.d, 1);
-    hk_after_deq(&c, &h);
+    hk_cell *cell;
+    hk_take(&h, ok != 0, bytes ? *bytes : 0, key ? *key : 0, ov ? *ov : NULL, ok ? 0 : e);
+    if (h.matched && (h.d.op == IOCPSCOPE__OP_RECV || h.d.op == IOCPSCOPE__OP_SEND) &&
+        (cell = hk_cell_of(h.d.session)) != NULL) {
+      /* a send or receive dequeued: the -1 and the dequeue share one stamp, taken after the
+       * count was read (the -1 follows the dequeue in the ring) */
+      uint64_t ticks;
+      LONG now = hk_count_cas(c.t, cell, -1, &ticks);
+      if (iocpscope__on()) {
+        uint64_t tsw = iocpscope__tsw(ticks, iocpscope__site(c.t, c.loc, c.func));
+        hk_record_deq(c.t, tsw, &h.d, 0);
+        iocpscope__push(c.t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, IOCPSCOPE_CAUSE_COMPLETION),
+                        (uint32_t)now, h.d.session, (uint32_t)-1, h.d.io);
+      } else {
+        iocpscope__st64(&c.t->busy, 0);
+      }
+      if (now == 0) hk_maybe_release(&c, cell, h.d.session);
+    } else {
+      if (iocpscope__on())
+        hk_record_deq(c.t,
+                      iocpscope__tsw(iocpscope__stamp(c.t), iocpscope__site(c.t, c.loc, c.func)),
+                      &h.d, 1);
+      hk_after_deq(&c, &h);
+    }
   }
   hk_leave(&c);
   HK_SET_LAST_ERROR(e);
@@ -1117,7 +1195,7 @@ static BOOL WINAPI hk_GetQueuedCompletionStatus(HANDLE port, LPDWORD bytes, PULO
   return ok;
 }
 
-#define HK_BLOCK 16 /* entries taken before their records (the thread remembers 32 posts) */
+#define HK_BLOCK 16 /* entries taken before their records */
 
 static BOOL WINAPI hk_GetQueuedCompletionStatusEx(HANDLE port, LPOVERLAPPED_ENTRY entries,
                                                   ULONG count, PULONG removed, DWORD timeout,
@@ -1158,7 +1236,7 @@ static BOOL WINAPI hk_GetQueuedCompletionStatusEx(HANDLE port, LPOVERLAPPED_ENTR
         if (status != 0 && x->lpOverlapped)
           error = iocpscope__g.nt_to_dos ? (uint32_t)iocpscope__g.nt_to_dos(status)
                                           : (uint32_t)status;
-        hk_take(c.t, &h[k], error == 0, x->dwNumberOfBytesTransferred, x->lpCompletionKey,
+        hk_take(&h[k], error == 0, x->dwNumberOfBytesTransferred, x->lpCompletionKey,
                 x->lpOverlapped, error);
       }
       if (iocpscope__on()) {
@@ -1830,6 +1908,7 @@ static int hk_init(void) {
   if (!iocpscope__map_alloc(&hk.socks, (uint64_t)max_sessions * 2)) return 0;
   for (cells = 1; cells < (uint64_t)max_sessions * 8; cells <<= 1) {
   }
+  iocpscope__g.count_of = hk_count_of;
   hk.cells = (hk_cell *)VirtualAlloc(NULL, (SIZE_T)(cells * sizeof(hk_cell)),
                                      MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
   if (!hk.cells) return 0;

@@ -10,6 +10,7 @@
 // `pnpm exec tsx packages/hook/test/suite.ts [--only substring]`.
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventKind, Op } from '../../protocol/src/index.ts';
@@ -31,7 +32,7 @@ import {
   type LoadReport,
 } from '../../tracer/test/harness.ts';
 import { decodeFile, type DecodedTrace } from '../../tracer/test/trace-model.ts';
-import { TestViewer } from '../../tracer/test/viewer.ts';
+import { TestViewer, expectLateJoinSnapshot } from '../../tracer/test/viewer.ts';
 import {
   HOOK_BUILD,
   HOOK_DIR,
@@ -652,23 +653,60 @@ async function attachTests(suite: Suite): Promise<void> {
 
 // ---- live -------------------------------------------------------------------------------------
 
+/** `n` connections that echo one message each, then stay open and idle (bounded: 5 s each). */
+async function idleClients(port: number, n: number): Promise<Socket[]> {
+  const packet = Buffer.from([4, 0, 1, 0, 0x69, 0x64, 0x6c, 0x65]); // 4-byte payload, type 1
+  const out: Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(
+      await new Promise<Socket>((done, fail) => {
+        const c = connect(port, '127.0.0.1', () => c.write(packet));
+        let got = 0;
+        const t = setTimeout(() => {
+          c.destroy();
+          fail(new Error(`idle client ${i + 1}/${n}: no echo within 5 s`));
+        }, 5000);
+        c.on('error', () => undefined);
+        c.on('data', (d: Buffer) => {
+          got += d.length;
+          if (got < packet.length) return;
+          clearTimeout(t);
+          done(c);
+        });
+      }),
+    );
+  }
+  return out;
+}
+
 async function liveTests(suite: Suite): Promise<void> {
   await suite.test(
-    'a live stream to a viewer: the handshake, a header naming the hook and a derived IOCount, every record parses',
+    'a live stream to a viewer that joins late: the handshake, a header naming the hook and a derived IOCount, a snapshot whose counts the records go on from, every record parses, check clean',
     async () => {
       const dir = workDir('hook-live');
       const viewer = new TestViewer(await freePort());
-      await viewer.listen();
       const server = await startServer('course', dir, {
         hooked: true,
         connect: `127.0.0.1:${viewer.port}`,
         args: ['--workers', '2'],
+        env: { IOCPSCOPE_RETRY_MS: '400' },
       });
       let stopped: HookedRun;
+      let idle: Socket[] = [];
       try {
-        loadOk(await load(server.port, ['-c', '4', '-s', '64', '-d', '2s']));
+        const loadRun = load(server.port, ['-c', '8', '-s', '64', '-p', '2', '-d', '6s']);
+        // Sessions that sit idle with a receive posted while the viewer joins: no record
+        // tells the snapshot their count, only the hook's cells can.
+        idle = await idleClients(server.port, 3);
+        await sleep(1500); // nobody listens yet: the sessions open and post meanwhile
+        await viewer.listen();
+        await viewer.waitForStream(0, 8000);
         await viewer.waitForCompletions(0, 50, 20_000);
+        loadOk(await loadRun);
+        for (const c of idle) c.end(); // their receives complete with 0 bytes now: -1 each
+        await sleep(500);
       } finally {
+        for (const c of idle) c.destroy();
         stopped = await server.stop();
       }
       const t0 = Date.now();
@@ -686,10 +724,41 @@ async function liveTests(suite: Suite): Promise<void> {
         ends.length === 1 && ends[0]!.a === TRACE_END_SERVER_EXIT,
         'the stream ends with TraceEnd ServerExit',
       );
+      // The LateJoin snapshot gives each open session its derived IOCount (the hook's own
+      // count, read through iocpscope__g.count_of): the session's next IoCount record goes
+      // on from it (value - delta), for every session the load keeps busy.
+      const inside = expectLateJoinSnapshot(s, 'the stream');
+      const snapCounts = new Map<bigint, number>();
+      for (const x of inside) if (x.kind === EventKind.IoCount) snapCounts.set(x.session, x.x | 0);
       expect(
-        s.records.some((x) => x.kind === EventKind.SessionCreated),
-        'no session in the stream',
+        [...snapCounts.values()].some((n) => n > 0),
+        `the snapshot should find I/O outstanding on some session: ${JSON.stringify([
+          ...snapCounts.values(),
+        ])}`,
       );
+      let followed = 0;
+      const seen = new Set<bigint>();
+      for (const x of s.records.slice(inside.length + 2)) {
+        if (x.kind !== EventKind.IoCount || seen.has(x.session) || !snapCounts.has(x.session))
+          continue;
+        seen.add(x.session);
+        const before = (x.x | 0) - (x.y | 0);
+        expect(
+          before === snapCounts.get(x.session),
+          `session ${x.session.toString(16)}: the snapshot says IOCount ${snapCounts.get(
+            x.session,
+          )}, its next IoCount record goes from ${before}`,
+        );
+        followed++;
+      }
+      expect(followed >= 4, `only ${followed} snapshot sessions had a later IoCount record`);
+      expect(
+        [...snapCounts.entries()].filter(([id, n]) => n === 1 && seen.has(id)).length >= 3,
+        'the idle sessions (one receive outstanding) should be in the snapshot with IOCount 1',
+      );
+      const streamFile = join(dir, 'stream.iocptrace');
+      writeFileSync(streamFile, s.bytes.subarray(16));
+      await checkClean(streamFile);
     },
   );
 }

@@ -138,8 +138,10 @@
  *   helpers (iocpscope__post_begin_ex / _take_ex keep three words more per
  *   post). iocpscope_config.tracer and .derived_iocount name such a tracer in
  *   the file header (`tracer`, `ioCount`); iocpscope__thread.ext[] holds its
- *   own per-thread words. A change to those internals must keep the hook
- *   building (pnpm test:native --hook-only).
+ *   own per-thread words and .ext_site_key/_loc its call sites; a tracer that
+ *   counts IOCount itself sets iocpscope__g.count_of for snapshots. A change
+ *   to those internals must keep the hook building (pnpm test:native
+ *   --hook-only).
  */
 #ifndef IOCPSCOPE_H
 #define IOCPSCOPE_H
@@ -727,6 +729,8 @@ typedef struct iocpscope__thread {
   uint32_t site_id[32];
   /* owned by a tracer built on this header (the hook DLL): reset with the thread */
   uint32_t ext[4];
+  uint64_t ext_site_key[8];       /* its call sites, cached on the thread's own lines */
+  iocpscope_loc ext_site_loc[8];
   /* session slot cache for IoCount updates */
   uint64_t sess_key;
   iocpscope__slot *sess_slot;
@@ -989,6 +993,9 @@ typedef struct iocpscope__global {
   /* Win32 extras */
   ULONG(WINAPI *nt_to_dos)(LONG);
   LPFN_ACCEPTEX accept_ex;
+  /* a tracer built on this header that keeps sessions' IOCount itself (and not in the
+   * sessions table's v[2]) answers it for snapshots */
+  LONG (*count_of)(uint64_t session);
   /* collector */
   HANDLE collector;
   HANDLE wake;
@@ -2690,7 +2697,7 @@ static void iocpscope__shadow_seed(void) {
     e->socket = (uint64_t)s->v[0];
     e->peer = (uint32_t)v1;
     e->slot = (uint32_t)(v1 >> 32);
-    e->count = (int32_t)s->v[2];
+    e->count = g->count_of ? (int32_t)g->count_of((uint64_t)s->key) : (int32_t)s->v[2];
     e->count_known = 0; /* the table's value may be ahead of the records: learn it from them */
     e->has_rings = s->v[5] != 0;
     e->recv_cap = (uint32_t)(v3 >> 32);
