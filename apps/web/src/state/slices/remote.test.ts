@@ -1,7 +1,7 @@
 // The windowed model (issue 15 §2) against a naive model: a seeded synthetic
 // trace served by a fake trace query API (routes and answers as FORMAT.md §12
 // gives them: meta, window, next, at, sessions, findings), opened under a
-// budget that forces windows of 4 K events. Every move (seek anywhere, step by
+// budget that forces windows of 8 K events. Every move (seek anywhere, step by
 // event, thread and session across window edges, go to a finding, first and
 // last) must land where a naive scan of the records says, with the window's
 // record at the cursor equal to the trace's.
@@ -21,7 +21,7 @@ import { globalIndexOf } from '../selectors.ts';
 import { windowEventsFor, windowStartFor } from '../remote.ts';
 
 /** Events per window under the test's budget (8 MB). */
-const W = 16384;
+const W = 8192;
 const SESSION_KINDS = new Set([
   6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 23, 27, 30, 33,
 ]);
@@ -175,8 +175,9 @@ function expectCursorRecord(store: Store, want: number): void {
 
 describe('the windowed model', { timeout: 60_000 }, () => {
   it('sizes windows from the budget and aligns them on half windows', () => {
-    expect(windowEventsFor(512 * 2 ** 20)).toBe(32768);
-    expect(windowEventsFor(8 * 2 ** 20)).toBe(16384);
+    expect(windowEventsFor(512 * 2 ** 20)).toBe(8192);
+    expect(windowEventsFor(4 * 2 ** 20)).toBe(8192);
+    expect(windowEventsFor(3 * 2 ** 20)).toBe(4096);
     expect(windowEventsFor(2 * 2 ** 20)).toBe(4096);
     const w = 4096;
     for (const x of [0, 1, 1023, 1024, 3000, 4096, 10_000, 39_999]) {
