@@ -26,6 +26,7 @@ import {
   pyramid,
   type SummaryLevel,
 } from './summary.ts';
+import type { SessionList } from './session-list.ts';
 import { SessionTableBuilder } from './session-table.ts';
 
 const TWO_32 = 4294967296;
@@ -144,7 +145,7 @@ export interface TraceIndex {
   lanes: LaneInfo[];
   /** Summary levels, finest first. */
   levels: SummaryLevel[];
-  sessions: SessionInfo[];
+  sessions: SessionList;
   gaps: { events: Float64Array; ns: Float64Array; lost: Float64Array };
   markers: { events: Float64Array; ns: Float64Array };
   snapshots: { events: Float64Array };

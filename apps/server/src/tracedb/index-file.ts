@@ -15,7 +15,8 @@
 import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { crc32, StringTable, type TraceFileHeader } from '@iocpscope/protocol';
 import { fastCrc32 } from './crc.ts';
-import type { ChunkTable, LaneInfo, SessionInfo, TraceIndex } from './builder.ts';
+import type { ChunkTable, LaneInfo, TraceIndex } from './builder.ts';
+import { SessionList } from './session-list.ts';
 import type { SummaryLevel } from './summary.ts';
 
 export const INDEX_EXTENSION = '.idx';
@@ -121,37 +122,14 @@ export function encodeIndex(
     add(`level${k}.runMax`, 'i32', l.runMax);
   });
   const n = idx.sessions.length;
-  const sLo = new Uint32Array(n);
-  const sHi = new Uint32Array(n);
-  const sNum = new Float64Array(n * 5);
-  const sPeer = new Uint32Array(n);
-  const sEvents = new Uint32Array(n);
-  const sRunsAt = new Uint32Array(n + 1);
-  let runsLen = 0;
-  for (const s of idx.sessions) runsLen += s.runs.length;
-  const runs = new Uint32Array(runsLen);
-  let r = 0;
-  idx.sessions.forEach((s, k) => {
-    sLo[k] = Number(s.id & 0xffffffffn);
-    sHi[k] = Number(s.id >> 32n);
-    sNum.set(
-      [s.firstEvent, s.lastEvent, s.createdEvent, s.releasedEvent, s.disconnectEvent],
-      k * 5,
-    );
-    sPeer[k] = s.peerStr;
-    sEvents[k] = s.events;
-    sRunsAt[k] = r;
-    runs.set(s.runs, r);
-    r += s.runs.length;
-  });
-  sRunsAt[n] = r;
-  add('sessions.lo', 'u32', sLo);
-  add('sessions.hi', 'u32', sHi);
-  add('sessions.nums', 'f64', sNum);
-  add('sessions.peer', 'u32', sPeer);
-  add('sessions.events', 'u32', sEvents);
-  add('sessions.runsAt', 'u32', sRunsAt);
-  add('sessions.runs', 'u32', runs);
+  const ss = idx.sessions;
+  add('sessions.lo', 'u32', ss.lo);
+  add('sessions.hi', 'u32', ss.hi);
+  add('sessions.nums', 'f64', ss.nums);
+  add('sessions.peer', 'u32', ss.peer);
+  add('sessions.events', 'u32', ss.events);
+  add('sessions.runsAt', 'u32', ss.runsAt);
+  add('sessions.runs', 'u32', ss.runs);
   add('gaps.events', 'f64', idx.gaps.events);
   add('gaps.ns', 'f64', idx.gaps.ns);
   add('gaps.lost', 'f64', idx.gaps.lost);
@@ -308,20 +286,9 @@ export function decodeIndex(bytes: Uint8Array): DecodedIndex {
   const sev = get<Uint32Array>('sessions.events', 'u32');
   const runsAt = get<Uint32Array>('sessions.runsAt', 'u32');
   const runs = get<Uint32Array>('sessions.runs', 'u32');
-  const sessions: SessionInfo[] = [];
-  for (let k = 0; k < meta.sessions; k++) {
-    sessions.push({
-      id: (BigInt(hi[k]!) << 32n) | BigInt(lo[k]!),
-      firstEvent: nums[k * 5]!,
-      lastEvent: nums[k * 5 + 1]!,
-      createdEvent: nums[k * 5 + 2]!,
-      releasedEvent: nums[k * 5 + 3]!,
-      disconnectEvent: nums[k * 5 + 4]!,
-      peerStr: peer[k]!,
-      events: sev[k]!,
-      runs: Array.from(runs.subarray(runsAt[k]!, runsAt[k + 1]!)),
-    });
-  }
+  if (lo.length !== meta.sessions)
+    bad(`sessions: ${lo.length} rows, the meta says ${meta.sessions}`);
+  const sessions = sessionColumns(lo, hi, nums, peer, sev, runsAt, runs, bad);
   const strings = new StringTable();
   const sIds = get<Uint32Array>('strings.ids', 'u32');
   const sAt = get<Uint32Array>('strings.at', 'u32');
@@ -369,4 +336,21 @@ export async function writeIndexFile(path: string, bytes: Uint8Array): Promise<v
 
 export async function readIndexFile(path: string): Promise<DecodedIndex> {
   return decodeIndex(new Uint8Array(await readFile(path)));
+}
+
+function sessionColumns(
+  lo: Uint32Array,
+  hi: Uint32Array,
+  nums: Float64Array,
+  peer: Uint32Array,
+  events: Uint32Array,
+  runsAt: Uint32Array,
+  runs: Uint32Array,
+  bad: (why: string) => never,
+): SessionList {
+  try {
+    return new SessionList(lo, hi, nums, peer, events, runsAt, runs);
+  } catch (e) {
+    return bad((e as Error).message);
+  }
 }

@@ -154,7 +154,7 @@ describe('a trace being written, queried while it grows', { timeout: 60_000 }, (
       for (let i = from + dir; i >= 0 && i < n; i += dir) if (pred(i)) return i;
       return -1;
     };
-    const sid = live.index.sessions[live.index.sessions.length >> 1]!.id;
+    const sid = live.index.sessions.at(live.index.sessions.length >> 1)!.id;
     const rng = new Rng(9);
     // Right next to a match (in a later part than the first), at both ends, and anywhere.
     const d = naive(partStarts[3]!, 1, (i) => kindOf(i) === EventKind.Disconnect);
@@ -197,7 +197,7 @@ describe('a trace being written, queried while it grows', { timeout: 60_000 }, (
         w.created,
       ]);
     }
-    for (const s of live.index.sessions.filter((_, k) => k % 7 === 0)) {
+    for (const s of [...live.index.sessions].filter((_, k) => k % 7 === 0)) {
       const events: number[] = [];
       for (let i = 0; i < n; i++) {
         if (SESSION_KINDS[kindOf(i)] === 1 && sessionOf(i) === s.id) events.push(i);

@@ -39,6 +39,7 @@ import {
 import type { ChunkWritten } from '../record/sink.ts';
 import { TraceIndexBuilder, type LaneInfo, type SessionInfo } from './builder.ts';
 import { fastCrc32 } from './crc.ts';
+import { SessionList } from './session-list.ts';
 import { DEFAULT_CHECKPOINT_INTERVAL } from './checkpoints.ts';
 import { FindingsJob } from './findings-job.ts';
 import type { ScanFacts } from './index-file.ts';
@@ -605,7 +606,7 @@ export class LiveTrace implements TraceView {
   session(id: bigint): SessionInfo | undefined {
     const m = this.#merge();
     const k = m.sessionRow.get(id);
-    return k === undefined ? undefined : m.index.sessions[k];
+    return k === undefined ? undefined : m.index.sessions.at(k);
   }
 
   async sessionEvents(id: bigint, from = 0, limit = 100_000): Promise<number[]> {
@@ -752,7 +753,7 @@ export class LiveTrace implements TraceView {
       chunks: { count: chunks },
       lanes,
       levels,
-      sessions,
+      sessions: SessionList.from(sessions),
       gaps: {
         events: Float64Array.from(gapsEv),
         ns: Float64Array.from(gapsNs),

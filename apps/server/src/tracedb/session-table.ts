@@ -6,7 +6,7 @@
 // events are mostly in consecutive chunks), at most MAX_RUNS per row, merging
 // the closest runs beyond that (a superset is still correct for a scan).
 
-import type { SessionInfo } from './builder.ts';
+import { SESSION_NUMS, SessionList } from './session-list.ts';
 
 const MAX_RUNS = 16;
 
@@ -122,25 +122,45 @@ export class SessionTableBuilder {
     }
   }
 
-  /** Every session as a plain record (the finished index's form). */
-  snapshot(): SessionInfo[] {
-    const out: SessionInfo[] = [];
-    for (let r = 0; r < this.rows; r++) {
-      const runs = [...(this.done.get(r) ?? []), this.runFirst[r]!, this.runLast[r]!];
-      if (runs.length > MAX_RUNS * 2) mergeClosestRuns(runs);
-      out.push({
-        id: (BigInt(this.hi[r]!) << 32n) | BigInt(this.lo[r]!),
-        firstEvent: this.first[r]!,
-        lastEvent: this.last[r]!,
-        createdEvent: this.created[r]!,
-        releasedEvent: this.released[r]!,
-        disconnectEvent: this.disconnect[r]!,
-        peerStr: this.peer[r]!,
-        events: this.events[r]!,
-        runs,
-      });
+  /** Every session, in the finished index's columns (no object per session). */
+  snapshot(): SessionList {
+    const n = this.rows;
+    const nums = new Float64Array(n * SESSION_NUMS);
+    const runsAt = new Uint32Array(n + 1);
+    let total = 0;
+    for (let r = 0; r < n; r++)
+      total += Math.min((this.done.get(r)?.length ?? 0) + 2, MAX_RUNS * 2);
+    const runs = new Uint32Array(total);
+    let at = 0;
+    for (let r = 0; r < n; r++) {
+      const o = r * SESSION_NUMS;
+      nums[o] = this.first[r]!;
+      nums[o + 1] = this.last[r]!;
+      nums[o + 2] = this.created[r]!;
+      nums[o + 3] = this.released[r]!;
+      nums[o + 4] = this.disconnect[r]!;
+      runsAt[r] = at;
+      const done = this.done.get(r);
+      if (done === undefined) {
+        runs[at++] = this.runFirst[r]!;
+        runs[at++] = this.runLast[r]!;
+      } else {
+        const list = [...done, this.runFirst[r]!, this.runLast[r]!];
+        if (list.length > MAX_RUNS * 2) mergeClosestRuns(list);
+        runs.set(list, at);
+        at += list.length;
+      }
     }
-    return out;
+    runsAt[n] = at;
+    return new SessionList(
+      this.lo.slice(0, n),
+      this.hi.slice(0, n),
+      nums,
+      this.peer.slice(0, n),
+      this.events.slice(0, n),
+      runsAt,
+      runs.subarray(0, at),
+    );
   }
 }
 

@@ -74,7 +74,6 @@ export class IndexedTrace {
   checkpointProgress = { events: 0, checkpoints: 0 };
   private fh: FileHandle | null = null;
   private readonly cache: Array<{ chunk: number; records: Uint32Array }> = [];
-  private readonly sessionRow = new Map<bigint, number>();
   #index: TraceIndex;
 
   private constructor(
@@ -88,7 +87,6 @@ export class IndexedTrace {
     readonly buildMs: number,
   ) {
     this.#index = index;
-    index.sessions.forEach((s, k) => this.sessionRow.set(s.id, k));
   }
 
   get index(): TraceIndex {
@@ -115,8 +113,6 @@ export class IndexedTrace {
   grow(index: TraceIndex, facts?: ScanFacts): void {
     this.#index = index;
     if (facts !== undefined) Object.assign(this.facts, facts);
-    this.sessionRow.clear();
-    index.sessions.forEach((s, k) => this.sessionRow.set(s.id, k));
   }
 
   get header(): TraceFileHeader | undefined {
@@ -398,8 +394,7 @@ export class IndexedTrace {
   // ---- sessions --------------------------------------------------------------------
 
   session(id: bigint): SessionInfo | undefined {
-    const k = this.sessionRow.get(id);
-    return k === undefined ? undefined : this.index.sessions[k];
+    return this.index.sessions.at(this.index.sessions.rowOf(id));
   }
 
   /** Event numbers of a session, ascending, from `from` on, at most `limit`. */

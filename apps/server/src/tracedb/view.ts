@@ -5,6 +5,7 @@
 
 import type { TraceFileHeader } from '@iocpscope/protocol';
 import type { LaneInfo, SessionInfo } from './builder.ts';
+import type { SessionList } from './session-list.ts';
 import type { ScanFacts } from './index-file.ts';
 import type { SummaryLevel } from './summary.ts';
 import type { EventFilter } from './trace.ts';
@@ -18,7 +19,7 @@ export interface TraceIndexView {
   readonly lanes: readonly LaneInfo[];
   /** Summary levels, finest first: bucket width 2^shift ns, element 0 is bucket `origin`. */
   readonly levels: ReadonlyArray<{ shift: number; origin: number; count: number }>;
-  readonly sessions: readonly SessionInfo[];
+  readonly sessions: SessionList;
   readonly gaps: { events: Float64Array; ns: Float64Array; lost: Float64Array };
   readonly markers: { events: Float64Array; ns: Float64Array };
   readonly snapshots: { events: Float64Array };
