@@ -729,37 +729,31 @@ static void hk_post_end(hk_call *c, hk_post *p, LPOVERLAPPED ov, uint32_t result
                       FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) != 0;
   int done_now = result == 0 && skip; /* no packet: it completed in the call */
   unsigned nb = p->bufs > 15 ? 15 : p->bufs;
+  int counted = p->cell != NULL && (failed || done_now);
+  uint64_t ticks = 0;
+  LONG now = 0;
   if (p->slot && (failed || done_now)) iocpscope__post_cancel(p->slot, o);
-  if (p->cell && (failed || done_now)) {
-    /* no packet will come: the -1 at once, its stamp (taken after the count was read) shared
-     * by the post's records, which precede it in the ring */
-    uint64_t ticks;
-    LONG now = hk_count_cas(t, p->cell, -1, &ticks);
-    if (iocpscope__on()) {
-      uint64_t tsw = iocpscope__tsw(ticks, iocpscope__site(t, c->loc, c->func));
-      iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, p->op | (nb << 4)),
-                           p->bytes, p->session, result, p->io);
-      iocpscope__push_more(t, tsw,
-                           IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, p->op | (skip ? 0x10 : 0)),
-                           (uint32_t)o, p->session, (uint32_t)(o >> 32), p->io);
+  /* no packet will come: the -1 at once, its stamp (taken after the count was read) shared
+   * by the post's records, which precede it in the ring */
+  if (counted) now = hk_count_cas(t, p->cell, -1, &ticks);
+  if (iocpscope__on()) {
+    uint64_t tsw = iocpscope__tsw(counted ? ticks : iocpscope__stamp(t),
+                                  iocpscope__site(t, c->loc, c->func));
+    iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, p->op | (nb << 4)),
+                         p->bytes, p->session, result, p->io);
+    iocpscope__push2(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, p->op | (skip ? 0x10 : 0)),
+                     (uint32_t)o, p->session, (uint32_t)(o >> 32), p->io, !counted);
+    if (counted)
       iocpscope__push(t, tsw,
                       IOCPSCOPE__W0(IOCPSCOPE__K_IO_COUNT, failed ? IOCPSCOPE_CAUSE_POST_FAILED
                                                                   : IOCPSCOPE_CAUSE_COMPLETION),
                       (uint32_t)now, p->session, (uint32_t)-1, p->io);
-    } else {
-      iocpscope__st64(&t->busy, 0);
-    }
-    if (now == 0) hk_maybe_release(c, p->cell, p->session);
-    if (done_now && p->op == IOCPSCOPE__OP_ACCEPT) hk_accept_done(c, p->extra[0], p->extra);
-    return;
+  } else if (counted) {
+    iocpscope__st64(&t->busy, 0);
   }
-  if (iocpscope__on()) {
-    uint64_t tsw = iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, c->loc, c->func));
-    iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, p->op | (nb << 4)),
-                         p->bytes, p->session, result, p->io);
-    iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, p->op | (skip ? 0x10 : 0)),
-                    (uint32_t)o, p->session, (uint32_t)(o >> 32), p->io);
-  }
+  if (!counted) return;
+  if (now == 0) hk_maybe_release(c, p->cell, p->session);
+  if (done_now && p->op == IOCPSCOPE__OP_ACCEPT) hk_accept_done(c, p->extra[0], p->extra);
 }
 
 typedef int(WSAAPI *wsarecv_fn)(SOCKET, LPWSABUF, DWORD, LPDWORD, LPDWORD, LPWSAOVERLAPPED,

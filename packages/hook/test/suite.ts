@@ -10,7 +10,7 @@
 // `pnpm exec tsx packages/hook/test/suite.ts [--only substring]`.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventKind, Op } from '../../protocol/src/index.ts';
@@ -21,6 +21,7 @@ import {
   check,
   expect,
   freePort,
+  idleClient,
   idleResetClients,
   load,
   readText,
@@ -653,32 +654,6 @@ async function attachTests(suite: Suite): Promise<void> {
 
 // ---- live -------------------------------------------------------------------------------------
 
-/** `n` connections that echo one message each, then stay open and idle (bounded: 5 s each). */
-async function idleClients(port: number, n: number): Promise<Socket[]> {
-  const packet = Buffer.from([4, 0, 1, 0, 0x69, 0x64, 0x6c, 0x65]); // 4-byte payload, type 1
-  const out: Socket[] = [];
-  for (let i = 0; i < n; i++) {
-    out.push(
-      await new Promise<Socket>((done, fail) => {
-        const c = connect(port, '127.0.0.1', () => c.write(packet));
-        let got = 0;
-        const t = setTimeout(() => {
-          c.destroy();
-          fail(new Error(`idle client ${i + 1}/${n}: no echo within 5 s`));
-        }, 5000);
-        c.on('error', () => undefined);
-        c.on('data', (d: Buffer) => {
-          got += d.length;
-          if (got < packet.length) return;
-          clearTimeout(t);
-          done(c);
-        });
-      }),
-    );
-  }
-  return out;
-}
-
 async function liveTests(suite: Suite): Promise<void> {
   await suite.test(
     'a live stream to a viewer that joins late: the handshake, a header naming the hook and a derived IOCount, a snapshot whose counts the records go on from, every record parses, check clean',
@@ -692,12 +667,13 @@ async function liveTests(suite: Suite): Promise<void> {
         env: { IOCPSCOPE_RETRY_MS: '400' },
       });
       let stopped: HookedRun;
-      let idle: Socket[] = [];
+      const idle: Socket[] = [];
       try {
         const loadRun = load(server.port, ['-c', '8', '-s', '64', '-p', '2', '-d', '6s']);
         // Sessions that sit idle with a receive posted while the viewer joins: no record
         // tells the snapshot their count, only the hook's cells can.
-        idle = await idleClients(server.port, 3);
+        for (let i = 0; i < 3; i++)
+          idle.push(await idleClient(server.port, `idle client ${i + 1}/3`));
         await sleep(1500); // nobody listens yet: the sessions open and post meanwhile
         await viewer.listen();
         await viewer.waitForStream(0, 8000);

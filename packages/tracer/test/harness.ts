@@ -9,7 +9,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -302,31 +302,37 @@ export async function load(
 }
 
 /**
- * n clients, one after another, that each trade one packet, stay idle while the server's
- * next WSARecv is pending, then reset (RST): that recv completes FALSE (64 on Windows and
- * under Wine). The echo proves the server took the connection and read from it.
+ * A client that has traded one packet with the echo server (the server took the connection
+ * and read from it) and now sits idle, the server's next WSARecv pending (bounded: 5 s).
+ */
+export function idleClient(port: number, what: string): Promise<Socket> {
+  const packet = Buffer.from([4, 0, 1, 0, 0x69, 0x64, 0x6c, 0x65]); // 4-byte payload, type 1
+  return new Promise<Socket>((done, fail) => {
+    const c = connect(port, '127.0.0.1', () => c.write(packet));
+    let got = 0;
+    const t = setTimeout(() => {
+      c.destroy();
+      fail(new HarnessError(`${what}: no echo within 5 s`));
+    }, 5000);
+    c.on('error', () => undefined);
+    c.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got < packet.length) return;
+      clearTimeout(t);
+      done(c);
+    });
+  });
+}
+
+/**
+ * n idle clients, one after another, that each reset (RST) after `idleMs`: the server's
+ * pending recv completes FALSE (64 on Windows and under Wine).
  */
 export async function idleResetClients(port: number, n: number, idleMs = 20): Promise<void> {
-  const packet = Buffer.from([4, 0, 1, 0, 0x69, 0x64, 0x6c, 0x65]); // 4-byte payload, type 1
   for (let i = 0; i < n; i++) {
-    await new Promise<void>((done, fail) => {
-      const c = connect(port, '127.0.0.1', () => c.write(packet));
-      let got = 0;
-      const t = setTimeout(() => {
-        c.destroy();
-        fail(new HarnessError(`idle-reset client ${i + 1}/${n}: no echo within 5 s`));
-      }, 5000);
-      c.on('error', () => undefined);
-      c.on('data', (d: Buffer) => {
-        got += d.length;
-        if (got < packet.length) return;
-        clearTimeout(t);
-        setTimeout(() => {
-          c.resetAndDestroy();
-          done();
-        }, idleMs);
-      });
-    });
+    const c = await idleClient(port, `idle-reset client ${i + 1}/${n}`);
+    await new Promise((r) => setTimeout(r, idleMs));
+    c.resetAndDestroy();
   }
 }
 

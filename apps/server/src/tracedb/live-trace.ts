@@ -218,7 +218,6 @@ interface Merged {
   index: TraceIndexView;
   /** Merged lane of each part's lane k. */
   laneMap: number[][];
-  sessionRow: Map<bigint, number>;
 }
 
 export class LiveTrace implements TraceView {
@@ -605,8 +604,7 @@ export class LiveTrace implements TraceView {
 
   session(id: bigint): SessionInfo | undefined {
     const m = this.#merge();
-    const k = m.sessionRow.get(id);
-    return k === undefined ? undefined : m.index.sessions.at(k);
+    return m.index.sessions.at(m.index.sessions.rowOf(id));
   }
 
   async sessionEvents(id: bigint, from = 0, limit = 100_000): Promise<number[]> {
@@ -766,7 +764,7 @@ export class LiveTrace implements TraceView {
           ? last.traceEnd + lastPart.first
           : -1,
     };
-    this.#merged = { index, laneMap, sessionRow };
+    this.#merged = { index, laneMap };
     this.#mergedKey = key;
     return this.#merged;
   }
