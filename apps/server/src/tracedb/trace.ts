@@ -48,6 +48,11 @@ import type { SummaryLevel } from './summary.ts';
 
 const TWO_32 = 4294967296;
 const CHUNK_CACHE = 8;
+/** Buffers kept for chunk reads beyond the cache's (a few queries' worth). */
+const SPARE_BUFFERS = 4;
+/** Chunk buffers are allocated in these steps, so a spare fits the next chunk of about its size. */
+const BUFFER_STEP = 256 * 1024;
+const roundUp = (n: number): number => Math.ceil(n / BUFFER_STEP) * BUFFER_STEP;
 
 export interface OpenOptions {
   onProgress?: (p: ScanProgress) => void;
@@ -73,7 +78,14 @@ export class IndexedTrace {
   /** How far the checkpoint pass has come. */
   checkpointProgress = { events: 0, checkpoints: 0 };
   private fh: FileHandle | null = null;
-  private readonly cache: Array<{ chunk: number; records: Uint32Array }> = [];
+  private readonly cache: Array<{ chunk: number; records: Uint32Array; buffer: ArrayBuffer }> = [];
+  /**
+   * Buffers of chunks the cache let go, read into again. A query reads 1-3
+   * chunks of ~1 MiB; fresh ones each time count against V8's old-generation
+   * limit (external memory) and made the server run a full GC every few
+   * window requests (bench:big: p99 of /window).
+   */
+  private readonly spare: ArrayBuffer[] = [];
   #index: TraceIndex;
 
   private constructor(
@@ -203,6 +215,11 @@ export class IndexedTrace {
     return lo;
   }
 
+  /**
+   * Chunk k's records: a view into the chunk cache. Use it before the next
+   * await: once the chunk leaves the cache (later reads), its buffer is read
+   * into again.
+   */
   async chunkRecords(k: number): Promise<Uint32Array> {
     const hit = this.cache.findIndex((e) => e.chunk === k);
     if (hit >= 0) {
@@ -212,18 +229,57 @@ export class IndexedTrace {
     }
     const c = this.index.chunks;
     this.fh ??= await open(this.path, 'r');
-    const bytes = new Uint8Array(c.bytes[k]!);
-    const { bytesRead } = await this.fh.read(bytes, 0, bytes.length, c.offset[k]!);
-    if (bytesRead !== bytes.length) {
-      throw new ProtocolError('TRUNCATED', `the trace changed: chunk ${k + 1} is cut`, c.offset[k]);
+    const need = c.bytes[k]!;
+    const at = this.spare.findIndex((b) => b.byteLength >= need);
+    const buffer = at >= 0 ? this.spare.splice(at, 1)[0]! : new ArrayBuffer(roundUp(need));
+    const bytes = new Uint8Array(buffer, 0, need);
+    let records: Uint32Array;
+    try {
+      const { bytesRead } = await this.fh.read(bytes, 0, bytes.length, c.offset[k]!);
+      if (bytesRead !== bytes.length) {
+        throw new ProtocolError(
+          'TRUNCATED',
+          `the trace changed: chunk ${k + 1} is cut`,
+          c.offset[k],
+        );
+      }
+      records = decodeChunkAt(bytes, c.offset[k]!, this.facts.version, OWN_CHUNK).records;
+      if (records.length / RECORD_WORDS !== c.events[k]) {
+        throw new ProtocolError('BAD_FRAME', `the trace changed: chunk ${k + 1}`, c.offset[k]);
+      }
+    } catch (e) {
+      this.#release(buffer);
+      throw e;
     }
-    const { records } = decodeChunkAt(bytes, c.offset[k]!, this.facts.version, OWN_CHUNK);
-    if (records.length / RECORD_WORDS !== c.events[k]) {
-      throw new ProtocolError('BAD_FRAME', `the trace changed: chunk ${k + 1}`, c.offset[k]);
-    }
-    this.cache.push({ chunk: k, records });
-    if (this.cache.length > CHUNK_CACHE) this.cache.shift();
+    this.cache.push({ chunk: k, records, buffer });
+    if (this.cache.length > CHUNK_CACHE) this.#release(this.cache.shift()!.buffer);
     return records;
+  }
+
+  #release(b: ArrayBuffer): void {
+    if (this.spare.length < SPARE_BUFFERS) this.spare.push(b);
+  }
+
+  /**
+   * Records [from, end) chunk by chunk, as views into the chunk cache (no
+   * copy), each handed to `fn` before the next chunk is read.
+   */
+  private async eachRange(
+    from: number,
+    end: number,
+    fn: (records: Uint32Array, at: number) => void,
+  ): Promise<void> {
+    const c = this.index.chunks;
+    let at = Math.max(0, from);
+    end = Math.min(end, this.index.events);
+    while (at < end) {
+      const k = this.chunkOfEvent(at);
+      const recs = await this.chunkRecords(k);
+      const first = c.firstEvent[k]!;
+      const take = Math.min(end, first + c.events[k]!) - at;
+      fn(recs.subarray((at - first) * RECORD_WORDS, (at - first + take) * RECORD_WORDS), at);
+      at += take;
+    }
   }
 
   /** Records [from, from + count) (clamped to the trace). */
@@ -231,19 +287,7 @@ export class IndexedTrace {
     const start = Math.max(0, Math.min(from, this.index.events));
     const end = Math.max(start, Math.min(from + count, this.index.events));
     const out = new Uint32Array((end - start) * RECORD_WORDS);
-    const c = this.index.chunks;
-    let at = start;
-    while (at < end) {
-      const k = this.chunkOfEvent(at);
-      const recs = await this.chunkRecords(k);
-      const first = c.firstEvent[k]!;
-      const take = Math.min(end, first + c.events[k]!) - at;
-      out.set(
-        recs.subarray((at - first) * RECORD_WORDS, (at - first + take) * RECORD_WORDS),
-        (at - start) * RECORD_WORDS,
-      );
-      at += take;
-    }
+    await this.eachRange(start, end, (v, at) => out.set(v, (at - start) * RECORD_WORDS));
     return out;
   }
 
@@ -297,17 +341,22 @@ export class IndexedTrace {
     at: number,
   ): Promise<{ bracket: Uint32Array; base: number; records: Uint32Array } | null> {
     const end = Math.max(0, Math.min(at + 1, this.index.events));
+    const b = await this.stateBase(end);
+    return b === null ? null : { ...b, records: await this.records(b.base, end - b.base) };
+  }
+
+  /** The checkpoint a fold to `end` events starts from: its bracket and event; null: not built yet. */
+  private async stateBase(end: number): Promise<{ bracket: Uint32Array; base: number } | null> {
     const c = this.checkpoints;
     const interval = c?.interval ?? 0;
     let k = c === null ? -1 : Math.floor(end / interval) - 1;
     // Skipped checkpoints (too large a bracket): fold from the one before.
     while (c !== null && k >= 0 && k < c.count && c.skipped(k)) k--;
     if (k >= 0 && c !== null && k < c.count) {
-      const base = (k + 1) * interval;
-      return { bracket: await c.bracket(k), base, records: await this.records(base, end - base) };
+      return { bracket: await c.bracket(k), base: (k + 1) * interval };
     }
     if (end <= (c?.interval ?? 131_072) || (c !== null && k < 0)) {
-      return { bracket: new Uint32Array(0), base: 0, records: await this.records(0, end) };
+      return { bracket: new Uint32Array(0), base: 0 };
     }
     return null;
   }
@@ -350,14 +399,16 @@ export class IndexedTrace {
     count: number,
   ): Promise<{ from: number; bracket: Uint32Array; records: Uint32Array } | null> {
     const start = await this.windowStart(Math.max(0, Math.min(from, this.index.events)));
-    const records = await this.records(start, count);
-    if (start === 0) return { from: 0, bracket: new Uint32Array(0), records };
-    const st = await this.stateAt(start - 1);
-    if (st === null) return null;
+    if (start === 0)
+      return { from: 0, bracket: new Uint32Array(0), records: await this.records(0, count) };
+    const b = await this.stateBase(start);
+    if (b === null) return null;
+    // Folded from the chunks in place: no copy of the records before the window.
     const tracker = new StateTracker();
-    tracker.observe(st.bracket);
-    tracker.observe(st.records);
-    return { from: start, bracket: tracker.snapshot(SnapshotReason.LateJoin).records, records };
+    tracker.observe(b.bracket);
+    await this.eachRange(b.base, start, (v) => tracker.observe(v));
+    const bracket = tracker.snapshot(SnapshotReason.LateJoin).records;
+    return { from: start, bracket, records: await this.records(start, count) };
   }
 
   // ---- summaries -----------------------------------------------------------------

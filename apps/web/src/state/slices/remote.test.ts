@@ -18,7 +18,7 @@ import { Rng, synthesize } from '@iocpscope/analysis';
 import { createAppStore } from '../store.ts';
 import { ManualTimers } from '../../connection/fakeSocket.test-util.ts';
 import { globalIndexOf } from '../selectors.ts';
-import { windowEventsFor, windowStartFor } from '../remote.ts';
+import { RAW_CACHE_MAX, windowEventsFor, windowStartFor } from '../remote.ts';
 
 /** Events per window under the test's budget (8 MB). */
 const W = 8192;
@@ -135,20 +135,20 @@ function fakeApi(requests: string[]) {
   }) as typeof fetch;
 }
 
-async function openBig() {
+async function openBig(search = '?budget=8M', bytes = 100 * 2 ** 20) {
   const requests: string[] = [];
   const store = createAppStore({
     timers: new ManualTimers(),
     schedule: (cb) => cb(),
     runTask: (cb) => void setTimeout(cb, 0),
-    location: { protocol: 'http:', host: 'test:1', search: '?budget=8M' },
+    location: { protocol: 'http:', host: 'test:1', search },
     fetch: fakeApi(requests),
     storage: null,
   });
   await store
     .getState()
     // Over the budget: windowed.
-    .actions.openRecording({ id: 'big', name: 'big', bytes: 100 * 2 ** 20, createdAt: 0 });
+    .actions.openRecording({ id: 'big', name: 'big', bytes, createdAt: 0 });
   const s = store.getState();
   expect(s.remote).not.toBeNull();
   return { store, requests };
@@ -198,6 +198,30 @@ describe('the windowed model', { timeout: 60_000 }, () => {
       await store.getState().actions.seekEvent(want);
       expectCursorRecord(store, want);
     }
+  });
+
+  it('keeps at most RAW_CACHE_MAX of raw windows under a large budget, and a revisit fetches nothing', async () => {
+    // The default budget (512 MB), a file over it: a quarter of the budget would be 128 MB.
+    const { store, requests } = await openBig('', 2 ** 30);
+    const r = () => store.getState().remote!;
+    expect(r().windowEvents).toBe(W);
+    const rng = new Rng(5);
+    let biggest = 0;
+    for (let k = 0; k < 30; k++) {
+      const want = rng.int(0, T.n - 1);
+      await store.getState().actions.seekEvent(want);
+      expectCursorRecord(store, want);
+      biggest = Math.max(biggest, (want + W) * RECORD_WORDS * 4);
+    }
+    // The fake's windows carry their whole prefix (up to ~4 MB each): 30 of them are far over the cap.
+    expect(r().heldBytes).toBeLessThanOrEqual(RAW_CACHE_MAX + biggest + 2 ** 20);
+    // The window seeked to last is held: going back to it asks the server nothing.
+    const last = store.getState().windowFrom;
+    await store.getState().actions.seekEvent(0);
+    const before = requests.length;
+    await store.getState().actions.seekEvent(last + 1);
+    expectCursorRecord(store, last + 1);
+    expect(requests.slice(before).filter((u) => u.includes('/window'))).toEqual([]);
   });
 
   it('steps by event across window edges both ways, first to last', async () => {
