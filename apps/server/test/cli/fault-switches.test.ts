@@ -26,7 +26,7 @@ const tmp = tempDir('iocpscope-faults-');
 afterAll(() => tmp.remove());
 
 /** A scenario's recording: serve exits 0, nothing lost or damaged, the run ended as planned. */
-async function record(s: Scenario): Promise<Awaited<ReturnType<typeof recordScenario>>> {
+async function record(s: Scenario): Promise<Recorded> {
   const r = await recordScenario(s, tmp.file(`${s.name}.iocptrace`));
   expect(r.serveExit, r.serveOutput).toBe(0);
   expect(r.outcome.damage).toBeNull();
@@ -35,8 +35,30 @@ async function record(s: Scenario): Promise<Awaited<ReturnType<typeof recordScen
   return r;
 }
 
-const rulesOf = (r: Awaited<ReturnType<typeof recordScenario>>): RuleId[] =>
+type Recorded = Awaited<ReturnType<typeof recordScenario>>;
+
+const rulesOf = (r: Recorded): RuleId[] =>
   [...new Set(r.outcome.findings.map((f) => f.rule))].sort();
+
+/**
+ * What a failure shows: each finding of a rule the switch does not allow (its
+ * check, event and message), and the end of the server's output. A rule that
+ * fires once in many runs (CI's loaded machine) can then be read from the log:
+ * which of its checks fired, and whether the server said why (a shutdown that
+ * ran out of time, say).
+ */
+function explain(r: Recorded, allowed: ReadonlySet<RuleId>): string {
+  const out = r.outcome.findings
+    .filter((f) => !allowed.has(f.rule))
+    .slice(0, 8)
+    .map((f) => `  ${f.rule}/${f.check} at event ${f.index}: ${f.message}`);
+  return [
+    'findings outside the allowed rules:',
+    ...out,
+    "the server's output (last 2,000 characters):",
+    r.serveOutput.slice(-2000),
+  ].join('\n');
+}
 
 describe('each fault switch, run under load and recorded, is caught by its rule and nothing else', () => {
   it('maps every fault switch to a rule and lists its co-findings with a reason', () => {
@@ -55,7 +77,9 @@ describe('each fault switch, run under load and recorded, is caught by its rule 
     const rule = expectedRule(s.name);
     if (rule === null) {
       it(`the clean ${s.name === 'chat' ? 'chat ' : ''}run: no rule fires`, async () => {
-        expect(rulesOf(await record(s))).toEqual([]);
+        const r = await record(s);
+        const rules = rulesOf(r);
+        expect(rules, rules.length > 0 ? explain(r, new Set()) : '').toEqual([]);
       }, 120_000);
       continue;
     }
@@ -72,11 +96,16 @@ describe('each fault switch, run under load and recorded, is caught by its rule 
     }`, async () => {
       // Races get the attempts the example script gives them.
       let rules: RuleId[] = [];
+      let last: Recorded | null = null;
       for (let attempt = 0; attempt < s.attempts && !rules.includes(rule); attempt++) {
-        rules = rulesOf(await record(s));
+        last = await record(s);
+        rules = rulesOf(last);
       }
       expect(rules).toEqual(expect.arrayContaining(required));
-      expect(rules.filter((r) => !allowed.has(r))).toEqual([]);
+      const outside = rules.filter((r) => !allowed.has(r));
+      expect(outside, outside.length > 0 && last !== null ? explain(last, allowed) : '').toEqual(
+        [],
+      );
     }, 120_000);
   }
 });
