@@ -44,7 +44,12 @@ import { DEFAULT_CHECKPOINT_INTERVAL } from './checkpoints.ts';
 import { FindingsJob } from './findings-job.ts';
 import type { ScanFacts } from './index-file.ts';
 import { coarser, type SummaryLevel } from './summary.ts';
-import { IndexedTrace, stringRefs, type CheckpointSource, type EventFilter } from './trace.ts';
+import {
+  IndexedTrace,
+  stringsOfRecords,
+  type CheckpointSource,
+  type EventFilter,
+} from './trace.ts';
 import type { TraceIndexView, TraceView } from './view.ts';
 
 export interface LiveTraceOptions {
@@ -492,17 +497,7 @@ export class LiveTrace implements TraceView {
   }
 
   stringsOf(records: Uint32Array): Array<[number, string]> {
-    const ids = new Set<number>();
-    const n = records.length / RECORD_WORDS;
-    for (let i = 0; i < n; i++) {
-      for (const id of stringRefs(records, i * RECORD_WORDS)) if (id !== 0) ids.add(id);
-    }
-    const out: Array<[number, string]> = [];
-    for (const id of ids) {
-      const s = this.strings.get(id);
-      if (s !== undefined) out.push([id, s]);
-    }
-    return out;
+    return stringsOfRecords(records, this.strings);
   }
 
   async eventAtNs(ns: number): Promise<number> {

@@ -119,6 +119,28 @@ function binary(
   res.end(bytes);
 }
 
+/** Largest join kept for reuse, in words (2 MiB: a window of 8 K records and its bracket fit). */
+const JOIN_KEEP_WORDS = 512 * 1024;
+let joinScratch = new Uint32Array(0);
+
+/**
+ * `a` then `b`, for encodeFrame, which copies them out before anything else
+ * runs: a buffer reused by every answer up to JOIN_KEEP_WORDS (each window
+ * answer used to allocate a fresh one, ~300 KB, and with the frame itself
+ * that drove the server into a full GC every few dozen seeks), a fresh one beyond.
+ */
+function joined(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const n = a.length + b.length;
+  let out = joinScratch;
+  if (out.length < n) {
+    out = new Uint32Array(n);
+    if (n <= JOIN_KEEP_WORDS) joinScratch = out;
+  }
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out.subarray(0, n);
+}
+
 /** The query's parameters, each allowed once and nothing else. */
 function params(url: URL, allowed: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -348,9 +370,7 @@ export async function serveTraceApi(
           send(res, 202, { state: 'checkpointing', ...t.checkpointProgress });
           return true;
         }
-        const all = new Uint32Array(w.bracket.length + w.records.length);
-        all.set(w.bracket, 0);
-        all.set(w.records, w.bracket.length);
+        const all = joined(w.bracket, w.records);
         binary(res, encodeFrame({ seq: 0, records: all, strings: t.stringsOf(all) }), {
           'x-bracket-records': String(w.bracket.length / 8),
           'x-first-event': String(w.from),
@@ -398,9 +418,7 @@ export async function serveTraceApi(
           send(res, 202, { state: 'checkpointing', ...t.checkpointProgress });
           return true;
         }
-        const all = new Uint32Array(st.bracket.length + st.records.length);
-        all.set(st.bracket, 0);
-        all.set(st.records, st.bracket.length);
+        const all = joined(st.bracket, st.records);
         binary(res, encodeFrame({ seq: 0, records: all, strings: t.stringsOf(all) }), {
           'x-bracket-records': String(st.bracket.length / 8),
           'x-state-base': String(st.base),
