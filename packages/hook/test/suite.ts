@@ -615,8 +615,20 @@ async function attachTests(suite: Suite): Promise<void> {
             throw new Error(`not attached: ${readText(join(dir, 'attach.log'))}`);
           await sleep(100);
         }
+        // What one connection can have in flight: IN_FLIGHT messages of SIZE bytes.
+        const SIZE = 100;
+        const IN_FLIGHT = 2;
         const during = loadOk(
-          await load(server.port, ['-c', '6', '-s', '100', '-p', '2', '-d', '2s']),
+          await load(server.port, [
+            '-c',
+            '6',
+            '-s',
+            String(SIZE),
+            '-p',
+            String(IN_FLIGHT),
+            '-d',
+            '2s',
+          ]),
         );
         writeFileSync(detachFile, 'detach\n');
         const status = await a.exited;
@@ -638,13 +650,13 @@ async function attachTests(suite: Suite): Promise<void> {
         // A completion a worker dequeued in a call begun before the attach is not seen (a Gap
         // of source Unseen says so); every other one is. An unseen one may be an accept or a
         // recv (then every echo's send is still seen) or a send, which carries at most what
-        // one connection has in flight (-p 2 messages of -s 100 bytes).
+        // one connection has in flight.
         if (s.unseen === 0)
           same('bytes sent vs what that load received', s.sendBytes, during.receivedBytes);
         else {
           const missing = during.receivedBytes - s.sendBytes;
           expect(
-            s.unseen <= 4 && missing >= 0 && missing <= s.unseen * 2 * 100,
+            s.unseen <= 4 && missing >= 0 && missing <= s.unseen * IN_FLIGHT * SIZE,
             `unseen ${s.unseen}: sends seen ${s.sendBytes} bytes, the load received ${during.receivedBytes}`,
           );
         }

@@ -23,6 +23,7 @@ import {
   shutdownAll,
   type Server,
 } from '@iocpscope/analysis';
+import { stringWords } from '../tracedb/trace.ts';
 
 export interface BuiltTrace {
   words: Uint32Array;
@@ -34,21 +35,7 @@ function shifted(t: BuiltTrace): Uint32Array {
   const w = t.words.slice(0, t.length * RECORD_WORDS);
   for (let i = 0; i < t.length; i++) {
     const o = i * RECORD_WORDS;
-    switch (w[o]! & 0xff) {
-      case EventKind.ThreadStart:
-      case EventKind.SessionCreated:
-      case EventKind.Accept:
-      case EventKind.Marker:
-        w[o + 1] = w[o + 1]! + 1;
-        break;
-      case EventKind.LockWait:
-      case EventKind.LockAcquire:
-      case EventKind.LockRelease:
-        w[o + 6] = w[o + 6]! + 1;
-        break;
-      default:
-        break;
-    }
+    for (const k of stringWords(w[o]! & 0xff)) w[o + k] = w[o + k]! + 1;
   }
   return w;
 }

@@ -516,10 +516,36 @@ export class IndexedTrace {
   }
 }
 
+const NO_WORDS: readonly number[] = [];
+const WORD_1: readonly number[] = [1];
+const WORD_6: readonly number[] = [6];
+const WORDS_1_7: readonly number[] = [1, 7];
+
 /**
- * The strings `records` refer to (by kind), each once, as [id, text] for a
- * frame's string section. No allocation per record: a window answer walks
- * 8 K records per request.
+ * Which words of a record of `kind` hold string ids (names, peers, labels,
+ * call sites). The same arrays every time: nothing is allocated per record.
+ */
+export function stringWords(kind: number): readonly number[] {
+  switch (kind) {
+    case EventKind.ThreadStart:
+    case EventKind.SessionCreated:
+    case EventKind.Accept:
+    case EventKind.Marker:
+      return WORD_1;
+    case EventKind.LockWait:
+    case EventKind.LockAcquire:
+    case EventKind.LockRelease:
+      return WORD_6;
+    case EventKind.CallSite:
+      return WORDS_1_7;
+    default:
+      return NO_WORDS;
+  }
+}
+
+/**
+ * The strings `records` refer to, each once, as [id, text] for a frame's
+ * string section (a window answer walks 8 K records per request).
  */
 export function stringsOfRecords(
   records: Uint32Array,
@@ -529,23 +555,8 @@ export function stringsOfRecords(
   const n = records.length / RECORD_WORDS;
   for (let i = 0; i < n; i++) {
     const o = i * RECORD_WORDS;
-    switch (records[o]! & 0xff) {
-      case EventKind.ThreadStart:
-      case EventKind.SessionCreated:
-      case EventKind.Accept:
-      case EventKind.Marker:
-        ids.add(records[o + 1]!);
-        break;
-      case EventKind.LockWait:
-      case EventKind.LockAcquire:
-      case EventKind.LockRelease:
-        ids.add(records[o + 6]!);
-        break;
-      case EventKind.CallSite:
-        ids.add(records[o + 1]!);
-        ids.add(records[o + 7]!);
-        break;
-    }
+    const words = stringWords(records[o]! & 0xff);
+    for (let k = 0; k < words.length; k++) ids.add(records[o + words[k]!]!);
   }
   ids.delete(0);
   const out: Array<[number, string]> = [];
