@@ -225,7 +225,7 @@ export class TraceIndexBuilder {
     // Hot loop: everything it touches in locals (no property lookups per event).
     const queue = this.queue;
     const laneOfTid = this.laneOfTid;
-    const laneLast = this.laneLast;
+    let laneLast = this.laneLast;
     const sessionKinds = SESSION_KINDS;
     const sessions = this.sessions;
     let lastLo = -1;
@@ -259,7 +259,10 @@ export class TraceIndexBuilder {
       let lane = -1;
       if (tid !== NO_THREAD) {
         lane = laneOfTid[tid]!;
-        if (lane < 0) lane = this.newLane(tid, ev);
+        if (lane < 0) {
+          lane = this.newLane(tid, ev);
+          laneLast = this.laneLast; // it may have grown
+        }
         laneMask |= 1 << (lane & 31);
         laneLast[lane] = ev;
       }
