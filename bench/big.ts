@@ -39,6 +39,7 @@ import type {} from '../apps/web/src/app/testHook.ts';
 import { writeBigTrace } from './big-gen.ts';
 import { freePort, heapBytes, pct } from './lib.ts';
 import { TraceService } from '../apps/server/src/tracedb/service.ts';
+import { indexPass } from '../apps/server/src/tracedb/native-index.ts';
 import { startStreamServer } from '../apps/server/src/transport/server.ts';
 
 const EVENTS = Number(process.env['EVENTS'] ?? 100_000_000);
@@ -111,6 +112,9 @@ async function main(): Promise<void> {
   );
   say(
     `  index build:   ${buildMs.toFixed(0)} ms (${(bytes / 2 ** 20 / (buildMs / 1000)).toFixed(0)} MiB/s, ${((buildMs * 1e6) / trace.index.events).toFixed(1)} ns/event)`,
+  );
+  say(
+    `    index pass: ${indexPass()} (native: apps/server/native-index, built by setup; IOCPSCOPE_INDEX_PASS=js for the JavaScript pass)`,
   );
   say(
     `    of which the index thread's read + index pass: ${trace.buildMs.toFixed(0)} ms (the rest: starting the thread, writing the index file, handing it over; the findings pass runs beside it from the start)`,

@@ -39,6 +39,9 @@ fi
 log "installing dependencies (pnpm install)"
 pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|npm warn)' | tail -3
 
+log "building the native index pass (apps/server/native-index; the JS pass is used without it)"
+bash apps/server/native-index/build.sh
+
 log "building the dashboard (apps/web/dist)"
 pnpm --filter @iocpscope/web build >/dev/null
 log "ready"

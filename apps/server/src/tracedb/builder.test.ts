@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EventKind, NO_THREAD, Op, RECORD_WORDS, ThreadStateValue } from '@iocpscope/protocol';
 import {
   STATE_KINDS,
@@ -7,7 +7,13 @@ import {
   synthesize,
   type SynthFault,
 } from '@iocpscope/analysis';
-import { SESSION_KINDS, TraceIndexBuilder, type TraceIndex } from './builder.ts';
+import { SESSION_KINDS, type TraceIndex } from './builder.ts';
+import { indexBuilder, nativeIndexAddon, type IndexPass } from './native-index.ts';
+
+/** Every test runs on both index passes: the JS builder and the native addon. */
+let pass: IndexPass = 'js';
+const newBuilder = (baseShift: number): ReturnType<typeof indexBuilder> =>
+  indexBuilder({ baseShift }, pass);
 
 const TWO_32 = 4294967296;
 const tsAbs = (w: Uint32Array, i: number): number =>
@@ -30,7 +36,7 @@ function build(
   shift: number,
   seed: number,
 ): { idx: TraceIndex; chunkOf: Int32Array } {
-  const b = new TraceIndexBuilder({ baseShift: shift });
+  const b = newBuilder(shift);
   const next = rng(seed);
   const chunkOf = new Int32Array(n);
   let off = 0;
@@ -178,153 +184,163 @@ const TRACES: Array<[string, { faults?: SynthFault[]; maxEntries?: number; worke
 ];
 
 // The naive model is slow by design: give each test room on a loaded machine.
-describe('the trace index builder', { timeout: 60_000 }, () => {
-  for (const [name, opts] of TRACES) {
-    it(`summarises lanes and counters exactly as the naive model (${name})`, () => {
-      const t = synthesize({ events: 30_000, seed: 7, ...opts });
-      for (const shift of [10, 14]) {
-        const { idx } = build(t.words, t.length, shift, 3);
-        expectLevel(idx.levels[0]!, naive(t.words, t.length, shift), idx, 1);
+for (const which of ['js', 'native'] as const)
+  describe(`the trace index builder (${which} pass)`, { timeout: 60_000 }, () => {
+    beforeAll(() => {
+      pass = which;
+      if (which === 'native')
+        expect(
+          nativeIndexAddon(),
+          'the native index pass is not built: bash apps/server/native-index/build.sh (setup.sh runs it)',
+        ).not.toBeNull();
+    });
+    for (const [name, opts] of TRACES) {
+      it(`summarises lanes and counters exactly as the naive model (${name})`, () => {
+        const t = synthesize({ events: 30_000, seed: 7, ...opts });
+        for (const shift of [10, 14]) {
+          const { idx } = build(t.words, t.length, shift, 3);
+          expectLevel(idx.levels[0]!, naive(t.words, t.length, shift), idx, 1);
+        }
+      });
+    }
+
+    it('starts its buckets at the first event: a part that begins late holds no empty time', () => {
+      const t = synthesize({ events: 20_000, seed: 12, maxEntries: 16 });
+      const w = t.words.slice(0, t.length * 8);
+      const late = 3_600e9; // an hour into a live run
+      for (let i = 0; i < t.length; i++) {
+        const ns = w[i * 8 + 2]! + w[i * 8 + 3]! * TWO_32 + late;
+        w[i * 8 + 2] = ns % TWO_32;
+        w[i * 8 + 3] = Math.floor(ns / TWO_32);
+      }
+      const { idx } = build(w, t.length, 12, 4);
+      const l0 = idx.levels[0]!;
+      expect(l0.origin).toBeGreaterThan(late / 2 ** 12 - 1);
+      expect(l0.count).toBeLessThan(100_000);
+      expectLevel(l0, naive(w, t.length, 12, l0.origin), idx, 1);
+      const l3 = idx.levels[3]!;
+      expectLevel(l3, naive(w, t.length, 15, l3.origin), idx, 4);
+    });
+
+    it('builds coarser levels that agree with a naive summary at that width', () => {
+      const t = synthesize({ events: 20_000, seed: 11, maxEntries: 16 });
+      const { idx } = build(t.words, t.length, 10, 5);
+      const l3 = idx.levels[3]!;
+      expect(l3.shift).toBe(13);
+      // Averaging 8 rounded bytes: within a few 255ths of the exact share.
+      expectLevel(l3, naive(t.words, t.length, 13), idx, 4);
+      expect(idx.levels[idx.levels.length - 1]!.count).toBe(1);
+    });
+
+    it('knows every session: its events, lifetime and the chunks that hold them', () => {
+      const t = synthesize({ events: 30_000, seed: 3 });
+      const { idx, chunkOf } = build(t.words, t.length, 14, 9);
+      const want = new Map<
+        bigint,
+        {
+          first: number;
+          last: number;
+          n: number;
+          created: number;
+          released: number;
+          chunks: Set<number>;
+        }
+      >();
+      for (let i = 0; i < t.length; i++) {
+        const kind = t.words[i * 8]! & 0xff;
+        if (SESSION_KINDS[kind] !== 1) continue;
+        const id = (BigInt(t.words[i * 8 + 5]!) << 32n) | BigInt(t.words[i * 8 + 4]!);
+        if (id === 0n) continue;
+        let s = want.get(id);
+        if (!s) {
+          s = { first: i, last: i, n: 0, created: -1, released: -1, chunks: new Set() };
+          want.set(id, s);
+        }
+        s.last = i;
+        s.n++;
+        s.chunks.add(chunkOf[i]!);
+        if (kind === EventKind.SessionCreated && s.created < 0) s.created = i;
+        if (kind === EventKind.SessionReleased && s.released < 0) s.released = i;
+      }
+      expect(idx.sessions.length).toBe(want.size);
+      for (const s of idx.sessions) {
+        const x = want.get(s.id)!;
+        expect([s.firstEvent, s.lastEvent, s.events, s.createdEvent, s.releasedEvent]).toEqual([
+          x.first,
+          x.last,
+          x.n,
+          x.created,
+          x.released,
+        ]);
+        for (const c of x.chunks) {
+          let covered = false;
+          for (let k = 0; k < s.runs.length; k += 2)
+            covered ||= c >= s.runs[k]! && c <= s.runs[k + 1]!;
+          expect(covered, `chunk ${c} of session ${s.id}`).toBe(true);
+        }
       }
     });
-  }
 
-  it('starts its buckets at the first event: a part that begins late holds no empty time', () => {
-    const t = synthesize({ events: 20_000, seed: 12, maxEntries: 16 });
-    const w = t.words.slice(0, t.length * 8);
-    const late = 3_600e9; // an hour into a live run
-    for (let i = 0; i < t.length; i++) {
-      const ns = w[i * 8 + 2]! + w[i * 8 + 3]! * TWO_32 + late;
-      w[i * 8 + 2] = ns % TWO_32;
-      w[i * 8 + 3] = Math.floor(ns / TWO_32);
-    }
-    const { idx } = build(w, t.length, 12, 4);
-    const l0 = idx.levels[0]!;
-    expect(l0.origin).toBeGreaterThan(late / 2 ** 12 - 1);
-    expect(l0.count).toBeLessThan(100_000);
-    expectLevel(l0, naive(w, t.length, 12, l0.origin), idx, 1);
-    const l3 = idx.levels[3]!;
-    expectLevel(l3, naive(w, t.length, 15, l3.origin), idx, 4);
-  });
-
-  it('builds coarser levels that agree with a naive summary at that width', () => {
-    const t = synthesize({ events: 20_000, seed: 11, maxEntries: 16 });
-    const { idx } = build(t.words, t.length, 10, 5);
-    const l3 = idx.levels[3]!;
-    expect(l3.shift).toBe(13);
-    // Averaging 8 rounded bytes: within a few 255ths of the exact share.
-    expectLevel(l3, naive(t.words, t.length, 13), idx, 4);
-    expect(idx.levels[idx.levels.length - 1]!.count).toBe(1);
-  });
-
-  it('knows every session: its events, lifetime and the chunks that hold them', () => {
-    const t = synthesize({ events: 30_000, seed: 3 });
-    const { idx, chunkOf } = build(t.words, t.length, 14, 9);
-    const want = new Map<
-      bigint,
-      {
-        first: number;
-        last: number;
-        n: number;
-        created: number;
-        released: number;
-        chunks: Set<number>;
+    it('records each chunk: offset, first event, count, times and the kinds in it', () => {
+      const t = synthesize({ events: 10_000, seed: 5 });
+      const { idx, chunkOf } = build(t.words, t.length, 14, 2);
+      const c = idx.chunks;
+      let ev = 0;
+      for (let k = 0; k < c.count; k++) {
+        expect(c.firstEvent[k]).toBe(ev);
+        for (let i = ev; i < ev + c.events[k]!; i++) {
+          expect(chunkOf[i]).toBe(k);
+          const kind = t.words[i * 8]! & 0xff;
+          const bit =
+            kind < 32 ? (c.kindsLo[k]! >>> kind) & 1 : (c.kindsHi[k]! >>> (kind - 32)) & 1;
+          expect(bit).toBe(1);
+        }
+        ev += c.events[k]!;
       }
-    >();
-    for (let i = 0; i < t.length; i++) {
-      const kind = t.words[i * 8]! & 0xff;
-      if (SESSION_KINDS[kind] !== 1) continue;
-      const id = (BigInt(t.words[i * 8 + 5]!) << 32n) | BigInt(t.words[i * 8 + 4]!);
-      if (id === 0n) continue;
-      let s = want.get(id);
-      if (!s) {
-        s = { first: i, last: i, n: 0, created: -1, released: -1, chunks: new Set() };
-        want.set(id, s);
-      }
-      s.last = i;
-      s.n++;
-      s.chunks.add(chunkOf[i]!);
-      if (kind === EventKind.SessionCreated && s.created < 0) s.created = i;
-      if (kind === EventKind.SessionReleased && s.released < 0) s.released = i;
-    }
-    expect(idx.sessions.length).toBe(want.size);
-    for (const s of idx.sessions) {
-      const x = want.get(s.id)!;
-      expect([s.firstEvent, s.lastEvent, s.events, s.createdEvent, s.releasedEvent]).toEqual([
-        x.first,
-        x.last,
-        x.n,
-        x.created,
-        x.released,
+      expect(ev).toBe(t.length);
+      expect(idx.events).toBe(t.length);
+    });
+
+    it('counts a GQCS timeout as dequeuing nothing', () => {
+      const w = new Uint32Array(4 * RECORD_WORDS);
+      const rec = (i: number, kind: number, a: number, t: number): void => {
+        w[i * 8] = kind | (a << 8) | (1 << 16);
+        w[i * 8 + 2] = t;
+      };
+      rec(0, EventKind.PacketQueued, Op.Recv, 100);
+      rec(1, EventKind.GqcsReturn, 0, 200); // FALSE, NULL overlapped: 258, nothing dequeued
+      rec(2, EventKind.GqcsReturn, 0x10 | 0x20 | Op.Recv, 300);
+      rec(3, EventKind.Marker, 0, 400);
+      const b = newBuilder(6);
+      b.addChunk(0, 1, w);
+      const l = b.finish().levels[0]!;
+      const at = (ns: number): [number, number] => {
+        const k = Math.floor(ns / 64) - l.origin;
+        return [l.queueMin[k]!, l.queueMax[k]!];
+      };
+      // 1 from 100 until the completion at 300, through the timeout at 200.
+      expect([at(150), at(250), at(310), at(399)]).toEqual([
+        [1, 1],
+        [1, 1],
+        [0, 1],
+        [0, 0],
       ]);
-      for (const c of x.chunks) {
-        let covered = false;
-        for (let k = 0; k < s.runs.length; k += 2)
-          covered ||= c >= s.runs[k]! && c <= s.runs[k + 1]!;
-        expect(covered, `chunk ${c} of session ${s.id}`).toBe(true);
-      }
-    }
-  });
+    });
 
-  it('records each chunk: offset, first event, count, times and the kinds in it', () => {
-    const t = synthesize({ events: 10_000, seed: 5 });
-    const { idx, chunkOf } = build(t.words, t.length, 14, 2);
-    const c = idx.chunks;
-    let ev = 0;
-    for (let k = 0; k < c.count; k++) {
-      expect(c.firstEvent[k]).toBe(ev);
-      for (let i = ev; i < ev + c.events[k]!; i++) {
-        expect(chunkOf[i]).toBe(k);
-        const kind = t.words[i * 8]! & 0xff;
-        const bit = kind < 32 ? (c.kindsLo[k]! >>> kind) & 1 : (c.kindsHi[k]! >>> (kind - 32)) & 1;
-        expect(bit).toBe(1);
-      }
-      ev += c.events[k]!;
-    }
-    expect(ev).toBe(t.length);
-    expect(idx.events).toBe(t.length);
+    it('can be finished and built on (a recording that goes on)', () => {
+      const t = synthesize({ events: 8_000, seed: 2 });
+      const half = Math.floor(t.length / 2);
+      const b = newBuilder(12);
+      b.addChunk(0, 1, t.words.subarray(0, half * 8));
+      const early = b.finish();
+      b.addChunk(1, 1, t.words.subarray(half * 8, t.length * 8));
+      const whole = b.finish();
+      const once = build(t.words, t.length, 12, 1).idx;
+      expect(early.events).toBe(half);
+      expect(whole.events).toBe(t.length);
+      expect(Array.from(whole.levels[0]!.lanes[0]!.frac)).toEqual(
+        Array.from(once.levels[0]!.lanes[0]!.frac),
+      );
+      expect(Array.from(whole.levels[0]!.queueMax)).toEqual(Array.from(once.levels[0]!.queueMax));
+    });
   });
-
-  it('counts a GQCS timeout as dequeuing nothing', () => {
-    const w = new Uint32Array(4 * RECORD_WORDS);
-    const rec = (i: number, kind: number, a: number, t: number): void => {
-      w[i * 8] = kind | (a << 8) | (1 << 16);
-      w[i * 8 + 2] = t;
-    };
-    rec(0, EventKind.PacketQueued, Op.Recv, 100);
-    rec(1, EventKind.GqcsReturn, 0, 200); // FALSE, NULL overlapped: 258, nothing dequeued
-    rec(2, EventKind.GqcsReturn, 0x10 | 0x20 | Op.Recv, 300);
-    rec(3, EventKind.Marker, 0, 400);
-    const b = new TraceIndexBuilder({ baseShift: 6 });
-    b.addChunk(0, 1, w);
-    const l = b.finish().levels[0]!;
-    const at = (ns: number): [number, number] => {
-      const k = Math.floor(ns / 64) - l.origin;
-      return [l.queueMin[k]!, l.queueMax[k]!];
-    };
-    // 1 from 100 until the completion at 300, through the timeout at 200.
-    expect([at(150), at(250), at(310), at(399)]).toEqual([
-      [1, 1],
-      [1, 1],
-      [0, 1],
-      [0, 0],
-    ]);
-  });
-
-  it('can be finished and built on (a recording that goes on)', () => {
-    const t = synthesize({ events: 8_000, seed: 2 });
-    const half = Math.floor(t.length / 2);
-    const b = new TraceIndexBuilder({ baseShift: 12 });
-    b.addChunk(0, 1, t.words.subarray(0, half * 8));
-    const early = b.finish();
-    b.addChunk(1, 1, t.words.subarray(half * 8, t.length * 8));
-    const whole = b.finish();
-    const once = build(t.words, t.length, 12, 1).idx;
-    expect(early.events).toBe(half);
-    expect(whole.events).toBe(t.length);
-    expect(Array.from(whole.levels[0]!.lanes[0]!.frac)).toEqual(
-      Array.from(once.levels[0]!.lanes[0]!.frac),
-    );
-    expect(Array.from(whole.levels[0]!.queueMax)).toEqual(Array.from(once.levels[0]!.queueMax));
-  });
-});

@@ -12,7 +12,8 @@ import {
   type TraceFileHeader,
 } from '@iocpscope/protocol';
 import { fastCrc32 } from './crc.ts';
-import { TraceIndexBuilder, type BuilderOptions, type TraceIndex } from './builder.ts';
+import type { BuilderOptions, TraceIndex } from './builder.ts';
+import { indexBuilder, indexPass, type IndexPass } from './native-index.ts';
 
 const BLOCK = 8 * 1024 * 1024;
 
@@ -33,6 +34,8 @@ export interface ScanResult {
   error?: ProtocolError;
   /** Reading the file alone (without indexing), ms, for the benchmark's ratio. */
   ms: number;
+  /** Which index pass built it (native-index.ts). */
+  pass: IndexPass;
 }
 
 export interface ScanOptions extends BuilderOptions {
@@ -42,12 +45,15 @@ export interface ScanOptions extends BuilderOptions {
   maxChunkBytes?: number;
   /** Bytes per read (default 8 MiB; tests use small ones). */
   blockBytes?: number;
+  /** The index pass (default: native when built, see native-index.ts). */
+  pass?: IndexPass;
 }
 
 /** Index a whole trace file. */
 export async function scanFile(path: string, options: ScanOptions = {}): Promise<ScanResult> {
   const t0 = performance.now();
-  const builder = new TraceIndexBuilder(options);
+  const pass = options.pass ?? indexPass();
+  const builder = indexBuilder(options, pass);
   const reader = new TraceFileReader({
     retain: false,
     crc32: fastCrc32,
@@ -96,6 +102,7 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
     validBytes: r.validBytes,
     totalBytes: total,
     ms: performance.now() - t0,
+    pass,
   };
   if (r.error !== undefined) result.error = r.error;
   return result;

@@ -1,0 +1,214 @@
+// The native index pass against the JavaScript one, which is its specification:
+// the same records in the same chunks must give the same index, every field and
+// every summary level, bit for bit. builder.test.ts checks both passes against a
+// naive model; this checks the native one where the model is silent (clamped
+// times, kinds past 64, lanes past 64, sessions whose events spread over more
+// chunk runs than are kept) and on the real recordings in examples/.
+
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NO_THREAD, RECORD_WORDS } from '@iocpscope/protocol';
+import { synthesize } from '@iocpscope/analysis';
+import type { TraceIndex } from './builder.ts';
+import { indexBuilder, nativeIndexAddon, type IndexPass } from './native-index.ts';
+import { scanFile } from './scan.ts';
+
+const ROOT = join(import.meta.dirname, '../../../..');
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Index `w` in chunks of random sizes (the same cuts for both passes), finishing mid-way too. */
+function build(w: Uint32Array, n: number, shift: number, seed: number, pass: IndexPass) {
+  const b = indexBuilder({ baseShift: shift }, pass);
+  const next = rng(seed);
+  const mids: TraceIndex[] = [];
+  let off = 0;
+  for (let i = 0, c = 0; i < n; c++) {
+    const k = Math.min(n - i, 1 + Math.floor(next() * 700));
+    b.addChunk(off, k * 32 + 20, w.subarray(i * RECORD_WORDS, (i + k) * RECORD_WORDS));
+    off += k * 32 + 20;
+    i += k;
+    if (c % 37 === 5) mids.push(b.finish());
+  }
+  return { whole: b.finish(), mids };
+}
+
+/** Random records: any kind (past 64 too), tids from a pool of 200 and NO_THREAD, times that go back. */
+function hostile(n: number, seed: number): Uint32Array {
+  const next = rng(seed);
+  const w = new Uint32Array(n * RECORD_WORDS);
+  let t = 5e12 + Math.floor(next() * 1e9);
+  const ids = Array.from({ length: 40 }, () => [
+    Math.floor(next() * 2 ** 32),
+    Math.floor(next() * 4),
+  ]);
+  for (let i = 0; i < n; i++) {
+    const o = i * 8;
+    const kind = next() < 0.9 ? 1 + Math.floor(next() * 33) : Math.floor(next() * 256);
+    const tid = next() < 0.05 ? NO_THREAD : Math.floor(next() * 120);
+    const a = Math.floor(next() * 256);
+    w[o] = kind | (a << 8) | (tid << 16);
+    w[o + 1] = Math.floor(next() * 2 ** 32);
+    // Mostly forward by up to 300 µs; sometimes back (clamped); sometimes a long jump.
+    const r = next();
+    t +=
+      r < 0.05
+        ? -Math.floor(next() * 1e6)
+        : r < 0.06
+          ? Math.floor(next() * 2e7)
+          : Math.floor(next() * 3e5);
+    w[o + 2] = t % 4294967296;
+    w[o + 3] = Math.floor(t / 4294967296) | (Math.floor(next() * 0x7ff) << 21);
+    const id = ids[Math.floor(next() * ids.length)]!;
+    const zero = next() < 0.1;
+    w[o + 4] = zero ? 0 : id[0]!;
+    w[o + 5] = zero ? 0 : id[1]!;
+    w[o + 6] = next() < 0.5 ? 0 : next() < 0.5 ? 997 : Math.floor(next() * 2 ** 32);
+    w[o + 7] = Math.floor(next() * 2 ** 32);
+  }
+  return w;
+}
+
+/** The first place two values differ ("path: a vs b"), or null. Typed arrays compared element-wise. */
+function firstDifference(a: unknown, b: unknown, path = ''): string | null {
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) {
+    if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b)) return `${path}: a typed array and not`;
+    if (a.constructor !== b.constructor)
+      return `${path}: ${a.constructor.name} vs ${b.constructor.name}`;
+    const x = a as unknown as ArrayLike<number>;
+    const y = b as unknown as ArrayLike<number>;
+    if (x.length !== y.length) return `${path}: length ${x.length} vs ${y.length}`;
+    for (let i = 0; i < x.length; i++) {
+      if (!Object.is(x[i], y[i])) return `${path}[${i}]: ${x[i]} vs ${y[i]}`;
+    }
+    return null;
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b)) return `${path}: an array and not`;
+    if (a.length !== b.length) return `${path}: length ${a.length} vs ${b.length}`;
+    for (let i = 0; i < a.length; i++) {
+      const d = firstDifference(a[i], b[i], `${path}[${i}]`);
+      if (d !== null) return d;
+    }
+    return null;
+  }
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).sort();
+    const kb = Object.keys(b).sort();
+    if (ka.join() !== kb.join()) return `${path}: keys ${ka.join()} vs ${kb.join()}`;
+    for (const k of ka) {
+      const d = firstDifference(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        `${path}.${k}`,
+      );
+      if (d !== null) return d;
+    }
+    return null;
+  }
+  return Object.is(a, b) ? null : `${path}: ${String(a)} vs ${String(b)}`;
+}
+
+function expectSame(a: TraceIndex, b: TraceIndex, what: string): void {
+  expect(b.events, what).toBe(a.events);
+  const { sessions: sa, ...ra } = a;
+  const { sessions: sb, ...rb } = b;
+  expect(firstDifference(ra, rb), what).toBeNull();
+  expect(firstDifference([...sa], [...sb], '.sessions'), what).toBeNull();
+}
+
+describe('the native index pass gives the JS pass’s index', { timeout: 120_000 }, () => {
+  it('is built (setup.sh builds it with the machine’s C compiler and Node’s headers)', () => {
+    expect(
+      nativeIndexAddon(),
+      'not built: bash apps/server/native-index/build.sh (setup.sh runs it)',
+    ).not.toBeNull();
+  });
+
+  const SYNTH = [
+    { seed: 1 },
+    { seed: 2, workers: 4, maxEntries: 16 },
+    {
+      seed: 3,
+      workers: 8,
+      sessions: 300,
+      faults: ['lock-across-send', 'two-sends-in-flight'] as const,
+    },
+    { seed: 4, workers: 1, sessions: 4, thinkNs: 200_000 },
+    { seed: 5, shutdown: false, faults: ['too-few-exit-packets'] as const },
+  ];
+  for (const o of SYNTH) {
+    it(`on a synthesized echo server, ${JSON.stringify(o)}`, () => {
+      const t = synthesize({ events: 40_000, ...o, faults: o.faults ? [...o.faults] : [] });
+      for (const shift of [12, 16]) {
+        const js = build(t.words, t.length, shift, o.seed, 'js');
+        const nat = build(t.words, t.length, shift, o.seed, 'native');
+        expectSame(js.whole, nat.whole, `shift ${shift}`);
+        expect(nat.mids.length).toBe(js.mids.length);
+        js.mids.forEach((m, k) => expectSame(m, nat.mids[k]!, `shift ${shift}, finish ${k}`));
+      }
+    });
+  }
+
+  it('on hostile records: times that go back, any kind, 120 lanes, sessions over many chunk runs', () => {
+    for (const seed of [11, 13]) {
+      const n = 60_000;
+      const w = hostile(n, seed);
+      const js = build(w, n, 16, seed, 'js');
+      const nat = build(w, n, 16, seed, 'native');
+      expect(js.whole.clamped).toBeGreaterThan(0);
+      expect(js.whole.lanes.length).toBeGreaterThan(64);
+      expect(Math.max(...[...js.whole.sessions].map((s) => s.runs.length))).toBe(32);
+      expectSame(js.whole, nat.whole, `seed ${seed}`);
+      js.mids.forEach((m, k) => expectSame(m, nat.mids[k]!, `seed ${seed}, finish ${k}`));
+    }
+  });
+
+  const files = [
+    ...readdirSync(join(ROOT, 'examples'))
+      .filter((f) => f.endsWith('.iocptrace'))
+      .map((f) => join(ROOT, 'examples', f)),
+    join(ROOT, 'e2e/fixtures/echo-small.iocptrace'),
+  ];
+  it(`on every recording in examples/ and the e2e fixture (${files.length} real runs)`, async () => {
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const js = await scanFile(f, { pass: 'js', blockBytes: 64 * 1024 });
+      const nat = await scanFile(f, { pass: 'native', blockBytes: 64 * 1024 });
+      expect(nat.pass).toBe('native');
+      expect(js.index.events, f).toBeGreaterThan(0);
+      expectSame(js.index, nat.index, f);
+    }
+  });
+
+  it('refuses what is not a builder or not whole records, with a code', () => {
+    const a = nativeIndexAddon()!;
+    const b = a.create(16, new Uint8Array(512), new Int32Array(12));
+    const code = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+      return undefined;
+    };
+    expect(code(() => a.addChunk(b, 0, 0, new Uint32Array(7)))).toBe('INDEX_BAD_ARGUMENT');
+    expect(code(() => a.addChunk({}, 0, 0, new Uint32Array(8)))).toBe('INDEX_BAD_ARGUMENT');
+    expect(code(() => a.create(99, new Uint8Array(512), new Int32Array(12)))).toBe(
+      'INDEX_BAD_ARGUMENT',
+    );
+    expect(code(() => a.create(16, new Uint8Array(3), new Int32Array(12)))).toBe(
+      'INDEX_BAD_ARGUMENT',
+    );
+    expect(code(() => a.addChunk(b, 0, 0, new Uint32Array(8)))).toBeUndefined();
+  });
+});
