@@ -6,6 +6,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const dir = process.argv[2] ?? '.reports';
+
+/** The start of a failure's message (no colours), indented under its test: a CI log's tail says why. */
+function why(message) {
+  if (typeof message !== 'string' || message === '') return '';
+  const lines = message
+    .replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+  const shown = lines.slice(0, 12).map((l) => `      ${l.slice(0, 240)}`);
+  if (lines.length > 12) shown.push(`      ... (${lines.length - 12} more lines in .reports)`);
+  return `\n${shown.join('\n')}`;
+}
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -27,7 +39,10 @@ if (existsSync(vitestFile)) {
       failures.push(`vitest ${where}: the file failed to load`);
     }
     for (const t of tests)
-      if (t.status === 'failed') failures.push(`vitest ${where} :: ${t.fullName ?? t.title}`);
+      if (t.status === 'failed')
+        failures.push(
+          `vitest ${where} :: ${t.fullName ?? t.title}${why((t.failureMessages ?? [])[0])}`,
+        );
   }
   skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
 } else missing.push('vitest');
@@ -44,7 +59,11 @@ if (existsSync(pwFile)) {
       for (const t of spec.tests ?? [])
         if (t.status === 'unexpected')
           failures.push(
-            `e2e ${spec.file ?? suite.file ?? ''} :: ${[...path, spec.title].join(' > ')}`,
+            `e2e ${spec.file ?? suite.file ?? ''} :: ${[...path, spec.title].join(' > ')}${why(
+              (t.results ?? [])
+                .map((r) => r.error?.message ?? r.errors?.[0]?.message)
+                .find(Boolean),
+            )}`,
           );
     for (const child of suite.suites ?? []) walk(child, [...path, child.title]);
   };

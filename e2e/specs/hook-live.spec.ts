@@ -112,7 +112,10 @@ for (const srv of SERVERS) {
       await expect(page.getByTestId('iocount-derived')).toContainText('derived (outstanding I/O)');
       await page.screenshot({ path: info.outputPath(`hook-live-${srv.kind}.png`) });
       // a correct server: the rules that apply to a derived IOCount find nothing
-      expect(s.findings).toBe(0);
+      expect(
+        s.findings,
+        `findings on a correct server (rules: ${s.findingRules.join(', ')}); see the screenshot`,
+      ).toBe(0);
     });
   });
 }
