@@ -229,14 +229,21 @@ describe('the chat fault switches, each caught by its rule', () => {
   }, 90_000);
 
   it('lock-order-inversion: the lock-order cycle is reported from a run that never deadlocked', async () => {
-    const r = await chatRun(
-      { chat: { rooms: 2 }, faults: ['lock-order-inversion'] },
-      // One client at a time through Login and Enter: the two paths never meet.
-      { clients: 4, rooms: 2, rate: 2, durationMs: 1200, rampMs: 900, lateJoin: 0 },
-    );
-    expect(r.load.ok).toBe(true);
-    expect(r.trace.count(EventKind.LockWait)).toBe(0);
-    expect(rulesOf(r.findings)).toEqual(['lock-order']);
-    expect(r.findings[0]!.message).toMatch(/#10.*#11|#11.*#10/);
-  }, 60_000);
+    // One client at a time through Login and Enter: the two paths never meet,
+    // so no thread ever waits for a lock. On a loaded machine two clients can
+    // still overlap (one LockWait seen once in CI): every run must report the
+    // cycle, and the test wants one run with no wait at all, up to 3 tries.
+    let waits = -1;
+    for (let attempt = 0; attempt < 3 && waits !== 0; attempt++) {
+      const r = await chatRun(
+        { chat: { rooms: 2 }, faults: ['lock-order-inversion'] },
+        { clients: 4, rooms: 2, rate: 2, durationMs: 1200, rampMs: 900, lateJoin: 0 },
+      );
+      expect(r.load.ok).toBe(true);
+      expect(rulesOf(r.findings)).toEqual(['lock-order']);
+      expect(r.findings[0]!.message).toMatch(/#10.*#11|#11.*#10/);
+      waits = r.trace.count(EventKind.LockWait);
+    }
+    expect(waits, 'lock waits in the last of 3 runs (each should have none)').toBe(0);
+  }, 120_000);
 });
