@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NO_THREAD, RECORD_WORDS } from '@iocpscope/protocol';
+import { NO_THREAD, RECORD_WORDS, crc32 } from '@iocpscope/protocol';
 import { synthesize } from '@iocpscope/analysis';
 import type { TraceIndex } from './builder.ts';
 import { indexBuilder, nativeIndexAddon, type IndexPass } from './native-index.ts';
@@ -190,6 +190,23 @@ describe('the native index pass gives the JS pass’s index', { timeout: 120_000
     }
   });
 
+  it('computes the protocol’s CRC-32 over every length to 300 and alignment to 16, and long runs', () => {
+    const a = nativeIndexAddon()!;
+    const next = rng(99);
+    const b = new Uint8Array(1 << 20);
+    for (let i = 0; i < b.length; i++) b[i] = Math.floor(next() * 256);
+    for (let s = 0; s < 16; s++)
+      for (let n = 0; n <= 300; n++)
+        expect(a.crc32(b, s, s + n), `${s}+${n}`).toBe(crc32(b, s, s + n));
+    for (let k = 0; k < 50; k++) {
+      const s = Math.floor(next() * 1000);
+      const e = s + Math.floor(next() * (b.length - s));
+      expect(a.crc32(b, s, e), `${s}..${e}`).toBe(crc32(b, s, e));
+    }
+    expect(a.crc32(b, 0, b.length)).toBe(crc32(b, 0, b.length));
+    expect(a.crc32(new Uint8Array(0), 0, 0)).toBe(0);
+  });
+
   it('refuses what is not a builder or not whole records, with a code', () => {
     const a = nativeIndexAddon()!;
     const b = a.create(16, new Uint8Array(512), new Int32Array(12));
@@ -210,5 +227,10 @@ describe('the native index pass gives the JS pass’s index', { timeout: 120_000
       'INDEX_BAD_ARGUMENT',
     );
     expect(code(() => a.addChunk(b, 0, 0, new Uint32Array(8)))).toBeUndefined();
+    expect(code(() => a.crc32(new Uint8Array(4), 2, 5))).toBe('INDEX_BAD_ARGUMENT');
+    expect(code(() => a.crc32(new Uint8Array(4), 3, 1))).toBe('INDEX_BAD_ARGUMENT');
+    expect(code(() => a.crc32(new Uint32Array(4) as unknown as Uint8Array, 0, 1))).toBe(
+      'INDEX_BAD_ARGUMENT',
+    );
   });
 });

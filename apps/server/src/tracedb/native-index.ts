@@ -77,6 +77,8 @@ interface Addon {
   create(shift: number, actions: Uint8Array, consts: Int32Array): object;
   addChunk(b: object, fileOffset: number, chunkBytes: number, records: Uint32Array): void;
   finish(b: object): NativeColumns;
+  /** CRC-32 of bytes[start, end) (IEEE, as the protocol's; PCLMULQDQ folding where the CPU has it). */
+  crc32(bytes: Uint8Array, start: number, end: number): number;
 }
 
 /**
