@@ -153,7 +153,9 @@ describe('runLoad against a correct echo server', () => {
       { onProgress: (p) => progress.push(p) },
     );
     expect(r.ok).toBe(true);
-    expect(r.elapsedMs).toBeGreaterThanOrEqual(400);
+    // A 400 ms timer may fire up to a millisecond early by performance.now()
+    // (Node's timers run on a millisecond clock): 399.91 was seen in CI.
+    expect(r.elapsedMs).toBeGreaterThanOrEqual(399);
     expect(r.measuredMs).toBeGreaterThanOrEqual(290);
     expect(r.measuredMessages).toBeLessThan(r.messages);
     expect(progress.length).toBeGreaterThan(3);
