@@ -48,8 +48,17 @@ function json(v: unknown, status = 200): Response {
   });
 }
 
-/** The trace API serving T as the live spool, up to `held()` events; `gate` holds /window answers back. */
-function spoolApi(held: () => number, noSpool = false, gate?: () => Promise<void>) {
+/**
+ * The trace API serving T as the live spool, up to `held()` events; `gate`
+ * holds /window answers back; `metaGate` holds a meta answer back (the events
+ * it reports are those held when it was asked).
+ */
+function spoolApi(
+  held: () => number,
+  noSpool = false,
+  gate?: () => Promise<void>,
+  metaGate?: () => Promise<void>,
+) {
   return (async (input: RequestInfo | URL) => {
     const u = new URL(String(input), 'http://test:1');
     const q = (k: string): number => Number(u.searchParams.get(k));
@@ -58,6 +67,7 @@ function spoolApi(held: () => number, noSpool = false, gate?: () => Promise<void
     }
     const n = held();
     if (u.pathname === '/api/traces/live') {
+      if (metaGate) await metaGate();
       return json({
         state: 'ready',
         events: n,
@@ -128,7 +138,14 @@ function bracket(ns: number): Uint32Array {
   return w;
 }
 
-function live(o: { noSpool?: boolean; search?: string; gate?: () => Promise<void> } = {}) {
+function live(
+  o: {
+    noSpool?: boolean;
+    search?: string;
+    gate?: () => Promise<void>;
+    metaGate?: () => Promise<void>;
+  } = {},
+) {
   let sent = 0;
   let seq = 0;
   const sockets: FakeSocket[] = [];
@@ -138,7 +155,7 @@ function live(o: { noSpool?: boolean; search?: string; gate?: () => Promise<void
     schedule: (cb) => cb(),
     runTask: (cb) => void setTimeout(cb, 0),
     location: { protocol: 'http:', host: 'test:1', search: o.search ?? '?budget=8M&overview=off' },
-    fetch: spoolApi(() => sent, o.noSpool, o.gate),
+    fetch: spoolApi(() => sent, o.noSpool, o.gate, o.metaGate),
     storage: null,
     createSocket: (url) => {
       const s = new FakeSocket(url);
@@ -506,5 +523,53 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
     const after = h.store.getState();
     expect(globalIndexOf(after, after.cursor)).toBe(g);
     expect(after.paused).toBe(true);
+  });
+
+  it('a pause while a tick still waits for an older meta: the pause’s head stays, the older answer is dropped', async () => {
+    // Seen in e2e (live-overview): the paused cursor beyond the spool's events,
+    // or moved on to a newer head after the pause, when the answers of a tick
+    // in flight and of the pause crossed.
+    let hold = false;
+    const release: Array<() => void> = [];
+    const h = live({
+      search: `?budget=64M&overview=${Math.floor(T_RATE / 20)}`,
+      metaGate: () => {
+        if (!hold) return Promise.resolve();
+        hold = false; // only the next one
+        return new Promise<void>((r) => release.push(r));
+      },
+    });
+    while (h.store.getState().overview === null && h.at() < 120_000) h.stream(FRAME);
+    await untilFollowing(h);
+    expect(h.store.getState().overview?.state).toBe('following');
+    // A tick asks for the meta; its answer (the spool as it is now) is held back.
+    hold = true;
+    for (let k = 0; k < 20 && release.length === 0; k++) {
+      h.timers.advance(OVERVIEW_TICK_MS);
+      await settle(() => release.length > 0);
+    }
+    expect(release.length).toBe(1);
+    const older = h.at();
+    // The spool grows; the user pauses: the pause's meta and head window come first.
+    h.grow(10_000);
+    const head = h.at() - 1;
+    h.store.getState().actions.setPaused(true);
+    const there = (): boolean => {
+      const s = h.store.getState();
+      return s.remote?.events === h.at() && globalIndexOf(s, s.cursor) === head;
+    };
+    await settle(there);
+    expect(there()).toBe(true);
+    // Then the tick's older answer.
+    for (const r of release.splice(0)) r();
+    await settle(() => false);
+    const s = h.store.getState();
+    expect(older).toBeLessThan(h.at());
+    expect(s.remote!.events).toBe(h.at());
+    expect(globalIndexOf(s, s.cursor)).toBe(head);
+    expect(Array.from(s.trace!.words.subarray(s.cursor * 8, s.cursor * 8 + 8))).toEqual(
+      Array.from(T.words.subarray(head * 8, head * 8 + 8)),
+    );
+    expect(s.paused).toBe(true);
   });
 });

@@ -449,19 +449,25 @@ export function createRemoteSlice(
     }
   };
 
+  // Calls of followHead overlap (a tick in flight, then a pause): only the
+  // newest one takes its answers, so an older meta never replaces a newer one
+  // and an older head window never lands after a newer one.
+  let headCalls = 0;
   const followHead = async (
     window: boolean,
     opts: { reveal?: boolean; install?: () => boolean } = {},
   ): Promise<RemoteMeta | null> => {
     const r = get().remote;
     if (r === null) return null;
+    const call = ++headCalls;
     const meta = await r.api.meta();
-    if (life.disposed || get().remote !== r) return null;
+    if (life.disposed || get().remote !== r || call !== headCalls) return null;
     r.refreshMeta(meta);
     if (window && meta.events > 0) {
       const token = ++seekToken;
       const w = await r.headWindow();
-      if (token !== seekToken || life.disposed || get().remote !== r) return null;
+      if (token !== seekToken || call !== headCalls || life.disposed || get().remote !== r)
+        return null;
       if (opts.install?.() !== false) install(w, meta.events - 1, opts.reveal === true);
     }
     onRemoteChange(r);
