@@ -681,6 +681,7 @@ typedef struct hk_post {
   iocpscope__slot *k;
   iocpscope__slot *slot;
   uint32_t io;
+  uint32_t tag; /* recorded (the recording's epoch) or not (0): decided once, before the table */
 } hk_post;
 
 /* Attached to a running server, a GQCS call begun before the hooks came may dequeue a
@@ -715,7 +716,9 @@ static void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock, LPOVERLAPPED ov
   p->cell = hk_cell_of(p->session);
   p->io = iocpscope__new_io();
   if (p->cell) hk_count(c, p->cell, 1, p->session, cause, p->io);
-  p->slot = iocpscope__post_begin_ex(o, p->session, p->io, p->op, p->bufs, p->bytes, p->extra);
+  p->tag = iocpscope__post_enter(c->t);
+  p->slot =
+      iocpscope__post_begin_ex(o, p->session, p->io, p->op, p->bufs, p->bytes, p->extra, p->tag);
 }
 
 static void hk_accept_done(hk_call *c, uint64_t accept_socket, const uint64_t extra[3]);
@@ -736,7 +739,7 @@ static void hk_post_end(hk_call *c, hk_post *p, LPOVERLAPPED ov, uint32_t result
   /* no packet will come: the -1 at once, its stamp (taken after the count was read) shared
    * by the post's records, which precede it in the ring */
   if (counted) now = hk_count_cas(t, p->cell, -1, &ticks);
-  if (iocpscope__on()) {
+  if (p->tag) {
     uint64_t tsw = iocpscope__tsw(counted ? ticks : iocpscope__stamp(t),
                                   iocpscope__site(t, c->loc, c->func));
     iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, p->op | (nb << 4)),
@@ -751,6 +754,7 @@ static void hk_post_end(hk_call *c, hk_post *p, LPOVERLAPPED ov, uint32_t result
   } else if (counted) {
     iocpscope__st64(&t->busy, 0);
   }
+  iocpscope__post_leave(t);
   if (!counted) return;
   if (now == 0) hk_maybe_release(c, p->cell, p->session);
   if (done_now && p->op == IOCPSCOPE__OP_ACCEPT) hk_accept_done(c, p->extra[0], p->extra);
@@ -945,7 +949,7 @@ static BOOL hk_disconnectex(LPFN_DISCONNECTEX real, const void *ret, SOCKET s, L
   p.op = 6; /* Op.Disconnect */
   p.extra[0] = (uint64_t)s;
   hk_post_begin(&c, &p, (uint64_t)s, ov);
-  if (iocpscope__on() && p.session)
+  if (p.tag && p.session)
     iocpscope__push(c.t, iocpscope__tsw(iocpscope__stamp(c.t), iocpscope__site(c.t, c.loc, c.func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_DISCONNECT, IOCPSCOPE_REASON_UNKNOWN), 0, p.session,
                     0, 0);
@@ -1263,7 +1267,8 @@ static BOOL WINAPI hk_PostQueuedCompletionStatus(HANDLE port, DWORD bytes, ULONG
   }
   if (ov) {
     io = iocpscope__new_io();
-    slot = iocpscope__post_begin(o, (uint64_t)key, io, IOCPSCOPE__OP_POST, 0, bytes, (uint64_t)key);
+    slot = iocpscope__post_begin(o, (uint64_t)key, io, IOCPSCOPE__OP_POST, 0, bytes, (uint64_t)key,
+                                 0);
   }
   /* recorded before the call: the packet may be dequeued before PQCS returns */
   if (iocpscope__on())

@@ -558,10 +558,12 @@ IOCPSCOPE__INLINE void *iocpscope__tls_read(DWORD idx) {
   }
 }
 
-/* Test builds only (IOCPSCOPE_TEST_HOOKS): a function the tracer calls at two
+/* Test builds only (IOCPSCOPE_TEST_HOOKS): a function the tracer calls at five
  * points of the record path, so a test can pause a thread there: 1 between a
  * record's clock read and its publication, 2 between an IOCount change's clock
- * read and its CAS. */
+ * read and its CAS, 3 in WSARecv/WSASend between the call's return and its
+ * record, 4 in WSARecv/WSASend between the decision to record and the table, 5
+ * in the collector as recording switches on, before it reads the tables. */
 #ifdef IOCPSCOPE_TEST_HOOKS
 void (*iocpscope_test_hook)(int where);
 #define IOCPSCOPE__HOOK(where) (iocpscope_test_hook ? iocpscope_test_hook(where) : (void)0)
@@ -739,7 +741,9 @@ typedef struct iocpscope__thread {
   LONG64 volatile head_pub; /* producer: published head (release) */
   LONG64 volatile busy;     /* producer: a record stamped at or after this (ticks) is not
                                published yet; 0 = none (the merge does not pass it) */
-  char pad1[48];
+  LONG volatile posting;    /* producer: odd inside a post wrapper, from its decision to
+                               record to its records (the switch-on waits for it) */
+  char pad1[44];
   LONG64 volatile tail;       /* collector: consumed up to (release) */
   LONG64 volatile lost_total; /* producer: records lost so far */
   LONG64 volatile lost_reported; /* producer: of which already in a Gap record */
@@ -927,6 +931,7 @@ typedef struct iocpscope__out {
 typedef struct iocpscope__global {
   LONG volatile state; /* 0 new, 1 starting, 2 running, 3 stopping, 4 stopped */
   LONG volatile active;
+  LONG volatile rec_epoch; /* 1..65535, bumped before each switch-on: tags posts recorded then */
   int use_tsc;
   uint64_t t0;
   uint64_t tps;
@@ -986,6 +991,7 @@ typedef struct iocpscope__global {
   iocpscope__held held[IOCPSCOPE__HELD_MAX];
   unsigned nheld;
   unsigned long long reordered, unordered;
+  unsigned long long posts_unsettled; /* switch-ons that stopped waiting for a post wrapper */
   uint64_t sh_wait_next, sh_seq, sh_swept;
   /* port */
   LONG volatile ports;
@@ -1442,6 +1448,23 @@ IOCPSCOPE__INLINE int iocpscope__on(void) {
   return 0;
 }
 
+/* A post wrapper's span: from its one decision whether to record the post, taken
+ * before the post goes into the ovs table, to its records pushed. The switch-on
+ * waits for the spans under way (iocpscope__await_posts), so that every post is
+ * either recorded or in the tables the model starts from, never both and never
+ * neither. The tag (0: not recorded, else the recording's epoch) goes into the
+ * post's table slot (IOCPSCOPE__OV_TAG). */
+#define IOCPSCOPE__OV_TAG_SHIFT 48
+IOCPSCOPE__INLINE uint32_t iocpscope__post_enter(iocpscope__thread *t) {
+  iocpscope__st32(&t->posting, t->posting + 1);
+  if (IOCPSCOPE__LIKELY(iocpscope__ld32(&iocpscope__g.active)))
+    return (uint32_t)iocpscope__ld32(&iocpscope__g.rec_epoch);
+  return 0;
+}
+IOCPSCOPE__INLINE void iocpscope__post_leave(iocpscope__thread *t) {
+  iocpscope__st32(&t->posting, t->posting + 1);
+}
+
 /* The recording thread, when records are being written (else NULL). */
 IOCPSCOPE__INLINE iocpscope__thread *iocpscope__rec_thread(void) {
   iocpscope__thread *t;
@@ -1768,11 +1791,12 @@ typedef struct iocpscope__errs {
 /* Enter a post into the OVERLAPPED table before the real call. */
 static iocpscope__slot *iocpscope__post_begin(uint64_t ov, uint64_t session, uint32_t io,
                                               unsigned op, unsigned bufs, uint32_t bytes,
-                                              uint64_t key) {
+                                              uint64_t key, uint32_t tag) {
   iocpscope__slot *s = iocpscope__map_claim(&iocpscope__g.ovs, ov);
   if (s) {
     s->v[0] = (LONG64)session;
-    s->v[1] = (LONG64)(io | ((uint64_t)op << 32) | ((uint64_t)bufs << 40));
+    s->v[1] = (LONG64)(io | ((uint64_t)op << 32) | ((uint64_t)(bufs > 15 ? 15 : bufs) << 40) |
+                       ((uint64_t)tag << IOCPSCOPE__OV_TAG_SHIFT));
     s->v[2] = (LONG64)bytes;
     s->v[3] = (LONG64)key;
     iocpscope__map_publish(s);
@@ -1784,11 +1808,12 @@ static iocpscope__slot *iocpscope__post_begin(uint64_t ov, uint64_t session, uin
 /* As post_begin, with v[3..5] given (a tracer built on this header keeps more per post). */
 static iocpscope__slot *iocpscope__post_begin_ex(uint64_t ov, uint64_t session, uint32_t io,
                                                  unsigned op, unsigned bufs, uint32_t bytes,
-                                                 const uint64_t extra[3]) {
+                                                 const uint64_t extra[3], uint32_t tag) {
   iocpscope__slot *s = iocpscope__map_claim(&iocpscope__g.ovs, ov);
   if (s) {
     s->v[0] = (LONG64)session;
-    s->v[1] = (LONG64)(io | ((uint64_t)op << 32) | ((uint64_t)bufs << 40));
+    s->v[1] = (LONG64)(io | ((uint64_t)op << 32) | ((uint64_t)(bufs > 15 ? 15 : bufs) << 40) |
+                       ((uint64_t)tag << IOCPSCOPE__OV_TAG_SHIFT));
     s->v[2] = (LONG64)bytes;
     s->v[3] = (LONG64)extra[0];
     s->v[4] = (LONG64)extra[1];
@@ -1872,7 +1897,7 @@ static int iocpscope__socket_post(iocpscope_loc *loc, const char *func, unsigned
   iocpscope__errs errs;
   iocpscope__slot *slot;
   uint64_t session, o = (uint64_t)(uintptr_t)ov;
-  uint32_t io, bytes = 0, result;
+  uint32_t io, bytes = 0, result, tag;
   unsigned nb = n > 15 ? 15 : (unsigned)n;
   int skip;
   DWORD i;
@@ -1885,16 +1910,19 @@ static int iocpscope__socket_post(iocpscope_loc *loc, const char *func, unsigned
   io = iocpscope__take_reserved(t, o);
   if (!io) io = iocpscope__new_io();
   for (i = 0; i < n; i++) bytes += bufs[i].len;
-  slot = iocpscope__post_begin(o, session, io, op, nb, bytes, 0);
+  tag = iocpscope__post_enter(t);
+  IOCPSCOPE__HOOK(4);
+  slot = iocpscope__post_begin(o, session, io, op, nb, bytes, 0, tag);
   ret = op == IOCPSCOPE__OP_RECV ? (WSARecv)(s, bufs, n, count, rflags, ov, cr)
                                  : (WSASend)(s, bufs, n, count, sflags, ov, cr);
   IOCPSCOPE__SAVE(errs);
+  IOCPSCOPE__HOOK(3);
   result = ret == 0 ? 0 : (uint32_t)errs.w;
   skip = iocpscope__skips_port((uint64_t)s);
   if (slot && ((result != 0 && result != WSA_IO_PENDING) || (result == 0 && skip)))
     iocpscope__post_cancel(slot, o);
   if (result != 0 && result != WSA_IO_PENDING) iocpscope__remember(t, o, io, 2);
-  if (iocpscope__on()) {
+  if (tag) {
     int ring = t->geo_ov == o;
     uint64_t tsw = iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func));
     iocpscope__push_more(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, op | (nb << 4)), bytes,
@@ -1905,6 +1933,7 @@ static int iocpscope__socket_post(iocpscope_loc *loc, const char *func, unsigned
       iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_RING, op), t->geo[0],
                       (uint64_t)t->geo[2] | ((uint64_t)t->geo[3] << 32), t->geo[1], io);
   }
+  iocpscope__post_leave(t);
   if (t->geo_ov == o) t->geo_ov = 0;
   IOCPSCOPE__RESTORE(errs);
   return ret;
@@ -2053,7 +2082,8 @@ BOOL iocpscope_PostQueuedCompletionStatus(iocpscope_loc *loc, const char *func, 
   if (!t) return (PostQueuedCompletionStatus)(port, bytes, key, ov);
   if (ov) {
     io = iocpscope__new_io();
-    slot = iocpscope__post_begin(o, (uint64_t)key, io, IOCPSCOPE__OP_POST, 0, bytes, (uint64_t)key);
+    slot = iocpscope__post_begin(o, (uint64_t)key, io, IOCPSCOPE__OP_POST, 0, bytes, (uint64_t)key,
+                                 0);
   }
   /* Recorded before the call: the packet may be dequeued before PQCS returns. */
   if (iocpscope__on())
@@ -2109,7 +2139,7 @@ BOOL iocpscope_AcceptEx(iocpscope_loc *loc, const char *func, SOCKET listen_sock
   iocpscope__errs errs;
   iocpscope__slot *slot = NULL;
   uint64_t o = (uint64_t)(uintptr_t)ov, session;
-  uint32_t io = 0, result;
+  uint32_t io = 0, result, tag;
   BOOL ok;
   LPFN_ACCEPTEX fn = iocpscope__g.accept_ex;
   if (!fn) {
@@ -2132,12 +2162,13 @@ BOOL iocpscope_AcceptEx(iocpscope_loc *loc, const char *func, SOCKET listen_sock
     return fn(listen_socket, accept_socket, buf, recv_len, local_len, remote_len, received, ov);
   session = iocpscope__session_of_socket((uint64_t)listen_socket);
   io = iocpscope__new_io();
-  slot = iocpscope__post_begin(o, session, io, IOCPSCOPE__OP_ACCEPT, 1, recv_len, 0);
+  tag = iocpscope__post_enter(t);
+  slot = iocpscope__post_begin(o, session, io, IOCPSCOPE__OP_ACCEPT, 1, recv_len, 0, tag);
   ok = fn(listen_socket, accept_socket, buf, recv_len, local_len, remote_len, received, ov);
   IOCPSCOPE__SAVE(errs);
   result = ok ? 0 : (uint32_t)errs.w;
   if (slot && result != 0 && result != ERROR_IO_PENDING) iocpscope__post_cancel(slot, o);
-  if (iocpscope__on()) {
+  if (tag) {
     uint64_t tsw = iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func));
     iocpscope__push_more(t, tsw,
                          IOCPSCOPE__W0(IOCPSCOPE__K_IO_POSTED, IOCPSCOPE__OP_ACCEPT | (1 << 4)),
@@ -2145,6 +2176,7 @@ BOOL iocpscope_AcceptEx(iocpscope_loc *loc, const char *func, SOCKET listen_sock
     iocpscope__push(t, tsw, IOCPSCOPE__W0(IOCPSCOPE__K_IO_DETAIL, IOCPSCOPE__OP_ACCEPT),
                     (uint32_t)o, session, (uint32_t)(o >> 32), io);
   }
+  iocpscope__post_leave(t);
   IOCPSCOPE__RESTORE(errs);
   return ok;
 }
@@ -2649,7 +2681,7 @@ typedef struct iocpscope__sop { /* an outstanding post, keyed by (session, ioId)
   uint64_t ov;
   uint32_t bytes, result, geo[4];
   uint8_t op, bufs, has_detail, skip, has_geo, early;
-  uint64_t seen; /* merge order (early completions are dropped once old) */
+  uint64_t seen, seen_ts; /* merge order and stamp (early completions are dropped once old) */
 } iocpscope__sop;
 typedef struct iocpscope__ssess { /* a live session, keyed by (id, 0) */
   iocpscope__sent k;
@@ -2710,6 +2742,8 @@ static void iocpscope__shadow_seed(void) {
     unsigned op;
     if ((iocpscope__ld64(&s->ctl) & 3) != IOCPSCOPE__M_LIVE) continue;
     v1 = (uint64_t)s->v[1];
+    /* posted while this recording was on: its IoPosted record comes (or came) */
+    if ((uint32_t)(v1 >> IOCPSCOPE__OV_TAG_SHIFT) == (uint32_t)g->rec_epoch) continue;
     op = (unsigned)(v1 >> 32) & 0xFF;
     e = (iocpscope__sop *)iocpscope__smap_put(
         g->sh_ops, op == IOCPSCOPE__OP_POST ? (uint64_t)s->v[3] : (uint64_t)s->v[0], (uint32_t)v1);
@@ -2781,6 +2815,7 @@ static void iocpscope__shadow_apply(iocpscope__thread *t, const iocpscope__rec *
         if (o) {
           o->early = 1;
           o->seen = seq;
+          o->seen_ts = r->ts & IOCPSCOPE__TS_MASK;
         }
       }
     }
@@ -2979,15 +3014,48 @@ static void iocpscope__snapshot(iocpscope__out *o, uint32_t reason) {
   iocpscope__snap_put(o, IOCPSCOPE__K_SNAPSHOT, 1, IOCPSCOPE__NO_THREAD, reason, 0, n, 0, &n);
 }
 
-/* Early completions whose IoPosted never came (posted before recording began) are forgotten. */
+/* Early completions whose IoPosted never came are forgotten: posts from before
+ * recording began (their completion came as a record, their post is in no
+ * table the model read), and posts whose IoPosted record a full ring lost.
+ * Only once old by both counts, 100,000 records and 10 s: a poster preempted
+ * between its call's return and its record is late by milliseconds, and an
+ * IoPosted record that came after its entry was forgotten would stand for a
+ * post that never completes. */
 static void iocpscope__shadow_sweep(uint64_t seq) {
   iocpscope__global *g = &iocpscope__g;
-  uint64_t k;
+  uint64_t k, now = g->drained_to > g->t0 ? g->drained_to - g->t0 : 0;
   for (k = 0; k <= g->sh_ops->mask; k++) {
     iocpscope__sop *e = (iocpscope__sop *)IOCPSCOPE__SE(g->sh_ops, k);
-    if (e->k.used && e->early && seq - e->seen > 100000) {
+    if (e->k.used && e->early && seq - e->seen > 100000 && now > e->seen_ts &&
+        now - e->seen_ts > 10 * g->tps) {
       iocpscope__smap_del(g->sh_ops, e);
       k--; /* backward shift may have moved another entry into this slot */
+    }
+  }
+}
+
+/* Recording has just switched on (and every thread sees it): wait for the post
+ * wrappers under way to finish (at most 1 s in all). A post decided before the
+ * switch is then in the ovs table, untagged, or out of it; one decided after is
+ * tagged and its records come. */
+static void iocpscope__await_posts(void) {
+  iocpscope__global *g = &iocpscope__g;
+  unsigned i, hw = (unsigned)g->thread_hw;
+  uint64_t until = iocpscope__ticks() + g->tps;
+  for (i = 0; i < hw; i++) {
+    iocpscope__thread *t = &g->threads[i];
+    LONG v;
+    if (!iocpscope__ld32(&t->in_use)) continue;
+    v = iocpscope__ld32(&t->posting);
+    if (!(v & 1)) continue;
+    while (iocpscope__ld32(&t->posting) == v && !iocpscope__ld32(&t->exited) &&
+           iocpscope__ticks() < until)
+      Sleep(0);
+    if (iocpscope__ld32(&t->posting) == v && !iocpscope__ld32(&t->exited)) {
+      g->posts_unsettled++;
+      iocpscope__log("thread %lu stayed inside a post for 1 s as recording switched on: "
+                     "the viewer's first snapshot may be wrong about that post",
+                     (unsigned long)t->os_tid);
     }
   }
 }
@@ -3514,10 +3582,19 @@ static DWORD WINAPI iocpscope__collector(LPVOID arg) {
       if (!g->active) {
         /* Switch recording on: every thread sees it before the tables are read, so
          * a change the tables miss comes as a record; the first milliseconds of
-         * records then correct the model before the stream starts. */
+         * records then correct the model before the stream starts (the records
+         * since the switch too: each is newer than or agrees with the tables).
+         * Posts are the exception: a post's record would be a second post of one
+         * the tables hold, so the model takes the posts tagged with this
+         * recording's epoch from records only, and the rest from the tables,
+         * once the wrappers that were deciding have finished. */
+        LONG ep = g->rec_epoch + 1;
+        if (ep > 0xFFFF || ep <= 0) ep = 1;
+        iocpscope__st32(&g->rec_epoch, ep);
         InterlockedExchange(&g->active, 1);
         FlushProcessWriteBuffers();
-        iocpscope__drain(0, 1);
+        iocpscope__await_posts();
+        IOCPSCOPE__HOOK(5);
         iocpscope__shadow_seed();
         Sleep(20); /* calls that straddle the switch publish their records meanwhile */
       }
@@ -3824,6 +3901,7 @@ static int iocpscope__start(const iocpscope_config *cfg) {
   g->budget = g->budget > g->mem_used_fixed ? g->budget - g->mem_used_fixed : 0;
   iocpscope__crc_init();
   g->next_io = 0;
+  g->rec_epoch = 1; /* a recording that starts with the process (a file) is epoch 1 */
   g->connecting = INVALID_SOCKET;
   g->backoff_ms = 100;
   g->outs[0].file = INVALID_HANDLE_VALUE;

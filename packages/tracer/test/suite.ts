@@ -23,6 +23,7 @@ import {
   buildExe,
   check,
   expect,
+  freePort,
   idleResetClients,
   load,
   run,
@@ -334,6 +335,70 @@ async function orderingTest(suite: Suite): Promise<void> {
       expect(breaks.length === 0, `the chain breaks:\n${breaks.join('\n')}`);
     },
   );
+
+  const latejoin = {
+    gone: 'a viewer attaching while a WSASend is inside the tracer, its completion already dequeued unrecorded: the LateJoin snapshot does not hold the send, and the stream checks clean',
+    seeded:
+      'a viewer attaching while a WSASend is inside the tracer, its completion dequeued after: the send completes once in the stream, nothing stays outstanding, and it checks clean',
+    undecided:
+      'a viewer attaching while a WSASend decided (recording off) but is not in the tracer’s table yet: the LateJoin snapshot holds the send, it completes after, and the stream checks clean',
+    late: 'a viewer attaching while a recorded WSASend has not pushed its record yet, its completion dequeued first: the LateJoin snapshot does not hold the send as well, its completion and IoPosted follow, and the stream checks clean',
+  };
+  for (const mode of ['gone', 'seeded', 'undecided', 'late'] as const) {
+    await suite.test(latejoin[mode], async () => {
+      const dir = workDir(`latejoin-${mode}`);
+      const exe = buildExe(
+        join(BUILD, 'latejoin_paused.exe'),
+        [join(NATIVE, 'latejoin_paused.c')],
+        { defines: ['IOCPSCOPE_ENABLE'] },
+      );
+      const port = await freePort();
+      const trace = join(dir, `${mode}.iocptrace`);
+      const r = await runExe(exe, [mode, String(port), winPath(trace)], {
+        env: { IOCPSCOPE_CONNECT: `127.0.0.1:${port}` },
+        timeoutMs: 60_000,
+        logFile: join(dir, 'log.txt'),
+      });
+      expect(r.status === 0, `latejoin_paused.exe ${mode} exited ${r.status}: ${r.log}`);
+      const t = decodeFile(new Uint8Array(readFileSync(trace)));
+      expect(!t.error, `the stream is damaged: ${t.error}`);
+      const S = 0x800000001n;
+      const end = t.records.findIndex((x) => x.kind === 24 && x.a === 1);
+      expect(t.records[0]?.kind === 24 && end > 0, 'the stream does not start with a snapshot');
+      const inSnapshot = t.records.slice(1, end).filter((x) => x.kind === 9 && x.session === S);
+      const posts = t.records.slice(end).filter((x) => x.kind === 9 && x.session === S);
+      const done = t.records.filter((x) => x.kind === 6 && x.session === S && (x.a & 0x0f) === 2);
+      const says = `snapshot posts ${inSnapshot.length}, posts after ${posts.length}, send completions ${done.length}`;
+      if (mode === 'late') {
+        expect(
+          inSnapshot.length === 0 && posts.length === 1 && done.length === 1,
+          `the send must be posted after the snapshot and complete once (${says})`,
+        );
+      } else if (mode === 'undecided') {
+        expect(
+          inSnapshot.length === 1 && posts.length === 0 && done.length === 1,
+          `the send must be outstanding in the snapshot and complete after (${says})`,
+        );
+      } else if (mode === 'gone') {
+        expect(
+          inSnapshot.length === 0,
+          `the completed send is outstanding in the snapshot (${says})`,
+        );
+        expect(posts.length === 0 && done.length === 0, `nothing of the send follows (${says})`);
+      } else {
+        // Outstanding in the snapshot and completed after, or all of it before the stream.
+        expect(
+          inSnapshot.length + posts.length === done.length && done.length <= 1,
+          `the send must be posted once per completion (${says})`,
+        );
+      }
+      const c = await check(trace);
+      expect(
+        c.report !== null && c.report.findings.length === 0,
+        `check finds something in a correct program (${says}): ${c.output}`,
+      );
+    });
+  }
 
   await suite.test(
     'IoCount records follow the order the count changed: 4 threads hammering one counter, at most 1 in 10,000 out of order',
