@@ -23,7 +23,9 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -789,6 +791,31 @@ static Builder *unwrap(napi_env env, napi_value v) {
   return (Builder *)p;
 }
 
+/* The builder a call is given first (argv[0]), its `want` arguments read into argv; NULL
+ * with a JavaScript error thrown when it is missing, not a builder, or failed earlier. */
+static Builder *builder_arg(napi_env env, napi_callback_info info, size_t want, napi_value *argv,
+                            const char *fn) {
+  size_t argc = want;
+  char msg[96];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    snprintf(msg, sizeof msg, "%s: napi_get_cb_info", fn);
+    throw_code(env, "INDEX_NAPI", msg);
+    return NULL;
+  }
+  Builder *B = argc >= want ? unwrap(env, argv[0]) : NULL;
+  if (!B) {
+    snprintf(msg, sizeof msg, "%s: not a builder", fn);
+    throw_code(env, "INDEX_BAD_ARGUMENT", msg);
+    return NULL;
+  }
+  if (B->failed) {
+    snprintf(msg, sizeof msg, "%s: the builder ran out of memory earlier", fn);
+    throw_code(env, "INDEX_NO_MEMORY", msg);
+    return NULL;
+  }
+  return B;
+}
+
 /* create(shift, actions: Uint8Array(512) [action per kind, session action per kind], consts: Int32Array) */
 static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -834,12 +861,9 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 
 /* addChunk(builder, fileOffset, chunkBytes, records: Uint32Array) */
 static napi_value js_add_chunk(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Builder *B = argc >= 4 ? unwrap(env, argv[0]) : NULL;
-  if (!B) return throw_code(env, "INDEX_BAD_ARGUMENT", "addChunk: not a builder");
-  if (B->failed) return throw_code(env, "INDEX_NO_MEMORY", "addChunk: the builder ran out of memory earlier");
+  Builder *B = builder_arg(env, info, 4, argv, "addChunk");
+  if (!B) return NULL;
   double off, bytes;
   void *data;
   size_t len;
@@ -875,12 +899,9 @@ static int set_num(napi_env env, napi_value obj, const char *name, double v) {
 
 /* finish(builder): the index so far, as columns (native-index.ts assembles the TraceIndex). */
 static napi_value js_finish(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Builder *B = argc >= 1 ? unwrap(env, argv[0]) : NULL;
-  if (!B) return throw_code(env, "INDEX_BAD_ARGUMENT", "finish: not a builder");
-  if (B->failed) return throw_code(env, "INDEX_NO_MEMORY", "finish: the builder ran out of memory earlier");
+  Builder *B = builder_arg(env, info, 1, argv, "finish");
+  if (!B) return NULL;
   int64_t endNs = B->lastNs;
   int64_t nb = ((endNs - B->originNs) >> B->shift) + 1;
   if (!ctr_fill_to(B, 0, nb) || !ctr_fill_to(B, 1, nb)) {
@@ -1035,8 +1056,11 @@ static napi_value js_crc32(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
 static napi_value init(napi_env env, napi_value exports) {
-  crc_init();
+  /* once per process: each worker thread loads the addon, and another may be using the table */
+  pthread_once(&crc_once, crc_init);
   napi_property_descriptor d[] = {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"addChunk", NULL, js_add_chunk, NULL, NULL, NULL, napi_default, NULL},

@@ -9,6 +9,7 @@ import {
 } from '@iocpscope/analysis';
 import { SESSION_KINDS, type TraceIndex } from './builder.ts';
 import { indexBuilder, nativeIndexAddon, type IndexPass } from './native-index.ts';
+import { seededRandom } from '../trace/testing.ts';
 
 /** Every test runs on both index passes: the JS builder and the native addon. */
 let pass: IndexPass = 'js';
@@ -19,16 +20,6 @@ const TWO_32 = 4294967296;
 const tsAbs = (w: Uint32Array, i: number): number =>
   w[i * 8 + 2]! + (w[i * 8 + 3]! & 0x1fffff) * TWO_32;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / TWO_32;
-  };
-}
-
 /** Feed the records in chunks of random sizes; returns the index and each event's chunk. */
 function build(
   w: Uint32Array,
@@ -37,7 +28,7 @@ function build(
   seed: number,
 ): { idx: TraceIndex; chunkOf: Int32Array } {
   const b = newBuilder(shift);
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const chunkOf = new Int32Array(n);
   let off = 0;
   for (let i = 0, c = 0; i < n; c++) {

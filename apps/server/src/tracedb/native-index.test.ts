@@ -13,23 +13,14 @@ import { synthesize } from '@iocpscope/analysis';
 import type { TraceIndex } from './builder.ts';
 import { indexBuilder, nativeIndexAddon, type IndexPass } from './native-index.ts';
 import { scanFile } from './scan.ts';
+import { seededRandom } from '../trace/testing.ts';
 
 const ROOT = join(import.meta.dirname, '../../../..');
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Index `w` in chunks of random sizes (the same cuts for both passes), finishing mid-way too. */
 function build(w: Uint32Array, n: number, shift: number, seed: number, pass: IndexPass) {
   const b = indexBuilder({ baseShift: shift }, pass);
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const mids: TraceIndex[] = [];
   let off = 0;
   for (let i = 0, c = 0; i < n; c++) {
@@ -44,7 +35,7 @@ function build(w: Uint32Array, n: number, shift: number, seed: number, pass: Ind
 
 /** Random records: any kind (past 64 too), tids from a pool of 200 and NO_THREAD, times that go back. */
 function hostile(n: number, seed: number): Uint32Array {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const w = new Uint32Array(n * RECORD_WORDS);
   let t = 5e12 + Math.floor(next() * 1e9);
   const ids = Array.from({ length: 40 }, () => [
@@ -192,7 +183,7 @@ describe('the native index pass gives the JS pass’s index', { timeout: 120_000
 
   it('computes the protocol’s CRC-32 over every length to 300 and alignment to 16, and long runs', () => {
     const a = nativeIndexAddon()!;
-    const next = rng(99);
+    const next = seededRandom(99);
     const b = new Uint8Array(1 << 20);
     for (let i = 0; i < b.length; i++) b[i] = Math.floor(next() * 256);
     for (let s = 0; s < 16; s++)
