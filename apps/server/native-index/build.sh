@@ -19,7 +19,7 @@ if [ "$(uname -s)" != Linux ] || ! command -v "$cc" >/dev/null 2>&1 || [ -z "$in
 fi
 mkdir -p build
 # -ffp-contract=off: no fused multiply-add, so the bucket fractions round as in JavaScript.
-"$cc" -O2 -std=c11 -fPIC -shared -ffp-contract=off -fvisibility=hidden \
-  -Wall -Wextra -Werror -I"$inc" index_pass.c -o "$out.tmp" -lm
+"$cc" -O2 -std=c11 -fPIC -shared -pthread -ffp-contract=off -fvisibility=hidden \
+  -Wall -Wextra -Werror -I"$inc" index_pass.c -o "$out.tmp" -lm -lpthread
 mv "$out.tmp" "$out"
 echo "native index pass: built $PWD/$out"

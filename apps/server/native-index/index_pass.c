@@ -1056,6 +1056,41 @@ static napi_value js_crc32(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* findInvalid(records: Uint32Array, from, to, kindMax, tsHiMax): the first record in
+ * [from, to) whose kind is 0 or above kindMax, or whose timestamp's high word is
+ * above tsHiMax; -1 when none is. The protocol's findInvalidRecord, which is its
+ * specification (native-index.test.ts compares them). */
+static napi_value js_find_invalid(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *data;
+  size_t len;
+  double from, to, kmax, hmax;
+  if (argc < 5 || !typed(env, argv[0], napi_uint32_array, &data, &len) ||
+      napi_get_value_double(env, argv[1], &from) != napi_ok ||
+      napi_get_value_double(env, argv[2], &to) != napi_ok ||
+      napi_get_value_double(env, argv[3], &kmax) != napi_ok ||
+      napi_get_value_double(env, argv[4], &hmax) != napi_ok || !(from >= 0) || !(to >= from) ||
+      to * 8 > (double)len || from != floor(from) || to != floor(to) || !(kmax >= 0) ||
+      kmax > 255 || !(hmax >= 0) || hmax > 4294967295.0)
+    return throw_code(env, "INDEX_BAD_ARGUMENT",
+                      "findInvalid: a Uint32Array, 0 <= from <= to <= records, kindMax 0..255, tsHiMax a u32");
+  const uint32_t *w = (const uint32_t *)data;
+  const uint32_t km = (uint32_t)kmax, hm = (uint32_t)hmax;
+  double bad = -1;
+  for (size_t i = (size_t)from, n = (size_t)to; i < n; i++) {
+    uint32_t k = w[i * 8] & 0xff;
+    if (k == 0 || k > km || w[i * 8 + 3] > hm) {
+      bad = (double)i;
+      break;
+    }
+  }
+  napi_value out;
+  CHECK(napi_create_double(env, bad, &out));
+  return out;
+}
+
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -1066,6 +1101,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"addChunk", NULL, js_add_chunk, NULL, NULL, NULL, napi_default, NULL},
       {"finish", NULL, js_finish, NULL, NULL, NULL, napi_default, NULL},
       {"crc32", NULL, js_crc32, NULL, NULL, NULL, napi_default, NULL},
+      {"findInvalid", NULL, js_find_invalid, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

@@ -128,6 +128,11 @@ export interface TraceFileReaderOptions {
    * this package's (Node's zlib.crc32). It must compute exactly the same value.
    */
   crc32?: (bytes: Uint8Array, start: number, end: number) => number;
+  /**
+   * findInvalidRecord (record.ts), when the host has a faster one. It must
+   * give exactly the same answer.
+   */
+  findInvalid?: (w: Uint32Array, from: number, to: number, version: number) => number;
 }
 
 export interface DecodeChunkOptions {
@@ -154,6 +159,7 @@ export class TraceFileReader {
   readonly #onHeader: TraceFileReaderOptions['onHeader'];
   readonly #retain: boolean;
   readonly #crc: (bytes: Uint8Array, start: number, end: number) => number;
+  readonly #findInvalid: (w: Uint32Array, from: number, to: number, version: number) => number;
   #header: TraceFileHeader | undefined;
   #version = 0;
   #chunks = 0;
@@ -171,6 +177,7 @@ export class TraceFileReader {
     this.#onHeader = options.onHeader;
     this.#retain = options.retain ?? true;
     this.#crc = options.crc32 ?? crc32;
+    this.#findInvalid = options.findInvalid ?? findInvalidRecord;
     const hint = this.#retain ? (options.sizeHint ?? 0) : 0;
     this.store = new EventStore(Math.min(Math.floor(hint / RECORD_BYTES), 1 << 26));
   }
@@ -361,7 +368,7 @@ export class TraceFileReader {
     const buf = inPlace
       ? new Uint32Array(bytes.buffer, at, p.recordCount * RECORD_WORDS)
       : this.store.buffer;
-    const bad = findInvalidRecord(buf, first, first + p.recordCount, this.#version);
+    const bad = this.#findInvalid(buf, first, first + p.recordCount, this.#version);
     if (bad >= 0) {
       const why = describeInvalidRecord(buf, bad, this.#version);
       if (!inPlace) this.store.truncate(first);

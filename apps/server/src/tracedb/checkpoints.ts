@@ -23,7 +23,7 @@ import {
 } from '@iocpscope/protocol';
 import { StateTracker } from '../trace/state-tracker.ts';
 import { stampOf, sameStamp, type SourceStamp } from './index-file.ts';
-import { OWN_CHUNK, fastCrc32 } from './crc.ts';
+import { OWN_CHUNK, fastCrc32, fastFindInvalidRecord } from './crc.ts';
 
 export const CHECKPOINT_EXTENSION = '.ckp';
 /**
@@ -92,6 +92,7 @@ export async function buildCheckpoints(
   const reader = new TraceFileReader({
     retain: false,
     crc32: fastCrc32,
+    findInvalid: fastFindInvalidRecord,
     onHeader: (h) => {
       header = h;
       write(encodeFileHeader(ckpHeader(h, interval, stamp)));

@@ -5,7 +5,13 @@
 // IEEE polynomial); crc.test.ts and native-index.test.ts check that.
 
 import * as zlib from 'node:zlib';
-import { crc32, type DecodeChunkOptions } from '@iocpscope/protocol';
+import {
+  EVENT_KIND_MAX_BY_VERSION,
+  TS_HI_MAX,
+  crc32,
+  findInvalidRecord,
+  type DecodeChunkOptions,
+} from '@iocpscope/protocol';
 import { nativeIndexAddon } from './native-index.ts';
 
 const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
@@ -19,6 +25,26 @@ export const fastCrc32: (bytes: Uint8Array, start?: number, end?: number) => num
     : native === undefined
       ? (bytes, start = 0, end = bytes.length) => crc32(bytes, start, end)
       : (bytes, start = 0, end = bytes.length) => native(bytes.subarray(start, end)) >>> 0;
+
+/**
+ * The protocol's findInvalidRecord (a bad kind or stamp), from the native
+ * addon when it is there: one pass over a chunk's records in C, 10x the
+ * JavaScript loop (bench:big spent 0.55 s of a 3.7 s index build in it).
+ */
+export const fastFindInvalidRecord: (
+  w: Uint32Array,
+  from: number,
+  to: number,
+  version: number,
+) => number =
+  addon !== null
+    ? (w, from, to, version) => {
+        const max = EVENT_KIND_MAX_BY_VERSION[version];
+        return max === undefined
+          ? findInvalidRecord(w, from, to, version)
+          : addon.findInvalid(w, from, to, max, version === 1 ? TS_HI_MAX : 0xffffffff);
+      }
+    : findInvalidRecord;
 
 /**
  * decodeChunkAt's options for a chunk read into a buffer of its own: the fast

@@ -5,26 +5,49 @@
 // times, kinds past 64, lanes past 64, sessions whose events spread over more
 // chunk runs than are kept) and on the real recordings in examples/.
 
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NO_THREAD, RECORD_WORDS, crc32 } from '@iocpscope/protocol';
+import {
+  EVENT_KIND_MAX,
+  EVENT_KIND_MAX_V1,
+  NO_THREAD,
+  RECORD_WORDS,
+  TS_HI_MAX,
+  crc32,
+  encodeChunk,
+  encodeFileHeader,
+  findInvalidRecord,
+} from '@iocpscope/protocol';
 import { synthesize } from '@iocpscope/analysis';
 import type { TraceIndex } from './builder.ts';
 import { indexBuilder, nativeIndexAddon, type IndexPass } from './native-index.ts';
 import { scanFile } from './scan.ts';
+import { fastFindInvalidRecord } from './crc.ts';
 import { seededRandom } from '../trace/testing.ts';
 
 const ROOT = join(import.meta.dirname, '../../../..');
 
-/** Index `w` in chunks of random sizes (the same cuts for both passes), finishing mid-way too. */
-function build(w: Uint32Array, n: number, shift: number, seed: number, pass: IndexPass) {
+/**
+ * Index `w` in chunks of random sizes up to `most` records (the same cuts for
+ * both passes), finishing mid-way too: small ones (700, many chunk runs per
+ * session) and recording-sized ones (12,000).
+ */
+function build(
+  w: Uint32Array,
+  n: number,
+  shift: number,
+  seed: number,
+  pass: IndexPass,
+  most = 700,
+) {
   const b = indexBuilder({ baseShift: shift }, pass);
   const next = seededRandom(seed);
   const mids: TraceIndex[] = [];
   let off = 0;
   for (let i = 0, c = 0; i < n; c++) {
-    const k = Math.min(n - i, 1 + Math.floor(next() * 700));
+    const k = Math.min(n - i, 1 + Math.floor(next() * most));
     b.addChunk(off, k * 32 + 20, w.subarray(i * RECORD_WORDS, (i + k) * RECORD_WORDS));
     off += k * 32 + 20;
     i += k;
@@ -140,12 +163,17 @@ describe('the native index pass gives the JS pass’s index', { timeout: 120_000
   for (const o of SYNTH) {
     it(`on a synthesized echo server, ${JSON.stringify(o)}`, () => {
       const t = synthesize({ events: 40_000, ...o, faults: o.faults ? [...o.faults] : [] });
-      for (const shift of [12, 16]) {
-        const js = build(t.words, t.length, shift, o.seed, 'js');
-        const nat = build(t.words, t.length, shift, o.seed, 'native');
-        expectSame(js.whole, nat.whole, `shift ${shift}`);
+      for (const [shift, most] of [
+        [12, 700],
+        [16, 700],
+        [16, 12_000],
+      ] as const) {
+        const js = build(t.words, t.length, shift, o.seed, 'js', most);
+        const nat = build(t.words, t.length, shift, o.seed, 'native', most);
+        const at = `shift ${shift}, chunks up to ${most}`;
+        expectSame(js.whole, nat.whole, at);
         expect(nat.mids.length).toBe(js.mids.length);
-        js.mids.forEach((m, k) => expectSame(m, nat.mids[k]!, `shift ${shift}, finish ${k}`));
+        js.mids.forEach((m, k) => expectSame(m, nat.mids[k]!, `${at}, finish ${k}`));
       }
     });
   }
@@ -161,6 +189,13 @@ describe('the native index pass gives the JS pass’s index', { timeout: 120_000
       expect(Math.max(...[...js.whole.sessions].map((s) => s.runs.length))).toBe(32);
       expectSame(js.whole, nat.whole, `seed ${seed}`);
       js.mids.forEach((m, k) => expectSame(m, nat.mids[k]!, `seed ${seed}, finish ${k}`));
+      // Recording-sized chunks.
+      const jsBig = build(w, n, 16, seed, 'js', 12_000);
+      const natBig = build(w, n, 16, seed, 'native', 12_000);
+      expectSame(jsBig.whole, natBig.whole, `seed ${seed}, big chunks`);
+      jsBig.mids.forEach((m, k) =>
+        expectSame(m, natBig.mids[k]!, `seed ${seed}, big chunks, finish ${k}`),
+      );
     }
   });
 
@@ -223,5 +258,86 @@ describe('the native index pass gives the JS pass’s index', { timeout: 120_000
     expect(code(() => a.crc32(new Uint32Array(4) as unknown as Uint8Array, 0, 1))).toBe(
       'INDEX_BAD_ARGUMENT',
     );
+    expect(code(() => a.findInvalid(new Uint32Array(8), 0, 2, 26, 0))).toBe('INDEX_BAD_ARGUMENT');
+    expect(code(() => a.findInvalid(new Uint32Array(8), 1, 0, 26, 0))).toBe('INDEX_BAD_ARGUMENT');
+    expect(code(() => a.findInvalid(new Uint32Array(8), 0, 1, 256, 0))).toBe('INDEX_BAD_ARGUMENT');
+    expect(
+      code(() => a.findInvalid(new Uint8Array(32) as unknown as Uint32Array, 0, 1, 26, 0)),
+    ).toBe('INDEX_BAD_ARGUMENT');
+  });
+
+  it('finds the first bad record where the protocol’s findInvalidRecord does, in both versions', () => {
+    const a = nativeIndexAddon()!;
+    const next = seededRandom(7);
+    for (let round = 0; round < 400; round++) {
+      const n = 1 + Math.floor(next() * 64);
+      const w = new Uint32Array(n * RECORD_WORDS);
+      for (let i = 0; i < n; i++) {
+        w[i * 8] = (1 + Math.floor(next() * EVENT_KIND_MAX)) | (Math.floor(next() * 65536) << 16);
+        w[i * 8 + 3] = Math.floor(next() * TS_HI_MAX);
+      }
+      // Now and then one bad record: kind 0, a kind past the version's, a stamp past 2^53.
+      if (next() < 0.7) {
+        const i = Math.floor(next() * n);
+        const how = Math.floor(next() * 3);
+        if (how === 0) w[i * 8] = w[i * 8]! & ~0xff;
+        else if (how === 1)
+          w[i * 8] = (w[i * 8]! & ~0xff) | (EVENT_KIND_MAX_V1 + 1 + Math.floor(next() * 200));
+        else w[i * 8 + 3] = TS_HI_MAX + 1 + Math.floor(next() * 1000);
+      }
+      const from = Math.floor(next() * n);
+      const to = from + Math.floor(next() * (n - from + 1));
+      for (const version of [1, 2]) {
+        const want = findInvalidRecord(w, from, to, version);
+        const hiMax = version === 1 ? TS_HI_MAX : 0xffffffff;
+        const kindMax = version === 1 ? EVENT_KIND_MAX_V1 : EVENT_KIND_MAX;
+        expect(a.findInvalid(w, from, to, kindMax, hiMax), `round ${round} v${version}`).toBe(want);
+        expect(fastFindInvalidRecord(w, from, to, version), `round ${round} v${version}`).toBe(
+          want,
+        );
+      }
+    }
+  });
+
+  it('stops a file at its first bad record, at the same offset with either pass', async () => {
+    const t = synthesize({ events: 9_000, seed: 21 });
+    const dir = mkdtempSync(join(tmpdir(), 'iocpscope-badrec-'));
+    try {
+      for (const [at, how] of [
+        [4_500, 'kind 0'],
+        [7_000, 'a kind past the last'],
+      ] as const) {
+        const w = t.words.slice(0, t.length * RECORD_WORDS);
+        if (how === 'kind 0') w[at * 8] = w[at * 8]! & ~0xff;
+        else w[at * 8] = (w[at * 8]! & ~0xff) | (EVENT_KIND_MAX + 1);
+        const strs = [...t.strings.entries()].filter(([id]) => id !== 0);
+        const parts: Uint8Array[] = [
+          encodeFileHeader({
+            clock: 'monotonic-ns',
+            host: 'h',
+            backend: 'emulated',
+            portConfig: { workers: 2, concurrency: 0 },
+            startWallMs: 0,
+          }),
+        ];
+        for (let i = 0; i < t.length; i += 3000)
+          parts.push(
+            encodeChunk(w.subarray(i * 8, Math.min(t.length, i + 3000) * 8), i ? [] : strs),
+          );
+        const file = join(dir, `bad-${at}.iocptrace`);
+        writeFileSync(file, Buffer.concat(parts));
+        const js = await scanFile(file, { pass: 'js' });
+        const nat = await scanFile(file, { pass: 'native' });
+        expect(js.error?.code, how).toBe('BAD_RECORD');
+        expect(nat.error?.code, how).toBe('BAD_RECORD');
+        expect(nat.error?.offset, how).toBe(js.error?.offset);
+        expect(nat.validBytes, how).toBe(js.validBytes);
+        // The chunks before the bad one are indexed: 3000 records each.
+        expect(nat.index.events, how).toBe(Math.floor(at / 3000) * 3000);
+        expectSame(js.index, nat.index, how);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

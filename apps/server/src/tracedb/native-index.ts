@@ -79,6 +79,14 @@ interface Addon {
   finish(b: object): NativeColumns;
   /** CRC-32 of bytes[start, end) (IEEE, as the protocol's; PCLMULQDQ folding where the CPU has it). */
   crc32(bytes: Uint8Array, start: number, end: number): number;
+  /** The first record in [from, to) with kind 0 or above kindMax, or a stamp's high word above tsHiMax; -1 if none. */
+  findInvalid(
+    records: Uint32Array,
+    from: number,
+    to: number,
+    kindMax: number,
+    tsHiMax: number,
+  ): number;
 }
 
 /**

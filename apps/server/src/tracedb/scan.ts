@@ -11,7 +11,7 @@ import {
   type StringTable,
   type TraceFileHeader,
 } from '@iocpscope/protocol';
-import { fastCrc32 } from './crc.ts';
+import { fastCrc32, fastFindInvalidRecord } from './crc.ts';
 import type { BuilderOptions, TraceIndex } from './builder.ts';
 import { indexBuilder, indexPass, type IndexPass } from './native-index.ts';
 
@@ -57,6 +57,7 @@ export async function scanFile(path: string, options: ScanOptions = {}): Promise
   const reader = new TraceFileReader({
     retain: false,
     crc32: fastCrc32,
+    findInvalid: fastFindInvalidRecord,
     ...(options.maxChunkBytes !== undefined ? { maxChunkBytes: options.maxChunkBytes } : {}),
     onChunk: (records, _strings, at) => builder.addChunk(at.offset, at.bytes, records),
   });
