@@ -89,9 +89,13 @@ export class FindingsJob {
     void this.#start(input);
   }
 
-  /** Walk a trace file (read whole, or up to its damage). */
-  static file(file: string): FindingsJob {
-    return new FindingsJob({ mode: 'file', file });
+  /**
+   * Walk a trace file (read whole, or up to its damage). `indexing` (1 while
+   * the file's index is being built, then 0 with Atomics.notify) makes the
+   * walk yield to that build meanwhile.
+   */
+  static file(file: string, indexing?: Int32Array): FindingsJob {
+    return new FindingsJob({ mode: 'file', file, ...(indexing ? { indexing } : {}) });
   }
 
   /** Follow a trace being written: give it every chunk with chunk(), then end(). */

@@ -15,8 +15,6 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { open } from 'node:fs/promises';
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import type { Finding, RuleId } from '@iocpscope/analysis';
 import { PROTOCOL_VERSION, SnapshotReason, TraceFileReader } from '@iocpscope/protocol';
 import { StateTracker } from '../trace/state-tracker.ts';
@@ -24,7 +22,13 @@ import { fastCrc32, fastFindInvalidRecord } from './crc.ts';
 import { ChunkLocator, FindingsPass } from './findings.ts';
 
 export type FindingsWorkerInput =
-  { mode: 'file'; file: string } | { mode: 'follow'; interval: number };
+  | {
+      mode: 'file';
+      file: string;
+      /** 1 while the same file's index is being built (Int32Array over a SharedArrayBuffer), else 0. */
+      indexing?: Int32Array;
+    }
+  | { mode: 'follow'; interval: number };
 
 /** Main thread -> worker, follow mode. */
 export type FollowMessage =
@@ -79,7 +83,19 @@ function postFound(pass: FindingsPass, found: Finding[]): void {
   });
 }
 
-async function walkFile(file: string): Promise<void> {
+/**
+ * While the file's index is being built beside this pass, take a third of a
+ * core at most: after each chunk, wait twice as long as it took (or until the
+ * build ends). The index is what the first paint waits for (bench:big: the
+ * pass at full speed took 800 ms of a 4.5 s build on 2 cores); the findings
+ * still start at once, and run at full speed once the index is there.
+ */
+function yieldToIndex(indexing: Int32Array | undefined, workMs: number): void {
+  if (indexing === undefined || Atomics.load(indexing, 0) === 0) return;
+  Atomics.wait(indexing, 0, 1, Math.min(50, workMs * 2));
+}
+
+async function walkFile(file: string, indexing?: Int32Array): Promise<void> {
   const chunks = new ChunkLocator();
   const pass = new FindingsPass({ timeOf: chunks.timeOf });
   const reader: TraceFileReader = new TraceFileReader({
@@ -87,9 +103,11 @@ async function walkFile(file: string): Promise<void> {
     crc32: fastCrc32,
     findInvalid: fastFindInvalidRecord,
     onChunk: (records, strings, at) => {
+      const t0 = performance.now();
       const first = pass.walked;
       chunks.add(first, records.length / 8, file, at.offset, at.bytes, reader.version);
       postFound(pass, pass.chunk(records, strings, first));
+      yieldToIndex(indexing, performance.now() - t0);
     },
   });
   const fh = await open(file, 'r');
@@ -197,26 +215,8 @@ function follow(interval: number): void {
   };
 }
 
-/**
- * A file's findings pass yields to its index build, which starts beside it: the
- * index is what the first paint waits for (bench:big: 800 ms of a 4.5 s build
- * on 2 cores). The pass still starts at once and takes every idle cycle. Linux
- * only (a thread's own nice value, through its task id); elsewhere it runs as
- * it did.
- */
-function yieldToIndex(): void {
-  if (process.platform !== 'linux') return;
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
-  } catch {
-    // No /proc, or not allowed: the pass runs at the process's priority.
-  }
-}
-
 try {
-  if (input.mode === 'file') yieldToIndex();
-  if (input.mode === 'file') await walkFile(input.file);
+  if (input.mode === 'file') await walkFile(input.file, input.indexing);
   else follow(input.interval);
 } catch (e) {
   const err = e as Error & { code?: string };

@@ -181,4 +181,30 @@ describe('the findings pass', { timeout: 120_000 }, () => {
     expect(v.endOfRun).toBe(want.damage === null && want.end?.reason === TraceEndReason.ServerExit);
     await job.close();
   });
+
+  it('yields to the file’s index build while it runs, and still finishes (the same findings)', async () => {
+    const file = examples.find((f) => f.includes('release-without-atomic-flag'))!;
+    const want = await checkFile(file);
+    // An index build that never ends: the pass is slowed, never stopped.
+    const forever = new Int32Array(new SharedArrayBuffer(4));
+    forever[0] = 1;
+    const slow = FindingsJob.file(file, forever);
+    await slow.whenDone();
+    expect(slow.state).toBe('done');
+    expect(slow.walked).toBe(want.events);
+    expect(slow.view(0, 10_000).total).toBe(want.findings.length);
+    await slow.close();
+    // A build that ends meanwhile: the pass goes on at full speed.
+    const indexing = new Int32Array(new SharedArrayBuffer(4));
+    indexing[0] = 1;
+    const job = FindingsJob.file(file, indexing);
+    setTimeout(() => {
+      Atomics.store(indexing, 0, 0);
+      Atomics.notify(indexing, 0);
+    }, 20);
+    await job.whenDone();
+    expect(job.walked).toBe(want.events);
+    expect(job.view(0, 10_000).total).toBe(want.findings.length);
+    await job.close();
+  });
 });

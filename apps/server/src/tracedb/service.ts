@@ -75,19 +75,28 @@ export class TraceService {
       return e;
     }
     void e?.findings?.close();
+    // The findings pass yields to the index build while it runs (findings-worker.ts).
+    const indexing = new Int32Array(new SharedArrayBuffer(4));
+    indexing[0] = 1;
+    const built = (): void => {
+      Atomics.store(indexing, 0, 0);
+      Atomics.notify(indexing, 0);
+    };
     const entry: Entry = {
       file,
       state: { state: 'indexing', bytesRead: 0, totalBytes: 0, events: 0 },
       ready: Promise.resolve(null as never),
       used: Date.now(),
-      findings: this.opts.findings === false ? null : FindingsJob.file(file),
+      findings: this.opts.findings === false ? null : FindingsJob.file(file, indexing),
     };
     entry.ready = this.build(entry).then(
       (t) => {
+        built();
         entry.state = { state: 'ready', trace: t };
         return t;
       },
       (err: Error & { code?: string }) => {
+        built();
         entry.state = { state: 'failed', code: err.code ?? 'INDEX_FAILED', message: err.message };
         throw err;
       },
