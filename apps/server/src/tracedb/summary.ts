@@ -183,19 +183,30 @@ export interface SummaryLevel {
   runMax: Int32Array;
 }
 
-/** Merge pairs of buckets (2k, 2k+1 of the grid from time 0): the next level up. */
+/**
+ * Merge pairs of buckets (2k, 2k+1 of the grid from time 0): the next level up.
+ * Element j merges absolute buckets 2(origin + j) and 2(origin + j) + 1 of the
+ * finer level; only the first element (an odd origin) and the last may have
+ * one of them. A missing bucket counts as 0 in a fraction's average; min and
+ * max take the one that is there. (Loops without closures: bench:big spent
+ * 0.35 s of a 100 M-event build here.)
+ */
 export function coarser(l: SummaryLevel): SummaryLevel {
   const origin = Math.floor(l.origin / 2);
   const n = Math.floor((l.origin + l.count - 1) / 2) - origin + 1;
-  // Element j merges absolute buckets 2(origin + j) and 2(origin + j) + 1 of
-  // the finer level, which are its elements r0 and r0 + 1 when present.
-  const rel = (j: number): number => 2 * (origin + j) - l.origin;
-  const has = (r: number): boolean => r >= 0 && r < l.count;
-  const half = (a: Int32Array, pick: (x: number, y: number) => number): Int32Array => {
+  const c = l.count;
+  const r0 = 2 * origin - l.origin; // 0, or -1 for an odd origin
+  const minMax = (a: Int32Array, max: boolean): Int32Array => {
     const out = new Int32Array(n);
     for (let j = 0; j < n; j++) {
-      const r = rel(j);
-      out[j] = !has(r) ? a[r + 1]! : has(r + 1) ? pick(a[r]!, a[r + 1]!) : a[r]!;
+      const r = r0 + 2 * j;
+      if (r < 0) out[j] = a[r + 1]!;
+      else if (r + 1 >= c) out[j] = a[r]!;
+      else {
+        const x = a[r]!;
+        const y = a[r + 1]!;
+        out[j] = max ? (x > y ? x : y) : x < y ? x : y;
+      }
     }
     return out;
   };
@@ -206,21 +217,41 @@ export function coarser(l: SummaryLevel): SummaryLevel {
     lanes: l.lanes.map(({ frac, flags }) => {
       const f = new Uint8Array(n * 3);
       const g = new Uint8Array(n);
-      for (let j = 0; j < n; j++) {
-        const r = rel(j);
-        for (let s = 0; s < 3; s++) {
-          const x = has(r) ? frac[r * 3 + s]! : 0;
-          const y = has(r + 1) ? frac[(r + 1) * 3 + s]! : 0;
-          f[j * 3 + s] = (x + y + 1) >> 1;
-        }
-        g[j] = (has(r) ? flags[r]! : 0) | (has(r + 1) ? flags[r + 1]! : 0);
+      let j = 0;
+      if (r0 < 0) {
+        // Only bucket r0 + 1 (element 0 of the finer level).
+        f[0] = (frac[0]! + 1) >> 1;
+        f[1] = (frac[1]! + 1) >> 1;
+        f[2] = (frac[2]! + 1) >> 1;
+        g[0] = flags[0]!;
+        j = 1;
+      }
+      for (; j < n; j++) {
+        const r = r0 + 2 * j;
+        if (r + 1 >= c) break;
+        const a = r * 3;
+        const o = j * 3;
+        f[o] = (frac[a]! + frac[a + 3]! + 1) >> 1;
+        f[o + 1] = (frac[a + 1]! + frac[a + 4]! + 1) >> 1;
+        f[o + 2] = (frac[a + 2]! + frac[a + 5]! + 1) >> 1;
+        g[j] = flags[r]! | flags[r + 1]!;
+      }
+      for (; j < n; j++) {
+        // Only bucket r (the last of the finer level).
+        const r = r0 + 2 * j;
+        const a = r * 3;
+        const o = j * 3;
+        f[o] = (frac[a]! + 1) >> 1;
+        f[o + 1] = (frac[a + 1]! + 1) >> 1;
+        f[o + 2] = (frac[a + 2]! + 1) >> 1;
+        g[j] = flags[r]!;
       }
       return { frac: f, flags: g };
     }),
-    queueMin: half(l.queueMin, Math.min),
-    queueMax: half(l.queueMax, Math.max),
-    runMin: half(l.runMin, Math.min),
-    runMax: half(l.runMax, Math.max),
+    queueMin: minMax(l.queueMin, false),
+    queueMax: minMax(l.queueMax, true),
+    runMin: minMax(l.runMin, false),
+    runMax: minMax(l.runMax, true),
   };
 }
 
