@@ -2,11 +2,12 @@ import { mkdtemp, rm, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECORD_WORDS, encodeChunk, encodeFileHeader } from '@iocpscope/protocol';
+import { RECORD_WORDS, encodeChunk } from '@iocpscope/protocol';
 import { Rng, synthesize } from '@iocpscope/analysis';
 import { liveState, replayWords } from '../trace/state.test-util.ts';
 import { CheckpointFile, buildCheckpoints } from './checkpoints.ts';
 import { stampOf } from './index-file.ts';
+import { synthFileBytes } from './synth-file.test-util.ts';
 import { IndexedTrace } from './trace.ts';
 
 let dir: string;
@@ -25,20 +26,7 @@ beforeAll(async () => {
   n = t.length;
   words = t.words.subarray(0, n * RECORD_WORDS);
   file = path.join(dir, 't.iocptrace');
-  const parts: Uint8Array[] = [
-    encodeFileHeader({
-      clock: 'monotonic-ns',
-      host: 'h',
-      backend: 'emulated',
-      portConfig: { workers: 2, concurrency: 0 },
-      startWallMs: 0,
-    }),
-  ];
-  const strs = [...t.strings.entries()].filter(([id]) => id !== 0);
-  for (let i = 0; i < n; i += 3000) {
-    parts.push(encodeChunk(words.subarray(i * 8, Math.min(n, i + 3000) * 8), i === 0 ? strs : []));
-  }
-  await writeFile(file, Buffer.concat(parts));
+  await writeFile(file, synthFileBytes(words, n, t.strings, 3000));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

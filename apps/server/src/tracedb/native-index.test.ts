@@ -16,8 +16,6 @@ import {
   RECORD_WORDS,
   TS_HI_MAX,
   crc32,
-  encodeChunk,
-  encodeFileHeader,
   findInvalidRecord,
 } from '@iocpscope/protocol';
 import { synthesize } from '@iocpscope/analysis';
@@ -25,6 +23,7 @@ import type { TraceIndex } from './builder.ts';
 import { indexBuilder, nativeIndexAddon, type IndexPass } from './native-index.ts';
 import { scanFile } from './scan.ts';
 import { fastFindInvalidRecord } from './crc.ts';
+import { synthFileBytes } from './synth-file.test-util.ts';
 import { seededRandom } from '../trace/testing.ts';
 
 const ROOT = join(import.meta.dirname, '../../../..');
@@ -310,22 +309,8 @@ describe('the native index pass gives the JS pass’s index', { timeout: 120_000
         const w = t.words.slice(0, t.length * RECORD_WORDS);
         if (how === 'kind 0') w[at * 8] = w[at * 8]! & ~0xff;
         else w[at * 8] = (w[at * 8]! & ~0xff) | (EVENT_KIND_MAX + 1);
-        const strs = [...t.strings.entries()].filter(([id]) => id !== 0);
-        const parts: Uint8Array[] = [
-          encodeFileHeader({
-            clock: 'monotonic-ns',
-            host: 'h',
-            backend: 'emulated',
-            portConfig: { workers: 2, concurrency: 0 },
-            startWallMs: 0,
-          }),
-        ];
-        for (let i = 0; i < t.length; i += 3000)
-          parts.push(
-            encodeChunk(w.subarray(i * 8, Math.min(t.length, i + 3000) * 8), i ? [] : strs),
-          );
         const file = join(dir, `bad-${at}.iocptrace`);
-        writeFileSync(file, Buffer.concat(parts));
+        writeFileSync(file, synthFileBytes(w, t.length, t.strings, 3000));
         const js = await scanFile(file, { pass: 'js' });
         const nat = await scanFile(file, { pass: 'native' });
         expect(js.error?.code, how).toBe('BAD_RECORD');

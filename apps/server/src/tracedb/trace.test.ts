@@ -2,10 +2,11 @@ import { mkdtemp, rm, writeFile, appendFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventKind, RECORD_WORDS, encodeChunk, encodeFileHeader } from '@iocpscope/protocol';
+import { EventKind, RECORD_WORDS } from '@iocpscope/protocol';
 import { synthesize } from '@iocpscope/analysis';
 import { SESSION_KINDS } from './builder.ts';
 import { IndexedTrace } from './trace.ts';
+import { synthFileBytes } from './synth-file.test-util.ts';
 
 let dir: string;
 let file: string;
@@ -18,31 +19,12 @@ beforeAll(async () => {
   const t = synthesize({ events: 40_000, seed: 21, maxEntries: 4 });
   words = t.words.subarray(0, t.length * RECORD_WORDS);
   n = t.length;
-  const strings = t.strings;
   file = path.join(dir, 'synth.iocptrace');
-  const parts: Uint8Array[] = [
-    encodeFileHeader({
-      clock: 'monotonic-ns',
-      host: 'h',
-      backend: 'emulated',
-      portConfig: { workers: 2, concurrency: 0 },
-      startWallMs: 0,
-    }),
-  ];
   // Chunks of uneven sizes; all strings in the first chunk.
-  let first = true;
-  for (let i = 0; i < n;) {
-    const k = Math.min(n - i, 1000 + ((i * 7919) % 2500));
-    parts.push(
-      encodeChunk(
-        words.subarray(i * 8, (i + k) * 8),
-        first ? [...strings.entries()].filter(([id]) => id !== 0) : undefined,
-      ),
-    );
-    first = false;
-    i += k;
-  }
-  await writeFile(file, Buffer.concat(parts));
+  await writeFile(
+    file,
+    synthFileBytes(words, n, t.strings, (i) => 1000 + ((i * 7919) % 2500)),
+  );
 });
 afterAll(async () => {
   for (const t of opened) await t.close();

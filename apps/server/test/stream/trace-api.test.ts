@@ -7,16 +7,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  EventKind,
-  RECORD_WORDS,
-  decodeFrame,
-  decodeSummary,
-  encodeChunk,
-  encodeFileHeader,
-} from '@iocpscope/protocol';
+import { EventKind, RECORD_WORDS, decodeFrame, decodeSummary } from '@iocpscope/protocol';
 import { synthesize } from '@iocpscope/analysis';
 import { startStreamServer, type StreamServer } from '../../src/transport/server.ts';
+import { synthFileBytes } from '../../src/tracedb/synth-file.test-util.ts';
 
 let dir: string;
 let server: StreamServer;
@@ -28,20 +22,7 @@ beforeAll(async () => {
   const t = synthesize({ events: 60_000, seed: 4 });
   n = t.length;
   words = t.words.subarray(0, n * RECORD_WORDS);
-  const parts: Uint8Array[] = [
-    encodeFileHeader({
-      clock: 'monotonic-ns',
-      host: 'h',
-      backend: 'emulated',
-      portConfig: { workers: 2, concurrency: 0 },
-      startWallMs: 0,
-    }),
-  ];
-  const strs = [...t.strings.entries()].filter(([id]) => id !== 0);
-  for (let i = 0; i < n; i += 4096) {
-    parts.push(encodeChunk(words.subarray(i * 8, Math.min(n, i + 4096) * 8), i === 0 ? strs : []));
-  }
-  await writeFile(path.join(dir, 'big run.iocptrace'), Buffer.concat(parts));
+  await writeFile(path.join(dir, 'big run.iocptrace'), synthFileBytes(words, n, t.strings, 4096));
   server = await startStreamServer({
     port: 0,
     recordingsDir: dir,
