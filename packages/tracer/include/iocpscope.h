@@ -991,7 +991,6 @@ typedef struct iocpscope__global {
   iocpscope__held held[IOCPSCOPE__HELD_MAX];
   unsigned nheld;
   unsigned long long reordered, unordered;
-  unsigned long long posts_unsettled; /* switch-ons that stopped waiting for a post wrapper */
   uint64_t sh_wait_next, sh_seq, sh_swept;
   /* port */
   LONG volatile ports;
@@ -3048,14 +3047,14 @@ static void iocpscope__await_posts(void) {
     if (!iocpscope__ld32(&t->in_use)) continue;
     v = iocpscope__ld32(&t->posting);
     if (!(v & 1)) continue;
-    while (iocpscope__ld32(&t->posting) == v && !iocpscope__ld32(&t->exited) &&
-           iocpscope__ticks() < until)
+    while (iocpscope__ld32(&t->posting) == v && !iocpscope__ld32(&t->exited)) {
+      if (iocpscope__ticks() >= until) {
+        iocpscope__log("thread %lu stayed inside a post for 1 s as recording switched on: "
+                       "the viewer's first snapshot may be wrong about that post",
+                       (unsigned long)t->os_tid);
+        break;
+      }
       Sleep(0);
-    if (iocpscope__ld32(&t->posting) == v && !iocpscope__ld32(&t->exited)) {
-      g->posts_unsettled++;
-      iocpscope__log("thread %lu stayed inside a post for 1 s as recording switched on: "
-                     "the viewer's first snapshot may be wrong about that post",
-                     (unsigned long)t->os_tid);
     }
   }
 }

@@ -40,14 +40,17 @@ static unsigned short g_viewer_port;
 static const char *g_out;
 static int g_viewer_ok;
 
-static int until_active(DWORD ms) {
+/* Until the tracer's flag (recording on, a viewer attached) is set, at most `ms`. */
+static int until_set(LONG volatile *flag, DWORD ms) {
   DWORD t0 = GetTickCount();
-  while (!iocpscope__ld32(&iocpscope__g.active)) {
+  while (!iocpscope__ld32(flag)) {
     if (GetTickCount() - t0 > ms) return 0;
     Sleep(1);
   }
   return 1;
 }
+#define until_active(ms) until_set(&iocpscope__g.active, (ms))
+#define until_connected(ms) until_set(&iocpscope__g.connected, (ms))
 
 static void hook(int where) {
   if (where == 5) { /* the collector, before it reads the tables: A's post is in them */
@@ -184,15 +187,13 @@ int main(int argc, char **argv) {
   th = CreateThread(NULL, 0, thread_a, NULL, 0, NULL);
   if (WaitForSingleObject(g_a_paused, 10000) != WAIT_OBJECT_0) return 6;
   if (g_late) {
-    DWORD t0 = GetTickCount();
-    while (!iocpscope__ld32(&iocpscope__g.connected) && GetTickCount() - t0 < 10000) Sleep(1);
+    until_connected(10000);
     Sleep(50);
     if (!IOCPSCOPE_GetQueuedCompletionStatus(port, &bytes, &key, &ov, 5000)) return 7;
     SetEvent(g_dequeued);
   } else if (g_undecided) {
-    DWORD t0 = GetTickCount();
     SetEvent(g_listen_now);
-    while (!iocpscope__ld32(&iocpscope__g.connected) && GetTickCount() - t0 < 10000) Sleep(1);
+    until_connected(10000);
     Sleep(50);
     if (!IOCPSCOPE_GetQueuedCompletionStatus(port, &bytes, &key, &ov, 5000)) return 7;
     SetEvent(g_dequeued);
