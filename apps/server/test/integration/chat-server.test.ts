@@ -181,13 +181,17 @@ describe('the chat fault switches, each caught by its rule', () => {
   it('job-queue-two-flushers: two workers flush one room at once; the clients get broadcasts out of order', async () => {
     let r: ChatRun | null = null;
     // A race: two pushers must read the idle room's count within the buggy push's 1 ms log write.
-    // (5 attempts all missed it once in a fresh-clone CI run: up to 10.)
+    // (5 attempts all missed it once in a fresh-clone CI run: up to 10.) A run counts when
+    // the clients saw the race's own damage, broadcasts out of order or twice; a run whose
+    // only damage was of another kind (seen once in CI) is tried again.
+    const reordered = (c: ChatRun): boolean =>
+      c.load.violations.samples.some((v) => v.kind === 'out-of-order' || v.kind === 'duplicate');
     for (let attempt = 0; attempt < 10; attempt++) {
       r = await chatRun(
         { chat: { rooms: 4 }, faults: ['job-queue-two-flushers'] },
         { clients: 24, rooms: 4, rate: 10, durationMs: 1500, lateJoin: 0 },
       );
-      if (!r.load.ok && rulesOf(r.findings).includes('job-queue-flushers')) break;
+      if (!r.load.ok && rulesOf(r.findings).includes('job-queue-flushers') && reordered(r)) break;
     }
     expect(rulesOf(r!.findings)).toContain('job-queue-flushers');
     expect(r!.load.ok).toBe(false);
