@@ -116,6 +116,14 @@ for (const srv of SERVERS) {
         s.findings,
         `findings on a correct server (rules: ${s.findingRules.join(', ')}); see the screenshot`,
       ).toBe(0);
+      // Followed from the spool (the overview, here forced by a low threshold; a
+      // busy server gets there by itself), the sessions list is the server's, and
+      // it says the IOCount is derived too (a CI run once found it missing there).
+      await page.goto(`http://127.0.0.1:${dashPort}/?overview=200`);
+      await page.waitForFunction(() => window.__iocpscope?.version === 1, null, { timeout: T.ui });
+      await untilState(page, (st) => expect(st.overview?.state).toBe('following'), 60_000);
+      await expect(page.getByTestId('sessions-panel')).toHaveAttribute('data-remote', 'true');
+      await expect(page.getByTestId('iocount-derived')).toContainText('derived (outstanding I/O)');
     });
   });
 }

@@ -16,6 +16,7 @@ import {
   selectUnknownPeer,
 } from '../state/selectors.ts';
 import type { RemoteSession } from '../connection/traceApi.ts';
+import { DerivedIoCountNote } from './SessionsPanel.tsx';
 import { VirtualList } from './VirtualList.tsx';
 import { formatCount, formatSessionId } from './format.ts';
 
@@ -127,6 +128,7 @@ export function RemoteSessionsPanel() {
           />
         </div>
       </header>
+      <DerivedIoCountNote />
       <div className="list-head remote-sessions-grid" role="row">
         <span>Session</span>
         <span>Peer</span>

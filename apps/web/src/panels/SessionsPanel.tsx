@@ -105,6 +105,25 @@ function SortHeader({
   );
 }
 
+/**
+ * A trace of the hook DLL has no IOCount of the application's: its sessions'
+ * count is derived (their outstanding overlapped operations). Both sessions
+ * lists say so, the local one and the server's (a live view that pages).
+ */
+export function DerivedIoCountNote() {
+  const derived = useAppStore(selectIoCountSource) === 'derived';
+  if (!derived) return null;
+  return (
+    <div
+      data-testid="iocount-derived"
+      style={{ padding: '2px 8px', fontSize: 12, color: 'var(--text-muted)' }}
+      title="Traced by the hook DLL: a session is a socket, and its IOCount is the number of its overlapped operations whose completion was not dequeued yet, not the server's own count"
+    >
+      IOCount: derived (outstanding I/O)
+    </div>
+  );
+}
+
 export function SessionsPanel() {
   const trace = useAppStore(selectTrace);
   const version = useAppStore(selectTraceVersion);
@@ -116,7 +135,6 @@ export function SessionsPanel() {
   const [hideReleased, setHideReleased] = useState(false);
   const live = useAppStore(selectIsLive);
   const unknownPeer = useAppStore(selectUnknownPeer);
-  const derived = useAppStore(selectIoCountSource) === 'derived';
   const [chosenSort, setSort] = useState<SessionSort | null>(null);
   const sort = chosenSort ?? defaultSessionSort(live);
   // Orders that depend on the cursor are recomputed as it moves; the others are not.
@@ -190,15 +208,7 @@ export function SessionsPanel() {
         </div>
       </header>
       <SortHeader sort={sort} onSort={(key) => setSort(nextSessionSort(sort, key))} />
-      {derived ? (
-        <div
-          data-testid="iocount-derived"
-          style={{ padding: '2px 8px', fontSize: 12, color: 'var(--text-muted)' }}
-          title="Traced by the hook DLL: a session is a socket, and its IOCount is the number of its overlapped operations whose completion was not dequeued yet, not the server's own count"
-        >
-          IOCount: derived (outstanding I/O)
-        </div>
-      ) : null}
+      <DerivedIoCountNote />
       {total === 0 ? (
         <div className="empty-note">
           <p>No sessions in this trace yet.</p>

@@ -80,6 +80,13 @@ const OVERVIEW_WINDOW_TICKS = 4;
 const OVERVIEW_CALM_TICKS = 6;
 /** A spool that has not grown for this long: the source went quiet (ms). */
 const QUIET_MS = 2000;
+/**
+ * A tick whose answers have not come within this long is given up: the next
+ * tick asks again (its call supersedes the late one's answers). A request that
+ * never settles must not end the overview's ticks, or the view would follow a
+ * stale rate for good (ms).
+ */
+export const OVERVIEW_TICK_TIMEOUT_MS = 5000;
 
 /** The overview threshold from the page's query (`?overview=N`, `off`/`0`: never), else the default. */
 export function overviewRateOf(search: string): number {
@@ -446,9 +453,16 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     ticks++;
     // (An error, say a busy or restarting server: the next tick asks again.)
     // (A click or a step meanwhile pauses the view: the head window then leaves its cursor be.)
-    const meta = await internal
-      .followHead(ticks % OVERVIEW_WINDOW_TICKS === 0, { install: () => !get().paused })
-      .catch(() => null);
+    let gaveUp: ReturnType<typeof env.timers.setTimeout> | null = null;
+    const meta = await Promise.race([
+      internal
+        .followHead(ticks % OVERVIEW_WINDOW_TICKS === 0, { install: () => !get().paused })
+        .catch(() => null),
+      new Promise<null>((resolve) => {
+        gaveUp = env.timers.setTimeout(() => resolve(null), OVERVIEW_TICK_TIMEOUT_MS);
+      }),
+    ]);
+    if (gaveUp !== null) env.timers.clearTimeout(gaveUp);
     if (token !== tickToken || life.disposed) return;
     const now = get();
     if (now.overview === null || now.paused) return;

@@ -460,18 +460,32 @@ export function createRemoteSlice(
     const r = get().remote;
     if (r === null) return null;
     const call = ++headCalls;
-    const meta = await r.api.meta();
-    if (life.disposed || get().remote !== r || call !== headCalls) return null;
-    r.refreshMeta(meta);
-    if (window && meta.events > 0) {
-      const token = ++seekToken;
-      const w = await r.headWindow();
-      if (token !== seekToken || call !== headCalls || life.disposed || get().remote !== r)
-        return null;
-      if (opts.install?.() !== false) install(w, meta.events - 1, opts.reveal === true);
+    // A window of the head is a seek: a later seek wins over it, and it wins
+    // over an earlier one.
+    const token = window ? ++seekToken : seekToken;
+    // Asked for by the user (pausing the overview): shown as a seek until it
+    // lands, because the cursor meanwhile is on an older tick's head.
+    const shown = window && opts.reveal === true;
+    if (shown) set({ seeking: Math.max(0, r.events - 1) });
+    try {
+      const meta = await r.api.meta();
+      if (life.disposed || get().remote !== r || call !== headCalls) return null;
+      r.refreshMeta(meta);
+      if (window && meta.events > 0) {
+        const w = await r.headWindow();
+        if (token !== seekToken || call !== headCalls || life.disposed || get().remote !== r)
+          return null;
+        if (opts.install?.() !== false) install(w, meta.events - 1, opts.reveal === true);
+      }
+      onRemoteChange(r);
+      return meta;
+    } finally {
+      // Failed, superseded by a tick, or not installed: no seek is shown any
+      // more (a newer seek or head fetch shows its own).
+      if (shown && token === seekToken && !life.disposed && get().remote === r) {
+        if (get().seeking !== null) set({ seeking: null });
+      }
     }
-    onRemoteChange(r);
-    return meta;
   };
 
   const state: RemoteState = {
