@@ -4,6 +4,7 @@
 // where a naive scan of the raw records says it should.
 
 import { expect, test, type Page } from '@playwright/test';
+import { EventKind } from '@iocpscope/protocol';
 import {
   SESSION_KEY_KINDS,
   T,
@@ -78,7 +79,31 @@ test('stepping by event with the buttons and the keys moves every panel with the
   // a thread-state event, and a queued packet is in the port's queue.
   await pressKey(page, 'End');
   const end = (await untilState(page, (s) => expect(s.cursor).toBeGreaterThan(c0))).cursor;
-  const from = end - 60;
+  // The newest 40 events (from 60 back) that hold a worker's thread-state event
+  // and a queued packet: the demo's stream does not always have both in any 40
+  // (a CI run walked 40 events of busy workers with no state change).
+  const { from, workers: workerLanes } = await page.evaluate(
+    ({ end, ts, pq }) => {
+      const t = window.__iocpscope!.store.getState().trace as unknown as {
+        words: Uint32Array;
+        lanes: Array<{ name: string; tid: number }>;
+      };
+      const workers = new Set(t.lanes.filter((l) => l.name.startsWith('worker')).map((l) => l.tid));
+      for (let s = end - 60; s >= Math.max(0, end - 50_000); s--) {
+        let state = false;
+        let queued = false;
+        for (let i = s; i < s + 40; i++) {
+          const w0 = t.words[i * 8]!;
+          if ((w0 & 0xff) === ts && workers.has(w0 >>> 16)) state = true;
+          else if ((w0 & 0xff) === pq) queued = true;
+        }
+        if (state && queued) return { from: s, workers: workers.size };
+      }
+      return { from: end - 60, workers: workers.size };
+    },
+    { end, ts: EventKind.ThreadState, pq: EventKind.PacketQueued },
+  );
+  expect(workerLanes, 'worker lanes in the live demo').toBeGreaterThan(0);
   await page.evaluate((i) => window.__iocpscope!.setCursor(i), from);
   let checkedStates = 0;
   let checkedQueued = 0;
