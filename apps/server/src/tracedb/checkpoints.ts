@@ -22,7 +22,7 @@ import {
   type TraceFileHeader,
 } from '@iocpscope/protocol';
 import { StateTracker } from '../trace/state-tracker.ts';
-import { stampOf, sameStamp, type SourceStamp } from './index-file.ts';
+import { stampOf, sameStamp, tempFor, type SourceStamp } from './index-file.ts';
 import { OWN_CHUNK, fastCrc32, fastFindInvalidRecord } from './crc.ts';
 
 export const CHECKPOINT_EXTENSION = '.ckp';
@@ -79,7 +79,7 @@ export async function buildCheckpoints(
   const interval = options.interval ?? DEFAULT_CHECKPOINT_INTERVAL;
   const stamp = await stampOf(file);
   const tracker = new StateTracker();
-  const tmp = `${out}.${process.pid}.tmp`;
+  const tmp = await tempFor(out);
   const wh = await open(tmp, 'w');
   let written = 0;
   let events = 0;

@@ -12,7 +12,8 @@
 // match (the trace changed, a recording grew) is rebuilt, never trusted. A
 // damaged index (bad magic, CRC, shape) is an IndexFileError and is rebuilt.
 
-import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { crc32, StringTable, type TraceFileHeader } from '@iocpscope/protocol';
 import { fastCrc32 } from './crc.ts';
 import type { ChunkTable, LaneInfo, TraceIndex } from './builder.ts';
@@ -322,9 +323,38 @@ export function decodeIndex(bytes: Uint8Array): DecodedIndex {
   };
 }
 
+/** Whether process `pid` still runs (EPERM: it does, as someone else's). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The temporary file this process writes `path` through (`path.PID.tmp`,
+ * renamed into place when whole). The ones a process left behind when it was
+ * killed mid-write (their PID no longer runs) are removed first: a trace
+ * opened again and again must not collect them beside it.
+ */
+export async function tempFor(path: string): Promise<string> {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length, -'.tmp'.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
+  }
+  return `${path}.${process.pid}.tmp`;
+}
+
 /** Write atomically (a temporary file renamed into place). */
 export async function writeIndexFile(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = await tempFor(path);
   try {
     await writeFile(tmp, bytes);
     await rename(tmp, path);
