@@ -16,7 +16,7 @@
 // Linux paths (the server, --record, --stop-file) become Wine paths (Z:\...).
 // The exit code is the server's (`run`), or 0/1 (`attach`).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -141,11 +141,57 @@ function configArgs(host: WineHost | null, f: TraceTargetFlags): string[] {
   return out;
 }
 
-/** Runs the injector with `args`, stdio shared with this process; resolves its exit code. */
-function runInjector(host: WineHost | null, injector: string, args: string[]): Promise<number> {
+/**
+ * Wine 8 under glibc: a Wine process sometimes fails glibc's check of its
+ * loaded libraries while it exits (another of Wine's threads still loading or
+ * unloading one), and the loader ends it with 127 and this line on stderr. Seen
+ * once in CI, after the injector had detached and said so. The detach is done
+ * by then (the DLL has ended the trace in the server), so `attach` and
+ * `detach` report their own outcome and name the crash instead of failing.
+ */
+export const WINE_EXIT_CRASH = /Inconsistency detected by ld\.so: dl-fini\.c/;
+
+/** The exit code of an attach or detach whose injector died of WINE_EXIT_CRASH after it finished. */
+export function injectorOutcome(
+  code: number,
+  output: string,
+): { code: number; note: string | null } {
+  if (code !== 127 || !WINE_EXIT_CRASH.test(output)) return { code, note: null };
+  if (!/\[iocpscope-inject\] detached from process \d+/.test(output)) return { code, note: null };
+  return {
+    code: 0,
+    note:
+      '[iocpscope] the injector detached, then crashed in Wine\'s loader as its process exited ' +
+      '(glibc: "Inconsistency detected by ld.so: dl-fini.c", exit 127): a Wine exit race, ' +
+      'after its work was done; reported as success\n',
+  };
+}
+
+/** Output kept for injectorOutcome (its last lines are what it looks at). */
+const KEEP_OUTPUT = 64 * 1024;
+
+/**
+ * Runs the injector with `args` and resolves its exit code. Its output goes to
+ * this process's as it comes; `attach` and `detach` (`judged`) also keep it, to
+ * tell a finished detach from a failed one (injectorOutcome).
+ */
+function runInjector(
+  host: WineHost | null,
+  injector: string,
+  args: string[],
+  judged = false,
+): Promise<number> {
+  const stdio: StdioOptions = judged ? ['inherit', 'pipe', 'pipe'] : 'inherit';
   const child = host
-    ? spawn(host.wine, [injector, ...args], { env: host.env, stdio: 'inherit' })
-    : spawn(injector, args, { stdio: 'inherit' });
+    ? spawn(host.wine, [injector, ...args], { env: host.env, stdio })
+    : spawn(injector, args, { stdio });
+  let output = '';
+  const keep = (to: NodeJS.WriteStream) => (b: Buffer) => {
+    to.write(b);
+    output = (output + b.toString('utf8')).slice(-KEEP_OUTPUT);
+  };
+  child.stdout?.on('data', keep(process.stdout));
+  child.stderr?.on('data', keep(process.stderr));
   const forward = (sig: NodeJS.Signals) => () => {
     child.kill(sig);
   };
@@ -163,7 +209,27 @@ function runInjector(host: WineHost | null, injector: string, args: string[]): P
     child.on('exit', (code, signal) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      resolve(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1));
+      const status = code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1);
+      if (!judged) {
+        resolve(status);
+        return;
+      }
+      // The rest of its output, then judge: at most 500 ms (a wineserver that
+      // the injector's Wine started holds the pipes open after it exits).
+      let settled = false;
+      const judge = (): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(late);
+        // (Pipes a wineserver still holds would keep this process running.)
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        const r = injectorOutcome(status, output);
+        if (r.note !== null) process.stderr.write(r.note);
+        resolve(r.code);
+      };
+      const late = setTimeout(judge, 500);
+      child.once('close', judge);
     });
   });
 }
@@ -225,7 +291,7 @@ export async function attachHooked(target: string, flags: AttachFlags): Promise<
         ...(flags.stopFile ? ['--stop-file', hostPath(host, flags.stopFile)] : []),
         ...(flags.stay ? ['--stay'] : []),
       ];
-  return runInjector(host, host ? hostPath(host, injector) : injector, cmd);
+  return runInjector(host, host ? hostPath(host, injector) : injector, cmd, true);
 }
 
 function targetOptions(c: Command): Command {
