@@ -161,7 +161,7 @@ export function injectorOutcome(
   return {
     code: 0,
     note:
-      '[iocpscope] the injector detached, then crashed in Wine\'s loader as its process exited ' +
+      "[iocpscope] the injector detached, then crashed in Wine's loader as its process exited " +
       '(glibc: "Inconsistency detected by ld.so: dl-fini.c", exit 127): a Wine exit race, ' +
       'after its work was done; reported as success\n',
   };
