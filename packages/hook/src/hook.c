@@ -138,8 +138,10 @@ typedef struct hk_shared_config {
 /* One session's derived IOCount and state, found by its serial (id >> 32). Cells are
  * reused only after the table has gone round once, so a stale pointer never lands in
  * a session that is still being counted. */
+/* `word`: the derived IOCount in its low 32 bits, and in its high 32 a version that
+ * every change bumps (hk_count_cas: why). */
 typedef struct hk_cell {
-  LONG volatile count;
+  LONG64 volatile word;
   LONG volatile state;
   uint64_t session;
   uint64_t socket;
@@ -486,25 +488,35 @@ static hk_cell *hk_cell_of(uint64_t session) {
   return c->session == session ? c : NULL;
 }
 
+/* The count in a cell's word. */
+#define HK_COUNT_OF_WORD(w) ((LONG)(uint32_t)(uint64_t)(w))
+
 /* The derived IOCount of `session` changes by `delta`: iocpscope_iocount_add for the hook's
  * own cells, with the post's ioId known (no per-thread matching), and nothing else touched
  * (snapshots read the cells through hk_count_of). The record is stamped after the count it
- * changes was read, so changes follow each other in time as in the count. */
+ * changes was read and before the CAS, and the CAS is on the count and its version: it
+ * succeeds only if nothing changed the count since it was read, so no other change falls
+ * between a change's stamp and its CAS, and the stamps follow the order of the changes.
+ * (On the count alone, a thread preempted between its stamp and its CAS could still
+ * succeed after others took the count away and back, with the oldest stamp: its record
+ * then led the chain, and theirs fitted nowhere. Seen once in CI, under load with resets.) */
 static LONG hk_count_cas(iocpscope__thread *t, hk_cell *cell, LONG delta, uint64_t *ticks_out) {
   uint64_t ticks;
-  LONG old, seen;
+  LONG64 old, seen, want;
   iocpscope__st64(&t->busy, iocpscope__ld64(&iocpscope__g.merged) + 1); /* as in stamp() */
-  old = iocpscope__ld32(&cell->count);
+  old = iocpscope__ld64(&cell->word);
   for (;;) {
     ticks = iocpscope__ticks_after();
     IOCPSCOPE__HOOK(2);
-    seen = iocpscope__cas32(&cell->count, old + delta, old);
+    want = (LONG64)(((((uint64_t)old >> 32) + 1) << 32) |
+                    (uint32_t)(HK_COUNT_OF_WORD(old) + delta));
+    seen = iocpscope__cas64(&cell->word, want, old);
     if (seen == old) break;
     old = seen;
   }
   iocpscope__st64(&t->busy, (LONG64)ticks);
   *ticks_out = ticks;
-  return old + delta;
+  return HK_COUNT_OF_WORD(old) + delta;
 }
 
 static LONG hk_count(hk_call *c, hk_cell *cell, LONG delta, uint64_t session, int cause,
@@ -524,7 +536,7 @@ static LONG hk_count(hk_call *c, hk_cell *cell, LONG delta, uint64_t session, in
 /* A session's derived IOCount, for the collector's snapshots (iocpscope__g.count_of). */
 static LONG hk_count_of(uint64_t session) {
   hk_cell *cell = hk_cell_of(session);
-  return cell ? iocpscope__ld32(&cell->count) : 0;
+  return cell ? HK_COUNT_OF_WORD(iocpscope__ld64(&cell->word)) : 0;
 }
 
 static void hk_format_addr(const struct sockaddr *sa, int len, char *out, size_t cap) {
@@ -578,7 +590,9 @@ static uint64_t hk_session_begin(hk_call *c, iocpscope__slot *k, uint64_t sock, 
   uint64_t id = ((uint64_t)(uint32_t)serial << 32) | (uint32_t)sock;
   hk_cell *cell = &hk.cells[(uint64_t)(uint32_t)serial & hk.cell_mask];
   iocpscope__slot *s;
-  cell->count = 0;
+  /* the count starts at 0; the version goes on (a cell serves session after session) */
+  iocpscope__st64(&cell->word,
+                  (LONG64)(((uint64_t)iocpscope__ld64(&cell->word) >> 32) + 1) << 32);
   cell->state = 0;
   cell->socket = sock;
   iocpscope__st64((LONG64 volatile *)&cell->session, (LONG64)id);
@@ -607,7 +621,9 @@ static uint64_t hk_session_begin(hk_call *c, iocpscope__slot *k, uint64_t sock, 
 /* Released once: closed, and nothing outstanding (whoever sees both last). */
 static void hk_maybe_release(hk_call *c, hk_cell *cell, uint64_t session) {
   LONG st = iocpscope__ld32(&cell->state);
-  if (!(st & HK_CLOSED) || (st & HK_RELEASED) || iocpscope__ld32(&cell->count) != 0) return;
+  if (!(st & HK_CLOSED) || (st & HK_RELEASED) ||
+      HK_COUNT_OF_WORD(iocpscope__ld64(&cell->word)) != 0)
+    return;
   if (iocpscope__cas32(&cell->state, st | HK_RELEASED, st) != st) return;
   iocpscope_session_released(c->loc, c->func, session, 0);
 }

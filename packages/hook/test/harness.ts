@@ -113,6 +113,19 @@ export function buildProbe(): { probe: string; late: string } {
   return { probe, late };
 }
 
+/** count_aba.exe: hook.c compiled in with its test hooks (the derived IOCount's order). */
+export function buildCountAba(): string {
+  return build(
+    join(HOOK_BUILD, 'count_aba.exe'),
+    [join(HOOK_DIR, 'test', 'native', 'count_aba.c')],
+    {
+      flags: [`-I${INCLUDE}`],
+      libs: ['-lws2_32'],
+      deps: [join(SRC, 'hook.c'), join(SRC, 'iat.c'), ...DLL_DEPS],
+    },
+  );
+}
+
 /** The two servers the hook is tested on: the course's (built untraced) and the AcceptEx one. */
 export type ServerKind = 'course' | 'acceptex';
 

@@ -38,6 +38,7 @@ import {
   HOOK_BUILD,
   HOOK_DIR,
   buildAcceptexEcho,
+  buildCountAba,
   buildHook,
   buildProbe,
   cliToFile,
@@ -274,6 +275,17 @@ function transparencyDiff(plain: string[], hooked: string[]): string[] {
 }
 
 async function probeTests(suite: Suite): Promise<void> {
+  await suite.test(
+    'a derived IOCount change stamped, then paused while the count goes away and comes back, stamps again: its record follows theirs (the count and its version are one CAS)',
+    async () => {
+      const dir = workDir('hook-count-aba');
+      const r = await runExe(buildCountAba(), [], {
+        timeoutMs: 30_000,
+        logFile: join(dir, 'count_aba.log'),
+      });
+      expect(r.status === 0, `count_aba.exe exited ${r.status}: ${r.log.trim()}`);
+    },
+  );
   await suite.test(
     'every interposed call returns what it returns unhooked: value, GetLastError, WSAGetLastError, OVERLAPPED',
     async () => {
