@@ -14,6 +14,7 @@
 
 import { open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { processAlive } from './alive.ts';
 import { crc32, StringTable, type TraceFileHeader } from '@iocpscope/protocol';
 import { fastCrc32 } from './crc.ts';
 import type { ChunkTable, LaneInfo, TraceIndex } from './builder.ts';
@@ -323,16 +324,6 @@ export function decodeIndex(bytes: Uint8Array): DecodedIndex {
   };
 }
 
-/** Whether process `pid` still runs (EPERM: it does, as someone else's). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The temporary file this process writes `path` through (`path.PID.tmp`,
  * renamed into place when whole). The ones a process left behind when it was
@@ -346,7 +337,7 @@ export async function tempFor(path: string): Promise<string> {
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
     const pid = Number(name.slice(prefix.length, -'.tmp'.length));
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
     await unlink(join(dir, name)).catch(() => undefined);
   }
   return `${path}.${process.pid}.tmp`;

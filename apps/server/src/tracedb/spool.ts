@@ -29,6 +29,7 @@ import {
 import { StreamError } from '../hub/errors.ts';
 import type { EventBatchListener, EventSource, TraceSnapshot } from '../hub/types.ts';
 import { RecordingSink, type ChunkWritten } from '../record/sink.ts';
+import { processAlive } from './alive.ts';
 import { LiveTrace } from './live-trace.ts';
 
 export const DEFAULT_SPOOL_BYTES = 2 * 1024 ** 3;
@@ -89,15 +90,6 @@ export function spoolPartBytes(limitBytes: number, partBytes?: number): number {
   );
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Delete the spool directories under `root` whose server no longer runs; returns them. */
 export async function cleanStaleSpools(root: string): Promise<string[]> {
   let names: string[];
@@ -111,7 +103,7 @@ export async function cleanStaleSpools(root: string): Promise<string[]> {
     const m = DIR_PATTERN.exec(name);
     if (m === null) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || alive(pid)) continue;
+    if (pid === process.pid || processAlive(pid)) continue;
     await rm(join(root, name), { recursive: true, force: true });
     removed.push(join(root, name));
   }
