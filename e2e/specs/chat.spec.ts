@@ -203,10 +203,12 @@ test("the chat example: a room's job-queue track, a flush selected on its worker
   expect(sel.cursor).toBe(begin);
   await expect(page.getByTestId('event-details')).toContainText(/flush/i);
 
-  // The flush's broadcast fans out to its recipients' send completions.
-  p = await probe(page);
-  expect(p.chat!.fanOut.broadcasts.length).toBeGreaterThan(0);
-  expect(p.chat!.fanOut.completions).toBeGreaterThan(0);
+  // The flush's broadcast fans out to its recipients' send completions (drawn on
+  // the frame after the selection: a CI run probed the frame before it).
+  p = await probeUntil(page, (q) => {
+    expect(q.chat!.fanOut.broadcasts.length).toBeGreaterThan(0);
+    expect(q.chat!.fanOut.completions).toBeGreaterThan(0);
+  });
   await screenshot(page, info, 'chat-flush-fanout');
 
   // On the broadcast itself, the inspector shows its SendBuffer's life...
