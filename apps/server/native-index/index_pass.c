@@ -125,7 +125,6 @@ typedef struct {
 } Lane;
 
 typedef struct Builder Builder;
-#define RECENT 64
 
 struct Builder {
   int shift;
@@ -181,14 +180,6 @@ struct Builder {
   uint8_t *doneLen;
 
   F64 gapEv, gapNs, gapLost, markEv, markNs, snapEv;
-
-  /* The rows of recently seen sessions, direct-mapped on the id's low bits:
-   * a server's events interleave a few sessions at a time, and a hit here
-   * costs one line of L1 instead of the table's probe. Rows never move. */
-  struct {
-    uint32_t lo, hi;
-    int32_t row;
-  } recent[RECENT];
 };
 
 static int lane_grow_frac(Lane *l, int64_t buckets) {
@@ -541,16 +532,8 @@ static int add_chunk(Builder *B, double fileOffset, double chunkBytes, const uin
         if (lastRow >= 0 && lo == lastLo && hi == lastHi)
           row = lastRow;
         else {
-          unsigned k = (lo ^ (lo >> 6) ^ hi) & (RECENT - 1);
-          if (B->recent[k].row >= 0 && B->recent[k].lo == lo && B->recent[k].hi == hi)
-            row = B->recent[k].row;
-          else {
-            row = session_row(B, lo, hi, ev, chunk);
-            if (row < 0) return 0;
-            B->recent[k].lo = lo;
-            B->recent[k].hi = hi;
-            B->recent[k].row = (int32_t)row;
-          }
+          row = session_row(B, lo, hi, ev, chunk);
+          if (row < 0) return 0;
         }
         lastLo = lo;
         lastHi = hi;
@@ -861,7 +844,6 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   B->startNs = -1;
   B->traceEnd = -1;
   for (int i = 0; i < 65536; i++) B->laneOfTid[i] = -1;
-  for (int i = 0; i < RECENT; i++) B->recent[i].row = -1;
   B->mask = (1u << 12) - 1;
   B->slots = (int32_t *)malloc(((size_t)B->mask + 1) * sizeof(int32_t));
   if (!B->slots) {
