@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   EVENT_KIND_MAX,
+  EventKind,
   EVENT_KIND_MAX_V1,
   NO_THREAD,
   RECORD_WORDS,
@@ -196,6 +197,32 @@ describe('the native index pass gives the JS pass’s index', { timeout: 120_000
         expectSame(m, natBig.mids[k]!, `seed ${seed}, big chunks, finish ${k}`),
       );
     }
+  });
+
+  it('keeps sessions apart whose ids share their low word, their high word, or lo ^ hi', () => {
+    // The hook's ids are (generation << 32) | handle: a reused handle shares the low
+    // word. Pairs like (1, 2) and (2, 1) share lo ^ hi. 6,000 ids: the table rehashes.
+    const ids: Array<[number, number]> = [];
+    for (let g = 1; g <= 2000; g++) ids.push([0x1234, g]); // one handle, many generations
+    for (let h = 1; h <= 2000; h++) ids.push([h * 4, 0x70000]); // one generation, many handles
+    for (let k = 1; k <= 1000; k++) ids.push([k, 0x5000 ^ k], [0x5000 ^ k, k]); // equal lo ^ hi
+    const next = seededRandom(31);
+    const n = 120_000;
+    const w = new Uint32Array(n * RECORD_WORDS);
+    let t = 1e12;
+    for (let i = 0; i < n; i++) {
+      const o = i * RECORD_WORDS;
+      const [lo, hi] = ids[Math.floor(next() * ids.length)]!;
+      w[o] = EventKind.IoCount | (Math.floor(next() * 4) << 16); // on one of 4 threads
+      t += Math.floor(next() * 5000);
+      w[o + 2] = t % 4294967296;
+      w[o + 3] = Math.floor(t / 4294967296);
+      w[o + 4] = lo;
+      w[o + 5] = hi;
+    }
+    const js = build(w, n, 16, 31, 'js', 12_000);
+    expect(js.whole.sessions.length).toBe(ids.length);
+    expectSame(js.whole, build(w, n, 16, 31, 'native', 12_000).whole, 'native');
   });
 
   const files = [
