@@ -4,8 +4,12 @@
 // is written (the main thread then opens it: IndexedTrace.open finds it);
 // then builds the state checkpoints beside it (checkpoints.ts), posting
 // 'checkpoints' progress and 'checkpoints-done'.
+//
+// Started with its file (workerData), or ahead of one (TraceService's
+// prewarm): then it loads, says 'ready' and waits for a 'start' message.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { once } from 'node:events';
 import { CHECKPOINT_EXTENSION, CheckpointFile, buildCheckpoints } from './checkpoints.ts';
 import { stampOf } from './index-file.ts';
 import { IndexedTrace } from './trace.ts';
@@ -15,7 +19,18 @@ export interface IndexWorkerInput {
   cacheDir?: string;
 }
 
+/**
+ * A thread started before it has a file (TraceService's spare, warm when a
+ * trace is opened) waits for this message.
+ */
+export interface IndexWorkerStart {
+  type: 'start';
+  input: IndexWorkerInput;
+}
+
 export type IndexWorkerMessage =
+  /** A thread started without a file: loaded, and waiting for IndexWorkerStart. */
+  | { type: 'ready' }
   | { type: 'progress'; bytesRead: number; totalBytes: number; events: number }
   | {
       type: 'done';
@@ -29,10 +44,19 @@ export type IndexWorkerMessage =
   | { type: 'checkpoints-done'; path: string; checkpoints: number }
   | { type: 'error'; code: string; message: string };
 
-const input = workerData as IndexWorkerInput;
 const post = (m: IndexWorkerMessage, transfer: ArrayBuffer[] = []): void =>
   parentPort!.postMessage(m, transfer);
 
+async function startMessage(): Promise<IndexWorkerInput> {
+  const got = once(parentPort!, 'message');
+  post({ type: 'ready' });
+  return ((await got)[0] as IndexWorkerStart).input;
+}
+
+const input =
+  workerData !== null && workerData !== undefined
+    ? (workerData as IndexWorkerInput)
+    : await startMessage();
 try {
   let encoded: Uint8Array | undefined;
   let indexPath: string | null = null;

@@ -58,6 +58,31 @@ describe('TraceService', () => {
   }, 60_000);
 });
 
+describe('TraceService with prewarm', () => {
+  it('hands its waiting index thread to one open, starts its own for another opened at once, and has a spare again after', async () => {
+    const files = ['p1', 'p2', 'p3'].map((n) => path.join(dir, `${n}.iocptrace`));
+    const bytes = traceFileBytes(synthesize({ events: 20_000, seed: 9 }), { perChunk: 4096 });
+    for (const f of files) await writeFile(f, bytes);
+    const svc = new TraceService({ findings: false, prewarm: true });
+    try {
+      await svc.warm();
+      expect(svc.sparesTaken).toBe(0);
+      // Two at once: one takes the spare, the other must not wait for it (each thread reads one start).
+      const [a, b] = await Promise.all([svc.open('p1', files[0]!), svc.open('p2', files[1]!)]);
+      expect(svc.sparesTaken).toBe(1);
+      expect(a.index.events).toBeGreaterThan(19_000);
+      expect(b.index.events).toBe(a.index.events);
+      await svc.warm(); // the next spare, started once an index was built
+      const c = await svc.open('p3', files[2]!);
+      expect(svc.sparesTaken).toBe(2);
+      expect(c.index.events).toBe(a.index.events);
+      expect(c.index.sessions).toEqual(a.index.sessions);
+    } finally {
+      await svc.close();
+    }
+  }, 60_000);
+});
+
 describe('scanFile', () => {
   it('indexes alike whatever its read block: chunks straddle blocks, blocks alternate buffers', async () => {
     const whole = (await scanFile(file)).index;

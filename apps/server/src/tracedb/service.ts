@@ -9,7 +9,8 @@ import { spawnThread } from '../port/threads.ts';
 import { CHECKPOINT_EXTENSION, CheckpointFile, buildCheckpoints } from './checkpoints.ts';
 import { FindingsJob } from './findings-job.ts';
 import { stampOf } from './index-file.ts';
-import type { IndexWorkerInput, IndexWorkerMessage } from './index-worker.ts';
+import type { Worker } from 'node:worker_threads';
+import type { IndexWorkerInput, IndexWorkerMessage, IndexWorkerStart } from './index-worker.ts';
 import { IndexedTrace } from './trace.ts';
 
 export type TraceState =
@@ -32,15 +33,86 @@ export interface TraceServiceOptions {
   inline?: boolean;
   /** Run the findings pass for each trace opened. Default true. */
   findings?: boolean;
+  /**
+   * Keep an index thread started and waiting, so that opening a trace does not
+   * wait for a thread to start (about 0.1 s here); the server does. Default false.
+   */
+  prewarm?: boolean;
 }
 
 export class TraceService {
   private readonly entries = new Map<string, Entry>();
   private readonly workers = new Set<{ terminate(): Promise<number> }>();
   private readonly maxOpen: number;
+  /** The index thread started ahead (prewarm), waiting for its file; null when none. */
+  private spare: Promise<Worker | null> | null = null;
+  private closed = false;
+  /** Opens that took the spare index thread (prewarm) rather than starting one. */
+  sparesTaken = 0;
 
   constructor(private readonly opts: TraceServiceOptions = {}) {
     this.maxOpen = opts.maxOpen ?? 4;
+    if (opts.prewarm === true && opts.inline !== true) this.spare = this.startSpare();
+  }
+
+  /** Resolves once the spare index thread (prewarm) is loaded and waiting, or at once without one. */
+  async warm(): Promise<void> {
+    await this.spare;
+  }
+
+  /** A thread that waits for its file ('start'); it does not keep the process alive while it waits. */
+  private async startSpare(): Promise<Worker | null> {
+    try {
+      const w = await spawnThread(new URL('./index-worker.ts', import.meta.url), {
+        workerData: null,
+        name: 'iocpscope index',
+      });
+      this.workers.add(w);
+      w.once('exit', () => this.workers.delete(w));
+      // A thread that failed to start, or ended, is no spare: the next open starts its own.
+      w.on('error', () => undefined);
+      // Loaded (its modules evaluated) and waiting: it says 'ready'.
+      const online = await new Promise<boolean>((resolve) => {
+        w.once('message', (m: IndexWorkerMessage) => resolve(m.type === 'ready'));
+        w.once('exit', () => resolve(false));
+      });
+      if (!online) return null;
+      w.unref(); // waiting, it keeps nothing alive; handed a file, it is ref'd again
+      return w;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * An index thread for `input`: the spare when there is one (each spare is
+   * handed to one open only), else a new one. The next spare starts once this
+   * index is built (restart()), not beside the build.
+   */
+  private async indexThread(input: IndexWorkerInput): Promise<Worker> {
+    const pending = this.spare;
+    this.spare = null;
+    const spare = pending === null ? null : await pending;
+    if (spare !== null && this.workers.has(spare) && !this.closed) {
+      spare.ref();
+      this.sparesTaken++;
+      const start: IndexWorkerStart = { type: 'start', input };
+      spare.postMessage(start);
+      return spare;
+    }
+    const w = await spawnThread(new URL('./index-worker.ts', import.meta.url), {
+      workerData: input,
+      name: 'iocpscope index',
+    });
+    this.workers.add(w);
+    w.once('exit', () => this.workers.delete(w));
+    return w;
+  }
+
+  /** After an index build: a new spare, when prewarm asks for one and none is there. */
+  private restart(): void {
+    if (this.opts.prewarm === true && !this.closed && this.spare === null)
+      this.spare = this.startSpare();
   }
 
   /** The trace's state now; starts opening it (index build) if it is not open. */
@@ -59,6 +131,9 @@ export class TraceService {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.spare;
+    this.spare = null;
     for (const w of this.workers) await w.terminate();
     this.workers.clear();
     for (const e of this.entries.values()) {
@@ -119,12 +194,7 @@ export class TraceService {
     let built = null as Handed | null;
     if (this.opts.inline !== true) {
       const input: IndexWorkerInput = { file: entry.file, ...(cacheDir ? { cacheDir } : {}) };
-      const w = await spawnThread(new URL('./index-worker.ts', import.meta.url), {
-        workerData: input,
-        name: 'iocpscope index',
-      });
-      this.workers.add(w);
-      w.once('exit', () => this.workers.delete(w));
+      const w = await this.indexThread(input);
       let traceRef: IndexedTrace | null = null;
       attach = (t) => {
         traceRef = t;
@@ -133,7 +203,9 @@ export class TraceService {
       };
       await new Promise<void>((resolve, reject) => {
         w.on('message', (m: IndexWorkerMessage) => {
-          if (m.type === 'progress') {
+          if (m.type === 'ready') {
+            // the spare's, before it was handed this file
+          } else if (m.type === 'progress') {
             entry.state = {
               state: 'indexing',
               bytesRead: m.bytesRead,
@@ -160,7 +232,7 @@ export class TraceService {
         w.on('exit', (c) =>
           c !== 0 && !ckpDone ? reject(new Error(`index thread exited ${c}`)) : undefined,
         );
-      });
+      }).finally(() => this.restart());
     }
     const handed =
       built === null

@@ -191,7 +191,7 @@ export async function startStreamServer(options: StreamServerOptions = {}): Prom
             if (!recordings!.recording) void endRecordingTraces();
           },
         });
-  const traces = new TraceService();
+  const traces = new TraceService({ prewarm: true });
   const ctl = new ControlChannel({
     hub,
     ...(target !== undefined ? { target } : {}),
