@@ -61,6 +61,10 @@ interface FakeResults {
   lines16Ns: number;
   pages16Ns: number;
   lost: number;
+  clockNs: number;
+  clockFencedNs: number;
+  lockedAddNs: number;
+  cas64Ns: number;
 }
 
 /** The kernel's Meltdown mitigation and whether the CPU offers PCID (Linux only). */
@@ -247,6 +251,12 @@ async function main(): Promise<void> {
       `  d. this machine after a call into Wine's server: 16 dependent loads in one page ${f.lines16Ns.toFixed(0)} ns, ` +
         `in 16 pages ${f.pages16Ns.toFixed(0)} ns\n` +
         `     (+${((f.pages16Ns - f.lines16Ns) / 16).toFixed(1)} ns per page touched; ${tlbNote()})`,
+    );
+    console.log(
+      `  e. what the paths are built of costs here: a clock read ${f.clockNs.toFixed(1)} ns, after a fence ` +
+        `${f.clockFencedNs.toFixed(1)} ns (the IOCount stamps), a locked add ${f.lockedAddNs.toFixed(1)} ns, ` +
+        `a 64-bit compare-and-swap ${f.cas64Ns.toFixed(1)} ns\n` +
+        '     (uncontended: another core writing the same line costs far more)',
     );
     if (CALLS_ONLY) return;
 

@@ -1,5 +1,5 @@
 /* hook_fake.exe — the hook's own code, timed apart from what Wine does around it
- * (pnpm bench:hook, part 1c and 1d).
+ * (pnpm bench:hook, parts 1c, 1d and 1e).
  *
  * 1c. This program compiles the hook in (src/hook.c, unchanged: the same hooks,
  *     tables, rings and collector, recording to a file), points the hooks' "real"
@@ -11,6 +11,11 @@
  *     after a GetQueuedCompletionStatus on an empty port (a call into Wine's
  *     server). On a kernel with page-table isolation and no PCID every system
  *     call empties the TLB, and a hook that touches n pages pays n of these.
+ *
+ * 1e. What the primitives the hook's paths are built of cost here, each timed in a
+ *     loop of its own: a clock read (rdtsc), a clock read after every earlier
+ *     instruction (lfence; rdtsc: the IOCount stamps), a locked add and a 64-bit
+ *     compare-and-swap on a line no other thread touches.
  *
  * Usage: hook_fake.exe RESULTS.json TRACE.iocptrace
  */
@@ -81,6 +86,48 @@ static unsigned long long fk_lost(void) {
   for (i = 0; i < (int)iocpscope__g.thread_hw; i++)
     n += (unsigned long long)iocpscope__g.threads[i].lost_total;
   return n;
+}
+
+/* ns per iteration of the primitive `which` (0 rdtsc, 1 lfence + rdtsc, 2 locked add,
+ * 3 CAS64), the best of 9 runs of 1,000,000. */
+static volatile unsigned long long fk_sink;
+
+static double fk_primitive(int which, double tsc_per_ns) {
+  static LONG volatile add;
+  static LONG64 volatile word;
+  double best = 1e9;
+  int run, i;
+  for (run = 0; run < 9; run++) {
+    unsigned long long t0, sum = 0;
+    _mm_lfence();
+    t0 = __rdtsc();
+    switch (which) {
+    case 0:
+      for (i = 0; i < 1000000; i++) sum += __rdtsc();
+      break;
+    case 1:
+      for (i = 0; i < 1000000; i++) {
+        _mm_lfence();
+        sum += __rdtsc();
+      }
+      break;
+    case 2:
+      for (i = 0; i < 1000000; i++) InterlockedIncrement(&add);
+      break;
+    default:
+      for (i = 0; i < 1000000; i++) {
+        LONG64 old = word;
+        InterlockedCompareExchange64(&word, old + 1, old);
+      }
+    }
+    _mm_lfence();
+    {
+      double ns = (double)(__rdtsc() - t0) / tsc_per_ns / 1e6;
+      if (ns < best) best = ns;
+    }
+    fk_sink = sum;
+  }
+  return best;
 }
 
 static int fk_cmp(const void *a, const void *b) {
@@ -212,7 +259,11 @@ int main(int argc, char **argv) {
   if (!port || !mem) return 5;
   line_ns = fk_chain(mem, 64, port, real_gqcs, 4001, chain, tsc_per_ns);
   page_ns = fk_chain(mem + (2u << 20), 4096 + 64, port, real_gqcs, 4001, chain, tsc_per_ns);
-  fprintf(out, "],\"lines16Ns\":%.1f,\"pages16Ns\":%.1f,\"lost\":%llu}\n", line_ns, page_ns, lost);
+  fprintf(out,
+          "],\"lines16Ns\":%.1f,\"pages16Ns\":%.1f,\"lost\":%llu,\"clockNs\":%.1f,"
+          "\"clockFencedNs\":%.1f,\"lockedAddNs\":%.1f,\"cas64Ns\":%.1f}\n",
+          line_ns, page_ns, lost, fk_primitive(0, tsc_per_ns), fk_primitive(1, tsc_per_ns),
+          fk_primitive(2, tsc_per_ns), fk_primitive(3, tsc_per_ns));
   fclose(out);
   iocpscope_shutdown(IOCPSCOPE_END_SERVER_EXIT);
   return 0;
