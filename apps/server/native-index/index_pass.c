@@ -68,6 +68,7 @@ enum {
 };
 
 #define MAX_RUNS 16
+#define RECENT 1024 /* entries in Builder.recent (a power of two) */
 #define TS_HI 0x1fffffu
 
 /* ---- growable columns ---- */
@@ -180,6 +181,15 @@ struct Builder {
   uint8_t *doneLen;
 
   F64 gapEv, gapNs, gapLost, markEv, markNs, snapEv;
+
+  /* The rows of sessions seen lately, direct-mapped on the id: most lookups end
+   * here (a server's open sessions take turns), not in the table, whose probes
+   * walk past other ids. Rows never move or go, so an entry is never stale; an
+   * entry is taken only when both words of the id match. */
+  struct Recent {
+    uint32_t lo, hi;
+    int32_t row, pad;
+  } recent[RECENT];
 };
 
 static int lane_grow_frac(Lane *l, int64_t buckets) {
@@ -532,8 +542,16 @@ static int add_chunk(Builder *B, double fileOffset, double chunkBytes, const uin
         if (lastRow >= 0 && lo == lastLo && hi == lastHi)
           row = lastRow;
         else {
-          row = session_row(B, lo, hi, ev, chunk);
-          if (row < 0) return 0;
+          struct Recent *c = &B->recent[((lo * 0x9E3779B1u) ^ hi) & (RECENT - 1)];
+          if (c->row >= 0 && c->lo == lo && c->hi == hi)
+            row = c->row;
+          else {
+            row = session_row(B, lo, hi, ev, chunk);
+            if (row < 0) return 0;
+            c->lo = lo;
+            c->hi = hi;
+            c->row = (int32_t)row;
+          }
         }
         lastLo = lo;
         lastHi = hi;
@@ -843,6 +861,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   B->opFlag[3] = (uint32_t)B->c[C_F_POST];
   B->startNs = -1;
   B->traceEnd = -1;
+  for (int i = 0; i < RECENT; i++) B->recent[i].row = -1;
   for (int i = 0; i < 65536; i++) B->laneOfTid[i] = -1;
   B->mask = (1u << 12) - 1;
   B->slots = (int32_t *)malloc(((size_t)B->mask + 1) * sizeof(int32_t));
