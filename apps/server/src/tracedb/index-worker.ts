@@ -1,7 +1,8 @@
 // Worker-thread entry: build (or check) the index of one trace file off the
 // server's main thread, which is the emulated kernel and the dashboard's
-// network loop. Posts progress while scanning and 'done' once the index file
-// is written (the main thread then opens it: IndexedTrace.open finds it);
+// network loop. Posts progress while scanning and 'done' with the index,
+// encoded, once it is built (the main thread decodes it and writes the index
+// file; when the index was already on disk, it opens that);
 // then builds the state checkpoints beside it (checkpoints.ts), posting
 // 'checkpoints' progress and 'checkpoints-done'.
 //
@@ -36,7 +37,7 @@ export type IndexWorkerMessage =
       type: 'done';
       buildMs: number;
       events: number;
-      /** The index built here, encoded (its buffer transferred), and where it was written. */
+      /** The index built here, encoded (its buffer transferred), and where the main thread writes it. */
       encoded?: Uint8Array;
       indexPath?: string | null;
     }
@@ -63,6 +64,7 @@ try {
   const t = await IndexedTrace.open(input.file, {
     ...(input.cacheDir !== undefined ? { cacheDir: input.cacheDir } : {}),
     onProgress: (p) => post({ type: 'progress', ...p }),
+    writeLater: true, // the main thread writes the file, once it has the bytes
     onEncoded: (bytes, at) => {
       encoded = bytes;
       indexPath = at;
@@ -70,8 +72,10 @@ try {
   });
   await t.close();
   // Built here: hand the encoded index over (moved, not copied) rather than
-  // have the main thread read the file back (for 100 M events, 139 MiB).
-  // (encodeIndex gives a buffer of its own: the whole of it moves.)
+  // have the main thread read the file back (for 100 M events, 139 MiB); it
+  // decodes the bytes in place and writes them to indexPath after, so the
+  // write is not on the open's path. (encodeIndex gives a buffer of its own:
+  // the whole of it moves.)
   post(
     {
       type: 'done',

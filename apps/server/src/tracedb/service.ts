@@ -8,7 +8,7 @@
 import { spawnThread } from '../port/threads.ts';
 import { CHECKPOINT_EXTENSION, CheckpointFile, buildCheckpoints } from './checkpoints.ts';
 import { FindingsJob } from './findings-job.ts';
-import { stampOf } from './index-file.ts';
+import { stampOf, writeIndexFile } from './index-file.ts';
 import type { Worker } from 'node:worker_threads';
 import type { IndexWorkerInput, IndexWorkerMessage, IndexWorkerStart } from './index-worker.ts';
 import { IndexedTrace } from './trace.ts';
@@ -49,6 +49,8 @@ export class TraceService {
   private closed = false;
   /** Opens that took the spare index thread (prewarm) rather than starting one. */
   sparesTaken = 0;
+  /** Index files being written from bytes an index thread handed over; close() waits for them. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(private readonly opts: TraceServiceOptions = {}) {
     this.maxOpen = opts.maxOpen ?? 4;
@@ -132,6 +134,7 @@ export class TraceService {
 
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all(this.writing);
     await this.spare;
     this.spare = null;
     for (const w of this.workers) await w.terminate();
@@ -243,6 +246,11 @@ export class TraceService {
             built.indexPath,
             built.buildMs,
           ).catch(() => null);
+    // Handed over: the index file is written now, beside the trace or in the
+    // cache directory (the thread chose where), off the open's path. A write
+    // that fails leaves no index file: the next open builds it again.
+    if (handed !== null && built !== null && built.indexPath !== null)
+      this.writeIndex(built.indexPath, built.encoded);
     // Otherwise (inline, or found on disk by the thread, or the file changed
     // meanwhile): open it here, from the index file when it matches.
     const t =
@@ -262,6 +270,12 @@ export class TraceService {
       await attachCheckpoints(t, ckp);
     } else attach(t);
     return t;
+  }
+
+  private writeIndex(at: string, bytes: Uint8Array): void {
+    const w = writeIndexFile(at, bytes).catch(() => undefined);
+    this.writing.add(w);
+    void w.finally(() => this.writing.delete(w));
   }
 
   private evict(): void {

@@ -8,7 +8,8 @@
 // matches the trace; otherwise the trace is scanned once and the index
 // written (beside it, or in the cache directory when that is not writable).
 
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -63,6 +64,13 @@ export interface OpenOptions {
   rebuild?: boolean;
   /** The index file's bytes, once built (the index thread hands them to the main thread). */
   onEncoded?: (bytes: Uint8Array, indexPath: string | null) => void;
+  /**
+   * Leave writing the index file to whoever takes the bytes (onEncoded), at the
+   * indexPath it is given: the first candidate whose directory can be written.
+   * The index thread hands its bytes over first; the main thread writes them
+   * after, off the open's path.
+   */
+  writeLater?: boolean;
 }
 
 /** Which events next/prev look for (all given conditions must hold). */
@@ -167,7 +175,8 @@ export class IndexedTrace {
     for (const p of candidates) {
       try {
         await mkdir(path.dirname(p), { recursive: true });
-        await writeIndexFile(p, bytes);
+        if (options.writeLater === true) await access(path.dirname(p), constants.W_OK);
+        else await writeIndexFile(p, bytes);
         written = p;
         break;
       } catch {
