@@ -758,7 +758,7 @@ typedef struct iocpscope__thread {
   LONG volatile state;
   LONG volatile block_reason;
   LONG volatile block_detail;
-  LONG64 volatile gqcs_seq; /* order threads started waiting in GQCS (LIFO in snapshots) */
+  LONG64 volatile gqcs_seq; /* when it started waiting in GQCS, by the clock (LIFO in snapshots) */
   /* the collector's view of this thread, from the records it merged (the shadow) */
   int sh_state, sh_reason;
   uint32_t sh_detail;
@@ -956,13 +956,11 @@ typedef struct iocpscope__global {
   LONG volatile threads_refused;
   LONG threads_refused_said;
   /* ids */
-  /* counters every thread increments, each on a line of its own (the record path
+  /* the counter every thread increments, on a line of its own (the record path
    * reads the fields above on every call) */
   char pad_io0[64];
   LONG volatile next_io;
   char pad_io1[64];
-  LONG64 volatile gqcs_seq;
-  char pad_io2[64];
   LONG64 volatile merged; /* the merge's limit so far (ticks): records stamped later are still to come */
   uint64_t drained_to;    /* the limit the last drain used (collector) */
   /* tables */
@@ -1991,13 +1989,22 @@ static void iocpscope__record_deq(iocpscope__thread *t, uint64_t tsw, const iocp
                    d->bytes, d->session, d->error, d->io, last);
 }
 
+/* The thread starts waiting in GQCS. Its place among the waiting threads (the
+ * snapshots' order, from which the port's LIFO is rebuilt) is its record's clock
+ * reading, where a shared counter cost a locked add on one line that every
+ * worker's every GQCS passed between the cores. One clock for all threads: the
+ * TSC only where the CPU says it is invariant, else QPC. As before, the state is
+ * set before the thread asks whether recording is on. */
 static void iocpscope__gqcs_enter(iocpscope__thread *t, iocpscope_loc *loc, const char *func,
                                   DWORD timeout, ULONG max) {
-  iocpscope__st64(&t->gqcs_seq, InterlockedIncrement64(&iocpscope__g.gqcs_seq));
+  uint64_t ticks = iocpscope__stamp(t);
+  iocpscope__st64(&t->gqcs_seq, (LONG64)ticks);
   iocpscope__st32(&t->state, IOCPSCOPE__ST_WAITING);
   if (iocpscope__on())
-    iocpscope__push(t, iocpscope__tsw(iocpscope__stamp(t), iocpscope__site(t, loc, func)),
+    iocpscope__push(t, iocpscope__tsw(ticks, iocpscope__site(t, loc, func)),
                     IOCPSCOPE__W0(IOCPSCOPE__K_GQCS_ENTER, 0), timeout, 0, max, 0);
+  else
+    iocpscope__st64(&t->busy, 0);
 }
 
 BOOL iocpscope_GetQueuedCompletionStatus(iocpscope_loc *loc, const char *func, HANDLE port,
@@ -2715,7 +2722,8 @@ static void iocpscope__shadow_seed(void) {
     t->sh_detail = (uint32_t)t->block_detail;
     t->sh_wait = (uint64_t)t->gqcs_seq;
   }
-  g->sh_wait_next = (uint64_t)g->gqcs_seq + 1;
+  /* after every waiting thread's place (its GQCS's clock reading) */
+  g->sh_wait_next = iocpscope__ticks() + 1;
   for (k = 0; g->sessions.slots && k <= g->sessions.mask; k++) {
     iocpscope__slot *s = &g->sessions.slots[k];
     iocpscope__ssess *e;

@@ -401,6 +401,39 @@ async function orderingTest(suite: Suite): Promise<void> {
   }
 
   await suite.test(
+    'a viewer attaching while three workers wait in GQCS, entered in another order than they were created in: the LateJoin snapshot lists them in the order they started waiting',
+    async () => {
+      const dir = workDir('latejoin-waiting');
+      const exe = buildExe(
+        join(BUILD, 'latejoin_paused.exe'),
+        [join(NATIVE, 'latejoin_paused.c')],
+        { defines: ['IOCPSCOPE_ENABLE'] },
+      );
+      const port = await freePort();
+      const trace = join(dir, 'waiting.iocptrace');
+      const r = await runExe(exe, ['waiting', String(port), winPath(trace)], {
+        env: { IOCPSCOPE_CONNECT: `127.0.0.1:${port}` },
+        timeoutMs: 60_000,
+        logFile: join(dir, 'log.txt'),
+      });
+      expect(r.status === 0, `latejoin_paused.exe waiting exited ${r.status}: ${r.log}`);
+      const t = decodeFile(new Uint8Array(readFileSync(trace)));
+      expect(!t.error, `the stream is damaged: ${t.error}`);
+      const end = t.records.findIndex((x) => x.kind === 24 && x.a === 1);
+      expect(t.records[0]?.kind === 24 && end > 0, 'the stream does not start with a snapshot');
+      const snap = t.records.slice(1, end);
+      const names = new Map(
+        snap.filter((x) => x.kind === 1).map((x) => [x.tid, t.strings.get(x.x) ?? '?']),
+      );
+      const order = snap.filter((x) => x.kind === 5).map((x) => names.get(x.tid) ?? `${x.tid}`);
+      expect(
+        order.join(' ') === 'w2 w0 w1',
+        `the snapshot has them waiting as ${order.join(' ')}; they entered GQCS as w2 w0 w1`,
+      );
+    },
+  );
+
+  await suite.test(
     'IoCount records follow the order the count changed: 4 threads hammering one counter, at most 1 in 10,000 out of order',
     async () => {
       // Extreme on purpose: the count swings 0..3 millions of times, and every CAS

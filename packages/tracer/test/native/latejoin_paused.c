@@ -18,9 +18,14 @@
  *           and the completion was dequeued (recorded).
  *           The send is recorded (its IoPosted comes in the stream, after its
  *           completion): the snapshot must not hold it too.
+ *   waiting: no send. Three workers start waiting in GQCS in an order that is
+ *           not the order they were created in (w2, then w0, then w1, 50 ms
+ *           apart), with recording off; then a viewer attaches. Its snapshot
+ *           must list them waiting in that order (the port wakes the last
+ *           one first: the order is what the LIFO is rebuilt from).
  * The viewer is this program (a thread on 127.0.0.1:port): it answers
  * {"ok":true} and keeps the stream's file bytes (FORMAT.md §11) in `out`.
- * Usage: latejoin_paused.exe gone|seeded|undecided|late port out.iocptrace */
+ * Usage: latejoin_paused.exe gone|seeded|undecided|late|waiting port out.iocptrace */
 #define IOCPSCOPE_TEST_HOOKS
 #define IOCPSCOPE_IMPLEMENTATION
 #include "iocpscope.h"
@@ -142,6 +147,52 @@ static DWORD WINAPI thread_a(LPVOID arg) {
   return 0;
 }
 
+/* waiting: the workers, each entering GQCS when its event is set. */
+static HANDLE g_wait_port, g_wait_go[3];
+
+static DWORD WINAPI waiter(LPVOID arg) {
+  static const char *const names[3] = {"w0", "w1", "w2"};
+  int k = (int)(INT_PTR)arg;
+  DWORD bytes = 0;
+  ULONG_PTR key = 0;
+  OVERLAPPED *ov = NULL;
+  IOCPSCOPE_THREAD(IOCPSCOPE_ROLE_WORKER, names[k]);
+  WaitForSingleObject(g_wait_go[k], 10000);
+  return IOCPSCOPE_GetQueuedCompletionStatus(g_wait_port, &bytes, &key, &ov, 20000) ? 0 : 1;
+}
+
+static int waiting_order(void) {
+  static const int enter[3] = {2, 0, 1};
+  HANDLE th[3], vt;
+  DWORD code;
+  int k, bad = 0;
+  g_wait_port = IOCPSCOPE_CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 4);
+  if (!g_wait_port) return 5;
+  vt = CreateThread(NULL, 0, viewer, NULL, 0, NULL);
+  for (k = 0; k < 3; k++) g_wait_go[k] = CreateEventW(NULL, TRUE, FALSE, NULL);
+  for (k = 0; k < 3; k++) th[k] = CreateThread(NULL, 0, waiter, (LPVOID)(INT_PTR)k, 0, NULL);
+  Sleep(50);
+  for (k = 0; k < 3; k++) { /* recording is off: these GQCS calls are not recorded */
+    SetEvent(g_wait_go[enter[k]]);
+    Sleep(50);
+  }
+  SetEvent(g_listen_now);
+  if (!until_active(10000)) return 8;
+  Sleep(300); /* the snapshot is out */
+  for (k = 0; k < 3; k++) IOCPSCOPE_PostQueuedCompletionStatus(g_wait_port, 0, 0, NULL);
+  for (k = 0; k < 3; k++) {
+    WaitForSingleObject(th[k], 10000);
+    if (!GetExitCodeThread(th[k], &code) || code != 0) bad = 1;
+  }
+  Sleep(200);
+  CloseHandle(g_wait_port);
+  IOCPSCOPE_SHUTDOWN();
+  WaitForSingleObject(vt, 10000);
+  printf("latejoin_paused waiting: workers %s, viewer %s\n", bad ? "failed" : "ok",
+         g_viewer_ok ? "ok" : "failed");
+  return g_viewer_ok && !bad ? 0 : 9;
+}
+
 int main(int argc, char **argv) {
   WSADATA wsa;
   SOCKET l, client;
@@ -165,6 +216,7 @@ int main(int argc, char **argv) {
   g_dequeued = CreateEventW(NULL, TRUE, FALSE, NULL);
   g_listen_now = CreateEventW(NULL, TRUE, FALSE, NULL);
   g_viewer_done = CreateEventW(NULL, TRUE, FALSE, NULL);
+  if (strcmp(argv[1], "waiting") == 0) return waiting_order();
   vt = CreateThread(NULL, 0, viewer, NULL, 0, NULL);
 
   /* a connected pair on loopback; the server side on a port, as session SESSION */
