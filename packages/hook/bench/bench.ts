@@ -145,9 +145,8 @@ function busiest(): string {
  * more clock reads and a store per hooked call, which the end-to-end figure must
  * not carry, so that figure comes from a run of its own).
  */
-async function perCall(selftime: boolean): Promise<CallResults> {
+async function perCall(exe: string, selftime: boolean): Promise<CallResults> {
   const dir = workDir(selftime ? 'bench-calls-selftime' : 'bench-calls');
-  const exe = buildBench('hook_bench');
   const results = join(dir, 'calls.json');
   const c = cliToFile(
     [
@@ -207,8 +206,9 @@ async function main(): Promise<void> {
       '\n1. ns the hook adds per interposed call (recording to a file)\n' +
         '  a. end to end: medians of paired iterations, real and hooked back to back',
     );
-    const { cases } = await perCall(false); // a: the DLL as shipped
-    const timed = await perCall(true);
+    const exe = buildBench('hook_bench');
+    const { cases } = await perCall(exe, false); // a: the DLL as shipped
+    const timed = await perCall(exe, true);
     const { timerNs, selftime } = timed;
     let worst = 0;
     for (const c of cases) {

@@ -54,7 +54,7 @@ export class TraceService {
 
   constructor(private readonly opts: TraceServiceOptions = {}) {
     this.maxOpen = opts.maxOpen ?? 4;
-    if (opts.prewarm === true && opts.inline !== true) this.spare = this.startSpare();
+    this.ensureSpare();
   }
 
   /** Resolves once the spare index thread (prewarm) is loaded and waiting, or at once without one. */
@@ -65,12 +65,7 @@ export class TraceService {
   /** A thread that waits for its file ('start'); it does not keep the process alive while it waits. */
   private async startSpare(): Promise<Worker | null> {
     try {
-      const w = await spawnThread(new URL('./index-worker.ts', import.meta.url), {
-        workerData: null,
-        name: 'iocpscope index',
-      });
-      this.workers.add(w);
-      w.once('exit', () => this.workers.delete(w));
+      const w = await this.spawnIndexThread(null);
       // A thread that failed to start, or ended, is no spare: the next open starts its own.
       w.on('error', () => undefined);
       // Loaded (its modules evaluated) and waiting: it says 'ready'.
@@ -89,7 +84,7 @@ export class TraceService {
   /**
    * An index thread for `input`: the spare when there is one (each spare is
    * handed to one open only), else a new one. The next spare starts once this
-   * index is built (restart()), not beside the build.
+   * index is built (ensureSpare()), not beside the build.
    */
   private async indexThread(input: IndexWorkerInput): Promise<Worker> {
     const pending = this.spare;
@@ -102,6 +97,11 @@ export class TraceService {
       spare.postMessage(start);
       return spare;
     }
+    return this.spawnIndexThread(input);
+  }
+
+  /** An index thread, given its file (workerData) or to wait for one (null); close() ends it. */
+  private async spawnIndexThread(input: IndexWorkerInput | null): Promise<Worker> {
     const w = await spawnThread(new URL('./index-worker.ts', import.meta.url), {
       workerData: input,
       name: 'iocpscope index',
@@ -111,9 +111,14 @@ export class TraceService {
     return w;
   }
 
-  /** After an index build: a new spare, when prewarm asks for one and none is there. */
-  private restart(): void {
-    if (this.opts.prewarm === true && !this.closed && this.spare === null)
+  /** A spare index thread started, when prewarm asks for one and none is there. */
+  private ensureSpare(): void {
+    if (
+      this.opts.prewarm === true &&
+      this.opts.inline !== true &&
+      !this.closed &&
+      this.spare === null
+    )
       this.spare = this.startSpare();
   }
 
@@ -235,7 +240,7 @@ export class TraceService {
         w.on('exit', (c) =>
           c !== 0 && !ckpDone ? reject(new Error(`index thread exited ${c}`)) : undefined,
         );
-      }).finally(() => this.restart());
+      }).finally(() => this.ensureSpare());
     }
     const handed =
       built === null
