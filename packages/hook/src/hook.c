@@ -294,6 +294,8 @@ static void hk_log(const char *fmt, ...) {
 #define HK_ROLE(t) ((t)->ext[0])
 #define HK_DEPTH(t) ((t)->ext[1])
 #define HK_SEEN_GQCS(t) ((t)->ext[2])
+#define HK_IO_NEXT(t) ((t)->ext[4]) /* the thread's next ioId */
+#define HK_IO_LEFT(t) ((t)->ext[5]) /* ioIds left in its block */
 
 typedef struct hk_call {
   iocpscope__thread *t; /* NULL: not traced (detached, tracer off, its own thread) */
@@ -448,6 +450,27 @@ static void hk_leave(hk_call *c) {
     InterlockedDecrement(&hk.untracked_inside);
 }
 
+/* A new ioId: unique in the trace and never 0, as FORMAT.md asks. A thread takes them
+ * from the shared counter in blocks of HK_IO_BLOCK, so a post makes no locked add on the
+ * one line every worker shares (one post in HK_IO_BLOCK does): uncontended that add cost
+ * ~10 ns of a skip-on-success WSASend's hook (bench:hook 1c), and every worker's posts
+ * passed its line between the cores. A thread's ioIds rise; across threads they are not in
+ * post order (the hook records no IoRing, whose chain check reads that order). */
+#define HK_IO_BLOCK 64u
+static uint32_t hk_new_io(iocpscope__thread *t) {
+  uint32_t id;
+  do {
+    if (IOCPSCOPE__UNLIKELY(HK_IO_LEFT(t) == 0)) {
+      LONG base = InterlockedExchangeAdd(&iocpscope__g.next_io, (LONG)HK_IO_BLOCK);
+      HK_IO_NEXT(t) = (uint32_t)base + 1u;
+      HK_IO_LEFT(t) = HK_IO_BLOCK;
+    }
+    id = HK_IO_NEXT(t)++;
+    HK_IO_LEFT(t)--;
+  } while (IOCPSCOPE__UNLIKELY(id == 0)); /* the counter wrapped */
+  return id;
+}
+
 /* The last error as it was when the hook was entered, for the real call. */
 #define HK_BEFORE_REAL(c) HK_SET_LAST_ERROR((c)->err0)
 
@@ -500,7 +523,8 @@ static hk_cell *hk_cell_of(uint64_t session) {
  * (On the count alone, a thread preempted between its stamp and its CAS could still
  * succeed after others took the count away and back, with the oldest stamp: its record
  * then led the chain, and theirs fitted nowhere. Seen once in CI, under load with resets.) */
-static LONG hk_count_cas(iocpscope__thread *t, hk_cell *cell, LONG delta, uint64_t *ticks_out) {
+IOCPSCOPE__INLINE LONG hk_count_cas(iocpscope__thread *t, hk_cell *cell, LONG delta,
+                                    uint64_t *ticks_out) {
   uint64_t ticks;
   LONG64 old, seen, want;
   iocpscope__st64(&t->busy, iocpscope__ld64(&iocpscope__g.merged) + 1); /* as in stamp() */
@@ -519,8 +543,8 @@ static LONG hk_count_cas(iocpscope__thread *t, hk_cell *cell, LONG delta, uint64
   return HK_COUNT_OF_WORD(old) + delta;
 }
 
-static LONG hk_count(hk_call *c, hk_cell *cell, LONG delta, uint64_t session, int cause,
-                     uint32_t io) {
+IOCPSCOPE__INLINE LONG hk_count(hk_call *c, hk_cell *cell, LONG delta, uint64_t session,
+                                int cause, uint32_t io) {
   iocpscope__thread *t = c->t;
   uint64_t ticks;
   LONG now = hk_count_cas(t, cell, delta, &ticks);
@@ -722,7 +746,8 @@ static void hk_unseen(hk_call *c, LPOVERLAPPED ov) {
 }
 
 /* Before the real call: the post's ioId, the derived +1 and the table entry. */
-static void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock, LPOVERLAPPED ov) {
+IOCPSCOPE__INLINE void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock,
+                                     LPOVERLAPPED ov) {
   uint64_t o = (uint64_t)(uintptr_t)ov;
   int cause = p->op == IOCPSCOPE__OP_SEND || p->op == 5 || p->op == 6 ? IOCPSCOPE_CAUSE_SEND_POST
                                                                     : IOCPSCOPE_CAUSE_RECV_POST;
@@ -730,7 +755,7 @@ static void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock, LPOVERLAPPED ov
   p->session = hk_session_for_post(c, sock, &p->k,
                                    p->op == IOCPSCOPE__OP_ACCEPT ? "listening" : "local");
   p->cell = hk_cell_of(p->session);
-  p->io = iocpscope__new_io();
+  p->io = hk_new_io(c->t);
   if (p->cell) hk_count(c, p->cell, 1, p->session, cause, p->io);
   p->tag = iocpscope__post_enter(c->t);
   p->slot =
@@ -740,7 +765,8 @@ static void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock, LPOVERLAPPED ov
 static void hk_accept_done(hk_call *c, uint64_t accept_socket, const uint64_t extra[3]);
 
 /* After it: IoPosted and IoDetail, and the derived -1 when no packet will come. */
-static void hk_post_end(hk_call *c, hk_post *p, LPOVERLAPPED ov, uint32_t result) {
+IOCPSCOPE__INLINE void hk_post_end(hk_call *c, hk_post *p, LPOVERLAPPED ov,
+                                   uint32_t result) {
   iocpscope__thread *t = c->t;
   uint64_t o = (uint64_t)(uintptr_t)ov;
   int failed = result != 0 && result != WSA_IO_PENDING;
@@ -1282,7 +1308,7 @@ static BOOL WINAPI hk_PostQueuedCompletionStatus(HANDLE port, DWORD bytes, ULONG
     return HK_REAL(HK_PostQueuedCompletionStatus, pqcs_fn)(port, bytes, key, ov);
   }
   if (ov) {
-    io = iocpscope__new_io();
+    io = hk_new_io(c.t);
     slot = iocpscope__post_begin(o, (uint64_t)key, io, IOCPSCOPE__OP_POST, 0, bytes, (uint64_t)key,
                                  0);
   }

@@ -7,6 +7,7 @@
 // - every accepted post is dequeued exactly once by a GqcsReturn with the same
 //   (session, ioId), a failed or at-once-completed one never, and every matched
 //   dequeue has its post;
+// - an ioId names one post or one PQCS packet in the whole trace (never 0);
 // - a session's IoCount records chain (new - delta = the previous value), the
 //   count never goes below 0, and its release comes once, at 0, after its
 //   socket was closed (SocketClosed) or disconnected (DisconnectEx dequeued);
@@ -159,6 +160,13 @@ export function checkHookTrace(
   >();
   const serials = new Set<number>();
   const handles = new Map<number, number>();
+  const ioIds = new Map<number, number>(); // ioId -> the IoPosted or Pqcs that took it
+  const takeIo = (r: Rec): void => {
+    const was = ioIds.get(r.z);
+    if (r.z === 0) problem(`event ${r.i}: an I/O with ioId 0`);
+    else if (was !== undefined) problem(`event ${r.i}: io #${r.z} was handed out at event ${was}`);
+    else ioIds.set(r.z, r.i);
+  };
 
   for (let n = 0; n < recs.length; n++) {
     const r: Rec = recs[n]!;
@@ -173,6 +181,7 @@ export function checkHookTrace(
         const k = key(r.session, r.z);
         if (posts.has(k))
           problem(`event ${r.i}: io #${r.z} of ${r.session.toString(16)} posted twice`);
+        else takeIo(r);
         const detail = recs
           .slice(n + 1, n + 8)
           .find((q) => q.tid === r.tid && q.z === r.z && q.kind === EventKind.IoDetail);
@@ -204,6 +213,9 @@ export function checkHookTrace(
         if (post.incIndex < 0) problem(`event ${r.i}: io #${r.z} posted without a +1 before it`);
         break;
       }
+      case EventKind.Pqcs:
+        if ((r.a & 0x20) !== 0) takeIo(r); // with an OVERLAPPED: the packet has an ioId
+        break;
       case EventKind.GqcsReturn: {
         const op = r.a & 0x0f;
         const hasOv = (r.a & 0x20) !== 0;

@@ -730,7 +730,7 @@ typedef struct iocpscope__thread {
   uint32_t site_line[32];
   uint32_t site_id[32];
   /* owned by a tracer built on this header (the hook DLL): reset with the thread */
-  uint32_t ext[4];
+  uint32_t ext[6];
   uint64_t ext_site_key[8];       /* its call sites, cached on the thread's own lines */
   iocpscope_loc ext_site_loc[8];
   /* session slot cache for IoCount updates */
