@@ -819,6 +819,20 @@ static uint32_t hk_total(const WSABUF *bufs, DWORD n) {
   return b;
 }
 
+/* What a socket post is about to touch, asked for at once: the socket's and the
+ * OVERLAPPED's table slots and the ring's next slot. After a real call into Wine these
+ * lines are often out of the near caches, and the path would otherwise miss on them one
+ * after another (the socket's slot names the session, whose cell comes next). */
+IOCPSCOPE__INLINE void hk_prefetch_post(iocpscope__thread *t, uint64_t sock, uint64_t ov) {
+  iocpscope__map *ovs = &iocpscope__g.ovs;
+  if (hk.socks.slots)
+    _mm_prefetch((const char *)&hk.socks.slots[iocpscope__mix(sock) & hk.socks.mask],
+                 _MM_HINT_T0);
+  if (ovs->slots)
+    _mm_prefetch((const char *)&ovs->slots[iocpscope__mix(ov) & ovs->mask], _MM_HINT_T0);
+  if (t->ring) _mm_prefetch((const char *)&t->ring[t->head & t->mask], _MM_HINT_T0);
+}
+
 /* The four socket posts share one shape: only an overlapped call without a completion
  * routine goes through a completion port. */
 #define HK_SOCKET_POST(WHICH, API, OP, CALL)                                     \
@@ -832,6 +846,7 @@ static uint32_t hk_total(const WSABUF *bufs, DWORD n) {
     HK_BEFORE_REAL(&c);                                                          \
     return CALL;                                                                 \
   }                                                                              \
+  hk_prefetch_post(c.t, (uint64_t)s, (uint64_t)(uintptr_t)ov);                  \
   memset(&p, 0, sizeof p);                                                       \
   p.op = OP;                                                                     \
   p.bufs = (unsigned)n;                                                          \
