@@ -257,6 +257,27 @@ describe('the live view over hours', { timeout: 60_000 }, () => {
     expect(s.cursor).toBe(s.trace!.count - 1);
   });
 
+  it('following, a bracket that comes late: nothing is kept until it comes, so the trace stays at its cap, and what was not kept is counted in the trim', () => {
+    const h = live();
+    const cap = 8 * 2 ** 20 * LIVE_TRACE_SHARE;
+    while (h.resyncs() === 0) h.stream(FRAME);
+    const asked = h.store.getState().trace!;
+    const held = asked.count;
+    expect(asked.bytes).toBeGreaterThan(cap);
+    // The hub is busy: 20 frames come before the bracket (seen in e2e on a fast machine,
+    // where the trace had grown to 7.9 MB of an 8 MB budget by the time it came).
+    for (let k = 0; k < 20; k++) h.stream(FRAME);
+    expect(h.store.getState().trace!.count).toBe(held);
+    expect(h.resyncs()).toBe(1);
+    h.frame(bracket(tsOf(h.at() - 1)));
+    const s = h.store.getState();
+    expect(s.trace!.count).toBe(3); // the leading Gap and the bracket
+    expect(s.liveTrim).toMatchObject({ times: 1, events: held + 20 * FRAME });
+    // Following again from the bracket.
+    h.stream(FRAME);
+    expect(h.store.getState().trace!.count).toBe(3 + FRAME);
+  });
+
   it('paused, opens the spool at the cursor’s time and steps back to its oldest event; resumed, follows from a bracket', async () => {
     const h = live();
     h.stream(60_000);

@@ -234,6 +234,8 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
   let discarding = false;
   /** Events that arrived and were not kept since the last publish. */
   let unseen = 0;
+  /** Events not kept while following and waiting for a bracket (counted in the next trim). */
+  let awaitingDropped = 0;
   /** Bumps when a spool open must be forgotten (resume, new connection). */
   let spoolToken = 0;
   /** The overview's threshold (events/s of trace time); Infinity: never. */
@@ -263,6 +265,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     resyncPending = false;
     discarding = false;
     unseen = 0;
+    awaitingDropped = 0;
     spoolToken++;
     if (resyncTimer !== null) env.timers.clearTimeout(resyncTimer);
     resyncTimer = null;
@@ -343,6 +346,8 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
     }
     lastPublishedCount = 0;
     const first = s.liveTrim === null;
+    const dropped = awaitingDropped;
+    awaitingDropped = 0;
     set({
       trace,
       traceVersion: s.traceVersion + 1,
@@ -356,7 +361,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
       liveTrim: old
         ? {
             times: trim.times + 1,
-            events: trim.events + old.count,
+            events: trim.events + old.count + dropped,
             findings: trim.findings + s.findings.length,
           }
         : trim,
@@ -728,6 +733,7 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
           const now = get();
           if (now.remote !== null || discarding) {
             unseen += n;
+            if (discarding && now.remote === null && !now.paused) awaitingDropped += n;
             requestPublish();
             return;
           }
@@ -743,10 +749,14 @@ export function createLiveSlice(ctx: SliceContext): Slice<LiveState, LiveActions
           requestPublish();
           if (!now.paused) measureRate(tr, n);
           if (tr.bytes > liveCapBytes()) {
-            // Following: start again from a bracket at the head. Paused (no spool
+            // Following: start again from a bracket at the head, and keep nothing
+            // until it comes (the bracket replaces this trace, which would otherwise
+            // grow past its cap for as long as the bracket takes). Paused (no spool
             // to fall back on): keep what is held, count the rest, resync on resume.
-            if (!now.paused) requestResync();
-            else discarding = true;
+            if (!now.paused) {
+              requestResync();
+              if (resyncPending) discarding = true;
+            } else discarding = true;
           }
         },
         onGap: (g) => {
