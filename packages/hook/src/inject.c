@@ -365,6 +365,8 @@ static int cmd_attach(const options *o) {
   }
   config = publish_config(pid, o, 1);
   path = remote_path(process, o->dll);
+  /* said before the remote load, which may wait up to 30 s: a hang is then placed */
+  say("loading %ls into process %lu", base_name(o->dll), (unsigned long)pid);
   if (!config || !path || !run_remote(process, (void *)load_library_w(), path, 30000, &code) ||
       !remote_module(process, o->dll)) {
     say("cannot load %ls into process %lu (error %lu)", o->dll, (unsigned long)pid,

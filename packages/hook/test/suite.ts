@@ -621,10 +621,21 @@ async function attachTests(suite: Suite): Promise<void> {
           ['attach', 'acceptex_echo.exe', '--record', traceFile, '--stop-file', detachFile],
           join(dir, 'attach.log'),
         );
+        // Past the injector's own 30 s limit on the remote load, so that its word on a
+        // failure is in the log (once, in CI, the log was still empty at 30 s).
         const t0 = Date.now();
+        let gone: number | null | undefined;
+        void a.exited.then((s) => (gone = s));
         while (!/attached \d+/.test(readText(join(dir, 'attach.log')))) {
-          if (Date.now() - t0 > 30_000)
-            throw new Error(`not attached: ${readText(join(dir, 'attach.log'))}`);
+          if (Date.now() - t0 > 45_000 || gone !== undefined) {
+            a.kill('SIGTERM');
+            throw new Error(
+              `not attached after ${Date.now() - t0} ms (attach ` +
+                `${gone === undefined ? 'still running' : `exited ${gone}`}): ` +
+                `${readText(join(dir, 'attach.log'))}\nthe server's log: ` +
+                readText(join(dir, 'server.log')),
+            );
+          }
           await sleep(100);
         }
         // What one connection can have in flight: IN_FLIGHT messages of SIZE bytes.
