@@ -713,6 +713,11 @@ typedef struct iocpscope__thread {
   uint64_t cached_tail;
   uint64_t pending_lost;
   int no_ring; /* the budget had no room: records are counted as lost */
+  /* owned by a tracer built on this header (the hook DLL), reset with the thread: next to
+   * the ring's fields, which every record reads, as that tracer reads these on every call */
+  uint32_t ext[6];
+  uint64_t ext_site_key[8]; /* its call sites, cached on the thread's own lines */
+  iocpscope_loc ext_site_loc[8];
   /* reservation of an ioId by a +1 before the post (IOCPSCOPE_IOCOUNT with an OVERLAPPED) */
   uint64_t reserve_ov[4];
   uint32_t reserve_id[4];
@@ -729,10 +734,6 @@ typedef struct iocpscope__thread {
   const char *site_file[32];
   uint32_t site_line[32];
   uint32_t site_id[32];
-  /* owned by a tracer built on this header (the hook DLL): reset with the thread */
-  uint32_t ext[6];
-  uint64_t ext_site_key[8];       /* its call sites, cached on the thread's own lines */
-  iocpscope_loc ext_site_loc[8];
   /* session slot cache for IoCount updates */
   uint64_t sess_key;
   iocpscope__slot *sess_slot;
