@@ -37,6 +37,9 @@ async function record(s: Scenario): Promise<Recorded> {
 
 type Recorded = Awaited<ReturnType<typeof recordScenario>>;
 
+/** How long a race's runs may go on while its rule has not fired. */
+const RACE_BUDGET_MS = 90_000;
+
 const rulesOf = (r: Recorded): RuleId[] =>
   [...new Set(r.outcome.findings.map((f) => f.rule))].sort();
 
@@ -86,26 +89,39 @@ describe('each fault switch, run under load and recorded, is caught by its rule 
     const co = FAULT_CO_FINDINGS[s.name as keyof typeof FAULT_CO_FINDINGS];
     const required = [rule, ...co.filter((c) => c.always === true).map((c) => c.rule)].sort();
     const allowed = new Set<RuleId>([rule, ...co.map((c) => c.rule)]);
-    it(`--fault ${s.name}: check reports ${required.join(' + ')}${
-      co.length > required.length - 1
-        ? ` (and may report ${co
-            .filter((c) => c.always !== true)
-            .map((c) => c.rule)
-            .join(', ')})`
-        : ''
-    }`, async () => {
-      // Races get the attempts the example script gives them.
-      let rules: RuleId[] = [];
-      let last: Recorded | null = null;
-      for (let attempt = 0; attempt < s.attempts && !rules.includes(rule); attempt++) {
-        last = await record(s);
-        rules = rulesOf(last);
-      }
-      expect(rules).toEqual(expect.arrayContaining(required));
-      const outside = rules.filter((r) => !allowed.has(r));
-      expect(outside, outside.length > 0 && last !== null ? explain(last, allowed) : '').toEqual(
-        [],
-      );
-    }, 120_000);
+    it(
+      `--fault ${s.name}: check reports ${required.join(' + ')}${
+        co.length > required.length - 1
+          ? ` (and may report ${co
+              .filter((c) => c.always !== true)
+              .map((c) => c.rule)
+              .join(', ')})`
+          : ''
+      }`,
+      async () => {
+        // Races get the attempts the example script gives them, and then more while the
+        // race has not shown, for up to RACE_BUDGET_MS: how often it shows depends on the
+        // machine (job-queue-two-flushers: 4 runs in 20 here, idle; 30 runs all missed it
+        // in one CI run).
+        let rules: RuleId[] = [];
+        let last: Recorded | null = null;
+        const t0 = Date.now();
+        for (
+          let attempt = 0;
+          (attempt < s.attempts || (s.attempts > 1 && Date.now() - t0 < RACE_BUDGET_MS)) &&
+          !rules.includes(rule);
+          attempt++
+        ) {
+          last = await record(s);
+          rules = rulesOf(last);
+        }
+        expect(rules).toEqual(expect.arrayContaining(required));
+        const outside = rules.filter((r) => !allowed.has(r));
+        expect(outside, outside.length > 0 && last !== null ? explain(last, allowed) : '').toEqual(
+          [],
+        );
+      },
+      RACE_BUDGET_MS + 60_000,
+    );
   }
 });
