@@ -1585,20 +1585,19 @@ void iocpscope_session_created(iocpscope_loc *loc, const char *func, uint64_t se
     iocpscope__map_publish(s);
   }
   if (socket != 0 && socket != (uint64_t)INVALID_SOCKET) {
+    /* A handle value that a new connection reuses gets a new entry, never the old one
+     * re-pointed: the old session's release removes the entry it found naming it by a CAS
+     * on the control word it saw, which a re-pointed entry still matches. It could then
+     * remove the new session's entry, and the new session's posts would name no session. */
     LONG64 c = 0;
     iocpscope__slot *k = iocpscope__map_find(&iocpscope__g.sockets, socket, &c);
-    if (!k) {
-      k = iocpscope__map_claim(&iocpscope__g.sockets, socket);
-      if (k) {
-        k->v[0] = (LONG64)session;
-        k->v[1] = 1;
-        k->v[2] = 0;
-        iocpscope__map_publish(k);
-      }
-    } else {
-      iocpscope__st64(&k->v[0], (LONG64)session);
-      iocpscope__st64(&k->v[1], 1);
-      iocpscope__st64(&k->v[2], 0);
+    if (k) iocpscope__map_remove(k, c);
+    k = iocpscope__map_claim(&iocpscope__g.sockets, socket);
+    if (k) {
+      k->v[0] = (LONG64)session;
+      k->v[1] = 1;
+      k->v[2] = 0;
+      iocpscope__map_publish(k);
     }
   }
   if (iocpscope__on())
@@ -1647,7 +1646,10 @@ void iocpscope_session_released(iocpscope_loc *loc, const char *func, uint64_t s
     uint64_t sock = (uint64_t)s->v[0];
     LONG64 kc = 0;
     iocpscope__slot *k = iocpscope__map_find(&iocpscope__g.sockets, sock, &kc);
-    if (k && (uint64_t)k->v[0] == session) iocpscope__map_remove(k, kc);
+    if (k && (uint64_t)k->v[0] == session) {
+      IOCPSCOPE__HOOK(6);
+      iocpscope__map_remove(k, kc);
+    }
     iocpscope__map_remove(s, c);
   }
   t->sess_slot = NULL;

@@ -281,7 +281,7 @@ async function wrapperTests(suite: Suite): Promise<void> {
   );
 }
 
-async function pausedRun(mode: 'late' | 'aba') {
+async function pausedRun(mode: 'late' | 'aba' | 'reuse') {
   const dir = workDir(`ordering-${mode}`);
   const exe = buildExe(join(BUILD, 'ordering_paused.exe'), [join(NATIVE, 'ordering_paused.c')], {
     defines: ['IOCPSCOPE_ENABLE'],
@@ -316,6 +316,13 @@ async function orderingTest(suite: Suite): Promise<void> {
         overtaken.length === 0,
         `${overtaken.length} markers stamped after the paused one were written before it`,
       );
+    },
+  );
+
+  await suite.test(
+    "a socket handle reused while its old session's release is paused names the new session (the old release does not remove the new entry)",
+    async () => {
+      await pausedRun('reuse');
     },
   );
 
