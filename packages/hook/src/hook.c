@@ -138,8 +138,8 @@ typedef struct hk_shared_config {
 /* One session's derived IOCount and state, found by its serial (id >> 32). Cells are
  * reused only after the table has gone round once, so a stale pointer never lands in
  * a session that is still being counted. */
-/* `word`: the derived IOCount in its low 32 bits, and in its high 32 a version that
- * every change bumps (hk_count_cas: why). */
+/* `word`: the derived IOCount in its low HK_COUNT_BITS bits (signed), and above them the
+ * low 44 bits of the clock reading that stamped the last change (hk_count_cas: why). */
 typedef struct hk_cell {
   LONG64 volatile word;
   LONG volatile state;
@@ -511,29 +511,48 @@ static hk_cell *hk_cell_of(uint64_t session) {
   return c->session == session ? c : NULL;
 }
 
-/* The count in a cell's word. */
-#define HK_COUNT_OF_WORD(w) ((LONG)(uint32_t)(uint64_t)(w))
+/* The count in a cell's word: its low HK_COUNT_BITS bits, signed (a socket with half a
+ * million operations outstanding is far past what Windows lets one socket hold). */
+#define HK_COUNT_BITS 20
+#define HK_COUNT_OF_WORD(w) ((LONG)((int64_t)((uint64_t)(w) << (64 - HK_COUNT_BITS)) >> (64 - HK_COUNT_BITS)))
+/* The last change's stamp in it: the low 44 bits of its clock reading. */
+#define HK_STAMP_OF_WORD(w) ((uint64_t)(w) >> HK_COUNT_BITS)
+#define HK_STAMP_MASK ((1ull << (64 - HK_COUNT_BITS)) - 1)
+/* How far the last change's stamp may lie ahead of this thread's clock reading and still
+ * be taken as the bound it must pass (about 0.35 ms of TSC): a reading runs behind only by
+ * what out-of-order execution and cross-core skew allow, a few hundred ticks. A stamp
+ * further ahead is one from a lap of the 44 bits ago, and bounds nothing. */
+#define HK_AHEAD_MAX (1ull << 20)
 
 /* The derived IOCount of `session` changes by `delta`: iocpscope_iocount_add for the hook's
  * own cells, with the post's ioId known (no per-thread matching), and nothing else touched
- * (snapshots read the cells through hk_count_of). The record is stamped after the count it
- * changes was read and before the CAS, and the CAS is on the count and its version: it
- * succeeds only if nothing changed the count since it was read, so no other change falls
- * between a change's stamp and its CAS, and the stamps follow the order of the changes.
- * (On the count alone, a thread preempted between its stamp and its CAS could still
- * succeed after others took the count away and back, with the oldest stamp: its record
- * then led the chain, and theirs fitted nowhere. Seen once in CI, under load with resets.) */
+ * (snapshots read the cells through hk_count_of). Each change's stamp must follow the
+ * last change's, as the records form a chain in time order.
+ * - The word carries the last change's stamp, and the CAS is on the count and that stamp:
+ *   it succeeds only if nothing changed the count since it was read, so no other change
+ *   falls between a change's stamp and its CAS. (On the count alone, a thread preempted
+ *   between its stamp and its CAS could still succeed after others took the count away
+ *   and back, with the oldest stamp: its record then led the chain, and theirs fitted
+ *   nowhere. Seen once in CI, under load with resets.)
+ * - A stamp is above the stamp in the word it replaces: a clock read without a fence may
+ *   run ahead of the load of the word, and read a time before the change that load saw.
+ *   Raising it past the last stamp costs an add where a fence (lfence; rdtsc) cost ~5 ns a
+ *   change, and the order then rests on the data, not on when the clock was read. A CAS
+ *   that fails reads the clock again, so a raised stamp is never a stale reading raised. */
 IOCPSCOPE__INLINE LONG hk_count_cas(iocpscope__thread *t, hk_cell *cell, LONG delta,
                                     uint64_t *ticks_out) {
-  uint64_t ticks;
+  uint64_t ticks, ahead;
   LONG64 old, seen, want;
   iocpscope__st64(&t->busy, iocpscope__ld64(&iocpscope__g.merged) + 1); /* as in stamp() */
   old = iocpscope__ld64(&cell->word);
   for (;;) {
-    ticks = iocpscope__ticks_after();
+    ticks = iocpscope__ticks();
+    ahead = (HK_STAMP_OF_WORD(old) - ticks) & HK_STAMP_MASK;
+    if (ahead < HK_AHEAD_MAX) ticks += ahead + 1;
     IOCPSCOPE__HOOK(2);
-    want = (LONG64)(((((uint64_t)old >> 32) + 1) << 32) |
-                    (uint32_t)(HK_COUNT_OF_WORD(old) + delta));
+    want = (LONG64)((ticks << HK_COUNT_BITS) |
+                    ((uint64_t)(uint32_t)(HK_COUNT_OF_WORD(old) + delta) &
+                     ((1u << HK_COUNT_BITS) - 1)));
     seen = iocpscope__cas64(&cell->word, want, old);
     if (seen == old) break;
     old = seen;
@@ -614,9 +633,11 @@ static uint64_t hk_session_begin(hk_call *c, iocpscope__slot *k, uint64_t sock, 
   uint64_t id = ((uint64_t)(uint32_t)serial << 32) | (uint32_t)sock;
   hk_cell *cell = &hk.cells[(uint64_t)(uint32_t)serial & hk.cell_mask];
   iocpscope__slot *s;
-  /* the count starts at 0; the version goes on (a cell serves session after session) */
+  /* the count starts at 0, and the stamp goes one on, so the word changes (a cell serves
+   * session after session: a CAS read in the last one fails) */
   iocpscope__st64(&cell->word,
-                  (LONG64)(((uint64_t)iocpscope__ld64(&cell->word) >> 32) + 1) << 32);
+                  (LONG64)(((HK_STAMP_OF_WORD(iocpscope__ld64(&cell->word)) + 1) & HK_STAMP_MASK)
+                           << HK_COUNT_BITS));
   cell->state = 0;
   cell->socket = sock;
   iocpscope__st64((LONG64 volatile *)&cell->session, (LONG64)id);

@@ -276,7 +276,7 @@ function transparencyDiff(plain: string[], hooked: string[]): string[] {
 
 async function probeTests(suite: Suite): Promise<void> {
   await suite.test(
-    'a derived IOCount change stamped, then paused while the count goes away and comes back, stamps again: its record follows theirs (the count and its version are one CAS)',
+    'a derived IOCount change stamped, then paused while the count goes away and comes back, stamps again: its record follows theirs (the count and the last stamp are one CAS); a stamp behind the last one in the word stamps past it',
     async () => {
       const dir = workDir('hook-count-aba');
       const r = await runExe(buildCountAba(), [], {

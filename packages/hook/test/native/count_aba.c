@@ -6,7 +6,13 @@
  * CAS must find the count changed (its version did) and stamp again, so that the
  * stamps follow the order of the changes and the records form a chain. On the count
  * alone, A's CAS found 1 again and succeeded with the oldest stamp.
- * Exit 0 when that holds; it prints the three stamps either way. */
+ *
+ * Then the stamp's lower bound: the count's word carries the last change's stamp, and a
+ * change whose clock reading is behind it (a read without a fence that ran ahead of the
+ * load of the word, or another core's clock a little ahead) stamps past it. Here a word
+ * is given a stamp 50,000 ticks ahead of the clock: the next change must stamp after it.
+ * A stamp a lap of its 44 bits ago bounds nothing: the change keeps its own reading.
+ * Exit 0 when all of it holds; it prints the stamps either way. */
 #define IOCPSCOPE_TEST_HOOKS
 #include "../../src/hook.c"
 #include "../../src/iat.c"
@@ -52,5 +58,26 @@ int main(void) {
          (unsigned long long)a_ticks,
          ok ? "its stamp follows both (it stamped again)"
             : "its change kept a stamp from before them");
+  {
+    static hk_cell ahead, lap, neg;
+    uint64_t now = iocpscope__ticks(), t1, t2, t3;
+    LONG c1, c2, c3;
+    int ok2;
+    ahead.word = (LONG64)((((now + 50000) & HK_STAMP_MASK) << HK_COUNT_BITS) | 1);
+    lap.word = (LONG64)((((now - (1ull << 43)) & HK_STAMP_MASK) << HK_COUNT_BITS) | 1);
+    neg.word = (LONG64)(((now - 10) & HK_STAMP_MASK) << HK_COUNT_BITS);
+    c1 = hk_count_cas(&tb, &ahead, 1, &t1);
+    c2 = hk_count_cas(&tb, &lap, 1, &t2);
+    c3 = hk_count_cas(&tb, &neg, -1, &t3);
+    ok2 = c1 == 2 && t1 > now + 50000 && HK_STAMP_OF_WORD(ahead.word) == (t1 & HK_STAMP_MASK) &&
+          c2 == 2 && t2 >= now && t2 < now + 50000 && c3 == -1 &&
+          HK_COUNT_OF_WORD(neg.word) == -1 && t3 >= now;
+    printf("last stamp %llu ahead of the clock (%llu): the change stamped %llu (count %ld); "
+           "a lap ago: %llu (count %ld); 0 - 1 = %ld: %s\n",
+           (unsigned long long)(now + 50000), (unsigned long long)now, (unsigned long long)t1,
+           (long)c1, (unsigned long long)t2, (long)c2, (long)c3,
+           ok2 ? "each stamp follows the last" : "a stamp does not follow the last");
+    ok = ok && ok2;
+  }
   return ok ? 0 : 1;
 }
