@@ -743,6 +743,7 @@ typedef struct hk_post {
   iocpscope__slot *slot;
   uint32_t io;
   uint32_t tag; /* recorded (the recording's epoch) or not (0): decided once, before the table */
+  int deferred; /* the entry is published after the real call (hk_post_begin) */
 } hk_post;
 
 /* Attached to a running server, a GQCS call begun before the hooks came may dequeue a
@@ -766,7 +767,14 @@ static void hk_unseen(hk_call *c, LPOVERLAPPED ov) {
     hk_maybe_release(c, cell, session);
 }
 
-/* Before the real call: the post's ioId, the derived +1 and the table entry. */
+/* Before the real call: the post's ioId, the derived +1 and the table entry.
+ * A send on a skip-on-success socket usually completes in the call, and then no packet
+ * comes: its entry is claimed and filled but published only when the call has returned
+ * (hk_post_end), and a send done in the call drops it with a store, where a published
+ * entry takes a CAS to remove (a dequeuing thread may be taking it). A packet dequeued
+ * before its post's call returned waits for the publish (hk_take_post). Other posts
+ * usually pend, and publish at once: after the real call the entry's line is often out
+ * of the caches, and a publish then costs a miss (bench:hook 1b, WSARecv + GQCS: ~10 ns). */
 IOCPSCOPE__INLINE void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock,
                                      LPOVERLAPPED ov) {
   uint64_t o = (uint64_t)(uintptr_t)ov;
@@ -780,7 +788,11 @@ IOCPSCOPE__INLINE void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock,
   if (p->cell) hk_count(c, p->cell, 1, p->session, cause, p->io);
   p->tag = iocpscope__post_enter(c->t);
   p->slot =
-      iocpscope__post_begin_ex(o, p->session, p->io, p->op, p->bufs, p->bytes, p->extra, p->tag);
+      iocpscope__post_claim_ex(o, p->session, p->io, p->op, p->bufs, p->bytes, p->extra, p->tag);
+  p->deferred = p->op == IOCPSCOPE__OP_SEND && p->k &&
+                (((uint64_t)p->k->v[1] >> HK_SOCK_MODES_SHIFT) &
+                 FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) != 0;
+  if (p->slot && !p->deferred) iocpscope__map_publish(p->slot);
 }
 
 static void hk_accept_done(hk_call *c, uint64_t accept_socket, const uint64_t extra[3]);
@@ -798,10 +810,18 @@ IOCPSCOPE__INLINE void hk_post_end(hk_call *c, hk_post *p, LPOVERLAPPED ov,
   int counted = p->cell != NULL && (failed || done_now);
   uint64_t ticks = 0;
   LONG now = 0;
-  if (p->slot && (failed || done_now)) iocpscope__post_cancel(p->slot, o);
+  if (p->slot && p->deferred) {
+    IOCPSCOPE__HOOK(7);
+    /* at once: a dequeuing thread may be waiting for it */
+    if (!failed && !done_now) iocpscope__map_publish(p->slot);
+  } else if (p->slot && (failed || done_now)) {
+    iocpscope__post_cancel(p->slot, o);
+  }
   /* no packet will come: the -1 at once, its stamp (taken after the count was read) shared
    * by the post's records, which precede it in the ring */
   if (counted) now = hk_count_cas(t, p->cell, -1, &ticks);
+  /* after the -1's CAS, which would wait for this store's line */
+  if (p->slot && p->deferred && (failed || done_now)) iocpscope__map_drop(p->slot);
   if (p->tag) {
     uint64_t tsw = iocpscope__tsw(counted ? ticks : iocpscope__stamp(t),
                                   iocpscope__site(t, c->loc, c->func));
@@ -1134,6 +1154,64 @@ typedef struct hk_deq {
   LPOVERLAPPED ov;
 } hk_deq;
 
+/* A dequeued packet's post, taken out of the table (post_take_ex), once its call has
+ * returned. A post is published when its call returns (hk_post_end), and its packet can
+ * be dequeued on another thread before that: a slot still claimed for this OVERLAPPED
+ * (CLAIMING) is waited for, spinning, then yielding. The wait ends when the poster's call
+ * returns, which no dequeuing thread holds up; at most HK_CLAIM_WAIT_S seconds all the same
+ * (a thread ended inside its call): then the packet goes unmatched, and the log says so. */
+#define HK_CLAIM_WAIT_S 2
+static int hk_take_post(uint64_t o, uint64_t *session, uint32_t *io, unsigned *op,
+                        uint64_t extra[3]) {
+  iocpscope__map *m = &iocpscope__g.ovs;
+  uint64_t deadline = 0;
+  unsigned spins = 0;
+  static LONG said;
+  if (!m->slots) return 0;
+  for (;;) {
+    uint64_t i = iocpscope__mix(o), n;
+    int claiming = 0;
+    for (n = 0; n < IOCPSCOPE__PROBES; n++, i++) {
+      iocpscope__slot *s = &m->slots[i & m->mask];
+      LONG64 c = iocpscope__ld64(&s->ctl);
+      int st = (int)(c & 3);
+      if (st == IOCPSCOPE__M_EMPTY) break;
+      if ((uint64_t)s->key != o) continue;
+      if (st == IOCPSCOPE__M_LIVE) {
+        uint64_t sess = (uint64_t)s->v[0], v1 = (uint64_t)s->v[1];
+        uint64_t e0 = (uint64_t)s->v[3], e1 = (uint64_t)s->v[4], e2 = (uint64_t)s->v[5];
+        if (iocpscope__map_remove(s, c)) {
+          *session = sess;
+          *io = (uint32_t)v1;
+          *op = (unsigned)(v1 >> 32) & 0xFF;
+          extra[0] = e0;
+          extra[1] = e1;
+          extra[2] = e2;
+          return 1;
+        }
+      } else if (st == IOCPSCOPE__M_CLAIMING) {
+        claiming = 1;
+      }
+    }
+    if (!claiming) return 0;
+    if (!deadline) {
+      deadline = iocpscope__ticks() + iocpscope__g.tps * HK_CLAIM_WAIT_S;
+    } else if ((int64_t)(iocpscope__ticks() - deadline) > 0) {
+      if (!InterlockedExchange(&said, 1))
+        hk_log("a packet's post stayed unpublished for %d s (its thread ended in its call?): "
+               "the packet is recorded unmatched",
+               HK_CLAIM_WAIT_S);
+      return 0;
+    }
+    if (++spins < 64)
+      _mm_pause();
+    else if (spins < 1024)
+      SwitchToThread();
+    else
+      Sleep(1);
+  }
+}
+
 /* A dequeued entry, matched to its post (before deciding whether to record). */
 static void hk_take(hk_deq *h, int ok, DWORD bytes, ULONG_PTR key,
                     LPOVERLAPPED ov, uint32_t error) {
@@ -1150,7 +1228,7 @@ static void hk_take(hk_deq *h, int ok, DWORD bytes, ULONG_PTR key,
   h->ov = ov;
   if (!ov) {
     d->op = IOCPSCOPE__OP_POST;
-  } else if (iocpscope__post_take_ex(o, &d->session, &d->io, &d->op, h->extra)) {
+  } else if (hk_take_post(o, &d->session, &d->io, &d->op, h->extra)) {
     if (d->op == IOCPSCOPE__OP_POST)
       d->session = (uint64_t)key;
     else

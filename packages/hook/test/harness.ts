@@ -126,6 +126,19 @@ export function buildCountAba(): string {
   );
 }
 
+/** post_claim.exe: hook.c compiled in with its test hooks (a post published when its call returns). */
+export function buildPostClaim(): string {
+  return build(
+    join(HOOK_BUILD, 'post_claim.exe'),
+    [join(HOOK_DIR, 'test', 'native', 'post_claim.c')],
+    {
+      flags: [`-I${INCLUDE}`],
+      libs: ['-lws2_32'],
+      deps: [join(SRC, 'hook.c'), join(SRC, 'iat.c'), ...DLL_DEPS],
+    },
+  );
+}
+
 /** The two servers the hook is tested on: the course's (built untraced) and the AcceptEx one. */
 export type ServerKind = 'course' | 'acceptex';
 

@@ -39,6 +39,7 @@ import {
   HOOK_DIR,
   buildAcceptexEcho,
   buildCountAba,
+  buildPostClaim,
   buildHook,
   buildProbe,
   cliToFile,
@@ -284,6 +285,17 @@ async function probeTests(suite: Suite): Promise<void> {
         logFile: join(dir, 'count_aba.log'),
       });
       expect(r.status === 0, `count_aba.exe exited ${r.status}: ${r.log.trim()}`);
+    },
+  );
+  await suite.test(
+    "a packet dequeued before its post's call returned waits for the post's entry and matches it; a post done in the call drops its entry",
+    async () => {
+      const dir = workDir('hook-post-claim');
+      const r = await runExe(buildPostClaim(), [winPath(join(dir, 'post_claim.iocptrace'))], {
+        timeoutMs: 30_000,
+        logFile: join(dir, 'post_claim.log'),
+      });
+      expect(r.status === 0, `post_claim.exe exited ${r.status}: ${r.log.trim()}`);
     },
   );
   await suite.test(

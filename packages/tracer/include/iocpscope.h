@@ -692,6 +692,13 @@ IOCPSCOPE__INLINE void iocpscope__map_publish(iocpscope__slot *s) {
   iocpscope__st64(&s->ctl, (c & ~(LONG64)3) | IOCPSCOPE__M_LIVE);
 }
 
+/* A claimed slot given up before it was published: a plain store, as no other thread
+ * writes a slot while it is being claimed. */
+IOCPSCOPE__INLINE void iocpscope__map_drop(iocpscope__slot *s) {
+  LONG64 c = s->ctl;
+  iocpscope__st64(&s->ctl, (c & ~(LONG64)3) | IOCPSCOPE__M_DELETED);
+}
+
 IOCPSCOPE__INLINE int iocpscope__map_remove(iocpscope__slot *s, LONG64 ctl_seen) {
   return iocpscope__cas64(&s->ctl, (ctl_seen & ~(LONG64)3) | IOCPSCOPE__M_DELETED, ctl_seen) ==
          ctl_seen;
@@ -1805,8 +1812,11 @@ static iocpscope__slot *iocpscope__post_begin(uint64_t ov, uint64_t session, uin
 }
 
 #ifdef IOCPSCOPE_EXTENSION
-/* As post_begin, with v[3..5] given (a tracer built on this header keeps more per post). */
-static iocpscope__slot *iocpscope__post_begin_ex(uint64_t ov, uint64_t session, uint32_t io,
+/* As post_begin, with v[3..5] given (a tracer built on this header keeps more per post),
+ * and the slot left claimed (CLAIMING), not published: the caller publishes it
+ * (iocpscope__map_publish) or drops it (iocpscope__map_drop). Until then it is the caller's
+ * alone: claimers take only empty or deleted slots, and takers only live ones. */
+static iocpscope__slot *iocpscope__post_claim_ex(uint64_t ov, uint64_t session, uint32_t io,
                                                  unsigned op, unsigned bufs, uint32_t bytes,
                                                  const uint64_t extra[3], uint32_t tag) {
   iocpscope__slot *s = iocpscope__map_claim(&iocpscope__g.ovs, ov);
@@ -1818,7 +1828,6 @@ static iocpscope__slot *iocpscope__post_begin_ex(uint64_t ov, uint64_t session, 
     s->v[3] = (LONG64)extra[0];
     s->v[4] = (LONG64)extra[1];
     s->v[5] = (LONG64)extra[2];
-    iocpscope__map_publish(s);
   }
   return s;
 }
