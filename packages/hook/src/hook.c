@@ -216,6 +216,7 @@ static struct hk_state {
   SRWLOCK socks_insert;
   hk_cell *cells;
   uint64_t cell_mask;
+  struct hk_incall *incall; /* one per recorder thread (hk_incall_of) */
   LONG volatile serial;
   LONG volatile workers, acceptors;
   /* attached to a running process: threads that may still be inside a GQCS call begun
@@ -731,6 +732,28 @@ static iocpscope__slot *hk_sock_reset(hk_call *c, uint64_t sock) {
 }
 
 /* ---- posts -------------------------------------------------------------------------------------- */
+/* A send in its call on a skip-on-success socket, kept by its thread, not in the shared
+ * table: such a send usually completes in the call and no packet comes, and then nothing
+ * but its own thread's line was touched (no claim of a table slot, a CAS on a shared line).
+ * Should it pend, its packet may be dequeued on another thread before the call returns:
+ * that thread looks here when the table has no entry (hk_take_post), and takes the post
+ * with a CAS on `state`. One line per recorder thread, indexed as iocpscope__g.threads. */
+enum { HK_IC_IDLE = 0, HK_IC_IN_CALL = 1, HK_IC_TAKEN = 2 };
+#define HK_IC_MAX 1024 /* IOCPSCOPE_MAX_THREADS's bound */
+typedef struct hk_incall {
+  LONG64 volatile state; /* (sequence << 2) | HK_IC_*: a new call, a new sequence */
+  uint64_t ov;
+  uint64_t session;
+  uint64_t v1; /* as the table's v[1]: ioId, op, WSABUF count, tag */
+  uint64_t bytes;
+  uint64_t extra[3];
+} hk_incall;
+
+IOCPSCOPE__INLINE hk_incall *hk_incall_of(iocpscope__thread *t) {
+  size_t i = (size_t)(t - iocpscope__g.threads);
+  return hk.incall && i < HK_IC_MAX ? &hk.incall[i] : NULL;
+}
+
 typedef struct hk_post {
   unsigned op;      /* IOCPSCOPE__OP_* (the protocol's Op) */
   unsigned bufs;    /* WSABUF count */
@@ -744,6 +767,8 @@ typedef struct hk_post {
   uint32_t io;
   uint32_t tag; /* recorded (the recording's epoch) or not (0): decided once, before the table */
   int deferred; /* the entry is published after the real call (hk_post_begin) */
+  hk_incall *ic; /* or kept in the thread's in-call record until then */
+  LONG64 ic_state; /* the record's state while in the call */
 } hk_post;
 
 /* Attached to a running server, a GQCS call begun before the hooks came may dequeue a
@@ -769,12 +794,15 @@ static void hk_unseen(hk_call *c, LPOVERLAPPED ov) {
 
 /* Before the real call: the post's ioId, the derived +1 and the table entry.
  * A send on a skip-on-success socket usually completes in the call, and then no packet
- * comes: its entry is claimed and filled but published only when the call has returned
- * (hk_post_end), and a send done in the call drops it with a store, where a published
- * entry takes a CAS to remove (a dequeuing thread may be taking it). A packet dequeued
- * before its post's call returned waits for the publish (hk_take_post). Other posts
- * usually pend, and publish at once: after the real call the entry's line is often out
- * of the caches, and a publish then costs a miss (bench:hook 1b, WSARecv + GQCS: ~10 ns). */
+ * comes: it goes into its thread's in-call record (hk_incall), and into the table only if
+ * it pends (hk_post_end). Should that record be in use (a hooked send inside a hooked
+ * call), its table entry is claimed and filled but published only when the call has
+ * returned, and a send done in the call drops it with a store, where a published entry
+ * takes a CAS to remove (a dequeuing thread may be taking it). A packet dequeued before
+ * its post's call returned finds it in the record, or waits for the publish
+ * (hk_take_post). Other posts usually pend, and publish at once: after the real call the
+ * entry's line is often out of the caches, and a publish then costs a miss (bench:hook
+ * 1b, WSARecv + GQCS: ~10 ns). */
 IOCPSCOPE__INLINE void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock,
                                      LPOVERLAPPED ov) {
   uint64_t o = (uint64_t)(uintptr_t)ov;
@@ -787,12 +815,44 @@ IOCPSCOPE__INLINE void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock,
   p->io = hk_new_io(c->t);
   if (p->cell) hk_count(c, p->cell, 1, p->session, cause, p->io);
   p->tag = iocpscope__post_enter(c->t);
-  p->slot =
-      iocpscope__post_claim_ex(o, p->session, p->io, p->op, p->bufs, p->bytes, p->extra, p->tag);
   p->deferred = p->op == IOCPSCOPE__OP_SEND && p->k &&
                 (((uint64_t)p->k->v[1] >> HK_SOCK_MODES_SHIFT) &
                  FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) != 0;
+  if (p->deferred && (p->ic = hk_incall_of(c->t)) != NULL) {
+    LONG64 st = p->ic->state;
+    if ((st & 3) == HK_IC_IDLE) {
+      p->ic->ov = o;
+      p->ic->session = p->session;
+      p->ic->v1 = p->io | ((uint64_t)p->op << 32) | ((uint64_t)(p->bufs > 15 ? 15 : p->bufs) << 40) |
+                  ((uint64_t)p->tag << IOCPSCOPE__OV_TAG_SHIFT);
+      p->ic->bytes = p->bytes;
+      p->ic->extra[0] = p->extra[0];
+      p->ic->extra[1] = p->extra[1];
+      p->ic->extra[2] = p->extra[2];
+      p->ic_state = (LONG64)((((uint64_t)st >> 2) + 1) << 2) | HK_IC_IN_CALL;
+      iocpscope__st64(&p->ic->state, p->ic_state); /* after the fields (x64: stores in order) */
+      return;
+    }
+    p->ic = NULL;
+  }
+  p->slot =
+      iocpscope__post_claim_ex(o, p->session, p->io, p->op, p->bufs, p->bytes, p->extra, p->tag);
   if (p->slot && !p->deferred) iocpscope__map_publish(p->slot);
+}
+
+/* A send kept in its thread's in-call record has returned pending: into the table, and
+ * only then out of the record (a dequeuing thread looks in the table, then in the records,
+ * then in the table again, so it finds the post in one or the other). If a dequeuing
+ * thread took it from the record first, the table entry goes again. */
+static void hk_incall_pends(hk_post *p, uint64_t o) {
+  hk_incall *ic = p->ic;
+  iocpscope__slot *slot =
+      iocpscope__post_claim_ex(o, p->session, p->io, p->op, p->bufs, p->bytes, p->extra, p->tag);
+  if (slot) iocpscope__map_publish(slot);
+  if (iocpscope__cas64(&ic->state, p->ic_state & ~(LONG64)3, p->ic_state) != p->ic_state) {
+    if (slot) iocpscope__post_cancel(slot, o); /* its packet was taken from the record */
+    iocpscope__st64(&ic->state, p->ic_state & ~(LONG64)3);
+  }
 }
 
 static void hk_accept_done(hk_call *c, uint64_t accept_socket, const uint64_t extra[3]);
@@ -810,7 +870,19 @@ IOCPSCOPE__INLINE void hk_post_end(hk_call *c, hk_post *p, LPOVERLAPPED ov,
   int counted = p->cell != NULL && (failed || done_now);
   uint64_t ticks = 0;
   LONG now = 0;
-  if (p->slot && p->deferred) {
+  if (p->ic) {
+    IOCPSCOPE__HOOK(7);
+    if (!failed && !done_now) {
+      hk_incall_pends(p, o);
+    } else {
+      /* No packet will come, so no dequeuing thread has one for this OVERLAPPED: out of
+       * the record with a store. (Only a server that posted the same OVERLAPPED again
+       * while it was still in flight, before the hooks came, could have one; had it been
+       * taken, its -1 is the dequeuing thread's.) */
+      if ((iocpscope__ld64(&p->ic->state) & 3) == HK_IC_TAKEN) counted = 0;
+      iocpscope__st64(&p->ic->state, p->ic_state & ~(LONG64)3);
+    }
+  } else if (p->slot && p->deferred) {
     IOCPSCOPE__HOOK(7);
     /* at once: a dequeuing thread may be waiting for it */
     if (!failed && !done_now) iocpscope__map_publish(p->slot);
@@ -1154,18 +1226,52 @@ typedef struct hk_deq {
   LPOVERLAPPED ov;
 } hk_deq;
 
-/* A dequeued packet's post, taken out of the table (post_take_ex), once its call has
- * returned. A post is published when its call returns (hk_post_end), and its packet can
- * be dequeued on another thread before that: a slot still claimed for this OVERLAPPED
- * (CLAIMING) is waited for, spinning, then yielding. The wait ends when the poster's call
- * returns, which no dequeuing thread holds up; at most HK_CLAIM_WAIT_S seconds all the same
- * (a thread ended inside its call): then the packet goes unmatched, and the log says so. */
+/* A dequeued packet's post, taken out of the table or out of an in-call record. A send on
+ * a skip-on-success socket reaches the table only when its call returns (hk_post_end), and
+ * its packet can be dequeued on another thread before that. So: the table; else the
+ * in-call records (hk_take_incall); else the table again (the send left its record after
+ * the first look, and was in the table before it did). A slot still claimed for this
+ * OVERLAPPED (CLAIMING: a send whose record was in use) is waited for, spinning, then
+ * yielding. The wait ends when the poster's call returns, which no dequeuing thread holds
+ * up; at most HK_CLAIM_WAIT_S seconds all the same (a thread ended inside its call): then
+ * the packet goes unmatched, and the log says so. */
 #define HK_CLAIM_WAIT_S 2
+
+/* A send still in its call, taken from its thread's in-call record (hk_incall): the
+ * fields are read before the CAS on the record's state, and the CAS succeeds only if the
+ * record is still that call's (its sequence), so they are that call's. */
+static int hk_take_incall(uint64_t o, uint64_t *session, uint32_t *io, unsigned *op,
+                          uint64_t extra[3]) {
+  LONG hw = iocpscope__ld32(&iocpscope__g.thread_hw), i;
+  if (!hk.incall) return 0;
+  if (hw > HK_IC_MAX) hw = HK_IC_MAX;
+  for (i = 0; i < hw; i++) {
+    hk_incall *ic = &hk.incall[i];
+    LONG64 st = iocpscope__ld64(&ic->state);
+    uint64_t sess, v1, e0, e1, e2;
+    if ((st & 3) != HK_IC_IN_CALL || ic->ov != o) continue;
+    sess = ic->session;
+    v1 = ic->v1;
+    e0 = ic->extra[0];
+    e1 = ic->extra[1];
+    e2 = ic->extra[2];
+    if (iocpscope__cas64(&ic->state, (st & ~(LONG64)3) | HK_IC_TAKEN, st) != st) continue;
+    *session = sess;
+    *io = (uint32_t)v1;
+    *op = (unsigned)(v1 >> 32) & 0xFF;
+    extra[0] = e0;
+    extra[1] = e1;
+    extra[2] = e2;
+    return 1;
+  }
+  return 0;
+}
+
 static int hk_take_post(uint64_t o, uint64_t *session, uint32_t *io, unsigned *op,
                         uint64_t extra[3]) {
   iocpscope__map *m = &iocpscope__g.ovs;
   uint64_t deadline = 0;
-  unsigned spins = 0;
+  unsigned spins = 0, hk_incall_pass = 0;
   static LONG said;
   if (!m->slots) return 0;
   for (;;) {
@@ -1193,7 +1299,14 @@ static int hk_take_post(uint64_t o, uint64_t *session, uint32_t *io, unsigned *o
         claiming = 1;
       }
     }
-    if (!claiming) return 0;
+    if (!claiming) {
+      /* not in the table: a send still in its call, in its thread's record (taken there),
+       * or one that left its record since the table was read (in the table now) */
+      IOCPSCOPE__HOOK(8);
+      if (hk_take_incall(o, session, io, op, extra)) return 1;
+      if (!hk_incall_pass++) continue;
+      return 0;
+    }
     if (!deadline) {
       deadline = iocpscope__ticks() + iocpscope__g.tps * HK_CLAIM_WAIT_S;
     } else if ((int64_t)(iocpscope__ticks() - deadline) > 0) {
@@ -2068,6 +2181,8 @@ static int hk_init(void) {
                                      MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
   if (!hk.cells) return 0;
   hk.cell_mask = cells - 1;
+  hk.incall = (hk_incall *)VirtualAlloc(NULL, HK_IC_MAX * sizeof(hk_incall),
+                                        MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
   hk.main_tid = hk_find_main_thread();
   if (hk.attached) hk_pre_threads();
   hk_resolve();

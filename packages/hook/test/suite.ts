@@ -288,7 +288,7 @@ async function probeTests(suite: Suite): Promise<void> {
     },
   );
   await suite.test(
-    "a packet dequeued before its post's call returned waits for the post's entry and matches it; a post done in the call drops its entry",
+    "a send on a skip-on-success socket: a packet dequeued before its call returned finds its post (in the poster's in-call record, in the table after it left the record, or by waiting for a claimed slot's publish); done in the call, it leaves nothing",
     async () => {
       const dir = workDir('hook-post-claim');
       const r = await runExe(buildPostClaim(), [winPath(join(dir, 'post_claim.iocptrace'))], {

@@ -1,16 +1,23 @@
-/* post_claim.exe — a send's table entry on a skip-on-success socket is published only
- * when its call has returned (hook.c hk_post_end), so a packet dequeued on another
- * thread before that must wait for it (hk_take_post). Made to happen deterministically: hook.c is compiled in with
- * its test hooks and with instant stand-ins for the real calls.
- * 1. Thread P posts a WSASend that pends and is paused 300 ms after the real call
- *    returned, before the publish (test hook 7). Meanwhile the main thread dequeues the
- *    packet. The dequeue must match the post: the session's derived IOCount goes back to
- *    0, the dequeue waited for the publish, and no entry for the OVERLAPPED is left.
- *    Without the wait the packet went unmatched, the count stayed at 1 and the entry
- *    stayed in the table for good.
- * 2. A WSASend done in the call on a skip-on-success socket drops its entry: none is left
- *    (claimed or published), and the count is back at 0.
- * Usage: post_claim.exe TRACE.iocptrace. Exit 0 when both hold; it says what it saw. */
+/* post_claim.exe — a send on a skip-on-success socket reaches the OVERLAPPED table only
+ * when its call has returned (hook.c hk_post_begin / hk_post_end): until then it is in
+ * its thread's in-call record, or, when that record is in use, in a table slot claimed
+ * but not published. A packet dequeued on another thread before the call returned must
+ * still find its post (hk_take_post). Made to happen deterministically: hook.c compiled in
+ * with its test hooks, and instant stand-ins for the real calls.
+ * 1. P's send pends and P is paused after its call (test hook 7), its post in its record.
+ *    The main thread dequeues the packet: it must take the post from the record (the
+ *    session's derived IOCount back to 0), and P, on resuming, must not leave a table
+ *    entry behind (its packet was taken). Red without the record's take (count 1, entry
+ *    left live) or without that removal (entry left live).
+ * 2. P's send pends; thread D dequeues its packet and misses the table, and is paused
+ *    before it looks in the records (test hook 8) until P has published the post and left
+ *    its record. D must then find it in the table on its second look. Red without it.
+ * 3. As 1 with no in-call records (as when a thread's record is in use): the post's slot
+ *    stays claimed through the call, and the dequeue must wait for the publish. Red without
+ *    the wait (count 1, entry left live).
+ * 4. A send done in the call leaves nothing: no table entry, the record idle, count 0; and
+ *    as 3's way, its claimed slot is dropped. Red without the drop (entry left claimed).
+ * Usage: post_claim.exe TRACE.iocptrace. Exit 0 when all hold; it says what it saw. */
 #define IOCPSCOPE_TEST_HOOKS
 #include "../../src/hook.c"
 #include "../../src/iat.c"
@@ -18,13 +25,22 @@
 #include <stdio.h>
 
 static LPOVERLAPPED pc_last;
-static DWORD volatile pause_tid;
-static HANDLE in_window;
+static DWORD volatile pause7_tid, pause8_tid;
+static HANDLE in_window, d_at_8, p_thread;
+static int volatile pause7_ms, pause7_until_d;
+static LONG volatile hook8_seen;
 
 static void hook(int where) {
-  if (where == 7 && GetCurrentThreadId() == pause_tid) {
+  if (where == 7 && GetCurrentThreadId() == pause7_tid) {
     SetEvent(in_window);
-    Sleep(300);
+    if (pause7_until_d)
+      WaitForSingleObject(d_at_8, 5000);
+    else
+      Sleep(pause7_ms);
+  }
+  if (where == 8 && GetCurrentThreadId() == pause8_tid && InterlockedExchange(&hook8_seen, 1) == 0) {
+    SetEvent(d_at_8);
+    WaitForSingleObject(p_thread, 5000); /* P publishes, leaves its record and ends */
   }
 }
 
@@ -52,21 +68,42 @@ static BOOL WINAPI pc_gqcs(HANDLE p, LPDWORD b, PULONG_PTR k, LPOVERLAPPED *ov, 
 }
 
 static SOCKET sock;
-static OVERLAPPED ov_pend, ov_send;
+static OVERLAPPED ovs[4];
+static OVERLAPPED *volatile ov_next;
+static LPOVERLAPPED got;
+static double waited_ms;
 
-static DWORD WINAPI poster(LPVOID arg) {
-  char buf[8];
+static void pc_send_one(OVERLAPPED *ov) {
+  char buf[8] = "abcdefg";
   WSABUF w;
   DWORD n = 0;
-  (void)arg;
   w.buf = buf;
-  w.len = sizeof buf;
-  pause_tid = GetCurrentThreadId();
-  hk_WSASend(sock, &w, 1, &n, 0, &ov_pend, NULL);
+  w.len = 7;
+  hk_WSASend(sock, &w, 1, &n, 0, ov, NULL);
+}
+
+static DWORD WINAPI poster(LPVOID arg) {
+  (void)arg;
+  pause7_tid = GetCurrentThreadId();
+  pc_send_one(ov_next);
   return 0;
 }
 
-/* Any entry for `ov` in the table, claimed or published. */
+static DWORD WINAPI dequeuer(LPVOID arg) {
+  DWORD b;
+  ULONG_PTR key;
+  LARGE_INTEGER f, t0, t1;
+  (void)arg;
+  pause8_tid = GetCurrentThreadId();
+  QueryPerformanceFrequency(&f);
+  QueryPerformanceCounter(&t0);
+  hk_GetQueuedCompletionStatus((HANDLE)1, &b, &key, &got, 0);
+  QueryPerformanceCounter(&t1);
+  waited_ms = (double)(t1.QuadPart - t0.QuadPart) * 1000.0 / (double)f.QuadPart;
+  return 0;
+}
+
+/* Any entry for `ov` in the table: 2 published, 1 claimed, 0 none. */
 static int pc_entry(LPOVERLAPPED ov) {
   iocpscope__map *m = &iocpscope__g.ovs;
   uint64_t o = (uint64_t)(uintptr_t)ov, i = iocpscope__mix(o), n;
@@ -79,18 +116,46 @@ static int pc_entry(LPOVERLAPPED ov) {
   return 0;
 }
 
+static const char *pc_said(int e) { return e == 2 ? "live" : e == 1 ? "claimed" : "gone"; }
+
+static uint64_t session;
+
+/* One pending send dequeued on another thread while its poster is paused (`how`: 1, 2, 3
+ * as above). */
+static int pc_pending(int how, OVERLAPPED *ov, const char *what) {
+  HANDLE d;
+  LONG count;
+  int left, ok;
+  ResetEvent(in_window);
+  ResetEvent(d_at_8);
+  hook8_seen = how == 2 ? 0 : 1;
+  pause7_ms = how == 2 ? 0 : 300;
+  pause7_until_d = how == 2;
+  send_pends = 1;
+  ov_next = ov;
+  got = NULL;
+  p_thread = CreateThread(NULL, 0, poster, NULL, 0, NULL);
+  if (!p_thread || WaitForSingleObject(in_window, 10000) != WAIT_OBJECT_0) return 0;
+  d = CreateThread(NULL, 0, dequeuer, NULL, 0, NULL);
+  if (!d) return 0;
+  WaitForSingleObject(d, 20000);
+  WaitForSingleObject(p_thread, 20000);
+  CloseHandle(d);
+  CloseHandle(p_thread);
+  count = hk_count_of(session);
+  left = pc_entry(ov);
+  ok = got == ov && count == 0 && left == 0 && (how != 3 || waited_ms >= 150) &&
+       (how != 2 || hook8_seen);
+  printf("%d. %s: dequeue took %.0f ms, count %ld, entry %s: %s\n", how, what, waited_ms,
+         (long)count, pc_said(left), ok ? "matched" : "NOT matched");
+  return ok;
+}
+
 int main(int argc, char **argv) {
   WSADATA wsa;
-  HANDLE th;
   iocpscope__slot *k;
-  uint64_t session;
-  DWORD b;
-  ULONG_PTR key;
-  LPOVERLAPPED got = NULL;
-  LONG count1, count2;
-  int left1, left2, ok1, ok2;
-  double waited_ms;
-  LARGE_INTEGER f, t0, t1;
+  hk_incall *keep;
+  int ok = 1;
   if (argc < 2) return 2;
   WSAStartup(MAKEWORD(2, 2), &wsa);
   if (!hk_init()) return 3;
@@ -98,46 +163,40 @@ int main(int argc, char **argv) {
   hk.api[HK_WSASend].real = (void *)pc_send;
   hk.api[HK_GetQueuedCompletionStatus].real = (void *)pc_gqcs;
   in_window = CreateEventW(NULL, TRUE, FALSE, NULL);
+  d_at_8 = CreateEventW(NULL, TRUE, FALSE, NULL);
   sock = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
   k = hk_sock_entry((uint64_t)sock);
-  if (!k || !in_window) return 4;
+  if (!k || !in_window || !d_at_8) return 4;
   k->v[1] |= (LONG64)FILE_SKIP_COMPLETION_PORT_ON_SUCCESS << HK_SOCK_MODES_SHIFT;
+  send_pends = 0;
+  pc_send_one(&ovs[3]); /* the session begins */
+  session = (uint64_t)hk_sock((uint64_t)sock)->v[0];
   iocpscope_test_hook = hook;
 
-  /* 1. the packet dequeued before its post's call returned */
-  send_pends = 1;
-  th = CreateThread(NULL, 0, poster, NULL, 0, NULL);
-  if (!th || WaitForSingleObject(in_window, 10000) != WAIT_OBJECT_0) return 5;
-  QueryPerformanceFrequency(&f);
-  QueryPerformanceCounter(&t0);
-  hk_GetQueuedCompletionStatus((HANDLE)1, &b, &key, &got, 0);
-  QueryPerformanceCounter(&t1);
-  WaitForSingleObject(th, INFINITE);
-  waited_ms = (double)(t1.QuadPart - t0.QuadPart) * 1000.0 / (double)f.QuadPart;
-  session = (uint64_t)hk_sock((uint64_t)sock)->v[0];
-  count1 = hk_count_of(session);
-  left1 = pc_entry(&ov_pend);
-  ok1 = got == &ov_pend && count1 == 0 && left1 == 0 && waited_ms >= 150;
-  printf("dequeued before the post's call returned: waited %.0f ms, count %ld, entry %s: %s\n",
-         waited_ms, (long)count1, left1 ? (left1 == 2 ? "live" : "claimed") : "gone",
-         ok1 ? "matched once published" : "NOT matched");
+  ok &= pc_pending(1, &ovs[0], "taken from the poster's record while its call ran");
+  ok &= pc_pending(2, &ovs[1], "in the table by the time the records were looked at");
+  keep = hk.incall;
+  hk.incall = NULL;
+  ok &= pc_pending(3, &ovs[2], "a claimed slot, waited for until published");
 
-  /* 2. done in the call: the entry is dropped */
+  /* 4. done in the call, both ways */
+  iocpscope_test_hook = NULL;
+  send_pends = 0;
+  pc_send_one(&ovs[3]);
   {
-    char buf[8] = "abcdefg";
-    WSABUF w;
-    DWORD n = 0;
-    w.buf = buf;
-    w.len = 7;
-    iocpscope_test_hook = NULL;
-    send_pends = 0;
-    hk_WSASend(sock, &w, 1, &n, 0, &ov_send, NULL);
+    int left_claimed = pc_entry(&ovs[3]);
+    int ok4;
+    hk.incall = keep;
+    pc_send_one(&ovs[3]);
+    ok4 = left_claimed == 0 && pc_entry(&ovs[3]) == 0 && hk_count_of(session) == 0 &&
+          (hk_incall_of(iocpscope__self())->state & 3) == HK_IC_IDLE;
+    printf("4. done in the call: by a claimed slot, entry %s; by the record, entry %s, record "
+           "%s; count %ld: %s\n",
+           pc_said(left_claimed), pc_said(pc_entry(&ovs[3])),
+           (hk_incall_of(iocpscope__self())->state & 3) == HK_IC_IDLE ? "idle" : "in use",
+           (long)hk_count_of(session), ok4 ? "nothing left" : "NOT cleared");
+    ok &= ok4;
   }
-  count2 = hk_count_of(session);
-  left2 = pc_entry(&ov_send);
-  ok2 = count2 == 0 && left2 == 0;
-  printf("done in the call: count %ld, entry %s: %s\n", (long)count2,
-         left2 ? (left2 == 2 ? "live" : "claimed") : "gone", ok2 ? "dropped" : "NOT dropped");
   iocpscope_shutdown(IOCPSCOPE_END_SERVER_EXIT);
-  return ok1 && ok2 ? 0 : 1;
+  return ok ? 0 : 1;
 }
