@@ -269,7 +269,8 @@ async function main(): Promise<void> {
     );
     console.log(
       `  e. what the paths are built of costs here: a clock read ${f.clockNs.toFixed(1)} ns, after a fence ` +
-        `${f.clockFencedNs.toFixed(1)} ns (the IOCount stamps), a locked add ${f.lockedAddNs.toFixed(1)} ns, ` +
+        `${f.clockFencedNs.toFixed(1)} ns (the IOCount stamps do without: the count's word bounds them), ` +
+        `a locked add ${f.lockedAddNs.toFixed(1)} ns, ` +
         `a 64-bit compare-and-swap ${f.cas64Ns.toFixed(1)} ns\n` +
         '     (uncontended: another core writing the same line costs far more)',
     );

@@ -14,7 +14,8 @@
  *
  * 1e. What the primitives the hook's paths are built of cost here, each timed in a
  *     loop of its own: a clock read (rdtsc), a clock read after every earlier
- *     instruction (lfence; rdtsc: the IOCount stamps), a locked add and a 64-bit
+ *     instruction (lfence; rdtsc: what the IOCount stamps cost before the count's word
+ *     carried the last stamp, hook.c hk_count_cas), a locked add and a 64-bit
  *     compare-and-swap on a line no other thread touches.
  *
  * Usage: hook_fake.exe RESULTS.json TRACE.iocptrace
