@@ -1284,17 +1284,7 @@ static int hk_take_post(uint64_t o, uint64_t *session, uint32_t *io, unsigned *o
       if (st == IOCPSCOPE__M_EMPTY) break;
       if ((uint64_t)s->key != o) continue;
       if (st == IOCPSCOPE__M_LIVE) {
-        uint64_t sess = (uint64_t)s->v[0], v1 = (uint64_t)s->v[1];
-        uint64_t e0 = (uint64_t)s->v[3], e1 = (uint64_t)s->v[4], e2 = (uint64_t)s->v[5];
-        if (iocpscope__map_remove(s, c)) {
-          *session = sess;
-          *io = (uint32_t)v1;
-          *op = (unsigned)(v1 >> 32) & 0xFF;
-          extra[0] = e0;
-          extra[1] = e1;
-          extra[2] = e2;
-          return 1;
-        }
+        if (iocpscope__slot_take_ex(s, c, session, io, op, extra)) return 1;
       } else if (st == IOCPSCOPE__M_CLAIMING) {
         claiming = 1;
       }

@@ -1858,6 +1858,22 @@ static int iocpscope__post_take(uint64_t ov, uint64_t *session, uint32_t *io, un
 }
 
 #ifdef IOCPSCOPE_EXTENSION
+/* One live slot of the OVERLAPPED table taken (its ctl seen as `c`), with v[3..5]: its
+ * values, unless another thread took it first. */
+static int iocpscope__slot_take_ex(iocpscope__slot *s, LONG64 c, uint64_t *session, uint32_t *io,
+                                   unsigned *op, uint64_t extra[3]) {
+  uint64_t sess = (uint64_t)s->v[0], v1 = (uint64_t)s->v[1];
+  uint64_t e0 = (uint64_t)s->v[3], e1 = (uint64_t)s->v[4], e2 = (uint64_t)s->v[5];
+  if (!iocpscope__map_remove(s, c)) return 0;
+  *session = sess;
+  *io = (uint32_t)v1;
+  *op = (unsigned)(v1 >> 32) & 0xFF;
+  extra[0] = e0;
+  extra[1] = e1;
+  extra[2] = e2;
+  return 1;
+}
+
 /* As post_take, for a tracer that stored more in the slot (v[3..5]): those too. */
 static int iocpscope__post_take_ex(uint64_t ov, uint64_t *session, uint32_t *io, unsigned *op,
                                    uint64_t extra[3]) {
@@ -1869,19 +1885,9 @@ static int iocpscope__post_take_ex(uint64_t ov, uint64_t *session, uint32_t *io,
     LONG64 c = iocpscope__ld64(&s->ctl);
     int st = (int)(c & 3);
     if (st == IOCPSCOPE__M_EMPTY) return 0;
-    if (st == IOCPSCOPE__M_LIVE && (uint64_t)s->key == ov) {
-      uint64_t sess = (uint64_t)s->v[0], v1 = (uint64_t)s->v[1];
-      uint64_t e0 = (uint64_t)s->v[3], e1 = (uint64_t)s->v[4], e2 = (uint64_t)s->v[5];
-      if (iocpscope__map_remove(s, c)) {
-        *session = sess;
-        *io = (uint32_t)v1;
-        *op = (unsigned)(v1 >> 32) & 0xFF;
-        extra[0] = e0;
-        extra[1] = e1;
-        extra[2] = e2;
-        return 1;
-      }
-    }
+    if (st == IOCPSCOPE__M_LIVE && (uint64_t)s->key == ov &&
+        iocpscope__slot_take_ex(s, c, session, io, op, extra))
+      return 1;
   }
   return 0;
 }
