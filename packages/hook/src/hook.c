@@ -744,10 +744,11 @@ typedef struct hk_incall {
   LONG64 volatile state; /* (sequence << 2) | HK_IC_*: a new call, a new sequence */
   uint64_t ov;
   uint64_t session;
-  uint64_t v1; /* as the table's v[1]: ioId, op, WSABUF count, tag */
-  uint64_t bytes;
+  uint64_t v1; /* as the table's v[1] (iocpscope__post_word) */
   uint64_t extra[3];
+  uint64_t pad; /* to a line of its own: each thread writes its own */
 } hk_incall;
+typedef char hk_incall_is_one_line[sizeof(hk_incall) == 64 ? 1 : -1];
 
 IOCPSCOPE__INLINE hk_incall *hk_incall_of(iocpscope__thread *t) {
   size_t i = (size_t)(t - iocpscope__g.threads);
@@ -823,9 +824,7 @@ IOCPSCOPE__INLINE void hk_post_begin(hk_call *c, hk_post *p, uint64_t sock,
     if ((st & 3) == HK_IC_IDLE) {
       p->ic->ov = o;
       p->ic->session = p->session;
-      p->ic->v1 = p->io | ((uint64_t)p->op << 32) | ((uint64_t)(p->bufs > 15 ? 15 : p->bufs) << 40) |
-                  ((uint64_t)p->tag << IOCPSCOPE__OV_TAG_SHIFT);
-      p->ic->bytes = p->bytes;
+      p->ic->v1 = iocpscope__post_word(p->io, p->op, p->bufs, p->tag);
       p->ic->extra[0] = p->extra[0];
       p->ic->extra[1] = p->extra[1];
       p->ic->extra[2] = p->extra[2];
@@ -1248,20 +1247,15 @@ static int hk_take_incall(uint64_t o, uint64_t *session, uint32_t *io, unsigned 
   for (i = 0; i < hw; i++) {
     hk_incall *ic = &hk.incall[i];
     LONG64 st = iocpscope__ld64(&ic->state);
-    uint64_t sess, v1, e0, e1, e2;
+    uint64_t sess, v1, e[3];
     if ((st & 3) != HK_IC_IN_CALL || ic->ov != o) continue;
     sess = ic->session;
     v1 = ic->v1;
-    e0 = ic->extra[0];
-    e1 = ic->extra[1];
-    e2 = ic->extra[2];
+    e[0] = ic->extra[0];
+    e[1] = ic->extra[1];
+    e[2] = ic->extra[2];
     if (iocpscope__cas64(&ic->state, (st & ~(LONG64)3) | HK_IC_TAKEN, st) != st) continue;
-    *session = sess;
-    *io = (uint32_t)v1;
-    *op = (unsigned)(v1 >> 32) & 0xFF;
-    extra[0] = e0;
-    extra[1] = e1;
-    extra[2] = e2;
+    iocpscope__post_out(sess, v1, e, session, io, op, extra);
     return 1;
   }
   return 0;

@@ -1795,6 +1795,13 @@ typedef struct iocpscope__errs {
 #define IOCPSCOPE__SAVE(s) ((s).e = GetLastError(), (s).w = WSAGetLastError())
 #define IOCPSCOPE__RESTORE(s) (WSASetLastError((s).w), SetLastError((s).e))
 
+/* A post's second table word (v[1]): its ioId, op, WSABUF count (at most 15) and tag. */
+IOCPSCOPE__INLINE uint64_t iocpscope__post_word(uint32_t io, unsigned op, unsigned bufs,
+                                                uint32_t tag) {
+  return io | ((uint64_t)op << 32) | ((uint64_t)(bufs > 15 ? 15 : bufs) << 40) |
+         ((uint64_t)tag << IOCPSCOPE__OV_TAG_SHIFT);
+}
+
 /* Enter a post into the OVERLAPPED table before the real call. */
 static iocpscope__slot *iocpscope__post_begin(uint64_t ov, uint64_t session, uint32_t io,
                                               unsigned op, unsigned bufs, uint32_t bytes,
@@ -1802,8 +1809,7 @@ static iocpscope__slot *iocpscope__post_begin(uint64_t ov, uint64_t session, uin
   iocpscope__slot *s = iocpscope__map_claim(&iocpscope__g.ovs, ov);
   if (s) {
     s->v[0] = (LONG64)session;
-    s->v[1] = (LONG64)(io | ((uint64_t)op << 32) | ((uint64_t)(bufs > 15 ? 15 : bufs) << 40) |
-                       ((uint64_t)tag << IOCPSCOPE__OV_TAG_SHIFT));
+    s->v[1] = (LONG64)iocpscope__post_word(io, op, bufs, tag);
     s->v[2] = (LONG64)bytes;
     s->v[3] = (LONG64)key;
     iocpscope__map_publish(s);
@@ -1822,8 +1828,7 @@ static iocpscope__slot *iocpscope__post_claim_ex(uint64_t ov, uint64_t session, 
   iocpscope__slot *s = iocpscope__map_claim(&iocpscope__g.ovs, ov);
   if (s) {
     s->v[0] = (LONG64)session;
-    s->v[1] = (LONG64)(io | ((uint64_t)op << 32) | ((uint64_t)(bufs > 15 ? 15 : bufs) << 40) |
-                       ((uint64_t)tag << IOCPSCOPE__OV_TAG_SHIFT));
+    s->v[1] = (LONG64)iocpscope__post_word(io, op, bufs, tag);
     s->v[2] = (LONG64)bytes;
     s->v[3] = (LONG64)extra[0];
     s->v[4] = (LONG64)extra[1];
@@ -1858,19 +1863,29 @@ static int iocpscope__post_take(uint64_t ov, uint64_t *session, uint32_t *io, un
 }
 
 #ifdef IOCPSCOPE_EXTENSION
+/* A taken post's values, out of its session, second word (iocpscope__post_word) and extra. */
+IOCPSCOPE__INLINE void iocpscope__post_out(uint64_t sess, uint64_t v1, const uint64_t e[3],
+                                           uint64_t *session, uint32_t *io, unsigned *op,
+                                           uint64_t extra[3]) {
+  *session = sess;
+  *io = (uint32_t)v1;
+  *op = (unsigned)(v1 >> 32) & 0xFF;
+  extra[0] = e[0];
+  extra[1] = e[1];
+  extra[2] = e[2];
+}
+
 /* One live slot of the OVERLAPPED table taken (its ctl seen as `c`), with v[3..5]: its
  * values, unless another thread took it first. */
 static int iocpscope__slot_take_ex(iocpscope__slot *s, LONG64 c, uint64_t *session, uint32_t *io,
                                    unsigned *op, uint64_t extra[3]) {
   uint64_t sess = (uint64_t)s->v[0], v1 = (uint64_t)s->v[1];
-  uint64_t e0 = (uint64_t)s->v[3], e1 = (uint64_t)s->v[4], e2 = (uint64_t)s->v[5];
+  uint64_t e[3];
+  e[0] = (uint64_t)s->v[3];
+  e[1] = (uint64_t)s->v[4];
+  e[2] = (uint64_t)s->v[5];
   if (!iocpscope__map_remove(s, c)) return 0;
-  *session = sess;
-  *io = (uint32_t)v1;
-  *op = (unsigned)(v1 >> 32) & 0xFF;
-  extra[0] = e0;
-  extra[1] = e1;
-  extra[2] = e2;
+  iocpscope__post_out(sess, v1, e, session, io, op, extra);
   return 1;
 }
 
